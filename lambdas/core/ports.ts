@@ -1,0 +1,213 @@
+/**
+ * The seams (DESIGN §2). Each is a small interface with one file per implementation under
+ * `lambdas/adapters/`, chosen by a factory that switches over a discriminated union with an
+ * exhaustive `never` check. Core code depends only on these types.
+ */
+
+/** Canary and primary weights in the router's weight scale (100 = percent, 1000 = per-mille). */
+export interface Weights {
+  primary: number;
+  canary: number;
+}
+
+export type Side = 'primary' | 'canary';
+
+/** Moves traffic between the primary and the canary (Gloo UpstreamGroup, VirtualService or RouteTable route). */
+export interface TrafficRouter {
+  /**
+   * Checks that the objects exist and fit the spec (the group lists both upstreams, a route
+   * references it, both Upstreams exist) and, for route promotion, puts the new canary into the
+   * group at weight 0. Throws RefusedError naming the object when something is wrong.
+   */
+  reconcile(): Promise<void>;
+  /** Reads the current weights. */
+  getWeights(): Promise<Weights>;
+  /**
+   * Writes `next`. `expected` is what Sluice last wrote (or the start state): if the object holds
+   * anything else, someone else is steering and the call throws ConflictError without writing.
+   * A 409 is retried (bounded, with jitter) only while the object still holds `expected`.
+   * Never writes an all-zero total.
+   */
+  setWeights(next: Weights, expected: Weights): Promise<void>;
+  /** Sets (percentage) or removes (null) mirroring of the route's traffic to the canary. */
+  setShadow(shadow: { percentage: number } | null): Promise<void>;
+}
+
+/** The Deployments behind the two upstreams (template promotion, Flagger's model). */
+export interface Workload {
+  /** Ready = observedGeneration caught up and all replicas updated and available. */
+  isReady(side: Side): Promise<boolean>;
+  /** A fingerprint of the primary's pod template, to notice someone else changing it mid-rollout. */
+  templateFingerprint(side: Side): Promise<string>;
+  /** Copies the canary's pod template into the primary. */
+  promoteTemplate(): Promise<void>;
+  /** Scales a Deployment (canary to zero after promotion or rollback), unless an HPA owns it. */
+  scale(side: Side, replicas: number): Promise<void>;
+}
+
+/** One value from a metrics backend; `null` means the query returned no data. */
+export type MetricValue = number | null;
+
+/** A metrics backend (Prometheus, CloudWatch, …): Flagger's two-method provider. */
+export interface MetricProvider {
+  /** Throws with a clear reason when the backend cannot be reached. */
+  isOnline(): Promise<void>;
+  /** Runs one query and returns a single number, or null when the result is empty. */
+  runQuery(query: string): Promise<MetricValue>;
+}
+
+/** What one metric measured at one look, with the range it is judged against. */
+export interface MetricReading {
+  name: string;
+  value: MetricValue;
+  thresholdRange?: { min?: number | undefined; max?: number | undefined } | undefined;
+  /** The query as sent (for evidence). */
+  query?: string;
+  /** The primary's value for the same metric, when measured (for the picture, not the verdict). */
+  primaryValue?: MetricValue;
+}
+
+export type CheckResult = 'pass' | 'fail' | 'no-data';
+
+export interface MetricCheck {
+  name: string;
+  value: MetricValue;
+  min?: number | undefined;
+  max?: number | undefined;
+  result: CheckResult;
+}
+
+/** A judge's verdict for one look, with its evidence. */
+export interface Verdict {
+  /** pass: all metrics within range; fail: at least one out of range; no-data: nothing failed but something had no data. */
+  result: CheckResult;
+  checks: MetricCheck[];
+  /** One line a person can read: "request-success-rate 97.2 < min 99". */
+  summary: string;
+}
+
+/** Samples -> verdict. Pure. */
+export interface Judge {
+  judge(readings: MetricReading[]): Verdict;
+}
+
+export type Outcome = 'promoted' | 'rolled-back' | 'aborted' | 'promotion-failed' | 'refused' | 'failed';
+
+/** The record of one rollout (one execution) in the store. */
+export interface RolloutRecord {
+  execution: string;
+  target: string;
+  version: string;
+  requestedBy: string;
+  startedAt: string;
+  /** Which side gets all traffic if the rollout has to stop now. */
+  safeSide: Side;
+  /** What Sluice last wrote to the router (the basis of conflict detection and of the safety net). */
+  lastWeights: Weights;
+  status: 'running' | 'finished';
+  outcome?: Outcome;
+  reason?: string;
+  finishedAt?: string;
+}
+
+/** One entry of a rollout's history: a weight change, a verdict, a decision. */
+export interface StepRecord {
+  execution: string;
+  seq: number;
+  at: string;
+  kind: 'weight' | 'analysis' | 'decision' | 'promotion' | 'rollback' | 'note';
+  stepIndex?: number;
+  weights?: Weights;
+  verdict?: Verdict;
+  detail?: string;
+}
+
+export interface LockHolder {
+  target: string;
+  owner: string;
+  expiresAt: string;
+}
+
+export interface PendingToken {
+  target: string;
+  execution: string;
+  token: string;
+  /** Which wait the token belongs to: a bake, or later an approval gate. */
+  gate: string;
+  createdAt: string;
+}
+
+export interface AbortRequest {
+  execution: string;
+  by: string;
+  reason: string;
+  at: string;
+}
+
+/** Locks, task tokens, abort flags, the safe side and history (sqlite locally, DynamoDB in AWS). */
+export interface RolloutStore {
+  /** Takes the target's lock for `owner` until `expiresAt`; an expired lock may be taken over. */
+  acquireLock(target: string, owner: string, expiresAt: Date): Promise<{ acquired: true } | { acquired: false; holder: LockHolder }>;
+  /** Releases the lock if `owner` holds it (idempotent). */
+  releaseLock(target: string, owner: string): Promise<void>;
+  getLock(target: string): Promise<LockHolder | null>;
+
+  createRollout(record: RolloutRecord): Promise<void>;
+  getRollout(execution: string): Promise<RolloutRecord | null>;
+  /** Merges `patch` into the record. */
+  updateRollout(execution: string, patch: Partial<Omit<RolloutRecord, 'execution' | 'target'>>): Promise<void>;
+  /** Rollouts of a target, newest first. */
+  listRollouts(target: string, limit?: number): Promise<RolloutRecord[]>;
+
+  /** Records the pending task token of a target (one at a time per target). */
+  putTaskToken(pending: PendingToken): Promise<void>;
+  getTaskToken(target: string): Promise<PendingToken | null>;
+  /** Clears it if it is still `token` (a newer one is left alone). */
+  clearTaskToken(target: string, token: string): Promise<void>;
+
+  requestAbort(request: AbortRequest): Promise<void>;
+  getAbort(execution: string): Promise<AbortRequest | null>;
+
+  /** Appends to the execution's history; the store assigns `seq` (1, 2, …). */
+  appendStep(step: Omit<StepRecord, 'seq'>): Promise<StepRecord>;
+  listSteps(execution: string): Promise<StepRecord[]>;
+
+  /** Appends a published event (locally the store keeps them; in AWS EventBridge does). */
+  appendEvent(event: SluiceEvent): Promise<void>;
+  listEvents(execution: string): Promise<SluiceEvent[]>;
+
+  close(): Promise<void>;
+}
+
+export const EVENT_TYPES = [
+  'Rollout Started',
+  'Weight Changed',
+  'Analysis Completed',
+  'Approval Requested',
+  'Approval Given',
+  'Rollout Held',
+  'Rollout Promoted',
+  'Rollout Rolled Back',
+  'Rollout Aborted',
+  'Command Audited',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** An event Sluice publishes (EventBridge source `sluice`). Never carries task tokens or response URLs. */
+export interface SluiceEvent {
+  detailType: EventType;
+  target: string;
+  version: string;
+  execution: string;
+  /** Increases per execution: events may arrive out of order. */
+  sequence: number;
+  at: string;
+  weights?: Weights;
+  verdict?: Verdict;
+  outcome?: Outcome;
+  reason?: string;
+}
+
+export interface EventPublisher {
+  publish(event: Omit<SluiceEvent, 'sequence' | 'at'>): Promise<void>;
+}

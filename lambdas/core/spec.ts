@@ -1,0 +1,334 @@
+/**
+ * The rollout spec (DESIGN §3): one zod schema that gives the TypeScript types, the defaults
+ * and the published JSON Schema (`schema/rollout.schema.json`). Pure: no I/O here.
+ *
+ * The schema knows every field of the design. Fields whose feature is not built yet are
+ * accepted by the shape but refused by `unsupportedFeatures()` with "not supported yet", so a
+ * spec that turns one on never runs with it silently ignored.
+ */
+import { z } from 'zod';
+import { durationField, durationSeconds, parseDuration } from './duration.ts';
+
+const dnsName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a lowercase DNS label (a-z, 0-9, -), at most 63 characters' });
+
+const k8sName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'expected a Kubernetes object name (lowercase a-z, 0-9, - and .)' });
+
+const upstreamRef = z.strictObject({ name: k8sName, namespace: dnsName });
+
+export const clusterSchema = z.union([
+  z.strictObject({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region such as us-east-1' }) }),
+  z.strictObject({ kubeconfigContext: z.string().min(1) }),
+]);
+
+export const routeRefSchema = z.strictObject({
+  virtualService: k8sName.optional(),
+  routeTable: k8sName.optional(),
+  namespace: dnsName,
+  /** The route's `name` inside the VirtualService/RouteTable (Gloo route names are optional; index is the fallback). */
+  name: z.string().min(1).optional(),
+  index: z.number().int().min(0).optional(),
+});
+
+export const routerSchema = z.strictObject({
+  kind: z.enum(['UpstreamGroup', 'VirtualService', 'RouteTable']).default('UpstreamGroup'),
+  name: k8sName,
+  namespace: dnsName,
+  route: routeRefSchema.optional(),
+  weightScale: z.union([z.literal(100), z.literal(1000)]).default(100),
+  envoyClusterName: z.string().min(1).default('{{upstream}}_{{namespace}}'),
+  primary: z.strictObject({ upstream: upstreamRef }),
+  canary: z.strictObject({ upstream: upstreamRef }),
+});
+
+export const workloadSchema = z.strictObject({
+  namespace: dnsName,
+  primary: k8sName,
+  canary: k8sName,
+  scaleCanaryToZero: z.boolean().default(true),
+  /** How long promotion waits for the primary's rollout to complete. */
+  readyTimeout: durationField().default('5m'),
+});
+
+const windowSchema = z.union([
+  z.strictObject({ kind: z.enum(['allow', 'deny']), schedule: z.string().min(9), duration: durationField(), timeZone: z.string().default('UTC') }),
+  z.strictObject({ kind: z.enum(['allow', 'deny']), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }),
+]);
+
+export const strategySchema = z.strictObject({
+  stepWeights: z.array(z.number().int().positive()).min(1).optional(),
+  stepWeight: z.number().int().positive().optional(),
+  maxWeight: z.number().int().positive().optional(),
+  interval: durationField().default('1m'),
+  lookInterval: durationField().default('10s'),
+  threshold: z.number().int().min(1).default(5),
+  stepWeightPromotion: z.number().int().min(0).default(0),
+  shadow: z.strictObject({ percentage: z.number().min(0.01).max(100).default(100), duration: durationField() }).optional(),
+  approvals: z
+    .strictObject({
+      beforeStart: z.boolean().default(false),
+      beforePromotion: z.boolean().default(false),
+      timeout: durationField().default('4h'),
+      onTimeout: z.enum(['abort', 'hold']).default('abort'),
+    })
+    .optional(),
+  windows: z.array(windowSchema).optional(),
+  deadline: durationField().default('2h'),
+});
+
+const thresholdRange = z
+  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .refine((range) => range.min !== undefined || range.max !== undefined, { message: 'expected at least one of min or max' });
+
+export const prometheusServerSchema = z.strictObject({
+  address: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as http://prometheus:9090' }),
+  timeout: durationField('100ms').default('5s'),
+  bearerToken: z.string().min(1).optional(),
+  basicAuth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+  /** PEM text of a CA that signs the server's certificate (for a private CA). */
+  ca: z.string().min(1).optional(),
+});
+
+export const metricProviderSchema = z.discriminatedUnion('type', [
+  prometheusServerSchema.partial({ address: true }).extend({ type: z.literal('prometheus') }),
+  z.strictObject({ type: z.literal('cloudwatch'), region: z.string().optional() }),
+  z.strictObject({ type: z.literal('cloudwatch-alarm'), region: z.string().optional() }),
+  z.strictObject({ type: z.literal('web'), url: z.url(), jsonPath: z.string().min(1) }),
+  z.strictObject({ type: z.literal('amp'), workspaceUrl: z.url(), region: z.string().optional() }),
+]);
+
+export const BUILT_IN_METRICS = ['request-success-rate', 'request-duration'] as const;
+
+export const metricSchema = z.strictObject({
+  name: z.string().min(1).max(63),
+  provider: metricProviderSchema.optional(),
+  query: z.string().min(1).optional(),
+  /** The window of the query (`{{interval}}`); defaults to strategy.interval. */
+  interval: durationField().optional(),
+  thresholdRange: thresholdRange.optional(),
+  metricDataQueries: z.array(z.record(z.string(), z.unknown())).optional(),
+  alarms: z.array(z.string().min(1)).optional(),
+});
+
+export const webhookSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['pre-rollout', 'rollout', 'confirm-rollout', 'confirm-promotion', 'post-rollout', 'rollback', 'event']).default('rollout'),
+  url: z.url(),
+  timeout: durationField().default('10s'),
+  metadata: z.record(z.string(), z.string()).default({}),
+});
+
+export const analysisSchema = z.strictObject({
+  judge: z.enum(['threshold', 'sequential']).default('threshold'),
+  noData: z.enum(['fail', 'hold', 'pass']).default('fail'),
+  prometheus: prometheusServerSchema.optional(),
+  metrics: z.array(metricSchema).min(1).default([{ name: 'request-success-rate', thresholdRange: { min: 99 } }]),
+  webhooks: z.array(webhookSchema).optional(),
+});
+
+const principal = z.string().regex(/^[USW][A-Z0-9]{2,}$/, { message: 'expected a Slack user ID (U…/W…) or user group ID (S…)' });
+
+export const rolloutSpecSchema = z.strictObject({
+  apiVersion: z.literal('sluice.dev/v1'),
+  kind: z.literal('Rollout'),
+  metadata: z.strictObject({ name: dnsName }),
+  spec: z.strictObject({
+    cluster: clusterSchema,
+    router: routerSchema,
+    promotion: z.enum(['template', 'route']).optional(),
+    workload: workloadSchema.optional(),
+    strategy: strategySchema.default(() => strategySchema.parse({})),
+    analysis: analysisSchema.default(() => analysisSchema.parse({})),
+    notifications: z
+      .strictObject({
+        slack: z.strictObject({ channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, { message: 'expected a Slack channel ID (C…)' }) }).optional(),
+        webhooks: z.array(z.strictObject({ url: z.url() })).optional(),
+      })
+      .optional(),
+    triggers: z.strictObject({ ecr: z.strictObject({ repository: z.string().min(1), tagPattern: z.string().default('.*') }).optional() }).optional(),
+    access: z
+      .strictObject({
+        channels: z.array(z.string()).default([]),
+        start: z.array(principal).default([]),
+        approve: z.array(principal).default([]),
+        promote: z.array(principal).default([]),
+        abort: z.array(principal).default([]),
+        twoPersonRule: z.boolean().default(false),
+      })
+      .optional(),
+  }),
+});
+
+export type RolloutSpec = z.infer<typeof rolloutSpecSchema>;
+export type RolloutSpecInput = z.input<typeof rolloutSpecSchema>;
+export type RouterSpec = RolloutSpec['spec']['router'];
+export type StrategySpec = RolloutSpec['spec']['strategy'];
+export type AnalysisSpec = RolloutSpec['spec']['analysis'];
+export type MetricSpec = z.infer<typeof metricSchema>;
+export type PrometheusServer = z.infer<typeof prometheusServerSchema>;
+export type MetricProviderSpec = z.infer<typeof metricProviderSchema>;
+
+/** One problem with a spec: the field path (`spec.strategy.interval`) and what was expected. */
+export interface SpecProblem {
+  path: string;
+  message: string;
+}
+
+/** Step Functions Standard keeps at most 25,000 events per execution; stay far below it. */
+export const MAX_HISTORY_EVENTS = 25_000;
+/** Events one look costs in the history (Bake task + Analyze task + Choice, entered/exited, scheduled/started/ended). */
+export const HISTORY_EVENTS_PER_LOOK = 16;
+/** "Far below": plan for at most half of the limit. */
+export const HISTORY_EVENT_BUDGET = MAX_HISTORY_EVENTS / 2;
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+/** The canary weights the rollout steps through, in the router's weight scale. */
+export function plannedWeights(strategy: StrategySpec): number[] {
+  if (strategy.stepWeights) return [...strategy.stepWeights];
+  const step = strategy.stepWeight ?? 10;
+  const max = strategy.maxWeight ?? 50;
+  const weights: number[] = [];
+  for (let weight = step; weight <= max; weight += step) weights.push(weight);
+  return weights;
+}
+
+/** Seconds between two looks at the metrics: once per interval for the threshold judge. */
+export function bakeSeconds(spec: RolloutSpec): number {
+  const { strategy, analysis } = spec.spec;
+  return analysis.judge === 'threshold' ? durationSeconds(strategy.interval) : durationSeconds(strategy.lookInterval);
+}
+
+function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const { router, strategy, analysis, workload } = spec.spec;
+  const scale = router.weightScale;
+  const add = (path: string, message: string) => problems.push({ path, message });
+
+  if (strategy.stepWeights && (strategy.stepWeight !== undefined || strategy.maxWeight !== undefined)) {
+    add('spec.strategy.stepWeights', 'use either stepWeights or stepWeight with maxWeight, not both');
+  }
+  if (strategy.stepWeights) {
+    strategy.stepWeights.forEach((weight, i) => {
+      if (weight > scale) add(`spec.strategy.stepWeights[${i}]`, `must be at most the weight scale ${scale}`);
+      const previous = strategy.stepWeights?.[i - 1];
+      if (previous !== undefined && weight <= previous) add(`spec.strategy.stepWeights[${i}]`, `must be greater than the step before it (${previous}): step weights strictly increase`);
+    });
+  } else {
+    const step = strategy.stepWeight ?? 10;
+    const max = strategy.maxWeight ?? 50;
+    if (max > scale) add('spec.strategy.maxWeight', `must be at most the weight scale ${scale}`);
+    if (step > max) add('spec.strategy.stepWeight', `must be at most maxWeight (${max})`);
+    else if (max % step !== 0) add('spec.strategy.maxWeight', `is not reachable by steps of ${step}: expected a multiple of stepWeight`);
+  }
+  if (strategy.stepWeightPromotion > scale) add('spec.strategy.stepWeightPromotion', `must be at most the weight scale ${scale}`);
+
+  const primary = router.primary.upstream;
+  const canary = router.canary.upstream;
+  if (primary.name === canary.name && primary.namespace === canary.namespace) {
+    add('spec.router.canary.upstream', 'must differ from the primary upstream');
+  }
+  if (parseDuration(strategy.lookInterval) > parseDuration(strategy.interval)) {
+    add('spec.strategy.lookInterval', `must be at most interval (${strategy.interval})`);
+  }
+  const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
+  if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
+    add(
+      'spec.strategy.deadline',
+      `allows ${looks} looks (${looks * HISTORY_EVENTS_PER_LOOK} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,
+    );
+  }
+  if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
+  if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
+  if (router.kind !== 'UpstreamGroup' && !router.route) add('spec.router.route', `is required for router kind ${router.kind}`);
+  if (router.route && !router.route.virtualService && !router.route.routeTable) add('spec.router.route', 'expected virtualService or routeTable');
+
+  const names = new Set<string>();
+  analysis.metrics.forEach((metric, i) => {
+    const at = `spec.analysis.metrics[${i}]`;
+    if (names.has(metric.name)) add(`${at}.name`, `duplicates another metric's name "${metric.name}"`);
+    names.add(metric.name);
+    const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
+    const type = metric.provider?.type ?? 'prometheus';
+    if (type === 'prometheus') {
+      if (!builtIn && !metric.query) add(`${at}.query`, `is required: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
+      if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a Prometheus metric');
+      const address = metric.provider?.type === 'prometheus' ? metric.provider.address : undefined;
+      if (!address && !analysis.prometheus) add(`${at}.provider.address`, 'is required unless spec.analysis.prometheus names a server');
+    }
+  });
+  return problems;
+}
+
+/**
+ * Fields the schema knows but Sluice does not run yet. Each later capability deletes its line here;
+ * until then a spec that turns one on is refused rather than run with the field ignored.
+ */
+export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const { strategy, analysis } = spec.spec;
+  const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
+
+  if (spec.spec.router.kind !== 'UpstreamGroup') notYet('spec.router.kind', `router kind ${spec.spec.router.kind}`);
+  if (strategy.shadow) notYet('spec.strategy.shadow', 'a shadowing stage');
+  if (strategy.approvals?.beforeStart || strategy.approvals?.beforePromotion) notYet('spec.strategy.approvals', 'an approval gate');
+  if (strategy.windows?.length) notYet('spec.strategy.windows', 'a change window');
+  if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
+  if (analysis.judge === 'sequential') notYet('spec.analysis.judge', 'the sequential judge');
+  analysis.metrics.forEach((metric, i) => {
+    const type = metric.provider?.type ?? 'prometheus';
+    if (type !== 'prometheus') notYet(`spec.analysis.metrics[${i}].provider.type`, `the ${type} metric provider`);
+  });
+  if (analysis.webhooks?.length) notYet('spec.analysis.webhooks', 'webhooks');
+  if (spec.spec.notifications) notYet('spec.notifications', 'notifications');
+  if (spec.spec.triggers) notYet('spec.triggers', 'triggers');
+  if (spec.spec.access) notYet('spec.access', 'a chat-ops access policy');
+  return problems;
+}
+
+export type SpecResult = { ok: true; spec: RolloutSpec } | { ok: false; problems: SpecProblem[] };
+
+/** Validates a parsed document: shape, cross-field rules, then features not built yet. Reports every problem. */
+export function validateSpec(document: unknown): SpecResult {
+  const parsed = rolloutSpecSchema.safeParse(document);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })) };
+  }
+  const problems = [...crossFieldProblems(parsed.data), ...unsupportedFeatures(parsed.data)];
+  return problems.length ? { ok: false, problems } : { ok: true, spec: parsed.data };
+}
+
+/** The promotion mode in force: template when a workload is named, else route. */
+export function promotionMode(spec: RolloutSpec): 'template' | 'route' {
+  return spec.spec.promotion ?? (spec.spec.workload ? 'template' : 'route');
+}
+
+export class SpecError extends Error {
+  readonly problems: SpecProblem[];
+  constructor(problems: SpecProblem[], source = 'spec') {
+    super(`${source} is invalid:\n${problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
+    this.name = 'SpecError';
+    this.problems = problems;
+  }
+}
+
+/** Like validateSpec, but throws a SpecError naming every problem. */
+export function parseSpec(document: unknown, source?: string): RolloutSpec {
+  const result = validateSpec(document);
+  if (!result.ok) throw new SpecError(result.problems, source);
+  return result.spec;
+}
