@@ -175,6 +175,8 @@ export interface RolloutStore {
   /** Appends a published event (locally the store keeps them; in AWS EventBridge does). */
   appendEvent(event: SluiceEvent): Promise<void>;
   listEvents(execution: string): Promise<SluiceEvent[]>;
+  /** The next event sequence number of an execution (1, 2, …), atomically. */
+  nextSequence(execution: string): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,79 @@
+/**
+ * The contract between the state machine and its Lambdas: what each Task receives and returns.
+ * `run` is the small loop state kept in the execution (step evidence goes to the store and the
+ * events, never here), so the state stays far below Step Functions' 256 KiB limit.
+ */
+import { z } from 'zod';
+import { rolloutSpecSchema } from './spec.ts';
+
+export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback']);
+export type NextAction = z.infer<typeof nextActionSchema>;
+
+export const runStateSchema = z.object({
+  /** Index into `weights` of the step the rollout is in. */
+  stepIndex: z.number().int().min(0),
+  /** Planned canary weights, in the router's weight scale. */
+  weights: z.array(z.number().int().positive()).min(1),
+  weightScale: z.number().int().positive(),
+  /** Seconds of one bake (one look): the Bake task's TimeoutSecondsPath. */
+  bakeSeconds: z.number().int().min(1),
+  /** Looks that make one step (interval / lookInterval; 1 for the threshold judge). */
+  looksPerStep: z.number().int().min(1),
+  /** Looks done in the current step. */
+  lookInStep: z.number().int().min(0),
+  /** Failed checks so far (threshold judge: cumulative within the run). */
+  failedChecks: z.number().int().min(0),
+  next: nextActionSchema,
+  reason: z.string().optional(),
+  startedAt: z.iso.datetime(),
+  deadlineAt: z.iso.datetime(),
+});
+export type RunState = z.infer<typeof runStateSchema>;
+
+/** What a person or an alarm sent with SendTaskSuccess to end a bake early. */
+export const wakeSchema = z
+  .object({ command: z.enum(['promote', 'resume']).optional(), Error: z.string().optional(), Cause: z.string().optional() })
+  .passthrough();
+
+/** The execution input: the full resolved spec plus the version and who asked (DESIGN §1). */
+export const executionInputSchema = z.object({
+  spec: rolloutSpecSchema,
+  version: z.string().min(1).max(128),
+  requestedBy: z.string().min(1).max(256),
+});
+export type ExecutionInput = z.infer<typeof executionInputSchema>;
+
+/** Prepare's input: the execution input plus the execution's name. */
+export const prepareInputSchema = executionInputSchema.extend({ execution: z.string().min(1).max(80) });
+export type PrepareInput = z.infer<typeof prepareInputSchema>;
+
+/** SetWeight, Analyze, Promote, Finish: the execution input, the name and the loop state. */
+export const stepInputSchema = prepareInputSchema.extend({ run: runStateSchema, wake: wakeSchema.optional() });
+export type StepInput = z.infer<typeof stepInputSchema>;
+
+/** Bake's payload (lambda:invoke.waitForTaskToken). */
+export const bakeInputSchema = z.object({
+  taskToken: z.string().min(1),
+  execution: z.string().min(1),
+  target: z.string().min(1),
+  version: z.string().min(1),
+  bakeSeconds: z.number().int().min(1),
+});
+export type BakeInput = z.infer<typeof bakeInputSchema>;
+
+/** The error a Catch put in `$.error`. */
+export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export type CaughtError = z.infer<typeof caughtErrorSchema>;
+
+/** Rollback gets the whole state: it may be reached before `run` exists or without an error. */
+export const rollbackInputSchema = z.object({
+  execution: z.string().min(1),
+  state: executionInputSchema.extend({ run: runStateSchema.optional(), error: caughtErrorSchema.optional() }),
+});
+export type RollbackInput = z.infer<typeof rollbackInputSchema>;
+
+export const rollbackResultSchema = z.object({
+  outcome: z.enum(['rolled-back', 'aborted', 'promotion-failed']),
+  reason: z.string(),
+});
+export type RollbackResult = z.infer<typeof rollbackResultSchema>;
