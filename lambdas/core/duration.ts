@@ -30,5 +30,5 @@ export function durationField(min = '1s') {
   return z
     .string()
     .regex(DURATION, { message: 'expected a duration such as 30s, 5m or 1h' })
-    .refine((text) => parseDuration(text) >= minMs, { message: `must be at least ${min}` });
+    .refine((text) => !DURATION.test(text.trim()) || parseDuration(text) >= minMs, { message: `must be at least ${min}` });
 }

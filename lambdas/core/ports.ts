@@ -105,6 +105,8 @@ export interface RolloutRecord {
   /** What Sluice last wrote to the router (the basis of conflict detection and of the safety net). */
   lastWeights: Weights;
   status: 'running' | 'finished';
+  /** The primary's pod template fingerprint at the start (template promotion), to notice someone else changing it. */
+  primaryFingerprint?: string;
   outcome?: Outcome;
   reason?: string;
   finishedAt?: string;

@@ -26,7 +26,7 @@ const upstreamRef = z.strictObject({ name: k8sName, namespace: dnsName });
 export const clusterSchema = z.union([
   z.strictObject({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region such as us-east-1' }) }),
   z.strictObject({ kubeconfigContext: z.string().min(1) }),
-]);
+], { error: 'expected { name, region } of an EKS cluster, or { kubeconfigContext } naming a kubeconfig context' });
 
 export const routeRefSchema = z.strictObject({
   virtualService: k8sName.optional(),
@@ -213,12 +213,10 @@ export function bakeSeconds(spec: RolloutSpec): number {
   return analysis.judge === 'threshold' ? durationSeconds(strategy.interval) : durationSeconds(strategy.lookInterval);
 }
 
-function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
-  const problems: SpecProblem[] = [];
-  const { router, strategy, analysis, workload } = spec.spec;
-  const scale = router.weightScale;
-  const add = (path: string, message: string) => problems.push({ path, message });
+type AddProblem = (path: string, message: string) => void;
 
+/** Rules inside spec.strategy, given the router's weight scale. */
+function strategyProblems(strategy: StrategySpec, scale: number, add: AddProblem): void {
   if (strategy.stepWeights && (strategy.stepWeight !== undefined || strategy.maxWeight !== undefined)) {
     add('spec.strategy.stepWeights', 'use either stepWeights or stepWeight with maxWeight, not both');
   }
@@ -236,15 +234,26 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
     else if (max % step !== 0) add('spec.strategy.maxWeight', `is not reachable by steps of ${step}: expected a multiple of stepWeight`);
   }
   if (strategy.stepWeightPromotion > scale) add('spec.strategy.stepWeightPromotion', `must be at most the weight scale ${scale}`);
-
-  const primary = router.primary.upstream;
-  const canary = router.canary.upstream;
-  if (primary.name === canary.name && primary.namespace === canary.namespace) {
-    add('spec.router.canary.upstream', 'must differ from the primary upstream');
-  }
   if (parseDuration(strategy.lookInterval) > parseDuration(strategy.interval)) {
     add('spec.strategy.lookInterval', `must be at most interval (${strategy.interval})`);
   }
+}
+
+/** Rules inside spec.router. */
+function routerProblems(router: RouterSpec, add: AddProblem): void {
+  const primary = router.primary.upstream;
+  const canary = router.canary.upstream;
+  if (primary.name === canary.name && primary.namespace === canary.namespace) add('spec.router.canary.upstream', 'must differ from the primary upstream');
+  if (router.kind !== 'UpstreamGroup' && !router.route) add('spec.router.route', `is required for router kind ${router.kind}`);
+  if (router.route && !router.route.virtualService && !router.route.routeTable) add('spec.router.route', 'expected virtualService or routeTable');
+}
+
+function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const { router, strategy, analysis, workload } = spec.spec;
+  const add: AddProblem = (path, message) => problems.push({ path, message });
+  strategyProblems(strategy, router.weightScale, add);
+  routerProblems(router, add);
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
     add(
@@ -254,8 +263,6 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   }
   if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
   if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
-  if (router.kind !== 'UpstreamGroup' && !router.route) add('spec.router.route', `is required for router kind ${router.kind}`);
-  if (router.route && !router.route.virtualService && !router.route.routeTable) add('spec.router.route', 'expected virtualService or routeTable');
 
   const names = new Set<string>();
   analysis.metrics.forEach((metric, i) => {
@@ -271,6 +278,18 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
       if (!address && !analysis.prometheus) add(`${at}.provider.address`, 'is required unless spec.analysis.prometheus names a server');
     }
   });
+  return problems;
+}
+
+/** When the whole spec does not parse, the sections that do still get their own rules checked, so every problem shows at once. */
+function sectionProblems(document: unknown): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add: AddProblem = (path, message) => problems.push({ path, message });
+  const spec = (document as { spec?: { router?: unknown; strategy?: unknown } } | null)?.spec;
+  const router = routerSchema.safeParse(spec?.router);
+  if (router.success) routerProblems(router.data, add);
+  const strategy = strategySchema.safeParse(spec?.strategy ?? {});
+  if (strategy.success) strategyProblems(strategy.data, router.success ? router.data.weightScale : 1000, add);
   return problems;
 }
 
@@ -306,7 +325,8 @@ export type SpecResult = { ok: true; spec: RolloutSpec } | { ok: false; problems
 export function validateSpec(document: unknown): SpecResult {
   const parsed = rolloutSpecSchema.safeParse(document);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })) };
+    const shape = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    return { ok: false, problems: [...shape, ...sectionProblems(document)] };
   }
   const problems = [...crossFieldProblems(parsed.data), ...unsupportedFeatures(parsed.data)];
   return problems.length ? { ok: false, problems } : { ok: true, spec: parsed.data };

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { builtInQuery, envoyClusterName, metricQueries, queryVariables, renderQuery } from './queries.ts';
+import { parseSpec, type RolloutSpecInput } from './spec.ts';
+
+function spec(overrides: { envoyClusterName?: string; workload?: boolean; metrics?: NonNullable<RolloutSpecInput['spec']['analysis']>['metrics'] } = {}) {
+  return parseSpec({
+    apiVersion: 'sluice.dev/v1',
+    kind: 'Rollout',
+    metadata: { name: 'podinfo' },
+    spec: {
+      cluster: { kubeconfigContext: 'kind-gloo' },
+      router: {
+        name: 'podinfo',
+        namespace: 'gloo-system',
+        ...(overrides.envoyClusterName ? { envoyClusterName: overrides.envoyClusterName } : {}),
+        primary: { upstream: { name: 'default-podinfo-primary-9898', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'default-podinfo-canary-9898', namespace: 'gloo-system' } },
+      },
+      ...(overrides.workload === false ? {} : { workload: { namespace: 'default', primary: 'podinfo-primary', canary: 'podinfo' } }),
+      strategy: { stepWeights: [10, 50], interval: '2m' },
+      analysis: {
+        prometheus: { address: 'http://prometheus:9090' },
+        metrics: overrides.metrics ?? [
+          { name: 'request-success-rate', thresholdRange: { min: 99 } },
+          { name: 'request-duration', interval: '30s', thresholdRange: { max: 500 } },
+        ],
+      },
+    },
+  });
+}
+
+describe('envoyClusterName', () => {
+  it('renders the default Gloo naming <upstream>_<namespace>', () => {
+    expect(envoyClusterName('{{upstream}}_{{namespace}}', { name: 'default-podinfo-canary-9898', namespace: 'gloo-system' })).toBe(
+      'default-podinfo-canary-9898_gloo-system',
+    );
+  });
+
+  it('follows a custom template from the spec', () => {
+    const s = spec({ envoyClusterName: 'kube_{{ namespace }}_{{ upstream }}' });
+    expect(queryVariables(s, s.spec.analysis.metrics[0]!).canaryCluster).toBe('kube_gloo-system_default-podinfo-canary-9898');
+  });
+
+  it('names an unknown variable in the template', () => {
+    expect(() => envoyClusterName('{{upstream}}_{{port}}', { name: 'a', namespace: 'b' })).toThrow(/envoyClusterName.*unknown variable \{\{port\}\}/);
+  });
+});
+
+describe('renderQuery', () => {
+  it('fills every variable, with or without spaces in the braces', () => {
+    expect(renderQuery('x{ns="{{namespace}}",c="{{ canary }}"}[{{interval}}]', { namespace: 'default', canary: 'c1', interval: '1m' })).toBe(
+      'x{ns="default",c="c1"}[1m]',
+    );
+  });
+
+  it('names an unknown variable and lists the known ones', () => {
+    expect(() => renderQuery('rate(x{app="{{app}}"}[1m])', { namespace: 'default' })).toThrow('unknown variable {{app}} (known: namespace)');
+  });
+
+  it('names a variable that has no value', () => {
+    expect(() => renderQuery('x{ns="{{namespace}}"}', { namespace: undefined })).toThrow('{{namespace}} has no value');
+  });
+
+  it('refuses a malformed variable instead of sending it to Prometheus', () => {
+    expect(() => renderQuery('x{ns="{{ 1ns }}"}', { namespace: 'a' })).toThrow(/malformed variable/);
+  });
+});
+
+describe('queryVariables', () => {
+  it('gives the variables of DESIGN §3 from the spec', () => {
+    const s = spec();
+    expect(queryVariables(s, s.spec.analysis.metrics[0]!)).toEqual({
+      namespace: 'default',
+      target: 'podinfo',
+      interval: '2m',
+      primary: 'default-podinfo-primary-9898',
+      canary: 'default-podinfo-canary-9898',
+      primaryCluster: 'default-podinfo-primary-9898_gloo-system',
+      canaryCluster: 'default-podinfo-canary-9898_gloo-system',
+    });
+  });
+
+  it("uses the metric's own interval when it has one", () => {
+    const s = spec();
+    expect(queryVariables(s, s.spec.analysis.metrics[1]!).interval).toBe('30s');
+  });
+
+  it("falls back to the router's namespace without a workload", () => {
+    const s = spec({ workload: false });
+    expect(queryVariables(s, s.spec.analysis.metrics[0]!).namespace).toBe('gloo-system');
+  });
+});
+
+describe('built-in queries', () => {
+  it('success rate of the canary: non-5xx over all requests of its Envoy cluster, in percent', () => {
+    const s = spec();
+    const { canary, primary } = metricQueries(s, s.spec.analysis.metrics[0]!);
+    expect(canary).toBe(
+      '(sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system",envoy_response_code!~"5.."}[2m])) or on() vector(0))' +
+        ' / sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}[2m])) * 100',
+    );
+    expect(primary).toContain('envoy_cluster_name="default-podinfo-primary-9898_gloo-system"');
+    expect(primary).not.toContain('canary');
+  });
+
+  it('p99 duration from the Envoy histogram, by le', () => {
+    const s = spec();
+    const { canary } = metricQueries(s, s.spec.analysis.metrics[1]!);
+    expect(canary).toBe(
+      'histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}[30s])))',
+    );
+  });
+
+  it('keeps the side in the template for the primary', () => {
+    expect(builtInQuery('request-duration', 'primary')).toContain('{{primaryCluster}}');
+    expect(builtInQuery('request-success-rate', 'canary')).toContain('{{canaryCluster}}');
+  });
+});
+
+describe('custom queries', () => {
+  it('render with the variables and get no primary query', () => {
+    const s = spec({
+      metrics: [{ name: 'errors', query: 'sum(rate(http_errors{namespace="{{namespace}}",app="{{target}}",cluster="{{canaryCluster}}"}[{{interval}}]))', thresholdRange: { max: 1 } }],
+    });
+    expect(metricQueries(s, s.spec.analysis.metrics[0]!)).toEqual({
+      canary: 'sum(rate(http_errors{namespace="default",app="podinfo",cluster="default-podinfo-canary-9898_gloo-system"}[2m]))',
+    });
+  });
+
+  it('name the metric when a variable is unknown', () => {
+    const s = spec({ metrics: [{ name: 'errors', query: 'sum(x{pod="{{pod}}"})', thresholdRange: { max: 1 } }] });
+    expect(() => metricQueries(s, s.spec.analysis.metrics[0]!)).toThrow('metric "errors": template uses unknown variable {{pod}}');
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * PromQL templates kept as data (the way Flagger keeps `pkg/metrics/observers/gloo.go`) and the
+ * variables custom queries may use (DESIGN §3). Pure: rendering only, no I/O.
+ *
+ * The Envoy naming lives here and only here: `envoyClusterName` turns an upstream into the
+ * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
+ */
+import { BUILT_IN_METRICS, type MetricSpec, type RolloutSpec } from './spec.ts';
+import type { Side } from './ports.ts';
+
+export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];
+
+/** The variables a custom query may use. */
+export const QUERY_VARIABLES = ['namespace', 'target', 'interval', 'primary', 'canary', 'primaryCluster', 'canaryCluster'] as const;
+export type QueryVariableName = (typeof QUERY_VARIABLES)[number];
+export type QueryVariables = Record<QueryVariableName, string>;
+
+/**
+ * The built-in Gloo/Envoy queries. `{{cluster}}` stands for the side's Envoy cluster name and is
+ * replaced by `{{canaryCluster}}` or `{{primaryCluster}}` in `builtInQuery`.
+ *
+ * request-success-rate: percent of non-5xx requests. The numerator falls back to 0 (`or on()
+ * vector(0)`) so a canary that answers only 5xx reads 0%, not "no data"; with no requests at all
+ * the denominator is empty and the whole result is empty (no data).
+ *
+ * request-duration: p99 in milliseconds (Envoy's upstream_rq_time histogram is in ms already).
+ */
+const BUILT_IN_TEMPLATES: Record<BuiltInMetric, string> = {
+  'request-success-rate':
+    '(sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code!~"5.."}[{{interval}}])) or on() vector(0))' +
+    ' / sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}[{{interval}}])) * 100',
+  'request-duration':
+    'histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}"}[{{interval}}])))',
+};
+
+export function isBuiltInMetric(name: string): name is BuiltInMetric {
+  return (BUILT_IN_METRICS as readonly string[]).includes(name);
+}
+
+/** The template of a built-in metric for one side, using `{{canaryCluster}}`/`{{primaryCluster}}` and `{{interval}}`. */
+export function builtInQuery(name: BuiltInMetric, side: Side): string {
+  return BUILT_IN_TEMPLATES[name].replaceAll('{{cluster}}', `{{${side}Cluster}}`);
+}
+
+const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * Replaces `{{name}}` (spaces inside the braces allowed, as in Flagger templates) with
+ * `vars[name]`. A variable that `vars` does not know, or knows without a value, is an error
+ * naming it: a query silently sent with a hole in it would read as "no data".
+ */
+export function renderQuery(template: string, vars: Readonly<Record<string, string | undefined>>): string {
+  const known = Object.keys(vars);
+  const rendered = template.replace(VARIABLE, (_match, name: string) => {
+    if (!Object.hasOwn(vars, name)) {
+      throw new Error(`template uses unknown variable {{${name}}} (known: ${known.join(', ')}): ${template}`);
+    }
+    const value = vars[name];
+    if (value === undefined || value === '') throw new Error(`template variable {{${name}}} has no value: ${template}`);
+    return value;
+  });
+  if (rendered.includes('{{')) throw new Error(`template has a malformed variable (expected {{name}}): ${template}`);
+  return rendered;
+}
+
+/** The Envoy cluster name of an upstream, from spec.router.envoyClusterName (variables `{{upstream}}`, `{{namespace}}`). */
+export function envoyClusterName(template: string, upstream: { name: string; namespace: string }): string {
+  try {
+    return renderQuery(template, { upstream: upstream.name, namespace: upstream.namespace });
+  } catch (error) {
+    throw new Error(`spec.router.envoyClusterName: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The variables of DESIGN §3 for one metric of a rollout. */
+export function queryVariables(spec: RolloutSpec, metric: MetricSpec): QueryVariables {
+  const { router, workload, strategy } = spec.spec;
+  return {
+    namespace: workload?.namespace ?? router.namespace,
+    target: spec.metadata.name,
+    interval: metric.interval ?? strategy.interval,
+    primary: router.primary.upstream.name,
+    canary: router.canary.upstream.name,
+    primaryCluster: envoyClusterName(router.envoyClusterName, router.primary.upstream),
+    canaryCluster: envoyClusterName(router.envoyClusterName, router.canary.upstream),
+  };
+}
+
+/** The rendered queries of one metric: the canary's, and the primary's for built-ins (for the picture). */
+export function metricQueries(spec: RolloutSpec, metric: MetricSpec): { canary: string; primary?: string } {
+  const vars = queryVariables(spec, metric);
+  const where = (error: unknown) => new Error(`metric "${metric.name}": ${(error as Error).message}`, { cause: error });
+  try {
+    if (metric.query) return { canary: renderQuery(metric.query, vars) };
+    if (!isBuiltInMetric(metric.name)) throw new Error(`has no query and is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
+    return { canary: renderQuery(builtInQuery(metric.name, 'canary'), vars), primary: renderQuery(builtInQuery(metric.name, 'primary'), vars) };
+  } catch (error) {
+    throw where(error);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The rollout's pure decisions: the weight plan, the loop state, and what comes after a look.
+ * The state machine branches on `run.next`; nothing else re-decides the flow.
+ */
+import { parseDuration } from './duration.ts';
+import type { RolloutSpec } from './spec.ts';
+import { bakeSeconds, plannedWeights } from './spec.ts';
+import type { Side, Verdict, Weights } from './ports.ts';
+import type { RunState } from './task.ts';
+
+/** Weights with `canary` on the canary and the rest on the primary. */
+export function splitWeights(canary: number, scale: number): Weights {
+  if (!Number.isInteger(canary) || canary < 0 || canary > scale) throw new Error(`canary weight ${canary} is outside 0..${scale}`);
+  return { primary: scale - canary, canary };
+}
+
+/** All traffic on one side: the only states a rollout may be left in. */
+export function allOn(side: Side, scale: number): Weights {
+  return side === 'primary' ? { primary: scale, canary: 0 } : { primary: 0, canary: scale };
+}
+
+export function sameWeights(a: Weights, b: Weights): boolean {
+  return a.primary === b.primary && a.canary === b.canary;
+}
+
+export function formatWeights(weights: Weights, scale: number): string {
+  const pct = (w: number) => `${Number(((w * 100) / scale).toFixed(scale === 1000 ? 1 : 0))}%`;
+  return `primary ${pct(weights.primary)} / canary ${pct(weights.canary)}`;
+}
+
+/** The loop state at the start of a rollout (Prepare's result). */
+export function initialRun(spec: RolloutSpec, now: Date): RunState {
+  const { strategy } = spec.spec;
+  const bake = bakeSeconds(spec);
+  return {
+    stepIndex: 0,
+    weights: plannedWeights(strategy),
+    weightScale: spec.spec.router.weightScale,
+    bakeSeconds: bake,
+    looksPerStep: Math.max(1, Math.round(parseDuration(strategy.interval) / (bake * 1000))),
+    lookInStep: 0,
+    failedChecks: 0,
+    next: 'bake',
+    startedAt: now.toISOString(),
+    deadlineAt: new Date(now.getTime() + parseDuration(strategy.deadline)).toISOString(),
+  };
+}
+
+/** The canary weight the current step routes. */
+export function currentCanaryWeight(run: RunState): number {
+  const weight = run.weights[run.stepIndex];
+  if (weight === undefined) throw new Error(`step ${run.stepIndex} is outside the plan of ${run.weights.length} steps`);
+  return weight;
+}
+
+export interface LookContext {
+  verdict: Verdict;
+  noData: RolloutSpec['spec']['analysis']['noData'];
+  threshold: number;
+  now: Date;
+  /** A person asked to promote now (SendTaskSuccess with `{command: 'promote'}`). */
+  promoteNow?: boolean;
+}
+
+/**
+ * What follows a look, with Flagger's threshold semantics: a failed check (or no data, unless
+ * `noData` says otherwise) adds one to a count kept for the whole run; `threshold` of them roll
+ * back; the weight advances only after a step's looks all pass.
+ */
+export function decideAfterLook(run: RunState, look: LookContext): RunState {
+  const base: RunState = { ...run, reason: undefined };
+  if (look.now.getTime() > Date.parse(run.deadlineAt)) {
+    return { ...base, next: 'rollback', reason: `deadline passed at ${run.deadlineAt} before the rollout finished` };
+  }
+  const { result } = look.verdict;
+  const counted = result === 'fail' || (result === 'no-data' && look.noData === 'fail');
+  if (counted) {
+    const failedChecks = run.failedChecks + 1;
+    if (failedChecks >= look.threshold) {
+      const why = result === 'fail' ? look.verdict.summary : `no metric data (${look.verdict.summary})`;
+      return { ...base, failedChecks, next: 'rollback', reason: `analysis failed ${failedChecks}/${look.threshold} checks: ${why}` };
+    }
+    return { ...base, failedChecks, next: 'bake', reason: `failed check ${failedChecks}/${look.threshold}: ${look.verdict.summary}` };
+  }
+  if (look.promoteNow) return { ...base, next: 'promote', reason: 'promoted on request' };
+  if (result === 'no-data' && look.noData === 'hold') {
+    return { ...base, next: 'bake', reason: `holding at this weight: no metric data (${look.verdict.summary})` };
+  }
+  const lookInStep = run.lookInStep + 1;
+  if (lookInStep < run.looksPerStep) return { ...base, lookInStep, next: 'bake' };
+  if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep, next: 'promote' };
+  return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance' };
+}

@@ -1,0 +1,36 @@
+/** Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next. */
+import { decideAfterLook } from '../core/rollout.ts';
+import { stepInputSchema } from '../core/task.ts';
+import type { RunState, StepInput } from '../core/task.ts';
+import type { DepsSource, HandlerDeps } from './deps.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+
+export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+  const { spec, execution, run } = input;
+  const target = spec.metadata.name;
+  const pending = await deps.store.getTaskToken(target);
+  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await assertNotAborted(deps.store, execution);
+  const record = await requireRollout(deps.store, execution);
+  await assertPrimaryUntouched(await deps.workloadFor(spec), record);
+
+  const readings = await deps.readMetrics(spec);
+  const verdict = deps.judgeFor(spec).judge(readings);
+  const next = decideAfterLook(run, {
+    verdict,
+    noData: spec.spec.analysis.noData,
+    threshold: spec.spec.strategy.threshold,
+    now: deps.now(),
+    promoteNow: input.wake?.command === 'promote',
+  });
+  const at = deps.now().toISOString();
+  await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });
+  await deps.store.appendStep({ execution, at, kind: 'decision', stepIndex: next.stepIndex, detail: next.reason ? `${next.next}: ${next.reason}` : next.next });
+  await deps.events.publish({ detailType: 'Analysis Completed', target, version: input.version, execution, weights: record.lastWeights, verdict, ...(next.reason ? { reason: next.reason } : {}) });
+  return next;
+}
+
+export function createAnalyzeHandler(deps: DepsSource<HandlerDeps>) {
+  return rolloutHandler(stepInputSchema, async (event) => analyze(await deps(), event));
+}

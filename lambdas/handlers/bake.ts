@@ -1,0 +1,28 @@
+/**
+ * Bake: store the task token so an abort, an alarm or "promote now" can end the wait early,
+ * then return. Step Functions waits (at no cost) until the token is settled or the look interval
+ * times out, which is the normal way on.
+ */
+import { bakeInputSchema } from '../core/task.ts';
+import type { BakeInput } from '../core/task.ts';
+import type { DepsSource, StoreDeps } from './deps.ts';
+import { assertNotAborted } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+
+export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<string, never>> {
+  await assertNotAborted(deps.store, input.execution);
+  await deps.store.putTaskToken({
+    target: input.target,
+    execution: input.execution,
+    token: input.taskToken,
+    gate: 'bake',
+    createdAt: deps.now().toISOString(),
+  });
+  // An abort that landed between the check and the put found no token to fail: look again.
+  await assertNotAborted(deps.store, input.execution);
+  return {};
+}
+
+export function createBakeHandler(deps: DepsSource<StoreDeps>) {
+  return rolloutHandler(bakeInputSchema, async (event) => bake(await deps(), event));
+}

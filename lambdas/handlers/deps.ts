@@ -1,0 +1,37 @@
+/**
+ * What the handlers need from the outside world. In AWS each handler builds its own (only the
+ * adapters it uses, so Kubernetes code stays out of bundles that do not talk to Kubernetes);
+ * the local engine passes in-process ones (sqlite store, kubeconfig, the same adapters).
+ */
+import type { EventPublisher, Judge, MetricProvider, MetricReading, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
+import type { RolloutSpec } from '../core/spec.ts';
+
+export interface StoreDeps {
+  store: RolloutStore;
+  events: EventPublisher;
+  now: () => Date;
+}
+
+export interface ClusterDeps {
+  routerFor(spec: RolloutSpec): Promise<TrafficRouter>;
+  /** Null when the spec names no workload (route promotion). */
+  workloadFor(spec: RolloutSpec): Promise<Workload | null>;
+}
+
+export interface MetricDeps {
+  /** The providers the spec's metrics use, for preflight. */
+  providersFor(spec: RolloutSpec): MetricProvider[];
+  /** Runs every metric's query for the canary (and the primary for built-ins). */
+  readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
+  judgeFor(spec: RolloutSpec): Judge;
+}
+
+export type HandlerDeps = StoreDeps & ClusterDeps & MetricDeps;
+
+/** Deps are built once per warm Lambda (or once per local engine), on first use. */
+export type DepsSource<T> = () => Promise<T>;
+
+export function once<T>(build: () => Promise<T>): DepsSource<T> {
+  let built: Promise<T> | undefined;
+  return () => (built ??= build());
+}

@@ -1,0 +1,23 @@
+/** Finish: record the promotion, release the lock, announce it. */
+import { stepInputSchema } from '../core/task.ts';
+import type { RunState, StepInput } from '../core/task.ts';
+import type { DepsSource, StoreDeps } from './deps.ts';
+import { requireRollout } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+
+export async function finish(deps: StoreDeps, input: StepInput): Promise<RunState> {
+  const { spec, execution, run } = input;
+  const target = spec.metadata.name;
+  const record = await requireRollout(deps.store, execution);
+  const reason = run.reason ?? `promoted after ${run.weights.length} steps`;
+  await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
+  const pending = await deps.store.getTaskToken(target);
+  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await deps.store.releaseLock(target, execution);
+  await deps.events.publish({ detailType: 'Rollout Promoted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'promoted', reason });
+  return { ...run, reason };
+}
+
+export function createFinishHandler(deps: DepsSource<StoreDeps>) {
+  return rolloutHandler(stepInputSchema, async (event) => finish(await deps(), event));
+}

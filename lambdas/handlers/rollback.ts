@@ -1,0 +1,34 @@
+/** Rollback: the catch-all. Works out why the rollout stopped, then restores the safe side. */
+import { ERROR_NAMES } from '../core/errors.ts';
+import { rollbackInputSchema } from '../core/task.ts';
+import type { RollbackInput, RollbackResult } from '../core/task.ts';
+import type { DepsSource, HandlerDeps } from './deps.ts';
+import { rolloutHandler } from './middleware.ts';
+import type { Closure } from './restore.ts';
+import { causeMessage, restoreSafeSide } from './restore.ts';
+
+export function closureFor(state: RollbackInput['state']): Closure {
+  const error = state.error;
+  if (!error) return { outcome: 'rolled-back', reason: state.run?.reason ?? 'rolled back' };
+  const message = causeMessage(error.Cause);
+  switch (error.Error) {
+    case ERROR_NAMES.aborted:
+      return { outcome: 'aborted', reason: message || 'aborted' };
+    case ERROR_NAMES.promotionFailed:
+      return { outcome: 'promotion-failed', reason: message || 'promotion failed' };
+    case ERROR_NAMES.alarm:
+      return { outcome: 'rolled-back', reason: `alarm: ${message}` };
+    default:
+      return { outcome: 'rolled-back', reason: `error: ${error.Error}${message ? `: ${message}` : ''}` };
+  }
+}
+
+export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise<RollbackResult> {
+  const closure = closureFor(input.state);
+  const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure);
+  return { outcome, reason };
+}
+
+export function createRollbackHandler(deps: DepsSource<HandlerDeps>) {
+  return rolloutHandler(rollbackInputSchema, async (event) => rollback(await deps(), event));
+}

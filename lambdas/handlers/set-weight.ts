@@ -1,0 +1,25 @@
+/** SetWeight: route the current step's canary weight, unless someone aborted or is steering. */
+import { currentCanaryWeight, splitWeights } from '../core/rollout.ts';
+import { stepInputSchema } from '../core/task.ts';
+import type { RunState, StepInput } from '../core/task.ts';
+import type { DepsSource, HandlerDeps } from './deps.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+
+export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+  const { spec, execution, run } = input;
+  await assertNotAborted(deps.store, execution);
+  const record = await requireRollout(deps.store, execution);
+  await assertPrimaryUntouched(await deps.workloadFor(spec), record);
+  const next = splitWeights(currentCanaryWeight(run), run.weightScale);
+  const router = await deps.routerFor(spec);
+  await router.setWeights(next, record.lastWeights);
+  await deps.store.updateRollout(execution, { lastWeights: next });
+  await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
+  await deps.events.publish({ detailType: 'Weight Changed', target: spec.metadata.name, version: input.version, execution, weights: next });
+  return { ...run, lookInStep: 0, next: 'bake' };
+}
+
+export function createSetWeightHandler(deps: DepsSource<HandlerDeps>) {
+  return rolloutHandler(stepInputSchema, async (event) => setWeight(await deps(), event));
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../local/cli.ts';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) }, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-validate-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('sluice validate', () => {
+  it('prints valid and exits 0 for the example spec', async () => {
+    const { io, out } = capture();
+    expect(await main(['validate', 'examples/podinfo.yaml'], io)).toBe(0);
+    expect(out.join('')).toBe('valid\n');
+  });
+
+  it('accepts JSON as well as YAML', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const json = file('spec.json', JSON.stringify(parse(readFileSync('examples/podinfo.yaml', 'utf8'))));
+    expect(await main(['validate', json], capture().io)).toBe(0);
+  });
+
+  it('prints one path: message line per problem and exits 2', async () => {
+    const path = file(
+      'bad.yaml',
+      'apiVersion: sluice.dev/v1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  cluster: {kubeconfigContext: kind}\n  router: {name: g, namespace: gloo-system, primary: {upstream: {name: a, namespace: n}}, canary: {upstream: {name: a, namespace: n}}}\n  strategy: {stepWeights: [10, 5]}\n',
+    );
+    const { io, out } = capture();
+    expect(await main(['validate', path], io)).toBe(2);
+    expect(out.join('').trim().split('\n')).toEqual([
+      'spec.strategy.stepWeights[1]: must be greater than the step before it (10): step weights strictly increase',
+      'spec.router.canary.upstream: must differ from the primary upstream',
+      'spec.analysis.metrics[0].provider.address: is required unless spec.analysis.prometheus names a server',
+    ]);
+  });
+
+  it('gives a one-line error, not a stack trace, for a file that is not YAML or JSON', async () => {
+    const { io, out, err } = capture();
+    expect(await main(['validate', file('garbage.yaml', 'a: [1, 2\nb: }')], io)).toBe(2);
+    expect(out).toEqual([]);
+    expect(err.join('')).toMatch(/^.*garbage\.yaml: not valid YAML or JSON.*\n$/);
+    expect(err.join('')).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 for a missing file and for usage errors', async () => {
+    const missing = capture();
+    expect(await main(['validate', join(dir, 'nope.yaml')], missing.io)).toBe(2);
+    expect(missing.err.join('')).toContain('no such file');
+    expect(await main(['validate'], capture().io)).toBe(2);
+  });
+});

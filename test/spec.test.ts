@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { plannedWeights, validateSpec } from '../lambdas/core/spec.ts';
+import type { SpecProblem } from '../lambdas/core/spec.ts';
+import { rolloutJsonSchema, SCHEMA_PATH } from '../scripts/json-schema.ts';
+
+const example = () => parse(readFileSync(new URL('../examples/podinfo.yaml', import.meta.url), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function problemsOf(document: unknown): SpecProblem[] {
+  const result = validateSpec(document);
+  return result.ok ? [] : result.problems;
+}
+
+describe('rollout spec', () => {
+  it('accepts the complete example and fills Flagger-compatible defaults', () => {
+    // Prepare
+    const document = example();
+    delete document.spec.strategy.threshold;
+    // Act
+    const result = validateSpec(document);
+    // Assess
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.spec.strategy.threshold).toBe(5);
+    expect(result.spec.spec.analysis.noData).toBe('fail');
+    expect(plannedWeights(result.spec.spec.strategy)).toEqual([1, 5, 10, 25, 50]);
+  });
+
+  it('plans stepWeight/maxWeight like Flagger: step, 2×step, … up to maxWeight', () => {
+    const document = example();
+    delete document.spec.strategy.stepWeights;
+    document.spec.strategy.stepWeight = 20;
+    document.spec.strategy.maxWeight = 60;
+    const result = validateSpec(document);
+    expect(result.ok && plannedWeights(result.spec.spec.strategy)).toEqual([20, 40, 60]);
+  });
+
+  it('reports every problem with its field path, shape and cross-field rules together', () => {
+    const document = example();
+    document.metadata.name = 'Not_A_Name';
+    document.spec.router.canary.upstream = { ...document.spec.router.primary.upstream };
+    document.spec.strategy.stepWeights = [5, 1, 150];
+    document.spec.strategy.lookInterval = '5m';
+    const problems = problemsOf(document);
+    expect(problems.map((p) => p.path)).toEqual([
+      'metadata.name',
+      'spec.router.canary.upstream',
+      'spec.strategy.stepWeights[1]',
+      'spec.strategy.stepWeights[2]',
+      'spec.strategy.lookInterval',
+    ]);
+    expect(problems[3]?.message).toContain('weight scale 100');
+  });
+
+  it('names the field and what was expected for wrong types and unknown fields', () => {
+    const document = example();
+    document.spec.strategy.interval = 'soon';
+    document.spec.strategy.colour = 'blue';
+    const problems = problemsOf(document);
+    expect(problems).toContainEqual({ path: 'spec.strategy.interval', message: 'expected a duration such as 30s, 5m or 1h' });
+    expect(problems.some((p) => p.path === 'spec.strategy' && p.message.includes('colour'))).toBe(true);
+  });
+
+  it('refuses a max weight the step cannot reach, and per-mille weights above 1000', () => {
+    const document = example();
+    delete document.spec.strategy.stepWeights;
+    Object.assign(document.spec.strategy, { stepWeight: 15, maxWeight: 50 });
+    expect(problemsOf(document)).toContainEqual({ path: 'spec.strategy.maxWeight', message: 'is not reachable by steps of 15: expected a multiple of stepWeight' });
+    const perMille = example();
+    perMille.spec.router.weightScale = 1000;
+    perMille.spec.strategy.stepWeights = [1, 10, 100, 500, 1200];
+    expect(problemsOf(perMille).map((p) => p.path)).toEqual(['spec.strategy.stepWeights[4]']);
+  });
+
+  it('keeps a look interval / deadline pair far below the 25,000-event history limit', () => {
+    const document = example();
+    Object.assign(document.spec.strategy, { interval: '1s', lookInterval: '1s', deadline: '24h' });
+    const problems = problemsOf(document);
+    expect(problems.map((p) => p.path)).toEqual(['spec.strategy.deadline']);
+    expect(problems[0]?.message).toMatch(/86400 looks/);
+  });
+
+  it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
+    const document = example();
+    document.spec.strategy.shadow = { percentage: 100, duration: '5m' };
+    document.spec.analysis.judge = 'sequential';
+    document.spec.analysis.metrics.push({ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:x'] });
+    document.spec.notifications = { slack: { channel: 'C0123456789' } };
+    const problems = problemsOf(document);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { path: 'spec.strategy.shadow', message: 'a shadowing stage is not supported yet' },
+        { path: 'spec.analysis.judge', message: 'the sequential judge is not supported yet' },
+        { path: 'spec.analysis.metrics[3].provider.type', message: 'the cloudwatch-alarm metric provider is not supported yet' },
+        { path: 'spec.notifications', message: 'notifications is not supported yet' },
+      ]),
+    );
+  });
+
+  it('requires a query and a Prometheus address for custom metrics', () => {
+    const document = example();
+    delete document.spec.analysis.prometheus;
+    document.spec.analysis.metrics = [{ name: 'my-metric', thresholdRange: { max: 1 } }];
+    expect(problemsOf(document)).toEqual([
+      { path: 'spec.analysis.metrics[0].query', message: 'is required: "my-metric" is not a built-in metric (request-success-rate, request-duration)' },
+      { path: 'spec.analysis.metrics[0].provider.address', message: 'is required unless spec.analysis.prometheus names a server' },
+    ]);
+  });
+
+  it('publishes a JSON Schema that matches the zod schema (run `npm run schema` when this fails)', () => {
+    expect(readFileSync(SCHEMA_PATH, 'utf8')).toBe(rolloutJsonSchema());
+  });
+});
