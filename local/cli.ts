@@ -6,7 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
 
-export const EXIT = { ok: 0, error: 1, invalid: 2, rolledBack: 3, aborted: 4, promotionFailed: 5 } as const;
+import { EXIT } from './exit-codes.ts';
+
+export { EXIT };
 
 export interface Io {
   stdout: (text: string) => void;

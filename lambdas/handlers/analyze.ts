@@ -5,6 +5,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -34,3 +35,6 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
 export function createAnalyzeHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(stepInputSchema, async (event) => analyze(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createAnalyzeHandler(awsHandlerDeps);

@@ -8,6 +8,7 @@ import type { BakeInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from './deps.ts';
 import { assertNotAborted } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
 
 export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<string, never>> {
   await assertNotAborted(deps.store, input.execution);
@@ -26,3 +27,6 @@ export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<st
 export function createBakeHandler(deps: DepsSource<StoreDeps>) {
   return rolloutHandler(bakeInputSchema, async (event) => bake(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createBakeHandler(awsStoreDeps);

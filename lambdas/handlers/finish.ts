@@ -4,6 +4,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from './deps.ts';
 import { requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
 
 export async function finish(deps: StoreDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -21,3 +22,6 @@ export async function finish(deps: StoreDeps, input: StepInput): Promise<RunStat
 export function createFinishHandler(deps: DepsSource<StoreDeps>) {
   return rolloutHandler(stepInputSchema, async (event) => finish(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createFinishHandler(awsStoreDeps);

@@ -7,6 +7,7 @@ import { prepareInputSchema } from '../core/task.ts';
 import type { PrepareInput, RunState } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** The lock outlives the deadline a little, so a crashed run frees its target on its own. */
 const LOCK_GRACE_MS = 10 * 60_000;
@@ -70,3 +71,6 @@ async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<string |
 export function createPrepareHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(prepareInputSchema, async (event) => prepare(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createPrepareHandler(awsHandlerDeps);

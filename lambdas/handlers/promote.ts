@@ -13,6 +13,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 const READY_POLL_MS = 1000;
 
@@ -71,3 +72,6 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 export function createPromoteHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(stepInputSchema, async (event) => promote(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createPromoteHandler(awsHandlerDeps);

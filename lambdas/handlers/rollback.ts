@@ -6,6 +6,7 @@ import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
 import type { Closure } from './restore.ts';
 import { causeMessage, restoreSafeSide } from './restore.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 export function closureFor(state: RollbackInput['state']): Closure {
   const error = state.error;
@@ -32,3 +33,6 @@ export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise
 export function createRollbackHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(rollbackInputSchema, async (event) => rollback(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createRollbackHandler(awsHandlerDeps);

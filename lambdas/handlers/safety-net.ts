@@ -9,6 +9,7 @@ import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
 import { restoreSafeSide } from './restore.ts';
 import type { Closure } from './restore.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** "Step Functions Execution Status Change": the fields the safety net reads. */
 export const executionStatusChangeSchema = z.object({
@@ -39,3 +40,6 @@ export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange)
 export function createSafetyNetHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(executionStatusChangeSchema, async (event) => safetyNet(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createSafetyNetHandler(awsHandlerDeps);

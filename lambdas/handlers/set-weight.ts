@@ -5,6 +5,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -23,3 +24,6 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
 export function createSetWeightHandler(deps: DepsSource<HandlerDeps>) {
   return rolloutHandler(stepInputSchema, async (event) => setWeight(await deps(), event));
 }
+
+/** The Lambda entry point. */
+export const handler = createSetWeightHandler(awsHandlerDeps);

@@ -1,0 +1,17 @@
+/** The store and the event bus in AWS, from the Lambda's environment (set by the CDK construct). */
+import { once } from '../handlers/deps.ts';
+import type { StoreDeps } from '../handlers/deps.ts';
+import { EventBridgePublisher } from './events.ts';
+import { DynamoRolloutStore } from './store-dynamodb.ts';
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set: the Lambda was not deployed by the Sluice construct`);
+  return value;
+}
+
+export const awsStoreDeps = once(async (): Promise<StoreDeps> => {
+  const store = new DynamoRolloutStore({ tableName: requiredEnv('SLUICE_TABLE_NAME') });
+  const events = new EventBridgePublisher({ busName: requiredEnv('SLUICE_EVENT_BUS_NAME'), store });
+  return { store, events, now: () => new Date() };
+});

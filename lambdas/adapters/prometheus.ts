@@ -1,0 +1,190 @@
+/**
+ * Prometheus over its HTTP API (GET /api/v1/query, instant queries). node:http/https rather than
+ * fetch: a private CA (`ca`, PEM) needs an https agent option that fetch does not take.
+ *
+ * Errors: an unreachable server, a timeout, a 5xx or a 429 is a TransientError (the state machine
+ * retries it with backoff); a rejected query or refused credentials is a plain Error naming the
+ * query, because retrying it cannot help.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { TransientError } from '../core/errors.ts';
+import { parseDuration } from '../core/duration.ts';
+import type { MetricProvider, MetricValue } from '../core/ports.ts';
+
+export interface PrometheusProviderOptions {
+  address: string;
+  /** A duration such as `5s` (default), or milliseconds. */
+  timeout?: string | number;
+  bearerToken?: string | undefined;
+  basicAuth?: { username: string; password: string } | undefined;
+  /** PEM of the CA that signs the server's certificate. */
+  ca?: string | undefined;
+  /** Evaluation time of instant queries; default: the server's now. */
+  time?: () => Date | undefined;
+}
+
+interface PrometheusAnswer {
+  status?: string;
+  error?: string;
+  errorType?: string;
+  data?: { resultType?: string; result?: unknown };
+}
+
+interface RawResponse {
+  statusCode: number;
+  body: string;
+}
+
+/** Prometheus writes sample values as strings; NaN (0/0, no traffic) becomes null: no data. */
+function sampleValue(raw: unknown, query: string): MetricValue {
+  if (typeof raw !== 'string') throw new Error(`Prometheus answered a sample that is not a string (${JSON.stringify(raw)}) — query: ${query}`);
+  if (raw === 'NaN') return null;
+  if (raw === '+Inf') return Number.POSITIVE_INFINITY;
+  if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
+  const value = Number(raw);
+  if (Number.isNaN(value)) throw new Error(`Prometheus answered a sample that is not a number ("${raw}") — query: ${query}`);
+  return value;
+}
+
+export class PrometheusProvider implements MetricProvider {
+  readonly address: string;
+  readonly timeoutMs: number;
+  readonly #headers: Record<string, string>;
+  readonly #ca: string | undefined;
+  readonly #time: () => Date | undefined;
+
+  constructor(options: PrometheusProviderOptions) {
+    this.address = options.address.replace(/\/+$/, '');
+    this.timeoutMs = typeof options.timeout === 'number' ? options.timeout : parseDuration(options.timeout ?? '5s');
+    if (options.bearerToken && options.basicAuth) throw new Error(`Prometheus at ${this.address}: set either bearerToken or basicAuth, not both`);
+    this.#headers = { Accept: 'application/json' };
+    if (options.bearerToken) this.#headers.Authorization = `Bearer ${options.bearerToken}`;
+    if (options.basicAuth) {
+      const { username, password } = options.basicAuth;
+      this.#headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    }
+    this.#ca = options.ca;
+    this.#time = options.time ?? (() => undefined);
+  }
+
+  /** Answers `vector(1)`: proves the server is reachable, the credentials work and it evaluates queries. */
+  async isOnline(): Promise<void> {
+    // runQuery's errors already name the server and what went wrong (unreachable, credentials, TLS).
+    const value = await this.runQuery('vector(1)');
+    if (value !== 1) throw new Error(`Prometheus at ${this.address} is not online: vector(1) answered ${String(value)}`);
+  }
+
+  async runQuery(query: string): Promise<MetricValue> {
+    const url = new URL(`${this.address}/api/v1/query`);
+    url.searchParams.set('query', query);
+    // Let the server give up on its own too, so it does not keep evaluating after we left.
+    url.searchParams.set('timeout', `${this.timeoutMs}ms`);
+    const time = this.#time();
+    if (time) url.searchParams.set('time', (time.getTime() / 1000).toFixed(3));
+
+    const response = await this.#get(url, query);
+    const { statusCode, body } = response;
+    // Proxies in front of Prometheus answer 401/502/… with HTML or plain text: judge the status first.
+    let answer: PrometheusAnswer | undefined;
+    try {
+      answer = JSON.parse(body) as PrometheusAnswer;
+    } catch {
+      answer = undefined;
+    }
+    const reason = answer?.error ?? (body.slice(0, 200) || 'no reason given');
+    if (statusCode === 401 || statusCode === 403) {
+      throw new Error(`Prometheus at ${this.address} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
+    }
+    if (statusCode >= 500 || statusCode === 429) {
+      throw new TransientError(`Prometheus at ${this.address} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
+    }
+    if (statusCode >= 400) {
+      const cause = new Error(`${answer?.errorType ?? 'error'}: ${reason}`);
+      throw new Error(`Prometheus rejected the query (${statusCode}): ${reason} — query: ${query}`, { cause });
+    }
+    if (!answer) throw new Error(`Prometheus at ${this.address} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
+    if (answer.status !== 'success') {
+      throw new Error(`Prometheus at ${this.address} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
+    }
+    return this.#single(answer.data, query);
+  }
+
+  #single(data: PrometheusAnswer['data'], query: string): MetricValue {
+    const result = data?.result;
+    switch (data?.resultType) {
+      case 'scalar':
+        return sampleValue((result as unknown[] | undefined)?.[1], query);
+      case 'vector': {
+        const series = (result ?? []) as Array<{ value?: unknown[] }>;
+        if (series.length === 0) return null;
+        if (series.length > 1) {
+          throw new Error(`query returned ${series.length} series, expected one: aggregate it (e.g. sum(...)) — query: ${query}`);
+        }
+        return sampleValue(series[0]?.value?.[1], query);
+      }
+      default:
+        throw new Error(`query returned a ${String(data?.resultType)}, expected a scalar or an instant vector — query: ${query}`);
+    }
+  }
+
+  #get(url: URL, query: string): Promise<RawResponse> {
+    const isHttps = url.protocol === 'https:';
+    const request = isHttps ? https.request : http.request;
+    const options: https.RequestOptions = { method: 'GET', headers: this.#headers, timeout: this.timeoutMs };
+    if (isHttps && this.#ca) options.ca = this.#ca;
+    const where = `Prometheus at ${this.address}`;
+
+    return new Promise((resolve, reject) => {
+      // One deadline for the whole exchange: the socket `timeout` only notices idle sockets.
+      const deadline = setTimeout(() => req.destroy(new TimeoutSignal()), this.timeoutMs);
+      const req = request(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', fail);
+        res.on('end', () => {
+          clearTimeout(deadline);
+          resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      req.on('timeout', () => req.destroy(new TimeoutSignal()));
+      req.on('error', fail);
+      req.end();
+
+      function fail(error: Error): void {
+        clearTimeout(deadline);
+        if (error instanceof TimeoutSignal) {
+          reject(new TransientError(`${where} did not answer within ${formatMs(options.timeout ?? 0)} — query: ${query}`, { cause: error }));
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code && TLS_CODES.has(code)) {
+          // A certificate problem does not heal by retrying: say which one.
+          reject(new Error(`${where}: TLS verification failed (${code}); set the server's CA as PEM in 'ca' — query: ${query}`, { cause: error }));
+          return;
+        }
+        reject(new TransientError(`${where} is unreachable (${code ?? error.message}) — query: ${query}`, { cause: error }));
+      }
+    });
+  }
+}
+
+class TimeoutSignal extends Error {
+  constructor() {
+    super('timed out');
+    this.name = 'TimeoutSignal';
+  }
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

@@ -1,0 +1,29 @@
+/**
+ * The adapters behind the handlers' dependency seams, shared by the Lambda entry points and the
+ * local engine. Cluster access is passed in as a KubeConfig source so that AWS (EKS token) and a
+ * laptop (kubeconfig context) differ in one function only.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { judgeFactory } from '../core/judge.ts';
+import type { RolloutSpec } from '../core/spec.ts';
+import type { ClusterDeps, MetricDeps } from '../handlers/deps.ts';
+import { DeploymentWorkload } from './k8s-workload.ts';
+import { metricProviderFor, readMetrics } from './metrics.ts';
+import { routerFor } from './router.ts';
+
+export type KubeConfigSource = (spec: RolloutSpec) => Promise<KubeConfig>;
+
+export function clusterDeps(kubeConfigOf: KubeConfigSource): ClusterDeps {
+  return {
+    routerFor: async (spec) => routerFor(spec, await kubeConfigOf(spec)),
+    workloadFor: async (spec) => (spec.spec.workload ? new DeploymentWorkload({ kubeConfig: await kubeConfigOf(spec), spec }) : null),
+  };
+}
+
+export function metricDeps(): MetricDeps {
+  return {
+    providersFor: (spec) => spec.spec.analysis.metrics.map((metric) => metricProviderFor(spec, metric)),
+    readMetrics: (spec) => readMetrics(spec),
+    judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
+  };
+}

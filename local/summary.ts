@@ -1,0 +1,122 @@
+/**
+ * The end of a rollout as a person and a script read it: the outcome, why, where traffic is, each
+ * step's verdict with its numbers, and what it cost in state transitions. Built from what the
+ * execution and the store say, the same way for the local engine and AWS.
+ */
+import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { formatWeights } from '../lambdas/core/rollout.ts';
+import type { MetricCheck, Outcome, RolloutStore, Weights } from '../lambdas/core/ports.ts';
+import { EXIT } from './exit-codes.ts';
+
+export interface StepSummary {
+  stepIndex: number;
+  at: string;
+  weights?: Weights;
+  verdict: string;
+  summary: string;
+  evidence: MetricCheck[];
+}
+
+export interface RolloutSummary {
+  execution: string;
+  target: string;
+  version: string;
+  outcome: Outcome;
+  reason: string;
+  exitCode: number;
+  /** Where traffic is now (what Sluice last wrote). */
+  weights?: Weights;
+  weightScale: number;
+  steps: StepSummary[];
+  requests?: { total: number; canary: number; canaryErrors: number };
+  durationMs: number;
+  /** When rolled back: from the first request the canary served to canary weight 0. */
+  detectionMs?: number;
+  transitions: number;
+}
+
+const EXIT_FOR: Record<Outcome, number> = {
+  promoted: EXIT.ok,
+  refused: EXIT.invalid,
+  'rolled-back': EXIT.rolledBack,
+  aborted: EXIT.aborted,
+  'promotion-failed': EXIT.promotionFailed,
+  failed: EXIT.error,
+};
+
+export function exitCodeFor(outcome: Outcome): number {
+  return EXIT_FOR[outcome];
+}
+
+/** The outcome a finished execution stands for, from its status and its Fail state's error. */
+export function outcomeOf(execution: Pick<DescribeExecutionCommandOutput, 'status' | 'error'>): Outcome {
+  if (execution.status === 'SUCCEEDED') return 'promoted';
+  if (execution.status === 'ABORTED') return 'aborted';
+  switch (execution.error) {
+    case 'Sluice.RolledBack':
+      return 'rolled-back';
+    case 'Sluice.Aborted':
+      return 'aborted';
+    case 'Sluice.PromotionFailed':
+      return 'promotion-failed';
+    case 'Sluice.Refused':
+      return 'refused';
+    default:
+      return 'failed';
+  }
+}
+
+export async function summarize(args: {
+  store: RolloutStore;
+  execution: DescribeExecutionCommandOutput;
+  target: string;
+  version: string;
+  weightScale: number;
+  transitions: number;
+}): Promise<RolloutSummary> {
+  const { store, execution } = args;
+  const name = execution.name ?? '';
+  const outcome = outcomeOf(execution);
+  const record = await store.getRollout(name);
+  const steps: StepSummary[] = (await store.listSteps(name))
+    .filter((step) => step.kind === 'analysis' && step.verdict)
+    .map((step) => ({
+      stepIndex: step.stepIndex ?? 0,
+      at: step.at,
+      ...(step.weights ? { weights: step.weights } : {}),
+      verdict: step.verdict?.result ?? 'no-data',
+      summary: step.verdict?.summary ?? '',
+      evidence: step.verdict?.checks ?? [],
+    }));
+  const started = execution.startDate?.getTime() ?? Date.now();
+  const stopped = execution.stopDate?.getTime() ?? Date.now();
+  const reason = record?.reason ?? execution.cause ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  return {
+    execution: name,
+    target: args.target,
+    version: args.version,
+    outcome,
+    reason,
+    exitCode: exitCodeFor(outcome),
+    ...(record ? { weights: record.lastWeights } : {}),
+    weightScale: args.weightScale,
+    steps,
+    durationMs: stopped - started,
+    transitions: args.transitions,
+  };
+}
+
+export function formatSummary(summary: RolloutSummary): string {
+  const where = summary.weights ? formatWeights(summary.weights, summary.weightScale) : 'unchanged (no traffic was moved)';
+  const lines = [
+    '',
+    `${summary.outcome.toUpperCase()}: ${summary.target} ${summary.version} (${summary.execution})`,
+    `  why:         ${summary.reason}`,
+    `  traffic:     ${where}`,
+    `  looks:       ${summary.steps.length} (${summary.steps.filter((s) => s.verdict === 'pass').length} passed)`,
+    `  took:        ${(summary.durationMs / 1000).toFixed(1)} s, ${summary.transitions} state transitions ($${((summary.transitions * 0.025) / 1000).toFixed(5)} on Step Functions Standard)`,
+  ];
+  if (summary.requests) lines.push(`  requests:    ${summary.requests.total} total, ${summary.requests.canary} to the canary, ${summary.requests.canaryErrors} canary errors`);
+  if (summary.detectionMs !== undefined) lines.push(`  detection:   ${(summary.detectionMs / 1000).toFixed(1)} s from the canary's first request to weight 0`);
+  return `${lines.join('\n')}\n`;
+}

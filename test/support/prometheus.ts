@@ -1,0 +1,151 @@
+/**
+ * Starts the real Prometheus server (Debian's `prometheus` package) on a free loopback port,
+ * scraping the given targets every second, with its data in a temp dir removed on close.
+ * Used by the provider tests and the demo sandbox.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PROMETHEUS_BINARY = process.env.SLUICE_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+
+export interface StartPrometheusOptions {
+  /** host:port of each /metrics endpoint to scrape. */
+  scrapeTargets: string[];
+  /** Default 1. Also the scrape timeout. */
+  scrapeIntervalSeconds?: number;
+  /** How long to wait for /-/ready. Default 30 s (2 shared cores: startup can be slow). */
+  startTimeoutMs?: number;
+}
+
+export interface RunningPrometheus {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** Resolves once `query` returns a non-empty result (e.g. a series was scraped, or `sum(x) >= 1000`). */
+  waitForSeries(query: string, timeoutMs?: number): Promise<void>;
+  /** Stops the server and removes its temp dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Whether the binary is installed (for callers that fall back, like the demo; tests must fail loudly instead). */
+export function prometheusAvailable(): boolean {
+  return existsSync(PROMETHEUS_BINARY);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function config(targets: string[], interval: number): string {
+  return [
+    'global:',
+    `  scrape_interval: ${interval}s`,
+    `  scrape_timeout: ${interval}s`,
+    `  evaluation_interval: ${interval}s`,
+    'scrape_configs:',
+    '  - job_name: sluice-test',
+    '    static_configs:',
+    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+    '',
+  ].join('\n');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function instantQuery(url: string, query: string): Promise<unknown[]> {
+  const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const body = (await response.json()) as { status: string; error?: string; data?: { resultType: string; result: unknown } };
+  if (body.status !== 'success') throw new Error(`Prometheus rejected ${query}: ${body.error ?? response.status}`);
+  const result = body.data?.result;
+  if (body.data?.resultType === 'scalar') return [result];
+  return Array.isArray(result) ? result : [];
+}
+
+export async function startPrometheus(options: StartPrometheusOptions): Promise<RunningPrometheus> {
+  if (!prometheusAvailable()) {
+    throw new Error(`Prometheus binary not found at ${PROMETHEUS_BINARY}: install Debian's package (apt-get install -y prometheus) or set SLUICE_PROMETHEUS_BIN`);
+  }
+  const interval = options.scrapeIntervalSeconds ?? 1;
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-prometheus-'));
+  const configFile = join(dir, 'prometheus.yml');
+  await writeFile(configFile, config(options.scrapeTargets, interval));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+
+  const child: ChildProcess = spawn(
+    PROMETHEUS_BINARY,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    });
+  });
+
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    if (!exited) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(killer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (exited) {
+      await close();
+      throw new Error(`Prometheus exited during startup (${JSON.stringify(exited)}): ${stderr.trim()}`);
+    }
+    try {
+      const ready = await fetch(`${url}/-/ready`);
+      if (ready.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`Prometheus did not become ready on ${url} within ${options.startTimeoutMs ?? 30_000} ms: ${stderr.trim()}`);
+    }
+    await sleep(100);
+  }
+
+  const waitForSeries = async (query: string, timeoutMs = 20_000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await instantQuery(url, query);
+      if (result.length > 0) return;
+      if (Date.now() > until) throw new Error(`Prometheus at ${url} returned nothing for ${query} within ${timeoutMs} ms (scraping ${options.scrapeTargets.join(', ')})`);
+      await sleep(200);
+    }
+  };
+
+  return { url, waitForSeries, close };
+}
