@@ -1,0 +1,76 @@
+/**
+ * In-code stand-ins for the flow tests: a router that records every write (and can fail on cue)
+ * and scripted metrics. The public schema gets no fake router; tests inject these in code.
+ */
+import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
+import type { MetricProvider, MetricReading, TrafficRouter, Weights } from '../../lambdas/core/ports.ts';
+import type { RolloutSpec } from '../../lambdas/core/spec.ts';
+import type { ClusterDeps, MetricDeps } from '../../lambdas/handlers/deps.ts';
+import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
+
+export class RecordingRouter implements TrafficRouter {
+  weights: Weights;
+  readonly writes: Weights[] = [];
+  shadow: { percentage: number } | null = null;
+  /** Errors thrown by the next setWeights calls, in order. */
+  readonly failNextWrites: Error[] = [];
+
+  constructor(scale = 100) {
+    this.weights = { primary: scale, canary: 0 };
+  }
+
+  async reconcile(): Promise<void> {}
+
+  async getWeights(): Promise<Weights> {
+    return { ...this.weights };
+  }
+
+  async setWeights(next: Weights, expected: Weights): Promise<void> {
+    const failure = this.failNextWrites.shift();
+    if (failure) throw failure;
+    if (next.primary + next.canary <= 0) throw new Error('all-zero weights');
+    if (expected.primary !== this.weights.primary || expected.canary !== this.weights.canary) {
+      throw new ConflictError(`weights are ${JSON.stringify(this.weights)}, expected ${JSON.stringify(expected)}: someone else is steering`);
+    }
+    this.weights = { ...next };
+    this.writes.push({ ...next });
+  }
+
+  async setShadow(shadow: { percentage: number } | null): Promise<void> {
+    this.shadow = shadow;
+  }
+
+  canaryWeights(): number[] {
+    return this.writes.map((w) => w.canary);
+  }
+}
+
+export function recordingCluster(router: RecordingRouter): ClusterDeps {
+  return { routerFor: async () => router, workloadFor: async () => null };
+}
+
+export type Script = (look: number, spec: RolloutSpec) => Promise<MetricReading[]> | MetricReading[];
+
+/** Metrics that answer from a script (one call per look); `online` decides the preflight. */
+export function scriptedMetrics(script: Script, options: { online?: () => Promise<void> } = {}): MetricDeps & { looks: () => number } {
+  let looks = 0;
+  const provider: MetricProvider = {
+    isOnline: options.online ?? (async () => {}),
+    runQuery: async () => null,
+  };
+  return {
+    providersFor: () => [provider],
+    readMetrics: async (spec) => script(looks++, spec),
+    judgeFor: () => thresholdJudge,
+    looks: () => looks,
+  };
+}
+
+export const successRate = (value: number | null, primaryValue: number | null = 100): MetricReading => ({
+  name: 'request-success-rate',
+  value,
+  primaryValue,
+  thresholdRange: { min: 99 },
+});
+
+export const transient = (message = 'UpstreamGroup gloo-system/web patch failed: 503') => new TransientError(message);
