@@ -8,5 +8,7 @@ export default defineConfig({
     // 2 cores in CI: end-to-end files start servers; keep parallelism modest.
     maxWorkers: 2,
     reporters: ['default'],
+    // Handlers log structured JSON through Powertools; tests read outcomes, not log lines.
+    env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT' },
   },
 });

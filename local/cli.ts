@@ -55,6 +55,38 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   program
+    .command('run')
+    .description('run one rollout of the real state machine in the local engine, printing each step live')
+    .argument('<spec>', 'a spec file (YAML or JSON)')
+    .requiredOption('--local', 'use the local engine (the AWS path is `sluice start`)')
+    .option('--version <version>', 'the version being rolled out (default: a timestamp)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config; EKS clusters use an STS token)')
+    .option('--json', 'print the summary as one JSON object on the last line of stdout')
+    .action(async (spec: string, options: { version?: string; kubeconfig?: string; json?: boolean }) => {
+      const { runCommand } = await import('./commands/run.ts');
+      const { kubeconfigSource } = await import('./runtime.ts');
+      code = await runCommand(
+        spec,
+        {
+          ...(options.version ? { version: options.version } : {}),
+          json: options.json ?? false,
+          runtime: { kubeConfigOf: kubeconfigSource(options.kubeconfig) },
+        },
+        io,
+      );
+    });
+
+  program
+    .command('abort')
+    .description('abort the running rollout of a target (rollback within seconds during a bake)')
+    .argument('<target>', 'the rollout target (metadata.name)')
+    .option('--reason <text>', 'why, for the record', 'aborted from the command line')
+    .action(async (target: string, options: { reason: string }) => {
+      const { abortCommand } = await import('./commands/abort-command.ts');
+      code = await abortCommand(target, options.reason, io);
+    });
+
+  program
     .command('eks-token')
     .description('print an EKS bearer token as an ExecCredential (kubectl exec plugin), like `aws eks get-token`')
     .requiredOption('--cluster <name>', 'EKS cluster name')

@@ -1,0 +1,129 @@
+/**
+ * The local runtime: the real state machine file in the local engine, the real handlers called
+ * in-process with local adapters (sqlite store, kubeconfig, the same Gloo and metric adapters),
+ * and the Step Functions endpoint the CLI drives through @aws-sdk/client-sfn.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SluiceEvent } from '../lambdas/core/ports.ts';
+import { kubeConfigFor } from '../lambdas/adapters/eks-auth.ts';
+import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
+import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
+import { clusterDeps, metricDeps } from '../lambdas/adapters/wiring.ts';
+import type { KubeConfigSource } from '../lambdas/adapters/wiring.ts';
+import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
+import { createAnalyzeHandler } from '../lambdas/handlers/analyze.ts';
+import { createBakeHandler } from '../lambdas/handlers/bake.ts';
+import { createFinishHandler } from '../lambdas/handlers/finish.ts';
+import { createPrepareHandler } from '../lambdas/handlers/prepare.ts';
+import { createPromoteHandler } from '../lambdas/handlers/promote.ts';
+import { createRollbackHandler } from '../lambdas/handlers/rollback.ts';
+import { safetyNet } from '../lambdas/handlers/safety-net.ts';
+import { createSetWeightHandler } from '../lambdas/handlers/set-weight.ts';
+import { LocalEngine } from './engine/engine.ts';
+import type { LocalHandler } from './engine/engine.ts';
+import { localSfnClient, removeEngineStateFile, startSfnEndpoint, writeEngineStateFile } from './engine/sfn-endpoint.ts';
+
+/** Where the local engine keeps its store and state file: `.sluice/` in the working directory. */
+export function stateDir(): string {
+  return resolve(process.env.SLUICE_STATE_DIR ?? '.sluice');
+}
+
+export function storePath(dir = stateDir()): string {
+  return join(dir, 'sluice.db');
+}
+
+export function engineStatePath(dir = stateDir()): string {
+  return join(dir, 'engine.json');
+}
+
+/** A kubeconfig file (or the default one) and the spec's context. */
+export function kubeconfigSource(kubeconfigPath?: string): KubeConfigSource {
+  return async (spec) => {
+    if (!kubeconfigPath) return kubeConfigFor(spec.spec.cluster);
+    const config = new KubeConfig();
+    config.loadFromFile(kubeconfigPath);
+    if ('kubeconfigContext' in spec.spec.cluster) config.setCurrentContext(spec.spec.cluster.kubeconfigContext);
+    return config;
+  };
+}
+
+export interface LocalRuntimeOptions {
+  /** Default: `.sluice/` (SLUICE_STATE_DIR). */
+  dir?: string;
+  /** How the handlers reach the cluster. Default: the spec's cluster (EKS or kubeconfig context). */
+  kubeConfigOf?: KubeConfigSource;
+  /** Replaces parts of the handlers' dependencies (tests inject a recording router, canned metrics). */
+  overrides?: Partial<HandlerDeps>;
+  /** Every published event, as it happens (live progress). */
+  onEvent?: (event: SluiceEvent) => void;
+  /** Shorter Retry pauses, per state (tests). */
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Write the state file so `sluice abort` in another process finds this engine (default true). */
+  advertise?: boolean;
+}
+
+export interface LocalRuntime {
+  engine: LocalEngine;
+  deps: HandlerDeps;
+  sfn: SFNClient;
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dir = options.dir ?? stateDir();
+  mkdirSync(dir, { recursive: true });
+  const store = openSqliteStore(storePath(dir));
+  const events = new LocalEventPublisher(store, (line) => {
+    if (options.onEvent) options.onEvent(JSON.parse(line) as SluiceEvent);
+  });
+  const deps: HandlerDeps = {
+    store,
+    events,
+    now: () => new Date(),
+    ...clusterDeps(options.kubeConfigOf ?? kubeconfigSource()),
+    ...metricDeps(),
+    ...options.overrides,
+  };
+  const source = async () => deps;
+  const handlers: Record<string, LocalHandler> = {
+    PrepareFunctionArn: createPrepareHandler(source),
+    SetWeightFunctionArn: createSetWeightHandler(source),
+    BakeFunctionArn: createBakeHandler(source),
+    AnalyzeFunctionArn: createAnalyzeHandler(source),
+    PromoteFunctionArn: createPromoteHandler(source),
+    FinishFunctionArn: createFinishHandler(source),
+    RollbackFunctionArn: createRollbackHandler(source),
+  };
+  const engine = await LocalEngine.create({
+    handlers,
+    // Like the EventBridge rule in AWS: a stopped, failed or timed-out execution gets the safety net.
+    onExecutionStopped: async (stopped) => {
+      await safetyNet(deps, {
+        detail: { name: stopped.name, status: stopped.status, input: JSON.stringify(stopped.input), error: stopped.error ?? null, cause: stopped.cause ?? null },
+      });
+    },
+    safetyNetStatuses: ['ABORTED', 'FAILED', 'TIMED_OUT'],
+    ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+  });
+  const endpoint = await startSfnEndpoint(engine);
+  const advertise = options.advertise ?? true;
+  if (advertise) await writeEngineStateFile(engineStatePath(dir), { url: endpoint.url, pid: process.pid, stateMachineArn: engine.stateMachineArn });
+  const sfn = localSfnClient(endpoint.url);
+  return {
+    engine,
+    deps,
+    sfn,
+    endpoint: endpoint.url,
+    close: async () => {
+      if (advertise) await removeEngineStateFile(engineStatePath(dir));
+      sfn.destroy();
+      await endpoint.close();
+      await engine.close();
+      await store.close();
+    },
+  };
+}
