@@ -10,7 +10,7 @@ import { TransientError } from '../core/errors.ts';
 import { builtInQuery, renderQuery } from '../core/queries.ts';
 import { parseSpec, type RolloutSpec } from '../core/spec.ts';
 import { startEnvoyMetrics, type EnvoyMetricsServer } from '../../test/support/envoy-metrics.ts';
-import { freePort, startPrometheus, type RunningPrometheus } from '../../test/support/prometheus.ts';
+import { freePort, startPrometheus, type RunningPrometheus } from '../../local/sandbox/prometheus.ts';
 import { readMetrics } from './metrics.ts';
 import { PrometheusProvider } from './prometheus.ts';
 

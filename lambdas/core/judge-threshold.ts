@@ -20,7 +20,10 @@ function check(reading: MetricReading): MetricCheck {
   if (value === null || Number.isNaN(value)) result = 'no-data';
   else if ((min !== undefined && value < min) || (max !== undefined && value > max)) result = 'fail';
   else result = 'pass';
-  return { name, value: value === null || Number.isNaN(value) ? null : value, min, max, result };
+  const out: MetricCheck = { name, value: value === null || Number.isNaN(value) ? null : value, min, max, result };
+  // The primary's value rides along as evidence for the picture; it never decides the verdict.
+  if (reading.primaryValue !== undefined) out.primary = reading.primaryValue === null || Number.isNaN(reading.primaryValue) ? null : reading.primaryValue;
+  return out;
 }
 
 /** "request-success-rate 97.20 < min 99", "request-duration 120.00 <= max 500", "x: no data". */

@@ -75,6 +75,8 @@ export interface MetricCheck {
   min?: number | undefined;
   max?: number | undefined;
   result: CheckResult;
+  /** The primary's value at the same look, when measured (evidence for people, not for the verdict). */
+  primary?: MetricValue;
 }
 
 /** A judge's verdict for one look, with its evidence. */
