@@ -225,6 +225,38 @@ describe('rollout flow (real ASL, local engine)', () => {
     expect(passed.outcome).toBe('promoted');
   });
 
+  it('shadows traffic to the canary first, judging it, and removes the mirror before live weights', async () => {
+    const router = new RecordingRouter();
+    const seen: string[] = [];
+    const metrics = scriptedMetrics((look) => {
+      seen.push(`${look}:${router.shadow ? 'shadow' : 'none'}:${router.weights.canary}`);
+      return [successRate(99.9)];
+    });
+    const runtime = await runtimeWith(router, metrics);
+    const spec = parseSpec({
+      ...specWith(),
+      spec: { ...specWith().spec, router: { ...specWith().spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } }, strategy: { ...specWith().spec.strategy, shadow: { percentage: 50, duration: '2s' } } },
+    });
+    const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
+    expect(summary.outcome).toBe('promoted');
+    // Look 0 is the preflight; looks 1-2 judge the shadowed canary with no live weight on it.
+    expect(seen.slice(1, 3)).toEqual(['1:shadow:0', '2:shadow:0']);
+    expect(seen[3]).toBe('3:none:10');
+    expect(router.canaryWeights()).toEqual([10, 50, 100]);
+    expect(router.shadow).toBeNull();
+  });
+
+  it('removes the mirror when a shadowed canary fails', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics((look) => [successRate(look === 0 ? 99.9 : 80)]));
+    const base = specWith({ threshold: 1 });
+    const spec = parseSpec({ ...base, spec: { ...base.spec, router: { ...base.spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } }, strategy: { ...base.spec.strategy, shadow: { percentage: 100, duration: '5s' } } } });
+    const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
+    expect(summary.outcome).toBe('rolled-back');
+    expect(router.writes).toEqual([]);
+    expect(router.shadow).toBeNull();
+  });
+
   it('refuses before any change when the metrics server is down (exit 2)', async () => {
     const router = new RecordingRouter();
     const metrics = scriptedMetrics(healthy, {

@@ -83,14 +83,14 @@ describe('rollout spec', () => {
 
   it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
     const document = example();
-    document.spec.strategy.shadow = { percentage: 100, duration: '5m' };
+    document.spec.strategy.approvals = { beforePromotion: true };
     document.spec.analysis.judge = 'sequential';
     document.spec.analysis.metrics.push({ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:x'] });
     document.spec.notifications = { slack: { channel: 'C0123456789' } };
     const problems = problemsOf(document);
     expect(problems).toEqual(
       expect.arrayContaining([
-        { path: 'spec.strategy.shadow', message: 'a shadowing stage is not supported yet' },
+        { path: 'spec.strategy.approvals', message: 'an approval gate is not supported yet' },
         { path: 'spec.analysis.judge', message: 'the sequential judge is not supported yet' },
         { path: 'spec.analysis.metrics[3].provider.type', message: 'the cloudwatch-alarm metric provider is not supported yet' },
         { path: 'spec.notifications', message: 'notifications is not supported yet' },

@@ -32,7 +32,10 @@ export function formatWeights(weights: Weights, scale: number): string {
 export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const { strategy } = spec.spec;
   const bake = bakeSeconds(spec);
+  const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
   return {
+    phase: shadowLooks ? 'shadow' : 'live',
+    shadowLooks,
     stepIndex: 0,
     weights: plannedWeights(strategy),
     weightScale: spec.spec.router.weightScale,
@@ -87,6 +90,11 @@ export function decideAfterLook(run: RunState, look: LookContext): RunState {
     return { ...base, next: 'bake', reason: `holding at this weight: no metric data (${look.verdict.summary})` };
   }
   const lookInStep = run.lookInStep + 1;
+  if (run.phase === 'shadow') {
+    // The shadow stage passed: live traffic starts at the first step (SetWeight removes the mirror).
+    if (lookInStep < (run.shadowLooks ?? 1)) return { ...base, lookInStep, next: 'bake' };
+    return { ...base, phase: 'live', stepIndex: 0, lookInStep: 0, next: 'advance' };
+  }
   if (lookInStep < run.looksPerStep) return { ...base, lookInStep, next: 'bake' };
   if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep, next: 'promote' };
   return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance' };

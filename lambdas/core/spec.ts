@@ -263,6 +263,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   }
   if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
   if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
+  if (strategy.shadow && !router.route) add('spec.router.route', 'is required for a shadowing stage: shadowing is set on the route that sends traffic to the group');
 
   const names = new Set<string>();
   analysis.metrics.forEach((metric, i) => {
@@ -303,7 +304,6 @@ export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
   if (spec.spec.router.kind !== 'UpstreamGroup') notYet('spec.router.kind', `router kind ${spec.spec.router.kind}`);
-  if (strategy.shadow) notYet('spec.strategy.shadow', 'a shadowing stage');
   if (strategy.approvals?.beforeStart || strategy.approvals?.beforePromotion) notYet('spec.strategy.approvals', 'an approval gate');
   if (strategy.windows?.length) notYet('spec.strategy.windows', 'a change window');
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');

@@ -10,6 +10,10 @@ export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback'
 export type NextAction = z.infer<typeof nextActionSchema>;
 
 export const runStateSchema = z.object({
+  /** `shadow`: the canary gets a mirrored copy of the traffic (answers discarded) before any live weight. */
+  phase: z.enum(['shadow', 'live']).optional(),
+  /** Looks the shadow stage lasts (0 without one). */
+  shadowLooks: z.number().int().min(0).optional(),
   /** Index into `weights` of the step the rollout is in. */
   stepIndex: z.number().int().min(0),
   /** Planned canary weights, in the router's weight scale. */

@@ -12,8 +12,17 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
-  const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   const router = await deps.routerFor(spec);
+  const shadow = spec.spec.strategy.shadow;
+  if (run.phase === 'shadow' && shadow) {
+    // Mirroring only: users still get every answer from the primary; the canary's own metrics are judged.
+    await router.setShadow({ percentage: shadow.percentage });
+    await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'note', detail: `shadowing ${shadow.percentage}% of requests to the canary for ${shadow.duration}` });
+    return { ...run, lookInStep: 0, next: 'bake' };
+  }
+  // Live traffic never runs with the mirror still on (idempotent when there was none).
+  if (shadow) await router.setShadow(null);
+  const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
