@@ -6,6 +6,7 @@
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { formatWeights } from '../lambdas/core/rollout.ts';
 import type { MetricCheck, Outcome, RolloutStore, Weights } from '../lambdas/core/ports.ts';
+import { causeMessage } from '../lambdas/handlers/restore.ts';
 import { EXIT } from './exit-codes.ts';
 
 export interface StepSummary {
@@ -90,7 +91,8 @@ export async function summarize(args: {
     }));
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
-  const reason = record?.reason ?? execution.cause ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  // On AWS a Lambda error's Cause is JSON ({errorType, errorMessage, trace}); locally it is the message.
+  const reason = record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
   return {
     execution: name,
     target: args.target,
