@@ -76,14 +76,82 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       );
     });
 
-  program
-    .command('abort')
-    .description('abort the running rollout of a target (rollback within seconds during a bake)')
+  const control = (command: Command) =>
+    command
+      .option('--local', 'the local engine (SLUICE_ENDPOINT or .sluice/engine.json; see `sluice serve`)')
+      .option('--stack <name>', 'a deployed Sluice stack: its outputs name the state machine and the table')
+      .option('--state-machine-arn <arn>', 'the state machine (instead of --stack)')
+      .option('--table <name>', 'the DynamoDB store (instead of --stack)')
+      .option('--region <region>', 'AWS region')
+      .option('--rollouts <dir>', 'folder of target specs (<target>.yaml)', 'rollouts');
+  type ControlFlags = { local?: boolean; stack?: string; stateMachineArn?: string; table?: string; region?: string; rollouts: string };
+  const withControl = async (flags: ControlFlags, act: (plane: import('./control.ts').ControlPlane) => Promise<number>) => {
+    const { connect, ControlError } = await import('./control.ts');
+    let plane: import('./control.ts').ControlPlane | undefined;
+    try {
+      plane = await connect(flags, flags.rollouts);
+      return await act(plane);
+    } catch (error) {
+      if (error instanceof ControlError) {
+        io.stderr(`${error.message}\n`);
+        return EXIT.invalid;
+      }
+      throw error;
+    } finally {
+      await plane?.close();
+    }
+  };
+
+  control(program.command('start'))
+    .description('start a rollout of a target (the spec from the deployed registry, or rollouts/<target>.yaml)')
     .argument('<target>', 'the rollout target (metadata.name)')
+    .requiredOption('--version <version>', 'the version being rolled out')
+    .option('--spec <file>', 'the spec to run instead of the registry\'s')
+    .option('--at <time>', 'schedule it instead of starting now')
+    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string }) => {
+      if (flags.at) {
+        io.stderr('--at: scheduled rollouts are not supported yet\n');
+        code = EXIT.invalid;
+        return;
+      }
+      const { startCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io));
+    });
+
+  control(program.command('status'))
+    .description('where a target\'s latest rollout is: state, weights, last verdict')
+    .argument('<target>', 'the rollout target')
+    .option('--json', 'one JSON object')
+    .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
+      const { statusCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => statusCommand(plane, target, { json: flags.json ?? false }, io));
+    });
+
+  control(program.command('history'))
+    .description('a target\'s rollouts, newest first')
+    .argument('<target>', 'the rollout target')
+    .option('--json', 'one JSON array')
+    .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
+      const { historyCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => historyCommand(plane, target, { json: flags.json ?? false }, io));
+    });
+
+  control(program.command('abort'))
+    .description('abort the running rollout of a target: rollback within seconds during a bake, else at its next step')
+    .argument('<target>', 'the rollout target')
     .option('--reason <text>', 'why, for the record', 'aborted from the command line')
-    .action(async (target: string, options: { reason: string }) => {
-      const { abortCommand } = await import('./commands/abort-command.ts');
-      code = await abortCommand(target, options.reason, io);
+    .action(async (target: string, flags: ControlFlags & { reason: string }) => {
+      const { abortCommand } = await import('./commands/control-commands.ts');
+      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => abortCommand(plane, target, flags.reason, io));
+    });
+
+  program
+    .command('serve')
+    .description('run the local engine and its Step Functions endpoint until Ctrl-C (for start/status/abort --local)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config)')
+    .action(async (flags: { kubeconfig?: string }) => {
+      const { serveCommand } = await import('./commands/serve.ts');
+      code = await serveCommand(flags, io);
     });
 
   program

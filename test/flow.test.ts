@@ -44,7 +44,9 @@ const dirs: string[] = [];
 async function runtimeWith(router: RecordingRouter, metrics: ReturnType<typeof scriptedMetrics>): Promise<LocalRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-flow-'));
   dirs.push(dir);
-  const runtime = await startLocalRuntime({ dir, advertise: false, overrides: { ...recordingCluster(router), ...metrics } });
+  // Retry pauses shortened (the ASL's real backoff is 1-10 s with jitter); everything else is real time.
+  const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
+  const runtime = await startLocalRuntime({ dir, advertise: false, retryIntervalOverrides, overrides: { ...recordingCluster(router), ...metrics } });
   open.push(runtime);
   return runtime;
 }

@@ -1,6 +1,7 @@
 /** Prepare: validate, take the target's lock, preflight, record the start. Refusals change nothing. */
-import { RefusedError, describeError } from '../core/errors.ts';
-import { allOn, formatWeights, initialRun, sameWeights } from '../core/rollout.ts';
+import { RefusedError, TransientError, describeError } from '../core/errors.ts';
+import { preflightGloo } from '../adapters/gloo-preflight.ts';
+import { allOn, initialRun } from '../core/rollout.ts';
 import { unsupportedFeatures } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { prepareInputSchema } from '../core/task.ts';
@@ -25,30 +26,33 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);
   }
   const scale = spec.spec.router.weightScale;
+  let preflightResult: Awaited<ReturnType<typeof preflight>>;
   try {
-    const fingerprint = await preflight(deps, spec);
-    await deps.store.createRollout({
-      execution,
-      target,
-      version: input.version,
-      requestedBy: input.requestedBy,
-      startedAt: now.toISOString(),
-      safeSide: 'primary',
-      lastWeights: allOn('primary', scale),
-      status: 'running',
-      primaryFingerprint: fingerprint,
-    });
+    preflightResult = await preflight(deps, spec);
   } catch (error) {
     await deps.store.releaseLock(target, execution);
-    if (error instanceof RefusedError) throw error;
+    // Transient errors stay transient: the state machine retries Prepare, then refuses (nothing changed).
+    if (error instanceof RefusedError || error instanceof TransientError) throw error;
     throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
   }
+  await deps.store.createRollout({
+    execution,
+    target,
+    version: input.version,
+    requestedBy: input.requestedBy,
+    startedAt: now.toISOString(),
+    safeSide: 'primary',
+    lastWeights: allOn('primary', scale),
+    status: 'running',
+    ...(preflightResult.fingerprint ? { primaryFingerprint: preflightResult.fingerprint } : {}),
+  });
+  for (const note of preflightResult.notes) await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'note', detail: note });
   await deps.events.publish({ detailType: 'Rollout Started', target, version: input.version, execution, weights: allOn('primary', scale) });
   return run;
 }
 
-/** DESIGN §1 preflight: metrics answer, the route and objects fit, the canary is ready, weights are at the start. */
-async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<string | undefined> {
+/** DESIGN §1 preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
+async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
   for (const provider of deps.providersFor(spec)) await provider.isOnline();
   const readings = await deps.readMetrics(spec);
   const silent = readings.filter((r) => r.primaryValue === null);
@@ -56,16 +60,10 @@ async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<string |
     throw new RefusedError(`metrics return no data for the primary: ${silent.map((r) => r.name).join(', ')} (is the query right and is the primary serving traffic?)`);
   }
   const router = await deps.routerFor(spec);
-  await router.reconcile();
-  const start = allOn('primary', spec.spec.router.weightScale);
-  const weights = await router.getWeights();
-  if (!sameWeights(weights, start)) {
-    throw new RefusedError(`current weights are ${formatWeights(weights, spec.spec.router.weightScale)}, expected the start state ${formatWeights(start, spec.spec.router.weightScale)}`);
-  }
   const workload = await deps.workloadFor(spec);
-  if (!workload) return undefined;
-  if (!(await workload.isReady('canary'))) throw new RefusedError(`canary Deployment ${spec.spec.workload?.namespace}/${spec.spec.workload?.canary} is not ready`);
-  return workload.templateFingerprint('primary');
+  const checks = await preflightGloo({ spec, router, workload });
+  const notes = checks.filter((c) => c.status === 'note').map((c) => c.message);
+  return workload ? { fingerprint: await workload.templateFingerprint('primary'), notes } : { notes };
 }
 
 export function createPrepareHandler(deps: DepsSource<HandlerDeps>) {

@@ -39,6 +39,8 @@ export async function promote(deps: HandlerDeps, input: StepInput): Promise<RunS
   // From here the primary runs the new template: the canary is the side known to be good.
   await deps.store.updateRollout(execution, { safeSide: 'canary' });
   await workload.promoteTemplate();
+  // Sluice's own change to the primary is the new baseline for "someone else changed it".
+  await deps.store.updateRollout(execution, { primaryFingerprint: await workload.templateFingerprint('primary') });
   await note('copied the canary pod template into the primary');
   const timeoutMs = parseDuration(spec.spec.workload?.readyTimeout ?? '5m');
   const ready = await waitUntil(() => workload.isReady('primary'), timeoutMs);

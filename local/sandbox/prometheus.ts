@@ -24,6 +24,8 @@ export interface StartPrometheusOptions {
 export interface RunningPrometheus {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** The server's process id (the sandbox kills it if its own process exits without close()). */
+  pid: number;
   /** Resolves once `query` returns a non-empty result (e.g. a series was scraped, or `sum(x) >= 1000`). */
   waitForSeries(query: string, timeoutMs?: number): Promise<void>;
   /** Stops the server and removes its temp dir. Idempotent. */
@@ -147,5 +149,5 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }
   };
 
-  return { url, waitForSeries, close };
+  return { url, pid: child.pid ?? -1, waitForSeries, close };
 }
