@@ -155,6 +155,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   program
+    .command('report')
+    .description('the rollout as a picture: one self-contained HTML file (weights, success rate, p99, verdicts)')
+    .argument('<execution|summary.json>', 'an execution (or target) in the local store, or a summary printed by --json')
+    .option('--out <file>', 'where to write the HTML (default .sluice/reports/<execution>.html)')
+    .action(async (arg: string, options: { out?: string }) => {
+      const { reportCommand } = await import('./commands/report.ts');
+      code = await reportCommand(arg, options, io);
+    });
+
+  program
     .command('eks-token')
     .description('print an EKS bearer token as an ExecCredential (kubectl exec plugin), like `aws eks get-token`')
     .requiredOption('--cluster <name>', 'EKS cluster name')

@@ -1,0 +1,157 @@
+/**
+ * `sluice run --local` end to end against Gloo objects and Deployments in the Kubernetes API
+ * stand-in: the real state machine, handlers, UpstreamGroup router and Deployment workload,
+ * through @kubernetes/client-node. Metrics are scripted (the demo's tests use real Prometheus),
+ * so each fault below is the only thing that differs from a healthy rollout.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCommand } from '../local/commands/run.ts';
+import { startKubeStandIn } from '../local/kube/stand-in.ts';
+import type { KubeStandIn } from '../local/kube/stand-in.ts';
+import type { RolloutSummary } from '../local/summary.ts';
+import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube.fixtures.ts';
+import { scriptedMetrics, successRate } from './support/recording-router.ts';
+import type { Script } from './support/recording-router.ts';
+
+let kube: KubeStandIn;
+let dir: string;
+let canaryWeights: number[];
+
+beforeEach(async () => {
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50 });
+  seedGloo(kube);
+  kube.apply(deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1' } }));
+  kube.apply(deployment('podinfo', { app: 'podinfo', env: { VERSION: 'v2' } }));
+  await glooSettled(kube);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // both Deployments ready
+  dir = mkdtempSync(join(tmpdir(), 'sluice-gloo-flow-'));
+  canaryWeights = [];
+  kube.onChange(({ object }) => {
+    if (object.kind !== 'UpstreamGroup') return;
+    const destinations = (object.spec as { destinations: { destination: { upstream: { name: string } }; weight: number }[] }).destinations;
+    const canary = destinations.find((d) => d.destination.upstream.name.includes('canary'))?.weight ?? 0;
+    if (canaryWeights.at(-1) !== canary) canaryWeights.push(canary);
+  });
+});
+
+afterEach(async () => {
+  await kube.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const groupWeights = () => {
+  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] }).destinations;
+  return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
+};
+const deploymentSpec = (name: string) =>
+  kube.get('apps/v1', 'Deployment', APP_NS, name)?.spec as { replicas: number; template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+const envOf = (name: string) => Object.fromEntries(deploymentSpec(name).template.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
+
+async function run(
+  script: Script,
+  during?: (look: number) => void | Promise<void>,
+  workload: { readyTimeout?: string } = {},
+  token?: string,
+): Promise<{ code: number; summary: RolloutSummary; stderr: string }> {
+  const spec = testSpec({
+    workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo', ...workload },
+    strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
+    analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+  });
+  const specPath = join(dir, 'podinfo.json');
+  writeFileSync(specPath, JSON.stringify(spec));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  kube.writeKubeconfigFile(kubeconfigPath, token);
+  const { kubeconfigSource } = await import('../local/runtime.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const metrics = scriptedMetrics(async (look, s) => {
+    await during?.(look);
+    return script(look, s);
+  });
+  const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
+  const code = await runCommand(
+    specPath,
+    { version: 'v2', json: true, runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides } },
+    { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
+  );
+  const last = out.join('').trim().split('\n').at(-1) ?? '{}';
+  return { code, summary: JSON.parse(last) as RolloutSummary, stderr: err.join('') };
+}
+
+const healthy: Script = () => [successRate(99.9)];
+
+describe('sluice run --local against Gloo in the API stand-in', () => {
+  it('promotes: the group steps through the plan, the primary gets the canary template, the canary scales to zero', async () => {
+    const { code, summary } = await run(healthy);
+    expect(code).toBe(0);
+    expect(summary.outcome).toBe('promoted');
+    expect(canaryWeights).toEqual([10, 50, 0]);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+    expect(envOf('podinfo-primary')).toEqual({ VERSION: 'v2' });
+    expect(deploymentSpec('podinfo').replicas).toBe(0);
+  });
+
+  it('rolls back a failing canary to 100/0 and scales it to zero (exit 3)', async () => {
+    const { code, summary } = await run((look) => [successRate(look === 0 ? 99.9 : 50)]);
+    expect(code).toBe(3);
+    expect(summary.outcome).toBe('rolled-back');
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+    expect(envOf('podinfo-primary')).toEqual({ VERSION: 'v1' });
+    expect(deploymentSpec('podinfo').replicas).toBe(0);
+  });
+
+  it('retries API 5xx and dropped connections during SetWeight and carries on', async () => {
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 503, times: 2 });
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', drop: true, times: 1 });
+    const { code } = await run(healthy);
+    expect(code).toBe(0);
+    expect(canaryWeights).toEqual([10, 50, 0]);
+  });
+
+  it('stops with a clear error when someone else changes the weights, and restores the safe side', async () => {
+    const { code, summary } = await run(healthy, (look) => {
+      if (look !== 1) return;
+      const group = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo');
+      const destinations = (group?.spec as { destinations: { weight: number }[] }).destinations;
+      kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    });
+    expect(code).toBe(3);
+    expect(summary.reason).toMatch(/UpstreamGroup gloo-system\/podinfo/);
+    expect(summary.reason).toMatch(/someone else|steering|changed/i);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('stops when the primary template is changed mid-rollout (e.g. a GitOps sync)', async () => {
+    const { code, summary } = await run(healthy, (look) => {
+      if (look !== 1) return;
+      const primary = kube.get('apps/v1', 'Deployment', APP_NS, 'podinfo-primary');
+      kube.apply({ ...primary!, spec: deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1-hotfix' } }).spec }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    });
+    expect(code).toBe(3);
+    expect(summary.reason).toMatch(/pod template changed/);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('holds traffic on the canary when the promoted primary never becomes ready (exit 5)', async () => {
+    kube.deployments.neverReady(APP_NS, 'podinfo-primary');
+    const { code, summary } = await run(healthy, undefined, { readyTimeout: '2s' });
+    expect(code).toBe(5);
+    expect(summary.outcome).toBe('promotion-failed');
+    expect(summary.reason).toMatch(/podinfo-primary was not ready within 2s/);
+    expect(groupWeights()).toEqual({ primary: 0, canary: 100 });
+    expect(deploymentSpec('podinfo').replicas).toBeGreaterThan(0);
+  });
+
+  it('fails loudly when RBAC forbids patching the group, leaving traffic untouched (exit 1)', async () => {
+    kube.addToken('read-only', [{ verbs: ['get', 'list', 'watch'], apiGroups: ['*'], resources: ['*'] }]);
+    const { code, summary } = await run(healthy, undefined, {}, 'read-only');
+    expect(code).toBe(1);
+    expect(summary.outcome).toBe('failed');
+    expect(summary.reason).toMatch(/forbidden/);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  });
+});
