@@ -303,7 +303,6 @@ export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const { strategy, analysis } = spec.spec;
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
-  if (spec.spec.router.kind !== 'UpstreamGroup') notYet('spec.router.kind', `router kind ${spec.spec.router.kind}`);
   if (strategy.approvals?.beforeStart || strategy.approvals?.beforePromotion) notYet('spec.strategy.approvals', 'an approval gate');
   if (strategy.windows?.length) notYet('spec.strategy.windows', 'a change window');
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');

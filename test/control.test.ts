@@ -1,0 +1,99 @@
+/**
+ * `sluice start | status | history | abort --local` against a running local engine, through the
+ * same @aws-sdk/client-sfn calls and RolloutStore the deployed stack uses.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSpec } from '../lambdas/core/spec.ts';
+import { main } from '../local/cli.ts';
+import { startLocalRuntime } from '../local/runtime.ts';
+import type { LocalRuntime } from '../local/runtime.ts';
+import { RecordingRouter, recordingCluster, scriptedMetrics, successRate } from './support/recording-router.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'sluice-control-'));
+const registry = join(root, 'rollouts');
+const router = new RecordingRouter();
+let runtime: LocalRuntime;
+const previousStateDir = process.env.SLUICE_STATE_DIR;
+
+function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return main(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) }).then((code) => ({ code, out: out.join(''), err: err.join('') }));
+}
+
+beforeAll(async () => {
+  mkdirSync(registry);
+  const spec = parseSpec({
+    apiVersion: 'sluice.dev/v1',
+    kind: 'Rollout',
+    metadata: { name: 'web' },
+    spec: {
+      cluster: { kubeconfigContext: 'unused' },
+      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      strategy: { stepWeights: [10, 50], interval: '30s', lookInterval: '30s', deadline: '10m' },
+      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+    },
+  });
+  writeFileSync(join(registry, 'web.yaml'), JSON.stringify(spec));
+  process.env.SLUICE_STATE_DIR = join(root, 'state');
+  runtime = await startLocalRuntime({ overrides: { ...recordingCluster(router), ...scriptedMetrics(() => [successRate(99.9)]) } });
+});
+
+afterAll(async () => {
+  await runtime.close();
+  if (previousStateDir === undefined) delete process.env.SLUICE_STATE_DIR;
+  else process.env.SLUICE_STATE_DIR = previousStateDir;
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('control commands against the local endpoint', () => {
+  it('starts, reports, aborts and lists a rollout', async () => {
+    // Act: start
+    const started = await cli(['start', 'web', '--version', 'v2', '--local', '--rollouts', registry]);
+    expect(started.code).toBe(0);
+    expect(started.out).toContain('started web-v2');
+    await until(async () => (await runtime.deps.store.getTaskToken('web')) !== null, 'the first bake');
+
+    // status: running at the first step
+    const running = await cli(['status', 'web', '--local', '--json']);
+    expect(running.code).toBe(0);
+    expect(JSON.parse(running.out)).toMatchObject({ state: 'running', version: 'v2', executionStatus: 'RUNNING', weights: { primary: 90, canary: 10 } });
+
+    // a second start of the same target is refused by Prepare (the execution fails, the lock holds)
+    const second = await cli(['start', 'web', '--version', 'v3', '--local', '--rollouts', registry]);
+    expect(second.code).toBe(0);
+    await until(async () => (await runtime.deps.store.listRollouts('web')).length === 1 && (await cli(['history', 'web', '--local', '--json'])).out.includes('v2'), 'history');
+
+    // abort: the bake is interrupted
+    const aborted = await cli(['abort', 'web', '--local', '--reason', 'wrong build']);
+    expect(aborted.code).toBe(0);
+    expect(aborted.out).toContain('its bake was interrupted');
+    await until(async () => (await runtime.deps.store.getLock('web')) === null, 'the rollback');
+
+    const after = JSON.parse((await cli(['status', 'web', '--local', '--json'])).out) as Record<string, unknown>;
+    expect(after).toMatchObject({ state: 'aborted', weights: { primary: 100, canary: 0 } });
+    expect(String(after.reason)).toContain('wrong build');
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+
+    const history = await cli(['history', 'web', '--local']);
+    expect(history.out).toMatch(/aborted\s+v2\s+web-v2/);
+  });
+
+  it('explains what is missing instead of failing obscurely', async () => {
+    expect((await cli(['start', 'nope', '--version', 'v1', '--local', '--rollouts', registry])).err).toContain('no spec for target nope');
+    expect((await cli(['abort', 'web', '--local'])).err).toContain('no rollout is running for web');
+    expect((await cli(['status', 'web'])).err).toContain('no deployed Sluice named');
+    expect((await cli(['start', 'web', '--version', 'v1', '--local', '--at', '2026-12-01T10:00:00Z', '--rollouts', registry])).code).toBe(2);
+  });
+});
