@@ -1,7 +1,7 @@
 /** Writes schema/rollout.schema.json from the zod schema (`npm run schema`); a test fails when it is stale. */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { rolloutSpecSchema } from '../lambdas/core/spec.ts';
 
 export const SCHEMA_PATH = fileURLToPath(new URL('../schema/rollout.schema.json', import.meta.url));

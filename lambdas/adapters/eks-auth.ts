@@ -12,7 +12,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import type { DescribeClusterCommandOutput } from '@aws-sdk/client-eks';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { defaultProvider as fromNodeProviderChain } from '@aws-sdk/credential-provider-node';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';

@@ -8,7 +8,7 @@
  * checks every path here against the real CRDs when `SLUICE_REFERENCE_DIR` is set.
  * Pure: no I/O.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Gloo's weights are protobuf uint32. */
 const MAX_UINT32 = 4_294_967_295;

@@ -3,7 +3,7 @@
  * Catch or times out. EventBridge (or the local engine) calls this with the execution's input;
  * it restores the safe side and releases the lock, idempotently.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { executionInputSchema } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';

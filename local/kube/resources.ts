@@ -4,7 +4,7 @@
  * with the project's own schema (lambdas/core/gloo-schema.ts); the built-in kinds only with the
  * few checks whose absence would let a test pass against the stand-in and fail on a cluster.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GLOO_KINDS, validateGlooObject, type GlooKind } from '../../lambdas/core/gloo-schema.ts';
 
 export interface Problem {

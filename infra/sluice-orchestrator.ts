@@ -1,0 +1,374 @@
+/**
+ * SluiceOrchestrator: everything Sluice needs in AWS, as one construct users can embed in their
+ * own CDK apps. The state machine file is the same one the local engine runs; the Lambdas are the
+ * same handlers, bundled locally by esbuild (no Docker). Least privilege throughout: every IAM
+ * statement names exact actions, and resources are ARNs of what this construct owns.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { SluiceRegistry } from './registry.ts';
+import type { WiredCluster } from './registry.ts';
+
+/** The Kubernetes group the Lambda role maps to; infra/k8s/rbac.yaml binds it. */
+export const KUBERNETES_GROUP = 'sluice:orchestrator';
+
+/** ESM bundles of CommonJS dependencies (client-node's) call `require`: give them one. */
+export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** Where the repository's files are, wherever the construct is imported from. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * One entry per handler. `kubernetes`: the handler talks to the EKS API (through its deps), so it
+ * runs with the role the access entry maps to `sluice:orchestrator`. Bake and Finish only touch
+ * the store and the bus: they get a role of their own with no EKS access, and their bundles carry
+ * no Kubernetes client (the infra test checks both directions from the bundles' source maps).
+ *
+ * Timeouts stay below the ASL's TimeoutSeconds for the same state (Prepare/SetWeight/Analyze 120,
+ * Promote 900, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
+ * retries or catches, rather than as a bare States.Timeout.
+ */
+export const HANDLERS = {
+  prepare: { state: 'Prepare', substitution: 'PrepareFunctionArn', kubernetes: true, timeout: 100 },
+  'set-weight': { state: 'SetWeight', substitution: 'SetWeightFunctionArn', kubernetes: true, timeout: 100 },
+  bake: { state: 'Bake', substitution: 'BakeFunctionArn', kubernetes: false, timeout: 30 },
+  analyze: { state: 'Analyze', substitution: 'AnalyzeFunctionArn', kubernetes: true, timeout: 100 },
+  promote: { state: 'Promote', substitution: 'PromoteFunctionArn', kubernetes: true, timeout: 880 },
+  finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, timeout: 50 },
+  rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, timeout: 280 },
+  'safety-net': { state: undefined, substitution: undefined, kubernetes: true, timeout: 300 },
+} as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; timeout: number }>;
+
+export type HandlerName = keyof typeof HANDLERS;
+
+/**
+ * What the store adapter (lambdas/adapters/store-dynamodb.ts) calls, and nothing else: conditional
+ * Put/Update/Delete for the lock, tokens and flags, Get/Query for records and history. Its
+ * TransactWriteItems (two conditional Puts) is authorized by dynamodb:PutItem: DynamoDB checks
+ * each item's own action, and there is no separate IAM action for the transaction.
+ */
+export const STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+
+/**
+ * What Lambda needs to attach functions to a VPC (the actions of AWSLambdaVPCAccessExecutionRole
+ * without its logs:* part): given inline, on `*`, only when the construct is placed in a VPC.
+ */
+export const VPC_ENI_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+] as const;
+
+export interface SluiceClusterProps {
+  /** The EKS cluster's name. */
+  name: string;
+  /** Its region; must be the stack's (an access entry is created in the stack's region). Default: the stack's. */
+  region?: string;
+}
+
+export interface SluiceVpcPlacement {
+  vpc: ec2.IVpc;
+  /** Default: the VPC's private subnets with egress. */
+  subnets?: ec2.SubnetSelection;
+  /** Default: one security group created here, all outbound allowed, no inbound. */
+  securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Create the VPC endpoints the Lambdas need (STS, EKS, Step Functions, EventBridge, CloudWatch
+   * Logs and Monitoring as interface endpoints; DynamoDB as a gateway endpoint). Turn off when the
+   * subnets reach AWS through a NAT gateway or the VPC already has these endpoints. Default true.
+   */
+  createEndpoints?: boolean;
+}
+
+export interface SluiceOrchestratorProps {
+  /** The EKS cluster to wire to. Without it no access entry and no eks:DescribeCluster are created. */
+  cluster?: SluiceClusterProps;
+  /** Place the Lambdas in a VPC (private clusters, in-cluster Prometheus). */
+  vpc?: SluiceVpcPlacement;
+  /** Directory of rollout specs deployed as the target registry. Default `<repo>/rollouts`. */
+  registryDir?: string;
+  /** SSM prefix of the registry. Default `/sluice/<stack name>/targets`. */
+  registryParameterPrefix?: string;
+  /** An existing bus for Sluice's events. Default: a new bus owned by this construct. */
+  eventBus?: events.IEventBus;
+  /** Retention of the state machine's and the Lambdas' logs. Default one month. */
+  logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the table (rollout history, audit). Default RETAIN. Log groups are deleted
+   * with the stack: their retention bounds them, and a retained, named state machine log group
+   * would block deploying the stack again under the same name.
+   */
+  removalPolicy?: RemovalPolicy;
+  /** Lambda memory in MB. Default 512 (arm64 cold starts shrink with memory; rollouts invoke rarely). */
+  memorySize?: number;
+  /**
+   * Bundle the AWS SDK v3 into each Lambda instead of using the copy the nodejs24.x runtime ships.
+   * Default false: with the runtime's SDK the bundles stay within the issue's size budget (a Lambda
+   * without Kubernetes ≈ 140 KiB instead of ≈ 490 KiB); bundling pins the exact SDK version the tests
+   * ran with. `npm run bench:bundle` (and `-- --bundle-aws-sdk`) measures both sizes and load times.
+   */
+  bundleAwsSdk?: boolean;
+  /** The repository root holding lambdas/, statemachine/ and package-lock.json. Default: this file's repo. */
+  projectRoot?: string;
+}
+
+export class SluiceOrchestrator extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly table: dynamodb.Table;
+  readonly eventBus: events.IEventBus;
+  readonly functions: Readonly<Record<HandlerName, nodejs.NodejsFunction>>;
+  /** The role of the Lambdas that talk to Kubernetes, mapped to `sluice:orchestrator`. */
+  readonly kubernetesRole: iam.Role;
+  readonly accessEntry: eks.CfnAccessEntry | undefined;
+  readonly cluster: WiredCluster | undefined;
+  readonly registry: SluiceRegistry;
+  readonly safetyNetRule: events.Rule;
+  readonly safetyNetDeadLetterQueue: sqs.Queue;
+  readonly securityGroups: ec2.ISecurityGroup[] | undefined;
+
+  constructor(scope: Construct, id: string, props: SluiceOrchestratorProps = {}) {
+    super(scope, id);
+    const root = props.projectRoot ?? REPO_ROOT;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRemovalPolicy = RemovalPolicy.DESTROY;
+
+    this.cluster = this.resolveCluster(props.cluster);
+    // The registry first: a bad spec fails synth before anything is bundled.
+    this.registry = new SluiceRegistry(this, 'Registry', {
+      dir: props.registryDir ?? join(root, 'rollouts'),
+      ...(props.registryParameterPrefix ? { parameterPrefix: props.registryParameterPrefix } : {}),
+      ...(this.cluster ? { cluster: this.cluster } : {}),
+    });
+
+    // One table (pk/sk, TTL on `ttl`) as the store adapter expects; on-demand because rollouts are bursty and rare.
+    this.table = new dynamodb.Table(this, 'Store', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+
+    // A bus of Sluice's own: rules and archives on it see only rollout events, and PutEvents is
+    // granted on it alone. AWS service events (the safety net's) arrive on the default bus.
+    this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus', { description: 'Sluice rollout events (source "sluice")' });
+
+    this.securityGroups = props.vpc ? this.placeInVpc(props.vpc) : undefined;
+
+    this.kubernetesRole = new iam.Role(this, 'KubernetesRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Sluice Lambdas that talk to Kubernetes; the EKS access entry maps it to ${KUBERNETES_GROUP}`,
+    });
+
+    this.safetyNetDeadLetterQueue = new sqs.Queue(this, 'SafetyNetDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+
+    const functions = {} as Record<HandlerName, nodejs.NodejsFunction>;
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      functions[name] = this.handlerFunction(name, root, retention, logRemovalPolicy, props);
+    }
+    this.functions = functions;
+    this.grantHandlers();
+
+    this.stateMachine = this.createStateMachine(root, retention, logRemovalPolicy);
+    functions['safety-net'].addEnvironment('SLUICE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+
+    // StopExecution runs no Catch: this rule is how traffic gets back to the safe side then.
+    this.safetyNetRule = new events.Rule(this, 'SafetyNetRule', {
+      description: 'Sluice executions that ended without the Rollback state (aborted, failed outside a Catch, timed out)',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'FAILED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(functions['safety-net'], {
+          deadLetterQueue: this.safetyNetDeadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
+
+    this.accessEntry = this.cluster ? this.wireCluster(this.cluster) : undefined;
+    if (!this.cluster) {
+      Annotations.of(this).addWarningV2(
+        'sluice:no-cluster',
+        'No EKS cluster given (-c clusterName=… -c clusterRegion=…): no access entry and no eks:DescribeCluster were created, so the Lambdas cannot reach Kubernetes.',
+      );
+    }
+  }
+
+  private resolveCluster(cluster: SluiceClusterProps | undefined): WiredCluster | undefined {
+    if (!cluster) return undefined;
+    const stack = Stack.of(this);
+    const region = cluster.region ?? stack.region;
+    if (cluster.region && !Token.isUnresolved(stack.region) && stack.region !== cluster.region) {
+      throw new Error(`EKS cluster ${cluster.name} is in ${cluster.region} but the stack deploys to ${stack.region}: an access entry can only be created in the cluster's region`);
+    }
+    return { name: cluster.name, region };
+  }
+
+  private placeInVpc(placement: SluiceVpcPlacement): ec2.ISecurityGroup[] {
+    const securityGroups = placement.securityGroups ?? [
+      new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
+        vpc: placement.vpc,
+        description: 'Sluice Lambdas: no inbound; outbound to the EKS API, Prometheus and AWS endpoints',
+        allowAllOutbound: true,
+      }),
+    ];
+    if (placement.createEndpoints === false) return securityGroups;
+    const subnets = placement.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const interfaces = {
+      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
+      Eks: ec2.InterfaceVpcEndpointAwsService.EKS,
+      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+      EventBridge: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      Monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+    };
+    for (const [id, service] of Object.entries(interfaces)) {
+      // open: false — only the Lambdas' security groups may reach the endpoint, not the whole VPC.
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${id}Endpoint`, { vpc: placement.vpc, service, subnets, privateDnsEnabled: true, open: false });
+      for (const group of securityGroups) endpoint.connections.allowDefaultPortFrom(group, 'Sluice Lambdas');
+    }
+    new ec2.GatewayVpcEndpoint(this, 'DynamoDbEndpoint', { vpc: placement.vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [subnets] });
+    return securityGroups;
+  }
+
+  private handlerFunction(name: HandlerName, root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy, props: SluiceOrchestratorProps): nodejs.NodejsFunction {
+    const config = HANDLERS[name];
+    const id = name.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy });
+    const role = config.kubernetes
+      ? this.kubernetesRole
+      : new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sluice ${name} Lambda (no Kubernetes access)` });
+    // Explicit log groups and our own roles: no AWSLambdaBasicExecutionRole (logs:* on every group).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: 'sluice',
+      SLUICE_TABLE_NAME: this.table.tableName,
+      SLUICE_EVENT_BUS_NAME: this.eventBus.eventBusName,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    if (config.kubernetes && this.cluster) {
+      environment.SLUICE_CLUSTER_NAME = this.cluster.name;
+      environment.SLUICE_CLUSTER_REGION = this.cluster.region;
+    }
+    const fn = new nodejs.NodejsFunction(this, `${id}Function`, {
+      entry: join(root, 'lambdas', 'handlers', `${name}.ts`),
+      handler: 'handler',
+      projectRoot: root,
+      depsLockFilePath: join(root, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: Duration.seconds(config.timeout),
+      role,
+      logGroup,
+      environment,
+      description: `Sluice ${name}`,
+      ...(props.vpc && this.securityGroups ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: this.securityGroups } : {}),
+      ...(name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {}),
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        // Stack traces need file names and lines, not the sources: a map without them is a fraction
+        // of the size, and Node parses it at load time under --enable-source-maps.
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        // The nodejs24.x runtime ships the AWS SDK v3: using it keeps every bundle within the size
+        // budget (the SDK is a third to a half of a bundle otherwise). Our own @smithy imports (the
+        // EKS token presigner) are still bundled. See the bundleAwsSdk prop for the other choice.
+        externalModules: props.bundleAwsSdk ? [] : ['@aws-sdk/*'],
+      },
+    });
+    return fn;
+  }
+
+  private grantHandlers(): void {
+    const roles = new Set<iam.IRole>(Object.values(this.functions).map((fn) => fn.role as iam.IRole));
+    for (const role of roles) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...STORE_ACTIONS], resources: [this.table.tableArn] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));
+    }
+    if (!this.securityGroups) return;
+    for (const role of roles) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...VPC_ENI_ACTIONS], resources: ['*'] }));
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'VPC placement: Lambda creates, describes and deletes the functions\' network interfaces with this role; ec2:Describe* support no resource narrower than "*", and the ENIs do not exist before Lambda creates them.',
+      });
+    }
+  }
+
+  private createStateMachine(root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): sfn.StateMachine {
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      // The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's CloudWatch Logs resource policy.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${this.node.addr.slice(0, 8)}-rollout`,
+      retention,
+      removalPolicy,
+    });
+    const substitutions: Record<string, string> = {};
+    const invoked: string[] = [];
+    for (const [name, config] of Object.entries(HANDLERS) as Array<[HandlerName, (typeof HANDLERS)[HandlerName]]>) {
+      if (!config.substitution) continue;
+      substitutions[config.substitution] = this.functions[name].functionArn;
+      invoked.push(this.functions[name].functionArn);
+    }
+    const machine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(join(root, 'statemachine', 'rollout.asl.json')),
+      definitionSubstitutions: substitutions,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    // A file-based definition grants nothing: invoke on exactly these functions (unqualified ARNs, as the ASL names them).
+    machine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invoked }));
+    const role = machine.role;
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by CDK for logging ALL and X-Ray: logs:CreateLogDelivery/GetLogDelivery/UpdateLogDelivery/DeleteLogDelivery/ListLogDeliveries/PutResourcePolicy/DescribeResourcePolicies/DescribeLogGroups and xray:PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets support no resource narrower than "*".',
+    });
+    return machine;
+  }
+
+  private wireCluster(cluster: WiredCluster): eks.CfnAccessEntry {
+    const clusterArn = Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: cluster.name, region: cluster.region });
+    // The EKS token is a presigned sts:GetCallerIdentity (no IAM permission needed); DescribeCluster gives endpoint and CA.
+    this.kubernetesRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
+    return new eks.CfnAccessEntry(this, 'AccessEntry', {
+      clusterName: cluster.name,
+      principalArn: this.kubernetesRole.roleArn,
+      type: 'STANDARD',
+      kubernetesGroups: [KUBERNETES_GROUP],
+    });
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The deployed shape of Sluice, from one real synthesis of the app (bundling included, cdk-nag
+ * AwsSolutions on), shared by every test in this file.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
+import { HANDLERS, KUBERNETES_GROUP, STORE_ACTIONS } from './sluice-orchestrator.ts';
+import type { HandlerName } from './sluice-orchestrator.ts';
+import { OUTPUTS } from './sluice-stack.ts';
+import type { SluiceStack } from './sluice-stack.ts';
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties: Json;
+  Metadata?: Json;
+}
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+  Effect: string;
+}
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const ASL_FILE = join(import.meta.dirname, '..', 'statemachine', 'rollout.asl.json');
+
+let outdir: string;
+let stack: SluiceStack;
+let template: { Resources: Record<string, Resource>; Outputs: Record<string, Json> };
+
+const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+const getAtt = (construct: IConstruct) => ({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+const fnOf = (name: HandlerName) => stack.orchestrator.functions[name];
+const fnProps = (name: HandlerName) => template.Resources[logicalId(fnOf(name))]!.Properties;
+
+/** Statements of every policy attached to the role, normalized (sorted actions, resource list) and sorted. */
+function statementsOf(role: IConstruct): Array<{ actions: string[]; resources: unknown[] }> {
+  const ref = { Ref: logicalId(role) };
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([ref]))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+    .map((s) => ({ actions: [s.Action].flat().sort(), resources: [s.Resource].flat() }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+const sortStatements = (list: Array<{ actions: string[]; resources: unknown[] }>) =>
+  list.map((s) => ({ actions: [...s.actions].sort(), resources: s.resources })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'sluice-cdk-'));
+  const built = buildApp({ outdir, context: { clusterName: 'prod-eks', clusterRegion: REGION }, env: { account: ACCOUNT } });
+  stack = built.stack;
+  // Throws when cdk-nag (a validation plugin of the app) reports anything not acknowledged.
+  const assembly = built.app.synth();
+  template = assembly.getStackByName(stack.stackName).template as typeof template;
+}, 600_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('passes: the validation report has no plugin failures', () => {
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ conclusion: string; violations: unknown[] }> };
+    expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
+  });
+
+  it('every acknowledgement carries a written reason', () => {
+    const acknowledged = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledged) expect(reason.length, id).toBeGreaterThan(60);
+  });
+});
+
+describe('Lambdas', () => {
+  const names = Object.keys(HANDLERS) as HandlerName[];
+
+  it('one function per handler, every one nodejs24.x on arm64 with source maps enabled', () => {
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(names.length);
+    for (const name of names) {
+      const props = fnProps(name);
+      expect(props.Runtime, name).toBe('nodejs24.x');
+      expect(props.Architectures, name).toEqual(['arm64']);
+      expect(props.Handler, name).toBe('index.handler');
+      const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env.NODE_OPTIONS, name).toBe('--enable-source-maps');
+      expect(env.POWERTOOLS_SERVICE_NAME, name).toBe('sluice');
+      expect(env.SLUICE_TABLE_NAME, name).toEqual({ Ref: logicalId(stack.orchestrator.table) });
+      expect(env.SLUICE_EVENT_BUS_NAME, name).toEqual({ Ref: logicalId(stack.orchestrator.eventBus) });
+    }
+    const safetyEnv = (fnProps('safety-net').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(safetyEnv.SLUICE_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(stack.orchestrator.stateMachine) });
+  });
+
+  it('bundles are minified ESM with the createRequire banner, use the runtime\'s AWS SDK, and carry Kubernetes code only where the role can use it', () => {
+    for (const name of names) {
+      const assetDir = join(outdir, `asset.${(fnProps(name).Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+      expect(code.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);"), name).toBe(true);
+      // Minified: long lines (template literals keep some newlines, so no line count).
+      expect(code.length / code.split('\n').length, `${name} is minified`).toBeGreaterThan(2000);
+      const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
+      expect(map.sourcesContent, name).toBeUndefined();
+      // The runtime's AWS SDK is used, not a bundled copy.
+      expect(map.sources.some((source) => source.includes('node_modules/@aws-sdk/')), `${name}: AWS SDK bundled`).toBe(false);
+      expect(code, name).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
+      const hasKubernetes = map.sources.some((source) => source.includes('node_modules/@kubernetes/client-node/'));
+      expect(hasKubernetes, `${name}: Kubernetes client bundled`).toBe(HANDLERS[name].kubernetes);
+      const role = fnOf(name).role!;
+      expect(role === stack.orchestrator.kubernetesRole, `${name}: runs with the Kubernetes role`).toBe(HANDLERS[name].kubernetes);
+    }
+  });
+
+  it("each timeout stays below its state's TimeoutSeconds, so the Lambda's own error reaches the ASL's Retry/Catch", () => {
+    const asl = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, { TimeoutSeconds?: number }> };
+    for (const name of names) {
+      const state = HANDLERS[name].state;
+      const limit = state ? asl.States[state]?.TimeoutSeconds : undefined;
+      if (limit === undefined) continue;
+      expect(fnProps(name).Timeout as number, name).toBeLessThan(limit);
+    }
+  });
+});
+
+describe('state machine', () => {
+  it('is Standard, logs ALL with execution data to its own log group, and traces with X-Ray', () => {
+    const props = template.Resources[logicalId(stack.orchestrator.stateMachine)]!.Properties;
+    expect(props.StateMachineType).toBe('STANDARD');
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+  });
+
+  it('fills every ${…} of rollout.asl.json with the matching function ARN: none is left', () => {
+    const props = template.Resources[logicalId(stack.orchestrator.stateMachine)]!.Properties;
+    const key = (props.DefinitionS3Location as { Key: string }).Key;
+    const definition = readFileSync(join(outdir, `asset.${key}`), 'utf8');
+    expect(definition).toBe(readFileSync(ASL_FILE, 'utf8'));
+    const substitutions = props.DefinitionSubstitutions as Record<string, unknown>;
+    const expected = Object.fromEntries(
+      (Object.keys(HANDLERS) as HandlerName[]).flatMap((name) => {
+        const sub = HANDLERS[name].substitution;
+        return sub ? [[sub, getAtt(fnOf(name))]] : [];
+      }),
+    );
+    expect(substitutions).toEqual(expected);
+    const filled = definition.replace(/\$\{(\w+)\}/g, (whole, name: string) => (name in substitutions ? 'arn:filled' : whole));
+    expect(filled).not.toContain('${');
+  });
+
+  it('may invoke exactly its seven functions; "*" only for the log-delivery and X-Ray actions that allow nothing narrower', () => {
+    const invoked = (Object.keys(HANDLERS) as HandlerName[]).filter((n) => HANDLERS[n].state).map((n) => getAtt(fnOf(n)));
+    expect(statementsOf(stack.orchestrator.stateMachine.role)).toEqual(
+      sortStatements([
+        { actions: ['lambda:InvokeFunction'], resources: invoked },
+        {
+          actions: ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'],
+          resources: ['*'],
+        },
+        { actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'] },
+      ]),
+    );
+  });
+});
+
+describe('IAM', () => {
+  it('no statement anywhere has a wildcard action, and "*" resources appear only on the state machine role', () => {
+    for (const [id, policy] of ofType('AWS::IAM::Policy')) {
+      for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
+        for (const action of [statement.Action].flat()) expect(action, id).not.toContain('*');
+        if ([statement.Resource].flat().includes('*')) expect(policy.Properties.Roles, id).toEqual([{ Ref: logicalId(stack.orchestrator.stateMachine.role) }]);
+      }
+    }
+    expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
+    for (const [id, role] of ofType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+  });
+
+  it('the Kubernetes role: its log groups, the store, the bus, the DLQ and DescribeCluster on the wired cluster only', () => {
+    const o = stack.orchestrator;
+    const logGroups = (Object.keys(HANDLERS) as HandlerName[]).filter((n) => HANDLERS[n].kubernetes).map((n) => getAtt(fnOf(n).logGroup));
+    expect(statementsOf(o.kubernetesRole)).toEqual(
+      sortStatements([
+        ...logGroups.map((group) => ({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [group] })),
+        { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
+        { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
+        { actions: ['sqs:SendMessage'], resources: [getAtt(o.safetyNetDeadLetterQueue)] },
+        { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
+      ]),
+    );
+  });
+
+  it.each(['bake', 'finish'] as const)('%s has a role of its own: its log group, the store and the bus; no EKS', (name) => {
+    const o = stack.orchestrator;
+    expect(statementsOf(fnOf(name).role!)).toEqual(
+      sortStatements([
+        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf(name).logGroup)] },
+        { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
+        { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
+      ]),
+    );
+  });
+});
+
+describe('EKS wiring', () => {
+  it('one STANDARD access entry maps the Kubernetes role to sluice:orchestrator on the named cluster', () => {
+    const entries = ofType('AWS::EKS::AccessEntry');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]![1].Properties).toEqual({
+      ClusterName: 'prod-eks',
+      PrincipalArn: getAtt(stack.orchestrator.kubernetesRole),
+      Type: 'STANDARD',
+      KubernetesGroups: [KUBERNETES_GROUP],
+    });
+    expect(KUBERNETES_GROUP).toBe('sluice:orchestrator');
+  });
+
+  it('the Kubernetes Lambdas learn the cluster from their environment', () => {
+    const env = (fnProps('set-weight').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env).toMatchObject({ SLUICE_CLUSTER_NAME: 'prod-eks', SLUICE_CLUSTER_REGION: REGION });
+  });
+});
+
+describe('safety net', () => {
+  it('a rule on this machine\'s ABORTED / FAILED / TIMED_OUT status changes', () => {
+    const rules = ofType('AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const props = rules[0]![1].Properties;
+    expect(props.EventBusName).toBeUndefined(); // AWS service events arrive on the default bus
+    expect(props.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['ABORTED', 'FAILED', 'TIMED_OUT'], stateMachineArn: [{ Ref: logicalId(stack.orchestrator.stateMachine) }] },
+    });
+  });
+
+  it('targets the safety-net Lambda with retries and a dead-letter queue, and the Lambda retries on its own too', () => {
+    const [target] = (ofType('AWS::Events::Rule')[0]![1].Properties.Targets as Json[]) ?? [];
+    expect(target).toMatchObject({
+      Arn: getAtt(fnOf('safety-net')),
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 6 * 3600 },
+      DeadLetterConfig: { Arn: getAtt(stack.orchestrator.safetyNetDeadLetterQueue) },
+    });
+    expect(fnProps('safety-net').DeadLetterConfig).toEqual({ TargetArn: getAtt(stack.orchestrator.safetyNetDeadLetterQueue) });
+    const [, invokeConfig] = ofType('AWS::Lambda::EventInvokeConfig')[0]!;
+    expect(invokeConfig.Properties.MaximumRetryAttempts).toBe(2);
+  });
+
+  it('the dead-letter queue is encrypted and refuses plain HTTP', () => {
+    const queue = template.Resources[logicalId(stack.orchestrator.safetyNetDeadLetterQueue)]!.Properties;
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    const [, policy] = ofType('AWS::SQS::QueuePolicy')[0]!;
+    expect(JSON.stringify(policy.Properties)).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe('store, bus, registry, outputs', () => {
+  it('one on-demand table keyed pk/sk with TTL on ttl and point-in-time recovery, retained on delete', () => {
+    const [[, table]] = ofType('AWS::DynamoDB::Table') as [[string, Resource & { DeletionPolicy?: string }]];
+    expect(table.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(table.DeletionPolicy).toBe('Retain');
+  });
+
+  it('a bus of its own for Sluice events', () => {
+    expect(ofType('AWS::Events::EventBus')).toHaveLength(1);
+  });
+
+  it('each rollouts/*.yaml target is an SSM parameter holding the resolved spec', () => {
+    const parameters = ofType('AWS::SSM::Parameter').map(([, p]) => p.Properties);
+    const podinfo = parameters.find((p) => p.Name === `/sluice/${stack.stackName}/targets/podinfo`);
+    expect(podinfo).toBeDefined();
+    const spec = JSON.parse(String(podinfo!.Value)) as { metadata: { name: string }; spec: { strategy: { lookInterval: string }; workload: { scaleCanaryToZero: boolean } } };
+    expect(spec.metadata.name).toBe('podinfo');
+    // Resolved: defaults the YAML leaves out are filled in, so the execution input is the whole record.
+    expect(spec.spec.strategy.lookInterval).toBe('10s');
+    expect(spec.spec.workload.scaleCanaryToZero).toBe(true);
+  });
+
+  it('outputs what the CLI and the README name', () => {
+    expect(Object.keys(template.Outputs).sort()).toEqual(Object.values(OUTPUTS).sort());
+    expect(template.Outputs[OUTPUTS.clusterWiring]!.Value).toBe(`access entry for prod-eks (${REGION}) -> sluice:orchestrator`);
+    expect(existsSync(join(outdir, 'manifest.json'))).toBe(true);
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * The thin stack `cdk.json` deploys: one SluiceOrchestrator and the outputs the CLI reads
+ * (`sluice start/status/abort` resolve the state machine, table and registry from them).
+ */
+import { CfnOutput, Stack } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { SluiceOrchestrator } from './sluice-orchestrator.ts';
+import type { SluiceOrchestratorProps } from './sluice-orchestrator.ts';
+
+/** Output keys of the stack: a contract with the CLI and the README. */
+export const OUTPUTS = {
+  stateMachineArn: 'StateMachineArn',
+  tableName: 'TableName',
+  eventBusName: 'EventBusName',
+  registryParameterPrefix: 'RegistryParameterPrefix',
+  kubernetesRoleArn: 'KubernetesRoleArn',
+  clusterWiring: 'ClusterWiring',
+  safetyNetDeadLetterQueueUrl: 'SafetyNetDeadLetterQueueUrl',
+} as const;
+
+export type SluiceStackProps = StackProps & SluiceOrchestratorProps;
+
+export class SluiceStack extends Stack {
+  readonly orchestrator: SluiceOrchestrator;
+
+  constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
+    super(scope, id, props);
+    const sluice = new SluiceOrchestrator(this, 'Sluice', props);
+    this.orchestrator = sluice;
+    const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
+    output(OUTPUTS.stateMachineArn, sluice.stateMachine.stateMachineArn, 'The rollout state machine (sluice start/status/abort)');
+    output(OUTPUTS.tableName, sluice.table.tableName, 'The DynamoDB store: locks, task tokens, abort flags, history');
+    output(OUTPUTS.eventBusName, sluice.eventBus.eventBusName, 'EventBridge bus of Sluice events (source "sluice")');
+    output(OUTPUTS.registryParameterPrefix, sluice.registry.parameterPrefix, 'SSM prefix of the rollout targets: <prefix>/<target> holds the resolved spec');
+    output(OUTPUTS.kubernetesRoleArn, sluice.kubernetesRole.roleArn, 'IAM role of the Lambdas that talk to Kubernetes (mapped to sluice:orchestrator)');
+    output(
+      OUTPUTS.clusterWiring,
+      sluice.cluster
+        ? `access entry for ${sluice.cluster.name} (${sluice.cluster.region}) -> sluice:orchestrator`
+        : 'none: synthesized without -c clusterName=... -c clusterRegion=...; the Lambdas cannot reach Kubernetes',
+      'Which EKS cluster the Lambdas are wired to',
+    );
+    output(OUTPUTS.safetyNetDeadLetterQueueUrl, sluice.safetyNetDeadLetterQueue.queueUrl, 'Safety-net events that could not be handled: inspect, then restore traffic by hand');
+  }
+}
