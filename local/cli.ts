@@ -165,6 +165,25 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   program
+    .command('import')
+    .description('turn a Flagger Canary (provider gloo) into a Sluice spec; the report of what mapped goes to stderr')
+    .argument('<kind>', 'flagger')
+    .argument('<file>', 'the Canary YAML (MetricTemplates may share the file)')
+    .option('--out <file>', 'write the spec here instead of stdout')
+    .option('--json', 'one JSON object with the spec and the report')
+    .option('--cluster <name>', 'EKS cluster name for spec.cluster')
+    .option('--region <region>', 'its region')
+    .option('--kube-context <ctx>', 'a kubeconfig context for spec.cluster instead')
+    .option('--prometheus <url>', 'Prometheus address for the metrics')
+    .option('--mesh-provider <name>', "Flagger's -mesh-provider when the Canary names no provider")
+    .option('--namespace <ns>', 'namespace when the Canary has none')
+    .option('--upstream-group', 'Flagger before 1.6 (UpstreamGroup instead of RouteTable)')
+    .action(async (kind: string, file: string, options: Record<string, string | boolean | undefined>) => {
+      const { importCommand } = await import('./commands/import.ts');
+      code = await importCommand(kind as 'flagger', file, options, io);
+    });
+
+  program
     .command('eks-token')
     .description('print an EKS bearer token as an ExecCredential (kubectl exec plugin), like `aws eks get-token`')
     .requiredOption('--cluster <name>', 'EKS cluster name')
