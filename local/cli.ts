@@ -145,6 +145,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => abortCommand(plane, target, flags.reason, io));
     });
 
+  control(program.command('alarm'))
+    .description('deliver a CloudWatch alarm event (state ALARM) for a target, as EventBridge would: a hard stop')
+    .argument('<target>', 'the rollout target')
+    .argument('<alarm-name>', 'the alarm that fired')
+    .option('--reason <text>', 'the alarm state reason', '')
+    .action(async (target: string, alarmName: string, flags: ControlFlags & { reason: string }) => {
+      const { alarmCommand } = await import('./commands/alarm.ts');
+      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => alarmCommand(plane, target, alarmName, flags.reason, io));
+    });
+
   program
     .command('serve')
     .description('run the local engine and its Step Functions endpoint until Ctrl-C (for start/status/abort --local)')

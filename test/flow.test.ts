@@ -12,6 +12,8 @@ import { TransientError } from '../lambdas/core/errors.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpecInput } from '../lambdas/core/spec.ts';
 import { abortRollout } from '../local/commands/abort.ts';
+import { alarmEvent } from '../local/commands/alarm.ts';
+import { onAlarm } from '../lambdas/handlers/alarm.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
@@ -136,6 +138,30 @@ describe('rollout flow (real ASL, local engine)', () => {
     expect(summary.exitCode).toBe(4);
     expect(summary.reason).toContain('aborted by alice: looks wrong');
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('rolls back within 2 seconds when an alarm the rollout names goes to ALARM during a bake', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy));
+    const rollout = await startRollout(runtime, specWith({ interval: '60s', lookInterval: '60s' }), { version: 'v2' });
+    await untilBaking(runtime);
+    const firedAt = Date.now();
+    const result = await onAlarm({ ...runtime.deps, sfn: runtime.sfn }, { target: 'web', event: alarmEvent('web-5xx-high', 'Threshold Crossed: 1 datapoint [12.0] > 5.0') });
+    const summary = await rollout.done;
+    expect(result).toMatchObject({ ok: true, interruptedBake: true });
+    expect(Date.now() - firedAt).toBeLessThan(2000);
+    expect(summary.outcome).toBe('rolled-back');
+    expect(summary.exitCode).toBe(3);
+    expect(summary.reason).toBe('alarm web-5xx-high: Threshold Crossed: 1 datapoint [12.0] > 5.0');
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('ignores an alarm that returns to OK', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy));
+    const ok = alarmEvent('web-5xx-high', 'back to normal');
+    const result = await onAlarm({ ...runtime.deps, sfn: runtime.sfn }, { target: 'web', event: { ...ok, detail: { ...ok.detail, state: { value: 'OK', reason: '' } } } });
+    expect(result).toEqual({ ok: false, message: 'alarm web-5xx-high is OK: nothing to do' });
   });
 
   it('rolls back at the next task when aborted between tasks', async () => {

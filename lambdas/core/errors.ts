@@ -49,6 +49,12 @@ export class AbortedError extends NamedError {
   }
 }
 
+export class AlarmError extends NamedError {
+  constructor(message: string, context?: ErrorContext) {
+    super(ERROR_NAMES.alarm, message, context);
+  }
+}
+
 export class ConflictError extends NamedError {
   constructor(message: string, context?: ErrorContext) {
     super(ERROR_NAMES.conflict, message, context);

@@ -77,6 +77,51 @@ export interface MetricCheck {
   result: CheckResult;
   /** The primary's value at the same look, when measured (evidence for people, not for the verdict). */
   primary?: MetricValue;
+  /** The sequential judge's statistics for this metric (absent for the threshold judge). */
+  evidence?: CheckEvidence;
+}
+
+/** Requests and events (errors, or requests over a latency threshold) of one arm. */
+export interface ArmEvidence {
+  requests: number;
+  events: number;
+}
+
+/** What the sequential judge knows about one metric after a look (JSON-safe: no Infinity). */
+export interface CheckEvidence {
+  /** e-value of "the canary is worse than the primary" over the whole rollout, and its always-valid p-value. */
+  eValue: number;
+  pValue: number;
+  /** How this look's factor was computed: binomial (rare events), exact (hypergeometric), none (no evidence). */
+  method: 'binomial' | 'exact' | 'none';
+  /** The one-sample e-value of "the canary's rate is above the allowed rate", when the metric has a thresholdRange. */
+  threshold?: { allowedRate: number; eValue: number; pValue: number };
+  /** e-value of "the canary is within the allowed margin/threshold" in the current step (early advance). */
+  promotionEValue: number;
+  /** Confidence sequence of the canary/primary rate ratio over the current step (null: unbounded). */
+  ratioBounds?: { lower: number; upper: number | null; confidence: number };
+  look: { canary: ArmEvidence; primary: ArmEvidence };
+  step: { canary: ArmEvidence; primary: ArmEvidence };
+  rollout: { canary: ArmEvidence; primary: ArmEvidence };
+}
+
+/** What decided a sequential verdict. */
+export interface VerdictEvidence {
+  judge: 'sequential';
+  decision: 'fail' | 'advance-early' | 'continue' | 'no-evidence';
+  /** Mean of the k failure e-processes, and the bar it is compared with (1/alpha). */
+  eValue: number;
+  failAt: number;
+  /** Smallest promotion e-value over the metrics, and its bar (1/alphaPromote). */
+  promotionEValue: number;
+  promoteAt: number;
+  /** Always-valid p-value of the mean (min over looks of 1/E). */
+  pValue: number;
+  stepIndex: number;
+  looksInStep: number;
+  secondsInStep: number;
+  /** The canary's measured share of this look's requests (null when nothing was served). */
+  canaryShare: number | null;
 }
 
 /** A judge's verdict for one look, with its evidence. */
@@ -86,6 +131,8 @@ export interface Verdict {
   checks: MetricCheck[];
   /** One line a person can read: "request-success-rate 97.2 < min 99". */
   summary: string;
+  /** The sequential judge's decision and statistics (absent for the threshold judge). */
+  evidence?: VerdictEvidence;
 }
 
 /** Samples -> verdict. Pure. */
@@ -146,10 +193,31 @@ export interface AbortRequest {
   by: string;
   reason: string;
   at: string;
+  /** `abort`: a person stopped it (outcome aborted); `alarm`: a CloudWatch alarm fired (a hard stop: rolled back). */
+  kind?: 'abort' | 'alarm';
+}
+
+/** Where a trigger came from (the idempotency ledger's sources, DESIGN §1). */
+export type TriggerSource = 'event' | 'ecr' | 'gitops' | 'slack' | 'schedule' | 'cli';
+
+/** One entry of the idempotency ledger: what a trigger started (or why it started nothing). Never expires. */
+export interface TriggerRecord {
+  source: TriggerSource;
+  /** The execution the trigger started (absent when it was refused or queued). */
+  execution?: string;
+  at: string;
+  /** What was asked and answered: target, version, identity, outcome, reason (plain JSON). */
+  detail?: Record<string, unknown>;
 }
 
 /** Locks, task tokens, abort flags, the safe side and history (sqlite locally, DynamoDB in AWS). */
 export interface RolloutStore {
+  /**
+   * The idempotency ledger: records `key` once (conditional put, the first writer wins). A later
+   * call with the same key changes nothing and returns the first record. The audit of what started what.
+   */
+  recordTrigger(key: string, record: TriggerRecord): Promise<{ first: true } | { first: false; existing: TriggerRecord }>;
+
   /** Takes the target's lock for `owner` until `expiresAt`; an expired lock may be taken over. */
   acquireLock(target: string, owner: string, expiresAt: Date): Promise<{ acquired: true } | { acquired: false; holder: LockHolder }>;
   /** Releases the lock if `owner` holds it (idempotent). */
@@ -216,4 +284,12 @@ export interface SluiceEvent {
 
 export interface EventPublisher {
   publish(event: Omit<SluiceEvent, 'sequence' | 'at'>): Promise<void>;
+}
+
+/**
+ * Tells people about a rollout (the Slack thread, a generic webhook), fed by the events.
+ * Never slows or fails a rollout: implementations log their own failures and resolve.
+ */
+export interface Notifier {
+  notify(event: SluiceEvent): Promise<void>;
 }

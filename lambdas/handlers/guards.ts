@@ -1,10 +1,11 @@
 /** Checks every task makes before it touches anything. */
-import { AbortedError, ConflictError } from '../core/errors.ts';
+import { AbortedError, AlarmError, ConflictError } from '../core/errors.ts';
 import type { RolloutRecord, RolloutStore, Workload } from '../core/ports.ts';
 
 /** Abort between tasks: a flag in the store that the next task honours. */
 export async function assertNotAborted(store: RolloutStore, execution: string): Promise<void> {
   const abort = await store.getAbort(execution);
+  if (abort?.kind === 'alarm') throw new AlarmError(`${abort.by}: ${abort.reason}`);
   if (abort) throw new AbortedError(`aborted by ${abort.by}: ${abort.reason}`);
 }
 

@@ -18,7 +18,7 @@ export function closureFor(state: RollbackInput['state']): Closure {
     case ERROR_NAMES.promotionFailed:
       return { outcome: 'promotion-failed', reason: message || 'promotion failed' };
     case ERROR_NAMES.alarm:
-      return { outcome: 'rolled-back', reason: `alarm: ${message}` };
+      return { outcome: 'rolled-back', reason: message || 'a CloudWatch alarm fired' };
     default:
       return { outcome: 'rolled-back', reason: `error: ${error.Error}${message ? `: ${message}` : ''}` };
   }
