@@ -85,17 +85,49 @@ describe('rollout spec', () => {
     const document = example();
     document.spec.strategy.approvals = { beforePromotion: true };
     document.spec.analysis.judge = 'sequential';
-    document.spec.analysis.metrics.push({ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:x'] });
-    document.spec.notifications = { slack: { channel: 'C0123456789' } };
     const problems = problemsOf(document);
     expect(problems).toEqual(
       expect.arrayContaining([
         { path: 'spec.strategy.approvals', message: 'an approval gate is not supported yet' },
         { path: 'spec.analysis.judge', message: 'the sequential judge is not supported yet' },
-        { path: 'spec.analysis.metrics[3].provider.type', message: 'the cloudwatch-alarm metric provider is not supported yet' },
-        { path: 'spec.notifications', message: 'notifications is not supported yet' },
       ]),
     );
+  });
+
+  it('accepts a chat-ops access policy and Slack and webhook notifications (they are built)', () => {
+    const document = example() as ReturnType<typeof example> & { spec: Record<string, unknown> };
+    document.spec.notifications = { slack: { channel: 'C0123456789' }, webhooks: [{ url: 'https://example.com/hook' }] };
+    document.spec.access = { channels: ['C0123456789'], start: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true };
+    expect(problemsOf(document)).toEqual([]);
+  });
+
+  it('accepts every metric provider with the fields it needs (they are built)', () => {
+    const document = example();
+    document.spec.analysis.metrics.push(
+      { name: 'latency-cw', provider: { type: 'cloudwatch', region: 'us-east-1' }, metricDataQueries: [{ Id: 'm', Expression: 'x' }], thresholdRange: { max: 1 } },
+      { name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:podinfo-5xx'] },
+      { name: 'score', provider: { type: 'web', url: 'http://scores/{{target}}', jsonPath: '$.score', headers: { Authorization: 'Bearer x' } }, thresholdRange: { min: 1 } },
+      { name: 'amp-rate', provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1' }, query: 'up', thresholdRange: { min: 1 } },
+    );
+    expect(problemsOf(document)).toEqual([]);
+  });
+
+  it('names what a non-Prometheus metric is missing, and fields meant for another provider', () => {
+    const document = example();
+    document.spec.analysis.metrics = [
+      { name: 'cw', provider: { type: 'cloudwatch', period: '45s' } },
+      { name: 'alarms', provider: { type: 'cloudwatch-alarm' }, metricDataQueries: [{ Id: 'm' }] },
+      { name: 'web', provider: { type: 'web', url: 'http://x/', jsonPath: '$.v' }, alarms: ['a'] },
+    ];
+    expect(problemsOf(document)).toEqual([
+      { path: 'spec.analysis.metrics[0].metricDataQueries', message: 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData' },
+      { path: 'spec.analysis.metrics[0].thresholdRange', message: 'is required for a CloudWatch metric' },
+      { path: 'spec.analysis.metrics[0].provider.period', message: 'expected 1s, 5s, 10s, 30s or whole minutes (CloudWatch periods)' },
+      { path: 'spec.analysis.metrics[1].metricDataQueries', message: 'is only for a cloudwatch provider, not cloudwatch-alarm' },
+      { path: 'spec.analysis.metrics[1].alarms', message: 'is required for a cloudwatch-alarm metric: alarm names or ARNs' },
+      { path: 'spec.analysis.metrics[2].alarms', message: 'is only for a cloudwatch-alarm provider, not web' },
+      { path: 'spec.analysis.metrics[2].thresholdRange', message: 'is required for a web metric' },
+    ]);
   });
 
   it('requires a query and a Prometheus address for custom metrics', () => {

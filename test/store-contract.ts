@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RolloutRecord, RolloutStore, SluiceEvent, Verdict } from '../lambdas/core/ports.ts';
+import type { RolloutRecord, RolloutStore, SluiceEvent, TriggerRecord, Verdict } from '../lambdas/core/ports.ts';
 
 const HOUR = 3_600_000;
 
@@ -369,6 +369,55 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
 
         expect(await store.listEvents(execution)).toEqual([started, rolledBack, analysed]);
         expect(await store.listEvents(unique('other'))).toEqual([]);
+      });
+    });
+
+    describe('idempotency ledger', () => {
+      const record = (execution: string): TriggerRecord => ({
+        source: 'ecr',
+        execution,
+        at: '2026-03-01T10:00:00.000Z',
+        detail: { target: 'podinfo', version: 'v1.2.3', digest: 'sha256:abc' },
+      });
+
+      it('records a key the first time and hands back the first record afterwards, unchanged', async () => {
+        const store = await open();
+        const key = unique('ecr:podinfo@sha256');
+
+        const first = await store.recordTrigger(key, record('podinfo-v1-2-3'));
+        const again = await store.recordTrigger(key, { source: 'ecr', execution: 'podinfo-v1-2-3-a2', at: '2026-03-01T10:05:00.000Z' });
+
+        expect(first).toEqual({ first: true });
+        expect(again).toEqual({ first: false, existing: record('podinfo-v1-2-3') });
+      });
+
+      it('keeps a record without an execution (a refused trigger) as it was written', async () => {
+        const store = await open();
+        const key = unique('event');
+        const refused: TriggerRecord = { source: 'event', at: '2026-03-01T10:00:00.000Z', detail: { outcome: 'refused', reason: 'podinfo-v1 is running' } };
+
+        await store.recordTrigger(key, refused);
+
+        expect(await store.recordTrigger(key, record('x'))).toEqual({ first: false, existing: refused });
+      });
+
+      it('two stores racing with one key: exactly one is first, the other sees its record', async () => {
+        const [a, b] = [await open(), await open()];
+        const key = unique('gitops');
+
+        const results = await Promise.all([a.recordTrigger(key, record('from-a')), b.recordTrigger(key, record('from-b'))]);
+
+        const winners = results.filter((r) => r.first);
+        expect(winners).toHaveLength(1);
+        const loser = results.find((r) => !r.first);
+        const winner = results[0]?.first ? 'from-a' : 'from-b';
+        expect(loser).toEqual({ first: false, existing: record(winner) });
+      });
+
+      it('keys are independent: another key is first too', async () => {
+        const store = await open();
+        await store.recordTrigger(unique('schedule'), record('one'));
+        expect(await store.recordTrigger(unique('schedule'), record('two'))).toEqual({ first: true });
       });
     });
   });

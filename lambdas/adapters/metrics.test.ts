@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricProvider } from '../core/ports.ts';
-import { parseSpec, rolloutSpecSchema, type RolloutSpec } from '../core/spec.ts';
-import { metricProviderFor, prometheusServerFor, readMetrics } from './metrics.ts';
+import { parseSpec, rolloutSpecSchema, type MetricSpec, type RolloutSpec } from '../core/spec.ts';
+import { CloudWatchAlarmProvider } from './cloudwatch-alarm.ts';
+import { CloudWatchProvider } from './cloudwatch.ts';
+import { metricProviderFor, prometheusServerFor, providerQueries, readMetrics } from './metrics.ts';
 import { PrometheusProvider } from './prometheus.ts';
+import { WebProvider } from './web.ts';
 
 const base = {
   apiVersion: 'sluice.dev/v1',
@@ -48,11 +51,49 @@ describe('metricProviderFor', () => {
     expect(prometheusServerFor(s, s.spec.analysis.metrics[0]!)).toMatchObject({ address: 'http://prom:9090', bearerToken: 'own' });
   });
 
-  it('refuses providers that are not built yet', () => {
-    // parse the shape only: validateSpec would already refuse this spec with the same words
-    const s = rolloutSpecSchema.parse({ ...base, spec: { ...base.spec, analysis: { metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } } });
+  it('builds the provider each type names', () => {
+    const s = spec({
+      metrics: [
+        { name: 'lat', provider: { type: 'cloudwatch', region: 'eu-west-1', period: '5m', delay: '2m' }, metricDataQueries: [{ Id: 'm', Expression: 'x' }], thresholdRange: { max: 1 } },
+        { name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:podinfo-5xx'] },
+        { name: 'score', provider: { type: 'web', url: 'http://scores/{{target}}', jsonPath: '$.score' }, thresholdRange: { min: 0.9 } },
+        { name: 'request-success-rate', provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1' }, thresholdRange: { min: 99 } },
+      ],
+    });
+    const [cw, alarms, web, amp] = s.spec.analysis.metrics.map((m) => metricProviderFor(s, m));
 
-    expect(() => metricProviderFor(s, s.spec.analysis.metrics[0]!)).toThrow('metric "lat": the cloudwatch metric provider is not supported yet');
+    expect(cw).toBeInstanceOf(CloudWatchProvider);
+    expect([(cw as CloudWatchProvider).periodSeconds, (cw as CloudWatchProvider).delaySeconds]).toEqual([300, 120]);
+    expect(alarms).toBeInstanceOf(CloudWatchAlarmProvider);
+    expect((alarms as CloudWatchAlarmProvider).alarms).toEqual(['podinfo-5xx']);
+    expect(web).toBeInstanceOf(WebProvider);
+    expect((web as WebProvider).timeoutMs).toBe(10_000);
+    expect((web as WebProvider).url).toBe('http://scores/podinfo');
+    expect(amp).toBeInstanceOf(PrometheusProvider);
+    expect((amp as PrometheusProvider).address).toBe('https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1');
+  });
+
+  it('refuses a provider type it does not know (a shape the schema would have refused)', () => {
+    const s = rolloutSpecSchema.parse({ ...base, spec: { ...base.spec, analysis: { metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } } });
+    const metric = { ...s.spec.analysis.metrics[0]!, provider: { type: 'datadog' } } as unknown as MetricSpec;
+
+    expect(() => metricProviderFor(s, metric)).toThrow('metric "lat": unknown metric provider "datadog"');
+  });
+});
+
+describe('providerQueries', () => {
+  it('sends CloudWatch the metricDataQueries and web the URL, with the template variables filled in', () => {
+    const s = spec({
+      metrics: [
+        { name: 'cw', provider: { type: 'cloudwatch' }, metricDataQueries: [{ Id: 'e', Expression: 'SUM(x)', Label: '{{canary}}' }], thresholdRange: { max: 1 } },
+        { name: 'web', provider: { type: 'web', url: 'http://scores/{{namespace}}/{{canaryCluster}}', jsonPath: '$.s' }, thresholdRange: { max: 1 } },
+      ],
+    });
+
+    const [cw, web] = s.spec.analysis.metrics.map((m) => providerQueries(s, m));
+
+    expect(cw).toEqual({ canary: '[{"Id":"e","Expression":"SUM(x)","Label":"c"}]' });
+    expect(web).toEqual({ canary: 'http://scores/gloo-system/c_gloo-system' });
   });
 });
 
@@ -72,5 +113,14 @@ describe('readMetrics', () => {
 
     expect(asked).toHaveLength(2);
     expect(readings).toEqual([{ name: 'request-duration', value: 612, primaryValue: 80, thresholdRange: { max: 500 }, query: asked[0] }]);
+  });
+
+  it('judges an alarm metric against max 0: any alarm firing fails the check', async () => {
+    const s = spec({ metrics: [{ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['podinfo-5xx', 'podinfo-latency'] }] });
+    const alarms: MetricProvider = { isOnline: async () => undefined, runQuery: async () => 1 };
+
+    const readings = await readMetrics(s, () => alarms);
+
+    expect(readings).toEqual([{ name: 'alarms', value: 1, thresholdRange: { max: 0 }, query: 'alarms: podinfo-5xx, podinfo-latency' }]);
   });
 });

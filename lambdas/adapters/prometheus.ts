@@ -11,6 +11,14 @@ import https from 'node:https';
 import { TransientError } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import type { MetricProvider, MetricValue } from '../core/ports.ts';
+import type { ArmCounters, CounterSnapshot, SeriesSample } from '../core/counts.ts';
+import type { ArmCounterQueries } from '../core/queries.ts';
+
+/**
+ * Signs one request just before it is sent (Amazon Managed Prometheus: SigV4), returning the
+ * headers to add. It sees the exact URL that goes on the wire, so the signature covers it.
+ */
+export type RequestSigner = (request: { method: 'GET'; url: URL; headers: Record<string, string> }) => Promise<Record<string, string>>;
 
 export interface PrometheusProviderOptions {
   address: string;
@@ -22,6 +30,10 @@ export interface PrometheusProviderOptions {
   ca?: string | undefined;
   /** Evaluation time of instant queries; default: the server's now. */
   time?: () => Date | undefined;
+  /** Signs each request (AMP); not together with bearerToken or basicAuth. */
+  signer?: RequestSigner | undefined;
+  /** Names the backend in messages (default "Prometheus"). */
+  label?: string | undefined;
 }
 
 interface PrometheusAnswer {
@@ -53,6 +65,8 @@ export class PrometheusProvider implements MetricProvider {
   readonly #headers: Record<string, string>;
   readonly #ca: string | undefined;
   readonly #time: () => Date | undefined;
+  readonly #signer: RequestSigner | undefined;
+  readonly #label: string;
 
   constructor(options: PrometheusProviderOptions) {
     this.address = options.address.replace(/\/+$/, '');
@@ -66,22 +80,50 @@ export class PrometheusProvider implements MetricProvider {
     }
     this.#ca = options.ca;
     this.#time = options.time ?? (() => undefined);
+    this.#signer = options.signer;
+    this.#label = options.label ?? 'Prometheus';
+    if (this.#signer && (options.bearerToken || options.basicAuth)) throw new Error(`${this.#label} at ${this.address}: requests are signed; set no bearerToken or basicAuth`);
   }
 
   /** Answers `vector(1)`: proves the server is reachable, the credentials work and it evaluates queries. */
   async isOnline(): Promise<void> {
     // runQuery's errors already name the server and what went wrong (unreachable, credentials, TLS).
     const value = await this.runQuery('vector(1)');
-    if (value !== 1) throw new Error(`Prometheus at ${this.address} is not online: vector(1) answered ${String(value)}`);
+    if (value !== 1) throw new Error(`${this.#label} at ${this.address} is not online: vector(1) answered ${String(value)}`);
   }
 
   async runQuery(query: string): Promise<MetricValue> {
+    return this.#single(await this.#query(query, this.#time()), query);
+  }
+
+  /**
+   * Every series an instant query returns, with its labels (`__name__` dropped) and value, evaluated
+   * at `at` (default: the provider's time, else the server's now). For raw counters: an empty
+   * result is an empty list; a NaN sample is an error, since a counter is never NaN.
+   */
+  async series(query: string, at?: Date): Promise<SeriesSample[]> {
+    const data = await this.#query(query, at ?? this.#time());
+    if (data?.resultType !== 'vector') throw new Error(`query returned a ${String(data?.resultType)}, expected an instant vector of counter series — query: ${query}`);
+    const result = (data.result ?? []) as Array<{ metric?: Record<string, string>; value?: unknown[] }>;
+    return result.map((series) => {
+      const { __name__: _name, ...labels } = series.metric ?? {};
+      const value = sampleValue(series.value?.[1], query);
+      if (value === null) throw new Error(`series ${JSON.stringify(labels)} answered NaN, which a counter never is — query: ${query}`);
+      return { labels, value };
+    });
+  }
+
+  async #query(query: string, time: Date | undefined): Promise<PrometheusAnswer['data']> {
+    // Encoded by hand (RFC 3986, %20 for spaces) so that a SigV4 signature, which canonicalizes the
+    // query string that way, covers exactly the bytes sent.
+    const params: Array<[string, string]> = [
+      ['query', query],
+      // Let the server give up on its own too, so it does not keep evaluating after we left.
+      ['timeout', `${this.timeoutMs}ms`],
+    ];
+    if (time) params.push(['time', (time.getTime() / 1000).toFixed(3)]);
     const url = new URL(`${this.address}/api/v1/query`);
-    url.searchParams.set('query', query);
-    // Let the server give up on its own too, so it does not keep evaluating after we left.
-    url.searchParams.set('timeout', `${this.timeoutMs}ms`);
-    const time = this.#time();
-    if (time) url.searchParams.set('time', (time.getTime() / 1000).toFixed(3));
+    url.search = params.map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join('&');
 
     const response = await this.#get(url, query);
     const { statusCode, body } = response;
@@ -94,20 +136,20 @@ export class PrometheusProvider implements MetricProvider {
     }
     const reason = answer?.error ?? (body.slice(0, 200) || 'no reason given');
     if (statusCode === 401 || statusCode === 403) {
-      throw new Error(`Prometheus at ${this.address} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
+      throw new Error(`${this.#label} at ${this.address} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
     }
     if (statusCode >= 500 || statusCode === 429) {
-      throw new TransientError(`Prometheus at ${this.address} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
+      throw new TransientError(`${this.#label} at ${this.address} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
     }
     if (statusCode >= 400) {
       const cause = new Error(`${answer?.errorType ?? 'error'}: ${reason}`);
       throw new Error(`Prometheus rejected the query (${statusCode}): ${reason} — query: ${query}`, { cause });
     }
-    if (!answer) throw new Error(`Prometheus at ${this.address} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
+    if (!answer) throw new Error(`${this.#label} at ${this.address} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
     if (answer.status !== 'success') {
-      throw new Error(`Prometheus at ${this.address} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
+      throw new Error(`${this.#label} at ${this.address} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
     }
-    return this.#single(answer.data, query);
+    return answer.data;
   }
 
   #single(data: PrometheusAnswer['data'], query: string): MetricValue {
@@ -128,12 +170,18 @@ export class PrometheusProvider implements MetricProvider {
     }
   }
 
-  #get(url: URL, query: string): Promise<RawResponse> {
+  async #get(url: URL, query: string): Promise<RawResponse> {
     const isHttps = url.protocol === 'https:';
     const request = isHttps ? https.request : http.request;
-    const options: https.RequestOptions = { method: 'GET', headers: this.#headers, timeout: this.timeoutMs };
+    let headers = this.#headers;
+    if (this.#signer) {
+      // The Host header is part of the signature: send the one that was signed.
+      const unsigned = { ...headers, host: url.host };
+      headers = { ...unsigned, ...(await this.#signer({ method: 'GET', url, headers: unsigned })) };
+    }
+    const options: https.RequestOptions = { method: 'GET', headers, timeout: this.timeoutMs };
     if (isHttps && this.#ca) options.ca = this.#ca;
-    const where = `Prometheus at ${this.address}`;
+    const where = `${this.#label} at ${this.address}`;
 
     return new Promise((resolve, reject) => {
       // One deadline for the whole exchange: the socket `timeout` only notices idle sockets.
@@ -187,4 +235,27 @@ const TLS_CODES = new Set([
 
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** RFC 3986 percent-encoding (encodeURIComponent leaves !'()* alone; SigV4 does not). */
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * Both arms' raw counters at one instant `at`, from one server (the same scrape target serves
+ * both arms, so their counts line up). Queries come from `counterQueries` (lambdas/core/queries.ts).
+ */
+export async function snapshotCounters(provider: PrometheusProvider, queries: { canary: ArmCounterQueries; primary: ArmCounterQueries }, at: Date): Promise<CounterSnapshot> {
+  const arm = async (q: ArmCounterQueries): Promise<ArmCounters> => {
+    const thresholds = Object.keys(q.slow);
+    const [requests, errors, ...slow] = await Promise.all([
+      provider.series(q.requests, at),
+      provider.series(q.errors, at),
+      ...thresholds.map((t) => provider.series(q.slow[t] ?? '', at)),
+    ]);
+    return { requests: requests ?? [], errors: errors ?? [], slow: Object.fromEntries(thresholds.map((t, i) => [t, slow[i] ?? []])) };
+  };
+  const [canary, primary] = await Promise.all([arm(queries.canary), arm(queries.primary)]);
+  return { at: at.toISOString(), canary, primary };
 }

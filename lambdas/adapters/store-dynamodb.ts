@@ -11,6 +11,7 @@
  *   EXEC#<execution>  STEP#000001 …                       step history                           none
  *   EXEC#<execution>  EVENT#000001 …                      published events                       none
  *   EXEC#<execution>  COUNTER#STEP / COUNTER#EVENT        sequence counters (ADD)                none
+ *   TRIGGER#<key>     TRIGGER                             idempotency ledger: what a trigger did none
  *
  * History (rollouts, steps, events, aborts) is the audit trail and never expires. TTL only sweeps
  * leftovers; correctness never depends on it (DynamoDB deletes expired items lazily), so the lock
@@ -35,6 +36,7 @@ import type {
   RolloutStore,
   SluiceEvent,
   StepRecord,
+  TriggerRecord,
 } from '../core/ports.ts';
 
 /** The table's key schema: the CDK table (infra/) uses these same names. */
@@ -56,6 +58,7 @@ export const storeKeys = {
   step: (execution: string, seq: number) => ({ pk: `EXEC#${execution}`, sk: `STEP#${String(seq).padStart(6, '0')}` }),
   event: (execution: string, sequence: number) => ({ pk: `EXEC#${execution}`, sk: `EVENT#${String(sequence).padStart(6, '0')}` }),
   counter: (execution: string, of: 'STEP' | 'EVENT') => ({ pk: `EXEC#${execution}`, sk: `COUNTER#${of}` }),
+  trigger: (key: string) => ({ pk: `TRIGGER#${key}`, sk: 'TRIGGER' }),
 };
 
 /** Only `send` is used, so tests can hand in a stub. */
@@ -146,6 +149,25 @@ export class DynamoRolloutStore implements RolloutStore {
     const value = out.Attributes?.['value'];
     if (typeof value !== 'number') throw new Error(`counter ${String(key['pk'])}/${String(key['sk'])} returned no number`);
     return value;
+  }
+
+  async recordTrigger(key: string, record: TriggerRecord): Promise<{ first: true } | { first: false; existing: TriggerRecord }> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...plain(record), ...storeKeys.trigger(key) },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': 'pk' },
+        }),
+      );
+      return { first: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw new Error(`trigger ${key} could not be recorded`, { cause: error });
+    }
+    const existing = await this.#get(storeKeys.trigger(key));
+    if (existing === null) throw new Error(`trigger ${key} was recorded by someone else but cannot be read back`);
+    return { first: false, existing: withoutKeys<TriggerRecord>(existing) };
   }
 
   async acquireLock(target: string, owner: string, expiresAt: Date): Promise<{ acquired: true } | { acquired: false; holder: LockHolder }> {

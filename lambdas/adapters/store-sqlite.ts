@@ -17,6 +17,7 @@ import type {
   RolloutStore,
   SluiceEvent,
   StepRecord,
+  TriggerRecord,
 } from '../core/ports.ts';
 
 const SCHEMA = `
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS events (
   sequence INTEGER NOT NULL,
   event TEXT NOT NULL,
   PRIMARY KEY (execution, sequence)
+);
+CREATE TABLE IF NOT EXISTS triggers (
+  key TEXT PRIMARY KEY,
+  record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sequences (
   execution TEXT PRIMARY KEY,
@@ -108,6 +113,14 @@ export class SqliteRolloutStore implements RolloutStore {
       this.#db.exec('ROLLBACK');
       throw error;
     }
+  }
+
+  async recordTrigger(key: string, record: TriggerRecord): Promise<{ first: true } | { first: false; existing: TriggerRecord }> {
+    // One statement: the insert either happens or finds the first record; no read-then-write race.
+    const inserted = this.#db.prepare('INSERT INTO triggers (key, record) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(record));
+    if (Number(inserted.changes) > 0) return { first: true };
+    const row = this.#db.prepare('SELECT record FROM triggers WHERE key = ?').get(key);
+    return { first: false, existing: parse<TriggerRecord>(row, 'record') };
   }
 
   async acquireLock(target: string, owner: string, expiresAt: Date): Promise<{ acquired: true } | { acquired: false; holder: LockHolder }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { builtInQuery, envoyClusterName, metricQueries, queryVariables, renderQuery } from './queries.ts';
+import { builtInQuery, checkLatencyThreshold, counterQueries, envoyClusterName, leMatcher, metricQueries, queryVariables, renderQuery } from './queries.ts';
 import { parseSpec, type RolloutSpecInput } from './spec.ts';
 
 function spec(overrides: { envoyClusterName?: string; workload?: boolean; metrics?: NonNullable<RolloutSpecInput['spec']['analysis']>['metrics'] } = {}) {
@@ -130,5 +130,37 @@ describe('custom queries', () => {
   it('name the metric when a variable is unknown', () => {
     const s = spec({ metrics: [{ name: 'errors', query: 'sum(x{pod="{{pod}}"})', thresholdRange: { max: 1 } }] });
     expect(() => metricQueries(s, s.spec.analysis.metrics[0]!)).toThrow('metric "errors": template uses unknown variable {{pod}}');
+  });
+});
+
+describe('counterQueries (raw counters for the sequential judge)', () => {
+  it('asks for every series of each arm, without rate, errors as any 5xx', () => {
+    const queries = counterQueries(spec(), [500]);
+
+    expect(queries.canary).toEqual({
+      requests: 'envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}',
+      errors: 'envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system",envoy_response_code=~"5.."}',
+      slow: {
+        '500':
+          'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"} - ignoring(le) ' +
+          'envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="default-podinfo-canary-9898_gloo-system",le=~"500|500[.]0|5e[+]02"}',
+      },
+    });
+    expect(queries.primary.requests).toBe('envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-primary-9898_gloo-system"}');
+  });
+
+  it("matches a boundary however the server spells it (Envoy's 3.6e+06, Prometheus 3's 0.5)", () => {
+    const matches = (ms: number, spelled: string) => new RegExp(`^(?:${leMatcher(ms)})$`).test(spelled);
+
+    expect(matches(3600000, '3.6e+06')).toBe(true);
+    expect(matches(3600000, '3600000')).toBe(true);
+    expect(matches(500, '500.0')).toBe(true);
+    expect(matches(0.5, '0.5')).toBe(true);
+    expect(matches(500, '5000')).toBe(false);
+  });
+
+  it('refuses a threshold that is not a bucket boundary, naming the nearest ones', () => {
+    expect(() => checkLatencyThreshold(300)).toThrow('latency threshold 300 ms is not a histogram bucket boundary: the nearest are 250 and 500');
+    expect(() => counterQueries(spec(), [500, 4000000])).toThrow('the nearest are 3600000 (');
   });
 });

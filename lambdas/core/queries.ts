@@ -98,3 +98,79 @@ export function metricQueries(spec: RolloutSpec, metric: MetricSpec): { canary: 
     throw where(error);
   }
 }
+
+/**
+ * Envoy's default `upstream_rq_time` histogram buckets (ms). A latency threshold of the sequential
+ * judge must be one of these: "requests slower than 300 ms" cannot be counted from buckets at 250
+ * and 500 without interpolating, and an interpolated count is not a count.
+ */
+export const ENVOY_LATENCY_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000] as const;
+
+/** Throws unless `ms` is a bucket boundary, naming the nearest boundaries. */
+export function checkLatencyThreshold(ms: number, buckets: readonly number[] = ENVOY_LATENCY_BUCKETS_MS): void {
+  if (buckets.includes(ms)) return;
+  const below = buckets.filter((b) => b < ms).at(-1);
+  const above = buckets.find((b) => b > ms);
+  const nearest = [below, above].filter((b) => b !== undefined).join(' and ');
+  throw new Error(`latency threshold ${ms} ms is not a histogram bucket boundary: the nearest are ${nearest} (Envoy's upstream_rq_time buckets: ${buckets.join(', ')})`);
+}
+
+/**
+ * A regex matching every way a server may spell the `le` label of a boundary: as the exporter wrote
+ * it (`500`, Envoy's `3.6e+06`) and as Prometheus 3 normalizes it (`500.0`). Character classes
+ * instead of backslashes keep the PromQL string free of escapes.
+ */
+export function leMatcher(ms: number): string {
+  const plain = String(ms);
+  const spellings = new Set([plain]);
+  if (Number.isInteger(ms)) spellings.add(`${plain}.0`);
+  const [mantissa, exponent] = ms.toExponential().split('e') as [string, string];
+  const sign = exponent.startsWith('-') ? '-' : '+';
+  spellings.add(`${mantissa}e${sign}${exponent.replace(/^[-+]/, '').padStart(2, '0')}`);
+  return [...spellings].map((s) => s.replaceAll('.', '[.]').replaceAll('+', '[+]')).join('|');
+}
+
+/**
+ * Raw-counter queries of one arm (the sequential judge's input), per series and without `rate`:
+ * Sluice differences the cumulative values itself (lambdas/core/counts.ts). `{{cluster}}` is the
+ * arm's Envoy cluster name, `{{le}}` a boundary's `le` matcher.
+ *
+ * errors: every 5xx, including the proxy's own 503 (reset, no healthy upstream) and 504 (timeout).
+ * slow: requests above a boundary = all observations − those at or below it, per series.
+ */
+export const COUNTER_TEMPLATES = {
+  requests: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}',
+  errors: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code=~"5.."}',
+  slow: 'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="{{cluster}}"} - ignoring(le) envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}",le=~"{{le}}"}',
+} as const;
+
+export type CounterTemplates = Record<keyof typeof COUNTER_TEMPLATES, string>;
+
+/** The rendered raw-counter queries of one arm; `slow` is keyed by the threshold in ms. */
+export interface ArmCounterQueries {
+  requests: string;
+  errors: string;
+  slow: Record<string, string>;
+}
+
+/**
+ * The raw-counter queries of both arms for a rollout, with latency thresholds (ms) that must be
+ * bucket boundaries. Custom templates may replace the built-in ones (same variables).
+ */
+export function counterQueries(
+  spec: RolloutSpec,
+  thresholdsMs: readonly number[],
+  templates: CounterTemplates = COUNTER_TEMPLATES,
+): Record<Side, ArmCounterQueries> {
+  for (const ms of thresholdsMs) checkLatencyThreshold(ms);
+  const { router } = spec.spec;
+  const arm = (upstream: { name: string; namespace: string }): ArmCounterQueries => {
+    const cluster = envoyClusterName(router.envoyClusterName, upstream);
+    return {
+      requests: renderQuery(templates.requests, { cluster }),
+      errors: renderQuery(templates.errors, { cluster }),
+      slow: Object.fromEntries(thresholdsMs.map((ms) => [String(ms), renderQuery(templates.slow, { cluster, le: leMatcher(ms) })])),
+    };
+  };
+  return { canary: arm(router.canary.upstream), primary: arm(router.primary.upstream) };
+}

@@ -2,9 +2,9 @@
  * The rollout's pure decisions: the weight plan, the loop state, and what comes after a look.
  * The state machine branches on `run.next`; nothing else re-decides the flow.
  */
-import { parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
-import { bakeSeconds, plannedWeights } from './spec.ts';
+import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, MAX_HISTORY_EVENTS, plannedWeights } from './spec.ts';
 import type { Side, Verdict, Weights } from './ports.ts';
 import type { RunState } from './task.ts';
 
@@ -63,6 +63,23 @@ export interface LookContext {
   now: Date;
   /** A person asked to promote now (SendTaskSuccess with `{command: 'promote'}`). */
   promoteNow?: boolean;
+  /** The change windows at this look (windows.ts `windowState`); absent means open. Closed: the rollout holds. */
+  window?: { open: boolean; reason: string };
+}
+
+/** The deadline in force: the planned one, pushed back by the time held outside the change windows. */
+export function effectiveDeadline(run: RunState): number {
+  return Date.parse(run.deadlineAt) + (run.heldSeconds ?? 0) * 1000;
+}
+
+/**
+ * How long a rollout may hold: held looks still cost execution history, and Step Functions stops an
+ * execution at 25,000 events. Keep 10% spare after the looks the deadline itself allows.
+ */
+export function maxHeldSeconds(run: RunState): number {
+  const deadlineLooks = Math.ceil((Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000 / run.bakeSeconds);
+  const looks = Math.floor((MAX_HISTORY_EVENTS * 0.9) / HISTORY_EVENTS_PER_LOOK) - deadlineLooks;
+  return Math.max(0, looks) * run.bakeSeconds;
 }
 
 /**
@@ -71,9 +88,21 @@ export interface LookContext {
  * back; the weight advances only after a step's looks all pass.
  */
 export function decideAfterLook(run: RunState, look: LookContext): RunState {
-  const base: RunState = { ...run, reason: undefined };
-  if (look.now.getTime() > Date.parse(run.deadlineAt)) {
-    return { ...base, next: 'rollback', reason: `deadline passed at ${run.deadlineAt} before the rollout finished` };
+  // Outside a change window the rollout holds: judged as usual, never advanced, its deadline paused.
+  const held = look.window !== undefined && !look.window.open;
+  const heldSeconds = (run.heldSeconds ?? 0) + (held ? run.bakeSeconds : 0);
+  const base: RunState = { ...run, reason: undefined, ...(heldSeconds ? { heldSeconds } : {}) };
+  const deadline = effectiveDeadline(base);
+  if (look.now.getTime() > deadline) {
+    const paused = heldSeconds ? ` (extended by ${formatDuration(heldSeconds * 1000)} held outside the change windows)` : '';
+    return { ...base, next: 'rollback', reason: `deadline passed at ${new Date(deadline).toISOString()}${paused} before the rollout finished` };
+  }
+  if (held && heldSeconds > maxHeldSeconds(run)) {
+    return {
+      ...base,
+      next: 'rollback',
+      reason: `held outside the change windows for ${formatDuration(heldSeconds * 1000)}, longer than Step Functions' execution history allows at one look every ${run.bakeSeconds}s: ${look.window?.reason ?? ''}`,
+    };
   }
   const { result } = look.verdict;
   const counted = result === 'fail' || (result === 'no-data' && look.noData === 'fail');
@@ -84,6 +113,11 @@ export function decideAfterLook(run: RunState, look: LookContext): RunState {
       return { ...base, failedChecks, next: 'rollback', reason: `analysis failed ${failedChecks}/${look.threshold} checks: ${why}` };
     }
     return { ...base, failedChecks, next: 'bake', reason: `failed check ${failedChecks}/${look.threshold}: ${look.verdict.summary}` };
+  }
+  if (held) {
+    // promote-now does not skip a closed window (an override is a separate, audited command).
+    const waiting = look.promoteNow ? '; promote now waits for the window' : '';
+    return { ...base, next: 'bake', reason: `holding at this weight outside the change windows: ${look.window?.reason ?? ''}${waiting}` };
   }
   if (look.promoteNow) return { ...base, next: 'promote', reason: 'promoted on request' };
   if (result === 'no-data' && look.noData === 'hold') {

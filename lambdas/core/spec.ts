@@ -6,8 +6,9 @@
  * accepted by the shape but refused by `unsupportedFeatures()` with "not supported yet", so a
  * spec that turns one on never runs with it silently ignored.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
+import { windowProblems } from './windows.ts';
 
 const dnsName = z
   .string()
@@ -98,10 +99,32 @@ export const prometheusServerSchema = z.strictObject({
 
 export const metricProviderSchema = z.discriminatedUnion('type', [
   prometheusServerSchema.partial({ address: true }).extend({ type: z.literal('prometheus') }),
-  z.strictObject({ type: z.literal('cloudwatch'), region: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('cloudwatch'),
+    region: z.string().optional(),
+    /** The period of the queries (the metric's `metricDataQueries`): 1s, 5s, 10s, 30s or whole minutes. */
+    period: durationField().default('1m'),
+    /** Only periods that ended at least this long ago are read (CloudWatch data arrives late). */
+    delay: durationField('0s').default('3m'),
+  }),
   z.strictObject({ type: z.literal('cloudwatch-alarm'), region: z.string().optional() }),
-  z.strictObject({ type: z.literal('web'), url: z.url(), jsonPath: z.string().min(1) }),
-  z.strictObject({ type: z.literal('amp'), workspaceUrl: z.url(), region: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('web'),
+    /** GET this URL (template variables allowed); it answers JSON. */
+    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+    /** JSONPath to one number in the answer, e.g. `$.data.errorRate`. */
+    jsonPath: z.string().min(1),
+    headers: z.record(z.string(), z.string()).optional(),
+    timeout: durationField('100ms').default('10s'),
+  }),
+  z.strictObject({
+    type: z.literal('amp'),
+    /** https://aps-workspaces.<region>.amazonaws.com/workspaces/<id> */
+    workspaceUrl: z.url({ protocol: /^https?$/, message: 'expected the workspace URL, e.g. https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-…' }),
+    /** Default: from the workspace URL. */
+    region: z.string().optional(),
+    timeout: durationField('100ms').default('5s'),
+  }),
 ]);
 
 export const BUILT_IN_METRICS = ['request-success-rate', 'request-duration'] as const;
@@ -127,6 +150,18 @@ export const webhookSchema = z.strictObject({
 
 export const analysisSchema = z.strictObject({
   judge: z.enum(['threshold', 'sequential']).default('threshold'),
+  /** Knobs of the sequential judge (lambdas/core/sequential/judge.ts holds the defaults). */
+  sequential: z
+    .strictObject({
+      alpha: z.number().gt(0).lt(1).optional(),
+      alphaPromote: z.number().gt(0).lt(1).optional(),
+      margin: z.number().gt(1).optional(),
+      minLooksPerStep: z.number().int().min(1).optional(),
+      minSecondsPerStep: z.number().min(0).optional(),
+      minCanaryRequestsPerStep: z.number().int().min(0).optional(),
+      fullIntervalAtTopWeight: z.boolean().optional(),
+    })
+    .optional(),
   noData: z.enum(['fail', 'hold', 'pass']).default('fail'),
   prometheus: prometheusServerSchema.optional(),
   metrics: z.array(metricSchema).min(1).default([{ name: 'request-success-rate', thresholdRange: { min: 99 } }]),
@@ -152,7 +187,16 @@ export const rolloutSpecSchema = z.strictObject({
         webhooks: z.array(z.strictObject({ url: z.url() })).optional(),
       })
       .optional(),
-    triggers: z.strictObject({ ecr: z.strictObject({ repository: z.string().min(1), tagPattern: z.string().default('.*') }).optional() }).optional(),
+    triggers: z
+      .strictObject({
+        ecr: z.strictObject({ repository: z.string().min(1), tagPattern: z.string().default('.*') }).optional(),
+        /**
+         * Spec fields a deploy event may override (paths below `spec`, e.g. `strategy.stepWeights`).
+         * Default none: claims inside an event are untrusted (lambdas/core/start.ts applyOverrides).
+         */
+        overrides: z.array(z.string().regex(/^[A-Za-z]+(\.[A-Za-z]+)*$/, { message: 'expected a field path below spec, such as strategy.stepWeights' })).default([]),
+      })
+      .optional(),
     access: z
       .strictObject({
         channels: z.array(z.string()).default([]),
@@ -254,6 +298,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   const add: AddProblem = (path, message) => problems.push({ path, message });
   strategyProblems(strategy, router.weightScale, add);
   routerProblems(router, add);
+  problems.push(...windowProblems(strategy.windows));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
     add(
@@ -272,14 +317,42 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
     names.add(metric.name);
     const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
     const type = metric.provider?.type ?? 'prometheus';
-    if (type === 'prometheus') {
+    if (type === 'prometheus' || type === 'amp') {
       if (!builtIn && !metric.query) add(`${at}.query`, `is required: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
       if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a Prometheus metric');
+    }
+    if (type === 'prometheus') {
       const address = metric.provider?.type === 'prometheus' ? metric.provider.address : undefined;
       if (!address && !analysis.prometheus) add(`${at}.provider.address`, 'is required unless spec.analysis.prometheus names a server');
     }
+    metricProviderProblems(metric, at, add);
   });
   return problems;
+}
+
+/** Rules of the non-Prometheus providers; fields of another provider are refused, not ignored. */
+function metricProviderProblems(metric: MetricSpec, at: string, add: AddProblem): void {
+  const provider = metric.provider;
+  const type = provider?.type ?? 'prometheus';
+  if (provider?.type === 'cloudwatch') {
+    if (!metric.metricDataQueries?.length) add(`${at}.metricDataQueries`, 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData');
+    if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a CloudWatch metric');
+    if (metric.query) add(`${at}.query`, 'is not used by a CloudWatch metric: use metricDataQueries');
+    const period = parseDuration(provider.period) / 1000;
+    if (!(Number.isInteger(period) && ([1, 5, 10, 30].includes(period) || period % 60 === 0))) add(`${at}.provider.period`, 'expected 1s, 5s, 10s, 30s or whole minutes (CloudWatch periods)');
+  } else if (metric.metricDataQueries) {
+    add(`${at}.metricDataQueries`, `is only for a cloudwatch provider, not ${type}`);
+  }
+  if (type === 'cloudwatch-alarm') {
+    if (!metric.alarms?.length) add(`${at}.alarms`, 'is required for a cloudwatch-alarm metric: alarm names or ARNs');
+    if (metric.query) add(`${at}.query`, 'is not used by a cloudwatch-alarm metric: name the alarms in alarms');
+  } else if (metric.alarms) {
+    add(`${at}.alarms`, `is only for a cloudwatch-alarm provider, not ${type}`);
+  }
+  if (type === 'web') {
+    if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a web metric');
+    if (metric.query) add(`${at}.query`, 'is not used by a web metric: the provider url and jsonPath are its query');
+  }
 }
 
 /** When the whole spec does not parse, the sections that do still get their own rules checked, so every problem shows at once. */
@@ -304,17 +377,9 @@ export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
   if (strategy.approvals?.beforeStart || strategy.approvals?.beforePromotion) notYet('spec.strategy.approvals', 'an approval gate');
-  if (strategy.windows?.length) notYet('spec.strategy.windows', 'a change window');
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
   if (analysis.judge === 'sequential') notYet('spec.analysis.judge', 'the sequential judge');
-  analysis.metrics.forEach((metric, i) => {
-    const type = metric.provider?.type ?? 'prometheus';
-    if (type !== 'prometheus') notYet(`spec.analysis.metrics[${i}].provider.type`, `the ${type} metric provider`);
-  });
   if (analysis.webhooks?.length) notYet('spec.analysis.webhooks', 'webhooks');
-  if (spec.spec.notifications) notYet('spec.notifications', 'notifications');
-  if (spec.spec.triggers) notYet('spec.triggers', 'triggers');
-  if (spec.spec.access) notYet('spec.access', 'a chat-ops access policy');
   return problems;
 }
 

@@ -3,7 +3,7 @@
  * `run` is the small loop state kept in the execution (step evidence goes to the store and the
  * events, never here), so the state stays far below Step Functions' 256 KiB limit.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { rolloutSpecSchema } from './spec.ts';
 
 export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback']);
@@ -31,6 +31,8 @@ export const runStateSchema = z.object({
   reason: z.string().optional(),
   startedAt: z.iso.datetime(),
   deadlineAt: z.iso.datetime(),
+  /** Seconds held outside the change windows: the deadline pauses for them (effective deadline = deadlineAt + heldSeconds). */
+  heldSeconds: z.number().int().min(0).optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 

@@ -1,11 +1,15 @@
 /** Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next. */
-import { decideAfterLook } from '../core/rollout.ts';
+import { decideAfterLook, effectiveDeadline } from '../core/rollout.ts';
+import { windowState } from '../core/windows.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+
+/** As in Prepare: the lock outlives the (effective) deadline a little. */
+const LOCK_GRACE_MS = 10 * 60_000;
 
 export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -18,13 +22,17 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
 
   const readings = await deps.readMetrics(spec);
   const verdict = deps.judgeFor(spec).judge(readings);
+  const now = deps.now();
   const next = decideAfterLook(run, {
     verdict,
     noData: spec.spec.analysis.noData,
     threshold: spec.spec.strategy.threshold,
-    now: deps.now(),
+    now,
     promoteNow: input.wake?.command === 'promote',
+    window: windowState(spec.spec.strategy.windows, now),
   });
+  // A hold pushes the deadline back: the lock (taken until deadline + grace) follows, so nobody takes over a held target.
+  if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, new Date(effectiveDeadline(next) + LOCK_GRACE_MS));
   const at = deps.now().toISOString();
   await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });
   await deps.store.appendStep({ execution, at, kind: 'decision', stepIndex: next.stepIndex, detail: next.reason ? `${next.next}: ${next.reason}` : next.next });

@@ -2,10 +2,9 @@
  * `sluice start | status | history | abort <target>`: the same commands for the local engine and a
  * deployed stack (see local/control.ts).
  */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { executionName } from '../../lambdas/core/names.ts';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { startExecution } from '../../lambdas/adapters/start-execution.ts';
 import { formatWeights } from '../../lambdas/core/rollout.ts';
-import type { ExecutionInput } from '../../lambdas/core/task.ts';
 import type { ControlPlane } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import { abortRollout } from './abort.ts';
@@ -15,26 +14,16 @@ export interface Io {
   stderr: (text: string) => void;
 }
 
-/** Enough attempts for any sane number of retries of one version. */
-const MAX_ATTEMPTS = 100;
-
 export async function startCommand(control: ControlPlane, target: string, options: { version: string; spec?: string; requestedBy?: string }, io: Io): Promise<number> {
   const spec = await control.loadTarget(target, options.spec);
-  const input: ExecutionInput = { spec, version: options.version, requestedBy: options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli` };
-  // A retry after a rollback is a new attempt: the next free execution name.
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const name = executionName(target, options.version, attempt);
-    try {
-      const started = await control.sfn.send(new StartExecutionCommand({ stateMachineArn: control.stateMachineArn, name, input: JSON.stringify(input) }));
-      io.stdout(`started ${name}\n  ${started.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`);
-      return EXIT.ok;
-    } catch (error) {
-      if (error instanceof ExecutionAlreadyExists) continue;
-      throw error;
-    }
+  const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli`;
+  const started = await startExecution({ sfn: control.sfn, stateMachineArn: control.stateMachineArn, spec, version: options.version, requestedBy });
+  if (!started.ok) {
+    io.stderr(`${started.message}\n`);
+    return EXIT.invalid;
   }
-  io.stderr(`${target} ${options.version} has been started ${MAX_ATTEMPTS} times already\n`);
-  return EXIT.invalid;
+  io.stdout(`started ${started.name}\n  ${started.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`);
+  return EXIT.ok;
 }
 
 export async function statusCommand(control: ControlPlane, target: string, options: { json?: boolean }, io: Io): Promise<number> {

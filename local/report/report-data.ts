@@ -6,7 +6,7 @@
  * Times are epoch milliseconds; weights are percent of traffic (per-mille scales divided by 10),
  * so the renderer has one axis whatever `weightScale` the rollout used.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckResult, MetricCheck, Outcome, RolloutStore, SluiceEvent, StepRecord, Weights } from '../../lambdas/core/ports.ts';
 import type { RolloutSummary } from '../summary.ts';
 

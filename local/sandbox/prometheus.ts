@@ -19,6 +19,12 @@ export interface StartPrometheusOptions {
   scrapeIntervalSeconds?: number;
   /** How long to wait for /-/ready. Default 30 s (2 shared cores: startup can be slow). */
   startTimeoutMs?: number;
+  /**
+   * Stop the server when this process dies, even by SIGKILL (the demo sandbox): a watcher shell
+   * holds a pipe from this process and sends SIGTERM to the server when the pipe closes.
+   * Default false.
+   */
+  dieWithParent?: boolean;
 }
 
 export interface RunningPrometheus {
@@ -85,16 +91,16 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
 
-  const child: ChildProcess = spawn(
-    PROMETHEUS_BINARY,
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
+  // dieWithParent: sh keeps our stdin pipe on fd 3 for a background watcher, then execs the server
+  // (same pid, so `$$` in the watcher is the server). EOF on the pipe — close() ending it, or this
+  // process dying — makes the watcher send SIGTERM.
+  const watcher = 'exec 3<&0; (read _ <&3; kill -TERM $$ 2>/dev/null) & exec 3<&-; exec "$0" "$@" </dev/null';
+  const child: ChildProcess = options.dieWithParent
+    ? spawn('/bin/sh', ['-c', watcher, PROMETHEUS_BINARY, ...args], { stdio: ['pipe', 'ignore', 'pipe'] })
+    : spawn(PROMETHEUS_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Ending the pipe after the server is gone must not raise EPIPE as an unhandled error.
+  child.stdin?.on('error', () => undefined);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
@@ -111,6 +117,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const close = async () => {
     if (closed) return;
     closed = true;
+    child.stdin?.end();
     if (!exited) {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -1,0 +1,289 @@
+/**
+ * The ack path of the Slack bot: a verified request -> checks -> one effect on the store or Step
+ * Functions -> an ephemeral reply, well inside Slack's 3 seconds. Slack Web API calls here are
+ * only the (cached) identity checks; everything else Slack-bound (thread updates, the clicker's
+ * follow-up through response_url) is returned as follow-ups and runs after the ack.
+ *
+ * The same logic as the CLI: start through startExecution, abort through abortRollout, promote
+ * and approve through rollout-control. Every command and click is audited (a store step and a
+ * `Command Audited` event, which also puts it in the rollout's thread).
+ */
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { authorize, groupsToResolve, twoPersonCheck } from '../../core/chatops/access.ts';
+import type { AccessDecision } from '../../core/chatops/access.ts';
+import { ACTION_PREFIX, ROLLOUT_GATE, decodeButtonValue, ephemeral, percent, slackDate, who } from '../../core/chatops/blocks.ts';
+import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/blocks.ts';
+import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
+import type { Command } from '../../core/chatops/command.ts';
+import type { EventPublisher, RolloutStore } from '../../core/ports.ts';
+import type { RolloutSpec } from '../../core/spec.ts';
+import { abortRollout } from '../../../local/commands/abort.ts';
+import { approveRollout, promoteRollout } from '../rollout-control.ts';
+import { startExecution } from '../start-execution.ts';
+import { DELIVERY_TTL_MS, chatKeys } from './chat-state.ts';
+import type { ChatState } from './chat-state.ts';
+import type { SlackDirectory } from './directory.ts';
+import type { BlockAction, SlackRequest, SlashCommand } from './verify.ts';
+
+export interface SlackConfig {
+  teamId: string;
+  apiAppId: string;
+}
+
+export interface AckDeps {
+  store: RolloutStore;
+  events: EventPublisher;
+  sfn: Pick<SFNClient, 'send'>;
+  stateMachineArn: string;
+  chat: ChatState;
+  directory: SlackDirectory;
+  /** The target's spec from the registry; null when the target is unknown. */
+  loadTarget(target: string): Promise<RolloutSpec | null>;
+  config: SlackConfig;
+  now: () => Date;
+}
+
+/** Slack work after the ack: a message to a response_url (never logged, never in an event). */
+export interface FollowUp {
+  responseUrl: string;
+  message: SlackMessage;
+}
+
+export interface AckResult {
+  status: number;
+  /** JSON reply (slash commands show it to the caller only); empty for interactions. */
+  body: SlackMessage | null;
+  followUps: FollowUp[];
+}
+
+const reply = (text: string): AckResult => ({ status: 200, body: ephemeral(text), followUps: [] });
+
+interface Audit {
+  user: string;
+  channel: string;
+  what: string;
+  target?: string | undefined;
+  execution?: string | undefined;
+  version?: string | undefined;
+}
+
+async function audit(deps: AckDeps, entry: Audit, outcome: string): Promise<void> {
+  const target = entry.target ?? '-';
+  // Commands outside a rollout still get an append-only record, under the target's chat-ops log.
+  const execution = entry.execution ?? `chatops-${target}`;
+  const detail = `slack <@${entry.user}> in <#${entry.channel}>: ${entry.what} -> ${outcome}`.slice(0, 1000);
+  await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'note', detail });
+  await deps.events.publish({ detailType: 'Command Audited', target, version: entry.version ?? '-', execution, reason: detail });
+}
+
+async function access(deps: AckDeps, spec: RolloutSpec, action: ReturnType<typeof actionOf>, user: string, channel: string): Promise<AccessDecision> {
+  const policy = spec.spec.access;
+  const memberOf = await deps.directory.memberOf(user, groupsToResolve(policy, action));
+  return authorize(policy, action, { user, channel, memberOf }, spec.metadata.name);
+}
+
+async function statusText(deps: AckDeps, target: string): Promise<string> {
+  const lock = await deps.store.getLock(target);
+  const [latest] = await deps.store.listRollouts(target, 1);
+  const record = lock ? await deps.store.getRollout(lock.owner) : latest;
+  if (!record) return `No rollouts of ${target} yet.`;
+  const steps = await deps.store.listSteps(record.execution);
+  const look = steps.filter((s) => s.kind === 'analysis').at(-1);
+  const scale = record.lastWeights.primary + record.lastWeights.canary || 100;
+  const state = record.status === 'running' ? 'running' : (record.outcome ?? 'finished');
+  return [
+    `*${target}*: ${state} — ${record.version} (\`${record.execution}\`)`,
+    `started ${slackDate(record.startedAt)} by ${who(record.requestedBy)}`,
+    `traffic: primary ${percent(record.lastWeights.primary, scale)} / canary ${percent(record.lastWeights.canary, scale)} (safe side: ${record.safeSide})`,
+    ...(look?.verdict ? [`last look ${slackDate(look.at)}: ${look.verdict.result} — ${look.verdict.summary}`] : []),
+    ...(record.reason ? [`why: ${record.reason}`] : []),
+  ].join('\n');
+}
+
+async function historyText(deps: AckDeps, target: string): Promise<string> {
+  const rollouts = await deps.store.listRollouts(target, 10);
+  if (!rollouts.length) return `No rollouts of ${target} yet.`;
+  const lines = rollouts.map((r) => `${slackDate(r.startedAt)} *${r.status === 'running' ? 'running' : (r.outcome ?? 'finished')}* ${r.version} \`${r.execution}\`${r.reason ? ` — ${r.reason}` : ''}`);
+  const notes = (await deps.store.listSteps(`chatops-${target}`)).slice(-5).map((s) => `• ${s.detail ?? ''}`);
+  return [`*${target}* — last ${rollouts.length} rollouts`, ...lines, ...(notes.length ? ['*Recent commands*', ...notes] : [])].join('\n');
+}
+
+async function start(deps: AckDeps, spec: RolloutSpec, version: string, request: SlashCommand): Promise<{ text: string; execution?: string }> {
+  const target = spec.metadata.name;
+  const lock = await deps.store.getLock(target);
+  if (lock) return { text: `Refused: ${target} is busy with \`${lock.owner}\` (one rollout per target). Abort it or wait.` };
+  const started = await startExecution({ sfn: deps.sfn, stateMachineArn: deps.stateMachineArn, spec, version, requestedBy: `slack:${request.userId}` });
+  if (!started.ok) return { text: `Refused: ${started.message}.` };
+  // The thread opens where the command was typed, unless the target names its own channel.
+  await deps.chat.set(chatKeys.channel(started.name), request.channelId);
+  return { text: `Started \`${started.name}\` (${target} ${version}). Progress follows in a thread.`, execution: started.name };
+}
+
+async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help' }>, spec: RolloutSpec, request: SlashCommand): Promise<{ text: string; execution?: string; version?: string }> {
+  const target = spec.metadata.name;
+  const by = `slack:${request.userId}`;
+  const running = async () => {
+    const lock = await deps.store.getLock(target);
+    return lock ? await deps.store.getRollout(lock.owner) : null;
+  };
+  switch (command.kind) {
+    case 'status':
+      return { text: await statusText(deps, target) };
+    case 'history':
+      return { text: await historyText(deps, target) };
+    case 'start':
+      return { ...(await start(deps, spec, command.version, request)), version: command.version };
+    case 'retry': {
+      const [latest] = await deps.store.listRollouts(target, 1);
+      if (!latest) return { text: `Nothing to retry: ${target} has no rollouts yet.` };
+      return { ...(await start(deps, spec, latest.version, request)), version: latest.version };
+    }
+    case 'abort': {
+      const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target, by, reason: command.reason, now: deps.now() });
+      if (!result.ok) return { text: `Nothing to abort: ${result.message}.` };
+      await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted));
+      const text = result.interruptedBake ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.` : `Abort requested for \`${result.execution}\`: its next step rolls it back.`;
+      return { text, execution: result.execution };
+    }
+    case 'promote':
+    case 'approve': {
+      const record = await running();
+      if (record) {
+        const twoPerson = twoPersonCheck(spec.spec.access, command.kind, request.userId, record.requestedBy);
+        if (!twoPerson.allowed) return { text: twoPerson.reason, execution: record.execution };
+      }
+      const result = command.kind === 'promote' ? await promoteRollout({ store: deps.store, sfn: deps.sfn, target }) : await approveRollout({ store: deps.store, sfn: deps.sfn, target, by });
+      if (!result.ok) return { text: `${command.kind === 'approve' ? 'Not done' : 'Not promoted'}: ${result.message}.`, ...(record ? { execution: record.execution } : {}) };
+      await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: command.kind, user: request.userId, at: deps.now().toISOString() } satisfies Acted));
+      return { text: `Done: ${result.message}.`, execution: result.execution };
+    }
+    case 'schedule':
+      return { text: 'Scheduling from Slack is not supported yet: use `sluice start <target> --version V --at TIME`.' };
+    default: {
+      const never: never = command;
+      throw new Error(`unhandled command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function slashCommand(deps: AckDeps, request: SlashCommand): Promise<AckResult> {
+  const parsed = parseCommand(request.text);
+  const base = { user: request.userId, channel: request.channelId, what: `/sluice ${request.text.trim().slice(0, 200)}` };
+  if (!parsed.ok) {
+    await audit(deps, base, 'usage');
+    return reply(parsed.usage);
+  }
+  const { command } = parsed;
+  if (command.kind === 'help') return reply(USAGE);
+  const target = command.target;
+  if (!target) {
+    await audit(deps, base, 'not supported yet');
+    return reply('Scheduling from Slack is not supported yet: use `sluice start <target> --version V --at TIME`.');
+  }
+  let spec: RolloutSpec | null;
+  try {
+    spec = await deps.loadTarget(target);
+  } catch (error) {
+    await audit(deps, { ...base, target }, 'target spec invalid');
+    return reply(`The spec of ${target} cannot be used: ${error instanceof Error ? error.message.slice(0, 500) : String(error)}`);
+  }
+  if (!spec) {
+    await audit(deps, { ...base, target }, 'unknown target');
+    return reply(`I don't know the target \`${target}\`: it is not in Sluice's registry.`);
+  }
+  const decision = await access(deps, spec, actionOf(command), request.userId, request.channelId);
+  if (!decision.allowed) {
+    await audit(deps, { ...base, target }, 'refused by the access policy');
+    return reply(decision.reason);
+  }
+  const done = await runCommand(deps, command, spec, request);
+  await audit(deps, { ...base, target, execution: done.execution, version: done.version }, done.text);
+  return reply(done.text);
+}
+
+const BUTTON_ACTIONS: readonly ButtonAction[] = ['approve', 'promote', 'abort'];
+const PAST: Record<ButtonAction, string> = { abort: 'aborted', promote: 'requested promotion of', approve: 'approved' };
+
+async function buttonClick(deps: AckDeps, request: BlockAction): Promise<AckResult> {
+  const followUp = (text: string): AckResult => ({ status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [] });
+  const action = request.actionId.startsWith(ACTION_PREFIX) ? (request.actionId.slice(ACTION_PREFIX.length) as ButtonAction) : undefined;
+  const value = decodeButtonValue(request.value);
+  if (!action || !BUTTON_ACTIONS.includes(action) || !value) return followUp('This button is not one of Sluice\'s.');
+  const base = { user: request.userId, channel: request.channelId, what: `button ${action} on ${value.execution} (${value.gate})` };
+  const record = await deps.store.getRollout(value.execution);
+  if (!record) return followUp(`Sluice has no rollout \`${value.execution}\`.`);
+  const where = { ...base, target: record.target, execution: record.execution, version: record.version };
+  const spec = await deps.loadTarget(record.target).catch(() => null);
+  if (!spec) {
+    await audit(deps, where, 'unknown target');
+    return followUp(`${record.target} is no longer in Sluice's registry.`);
+  }
+  const decision = await access(deps, spec, action, request.userId, request.channelId);
+  if (!decision.allowed) {
+    await audit(deps, where, 'refused by the access policy');
+    return followUp(decision.reason);
+  }
+  const lock = await deps.store.getLock(record.target);
+  if (!lock || lock.owner !== record.execution) {
+    await audit(deps, where, 'refused: stale button');
+    return followUp(`Refused: this button belongs to \`${record.execution}\`, which is no longer running${lock ? ` (${record.target} now runs \`${lock.owner}\`)` : ''}. Nothing was done.`);
+  }
+  const twoPerson = twoPersonCheck(spec.spec.access, action, request.userId, record.requestedBy);
+  if (!twoPerson.allowed) {
+    await audit(deps, where, 'refused: two-person rule');
+    return followUp(twoPerson.reason);
+  }
+  const clickKey = chatKeys.click(record.execution, value.gate);
+  const acted: Acted = { action, user: request.userId, at: deps.now().toISOString() };
+  const claim = await deps.chat.claim(clickKey, JSON.stringify(acted));
+  if (!claim.claimed) {
+    const first = JSON.parse(claim.value) as Acted;
+    await audit(deps, where, `refused: <@${first.user}> acted first`);
+    return followUp(`<@${first.user}> already ${PAST[first.action]} \`${record.execution}\` ${slackDate(first.at)}. Nothing more was done${action === 'abort' ? '; `/sluice abort` still works at any time' : ''}.`);
+  }
+  const by = `slack:${request.userId}`;
+  let outcome: { ok: boolean; message: string };
+  if (action === 'abort') {
+    const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target: record.target, by, reason: `aborted from Slack by <@${request.userId}>`, now: deps.now() });
+    outcome = result.ok ? { ok: true, message: `aborted \`${result.execution}\`` } : result;
+  } else if (action === 'promote') {
+    outcome = await promoteRollout({ store: deps.store, sfn: deps.sfn, target: record.target, execution: record.execution });
+  } else {
+    outcome = await approveRollout({ store: deps.store, sfn: deps.sfn, target: record.target, by, execution: record.execution, gate: value.gate });
+  }
+  // An action that could not be done does not use up the buttons.
+  if (!outcome.ok) await deps.chat.release(clickKey, JSON.stringify(acted));
+  await audit(deps, where, outcome.ok ? outcome.message : `not done: ${outcome.message}`);
+  return followUp(outcome.ok ? `Done: ${outcome.message}.` : `Not done: ${outcome.message}.`);
+}
+
+/**
+ * Handles a verified, parsed request. Refusals that a person should see are 200 with an
+ * ephemeral text (Slack shows other statuses as a bare "failed" to the user).
+ */
+export async function handleSlackRequest(deps: AckDeps, request: SlackRequest): Promise<AckResult> {
+  if (request.teamId !== deps.config.teamId || request.apiAppId !== deps.config.apiAppId) {
+    return reply('Refused: this Sluice serves another Slack workspace or app.');
+  }
+  if (request.type === 'block_actions' && request.userTeamId && request.userTeamId !== deps.config.teamId) {
+    return { status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral('Refused: users of another workspace (shared channel) may not control these rollouts.'), replace_original: false } }] : [] };
+  }
+  // Slack retries a delivery it thinks timed out: the first one wins, a repeat has no effect.
+  const delivery = request.type === 'command' ? `command:${request.triggerId}` : `action:${request.actionTs}:${request.userId}:${request.actionId}`;
+  const claim = await deps.chat.claim(chatKeys.delivery(delivery), deps.now().toISOString(), new Date(deps.now().getTime() + DELIVERY_TTL_MS));
+  if (!claim.claimed) return request.type === 'command' ? reply('Already handled: Slack delivered this command twice.') : { status: 200, body: null, followUps: [] };
+  let refusal: string | null;
+  try {
+    refusal = await deps.directory.refusal(request.userId);
+  } catch {
+    // Rate-limited or slow: refuse rather than act without knowing who asked.
+    return reply('Could not check your Slack account just now: nothing was done, please try again.');
+  }
+  if (refusal) {
+    await audit(deps, { user: request.userId, channel: request.channelId, what: request.type === 'command' ? `/sluice ${request.text.slice(0, 200)}` : `button ${request.actionId}` }, `refused: ${refusal}`);
+    const text = `Refused: ${refusal}.`;
+    if (request.type === 'command') return reply(text);
+    return { status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [] };
+  }
+  return request.type === 'command' ? slashCommand(deps, request) : buttonClick(deps, request);
+}

@@ -1,0 +1,135 @@
+/**
+ * The Slack bot's AWS wiring, from the environment the CDK construct sets:
+ *   SLUICE_TABLE_NAME, SLUICE_EVENT_BUS_NAME     the store and the bus (awsStoreDeps)
+ *   SLUICE_STATE_MACHINE_ARN                     where start/abort/promote act
+ *   SLUICE_REGISTRY_PARAMETER_PREFIX             target specs (SSM parameters <prefix>/<target>)
+ *   SLACK_SECRET_ARN                             Secrets Manager JSON { signingSecret, botToken }
+ *   SLACK_TEAM_ID, SLACK_API_APP_ID              the one workspace and app this deployment serves
+ *   SLUICE_SLACK_WORKER_FUNCTION                 the worker (async invoke after the ack)
+ * Secrets and specs are cached per warm Lambda (secrets 5 minutes, specs 1 minute).
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parseSpec } from '../../core/spec.ts';
+import type { RolloutSpec } from '../../core/spec.ts';
+import type { SlackHandlerDeps, WorkerDeps } from '../../handlers/slack.ts';
+import { awsStoreDeps } from '../aws-store-deps.ts';
+import { WebhookNotifier } from '../notify-webhook.ts';
+import { DynamoChatState } from './chat-state-dynamodb.ts';
+import { slackClient } from './client.ts';
+import { WebApiDirectory } from './directory.ts';
+import { SlackNotifier, fanOut } from './notifier.ts';
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set: the Lambda was not deployed by the Sluice construct`);
+  return value;
+}
+
+export interface SlackSecrets {
+  signingSecret: string;
+  botToken: string;
+}
+
+const SECRET_TTL_MS = 5 * 60_000;
+let secrets: { value: Promise<SlackSecrets>; until: number } | undefined;
+
+export function slackSecrets(client = new SecretsManagerClient({})): Promise<SlackSecrets> {
+  if (secrets && secrets.until > Date.now()) return secrets.value;
+  const value = (async () => {
+    const arn = requiredEnv('SLACK_SECRET_ARN');
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    const parsed = JSON.parse(out.SecretString ?? '{}') as Partial<SlackSecrets>;
+    if (!parsed.signingSecret || !parsed.botToken) throw new Error(`secret ${arn} must be JSON with signingSecret and botToken`);
+    return { signingSecret: parsed.signingSecret, botToken: parsed.botToken };
+  })();
+  // A failed read is not cached.
+  value.catch(() => (secrets = undefined));
+  secrets = { value, until: Date.now() + SECRET_TTL_MS };
+  return value;
+}
+
+const SPEC_TTL_MS = 60_000;
+
+/** Target specs from the deployed registry (what the stack validated at synth). */
+export function ssmTargetLoader(prefix: string, ssm = new SSMClient({})): (target: string) => Promise<RolloutSpec | null> {
+  const cache = new Map<string, { spec: RolloutSpec | null; until: number }>();
+  return async (target) => {
+    const hit = cache.get(target);
+    if (hit && hit.until > Date.now()) return hit.spec;
+    let spec: RolloutSpec | null;
+    try {
+      const parameter = await ssm.send(new GetParameterCommand({ Name: `${prefix}/${target}` }));
+      spec = parseSpec(JSON.parse(parameter.Parameter?.Value ?? '{}'), `${prefix}/${target}`);
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ParameterNotFound') throw error;
+      spec = null;
+    }
+    cache.set(target, { spec, until: Date.now() + SPEC_TTL_MS });
+    return spec;
+  };
+}
+
+let chatState: DynamoChatState | undefined;
+function dynamoChatState(): DynamoChatState {
+  chatState ??= new DynamoChatState({
+    tableName: requiredEnv('SLUICE_TABLE_NAME'),
+    client: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+  });
+  return chatState;
+}
+
+let slackDeps: Promise<SlackHandlerDeps> | undefined;
+export function awsSlackDeps(): Promise<SlackHandlerDeps> {
+  slackDeps ??= (async () => {
+    const { store, events, now } = await awsStoreDeps();
+    const { signingSecret, botToken } = await slackSecrets();
+    const teamId = requiredEnv('SLACK_TEAM_ID');
+    const lambda = new LambdaClient({});
+    const worker = requiredEnv('SLUICE_SLACK_WORKER_FUNCTION');
+    return {
+      signingSecret,
+      ack: {
+        store,
+        events,
+        now,
+        sfn: new SFNClient({}),
+        stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
+        chat: dynamoChatState(),
+        directory: new WebApiDirectory({ client: slackClient(botToken, { path: 'ack' }), teamId }),
+        loadTarget: ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX')),
+        config: { teamId, apiAppId: requiredEnv('SLACK_API_APP_ID') },
+      },
+      // Event invocation: queued by Lambda, so the ack returns at once.
+      afterAck: async (followUps) => {
+        await lambda.send(new InvokeCommand({ FunctionName: worker, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ followUps })) }));
+      },
+    };
+  })();
+  slackDeps.catch(() => (slackDeps = undefined));
+  return slackDeps;
+}
+
+let workerDeps: Promise<WorkerDeps> | undefined;
+export function awsWorkerDeps(): Promise<WorkerDeps> {
+  workerDeps ??= (async () => {
+    const { store } = await awsStoreDeps();
+    const { botToken } = await slackSecrets();
+    const loadTarget = ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX'));
+    const slack = new SlackNotifier({ client: slackClient(botToken, { path: 'background' }), store, chat: dynamoChatState(), loadTarget });
+    const webhooks = new WebhookNotifier({ urlsFor: async (target) => ((await loadTarget(target))?.spec.notifications?.webhooks ?? []).map((w) => w.url) });
+    const all = fanOut([slack, webhooks]);
+    return {
+      notify: async (event) => {
+        await all(event);
+        await slack.idle();
+      },
+    };
+  })();
+  workerDeps.catch(() => (workerDeps = undefined));
+  return workerDeps;
+}

@@ -1,0 +1,157 @@
+/**
+ * The Slack Notifier: one thread per rollout. The head message (channel + ts in ChatState) is
+ * re-rendered from the store — not from the event — so it always shows the latest state, and
+ * updates are coalesced: while one render for an execution runs, further events only mark it
+ * dirty, and one more render follows. Events may arrive out of order; the sequence number decides
+ * what is new (`rendered:<execution>` holds the highest shown). Notable events (commands,
+ * outcomes, approvals) also become replies in the thread, in sequence order.
+ *
+ * A Slack error never slows or fails a rollout: notify() logs and resolves; the next event
+ * renders the whole state again, so the thread catches up. The bot joins a public channel it is
+ * not in (`not_in_channel`) once and tries again.
+ */
+import type { WebClient } from '@slack/web-api';
+import { ROLLOUT_GATE, headBlocks, headText, verdictLines } from '../../core/chatops/blocks.ts';
+import type { Acted, RolloutView } from '../../core/chatops/blocks.ts';
+import type { EventType, Notifier, RolloutStore, SluiceEvent } from '../../core/ports.ts';
+import type { RolloutSpec } from '../../core/spec.ts';
+import { logger } from '../logger.ts';
+import { chatKeys } from './chat-state.ts';
+import type { ChatState, ThreadRef } from './chat-state.ts';
+import { slackErrorCode } from './client.ts';
+
+const REPLY_EVENTS: ReadonlySet<EventType> = new Set(['Command Audited', 'Approval Requested', 'Approval Given', 'Rollout Held', 'Rollout Promoted', 'Rollout Rolled Back', 'Rollout Aborted']);
+
+export interface SlackNotifierOptions {
+  client: Pick<WebClient, 'chat' | 'conversations'>;
+  store: RolloutStore;
+  chat: ChatState;
+  loadTarget(target: string): Promise<RolloutSpec | null>;
+  /** Failures are reported here (default: the Powertools logger at warn). */
+  onError?: (message: string, context: Record<string, unknown>) => void;
+}
+
+export function replyText(event: SluiceEvent): string {
+  const lines = [`*${event.detailType}*${event.reason ? `: ${event.reason}` : ''}`];
+  if (event.verdict) lines.push(`${event.verdict.result} — ${event.verdict.summary}`, ...verdictLines(event.verdict));
+  return lines.join('\n').slice(0, 3000);
+}
+
+export class SlackNotifier implements Notifier {
+  readonly #options: SlackNotifierOptions;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #dirty = new Set<string>();
+  readonly #want = new Map<string, number>();
+  readonly #replies = new Map<string, SluiceEvent[]>();
+
+  constructor(options: SlackNotifierOptions) {
+    this.#options = options;
+  }
+
+  async notify(event: SluiceEvent): Promise<void> {
+    // Commands outside any rollout have no thread.
+    if (event.execution.startsWith('chatops-')) return;
+    const execution = event.execution;
+    this.#want.set(execution, Math.max(this.#want.get(execution) ?? 0, event.sequence));
+    if (REPLY_EVENTS.has(event.detailType)) this.#replies.set(execution, [...(this.#replies.get(execution) ?? []), event]);
+    this.#dirty.add(execution);
+    const running = this.#running.get(execution);
+    if (running) return running;
+    const loop = (async () => {
+      try {
+        while (this.#dirty.delete(execution)) await this.#renderSafely(execution);
+      } finally {
+        this.#running.delete(execution);
+      }
+    })();
+    this.#running.set(execution, loop);
+    return loop;
+  }
+
+  /** Resolves when every pending render has run (tests, and a Lambda before it returns). */
+  async idle(): Promise<void> {
+    while (this.#running.size) await Promise.all([...this.#running.values()]);
+  }
+
+  async #renderSafely(execution: string): Promise<void> {
+    try {
+      await this.#render(execution);
+    } catch (error) {
+      const report = this.#options.onError ?? ((message, context) => logger.warn(message, context));
+      report('Slack thread update failed; the next event catches up', { execution, slackError: slackErrorCode(error), error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #view(execution: string): Promise<{ view: RolloutView; spec: RolloutSpec | null } | null> {
+    const { store, chat } = this.#options;
+    const record = await store.getRollout(execution);
+    if (!record) return null;
+    const spec = await this.#options.loadTarget(record.target).catch(() => null);
+    const look = (await store.listSteps(execution)).filter((s) => s.kind === 'analysis' && s.verdict).at(-1);
+    const actedText = await chat.get(chatKeys.click(execution, ROLLOUT_GATE));
+    const pending = record.status === 'running' ? await store.getTaskToken(record.target) : null;
+    const scale = spec?.spec.router.weightScale ?? (record.lastWeights.primary + record.lastWeights.canary || 100);
+    const view: RolloutView = {
+      target: record.target,
+      version: record.version,
+      execution,
+      state: record.status === 'running' ? 'running' : (record.outcome ?? 'finished'),
+      weights: record.lastWeights,
+      scale,
+      startedAt: record.startedAt,
+      requestedBy: record.requestedBy,
+      reason: record.reason,
+      lastLook: look?.verdict ? { at: look.at, verdict: look.verdict } : undefined,
+      acted: actedText ? (JSON.parse(actedText) as Acted) : undefined,
+      approvalGate: pending && pending.execution === execution && pending.gate !== 'bake' ? pending.gate : undefined,
+    };
+    return { view, spec };
+  }
+
+  async #post(channel: string, message: Parameters<WebClient['chat']['postMessage']>[0]): Promise<string> {
+    const { client } = this.#options;
+    try {
+      return (await client.chat.postMessage(message)).ts ?? '';
+    } catch (error) {
+      if (slackErrorCode(error) !== 'not_in_channel') throw error;
+      await client.conversations.join({ channel });
+      return (await client.chat.postMessage(message)).ts ?? '';
+    }
+  }
+
+  async #render(execution: string): Promise<void> {
+    const { client, chat } = this.#options;
+    const want = this.#want.get(execution) ?? 0;
+    const built = await this.#view(execution);
+    if (!built) return;
+    const { view, spec } = built;
+    const blocks = headBlocks(view);
+    const text = headText(view);
+    const threadText = await chat.get(chatKeys.thread(execution));
+    let thread = threadText ? (JSON.parse(threadText) as ThreadRef) : null;
+    const rendered = Number((await chat.get(chatKeys.rendered(execution))) ?? 0);
+    if (!thread) {
+      const channel = (await chat.get(chatKeys.channel(execution))) ?? spec?.spec.notifications?.slack?.channel;
+      if (!channel) return;
+      const ts = await this.#post(channel, { channel, text, blocks });
+      thread = { channel, ts };
+      await chat.set(chatKeys.thread(execution), JSON.stringify(thread));
+    } else if (want > rendered) {
+      await client.chat.update({ channel: thread.channel, ts: thread.ts, text, blocks });
+    }
+    if (want > rendered) await chat.set(chatKeys.rendered(execution), String(want));
+    const replies = (this.#replies.get(execution) ?? []).sort((a, b) => a.sequence - b.sequence);
+    while (replies.length) {
+      const next = replies[0] as SluiceEvent;
+      await this.#post(thread.channel, { channel: thread.channel, thread_ts: thread.ts, text: replyText(next) });
+      replies.shift();
+    }
+  }
+}
+
+/** Calls every notifier for an event without letting one's failure reach the caller or the others. */
+export function fanOut(notifiers: readonly Notifier[]): (event: SluiceEvent) => Promise<void> {
+  return async (event) => {
+    await Promise.all(notifiers.map((notifier) => notifier.notify(event).catch((error: unknown) => logger.warn('notifier failed', { error: error instanceof Error ? error.message : String(error) }))));
+  };
+}

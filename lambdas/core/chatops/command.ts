@@ -1,0 +1,135 @@
+/**
+ * `/sluice …` text -> a command. Pure. Malformed text never throws: it becomes a usage reply
+ * that says what was expected, because the person typing it sees nothing else.
+ */
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'start'; target: string; version: string }
+  | { kind: 'status'; target: string }
+  | { kind: 'history'; target: string }
+  | { kind: 'abort'; target: string; reason: string }
+  | { kind: 'promote'; target: string }
+  | { kind: 'approve'; target: string }
+  | { kind: 'retry'; target: string }
+  | { kind: 'schedule'; action: 'list' | 'cancel' | 'create'; target?: string; args: string[] };
+
+export type CommandKind = Command['kind'];
+
+export type ParsedCommand = { ok: true; command: Command } | { ok: false; usage: string };
+
+/** The command's action for the access policy (retry and schedule start rollouts). */
+export type Action = 'start' | 'approve' | 'promote' | 'abort' | 'status' | 'history' | 'help';
+
+export function actionOf(command: Command): Action {
+  switch (command.kind) {
+    case 'help':
+      return 'help';
+    case 'status':
+    case 'history':
+      return command.kind;
+    case 'start':
+    case 'retry':
+    case 'schedule':
+      return 'start';
+    case 'abort':
+      return 'abort';
+    case 'promote':
+      return 'promote';
+    case 'approve':
+      return 'approve';
+    default: {
+      const never: never = command;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export const USAGE = [
+  '*Sluice* — canary rollouts from chat',
+  '`/sluice start <target> <version>` start a rollout',
+  '`/sluice status <target>` where the rollout is and its last verdict',
+  '`/sluice history <target>` recent rollouts',
+  '`/sluice abort <target> [reason]` roll back now (any time)',
+  '`/sluice promote <target>` promote now (skips the remaining analysis steps)',
+  '`/sluice approve <target>` approve a pending gate',
+  '`/sluice retry <target>` a new attempt of the last version',
+  '`/sluice schedule list|cancel …` scheduled rollouts',
+  '`/sluice help` this text',
+].join('\n');
+
+/** A target name as the spec allows it (metadata.name is a DNS label). */
+const TARGET = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A version: the execution input allows 1–128 characters; no whitespace or Slack markup. */
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}$/;
+
+const SYNTAX: Record<Exclude<CommandKind, 'help' | 'schedule'>, string> = {
+  start: '/sluice start <target> <version>',
+  status: '/sluice status <target>',
+  history: '/sluice history <target>',
+  abort: '/sluice abort <target> [reason]',
+  promote: '/sluice promote <target>',
+  approve: '/sluice approve <target>',
+  retry: '/sluice retry <target>',
+};
+
+function usage(problem: string, syntax?: string): ParsedCommand {
+  return { ok: false, usage: `${problem}${syntax ? `\nUsage: \`${syntax}\`` : ''}\nType \`/sluice help\` for every command.` };
+}
+
+/** Slack escapes &, < and > in command text; a quoted word may carry them. */
+function unescape(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+function targetOf(word: string | undefined, syntax: string): string | ParsedCommand {
+  if (!word) return usage('Which target?', syntax);
+  if (!TARGET.test(word) || word.length > 63) return usage(`\`${word.slice(0, 64)}\` is not a target name (lowercase letters, digits and -).`, syntax);
+  return word;
+}
+
+export function parseCommand(rawText: string): ParsedCommand {
+  const text = unescape(rawText).trim();
+  if (text.length > 1000) return usage('That command is too long.');
+  const [verb = '', ...rest] = text.split(/\s+/).filter(Boolean);
+  const name = verb.toLowerCase();
+  if (name === '' || name === 'help') return { ok: true, command: { kind: 'help' } };
+  if (name === 'schedule') {
+    const [action = '', ...args] = rest;
+    if (action === 'list') return { ok: true, command: { kind: 'schedule', action: 'list', args, ...(args[0] ? { target: args[0] } : {}) } };
+    if (action === 'cancel') {
+      if (!args[0]) return usage('Which schedule?', '/sluice schedule cancel <name>');
+      return { ok: true, command: { kind: 'schedule', action: 'cancel', args } };
+    }
+    if (action && TARGET.test(action)) return { ok: true, command: { kind: 'schedule', action: 'create', target: action, args } };
+    return usage('Expected `list`, `cancel <name>` or `<target> <version> <time>`.', '/sluice schedule list|cancel <name>|<target> <version> <time>');
+  }
+  if (!(name in SYNTAX)) return usage(`I don't know \`${name.slice(0, 32)}\`.`);
+  const kind = name as keyof typeof SYNTAX;
+  const syntax = SYNTAX[kind];
+  const target = targetOf(rest[0], syntax);
+  if (typeof target !== 'string') return target;
+  const extra = rest.slice(1);
+  switch (kind) {
+    case 'start': {
+      const [version, ...more] = extra;
+      if (!version) return usage(`Which version of ${target}?`, syntax);
+      if (!VERSION.test(version)) return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, syntax);
+      if (more.length) return usage(`Unexpected \`${more.join(' ').slice(0, 64)}\` after the version.`, syntax);
+      return { ok: true, command: { kind, target, version } };
+    }
+    case 'abort':
+      return { ok: true, command: { kind, target, reason: extra.join(' ').slice(0, 500) || 'aborted from Slack' } };
+    case 'status':
+    case 'history':
+    case 'promote':
+    case 'approve':
+    case 'retry':
+      if (extra.length) return usage(`Unexpected \`${extra.join(' ').slice(0, 64)}\` after the target.`, syntax);
+      return { ok: true, command: { kind, target } };
+    default: {
+      const never: never = kind;
+      return usage(`I don't know \`${String(never)}\`.`);
+    }
+  }
+}

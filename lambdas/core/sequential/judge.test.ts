@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import type { ArmDelta, LookCounts } from '../counts.ts';
+import type { SequentialContext, SequentialMetric, SequentialState } from './judge.ts';
+import { judgeLook, sequentialConfig } from './judge.ts';
+import { seededRandom } from './random.ts';
+import { normalCdf, wilsonInterval } from './stats.ts';
+
+const ERRORS: SequentialMetric = { name: 'request-success-rate', kind: 'errors', thresholdRange: { min: 99 } };
+const LATENCY: SequentialMetric = { name: 'request-duration', kind: { slowerThanMs: 500 }, thresholdRange: { max: 500 } };
+
+function look(canary: [number, number, number?], primary: [number, number, number?]): LookCounts {
+  const arm = ([requests, errors, slow]: [number, number, number?]): ArmDelta => ({ requests, errors, slow: slow === undefined ? {} : { '500': slow } });
+  return { canary: arm(canary), primary: arm(primary), resets: 0, gaps: [] };
+}
+
+function ctx(stepIndex: number, lookInStep: number, secondsInStep: number, atTopWeight = false, metrics = [ERRORS]): SequentialContext {
+  return { stepIndex, lookInStep, secondsInStep, atTopWeight, metrics };
+}
+
+describe('sequential judge: failing a bad canary', () => {
+  it('rolls back a canary with ten times the errors within a few looks, with its evidence', () => {
+    // Prepare: 10% canary share, primary at 0.5% errors, canary at 5%.
+    let state: SequentialState | null = null;
+    const decisions: string[] = [];
+    // Act
+    for (let i = 0; i < 5; i++) {
+      const r = judgeLook(state, look([100, 5], [900, 4]), ctx(0, i, 10 * (i + 1)));
+      state = r.state;
+      decisions.push(r.decision);
+      if (r.decision === 'fail') {
+        // Assess
+        expect(r.verdict.result).toBe('fail');
+        expect(r.verdict.evidence?.eValue).toBeGreaterThanOrEqual(100);
+        expect(r.verdict.evidence?.pValue).toBeLessThanOrEqual(0.01);
+        expect(r.verdict.checks[0]?.result).toBe('fail');
+        expect(r.verdict.checks[0]?.evidence?.rollout.canary).toEqual({ requests: 100 * (i + 1), events: 5 * (i + 1) });
+        expect(r.verdict.summary).toMatch(/^canary worse/);
+        break;
+      }
+    }
+    expect(decisions.at(-1)).toBe('fail');
+    expect(decisions.length).toBeLessThanOrEqual(3);
+  });
+
+  it('fails a canary above its threshold even when the primary is as bad (one-sample test), but not on one burst look', () => {
+    let state: SequentialState | null = null;
+    const first = judgeLook(state, look([1000, 50], [9000, 450]), ctx(0, 0, 10));
+    // One look can raise the one-sample e-value at most tenfold: a single shared burst is not a rollback.
+    expect(first.decision).not.toBe('fail');
+    state = first.state;
+    let decision = first.decision;
+    for (let i = 1; i < 6 && decision !== 'fail'; i++) {
+      const r = judgeLook(state, look([1000, 50], [9000, 450]), ctx(0, i, 10 * (i + 1)));
+      state = r.state;
+      decision = r.decision;
+    }
+    expect(decision).toBe('fail');
+    expect(state?.metrics[0]?.fail.logE).toBeLessThan(Math.log(2));
+  });
+
+  it('judges each latency threshold as its own metric', () => {
+    let state: SequentialState | null = null;
+    let r = judgeLook(state, look([200, 0, 30], [1800, 0, 4]), ctx(0, 0, 10, false, [ERRORS, LATENCY]));
+    state = r.state;
+    r = judgeLook(state, look([200, 0, 30], [1800, 0, 4]), ctx(0, 1, 20, false, [ERRORS, LATENCY]));
+    expect(r.decision).toBe('fail');
+    expect(r.verdict.checks.map((c) => [c.name, c.result])).toEqual([
+      ['request-success-rate', 'pass'],
+      ['request-duration', 'fail'],
+    ]);
+  });
+});
+
+describe('sequential judge: no evidence', () => {
+  it('a look where either arm served nothing carries no evidence and changes no e-value', () => {
+    const before = judgeLook(null, look([100, 1], [900, 4]), ctx(0, 0, 10)).state;
+    for (const empty of [look([0, 0], [900, 4]), look([100, 1], [0, 0]), look([0, 0], [0, 0])]) {
+      const r = judgeLook(before, empty, ctx(0, 1, 20));
+      expect(r.decision).toBe('no-evidence');
+      expect(r.verdict.result).toBe('no-data');
+      expect(r.verdict.checks[0]?.value).toBeNull();
+      expect(r.state.metrics).toEqual(before.metrics.map((m) => ({ ...m, lastMethod: 'none' })));
+    }
+  });
+
+  it('a missing latency count or a scrape gap is no evidence, never a pass', () => {
+    const missingSlow = judgeLook(null, look([100, 0], [900, 0, 2]), ctx(0, 0, 10, false, [ERRORS, LATENCY]));
+    expect(missingSlow.decision).toBe('no-evidence');
+    const gap = judgeLook(null, { ...look([100, 0], [900, 0]), gaps: ['canary requests'] }, ctx(0, 0, 10));
+    expect(gap.decision).toBe('no-evidence');
+    expect(gap.verdict.summary).toContain('canary requests');
+  });
+});
+
+describe('sequential judge: advancing early', () => {
+  const healthy = () => look([2000, 1], [18000, 90]);
+
+  it('advances only after the minimum exposure (2 looks, 30 s, enough canary requests)', () => {
+    let state: SequentialState | null = null;
+    const r1 = judgeLook(state, healthy(), ctx(0, 0, 10));
+    state = r1.state;
+    // The evidence is already there after one look, but the exposure is not.
+    expect(r1.verdict.evidence?.promotionEValue).toBeGreaterThanOrEqual(20);
+    expect(r1.decision).toBe('continue');
+    const r2 = judgeLook(state, healthy(), ctx(0, 1, 20));
+    expect(r2.decision).toBe('continue');
+    const r3 = judgeLook(r2.state, healthy(), ctx(0, 2, 30));
+    expect(r3.decision).toBe('advance-early');
+    expect(r3.verdict.result).toBe('pass');
+    // Few canary requests: no early advance however long.
+    const few = sequentialConfig({ minCanaryRequestsPerStep: 1_000_000 });
+    const r4 = judgeLook(judgeLook(null, healthy(), ctx(0, 0, 10), few).state, healthy(), ctx(0, 5, 60), few);
+    expect(r4.decision).toBe('continue');
+  });
+
+  it('never uses an earlier step’s data for the current step', () => {
+    // Strong evidence in step 0 (too early to advance there).
+    let state = judgeLook(null, healthy(), ctx(0, 0, 10)).state;
+    state = judgeLook(state, healthy(), ctx(0, 1, 20)).state;
+    // Step 1: a thin look past the minimum time must not inherit step 0's promotion evidence.
+    const r = judgeLook(state, look([150, 0], [1350, 6]), ctx(1, 2, 30));
+    expect(r.decision).toBe('continue');
+    expect(r.verdict.evidence?.promotionEValue).toBeLessThan(20);
+    expect(r.state.metrics[0]?.step.canary).toEqual({ requests: 150, events: 0 });
+    // …while the failure evidence runs for the whole rollout.
+    expect(r.state.metrics[0]?.rollout.canary.requests).toBe(4150);
+  });
+
+  it('runs the full interval at the top weight unless told otherwise', () => {
+    let state = judgeLook(null, healthy(), ctx(4, 0, 10, true)).state;
+    state = judgeLook(state, healthy(), ctx(4, 1, 20, true)).state;
+    expect(judgeLook(state, healthy(), ctx(4, 2, 30, true)).decision).toBe('continue');
+    const early = sequentialConfig({ fullIntervalAtTopWeight: false });
+    let s2 = judgeLook(null, healthy(), ctx(4, 0, 10, true), early).state;
+    s2 = judgeLook(s2, healthy(), ctx(4, 1, 20, true), early).state;
+    expect(judgeLook(s2, healthy(), ctx(4, 2, 30, true), early).decision).toBe('advance-early');
+  });
+
+  it('does not advance a canary twice as bad as the primary', () => {
+    let state: SequentialState | null = null;
+    let decision = '';
+    for (let i = 0; i < 6; i++) {
+      const r = judgeLook(state, look([2000, 20], [18000, 90]), ctx(0, i, 10 * (i + 1)));
+      state = r.state;
+      decision = r.decision;
+      expect(decision).not.toBe('advance-early');
+    }
+  });
+
+  it('keeps its state JSON-serializable: a round trip gives the same decisions', () => {
+    let direct: SequentialState | null = null;
+    let viaJson: SequentialState | null = null;
+    for (let i = 0; i < 4; i++) {
+      const l = look([300 + i, i], [2700, 10 + i]);
+      const a = judgeLook(direct, l, ctx(0, i, 10 * (i + 1)));
+      const b = judgeLook(viaJson, l, ctx(0, i, 10 * (i + 1)));
+      direct = a.state;
+      viaJson = JSON.parse(JSON.stringify(b.state)) as SequentialState;
+      expect(b.decision).toBe(a.decision);
+      expect(JSON.stringify(b.verdict)).toBe(JSON.stringify(a.verdict));
+    }
+  });
+});
+
+describe('sequential judge: false alarms under repeated looks', () => {
+  it('fails a canary no worse than the primary in at most alpha of runs (simulated, 95% bound), where a per-look z-test does not', () => {
+    // Prepare: canary and primary both exactly at the allowed 1% (the edge of both nulls).
+    const runs = 1500;
+    const looks = 30;
+    const config = sequentialConfig({ alpha: 0.05 });
+    const random = seededRandom(20261127);
+    let judgeFalseAlarms = 0;
+    let zFalseAlarms = 0;
+    for (let run = 0; run < runs; run++) {
+      let state: SequentialState | null = null;
+      let judged = false;
+      let zFired = false;
+      let cx = 0;
+      let cn = 0;
+      let bx = 0;
+      let bn = 0;
+      for (let i = 0; i < looks; i++) {
+        const total = 400;
+        const nC = random.binomial(total, 0.2);
+        const nB = total - nC;
+        const x = random.binomial(nC, 0.01);
+        const y = random.binomial(nB, 0.01);
+        // Act
+        if (!judged) {
+          const r = judgeLook(state, look([nC, x], [nB, y]), ctx(Math.floor(i / 6), i % 6, 10 * ((i % 6) + 1)), config);
+          state = r.state;
+          if (r.decision === 'fail') judged = true;
+        }
+        cx += x;
+        cn += nC;
+        bx += y;
+        bn += nB;
+        const pooled = (cx + bx) / (cn + bn);
+        const se = Math.sqrt(pooled * (1 - pooled) * (1 / cn + 1 / bn));
+        if (se > 0 && 1 - normalCdf((cx / cn - bx / bn) / se) < 0.05) zFired = true;
+      }
+      if (judged) judgeFalseAlarms++;
+      if (zFired) zFalseAlarms++;
+    }
+    // Assess
+    expect(wilsonInterval(judgeFalseAlarms, runs).upper).toBeLessThanOrEqual(0.05);
+    expect(wilsonInterval(zFalseAlarms, runs).lower).toBeGreaterThan(0.05);
+  });
+});

@@ -1,0 +1,373 @@
+/**
+ * The sequential judge (issue 6 part 2, DESIGN §5). Each look brings the integer deltas of the
+ * raw counters per arm (counts.ts). Per metric (errors, and each latency threshold as its own
+ * metric) it keeps, for the whole rollout, an anytime-valid e-process of "the canary is worse than
+ * the primary", plus a one-sample e-process of "the canary's rate is above its allowed rate" when
+ * the metric has a `thresholdRange`. The rollout fails when the mean of those k e-values reaches
+ * 1/alpha, so the chance of ever failing a canary that is no worse stays below alpha however many
+ * looks there are. A step ends early only through separate promotion e-processes, started afresh
+ * at each step, whose null is "the canary is worse than allowed"; all must reach 1/alphaPromote.
+ * Pure: the caller keeps the JSON state between looks.
+ */
+import type { ArmDelta, LookCounts } from '../counts.ts';
+import type { ArmEvidence, CheckEvidence, CheckResult, MetricCheck, Verdict, VerdictEvidence } from '../ports.ts';
+import type { EProcessState, FactorMethod } from './eprocess.ts';
+import { applyLogFactors, betaBinomialConfidenceSequence, createEProcess, eValue, twoSampleLogFactors } from './eprocess.ts';
+import { allowedRate, createOneSample, oneSampleLogFactors } from './onesample.ts';
+import { logSumExp } from './stats.ts';
+
+export interface SequentialConfig {
+  /** Chance of failing a canary that is no worse than the primary and within its thresholds. */
+  alpha: number;
+  /** Chance of ending a step early for a canary that is worse than allowed. */
+  alphaPromote: number;
+  /** Rate ratio (canary over primary) from which a canary counts as worse than allowed. */
+  margin: number;
+  minLooksPerStep: number;
+  minSecondsPerStep: number;
+  minCanaryRequestsPerStep: number;
+  /** Never end the step at the top weight early: it runs its whole interval. */
+  fullIntervalAtTopWeight: boolean;
+  /** Share of a window's requests that are events above which the exact hypergeometric factor is used. */
+  exactAbove: number;
+  /** Most one look may multiply a one-sample failure e-process by (a shared error burst alone should not roll back). */
+  thresholdMaxFactor: number;
+}
+
+export const SEQUENTIAL_DEFAULTS: SequentialConfig = {
+  alpha: 0.01,
+  alphaPromote: 0.05,
+  margin: 2,
+  minLooksPerStep: 2,
+  minSecondsPerStep: 30,
+  minCanaryRequestsPerStep: 200,
+  fullIntervalAtTopWeight: true,
+  exactAbove: 0.05,
+  thresholdMaxFactor: 10,
+};
+
+export function sequentialConfig(options: Partial<SequentialConfig> = {}): SequentialConfig {
+  const config = { ...SEQUENTIAL_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const inOpenUnit = (v: number) => v > 0 && v < 1;
+  if (!inOpenUnit(config.alpha)) throw new RangeError(`sequential.alpha must be in (0, 1), got ${config.alpha}`);
+  if (!inOpenUnit(config.alphaPromote)) throw new RangeError(`sequential.alphaPromote must be in (0, 1), got ${config.alphaPromote}`);
+  if (!(config.margin > 1)) throw new RangeError(`sequential.margin must be above 1, got ${config.margin}`);
+  return config;
+}
+
+/** Alternatives of the failure test: canary/primary rate ratios above 1. */
+export const FAIL_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100] as const;
+/** Alternatives of the promotion test, as fractions of the margin. */
+export const PROMOTE_FRACTIONS = [0.75, 0.5, 0.25] as const;
+
+export type MetricKind = 'errors' | { slowerThanMs: number };
+
+export interface SequentialMetric {
+  name: string;
+  kind: MetricKind;
+  thresholdRange?: { min?: number | undefined; max?: number | undefined } | undefined;
+  /** For latency metrics: the quantile the thresholdRange bounds (0.99 = p99). */
+  quantile?: number;
+}
+
+export interface SequentialContext {
+  stepIndex: number;
+  /** Looks already done in this step before this one (RunState.lookInStep). */
+  lookInStep: number;
+  secondsInStep: number;
+  atTopWeight: boolean;
+  metrics: SequentialMetric[];
+}
+
+export type SequentialDecision = 'fail' | 'advance-early' | 'continue' | 'no-evidence';
+
+interface Counts {
+  canary: ArmEvidence;
+  primary: ArmEvidence;
+}
+
+interface MetricState {
+  name: string;
+  /** "Canary worse than primary" (psi > 1), whole rollout. */
+  fail: EProcessState;
+  /** "Canary within margin" (psi < margin), current step. */
+  promote: EProcessState;
+  threshold: { allowedRate: number; fail: EProcessState; promote: EProcessState } | null;
+  rollout: Counts;
+  step: Counts;
+  lastMethod: FactorMethod;
+}
+
+/** The judge's memory between looks: JSON-serializable (no Infinity, no class instances). */
+export interface SequentialState {
+  version: 1;
+  stepIndex: number;
+  looks: number;
+  /** Looks in the current step that carried evidence. */
+  stepLooks: number;
+  stepCanaryRequests: number;
+  /** Always-valid p-value of the mean failure e-value. */
+  pValue: number;
+  metrics: MetricState[];
+}
+
+export interface SequentialResult {
+  state: SequentialState;
+  verdict: Verdict;
+  decision: SequentialDecision;
+}
+
+const zeroCounts = (): Counts => ({ canary: { requests: 0, events: 0 }, primary: { requests: 0, events: 0 } });
+
+function promoteGrid(config: SequentialConfig): number[] {
+  return PROMOTE_FRACTIONS.map((f) => f * config.margin);
+}
+
+function newMetricState(metric: SequentialMetric, config: SequentialConfig): MetricState {
+  const rate = allowedRate(metric.kind, metric.thresholdRange, metric.quantile);
+  return {
+    name: metric.name,
+    fail: createEProcess(FAIL_GRID),
+    promote: createEProcess(promoteGrid(config)),
+    // A limit of 100% (success rate min 0) constrains nothing: no test.
+    threshold: rate === null || rate >= 1 ? null : { allowedRate: rate, fail: createOneSample(rate, 'above'), promote: createOneSample(rate, 'below') },
+    rollout: zeroCounts(),
+    step: zeroCounts(),
+    lastMethod: 'none',
+  };
+}
+
+export function createSequentialState(metrics: readonly SequentialMetric[], config: SequentialConfig = SEQUENTIAL_DEFAULTS, stepIndex = 0): SequentialState {
+  if (metrics.length === 0) throw new RangeError('the sequential judge needs at least one metric');
+  const names = new Set(metrics.map((m) => m.name));
+  if (names.size !== metrics.length) throw new RangeError('metric names must be unique');
+  return { version: 1, stepIndex, looks: 0, stepLooks: 0, stepCanaryRequests: 0, pValue: 1, metrics: metrics.map((m) => newMetricState(m, config)) };
+}
+
+/** A new step: the promotion evidence and step counts start again; the failure evidence carries on. */
+function enterStep(state: SequentialState, stepIndex: number, config: SequentialConfig): SequentialState {
+  return {
+    ...state,
+    stepIndex,
+    stepLooks: 0,
+    stepCanaryRequests: 0,
+    metrics: state.metrics.map((m) => ({
+      ...m,
+      promote: createEProcess(promoteGrid(config)),
+      threshold: m.threshold ? { ...m.threshold, promote: createOneSample(m.threshold.allowedRate, 'below') } : null,
+      step: zeroCounts(),
+    })),
+  };
+}
+
+function eventsOf(arm: ArmDelta, kind: MetricKind): number | undefined {
+  return kind === 'errors' ? arm.errors : arm.slow[String(kind.slowerThanMs)];
+}
+
+/** Why a look carries no evidence, or null when it does. */
+function missingEvidence(look: LookCounts, metrics: readonly SequentialMetric[]): string | null {
+  if (look.canary.requests <= 0 && look.primary.requests <= 0) return 'neither arm served requests';
+  if (look.canary.requests <= 0) return 'the canary served no requests';
+  if (look.primary.requests <= 0) return 'the primary served no requests';
+  if (look.gaps.length) return `series missing from a scrape: ${look.gaps.join(', ')}`;
+  for (const metric of metrics) {
+    for (const side of ['canary', 'primary'] as const) {
+      const events = eventsOf(look[side], metric.kind);
+      if (events === undefined || !Number.isFinite(events) || events < 0) return `${metric.name}: no ${side} count`;
+      if (events > look[side].requests) return `${metric.name}: more ${side} events (${events}) than requests (${look[side].requests})`;
+    }
+  }
+  return null;
+}
+
+const MAX_REPORTED = 1e300;
+const finite = (v: number) => (Number.isFinite(v) ? v : v > 0 ? MAX_REPORTED : 0);
+const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => ({ requests: a.requests + requests, events: a.events + events });
+
+/** The value a person compares with the range: success rate for errors with a min, else the event rate, in percent. */
+function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null {
+  if (arm.requests <= 0) return null;
+  const pct = (100 * arm.events) / arm.requests;
+  return metric.kind === 'errors' && metric.thresholdRange?.min !== undefined ? 100 - pct : pct;
+}
+
+function promotionE(m: MetricState): number {
+  // Not worse than allowed = within the margin of the primary, or within the threshold. Each
+  // e-value is valid when the canary is worse on both counts, and so is their mean.
+  return m.threshold ? (eValue(m.promote) + eValue(m.threshold.promote)) / 2 : eValue(m.promote);
+}
+
+function metricFailLogs(m: MetricState): number[] {
+  return m.threshold ? [m.fail.logE, m.threshold.fail.logE] : [m.fail.logE];
+}
+
+function format(v: number): string {
+  if (v >= 1e6) return v.toExponential(2);
+  return v >= 100 ? v.toFixed(0) : v.toPrecision(3);
+}
+
+export function judgeLook(
+  previous: SequentialState | null | undefined,
+  look: LookCounts,
+  context: SequentialContext,
+  config: SequentialConfig = SEQUENTIAL_DEFAULTS,
+): SequentialResult {
+  let state = previous ?? createSequentialState(context.metrics, config, context.stepIndex);
+  const known = state.metrics.map((m) => m.name).join(',');
+  if (known !== context.metrics.map((m) => m.name).join(',')) {
+    throw new Error(`the sequential judge's metrics changed mid-rollout (state: ${known}; look: ${context.metrics.map((m) => m.name).join(',')})`);
+  }
+  // Promotion never uses an earlier step's data.
+  if (state.stepIndex !== context.stepIndex) state = enterStep(state, context.stepIndex, config);
+
+  const failAt = 1 / config.alpha;
+  const promoteAt = 1 / config.alphaPromote;
+  const totalRequests = look.canary.requests + look.primary.requests;
+  const canaryShare = totalRequests > 0 ? look.canary.requests / totalRequests : null;
+  const missing = missingEvidence(look, context.metrics);
+
+  if (!missing) {
+    state = {
+      ...state,
+      looks: state.looks + 1,
+      stepLooks: state.stepLooks + 1,
+      stepCanaryRequests: state.stepCanaryRequests + look.canary.requests,
+      metrics: state.metrics.map((m, i) => {
+        const metric = context.metrics[i] as SequentialMetric;
+        const x = eventsOf(look.canary, metric.kind) as number;
+        const y = eventsOf(look.primary, metric.kind) as number;
+        const window = { canaryRequests: look.canary.requests, primaryRequests: look.primary.requests, canaryEvents: x, primaryEvents: y };
+        const fail = twoSampleLogFactors(m.fail.grid, 1, window, config.exactAbove);
+        const promote = twoSampleLogFactors(m.promote.grid, config.margin, window, config.exactAbove);
+        const threshold = m.threshold
+          ? {
+              ...m.threshold,
+              fail: applyLogFactors(
+                m.threshold.fail,
+                oneSampleLogFactors(m.threshold.fail.grid, m.threshold.allowedRate, look.canary.requests, x, Math.log(config.thresholdMaxFactor)),
+              ),
+              promote: applyLogFactors(m.threshold.promote, oneSampleLogFactors(m.threshold.promote.grid, m.threshold.allowedRate, look.canary.requests, x)),
+            }
+          : null;
+        return {
+          ...m,
+          fail: fail.method === 'none' ? m.fail : applyLogFactors(m.fail, fail.logFactors),
+          promote: promote.method === 'none' ? m.promote : applyLogFactors(m.promote, promote.logFactors),
+          threshold,
+          rollout: { canary: add(m.rollout.canary, look.canary.requests, x), primary: add(m.rollout.primary, look.primary.requests, y) },
+          step: { canary: add(m.step.canary, look.canary.requests, x), primary: add(m.step.primary, look.primary.requests, y) },
+          lastMethod: fail.method,
+        };
+      }),
+    };
+  } else {
+    state = { ...state, looks: state.looks + 1, metrics: state.metrics.map((m) => ({ ...m, lastMethod: 'none' as const })) };
+  }
+
+  const failLogs = state.metrics.flatMap(metricFailLogs);
+  const meanE = Math.exp(logSumExp(failLogs) - Math.log(failLogs.length));
+  const pValue = Math.min(state.pValue, Math.min(1, 1 / meanE));
+  state = { ...state, pValue };
+  const promotionEs = state.metrics.map(promotionE);
+  const minPromotion = Math.min(...promotionEs);
+  const looksInStep = context.lookInStep + 1;
+
+  let decision: SequentialDecision;
+  if (meanE >= failAt) decision = 'fail';
+  else if (missing) decision = 'no-evidence';
+  else if (
+    minPromotion >= promoteAt &&
+    state.stepLooks >= config.minLooksPerStep &&
+    looksInStep >= config.minLooksPerStep &&
+    context.secondsInStep >= config.minSecondsPerStep &&
+    state.stepCanaryRequests >= config.minCanaryRequestsPerStep &&
+    !(context.atTopWeight && config.fullIntervalAtTopWeight)
+  )
+    decision = 'advance-early';
+  else decision = 'continue';
+
+  const worst = state.metrics.reduce((best, m, i) => (logSumExp(metricFailLogs(m)) > logSumExp(metricFailLogs(state.metrics[best] as MetricState)) ? i : best), 0);
+  const checks: MetricCheck[] = state.metrics.map((m, i) => {
+    const metric = context.metrics[i] as SequentialMetric;
+    const lookCanary: ArmEvidence = { requests: look.canary.requests, events: eventsOf(look.canary, metric.kind) ?? 0 };
+    const lookPrimary: ArmEvidence = { requests: look.primary.requests, events: eventsOf(look.primary, metric.kind) ?? 0 };
+    const ownMean = Math.exp(logSumExp(metricFailLogs(m)) - Math.log(metricFailLogs(m).length));
+    let result: CheckResult;
+    if (missing) result = decision === 'fail' && i === worst ? 'fail' : 'no-data';
+    else result = ownMean >= failAt || (decision === 'fail' && i === worst) ? 'fail' : 'pass';
+    const evidence: CheckEvidence = {
+      eValue: finite(eValue(m.fail)),
+      pValue: m.fail.p,
+      method: m.lastMethod,
+      promotionEValue: finite(promotionE(m)),
+      look: { canary: lookCanary, primary: lookPrimary },
+      step: m.step,
+      rollout: m.rollout,
+    };
+    if (m.threshold) evidence.threshold = { allowedRate: m.threshold.allowedRate, eValue: finite(eValue(m.threshold.fail)), pValue: m.threshold.fail.p };
+    const stepEvents = m.step.canary.events + m.step.primary.events;
+    const stepRequests = m.step.canary.requests + m.step.primary.requests;
+    if (stepEvents > 0 && m.step.canary.requests > 0 && m.step.primary.requests > 0) {
+      const rho = m.step.canary.requests / stepRequests;
+      const cs = betaBinomialConfidenceSequence(m.step.canary.events, stepEvents, rho, 1, Math.max(1, (1 - rho) / rho), config.alpha);
+      evidence.ratioBounds = { lower: cs.psi[0], upper: Number.isFinite(cs.psi[1]) ? cs.psi[1] : null, confidence: 1 - config.alpha };
+    }
+    const check: MetricCheck = {
+      name: m.name,
+      value: missing ? null : displayRate(metric, lookCanary),
+      result,
+      primary: missing ? null : displayRate(metric, lookPrimary),
+      evidence,
+    };
+    if (metric.kind === 'errors') {
+      check.min = metric.thresholdRange?.min;
+      check.max = metric.thresholdRange?.max;
+    }
+    return check;
+  });
+
+  const evidence: VerdictEvidence = {
+    judge: 'sequential',
+    decision,
+    eValue: finite(meanE),
+    failAt,
+    promotionEValue: finite(minPromotion),
+    promoteAt,
+    pValue,
+    stepIndex: context.stepIndex,
+    looksInStep,
+    secondsInStep: context.secondsInStep,
+    canaryShare,
+  };
+  const result: CheckResult = decision === 'fail' ? 'fail' : decision === 'no-evidence' ? 'no-data' : 'pass';
+  return { state, verdict: { result, checks, summary: summarize(decision, state, meanE, minPromotion, failAt, promoteAt, missing), evidence }, decision };
+}
+
+function summarize(
+  decision: SequentialDecision,
+  state: SequentialState,
+  meanE: number,
+  minPromotion: number,
+  failAt: number,
+  promoteAt: number,
+  missing: string | null,
+): string {
+  const rate = (a: ArmEvidence) => (a.requests > 0 ? `${((100 * a.events) / a.requests).toFixed(2)}%` : 'n/a');
+  const perMetric = state.metrics
+    .map((m) => `${m.name} canary ${rate(m.rollout.canary)} vs primary ${rate(m.rollout.primary)} (E ${format(finite(eValue(m.fail)))})`)
+    .join('; ');
+  switch (decision) {
+    case 'fail':
+      return `canary worse: mean e-value ${format(finite(meanE))} >= ${format(failAt)}; ${perMetric}`;
+    case 'no-evidence':
+      return `no evidence this look (${missing ?? 'no data'}); ${perMetric}`;
+    case 'advance-early':
+      return `canary within allowed: promotion e-value ${format(finite(minPromotion))} >= ${format(promoteAt)} for every metric; ${perMetric}`;
+    case 'continue':
+      return `no decision yet: e-value ${format(finite(meanE))} < ${format(failAt)}, promotion ${format(finite(minPromotion))} < ${format(promoteAt)}; ${perMetric}`;
+    default: {
+      const unknown: never = decision;
+      throw new Error(`unknown decision ${String(unknown)}`);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The Slack bot behind a Lambda Function URL (DESIGN §1, §6: ack first, report later).
+ *
+ * `handler` (the Function URL): a middy chain — body-size cap, then the v0 signature checked on
+ * the RAW body (base64-decoded when the URL encoded it) before anything parses it, then the ack
+ * path (store and Step Functions only, plus cached identity look-ups) answering with an
+ * ephemeral reply. What is left for Slack (the clicker's follow-up via response_url) is handed to
+ * `afterAck`: in AWS an asynchronous invoke of the worker function; locally the same work runs
+ * in-process after the response is returned.
+ *
+ * `workerHandler` (the worker): posts those follow-ups, and is the target of the EventBridge rule
+ * on source `sluice` that feeds the Notifiers (the Slack thread, webhooks).
+ * Response URLs and task tokens are never logged and never put in an event.
+ */
+import middy from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context } from 'aws-lambda';
+import { ephemeral } from '../core/chatops/blocks.ts';
+import type { SlackMessage } from '../core/chatops/blocks.ts';
+import { EVENT_TYPES } from '../core/ports.ts';
+import type { EventType, SluiceEvent } from '../core/ports.ts';
+import { logger } from '../adapters/logger.ts';
+import { handleSlackRequest } from '../adapters/slack/ack.ts';
+import type { AckDeps, FollowUp } from '../adapters/slack/ack.ts';
+import { parseSlackBody, verifySlackRequest } from '../adapters/slack/verify.ts';
+import type { DepsSource } from './deps.ts';
+
+/** Slack's own payloads are a few KiB; anything much larger is not Slack. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The part of a Function URL event (payload format 2.0) the bot reads. */
+export interface FunctionUrlEvent {
+  headers?: Record<string, string | undefined>;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext?: { http?: { method?: string } };
+}
+
+export interface FunctionUrlResult {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+export interface SlackHandlerDeps {
+  ack: AckDeps;
+  signingSecret: string;
+  /** Runs Slack-bound work after the ack (never awaited by the ack). */
+  afterAck(followUps: FollowUp[]): Promise<void>;
+}
+
+type Request = middy.Request<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context>;
+
+const text = (statusCode: number, body: string): FunctionUrlResult => ({ statusCode, headers: { 'content-type': 'text/plain' }, body });
+const json = (message: SlackMessage): FunctionUrlResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) });
+
+function bodySizeCap(maxBytes: number): MiddlewareObj<FunctionUrlEvent, FunctionUrlResult, Error, Context> {
+  return {
+    before: (request) => {
+      const body = request.event.body ?? '';
+      const bytes = request.event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+      if (bytes > maxBytes) return text(413, 'request body too large');
+      return undefined;
+    },
+  };
+}
+
+function slackSignature(deps: DepsSource<SlackHandlerDeps>): MiddlewareObj<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context> {
+  return {
+    before: async (request: Request) => {
+      const { signingSecret, ack } = await deps();
+      const verified = verifySlackRequest({
+        rawBody: request.event.body ?? '',
+        isBase64Encoded: request.event.isBase64Encoded,
+        headers: request.event.headers ?? {},
+        signingSecret,
+        now: ack.now(),
+      });
+      if (!verified.ok) {
+        logger.warn('Slack request refused', { reason: verified.reason });
+        return text(verified.status, verified.reason);
+      }
+      request.event.verifiedBody = verified.body;
+      return undefined;
+    },
+  };
+}
+
+export async function respond(deps: SlackHandlerDeps, body: string): Promise<FunctionUrlResult> {
+  const parsed = parseSlackBody(body);
+  if (!parsed.ok) return text(400, parsed.reason);
+  try {
+    const result = await handleSlackRequest(deps.ack, parsed.request);
+    if (result.followUps.length) {
+      void deps.afterAck(result.followUps).catch((error: unknown) => logger.warn('Slack follow-up failed', { error: error instanceof Error ? error.message : String(error) }));
+    }
+    return result.body ? json(result.body) : { statusCode: result.status, body: '' };
+  } catch (error) {
+    logger.error('Slack request failed', { error: error instanceof Error ? error.message : String(error) });
+    if (parsed.request.type === 'command') return json(ephemeral('Sluice hit an error handling that. Check `/sluice status <target>` before trying again.'));
+    return { statusCode: 200, body: '' };
+  }
+}
+
+export function createSlackHandler(deps: DepsSource<SlackHandlerDeps>, maxBodyBytes = MAX_BODY_BYTES) {
+  return middy<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context>()
+    .use(injectLambdaContext(logger))
+    .use(bodySizeCap(maxBodyBytes))
+    .use(slackSignature(deps))
+    .handler(async (event) => respond(await deps(), event.verifiedBody ?? ''));
+}
+
+/** Posts follow-ups to their response_url (valid 30 minutes, 5 uses); failures are logged without the URL. */
+export async function postFollowUps(followUps: readonly FollowUp[], send: typeof fetch = fetch): Promise<void> {
+  for (const { responseUrl, message } of followUps) {
+    try {
+      const response = await send(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message), signal: AbortSignal.timeout(5000) });
+      if (!response.ok) logger.warn('Slack response_url refused the follow-up', { status: response.status });
+    } catch (error) {
+      logger.warn('Slack response_url unreachable', { error: error instanceof Error ? error.name : 'error' });
+    }
+  }
+}
+
+/** The worker's input: follow-ups from the ack, or a Sluice event from the EventBridge rule. */
+export type WorkerEvent = { followUps: FollowUp[] } | { source: string; 'detail-type': string; detail: Omit<SluiceEvent, 'detailType'> };
+
+export interface WorkerDeps {
+  notify(event: SluiceEvent): Promise<void>;
+  send?: typeof fetch;
+}
+
+export async function work(deps: WorkerDeps, event: WorkerEvent): Promise<void> {
+  if ('followUps' in event) return postFollowUps(event.followUps, deps.send);
+  const detailType = event['detail-type'];
+  if (event.source !== 'sluice' || !(EVENT_TYPES as readonly string[]).includes(detailType)) return;
+  await deps.notify({ ...event.detail, detailType: detailType as EventType });
+}
+
+export function createWorkerHandler(deps: DepsSource<WorkerDeps>) {
+  return middy<WorkerEvent, void, Error, Context>()
+    .use(injectLambdaContext(logger))
+    .handler(async (event) => work(await deps(), event));
+}
+
+/** The Lambda entry points (AWS wiring is loaded lazily so tests and the local engine never need it). */
+export const handler = createSlackHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsSlackDeps());
+export const workerHandler = createWorkerHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsWorkerDeps());

@@ -1,0 +1,194 @@
+/**
+ * The weighted gateway against the Kubernetes API stand-in: it routes by the UpstreamGroup's
+ * weights as the watch delivers them, mirrors to the shadow upstream, and exports Envoy-named
+ * metrics that the built-in PromQL, evaluated by the real Prometheus, reads correctly.
+ */
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrometheusProvider } from '../../lambdas/adapters/prometheus.ts';
+import { metricQueries } from '../../lambdas/core/queries.ts';
+import { parseSpec } from '../../lambdas/core/spec.ts';
+import { startKubeStandIn } from '../kube/stand-in.ts';
+import type { KubeStandIn } from '../kube/stand-in.ts';
+import { bucketQuantile, shadowHost, startGateway } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
+import { startPrometheus } from './prometheus.ts';
+import { burst, eventually, startDummy, upstreamGroup, virtualService } from './sandbox.fixtures.ts';
+import type { DummyUpstream } from './sandbox.fixtures.ts';
+
+const NS = 'gloo-system';
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+interface World {
+  standIn: KubeStandIn;
+  gateway: Gateway;
+  primary: DummyUpstream;
+  canary: DummyUpstream;
+}
+
+async function world(options: { weights?: Record<string, number>; shadow?: number; canaryFailEvery?: number; canaryAddress?: string } = {}): Promise<World> {
+  const standIn = await startKubeStandIn();
+  closers.push(() => standIn.close());
+  const primary = await startDummy('v1');
+  closers.push(() => primary.close());
+  const canary = await startDummy('v2', options.canaryFailEvery ? { failEvery: options.canaryFailEvery } : {});
+  closers.push(() => canary.close());
+  for (const name of ['web-primary', 'web-canary']) {
+    standIn.apply({ apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name, namespace: NS }, spec: { static: { hosts: [{ addr: '127.0.0.1', port: 1 }] } } });
+  }
+  standIn.apply(upstreamGroup('web', options.weights ?? { 'web-primary': 100, 'web-canary': 0 }));
+  standIn.apply(virtualService('web', 'web', options.shadow !== undefined ? { upstream: 'web-canary', percentage: options.shadow } : undefined));
+  const gateway = await startGateway({
+    kubeConfig: standIn.kubeConfig(),
+    virtualService: { namespace: NS, name: 'web' },
+    upstreams: [
+      { name: 'web-primary', namespace: NS, address: primary.address },
+      { name: 'web-canary', namespace: NS, address: options.canaryAddress ?? canary.address },
+    ],
+    seed: 42,
+  });
+  closers.push(() => gateway.close());
+  await gateway.synced;
+  await gateway.waitForWeights(() => true);
+  return { standIn, gateway, primary, canary };
+}
+
+async function setWeights(standIn: KubeStandIn, weights: Record<string, number>): Promise<void> {
+  const custom = standIn.kubeConfig().makeApiClient(CustomObjectsApi);
+  const body = { spec: upstreamGroup('web', weights).spec };
+  await custom.patchNamespacedCustomObject(
+    { group: 'gloo.solo.io', version: 'v1', plural: 'upstreamgroups', namespace: NS, name: 'web', body },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+describe('weighted gateway', () => {
+  it('splits requests by the UpstreamGroup weights', async () => {
+    // Prepare
+    const { gateway } = await world({ weights: { 'web-primary': 80, 'web-canary': 20 } });
+    // Act
+    const seen = await burst(`${gateway.url}/`, 2000, 20);
+    // Assess
+    expect(seen.codes[200]).toBe(2000);
+    const share = (seen.versions.v2 ?? 0) / 2000;
+    expect(share).toBeGreaterThan(0.17);
+    expect(share).toBeLessThan(0.23);
+    const stats = gateway.stats();
+    expect(stats.upstreams['web-canary']?.requests).toBe(seen.versions.v2);
+    expect(stats.upstreams['web-primary']?.requests).toBe(seen.versions.v1);
+  });
+
+  it('follows a weight change made through the API within 2 seconds', async () => {
+    const { gateway, standIn } = await world();
+    expect((await burst(`${gateway.url}/`, 50)).versions).toEqual({ v1: 50 });
+
+    const changedAt = Date.now();
+    await setWeights(standIn, { 'web-primary': 0, 'web-canary': 100 });
+    await gateway.waitForWeights((w) => w['web-canary'] === 100, 2000);
+
+    expect((await burst(`${gateway.url}/`, 50)).versions).toEqual({ v2: 50 });
+    const last = gateway.stats().weightChanges.at(-1);
+    expect(last?.weights).toEqual({ 'web-primary': 0, 'web-canary': 100 });
+    expect(last?.at).toBeGreaterThanOrEqual(changedAt);
+  });
+
+  it('mirrors a copy to the shadow upstream with -shadow on the Host; users only see primary answers', async () => {
+    const { gateway, canary, primary } = await world({ shadow: 100 });
+
+    const seen = await burst(`${gateway.url}/`, 100);
+
+    expect(seen.versions).toEqual({ v1: 100 });
+    await eventually(() => canary.hosts.length === 100, 'every request mirrored to the canary');
+    const host = new URL(gateway.url).host;
+    expect(new Set(canary.hosts)).toEqual(new Set([shadowHost(host)]));
+    expect(new Set(primary.hosts)).toEqual(new Set([host]));
+    const stats = gateway.stats().upstreams['web-canary'];
+    expect(stats).toMatchObject({ requests: 0, shadowRequests: 100 });
+    expect(gateway.shadowing()).toEqual({ upstream: 'web-canary', percentage: 100 });
+  });
+
+  it('samples mirrored requests by the shadowing percentage', async () => {
+    const { gateway, canary } = await world({ shadow: 25 });
+    await burst(`${gateway.url}/`, 1000, 20);
+    await eventually(() => gateway.stats().upstreams['web-canary']?.shadowRequests === canary.hosts.length, 'mirrors settled');
+    expect(canary.hosts.length).toBeGreaterThan(200);
+    expect(canary.hosts.length).toBeLessThan(300);
+  });
+
+  it('answers and counts 503 when the upstream is down', async () => {
+    const { gateway } = await world({ weights: { 'web-primary': 0, 'web-canary': 100 }, canaryAddress: '127.0.0.1:1' });
+    const seen = await burst(`${gateway.url}/`, 10);
+    expect(seen.codes).toEqual({ 503: 10 });
+    expect(gateway.stats().upstreams['web-canary']).toMatchObject({ requests: 10, errors: 10 });
+    const text = await (await fetch(gateway.metricsUrl)).text();
+    expect(text).toContain('envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="503"} 10');
+  });
+
+  it('exports Envoy-named metrics that the built-in PromQL reads through the real Prometheus', async () => {
+    // Prepare: 1 canary answer in 10 is a 500.
+    const { gateway } = await world({ weights: { 'web-primary': 50, 'web-canary': 50 }, canaryFailEvery: 10 });
+    const text = await (await fetch(gateway.metricsUrl)).text();
+    expect(text).toContain('# TYPE envoy_cluster_upstream_rq counter');
+    expect(text).toContain('envoy_cluster_upstream_rq_time_bucket{le="0.5",envoy_cluster_name="web-primary_gloo-system"}');
+    expect(text).toContain('envoy_cluster_upstream_rq_time_bucket{le="3600000",envoy_cluster_name="web-canary_gloo-system"}');
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1 });
+    closers.push(() => prometheus.close());
+    // rate() needs a sample from before the traffic.
+    await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="500"}[1m]) >= 2', 30_000);
+
+    // Act
+    await burst(`${gateway.url}/`, 1000, 10);
+    const canaryServed = gateway.stats().upstreams['web-canary']?.requests ?? 0;
+    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`, 30_000);
+
+    // Assess: the spec's own rendered queries, run by the real provider.
+    const spec = parseSpec({
+      apiVersion: 'sluice.dev/v1',
+      kind: 'Rollout',
+      metadata: { name: 'web' },
+      spec: {
+        cluster: { kubeconfigContext: 'stand-in' },
+        router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+        analysis: {
+          prometheus: { address: prometheus.url },
+          metrics: [
+            { name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } },
+            { name: 'request-duration', interval: '1m', thresholdRange: { max: 500 } },
+          ],
+        },
+      },
+    });
+    const [successRate, duration] = spec.spec.analysis.metrics.map((metric) => metricQueries(spec, metric));
+    const provider = new PrometheusProvider({ address: prometheus.url });
+    const canaryRate = await provider.runQuery(successRate?.canary ?? '');
+    const primaryRate = await provider.runQuery(successRate?.primary ?? '');
+    const p99 = await provider.runQuery(duration?.canary ?? '');
+    expect(canaryRate).toBeGreaterThan(88);
+    expect(canaryRate).toBeLessThan(92);
+    expect(primaryRate).toBe(100);
+    expect(p99).toBeGreaterThan(0);
+    expect(p99).toBeLessThan(250);
+  });
+});
+
+describe('bucketQuantile', () => {
+  it('interpolates inside the bucket like histogram_quantile', () => {
+    // 100 observations, all between 25 and 50 ms.
+    const counts = [0, 0, 0, 0, 0, 100];
+    expect(bucketQuantile(0.99, counts)).toBeCloseTo(49.75);
+    expect(bucketQuantile(0.5, counts)).toBeCloseTo(37.5);
+  });
+
+  it('answers null without observations and the highest bound for the +Inf bucket', () => {
+    expect(bucketQuantile(0.99, [])).toBeNull();
+    expect(bucketQuantile(0.99, [...new Array<number>(19).fill(0), 5])).toBe(3_600_000);
+  });
+
+  it('appends -shadow to the host part, keeping the port', () => {
+    expect(shadowHost('shop.example.com')).toBe('shop.example.com-shadow');
+    expect(shadowHost('127.0.0.1:8080')).toBe('127.0.0.1-shadow:8080');
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * A steady load generator, in-process: `rps` requests per second to one URL over keep-alive
+ * connections, bounded in count, time and in-flight requests, until closed. It tallies what users
+ * saw: status codes and the `version` of each answer (the apps answer `{ version }`).
+ */
+import { Agent, request } from 'node:http';
+
+export interface LoadOptions {
+  url: string;
+  /** Requests per second. Default 100 (2 shared cores: keep it modest). */
+  rps?: number;
+  /** Stop after this many requests. Default: unbounded. */
+  maxRequests?: number;
+  /** Stop after this long. Default: unbounded. */
+  durationMs?: number;
+  /** Requests still waiting beyond this are not started (the tick skips). Default 200. */
+  maxInFlight?: number;
+  /** Per-request timeout. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface LoadStats {
+  sent: number;
+  completed: number;
+  /** Status code → count; transport errors count under 0. */
+  codes: Record<number, number>;
+  /** `version` in the answer body → count (answers without one are not counted here). */
+  versions: Record<string, number>;
+  /** Requests skipped because `maxInFlight` were still waiting. */
+  skipped: number;
+}
+
+export interface LoadGenerator {
+  stats(): LoadStats;
+  /** Changes the rate from now on. */
+  setRps(rps: number): void;
+  /** Resolves when the bound (count or time) is reached and every request has ended. */
+  done: Promise<LoadStats>;
+  /** Stops sending, waits for the requests in flight; idempotent. */
+  close(): Promise<LoadStats>;
+}
+
+const TICK_MS = 10;
+
+export function startLoad(options: LoadOptions): LoadGenerator {
+  let rps = options.rps ?? 100;
+  if (!(rps > 0)) throw new Error(`load: rps must be positive, got ${rps}`);
+  const url = new URL(options.url);
+  const maxInFlight = options.maxInFlight ?? 200;
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.min(maxInFlight, 64) });
+  const stats: LoadStats = { sent: 0, completed: 0, codes: {}, versions: {}, skipped: 0 };
+  let inFlight = 0;
+  let stopped = false;
+  let origin = Date.now();
+  let sentAtOrigin = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const settleIfDone = () => {
+    if (stopped && inFlight === 0) finish();
+  };
+
+  const fire = () => {
+    stats.sent += 1;
+    inFlight += 1;
+    const count = (code: number) => {
+      stats.codes[code] = (stats.codes[code] ?? 0) + 1;
+    };
+    const ended = () => {
+      stats.completed += 1;
+      inFlight -= 1;
+      settleIfDone();
+    };
+    const req = request(
+      { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'GET', agent, timeout: options.timeoutMs ?? 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          count(res.statusCode ?? 0);
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { version?: unknown };
+            if (typeof body.version === 'string') stats.versions[body.version] = (stats.versions[body.version] ?? 0) + 1;
+          } catch {
+            // not a JSON answer (the gateway's own 503 text): counted by code only
+          }
+          ended();
+        });
+        res.on('error', () => {
+          count(0);
+          ended();
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => {
+      count(0);
+      ended();
+    });
+    req.end();
+  };
+
+  const startedAt = Date.now();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    const now = Date.now();
+    if (options.durationMs !== undefined && now - startedAt >= options.durationMs) return stop();
+    let due = sentAtOrigin + Math.floor(((now - origin) * rps) / 1000) - (stats.sent + stats.skipped);
+    if (due > rps) {
+      // More than a second behind (a starved event loop): drop the backlog instead of a burst.
+      origin = now;
+      sentAtOrigin = stats.sent + stats.skipped;
+      due = 1;
+    }
+    for (let i = 0; i < due; i++) {
+      if (options.maxRequests !== undefined && stats.sent >= options.maxRequests) return stop();
+      if (inFlight >= maxInFlight) stats.skipped += 1;
+      else fire();
+    }
+    if (options.maxRequests !== undefined && stats.sent >= options.maxRequests) stop();
+  }, TICK_MS);
+
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    settleIfDone();
+  }
+
+  const snapshot = (): LoadStats => ({ ...stats, codes: { ...stats.codes }, versions: { ...stats.versions } });
+  const done = finished.then(() => {
+    agent.destroy();
+    return snapshot();
+  });
+  return {
+    stats: snapshot,
+    setRps(next) {
+      if (!(next > 0)) throw new Error(`load: rps must be positive, got ${next}`);
+      origin = Date.now();
+      sentAtOrigin = stats.sent + stats.skipped;
+      rps = next;
+    },
+    done,
+    close: async () => {
+      stop();
+      return done;
+    },
+  };
+}
