@@ -136,20 +136,30 @@ class Stream {
     this.rates = rates;
     this.env = env;
   }
-  /** Serves one tick at canary share w; returns nothing, appends cumulative counts. */
-  serve(w: number): void {
+  private weight = 0;
+  private pending: number | null = null;
+  /** Routes share w to the canary: from the tick after next (the router takes a tick to apply it), or at once. */
+  setWeight(w: number, now = false): void {
+    if (now) this.weight = w;
+    else this.pending = w;
+  }
+  /** Serves one tick at the effective canary share and appends the cumulative counts. */
+  serve(): void {
     const t = this.ticks;
+    const w = this.weight;
     const r = this.random;
     const burst = this.env.burst(t) ? BURST_ERROR_RATE : 0;
     const n = r.poisson(this.scenario.rps * TICK);
     const nC = r.binomial(n, w);
     const nB = n - nC;
-    const eC = r.binomial(nC, Math.min(1, this.rates.canaryError + burst));
+    // The canary's own errors, then the burst's (shared by both arms, not the canary's doing).
+    const ownC = r.binomial(nC, this.rates.canaryError);
+    const eC = ownC + (burst > 0 ? r.binomial(nC - ownC, burst) : 0);
     const eB = r.binomial(nB, Math.min(1, this.rates.primaryError + burst));
     const sC = r.binomial(nC, this.rates.canarySlow);
     const sB = r.binomial(nB, this.rates.primarySlow);
-    this.trueCanaryErrors += eC;
-    this.trueCanaryEvents += this.scenario.kind === 'latency' ? sC : eC;
+    this.trueCanaryErrors += ownC;
+    this.trueCanaryEvents += this.scenario.kind === 'latency' ? sC : ownC;
     // A counter reset between scrapes loses the counts before the restart (thinned per request).
     const keep = (count: number, arm: 0 | 1) => {
       const loss = this.env.resetLoss(t, arm);
@@ -165,6 +175,10 @@ class Stream {
     inc[5] = Math.min(inc[5] as number, inc[3] as number);
     for (let i = 0; i < 6; i++) this.cum[next + i] = (this.cum[base + i] as number) + (inc[i] as number);
     this.ticks++;
+    if (this.pending !== null) {
+      this.weight = this.pending;
+      this.pending = null;
+    }
   }
   /** The last successful scrape at or before tick end `t` (0 = the rollout's start snapshot). */
   lastScrape(t: number): number {
@@ -202,14 +216,17 @@ function runSequential(s: Scenario, seed: number): RunResult {
   let step = 0;
   let lookInStep = 0;
   let stepStartTick = 0;
+  let dataStartTick = 0;
   let lastScrape = 0;
   let emptyLooks = 0;
+  stream.setWeight(WEIGHTS[0] as number, true);
   for (;;) {
-    for (let k = 0; k < ticksPerLook; k++) stream.serve(WEIGHTS[step] as number);
+    for (let k = 0; k < ticksPerLook; k++) stream.serve();
     // The look reads the previous tick's scrape (scrape delay), or an older one after a gap.
-    const scrape = stream.lastScrape(Math.max(stepStartTick, stream.ticks - 1));
-    const from = Math.max(lastScrape, stepStartTick);
-    const r = judgeLook(state, lookCounts(stream.delta(from, scrape)), {
+    const scrape = stream.lastScrape(Math.max(dataStartTick, stream.ticks - 1));
+    const from = Math.max(lastScrape, dataStartTick);
+    // A gap right at the step's start leaves nothing newer than the step's baseline: an empty look.
+    const r = judgeLook(state, lookCounts(stream.delta(from, Math.max(from, scrape))), {
       stepIndex: step,
       lookInStep,
       secondsInStep: (stream.ticks - stepStartTick) * TICK,
@@ -223,19 +240,22 @@ function runSequential(s: Scenario, seed: number): RunResult {
     const noDataFail = emptyLooks >= looksPerStep; // noData: fail — a whole interval without evidence
     if (r.decision === 'fail' || noDataFail) {
       // Rollback takes effect one tick later: the canary serves one more tick.
-      stream.serve(WEIGHTS[step] as number);
+      stream.setWeight(0);
+      stream.serve();
       return { promoted: false, seconds: stream.ticks * TICK, canaryErrors: stream.trueCanaryErrors, canaryEvents: stream.trueCanaryEvents };
     }
     if (r.decision === 'advance-early' || lookInStep >= looksPerStep) {
       if (step === WEIGHTS.length - 1) {
         return { promoted: true, seconds: stream.ticks * TICK, canaryErrors: stream.trueCanaryErrors, canaryEvents: stream.trueCanaryEvents };
       }
-      // The weight change takes effect one tick later; the step's counts start from the scrape at the change.
-      stream.serve(WEIGHTS[step] as number);
+      // The step's clock starts now (SetWeight, then the bake); the router applies the weight a
+      // tick later, and the step's counts start from the first scrape at the new weight.
       step++;
+      stream.setWeight(WEIGHTS[step] as number);
       lookInStep = 0;
       stepStartTick = stream.ticks;
-      lastScrape = stream.ticks;
+      dataStartTick = stream.ticks + 1;
+      lastScrape = dataStartTick;
     }
   }
 }
@@ -259,8 +279,9 @@ function runThreshold(s: Scenario, seed: number): RunResult {
     startedAt: start,
     deadlineAt: new Date(10 * 24 * 3600 * 1000).toISOString(),
   };
+  stream.setWeight(WEIGHTS[0] as number, true);
   for (;;) {
-    for (let k = 0; k < ticksPerInterval; k++) stream.serve(WEIGHTS[run.stepIndex] as number);
+    for (let k = 0; k < ticksPerInterval; k++) stream.serve();
     // Flagger's query: the rate over the last interval, from the scrapes available one tick ago.
     const to = stream.lastScrape(stream.ticks - 1);
     const from = stream.lastScrape(Math.max(0, stream.ticks - 1 - ticksPerInterval));
@@ -279,13 +300,14 @@ function runThreshold(s: Scenario, seed: number): RunResult {
     const verdict = thresholdJudge.judge(readings);
     run = decideAfterLook(run, { verdict, noData: 'fail', threshold: THRESHOLD, now: new Date(0) });
     if (run.next === 'rollback') {
-      stream.serve(WEIGHTS[run.stepIndex] as number);
+      stream.setWeight(0);
+      stream.serve();
       return { promoted: false, seconds: stream.ticks * TICK, canaryErrors: stream.trueCanaryErrors, canaryEvents: stream.trueCanaryEvents };
     }
     if (run.next === 'promote') {
       return { promoted: true, seconds: stream.ticks * TICK, canaryErrors: stream.trueCanaryErrors, canaryEvents: stream.trueCanaryEvents };
     }
-    if (run.next === 'advance') stream.serve(WEIGHTS[run.stepIndex - 1] as number);
+    if (run.next === 'advance') stream.setWeight(WEIGHTS[run.stepIndex] as number);
   }
 }
 

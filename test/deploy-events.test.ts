@@ -96,6 +96,8 @@ const executions = (prefix: string) => runtime.engine.listExecutions().execution
 afterEach(async () => {
   await until(() => runtime.engine.listExecutions({ statusFilter: 'RUNNING' }).executions.length === 0, 'every rollout to finish');
   await until(async () => (await runtime.deps.store.getLock('web')) === null, 'the lock to be released');
+  // Route promotion leaves all traffic on the canary: put the group back where the next rollout starts.
+  router.weights = { primary: 100, canary: 0 };
 }, 30_000);
 
 function signedFlux(body: string, fn = 'sha256', key = FLUX_KEY): APIGatewayProxyEventV2 {

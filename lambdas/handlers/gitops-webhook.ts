@@ -121,7 +121,7 @@ export function envSecrets(env: NodeJS.ProcessEnv = process.env): () => Promise<
   return async () => ({ flux: env.SLUICE_FLUX_HMAC_KEY, argocd: env.SLUICE_ARGOCD_TOKEN });
 }
 
-/** One JSON secret `{ "flux": "…", "argocd": "…" }` from Secrets Manager, cached for `ttlMs` (a rotation lands within it). */
+/** One JSON secret `{ "flux": "…", "argocd": "…" }` (or one `token` for both) from Secrets Manager, cached for `ttlMs` (a rotation lands within it). */
 export function secretsManagerSecrets(secretId: string, client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}), ttlMs = 300_000): () => Promise<GitopsSecrets> {
   let cached: { at: number; value: GitopsSecrets } | undefined;
   return async () => {
@@ -135,7 +135,8 @@ export function secretsManagerSecrets(secretId: string, client: Pick<SecretsMana
     }
     const record = (parsed ?? {}) as Record<string, unknown>;
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
-    cached = { at: Date.now(), value: { flux: text(record['flux']), argocd: text(record['argocd']) } };
+    // `token` (what the construct generates) serves both until separate keys are set.
+    cached = { at: Date.now(), value: { flux: text(record['flux']) ?? text(record['token']), argocd: text(record['argocd']) ?? text(record['token']) } };
     return cached.value;
   };
 }
