@@ -90,13 +90,14 @@ describe('placed in a VPC', () => {
     expect(noViolations(outdir)).toEqual([]);
   });
 
-  it('runs every Lambda in the private subnets with the Lambdas\' security group', () => {
+  it('runs every rollout Lambda in the private subnets with the Lambdas\' security group; the trigger Lambdas (AWS APIs only) outside', () => {
     const functions = ofType(template, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(Object.keys(HANDLERS).length);
+    expect(functions).toHaveLength(Object.keys(HANDLERS).length + 2);
     const group = { 'Fn::GetAtt': [logicalId(sluice.securityGroups![0]!), 'GroupId'] };
-    for (const fn of functions) {
-      expect(fn.Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'], SecurityGroupIds: [group] });
+    for (const fn of Object.values(sluice.functions)) {
+      expect(template.Resources[logicalId(fn)]!.Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'], SecurityGroupIds: [group] });
     }
+    for (const fn of [sluice.triggers.startFunction, sluice.triggers.gitopsFunction]) expect(template.Resources[logicalId(fn)]!.Properties.VpcConfig).toBeUndefined();
   });
 
   it('creates the endpoints the Lambdas need, reachable from the Lambdas\' security group only', () => {

@@ -17,10 +17,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SluiceRegistry } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
+import { SluiceTriggers } from './triggers.ts';
+import type { GithubOidcProps } from './triggers.ts';
 
 /** The Kubernetes group the Lambda role maps to; infra/k8s/rbac.yaml binds it. */
 export const KUBERNETES_GROUP = 'sluice:orchestrator';
@@ -126,6 +129,10 @@ export interface SluiceOrchestratorProps {
   bundleAwsSdk?: boolean;
   /** The repository root holding lambdas/, statemachine/ and package-lock.json. Default: this file's repo. */
   projectRoot?: string;
+  /** A role GitHub Actions assumes (OIDC) to send `Rollout Requested`; the account's existing OIDC provider is imported by ARN. */
+  githubOidc?: GithubOidcProps;
+  /** The GitOps webhooks' secret `{ "flux", "argocd" }`; default: one created with a generated `token`. */
+  gitopsSecret?: secretsmanager.ISecret;
 }
 
 export class SluiceOrchestrator extends Construct {
@@ -141,6 +148,8 @@ export class SluiceOrchestrator extends Construct {
   readonly safetyNetRule: events.Rule;
   readonly safetyNetDeadLetterQueue: sqs.Queue;
   readonly securityGroups: ec2.ISecurityGroup[] | undefined;
+  /** The ways in: start and GitOps Lambdas, event rules, the schedule group, the GitHub role. */
+  readonly triggers: SluiceTriggers;
 
   constructor(scope: Construct, id: string, props: SluiceOrchestratorProps = {}) {
     super(scope, id);
@@ -211,6 +220,19 @@ export class SluiceOrchestrator extends Construct {
       ],
     });
 
+    this.triggers = new SluiceTriggers(this, 'Triggers', {
+      stateMachine: this.stateMachine,
+      table: this.table,
+      eventBus: this.eventBus,
+      registry: this.registry,
+      logRetention: retention,
+      ...(props.githubOidc ? { githubOidc: props.githubOidc } : {}),
+      ...(props.gitopsSecret ? { gitopsSecret: props.gitopsSecret } : {}),
+      // Outside the VPC: they reach only AWS APIs, never the cluster or Prometheus.
+      bundledFunction: (fnId, entry, role, logGroup, timeoutSeconds, environment) =>
+        this.bundle(fnId, entry, root, role, logGroup, timeoutSeconds, { ...this.baseEnvironment(), ...environment }, props, false),
+    });
+
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster) : undefined;
     if (!this.cluster) {
       Annotations.of(this).addWarningV2(
@@ -267,31 +289,52 @@ export class SluiceOrchestrator extends Construct {
     // Explicit log groups and our own roles: no AWSLambdaBasicExecutionRole (logs:* on every group).
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
-    const environment: Record<string, string> = {
+    const environment = this.baseEnvironment();
+    if (config.kubernetes && this.cluster) {
+      environment.SLUICE_CLUSTER_NAME = this.cluster.name;
+      environment.SLUICE_CLUSTER_REGION = this.cluster.region;
+    }
+    const fn = this.bundle(`${id}Function`, name, root, role, logGroup, config.timeout, environment, props, true, name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {});
+    return fn;
+  }
+
+  private baseEnvironment(): Record<string, string> {
+    return {
       POWERTOOLS_SERVICE_NAME: 'sluice',
       SLUICE_TABLE_NAME: this.table.tableName,
       SLUICE_EVENT_BUS_NAME: this.eventBus.eventBusName,
       NODE_OPTIONS: '--enable-source-maps',
     };
-    if (config.kubernetes && this.cluster) {
-      environment.SLUICE_CLUSTER_NAME = this.cluster.name;
-      environment.SLUICE_CLUSTER_REGION = this.cluster.region;
-    }
-    const fn = new nodejs.NodejsFunction(this, `${id}Function`, {
-      entry: join(root, 'lambdas', 'handlers', `${name}.ts`),
+  }
+
+  /** One handler file bundled by esbuild (ESM, minified, the runtime's AWS SDK), nodejs24.x on arm64. */
+  private bundle(
+    id: string,
+    handlerFile: string,
+    root: string,
+    role: iam.IRole,
+    logGroup: logs.ILogGroup,
+    timeoutSeconds: number,
+    environment: Record<string, string>,
+    props: SluiceOrchestratorProps,
+    inVpc: boolean,
+    extra: Partial<nodejs.NodejsFunctionProps> = {},
+  ): nodejs.NodejsFunction {
+    return new nodejs.NodejsFunction(this, id, {
+      entry: join(root, 'lambdas', 'handlers', `${handlerFile}.ts`),
       handler: 'handler',
       projectRoot: root,
       depsLockFilePath: join(root, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
-      timeout: Duration.seconds(config.timeout),
+      timeout: Duration.seconds(timeoutSeconds),
       role,
       logGroup,
       environment,
-      description: `Sluice ${name}`,
-      ...(props.vpc && this.securityGroups ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: this.securityGroups } : {}),
-      ...(name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {}),
+      description: `Sluice ${handlerFile}`,
+      ...(inVpc && props.vpc && this.securityGroups ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: this.securityGroups } : {}),
+      ...extra,
       bundling: {
         format: nodejs.OutputFormat.ESM,
         target: 'node24',
@@ -308,7 +351,6 @@ export class SluiceOrchestrator extends Construct {
         externalModules: props.bundleAwsSdk ? [] : ['@aws-sdk/*'],
       },
     });
-    return fn;
   }
 
   private grantHandlers(): void {

@@ -1,6 +1,6 @@
 /**
  * "Promote now" and "approve": settle the target's pending task token with SendTaskSuccess, the
- * same way for the CLI and Slack. Abort lives in local/commands/abort.ts (abortRollout).
+ * same way for the CLI and Slack. Abort lives in lambdas/adapters/interrupt.ts (abortRollout).
  * The output `{"command":"promote"}` is what Analyze honours after a bake (task.ts wakeSchema).
  */
 import { InvalidToken, SendTaskSuccessCommand, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';

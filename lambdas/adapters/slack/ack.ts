@@ -17,7 +17,7 @@ import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
 import type { EventPublisher, RolloutStore } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
-import { abortRollout } from '../../../local/commands/abort.ts';
+import { abortRollout } from '../interrupt.ts';
 import { approveRollout, promoteRollout } from '../rollout-control.ts';
 import { startExecution } from '../start-execution.ts';
 import { DELIVERY_TTL_MS, chatKeys } from './chat-state.ts';
@@ -174,7 +174,10 @@ async function slashCommand(deps: AckDeps, request: SlashCommand): Promise<AckRe
     return reply(parsed.usage);
   }
   const { command } = parsed;
-  if (command.kind === 'help') return reply(USAGE);
+  if (command.kind === 'help') {
+    await audit(deps, base, 'help');
+    return reply(USAGE);
+  }
   const target = command.target;
   if (!target) {
     await audit(deps, base, 'not supported yet');

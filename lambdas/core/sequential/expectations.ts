@@ -37,11 +37,6 @@ export interface Expectations {
   lines: string[];
 }
 
-function kl(p: number, q: number): number {
-  const term = (a: number, b: number) => (a > 0 ? a * Math.log(a / b) : 0);
-  return term(p, q) + term(1 - p, 1 - q);
-}
-
 /** Expected log-likelihood ratio of one Bernoulli(p) draw, alternative a against null b. */
 function drift(p: number, a: number, b: number): number {
   return p * Math.log(a / b) + (1 - p) * Math.log((1 - a) / (1 - b));

@@ -46,7 +46,10 @@ export const SEQUENTIAL_DEFAULTS: SequentialConfig = {
   thresholdMaxFactor: 10,
 };
 
-export function sequentialConfig(options: Partial<SequentialConfig> = {}): SequentialConfig {
+/** Knobs as the spec carries them (`spec.analysis.sequential`): any may be absent. */
+export type SequentialOptions = { [K in keyof SequentialConfig]?: SequentialConfig[K] | undefined };
+
+export function sequentialConfig(options: SequentialOptions = {}): SequentialConfig {
   const config = { ...SEQUENTIAL_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const inOpenUnit = (v: number) => v > 0 && v < 1;
   if (!inOpenUnit(config.alpha)) throw new RangeError(`sequential.alpha must be in (0, 1), got ${config.alpha}`);
