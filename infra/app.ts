@@ -2,7 +2,8 @@
  * The CDK app (`cdk.json`: `node infra/app.ts`; Node 24 runs the TypeScript directly).
  * Context: `-c clusterName=NAME -c clusterRegion=REGION` wires an existing EKS cluster; without
  * them synth still works (no access entry; a warning and the ClusterWiring output say so).
- * `-c stackName=…` renames the stack; `-c registryDir=…` reads the targets from another directory
+ * `-c githubOidcProviderArn=ARN -c githubSubjects=repo:OWNER/NAME:ref:refs/heads/main[,…]` adds the role a
+ * GitHub Actions job assumes to send `Rollout Requested`. `-c stackName=…` renames the stack; `-c registryDir=…` reads the targets from another directory
  * than `rollouts/`; `-c bundleAwsSdk=true` bundles the AWS SDK instead of using the runtime's. cdk-nag's AwsSolutions pack validates every synth.
  */
 import { resolve } from 'node:path';
@@ -30,6 +31,8 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
   const clusterRegion = context('clusterRegion');
   const registryDir = context('registryDir');
   if (clusterRegion && !clusterName) throw new Error('-c clusterRegion was given without -c clusterName');
+  const githubProvider = context('githubOidcProviderArn');
+  if (context('githubSubjects') && !githubProvider) throw new Error('-c githubSubjects was given without -c githubOidcProviderArn');
   const region = options.env?.region ?? clusterRegion ?? process.env.CDK_DEFAULT_REGION;
   const account = options.env?.account ?? process.env.CDK_DEFAULT_ACCOUNT;
   const stack = new SluiceStack(app, context('stackName') ?? 'Sluice', {
@@ -38,6 +41,7 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
     ...(registryDir ? { registryDir: resolve(registryDir) } : {}),
     ...(context('bundleAwsSdk') === 'true' ? { bundleAwsSdk: true } : {}),
     ...(clusterName ? { cluster: { name: clusterName, ...(clusterRegion ? { region: clusterRegion } : {}) } } : {}),
+    ...(githubProvider ? { githubOidc: { providerArn: githubProvider, subjects: (context('githubSubjects') ?? '').split(',').map((s) => s.trim()).filter(Boolean) } } : {}),
   });
   return { app, stack };
 }

@@ -86,7 +86,8 @@ describe('Lambdas', () => {
   const names = Object.keys(HANDLERS) as HandlerName[];
 
   it('one function per handler, every one nodejs24.x on arm64 with source maps enabled', () => {
-    expect(ofType('AWS::Lambda::Function')).toHaveLength(names.length);
+    // + the start and GitOps Lambdas of the triggers (infra/triggers.test.ts).
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(names.length + 2);
     for (const name of names) {
       const props = fnProps(name);
       expect(props.Runtime, name).toBe('nodejs24.x');
@@ -118,6 +119,19 @@ describe('Lambdas', () => {
       expect(hasKubernetes, `${name}: Kubernetes client bundled`).toBe(HANDLERS[name].kubernetes);
       const role = fnOf(name).role!;
       expect(role === stack.orchestrator.kubernetesRole, `${name}: runs with the Kubernetes role`).toBe(HANDLERS[name].kubernetes);
+    }
+  });
+
+  it('the trigger Lambdas (start, GitOps webhook) are lean: minified ESM, the runtime\'s AWS SDK, no Kubernetes client, no zod locales', () => {
+    const t = stack.orchestrator.triggers;
+    for (const fn of [t.startFunction, t.gitopsFunction]) {
+      const assetDir = join(outdir, `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+      const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+      expect(map.sources.some((source) => source.includes('node_modules/@kubernetes/')), fn.node.id).toBe(false);
+      expect(map.sources.some((source) => source.includes('node_modules/@aws-sdk/')), fn.node.id).toBe(false);
+      expect(map.sources.some((source) => source.includes('zod/v4/locales/') && !source.endsWith('en.js')), fn.node.id).toBe(false);
+      expect(code.length, `${fn.node.id} bundle size`).toBeLessThan(600 * 1024);
     }
   });
 
@@ -231,7 +245,7 @@ describe('EKS wiring', () => {
 
 describe('safety net', () => {
   it('a rule on this machine\'s ABORTED / FAILED / TIMED_OUT status changes', () => {
-    const rules = ofType('AWS::Events::Rule');
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('aws.states'));
     expect(rules).toHaveLength(1);
     const props = rules[0]![1].Properties;
     expect(props.EventBusName).toBeUndefined(); // AWS service events arrive on the default bus
@@ -243,7 +257,7 @@ describe('safety net', () => {
   });
 
   it('targets the safety-net Lambda with retries and a dead-letter queue, and the Lambda retries on its own too', () => {
-    const [target] = (ofType('AWS::Events::Rule')[0]![1].Properties.Targets as Json[]) ?? [];
+    const [target] = (ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('aws.states'))![1].Properties.Targets as Json[]) ?? [];
     expect(target).toMatchObject({
       Arn: getAtt(fnOf('safety-net')),
       RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 6 * 3600 },

@@ -25,9 +25,14 @@ describe('statemachine/rollout.asl.json', () => {
     }
   });
 
-  it('lets only a bake timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
+  it('lets only a bake or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
     const bypass = tasks.flatMap(([name, state]) => (state.Catch ?? []).filter((c) => c.Next !== 'Rollback' && name !== 'Rollback').map((c) => `${name}:${c.ErrorEquals.join()}->${c.Next}`));
-    expect(bypass).toEqual(['Prepare:Sluice.Refused,Sluice.Transient->Refused', 'Bake:States.Timeout->Analyze']);
+    expect(bypass).toEqual([
+      'Prepare:Sluice.Refused,Sluice.Transient->Refused',
+      'ApproveStart:States.Timeout->StartApprovalTimedOut',
+      'Bake:States.Timeout->Analyze',
+      'ApprovePromotion:States.Timeout->PromotionApprovalTimedOut',
+    ]);
   });
 
   it('retries only named transient errors, with backoff and jitter', () => {

@@ -83,15 +83,13 @@ describe('rollout spec', () => {
 
   it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
     const document = example();
-    document.spec.strategy.approvals = { beforePromotion: true };
-    document.spec.analysis.judge = 'sequential';
+    document.spec.strategy.stepWeightPromotion = 10;
+    document.spec.analysis.webhooks = [{ name: 'load', url: 'http://loadtester/' }];
     const problems = problemsOf(document);
-    expect(problems).toEqual(
-      expect.arrayContaining([
-        { path: 'spec.strategy.approvals', message: 'an approval gate is not supported yet' },
-        { path: 'spec.analysis.judge', message: 'the sequential judge is not supported yet' },
-      ]),
-    );
+    expect(problems).toEqual([
+      { path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' },
+      { path: 'spec.analysis.webhooks', message: 'webhooks is not supported yet' },
+    ]);
   });
 
   it('accepts a chat-ops access policy and Slack and webhook notifications (they are built)', () => {
@@ -128,6 +126,14 @@ describe('rollout spec', () => {
       { path: 'spec.analysis.metrics[2].alarms', message: 'is only for a cloudwatch-alarm provider, not web' },
       { path: 'spec.analysis.metrics[2].thresholdRange', message: 'is required for a web metric' },
     ]);
+  });
+
+  it('accepts deploy-event triggers (ECR, an override allow-list) and refuses a malformed override path', () => {
+    const document = example() as ReturnType<typeof example> & { spec: Record<string, unknown> };
+    document.spec.triggers = { ecr: { repository: 'podinfo', tagPattern: '^v\\d+' }, overrides: ['strategy.stepWeights'] };
+    expect(problemsOf(document)).toEqual([]);
+    document.spec.triggers = { overrides: ['spec.strategy[0]'] };
+    expect(problemsOf(document)).toEqual([{ path: 'spec.triggers.overrides[0]', message: 'expected a field path below spec, such as strategy.stepWeights' }]);
   });
 
   it('requires a query and a Prometheus address for custom metrics', () => {

@@ -5,7 +5,7 @@
  */
 import { InvalidToken, SendTaskSuccessCommand, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { RolloutStore } from '../core/ports.ts';
+import type { EventPublisher, RolloutStore } from '../core/ports.ts';
 
 export type ControlResult = { ok: true; execution: string; message: string } | { ok: false; message: string };
 
@@ -31,12 +31,22 @@ export async function promoteRollout(args: { store: RolloutStore; sfn: Pick<SFNC
 }
 
 /** Approval gates put a token whose gate is not `bake`; until they exist there is nothing to approve. */
-export async function approveRollout(args: { store: RolloutStore; sfn: Pick<SFNClient, 'send'>; target: string; by: string; execution?: string; gate?: string }): Promise<ControlResult> {
+export async function approveRollout(args: {
+  store: RolloutStore;
+  sfn: Pick<SFNClient, 'send'>;
+  target: string;
+  by: string;
+  execution?: string;
+  gate?: string;
+  /** Announces "Approval Given" (the store keeps the approver either way). */
+  events?: EventPublisher;
+  now?: Date;
+}): Promise<ControlResult> {
   const { store, target } = args;
   const lock = await store.getLock(target);
   const pending = await store.getTaskToken(target);
   if (!lock || !pending || pending.gate === 'bake' || pending.execution !== lock.owner) {
-    return { ok: false, message: `nothing to approve for ${target}: approval gates are not supported yet, or none is pending` };
+    return { ok: false, message: `nothing to approve for ${target}: no approval gate is pending` };
   }
   if (args.execution && args.execution !== lock.owner) return { ok: false, message: `${args.execution} is no longer running (${target} now runs ${lock.owner})` };
   if (args.gate && args.gate !== pending.gate) return { ok: false, message: `the ${args.gate} gate of ${lock.owner} is no longer pending` };
@@ -45,6 +55,12 @@ export async function approveRollout(args: { store: RolloutStore; sfn: Pick<SFNC
   } catch (error) {
     if (GONE(error)) return { ok: false, message: `the ${pending.gate} gate of ${lock.owner} was settled already` };
     throw error;
+  }
+  const at = (args.now ?? new Date()).toISOString();
+  await store.appendStep({ execution: lock.owner, at, kind: 'note', detail: `approved the ${pending.gate} gate: ${args.by}` });
+  const record = await store.getRollout(lock.owner);
+  if (args.events && record) {
+    await args.events.publish({ detailType: 'Approval Given', target, version: record.version, execution: lock.owner, reason: `${pending.gate} approved by ${args.by}` });
   }
   return { ok: true, execution: lock.owner, message: `approved the ${pending.gate} gate of ${lock.owner}` };
 }

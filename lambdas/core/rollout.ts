@@ -33,7 +33,18 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const { strategy } = spec.spec;
   const bake = bakeSeconds(spec);
   const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
+  const approvals = strategy.approvals;
   return {
+    ...(approvals && (approvals.beforeStart || approvals.beforePromotion)
+      ? {
+          approval: {
+            beforeStart: approvals.beforeStart,
+            beforePromotion: approvals.beforePromotion,
+            timeoutSeconds: Math.max(1, Math.ceil(parseDuration(approvals.timeout) / 1000)),
+            onTimeout: approvals.onTimeout,
+          },
+        }
+      : {}),
     phase: shadowLooks ? 'shadow' : 'live',
     shadowLooks,
     stepIndex: 0,

@@ -376,7 +376,6 @@ export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const { strategy, analysis } = spec.spec;
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
-  if (strategy.approvals?.beforeStart || strategy.approvals?.beforePromotion) notYet('spec.strategy.approvals', 'an approval gate');
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
   if (analysis.judge === 'sequential') notYet('spec.analysis.judge', 'the sequential judge');
   if (analysis.webhooks?.length) notYet('spec.analysis.webhooks', 'webhooks');

@@ -14,6 +14,10 @@ export const runStateSchema = z.object({
   phase: z.enum(['shadow', 'live']).optional(),
   /** Looks the shadow stage lasts (0 without one). */
   shadowLooks: z.number().int().min(0).optional(),
+  /** Approval gates (Choice states read these): absent = no gates. */
+  approval: z
+    .object({ beforeStart: z.boolean(), beforePromotion: z.boolean(), timeoutSeconds: z.number().int().min(1), onTimeout: z.enum(['abort', 'hold']) })
+    .optional(),
   /** Index into `weights` of the step the rollout is in. */
   stepIndex: z.number().int().min(0),
   /** Planned canary weights, in the router's weight scale. */
@@ -64,6 +68,8 @@ export const bakeInputSchema = z.object({
   target: z.string().min(1),
   version: z.string().min(1),
   bakeSeconds: z.number().int().min(1),
+  /** `bake` (a look interval) or an approval gate (`before-start`, `before-promotion`). */
+  gate: z.string().default('bake'),
 });
 export type BakeInput = z.infer<typeof bakeInputSchema>;
 

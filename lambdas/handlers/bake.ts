@@ -16,9 +16,12 @@ export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<st
     target: input.target,
     execution: input.execution,
     token: input.taskToken,
-    gate: 'bake',
+    gate: input.gate,
     createdAt: deps.now().toISOString(),
   });
+  if (input.gate !== 'bake') {
+    await deps.events.publish({ detailType: 'Approval Requested', target: input.target, version: input.version, execution: input.execution, reason: `waiting for approval: ${input.gate}` });
+  }
   // An abort that landed between the check and the put found no token to fail: look again.
   await assertNotAborted(deps.store, input.execution);
   return {};

@@ -305,7 +305,7 @@ describe('Slack handler: buttons', () => {
     const approver = spec('web', { approve: ['U0CAROL'] });
     specs.set('web', approver);
     try {
-      expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe('Not done: nothing to approve for web: approval gates are not supported yet, or none is pending.');
+      expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe('Not done: nothing to approve for web: no approval gate is pending.');
     } finally {
       specs.set('web', spec('web', { channels: [CHANNEL], start: ['U0ALICE', 'S0PLATFORM'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true }));
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ArmDelta, LookCounts } from '../counts.ts';
 import type { SequentialContext, SequentialMetric, SequentialState } from './judge.ts';
-import { judgeLook, sequentialConfig } from './judge.ts';
+import { analysisSchema } from '../spec.ts';
+import { judgeLook, SEQUENTIAL_DEFAULTS, sequentialConfig } from './judge.ts';
 import { seededRandom } from './random.ts';
 import { normalCdf, wilsonInterval } from './stats.ts';
 
@@ -206,5 +207,16 @@ describe('sequential judge: false alarms under repeated looks', () => {
     // Assess
     expect(wilsonInterval(judgeFalseAlarms, runs).upper).toBeLessThanOrEqual(0.05);
     expect(wilsonInterval(zFalseAlarms, runs).lower).toBeGreaterThan(0.05);
+  });
+});
+
+describe('sequential judge: configuration', () => {
+  it('takes its knobs from spec.analysis.sequential, defaults for the rest, and keeps threshold the default judge', () => {
+    const analysis = analysisSchema.parse({ judge: 'sequential', sequential: { alpha: 0.02, minLooksPerStep: 3 } });
+    expect(sequentialConfig(analysis.sequential)).toEqual({ ...SEQUENTIAL_DEFAULTS, alpha: 0.02, minLooksPerStep: 3 });
+    expect(SEQUENTIAL_DEFAULTS).toMatchObject({ alpha: 0.01, alphaPromote: 0.05, margin: 2, minLooksPerStep: 2, minSecondsPerStep: 30, fullIntervalAtTopWeight: true });
+    expect(analysisSchema.parse({}).judge).toBe('threshold');
+    expect(analysisSchema.safeParse({ sequential: { alpha: 1.5 } }).success).toBe(false);
+    expect(() => sequentialConfig({ margin: 1 })).toThrow(/margin must be above 1/);
   });
 });
