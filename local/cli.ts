@@ -47,6 +47,54 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .showHelpAfterError();
 
   program
+    .command('demo')
+    .description('a whole canary release on this machine: sandbox, real Prometheus, the real state machine; live progress and a report')
+    .option('--scenario <name>', 'healthy | errors | latency | abort | shadow', 'healthy')
+    .option('--canary-error-rate <r>', 'fraction (0..1) of canary requests that fail (errors scenario: 0.1)')
+    .option('--canary-latency-ms <ms>', 'latency added to the canary (latency scenario: 300)')
+    .option('--rps <n>', 'requests per second through the gateway', '100')
+    .option('--interval <s>', 'seconds per step')
+    .option('--judge <judge>', 'threshold | sequential', 'threshold')
+    .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
+    .option('--json', 'print the summary as one JSON object on the last line of stdout')
+    .action(async (flags: { scenario: string; canaryErrorRate?: string; canaryLatencyMs?: string; rps: string; interval?: string; judge: string; seed?: string; json?: boolean }) => {
+      const { SCENARIOS, demoCommand } = await import('./commands/demo.ts');
+      const problems: string[] = [];
+      const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
+        if (text === undefined) return undefined;
+        const value = Number(text);
+        if (!Number.isFinite(value) || !check(value)) problems.push(`--${name}: expected ${expected}, got "${text}"`);
+        return value;
+      };
+      const scenario = SCENARIOS.find((s) => s === flags.scenario);
+      if (!scenario) problems.push(`--scenario: expected one of ${SCENARIOS.join(', ')}, got "${flags.scenario}"`);
+      if (flags.judge !== 'threshold' && flags.judge !== 'sequential') problems.push(`--judge: expected threshold or sequential, got "${flags.judge}"`);
+      const canaryErrorRate = number('canary-error-rate', flags.canaryErrorRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
+      const canaryLatencyMs = number('canary-latency-ms', flags.canaryLatencyMs, (n) => n >= 0 && n <= 10_000, 'milliseconds from 0 to 10000');
+      const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
+      const interval = number('interval', flags.interval, (n) => Number.isInteger(n) && n >= 1 && n <= 300, 'whole seconds from 1 to 300');
+      const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
+      if (problems.length || !scenario) {
+        for (const problem of problems) io.stderr(`${problem}\n`);
+        code = EXIT.invalid;
+        return;
+      }
+      code = await demoCommand(
+        {
+          scenario,
+          judge: flags.judge as 'threshold' | 'sequential',
+          json: flags.json ?? false,
+          ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
+          ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
+          ...(rps !== undefined ? { rps } : {}),
+          ...(interval !== undefined ? { interval } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+        },
+        io,
+      );
+    });
+
+  program
     .command('validate')
     .description('check a rollout spec; prints `valid`, or one `path: message` line per problem')
     .argument('<spec>', 'a spec file (YAML or JSON)')

@@ -35,16 +35,13 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
   const approvals = strategy.approvals;
   return {
-    ...(approvals && (approvals.beforeStart || approvals.beforePromotion)
-      ? {
-          approval: {
-            beforeStart: approvals.beforeStart,
-            beforePromotion: approvals.beforePromotion,
-            timeoutSeconds: Math.max(1, Math.ceil(parseDuration(approvals.timeout) / 1000)),
-            onTimeout: approvals.onTimeout,
-          },
-        }
-      : {}),
+    // Always present: the gates' Choice states read it (a missing path is a States.Runtime error).
+    approval: {
+      beforeStart: approvals?.beforeStart ?? false,
+      beforePromotion: approvals?.beforePromotion ?? false,
+      timeoutSeconds: Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000)),
+      onTimeout: approvals?.onTimeout ?? 'abort',
+    },
     phase: shadowLooks ? 'shadow' : 'live',
     shadowLooks,
     stepIndex: 0,
