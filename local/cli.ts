@@ -155,15 +155,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .argument('<target>', 'the rollout target (metadata.name)')
     .requiredOption('--version <version>', 'the version being rolled out')
     .option('--spec <file>', 'the spec to run instead of the registry\'s')
-    .option('--at <time>', 'schedule it instead of starting now')
-    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string }) => {
-      if (flags.at) {
-        io.stderr('--at: scheduled rollouts are not supported yet\n');
-        code = EXIT.invalid;
-        return;
-      }
-      const { startCommand } = await import('./commands/control-commands.ts');
-      code = await withControl(flags, (plane) => startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io));
+    .option('--at <time>', 'schedule it instead: an ISO time with offset, or a local time with --tz')
+    .option('--tz <zone>', 'IANA time zone of --at (e.g. Europe/Berlin)')
+    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string }) => {
+      const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
+      const { at } = flags;
+      code = at
+        ? await withControl(flags, (plane) =>
+            scheduleStartCommand(plane, target, { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) }, io),
+          )
+        : await withControl(flags, (plane) => startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io));
     });
 
   control(program.command('status'))
@@ -203,11 +204,63 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => alarmCommand(plane, target, alarmName, flags.reason, io));
     });
 
+  control(program.command('promote'))
+    .description('promote now: skip the remaining analysis steps (a promotion approval and change windows still apply)')
+    .argument('<target>', 'the rollout target')
+    .action(async (target: string, flags: ControlFlags) => {
+      const { promoteCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => promoteCommand(plane, target, io));
+    });
+
+  control(program.command('approve'))
+    .description('approve the pending approval gate of a target (before start or before promotion)')
+    .argument('<target>', 'the rollout target')
+    .action(async (target: string, flags: ControlFlags) => {
+      const { approveCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => approveCommand(plane, target, io));
+    });
+
+  control(program.command('retry'))
+    .description("start a new attempt of the target's latest version (after a rollback or an abort)")
+    .argument('<target>', 'the rollout target')
+    .option('--spec <file>', "the spec to run instead of the registry's")
+    .action(async (target: string, flags: ControlFlags & { spec?: string }) => {
+      const { retryCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => retryCommand(plane, target, { ...(flags.spec ? { spec: flags.spec } : {}) }, io));
+    });
+
+  const schedule = program.command('schedule').description('one-off scheduled rollouts (create them with `sluice start --at`)');
+  control(schedule.command('list'))
+    .description('pending scheduled rollouts, soonest first')
+    .argument('[target]', 'only this target')
+    .option('--json', 'one JSON array')
+    .action(async (target: string | undefined, flags: ControlFlags & { json?: boolean }) => {
+      const { scheduleListCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => scheduleListCommand(plane, target, { json: flags.json ?? false }, io));
+    });
+  control(schedule.command('cancel'))
+    .description('cancel a pending scheduled rollout')
+    .argument('<name>', 'the schedule name `sluice schedule list` shows')
+    .action(async (name: string, flags: ControlFlags) => {
+      const { scheduleCancelCommand } = await import('./commands/control-commands.ts');
+      code = await withControl(flags, (plane) => scheduleCancelCommand(plane, name, io));
+    });
+
+  control(program.command('event'))
+    .description('deliver an EventBridge event (Rollout Requested, ECR push) through the start handler')
+    .argument('<file>', 'the event as JSON')
+    .option('--json', 'the answers as JSON')
+    .action(async (file: string, flags: ControlFlags & { json?: boolean }) => {
+      const { eventCommand } = await import('./commands/event.ts');
+      code = await withControl(flags, (plane) => eventCommand(plane, file, { rollouts: flags.rollouts, json: flags.json ?? false, ...(plane.scheduler ? { scheduler: plane.scheduler } : {}) }, io));
+    });
+
   program
     .command('serve')
     .description('run the local engine and its Step Functions endpoint until Ctrl-C (for start/status/abort --local)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config)')
-    .action(async (flags: { kubeconfig?: string }) => {
+    .option('--rollouts <dir>', 'folder of target specs for scheduled starts', 'rollouts')
+    .action(async (flags: { kubeconfig?: string; rollouts?: string }) => {
       const { serveCommand } = await import('./commands/serve.ts');
       code = await serveCommand(flags, io);
     });

@@ -7,7 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import type { RolloutStore } from '../lambdas/core/ports.ts';
+import type { EventPublisher, RolloutStore } from '../lambdas/core/ports.ts';
+import type { RolloutScheduler } from '../lambdas/core/schedule.ts';
+import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
+import { LocalScheduleBook, schedulesPath } from './scheduler.ts';
 import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
 import { localSfnClient, readEngineStateFile } from './engine/sfn-endpoint.ts';
 import { engineStatePath, stateDir, storePath } from './runtime.ts';
@@ -18,7 +21,12 @@ import type { RolloutSpec } from '../lambdas/core/spec.ts';
 export const STACK_OUTPUTS = {
   stateMachineArn: 'StateMachineArn',
   tableName: 'TableName',
+  eventBusName: 'EventBusName',
   registryParameterPrefix: 'RegistryParameterPrefix',
+  scheduleGroupName: 'ScheduleGroupName',
+  startFunctionArn: 'StartFunctionArn',
+  schedulerRoleArn: 'SchedulerRoleArn',
+  schedulerDeadLetterArn: 'SchedulerDeadLetterArn',
 } as const;
 
 export interface ControlOptions {
@@ -34,6 +42,10 @@ export interface ControlPlane {
   sfn: SFNClient;
   stateMachineArn: string;
   store: RolloutStore;
+  /** Announces what a person did (Approval Given, …): the local store's log, or the deployed bus. */
+  events?: EventPublisher;
+  /** One-off scheduled rollouts: the local schedule book, or EventBridge Scheduler (when the stack's outputs name it). */
+  scheduler?: RolloutScheduler;
   /** Reads a target's spec: from the registry of the deployed stack, or from `rollouts/<target>.yaml`. */
   loadTarget(target: string, specPath?: string): Promise<RolloutSpec>;
   close(): Promise<void>;
@@ -58,7 +70,7 @@ export async function loadSpecFile(path: string): Promise<RolloutSpec> {
   }
 }
 
-function localTargetLoader(registryDir: string) {
+export function localTargetLoader(registryDir: string) {
   return async (target: string, specPath?: string) => {
     const path = specPath ?? join(registryDir, `${target}.yaml`);
     if (!existsSync(path)) throw new ControlError(`no spec for target ${target}: ${path} does not exist (pass --spec FILE)`);
@@ -78,14 +90,18 @@ async function connectLocal(registryDir: string): Promise<ControlPlane> {
   if (!stateMachineArn) throw new ControlError(`the local engine's state file ${engineStatePath(dir)} names no state machine`);
   const store = openSqliteStore(storePath(dir));
   const sfn = localSfnClient(url);
+  const scheduler = new LocalScheduleBook(schedulesPath(dir));
   return {
     kind: 'local',
     sfn,
     stateMachineArn,
     store,
+    events: new LocalEventPublisher(store, () => {}),
+    scheduler,
     loadTarget: localTargetLoader(registryDir),
     close: async () => {
       sfn.destroy();
+      scheduler.close();
       await store.close();
     },
   };
@@ -95,13 +111,14 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
   let stateMachineArn = options.stateMachineArn ?? process.env.SLUICE_STATE_MACHINE_ARN;
   let table = options.table ?? process.env.SLUICE_TABLE_NAME;
   let registryPrefix: string | undefined;
+  let outputs = new Map<string | undefined, string | undefined>();
   const region = options.region ? { region: options.region } : {};
   if (options.stack) {
     const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
     const cloudformation = new CloudFormationClient(region);
     try {
       const described = await cloudformation.send(new DescribeStacksCommand({ StackName: options.stack }));
-      const outputs = new Map((described.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+      outputs = new Map((described.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
       stateMachineArn ??= outputs.get(STACK_OUTPUTS.stateMachineArn);
       table ??= outputs.get(STACK_OUTPUTS.tableName);
       registryPrefix = outputs.get(STACK_OUTPUTS.registryParameterPrefix);
@@ -119,11 +136,25 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
   const store = new DynamoRolloutStore({ tableName: table, client: dynamo });
   const sfn = new SFNClient(region);
   const fromFiles = localTargetLoader(registryDir);
+  const busName = outputs.get(STACK_OUTPUTS.eventBusName);
+  const { EventBridgePublisher } = await import('../lambdas/adapters/events.ts');
+  const group = outputs.get(STACK_OUTPUTS.scheduleGroupName);
+  const startFunctionArn = outputs.get(STACK_OUTPUTS.startFunctionArn);
+  const roleArn = outputs.get(STACK_OUTPUTS.schedulerRoleArn);
+  const deadLetterArn = outputs.get(STACK_OUTPUTS.schedulerDeadLetterArn);
+  let scheduler: RolloutScheduler | undefined;
+  if (group && startFunctionArn && roleArn && deadLetterArn) {
+    const { EventBridgeRolloutScheduler } = await import('../lambdas/adapters/scheduler.ts');
+    const { SchedulerClient } = await import('@aws-sdk/client-scheduler');
+    scheduler = new EventBridgeRolloutScheduler({ groupName: group, startFunctionArn, roleArn, deadLetterArn }, new SchedulerClient(region));
+  }
   return {
     kind: 'aws',
     sfn,
     stateMachineArn,
     store,
+    ...(busName ? { events: new EventBridgePublisher({ busName, store }) } : {}),
+    ...(scheduler ? { scheduler } : {}),
     // The deployed registry is what the stack validated at synth; a local file is a fallback.
     loadTarget: async (target, specPath) => {
       if (specPath || !registryPrefix) return fromFiles(target, specPath);

@@ -90,10 +90,29 @@ describe('control commands against the local endpoint', () => {
     expect(history.out).toMatch(/aborted\s+v2\s+web-v2/);
   });
 
+  it('schedules, lists and cancels a one-off rollout, refusing times that do not exist', async () => {
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', at]);
+    expect(scheduled.code).toBe(0);
+    const name = /scheduled (\S+):/.exec(scheduled.out)?.[1] ?? '';
+    expect(name.length).toBeLessThanOrEqual(64);
+    const listed = JSON.parse((await cli(['schedule', 'list', 'web', '--local', '--json'])).out) as { name: string; version: string }[];
+    expect(listed).toEqual([expect.objectContaining({ name, version: 'v9' })]);
+    expect((await cli(['schedule', 'cancel', name, '--local'])).code).toBe(0);
+    expect((await cli(['schedule', 'list', '--local'])).out).toBe('no scheduled rollouts\n');
+    const gap = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', '2030-03-31 02:30', '--tz', 'Europe/Berlin']);
+    expect(gap.code).toBe(2);
+    expect(gap.err).toMatch(/does not exist/);
+    const past = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', '2020-01-01T00:00:00Z']);
+    expect(past.code).toBe(2);
+    expect(past.err).toMatch(/past/);
+  });
+
   it('explains what is missing instead of failing obscurely', async () => {
     expect((await cli(['start', 'nope', '--version', 'v1', '--local', '--rollouts', registry])).err).toContain('no spec for target nope');
     expect((await cli(['abort', 'web', '--local'])).err).toContain('no rollout is running for web');
     expect((await cli(['status', 'web'])).err).toContain('no deployed Sluice named');
-    expect((await cli(['start', 'web', '--version', 'v1', '--local', '--at', '2026-12-01T10:00:00Z', '--rollouts', registry])).code).toBe(2);
+    expect((await cli(['approve', 'web', '--local'])).err).toContain('nothing to approve for web');
+    expect((await cli(['promote', 'web', '--local'])).err).toContain('no rollout is running for web');
   });
 });

@@ -101,3 +101,101 @@ export async function abortCommand(control: ControlPlane, target: string, reason
   );
   return EXIT.ok;
 }
+
+export async function scheduleStartCommand(
+  control: ControlPlane,
+  target: string,
+  options: { version: string; at: string; timeZone?: string; spec?: string; requestedBy?: string; now?: Date },
+  io: Io,
+): Promise<number> {
+  const { LocalTimeError, parseStartTime } = await import('../../lambdas/core/zoned-time.ts');
+  if (!control.scheduler) {
+    io.stderr(`scheduling needs the stack's ScheduleGroupName, StartFunctionArn, SchedulerRoleArn and SchedulerDeadLetterArn outputs (redeploy the stack), or --local\n`);
+    return EXIT.invalid;
+  }
+  await control.loadTarget(target, options.spec); // refuse an unknown or invalid target now, not when the schedule fires
+  let at: Date;
+  try {
+    at = parseStartTime(options.at, { ...(options.timeZone ? { timeZone: options.timeZone } : {}), now: options.now ?? new Date() });
+  } catch (error) {
+    if (error instanceof LocalTimeError) {
+      io.stderr(`--at: ${error.message}\n`);
+      return EXIT.invalid;
+    }
+    throw error;
+  }
+  const { schedule, created } = await control.scheduler.create({
+    target,
+    version: options.version,
+    requestedBy: options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli`,
+    at,
+    ...(options.timeZone ? { timeZone: options.timeZone } : {}),
+  });
+  io.stdout(`${created ? 'scheduled' : 'already scheduled'} ${schedule.name}: ${target} ${schedule.version} at ${schedule.at} (${schedule.timeZone})\n`);
+  return EXIT.ok;
+}
+
+export async function scheduleListCommand(control: ControlPlane, target: string | undefined, options: { json?: boolean }, io: Io): Promise<number> {
+  if (!control.scheduler) {
+    io.stderr('no scheduler: the stack has no ScheduleGroupName output (redeploy), or use --local\n');
+    return EXIT.invalid;
+  }
+  const schedules = await control.scheduler.list(target);
+  if (options.json) io.stdout(`${JSON.stringify(schedules)}\n`);
+  else if (!schedules.length) io.stdout(`no scheduled rollouts${target ? ` of ${target}` : ''}\n`);
+  else for (const s of schedules) io.stdout(`${s.at}  ${s.target.padEnd(16)} ${s.version.padEnd(14)} ${s.name}${s.state === 'failed' ? `  FAILED: ${s.lastError ?? ''}` : ''}\n`);
+  return EXIT.ok;
+}
+
+export async function scheduleCancelCommand(control: ControlPlane, name: string, io: Io): Promise<number> {
+  if (!control.scheduler) {
+    io.stderr('no scheduler: the stack has no ScheduleGroupName output (redeploy), or use --local\n');
+    return EXIT.invalid;
+  }
+  if (!(await control.scheduler.cancel(name))) {
+    io.stderr(`no pending schedule named ${name}\n`);
+    return EXIT.invalid;
+  }
+  io.stdout(`cancelled ${name}\n`);
+  return EXIT.ok;
+}
+
+/** Promote now: skips the remaining analysis steps (not a promotion approval, nor a closed window). */
+export async function promoteCommand(control: ControlPlane, target: string, io: Io): Promise<number> {
+  const { promoteRollout } = await import('../../lambdas/adapters/rollout-control.ts');
+  const result = await promoteRollout({ store: control.store, sfn: control.sfn, target });
+  (result.ok ? io.stdout : io.stderr)(`${result.message}\n`);
+  return result.ok ? EXIT.ok : EXIT.invalid;
+}
+
+/** Approves the pending gate; with the spec's two-person rule the approver must not be who started it. */
+export async function approveCommand(control: ControlPlane, target: string, io: Io): Promise<number> {
+  const { approveRollout } = await import('../../lambdas/adapters/rollout-control.ts');
+  const by = `${process.env.USER ?? 'someone'}@cli`;
+  const lock = await control.store.getLock(target);
+  const record = lock ? await control.store.getRollout(lock.owner) : null;
+  if (record) {
+    const spec = await control.loadTarget(target).catch(() => undefined);
+    if (spec?.spec.access?.twoPersonRule && record.requestedBy === by) {
+      io.stderr(`two-person rule: ${by} started ${record.execution} and cannot approve it\n`);
+      return EXIT.invalid;
+    }
+  }
+  const result = await approveRollout({ store: control.store, sfn: control.sfn, target, by, ...(control.events ? { events: control.events } : {}) });
+  (result.ok ? io.stdout : io.stderr)(`${result.message}\n`);
+  return result.ok ? EXIT.ok : EXIT.invalid;
+}
+
+/** A new attempt of the target's latest version (after a rollback or an abort). */
+export async function retryCommand(control: ControlPlane, target: string, options: { spec?: string }, io: Io): Promise<number> {
+  const [latest] = await control.store.listRollouts(target, 1);
+  if (!latest) {
+    io.stderr(`no rollouts of ${target} to retry\n`);
+    return EXIT.invalid;
+  }
+  if (latest.status === 'running') {
+    io.stderr(`${latest.execution} is still running: abort it first\n`);
+    return EXIT.invalid;
+  }
+  return startCommand(control, target, { version: latest.version, ...(options.spec ? { spec: options.spec } : {}) }, io);
+}
