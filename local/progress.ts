@@ -21,11 +21,18 @@ export function formatEvent(event: SluiceEvent, scale: number): string | undefin
   const time = event.at.slice(11, 19);
   const weights = event.weights ? `${weightBar(event.weights, scale)} ${formatWeights(event.weights, scale)}` : '';
   switch (event.detailType) {
-    case 'Rollout Started':
-      return `${time} ▶ ${event.target} ${event.version}: rollout started (${event.execution})`;
+    case 'Rollout Started': {
+      const notes = event.reason ? `\n${event.reason.split('\n').map((line) => `           ${line}`).join('\n')}` : '';
+      return `${time} ▶ ${event.target} ${event.version}: rollout started (${event.execution})${notes}`;
+    }
     case 'Weight Changed':
       return `${time} → ${weights}`;
     case 'Analysis Completed': {
+      const evidence = event.verdict?.evidence;
+      if (evidence?.judge === 'sequential') {
+        const share = evidence.canaryShare === null ? 'no traffic' : `canary share ${(evidence.canaryShare * 100).toFixed(1)}%`;
+        return `${time}   look ${weights ? `${weightBar(event.weights ?? { primary: scale, canary: 0 }, scale)} ` : ''}${share} │ E ${evidence.eValue.toPrecision(3)} (fails at ${evidence.failAt}) │ promote E ${evidence.promotionEValue.toPrecision(3)} (at ${evidence.promoteAt}) → ${evidence.decision}${event.reason ? ` — ${event.reason}` : ''}`;
+      }
       const checks = event.verdict?.checks.map(formatCheck).join(' · ') ?? '';
       const reason = event.reason ? ` — ${event.reason}` : '';
       return `${time}   look: ${checks} → ${event.verdict?.result ?? '?'}${reason}`;

@@ -304,6 +304,25 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
       });
     });
 
+    describe('analysis state', () => {
+      it('keeps the judge state of an execution as plain JSON, replaced whole, floats exact', async () => {
+        const store = await open();
+        const execution = unique('exec');
+        const first = { judge: { logWealth: [0.1 + 0.2, -1e-300, 123456.789], looks: 1 }, baseline: { at: '2026-03-01T10:00:00.000Z' } };
+        const second = { judge: { looks: 2 } };
+
+        const before = await store.getAnalysisState(execution);
+        await store.putAnalysisState(execution, first);
+        const read = await store.getAnalysisState(execution);
+        await store.putAnalysisState(execution, second);
+
+        expect(before).toBeNull();
+        expect(read).toEqual(first);
+        expect(await store.getAnalysisState(execution)).toEqual(second);
+        expect(await store.getAnalysisState(unique('other'))).toBeNull();
+      });
+    });
+
     describe('steps', () => {
       it('assigns seq 1, 2, 3 and lists the history in order with its evidence', async () => {
         const store = await open();

@@ -55,6 +55,7 @@ export const storeKeys = {
   }),
   rolloutPointer: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ROLLOUT' }),
   abort: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ABORT' }),
+  analysis: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ANALYSIS' }),
   step: (execution: string, seq: number) => ({ pk: `EXEC#${execution}`, sk: `STEP#${String(seq).padStart(6, '0')}` }),
   event: (execution: string, sequence: number) => ({ pk: `EXEC#${execution}`, sk: `EVENT#${String(sequence).padStart(6, '0')}` }),
   counter: (execution: string, of: 'STEP' | 'EVENT') => ({ pk: `EXEC#${execution}`, sk: `COUNTER#${of}` }),
@@ -337,6 +338,16 @@ export class DynamoRolloutStore implements RolloutStore {
 
   async requestAbort(request: AbortRequest): Promise<void> {
     await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(request), ...storeKeys.abort(request.execution) } }));
+  }
+
+  /** Kept as JSON text: the judge's floats and nested arrays round-trip exactly, whatever DynamoDB's number rules. */
+  async putAnalysisState(execution: string, state: unknown): Promise<void> {
+    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...storeKeys.analysis(execution), state: JSON.stringify(state) } }));
+  }
+
+  async getAnalysisState(execution: string): Promise<unknown> {
+    const item = await this.#get(storeKeys.analysis(execution));
+    return item === null ? null : (JSON.parse(String(item['state'])) as unknown);
   }
 
   async getAbort(execution: string): Promise<AbortRequest | null> {

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS task_tokens (
   token TEXT NOT NULL,
   pending TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS analysis_state (
+  execution TEXT PRIMARY KEY,
+  state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS aborts (
   execution TEXT PRIMARY KEY,
   request TEXT NOT NULL
@@ -221,6 +225,17 @@ export class SqliteRolloutStore implements RolloutStore {
     this.#db
       .prepare('INSERT INTO aborts (execution, request) VALUES (?, ?) ON CONFLICT (execution) DO UPDATE SET request = excluded.request')
       .run(request.execution, JSON.stringify(request));
+  }
+
+  async putAnalysisState(execution: string, state: unknown): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO analysis_state (execution, state) VALUES (?, ?) ON CONFLICT (execution) DO UPDATE SET state = excluded.state')
+      .run(execution, JSON.stringify(state));
+  }
+
+  async getAnalysisState(execution: string): Promise<unknown> {
+    const row = this.#db.prepare('SELECT state FROM analysis_state WHERE execution = ?').get(execution);
+    return row === undefined ? null : (JSON.parse(String(row['state'])) as unknown);
   }
 
   async getAbort(execution: string): Promise<AbortRequest | null> {

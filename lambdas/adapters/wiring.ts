@@ -9,6 +9,8 @@ import type { RolloutSpec } from '../core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../handlers/deps.ts';
 import { DeploymentWorkload } from './k8s-workload.ts';
 import { metricProviderFor, readMetrics } from './metrics.ts';
+import { counterQueries } from '../core/queries.ts';
+import { PrometheusProvider, snapshotCounters } from './prometheus.ts';
 import { routerFor } from './router.ts';
 
 export type KubeConfigSource = (spec: RolloutSpec) => Promise<KubeConfig>;
@@ -25,5 +27,10 @@ export function metricDeps(): MetricDeps {
     providersFor: (spec) => spec.spec.analysis.metrics.map((metric) => metricProviderFor(spec, metric)),
     readMetrics: (spec) => readMetrics(spec),
     judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
+    snapshotCounters: async (spec, thresholdsMs) => {
+      const server = spec.spec.analysis.prometheus;
+      if (!server) throw new Error('the sequential judge reads Envoy counters from spec.analysis.prometheus: set its address');
+      return snapshotCounters(new PrometheusProvider(server), counterQueries(spec, thresholdsMs), new Date());
+    },
   };
 }

@@ -240,6 +240,10 @@ export interface RolloutStore {
   requestAbort(request: AbortRequest): Promise<void>;
   getAbort(execution: string): Promise<AbortRequest | null>;
 
+  /** The judge's memory between looks (the sequential judge's e-processes, counter baselines): plain JSON, replaced whole. */
+  putAnalysisState(execution: string, state: unknown): Promise<void>;
+  getAnalysisState(execution: string): Promise<unknown>;
+
   /** Appends to the execution's history; the store assigns `seq` (1, 2, …). */
   appendStep(step: Omit<StepRecord, 'seq'>): Promise<StepRecord>;
   listSteps(execution: string): Promise<StepRecord[]>;

@@ -95,7 +95,8 @@ export function maxHeldSeconds(run: RunState): number {
  * `noData` says otherwise) adds one to a count kept for the whole run; `threshold` of them roll
  * back; the weight advances only after a step's looks all pass.
  */
-export function decideAfterLook(run: RunState, look: LookContext): RunState {
+/** What every judge's decision starts with: the deadline (paused while held) and the change windows. */
+function lookPrelude(run: RunState, look: Pick<LookContext, 'now' | 'window'>): { base: RunState; held: boolean; stop?: RunState } {
   // Outside a change window the rollout holds: judged as usual, never advanced, its deadline paused.
   const held = look.window !== undefined && !look.window.open;
   const heldSeconds = (run.heldSeconds ?? 0) + (held ? run.bakeSeconds : 0);
@@ -103,15 +104,44 @@ export function decideAfterLook(run: RunState, look: LookContext): RunState {
   const deadline = effectiveDeadline(base);
   if (look.now.getTime() > deadline) {
     const paused = heldSeconds ? ` (extended by ${formatDuration(heldSeconds * 1000)} held outside the change windows)` : '';
-    return { ...base, next: 'rollback', reason: `deadline passed at ${new Date(deadline).toISOString()}${paused} before the rollout finished` };
+    return { base, held, stop: { ...base, next: 'rollback', reason: `deadline passed at ${new Date(deadline).toISOString()}${paused} before the rollout finished` } };
   }
   if (held && heldSeconds > maxHeldSeconds(run)) {
     return {
-      ...base,
-      next: 'rollback',
-      reason: `held outside the change windows for ${formatDuration(heldSeconds * 1000)}, longer than Step Functions' execution history allows at one look every ${run.bakeSeconds}s: ${look.window?.reason ?? ''}`,
+      base,
+      held,
+      stop: {
+        ...base,
+        next: 'rollback',
+        reason: `held outside the change windows for ${formatDuration(heldSeconds * 1000)}, longer than Step Functions' execution history allows at one look every ${run.bakeSeconds}s: ${look.window?.reason ?? ''}`,
+      },
     };
   }
+  return { base, held };
+}
+
+/** A look that neither failed nor held: the step's schedule decides (next look, next step, or promotion). */
+function onSchedule(run: RunState, base: RunState): RunState {
+  const lookInStep = run.lookInStep + 1;
+  if (run.phase === 'shadow') {
+    // The shadow stage passed: live traffic starts at the first step (SetWeight removes the mirror).
+    if (lookInStep < (run.shadowLooks ?? 1)) return { ...base, lookInStep, next: 'bake' };
+    return { ...base, phase: 'live', stepIndex: 0, lookInStep: 0, next: 'advance' };
+  }
+  if (lookInStep < run.looksPerStep) return { ...base, lookInStep, next: 'bake' };
+  if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep, next: 'promote' };
+  return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance' };
+}
+
+function holdLine(look: Pick<LookContext, 'window' | 'promoteNow'>): string {
+  // promote-now does not skip a closed window (an override is a separate, audited command).
+  const waiting = look.promoteNow ? '; promote now waits for the window' : '';
+  return `holding at this weight outside the change windows: ${look.window?.reason ?? ''}${waiting}`;
+}
+
+export function decideAfterLook(run: RunState, look: LookContext): RunState {
+  const { base, held, stop } = lookPrelude(run, look);
+  if (stop) return stop;
   const { result } = look.verdict;
   const counted = result === 'fail' || (result === 'no-data' && look.noData === 'fail');
   if (counted) {
@@ -122,22 +152,44 @@ export function decideAfterLook(run: RunState, look: LookContext): RunState {
     }
     return { ...base, failedChecks, next: 'bake', reason: `failed check ${failedChecks}/${look.threshold}: ${look.verdict.summary}` };
   }
-  if (held) {
-    // promote-now does not skip a closed window (an override is a separate, audited command).
-    const waiting = look.promoteNow ? '; promote now waits for the window' : '';
-    return { ...base, next: 'bake', reason: `holding at this weight outside the change windows: ${look.window?.reason ?? ''}${waiting}` };
-  }
+  if (held) return { ...base, next: 'bake', reason: holdLine(look) };
   if (look.promoteNow) return { ...base, next: 'promote', reason: 'promoted on request' };
   if (result === 'no-data' && look.noData === 'hold') {
     return { ...base, next: 'bake', reason: `holding at this weight: no metric data (${look.verdict.summary})` };
   }
-  const lookInStep = run.lookInStep + 1;
-  if (run.phase === 'shadow') {
-    // The shadow stage passed: live traffic starts at the first step (SetWeight removes the mirror).
-    if (lookInStep < (run.shadowLooks ?? 1)) return { ...base, lookInStep, next: 'bake' };
-    return { ...base, phase: 'live', stepIndex: 0, lookInStep: 0, next: 'advance' };
+  return onSchedule(run, base);
+}
+
+export interface SequentialLookContext extends Omit<LookContext, 'threshold'> {
+  /** The sequential judge's decision for this look. */
+  decision: 'fail' | 'advance-early' | 'continue' | 'no-evidence';
+  /** Consecutive looks without evidence, this one included. */
+  emptyLooks: number;
+}
+
+/**
+ * What follows a look of the sequential judge. It fails as soon as the evidence says so; ends a
+ * step early only on its promotion evidence; otherwise keeps the schedule, so it is never slower
+ * than the fixed intervals. No evidence is never a pass: `noData: fail` rolls back after a whole
+ * interval without evidence (a single empty look is not a failure), `hold` stays at the weight,
+ * `pass` keeps the schedule.
+ */
+export function decideSequentialLook(run: RunState, look: SequentialLookContext): RunState {
+  const { base, held, stop } = lookPrelude(run, look);
+  if (stop) return stop;
+  if (look.decision === 'fail') return { ...base, next: 'rollback', reason: `sequential judge: ${look.verdict.summary}` };
+  if (held) return { ...base, next: 'bake', reason: holdLine(look) };
+  if (look.promoteNow) return { ...base, next: 'promote', reason: 'promoted on request' };
+  if (look.decision === 'no-evidence') {
+    const interval = run.phase === 'shadow' ? (run.shadowLooks ?? 1) : run.looksPerStep;
+    if (look.noData === 'fail' && look.emptyLooks >= interval) {
+      return { ...base, next: 'rollback', reason: `no evidence for a whole interval (${look.emptyLooks} looks): ${look.verdict.summary}` };
+    }
+    if (look.noData !== 'pass') return { ...base, next: 'bake', reason: `no evidence at this look (${look.emptyLooks} in a row): ${look.verdict.summary}` };
   }
-  if (lookInStep < run.looksPerStep) return { ...base, lookInStep, next: 'bake' };
-  if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep, next: 'promote' };
-  return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance' };
+  if (look.decision === 'advance-early' && run.phase !== 'shadow') {
+    if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep: run.lookInStep + 1, next: 'promote', reason: `ended the last step early: ${look.verdict.summary}` };
+    return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance', reason: `ended the step early: ${look.verdict.summary}` };
+  }
+  return onSchedule(run, base);
 }

@@ -9,6 +9,7 @@
 import * as z from 'zod';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
+import { sequentialProblems } from './sequential/metrics.ts';
 
 const dnsName = z
   .string()
@@ -299,6 +300,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   strategyProblems(strategy, router.weightScale, add);
   routerProblems(router, add);
   problems.push(...windowProblems(strategy.windows));
+  problems.push(...sequentialProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
     add(
@@ -377,7 +379,6 @@ export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
-  if (analysis.judge === 'sequential') notYet('spec.analysis.judge', 'the sequential judge');
   if (analysis.webhooks?.length) notYet('spec.analysis.webhooks', 'webhooks');
   return problems;
 }

@@ -6,6 +6,8 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { lookSequential } from './sequential-look.ts';
+import type { Verdict } from '../core/ports.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** As in Prepare: the lock outlives the (effective) deadline a little. */
@@ -20,17 +22,21 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
 
-  const readings = await deps.readMetrics(spec);
-  const verdict = deps.judgeFor(spec).judge(readings);
   const now = deps.now();
-  const next = decideAfterLook(run, {
-    verdict,
+  const context = {
     noData: spec.spec.analysis.noData,
-    threshold: spec.spec.strategy.threshold,
     now,
     promoteNow: input.wake?.command === 'promote',
     window: windowState(spec.spec.strategy.windows, now),
-  });
+  };
+  let verdict: Verdict;
+  let next: RunState;
+  if (spec.spec.analysis.judge === 'sequential') {
+    ({ verdict, next } = await lookSequential(deps, spec, execution, run, context));
+  } else {
+    verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
+    next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
+  }
   // A hold pushes the deadline back: the lock (taken until deadline + grace) follows, so nobody takes over a held target.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, new Date(effectiveDeadline(next) + LOCK_GRACE_MS));
   const at = deps.now().toISOString();

@@ -5,6 +5,7 @@
  */
 import type { EventPublisher, Judge, MetricProvider, MetricReading, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
+import type { CounterSnapshot } from '../core/counts.ts';
 
 export interface StoreDeps {
   store: RolloutStore;
@@ -24,6 +25,8 @@ export interface MetricDeps {
   /** Runs every metric's query for the canary (and the primary for built-ins). */
   readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
   judgeFor(spec: RolloutSpec): Judge;
+  /** Raw request counters of both arms at one instant (the sequential judge); absent where no counter source exists. */
+  snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[]): Promise<CounterSnapshot>;
 }
 
 export type HandlerDeps = StoreDeps & ClusterDeps & MetricDeps;

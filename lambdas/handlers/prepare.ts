@@ -8,6 +8,7 @@ import { prepareInputSchema } from '../core/task.ts';
 import type { PrepareInput, RunState } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
+import { startSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** The lock outlives the deadline a little, so a crashed run frees its target on its own. */
@@ -46,8 +47,26 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     status: 'running',
     ...(preflightResult.fingerprint ? { primaryFingerprint: preflightResult.fingerprint } : {}),
   });
-  for (const note of preflightResult.notes) await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'note', detail: note });
-  await deps.events.publish({ detailType: 'Rollout Started', target, version: input.version, execution, weights: allOn('primary', scale) });
+  const notes = [...preflightResult.notes];
+  if (spec.spec.analysis.judge === 'sequential') {
+    try {
+      notes.push(...(await startSequential(deps, spec, execution, run)));
+    } catch (error) {
+      await deps.store.updateRollout(execution, { status: 'finished', outcome: 'refused', reason: describeError(error), finishedAt: deps.now().toISOString() });
+      await deps.store.releaseLock(target, execution);
+      if (error instanceof RefusedError || error instanceof TransientError) throw error;
+      throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
+    }
+  }
+  for (const note of notes) await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'note', detail: note });
+  await deps.events.publish({
+    detailType: 'Rollout Started',
+    target,
+    version: input.version,
+    execution,
+    weights: allOn('primary', scale),
+    ...(notes.length ? { reason: notes.join('\n') } : {}),
+  });
   return run;
 }
 

@@ -5,6 +5,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
+import { rebaseSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
@@ -25,6 +26,7 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
+  if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
   await deps.events.publish({ detailType: 'Weight Changed', target: spec.metadata.name, version: input.version, execution, weights: next });
   return { ...run, lookInStep: 0, next: 'bake' };

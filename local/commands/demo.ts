@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { SluiceEvent, Weights } from '../../lambdas/core/ports.ts';
 import { abortRollout } from '../../lambdas/adapters/interrupt.ts';
 import { EXIT } from '../exit-codes.ts';
+import { parseSpec } from '../../lambdas/core/spec.ts';
 import { formatEvent, weightBar } from '../progress.ts';
 import { renderReport } from '../report/render.ts';
 import { reportDataFromSummary } from '../report/report-data.ts';
@@ -39,6 +40,8 @@ export interface DemoOptions {
   prometheus?: 'required' | 'optional';
   /** Where the store, the reports and the engine's state file go (default `.sluice`). */
   dir?: string;
+  /** Called once the sandbox runs (tests inject API faults through its stand-in). */
+  onSandbox?: (sandbox: Sandbox) => void;
 }
 
 export interface DemoIo {
@@ -112,10 +115,6 @@ function startSampling(sandbox: Sandbox): { stop: () => TimelineSample[] } {
 
 export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code: number; summary?: DemoSummary }> {
   const say = (line: string) => (options.json ? io.stderr : io.stdout)(`${line}\n`);
-  if (options.judge === 'sequential') {
-    io.stderr('--judge sequential: the sequential judge is not supported yet\n');
-    return { code: EXIT.invalid };
-  }
   const faults = scenarioFaults(options);
   say(`sluice demo — scenario ${options.scenario}: canary errors ${(faults.canaryErrorRate * 100).toFixed(1)}%, added latency ${faults.canaryLatencyMs} ms`);
   say('starting the sandbox: Kubernetes API stand-in with Gloo objects, two app versions, a weighted gateway, load, Prometheus…');
@@ -129,8 +128,18 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     signals: 'ignore',
   });
   if (sandbox.notice) say(sandbox.notice);
+  options.onSandbox?.(sandbox);
   const dir = options.dir ?? stateDir();
-  const spec = sandbox.spec;
+  const judge = options.judge ?? sandbox.spec.spec.analysis.judge;
+  if (judge === 'sequential' && sandbox.metricsSource !== 'prometheus') {
+    io.stderr('--judge sequential reads Envoy counters from Prometheus, which is not installed here (apt-get install prometheus)\n');
+    await sandbox.close();
+    return { code: EXIT.invalid };
+  }
+  // The sequential judge looks every second (its evidence is the requests themselves); the threshold judge once per interval.
+  const spec = judge === sandbox.spec.spec.analysis.judge
+    ? sandbox.spec
+    : parseSpec({ ...sandbox.spec, spec: { ...sandbox.spec.spec, strategy: { ...sandbox.spec.spec.strategy, lookInterval: '1s' }, analysis: { ...sandbox.spec.spec.analysis, judge } } });
   const scale = spec.spec.router.weightScale;
   const steps = spec.spec.strategy.stepWeights ?? [];
   let step = { index: 0, of: steps.length };
@@ -149,7 +158,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       // The abort scenario: a person stops the rollout mid-bake, through the Step Functions API.
       if (options.scenario === 'abort' && weightChanges === 2) setTimeout(() => abort('demo', 'the abort scenario stopped it mid-bake'), 1500);
     }
-    const line = event.detailType === 'Analysis Completed' ? lookLine(event, step, scale) : formatEvent(event, scale);
+    const line = event.detailType === 'Analysis Completed' && judge === 'threshold' ? lookLine(event, step, scale) : formatEvent(event, scale);
     if (line) say(line);
   };
   const onSigint = () => {

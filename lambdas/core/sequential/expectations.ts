@@ -107,7 +107,7 @@ export function expectations(input: ExpectationInput): Expectations {
   const schedule = `${canaryShares.length} steps of ${duration(intervalSeconds)} (${canaryShares.map(pct).join(', ')} canary), looks every ${duration(look)}`;
   const bad = zeroBaseline ? `a canary failing ${pct(badRate)} of requests (the primary fails none)` : `a canary with twice the baseline error rate (${pct(badRate)} against ${pct(p)})`;
   const lines = [
-    `What to expect at ${rps} requests/s, ${schedule} — an approximation from the e-values' expected growth:`,
+    `What to expect at ${Math.round(rps)} requests/s, ${schedule} — an approximation from the e-values' expected growth:`,
     catchSeconds !== null
       ? `  ${bad} is rolled back after about ${duration(catchSeconds)} (when the mean e-value reaches 1/alpha = ${(1 / config.alpha).toFixed(0)}).`
       : `  ${bad} is probably not caught within the ${duration(fixedSeconds)} schedule at this rate: more traffic, longer steps or a larger first weight would catch it.`,
