@@ -3,7 +3,9 @@
  * Context: `-c clusterName=NAME -c clusterRegion=REGION` wires an existing EKS cluster; without
  * them synth still works (no access entry; a warning and the ClusterWiring output say so).
  * `-c githubOidcProviderArn=ARN -c githubSubjects=repo:OWNER/NAME:ref:refs/heads/main[,…]` adds the role a
- * GitHub Actions job assumes to send `Rollout Requested`. `-c stackName=…` renames the stack; `-c registryDir=…` reads the targets from another directory
+ * GitHub Actions job assumes to send `Rollout Requested`. `-c slackTeamId=T… -c slackApiAppId=A…` turns the Slack
+ * bot on (`-c slackSecretArn=ARN` uses an existing secret instead of creating one). `-c compositeAlarms=true`
+ * grants DescribeAlarms on "*" for targets that name composite alarms. `-c stackName=…` renames the stack; `-c registryDir=…` reads the targets from another directory
  * than `rollouts/`; `-c bundleAwsSdk=true` bundles the AWS SDK instead of using the runtime's. cdk-nag's AwsSolutions pack validates every synth.
  */
 import { resolve } from 'node:path';
@@ -33,6 +35,11 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
   if (clusterRegion && !clusterName) throw new Error('-c clusterRegion was given without -c clusterName');
   const githubProvider = context('githubOidcProviderArn');
   if (context('githubSubjects') && !githubProvider) throw new Error('-c githubSubjects was given without -c githubOidcProviderArn');
+  const slackTeamId = context('slackTeamId');
+  const slackApiAppId = context('slackApiAppId');
+  const slackSecretArn = context('slackSecretArn');
+  if ((slackTeamId || slackSecretArn) && !slackApiAppId) throw new Error('-c slackTeamId / slackSecretArn were given without -c slackApiAppId');
+  if (slackApiAppId && !slackTeamId) throw new Error('-c slackApiAppId was given without -c slackTeamId');
   const region = options.env?.region ?? clusterRegion ?? process.env.CDK_DEFAULT_REGION;
   const account = options.env?.account ?? process.env.CDK_DEFAULT_ACCOUNT;
   const stack = new SluiceStack(app, context('stackName') ?? 'Sluice', {
@@ -41,7 +48,10 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
     ...(registryDir ? { registryDir: resolve(registryDir) } : {}),
     ...(context('bundleAwsSdk') === 'true' ? { bundleAwsSdk: true } : {}),
     ...(clusterName ? { cluster: { name: clusterName, ...(clusterRegion ? { region: clusterRegion } : {}) } } : {}),
+    ...(context('compositeAlarms') === 'true' ? { compositeAlarms: true } : {}),
     ...(githubProvider ? { githubOidc: { providerArn: githubProvider, subjects: (context('githubSubjects') ?? '').split(',').map((s) => s.trim()).filter(Boolean) } } : {}),
+    ...(slackTeamId && slackApiAppId ? { slack: { teamId: slackTeamId, apiAppId: slackApiAppId } } : {}),
+    ...(slackSecretArn ? { slackSecretArn } : {}),
   });
   return { app, stack };
 }

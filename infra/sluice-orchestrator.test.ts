@@ -14,7 +14,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { HANDLERS, SluiceOrchestrator, VPC_ENI_ACTIONS } from './sluice-orchestrator.ts';
-import { OUTPUTS } from './sluice-stack.ts';
+import { OPTIONAL_OUTPUTS, OUTPUTS } from './sluice-stack.ts';
 import type { SluiceStack } from './sluice-stack.ts';
 
 interface Resource {
@@ -61,6 +61,32 @@ describe('without -c clusterName (a fresh clone, no credentials)', () => {
     const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
     expect(warnings.some((w) => w.includes('No EKS cluster given'))).toBe(true);
     expect(String(template.Outputs?.[OUTPUTS.clusterWiring]?.Value)).toMatch(/^none: synthesized without -c clusterName/);
+  });
+
+  it('has every output except those of features not configured (GitHub OIDC, Slack)', () => {
+    expect(Object.keys(template.Outputs ?? {}).sort()).toEqual(Object.values(OUTPUTS).filter((key) => !OPTIONAL_OUTPUTS.has(key)).sort());
+    expect([...OPTIONAL_OUTPUTS].sort()).toEqual([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn].sort());
+  });
+});
+
+describe('the app\'s Slack context', () => {
+  const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/slack-AbCdEf';
+
+  it('-c slackTeamId/slackApiAppId/slackSecretArn: the bot reads the existing secret; none is created', () => {
+    const outdir = tempDir();
+    const built = buildApp({ outdir, context: { ...NO_BUNDLING, slackTeamId: 'T0123ABCD', slackApiAppId: 'A0456EFGH', slackSecretArn: SECRET }, env: { account: '123456789012', region: 'us-east-1' } });
+    const template = built.app.synth().getStackByName(built.stack.stackName).template as Template;
+    expect(noViolations(outdir)).toEqual([]);
+    expect(ofType(template, 'AWS::SecretsManager::Secret').filter((r) => JSON.stringify(r.Properties).includes('signingSecret'))).toEqual([]);
+    expect(template.Outputs?.[OUTPUTS.slackSecretArn]?.Value).toBe(SECRET);
+    const fn = template.Resources[built.stack.getLogicalId(built.stack.orchestrator.slack!.function.node.defaultChild as CfnElement)]!;
+    expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLACK_SECRET_ARN).toBe(SECRET);
+    expect(JSON.stringify(ofType(template, 'AWS::IAM::Policy'))).toContain(`{"Action":"secretsmanager:GetSecretValue","Effect":"Allow","Resource":"${SECRET}"}`);
+  }, 300_000);
+
+  it('refuses half a Slack configuration', () => {
+    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, slackTeamId: 'T0123ABCD' } })).toThrow('-c slackTeamId / slackSecretArn were given without -c slackApiAppId');
+    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, slackApiAppId: 'A0456EFGH' } })).toThrow('-c slackApiAppId was given without -c slackTeamId');
   });
 });
 
@@ -128,7 +154,7 @@ describe('placed in a VPC', () => {
       })),
     );
     const lambdaRoles = new Set(Object.values(sluice.functions).map((fn) => JSON.stringify([{ Ref: logicalId(fn.role!) }])));
-    expect(lambdaRoles.size).toBe(3);
+    expect(lambdaRoles.size).toBe(4);
     for (const role of lambdaRoles) expect(onStar.filter((s) => s.role === role).map((s) => s.actions)).toEqual([[...VPC_ENI_ACTIONS].sort()]);
     for (const role of ofType(template, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });

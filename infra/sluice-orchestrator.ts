@@ -20,10 +20,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { SluiceAlarms, metricReadNeeds } from './alarms.ts';
 import { SluiceRegistry } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
+import { SluiceSlack } from './slack.ts';
+import type { SluiceSlackConfig } from './slack.ts';
 import { SluiceTriggers } from './triggers.ts';
-import type { GithubOidcProps } from './triggers.ts';
+import type { BundledFunction, GithubOidcProps } from './triggers.ts';
 
 /** The Kubernetes group the Lambda role maps to; infra/k8s/rbac.yaml binds it. */
 export const KUBERNETES_GROUP = 'sluice:orchestrator';
@@ -36,24 +39,26 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * One entry per handler. `kubernetes`: the handler talks to the EKS API (through its deps), so it
- * runs with the role the access entry maps to `sluice:orchestrator`. Bake and Finish only touch
+ * runs with a role an access entry maps to `sluice:orchestrator`. Bake and Finish only touch
  * the store and the bus: they get a role of their own with no EKS access, and their bundles carry
  * no Kubernetes client (the infra test checks both directions from the bundles' source maps).
+ * `metrics`: the handler reads the metric providers (Prepare's preflight, Analyze's looks), so it
+ * runs with the analysis role, the only one that may read CloudWatch.
  *
  * Timeouts stay below the ASL's TimeoutSeconds for the same state (Prepare/SetWeight/Analyze 120,
  * Promote 900, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
  * retries or catches, rather than as a bare States.Timeout.
  */
 export const HANDLERS = {
-  prepare: { state: 'Prepare', substitution: 'PrepareFunctionArn', kubernetes: true, timeout: 100 },
-  'set-weight': { state: 'SetWeight', substitution: 'SetWeightFunctionArn', kubernetes: true, timeout: 100 },
-  bake: { state: 'Bake', substitution: 'BakeFunctionArn', kubernetes: false, timeout: 30 },
-  analyze: { state: 'Analyze', substitution: 'AnalyzeFunctionArn', kubernetes: true, timeout: 100 },
-  promote: { state: 'Promote', substitution: 'PromoteFunctionArn', kubernetes: true, timeout: 880 },
-  finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, timeout: 50 },
-  rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, timeout: 280 },
-  'safety-net': { state: undefined, substitution: undefined, kubernetes: true, timeout: 300 },
-} as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; timeout: number }>;
+  prepare: { state: 'Prepare', substitution: 'PrepareFunctionArn', kubernetes: true, metrics: true, timeout: 100 },
+  'set-weight': { state: 'SetWeight', substitution: 'SetWeightFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
+  bake: { state: 'Bake', substitution: 'BakeFunctionArn', kubernetes: false, metrics: false, timeout: 30 },
+  analyze: { state: 'Analyze', substitution: 'AnalyzeFunctionArn', kubernetes: true, metrics: true, timeout: 100 },
+  promote: { state: 'Promote', substitution: 'PromoteFunctionArn', kubernetes: true, metrics: false, timeout: 880 },
+  finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
+  rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
+  'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
+} as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }>;
 
 export type HandlerName = keyof typeof HANDLERS;
 
@@ -133,6 +138,14 @@ export interface SluiceOrchestratorProps {
   githubOidc?: GithubOidcProps;
   /** The GitOps webhooks' secret `{ "flux", "argocd" }`; default: one created with a generated `token`. */
   gitopsSecret?: secretsmanager.ISecret;
+  /** The Slack bot (Function URL + worker). Off when absent. */
+  slack?: SluiceSlackConfig;
+  /**
+   * Some target names composite alarms: grant cloudwatch:DescribeAlarms on "*" instead of on the
+   * named alarms' ARNs (CloudWatch returns composite alarms only to a caller allowed on every alarm).
+   * Default false.
+   */
+  compositeAlarms?: boolean;
 }
 
 export class SluiceOrchestrator extends Construct {
@@ -140,9 +153,12 @@ export class SluiceOrchestrator extends Construct {
   readonly table: dynamodb.Table;
   readonly eventBus: events.IEventBus;
   readonly functions: Readonly<Record<HandlerName, nodejs.NodejsFunction>>;
-  /** The role of the Lambdas that talk to Kubernetes, mapped to `sluice:orchestrator`. */
+  /** The role of the Lambdas that talk to Kubernetes and read no metrics, mapped to `sluice:orchestrator`. */
   readonly kubernetesRole: iam.Role;
+  /** The role of Prepare and Analyze: Kubernetes (mapped to `sluice:orchestrator` too) plus the metric providers' reads. */
+  readonly analysisRole: iam.Role;
   readonly accessEntry: eks.CfnAccessEntry | undefined;
+  readonly analysisAccessEntry: eks.CfnAccessEntry | undefined;
   readonly cluster: WiredCluster | undefined;
   readonly registry: SluiceRegistry;
   readonly safetyNetRule: events.Rule;
@@ -150,6 +166,10 @@ export class SluiceOrchestrator extends Construct {
   readonly securityGroups: ec2.ISecurityGroup[] | undefined;
   /** The ways in: start and GitOps Lambdas, event rules, the schedule group, the GitHub role. */
   readonly triggers: SluiceTriggers;
+  /** CloudWatch alarms interrupting bakes; present when some target names alarms. */
+  readonly alarms: SluiceAlarms | undefined;
+  /** The Slack bot; present when `slack` is configured. */
+  readonly slack: SluiceSlack | undefined;
 
   constructor(scope: Construct, id: string, props: SluiceOrchestratorProps = {}) {
     super(scope, id);
@@ -186,6 +206,11 @@ export class SluiceOrchestrator extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Sluice Lambdas that talk to Kubernetes; the EKS access entry maps it to ${KUBERNETES_GROUP}`,
     });
+    // A role of its own for the metric readers, so CloudWatch reads stay off the Lambdas that move traffic.
+    this.analysisRole = new iam.Role(this, 'AnalysisRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Sluice Prepare and Analyze: Kubernetes (mapped to ${KUBERNETES_GROUP}) and the metric providers' reads`,
+    });
 
     this.safetyNetDeadLetterQueue = new sqs.Queue(this, 'SafetyNetDeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -199,6 +224,7 @@ export class SluiceOrchestrator extends Construct {
     }
     this.functions = functions;
     this.grantHandlers();
+    this.grantMetricReads(props.compositeAlarms ?? false);
 
     this.stateMachine = this.createStateMachine(root, retention, logRemovalPolicy);
     functions['safety-net'].addEnvironment('SLUICE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
@@ -220,6 +246,9 @@ export class SluiceOrchestrator extends Construct {
       ],
     });
 
+    // Outside the VPC: the trigger, alarm and Slack Lambdas reach only AWS APIs (and Slack), never the cluster or Prometheus.
+    const bundledFunction: BundledFunction = (fnId, entry, role, logGroup, timeoutSeconds, environment, extra = {}) =>
+      this.bundle(fnId, entry, root, role, logGroup, timeoutSeconds, { ...this.baseEnvironment(), ...environment }, props, false, extra);
     this.triggers = new SluiceTriggers(this, 'Triggers', {
       stateMachine: this.stateMachine,
       table: this.table,
@@ -228,12 +257,14 @@ export class SluiceOrchestrator extends Construct {
       logRetention: retention,
       ...(props.githubOidc ? { githubOidc: props.githubOidc } : {}),
       ...(props.gitopsSecret ? { gitopsSecret: props.gitopsSecret } : {}),
-      // Outside the VPC: they reach only AWS APIs, never the cluster or Prometheus.
-      bundledFunction: (fnId, entry, role, logGroup, timeoutSeconds, environment) =>
-        this.bundle(fnId, entry, root, role, logGroup, timeoutSeconds, { ...this.baseEnvironment(), ...environment }, props, false),
+      bundledFunction,
     });
+    const common = { stateMachine: this.stateMachine, table: this.table, registry: this.registry, logRetention: retention, bundledFunction };
+    this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length ? new SluiceAlarms(this, 'Alarms', common) : undefined;
+    this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus }) : undefined;
 
-    this.accessEntry = this.cluster ? this.wireCluster(this.cluster) : undefined;
+    this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry') : undefined;
+    this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry') : undefined;
     if (!this.cluster) {
       Annotations.of(this).addWarningV2(
         'sluice:no-cluster',
@@ -284,7 +315,9 @@ export class SluiceOrchestrator extends Construct {
     const id = name.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy });
     const role = config.kubernetes
-      ? this.kubernetesRole
+      ? config.metrics
+        ? this.analysisRole
+        : this.kubernetesRole
       : new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sluice ${name} Lambda (no Kubernetes access)` });
     // Explicit log groups and our own roles: no AWSLambdaBasicExecutionRole (logs:* on every group).
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
@@ -370,6 +403,28 @@ export class SluiceOrchestrator extends Construct {
     }
   }
 
+  /**
+   * What the metric providers call in AWS, on the Prepare/Analyze role only, and only when some
+   * target uses the provider: cloudwatch:DescribeAlarms on the alarms the specs name (the alarm
+   * resource type allows that much narrowing), cloudwatch:GetMetricData on "*" (it has no
+   * resource-level permission: a query names metrics, not resources).
+   */
+  private grantMetricReads(compositeAlarms: boolean): void {
+    const needs = metricReadNeeds(Stack.of(this), this.registry.entries);
+    if (needs.alarmArns.length) {
+      this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: compositeAlarms ? ['*'] : needs.alarmArns }));
+    }
+    if (needs.metricData) {
+      this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    }
+    const onStar = [...(needs.metricData ? ['cloudwatch:GetMetricData'] : []), ...(compositeAlarms && needs.alarmArns.length ? ['cloudwatch:DescribeAlarms'] : [])];
+    if (!onStar.length) return;
+    Validations.of(this.analysisRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `Metric providers of the targets: ${onStar.join(', ')} on "*". GetMetricData supports no resource-level permission (a query names metrics, not resources); DescribeAlarms returns composite alarms only when allowed on "*" (granted so only with compositeAlarms). Read-only, Prepare and Analyze only.`,
+    });
+  }
+
   private createStateMachine(root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): sfn.StateMachine {
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       // The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's CloudWatch Logs resource policy.
@@ -402,13 +457,13 @@ export class SluiceOrchestrator extends Construct {
     return machine;
   }
 
-  private wireCluster(cluster: WiredCluster): eks.CfnAccessEntry {
+  private wireCluster(cluster: WiredCluster, role: iam.Role, id: string): eks.CfnAccessEntry {
     const clusterArn = Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: cluster.name, region: cluster.region });
     // The EKS token is a presigned sts:GetCallerIdentity (no IAM permission needed); DescribeCluster gives endpoint and CA.
-    this.kubernetesRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
-    return new eks.CfnAccessEntry(this, 'AccessEntry', {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
+    return new eks.CfnAccessEntry(this, id, {
       clusterName: cluster.name,
-      principalArn: this.kubernetesRole.roleArn,
+      principalArn: role.roleArn,
       type: 'STANDARD',
       kubernetesGroups: [KUBERNETES_GROUP],
     });

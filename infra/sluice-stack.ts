@@ -4,6 +4,7 @@
  */
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { SluiceOrchestrator } from './sluice-orchestrator.ts';
 import type { SluiceOrchestratorProps } from './sluice-orchestrator.ts';
@@ -17,16 +18,33 @@ export const OUTPUTS = {
   kubernetesRoleArn: 'KubernetesRoleArn',
   clusterWiring: 'ClusterWiring',
   safetyNetDeadLetterQueueUrl: 'SafetyNetDeadLetterQueueUrl',
+  gitopsWebhookUrl: 'GitopsWebhookUrl',
+  /** Only when GitHub OIDC is configured. */
+  githubActionsRoleArn: 'GithubActionsRoleArn',
+  /** Only when Slack is configured. */
+  slackFunctionUrl: 'SlackFunctionUrl',
+  /** Only when Slack is configured. */
+  slackSecretArn: 'SlackSecretArn',
 } as const;
 
-export type SluiceStackProps = StackProps & SluiceOrchestratorProps;
+/** The outputs a stack has only when the feature behind them is configured. */
+export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn]);
+
+export type SluiceStackProps = StackProps &
+  SluiceOrchestratorProps & {
+    /** The complete ARN of an existing Slack secret `{ signingSecret, botToken }` (with `slack`; instead of `slack.secret`). */
+    slackSecretArn?: string;
+  };
 
 export class SluiceStack extends Stack {
   readonly orchestrator: SluiceOrchestrator;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
-    const sluice = new SluiceOrchestrator(this, 'Sluice', props);
+    const { slackSecretArn, ...rest } = props;
+    if (slackSecretArn && !props.slack) throw new Error('slackSecretArn was given without slack { teamId, apiAppId }');
+    const slack = props.slack && slackSecretArn ? { ...props.slack, secret: secretsmanager.Secret.fromSecretCompleteArn(this, 'SlackSecret', slackSecretArn) } : props.slack;
+    const sluice = new SluiceOrchestrator(this, 'Sluice', { ...rest, ...(slack ? { slack } : {}) });
     this.orchestrator = sluice;
     const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
     output(OUTPUTS.stateMachineArn, sluice.stateMachine.stateMachineArn, 'The rollout state machine (sluice start/status/abort)');
@@ -42,5 +60,11 @@ export class SluiceStack extends Stack {
       'Which EKS cluster the Lambdas are wired to',
     );
     output(OUTPUTS.safetyNetDeadLetterQueueUrl, sluice.safetyNetDeadLetterQueue.queueUrl, 'Safety-net events that could not be handled: inspect, then restore traffic by hand');
+    output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
+    if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
+    if (sluice.slack) {
+      output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');
+      output(OUTPUTS.slackSecretArn, sluice.slack.secret.secretArn, 'Secrets Manager secret { signingSecret, botToken } of the Slack app');
+    }
   }
 }

@@ -30,6 +30,35 @@ export const ROLLOUT_REQUESTED = { source: 'sluice', detailType: 'Rollout Reques
 /** What the start path calls on the store (a subset of STORE_ACTIONS: no Query, Update or Delete). */
 export const START_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
 
+/**
+ * Builds a Lambda from lambdas/handlers/<entry>.ts the way the orchestrator bundles its handlers
+ * (the function is created in the orchestrator's scope, so `id` must be unique there); `extra`
+ * overrides props such as `handler` (another export of the same file).
+ */
+export type BundledFunction = (
+  id: string,
+  entry: string,
+  role: iam.IRole,
+  logGroup: logs.ILogGroup,
+  timeoutSeconds: number,
+  environment: Record<string, string>,
+  extra?: Partial<nodejs.NodejsFunctionProps>,
+) => nodejs.NodejsFunction;
+
+/** An SQS dead-letter queue (SSE, TLS only, 14 days) with an alarm on its first message. */
+export function watchedDeadLetterQueue(scope: Construct, id: string, what: string): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
+  const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+  const alarm = new cloudwatch.Alarm(scope, `${id}Alarm`, {
+    alarmDescription: `Sluice: ${what} landed in a dead-letter queue: inspect the message, fix the cause, send it again`,
+    metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  return { queue, alarm };
+}
+
 export interface GithubOidcProps {
   /** ARN of the account's existing `token.actions.githubusercontent.com` OIDC provider. */
   providerArn: string;
@@ -43,7 +72,7 @@ export interface SluiceTriggersProps {
   eventBus: events.IEventBus;
   registry: SluiceRegistry;
   /** Builds a bundled Lambda the same way as the orchestrator's handlers. */
-  bundledFunction: (id: string, entry: string, role: iam.IRole, logGroup: logs.ILogGroup, timeoutSeconds: number, environment: Record<string, string>) => nodejs.NodejsFunction;
+  bundledFunction: BundledFunction;
   logRetention: logs.RetentionDays;
   githubOidc?: GithubOidcProps;
   /** An existing Secrets Manager secret `{ "flux": …, "argocd": … }`; default: one created here with a generated `token`. */
@@ -74,17 +103,8 @@ export class SluiceTriggers extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const queue = (queueId: string, what: string) => {
-      const q = new sqs.Queue(this, queueId, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-      this.alarms.push(
-        new cloudwatch.Alarm(this, `${queueId}Alarm`, {
-          alarmDescription: `Sluice: ${what} landed in a dead-letter queue: inspect the message, fix the cause, send it again`,
-          metric: q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
+      const { queue: q, alarm } = watchedDeadLetterQueue(this, queueId, what);
+      this.alarms.push(alarm);
       return q;
     };
 
@@ -225,7 +245,7 @@ export class SluiceTriggers extends Construct {
 }
 
 /** How cdk-nag prints a resource in a finding id: tokens as <LogicalId>, <LogicalId.Attr>, <AWS::Pseudo>. */
-function nagResource(stack: Stack, arn: string): string {
+export function nagResource(stack: Stack, arn: string): string {
   const render = (part: unknown): string => {
     if (typeof part === 'string') return part;
     const ref = (part as { Ref?: string }).Ref;

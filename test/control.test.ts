@@ -34,7 +34,7 @@ beforeAll(async () => {
       cluster: { kubeconfigContext: 'unused' },
       router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
       strategy: { stepWeights: [10, 50], interval: '30s', lookInterval: '30s', deadline: '10m' },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
     },
   });
   writeFileSync(join(registry, 'web.yaml'), JSON.stringify(spec));

@@ -47,7 +47,7 @@ function webSpec(extra: Partial<RolloutSpecInput['spec']> = {}): unknown {
       cluster: { kubeconfigContext: 'unused' },
       router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
       strategy: { stepWeights: [50], interval: '1s', lookInterval: '1s', deadline: '1m' },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       triggers: { ecr: { repository: 'web' }, overrides: ['strategy.stepWeights'] },
       ...extra,
     },

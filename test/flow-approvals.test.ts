@@ -27,7 +27,7 @@ function spec(approvals: NonNullable<RolloutSpecInput['spec']['strategy']>['appr
       cluster: { kubeconfigContext: 'unused' },
       router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
       strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', deadline: '5m', approvals },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
     },
   });
 }

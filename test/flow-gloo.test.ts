@@ -59,7 +59,7 @@ async function run(
   const spec = testSpec({
     workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo', ...workload },
     strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
-    analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   });
   const specPath = join(dir, 'podinfo.json');
   writeFileSync(specPath, JSON.stringify(spec));

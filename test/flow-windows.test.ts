@@ -36,7 +36,7 @@ function specWith(windows: ChangeWindow[], strategy: Partial<RolloutSpecInput['s
       },
       // 12 minutes of 1 s looks stays inside Step Functions' history budget.
       strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '12m', windows, ...strategy },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
     },
   });
 }

@@ -34,7 +34,7 @@ function specWith(strategy: Partial<RolloutSpecInput['spec']['strategy']> = {}, 
         canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
       },
       strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m', ...strategy },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' }, ...analysis },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' }, ...analysis },
     },
   });
 }

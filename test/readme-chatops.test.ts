@@ -7,7 +7,8 @@ import { headBlocks, messageProblems } from '../lambdas/core/chatops/blocks.ts';
 import { rolloutSpecSchema } from '../lambdas/core/spec.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const section = readme.slice(readme.indexOf('## Chat-ops (Slack)'), readme.indexOf('## Development'));
+const start = readme.indexOf('## Chat-ops (Slack)');
+const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const fenced = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '');
 
 describe('README: Chat-ops (Slack)', () => {

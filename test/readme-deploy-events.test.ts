@@ -39,7 +39,7 @@ function startPath(): StartPathDeps & { started: Array<{ name: string; input: { 
     spec: {
       cluster: { name: 'prod-eks', region: 'us-east-1' },
       router: { name: 'podinfo', namespace: 'gloo-system', primary: { upstream: { name: 'podinfo-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'podinfo-canary', namespace: 'gloo-system' } } },
-      analysis: { prometheus: { address: 'http://prometheus:9090' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://prometheus:9090' } },
       triggers: { overrides: ['strategy.stepWeights'] },
     },
   });

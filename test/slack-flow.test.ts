@@ -39,7 +39,7 @@ function webSpec(interval: string): RolloutSpec {
       cluster: { kubeconfigContext: 'unused' },
       router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
       strategy: { stepWeights: [10, 50], interval, lookInterval: interval, deadline: '10m' },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       notifications: { slack: { channel: CHANNEL } },
       access: { channels: [CHANNEL], start: ['U0ALICE'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true },
     },

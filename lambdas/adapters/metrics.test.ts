@@ -19,7 +19,7 @@ const base = {
 };
 
 function spec(analysis: object): RolloutSpec {
-  return parseSpec({ ...base, spec: { ...base.spec, analysis } });
+  return parseSpec({ ...base, spec: { ...base.spec, analysis: { judge: 'threshold', ...analysis } } });
 }
 
 describe('metricProviderFor', () => {
@@ -74,7 +74,7 @@ describe('metricProviderFor', () => {
   });
 
   it('refuses a provider type it does not know (a shape the schema would have refused)', () => {
-    const s = rolloutSpecSchema.parse({ ...base, spec: { ...base.spec, analysis: { metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } } });
+    const s = rolloutSpecSchema.parse({ ...base, spec: { ...base.spec, analysis: { judge: 'threshold', metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } } });
     const metric = { ...s.spec.analysis.metrics[0]!, provider: { type: 'datadog' } } as unknown as MetricSpec;
 
     expect(() => metricProviderFor(s, metric)).toThrow('metric "lat": unknown metric provider "datadog"');

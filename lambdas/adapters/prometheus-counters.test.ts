@@ -26,7 +26,7 @@ const spec = parseSpec({
     cluster: { kubeconfigContext: 'test' },
     router: { name: 'podinfo', namespace: NS, primary: { upstream: { name: 'podinfo-primary', namespace: NS } }, canary: { upstream: { name: 'podinfo-canary', namespace: NS } } },
     strategy: { stepWeights: [10, 50] },
-    analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   },
 });
 

@@ -26,7 +26,7 @@ function rolloutSpec(address: string, canary: string, metrics: unknown[]): Rollo
       cluster: { kubeconfigContext: 'test' },
       router: { name: 'podinfo', namespace: NS, primary: { upstream: { name: 'podinfo-primary', namespace: NS } }, canary: { upstream: { name: canary, namespace: NS } } },
       strategy: { stepWeights: [10, 50], interval: '1m' },
-      analysis: { prometheus: { address }, metrics },
+      analysis: { judge: 'threshold', prometheus: { address }, metrics },
     },
   });
 }

@@ -19,7 +19,7 @@ function spec(windows?: unknown) {
       cluster: { name: 'prod-eks', region: 'us-east-1' },
       router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
       ...(windows ? { strategy: { windows } } : {}),
-      analysis: { prometheus: { address: 'http://prometheus:9090' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://prometheus:9090' } },
     },
   });
 }

@@ -19,6 +19,7 @@ function spec(overrides: { envoyClusterName?: string; workload?: boolean; metric
       ...(overrides.workload === false ? {} : { workload: { namespace: 'default', primary: 'podinfo-primary', canary: 'podinfo' } }),
       strategy: { stepWeights: [10, 50], interval: '2m' },
       analysis: {
+        judge: 'threshold',
         prometheus: { address: 'http://prometheus:9090' },
         metrics: overrides.metrics ?? [
           { name: 'request-success-rate', thresholdRange: { min: 99 } },

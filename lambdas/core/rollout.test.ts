@@ -12,7 +12,7 @@ const spec = parseSpec({
     cluster: { kubeconfigContext: 'kind' },
     router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
     strategy: { stepWeights: [10, 50], interval: '2s', lookInterval: '1s', threshold: 2, deadline: '10m' },
-    analysis: { prometheus: { address: 'http://127.0.0.1:9090' } },
+    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9090' } },
   },
 });
 

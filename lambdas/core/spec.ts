@@ -150,7 +150,7 @@ export const webhookSchema = z.strictObject({
 });
 
 export const analysisSchema = z.strictObject({
-  judge: z.enum(['threshold', 'sequential']).default('threshold'),
+  judge: z.enum(['threshold', 'sequential']).default('sequential'),
   /** Knobs of the sequential judge (lambdas/core/sequential/judge.ts holds the defaults). */
   sequential: z
     .strictObject({

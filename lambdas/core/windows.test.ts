@@ -199,7 +199,7 @@ function spec(strategy: Partial<RolloutSpecInput['spec']['strategy']>) {
         canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
       },
       strategy: { stepWeights: [10, 50], interval: '10s', threshold: 2, deadline: '10m', ...strategy },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
     },
   };
 }

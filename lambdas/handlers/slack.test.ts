@@ -36,7 +36,7 @@ function spec(name: string, access?: Record<string, unknown>): RolloutSpec {
     spec: {
       cluster: { kubeconfigContext: 'unused' },
       router: { name, namespace: 'gloo-system', primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } }, canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } } },
-      analysis: { prometheus: { address: 'http://127.0.0.1:9' } },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       ...(access ? { access } : {}),
     },
   });

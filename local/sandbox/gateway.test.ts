@@ -153,6 +153,7 @@ describe('weighted gateway', () => {
         cluster: { kubeconfigContext: 'stand-in' },
         router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
         analysis: {
+          judge: 'threshold',
           prometheus: { address: prometheus.url },
           metrics: [
             { name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } },

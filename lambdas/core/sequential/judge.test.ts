@@ -211,11 +211,11 @@ describe('sequential judge: false alarms under repeated looks', () => {
 });
 
 describe('sequential judge: configuration', () => {
-  it('takes its knobs from spec.analysis.sequential, defaults for the rest, and keeps threshold the default judge', () => {
+  it('takes its knobs from spec.analysis.sequential, defaults for the rest, and is the default judge', () => {
     const analysis = analysisSchema.parse({ judge: 'sequential', sequential: { alpha: 0.02, minLooksPerStep: 3 } });
     expect(sequentialConfig(analysis.sequential)).toEqual({ ...SEQUENTIAL_DEFAULTS, alpha: 0.02, minLooksPerStep: 3 });
     expect(SEQUENTIAL_DEFAULTS).toMatchObject({ alpha: 0.01, alphaPromote: 0.05, margin: 2, minLooksPerStep: 2, minSecondsPerStep: 30, fullIntervalAtTopWeight: true });
-    expect(analysisSchema.parse({}).judge).toBe('threshold');
+    expect(analysisSchema.parse({}).judge).toBe('sequential');
     expect(analysisSchema.safeParse({ sequential: { alpha: 1.5 } }).success).toBe(false);
     expect(() => sequentialConfig({ margin: 1 })).toThrow(/margin must be above 1/);
   });

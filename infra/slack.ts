@@ -1,0 +1,174 @@
+/**
+ * SluiceSlack: the chat-ops bot (issue 7 part 6) as part of SluiceOrchestrator — the Function URL
+ * Lambda Slack calls (lambdas/handlers/slack.ts `handler`: verify, ack, act on the store and Step
+ * Functions) and the worker (`workerHandler`: follow-ups to response_url, and the rollout threads
+ * fed by Sluice's events through a rule on the Sluice bus), with the one Secrets Manager secret
+ * `{ signingSecret, botToken }` both read.
+ *
+ * IAM is what lambdas/adapters/slack/aws-deps.ts and the ack path call, nothing more: the worker
+ * only reads rollouts and keeps thread records, so it gets neither Step Functions nor PutEvents.
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { EVENT_TYPES } from '../lambdas/core/ports.ts';
+import type { SluiceRegistry } from './registry.ts';
+import { nagResource, watchedDeadLetterQueue } from './triggers.ts';
+import type { BundledFunction } from './triggers.ts';
+
+/**
+ * The ack path's store calls: locks, rollouts, steps and history (GetItem, Query), the audit step
+ * and event sequence counters (UpdateItem ADD, PutItem), abort flags and chat claims (PutItem),
+ * and releasing a click claim when the action could not be done (DeleteItem).
+ */
+export const SLACK_ACK_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+
+/** The worker's: the rollout, its steps and pending gate (GetItem, Query), thread records (GetItem, PutItem). */
+export const SLACK_WORKER_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+
+/** What a placeholder secret holds until someone pastes the app's real values in. */
+export const SLACK_PLACEHOLDER_BOT_TOKEN = 'xoxb-replace-me';
+
+export interface SluiceSlackConfig {
+  /** The workspace (`T…`) this deployment serves; requests from any other are refused. */
+  teamId: string;
+  /** The Slack app (`A…`); requests for any other app are refused. */
+  apiAppId: string;
+  /**
+   * A Secrets Manager secret holding JSON `{ "signingSecret": …, "botToken": "xoxb-…" }`.
+   * Default: one created here with a random signing secret (every request is refused until the
+   * app's real one is put in) and a placeholder bot token.
+   */
+  secret?: secretsmanager.ISecret;
+  /** Concurrent Slack requests at most (a flood cannot exhaust the account's Lambda concurrency). Default 5. */
+  concurrency?: number;
+}
+
+export interface SluiceSlackProps extends SluiceSlackConfig {
+  stateMachine: sfn.StateMachine;
+  table: dynamodb.ITable;
+  eventBus: events.IEventBus;
+  registry: SluiceRegistry;
+  bundledFunction: BundledFunction;
+  logRetention: logs.RetentionDays;
+}
+
+export class SluiceSlack extends Construct {
+  /** The Function URL Lambda (`handler`). */
+  readonly function: nodejs.NodejsFunction;
+  readonly url: lambda.FunctionUrl;
+  /** Follow-ups and thread updates (`workerHandler`); reserved concurrency 1. */
+  readonly worker: nodejs.NodejsFunction;
+  readonly secret: secretsmanager.ISecret;
+  readonly role: iam.Role;
+  readonly workerRole: iam.Role;
+  /** Sluice's events -> the worker. */
+  readonly eventsRule: events.Rule;
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: SluiceSlackProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    if (!/^[TE][A-Z0-9]+$/.test(props.teamId)) throw new Error(`slack.teamId "${props.teamId}" is not a Slack workspace ID (T…)`);
+    if (!/^A[A-Z0-9]+$/.test(props.apiAppId)) throw new Error(`slack.apiAppId "${props.apiAppId}" is not a Slack app ID (A…)`);
+
+    this.secret =
+      props.secret ??
+      new secretsmanager.Secret(this, 'Secret', {
+        description: 'Sluice Slack app: { "signingSecret", "botToken" } — put the app\'s real values in after deploying',
+        // The signing secret starts random (never a known value someone could sign with): until the
+        // real one is put in, every Slack request is refused as forged.
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ botToken: SLACK_PLACEHOLDER_BOT_TOKEN }),
+          generateStringKey: 'signingSecret',
+          excludePunctuation: true,
+          passwordLength: 48,
+        },
+      });
+    if (!props.secret) {
+      Validations.of(this.secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Slack issues the signing secret and the bot token: they are rotated in Slack\'s app settings and pasted here, which a rotation Lambda cannot do.',
+      });
+    }
+    this.deadLetterQueue = watchedDeadLetterQueue(this, 'DeadLetters', 'a Slack follow-up or thread update the worker kept failing on').queue;
+    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the Slack worker and of the rule feeding it, watched by a CloudWatch alarm.' });
+
+    const role = (roleId: string, what: string) => new iam.Role(this, roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
+    const logGroup = (groupId: string) => new logs.LogGroup(this, groupId, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const shared = { SLACK_SECRET_ARN: this.secret.secretArn, SLUICE_REGISTRY_PARAMETER_PREFIX: props.registry.parameterPrefix };
+
+    this.workerRole = role('WorkerRole', 'Sluice Slack worker: response_url follow-ups and rollout threads');
+    const workerLogs = logGroup('WorkerLogs');
+    // The background Slack client retries 429s after Retry-After (up to 4 times, 10 s each): room for that.
+    this.worker = props.bundledFunction('SlackWorkerFunction', 'slack', this.workerRole, workerLogs, 90, shared, { handler: 'workerHandler', description: 'Sluice slack worker' });
+    const workerFn = this.worker.node.defaultChild as lambda.CfnFunction;
+    // One at a time: updates of one rollout's thread never race (the head message is edited in place).
+    workerFn.reservedConcurrentExecutions = 1;
+    workerFn.deadLetterConfig = { targetArn: this.deadLetterQueue.queueArn };
+
+    this.role = role('Role', 'Sluice Slack bot (Function URL): verified commands and clicks -> store and Step Functions');
+    const urlLogs = logGroup('Logs');
+    this.function = props.bundledFunction('SlackFunction', 'slack', this.role, urlLogs, 10, {
+      ...shared,
+      SLUICE_STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+      SLACK_TEAM_ID: props.teamId,
+      SLACK_API_APP_ID: props.apiAppId,
+      SLUICE_SLACK_WORKER_FUNCTION: this.worker.functionArn,
+    });
+    (this.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = props.concurrency ?? 5;
+    // Auth NONE: Slack cannot sign SigV4; the handler checks Slack's v0 signature on the raw body first.
+    this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+
+    // The secret's ARN for IAM: a secret imported by name has no random suffix in its ARN yet.
+    const secretArn = this.secret.secretFullArn ?? `${this.secret.secretArn}-??????`;
+    const grant = (fnRole: iam.Role, fnLogs: logs.LogGroup, storeActions: readonly string[]) => {
+      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }));
+      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...storeActions], resources: [props.table.tableArn] }));
+      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArn] }));
+      this.secret.encryptionKey?.grantDecrypt(fnRole);
+      props.registry.grantRead(fnRole);
+      Validations.of(fnRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(stack, props.registry.parameterArnPattern)}]`,
+        reason: 'ssm:GetParameter on the registry prefix only: one parameter per target, named by the target a command names.',
+      });
+    };
+    grant(this.role, urlLogs, SLACK_ACK_STORE_ACTIONS);
+    grant(this.workerRole, workerLogs, SLACK_WORKER_STORE_ACTIONS);
+    // Audit records go out as `Command Audited` events.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
+    // Approve / promote (SendTaskSuccess) and abort (SendTaskFailure) settle the pending token; a
+    // token's SendTask* is authorized against the state machine whose execution issued it (the
+    // resource CDK's grantTaskResponse names), so this reaches Sluice's tokens only. No heartbeat.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'], resources: [props.stateMachine.stateMachineArn] }));
+    // The ack hands Slack-bound work to the worker (an asynchronous invoke) and answers at once.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] }));
+    this.workerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    if (secretArn.endsWith('-??????')) {
+      for (const fnRole of [this.role, this.workerRole]) {
+        Validations.of(fnRole).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResource(stack, secretArn)}]`,
+          reason: 'A secret imported by name: "-??????" matches only the six-character suffix Secrets Manager appends to that one secret\'s ARN.',
+        });
+      }
+    }
+
+    this.eventsRule = new events.Rule(this, 'EventsRule', {
+      description: 'Sluice: rollout events (source sluice) -> the Slack worker (threads, webhooks)',
+      eventBus: props.eventBus,
+      eventPattern: { source: ['sluice'], detailType: [...EVENT_TYPES] },
+      targets: [new targets.LambdaFunction(this.worker, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
+  }
+}
+

@@ -1,0 +1,166 @@
+/**
+ * `sluice demo` end to end on the full sandbox: the Kubernetes API stand-in, the weighted gateway,
+ * two app processes, load, the REAL Prometheus (required here: its absence fails the tests), and
+ * the real state machine with the Gloo router. Short steps, capped request rates and thresholds far
+ * from the injected faults, so that 2 cores do not flake.
+ */
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runDemo } from '../local/commands/demo.ts';
+import type { DemoOptions, DemoSummary } from '../local/commands/demo.ts';
+import type { Sandbox } from '../local/sandbox/sandbox.ts';
+import { SANDBOX_NAMES } from '../local/sandbox/sandbox.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-e2e-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const BASE: Omit<DemoOptions, 'scenario'> = { rps: 60, interval: 3, seed: 11, prometheus: 'required' };
+
+async function demo(options: Partial<DemoOptions> & Pick<DemoOptions, 'scenario'>, onSandbox?: (sandbox: Sandbox) => void) {
+  const out: string[] = [];
+  const result = await runDemo({ ...BASE, dir: join(dir, options.scenario), ...options, ...(onSandbox ? { onSandbox } : {}) }, {
+    stdout: (t) => out.push(t),
+    stderr: (t) => out.push(t),
+  });
+  return { code: result.code, summary: result.summary as DemoSummary, output: out.join('') };
+}
+
+/** The canary weights the gateway applied, in order, without repeats. */
+function canaryWeightsSeen(sandbox: Sandbox): number[] {
+  const seen: number[] = [];
+  for (const change of sandbox.gateway.stats().weightChanges) {
+    const weight = change.weights[SANDBOX_NAMES.upstreams.canary] ?? 0;
+    if (seen.at(-1) !== weight) seen.push(weight);
+  }
+  return seen;
+}
+
+describe('sluice demo end to end (real Prometheus)', () => {
+  it('promotes a healthy canary through every planned weight; the primary then serves the new version to everyone', async () => {
+    let sandbox: Sandbox | undefined;
+    let servedAfter: Record<string, number> = {};
+    const { code, summary, output } = await demo({ scenario: 'healthy' }, (s) => {
+      sandbox = s;
+    });
+    expect(code).toBe(0);
+    expect(summary.outcome).toBe('promoted');
+    expect(summary.metricsSource).toBe('prometheus');
+    expect(canaryWeightsSeen(sandbox!)).toEqual([0, 5, 10, 25, 50, 0]); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    servedAfter = sandbox!.load.stats().versions; // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(servedAfter.v2).toBeGreaterThan(0);
+    expect(output).toContain('the primary now serves v2');
+    expect(summary.steps.every((s) => s.verdict === 'pass')).toBe(true);
+    expect(summary.requests?.canary).toBeGreaterThan(0);
+    expect(summary.detectionMs).toBeUndefined();
+  });
+
+  it('rolls back a canary with 10% errors, recording how long the canary served', async () => {
+    let sandbox: Sandbox | undefined;
+    const { code, summary, output } = await demo({ scenario: 'errors' }, (s) => {
+      sandbox = s;
+    });
+    expect(code).toBe(3);
+    expect(summary.outcome).toBe('rolled-back');
+    expect(summary.reason).toMatch(/request-success-rate/);
+    expect(summary.weights).toEqual({ primary: 100, canary: 0 });
+    expect(canaryWeightsSeen(sandbox!).at(-1)).toBe(0); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(summary.detectionMs).toBeGreaterThan(0);
+    expect(summary.requests?.canaryErrors).toBeGreaterThan(0);
+    expect(output).toMatch(/✗ fail/);
+  });
+
+  it('rolls back a canary 300 ms slower on request-duration', async () => {
+    const { code, summary } = await demo({ scenario: 'latency' });
+    expect(code).toBe(3);
+    expect(summary.reason).toMatch(/request-duration/);
+    expect(summary.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('shadows first: the canary sees mirrored traffic while users only get primary answers', async () => {
+    let sandbox: Sandbox | undefined;
+    let versionsDuringShadow: Record<string, number> | undefined;
+    let mirroredDuringShadow = 0;
+    const { code, summary } = await demo({ scenario: 'shadow' }, (s) => {
+      sandbox = s;
+      const timer = setInterval(() => {
+        const live = s.gateway.stats().weightChanges.some((c) => (c.weights[SANDBOX_NAMES.upstreams.canary] ?? 0) > 0);
+        if (live) {
+          clearInterval(timer);
+          return;
+        }
+        if (s.gateway.shadowing()) {
+          versionsDuringShadow = { ...s.load.stats().versions };
+          mirroredDuringShadow = s.traffic().requests.canaryShadow;
+        }
+      }, 200);
+    });
+    expect(code).toBe(0);
+    expect(summary.outcome).toBe('promoted');
+    expect(mirroredDuringShadow).toBeGreaterThan(0);
+    expect(Object.keys(versionsDuringShadow ?? {})).toEqual(['v1']);
+    expect(sandbox!.gateway.shadowing()).toBeUndefined(); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+  });
+
+  it('rolls back within 2 seconds when aborted mid-bake through the Step Functions API', async () => {
+    const { code, summary, output } = await demo({ scenario: 'abort', interval: 10 });
+    expect(code).toBe(4);
+    expect(summary.outcome).toBe('aborted');
+    expect(summary.reason).toContain('the abort scenario stopped it mid-bake');
+    expect(summary.weights).toEqual({ primary: 100, canary: 0 });
+    // The abort lands 1.5 s into the second step's 10-second bake; the rollback follows within 2 s.
+    const lines = output.split('\n');
+    const second = lines.filter((l) => l.includes('→ [')).at(1) ?? '';
+    const aborted = lines.find((l) => l.includes('■ aborted')) ?? '';
+    const seconds = (line: string) => {
+      const [h, m, s] = (/^(\d\d):(\d\d):(\d\d)/.exec(line)?.slice(1) ?? []).map(Number);
+      return (h ?? 0) * 3600 + (m ?? 0) * 60 + (s ?? 0);
+    };
+    expect(seconds(aborted) - seconds(second)).toBeLessThanOrEqual(1.5 + 2 + 1); // +1: whole-second timestamps
+  });
+
+  it('never half-shifts traffic when the API fails mid-rollout: it retries and finishes on one side', async () => {
+    let sandbox: Sandbox | undefined;
+    const { code, summary } = await demo({ scenario: 'healthy' }, (s) => {
+      sandbox = s;
+      s.standIn.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 503, times: 2 });
+      s.standIn.faults.add({ verb: 'patch', resource: 'upstreamgroups', drop: true, times: 1 });
+      s.standIn.faults.add({ verb: 'get', resource: 'upstreamgroups', delayMs: 300, times: 3 });
+    });
+    expect(code).toBe(0);
+    const seen = canaryWeightsSeen(sandbox!); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(seen.every((w) => [0, 5, 10, 25, 50].includes(w))).toBe(true);
+    expect(summary.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('releases its processes and ports when interrupted with Ctrl-C mid-rollout', async () => {
+    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'sigint') } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('→ [') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const engineUrl = /state machine at (http:\/\/127\.0\.0\.1:(\d+))/.exec(output)?.[2];
+    expect(engineUrl).toBeDefined();
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(output).toContain('interrupted: aborting the rollout');
+    expect(code).toBe(4);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(engineUrl), '127.0.0.1');
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.on('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    const { execSync } = await import('node:child_process');
+    const orphans = execSync(`ps -eo pid,args | grep -E "app-main.ts|prometheus --config.file=.*sluice" | grep -v grep || true`).toString().trim();
+    expect(orphans).toBe('');
+  });
+});
