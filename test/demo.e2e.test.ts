@@ -73,6 +73,15 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(output).toMatch(/✗ fail/);
   });
 
+  it('catches the same bad canary with fewer canary errors served when the sequential judge decides', async () => {
+    const threshold = await demo({ scenario: 'errors', judge: 'threshold', seed: 5, dir: join(dir, 'side-by-side-threshold') });
+    const sequential = await demo({ scenario: 'errors', judge: 'sequential', seed: 5, dir: join(dir, 'side-by-side-sequential') });
+    expect(threshold.summary.outcome).toBe('rolled-back');
+    expect(sequential.summary.outcome).toBe('rolled-back');
+    expect(sequential.summary.reason).toMatch(/^sequential judge: /);
+    expect(sequential.summary.requests?.canaryErrors).toBeLessThan(threshold.summary.requests?.canaryErrors ?? 0);
+  });
+
   it('rolls back a canary 300 ms slower on request-duration', async () => {
     const { code, summary } = await demo({ scenario: 'latency' });
     expect(code).toBe(3);

@@ -48,6 +48,12 @@ export interface SlackHandlerDeps {
   signingSecret: string;
   /** Runs Slack-bound work after the ack (never awaited by the ack). */
   afterAck(followUps: FollowUp[]): Promise<void>;
+  /**
+   * Wait for `afterAck` before answering. In Lambda it is a ~30 ms asynchronous invoke of the worker,
+   * and a frozen process would drop it once the response returns; in-process (locally) it is the
+   * Slack work itself, which must not delay the ack.
+   */
+  awaitAfterAck?: boolean;
 }
 
 type Request = middy.Request<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context>;
@@ -93,7 +99,8 @@ export async function respond(deps: SlackHandlerDeps, body: string): Promise<Fun
   try {
     const result = await handleSlackRequest(deps.ack, parsed.request);
     if (result.followUps.length) {
-      void deps.afterAck(result.followUps).catch((error: unknown) => logger.warn('Slack follow-up failed', { error: error instanceof Error ? error.message : String(error) }));
+      const dispatched = deps.afterAck(result.followUps).catch((error: unknown) => logger.warn('Slack follow-up failed', { error: error instanceof Error ? error.message : String(error) }));
+      if (deps.awaitAfterAck) await dispatched;
     }
     return result.body ? json(result.body) : { statusCode: result.status, body: '' };
   } catch (error) {

@@ -105,6 +105,7 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
         config: { teamId, apiAppId: requiredEnv('SLACK_API_APP_ID') },
       },
       // Event invocation: queued by Lambda, so the ack returns at once.
+      awaitAfterAck: true,
       afterAck: async (followUps) => {
         await lambda.send(new InvokeCommand({ FunctionName: worker, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ followUps })) }));
       },
