@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['node_modules', 'cdk.out', 'bench/results', 'schema', '**/*.d.ts'] },
   js.configs.recommended,
+  { files: ['bin/**/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
   ...tseslint.configs.recommended,
   {
     rules: {

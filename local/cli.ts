@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
+import type { ControlPlane } from './control.ts';
 
 import { EXIT } from './exit-codes.ts';
 
@@ -133,9 +134,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       .option('--region <region>', 'AWS region')
       .option('--rollouts <dir>', 'folder of target specs (<target>.yaml)', 'rollouts');
   type ControlFlags = { local?: boolean; stack?: string; stateMachineArn?: string; table?: string; region?: string; rollouts: string };
-  const withControl = async (flags: ControlFlags, act: (plane: import('./control.ts').ControlPlane) => Promise<number>) => {
+  const withControl = async (flags: ControlFlags, act: (plane: ControlPlane) => Promise<number>) => {
     const { connect, ControlError } = await import('./control.ts');
-    let plane: import('./control.ts').ControlPlane | undefined;
+    let plane: ControlPlane | undefined;
     try {
       plane = await connect(flags, flags.rollouts);
       return await act(plane);

@@ -42,15 +42,14 @@ function canaryWeightsSeen(sandbox: Sandbox): number[] {
 describe('sluice demo end to end (real Prometheus)', () => {
   it('promotes a healthy canary through every planned weight; the primary then serves the new version to everyone', async () => {
     let sandbox: Sandbox | undefined;
-    let servedAfter: Record<string, number> = {};
     const { code, summary, output } = await demo({ scenario: 'healthy' }, (s) => {
       sandbox = s;
     });
     expect(code).toBe(0);
     expect(summary.outcome).toBe('promoted');
     expect(summary.metricsSource).toBe('prometheus');
-    expect(canaryWeightsSeen(sandbox!)).toEqual([0, 5, 10, 25, 50, 0]); // eslint-disable-line @typescript-eslint/no-non-null-assertion
-    servedAfter = sandbox!.load.stats().versions; // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(canaryWeightsSeen(sandbox!)).toEqual([0, 5, 10, 25, 50, 0]);  
+    const servedAfter = sandbox!.load.stats().versions;  
     expect(servedAfter.v2).toBeGreaterThan(0);
     expect(output).toContain('the primary now serves v2');
     expect(summary.steps.every((s) => s.verdict === 'pass')).toBe(true);
@@ -67,7 +66,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(summary.outcome).toBe('rolled-back');
     expect(summary.reason).toMatch(/request-success-rate/);
     expect(summary.weights).toEqual({ primary: 100, canary: 0 });
-    expect(canaryWeightsSeen(sandbox!).at(-1)).toBe(0); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(canaryWeightsSeen(sandbox!).at(-1)).toBe(0);  
     expect(summary.detectionMs).toBeGreaterThan(0);
     expect(summary.requests?.canaryErrors).toBeGreaterThan(0);
     expect(output).toMatch(/✗ fail/);
@@ -111,7 +110,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(summary.outcome).toBe('promoted');
     expect(mirroredDuringShadow).toBeGreaterThan(0);
     expect(Object.keys(versionsDuringShadow ?? {})).toEqual(['v1']);
-    expect(sandbox!.gateway.shadowing()).toBeUndefined(); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(sandbox!.gateway.shadowing()).toBeUndefined();  
   });
 
   it('rolls back within 2 seconds when aborted mid-bake through the Step Functions API', async () => {
@@ -140,7 +139,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
       s.standIn.faults.add({ verb: 'get', resource: 'upstreamgroups', delayMs: 300, times: 3 });
     });
     expect(code).toBe(0);
-    const seen = canaryWeightsSeen(sandbox!); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    const seen = canaryWeightsSeen(sandbox!);  
     expect(seen.every((w) => [0, 5, 10, 25, 50].includes(w))).toBe(true);
     expect(summary.weights).toEqual({ primary: 100, canary: 0 });
   });

@@ -117,7 +117,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
       if (look !== 1) return;
       const group = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo');
       const destinations = (group?.spec as { destinations: { weight: number }[] }).destinations;
-      kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+      kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } });  
     });
     expect(code).toBe(3);
     expect(summary.reason).toMatch(/UpstreamGroup gloo-system\/podinfo/);
@@ -129,7 +129,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
       const primary = kube.get('apps/v1', 'Deployment', APP_NS, 'podinfo-primary');
-      kube.apply({ ...primary!, spec: deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1-hotfix' } }).spec }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+      kube.apply({ ...primary!, spec: deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1-hotfix' } }).spec });  
     });
     expect(code).toBe(3);
     expect(summary.reason).toMatch(/pod template changed/);
