@@ -1,53 +1,14 @@
 /** Approval gates through the real ASL: before the first weight and before promotion, with their timeouts. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseSpec } from '../lambdas/core/spec.ts';
-import type { RolloutSpecInput } from '../lambdas/core/spec.ts';
+import { describe, expect, it } from 'vitest';
 import { approveRollout } from '../lambdas/adapters/rollout-control.ts';
 import { startRollout } from '../local/commands/run.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
-import type { LocalRuntime } from '../local/runtime.ts';
-import { RecordingRouter, recordingCluster, scriptedMetrics, successRate } from './support/recording-router.ts';
+import { RecordingRouter, scriptedMetrics, successRate } from './support/recording-router.ts';
+import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';
+import type { StrategyOverrides } from './support/flow.ts';
 
-const open: LocalRuntime[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((runtime) => runtime.close()));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function spec(approvals: NonNullable<RolloutSpecInput['spec']['strategy']>['approvals']) {
-  return parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'unused' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
-      strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', deadline: '5m', approvals },
-      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-    },
-  });
-}
-
-async function runtimeWith(router: RecordingRouter): Promise<LocalRuntime> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-approvals-'));
-  dirs.push(dir);
-  const runtime = await startLocalRuntime({ dir, advertise: false, overrides: { ...recordingCluster(router), ...scriptedMetrics(() => [successRate(99.9)]) } });
-  open.push(runtime);
-  return runtime;
-}
-
-async function untilGate(runtime: LocalRuntime, gate: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if ((await runtime.deps.store.getTaskToken('web'))?.gate === gate) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the ${gate} gate never opened`);
-}
+const spec = (approvals: StrategyOverrides['approvals']) => webSpec({ strategy: { approvals } });
+const flowRuntime = flowRuntimes();
+const runtimeWith = (router: RecordingRouter) => flowRuntime(router, scriptedMetrics(() => [successRate(99.9)]));
 
 describe('approval gates', () => {
   it('waits before any traffic moves and before promotion, and records who approved', async () => {

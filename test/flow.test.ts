@@ -3,70 +3,24 @@
  * real handlers and store, a recording router and scripted metrics injected in code.
  * Driven through @aws-sdk/client-sfn against the local endpoint, as the CLI drives AWS.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetExecutionHistoryCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransientError } from '../lambdas/core/errors.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
-import type { RolloutSpecInput } from '../lambdas/core/spec.ts';
 import { abortRollout } from '../local/commands/abort.ts';
 import { alarmEvent } from '../local/commands/alarm.ts';
 import { onAlarm } from '../lambdas/handlers/alarm.ts';
 import { startRollout } from '../local/commands/run.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
-import { RecordingRouter, recordingCluster, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
+import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
+import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';
+import type { AnalysisOverrides, StrategyOverrides } from './support/flow.ts';
 import type { Script } from './support/recording-router.ts';
 
-function specWith(strategy: Partial<RolloutSpecInput['spec']['strategy']> = {}, analysis: Partial<RolloutSpecInput['spec']['analysis']> = {}) {
-  return parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'unused' },
-      router: {
-        name: 'web',
-        namespace: 'gloo-system',
-        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
-        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
-      },
-      strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m', ...strategy },
-      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' }, ...analysis },
-    },
-  });
-}
-
+const specWith = (strategy: StrategyOverrides = {}, analysis: AnalysisOverrides = {}) => webSpec({ strategy, analysis });
 const healthy: Script = () => [successRate(99.9)];
-const open: LocalRuntime[] = [];
-const dirs: string[] = [];
-
-async function runtimeWith(router: RecordingRouter, metrics: ReturnType<typeof scriptedMetrics>): Promise<LocalRuntime> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-flow-'));
-  dirs.push(dir);
-  // Retry pauses shortened (the ASL's real backoff is 1-10 s with jitter); everything else is real time.
-  const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
-  const runtime = await startLocalRuntime({ dir, advertise: false, retryIntervalOverrides, overrides: { ...recordingCluster(router), ...metrics } });
-  open.push(runtime);
-  return runtime;
-}
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((runtime) => runtime.close()));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Resolves once the rollout is baking (a task token is pending for the target). */
-async function untilBaking(runtime: LocalRuntime, target = 'web', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await runtime.deps.store.getTaskToken(target)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the rollout never reached a bake');
-}
+const runtimeWith = flowRuntimes();
+const untilBaking = (runtime: LocalRuntime) => untilGate(runtime, 'bake');
 
 describe('rollout flow (real ASL, local engine)', () => {
   it('promotes a healthy canary through exactly the planned weights', async () => {
