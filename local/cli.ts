@@ -221,6 +221,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       code = await withControl(flags, (plane) => approveCommand(plane, target, io));
     });
 
+  control(program.command('override'))
+    .description('let a target move outside its change windows, with a reason (audited): a held rollout advances, a start is not queued')
+    .argument('<target>', 'the rollout target')
+    .option('--reason <text>', 'why (required; recorded in the audit trail)')
+    .option('--for <duration>', 'how long it lasts (e.g. 30m, 2h); default: until the windows open again')
+    .action(async (target: string, flags: ControlFlags & { reason?: string; for?: string }) => {
+      const { overrideCommand } = await import('./commands/override.ts');
+      code = await withControl(flags, (plane) => overrideCommand(plane, target, { ...(flags.reason !== undefined ? { reason: flags.reason } : {}), ...(flags.for !== undefined ? { for: flags.for } : {}) }, io));
+    });
+
   control(program.command('retry'))
     .description("start a new attempt of the target's latest version (after a rollback or an abort)")
     .argument('<target>', 'the rollout target')

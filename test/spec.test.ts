@@ -84,12 +84,15 @@ describe('rollout spec', () => {
   it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
     const document = example();
     document.spec.strategy.stepWeightPromotion = 10;
-    document.spec.analysis.webhooks = [{ name: 'load', url: 'http://loadtester/' }];
     const problems = problemsOf(document);
-    expect(problems).toEqual([
-      { path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' },
-      { path: 'spec.analysis.webhooks', message: 'webhooks is not supported yet' },
-    ]);
+    expect(problems).toEqual([{ path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' }]);
+  });
+
+  it('accepts Flagger-style analysis webhooks with their defaults (they are built)', () => {
+    const document = example();
+    document.spec.analysis.webhooks = [{ name: 'load', url: 'http://loadtester/' }];
+    const result = validateSpec(document);
+    expect(result.ok && result.spec.spec.analysis.webhooks).toEqual([{ name: 'load', type: 'rollout', url: 'http://loadtester/', timeout: '10s', metadata: {} }]);
   });
 
   it('accepts a chat-ops access policy and Slack and webhook notifications (they are built)', () => {

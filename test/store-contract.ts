@@ -304,6 +304,23 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
       });
     });
 
+    describe('window overrides', () => {
+      it('keeps the latest override of a target, the newer replacing the older, and none for other targets', async () => {
+        const [a, b] = [await open(), await open()];
+        const target = unique('web');
+        const first = { target, by: 'alice@cli', reason: 'hotfix for INC-1', at: '2026-03-01T10:00:00.000Z', until: '2026-03-01T11:00:00.000Z' };
+        const second = { ...first, by: 'slack:U0BOB', reason: 'hotfix, take two', until: '2026-03-01T12:00:00.000Z' };
+
+        await a.putOverride(first);
+        const seen = await b.getOverride(target);
+        await b.putOverride(second);
+
+        expect(seen).toEqual(first);
+        expect(await a.getOverride(target)).toEqual(second);
+        expect(await a.getOverride(unique('other'))).toBeNull();
+      });
+    });
+
     describe('analysis state', () => {
       it('keeps the judge state of an execution as plain JSON, replaced whole, floats exact', async () => {
         const store = await open();

@@ -24,6 +24,7 @@ import { applyOverrides, duplicateMessage, ledgerKey, requestedByOf } from '../c
 import type { StartAnswer, StartCheck, StartRequest } from '../core/start.ts';
 import type { ExecutionInput } from '../core/task.ts';
 import { planStart } from '../core/windows.ts';
+import { activeOverride } from '../core/window-override.ts';
 import { MAX_ATTEMPTS } from './start-execution.ts';
 
 /** Where target specs come from: SSM parameters in AWS, `rollouts/*.yaml` locally. */
@@ -81,8 +82,10 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
     if (refusal) return { action: 'refuse', reason: refusal.reason };
   }
   const plan = planStart(spec.spec.strategy.windows, now);
-  if (plan.action === 'refuse') return { action: 'refuse', reason: plan.reason };
-  if (plan.action === 'queue') {
+  // Outside the windows, an override in force (sluice override) starts it now instead of queueing.
+  const overridden = plan.action !== 'start' && activeOverride(await deps.store.getOverride(request.target), now) !== null;
+  if (plan.action === 'refuse' && !overridden) return { action: 'refuse', reason: plan.reason };
+  if (plan.action === 'queue' && !overridden) {
     if (!deps.scheduler) return { action: 'refuse', reason: `${plan.reason} (no scheduler here to queue it)` };
     return { action: 'queue', at: plan.queueUntil, reason: plan.reason };
   }

@@ -5,6 +5,7 @@
  *   pk                sk                                  holds                                  ttl
  *   TARGET#<target>   LOCK                                owner, expiresAt (epoch ms)            expiry + 1 day
  *   TARGET#<target>   TOKEN                               the pending task token (one per target) 1 year
+ *   TARGET#<target>   OVERRIDE                            the window override in force          until + 1 day
  *   TARGET#<target>   ROLLOUT#<startedAt ISO>#<execution> the rollout record (lists newest first)  none
  *   EXEC#<execution>  ROLLOUT                             pointer: target, version, rolloutSk    none
  *   EXEC#<execution>  ABORT                               the abort request                      none
@@ -37,6 +38,7 @@ import type {
   SluiceEvent,
   StepRecord,
   TriggerRecord,
+  WindowOverride,
 } from '../core/ports.ts';
 
 /** The table's key schema: the CDK table (infra/) uses these same names. */
@@ -49,6 +51,7 @@ const KEY_ATTRIBUTES = new Set(['pk', 'sk', 'ttl']);
 export const storeKeys = {
   lock: (target: string) => ({ pk: `TARGET#${target}`, sk: 'LOCK' }),
   token: (target: string) => ({ pk: `TARGET#${target}`, sk: 'TOKEN' }),
+  override: (target: string) => ({ pk: `TARGET#${target}`, sk: 'OVERRIDE' }),
   rollout: (target: string, startedAt: string, execution: string) => ({
     pk: `TARGET#${target}`,
     sk: `ROLLOUT#${new Date(startedAt).toISOString()}#${execution}`,
@@ -338,6 +341,17 @@ export class DynamoRolloutStore implements RolloutStore {
 
   async requestAbort(request: AbortRequest): Promise<void> {
     await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(request), ...storeKeys.abort(request.execution) } }));
+  }
+
+  async putOverride(override: WindowOverride): Promise<void> {
+    // The audit of who overrode is in the steps and events (no TTL); this item only sweeps itself up.
+    const ttl = Math.floor(Date.parse(override.until) / 1000) + DAY_SECONDS;
+    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(override), ...storeKeys.override(override.target), ttl } }));
+  }
+
+  async getOverride(target: string): Promise<WindowOverride | null> {
+    const item = await this.#get(storeKeys.override(target));
+    return item === null ? null : withoutKeys<WindowOverride>(item);
   }
 
   /** Kept as JSON text: the judge's floats and nested arrays round-trip exactly, whatever DynamoDB's number rules. */

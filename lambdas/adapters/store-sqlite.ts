@@ -18,6 +18,7 @@ import type {
   SluiceEvent,
   StepRecord,
   TriggerRecord,
+  WindowOverride,
 } from '../core/ports.ts';
 
 const SCHEMA = `
@@ -61,6 +62,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS triggers (
   key TEXT PRIMARY KEY,
   record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS overrides (
+  target TEXT PRIMARY KEY,
+  override TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sequences (
   execution TEXT PRIMARY KEY,
@@ -225,6 +230,17 @@ export class SqliteRolloutStore implements RolloutStore {
     this.#db
       .prepare('INSERT INTO aborts (execution, request) VALUES (?, ?) ON CONFLICT (execution) DO UPDATE SET request = excluded.request')
       .run(request.execution, JSON.stringify(request));
+  }
+
+  async putOverride(override: WindowOverride): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO overrides (target, override) VALUES (?, ?) ON CONFLICT (target) DO UPDATE SET override = excluded.override')
+      .run(override.target, JSON.stringify(override));
+  }
+
+  async getOverride(target: string): Promise<WindowOverride | null> {
+    const row = this.#db.prepare('SELECT override FROM overrides WHERE target = ?').get(target);
+    return row === undefined ? null : parse<WindowOverride>(row, 'override');
   }
 
   async putAnalysisState(execution: string, state: unknown): Promise<void> {

@@ -210,6 +210,21 @@ export interface TriggerRecord {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * A person's override of a target's change windows (issue 7 part 4): while `until` lies ahead, a
+ * closed window counts as open for that target (Analyze advances, a start is not queued). Audited
+ * separately (a step and a `Command Audited` event); this record is only the one in force.
+ */
+export interface WindowOverride {
+  target: string;
+  by: string;
+  reason: string;
+  /** When it was given (ISO). */
+  at: string;
+  /** When it stops counting (ISO). */
+  until: string;
+}
+
 /** Locks, task tokens, abort flags, the safe side and history (sqlite locally, DynamoDB in AWS). */
 export interface RolloutStore {
   /**
@@ -239,6 +254,11 @@ export interface RolloutStore {
 
   requestAbort(request: AbortRequest): Promise<void>;
   getAbort(execution: string): Promise<AbortRequest | null>;
+
+  /** Records the target's window override, replacing an earlier one. */
+  putOverride(override: WindowOverride): Promise<void>;
+  /** The target's latest window override (expired or not; the caller compares `until`), or null. */
+  getOverride(target: string): Promise<WindowOverride | null>;
 
   /** The judge's memory between looks (the sequential judge's e-processes, counter baselines): plain JSON, replaced whole. */
   putAnalysisState(execution: string, state: unknown): Promise<void>;

@@ -375,11 +375,10 @@ function sectionProblems(document: unknown): SpecProblem[] {
  */
 export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
   const problems: SpecProblem[] = [];
-  const { strategy, analysis } = spec.spec;
+  const { strategy } = spec.spec;
   const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
 
   if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
-  if (analysis.webhooks?.length) notYet('spec.analysis.webhooks', 'webhooks');
   return problems;
 }
 

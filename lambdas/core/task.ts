@@ -10,8 +10,11 @@ export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback'
 export type NextAction = z.infer<typeof nextActionSchema>;
 
 export const runStateSchema = z.object({
-  /** `shadow`: the canary gets a mirrored copy of the traffic (answers discarded) before any live weight. */
-  phase: z.enum(['shadow', 'live']).optional(),
+  /**
+   * `shadow`: the canary gets a mirrored copy of the traffic (answers discarded) before any live weight.
+   * `confirm`: `confirm-rollout` webhooks hold the start; no traffic moved yet (lambdas/core/webhooks.ts).
+   */
+  phase: z.enum(['confirm', 'shadow', 'live']).optional(),
   /** Looks the shadow stage lasts (0 without one). */
   shadowLooks: z.number().int().min(0).optional(),
   /** Approval gates (Choice states read these): absent = no gates. */

@@ -1,6 +1,7 @@
 /** Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next. */
 import { decideAfterLook, effectiveDeadline } from '../core/rollout.ts';
 import { windowState } from '../core/windows.ts';
+import { withOverride } from '../core/window-override.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
@@ -8,6 +9,8 @@ import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guar
 import { rolloutHandler } from './middleware.ts';
 import { lookSequential } from './sequential-look.ts';
 import type { Verdict } from '../core/ports.ts';
+import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
+import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** As in Prepare: the lock outlives the (effective) deadline a little. */
@@ -27,22 +30,41 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     noData: spec.spec.analysis.noData,
     now,
     promoteNow: input.wake?.command === 'promote',
-    window: windowState(spec.spec.strategy.windows, now),
+    // A window override (sluice override) makes a closed window count as open until it ends.
+    window: withOverride(windowState(spec.spec.strategy.windows, now), await deps.store.getOverride(target), now),
   };
   let verdict: Verdict;
   let next: RunState;
-  if (spec.spec.analysis.judge === 'sequential') {
+  const waiting = run.phase === 'confirm';
+  // `rollback` hooks are polled at every look, waiting or not: a 2xx stops the rollout.
+  const rollbackHook = (await callHooks(spec, 'rollback', waiting ? 'Waiting' : 'Progressing')).find((r) => r.ok);
+  const rolloutFailures = rollbackHook || waiting ? [] : (await callHooks(spec, 'rollout', 'Progressing')).filter((r) => !r.ok);
+  if (rollbackHook) {
+    verdict = { result: 'fail', checks: [], summary: `rollback webhook ${rollbackHook.name} answered ${rollbackHook.status ?? 'ok'}` };
+    next = rollbackByWebhook(run, rollbackHook);
+  } else if (waiting) {
+    const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
+    verdict = { result: 'no-data', checks: [], summary: closed.length ? 'waiting for confirm-rollout webhooks' : 'confirm-rollout webhooks answered 2xx' };
+    next = decideConfirmRollout(run, closed, now);
+    // Flagger runs pre-rollout hooks after the confirmation, before any traffic: a refusal here rolls back with nothing moved.
+    if (next.next === 'advance') await runPreRolloutHooks(spec);
+  } else if (rolloutFailures.length) {
+    // A failing `rollout` hook is a failed check (the metrics are not read at this look, as in Flagger), whatever the judge.
+    verdict = webhookFailureVerdict(rolloutFailures);
+    next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
+  } else if (spec.spec.analysis.judge === 'sequential') {
     ({ verdict, next } = await lookSequential(deps, spec, execution, run, context));
   } else {
     verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
   }
+  if (next.next === 'promote') next = holdPromotion(next, (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok));
   // A hold pushes the deadline back: the lock (taken until deadline + grace) follows, so nobody takes over a held target.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, new Date(effectiveDeadline(next) + LOCK_GRACE_MS));
   const at = deps.now().toISOString();
   await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });
   await deps.store.appendStep({ execution, at, kind: 'decision', stepIndex: next.stepIndex, detail: next.reason ? `${next.next}: ${next.reason}` : next.next });
-  await deps.events.publish({ detailType: 'Analysis Completed', target, version: input.version, execution, weights: record.lastWeights, verdict, ...(next.reason ? { reason: next.reason } : {}) });
+  await publishWithHooks(deps, spec, { detailType: 'Analysis Completed', target, version: input.version, execution, weights: record.lastWeights, verdict, ...(next.reason ? { reason: next.reason } : {}) });
   return next;
 }
 

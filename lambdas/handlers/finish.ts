@@ -5,6 +5,7 @@ import type { DepsSource, StoreDeps } from './deps.ts';
 import { requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
 import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
+import { fireHooks, publishWithHooks } from '../adapters/webhooks.ts';
 
 export async function finish(deps: StoreDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -15,7 +16,9 @@ export async function finish(deps: StoreDeps, input: StepInput): Promise<RunStat
   const pending = await deps.store.getTaskToken(target);
   if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
   await deps.store.releaseLock(target, execution);
-  await deps.events.publish({ detailType: 'Rollout Promoted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'promoted', reason });
+  await publishWithHooks(deps, spec, { detailType: 'Rollout Promoted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'promoted', reason });
+  // post-rollout hooks only inform: their failures are logged, the rollout stays promoted.
+  await fireHooks(spec, 'post-rollout', 'Succeeded');
   return { ...run, reason };
 }
 

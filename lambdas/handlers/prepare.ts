@@ -10,6 +10,8 @@ import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
 import { startSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
+import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
 
 /** The lock outlives the deadline a little, so a crashed run frees its target on its own. */
 const LOCK_GRACE_MS = 10 * 60_000;
@@ -21,7 +23,7 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   if (unsupported.length) throw new RefusedError(unsupported.map((p) => `${p.path}: ${p.message}`).join('; '));
 
   const now = deps.now();
-  const run = initialRun(spec, now);
+  let run = initialRun(spec, now);
   const lock = await deps.store.acquireLock(target, execution, new Date(Date.parse(run.deadlineAt) + LOCK_GRACE_MS));
   if (!lock.acquired) {
     throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);
@@ -30,6 +32,15 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   let preflightResult: Awaited<ReturnType<typeof preflight>>;
   try {
     preflightResult = await preflight(deps, spec);
+    // Flagger's order: confirm-rollout before anything starts, pre-rollout before any traffic moves.
+    const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
+    if (closed.length) {
+      // The loop polls the gate at each look (Analyze) and runs the pre-rollout hooks once it opens.
+      run = { ...run, phase: 'confirm' };
+      preflightResult.notes.push(`waiting to start: ${closed.map(describeWebhookResult).join('; ')}`);
+    } else {
+      await runPreRolloutHooks(spec);
+    }
   } catch (error) {
     await deps.store.releaseLock(target, execution);
     // Transient errors stay transient: the state machine retries Prepare, then refuses (nothing changed).
@@ -48,6 +59,8 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     ...(preflightResult.fingerprint ? { primaryFingerprint: preflightResult.fingerprint } : {}),
   });
   const notes = [...preflightResult.notes];
+  const hookPlan = webhookPlanNote(spec);
+  if (hookPlan) notes.unshift(hookPlan);
   if (spec.spec.analysis.judge === 'sequential') {
     try {
       notes.push(...(await startSequential(deps, spec, execution, run)));
@@ -59,7 +72,7 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     }
   }
   for (const note of notes) await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'note', detail: note });
-  await deps.events.publish({
+  await publishWithHooks(deps, spec, {
     detailType: 'Rollout Started',
     target,
     version: input.version,

@@ -7,6 +7,7 @@ import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
 import type { Outcome, Weights } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { HandlerDeps } from './deps.ts';
+import { fireHooks, publishWithHooks } from '../adapters/webhooks.ts';
 
 export interface Closure {
   outcome: Extract<Outcome, 'rolled-back' | 'aborted' | 'promotion-failed'>;
@@ -48,7 +49,9 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
   const pending = await deps.store.getTaskToken(target);
   if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
   await deps.store.releaseLock(target, execution);
-  await deps.events.publish({ detailType: EVENT_FOR[closure.outcome], target, version: record.version, execution, weights: safe, outcome: closure.outcome, reason: closure.reason });
+  await publishWithHooks(deps, spec, { detailType: EVENT_FOR[closure.outcome], target, version: record.version, execution, weights: safe, outcome: closure.outcome, reason: closure.reason });
+  // post-rollout hooks only inform: their failures are logged, never change how the rollout closed.
+  await fireHooks(spec, 'post-rollout', 'Failed');
   return { ...closure, weights: safe };
 }
 

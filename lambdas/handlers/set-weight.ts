@@ -7,12 +7,15 @@ import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guar
 import { rolloutHandler } from './middleware.ts';
 import { rebaseSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { publishWithHooks } from '../adapters/webhooks.ts';
 
 export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
+  // confirm-rollout webhooks hold the start: nothing moves until Analyze sees them answer 2xx.
+  if (run.phase === 'confirm') return { ...run, lookInStep: 0, next: 'bake' };
   const router = await deps.routerFor(spec);
   const shadow = spec.spec.strategy.shadow;
   if (run.phase === 'shadow' && shadow) {
@@ -28,7 +31,7 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   await deps.store.updateRollout(execution, { lastWeights: next });
   if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
-  await deps.events.publish({ detailType: 'Weight Changed', target: spec.metadata.name, version: input.version, execution, weights: next });
+  await publishWithHooks(deps, spec, { detailType: 'Weight Changed', target: spec.metadata.name, version: input.version, execution, weights: next });
   return { ...run, lookInStep: 0, next: 'bake' };
 }
 

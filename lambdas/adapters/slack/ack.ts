@@ -16,10 +16,13 @@ import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/block
 import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
 import type { EventPublisher, RolloutStore } from '../../core/ports.ts';
+import type { RolloutScheduler, ScheduledRollout } from '../../core/schedule.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
+import { LocalTimeError, isTimeZone, parseStartTime } from '../../core/zoned-time.ts';
 import { abortRollout } from '../interrupt.ts';
 import { approveRollout, promoteRollout } from '../rollout-control.ts';
 import { startExecution } from '../start-execution.ts';
+import { overrideWindows } from '../window-override.ts';
 import { DELIVERY_TTL_MS, chatKeys } from './chat-state.ts';
 import type { ChatState } from './chat-state.ts';
 import type { SlackDirectory } from './directory.ts';
@@ -41,6 +44,57 @@ export interface AckDeps {
   loadTarget(target: string): Promise<RolloutSpec | null>;
   config: SlackConfig;
   now: () => Date;
+  /** One-off scheduled rollouts (`/sluice schedule …`): EventBridge Scheduler in AWS, the local schedule book locally. */
+  scheduler?: RolloutScheduler;
+  /** The zone schedules are created in when the command names none (default UTC). */
+  timeZone?: string;
+}
+
+const NO_SCHEDULER = 'Scheduling is not set up for this Slack bot (it was deployed without the schedule group): use `sluice start <target> --version V --at TIME`.';
+
+function scheduleLine(schedule: ScheduledRollout): string {
+  const failed = schedule.state === 'failed' ? ` — *failed*${schedule.lastError ? `: ${schedule.lastError.slice(0, 200)}` : ''}` : '';
+  return `• \`${schedule.name}\` ${schedule.target} ${schedule.version} ${slackDate(schedule.at)} (${schedule.timeZone}) by ${who(schedule.requestedBy)}${failed}`;
+}
+
+async function scheduleListText(scheduler: RolloutScheduler, target?: string): Promise<string> {
+  const pending = await scheduler.list(target);
+  const whose = target ? ` of ${target}` : '';
+  if (!pending.length) return `No scheduled rollouts${whose}.`;
+  return [`*Scheduled rollouts${whose}* (soonest first)`, ...pending.slice(0, 40).map(scheduleLine), ...(pending.length > 40 ? [`…and ${pending.length - 40} more`] : [])].join('\n');
+}
+
+/** `/sluice schedule …` with a target known (create, list of one target, cancel of that target's schedule). */
+async function scheduleText(deps: AckDeps, command: Extract<Command, { kind: 'schedule' }>, target: string, request: SlashCommand): Promise<string> {
+  const scheduler = deps.scheduler;
+  if (!scheduler) return NO_SCHEDULER;
+  switch (command.action) {
+    case 'list':
+      return scheduleListText(scheduler, target);
+    case 'cancel': {
+      const name = command.args[0] ?? '';
+      return (await scheduler.cancel(name)) ? `Cancelled \`${name}\` (${target}): it will not start.` : `No pending schedule \`${name}\`: it fired or was cancelled already.`;
+    }
+    case 'create': {
+      const version = command.version ?? '';
+      const timeZone = command.timeZone ?? deps.timeZone;
+      if (command.timeZone && !isTimeZone(command.timeZone)) return `Not scheduled: \`${command.timeZone.slice(0, 64)}\` is not an IANA time zone (such as Europe/Berlin or UTC).`;
+      let at: Date;
+      try {
+        at = parseStartTime(command.at ?? '', { ...(command.timeZone ? { timeZone: command.timeZone } : {}), now: deps.now() });
+      } catch (error) {
+        if (error instanceof LocalTimeError) return `Not scheduled: ${error.message.replace('--tz', 'tz')}.`;
+        throw error;
+      }
+      const { schedule, created } = await scheduler.create({ target, version, requestedBy: `slack:${request.userId}`, at, ...(timeZone ? { timeZone } : {}) });
+      const again = created ? '' : ' (it was scheduled already)';
+      return `Scheduled \`${schedule.name}\`${again}: ${target} ${version} starts ${slackDate(schedule.at)}. When it fires, the change windows, the lock and the access policy are checked again. Cancel it with \`/sluice schedule cancel ${schedule.name}\`.`;
+    }
+    default: {
+      const never: never = command.action;
+      throw new Error(`unknown schedule action ${String(never)}`);
+    }
+  }
 }
 
 /** Slack work after the ack: a message to a response_url (never logged, never in an event). */
@@ -158,7 +212,12 @@ async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help
       return { text: `Done: ${result.message}.`, execution: result.execution };
     }
     case 'schedule':
-      return { text: 'Scheduling from Slack is not supported yet: use `sluice start <target> --version V --at TIME`.' };
+      return { text: await scheduleText(deps, command, target, request), ...(command.version ? { version: command.version } : {}) };
+    case 'override': {
+      const result = await overrideWindows({ store: deps.store, events: deps.events, spec, by, reason: command.reason, now: deps.now() });
+      if (!result.ok) return { text: `Not overridden: ${result.message}.` };
+      return { text: `Done: ${result.message}.`, execution: result.execution };
+    }
     default: {
       const never: never = command;
       throw new Error(`unhandled command ${JSON.stringify(never)}`);
@@ -178,10 +237,30 @@ async function slashCommand(deps: AckDeps, request: SlashCommand): Promise<AckRe
     await audit(deps, base, 'help');
     return reply(USAGE);
   }
-  const target = command.target;
+  let target = command.target;
+  if (command.kind === 'schedule' && command.action !== 'create' && (!target || command.action === 'cancel')) {
+    if (!deps.scheduler) {
+      await audit(deps, base, 'no scheduler');
+      return reply(NO_SCHEDULER);
+    }
+    if (command.action === 'list') {
+      // Every target's schedules: reading, like status.
+      const text = await scheduleListText(deps.scheduler);
+      await audit(deps, base, 'listed');
+      return reply(text);
+    }
+    // Cancelling needs the start permission of the schedule's target.
+    const name = command.args[0] ?? '';
+    const found = (await deps.scheduler.list()).find((schedule) => schedule.name === name);
+    if (!found) {
+      await audit(deps, base, 'unknown schedule');
+      return reply(`No pending schedule \`${name.slice(0, 64)}\`: \`/sluice schedule list\` shows them.`);
+    }
+    target = found.target;
+  }
   if (!target) {
-    await audit(deps, base, 'not supported yet');
-    return reply('Scheduling from Slack is not supported yet: use `sluice start <target> --version V --at TIME`.');
+    await audit(deps, base, 'no target');
+    return reply(USAGE);
   }
   let spec: RolloutSpec | null;
   try {

@@ -6,6 +6,9 @@
  *   SLACK_SECRET_ARN                             Secrets Manager JSON { signingSecret, botToken }
  *   SLACK_TEAM_ID, SLACK_API_APP_ID              the one workspace and app this deployment serves
  *   SLUICE_SLACK_WORKER_FUNCTION                 the worker (async invoke after the ack)
+ *   SLUICE_SCHEDULE_GROUP, SLUICE_SCHEDULER_ROLE_ARN, SLUICE_SCHEDULER_DLQ_ARN, SLUICE_START_FUNCTION_ARN
+ *                                                `/sluice schedule …` (optional: without them the bot says
+ *                                                scheduling is not set up); SLUICE_SCHEDULE_TIME_ZONE its default zone
  * Secrets and specs are cached per warm Lambda (secrets 5 minutes, specs 1 minute).
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -14,6 +17,9 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { RolloutScheduler } from '../../core/schedule.ts';
+import { EventBridgeRolloutScheduler } from '../scheduler.ts';
 import { parseSpec } from '../../core/spec.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import type { SlackHandlerDeps, WorkerDeps } from '../../handlers/slack.ts';
@@ -74,6 +80,16 @@ export function ssmTargetLoader(prefix: string, ssm = new SSMClient({})): (targe
   };
 }
 
+/** The one-off schedule seam when the construct handed the bot the schedule group (else undefined). */
+export function slackScheduler(env: Record<string, string | undefined> = process.env): RolloutScheduler | undefined {
+  const groupName = env['SLUICE_SCHEDULE_GROUP'];
+  const roleArn = env['SLUICE_SCHEDULER_ROLE_ARN'];
+  const deadLetterArn = env['SLUICE_SCHEDULER_DLQ_ARN'];
+  const startFunctionArn = env['SLUICE_START_FUNCTION_ARN'];
+  if (!groupName || !roleArn || !deadLetterArn || !startFunctionArn) return undefined;
+  return new EventBridgeRolloutScheduler({ groupName, roleArn, deadLetterArn, startFunctionArn }, new SchedulerClient({}));
+}
+
 let chatState: DynamoChatState | undefined;
 function dynamoChatState(): DynamoChatState {
   chatState ??= new DynamoChatState({
@@ -91,6 +107,8 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
     const teamId = requiredEnv('SLACK_TEAM_ID');
     const lambda = new LambdaClient({});
     const worker = requiredEnv('SLUICE_SLACK_WORKER_FUNCTION');
+    const scheduler = slackScheduler();
+    const timeZone = process.env.SLUICE_SCHEDULE_TIME_ZONE;
     return {
       signingSecret,
       ack: {
@@ -103,6 +121,8 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
         directory: new WebApiDirectory({ client: slackClient(botToken, { path: 'ack' }), teamId }),
         loadTarget: ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX')),
         config: { teamId, apiAppId: requiredEnv('SLACK_API_APP_ID') },
+        ...(scheduler ? { scheduler } : {}),
+        ...(timeZone ? { timeZone } : {}),
       },
       // Event invocation: queued by Lambda, so the ack returns at once.
       awaitAfterAck: true,

@@ -12,13 +12,26 @@ export type Command =
   | { kind: 'promote'; target: string }
   | { kind: 'approve'; target: string }
   | { kind: 'retry'; target: string }
-  | { kind: 'schedule'; action: 'list' | 'cancel' | 'create'; target?: string; args: string[] };
+  | { kind: 'override'; target: string; reason: string }
+  | {
+      kind: 'schedule';
+      action: 'list' | 'cancel' | 'create';
+      target?: string;
+      args: string[];
+      /** create: the version, the time as typed, and its zone (`tz <zone>`). */
+      version?: string;
+      at?: string;
+      timeZone?: string;
+    };
 
 export type CommandKind = Command['kind'];
 
 export type ParsedCommand = { ok: true; command: Command } | { ok: false; usage: string };
 
-/** The command's action for the access policy (retry and schedule start rollouts). */
+/**
+ * The command's action for the access policy: retry and scheduling start rollouts (listing schedules
+ * is reading, like status); a window override is allowed to the approvers.
+ */
 export type Action = 'start' | 'approve' | 'promote' | 'abort' | 'status' | 'history' | 'help';
 
 export function actionOf(command: Command): Action {
@@ -28,10 +41,13 @@ export function actionOf(command: Command): Action {
     case 'status':
     case 'history':
       return command.kind;
+    case 'schedule':
+      return command.action === 'list' ? 'status' : 'start';
     case 'start':
     case 'retry':
-    case 'schedule':
       return 'start';
+    case 'override':
+      return 'approve';
     case 'abort':
       return 'abort';
     case 'promote':
@@ -54,7 +70,9 @@ export const USAGE = [
   '`/sluice promote <target>` promote now (skips the remaining analysis steps)',
   '`/sluice approve <target>` approve a pending gate',
   '`/sluice retry <target>` a new attempt of the last version',
-  '`/sluice schedule list|cancel …` scheduled rollouts',
+  '`/sluice override <target> <reason…>` let it move outside its change windows (audited)',
+  '`/sluice schedule <target> <version> at <time> [tz <zone>]` start it later (ISO time with offset, or a local time with tz)',
+  '`/sluice schedule list [target]` · `/sluice schedule cancel <name>` scheduled rollouts',
   '`/sluice help` this text',
 ].join('\n');
 
@@ -71,7 +89,27 @@ const SYNTAX: Record<Exclude<CommandKind, 'help' | 'schedule'>, string> = {
   promote: '/sluice promote <target>',
   approve: '/sluice approve <target>',
   retry: '/sluice retry <target>',
+  override: '/sluice override <target> <reason…>',
 };
+
+const SCHEDULE_CREATE = '/sluice schedule <target> <version> at <time> [tz <zone>]';
+
+/** `<version> at <time words…> [tz <zone>]` of `/sluice schedule <target> …`. */
+function scheduleCreate(target: string, args: string[]): ParsedCommand {
+  const [version, at, ...rest] = args;
+  if (!version) return usage(`Which version of ${target}?`, SCHEDULE_CREATE);
+  if (!VERSION.test(version)) return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, SCHEDULE_CREATE);
+  if (at?.toLowerCase() !== 'at') return usage('When? Write `at` and the time.', SCHEDULE_CREATE);
+  const tz = rest.findIndex((word) => word.toLowerCase() === 'tz');
+  const timeWords = tz === -1 ? rest : rest.slice(0, tz);
+  const zone = tz === -1 ? [] : rest.slice(tz + 1);
+  if (!timeWords.length) return usage('When? Give an ISO time with offset (2026-12-01T09:00+01:00) or a local time with `tz <zone>`.', SCHEDULE_CREATE);
+  if (tz !== -1 && zone.length !== 1) return usage('`tz` takes one IANA zone, such as Europe/Berlin.', SCHEDULE_CREATE);
+  return {
+    ok: true,
+    command: { kind: 'schedule', action: 'create', target, args, version, at: timeWords.join(' '), ...(zone[0] ? { timeZone: zone[0] } : {}) },
+  };
+}
 
 function usage(problem: string, syntax?: string): ParsedCommand {
   return { ok: false, usage: `${problem}${syntax ? `\nUsage: \`${syntax}\`` : ''}\nType \`/sluice help\` for every command.` };
@@ -101,7 +139,7 @@ export function parseCommand(rawText: string): ParsedCommand {
       if (!args[0]) return usage('Which schedule?', '/sluice schedule cancel <name>');
       return { ok: true, command: { kind: 'schedule', action: 'cancel', args } };
     }
-    if (action && TARGET.test(action)) return { ok: true, command: { kind: 'schedule', action: 'create', target: action, args } };
+    if (action && TARGET.test(action)) return scheduleCreate(action, args);
     return usage('Expected `list`, `cancel <name>` or `<target> <version> <time>`.', '/sluice schedule list|cancel <name>|<target> <version> <time>');
   }
   if (!(name in SYNTAX)) return usage(`I don't know \`${name.slice(0, 32)}\`.`);
@@ -120,6 +158,11 @@ export function parseCommand(rawText: string): ParsedCommand {
     }
     case 'abort':
       return { ok: true, command: { kind, target, reason: extra.join(' ').slice(0, 500) || 'aborted from Slack' } };
+    case 'override': {
+      const reason = extra.join(' ').slice(0, 500);
+      if (!reason) return usage(`Why? An override of ${target}'s change windows needs a reason (it is audited).`, syntax);
+      return { ok: true, command: { kind, target, reason } };
+    }
     case 'status':
     case 'history':
     case 'promote':
