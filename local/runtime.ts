@@ -25,6 +25,7 @@ import { createSetWeightHandler } from '../lambdas/handlers/set-weight.ts';
 import { LocalEngine } from './engine/engine.ts';
 import type { LocalHandler } from './engine/engine.ts';
 import { localSfnClient, removeEngineStateFile, startSfnEndpoint, writeEngineStateFile } from './engine/sfn-endpoint.ts';
+import { localNotifications } from './notifications.ts';
 
 /** Where the local engine keeps its store and state file: `.sluice/` in the working directory. */
 export function stateDir(): string {
@@ -63,6 +64,10 @@ export interface LocalRuntimeOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Write the state file so `sluice abort` in another process finds this engine (default true). */
   advertise?: boolean;
+  /** Where `spec.notifications` deliveries are announced or reported (default: stderr). */
+  log?: (line: string) => void;
+  /** The environment the notifiers read (SLACK_BOT_TOKEN, SLACK_API_URL); default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface LocalRuntime {
@@ -77,8 +82,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const dir = options.dir ?? stateDir();
   mkdirSync(dir, { recursive: true });
   const store = openSqliteStore(storePath(dir));
+  // spec.notifications (webhooks, the Slack thread), fed by the events as the worker does in AWS.
+  const notifications = localNotifications({ store, dir, ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
   const events = new LocalEventPublisher(store, (line) => {
-    if (options.onEvent) options.onEvent(JSON.parse(line) as SluiceEvent);
+    const event = JSON.parse(line) as SluiceEvent;
+    notifications.notify(event);
+    if (options.onEvent) options.onEvent(event);
   });
   const deps: HandlerDeps = {
     store,
@@ -89,7 +98,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...options.overrides,
   };
   const source = async () => deps;
-  const handlers: Record<string, LocalHandler> = {
+  const tasks: Record<string, LocalHandler> = {
     PrepareFunctionArn: createPrepareHandler(source),
     SetWeightFunctionArn: createSetWeightHandler(source),
     BakeFunctionArn: createBakeHandler(source),
@@ -98,10 +107,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     FinishFunctionArn: createFinishHandler(source),
     RollbackFunctionArn: createRollbackHandler(source),
   };
+  // Every task's input carries the spec: the notifiers learn each target's notifications from it.
+  const handlers: Record<string, LocalHandler> = Object.fromEntries(
+    Object.entries(tasks).map(([name, handler]): [string, LocalHandler] => [
+      name,
+      (payload, context) => {
+        notifications.remember(payload);
+        return handler(payload, context);
+      },
+    ]),
+  );
   const engine = await LocalEngine.create({
     handlers,
     // Like the EventBridge rule in AWS: a stopped, failed or timed-out execution gets the safety net.
     onExecutionStopped: async (stopped) => {
+      notifications.remember(stopped.input);
       await safetyNet(deps, {
         detail: { name: stopped.name, status: stopped.status, input: JSON.stringify(stopped.input), error: stopped.error ?? null, cause: stopped.cause ?? null },
       });
@@ -123,6 +143,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sfn.destroy();
       await endpoint.close();
       await engine.close();
+      await notifications.close();
       await store.close();
     },
   };

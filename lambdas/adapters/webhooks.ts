@@ -13,7 +13,12 @@ import { logger } from './logger.ts';
 
 export interface WebhookCallOptions {
   fetch?: typeof fetch;
+  /** Upper bound on the hook's own timeout (informational hooks: they must not eat a Task's time budget). */
+  maxTimeoutMs?: number;
 }
+
+/** `post-rollout` and `event` hooks only inform: at most this long each, so Finish (60 s) and Rollback stay well inside their Task timeouts. */
+export const INFORM_TIMEOUT_MS = 15_000;
 
 /** POSTs one payload; the hook's timeout covers the whole exchange, body included. */
 export async function callWebhook(hook: Webhook, payload: WebhookPayload, options: WebhookCallOptions = {}): Promise<WebhookResult> {
@@ -24,14 +29,15 @@ export async function callWebhook(hook: Webhook, payload: WebhookPayload, option
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(webhookTimeoutMs(hook)),
+      signal: AbortSignal.timeout(Math.min(webhookTimeoutMs(hook), options.maxTimeoutMs ?? Infinity)),
     });
     // Drain the body so the connection is released; its content decides nothing (Flagger reads only the status).
     await response.arrayBuffer().catch(() => undefined);
     return { ...base, ok: response.ok, status: response.status };
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-    const message = timedOut ? `no answer within ${hook.timeout}` : error instanceof Error ? (causeText(error) ?? error.message) : String(error);
+    const limit = Math.min(webhookTimeoutMs(hook), options.maxTimeoutMs ?? Infinity);
+    const message = timedOut ? `no answer within ${limit < webhookTimeoutMs(hook) ? `${limit / 1000}s` : hook.timeout}` : error instanceof Error ? (causeText(error) ?? error.message) : String(error);
     return { ...base, ok: false, error: message };
   }
 }
@@ -67,14 +73,14 @@ export async function runPreRolloutHooks(spec: RolloutSpec, options?: WebhookCal
 
 /** Hooks that only inform (`post-rollout`): failures are logged, never fail the rollout. */
 export async function fireHooks(spec: RolloutSpec, type: WebhookType, phase: WebhookPhase, options?: WebhookCallOptions): Promise<void> {
-  logFailures(spec, await callHooks(spec, type, phase, options));
+  logFailures(spec, await callHooks(spec, type, phase, { maxTimeoutMs: INFORM_TIMEOUT_MS, ...options }));
 }
 
 /** `event` hooks for one published event: fire and log. */
 export async function fireEventHooks(spec: RolloutSpec, event: Omit<SluiceEvent, 'sequence' | 'at'>, now: Date, options?: WebhookCallOptions): Promise<void> {
   const hooks = hooksOf(spec, 'event');
   if (!hooks.length) return;
-  const results = await Promise.all(hooks.map((hook) => callWebhook(hook, eventHookPayload(spec, hook, event, now), options)));
+  const results = await Promise.all(hooks.map((hook) => callWebhook(hook, eventHookPayload(spec, hook, event, now), { maxTimeoutMs: INFORM_TIMEOUT_MS, ...options })));
   logFailures(spec, results);
 }
 

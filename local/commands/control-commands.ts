@@ -5,6 +5,7 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { startExecution } from '../../lambdas/adapters/start-execution.ts';
 import { formatWeights } from '../../lambdas/core/rollout.ts';
+import { activeOverride } from '../../lambdas/core/window-override.ts';
 import type { ControlPlane } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import { abortRollout } from './abort.ts';
@@ -55,6 +56,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     safeSide: record.safeSide,
     reason: record.reason,
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
+    windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
   };
   if (options.json) {
     io.stdout(`${JSON.stringify(status)}\n`);
@@ -68,6 +70,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
       ...(status.lastVerdict ? [`  last look ${status.lastVerdict.at}: ${status.lastVerdict.result} — ${status.lastVerdict.summary}`] : []),
       ...(record.reason ? [`  why       ${record.reason}`] : []),
+      ...(status.windowOverride ? [`  override  change windows overridden by ${status.windowOverride.by} until ${status.windowOverride.until}: ${status.windowOverride.reason}`] : []),
     ].join('\n') + '\n',
   );
   return EXIT.ok;
@@ -84,6 +87,8 @@ export async function historyCommand(control: ControlPlane, target: string, opti
     return EXIT.ok;
   }
   for (const r of rollouts) io.stdout(`${r.startedAt}  ${(r.status === 'running' ? 'running' : (r.outcome ?? 'finished')).padEnd(16)} ${r.version.padEnd(14)} ${r.execution}${r.reason ? `  — ${r.reason}` : ''}\n`);
+  const override = await control.store.getOverride(target);
+  if (override) io.stdout(`${override.at}  window override   by ${override.by} until ${override.until}: ${override.reason}\n`);
   return EXIT.ok;
 }
 

@@ -23,6 +23,7 @@ import { abortRollout } from '../interrupt.ts';
 import { approveRollout, promoteRollout } from '../rollout-control.ts';
 import { startExecution } from '../start-execution.ts';
 import { overrideWindows } from '../window-override.ts';
+import { activeOverride } from '../../core/window-override.ts';
 import { DELIVERY_TTL_MS, chatKeys } from './chat-state.ts';
 import type { ChatState } from './chat-state.ts';
 import type { SlackDirectory } from './directory.ts';
@@ -143,6 +144,7 @@ async function statusText(deps: AckDeps, target: string): Promise<string> {
   if (!record) return `No rollouts of ${target} yet.`;
   const steps = await deps.store.listSteps(record.execution);
   const look = steps.filter((s) => s.kind === 'analysis').at(-1);
+  const override = activeOverride(await deps.store.getOverride(target), deps.now());
   const scale = record.lastWeights.primary + record.lastWeights.canary || 100;
   const state = record.status === 'running' ? 'running' : (record.outcome ?? 'finished');
   return [
@@ -151,6 +153,7 @@ async function statusText(deps: AckDeps, target: string): Promise<string> {
     `traffic: primary ${percent(record.lastWeights.primary, scale)} / canary ${percent(record.lastWeights.canary, scale)} (safe side: ${record.safeSide})`,
     ...(look?.verdict ? [`last look ${slackDate(look.at)}: ${look.verdict.result} — ${look.verdict.summary}`] : []),
     ...(record.reason ? [`why: ${record.reason}`] : []),
+    ...(override ? [`change windows overridden by ${who(override.by)} until ${slackDate(override.until)}: ${override.reason}`] : []),
   ].join('\n');
 }
 
