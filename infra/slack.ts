@@ -23,7 +23,7 @@ import { Construct } from 'constructs';
 import { EVENT_TYPES } from '../lambdas/core/ports.ts';
 import type { SluiceRegistry } from './registry.ts';
 import { nagResource, watchedDeadLetterQueue } from './triggers.ts';
-import type { BundledFunction } from './triggers.ts';
+import type { BundledFunction, SluiceTriggers } from './triggers.ts';
 
 /**
  * The ack path's store calls: locks, rollouts, steps and history (GetItem, Query), the audit step
@@ -60,6 +60,8 @@ export interface SluiceSlackProps extends SluiceSlackConfig {
   registry: SluiceRegistry;
   bundledFunction: BundledFunction;
   logRetention: logs.RetentionDays;
+  /** The schedule group, the role Scheduler assumes, its DLQ and the start Lambda: `/sluice schedule` creates one-off schedules with them. */
+  triggers: Pick<SluiceTriggers, 'scheduleGroup' | 'schedulerRole' | 'schedulerDeadLetterQueue' | 'startFunction'>;
 }
 
 export class SluiceSlack extends Construct {
@@ -124,6 +126,12 @@ export class SluiceSlack extends Construct {
       SLACK_TEAM_ID: props.teamId,
       SLACK_API_APP_ID: props.apiAppId,
       SLUICE_SLACK_WORKER_FUNCTION: this.worker.functionArn,
+      // `/sluice schedule`: lambdas/adapters/slack/aws-deps.ts builds the scheduler only when all four are set.
+      SLUICE_SCHEDULE_GROUP: props.triggers.scheduleGroup.ref,
+      SLUICE_SCHEDULER_ROLE_ARN: props.triggers.schedulerRole.roleArn,
+      SLUICE_SCHEDULER_DLQ_ARN: props.triggers.schedulerDeadLetterQueue.queueArn,
+      // Unqualified, as the start path's own schedules name it (the Scheduler role may invoke exactly that ARN).
+      SLUICE_START_FUNCTION_ARN: props.triggers.startFunction.functionArn,
     });
     (this.function.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = props.concurrency ?? 5;
     // Auth NONE: Slack cannot sign SigV4; the handler checks Slack's v0 signature on the raw body first.
@@ -154,6 +162,26 @@ export class SluiceSlack extends Construct {
     // The ack hands Slack-bound work to the worker (an asynchronous invoke) and answers at once.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] }));
     this.workerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    // `/sluice schedule` (create, list, cancel): schedules of Sluice's own group only, handing them the Scheduler role.
+    const scheduleArns = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${props.triggers.scheduleGroup.ref}/*` });
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'], resources: [scheduleArns] }));
+    // ListSchedules has no resource-level permission (the group is a request parameter, not a resource), so "*".
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [props.triggers.schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, scheduleArns)}]`,
+      reason: 'scheduler:CreateSchedule/GetSchedule/DeleteSchedule on the schedules of Sluice\'s own group only (their names are chosen per scheduled rollout).',
+    });
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'scheduler:ListSchedules has no resource-level permission: AWS accepts only "*"; it lists names and states, and the bot always passes its own group.',
+    });
     if (secretArn.endsWith('-??????')) {
       for (const fnRole of [this.role, this.workerRole]) {
         Validations.of(fnRole).acknowledge({

@@ -261,7 +261,7 @@ export class SluiceOrchestrator extends Construct {
     });
     const common = { stateMachine: this.stateMachine, table: this.table, registry: this.registry, logRetention: retention, bundledFunction };
     this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length ? new SluiceAlarms(this, 'Alarms', common) : undefined;
-    this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus }) : undefined;
+    this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers }) : undefined;
 
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry') : undefined;
     this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry') : undefined;

@@ -4,6 +4,9 @@
  * the rollout holds; an override with a reason lets it advance, and is audited (a step, an event,
  * `sluice status`/`history`). A start requested outside the window starts at once under an override.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requestStart, staticRegistry } from '../lambdas/adapters/start-path.ts';
 import { overrideWindows } from '../lambdas/adapters/window-override.ts';
@@ -13,6 +16,7 @@ import type { ControlPlane } from '../local/control.ts';
 import { historyCommand, statusCommand } from '../local/commands/control-commands.ts';
 import { overrideCommand } from '../local/commands/override.ts';
 import { startRollout } from '../local/commands/run.ts';
+import { main } from '../local/cli.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { flowRuntimes, webSpec } from './support/flow.ts';
 import { RecordingRouter, scriptedMetrics, successRate } from './support/recording-router.ts';
@@ -150,5 +154,39 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
     expect(badDuration).toBe(2);
     expect(await runtime.deps.store.getOverride('web')).toBeNull();
     expect(await runtime.deps.store.listSteps('chatops-web')).toEqual([]);
+  });
+
+  it('`sluice override` on the command line: refused without a reason, recorded with one and shown by `history`', async () => {
+    // Prepare: an advertised local engine and a registry folder, as `sluice serve` leaves them.
+    const root = mkdtempSync(join(tmpdir(), 'sluice-override-cli-'));
+    const registry = join(root, 'rollouts');
+    mkdirSync(registry);
+    writeFileSync(join(registry, 'web.yaml'), JSON.stringify(closedSpec()));
+    const runtime = await runtimeFor(new RecordingRouter(), scriptedMetrics(() => [successRate(99.9)]), { dir: join(root, 'state'), advertise: true });
+    const previous = process.env.SLUICE_STATE_DIR;
+    process.env.SLUICE_STATE_DIR = join(root, 'state');
+    const cli = async (args: string[]) => {
+      const out = io();
+      const code = await main(args, out.io);
+      return { code, ...out.out };
+    };
+    try {
+      // Act
+      const refused = await cli(['override', 'web', '--local', '--rollouts', registry]);
+      const accepted = await cli(['override', 'web', '--reason', 'hotfix INC-7', '--for', '30m', '--local', '--rollouts', registry]);
+      const history = await cli(['history', 'web', '--local']);
+
+      // Assess
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('an override needs a reason: sluice override web --reason TEXT');
+      expect(accepted.code).toBe(0);
+      expect(accepted.stdout).toContain('change windows of web overridden until');
+      expect(history.stdout).toContain(': hotfix INC-7');
+      expect((await runtime.deps.store.getOverride('web'))?.reason).toBe('hotfix INC-7');
+    } finally {
+      if (previous === undefined) delete process.env.SLUICE_STATE_DIR;
+      else process.env.SLUICE_STATE_DIR = previous;
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -82,10 +82,7 @@ export async function historyCommand(control: ControlPlane, target: string, opti
     io.stdout(`${JSON.stringify(rollouts)}\n`);
     return EXIT.ok;
   }
-  if (!rollouts.length) {
-    io.stdout(`no rollouts of ${target} yet\n`);
-    return EXIT.ok;
-  }
+  if (!rollouts.length) io.stdout(`no rollouts of ${target} yet\n`);
   for (const r of rollouts) io.stdout(`${r.startedAt}  ${(r.status === 'running' ? 'running' : (r.outcome ?? 'finished')).padEnd(16)} ${r.version.padEnd(14)} ${r.execution}${r.reason ? `  — ${r.reason}` : ''}\n`);
   const override = await control.store.getOverride(target);
   if (override) io.stdout(`${override.at}  window override   by ${override.by} until ${override.until}: ${override.reason}\n`);

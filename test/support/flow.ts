@@ -60,6 +60,9 @@ export function flowRuntimes(): (router: RecordingRouter, metrics: ReturnType<ty
       dir,
       advertise: false,
       retryIntervalOverrides: SHORT_RETRIES,
+      // Never the shell's SLACK_BOT_TOKEN: a test must not post to a real workspace.
+      env: {},
+      log: () => {},
       ...options,
       overrides: { ...recordingCluster(router), ...metrics, ...options.overrides },
     });

@@ -30,6 +30,32 @@ describe('parseCommand', () => {
     }
   });
 
+  it('reads override with its reason and schedule create with its time and zone', () => {
+    expect(parseCommand('override web hotfix INC-1')).toEqual({ ok: true, command: { kind: 'override', target: 'web', reason: 'hotfix INC-1' } });
+    expect(parseCommand('schedule web v1.2 at 2026-12-01 09:00 tz Europe/Berlin')).toEqual({
+      ok: true,
+      command: { kind: 'schedule', action: 'create', target: 'web', args: ['v1.2', 'at', '2026-12-01', '09:00', 'tz', 'Europe/Berlin'], version: 'v1.2', at: '2026-12-01 09:00', timeZone: 'Europe/Berlin' },
+    });
+    const cases: [string, string][] = [
+      ['override web', 'needs a reason'],
+      ['schedule web', 'Which version of web?'],
+      ['schedule web v1 at', 'When? Give an ISO time'],
+      ['schedule web v1 at 09:00 tz', '`tz` takes one IANA zone'],
+    ];
+    for (const [text, expected] of cases) {
+      const parsed = parseCommand(text);
+      expect(parsed.ok ? 'parsed' : parsed.usage).toContain(expected);
+    }
+  });
+
+  it('maps override to the approvers and listing schedules to reading', () => {
+    const override = parseCommand('override web why');
+    const list = parseCommand('schedule list web');
+    if (!override.ok || !list.ok) throw new Error('did not parse');
+    expect(actionOf(override.command)).toBe('approve');
+    expect(actionOf(list.command)).toBe('status');
+  });
+
   it('maps retry and schedule to the start permission', () => {
     const retry = parseCommand('retry web');
     if (!retry.ok) throw new Error('retry did not parse');
