@@ -106,10 +106,30 @@ describe('Slack with a secret created by the construct', () => {
     expect(env(slack.worker).SLUICE_SLACK_WORKER_FUNCTION).toBeUndefined();
   });
 
-  it('the bot\'s role: the ack path\'s calls exactly — store, bus, start and settle on this machine, registry, secret, invoke the worker', () => {
+  it('hands the bot the schedule group, the Scheduler role, its DLQ and the unqualified start Lambda, so `/sluice schedule` works', () => {
+    const slack = s.sluice.slack!;
+    const t = s.sluice.triggers;
+    const env = (fn: IConstruct) => (s.props(fn).Environment as { Variables: Record<string, unknown> }).Variables;
+    // The names slackScheduler reads (it builds no scheduler unless every one is set).
+    const source = readFileSync(join(ROOT, 'lambdas/adapters/slack/aws-deps.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export function slackScheduler'), source.indexOf('\n}\n', source.indexOf('export function slackScheduler')));
+    const names = [...body.matchAll(/env\['([A-Z_]+)'\]/g)].map((m) => m[1]!).sort();
+    expect(names).toEqual(['SLUICE_SCHEDULER_DLQ_ARN', 'SLUICE_SCHEDULER_ROLE_ARN', 'SLUICE_SCHEDULE_GROUP', 'SLUICE_START_FUNCTION_ARN']);
+    expect(env(slack.function)).toMatchObject({
+      SLUICE_SCHEDULE_GROUP: { Ref: s.logicalId(t.scheduleGroup) },
+      SLUICE_SCHEDULER_ROLE_ARN: s.arn(t.schedulerRole),
+      SLUICE_SCHEDULER_DLQ_ARN: s.arn(t.schedulerDeadLetterQueue),
+      SLUICE_START_FUNCTION_ARN: s.arn(t.startFunction),
+    });
+    // The worker creates no schedules.
+    expect(env(slack.worker).SLUICE_SCHEDULE_GROUP).toBeUndefined();
+  });
+
+  it('the bot\'s role: the ack path\'s calls exactly — store, bus, start and settle on this machine, registry, secret, invoke the worker, its group\'s schedules', () => {
     const slack = s.sluice.slack!;
     const secret = { Ref: s.logicalId(slack.secret as secretsmanager.Secret) };
     const machine = { Ref: s.logicalId(s.sluice.stateMachine) };
+    const schedules = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:scheduler:us-east-1:${ACCOUNT}:schedule/`, { Ref: s.logicalId(s.sluice.triggers.scheduleGroup) }, '/*']] };
     const parameters = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:us-east-1:${ACCOUNT}:parameter/sluice/SluiceSlackTest/targets/*`]] };
     expect(s.statementsOf(slack.role)).toEqual(
       sorted([
@@ -121,8 +141,18 @@ describe('Slack with a secret created by the construct', () => {
         { actions: ['ssm:GetParameter'], resources: [parameters] },
         { actions: ['secretsmanager:GetSecretValue'], resources: [secret] },
         { actions: ['lambda:InvokeFunction'], resources: [s.arn(slack.worker)] },
+        { actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'], resources: [schedules] },
+        // No resource-level permission exists for ListSchedules.
+        { actions: ['scheduler:ListSchedules'], resources: ['*'] },
+        { actions: ['iam:PassRole'], resources: [s.arn(s.sluice.triggers.schedulerRole)] },
       ]),
     );
+    // PassRole only to EventBridge Scheduler.
+    const passRole = Object.values(s.template.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: s.logicalId(slack.role) }]))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<Statement & { Condition?: unknown }> }).Statement)
+      .filter((st) => st.Action === 'iam:PassRole');
+    expect(passRole.map((st) => st.Condition)).toEqual([{ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } }]);
     expect(s.statementsOf(slack.workerRole)).toEqual(
       sorted([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [s.arn(slack.worker.logGroup)] },

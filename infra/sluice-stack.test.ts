@@ -13,7 +13,8 @@ import { parse } from 'yaml';
 import { buildApp } from './app.ts';
 import { HANDLERS, KUBERNETES_GROUP, STORE_ACTIONS } from './sluice-orchestrator.ts';
 import type { HandlerName } from './sluice-orchestrator.ts';
-import { OUTPUTS } from './sluice-stack.ts';
+import { STACK_OUTPUTS } from '../local/control.ts';
+import { OPTIONAL_OUTPUTS, OUTPUTS } from './sluice-stack.ts';
 import type { SluiceStack } from './sluice-stack.ts';
 
 type Json = Record<string, unknown>;
@@ -218,11 +219,14 @@ describe('state machine', () => {
 });
 
 describe('IAM', () => {
-  it('no statement anywhere has a wildcard action, and "*" resources appear only on the state machine role (no target reads CloudWatch metrics here)', () => {
+  it('no statement anywhere has a wildcard action, and "*" resources appear only on the state machine role and for the Slack bot\'s ListSchedules (no target reads CloudWatch metrics here)', () => {
+    const slackRole = [{ Ref: logicalId(stack.orchestrator.slack!.role) }];
     for (const [id, policy] of ofType('AWS::IAM::Policy')) {
       for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
         for (const action of [statement.Action].flat()) expect(action, id).not.toContain('*');
-        if ([statement.Resource].flat().includes('*')) expect(policy.Properties.Roles, id).toEqual([{ Ref: logicalId(stack.orchestrator.stateMachine.role) }]);
+        if (![statement.Resource].flat().includes('*')) continue;
+        if (JSON.stringify(policy.Properties.Roles) === JSON.stringify(slackRole)) expect(statement.Action, id).toBe('scheduler:ListSchedules');
+        else expect(policy.Properties.Roles, id).toEqual([{ Ref: logicalId(stack.orchestrator.stateMachine.role) }]);
       }
     }
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
@@ -359,6 +363,16 @@ describe('store, bus, registry, outputs', () => {
     expect(template.Outputs[OUTPUTS.slackFunctionUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.slack!.url.node.defaultChild as CfnElement), 'FunctionUrl'] });
     expect(template.Outputs[OUTPUTS.githubActionsRoleArn]!.Value).toEqual(getAtt(o.triggers.githubRole!));
     expect(template.Outputs[OUTPUTS.slackSecretArn]!.Value).toEqual({ Ref: logicalId(o.slack!.secret) });
+    // Every output the CLI reads exists on every stack (none depends on an optional feature).
+    for (const key of Object.values(STACK_OUTPUTS)) {
+      expect(template.Outputs[key], key).toBeDefined();
+      expect(OPTIONAL_OUTPUTS.has(key), key).toBe(false);
+    }
+    // What `sluice start --at` / `sluice schedule` read (local/control.ts STACK_OUTPUTS): the start Lambda unqualified.
+    expect(template.Outputs[OUTPUTS.scheduleGroupName]!.Value).toEqual({ Ref: stack.getLogicalId(o.triggers.scheduleGroup) });
+    expect(template.Outputs[OUTPUTS.startFunctionArn]!.Value).toEqual(getAtt(o.triggers.startFunction));
+    expect(template.Outputs[OUTPUTS.schedulerRoleArn]!.Value).toEqual(getAtt(o.triggers.schedulerRole));
+    expect(template.Outputs[OUTPUTS.schedulerDeadLetterArn]!.Value).toEqual(getAtt(o.triggers.schedulerDeadLetterQueue));
     expect(template.Outputs[OUTPUTS.clusterWiring]!.Value).toBe(`access entry for prod-eks (${REGION}) -> sluice:orchestrator`);
     expect(existsSync(join(outdir, 'manifest.json'))).toBe(true);
   });

@@ -1,6 +1,7 @@
 /**
  * The thin stack `cdk.json` deploys: one SluiceOrchestrator and the outputs the CLI reads
- * (`sluice start/status/abort` resolve the state machine, table and registry from them).
+ * (`sluice start/status/abort` resolve the state machine, table and registry from them; `sluice start --at`
+ * and `sluice schedule` the schedule group, the start Lambda, the Scheduler role and its dead-letter queue).
  */
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
@@ -19,6 +20,11 @@ export const OUTPUTS = {
   clusterWiring: 'ClusterWiring',
   safetyNetDeadLetterQueueUrl: 'SafetyNetDeadLetterQueueUrl',
   gitopsWebhookUrl: 'GitopsWebhookUrl',
+  /** `sluice start --at` and `sluice schedule list|cancel` against the stack: the group, target, role and DLQ of one-off schedules. */
+  scheduleGroupName: 'ScheduleGroupName',
+  startFunctionArn: 'StartFunctionArn',
+  schedulerRoleArn: 'SchedulerRoleArn',
+  schedulerDeadLetterArn: 'SchedulerDeadLetterArn',
   /** Only when GitHub OIDC is configured. */
   githubActionsRoleArn: 'GithubActionsRoleArn',
   /** Only when Slack is configured. */
@@ -61,6 +67,11 @@ export class SluiceStack extends Stack {
     );
     output(OUTPUTS.safetyNetDeadLetterQueueUrl, sluice.safetyNetDeadLetterQueue.queueUrl, 'Safety-net events that could not be handled: inspect, then restore traffic by hand');
     output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
+    const triggers = sluice.triggers;
+    output(OUTPUTS.scheduleGroupName, triggers.scheduleGroup.ref, 'EventBridge Scheduler group of one-off rollouts (sluice start --at, sluice schedule)');
+    output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
+    output(OUTPUTS.schedulerRoleArn, triggers.schedulerRole.roleArn, 'The role EventBridge Scheduler assumes to invoke the start Lambda');
+    output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
     if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');
