@@ -73,8 +73,11 @@ describe('sluice demo end to end (real Prometheus)', () => {
   });
 
   it('catches the same bad canary with fewer canary errors served when the sequential judge decides', async () => {
-    const threshold = await demo({ scenario: 'errors', judge: 'threshold', seed: 5, dir: join(dir, 'side-by-side-threshold') });
-    const sequential = await demo({ scenario: 'errors', judge: 'sequential', seed: 5, dir: join(dir, 'side-by-side-sequential') });
+    // 10-second intervals, 100 requests/s: the threshold judge needs two failed 10-second looks; the
+    // sequential judge looks every second and stops as soon as the counts say so.
+    const same = { seed: 5, interval: 10, rps: 100 };
+    const threshold = await demo({ scenario: 'errors', judge: 'threshold', ...same, dir: join(dir, 'side-by-side-threshold') });
+    const sequential = await demo({ scenario: 'errors', judge: 'sequential', ...same, dir: join(dir, 'side-by-side-sequential') });
     expect(threshold.summary.outcome).toBe('rolled-back');
     expect(sequential.summary.outcome).toBe('rolled-back');
     expect(sequential.summary.reason).toMatch(/^sequential judge: /);
