@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOrQueue } from '../lambdas/core/schedule.ts';
-import { parseSpec } from '../lambdas/core/spec.ts';
-import type { RolloutSpec, RolloutSpecInput } from '../lambdas/core/spec.ts';
+import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { ChangeWindow } from '../lambdas/core/windows.ts';
 import { abortRollout } from '../local/commands/abort.ts';
 import { startRollout } from '../local/commands/run.ts';
@@ -18,28 +17,13 @@ import type { LocalRuntime } from '../local/runtime.ts';
 import { LocalScheduler, schedulesPath } from '../local/scheduler.ts';
 import { RecordingRouter, recordingCluster, scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
+import { webSpec } from './support/flow.ts';
+import type { StrategyOverrides } from './support/flow.ts';
 
 const MINUTE = 60_000;
 
-function specWith(windows: ChangeWindow[], strategy: Partial<RolloutSpecInput['spec']['strategy']> = {}): RolloutSpec {
-  return parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'unused' },
-      router: {
-        name: 'web',
-        namespace: 'gloo-system',
-        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
-        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
-      },
-      // 12 minutes of 1 s looks stays inside Step Functions' history budget.
-      strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '12m', windows, ...strategy },
-      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-    },
-  });
-}
+// 12 minutes of 1 s looks stays inside Step Functions' history budget.
+const specWith = (windows: ChangeWindow[], strategy: StrategyOverrides = {}): RolloutSpec => webSpec({ strategy: { deadline: '12m', windows, ...strategy } });
 
 /** A deny window in force from a minute ago until `untilMs` from now. */
 const denyUntil = (untilMs: number): ChangeWindow => ({ kind: 'deny', from: new Date(Date.now() - MINUTE).toISOString(), to: new Date(Date.now() + untilMs).toISOString() });

@@ -23,16 +23,17 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import type { AddressInfo } from 'node:net';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { upstreamGroupSchema, virtualServiceSchema } from '../../lambdas/core/gloo-schema.ts';
 import type { GlooRoute, ResourceRef, UpstreamGroup, VirtualService, WeightedDestination } from '../../lambdas/core/gloo-schema.ts';
 import { seededRandom, randomSeed } from './random.ts';
 import type { Random } from './random.ts';
 import { watchResource } from './informer.ts';
+import { ENVOY_BUCKETS_MS, envoyMetricFamilies } from './envoy-metrics.ts';
+export { ENVOY_BUCKETS_MS };
 import type { WatchedResource } from './informer.ts';
 
 /** Envoy's default upstream_rq_time buckets, in milliseconds. */
-export const ENVOY_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
 export interface GatewayUpstream {
   name: string;
@@ -204,19 +205,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Envoy-named metrics. Every known cluster's series start at zero, as a cluster's stats exist
   // from the moment Envoy knows it: rate() then counts the very first requests.
   const registry = new Registry();
-  const requests = new Counter({
-    name: 'envoy_cluster_upstream_rq',
-    help: 'Upstream requests by response code',
-    labelNames: ['envoy_cluster_name', 'envoy_response_code'] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'envoy_cluster_upstream_rq_time',
-    help: 'Upstream request time in milliseconds',
-    labelNames: ['envoy_cluster_name'] as const,
-    buckets: ENVOY_BUCKETS_MS,
-    registers: [registry],
-  });
+  const { requests, latency } = envoyMetricFamilies(registry);
   const upstreamStats = new Map<string, UpstreamStats>();
   const seconds = new Map<string, Map<number, SecondBucket>>();
   for (const target of targets.values()) {

@@ -7,10 +7,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { envoyMetricFamilies } from '../../local/sandbox/envoy-metrics.ts';
 
-/** Envoy's default upstream_rq_time buckets, in milliseconds. */
-export const ENVOY_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+export { ENVOY_BUCKETS_MS } from '../../local/sandbox/envoy-metrics.ts';
 
 export interface Traffic {
   /** All requests, errors included. */
@@ -36,19 +36,7 @@ export interface EnvoyMetricsServer {
 
 export async function startEnvoyMetrics(): Promise<EnvoyMetricsServer> {
   const registry = new Registry();
-  const requests = new Counter({
-    name: 'envoy_cluster_upstream_rq',
-    help: 'Total upstream requests by response code',
-    labelNames: ['envoy_cluster_name', 'envoy_response_code'] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'envoy_cluster_upstream_rq_time',
-    help: 'Upstream request time in milliseconds',
-    labelNames: ['envoy_cluster_name'] as const,
-    buckets: ENVOY_BUCKETS_MS,
-    registers: [registry],
-  });
+  const { requests, latency } = envoyMetricFamilies(registry);
 
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {

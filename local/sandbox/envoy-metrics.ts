@@ -1,0 +1,28 @@
+/**
+ * Envoy's metric families as Gloo's gateway-proxy exports them, in prom-client: what the sandbox
+ * gateway serves and what the Prometheus tests script. The names match lambdas/core/queries.ts.
+ */
+import { Counter, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ENVOY_LATENCY_BUCKETS_MS } from '../../lambdas/core/queries.ts';
+
+/** Envoy's default upstream_rq_time buckets, in milliseconds. */
+export const ENVOY_BUCKETS_MS: number[] = [...ENVOY_LATENCY_BUCKETS_MS];
+
+export function envoyMetricFamilies(registry: Registry) {
+  return {
+    requests: new Counter({
+      name: 'envoy_cluster_upstream_rq',
+      help: 'Upstream requests by response code',
+      labelNames: ['envoy_cluster_name', 'envoy_response_code'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'envoy_cluster_upstream_rq_time',
+      help: 'Upstream request time in milliseconds',
+      labelNames: ['envoy_cluster_name'] as const,
+      buckets: ENVOY_BUCKETS_MS,
+      registers: [registry],
+    }),
+  };
+}
