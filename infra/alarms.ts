@@ -10,7 +10,6 @@
  * CloudWatch metrics. The orchestrator grants them to the Prepare/Analyze role only.
  */
 import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,12 +17,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import type { RegistryEntry, SluiceRegistry } from './registry.ts';
+import type { RegistryEntry } from './registry.ts';
 import { watchedDeadLetterQueue } from './triggers.ts';
-import type { BundledFunction } from './triggers.ts';
+import type { SluiceSharedProps } from './triggers.ts';
 
 /** What the alarm path calls on the store: getLock and getTaskToken (GetItem), requestAbort (PutItem). */
 export const ALARM_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
@@ -86,13 +84,7 @@ export function metricReadNeeds(stack: Stack, entries: ReadonlyArray<RegistryEnt
   return { alarmArns, metricData };
 }
 
-export interface SluiceAlarmsProps {
-  stateMachine: sfn.StateMachine;
-  table: dynamodb.ITable;
-  registry: SluiceRegistry;
-  bundledFunction: BundledFunction;
-  logRetention: logs.RetentionDays;
-}
+export type SluiceAlarmsProps = SluiceSharedProps;
 
 /** The alarm path; created only when some target names CloudWatch alarms. */
 export class SluiceAlarms extends Construct {

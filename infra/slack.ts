@@ -9,7 +9,6 @@
  * only reads rollouts and keeps thread records, so it gets neither Step Functions nor PutEvents.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,12 +17,10 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EVENT_TYPES } from '../lambdas/core/ports.ts';
-import type { SluiceRegistry } from './registry.ts';
 import { nagResource, watchedDeadLetterQueue } from './triggers.ts';
-import type { BundledFunction, SluiceTriggers } from './triggers.ts';
+import type { SluiceSharedProps, SluiceTriggers } from './triggers.ts';
 
 /**
  * The ack path's store calls: locks, rollouts, steps and history (GetItem, Query), the audit step
@@ -53,13 +50,8 @@ export interface SluiceSlackConfig {
   concurrency?: number;
 }
 
-export interface SluiceSlackProps extends SluiceSlackConfig {
-  stateMachine: sfn.StateMachine;
-  table: dynamodb.ITable;
+export interface SluiceSlackProps extends SluiceSlackConfig, SluiceSharedProps {
   eventBus: events.IEventBus;
-  registry: SluiceRegistry;
-  bundledFunction: BundledFunction;
-  logRetention: logs.RetentionDays;
   /** The schedule group, the role Scheduler assumes, its DLQ and the start Lambda: `/sluice schedule` creates one-off schedules with them. */
   triggers: Pick<SluiceTriggers, 'scheduleGroup' | 'schedulerRole' | 'schedulerDeadLetterQueue' | 'startFunction'>;
 }

@@ -45,6 +45,16 @@ export type BundledFunction = (
   extra?: Partial<nodejs.NodejsFunctionProps>,
 ) => nodejs.NodejsFunction;
 
+/** What every construct the orchestrator adds around the state machine is given. */
+export interface SluiceSharedProps {
+  stateMachine: sfn.StateMachine;
+  table: dynamodb.ITable;
+  registry: SluiceRegistry;
+  /** Builds a bundled Lambda the same way as the orchestrator's handlers. */
+  bundledFunction: BundledFunction;
+  logRetention: logs.RetentionDays;
+}
+
 /** An SQS dead-letter queue (SSE, TLS only, 14 days) with an alarm on its first message. */
 export function watchedDeadLetterQueue(scope: Construct, id: string, what: string): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
   const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
@@ -66,14 +76,8 @@ export interface GithubOidcProps {
   subjects: string[];
 }
 
-export interface SluiceTriggersProps {
-  stateMachine: sfn.StateMachine;
-  table: dynamodb.ITable;
+export interface SluiceTriggersProps extends SluiceSharedProps {
   eventBus: events.IEventBus;
-  registry: SluiceRegistry;
-  /** Builds a bundled Lambda the same way as the orchestrator's handlers. */
-  bundledFunction: BundledFunction;
-  logRetention: logs.RetentionDays;
   githubOidc?: GithubOidcProps;
   /** An existing Secrets Manager secret `{ "flux": …, "argocd": … }`; default: one created here with a generated `token`. */
   gitopsSecret?: secretsmanager.ISecret;

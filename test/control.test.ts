@@ -6,11 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSpec } from '../lambdas/core/spec.ts';
 import { main } from '../local/cli.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { RecordingRouter, recordingCluster, scriptedMetrics, successRate } from './support/recording-router.ts';
+import { webSpec } from './support/flow.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sluice-control-'));
 const registry = join(root, 'rollouts');
@@ -26,17 +26,7 @@ function cli(args: string[]) {
 
 beforeAll(async () => {
   mkdirSync(registry);
-  const spec = parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'unused' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
-      strategy: { stepWeights: [10, 50], interval: '30s', lookInterval: '30s', deadline: '10m' },
-      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-    },
-  });
+  const spec = webSpec({ strategy: { interval: '30s', lookInterval: '30s', deadline: '10m', threshold: 5 } });
   writeFileSync(join(registry, 'web.yaml'), JSON.stringify(spec));
   process.env.SLUICE_STATE_DIR = join(root, 'state');
   runtime = await startLocalRuntime({ overrides: { ...recordingCluster(router), ...scriptedMetrics(() => [successRate(99.9)]) } });

@@ -9,6 +9,7 @@
  * Pure: no I/O.
  */
 import * as z from 'zod';
+import { formatFieldPath } from './field-path.ts';
 
 /** Gloo's weights are protobuf uint32. */
 const MAX_UINT32 = 4_294_967_295;
@@ -166,20 +167,11 @@ export interface GlooProblem {
   message: string;
 }
 
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
-
 /** Validates a Gloo object of a known kind; returns its problems (empty = valid). */
 export function validateGlooObject(kind: GlooKind, object: unknown): GlooProblem[] {
   const result = GLOO_KINDS[kind].schema.safeParse(object);
   if (result.success) return [];
-  return result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  return result.error.issues.map((issue) => ({ path: formatFieldPath(issue.path), message: issue.message }));
 }
 
 const STATE_BY_NUMBER: Record<number, GlooState> = { 0: 'Pending', 1: 'Accepted', 2: 'Rejected', 3: 'Warning' };

@@ -7,6 +7,7 @@
  * spec that turns one on never runs with it silently ignored.
  */
 import * as z from 'zod';
+import { formatFieldPath } from './field-path.ts';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
@@ -233,15 +234,6 @@ export const HISTORY_EVENTS_PER_LOOK = 16;
 /** "Far below": plan for at most half of the limit. */
 export const HISTORY_EVENT_BUDGET = MAX_HISTORY_EVENTS / 2;
 
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
-
 /** The canary weights the rollout steps through, in the router's weight scale. */
 export function plannedWeights(strategy: StrategySpec): number[] {
   if (strategy.stepWeights) return [...strategy.stepWeights];
@@ -388,7 +380,7 @@ export type SpecResult = { ok: true; spec: RolloutSpec } | { ok: false; problems
 export function validateSpec(document: unknown): SpecResult {
   const parsed = rolloutSpecSchema.safeParse(document);
   if (!parsed.success) {
-    const shape = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    const shape = parsed.error.issues.map((issue) => ({ path: formatFieldPath(issue.path), message: issue.message }));
     return { ok: false, problems: [...shape, ...sectionProblems(document)] };
   }
   const problems = [...crossFieldProblems(parsed.data), ...unsupportedFeatures(parsed.data)];

@@ -2,6 +2,7 @@
  * Envoy's metric families as Gloo's gateway-proxy exports them, in prom-client: what the sandbox
  * gateway serves and what the Prometheus tests script. The names match lambdas/core/queries.ts.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { ENVOY_LATENCY_BUCKETS_MS } from '../../lambdas/core/queries.ts';
@@ -24,5 +25,19 @@ export function envoyMetricFamilies(registry: Registry) {
       buckets: ENVOY_BUCKETS_MS,
       registers: [registry],
     }),
+  };
+}
+
+/** Serves the registry at /metrics in Prometheus' text format (404 elsewhere). */
+export function metricsHandler(registry: Registry) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry
+      .metrics()
+      .then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text))
+      .catch((error: unknown) => res.writeHead(500).end(String(error)));
   };
 }

@@ -29,7 +29,7 @@ import type { GlooRoute, ResourceRef, UpstreamGroup, VirtualService, WeightedDes
 import { seededRandom, randomSeed } from './random.ts';
 import type { Random } from './random.ts';
 import { watchResource } from './informer.ts';
-import { ENVOY_BUCKETS_MS, envoyMetricFamilies } from './envoy-metrics.ts';
+import { ENVOY_BUCKETS_MS, envoyMetricFamilies, metricsHandler } from './envoy-metrics.ts';
 export { ENVOY_BUCKETS_MS };
 import type { WatchedResource } from './informer.ts';
 
@@ -435,16 +435,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
   server.keepAliveTimeout = 30_000;
-  const admin = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    registry
-      .metrics()
-      .then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text))
-      .catch((error: unknown) => res.writeHead(500).end(String(error)));
-  });
+  const admin = createServer(metricsHandler(registry));
 
   let closed = false;
   const close = async () => {

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { envoyMetricFamilies } from '../../local/sandbox/envoy-metrics.ts';
+import { envoyMetricFamilies, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
 
 export { ENVOY_BUCKETS_MS } from '../../local/sandbox/envoy-metrics.ts';
 
@@ -38,16 +38,7 @@ export async function startEnvoyMetrics(): Promise<EnvoyMetricsServer> {
   const registry = new Registry();
   const { requests, latency } = envoyMetricFamilies(registry);
 
-  const server: Server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    registry
-      .metrics()
-      .then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text))
-      .catch((error: unknown) => res.writeHead(500).end(String(error)));
-  });
+  const server: Server = createServer(metricsHandler(registry));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
