@@ -15,7 +15,7 @@ export const SLUICE_SOURCE = 'sluice';
 const version = z.string().trim().min(1).max(128);
 const target = z.string().min(1).max(63);
 
-/** `detail` of `Rollout Requested`: the primary contract (README "Deploy events"). */
+/** `detail` of `Rollout Requested`: the primary contract (docs/deploy-events.md). */
 export const rolloutRequestedDetailSchema = z.object({
   target,
   version,
@@ -131,7 +131,7 @@ export const fluxEventSchema = z.object({
   reportingController: z.string().optional(),
 });
 
-/** What the Argo CD notifications template in the README sends. */
+/** What the Argo CD notifications template in docs/deploy-events.md sends. */
 export const argoPayloadSchema = z.object({
   target,
   /** The image (or tag) Argo CD deployed; the revision when empty. */

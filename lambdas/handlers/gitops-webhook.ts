@@ -6,7 +6,7 @@
  *                 `X-Signature: <sha224|sha256|sha384|sha512>=<hex HMAC of the body>`
  *   POST /argocd  Argo CD notifications webhook service: `Authorization: Bearer <token>`
  *
- * The payload names the target and version (README "Deploy events" has the exact templates); the
+ * The payload names the target and version (docs/deploy-events.md has the exact templates); the
  * GitOps revision is the idempotency key, so Flux's and Argo CD's re-sends start nothing twice.
  * Secrets come from Secrets Manager (one JSON secret `{ "flux": …, "argocd": … }`, cached per warm
  * Lambda) or, locally, from SLUICE_FLUX_HMAC_KEY / SLUICE_ARGOCD_TOKEN.

@@ -1,5 +1,5 @@
 /**
- * The README's "Deploy events" snippets are not decoration: each marked block
+ * The "Deploy events" page's snippets are not decoration: each marked block
  * (`<!-- snippet:NAME -->` before a fenced block) is extracted and run through the handlers —
  * the event JSON, the event the GitHub Actions job would send, a Flux event as the Provider and
  * Alert shown would deliver it, and the body the Argo CD template renders.
@@ -19,11 +19,11 @@ import { parseSpec } from '../lambdas/core/spec.ts';
 import { handleGitopsRequest } from '../lambdas/handlers/gitops-webhook.ts';
 import { handleStartEvent } from '../lambdas/handlers/start.ts';
 
-const README = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+const README = readFileSync(join(import.meta.dirname, '..', 'docs', 'deploy-events.md'), 'utf8');
 
 function snippet(name: string): string {
   const match = new RegExp(`<!-- snippet:${name} -->\\s*\\n\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``).exec(README);
-  if (!match?.[1]) throw new Error(`README.md has no block marked <!-- snippet:${name} -->`);
+  if (!match?.[1]) throw new Error(`docs/deploy-events.md has no block marked <!-- snippet:${name} -->`);
   return match[1];
 }
 
@@ -82,7 +82,7 @@ function renderArgoTemplate(template: string, app: Record<string, unknown>): str
     });
 }
 
-describe('README "Deploy events" snippets', () => {
+describe('docs/deploy-events.md snippets', () => {
   it('the Rollout Requested JSON starts one rollout with the allow-listed override, and only once', async () => {
     const deps = startPath();
     const event = JSON.parse(snippet('rollout-requested'));

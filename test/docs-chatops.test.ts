@@ -1,4 +1,4 @@
-/** The README's chat-ops snippets are what the code does: the example thread is the builder's output, the policy parses. */
+/** The chat-ops page's snippets are what the code does: the example thread is the builder's output, the policy parses. */
 import { readFileSync } from 'node:fs';
 import type { KnownBlock } from '@slack/types';
 import { parse } from 'yaml';
@@ -6,12 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { headBlocks, messageProblems } from '../lambdas/core/chatops/blocks.ts';
 import { rolloutSpecSchema } from '../lambdas/core/spec.ts';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const start = readme.indexOf('## Chat-ops (Slack)');
-const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+const section = readFileSync(new URL('../docs/chatops.md', import.meta.url), 'utf8');
 const fenced = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '');
 
-describe('README: Chat-ops (Slack)', () => {
+describe('docs/chatops.md: Chat-ops (Slack)', () => {
   it('shows the head message exactly as the builder sends it, within Slack limits', () => {
     const example = JSON.parse(fenced('json')[0] ?? '{}') as { blocks: KnownBlock[] };
     const built = headBlocks({
