@@ -1,20 +1,21 @@
 /**
  * Five-field cron (minute hour day-of-month month day-of-week) evaluated in an IANA zone. Pure.
  *
- * Written here rather than taken from a library because change windows need two things the cron
- * libraries do not expose together: occurrences *before* an instant (is a window that opened at
- * 09:00 still open at 15:00?) and a DST rule stated in the same terms as the one-off times
- * (zoned-time.ts). The rule, as in Vixie cron: a start in the hour the clock skips happens when
- * the clock jumps; a start in the hour the clock repeats happens once, the first time.
+ * Parsing is ours, for error messages that name the field ("minute 60 is outside 0-59"); the
+ * occurrences come from croner, which walks wall-clock time in the zone and applies Vixie cron's
+ * rule on clock-change nights:
+ * - a start at a fixed time (no `*`, range or step in the minute and hour fields) that falls in the
+ *   hour the clock skips happens when the clock jumps; one in the hour the clock repeats happens
+ *   once, the first time;
+ * - a start from a stepped or wildcard minute or hour field (`*\/15 2 * * *`) follows the wall
+ *   clock: it does not happen in a skipped hour and happens in both passes of a repeated hour.
+ * docs/scheduling.md states the same rule for users.
  *
  * Syntax: `*`, numbers, ranges `a-b`, lists `a,b`, steps `*\/n` and `a-b/n` and `a/n`, names
  * JAN-DEC and SUN-SAT (7 is Sunday too). When both day-of-month and day-of-week are restricted, a
  * day matching either one matches (the POSIX rule).
  */
-import { addDays, instantToWall, wallToEpoch, wallToInstant, zoneOffsetMs } from './zoned-time.ts';
-import type { WallTime } from './zoned-time.ts';
-
-const DAY_MS = 86_400_000;
+import { Cron as Croner } from 'croner';
 
 export interface Cron {
   source: string;
@@ -27,6 +28,8 @@ export interface Cron {
   dayOr: boolean;
   dayRestricted: boolean;
   weekdayRestricted: boolean;
+  /** The evaluator: croner, paused (it never schedules anything, it only answers). */
+  evaluator: (timeZone: string) => Croner;
 }
 
 export class CronError extends Error {
@@ -116,6 +119,7 @@ export function parseCron(source: string): Cron {
     dayOr: dayRestricted && weekdayRestricted,
     dayRestricted,
     weekdayRestricted,
+    evaluator: evaluatorFor(source),
   };
   if (!hasAnyDay(cron)) throw new CronError(`"${source}" never matches a calendar day (day-of-month and month exclude each other)`);
   return cron;
@@ -128,65 +132,40 @@ function hasAnyDay(cron: Cron): boolean {
   return [...cron.months].some((month) => [...cron.days].some((day) => day <= (longest[month - 1] ?? 0)));
 }
 
-function matchesDay(cron: Cron, wall: WallTime): boolean {
-  if (!cron.months.has(wall.month)) return false;
-  const weekday = new Date(wallToEpoch({ ...wall, hour: 12, minute: 0, second: 0 })).getUTCDay();
-  const byDay = cron.days.has(wall.day);
-  const byWeekday = cron.weekdays.has(weekday);
-  if (cron.dayOr) return byDay || byWeekday;
-  return byDay && byWeekday;
-}
-
-/** The instants of one local calendar day's matches, ascending and without repeats. */
-function dayOccurrences(cron: Cron, date: WallTime, timeZone: string): number[] {
-  if (!matchesDay(cron, date)) return [];
-  const midnight = wallToEpoch({ ...date, hour: 0, minute: 0, second: 0 });
-  // One offset for the whole day unless it changes within a day either side: plain arithmetic then.
-  const before = zoneOffsetMs(midnight - DAY_MS, timeZone);
-  const after = zoneOffsetMs(midnight + 2 * DAY_MS, timeZone);
-  const steady = before === after && zoneOffsetMs(midnight - before, timeZone) === before;
-  const out: number[] = [];
-  for (const hour of cron.hours) {
-    for (const minute of cron.minutes) {
-      const instant = steady ? midnight + hour * 3_600_000 + minute * 60_000 - before : wallToInstant({ ...date, hour, minute, second: 0 }, timeZone);
-      // Skipped starts collapse onto the jump: keep one.
-      if (out.at(-1) !== instant) out.push(instant);
+/** One paused croner per zone; `legacyMode` keeps the POSIX day-of-month OR day-of-week rule. */
+function evaluatorFor(source: string): (timeZone: string) => Croner {
+  const byZone = new Map<string, Croner>();
+  return (timeZone) => {
+    let cron = byZone.get(timeZone);
+    if (!cron) {
+      cron = new Croner(source.trim(), { timezone: timeZone, paused: true, legacyMode: true });
+      byZone.set(timeZone, cron);
     }
-  }
-  return out.sort((a, b) => a - b);
+    return cron;
+  };
 }
 
 /** Starts in [fromMs, toMs), ascending. */
 export function* occurrences(cron: Cron, timeZone: string, fromMs: number, toMs: number): Generator<number> {
-  // Local days overlapping the range, one extra either side for zones far from UTC.
-  let date = addDays(instantToWall(fromMs, timeZone), -1);
-  const lastDay = wallToEpoch({ ...addDays(instantToWall(toMs, timeZone), 1), hour: 0, minute: 0, second: 0 });
-  let previous = -Infinity;
-  while (wallToEpoch({ ...date, hour: 0, minute: 0, second: 0 }) <= lastDay) {
-    for (const instant of dayOccurrences(cron, date, timeZone)) {
-      if (instant >= fromMs && instant < toMs && instant > previous) {
-        previous = instant;
-        yield instant;
-      }
-    }
-    date = addDays(date, 1);
+  const evaluator = cron.evaluator(timeZone);
+  // croner answers "strictly after": start one millisecond early so a start at fromMs counts.
+  let next = evaluator.nextRun(new Date(fromMs - 1));
+  while (next && next.getTime() < toMs) {
+    yield next.getTime();
+    next = evaluator.nextRun(next);
   }
 }
 
 /** The first start at or after `fromMs`, looking at most `horizonMs` ahead. */
 export function nextOccurrence(cron: Cron, timeZone: string, fromMs: number, horizonMs: number): number | null {
-  // Walk in month-sized chunks so a rare schedule does not enumerate a year at once.
-  const chunk = 31 * DAY_MS;
-  for (let start = fromMs; start < fromMs + horizonMs; start += chunk) {
-    const end = Math.min(start + chunk, fromMs + horizonMs);
-    for (const instant of occurrences(cron, timeZone, start, end)) return instant;
-  }
+  for (const instant of occurrences(cron, timeZone, fromMs, fromMs + horizonMs)) return instant;
   return null;
 }
 
 /** The last start at or before `atMs`, looking back at most `lookbackMs`. */
 export function previousOccurrence(cron: Cron, timeZone: string, atMs: number, lookbackMs: number): number | null {
-  let last: number | null = null;
-  for (const instant of occurrences(cron, timeZone, atMs - lookbackMs, atMs + 1)) last = instant;
-  return last;
+  // croner answers "strictly before" at second precision: ask from the next whole second, keep what is <= atMs.
+  const reference = new Date(Math.floor(atMs / 1000) * 1000 + 1000);
+  const last = cron.evaluator(timeZone).previousRuns(2, reference).map((d) => d.getTime()).find((t) => t <= atMs);
+  return last !== undefined && last >= atMs - lookbackMs ? last : null;
 }

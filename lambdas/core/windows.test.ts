@@ -95,6 +95,25 @@ describe('cron', () => {
     expect(autumn).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
   });
 
+  it('follows the wall clock for stepped minutes on clock-change nights (Vixie cron: no start in a skipped hour, both passes of a repeated one)', () => {
+    // Prepare
+    const everyQuarter = parseCron('*/15 2 * * *');
+    // Act
+    const spring = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-03-28T23:00Z'), Date.parse('2026-03-29T23:00Z'))].map(iso);
+    const autumn = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-10-24T23:00Z'), Date.parse('2026-10-25T23:00Z'))].map(iso);
+    // Assess: 02:00-02:59 does not exist on 29 March; it happens twice on 25 October.
+    expect(spring).toEqual([]);
+    expect(autumn).toEqual([
+      '2026-10-25T00:00:00.000Z', '2026-10-25T00:15:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T00:45:00.000Z',
+      '2026-10-25T01:00:00.000Z', '2026-10-25T01:15:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-25T01:45:00.000Z',
+    ]);
+  });
+
+  it('starts a fixed time in a half-hour jump when the clock jumps (Lord Howe: 02:00 -> 02:30)', () => {
+    const starts = [...occurrences(parseCron('15 2 * * *'), 'Australia/Lord_Howe', Date.parse('2026-10-03T00:00Z'), Date.parse('2026-10-05T00:00Z'))].map(iso);
+    expect(starts).toEqual(['2026-10-03T15:30:00.000Z', '2026-10-04T15:15:00.000Z']);
+  });
+
   it('keeps local 09:00 at 09:00 across the change (the UTC time moves)', () => {
     const starts = [...occurrences(parseCron('0 9 * * *'), 'America/New_York', Date.parse('2026-03-07T00:00Z'), Date.parse('2026-03-10T00:00Z'))].map(iso);
     expect(starts).toEqual(['2026-03-07T14:00:00.000Z', '2026-03-08T13:00:00.000Z', '2026-03-09T13:00:00.000Z']);
