@@ -22,9 +22,12 @@ import { EVENT_TYPES } from '../core/ports.ts';
 import type { EventType, SluiceEvent } from '../core/ports.ts';
 import { logger } from '../adapters/logger.ts';
 import { handleSlackRequest } from '../adapters/slack/ack.ts';
-import type { AckDeps, FollowUp } from '../adapters/slack/ack.ts';
+import type { FollowUp } from '../adapters/slack/ack.ts';
 import { parseSlackBody, verifySlackRequest } from '../adapters/slack/verify.ts';
 import type { DepsSource } from './deps.ts';
+import type { SlackHandlerDeps, WorkerDeps } from '../adapters/slack/deps.ts';
+
+export type { SlackHandlerDeps, WorkerDeps };
 
 /** Slack's own payloads are a few KiB; anything much larger is not Slack. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -43,18 +46,6 @@ export interface FunctionUrlResult {
   body: string;
 }
 
-export interface SlackHandlerDeps {
-  ack: AckDeps;
-  signingSecret: string;
-  /** Runs Slack-bound work after the ack (never awaited by the ack). */
-  afterAck(followUps: FollowUp[]): Promise<void>;
-  /**
-   * Wait for `afterAck` before answering. In Lambda it is a ~30 ms asynchronous invoke of the worker,
-   * and a frozen process would drop it once the response returns; in-process (locally) it is the
-   * Slack work itself, which must not delay the ack.
-   */
-  awaitAfterAck?: boolean;
-}
 
 type Request = middy.Request<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context>;
 
@@ -133,10 +124,6 @@ export async function postFollowUps(followUps: readonly FollowUp[], send: typeof
 /** The worker's input: follow-ups from the ack, or a Sluice event from the EventBridge rule. */
 export type WorkerEvent = { followUps: FollowUp[] } | { source: string; 'detail-type': string; detail: Omit<SluiceEvent, 'detailType'> };
 
-export interface WorkerDeps {
-  notify(event: SluiceEvent): Promise<void>;
-  send?: typeof fetch;
-}
 
 export async function work(deps: WorkerDeps, event: WorkerEvent): Promise<void> {
   if ('followUps' in event) return postFollowUps(event.followUps, deps.send);

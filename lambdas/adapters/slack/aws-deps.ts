@@ -22,7 +22,7 @@ import type { RolloutScheduler } from '../../core/schedule.ts';
 import { EventBridgeRolloutScheduler } from '../scheduler.ts';
 import { parseSpec } from '../../core/spec.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
-import type { SlackHandlerDeps, WorkerDeps } from '../../handlers/slack.ts';
+import type { SlackHandlerDeps, WorkerDeps } from './deps.ts';
 import { awsStoreDeps } from '../aws-store-deps.ts';
 import { WebhookNotifier } from '../notify-webhook.ts';
 import { DynamoChatState } from './chat-state-dynamodb.ts';

@@ -1,0 +1,21 @@
+/** What the Slack bot's two Lambdas need: the seams the AWS wiring (aws-deps.ts) and the local runtime fill. */
+import type { SluiceEvent } from '../../core/ports.ts';
+import type { AckDeps, FollowUp } from './ack.ts';
+
+export interface SlackHandlerDeps {
+  ack: AckDeps;
+  signingSecret: string;
+  /** Runs Slack-bound work after the ack (never awaited by the ack). */
+  afterAck(followUps: FollowUp[]): Promise<void>;
+  /**
+   * Wait for `afterAck` before answering. In Lambda it is a ~30 ms asynchronous invoke of the worker,
+   * and a frozen process would drop it once the response returns; in-process (locally) it is the
+   * Slack work itself, which must not delay the ack.
+   */
+  awaitAfterAck?: boolean;
+}
+
+export interface WorkerDeps {
+  notify(event: SluiceEvent): Promise<void>;
+  send?: typeof fetch;
+}
