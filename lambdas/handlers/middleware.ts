@@ -18,7 +18,10 @@ interface RolloutKeys {
   state?: { version?: string; spec?: { metadata?: { name?: string } } };
 }
 
-/** Appends target, version and execution to every log line of the invocation; logs failures with them. */
+/**
+ * Appends target, version and execution to every log line of the invocation; logs failures with
+ * them. Powertools' `resetKeys` (in the chain below) drops the keys after each invocation, errors included.
+ */
 export function rolloutLogContext(): MiddlewareObj<unknown, unknown> {
   return {
     before: (request) => {
@@ -29,10 +32,8 @@ export function rolloutLogContext(): MiddlewareObj<unknown, unknown> {
         target: event.target ?? event.spec?.metadata?.name ?? event.state?.spec?.metadata?.name,
       });
     },
-    after: () => logger.resetKeys(),
     onError: (request) => {
       logger.error('task failed', { error: request.error ?? undefined });
-      logger.resetKeys();
     },
   };
 }
@@ -40,7 +41,7 @@ export function rolloutLogContext(): MiddlewareObj<unknown, unknown> {
 /** A handler: the shared chain around `work`, which gets the parsed event. */
 export function rolloutHandler<S extends z.ZodType, R>(schema: S, work: (event: z.infer<S>) => Promise<R>) {
   return middy<z.infer<S>, R, Error, Context>()
-    .use(injectLambdaContext(logger))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(rolloutLogContext() as MiddlewareObj<z.infer<S>, R, Error, Context>)
     .use(parser({ schema }) as unknown as MiddlewareObj<z.infer<S>, R, Error, Context>)
     .handler((event) => work(event));
