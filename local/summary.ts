@@ -77,8 +77,11 @@ export async function summarize(args: {
 }): Promise<RolloutSummary> {
   const { store, execution } = args;
   const name = execution.name ?? '';
-  const outcome = outcomeOf(execution);
   const record = await store.getRollout(name);
+  // Outcomes are read, not assumed (issue 10): the record closed by restore.ts says what the objects
+  // showed; a record still open after the execution ended means traffic may not be on a safe side.
+  const stranded = record?.status === 'running' && execution.status !== 'RUNNING';
+  const outcome: Outcome = stranded ? 'failed' : record?.status === 'finished' && record.outcome ? record.outcome : outcomeOf(execution);
   const steps: StepSummary[] = (await store.listSteps(name))
     .filter((step) => step.kind === 'analysis' && step.verdict)
     .map((step) => ({
@@ -92,7 +95,10 @@ export async function summarize(args: {
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
   // On AWS a Lambda error's Cause is JSON ({errorType, errorMessage, trace}); locally it is the message.
-  const reason = record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  const strandedReason = stranded && record
+    ? `the execution ended ${execution.status ?? ''}${execution.cause ? ` (${causeMessage(execution.cause)})` : ''} but traffic was not restored: ${formatWeights(record.lastWeights, args.weightScale)} as Sluice last wrote it; run \`sluice recover ${record.target}\``
+    : undefined;
+  const reason = strandedReason ?? record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
   return {
     execution: name,
     target: args.target,
