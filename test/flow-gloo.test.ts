@@ -112,17 +112,19 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(canaryWeights).toEqual([10, 50, 0]);
   });
 
-  it('stops with a clear error when someone else changes the weights, and restores the safe side', async () => {
+  // Issue 10: Rollback never overwrites weights someone else wrote after Sluice's last write (before: forced 100/0, exit 3).
+  it('stops when someone else changes the weights, leaves their weights, announces Rollout Stuck and exits 1', async () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
       const group = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo');
       const destinations = (group?.spec as { destinations: { weight: number }[] }).destinations;
       kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } });  
     });
-    expect(code).toBe(3);
+    expect(code).toBe(1);
+    expect(summary.outcome).toBe('failed');
     expect(summary.reason).toMatch(/UpstreamGroup gloo-system\/podinfo/);
-    expect(summary.reason).toMatch(/someone else|steering|changed/i);
-    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+    expect(summary.reason).toMatch(/taken over by someone else/);
+    expect(groupWeights()).toEqual({ primary: 70, canary: 30 });
   });
 
   it('stops when the primary template is changed mid-rollout (e.g. a GitOps sync)', async () => {
