@@ -155,7 +155,8 @@ export async function orphanNote(store: RolloutStore, liveness: ExecutionLivenes
     const live = await liveness.of(record.execution);
     if (live.state !== 'not-running') continue;
     const scale = record.lastWeights.primary + record.lastWeights.canary || 100;
-    return `orphan: ${record.execution} is open but its execution ${live.detail}; traffic as Sluice last wrote it: ${formatWeights(record.lastWeights, scale)}. Fix it with: sluice recover ${target} ${how}`;
+    const writing = record.pendingWeights && (record.pendingWeights.primary !== record.lastWeights.primary || record.pendingWeights.canary !== record.lastWeights.canary) ? ` (it was writing ${formatWeights(record.pendingWeights, scale)})` : '';
+    return `orphan: ${record.execution} is open but its execution ${live.detail}; traffic as Sluice last wrote it: ${formatWeights(record.lastWeights, scale)}${writing}. Fix it with: sluice recover ${target} ${how}`;
   }
   return undefined;
 }

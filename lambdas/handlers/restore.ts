@@ -86,10 +86,12 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
   const safe = allOn(record.safeSide, scale);
   let router: TrafficRouter;
   let rejected: string | undefined;
+  let found: Weights | undefined;
   try {
     router = await deps.routerFor(spec);
     if (spec.spec.strategy.shadow) await router.setShadow(null);
     const current = await router.getWeights();
+    found = current;
     if (!sameWeights(current, safe)) {
       if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
       await deps.store.updateRollout(execution, { pendingWeights: safe });
@@ -116,7 +118,7 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
     throw await failed(deps, spec, record, error, options.windowSeconds);
   }
 
-  const observed = await observe(deps, spec, router, record, execution);
+  const observed = await observe(deps, spec, router, record, execution, found);
   const read = outcomeFromObjects(closure.outcome, observed, scale);
   const reason = read.note ? `${closure.reason} (${read.note})` : closure.reason;
   const weights = observed.weights ?? safe;
@@ -136,11 +138,17 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
 }
 
 /** Reads the end state back: the weights, whether traffic ever moved, whether the primary got the new template. */
-async function observe(deps: HandlerDeps, spec: RolloutSpec, router: TrafficRouter, record: RolloutRecord, execution: string): Promise<ObservedEnd> {
+async function observe(deps: HandlerDeps, spec: RolloutSpec, router: TrafficRouter, record: RolloutRecord, execution: string, found: Weights | undefined): Promise<ObservedEnd> {
   const weights = await router.getWeights().catch(() => undefined);
   const steps = await deps.store.listSteps(execution);
   const scale = spec.spec.router.weightScale;
-  const trafficMoved = record.safeSide === 'canary' || !sameWeights(record.lastWeights, allOn('primary', scale)) || steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
+  const primaryOnly = allOn('primary', scale);
+  // Moved if the object held a split when the restore began, or Sluice recorded (or was writing) one.
+  const trafficMoved =
+    record.safeSide === 'canary' ||
+    (found !== undefined && !sameWeights(found, primaryOnly)) ||
+    (record.pendingWeights !== undefined && !sameWeights(record.pendingWeights, primaryOnly)) ||
+    !sameWeights(record.lastWeights, primaryOnly) || steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
   const route = promotionMode(spec) === 'route';
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
   const copied = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
