@@ -28,6 +28,8 @@ export const RECOVERY_WINDOW_DEFAULT_SECONDS = 2 * 3600;
 export const RECOVERY_WINDOW_MAX_SECONDS = 6 * 3600;
 /** After this long without landing on a safe side, `Rollout Stuck` goes out (once per rollout). */
 export const STUCK_AFTER_SECONDS = 180;
+/** The reconciler Lambda's log message per finding: the stack's metric filter (and its alarm) counts these lines. */
+export const RECONCILER_FINDING_MESSAGE = 'reconciler finding';
 /** How often the reconciler runs while any rollout is open (the EventBridge schedule's rate). */
 export const RECONCILE_PERIOD_SECONDS = 60;
 /**

@@ -3,7 +3,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { once } from './deps.ts';
 import { createReconcileHandler } from './reconcile.ts';
-import type { ReconcileDeps } from './reconcile.ts';
+import type { ReconcileDeps, ReconcileReport } from './reconcile.ts';
+import { RECONCILER_FINDING_MESSAGE } from '../core/recovery.ts';
+import { logger } from '../adapters/logger.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 import { EventBridgeReconcileSchedule, SfnLiveness } from '../adapters/reconcile-aws.ts';
 
@@ -22,5 +24,14 @@ const reconcilerDeps = once(async (): Promise<ReconcileDeps> => {
   };
 });
 
-/** The Lambda entry point. */
-export const handler = createReconcileHandler(reconcilerDeps);
+const pass = createReconcileHandler(reconcilerDeps);
+
+/** The Lambda entry point: one pass; every finding is logged (the stack's metric filter and alarm count them). */
+export const handler = async (event: unknown): Promise<ReconcileReport> => {
+  const report = await pass(event);
+  for (const finding of report.findings) {
+    if (finding.found === 'running') continue;
+    logger.warn(RECONCILER_FINDING_MESSAGE, { finding });
+  }
+  return report;
+};

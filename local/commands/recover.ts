@@ -88,7 +88,7 @@ export async function recoverCommand(target: string | undefined, flags: RecoverF
   }
 }
 
-/** The stack's output naming the reconciler function (a contract with infra/sluice-stack.ts). */
+/** The stack's output naming the reconciler function (a contract with infra/sluice-stack.ts OUTPUTS.reconcilerFunctionArn). */
 export const RECONCILER_OUTPUT = 'ReconcilerFunctionArn';
 
 async function recoverOnStack(target: string | undefined, flags: RecoverFlags, io: RecoverIo): Promise<number> {
