@@ -15,7 +15,6 @@
  * through a metric filter.
  */
 import { ArnFormat, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
-import type { CfnElement } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -27,6 +26,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { nagResource } from './triggers.ts';
 import { RECONCILE_PERIOD_SECONDS, RECONCILER_FINDING_MESSAGE } from '../lambdas/core/recovery.ts';
 
 export interface SluiceRecoveryProps {
@@ -67,13 +67,12 @@ export class SluiceRecovery extends Construct {
     const executions = Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     // A policy of its own (not the role's default policy, which the functions depend on): it names
     // the state machine, whose definition names the functions — in the default policy that is a cycle.
-    const machineId = Stack.of(this).getLogicalId(stateMachine.node.defaultChild as CfnElement);
     const reads = new iam.Policy(this, 'ReconcilerReads', {
       statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] })],
       ...(reconciler.role ? { roles: [reconciler.role] } : {}),
     });
     Validations.of(reads).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${machineId}.Name>:*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), executions)}]`,
       reason: 'The reconciler asks DescribeExecution about the executions of this one state machine; execution names are not known in advance.',
     });
 
