@@ -186,3 +186,18 @@ describe('reconcile', () => {
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
   });
 });
+
+describe('strategy.recoveryWindow', () => {
+  it('defaults to 2h, accepts up to 6h, and refuses more naming the field', async () => {
+    const { validateSpec } = await import('../lambdas/core/spec.ts');
+    const { recoveryWindowOf } = await import('../lambdas/handlers/reconcile.ts');
+    const document = (recoveryWindow?: string) => ({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, ...(recoveryWindow ? { recoveryWindow } : {}) } } });
+
+    expect(recoveryWindowOf(spec)).toBe(7200);
+    const sixHours = validateSpec(document('6h'));
+    const sevenHours = validateSpec(document('7h'));
+
+    expect(sixHours.ok && recoveryWindowOf(sixHours.spec)).toBe(21600);
+    expect(sevenHours.ok ? [] : sevenHours.problems).toContainEqual({ path: 'spec.strategy.recoveryWindow', message: 'must be at most 6h' });
+  });
+});
