@@ -96,6 +96,10 @@ describe('a killed `sluice run` is recovered by one command', () => {
     expect(status.output()).toMatch(/orphan: podinfo-v2\S* is open but its execution is not running/);
     expect(status.output()).toContain('sluice recover podinfo --local');
 
+    const history = sluice(['history', 'podinfo', '--local']);
+    await history.exited;
+    expect(history.output()).toContain('sluice recover podinfo --local');
+
     const recover = sluice(['recover', 'podinfo', '--local', '--kubeconfig', kubeconfigPath]);
     const recoverCode = await recover.exited;
     expect(recover.output()).toMatch(/podinfo podinfo-v2\S*: orphan, restored → rolled-back/);
@@ -115,6 +119,25 @@ describe('a killed `sluice run` is recovered by one command', () => {
     expect(second.output()).not.toMatch(/locked by/);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(4);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  }, 120_000);
+
+  it('SIGKILL at 50/50, then `sluice abort podinfo --local` (before: ECONNREFUSED) restores the orphan first and exits 0', async () => {
+    const { specPath, kubeconfigPath } = writeFiles();
+    const run = sluice(['run', specPath, '--local', '--version', 'v2', '--kubeconfig', kubeconfigPath]);
+    await until(() => groupWeights().canary === 50, 'the run to reach 50/50');
+    run.child.kill('SIGKILL');
+    await run.exited;
+
+    // abort reads the kubeconfig like any local command: KUBECONFIG points at the stand-in.
+    const abort = spawn(process.execPath, ['bin/sluice.mjs', 'abort', 'podinfo', '--local'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'state'), KUBECONFIG: kubeconfigPath } });
+    let output = '';
+    abort.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    abort.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => abort.on('exit', resolve));
+
+    expect(output).toMatch(/recovered first: podinfo podinfo-v2\S*: orphan, restored/);
+    expect(code).toBe(0);
     expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
   }, 120_000);
 
