@@ -167,6 +167,22 @@ describe('reconcile', () => {
     expect(schedule).toEqual([false]);
   });
 
+  it('turns its schedule back on when a rollout opened while it was turning it off (the race with Prepare)', async () => {
+    const schedule: boolean[] = [];
+    const racing = {
+      setEnabled: async (on: boolean) => {
+        schedule.push(on);
+        // A Prepare records its rollout right as the reconciler disables the rule.
+        if (!on) await openRollout('web-v3', { primary: 100, canary: 0 });
+      },
+    };
+
+    const report = await reconcile({ ...deps, liveness: liveness({ 'web-v3': 'running' }), schedule: racing });
+
+    expect(schedule).toEqual([false, true]);
+    expect(report.open).toBe(1);
+  });
+
   it('frees a lock whose owner never recorded a rollout and does not run', async () => {
     await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
     const report = await reconcile({ ...deps, liveness: liveness({}) }, { target: 'web' });

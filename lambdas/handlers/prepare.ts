@@ -63,6 +63,9 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     spec,
     ...(preflightResult.fingerprint ? { primaryFingerprint: preflightResult.fingerprint } : {}),
   });
+  // Again once the record is open: a reconciler pass that found nothing open may have disabled the
+  // schedule between the first call and the record (it re-reads after disabling; see reconcile.ts).
+  await deps.reconcileSchedule?.setEnabled(true).catch(() => undefined);
   const notes = [...preflightResult.notes];
   const hookPlan = webhookPlanNote(spec);
   if (hookPlan) notes.unshift(hookPlan);

@@ -98,9 +98,15 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest =
     findings.push({ target, execution: lock.owner, found: 'stale-lock', action: 'lock-released', detail: `the lock's owner ${owner ? `is ${owner.outcome ?? 'finished'}` : 'was never recorded'} and ${live.detail}` });
   }
 
-  const remaining = (await deps.store.listOpenRollouts()).length;
-  // The schedule exists only while something is open: this pass turns it off when nothing is.
-  if (deps.schedule && !request.target && remaining === 0) await deps.schedule.setEnabled(false);
+  let remaining = (await deps.store.listOpenRollouts()).length;
+  // The schedule exists only while something is open: this pass turns it off when nothing is. A
+  // Prepare enables it, records the rollout, and enables it again; reading once more after
+  // disabling closes the race with a rollout that opened in between.
+  if (deps.schedule && !request.target && remaining === 0) {
+    await deps.schedule.setEnabled(false);
+    remaining = (await deps.store.listOpenRollouts()).length;
+    if (remaining > 0) await deps.schedule.setEnabled(true);
+  }
   return { findings, open: remaining };
 }
 
