@@ -25,7 +25,7 @@ export interface RolloutSummary {
   outcome: Outcome;
   reason: string;
   exitCode: number;
-  /** Where traffic is now (what Sluice last wrote). */
+  /** Where traffic is now: read back by the restore when the rollout stopped, else what Sluice last wrote. */
   weights?: Weights;
   weightScale: number;
   steps: StepSummary[];
@@ -82,7 +82,10 @@ export async function summarize(args: {
   // showed; a record still open after the execution ended means traffic may not be on a safe side.
   const stranded = record?.status === 'running' && execution.status !== 'RUNNING';
   const outcome: Outcome = stranded ? 'failed' : record?.status === 'finished' && record.outcome ? record.outcome : outcomeOf(execution);
-  const steps: StepSummary[] = (await store.listSteps(name))
+  const history = await store.listSteps(name);
+  // Where traffic is: what the restore read back (its closing step), else what Sluice last wrote.
+  const readBack = history.filter((step) => step.kind === 'rollback' && step.weights).at(-1)?.weights;
+  const steps: StepSummary[] = history
     .filter((step) => step.kind === 'analysis' && step.verdict)
     .map((step) => ({
       stepIndex: step.stepIndex ?? 0,
@@ -106,7 +109,7 @@ export async function summarize(args: {
     outcome,
     reason,
     exitCode: exitCodeFor(outcome),
-    ...(record ? { weights: record.lastWeights } : {}),
+    ...(record ? { weights: readBack ?? record.lastWeights } : {}),
     weightScale: args.weightScale,
     steps,
     durationMs: stopped - started,

@@ -124,6 +124,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(summary.outcome).toBe('failed');
     expect(summary.reason).toMatch(/UpstreamGroup gloo-system\/podinfo/);
     expect(summary.reason).toMatch(/taken over by someone else/);
+    expect(summary.weights).toEqual({ primary: 70, canary: 30 });
     expect(groupWeights()).toEqual({ primary: 70, canary: 30 });
   });
 
