@@ -141,6 +141,20 @@ describe('a killed `sluice run` is recovered by one command', () => {
     expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
   }, 120_000);
 
+  it('SIGKILL at 50/50, then `sluice serve` restores the orphan on its own (its reconcile pass), without being asked', async () => {
+    const { specPath, kubeconfigPath } = writeFiles();
+    const run = sluice(['run', specPath, '--local', '--version', 'v2', '--kubeconfig', kubeconfigPath]);
+    await until(() => groupWeights().canary === 50, 'the run to reach 50/50');
+    run.child.kill('SIGKILL');
+    await run.exited;
+
+    const serve = sluice(['serve', '--kubeconfig', kubeconfigPath]);
+    await until(() => groupWeights().canary === 0, 'sluice serve to restore 100/0');
+    await until(() => /reconciler: podinfo podinfo-v2\S*: orphan, restored/.test(serve.output()), 'serve to report what it did');
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(0);
+  }, 120_000);
+
   it('SIGTERM is handled like Ctrl-C: the rollout is aborted and traffic is back on the primary (exit 4)', async () => {
     const { specPath, kubeconfigPath } = writeFiles();
     const run = sluice(['run', specPath, '--local', '--version', 'v2', '--kubeconfig', kubeconfigPath]);
