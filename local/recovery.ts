@@ -71,6 +71,15 @@ function registrations(dir: string): Array<EngineRegistration & { path: string }
   return found;
 }
 
+/** A refused connection anywhere in the cause chain (undici wraps it). */
+function refused(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 'ECONNREFUSED') return true;
+    if (e instanceof AggregateError && e.errors.some(refused)) return true;
+  }
+  return false;
+}
+
 /** An engine found outside the registry folder. */
 export interface ExtraEngine {
   url: string;
@@ -128,6 +137,11 @@ export class LocalLiveness implements ExecutionLiveness {
         if (described.input) input = JSON.parse(described.input) as unknown;
       } catch (error) {
         if ((error as { name?: string }).name === 'ExecutionDoesNotExist') continue;
+        // Nothing listens where the engine said it would: it is gone (its pid may have been reused).
+        if (refused(error)) {
+          if (engine.path) rmSync(engine.path, { force: true });
+          continue;
+        }
         return { state: 'unknown', detail: `the local engine of pid ${engine.pid} did not answer (${error instanceof Error ? error.message : String(error)})` };
       } finally {
         sfn.destroy();
