@@ -128,6 +128,37 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(groupWeights()).toEqual({ primary: 70, canary: 30 });
   });
 
+  // Issue 10: a sticky Rejected on the safe weights was reported as restored (before: "the safety net restored the safe side").
+  it('a sticky Gloo Rejected on the rollback is not reported as restored (exit 1, record open); `sluice recover` closes it once Gloo accepts', async () => {
+    const { code, summary } = await run(
+      (look) => [successRate(look === 0 ? 99.9 : 50)],
+      (look) => {
+        if (look === 1) kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination # 1: upstream is being replaced');
+      },
+    );
+    expect(code).toBe(1);
+    expect(summary.outcome).toBe('failed');
+    expect(summary.reason).not.toMatch(/restored the safe side|moved traffic to the safe side/);
+    expect(summary.reason).toMatch(/Gloo rejects primary 100% \/ canary 0% on podinfo: destination # 1: upstream is being replaced/);
+    expect(summary.reason).toContain('sluice recover podinfo');
+
+    kube.gloo.accept('UpstreamGroup', GLOO_NS, 'podinfo');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { recoverCommand } = await import('../local/commands/recover.ts');
+    const previous = process.env.SLUICE_STATE_DIR;
+    process.env.SLUICE_STATE_DIR = join(dir, 'state');
+    const out: string[] = [];
+    try {
+      const recovered = await recoverCommand('podinfo', { local: true, kubeconfig: join(dir, 'kubeconfig') }, { stdout: (t) => out.push(t), stderr: () => {} });
+      expect(recovered).toBe(0);
+    } finally {
+      if (previous === undefined) delete process.env.SLUICE_STATE_DIR;
+      else process.env.SLUICE_STATE_DIR = previous;
+    }
+    expect(out.join('')).toMatch(/podinfo podinfo-v2\S*: orphan, restored → rolled-back/);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  });
+
   it('stops when the primary template is changed mid-rollout (e.g. a GitOps sync)', async () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
