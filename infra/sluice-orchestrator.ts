@@ -25,6 +25,7 @@ import { SluiceRegistry } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
 import { SluiceSlack } from './slack.ts';
 import type { SluiceSlackConfig } from './slack.ts';
+import { SluiceRecovery } from './recovery.ts';
 import { SluiceTriggers } from './triggers.ts';
 import type { BundledFunction, GithubOidcProps } from './triggers.ts';
 
@@ -58,6 +59,8 @@ export const HANDLERS = {
   finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
+  // Issue 10: every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.
+  reconciler: { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 280 },
 } as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }>;
 
 export type HandlerName = keyof typeof HANDLERS;
@@ -163,6 +166,8 @@ export class SluiceOrchestrator extends Construct {
   readonly registry: SluiceRegistry;
   readonly safetyNetRule: events.Rule;
   readonly safetyNetDeadLetterQueue: sqs.Queue;
+  /** The reconciler's schedule, the alert topic and the alarms (issue 10). */
+  readonly recovery: SluiceRecovery;
   readonly securityGroups: ec2.ISecurityGroup[] | undefined;
   /** The ways in: start and GitOps Lambdas, event rules, the schedule group, the GitHub role. */
   readonly triggers: SluiceTriggers;
@@ -228,6 +233,14 @@ export class SluiceOrchestrator extends Construct {
 
     this.stateMachine = this.createStateMachine(root, retention, logRemovalPolicy);
     functions['safety-net'].addEnvironment('SLUICE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+
+    this.recovery = new SluiceRecovery(this, 'Recovery', {
+      reconciler: functions.reconciler,
+      prepare: functions.prepare,
+      stateMachine: this.stateMachine,
+      eventBus: this.eventBus,
+      safetyNetDeadLetterQueue: this.safetyNetDeadLetterQueue,
+    });
 
     // StopExecution runs no Catch: this rule is how traffic gets back to the safe side then.
     this.safetyNetRule = new events.Rule(this, 'SafetyNetRule', {

@@ -54,6 +54,10 @@ function statementsOf(role: IConstruct): Array<{ actions: string[]; resources: u
     .map((s) => ({ actions: [s.Action].flat().sort(), resources: [s.Resource].flat() }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
+/** The reconciler's schedule rule, by its physical name (infra/recovery.ts). */
+const reconcilerRuleArn = () => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${REGION}:${ACCOUNT}:rule/${String(template.Resources[logicalId(stack.orchestrator.recovery.schedule)]!.Properties.Name)}`]],
+});
 const sortStatements = (list: Array<{ actions: string[]; resources: unknown[] }>) =>
   list.map((s) => ({ actions: [...s.actions].sort(), resources: s.resources })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
@@ -243,6 +247,9 @@ describe('IAM', () => {
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
         { actions: ['sqs:SendMessage'], resources: [getAtt(o.safetyNetDeadLetterQueue)] },
         { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
+        // The reconciler (issue 10): its schedule's rule, and DescribeExecution on this machine's executions.
+        { actions: ['events:DisableRule', 'events:EnableRule'], resources: [reconcilerRuleArn()] },
+        { actions: ['states:DescribeExecution'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:states:${REGION}:${ACCOUNT}:execution:`, { 'Fn::GetAtt': [logicalId(o.stateMachine), 'Name'] }, ':*']] }] },
       ]),
     );
   });
@@ -256,6 +263,7 @@ describe('IAM', () => {
         { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
         { actions: ['cloudwatch:DescribeAlarms'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${REGION}:${ACCOUNT}:alarm:checkout-5xx`]] }] },
+        { actions: ['events:EnableRule'], resources: [reconcilerRuleArn()] },
         { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
       ]),
     );
@@ -295,7 +303,8 @@ describe('EKS wiring', () => {
 
 describe('safety net', () => {
   it('a rule on this machine\'s ABORTED / FAILED / TIMED_OUT status changes', () => {
-    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('aws.states'));
+    // The safety net's rule (the recovery alarms' RollbackFailed rule also listens to aws.states, for FAILED with that error only).
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern ?? {}).includes('aws.states') && !JSON.stringify(r.Properties.EventPattern).includes('Sluice.RollbackFailed'));
     expect(rules).toHaveLength(1);
     const props = rules[0]![1].Properties;
     expect(props.EventBusName).toBeUndefined(); // AWS service events arrive on the default bus
@@ -307,7 +316,7 @@ describe('safety net', () => {
   });
 
   it('targets the safety-net Lambda with retries and a dead-letter queue, and the Lambda retries on its own too', () => {
-    const [target] = (ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('aws.states'))![1].Properties.Targets as Json[]) ?? [];
+    const [target] = (template.Resources[logicalId(stack.orchestrator.safetyNetRule)]!.Properties.Targets as Json[]) ?? [];
     expect(target).toMatchObject({
       Arn: getAtt(fnOf('safety-net')),
       RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 6 * 3600 },

@@ -25,6 +25,10 @@ export const OUTPUTS = {
   startFunctionArn: 'StartFunctionArn',
   schedulerRoleArn: 'SchedulerRoleArn',
   schedulerDeadLetterArn: 'SchedulerDeadLetterArn',
+  /** `sluice recover --stack`: the reconciler Lambda it invokes. */
+  reconcilerFunctionArn: 'ReconcilerFunctionArn',
+  /** Subscribe people here: alarms on stuck rollouts, failed rollbacks, dead-lettered safety nets, reconciler findings. */
+  alertTopicArn: 'AlertTopicArn',
   /** Only when GitHub OIDC is configured. */
   githubActionsRoleArn: 'GithubActionsRoleArn',
   /** Only when Slack is configured. */
@@ -72,6 +76,8 @@ export class SluiceStack extends Stack {
     output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
     output(OUTPUTS.schedulerRoleArn, triggers.schedulerRole.roleArn, 'The role EventBridge Scheduler assumes to invoke the start Lambda');
     output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
+    output(OUTPUTS.reconcilerFunctionArn, sluice.functions.reconciler.functionArn, 'The reconciler Lambda: `sluice recover [TARGET] --stack` invokes it');
+    output(OUTPUTS.alertTopicArn, sluice.recovery.topic.topicArn, 'SNS topic of the alarms that need a person (stuck rollout, failed rollback, dead-lettered safety net, reconciler findings)');
     if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');

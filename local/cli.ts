@@ -267,6 +267,29 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   program
+    .command('recover')
+    .description('put orphaned rollouts (open, execution not running) on their safe side, close them and free their locks; prints what it found and did')
+    .argument('[target]', 'only this target (default: every open rollout)')
+    .option('--local', 'the local store (no engine needs to run)')
+    .option('--stack <name>', 'a deployed Sluice stack: invokes its reconciler Lambda')
+    .option('--region <region>', 'AWS region')
+    .option('--kubeconfig <file>', 'kubeconfig file (--local; default: KUBECONFIG or ~/.kube/config)')
+    .option('--rollouts <dir>', 'folder of target specs, when a record carries none', 'rollouts')
+    .option('--spec <file>', 'the spec to restore with, when neither the record nor the registry has it')
+    .option('--json', 'the report as one JSON object')
+    .action(async (target: string | undefined, flags: { local?: boolean; stack?: string; region?: string; kubeconfig?: string; rollouts?: string; spec?: string; json?: boolean }) => {
+      const { recoverCommand } = await import('./commands/recover.ts');
+      const { ControlError } = await import('./control.ts');
+      try {
+        code = await recoverCommand(target, flags, io);
+      } catch (error) {
+        if (!(error instanceof ControlError)) throw error;
+        io.stderr(`${error.message}\n`);
+        code = EXIT.invalid;
+      }
+    });
+
+  program
     .command('serve')
     .description('run the local engine and its Step Functions endpoint until Ctrl-C (for start/status/abort --local)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config)')

@@ -45,6 +45,10 @@ export function formatEvent(event: SluiceEvent, scale: number): string | undefin
       return `${time} ■ aborted: ${event.reason ?? ''} ${weights}`;
     case 'Rollout Held':
       return `${time} ‖ promotion failed, traffic held on the canary: ${event.reason ?? ''} ${weights}`;
+    case 'Rollout Stuck':
+      return `${time} ⚠ stuck: ${event.reason ?? ''} ${weights}`;
+    case 'Rollout Recovered':
+      return `${time} ✔ recovered: ${event.reason ?? ''} ${weights}`;
     default:
       return `${time} ${event.detailType}${event.reason ? `: ${event.reason}` : ''}`;
   }

@@ -26,6 +26,7 @@ import { LocalEngine } from './engine/engine.ts';
 import type { LocalHandler } from './engine/engine.ts';
 import { localSfnClient, removeEngineStateFile, startSfnEndpoint, writeEngineStateFile } from './engine/sfn-endpoint.ts';
 import { localNotifications } from './notifications.ts';
+import { registerEngine } from './recovery.ts';
 
 /** Where the local engine keeps its store and state file: `.sluice/` in the working directory. */
 export function stateDir(): string {
@@ -71,6 +72,8 @@ export interface LocalRuntimeOptions {
 }
 
 export interface LocalRuntime {
+  /** The state folder (store, engine registrations). */
+  dir: string;
   engine: LocalEngine;
   deps: HandlerDeps;
   sfn: SFNClient;
@@ -130,15 +133,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
   });
   const endpoint = await startSfnEndpoint(engine);
+  // Every engine registers, advertised or not: the reconciler asks each live one whether an execution runs.
+  const unregister = registerEngine(dir, { pid: process.pid, url: endpoint.url, stateMachineArn: engine.stateMachineArn, startedAt: new Date().toISOString() });
   const advertise = options.advertise ?? true;
   if (advertise) await writeEngineStateFile(engineStatePath(dir), { url: endpoint.url, pid: process.pid, stateMachineArn: engine.stateMachineArn });
   const sfn = localSfnClient(endpoint.url);
   return {
+    dir,
     engine,
     deps,
     sfn,
     endpoint: endpoint.url,
     close: async () => {
+      unregister();
       if (advertise) await removeEngineStateFile(engineStatePath(dir));
       sfn.destroy();
       await endpoint.close();

@@ -25,7 +25,7 @@ export interface RolloutSummary {
   outcome: Outcome;
   reason: string;
   exitCode: number;
-  /** Where traffic is now (what Sluice last wrote). */
+  /** Where traffic is now: read back by the restore when the rollout stopped, else what Sluice last wrote. */
   weights?: Weights;
   weightScale: number;
   steps: StepSummary[];
@@ -77,9 +77,15 @@ export async function summarize(args: {
 }): Promise<RolloutSummary> {
   const { store, execution } = args;
   const name = execution.name ?? '';
-  const outcome = outcomeOf(execution);
   const record = await store.getRollout(name);
-  const steps: StepSummary[] = (await store.listSteps(name))
+  // Outcomes are read, not assumed (issue 10): the record closed by restore.ts says what the objects
+  // showed; a record still open after the execution ended means traffic may not be on a safe side.
+  const stranded = record?.status === 'running' && execution.status !== 'RUNNING';
+  const outcome: Outcome = stranded ? 'failed' : record?.status === 'finished' && record.outcome ? record.outcome : outcomeOf(execution);
+  const history = await store.listSteps(name);
+  // Where traffic is: what the restore read back (its closing step), else what Sluice last wrote.
+  const readBack = history.filter((step) => step.kind === 'rollback' && step.weights).at(-1)?.weights;
+  const steps: StepSummary[] = history
     .filter((step) => step.kind === 'analysis' && step.verdict)
     .map((step) => ({
       stepIndex: step.stepIndex ?? 0,
@@ -92,7 +98,10 @@ export async function summarize(args: {
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
   // On AWS a Lambda error's Cause is JSON ({errorType, errorMessage, trace}); locally it is the message.
-  const reason = record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  const strandedReason = stranded && record
+    ? `the execution ended ${execution.status ?? ''}${execution.cause ? ` (${causeMessage(execution.cause)})` : ''} but traffic was not restored: ${formatWeights(record.lastWeights, args.weightScale)} as Sluice last wrote it; run \`sluice recover ${record.target}\``
+    : undefined;
+  const reason = strandedReason ?? record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
   return {
     execution: name,
     target: args.target,
@@ -100,7 +109,7 @@ export async function summarize(args: {
     outcome,
     reason,
     exitCode: exitCodeFor(outcome),
-    ...(record ? { weights: record.lastWeights } : {}),
+    ...(record ? { weights: readBack ?? record.lastWeights } : {}),
     weightScale: args.weightScale,
     steps,
     durationMs: stopped - started,

@@ -112,16 +112,50 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(canaryWeights).toEqual([10, 50, 0]);
   });
 
-  it('stops with a clear error when someone else changes the weights, and restores the safe side', async () => {
+  // Issue 10: Rollback never overwrites weights someone else wrote after Sluice's last write (before: forced 100/0, exit 3).
+  it('stops when someone else changes the weights, leaves their weights, announces Rollout Stuck and exits 1', async () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
       const group = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo');
       const destinations = (group?.spec as { destinations: { weight: number }[] }).destinations;
       kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } });  
     });
-    expect(code).toBe(3);
+    expect(code).toBe(1);
+    expect(summary.outcome).toBe('failed');
     expect(summary.reason).toMatch(/UpstreamGroup gloo-system\/podinfo/);
-    expect(summary.reason).toMatch(/someone else|steering|changed/i);
+    expect(summary.reason).toMatch(/taken over by someone else/);
+    expect(summary.weights).toEqual({ primary: 70, canary: 30 });
+    expect(groupWeights()).toEqual({ primary: 70, canary: 30 });
+  });
+
+  // Issue 10: a sticky Rejected on the safe weights was reported as restored (before: "the safety net restored the safe side").
+  it('a sticky Gloo Rejected on the rollback is not reported as restored (exit 1, record open); `sluice recover` closes it once Gloo accepts', async () => {
+    const { code, summary } = await run(
+      (look) => [successRate(look === 0 ? 99.9 : 50)],
+      (look) => {
+        if (look === 1) kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination # 1: upstream is being replaced');
+      },
+    );
+    expect(code).toBe(1);
+    expect(summary.outcome).toBe('failed');
+    expect(summary.reason).not.toMatch(/restored the safe side|moved traffic to the safe side/);
+    expect(summary.reason).toMatch(/Gloo rejects primary 100% \/ canary 0% on podinfo: destination # 1: upstream is being replaced/);
+    expect(summary.reason).toContain('sluice recover podinfo');
+
+    kube.gloo.accept('UpstreamGroup', GLOO_NS, 'podinfo');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { recoverCommand } = await import('../local/commands/recover.ts');
+    const previous = process.env.SLUICE_STATE_DIR;
+    process.env.SLUICE_STATE_DIR = join(dir, 'state');
+    const out: string[] = [];
+    try {
+      const recovered = await recoverCommand('podinfo', { local: true, kubeconfig: join(dir, 'kubeconfig') }, { stdout: (t) => out.push(t), stderr: () => {} });
+      expect(recovered).toBe(0);
+    } finally {
+      if (previous === undefined) delete process.env.SLUICE_STATE_DIR;
+      else process.env.SLUICE_STATE_DIR = previous;
+    }
+    expect(out.join('')).toMatch(/podinfo podinfo-v2\S*: orphan, restored → rolled-back/);
     expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
   });
 

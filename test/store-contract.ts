@@ -248,6 +248,20 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
 
         expect(await store.listRollouts(record.target)).toEqual([{ ...record, status: 'finished', outcome: 'promoted' }]);
       });
+
+      it('lists every open rollout of every target, and no finished one (what the reconciler reads)', async () => {
+        const store = await open();
+        const open1 = rollout(unique('podinfo'), unique('exec-a'), '2026-03-01T10:00:00.000Z');
+        const open2 = rollout(unique('web'), unique('exec-b'), '2026-03-02T10:00:00.000Z');
+        const closed = rollout(unique('api'), unique('exec-c'), '2026-03-03T10:00:00.000Z');
+        for (const record of [open1, open2, closed]) await store.createRollout(record);
+
+        await store.updateRollout(closed.execution, { status: 'finished', outcome: 'rolled-back' });
+
+        const listed = (await store.listOpenRollouts()).map((r) => r.execution);
+        expect(listed).toEqual(expect.arrayContaining([open1.execution, open2.execution]));
+        expect(listed).not.toContain(closed.execution);
+      });
     });
 
     describe('task tokens', () => {

@@ -13,5 +13,10 @@ function requiredEnv(name: string): string {
 export const awsStoreDeps = once(async (): Promise<StoreDeps> => {
   const store = new DynamoRolloutStore({ tableName: requiredEnv('SLUICE_TABLE_NAME') });
   const events = new EventBridgePublisher({ busName: requiredEnv('SLUICE_EVENT_BUS_NAME'), store });
-  return { store, events, now: () => new Date() };
+  // Set on Prepare and the reconciler: the reconciler's schedule runs only while a rollout is open.
+  const rule = process.env['SLUICE_RECONCILER_RULE'];
+  if (!rule) return { store, events, now: () => new Date() };
+  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+  const { EventBridgeReconcileSchedule } = await import('./reconcile-aws.ts');
+  return { store, events, now: () => new Date(), reconcileSchedule: new EventBridgeReconcileSchedule(new EventBridgeClient({}), rule) };
 });

@@ -311,6 +311,11 @@ export class RouteRouter implements TrafficRouter {
     });
   }
 
+  /** Gloo's rejection reason on the route's object now (after the settle time), if any. */
+  async rejection(): Promise<string | undefined> {
+    return this.#object.rejection(this.#settleMs);
+  }
+
   async setShadow(shadow: { percentage: number } | null): Promise<void> {
     await setRouteShadow(this.#object, this.#carriesPrimary, 'send weighted (multi) traffic to the primary upstream', this.#router.canary.upstream, shadow, {
       retry: this.#retry,

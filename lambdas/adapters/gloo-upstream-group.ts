@@ -89,6 +89,11 @@ export class UpstreamGroupRouter implements TrafficRouter {
     }
   }
 
+  /** Gloo's rejection reason now (after the settle time), if any. */
+  async rejection(): Promise<string | undefined> {
+    return this.#rejection();
+  }
+
   async #rejection(): Promise<string | undefined> {
     if (this.#settleMs > 0) await sleep(this.#settleMs);
     return glooRejection((await this.#read()).object);

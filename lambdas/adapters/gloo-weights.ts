@@ -121,6 +121,15 @@ export interface GuardedWrite<S extends WeightedSnapshot> {
   rejection(): Promise<string | undefined>;
 }
 
+/** Gloo marked the object Rejected after Sluice's write: the weights are written, Gloo does not serve them. Keeps the name `Error` (not retried by the ASL). */
+export class GlooRejectedError extends Error {
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
 /**
  * The weight write both routers share (DESIGN §6): refuse unwritable weights before any call;
  * write only while the object holds `expected` (else someone else is steering: ConflictError);
@@ -164,7 +173,7 @@ export async function guardedSetWeights<S extends WeightedSnapshot>(write: Guard
       outcome = `reverting to ${describeWeights(expected)} failed too (${error instanceof Error ? error.message : String(error)})`;
     }
   }
-  throw new Error(`${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}: ${reason}; ${outcome}`);
+  throw new GlooRejectedError(`${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}: ${reason}; ${outcome}`, reason);
 }
 
 function sameWeights(a: Weights, b: Weights): boolean {

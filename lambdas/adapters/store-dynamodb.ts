@@ -13,6 +13,7 @@
  *   EXEC#<execution>  EVENT#000001 …                      published events                       none
  *   EXEC#<execution>  COUNTER#STEP / COUNTER#EVENT        sequence counters (ADD)                none
  *   TRIGGER#<key>     TRIGGER                             idempotency ledger: what a trigger did none
+ *   OPEN              <execution>                         marker of a running rollout (target)   deleted when it finishes
  *
  * History (rollouts, steps, events, aborts) is the audit trail and never expires. TTL only sweeps
  * leftovers; correctness never depends on it (DynamoDB deletes expired items lazily), so the lock
@@ -57,6 +58,8 @@ export const storeKeys = {
     sk: `ROLLOUT#${new Date(startedAt).toISOString()}#${execution}`,
   }),
   rolloutPointer: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ROLLOUT' }),
+  /** A sparse index of open rollouts: one small item per running record, deleted when it finishes (the reconciler queries it). */
+  open: (execution: string) => ({ pk: 'OPEN', sk: execution }),
   abort: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ABORT' }),
   analysis: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ANALYSIS' }),
   step: (execution: string, seq: number) => ({ pk: `EXEC#${execution}`, sk: `STEP#${String(seq).padStart(6, '0')}` }),
@@ -251,6 +254,7 @@ export class DynamoRolloutStore implements RolloutStore {
                 ExpressionAttributeNames: { '#pk': 'pk' },
               },
             },
+            ...(record.status === 'running' ? [{ Put: { TableName: this.#table, Item: { ...storeKeys.open(record.execution), target: record.target } } }] : []),
           ],
         }),
       );
@@ -305,6 +309,13 @@ export class DynamoRolloutStore implements RolloutStore {
     } catch (error) {
       throw new Error(`rollout ${execution} could not be updated`, { cause: error });
     }
+    if (patch.status === 'finished') await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: storeKeys.open(execution) }));
+  }
+
+  async listOpenRollouts(): Promise<RolloutRecord[]> {
+    const markers = await this.#query({ KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': 'OPEN' } });
+    const records = await Promise.all(markers.map((marker) => this.getRollout(String(marker['sk']))));
+    return records.filter((record): record is RolloutRecord => record !== null && record.status === 'running');
   }
 
   async listRollouts(target: string, limit = 1000): Promise<RolloutRecord[]> {

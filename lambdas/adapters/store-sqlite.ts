@@ -208,6 +208,12 @@ export class SqliteRolloutStore implements RolloutStore {
     return rows.map((row) => parse<RolloutRecord>(row, 'record'));
   }
 
+  async listOpenRollouts(): Promise<RolloutRecord[]> {
+    // json_extract keeps the schema as it is: an open rollout is one whose record says running.
+    const rows = this.#db.prepare("SELECT record FROM rollouts WHERE json_extract(record, '$.status') = 'running' ORDER BY started_ms ASC, rowid ASC").all();
+    return rows.map((row) => parse<RolloutRecord>(row, 'record'));
+  }
+
   async putTaskToken(pending: PendingToken): Promise<void> {
     this.#db
       .prepare(

@@ -31,6 +31,8 @@ export interface TrafficRouter {
   setWeights(next: Weights, expected: Weights): Promise<void>;
   /** Sets (percentage) or removes (null) mirroring of the route's traffic to the canary. */
   setShadow(shadow: { percentage: number } | null): Promise<void>;
+  /** Gloo's rejection reason on the object now, if any (read after a settle time; recovery checks a sticky Rejected). */
+  rejection?(): Promise<string | undefined>;
 }
 
 /** The Deployments behind the two upstreams (template promotion, Flagger's model). */
@@ -159,6 +161,14 @@ export interface RolloutRecord {
   outcome?: Outcome;
   reason?: string;
   finishedAt?: string;
+  /** The spec the rollout runs (the reconciler restores from it when the execution is gone). */
+  spec?: unknown;
+  /** Weights Sluice is about to write (set before the write): a crash between write and record is still Sluice's own. */
+  pendingWeights?: Weights;
+  /** When restoring the safe side first failed (the recovery window counts from here). */
+  recoveringSince?: string;
+  /** When `Rollout Stuck` went out (once per rollout; `Rollout Recovered` follows when it lands). */
+  stuckAt?: string;
 }
 
 /** One entry of a rollout's history: a weight change, a verdict, a decision. */
@@ -245,6 +255,8 @@ export interface RolloutStore {
   updateRollout(execution: string, patch: Partial<Omit<RolloutRecord, 'execution' | 'target'>>): Promise<void>;
   /** Rollouts of a target, newest first. */
   listRollouts(target: string, limit?: number): Promise<RolloutRecord[]>;
+  /** Every rollout still `running`, of every target (what the reconciler looks at). */
+  listOpenRollouts(): Promise<RolloutRecord[]>;
 
   /** Records the pending task token of a target (one at a time per target). */
   putTaskToken(pending: PendingToken): Promise<void>;
@@ -288,6 +300,8 @@ export const EVENT_TYPES = [
   'Rollout Rolled Back',
   'Rollout Aborted',
   'Command Audited',
+  'Rollout Stuck',
+  'Rollout Recovered',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

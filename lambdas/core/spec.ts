@@ -9,6 +9,7 @@
 import * as z from 'zod';
 import { formatFieldPath } from './field-path.ts';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
+import { RECOVERY_WINDOW_MAX_SECONDS } from './recovery.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
 
@@ -84,6 +85,10 @@ export const strategySchema = z.strictObject({
     .optional(),
   windows: z.array(windowSchema).optional(),
   deadline: durationField().default('2h'),
+  /** How long Rollback, the safety net and the reconciler keep retrying a live split (default 2h, at most 6h; docs/reliability.md). */
+  recoveryWindow: durationField('1m')
+    .refine((text) => !/^(\d+)(ms|s|m|h)$/.test(text.trim()) || parseDuration(text) <= RECOVERY_WINDOW_MAX_SECONDS * 1000, { message: `must be at most ${RECOVERY_WINDOW_MAX_SECONDS / 3600}h` })
+    .optional(),
 });
 
 const thresholdRange = z

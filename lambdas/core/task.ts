@@ -87,8 +87,9 @@ export const rollbackInputSchema = z.object({
 });
 export type RollbackInput = z.infer<typeof rollbackInputSchema>;
 
+/** The outcome read from the objects after the restore (RollbackOutcome branches on it). */
 export const rollbackResultSchema = z.object({
-  outcome: z.enum(['rolled-back', 'aborted', 'promotion-failed']),
+  outcome: z.enum(['promoted', 'refused', 'rolled-back', 'aborted', 'promotion-failed', 'failed']),
   reason: z.string(),
 });
 export type RollbackResult = z.infer<typeof rollbackResultSchema>;

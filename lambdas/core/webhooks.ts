@@ -65,6 +65,8 @@ const EVENT_PHASE: Record<EventType, WebhookPhase> = {
   'Rollout Rolled Back': 'Failed',
   'Rollout Aborted': 'Failed',
   'Command Audited': 'Progressing',
+  'Rollout Stuck': 'Failed',
+  'Rollout Recovered': 'Failed',
 };
 
 /** An `event` hook's payload: Flagger's event fields (`eventMessage`, `eventType`, `timestamp` in ms) over the hook's metadata. */

@@ -1,5 +1,5 @@
 /** Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next. */
-import { decideAfterLook, effectiveDeadline } from '../core/rollout.ts';
+import { decideAfterLook } from '../core/rollout.ts';
 import { windowState } from '../core/windows.ts';
 import { withOverride } from '../core/window-override.ts';
 import { stepInputSchema } from '../core/task.ts';
@@ -12,9 +12,7 @@ import type { Verdict } from '../core/ports.ts';
 import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
-
-/** As in Prepare: the lock outlives the (effective) deadline a little. */
-const LOCK_GRACE_MS = 10 * 60_000;
+import { lockExpiresAt } from '../core/recovery.ts';
 
 export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
@@ -59,8 +57,8 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
   }
   if (next.next === 'promote') next = holdPromotion(next, (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok));
-  // A hold pushes the deadline back: the lock (taken until deadline + grace) follows, so nobody takes over a held target.
-  if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, new Date(effectiveDeadline(next) + LOCK_GRACE_MS));
+  // A hold pushes the deadline back; the lock follows liveness (issue 10), renewed here so its backstop clock never lapses under a long hold.
+  if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, lockExpiresAt(deps.now()));
   const at = deps.now().toISOString();
   await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });
   await deps.store.appendStep({ execution, at, kind: 'decision', stepIndex: next.stepIndex, detail: next.reason ? `${next.next}: ${next.reason}` : next.next });

@@ -11,6 +11,8 @@ export interface StoreDeps {
   store: RolloutStore;
   events: EventPublisher;
   now: () => Date;
+  /** The reconciler's schedule (AWS: an EventBridge rule); Prepare turns it on, the reconciler off when nothing is open. */
+  reconcileSchedule?: { setEnabled(enabled: boolean): Promise<void> };
 }
 
 export interface ClusterDeps {

@@ -2,6 +2,7 @@
 import { RefusedError, TransientError, describeError } from '../core/errors.ts';
 import { preflightGloo } from '../adapters/gloo-preflight.ts';
 import { allOn, initialRun } from '../core/rollout.ts';
+import { lockExpiresAt } from '../core/recovery.ts';
 import { unsupportedFeatures } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { prepareInputSchema } from '../core/task.ts';
@@ -13,9 +14,6 @@ import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
 import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
 
-/** The lock outlives the deadline a little, so a crashed run frees its target on its own. */
-const LOCK_GRACE_MS = 10 * 60_000;
-
 export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<RunState> {
   const { spec, execution } = input;
   const target = spec.metadata.name;
@@ -24,7 +22,8 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
 
   const now = deps.now();
   let run = initialRun(spec, now);
-  const lock = await deps.store.acquireLock(target, execution, new Date(Date.parse(run.deadlineAt) + LOCK_GRACE_MS));
+  // Locks follow liveness (issue 10): released when the rollout closes, or by the reconciler once the execution is known not to run.
+  const lock = await deps.store.acquireLock(target, execution, lockExpiresAt(now));
   if (!lock.acquired) {
     throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);
   }
@@ -41,6 +40,10 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     } else {
       await runPreRolloutHooks(spec);
     }
+    // The reconciler's schedule exists only while a rollout is open: on before the record opens.
+    await deps.reconcileSchedule?.setEnabled(true).catch((error: unknown) => {
+      throw new TransientError(`could not turn on the reconciler's schedule: ${describeError(error)}`, { cause: error });
+    });
   } catch (error) {
     await deps.store.releaseLock(target, execution);
     // Transient errors stay transient: the state machine retries Prepare, then refuses (nothing changed).
@@ -56,8 +59,13 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
     safeSide: 'primary',
     lastWeights: allOn('primary', scale),
     status: 'running',
+    // The reconciler restores from it when the execution (and its input) is gone.
+    spec,
     ...(preflightResult.fingerprint ? { primaryFingerprint: preflightResult.fingerprint } : {}),
   });
+  // Again once the record is open: a reconciler pass that found nothing open may have disabled the
+  // schedule between the first call and the record (it re-reads after disabling; see reconcile.ts).
+  await deps.reconcileSchedule?.setEnabled(true).catch(() => undefined);
   const notes = [...preflightResult.notes];
   const hookPlan = webhookPlanNote(spec);
   if (hookPlan) notes.unshift(hookPlan);

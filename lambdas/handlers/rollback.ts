@@ -7,6 +7,7 @@ import { rolloutHandler } from './middleware.ts';
 import type { Closure } from './restore.ts';
 import { causeMessage, restoreSafeSide } from './restore.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { recoveryWindowOf } from './reconcile.ts';
 
 export function closureFor(state: RollbackInput['state']): Closure {
   const error = state.error;
@@ -24,9 +25,15 @@ export function closureFor(state: RollbackInput['state']): Closure {
   }
 }
 
+/**
+ * Restores the safe side. A transient failure is rethrown as Sluice.Transient: the Rollback
+ * state's Retry (capped backoff, sized in the ASL to outlast the longest recovery window) calls
+ * again until the API answers; restore.ts ends that with Sluice.RestoreFailed once the spec's
+ * recovery window has passed, and the reconciler takes over.
+ */
 export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise<RollbackResult> {
   const closure = closureFor(input.state);
-  const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure);
+  const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure, { windowSeconds: recoveryWindowOf(input.state.spec) });
   return { outcome, reason };
 }
 

@@ -8,7 +8,8 @@ import { executionInputSchema } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
 import { restoreSafeSide } from './restore.ts';
-import type { Closure } from './restore.ts';
+import type { Closure, Restored } from './restore.ts';
+import { recoveryWindowOf } from './reconcile.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 
 /** "Step Functions Execution Status Change": the fields the safety net reads. */
@@ -23,7 +24,13 @@ export const executionStatusChangeSchema = z.object({
 });
 export type ExecutionStatusChange = z.infer<typeof executionStatusChangeSchema>;
 
-export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange): Promise<Closure | { skipped: string }> {
+/**
+ * Restores the safe side of an execution that ended without Rollback. Throws while the restore
+ * fails (EventBridge retries the target, then the dead-letter queue; the reconciler keeps trying
+ * every minute while the record is open). The reason says what was read back, never "restored"
+ * unless the objects say so.
+ */
+export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange): Promise<Restored | { skipped: string }> {
   const { name, status, input } = event.detail;
   if (status !== 'ABORTED' && status !== 'FAILED' && status !== 'TIMED_OUT') return { skipped: `status ${status}` };
   if (!input) return { skipped: 'no execution input in the event' };
@@ -31,10 +38,9 @@ export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange)
   if (!parsed.success) return { skipped: 'the execution input is not a Sluice rollout' };
   const closure: Closure =
     status === 'ABORTED'
-      ? { outcome: 'aborted', reason: 'execution stopped (StopExecution): the safety net restored the safe side' }
-      : { outcome: 'rolled-back', reason: `execution ${status.toLowerCase().replace('_', ' ')}${event.detail.error ? ` (${event.detail.error})` : ''}: the safety net restored the safe side` };
-  const { outcome, reason } = await restoreSafeSide(deps, parsed.data.spec, name, closure);
-  return { outcome, reason };
+      ? { outcome: 'aborted', reason: 'execution stopped (StopExecution); the safety net moved traffic to the safe side' }
+      : { outcome: 'rolled-back', reason: `execution ${status.toLowerCase().replace('_', ' ')}${event.detail.error ? ` (${event.detail.error})` : ''}; the safety net moved traffic to the safe side` };
+  return restoreSafeSide(deps, parsed.data.spec, name, closure, { windowSeconds: recoveryWindowOf(parsed.data.spec) });
 }
 
 export function createSafetyNetHandler(deps: DepsSource<HandlerDeps>) {

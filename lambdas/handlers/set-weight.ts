@@ -27,6 +27,8 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   // Live traffic never runs with the mirror still on (idempotent when there was none).
   if (shadow) await router.setShadow(null);
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);
+  // Recorded first: a crash between the write and the record still leaves weights the reconciler knows as Sluice's own.
+  await deps.store.updateRollout(execution, { pendingWeights: next });
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
   if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);

@@ -15,7 +15,28 @@ export interface Io {
   stderr: (text: string) => void;
 }
 
+/**
+ * Locally, start, retry and abort reconcile the target first (issue 10): an orphan left by a killed
+ * engine is put on its safe side and closed, its lock freed, before the command looks at the lock.
+ */
+async function reconcileFirst(control: ControlPlane, target: string, io: Io): Promise<Array<{ action: string }>> {
+  if (control.kind !== 'local') return [];
+  const { localRestoreDeps, reconcileTargetFirst } = await import('./recover.ts');
+  const { stateDir } = await import('../runtime.ts');
+  return reconcileTargetFirst(localRestoreDeps(control.store), stateDir(), target, io, (t) => control.loadTarget(t).catch(() => null));
+}
+
+/** `status` and `history` change nothing: they only name an orphan and the command that fixes it. */
+async function orphanLine(control: ControlPlane, target: string): Promise<string | undefined> {
+  const { orphanNote, LocalLiveness, extraEngines } = await import('../recovery.ts');
+  const { SfnLiveness } = await import('../../lambdas/adapters/reconcile-aws.ts');
+  const { stateDir } = await import('../runtime.ts');
+  const liveness = control.kind === 'local' ? new LocalLiveness(stateDir(), await extraEngines(stateDir())) : new SfnLiveness(control.sfn, control.stateMachineArn);
+  return orphanNote(control.store, liveness, target, control.kind === 'local' ? '--local' : '--stack <name>').catch(() => undefined);
+}
+
 export async function startCommand(control: ControlPlane, target: string, options: { version: string; spec?: string; requestedBy?: string }, io: Io): Promise<number> {
+  await reconcileFirst(control, target, io);
   const spec = await control.loadTarget(target, options.spec);
   const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli`;
   const started = await startExecution({ sfn: control.sfn, stateMachineArn: control.stateMachineArn, spec, version: options.version, requestedBy });
@@ -58,10 +79,12 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
     windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
   };
+  const orphan = await orphanLine(control, target);
   if (options.json) {
-    io.stdout(`${JSON.stringify(status)}\n`);
+    io.stdout(`${JSON.stringify(orphan ? { ...status, orphan } : status)}\n`);
     return EXIT.ok;
   }
+  if (orphan) io.stderr(`${orphan}\n`);
   const scale = record.lastWeights.primary + record.lastWeights.canary || 100;
   io.stdout(
     [
@@ -84,6 +107,8 @@ export async function historyCommand(control: ControlPlane, target: string, opti
   }
   if (!rollouts.length) io.stdout(`no rollouts of ${target} yet\n`);
   for (const r of rollouts) io.stdout(`${r.startedAt}  ${(r.status === 'running' ? 'running' : (r.outcome ?? 'finished')).padEnd(16)} ${r.version.padEnd(14)} ${r.execution}${r.reason ? `  — ${r.reason}` : ''}\n`);
+  const orphan = await orphanLine(control, target);
+  if (orphan) io.stderr(`${orphan}\n`);
   const override = await control.store.getOverride(target);
   if (override) io.stdout(`${override.at}  window override   by ${override.by} until ${override.until}: ${override.reason}\n`);
   return EXIT.ok;
@@ -91,6 +116,12 @@ export async function historyCommand(control: ControlPlane, target: string, opti
 
 export async function abortCommand(control: ControlPlane, target: string, reason: string, io: Io): Promise<number> {
   const by = `${process.env.USER ?? 'someone'}@cli`;
+  // A rollout whose engine was killed cannot be aborted through it: the reconciler restores it instead.
+  const recovered = await reconcileFirst(control, target, io);
+  if (recovered.some((f) => f.action === 'restored' || f.action === 'closed' || f.action === 'taken-over')) {
+    io.stdout(`${target}: its execution was not running; the orphan was put on its safe side and closed (see above)\n`);
+    return EXIT.ok;
+  }
   const result = await abortRollout({ store: control.store, sfn: control.sfn, target, by, reason });
   if (!result.ok) {
     io.stderr(`${result.message}\n`);
@@ -190,6 +221,7 @@ export async function approveCommand(control: ControlPlane, target: string, io: 
 
 /** A new attempt of the target's latest version (after a rollback or an abort). */
 export async function retryCommand(control: ControlPlane, target: string, options: { spec?: string }, io: Io): Promise<number> {
+  await reconcileFirst(control, target, io);
   const [latest] = await control.store.listRollouts(target, 1);
   if (!latest) {
     io.stderr(`no rollouts of ${target} to retry\n`);

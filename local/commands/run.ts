@@ -11,6 +11,7 @@ import type { ExecutionInput } from '../../lambdas/core/task.ts';
 import { EXIT } from '../exit-codes.ts';
 import { abortRollout } from './abort.ts';
 import { formatEvent } from '../progress.ts';
+import { reconcileTargetFirst } from './recover.ts';
 import { startLocalRuntime } from '../runtime.ts';
 import type { LocalRuntime, LocalRuntimeOptions } from '../runtime.ts';
 import { SpecFileError, validateSpecFile } from '../spec-file.ts';
@@ -108,15 +109,19 @@ export async function runCommand(specPath: string, options: RunOptions & { runti
       io.stderr(`abort failed: ${String(error)}\n`),
     );
   };
-  process.on('SIGINT', stopOnSignal);
+  // SIGTERM (kill, systemd, CI cancelling a job) and SIGHUP (the terminal closed) are Ctrl-C too (issue 10).
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, stopOnSignal);
   try {
+    // An orphan of this target (a `sluice run` killed earlier) is put on its safe side first, its lock freed.
+    await reconcileTargetFirst(runtime.deps, runtime.dir, spec.metadata.name, io);
     const rollout = await startRollout(runtime, spec, options);
     const summary = await rollout.done;
     if (options.json) io.stdout(`${JSON.stringify(summary)}\n`);
     else io.stdout(formatSummary(summary));
     return summary.exitCode;
   } finally {
-    process.off('SIGINT', stopOnSignal);
+    for (const signal of signals) process.off(signal, stopOnSignal);
     await runtime.close();
   }
 }

@@ -20,7 +20,7 @@ import { chatKeys } from './chat-state.ts';
 import type { ChatState, ThreadRef } from './chat-state.ts';
 import { slackErrorCode } from './client.ts';
 
-const REPLY_EVENTS: ReadonlySet<EventType> = new Set(['Command Audited', 'Approval Requested', 'Approval Given', 'Rollout Held', 'Rollout Promoted', 'Rollout Rolled Back', 'Rollout Aborted']);
+const REPLY_EVENTS: ReadonlySet<EventType> = new Set(['Command Audited', 'Approval Requested', 'Approval Given', 'Rollout Held', 'Rollout Promoted', 'Rollout Rolled Back', 'Rollout Aborted', 'Rollout Stuck', 'Rollout Recovered']);
 
 export interface SlackNotifierOptions {
   client: Pick<WebClient, 'chat' | 'conversations'>;

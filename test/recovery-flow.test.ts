@@ -1,0 +1,134 @@
+/**
+ * Issue 10, items 1, 2, 3 and 5, through the real statemachine/rollout.asl.json in the local
+ * engine (real handlers, real sqlite store; a recording router that fails on cue). Each test names
+ * the defect it pins: every one of them failed on the code before the issue.
+ */
+import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { describe, expect, it } from 'vitest';
+import { GlooRejectedError } from '../lambdas/adapters/gloo-weights.ts';
+import { LOCK_BACKSTOP_SECONDS } from '../lambdas/core/recovery.ts';
+import { startRollout } from '../local/commands/run.ts';
+import { reconcileLocal } from '../local/recovery.ts';
+import type { LocalRuntime } from '../local/runtime.ts';
+import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
+import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';
+import type { Script } from './support/recording-router.ts';
+
+const healthy: Script = () => [successRate(99.9)];
+const failing: Script = (look) => [successRate(look === 0 ? 99.9 : 50)];
+const runtimeWith = flowRuntimes();
+const slow = webSpec({ strategy: { interval: '60s', lookInterval: '60s' } });
+
+/** A router whose object Gloo marks Rejected while `rejected` is set (the verdict survives the write). */
+class RejectingRouter extends RecordingRouter {
+  rejected: string | undefined;
+
+  override async setWeights(next: Parameters<RecordingRouter['setWeights']>[0], expected: Parameters<RecordingRouter['setWeights']>[1]): Promise<void> {
+    await super.setWeights(next, expected);
+    if (this.rejected !== undefined) throw new GlooRejectedError(`UpstreamGroup gloo-system/web was rejected by Gloo: ${this.rejected}`, this.rejected);
+  }
+
+  async rejection(): Promise<string | undefined> {
+    return this.rejected;
+  }
+}
+
+const eventsOf = async (runtime: LocalRuntime, execution: string) => (await runtime.deps.store.listEvents(execution)).map((e) => e.detailType);
+
+describe('recovery: never give up on a live split (real ASL, local engine)', () => {
+  it('keeps retrying a sustained API outage in Rollback (12 failed writes, past the old 8 attempts) and lands on 100/0', async () => {
+    // Prepare: the canary fails its look at 10%; the API then answers 503 twelve times in a row.
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(failing));
+    const rollout = await startRollout(runtime, webSpec(), { version: 'v2' });
+    await untilGate(runtime);
+    for (let i = 0; i < 12; i++) router.failNextWrites.push(transient());
+    // Act
+    const summary = await rollout.done;
+    // Assess
+    expect(summary.outcome).toBe('rolled-back');
+    expect(summary.exitCode).toBe(3);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await runtime.deps.store.getLock('web')).toBeNull();
+  });
+
+  it('a 403 ends in RollbackFailed with the record open and Rollout Stuck sent; one `recover` finishes it once RBAC is fixed', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(failing));
+    const rollout = await startRollout(runtime, webSpec(), { version: 'v2' });
+    await untilGate(runtime);
+    // Forbidden for Rollback and for the safety net that follows the failed execution.
+    const forbidden = () => new Error('forbidden: patch upstreamgroups gloo-system/web — check the sluice:orchestrator RBAC');
+    router.failNextWrites.push(forbidden(), forbidden());
+
+    const summary = await rollout.done;
+
+    expect(summary.outcome).toBe('failed');
+    expect(summary.exitCode).toBe(1);
+    expect(summary.reason).toMatch(/primary 90% \/ canary 10%.*sluice recover web/);
+    expect(router.weights).toEqual({ primary: 90, canary: 10 });
+    expect((await runtime.deps.store.getRollout(rollout.name))?.status).toBe('running');
+    expect(await eventsOf(runtime, rollout.name)).toContain('Rollout Stuck');
+
+    // RBAC fixed: one command.
+    const report = await reconcileLocal(runtime.deps, runtime.dir, { target: 'web', manual: true });
+
+    expect(report.findings).toMatchObject([{ execution: rollout.name, found: 'orphan', action: 'restored', outcome: 'rolled-back' }]);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await runtime.deps.store.getLock('web')).toBeNull();
+    expect(await eventsOf(runtime, rollout.name)).toEqual(expect.arrayContaining(['Rollout Recovered', 'Rollout Rolled Back']));
+  });
+
+  it('StopExecution while the API is down does not report `aborted` with 90/10 in place; the reconciler restores it after', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy));
+    const rollout = await startRollout(runtime, slow, { version: 'v2' });
+    await untilGate(runtime);
+    router.failNextWrites.push(transient());
+
+    await runtime.sfn.send(new StopExecutionCommand({ executionArn: rollout.executionArn, cause: 'operator pressed stop' }));
+    const summary = await rollout.done;
+
+    expect(router.weights).toEqual({ primary: 90, canary: 10 });
+    expect(summary.outcome).toBe('failed');
+    expect(summary.exitCode).toBe(1);
+    expect(summary.reason).toContain('primary 90% / canary 10%');
+    const report = await reconcileLocal(runtime.deps, runtime.dir);
+    expect(report.findings).toMatchObject([{ execution: rollout.name, action: 'restored' }]);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(report.open).toBe(0);
+  });
+
+  it('a sticky Gloo Rejected on the safe weights is not reported as restored; once Gloo accepts, the reconciler closes it', async () => {
+    const router = new RejectingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(failing));
+    const rollout = await startRollout(runtime, webSpec(), { version: 'v2' });
+    await untilGate(runtime);
+    router.rejected = 'upstream gloo-system/web-primary not found';
+
+    const summary = await rollout.done;
+
+    expect(summary.outcome).toBe('failed');
+    expect(summary.reason).not.toMatch(/restored the safe side/);
+    expect((await runtime.deps.store.getRollout(rollout.name))?.status).toBe('running');
+    router.rejected = undefined;
+    const report = await reconcileLocal(runtime.deps, runtime.dir, { target: 'web' });
+    expect(report.findings).toMatchObject([{ action: 'restored', outcome: 'rolled-back' }]);
+  });
+
+  it('takes a lock that follows liveness: it does not lapse at the deadline while the execution lives', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy));
+    const rollout = await startRollout(runtime, slow, { version: 'v2' });
+    await untilGate(runtime);
+
+    const lock = await runtime.deps.store.getLock('web');
+
+    expect(lock?.owner).toBe(rollout.name);
+    // The deadline is 5m; the lock's clock is only the last backstop (a week), liveness frees it first.
+    expect(Date.parse(lock?.expiresAt ?? '') - Date.now()).toBeGreaterThan(LOCK_BACKSTOP_SECONDS * 1000 - 60_000);
+    const report = await reconcileLocal(runtime.deps, runtime.dir);
+    expect(report.findings).toMatchObject([{ execution: rollout.name, found: 'running', action: 'none' }]);
+    expect(router.weights).toEqual({ primary: 90, canary: 10 });
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * The restore code shared by Rollback, the safety net and the reconciler, driven directly with a
+ * clock the test moves (minutes of outage without waiting them out): Rollout Stuck after a few
+ * minutes and Rollout Recovered when it lands; never overwriting a newer rollout (the stale
+ * safety-net delivery) or someone else's weights; the reconciler's owner and liveness checks and
+ * its recovery window. Real sqlite store and event log; a recording router.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
+import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
+import type { SqliteRolloutStore } from '../lambdas/adapters/store-sqlite.ts';
+import { TransientError } from '../lambdas/core/errors.ts';
+import type { RolloutRecord, Weights } from '../lambdas/core/ports.ts';
+import { STUCK_AFTER_SECONDS, lockExpiresAt } from '../lambdas/core/recovery.ts';
+import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
+import { reconcile } from '../lambdas/handlers/reconcile.ts';
+import type { ExecutionLiveness, LivenessAnswer } from '../lambdas/handlers/reconcile.ts';
+import { restoreSafeSide } from '../lambdas/handlers/restore.ts';
+import { safetyNet } from '../lambdas/handlers/safety-net.ts';
+import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
+import { webSpec } from './support/flow.ts';
+
+const spec = webSpec();
+let dir: string;
+let store: SqliteRolloutStore;
+let router: RecordingRouter;
+let clock: Date;
+let deps: HandlerDeps;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-recovery-'));
+  store = openSqliteStore(join(dir, 'sluice.db'));
+  router = new RecordingRouter();
+  clock = new Date('2026-12-06T10:00:00.000Z');
+  deps = {
+    store,
+    events: new LocalEventPublisher(store, () => {}, { now: () => clock }),
+    now: () => clock,
+    routerFor: async () => router,
+    workloadFor: async () => null,
+    ...scriptedMetrics(() => [successRate(99.9)]),
+  };
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function openRollout(execution: string, weights: Weights, options: { lock?: boolean; patch?: Partial<RolloutRecord> } = {}): Promise<void> {
+  await store.createRollout({
+    execution,
+    target: 'web',
+    version: execution.replace('web-', ''),
+    requestedBy: 'alice@local',
+    startedAt: clock.toISOString(),
+    safeSide: 'primary',
+    lastWeights: weights,
+    status: 'running',
+    spec,
+    ...options.patch,
+  });
+  await store.appendStep({ execution, at: clock.toISOString(), kind: 'weight', weights });
+  if (options.lock ?? true) await store.acquireLock('web', execution, lockExpiresAt(clock));
+}
+
+const types = async (execution: string) => (await store.listEvents(execution)).map((e) => e.detailType);
+const later = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
+const liveness = (answers: Record<string, LivenessAnswer['state']>): ExecutionLiveness => ({
+  of: async (execution) => ({ state: answers[execution] ?? 'not-running', detail: answers[execution] === 'running' ? 'RUNNING' : 'ended FAILED' }),
+});
+
+describe('restoreSafeSide', () => {
+  it('says nothing for the first minutes of an outage, sends Rollout Stuck once after STUCK_AFTER_SECONDS, and Rollout Recovered when it lands', async () => {
+    await openRollout('web-v2', { primary: 90, canary: 10 });
+    router.weights = { primary: 90, canary: 10 };
+    router.failNextWrites.push(transient(), transient(), transient());
+    const closure = { outcome: 'rolled-back' as const, reason: 'analysis failed' };
+
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toBeInstanceOf(TransientError);
+    later(60);
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toBeInstanceOf(TransientError);
+    expect(await types('web-v2')).not.toContain('Rollout Stuck');
+    later(STUCK_AFTER_SECONDS);
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toBeInstanceOf(TransientError);
+    const restored = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    expect(restored).toMatchObject({ outcome: 'rolled-back', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await types('web-v2')).toEqual(['Rollout Stuck', 'Rollout Recovered', 'Rollout Rolled Back']);
+    expect(await store.getLock('web')).toBeNull();
+  });
+
+  it('a late safety-net delivery for a dead execution leaves the newer rollout that holds the target alone', async () => {
+    // web-v1 died at 90/10 and its record stayed open; web-v2 now holds the lock and the group at 50/50.
+    await openRollout('web-v1', { primary: 90, canary: 10 }, { lock: false });
+    await openRollout('web-v2', { primary: 50, canary: 50 });
+    router.weights = { primary: 50, canary: 50 };
+
+    const result = await safetyNet(deps, { detail: { name: 'web-v1', status: 'ABORTED', input: JSON.stringify({ spec, version: 'v1', requestedBy: 'alice@local' }) } });
+
+    expect(result).toMatchObject({ outcome: 'failed', result: 'superseded' });
+    expect(router.writes).toEqual([]);
+    expect(router.weights).toEqual({ primary: 50, canary: 50 });
+    expect((await store.getLock('web'))?.owner).toBe('web-v2');
+    expect((await store.getRollout('web-v1'))?.status).toBe('finished');
+  });
+
+  it('never overwrites weights someone else wrote after Sluice: stops, records outcome failed, sends Rollout Stuck, frees the lock', async () => {
+    await openRollout('web-v2', { primary: 90, canary: 10 });
+    router.weights = { primary: 70, canary: 30 };
+
+    const result = await restoreSafeSide(deps, spec, 'web-v2', { outcome: 'rolled-back', reason: 'analysis failed' });
+
+    expect(result).toMatchObject({ outcome: 'failed', result: 'taken-over' });
+    expect(result.reason).toMatch(/taken over by someone else: web holds primary 70% \/ canary 30%/);
+    expect(router.writes).toEqual([]);
+    expect(await types('web-v2')).toEqual(['Rollout Stuck']);
+    expect(await store.getLock('web')).toBeNull();
+  });
+
+  it('a 409 storm while the group still holds Sluice\'s weights is transient (retried), not a takeover', async () => {
+    await openRollout('web-v2', { primary: 90, canary: 10 });
+    router.weights = { primary: 90, canary: 10 };
+    router.failNextWrites.push(new TransientError('UpstreamGroup gloo-system/web patch failed: 409 conflict on 5 attempts in a row'));
+
+    await expect(restoreSafeSide(deps, spec, 'web-v2', { outcome: 'rolled-back', reason: 'x' })).rejects.toBeInstanceOf(TransientError);
+    const result = await restoreSafeSide(deps, spec, 'web-v2', { outcome: 'rolled-back', reason: 'x' });
+
+    expect(result.result).toBe('restored');
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('reports a rollout that never moved traffic as refused (exit 2), not rolled back', async () => {
+    await store.createRollout({
+      execution: 'web-v2', target: 'web', version: 'v2', requestedBy: 'a', startedAt: clock.toISOString(), safeSide: 'primary', lastWeights: { primary: 100, canary: 0 }, status: 'running', spec,
+    });
+    const result = await restoreSafeSide(deps, spec, 'web-v2', { outcome: 'rolled-back', reason: 'deadline passed while waiting for approval' });
+    expect(result.outcome).toBe('refused');
+  });
+});
+
+describe('reconcile', () => {
+  it('restores an orphan, leaves a running execution and one it cannot ask about alone, and turns its schedule off only when nothing is open', async () => {
+    const schedule: boolean[] = [];
+    await openRollout('web-v2', { primary: 50, canary: 50 });
+    router.weights = { primary: 50, canary: 50 };
+    await store.createRollout({ execution: 'api-v7', target: 'api', version: 'v7', requestedBy: 'b', startedAt: clock.toISOString(), safeSide: 'primary', lastWeights: { primary: 90, canary: 10 }, status: 'running', spec });
+    const answers: Record<string, LivenessAnswer['state']> = { 'web-v2': 'not-running', 'api-v7': 'running' };
+
+    const first = await reconcile({ ...deps, liveness: liveness(answers), schedule: { setEnabled: async (on) => void schedule.push(on) } });
+
+    expect(first.findings).toMatchObject([
+      { execution: 'web-v2', found: 'orphan', action: 'restored', outcome: 'rolled-back' },
+      { execution: 'api-v7', found: 'running', action: 'none' },
+    ]);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(first.open).toBe(1);
+    expect(schedule).toEqual([]);
+
+    await store.updateRollout('api-v7', { status: 'finished', outcome: 'promoted' });
+    const second = await reconcile({ ...deps, liveness: liveness(answers), schedule: { setEnabled: async (on) => void schedule.push(on) } });
+    expect(second).toEqual({ findings: [], open: 0 });
+    expect(schedule).toEqual([false]);
+  });
+
+  it('turns its schedule back on when a rollout opened while it was turning it off (the race with Prepare)', async () => {
+    const schedule: boolean[] = [];
+    const racing = {
+      setEnabled: async (on: boolean) => {
+        schedule.push(on);
+        // A Prepare records its rollout right as the reconciler disables the rule.
+        if (!on) await openRollout('web-v3', { primary: 100, canary: 0 });
+      },
+    };
+
+    const report = await reconcile({ ...deps, liveness: liveness({ 'web-v3': 'running' }), schedule: racing });
+
+    expect(schedule).toEqual([false, true]);
+    expect(report.open).toBe(1);
+  });
+
+  it('frees a lock whose owner never recorded a rollout and does not run', async () => {
+    await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
+    const report = await reconcile({ ...deps, liveness: liveness({}) }, { target: 'web' });
+    expect(report.findings).toMatchObject([{ execution: 'web-v9', found: 'stale-lock', action: 'lock-released' }]);
+    expect(await store.getLock('web')).toBeNull();
+  });
+
+  it('stops retrying on its own once the recovery window has passed, but a person\'s `recover` still acts', async () => {
+    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { recoveringSince: new Date(clock.getTime() - 3 * 3600_000).toISOString() } });
+    router.weights = { primary: 90, canary: 10 };
+
+    const scheduled = await reconcile({ ...deps, liveness: liveness({}) });
+    const manual = await reconcile({ ...deps, liveness: liveness({}) }, { manual: true });
+
+    expect(scheduled.findings).toMatchObject([{ action: 'window-passed' }]);
+    expect(manual.findings).toMatchObject([{ action: 'restored' }]);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+});
+
+describe('strategy.recoveryWindow', () => {
+  it('defaults to 2h, accepts up to 6h, and refuses more naming the field', async () => {
+    const { validateSpec } = await import('../lambdas/core/spec.ts');
+    const { recoveryWindowOf } = await import('../lambdas/handlers/reconcile.ts');
+    const document = (recoveryWindow?: string) => ({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, ...(recoveryWindow ? { recoveryWindow } : {}) } } });
+
+    expect(recoveryWindowOf(spec)).toBe(7200);
+    const sixHours = validateSpec(document('6h'));
+    const sevenHours = validateSpec(document('7h'));
+
+    expect(sixHours.ok && recoveryWindowOf(sixHours.spec)).toBe(21600);
+    expect(sevenHours.ok ? [] : sevenHours.problems).toContainEqual({ path: 'spec.strategy.recoveryWindow', message: 'must be at most 6h' });
+  });
+});
