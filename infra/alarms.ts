@@ -19,6 +19,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
+import { referencedSecretArns } from './registry.ts';
 import type { RegistryEntry } from './registry.ts';
 import { watchedDeadLetterQueue } from './triggers.ts';
 import type { SluiceSharedProps } from './triggers.ts';
@@ -103,7 +104,7 @@ export function ampWorkspaceArns(stack: Stack, entries: ReadonlyArray<RegistryEn
 /** What in-VPC Lambdas reach beyond the default endpoints (infra/vpc.ts). */
 export function endpointNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): { monitoring: boolean; amp: boolean; secrets: boolean } {
   const types = new Set(entries.flatMap(({ spec }) => spec.spec.analysis.metrics.map((m) => m.provider?.type ?? 'prometheus')));
-  return { monitoring: types.has('cloudwatch') || types.has('cloudwatch-alarm'), amp: ampWorkspaceArns(stack, entries).length > 0, secrets: false };
+  return { monitoring: types.has('cloudwatch') || types.has('cloudwatch-alarm'), amp: ampWorkspaceArns(stack, entries).length > 0, secrets: referencedSecretArns(entries).length > 0 };
 }
 
 export function metricReadNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): MetricReadNeeds {

@@ -65,6 +65,7 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
     ...(clusterName ? { cluster: { name: clusterName, ...(clusterRegion ? { region: clusterRegion } : {}) } } : {}),
     ...(context('compositeAlarms') === 'true' ? { compositeAlarms: true } : {}),
     ...(context('gitops') === 'true' ? { gitops: true } : {}),
+    ...(context('secretsKmsKeyArn') ? { secretsKmsKeyArn: context('secretsKmsKeyArn') } : {}),
     ...(vpcIds ? { vpcIds } : {}),
     stateMachineLogLevel: logLevel as sfn.LogLevel,
     ...(githubProvider ? { githubOidc: { providerArn: githubProvider, subjects: (context('githubSubjects') ?? '').split(',').map((s) => s.trim()).filter(Boolean) } } : {}),

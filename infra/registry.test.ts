@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { buildApp } from './app.ts';
 import { RegistryError, clusterInternalWarnings, loadRegistry, looksClusterInternal } from './registry.ts';
 
@@ -70,7 +71,7 @@ describe('loadRegistry', () => {
     expect(problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' }))).toEqual([
       'a-local.yaml: spec.cluster: a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine',
       'b-other.yaml: spec.cluster: names EKS cluster staging-eks (us-east-1) but this stack is wired to prod-eks (us-east-1): its Lambdas could not reach it',
-      'c-secret.yaml: spec.analysis.prometheus.bearerToken: an inline secret would be stored in plain text in SSM, the execution history and the logs: not allowed in a deployed target',
+      'c-secret.yaml: spec.analysis.prometheus.bearerToken: an inline token: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }',
       `e-twin.yaml: metadata.name: "podinfo" is already defined in ${join(dir, 'd-twin.yaml').replace(process.cwd() + '/', '')}: target names are unique`,
     ]);
   });
@@ -83,6 +84,65 @@ describe('loadRegistry', () => {
 
   it('treats a missing directory as an empty registry', () => {
     expect(loadRegistry(join(tmpdir(), 'sluice-no-such-registry'))).toEqual([]);
+  });
+});
+
+describe('secrets in a deployed target', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/web-AbCdEf';
+  const withAnalysis = (analysis: Record<string, unknown>, notifications?: unknown) => {
+    const spec = parse(FILLED) as { spec: { analysis: Record<string, unknown>; notifications?: unknown } };
+    Object.assign(spec.spec.analysis, analysis);
+    if (notifications) spec.spec.notifications = notifications;
+    return JSON.stringify(spec);
+  };
+
+  it('refuses every secret-shaped value, naming the field and the reference form; accepts references by complete ARN', () => {
+    const dir = registryWith({
+      'p.yaml': withAnalysis(
+        {
+          judge: 'threshold',
+          prometheus: { address: 'https://admin:hunter2@prometheus.example.com' },
+          metrics: [
+            { name: 'request-success-rate', thresholdRange: { min: 99 } },
+            { name: 'apdex', provider: { type: 'web', url: 'https://metrics.example.com/apdex?api_key=abc123', jsonPath: '$.v', headers: { 'X-Api-Key': 'k-123456' } }, thresholdRange: { min: 0.9 } },
+          ],
+          webhooks: [{ name: 'load', type: 'rollout', url: 'https://hooks.example.com/run?token=t0k3n' }],
+        },
+        { webhooks: [{ url: 'https://hooks.slack.com/services/T000/B000/XXXXXXXX' }, { url: { secretRef: { env: 'TEAMS_URL' } } }, { url: { secretRef: { secretsManager: 'sluice/teams' } } }] },
+      ),
+    });
+    const problems = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).map((p) => p.split(': ').slice(1, 2)[0]);
+    expect(problems.sort()).toEqual(
+      [
+        'spec.analysis.metrics[1].provider.headers.X-Api-Key',
+        'spec.analysis.webhooks[0].url',
+        'spec.notifications.webhooks[0].url',
+        'spec.notifications.webhooks[1].url',
+        'spec.notifications.webhooks[2].url',
+        'spec.analysis.prometheus.address',
+        'spec.analysis.metrics[1].provider.url',
+      ].sort(),
+    );
+    const text = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).join('\n');
+    expect(text).toContain('spec.analysis.metrics[1].provider.headers.X-Api-Key: a header value may be a credential: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }');
+    expect(text).toContain('spec.notifications.webhooks[0].url: this URL is a Slack incoming webhook, whose path is its secret');
+    expect(text).toContain('spec.analysis.prometheus.address: this address carries credentials (user:password@)');
+    expect(text).toContain('spec.notifications.webhooks[1].url: an env reference works only locally');
+    expect(text).toContain('a deployed target names the secret by its complete ARN');
+    // The values themselves never appear in the refusal.
+    for (const value of ['hunter2', 'abc123', 'k-123456', 't0k3n', 'XXXXXXXX']) expect(text).not.toContain(value);
+
+    const ok = registryWith({
+      'p.yaml': withAnalysis(
+        {
+          judge: 'threshold',
+          prometheus: { address: 'https://prometheus.example.com', bearerToken: { secretRef: { secretsManager: ARN, key: 'prometheus' } } },
+          webhooks: [{ name: 'load', type: 'rollout', url: { secretRef: { secretsManager: ARN, key: 'loadUrl' } }, headers: { Authorization: { secretRef: { secretsManager: ARN, key: 'auth' } } } }],
+        },
+        { webhooks: [{ url: { secretRef: { secretsManager: ARN, key: 'slack' } } }] },
+      ),
+    });
+    expect(loadRegistry(ok, { name: 'prod-eks', region: 'us-east-1' })).toHaveLength(1);
   });
 });
 

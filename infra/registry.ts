@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { parseDocument } from 'yaml';
 import { validateSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec, SpecProblem } from '../lambdas/core/spec.ts';
+import { deployedSecretProblems, secretRefs } from '../lambdas/core/secrets.ts';
 
 export interface RegistryEntry {
   /** The file the spec came from, relative to the working directory when possible. */
@@ -65,17 +66,10 @@ function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): S
       message: `names EKS cluster ${target.name} (${target.region}) but this stack is wired to ${cluster.name} (${cluster.region}): its Lambdas could not reach it`,
     });
   }
-  const servers = [
-    { path: 'spec.analysis.prometheus', server: spec.spec.analysis.prometheus },
-    ...spec.spec.analysis.metrics.map((metric, i) => ({
-      path: `spec.analysis.metrics[${i}].provider`,
-      server: metric.provider?.type === 'prometheus' ? metric.provider : undefined,
-    })),
-  ];
-  for (const { path, server } of servers) {
-    if (server?.bearerToken) problems.push({ path: `${path}.bearerToken`, message: 'an inline secret would be stored in plain text in SSM, the execution history and the logs: not allowed in a deployed target' });
-    if (server?.basicAuth) problems.push({ path: `${path}.basicAuth`, message: 'an inline password would be stored in plain text in SSM, the execution history and the logs: not allowed in a deployed target' });
-  }
+  // Secrets: references only (Secrets Manager, by complete ARN); nothing secret-shaped by value.
+  // The metric addresses are checked too: user:pass@ or ?token= in a Prometheus, AMP or web URL.
+  const metricAddresses = addresses(spec).filter((a) => a.path.startsWith('spec.analysis.prometheus') || a.path.startsWith('spec.analysis.metrics'));
+  problems.push(...deployedSecretProblems(spec, metricAddresses));
   return problems;
 }
 
@@ -90,8 +84,12 @@ function addresses(spec: RolloutSpec): Array<{ path: string; url: string }> {
     if (provider?.type === 'amp') out.push({ path: `spec.analysis.metrics[${i}].provider.workspaceUrl`, url: provider.workspaceUrl });
     if (provider?.type === 'web') out.push({ path: `spec.analysis.metrics[${i}].provider.url`, url: provider.url });
   });
-  analysis.webhooks?.forEach((hook, i) => out.push({ path: `spec.analysis.webhooks[${i}].url`, url: hook.url }));
-  notifications?.webhooks?.forEach((hook, i) => out.push({ path: `spec.notifications.webhooks[${i}].url`, url: hook.url }));
+  analysis.webhooks?.forEach((hook, i) => {
+    if (typeof hook.url === 'string') out.push({ path: `spec.analysis.webhooks[${i}].url`, url: hook.url });
+  });
+  notifications?.webhooks?.forEach((hook, i) => {
+    if (typeof hook.url === 'string') out.push({ path: `spec.notifications.webhooks[${i}].url`, url: hook.url });
+  });
   return out;
 }
 
@@ -249,4 +247,16 @@ export class SluiceRegistry extends Construct {
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [this.parameterArnPattern] });
   }
+}
+
+/**
+ * The Secrets Manager secrets the targets reference (complete ARNs: deployProblems refuses
+ * anything else) and whether any reference is used at all, for the Lambdas' grants.
+ */
+export function referencedSecretArns(entries: ReadonlyArray<RegistryEntry>): string[] {
+  const arns = new Set<string>();
+  for (const { spec } of entries) {
+    for (const { ref } of secretRefs(spec)) if ('secretsManager' in ref.secretRef) arns.add(ref.secretRef.secretsManager);
+  }
+  return [...arns].sort();
 }

@@ -286,3 +286,98 @@ describe('VPC placement from -c context (IDs only: Vpc.fromVpcAttributes, no loo
     expect(build(withoutRouteTables)).toThrow('VPC placement needs -c subnetRouteTableIds=');
   });
 });
+
+describe('secrets by reference', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/web-AbCdEf';
+  const HOOK_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/hooks-GhIjKl';
+  const CHAT_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/chat-MnOpQr';
+  const KEY = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-1111-2222-333344445555';
+  let template: Template;
+  let stack: SluiceStack;
+  let outdir: string;
+  const statementsOf = (role: IConstruct) => {
+    const ref = JSON.stringify([{ Ref: stack.getLogicalId(role.node.defaultChild as CfnElement) }]);
+    return ofType(template, 'AWS::IAM::Policy')
+      .filter((p) => JSON.stringify(p.Properties.Roles) === ref)
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: unknown; Resource: unknown; Condition?: unknown }> }).Statement);
+  };
+  const secretStatements = (role: IConstruct) => statementsOf(role).filter((s) => JSON.stringify(s.Action).includes('secretsmanager:') || JSON.stringify(s.Action).includes('kms:'));
+
+  beforeAll(() => {
+    outdir = tempDir();
+    const registryDir = tempDir();
+    writeFileSync(
+      join(registryDir, 'web.yaml'),
+      JSON.stringify({
+        apiVersion: 'sluice.dev/v1',
+        kind: 'Rollout',
+        metadata: { name: 'web' },
+        spec: {
+          cluster: { name: 'prod-eks', region: 'us-east-1' },
+          router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+          workload: { namespace: 'default', primary: 'web-primary', canary: 'web' },
+          analysis: {
+            judge: 'threshold',
+            prometheus: { address: 'https://prometheus.example.com', bearerToken: { secretRef: { secretsManager: ARN, key: 'prometheus' } } },
+            metrics: [
+              { name: 'request-success-rate', thresholdRange: { min: 99 } },
+              { name: 'apdex', provider: { type: 'web', url: 'https://metrics.example.com/apdex', jsonPath: '$.v', headers: { 'X-Api-Key': { secretRef: { secretsManager: ARN, key: 'apiKey' } } } }, thresholdRange: { min: 0.9 } },
+            ],
+            webhooks: [{ name: 'load', type: 'rollout', url: { secretRef: { secretsManager: HOOK_ARN } } }],
+          },
+          notifications: { webhooks: [{ url: { secretRef: { secretsManager: CHAT_ARN } } }] },
+        },
+      }),
+    );
+    const built = buildApp({
+      outdir,
+      context: {
+        ...NO_BUNDLING,
+        clusterName: 'prod-eks',
+        clusterRegion: 'us-east-1',
+        registryDir,
+        slackTeamId: 'T0123ABCD',
+        slackApiAppId: 'A0456EFGH',
+        secretsKmsKeyArn: KEY,
+        vpcId: 'vpc-0123456789abcdef0',
+        subnetIds: 'subnet-0aaaaaaaaaaaaaaaa',
+        subnetRouteTableIds: 'rtb-0aaaaaaaaaaaaaaaa',
+        availabilityZones: 'us-east-1a',
+      },
+      env: { account: '123456789012' },
+    });
+    stack = built.stack;
+    template = built.app.synth().getStackByName(stack.stackName).template as Template;
+  }, 300_000);
+
+  it('is nag-clean', () => {
+    expect(noViolations(outdir)).toEqual([]);
+  });
+
+  it('Prepare/Analyze read the metric and webhook secrets; the other hook callers the webhook secret; the Slack worker the notification secret; KMS only via Secrets Manager', () => {
+    const o = stack.orchestrator;
+    const kms = { Action: 'kms:Decrypt', Effect: 'Allow', Resource: KEY, Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } } };
+    expect(secretStatements(o.analysisRole)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: [HOOK_ARN, ARN].sort() }, kms]);
+    expect(secretStatements(o.kubernetesRole)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN }, kms]);
+    expect(secretStatements(o.functions.finish.role!)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN }, kms]);
+    expect(secretStatements(o.functions.bake.role!)).toEqual([]);
+    expect(secretStatements(o.slack!.workerRole).filter((s) => JSON.stringify(s.Resource).includes('chat'))).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: CHAT_ARN }]);
+  });
+
+  it('adds the secretsmanager endpoint to a VPC placement, as the Lambdas resolve the references from inside it', () => {
+    expect(ofType(template, 'AWS::EC2::VPCEndpoint').map((e) => JSON.stringify(e.Properties.ServiceName)).some((n) => n.includes('secretsmanager'))).toBe(true);
+  });
+
+  it('no secret value in any template, parameter or logging configuration: the registry parameter holds the references, the state machine logs no execution data', () => {
+    const parameter = ofType(template, 'AWS::SSM::Parameter').find((p) => String(p.Properties.Name).endsWith('/targets/web'))!;
+    const stored = JSON.parse(String(parameter.Properties.Value)) as { spec: { analysis: { prometheus: { bearerToken: unknown } } } };
+    expect(stored.spec.analysis.prometheus.bearerToken).toEqual({ secretRef: { secretsManager: ARN, key: 'prometheus' } });
+    const machine = ofType(template, 'AWS::StepFunctions::StateMachine')[0]!;
+    expect(machine.Properties.LoggingConfiguration).toMatchObject({ Level: 'ERROR', IncludeExecutionData: false });
+    // Every string in the template that looks like a credential is a reference, an ARN or CDK's own.
+    const text = JSON.stringify(template);
+    expect(text).not.toMatch(/"(bearerToken|password)":"[^{]/);
+    expect(text).not.toMatch(/hooks\.slack\.com\/services/);
+    expect(text).not.toMatch(/[?&](token|api_?key)=/i);
+  });
+});

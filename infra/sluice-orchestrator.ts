@@ -29,6 +29,7 @@ import type { SluiceSlackConfig } from './slack.ts';
 import { SluiceTriggers } from './triggers.ts';
 import type { BundledFunction, GithubOidcProps } from './triggers.ts';
 import { placeInVpc } from './vpc.ts';
+import { grantSecretReads } from './secrets.ts';
 import type { SluiceVpcPlacement } from './vpc.ts';
 
 export type { SluiceVpcPlacement, VpcEndpointService } from './vpc.ts';
@@ -159,6 +160,8 @@ export interface SluiceOrchestratorProps {
   stateMachineLogLevel?: sfn.LogLevel;
   /** Create the GitOps webhook (a public Function URL, auth NONE, HMAC/bearer checked in code). Default false. */
   gitops?: boolean;
+  /** The customer-managed KMS key of the referenced secrets, if not aws/secretsmanager: kms:Decrypt on it, via Secrets Manager only. */
+  secretsKmsKeyArn?: string;
 }
 
 export class SluiceOrchestrator extends Construct {
@@ -275,6 +278,10 @@ export class SluiceOrchestrator extends Construct {
     const common = { stateMachine: this.stateMachine, table: this.table, registry: this.registry, logRetention: retention, bundledFunction };
     this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length ? new SluiceAlarms(this, 'Alarms', common) : undefined;
     this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers }) : undefined;
+
+    // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
+    const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);
+    grantSecretReads(this, this.registry.entries, { analysis: this.analysisRole, hookCallers, notifier: this.slack?.workerRole }, props.secretsKmsKeyArn);
 
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry', [KUBERNETES_GROUP]) : undefined;
     this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', this.analysisGroups()) : undefined;
