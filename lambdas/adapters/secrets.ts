@@ -61,9 +61,11 @@ export function defaultSecretResolver(options: DefaultResolverOptions = {}): Sec
       try {
         secret = await read(r.secretsManager);
       } catch (error) {
-        // SDK errors name the secret and the reason (AccessDenied, ResourceNotFound), never its value.
-        const name = (error as Error).name;
-        throw new SecretResolutionError(`${where} could not be read (${name}: ${(error as Error).message})`, { cause: error });
+        // SDK errors name the secret and the reason (AccessDenied, ResourceNotFound), never its value;
+        // Powertools wraps them in a GetParameterError whose cause is the SDK's.
+        const cause = (error as Error).cause;
+        const root = (error as Error).name === 'GetParameterError' && cause instanceof Error ? cause : (error as Error);
+        throw new SecretResolutionError(`${where} could not be read (${root.name}: ${root.message})`, { cause: error });
       }
       if (secret === undefined || secret === '') throw new SecretResolutionError(`${where} has no SecretString`);
       if (!r.key) return secret;
