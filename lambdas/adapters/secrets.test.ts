@@ -53,7 +53,7 @@ describe('Secrets Manager references (Powertools getSecret)', () => {
     sm.reset();
     clearCaches();
     sm.on(GetSecretValueCommand).resolves({ SecretString: 'not-json-but-secret-9f8e7d' });
-    const error = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'token' } }, 'webhook load headers.Authorization').catch((e: unknown) => e as Error);
+    const error = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'token' } }, 'webhook load headers.Authorization').then(() => new Error('resolved'), (e: unknown) => e as Error);
     expect(error.message).toBe(`webhook load headers.Authorization: Secrets Manager secret ${ARN} (key token): the SecretString is not a JSON object, so key token cannot be read`);
     expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toContain('not-json-but-secret');
   });
@@ -89,7 +89,7 @@ describe('redaction', () => {
 
   it('a Prometheus error names the server without its userinfo or query string', async () => {
     const provider = new PrometheusProvider({ address: 'http://admin:hunter2@127.0.0.1:9/?token=s3cr3t', timeout: 500 });
-    const error = await provider.isOnline().catch((e: unknown) => e as Error);
+    const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
     expect(error.message).toMatch(/^Prometheus at http:\/\/127\.0\.0\.1:9\?… is unreachable/);
     expect(error.message).not.toContain('hunter2');
     expect(error.message).not.toContain('s3cr3t');
@@ -97,7 +97,7 @@ describe('redaction', () => {
 
   it('a web metric error names the URL without its query string', async () => {
     const provider = new WebProvider({ url: 'http://127.0.0.1:9/v?api_key=s3cr3t', jsonPath: '$.v', timeout: 500 });
-    const error = await provider.isOnline().catch((e: unknown) => e as Error);
+    const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
     expect(error.message).toContain('web metric http://127.0.0.1:9/v?… is unreachable');
     expect(error.message).not.toContain('s3cr3t');
   });
@@ -106,7 +106,7 @@ describe('redaction', () => {
     const restore = useSecretResolver(defaultSecretResolver({ env: {} }));
     try {
       const provider = new PrometheusProvider({ address: 'http://127.0.0.1:9', bearerToken: { secretRef: { env: 'PROM_TOKEN' } } });
-      const error = await provider.isOnline().catch((e: unknown) => e as Error);
+      const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
       expect(error.name).toBe('SecretResolutionError');
       expect(error.message).toBe('Prometheus bearerToken: environment variable PROM_TOKEN is not set');
     } finally {
