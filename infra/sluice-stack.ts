@@ -28,6 +28,9 @@ export const OUTPUTS = {
   startFunctionArn: 'StartFunctionArn',
   schedulerRoleArn: 'SchedulerRoleArn',
   schedulerDeadLetterArn: 'SchedulerDeadLetterArn',
+  /** `sluice doctor --stack`: Prepare (reads, read-only group) and SetWeight (dry-run patches, writers' group) in doctor mode. */
+  doctorReadFunctionArn: 'DoctorReadFunctionArn',
+  doctorWriteFunctionArn: 'DoctorWriteFunctionArn',
   /** Only when GitHub OIDC is configured. */
   githubActionsRoleArn: 'GithubActionsRoleArn',
   /** Only when Slack is configured. */
@@ -79,6 +82,8 @@ export class SluiceStack extends Stack {
     output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
     output(OUTPUTS.schedulerRoleArn, triggers.schedulerRole.roleArn, 'The role EventBridge Scheduler assumes to invoke the start Lambda');
     output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
+    output(OUTPUTS.doctorReadFunctionArn, sluice.functions.prepare.functionArn, 'sluice doctor --stack: the checks in Prepare\'s role (reads)');
+    output(OUTPUTS.doctorWriteFunctionArn, sluice.functions['set-weight'].functionArn, 'sluice doctor --stack: the checks in the writers\' role (dry-run patches)');
     if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');

@@ -257,6 +257,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       code = await withControl(flags, (plane) => scheduleCancelCommand(plane, name, io));
     });
 
+  program
+    .command('doctor')
+    .description('the preflight alone, moving nothing: one line per check with a fix for each failure; exit 0 only when a rollout would start')
+    .argument('[target]', 'the rollout target (metadata.name)')
+    .option('--spec <file>', 'the spec to check instead of rollouts/<target>.yaml or the deployed registry\'s')
+    .option('--rollouts <dir>', 'folder of target specs (<target>.yaml)', 'rollouts')
+    .option('--kubeconfig <file>', 'kubeconfig file (locally; default KUBECONFIG or ~/.kube/config)')
+    .option('--stack <name>', 'check inside a deployed stack\'s functions, in their roles')
+    .option('--region <region>', 'AWS region (with --stack)')
+    .action(async (target: string | undefined, flags: { spec?: string; rollouts: string; kubeconfig?: string; stack?: string; region?: string }) => {
+      const { doctorCommand } = await import('./commands/doctor.ts');
+      code = await doctorCommand({ target, ...flags }, io);
+    });
+
   control(program.command('event'))
     .description('deliver an EventBridge event (Rollout Requested, ECR push) through the start handler')
     .argument('<file>', 'the event as JSON')
