@@ -8,6 +8,7 @@ import { SpecFileError, validateSpecFile } from './spec-file.ts';
 import type { ControlPlane } from './control.ts';
 
 import { EXIT } from './exit-codes.ts';
+import { specWarnings } from '../lambdas/core/spec-checks.ts';
 
 export { EXIT };
 
@@ -25,6 +26,8 @@ export async function validateCommand(path: string, io: Io): Promise<number> {
   try {
     const result = await validateSpecFile(path);
     if (result.ok) {
+      // Warnings go to stderr: stdout stays `valid` for scripts.
+      for (const warning of specWarnings(result.spec)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
       io.stdout('valid\n');
       return EXIT.ok;
     }

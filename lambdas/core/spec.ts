@@ -12,6 +12,7 @@ import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
 import { secretString, secretUrl } from './secrets.ts';
+import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
 
 const dnsName = z
   .string()
@@ -298,6 +299,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   routerProblems(router, add);
   problems.push(...windowProblems(strategy.windows));
   problems.push(...sequentialProblems(spec));
+  problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
     add(
