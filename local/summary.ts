@@ -92,7 +92,10 @@ export async function summarize(args: {
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
   // On AWS a Lambda error's Cause is JSON ({errorType, errorMessage, trace}); locally it is the message.
-  const reason = record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  const stated = record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  // noData: pass counts a look without data as passed: a promotion must say how many looks had no evidence.
+  const empty = steps.filter((s) => s.verdict === 'no-data').length;
+  const reason = outcome === 'promoted' && empty > 0 ? `${stated}; promoted without evidence at ${empty} look${empty === 1 ? '' : 's'} (noData: pass)` : stated;
   return {
     execution: name,
     target: args.target,

@@ -14,6 +14,9 @@ import { MAX_VERSION_LENGTH, targetProblem, versionProblem } from '../lambdas/co
 import { validateCommand } from '../local/cli.ts';
 import { folderRegistry } from '../local/commands/event.ts';
 import { localTargetLoader } from '../local/control.ts';
+import { startRollout } from '../local/commands/run.ts';
+import { RecordingRouter, scriptedMetrics, successRate } from './support/recording-router.ts';
+import { flowRuntimes, webSpec } from './support/flow.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,5 +98,22 @@ describe('every entry point caps version and target the same way', () => {
     writeFileSync(join(dir, 'x.yaml'), JSON.stringify(spec({})));
     const registry = folderRegistry({ loadTarget: localTargetLoader(join(dir, 'sub')) }, join(dir, 'sub'));
     expect(await registry.get('../x')).toBeNull();
+  });
+});
+
+describe('noData: pass in the summary (real ASL, local engine)', () => {
+  const runtimeWith = flowRuntimes();
+
+  it('a rollout promoted on looks without data says so: "promoted without evidence at N looks"', async () => {
+    // Prepare: the metrics answer no data for the canary at every look
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(() => [successRate(null)]));
+    // Act
+    const summary = await (await startRollout(runtime, webSpec({ analysis: { noData: 'pass' } }), { version: 'v2' })).done;
+    // Assess
+    expect(summary.outcome).toBe('promoted');
+    const empty = summary.steps.filter((s) => s.verdict === 'no-data').length;
+    expect(empty).toBeGreaterThan(0);
+    expect(summary.reason).toMatch(new RegExp(`; promoted without evidence at ${empty} looks? \\(noData: pass\\)$`));
   });
 });
