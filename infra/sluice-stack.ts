@@ -31,6 +31,8 @@ export const OUTPUTS = {
   /** `sluice doctor --stack`: Prepare (reads, read-only group) and SetWeight (dry-run patches, writers' group) in doctor mode. */
   doctorReadFunctionArn: 'DoctorReadFunctionArn',
   doctorWriteFunctionArn: 'DoctorWriteFunctionArn',
+  /** The Prepare/Analyze role (mapped to sluice:reader): `sluice doctor --stack` checks its access entry. */
+  analysisRoleArn: 'AnalysisRoleArn',
   /** Only when GitHub OIDC is configured. */
   githubActionsRoleArn: 'GithubActionsRoleArn',
   /** Only when Slack is configured. */
@@ -82,6 +84,7 @@ export class SluiceStack extends Stack {
     output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
     output(OUTPUTS.schedulerRoleArn, triggers.schedulerRole.roleArn, 'The role EventBridge Scheduler assumes to invoke the start Lambda');
     output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
+    output(OUTPUTS.analysisRoleArn, sluice.analysisRole.roleArn, 'IAM role of Prepare and Analyze (mapped to the read-only sluice:reader)');
     output(OUTPUTS.doctorReadFunctionArn, sluice.functions.prepare.functionArn, 'sluice doctor --stack: the checks in Prepare\'s role (reads)');
     output(OUTPUTS.doctorWriteFunctionArn, sluice.functions['set-weight'].functionArn, 'sluice doctor --stack: the checks in the writers\' role (dry-run patches)');
     if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeAccessEntryCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { GetAccountSettingsCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -169,6 +170,15 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
   const cfn = mockClient(CloudFormationClient);
   const lambda = mockClient(LambdaClient);
   const ssm = mockClient(SSMClient);
+  const eks = mockClient(EKSClient);
+  const WRITER_ROLE = 'arn:aws:iam::123456789012:role/Sluice-KubernetesRole';
+  const READER_ROLE = 'arn:aws:iam::123456789012:role/Sluice-AnalysisRole';
+  const aws = () => ({
+    cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
+    lambda: new LambdaClient({ region: 'us-east-1' }),
+    ssm: new SSMClient({ region: 'us-east-1' }),
+    eks: new EKSClient({ region: 'us-east-1' }),
+  });
   const READ_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-PrepareFunction';
   const WRITE_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-SetWeightFunction';
 
@@ -233,6 +243,42 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     const text = out.join('');
     expect(text).toContain(`FAIL  read function: ${READ_FN} failed: {"errorMessage":"boom"}`);
     expect(text).toContain('FAIL  lambda concurrency: 50 unreserved concurrent executions');
+    expect(code).toBe(2);
+  });
+
+  it('with your credentials: refuses a cluster whose authentication mode ignores access entries, and an entry mapped to the wrong group', async () => {
+    cfn.reset();
+    lambda.reset();
+    eks.reset();
+    cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
+        { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
+        { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
+        { OutputKey: 'KubernetesRoleArn', OutputValue: WRITER_ROLE },
+        { OutputKey: 'AnalysisRoleArn', OutputValue: READER_ROLE },
+      ] }],
+    });
+    eks.on(DescribeClusterCommand).resolves({ cluster: { name: 'prod-eks', accessConfig: { authenticationMode: 'CONFIG_MAP' } } });
+    eks.on(DescribeAccessEntryCommand, { principalArn: WRITER_ROLE }).resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
+    eks.on(DescribeAccessEntryCommand, { principalArn: READER_ROLE }).resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ mode: 'read', checks: [] })) as never });
+    lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 990 } });
+    const eksSpec = join(dir, 'eks.json');
+    writeFileSync(eksSpec, JSON.stringify({ ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }), spec: { ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }).spec, cluster: { name: 'prod-eks', region: 'us-east-1' } } }));
+    const out: string[] = [];
+
+    const code = await doctorCommand({ spec: eksSpec, rollouts: dir, stack: 'Sluice' }, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, { aws: aws() });
+
+    const text = out.join('');
+    expect(eks.commandCalls(DescribeClusterCommand).map((c) => c.args[0].input)).toEqual([{ name: 'prod-eks' }]);
+    expect(eks.commandCalls(DescribeAccessEntryCommand).map((c) => c.args[0].input)).toEqual([
+      { clusterName: 'prod-eks', principalArn: WRITER_ROLE },
+      { clusterName: 'prod-eks', principalArn: READER_ROLE },
+    ]);
+    expect(text).toContain('FAIL  eks authentication mode: cluster prod-eks uses CONFIG_MAP: access entries are ignored');
+    expect(text).toContain('fix: aws eks update-cluster-config --name prod-eks --access-config authenticationMode=API_AND_CONFIG_MAP');
+    expect(text).toContain("ok    eks access entry: the writers' role (SetWeight, Promote, Rollback, safety net) maps to sluice:orchestrator");
+    expect(text).toContain('FAIL  eks access entry: the analysis role (Prepare, Analyze) maps to sluice:orchestrator, not sluice:reader');
     expect(code).toBe(2);
   });
 });

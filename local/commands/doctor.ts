@@ -7,6 +7,7 @@
  * exit 0 only when a rollout would start, 2 otherwise.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeAccessEntryCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { GetAccountSettingsCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { parseSpec } from '../../lambdas/core/spec.ts';
@@ -39,7 +40,7 @@ export interface DoctorOptions {
 export interface DoctorSeams {
   kubeConfigOf?: KubeConfigSource;
   metrics?: MetricDeps;
-  aws?: { cloudformation?: CloudFormationClient; lambda?: LambdaClient; ssm?: SSMClient };
+  aws?: { cloudformation?: CloudFormationClient; lambda?: LambdaClient; ssm?: SSMClient; eks?: EKSClient };
 }
 
 /** Lambda keeps at least this much of the account's concurrency unreserved (its documented minimum). */
@@ -48,6 +49,42 @@ export const UNRESERVED_MINIMUM = 100;
 export const STACK_RESERVATIONS = 11;
 
 const TARGET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** With your credentials: the cluster accepts access entries, and each role's entry maps it to the group the RBAC binds. */
+async function accessChecks(eks: EKSClient, clusterName: string, roles: Array<[string | undefined, string, string]>): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  try {
+    const described = await eks.send(new DescribeClusterCommand({ name: clusterName }));
+    const mode = described.cluster?.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
+    const ok = mode === 'API' || mode === 'API_AND_CONFIG_MAP';
+    checks.push({
+      name: 'eks authentication mode',
+      status: ok ? 'ok' : 'failed',
+      message: `cluster ${clusterName} uses ${mode}${ok ? ': access entries apply' : ': access entries are ignored'}`,
+      ...(ok ? {} : { fix: `aws eks update-cluster-config --name ${clusterName} --access-config authenticationMode=API_AND_CONFIG_MAP` }),
+    });
+  } catch (error) {
+    checks.push({ name: 'eks authentication mode', status: 'failed', message: `DescribeCluster ${clusterName} failed: ${(error as Error).message}`, fix: 'run with credentials allowed eks:DescribeCluster on the cluster, in its region' });
+    return checks;
+  }
+  for (const [principalArn, group, what] of roles) {
+    if (!principalArn) continue;
+    try {
+      const entry = await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }));
+      const groups = entry.accessEntry?.kubernetesGroups ?? [];
+      const ok = groups.includes(group);
+      checks.push({
+        name: 'eks access entry',
+        status: ok ? 'ok' : 'failed',
+        message: `${what} maps to ${groups.join(', ') || 'no group'}${ok ? '' : `, not ${group}`}`,
+        ...(ok ? {} : { fix: `redeploy the stack with -c clusterName=${clusterName} (the access entry names ${group}), and bind ${group} in infra/k8s/rbac.yaml` }),
+      });
+    } catch (error) {
+      checks.push({ name: 'eks access entry', status: 'failed', message: `${what}: no access entry on ${clusterName} (${(error as Error).name})`, fix: `deploy the stack with -c clusterName=${clusterName} -c clusterRegion=…: it creates the access entries` });
+    }
+  }
+  return checks;
+}
 
 async function loadSpec(options: DoctorOptions, fromRegistry?: (target: string) => Promise<RolloutSpec>): Promise<RolloutSpec> {
   if (options.spec) {
@@ -111,6 +148,18 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
       return parseSpec(JSON.parse(answer.Parameter?.Value ?? 'null') as unknown, `${prefix}/${target}`);
     });
     const checks: DoctorCheck[] = [];
+    const cluster = spec.spec.cluster;
+    if ('name' in cluster) {
+      const eks = seams.aws?.eks ?? new EKSClient({ region: cluster.region });
+      try {
+        checks.push(...(await accessChecks(eks, cluster.name, [
+          [outputs.get('KubernetesRoleArn'), 'sluice:orchestrator', 'the writers\' role (SetWeight, Promote, Rollback, safety net)'],
+          [outputs.get('AnalysisRoleArn'), 'sluice:reader', 'the analysis role (Prepare, Analyze)'],
+        ])));
+      } finally {
+        if (!seams.aws?.eks) eks.destroy();
+      }
+    }
     for (const [mode, fn] of [
       ['read', readFn],
       ['write', writeFn],
