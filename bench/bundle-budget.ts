@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     throw new Error(`--out ${outdir} is outside ${ROOT}: the bundles' @aws-sdk imports could not resolve (use a directory inside the project, or --bundle-aws-sdk)`);
   }
   process.stderr.write(`synthesizing into ${outdir} (bundles every Lambda with esbuild)…\n`);
-  const { app, stack } = buildApp({ outdir, ...(args['bundle-aws-sdk'] ? { context: { bundleAwsSdk: 'true' } } : {}) });
+  // A review synth (no cluster), with GitOps on so its Lambda is measured too.
+  const { app, stack } = buildApp({ outdir, context: { allowNoCluster: 'true', gitops: 'true', ...(args['bundle-aws-sdk'] ? { bundleAwsSdk: 'true' } : {}) } });
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Properties: { Code: { S3Key: string }; Environment?: { Variables?: Record<string, unknown> } } }> };
 

@@ -136,13 +136,14 @@ describe('targets that name CloudWatch alarms and metrics', () => {
         { actions: [...ALARM_STORE_ACTIONS].sort(), resources: [arn(s.sluice.table)] },
         { actions: ['states:SendTaskFailure'], resources: [{ Ref: s.logicalId(s.sluice.stateMachine) }] },
         { actions: ['sqs:SendMessage'], resources: [arn(a.deadLetterQueue)] },
+        { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
       ]),
     );
-    expect(s.statementsOf(a.role)).toHaveLength(4);
+    expect(s.statementsOf(a.role)).toHaveLength(5);
     expect(ALARM_STORE_ACTIONS).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
   });
 
-  it('Prepare and Analyze (their own role, mapped to sluice:orchestrator too) may read the named alarms and metric data; no other role may', () => {
+  it('Prepare and Analyze (their own role, mapped to sluice:reader, plus sluice:orchestrator for route promotion) may read the named alarms and metric data; no other role may', () => {
     const o = s.sluice;
     expect(o.functions.prepare.role).toBe(o.analysisRole);
     expect(o.functions.analyze.role).toBe(o.analysisRole);
@@ -153,9 +154,9 @@ describe('targets that name CloudWatch alarms and metrics', () => {
       { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
     ]);
     // Everything else on the role is what the Kubernetes role has too.
-    const rest = s.statementsOf(o.analysisRole).filter((st) => !st.actions.some((a) => a.startsWith('cloudwatch:') || a.startsWith('logs:')));
+    const rest = s.statementsOf(o.analysisRole).filter((st) => !st.actions.some((a) => a.startsWith('cloudwatch:') || a.startsWith('logs:') || a.startsWith('xray:')));
     expect(rest).toEqual([
-      { actions: [...STORE_ACTIONS].sort(), resources: [{ 'Fn::GetAtt': [s.logicalId(o.table), 'Arn'] }] },
+      { actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'].sort(), resources: [{ 'Fn::GetAtt': [s.logicalId(o.table), 'Arn'] }] },
       { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [s.logicalId(o.eventBus), 'Arn'] }] },
       { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:us-east-1:${ACCOUNT}:cluster/prod-eks`]] }] },
     ]);
@@ -164,7 +165,10 @@ describe('targets that name CloudWatch alarms and metrics', () => {
     );
     expect(elsewhere).toEqual([]);
     const entries = Object.values(s.template.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry').map((r) => r.Properties);
-    expect(entries).toContainEqual({ ClusterName: 'prod-eks', PrincipalArn: { 'Fn::GetAtt': [s.logicalId(o.analysisRole), 'Arn'] }, Type: 'STANDARD', KubernetesGroups: ['sluice:orchestrator'] });
+    expect(entries).toContainEqual({ ClusterName: 'prod-eks', PrincipalArn: { 'Fn::GetAtt': [s.logicalId(o.analysisRole), 'Arn'] }, Type: 'STANDARD', KubernetesGroups: ['sluice:reader', 'sluice:orchestrator'] });
+    // These targets name no workload (route promotion): Prepare adopts the new canary at weight 0, a patch, and synth says so.
+    const warnings = s.sluice.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    expect(warnings.some((w) => w.includes('use route promotion: Prepare adopts the new canary Upstream at weight 0'))).toBe(true);
   });
 });
 
@@ -173,6 +177,9 @@ describe('composite alarms', () => {
     const s = synth([target('web', [ALARMS[0]])], { compositeAlarms: true });
     expect(s.violations).toEqual([]);
     expect(s.statementsOf(s.sluice.analysisRole).filter((st) => st.actions.some((a) => a.startsWith('cloudwatch:')))).toEqual([{ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }]);
+    // The Lambdas then ask for composite alarms too (lambdas/adapters/metrics.ts reads this).
+    const prepare = s.template.Resources[s.logicalId(s.sluice.functions.prepare)]!;
+    expect((prepare.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS).toBe('true');
   }, 300_000);
 });
 

@@ -19,6 +19,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
+import { referencedSecretArns } from './registry.ts';
 import type { RegistryEntry } from './registry.ts';
 import { watchedDeadLetterQueue } from './triggers.ts';
 import type { SluiceSharedProps } from './triggers.ts';
@@ -76,12 +77,40 @@ export interface MetricReadNeeds {
   alarmArns: string[];
   /** Some target reads CloudWatch metrics (cloudwatch:GetMetricData, which has no resource-level permission). */
   metricData: boolean;
+  /** Workspace ARNs for aps:QueryMetrics, one per AMP workspace a target reads. */
+  ampWorkspaceArns: string[];
+}
+
+const AMP_WORKSPACE = /\/workspaces\/(ws-[A-Za-z0-9-]+)\/?$/;
+
+/** The AMP workspaces the specs read, as ARNs (region: the provider's, else the workspace URL's host). */
+export function ampWorkspaceArns(stack: Stack, entries: ReadonlyArray<RegistryEntry>): string[] {
+  const arns = new Set<string>();
+  for (const { file, spec } of entries) {
+    spec.spec.analysis.metrics.forEach((metric, i) => {
+      if (metric.provider?.type !== 'amp') return;
+      const url = new URL(metric.provider.workspaceUrl);
+      const id = AMP_WORKSPACE.exec(url.pathname)?.[1];
+      const region = metric.provider.region ?? /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
+      if (!id || !region) {
+        throw new Error(`${file}: spec.analysis.metrics[${i}].provider.workspaceUrl: expected https://aps-workspaces.REGION.amazonaws.com/workspaces/ws-… (or set provider.region), so the workspace can be granted aps:QueryMetrics`);
+      }
+      arns.add(stack.formatArn({ service: 'aps', resource: 'workspace', resourceName: id, region }));
+    });
+  }
+  return [...arns];
+}
+
+/** What in-VPC Lambdas reach beyond the default endpoints (infra/vpc.ts). */
+export function endpointNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): { monitoring: boolean; amp: boolean; secrets: boolean } {
+  const types = new Set(entries.flatMap(({ spec }) => spec.spec.analysis.metrics.map((m) => m.provider?.type ?? 'prometheus')));
+  return { monitoring: types.has('cloudwatch') || types.has('cloudwatch-alarm'), amp: ampWorkspaceArns(stack, entries).length > 0, secrets: referencedSecretArns(entries).length > 0 };
 }
 
 export function metricReadNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): MetricReadNeeds {
   const alarmArns = [...new Set(namedAlarms(stack, entries).map((a) => a.arn))];
   const metricData = entries.some(({ spec }) => spec.spec.analysis.metrics.some((m) => m.provider?.type === 'cloudwatch'));
-  return { alarmArns, metricData };
+  return { alarmArns, metricData, ampWorkspaceArns: ampWorkspaceArns(stack, entries) };
 }
 
 export type SluiceAlarmsProps = SluiceSharedProps;

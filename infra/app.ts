@@ -1,7 +1,11 @@
 /**
  * The CDK app (`cdk.json`: `node infra/app.ts`; Node 24 runs the TypeScript directly).
- * Context: `-c clusterName=NAME -c clusterRegion=REGION` wires an existing EKS cluster; without
- * them synth still works (no access entry; a warning and the ClusterWiring output say so).
+ * Context: `-c clusterName=NAME -c clusterRegion=REGION` wires an existing EKS cluster; synth
+ * refuses to run without them unless `-c allowNoCluster=true` (a review synth: no access entry; a
+ * warning and the ClusterWiring output say so). VPC placement by IDs (docs/deploy-aws.md):
+ * `-c vpcId -c subnetIds -c subnetRouteTableIds -c availabilityZones [-c clusterSecurityGroupId]
+ * [-c securityGroupIds] [-c vpcEndpoints=eks,events,dynamodb|none]`. `-c gitops=true` creates the
+ * GitOps webhook's Function URL; `-c stateMachineLogLevel=ERROR|ALL|FATAL|OFF` (default ERROR).
  * `-c githubOidcProviderArn=ARN -c githubSubjects=repo:OWNER/NAME:ref:refs/heads/main[,…]` adds the role a
  * GitHub Actions job assumes to send `Rollout Requested`. `-c slackTeamId=T… -c slackApiAppId=A…` turns the Slack
  * bot on (`-c slackSecretArn=ARN` uses an existing secret instead of creating one). `-c compositeAlarms=true`
@@ -11,7 +15,9 @@
 import { resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { SluiceStack } from './sluice-stack.ts';
+import { vpcIdsFromContext } from './vpc.ts';
 
 export interface BuildAppOptions {
   /** Cloud assembly directory (tests and the bench synthesize into their own). */
@@ -33,6 +39,15 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
   const clusterRegion = context('clusterRegion');
   const registryDir = context('registryDir');
   if (clusterRegion && !clusterName) throw new Error('-c clusterRegion was given without -c clusterName');
+  if (clusterName && !clusterRegion) throw new Error('-c clusterName was given without -c clusterRegion: name the cluster\'s region (the stack deploys there)');
+  if (!clusterName && context('allowNoCluster') !== 'true') {
+    throw new Error(
+      'no EKS cluster given: pass -c clusterName=NAME -c clusterRegion=REGION (the cluster the Lambdas roll out on), or -c allowNoCluster=true to synthesize for review only (the Lambdas then cannot reach Kubernetes)',
+    );
+  }
+  const vpcIds = vpcIdsFromContext(context);
+  const logLevel = context('stateMachineLogLevel') ?? 'ERROR';
+  if (!(['OFF', 'ALL', 'ERROR', 'FATAL'] as const).includes(logLevel as 'ERROR')) throw new Error(`-c stateMachineLogLevel: "${logLevel}" is not one of OFF, ALL, ERROR, FATAL`);
   const githubProvider = context('githubOidcProviderArn');
   if (context('githubSubjects') && !githubProvider) throw new Error('-c githubSubjects was given without -c githubOidcProviderArn');
   const slackTeamId = context('slackTeamId');
@@ -49,6 +64,10 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
     ...(context('bundleAwsSdk') === 'true' ? { bundleAwsSdk: true } : {}),
     ...(clusterName ? { cluster: { name: clusterName, ...(clusterRegion ? { region: clusterRegion } : {}) } } : {}),
     ...(context('compositeAlarms') === 'true' ? { compositeAlarms: true } : {}),
+    ...(context('gitops') === 'true' ? { gitops: true } : {}),
+    ...(context('secretsKmsKeyArn') ? { secretsKmsKeyArn: context('secretsKmsKeyArn') } : {}),
+    ...(vpcIds ? { vpcIds } : {}),
+    stateMachineLogLevel: logLevel as sfn.LogLevel,
     ...(githubProvider ? { githubOidc: { providerArn: githubProvider, subjects: (context('githubSubjects') ?? '').split(',').map((s) => s.trim()).filter(Boolean) } } : {}),
     ...(slackTeamId && slackApiAppId ? { slack: { teamId: slackTeamId, apiAppId: slackApiAppId } } : {}),
     ...(slackSecretArn ? { slackSecretArn } : {}),

@@ -11,13 +11,14 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { Annotations, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { parseDocument } from 'yaml';
 import { validateSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec, SpecProblem } from '../lambdas/core/spec.ts';
+import { deployedSecretProblems, secretRefs } from '../lambdas/core/secrets.ts';
 
 export interface RegistryEntry {
   /** The file the spec came from, relative to the working directory when possible. */
@@ -65,18 +66,92 @@ function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): S
       message: `names EKS cluster ${target.name} (${target.region}) but this stack is wired to ${cluster.name} (${cluster.region}): its Lambdas could not reach it`,
     });
   }
-  const servers = [
-    { path: 'spec.analysis.prometheus', server: spec.spec.analysis.prometheus },
-    ...spec.spec.analysis.metrics.map((metric, i) => ({
-      path: `spec.analysis.metrics[${i}].provider`,
-      server: metric.provider?.type === 'prometheus' ? metric.provider : undefined,
-    })),
-  ];
-  for (const { path, server } of servers) {
-    if (server?.bearerToken) problems.push({ path: `${path}.bearerToken`, message: 'an inline secret would be stored in plain text in SSM, the execution history and the logs: not allowed in a deployed target' });
-    if (server?.basicAuth) problems.push({ path: `${path}.basicAuth`, message: 'an inline password would be stored in plain text in SSM, the execution history and the logs: not allowed in a deployed target' });
-  }
+  // Secrets: references only (Secrets Manager, by complete ARN); nothing secret-shaped by value.
+  // The metric addresses are checked too: user:pass@ or ?token= in a Prometheus, AMP or web URL.
+  const metricAddresses = addresses(spec).filter((a) => a.path.startsWith('spec.analysis.prometheus') || a.path.startsWith('spec.analysis.metrics'));
+  problems.push(...deployedSecretProblems(spec, metricAddresses));
   return problems;
+}
+
+/** Every address a deployed Lambda calls, with its field path. */
+function addresses(spec: RolloutSpec): Array<{ path: string; url: string }> {
+  const { analysis, notifications } = spec.spec;
+  const out: Array<{ path: string; url: string }> = [];
+  if (analysis.prometheus) out.push({ path: 'spec.analysis.prometheus.address', url: analysis.prometheus.address });
+  analysis.metrics.forEach((metric, i) => {
+    const provider = metric.provider;
+    if (provider?.type === 'prometheus' && provider.address) out.push({ path: `spec.analysis.metrics[${i}].provider.address`, url: provider.address });
+    if (provider?.type === 'amp') out.push({ path: `spec.analysis.metrics[${i}].provider.workspaceUrl`, url: provider.workspaceUrl });
+    if (provider?.type === 'web') out.push({ path: `spec.analysis.metrics[${i}].provider.url`, url: provider.url });
+  });
+  analysis.webhooks?.forEach((hook, i) => {
+    if (typeof hook.url === 'string') out.push({ path: `spec.analysis.webhooks[${i}].url`, url: hook.url });
+  });
+  notifications?.webhooks?.forEach((hook, i) => {
+    if (typeof hook.url === 'string') out.push({ path: `spec.notifications.webhooks[${i}].url`, url: hook.url });
+  });
+  return out;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The shipped example's placeholder host: `.invalid` is reserved (RFC 2606) and never resolves,
+ * so a target still carrying it could only fail at its first look.
+ */
+export function isPlaceholderAddress(url: string): boolean {
+  return /(^|\.)invalid$/.test(hostOf(url));
+}
+
+/**
+ * A host that looks like a Kubernetes Service name (`prometheus`, `prometheus.monitoring`,
+ * `*.svc`, `*.cluster.local`): Lambdas resolve names through the VPC's DNS, not the cluster's, so
+ * such an address works only where a private hosted zone makes it resolvable. A heuristic, hence
+ * a warning: a two-label host counts when its last label is not a two-letter country code and not
+ * one of the common generic top-level domains.
+ */
+const COMMON_TLDS = new Set(['com', 'net', 'org', 'io', 'dev', 'app', 'cloud', 'ai', 'co', 'info', 'biz', 'xyz', 'tech', 'site', 'online', 'edu', 'gov', 'aws']);
+export function looksClusterInternal(url: string): boolean {
+  const host = hostOf(url);
+  if (!host || /^[\d.]+$/.test(host) || host.startsWith('[')) return false;
+  if (/\.(svc|svc\.cluster\.local|cluster\.local)$/.test(host)) return true;
+  const labels = host.split('.');
+  if (labels.length === 1) return host !== 'localhost';
+  if (labels.length === 2) {
+    const last = labels[1]!;
+    return last.length > 2 && !COMMON_TLDS.has(last);
+  }
+  return false;
+}
+
+/**
+ * The shipped placeholder, refused once the stack is wired to a cluster (a review synth with
+ * -c allowNoCluster=true only warns: nothing can run there anyway).
+ */
+export function placeholderProblems(spec: RolloutSpec): SpecProblem[] {
+  return addresses(spec)
+    .filter(({ url }) => isPlaceholderAddress(url))
+    .map(({ path }) => ({
+      path,
+      message:
+        'is the placeholder shipped with the example (a .invalid host never resolves): put an address the Lambdas can reach — a Prometheus reachable from their VPC, or an Amazon Managed Prometheus workspace (provider type amp, workspaceUrl https://aps-workspaces.REGION.amazonaws.com/workspaces/ws-…)',
+    }));
+}
+
+/** Addresses that look cluster-internal: warnings, not errors (a private hosted zone can make them resolvable). */
+export function clusterInternalWarnings(spec: RolloutSpec): SpecProblem[] {
+  return addresses(spec)
+    .filter(({ url }) => looksClusterInternal(url))
+    .map(({ path, url }) => ({
+      path,
+      message: `host ${hostOf(url)} looks cluster-internal: the Lambdas resolve names through the VPC's DNS, not the cluster's; use an address resolvable there (a load balancer, an ingress, a private hosted zone record)`,
+    }));
 }
 
 /**
@@ -107,7 +182,7 @@ export function loadRegistry(dir: string, cluster?: WiredCluster): RegistryEntry
       continue;
     }
     const spec = result.spec;
-    const deploy = deployProblems(spec, cluster);
+    const deploy = [...deployProblems(spec, cluster), ...(cluster ? placeholderProblems(spec) : [])];
     problems.push(...deploy.map((p) => ({ file, ...p })));
     const owner = owners.get(spec.metadata.name);
     if (owner) problems.push({ file, path: 'metadata.name', message: `"${spec.metadata.name}" is already defined in ${owner}: target names are unique` });
@@ -141,6 +216,12 @@ export class SluiceRegistry extends Construct {
       throw new Error(`registry parameter prefix "${this.parameterPrefix}" must start with "/", use only a-z A-Z 0-9 _ . - / and not end with "/"`);
     }
     this.entries = loadRegistry(props.dir, props.cluster);
+    for (const { file, spec } of this.entries) {
+      const warnings = [...clusterInternalWarnings(spec), ...(props.cluster ? [] : placeholderProblems(spec))];
+      for (const warning of warnings) {
+        Annotations.of(this).addWarningV2(`sluice:address:${spec.metadata.name}:${warning.path}`, `${basename(file)}: ${warning.path}: ${warning.message}`);
+      }
+    }
     const parameters = new Map<string, ssm.StringParameter>();
     for (const { file, spec } of this.entries) {
       const value = JSON.stringify(spec);
@@ -166,4 +247,16 @@ export class SluiceRegistry extends Construct {
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [this.parameterArnPattern] });
   }
+}
+
+/**
+ * The Secrets Manager secrets the targets reference (complete ARNs: deployProblems refuses
+ * anything else) and whether any reference is used at all, for the Lambdas' grants.
+ */
+export function referencedSecretArns(entries: ReadonlyArray<RegistryEntry>): string[] {
+  const arns = new Set<string>();
+  for (const { spec } of entries) {
+    for (const { ref } of secretRefs(spec)) if ('secretsManager' in ref.secretRef) arns.add(ref.secretRef.secretsManager);
+  }
+  return [...arns].sort();
 }

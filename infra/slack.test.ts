@@ -145,6 +145,8 @@ describe('Slack with a secret created by the construct', () => {
         // No resource-level permission exists for ListSchedules.
         { actions: ['scheduler:ListSchedules'], resources: ['*'] },
         { actions: ['iam:PassRole'], resources: [s.arn(s.sluice.triggers.schedulerRole)] },
+        // X-Ray tracing (Tracing.ACTIVE): no resource-level permission either.
+        { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
       ]),
     );
     // PassRole only to EventBridge Scheduler.
@@ -160,6 +162,7 @@ describe('Slack with a secret created by the construct', () => {
         { actions: ['ssm:GetParameter'], resources: [parameters] },
         { actions: ['secretsmanager:GetSecretValue'], resources: [secret] },
         { actions: ['sqs:SendMessage'], resources: [s.arn(slack.deadLetterQueue)] },
+        { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
       ]),
     );
   });

@@ -20,7 +20,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { SluiceAlarms, metricReadNeeds } from './alarms.ts';
+import { SluiceAlarms, endpointNeeds, metricReadNeeds } from './alarms.ts';
+import { promotionMode } from '../lambdas/core/spec.ts';
 import { SluiceRegistry } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
 import { SluiceSlack } from './slack.ts';
@@ -28,9 +29,28 @@ import type { SluiceSlackConfig } from './slack.ts';
 import { SluiceRecovery } from './recovery.ts';
 import { SluiceTriggers } from './triggers.ts';
 import type { BundledFunction, GithubOidcProps } from './triggers.ts';
+import { placeInVpc } from './vpc.ts';
+import { grantSecretReads } from './secrets.ts';
+import type { SluiceVpcPlacement } from './vpc.ts';
+
+export type { SluiceVpcPlacement, VpcEndpointService } from './vpc.ts';
 
 /** The Kubernetes group the Lambda role maps to; infra/k8s/rbac.yaml binds it. */
 export const KUBERNETES_GROUP = 'sluice:orchestrator';
+
+/**
+ * The read-only Kubernetes group (get, and list on HPAs) Prepare and Analyze map to: they only read
+ * objects, so a bug or a compromised dependency there cannot move traffic. Route promotion is the
+ * exception: Prepare adopts the new canary Upstream at weight 0, a patch (see grantKubernetes).
+ */
+export const KUBERNETES_READ_GROUP = 'sluice:reader';
+
+/**
+ * Handlers that delete store items (releaseLock, clearTaskToken): dynamodb:DeleteItem goes to
+ * their roles only. No rollout handler queries the table (listSteps/listEvents/listRollouts are
+ * the CLI's and the Slack bot's), so no rollout role has dynamodb:Query.
+ */
+export const STORE_DELETERS: ReadonlySet<string> = new Set(['prepare', 'analyze', 'finish', 'rollback', 'safety-net']);
 
 /** ESM bundles of CommonJS dependencies (client-node's) call `require`: give them one. */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
@@ -66,12 +86,12 @@ export const HANDLERS = {
 export type HandlerName = keyof typeof HANDLERS;
 
 /**
- * What the store adapter (lambdas/adapters/store-dynamodb.ts) calls, and nothing else: conditional
- * Put/Update/Delete for the lock, tokens and flags, Get/Query for records and history. Its
+ * What every rollout handler's store calls need (lambdas/adapters/store-dynamodb.ts): conditional
+ * Put/Update for the lock, tokens, flags and history, Get for records (Delete: STORE_DELETERS). Its
  * TransactWriteItems (two conditional Puts) is authorized by dynamodb:PutItem: DynamoDB checks
  * each item's own action, and there is no separate IAM action for the transaction.
  */
-export const STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+export const STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * What Lambda needs to attach functions to a VPC (the actions of AWSLambdaVPCAccessExecutionRole
@@ -91,20 +111,6 @@ export interface SluiceClusterProps {
   name: string;
   /** Its region; must be the stack's (an access entry is created in the stack's region). Default: the stack's. */
   region?: string;
-}
-
-export interface SluiceVpcPlacement {
-  vpc: ec2.IVpc;
-  /** Default: the VPC's private subnets with egress. */
-  subnets?: ec2.SubnetSelection;
-  /** Default: one security group created here, all outbound allowed, no inbound. */
-  securityGroups?: ec2.ISecurityGroup[];
-  /**
-   * Create the VPC endpoints the Lambdas need (STS, EKS, Step Functions, EventBridge, CloudWatch
-   * Logs and Monitoring as interface endpoints; DynamoDB as a gateway endpoint). Turn off when the
-   * subnets reach AWS through a NAT gateway or the VPC already has these endpoints. Default true.
-   */
-  createEndpoints?: boolean;
 }
 
 export interface SluiceOrchestratorProps {
@@ -149,6 +155,16 @@ export interface SluiceOrchestratorProps {
    * Default false.
    */
   compositeAlarms?: boolean;
+  /**
+   * What the state machine logs: ERROR (failed executions and states) by default; ALL or FATAL by
+   * choice. Execution data (inputs, outputs, task tokens) is never included at any level: a logged
+   * task token lets anyone who can read the logs and call SendTaskSuccess approve a gate.
+   */
+  stateMachineLogLevel?: sfn.LogLevel;
+  /** Create the GitOps webhook (a public Function URL, auth NONE, HMAC/bearer checked in code). Default false. */
+  gitops?: boolean;
+  /** The customer-managed KMS key of the referenced secrets, if not aws/secretsmanager: kms:Decrypt on it, via Secrets Manager only. */
+  secretsKmsKeyArn?: string;
 }
 
 export class SluiceOrchestrator extends Construct {
@@ -205,7 +221,7 @@ export class SluiceOrchestrator extends Construct {
     // granted on it alone. AWS service events (the safety net's) arrive on the default bus.
     this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus', { description: 'Sluice rollout events (source "sluice")' });
 
-    this.securityGroups = props.vpc ? this.placeInVpc(props.vpc) : undefined;
+    this.securityGroups = props.vpc ? placeInVpc(this, props.vpc, endpointNeeds(Stack.of(this), this.registry.entries)) : undefined;
 
     this.kubernetesRole = new iam.Role(this, 'KubernetesRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -214,7 +230,7 @@ export class SluiceOrchestrator extends Construct {
     // A role of its own for the metric readers, so CloudWatch reads stay off the Lambdas that move traffic.
     this.analysisRole = new iam.Role(this, 'AnalysisRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Sluice Prepare and Analyze: Kubernetes (mapped to ${KUBERNETES_GROUP}) and the metric providers' reads`,
+      description: `Sluice Prepare and Analyze: Kubernetes (mapped to ${KUBERNETES_READ_GROUP}) and the metric providers' reads`,
     });
 
     this.safetyNetDeadLetterQueue = new sqs.Queue(this, 'SafetyNetDeadLetters', {
@@ -231,8 +247,7 @@ export class SluiceOrchestrator extends Construct {
     this.grantHandlers();
     this.grantMetricReads(props.compositeAlarms ?? false);
 
-    this.stateMachine = this.createStateMachine(root, retention, logRemovalPolicy);
-    functions['safety-net'].addEnvironment('SLUICE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    this.stateMachine = this.createStateMachine(root, retention, logRemovalPolicy, props.stateMachineLogLevel ?? sfn.LogLevel.ERROR);
 
     this.recovery = new SluiceRecovery(this, 'Recovery', {
       reconciler: functions.reconciler,
@@ -270,14 +285,19 @@ export class SluiceOrchestrator extends Construct {
       logRetention: retention,
       ...(props.githubOidc ? { githubOidc: props.githubOidc } : {}),
       ...(props.gitopsSecret ? { gitopsSecret: props.gitopsSecret } : {}),
+      gitops: props.gitops ?? false,
       bundledFunction,
     });
     const common = { stateMachine: this.stateMachine, table: this.table, registry: this.registry, logRetention: retention, bundledFunction };
     this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length ? new SluiceAlarms(this, 'Alarms', common) : undefined;
     this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers }) : undefined;
 
-    this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry') : undefined;
-    this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry') : undefined;
+    // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
+    const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);
+    grantSecretReads(this, this.registry.entries, { analysis: this.analysisRole, hookCallers, notifier: this.slack?.workerRole }, props.secretsKmsKeyArn);
+
+    this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry', [KUBERNETES_GROUP]) : undefined;
+    this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', this.analysisGroups()) : undefined;
     if (!this.cluster) {
       Annotations.of(this).addWarningV2(
         'sluice:no-cluster',
@@ -296,33 +316,6 @@ export class SluiceOrchestrator extends Construct {
     return { name: cluster.name, region };
   }
 
-  private placeInVpc(placement: SluiceVpcPlacement): ec2.ISecurityGroup[] {
-    const securityGroups = placement.securityGroups ?? [
-      new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
-        vpc: placement.vpc,
-        description: 'Sluice Lambdas: no inbound; outbound to the EKS API, Prometheus and AWS endpoints',
-        allowAllOutbound: true,
-      }),
-    ];
-    if (placement.createEndpoints === false) return securityGroups;
-    const subnets = placement.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    const interfaces = {
-      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
-      Eks: ec2.InterfaceVpcEndpointAwsService.EKS,
-      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-      EventBridge: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
-    };
-    for (const [id, service] of Object.entries(interfaces)) {
-      // open: false — only the Lambdas' security groups may reach the endpoint, not the whole VPC.
-      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${id}Endpoint`, { vpc: placement.vpc, service, subnets, privateDnsEnabled: true, open: false });
-      for (const group of securityGroups) endpoint.connections.allowDefaultPortFrom(group, 'Sluice Lambdas');
-    }
-    new ec2.GatewayVpcEndpoint(this, 'DynamoDbEndpoint', { vpc: placement.vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [subnets] });
-    return securityGroups;
-  }
-
   private handlerFunction(name: HandlerName, root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy, props: SluiceOrchestratorProps): nodejs.NodejsFunction {
     const config = HANDLERS[name];
     const id = name.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
@@ -335,11 +328,10 @@ export class SluiceOrchestrator extends Construct {
     // Explicit log groups and our own roles: no AWSLambdaBasicExecutionRole (logs:* on every group).
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
+    // The cluster comes from each spec (spec.cluster), not from the environment.
     const environment = this.baseEnvironment();
-    if (config.kubernetes && this.cluster) {
-      environment.SLUICE_CLUSTER_NAME = this.cluster.name;
-      environment.SLUICE_CLUSTER_REGION = this.cluster.region;
-    }
+    // cloudwatch-alarm asks DescribeAlarms for composite alarms only when the grant allows them (lambdas/adapters/metrics.ts).
+    if (config.metrics) environment.SLUICE_COMPOSITE_ALARMS = String(props.compositeAlarms ?? false);
     const fn = this.bundle(`${id}Function`, name, root, role, logGroup, config.timeout, environment, props, true, name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {});
     return fn;
   }
@@ -366,6 +358,11 @@ export class SluiceOrchestrator extends Construct {
     inVpc: boolean,
     extra: Partial<nodejs.NodejsFunctionProps> = {},
   ): nodejs.NodejsFunction {
+    // Tracing.ACTIVE adds these to the function's role; X-Ray's write actions have no resource-level permissions.
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing of the Lambdas: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource narrower than "*".',
+    });
     return new nodejs.NodejsFunction(this, id, {
       entry: join(root, 'lambdas', 'handlers', `${handlerFile}.ts`),
       handler: 'handler',
@@ -379,6 +376,8 @@ export class SluiceOrchestrator extends Construct {
       logGroup,
       environment,
       description: `Sluice ${handlerFile}`,
+      // X-Ray: one trace per invocation (Lambda adds xray:PutTraceSegments/PutTelemetryRecords to the role).
+      tracing: lambda.Tracing.ACTIVE,
       ...(inVpc && props.vpc && this.securityGroups ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: this.securityGroups } : {}),
       ...extra,
       bundling: {
@@ -401,8 +400,10 @@ export class SluiceOrchestrator extends Construct {
 
   private grantHandlers(): void {
     const roles = new Set<iam.IRole>(Object.values(this.functions).map((fn) => fn.role as iam.IRole));
+    const deleters = new Set<iam.IRole>((Object.entries(this.functions) as Array<[HandlerName, nodejs.NodejsFunction]>).filter(([name]) => STORE_DELETERS.has(name)).map(([, fn]) => fn.role as iam.IRole));
     for (const role of roles) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...STORE_ACTIONS], resources: [this.table.tableArn] }));
+      const actions = [...STORE_ACTIONS, ...(deleters.has(role) ? ['dynamodb:DeleteItem'] : [])];
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));
     }
     if (!this.securityGroups) return;
@@ -430,6 +431,10 @@ export class SluiceOrchestrator extends Construct {
     if (needs.metricData) {
       this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
     }
+    // AMP: the query API (query, query_range, labels, series) is aps:QueryMetrics on the workspace.
+    if (needs.ampWorkspaceArns.length) {
+      this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aps:QueryMetrics'], resources: needs.ampWorkspaceArns }));
+    }
     const onStar = [...(needs.metricData ? ['cloudwatch:GetMetricData'] : []), ...(compositeAlarms && needs.alarmArns.length ? ['cloudwatch:DescribeAlarms'] : [])];
     if (!onStar.length) return;
     Validations.of(this.analysisRole).acknowledge({
@@ -438,7 +443,7 @@ export class SluiceOrchestrator extends Construct {
     });
   }
 
-  private createStateMachine(root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): sfn.StateMachine {
+  private createStateMachine(root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy, level: sfn.LogLevel): sfn.StateMachine {
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       // The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's CloudWatch Logs resource policy.
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${this.node.addr.slice(0, 8)}-rollout`,
@@ -456,21 +461,42 @@ export class SluiceOrchestrator extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(join(root, 'statemachine', 'rollout.asl.json')),
       definitionSubstitutions: substitutions,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Never includeExecutionData: inputs carry specs, and waitForTaskToken states carry task tokens.
+      logs: { destination: logGroup, level, includeExecutionData: false },
       tracingEnabled: true,
     });
     // A file-based definition grants nothing: invoke on exactly these functions (unqualified ARNs, as the ASL names them).
     machine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invoked }));
     const role = machine.role;
+    if (level !== sfn.LogLevel.ALL) {
+      Validations.of(machine).acknowledge({
+        id: 'AwsSolutions-SF1',
+        reason: `Logs ${level} by choice (stateMachineLogLevel): failed executions and states are logged; the full history of every execution stays in Step Functions, and sluice status / the store keep each step.`,
+      });
+    }
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Added by CDK for logging ALL and X-Ray: logs:CreateLogDelivery/GetLogDelivery/UpdateLogDelivery/DeleteLogDelivery/ListLogDeliveries/PutResourcePolicy/DescribeResourcePolicies/DescribeLogGroups and xray:PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets support no resource narrower than "*".',
+        'Added by CDK for logging and X-Ray: logs:CreateLogDelivery/GetLogDelivery/UpdateLogDelivery/DeleteLogDelivery/ListLogDeliveries/PutResourcePolicy/DescribeResourcePolicies/DescribeLogGroups and xray:PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets support no resource narrower than "*".',
     });
     return machine;
   }
 
-  private wireCluster(cluster: WiredCluster, role: iam.Role, id: string): eks.CfnAccessEntry {
+  /**
+   * Prepare and Analyze read only, except that Prepare adopts a route-promotion target's new canary
+   * Upstream at weight 0 (a patch): then the analysis role needs the patching group too, and synth says so.
+   */
+  private analysisGroups(): string[] {
+    const routeTargets = this.registry.entries.filter(({ spec }) => promotionMode(spec) === 'route').map(({ spec }) => spec.metadata.name);
+    if (!routeTargets.length) return [KUBERNETES_READ_GROUP];
+    Annotations.of(this).addWarningV2(
+      'sluice:analysis-writes',
+      `target(s) ${routeTargets.join(', ')} use route promotion: Prepare adopts the new canary Upstream at weight 0, so Prepare and Analyze also map to ${KUBERNETES_GROUP} (patch), not only to ${KUBERNETES_READ_GROUP}.`,
+    );
+    return [KUBERNETES_READ_GROUP, KUBERNETES_GROUP];
+  }
+
+  private wireCluster(cluster: WiredCluster, role: iam.Role, id: string, groups: string[]): eks.CfnAccessEntry {
     const clusterArn = Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: cluster.name, region: cluster.region });
     // The EKS token is a presigned sts:GetCallerIdentity (no IAM permission needed); DescribeCluster gives endpoint and CA.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
@@ -478,7 +504,7 @@ export class SluiceOrchestrator extends Construct {
       clusterName: cluster.name,
       principalArn: role.roleArn,
       type: 'STANDARD',
-      kubernetesGroups: [KUBERNETES_GROUP],
+      kubernetesGroups: groups,
     });
   }
 }

@@ -11,7 +11,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildApp } from './app.ts';
-import { HANDLERS, KUBERNETES_GROUP, STORE_ACTIONS } from './sluice-orchestrator.ts';
+import { HANDLERS, KUBERNETES_GROUP, KUBERNETES_READ_GROUP, STORE_ACTIONS } from './sluice-orchestrator.ts';
 import type { HandlerName } from './sluice-orchestrator.ts';
 import { STACK_OUTPUTS } from '../local/control.ts';
 import { OPTIONAL_OUTPUTS, OUTPUTS } from './sluice-stack.ts';
@@ -33,6 +33,10 @@ const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const ASL_FILE = join(import.meta.dirname, '..', 'statemachine', 'rollout.asl.json');
 const OIDC_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
+const AMP_URL = `https://aps-workspaces.${REGION}.amazonaws.com/workspaces/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
+const AMP_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:aps:${REGION}:${ACCOUNT}:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789`]] };
+/** What Tracing.ACTIVE adds to each Lambda role. */
+const XRAY = { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] };
 
 let outdir: string;
 let registryDir: string;
@@ -65,11 +69,13 @@ beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'sluice-cdk-'));
   // The example target, plus one that names a CloudWatch alarm (so the alarm Lambda is bundled too).
   registryDir = mkdtempSync(join(tmpdir(), 'sluice-rollouts-'));
-  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8');
+  // The shipped example with its placeholder address filled in, as a user does before a deploy.
+  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace('https://prometheus.replace-me.invalid', 'https://prometheus.example.com');
   writeFileSync(join(registryDir, 'podinfo.yaml'), example);
   const checkout = parse(example) as { metadata: { name: string }; spec: { analysis: { metrics: unknown[] } } };
   checkout.metadata.name = 'checkout';
   checkout.spec.analysis.metrics.push({ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['checkout-5xx'] });
+  checkout.spec.analysis.metrics.push({ name: 'amp-errors', provider: { type: 'amp', workspaceUrl: AMP_URL }, query: 'sum(rate(errors_total[1m]))', thresholdRange: { max: 1 } });
   writeFileSync(join(registryDir, 'checkout.yaml'), JSON.stringify(checkout));
   const context = {
     clusterName: 'prod-eks',
@@ -79,6 +85,7 @@ beforeAll(() => {
     slackApiAppId: 'A0456EFGH',
     githubOidcProviderArn: OIDC_ARN,
     githubSubjects: 'repo:acme/web:ref:refs/heads/main',
+    gitops: 'true',
   };
   const built = buildApp({ outdir, context, env: { account: ACCOUNT } });
   stack = built.stack;
@@ -127,7 +134,17 @@ describe('Lambdas', () => {
       expect(env.SLUICE_EVENT_BUS_NAME, name).toEqual({ Ref: logicalId(stack.orchestrator.eventBus) });
     }
     const safetyEnv = (fnProps('safety-net').Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(safetyEnv.SLUICE_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(stack.orchestrator.stateMachine) });
+    // No variable a handler does not read (the cluster comes from each spec; the safety net takes the machine from its event).
+    expect(safetyEnv.SLUICE_STATE_MACHINE_ARN).toBeUndefined();
+    for (const name of names) expect(Object.keys((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables).filter((k) => k.startsWith('SLUICE_CLUSTER')), name).toEqual([]);
+  });
+
+  it('every Lambda traces with X-Ray', () => {
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+  });
+
+  it('Prepare and Analyze ask DescribeAlarms for metric alarms only: compositeAlarms is not configured', () => {
+    for (const name of ['prepare', 'analyze'] as const) expect((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS, name).toBe('false');
   });
 
   it('bundles are minified ESM with the createRequire banner, use the runtime\'s AWS SDK, and carry Kubernetes code only where the role can use it', () => {
@@ -154,7 +171,7 @@ describe('Lambdas', () => {
   it('the Lambdas outside the rollout (start, GitOps webhook, alarm, Slack bot and worker) are lean: minified ESM, the runtime\'s AWS SDK, no Kubernetes client, no zod locales', () => {
     const o = stack.orchestrator;
     const t = o.triggers;
-    for (const fn of [t.startFunction, t.gitopsFunction, o.alarms!.function, o.slack!.function, o.slack!.worker]) {
+    for (const fn of [t.startFunction, t.gitopsFunction!, o.alarms!.function, o.slack!.function, o.slack!.worker]) {
       const assetDir = join(outdir, `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
       const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
       const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
@@ -183,11 +200,11 @@ describe('Lambdas', () => {
 });
 
 describe('state machine', () => {
-  it('is Standard, logs ALL with execution data to its own log group, and traces with X-Ray', () => {
+  it('is Standard, logs ERROR without execution data (no input, no task token) to its own log group, and traces with X-Ray', () => {
     const props = template.Resources[logicalId(stack.orchestrator.stateMachine)]!.Properties;
     expect(props.StateMachineType).toBe('STANDARD');
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
-    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ERROR', IncludeExecutionData: false });
   });
 
   it('fills every ${…} of rollout.asl.json with the matching function ARN: none is left', () => {
@@ -223,12 +240,13 @@ describe('state machine', () => {
 });
 
 describe('IAM', () => {
-  it('no statement anywhere has a wildcard action, and "*" resources appear only on the state machine role and for the Slack bot\'s ListSchedules (no target reads CloudWatch metrics here)', () => {
+  it('no statement anywhere has a wildcard action, and "*" resources appear only on the state machine role, for X-Ray and for the Slack bot\'s ListSchedules (no target reads CloudWatch metrics here)', () => {
     const slackRole = [{ Ref: logicalId(stack.orchestrator.slack!.role) }];
     for (const [id, policy] of ofType('AWS::IAM::Policy')) {
       for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
         for (const action of [statement.Action].flat()) expect(action, id).not.toContain('*');
         if (![statement.Resource].flat().includes('*')) continue;
+        if (JSON.stringify([statement.Action].flat().sort()) === JSON.stringify(XRAY.actions)) continue;
         if (JSON.stringify(policy.Properties.Roles) === JSON.stringify(slackRole)) expect(statement.Action, id).toBe('scheduler:ListSchedules');
         else expect(policy.Properties.Roles, id).toEqual([{ Ref: logicalId(stack.orchestrator.stateMachine.role) }]);
       }
@@ -243,9 +261,10 @@ describe('IAM', () => {
     expect(statementsOf(o.kubernetesRole)).toEqual(
       sortStatements([
         ...logGroups.map((group) => ({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [group] })),
-        { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
+        { actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'], resources: [getAtt(o.table)] },
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
         { actions: ['sqs:SendMessage'], resources: [getAtt(o.safetyNetDeadLetterQueue)] },
+        XRAY,
         { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
         // The reconciler (issue 10): its schedule's rule, and DescribeExecution on this machine's executions.
         { actions: ['events:DisableRule', 'events:EnableRule'], resources: [reconcilerRuleArn()] },
@@ -254,14 +273,16 @@ describe('IAM', () => {
     );
   });
 
-  it('the analysis role (Prepare, Analyze): the same plus DescribeAlarms on the one alarm a target names; no GetMetricData, as no target reads CloudWatch metrics', () => {
+  it('the analysis role (Prepare, Analyze): the same plus DescribeAlarms on the one alarm a target names and QueryMetrics on the one AMP workspace; no GetMetricData, as no target reads CloudWatch metrics', () => {
     const o = stack.orchestrator;
     expect(statementsOf(o.analysisRole)).toEqual(
       sortStatements([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf('prepare').logGroup)] },
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf('analyze').logGroup)] },
-        { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
+        { actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'], resources: [getAtt(o.table)] },
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
+        { actions: ['aps:QueryMetrics'], resources: [AMP_ARN] },
+        XRAY,
         { actions: ['cloudwatch:DescribeAlarms'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${REGION}:${ACCOUNT}:alarm:checkout-5xx`]] }] },
         { actions: ['events:EnableRule'], resources: [reconcilerRuleArn()] },
         { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
@@ -269,35 +290,32 @@ describe('IAM', () => {
     );
   });
 
-  it.each(['bake', 'finish'] as const)('%s has a role of its own: its log group, the store and the bus; no EKS', (name) => {
+  it.each([
+    ['bake', []],
+    ['finish', ['dynamodb:DeleteItem']],
+  ] as const)('%s has a role of its own: its log group, the store (DeleteItem only where it releases the lock) and the bus; no EKS, no Query', (name, extra) => {
     const o = stack.orchestrator;
     expect(statementsOf(fnOf(name).role!)).toEqual(
       sortStatements([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf(name).logGroup)] },
-        { actions: [...STORE_ACTIONS], resources: [getAtt(o.table)] },
+        { actions: [...STORE_ACTIONS, ...extra], resources: [getAtt(o.table)] },
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
+        XRAY,
       ]),
     );
+    expect(STORE_ACTIONS).not.toContain('dynamodb:Query');
   });
 });
 
 describe('EKS wiring', () => {
-  it('two STANDARD access entries map the Kubernetes and analysis roles to sluice:orchestrator on the named cluster', () => {
+  it('two STANDARD access entries: the writers\' role to sluice:orchestrator, the analysis role (Prepare, Analyze) to the read-only sluice:reader', () => {
     const entries = ofType('AWS::EKS::AccessEntry').map(([, e]) => e.Properties);
-    expect(entries).toEqual(
-      [stack.orchestrator.kubernetesRole, stack.orchestrator.analysisRole].map((role) => ({
-        ClusterName: 'prod-eks',
-        PrincipalArn: getAtt(role),
-        Type: 'STANDARD',
-        KubernetesGroups: [KUBERNETES_GROUP],
-      })),
-    );
+    expect(entries).toEqual([
+      { ClusterName: 'prod-eks', PrincipalArn: getAtt(stack.orchestrator.kubernetesRole), Type: 'STANDARD', KubernetesGroups: [KUBERNETES_GROUP] },
+      { ClusterName: 'prod-eks', PrincipalArn: getAtt(stack.orchestrator.analysisRole), Type: 'STANDARD', KubernetesGroups: [KUBERNETES_READ_GROUP] },
+    ]);
     expect(KUBERNETES_GROUP).toBe('sluice:orchestrator');
-  });
-
-  it('the Kubernetes Lambdas learn the cluster from their environment', () => {
-    const env = (fnProps('set-weight').Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(env).toMatchObject({ SLUICE_CLUSTER_NAME: 'prod-eks', SLUICE_CLUSTER_REGION: REGION });
+    expect(KUBERNETES_READ_GROUP).toBe('sluice:reader');
   });
 });
 
@@ -365,10 +383,10 @@ describe('store, bus, registry, outputs', () => {
     expect(spec.spec.workload.scaleCanaryToZero).toBe(true);
   });
 
-  it('outputs what the CLI and the README name (all of them: OIDC and Slack are configured here)', () => {
+  it('outputs what the CLI and the README name (all of them: OIDC, GitOps and Slack are configured here)', () => {
     expect(Object.keys(template.Outputs).sort()).toEqual(Object.values(OUTPUTS).sort());
     const o = stack.orchestrator;
-    expect(template.Outputs[OUTPUTS.gitopsWebhookUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.triggers.gitopsUrl.node.defaultChild as CfnElement), 'FunctionUrl'] });
+    expect(template.Outputs[OUTPUTS.gitopsWebhookUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.triggers.gitopsUrl!.node.defaultChild as CfnElement), 'FunctionUrl'] });
     expect(template.Outputs[OUTPUTS.slackFunctionUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.slack!.url.node.defaultChild as CfnElement), 'FunctionUrl'] });
     expect(template.Outputs[OUTPUTS.githubActionsRoleArn]!.Value).toEqual(getAtt(o.triggers.githubRole!));
     expect(template.Outputs[OUTPUTS.slackSecretArn]!.Value).toEqual({ Ref: logicalId(o.slack!.secret) });

@@ -9,6 +9,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { SluiceOrchestrator } from './sluice-orchestrator.ts';
 import type { SluiceOrchestratorProps } from './sluice-orchestrator.ts';
+import { vpcPlacementFromIds } from './vpc.ts';
+import type { VpcIds } from './vpc.ts';
 
 /** Output keys of the stack: a contract with the CLI and the README. */
 export const OUTPUTS = {
@@ -19,6 +21,7 @@ export const OUTPUTS = {
   kubernetesRoleArn: 'KubernetesRoleArn',
   clusterWiring: 'ClusterWiring',
   safetyNetDeadLetterQueueUrl: 'SafetyNetDeadLetterQueueUrl',
+  /** Only with `-c gitops=true`. */
   gitopsWebhookUrl: 'GitopsWebhookUrl',
   /** `sluice start --at` and `sluice schedule list|cancel` against the stack: the group, target, role and DLQ of one-off schedules. */
   scheduleGroupName: 'ScheduleGroupName',
@@ -29,6 +32,11 @@ export const OUTPUTS = {
   reconcilerFunctionArn: 'ReconcilerFunctionArn',
   /** Subscribe people here: alarms on stuck rollouts, failed rollbacks, dead-lettered safety nets, reconciler findings. */
   alertTopicArn: 'AlertTopicArn',
+  /** `sluice doctor --stack`: Prepare (reads, read-only group) and SetWeight (dry-run patches, writers' group) in doctor mode. */
+  doctorReadFunctionArn: 'DoctorReadFunctionArn',
+  doctorWriteFunctionArn: 'DoctorWriteFunctionArn',
+  /** The Prepare/Analyze role (mapped to sluice:reader): `sluice doctor --stack` checks its access entry. */
+  analysisRoleArn: 'AnalysisRoleArn',
   /** Only when GitHub OIDC is configured. */
   githubActionsRoleArn: 'GithubActionsRoleArn',
   /** Only when Slack is configured. */
@@ -38,12 +46,14 @@ export const OUTPUTS = {
 } as const;
 
 /** The outputs a stack has only when the feature behind them is configured. */
-export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn]);
+export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn, OUTPUTS.gitopsWebhookUrl]);
 
 export type SluiceStackProps = StackProps &
   SluiceOrchestratorProps & {
     /** The complete ARN of an existing Slack secret `{ signingSecret, botToken }` (with `slack`; instead of `slack.secret`). */
     slackSecretArn?: string;
+    /** VPC placement by IDs (what `-c vpcId=…` gives); built with Vpc.fromVpcAttributes, no lookup. Instead of `vpc`. */
+    vpcIds?: VpcIds;
   };
 
 export class SluiceStack extends Stack {
@@ -51,7 +61,9 @@ export class SluiceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
-    const { slackSecretArn, ...rest } = props;
+    const { slackSecretArn, vpcIds, ...rest } = props;
+    if (vpcIds && props.vpc) throw new Error('give vpc or vpcIds, not both');
+    if (vpcIds) rest.vpc = vpcPlacementFromIds(this, vpcIds);
     if (slackSecretArn && !props.slack) throw new Error('slackSecretArn was given without slack { teamId, apiAppId }');
     const slack = props.slack && slackSecretArn ? { ...props.slack, secret: secretsmanager.Secret.fromSecretCompleteArn(this, 'SlackSecret', slackSecretArn) } : props.slack;
     const sluice = new SluiceOrchestrator(this, 'Sluice', { ...rest, ...(slack ? { slack } : {}) });
@@ -70,7 +82,7 @@ export class SluiceStack extends Stack {
       'Which EKS cluster the Lambdas are wired to',
     );
     output(OUTPUTS.safetyNetDeadLetterQueueUrl, sluice.safetyNetDeadLetterQueue.queueUrl, 'Safety-net events that could not be handled: inspect, then restore traffic by hand');
-    output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
+    if (sluice.triggers.gitopsUrl) output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
     const triggers = sluice.triggers;
     output(OUTPUTS.scheduleGroupName, triggers.scheduleGroup.ref, 'EventBridge Scheduler group of one-off rollouts (sluice start --at, sluice schedule)');
     output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
@@ -78,6 +90,9 @@ export class SluiceStack extends Stack {
     output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
     output(OUTPUTS.reconcilerFunctionArn, sluice.functions.reconciler.functionArn, 'The reconciler Lambda: `sluice recover [TARGET] --stack` invokes it');
     output(OUTPUTS.alertTopicArn, sluice.recovery.topic.topicArn, 'SNS topic of the alarms that need a person (stuck rollout, failed rollback, dead-lettered safety net, reconciler findings)');
+    output(OUTPUTS.analysisRoleArn, sluice.analysisRole.roleArn, 'IAM role of Prepare and Analyze (mapped to the read-only sluice:reader)');
+    output(OUTPUTS.doctorReadFunctionArn, sluice.functions.prepare.functionArn, 'sluice doctor --stack: the checks in Prepare\'s role (reads)');
+    output(OUTPUTS.doctorWriteFunctionArn, sluice.functions['set-weight'].functionArn, 'sluice doctor --stack: the checks in the writers\' role (dry-run patches)');
     if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');

@@ -65,7 +65,7 @@ beforeAll(() => {
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   stack = new Stack(app, 'SluiceTriggersTest', { env: { account: '123456789012', region: 'us-east-1' } });
-  sluice = new SluiceOrchestrator(stack, 'Sluice', { cluster: { name: 'prod-eks' }, registryDir: registry, githubOidc: { providerArn: OIDC_ARN, subjects: ['repo:acme/web:ref:refs/heads/main'] } });
+  sluice = new SluiceOrchestrator(stack, 'Sluice', { cluster: { name: 'prod-eks' }, registryDir: registry, gitops: true, githubOidc: { providerArn: OIDC_ARN, subjects: ['repo:acme/web:ref:refs/heads/main'] } });
   template = app.synth().getStackByName(stack.stackName).template as typeof template;
 }, 300_000);
 
@@ -103,10 +103,11 @@ describe('triggers', () => {
       { actions: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'], resources: [schedules] },
       { actions: ['iam:PassRole'], resources: [arnOf(t.schedulerRole)], condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } },
       { actions: ['ssm:GetParameter'], resources: [parameters] },
+      { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
     ];
     expect(statementsOf(t.startFunction.role!)).toEqual(sorted([...common(t.startFunction.logGroup), { actions: ['sqs:SendMessage'], resources: [arnOf(t.startDeadLetterQueue)] }]));
-    expect(statementsOf(t.gitopsFunction.role!)).toEqual(
-      sorted([...common(t.gitopsFunction.logGroup), { actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: [{ Ref: logicalId(t.gitopsSecret) }] }]),
+    expect(statementsOf(t.gitopsFunction!.role!)).toEqual(
+      sorted([...common(t.gitopsFunction!.logGroup), { actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: [{ Ref: logicalId(t.gitopsSecret!) }] }]),
     );
   });
 
@@ -162,10 +163,10 @@ describe('triggers', () => {
 
   it('the GitOps Lambda: a Function URL with auth NONE (signatures checked in code) and reserved concurrency', () => {
     const t = sluice.triggers;
-    expect(ofType('AWS::Lambda::Url').map((u) => u.Properties)).toEqual([expect.objectContaining({ AuthType: 'NONE', TargetFunctionArn: arnOf(t.gitopsFunction) })]);
-    expect(props(t.gitopsFunction).ReservedConcurrentExecutions).toBe(5);
-    expect((props(t.gitopsFunction).Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
-      SLUICE_GITOPS_SECRET_ARN: { Ref: logicalId(t.gitopsSecret) },
+    expect(ofType('AWS::Lambda::Url').map((u) => u.Properties)).toEqual([expect.objectContaining({ AuthType: 'NONE', TargetFunctionArn: arnOf(t.gitopsFunction!) })]);
+    expect(props(t.gitopsFunction!).ReservedConcurrentExecutions).toBe(5);
+    expect((props(t.gitopsFunction!).Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      SLUICE_GITOPS_SECRET_ARN: { Ref: logicalId(t.gitopsSecret!) },
       SLUICE_START_FUNCTION_ARN: arnOf(t.startFunction),
     });
   });

@@ -83,13 +83,19 @@ export interface SluiceTriggersProps extends SluiceSharedProps {
   gitopsSecret?: secretsmanager.ISecret;
   /** Concurrent webhook requests at most (a flood cannot exhaust the account's Lambda concurrency). Default 5. */
   gitopsConcurrency?: number;
+  /**
+   * Create the GitOps webhook Lambda and its public Function URL (auth NONE). Default false: an
+   * organisation whose guardrails deny public Lambda URLs can deploy the stack without GitOps.
+   */
+  gitops?: boolean;
 }
 
 export class SluiceTriggers extends Construct {
   readonly startFunction: nodejs.NodejsFunction;
-  readonly gitopsFunction: nodejs.NodejsFunction;
-  readonly gitopsUrl: lambda.FunctionUrl;
-  readonly gitopsSecret: secretsmanager.ISecret;
+  /** The GitOps webhook; present only with `gitops: true`. */
+  readonly gitopsFunction: nodejs.NodejsFunction | undefined;
+  readonly gitopsUrl: lambda.FunctionUrl | undefined;
+  readonly gitopsSecret: secretsmanager.ISecret | undefined;
   readonly startDeadLetterQueue: sqs.Queue;
   readonly requestedRule: events.Rule;
   readonly requestedDeadLetterQueue: sqs.Queue;
@@ -147,33 +153,48 @@ export class SluiceTriggers extends Construct {
     (this.startFunction.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: this.startDeadLetterQueue.queueArn };
     startRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.startDeadLetterQueue.queueArn] }));
 
-    this.gitopsSecret =
-      props.gitopsSecret ??
-      new secretsmanager.Secret(this, 'GitopsSecret', {
-        description: 'Sluice GitOps webhooks: { "token" } (or "flux" HMAC key and "argocd" bearer token)',
-        generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'token', excludePunctuation: true, passwordLength: 48 },
-      });
-    const gitopsRole = role('GitopsRole', 'Sluice GitOps webhook Lambda: verified Flux / Argo CD notifications -> StartExecution');
-    const gitopsLogs = logGroup('GitopsLogs');
-    this.gitopsFunction = props.bundledFunction(
-      'GitopsFunction',
-      'gitops-webhook',
-      gitopsRole,
-      gitopsLogs,
-      15,
-      environment({ SLUICE_GITOPS_SECRET_ARN: this.gitopsSecret.secretArn, SLUICE_START_FUNCTION_ARN: this.startFunction.functionArn }),
-    );
-    (this.gitopsFunction.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = props.gitopsConcurrency ?? 5;
-    // Auth NONE: Flux and Argo CD cannot sign SigV4; the handler verifies the HMAC / bearer token on the raw body.
-    this.gitopsUrl = this.gitopsFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
-    this.gitopsSecret.grantRead(gitopsRole);
+    let gitops: { role: iam.Role; logs: logs.LogGroup } | undefined;
+    if (props.gitops) {
+      const gitopsSecret =
+        props.gitopsSecret ??
+        new secretsmanager.Secret(this, 'GitopsSecret', {
+          description: 'Sluice GitOps webhooks: { "token" } (or "flux" HMAC key and "argocd" bearer token)',
+          generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'token', excludePunctuation: true, passwordLength: 48 },
+        });
+      const gitopsRole = role('GitopsRole', 'Sluice GitOps webhook Lambda: verified Flux / Argo CD notifications -> StartExecution');
+      const gitopsLogs = logGroup('GitopsLogs');
+      const gitopsFunction = props.bundledFunction(
+        'GitopsFunction',
+        'gitops-webhook',
+        gitopsRole,
+        gitopsLogs,
+        15,
+        environment({ SLUICE_GITOPS_SECRET_ARN: gitopsSecret.secretArn, SLUICE_START_FUNCTION_ARN: this.startFunction.functionArn }),
+      );
+      (gitopsFunction.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = props.gitopsConcurrency ?? 5;
+      // Auth NONE: Flux and Argo CD cannot sign SigV4; the handler verifies the HMAC / bearer token on the raw body.
+      this.gitopsUrl = gitopsFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+      gitopsSecret.grantRead(gitopsRole);
+      this.gitopsSecret = gitopsSecret;
+      this.gitopsFunction = gitopsFunction;
+      gitops = { role: gitopsRole, logs: gitopsLogs };
+      if (!props.gitopsSecret) {
+        Validations.of(gitopsSecret).acknowledge({
+          id: 'AwsSolutions-SMG4',
+          reason: 'A shared webhook secret that Flux and Argo CD also hold: rotating it needs their Secrets changed in the same step, which a rotation Lambda cannot do.',
+        });
+      }
+    } else {
+      if (props.gitopsSecret) throw new Error('gitopsSecret was given without gitops: true');
+      this.gitopsUrl = undefined;
+      this.gitopsSecret = undefined;
+      this.gitopsFunction = undefined;
+    }
 
     const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const scheduleArns = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.ref}/*` });
-    for (const [fnRole, fnLogs] of [
-      [startRole, startLogs],
-      [gitopsRole, gitopsLogs],
-    ] as const) {
+    const callers: Array<[iam.Role, logs.LogGroup]> = [[startRole, startLogs], ...(gitops ? [[gitops.role, gitops.logs] as [iam.Role, logs.LogGroup]] : [])];
+    for (const [fnRole, fnLogs] of callers) {
       fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }));
       fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...START_STORE_ACTIONS], resources: [props.table.tableArn] }));
       fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
@@ -189,17 +210,11 @@ export class SluiceTriggers extends Construct {
       [scheduleArns, 'scheduler:CreateSchedule/GetSchedule on the schedules of Sluice\'s own group only (their names are chosen per queued rollout)'],
       [props.registry.parameterArnPattern, 'ssm:GetParameter on the registry prefix only: one parameter per target, named by the target'],
     ];
-    for (const fnRole of [startRole, gitopsRole]) {
+    for (const [fnRole] of callers) {
       for (const [arn, reason] of scoped) Validations.of(fnRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagResource(stack, arn)}]`, reason });
     }
     for (const dlq of [this.requestedDeadLetterQueue, this.ecrDeadLetterQueue, this.schedulerDeadLetterQueue]) {
       Validations.of(dlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue (of an EventBridge rule target or of Scheduler schedules), watched by a CloudWatch alarm.' });
-    }
-    if (!props.gitopsSecret) {
-      Validations.of(this.gitopsSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason: 'A shared webhook secret that Flux and Argo CD also hold: rotating it needs their Secrets changed in the same step, which a rotation Lambda cannot do.',
-      });
     }
 
     // Scheduler invokes the start Lambda (unqualified ARN, as schedules name it) and parks failures in its DLQ.

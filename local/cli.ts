@@ -8,6 +8,7 @@ import { SpecFileError, validateSpecFile } from './spec-file.ts';
 import type { ControlPlane } from './control.ts';
 
 import { EXIT } from './exit-codes.ts';
+import { specWarnings } from '../lambdas/core/spec-checks.ts';
 
 export { EXIT };
 
@@ -25,6 +26,8 @@ export async function validateCommand(path: string, io: Io): Promise<number> {
   try {
     const result = await validateSpecFile(path);
     if (result.ok) {
+      // Warnings go to stderr: stdout stays `valid` for scripts.
+      for (const warning of specWarnings(result.spec)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
       io.stdout('valid\n');
       return EXIT.ok;
     }
@@ -255,6 +258,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .action(async (name: string, flags: ControlFlags) => {
       const { scheduleCancelCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => scheduleCancelCommand(plane, name, io));
+    });
+
+  program
+    .command('doctor')
+    .description('the preflight alone, moving nothing: one line per check with a fix for each failure; exit 0 only when a rollout would start')
+    .argument('[target]', 'the rollout target (metadata.name)')
+    .option('--spec <file>', 'the spec to check instead of rollouts/<target>.yaml or the deployed registry\'s')
+    .option('--rollouts <dir>', 'folder of target specs (<target>.yaml)', 'rollouts')
+    .option('--kubeconfig <file>', 'kubeconfig file (locally; default KUBECONFIG or ~/.kube/config)')
+    .option('--stack <name>', 'check inside a deployed stack\'s functions, in their roles')
+    .option('--region <region>', 'AWS region (with --stack)')
+    .action(async (target: string | undefined, flags: { spec?: string; rollouts: string; kubeconfig?: string; stack?: string; region?: string }) => {
+      const { doctorCommand } = await import('./commands/doctor.ts');
+      code = await doctorCommand({ target, ...flags }, io);
     });
 
   control(program.command('event'))

@@ -47,7 +47,7 @@ export function localNotifications(options: LocalNotificationsOptions): LocalNot
   const noticed = new Set<string>();
   const pending = new Set<Promise<void>>();
   const webhooks = new WebhookNotifier({
-    urlsFor: async (target) => (specs.get(target)?.spec.notifications?.webhooks ?? []).map((webhook) => webhook.url),
+    urlsFor: async (target) => specs.get(target)?.spec.notifications?.webhooks ?? [],
     ...(options.fetch ? { fetch: options.fetch } : {}),
     onError: (message, context) => log(`webhook: ${message} (${String(context['host'] ?? '')}: ${String(context['status'] ?? context['error'] ?? '')})`),
   });

@@ -101,7 +101,10 @@ export async function summarize(args: {
   const strandedReason = stranded && record
     ? `the execution ended ${execution.status ?? ''}${execution.cause ? ` (${causeMessage(execution.cause)})` : ''} but traffic was not restored: ${formatWeights(record.lastWeights, args.weightScale)} as Sluice last wrote it; run \`sluice recover ${record.target}\``
     : undefined;
-  const reason = strandedReason ?? record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  const stated = strandedReason ?? record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  // noData: pass counts a look without data as passed: a promotion must say how many looks had no evidence.
+  const empty = steps.filter((s) => s.verdict === 'no-data').length;
+  const reason = outcome === 'promoted' && empty > 0 ? `${stated}; promoted without evidence at ${empty} look${empty === 1 ? '' : 's'} (noData: pass)` : stated;
   return {
     execution: name,
     target: args.target,

@@ -44,6 +44,9 @@ describe('statemachine/rollout.asl.json', () => {
         expect(retrier.JitterStrategy, name).toBe(name === 'Rollback' ? 'NONE' : 'FULL');
         expect(retrier.BackoffRate, name).toBeGreaterThan(1);
       }
+      // Every error the Lambda service itself may answer (the Step Functions docs' list for Lambda tasks), client timeouts included.
+      const lambdaErrors = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
+      expect(state.Retry?.[0]?.ErrorEquals, name).toEqual(expect.arrayContaining(lambdaErrors));
     }
   });
 

@@ -12,6 +12,7 @@ import { policyRulesForGroup, startKubeStandIn, type KubeStandIn } from '../../l
 
 const manifests = readFileSync(fileURLToPath(new URL('./rbac.yaml', import.meta.url)), 'utf8');
 const GROUP = 'sluice:orchestrator';
+const READER = 'sluice:reader';
 
 interface Doc {
   kind: string;
@@ -32,14 +33,25 @@ describe('infra/k8s/rbac.yaml', () => {
     }
   });
 
-  it('uses namespaced Roles bound to the sluice:orchestrator group only, and never create/update/delete', () => {
+  it('uses namespaced Roles bound to the sluice:orchestrator or sluice:reader group only, and never create/update/delete', () => {
     expect(new Set(docs.map((d) => d.kind))).toEqual(new Set(['Role', 'RoleBinding']));
     for (const binding of docs.filter((d) => d.kind === 'RoleBinding')) {
-      expect(binding.subjects).toEqual([expect.objectContaining({ kind: 'Group', name: GROUP })]);
+      expect(binding.subjects).toHaveLength(1);
+      expect([GROUP, READER]).toContain(binding.subjects?.[0]?.name);
+      expect(binding.subjects?.[0]?.kind).toBe('Group');
       expect(docs.some((d) => d.kind === binding.roleRef?.kind && d.metadata.name === binding.roleRef.name && d.metadata.namespace === binding.metadata.namespace)).toBe(true);
     }
     const verbs = new Set(docs.flatMap((d) => d.rules ?? []).flatMap((r) => r.verbs));
     expect([...verbs].sort()).toEqual(['get', 'list', 'patch']);
+  });
+
+  it('gives the reader group (Prepare, Analyze) no verb but get, and list on HPAs only', () => {
+    const readerRoles = new Set(docs.filter((d) => d.kind === 'RoleBinding' && d.subjects?.[0]?.name === READER).map((d) => `${d.metadata.namespace}/${d.roleRef?.name}`));
+    expect(readerRoles.size).toBe(2);
+    const rules = docs.filter((d) => d.kind === 'Role' && readerRoles.has(`${d.metadata.namespace}/${d.metadata.name}`)).flatMap((d) => d.rules ?? []);
+    for (const rule of rules) {
+      expect(rule.verbs.filter((v) => v !== 'get' && !(v === 'list' && rule.resources.includes('horizontalpodautoscalers'))), JSON.stringify(rule)).toEqual([]);
+    }
   });
 
   describe('enforced by the API stand-in', () => {
@@ -75,6 +87,7 @@ describe('infra/k8s/rbac.yaml', () => {
       api.apply(deployment('podinfo-primary'));
       api.apply(deployment('payments'));
       api.addToken('sluice', policyRulesForGroup(manifests, GROUP));
+      api.addToken('reader', policyRulesForGroup(manifests, READER));
       custom = api.kubeConfig('sluice').makeApiClient(CustomObjectsApi);
       apps = api.kubeConfig('sluice').makeApiClient(AppsV1Api);
     });
@@ -91,6 +104,18 @@ describe('infra/k8s/rbac.yaml', () => {
       expect(await status(apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary' }))).toBe(200);
       expect(await status(apps.patchNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo', body: { spec: { replicas: 0 } } }, merge))).toBe(200);
       expect(await status(api.kubeConfig('sluice').makeApiClient(AutoscalingV2Api).listNamespacedHorizontalPodAutoscaler({ namespace: 'default' }))).toBe(200);
+    });
+
+    it('lets the reader group read the target\'s objects and refuses every patch with 403', async () => {
+      const reader = api.kubeConfig('reader');
+      const readerCustom = reader.makeApiClient(CustomObjectsApi);
+      const readerApps = reader.makeApiClient(AppsV1Api);
+      const ug = { group: 'gloo.solo.io', version: 'v1', namespace: 'gloo-system', plural: 'upstreamgroups', name: 'podinfo' };
+      expect(await status(readerCustom.getNamespacedCustomObject(ug))).toBe(200);
+      expect(await status(readerApps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo' }))).toBe(200);
+      expect(await status(readerCustom.patchNamespacedCustomObject({ ...ug, body: { spec: { destinations: [] } } }, merge))).toBe(403);
+      expect(await status(readerApps.patchNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo', body: { spec: { replicas: 0 } } }, merge))).toBe(403);
+      expect(await status(readerApps.patchNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary', body: { spec: { replicas: 3 } } }, merge))).toBe(403);
     });
 
     it('refuses other objects, other verbs and other namespaces with 403', async () => {

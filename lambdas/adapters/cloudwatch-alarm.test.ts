@@ -47,6 +47,14 @@ describe('CloudWatchAlarmProvider', () => {
     ]);
   });
 
+  it('asks for metric alarms only when composites are not configured (the deployed grant names metric alarms)', async () => {
+    cw.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'a', StateValue: 'ALARM' }] });
+    const provider = new CloudWatchAlarmProvider({ client, alarms: ['a'], composite: false });
+
+    expect(await provider.alarmsFiring()).toEqual(['a']);
+    expect(cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input)).toEqual([{ AlarmNames: ['a'], AlarmTypes: ['MetricAlarm'] }]);
+  });
+
   it('refuses an alarm that does not exist instead of reading it as quiet', async () => {
     cw.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: 'a', StateValue: 'OK' }] });
     const provider = new CloudWatchAlarmProvider({ client, alarms: ['a', 'typo-alarm'] });

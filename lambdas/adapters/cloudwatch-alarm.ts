@@ -33,11 +33,18 @@ export function alarmsRegion(alarms: readonly string[]): string | undefined {
 export class CloudWatchAlarmProvider implements MetricProvider {
   readonly alarms: string[];
   readonly #client: CloudWatchAlarmSend;
+  readonly #composite: boolean;
 
-  constructor(options: { client: CloudWatchAlarmSend; alarms: readonly string[] }) {
+  /**
+   * `composite: false` asks for metric alarms only: the deployed grant names the alarms' ARNs, and
+   * CloudWatch answers composite alarms only to a caller allowed DescribeAlarms on "*" (the stack
+   * says which through SLUICE_COMPOSITE_ALARMS). Default true (locally, credentials decide).
+   */
+  constructor(options: { client: CloudWatchAlarmSend; alarms: readonly string[]; composite?: boolean }) {
     if (options.alarms.length === 0) throw new Error('a cloudwatch-alarm metric needs at least one alarm');
     alarmsRegion(options.alarms);
     this.#client = options.client;
+    this.#composite = options.composite ?? true;
     this.alarms = [...new Set(options.alarms.map(alarmName))];
   }
 
@@ -63,7 +70,7 @@ export class CloudWatchAlarmProvider implements MetricProvider {
       const names = this.alarms.slice(i, i + NAMES_PER_CALL);
       let nextToken: string | undefined;
       do {
-        const input: DescribeAlarmsCommandInput = { AlarmNames: names, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] };
+        const input: DescribeAlarmsCommandInput = { AlarmNames: names, AlarmTypes: this.#composite ? ['MetricAlarm', 'CompositeAlarm'] : ['MetricAlarm'] };
         if (nextToken) input.NextToken = nextToken;
         let output;
         try {

@@ -152,3 +152,29 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
     });
   });
 }
+
+describe('RouteRouter on a RouteTable named with its VirtualService: preflight checks the delegation', () => {
+  const spec = () => testSpec({ router: { kind: 'RouteTable', route: { routeTable: 'podinfo-routes', virtualService: 'podinfo', namespace: GLOO_NS, name: 'main' } } });
+  const router = () => new RouteRouter({ kubeConfig: kube.kubeConfig(), spec: spec(), ...FAST });
+  const vsWith = (routes: unknown[]): KubeObject => ({ apiVersion: 'gateway.solo.io/v1', kind: 'VirtualService', metadata: { name: 'podinfo', namespace: GLOO_NS }, spec: { virtualHost: { domains: ['*'], routes } } });
+
+  beforeEach(async () => {
+    await seed('RouteTable', [otherRoute, multiRoute(start)]);
+  });
+
+  it('passes when a VirtualService route delegates to the table (by ref, or by the older name/namespace)', async () => {
+    kube.apply(vsWith([{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'podinfo-routes', namespace: GLOO_NS } } }]));
+    await expect(router().reconcile()).resolves.toBeUndefined();
+    kube.apply(vsWith([{ matchers: [{ prefix: '/' }], delegateAction: { name: 'podinfo-routes', namespace: GLOO_NS } }]));
+    await expect(router().reconcile()).resolves.toBeUndefined();
+  });
+
+  it('refuses, naming both objects, when the VirtualService delegates elsewhere or not at all; nothing is written', async () => {
+    kube.apply(vsWith([{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'other-routes', namespace: GLOO_NS } } }, otherRoute]));
+    const before = storedRoutes('RouteTable');
+    const error = await router().reconcile().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RefusedError);
+    expect((error as Error).message).toBe(`VirtualService ${GLOO_NS}/podinfo has no route delegating to RouteTable ${GLOO_NS}/podinfo-routes (delegateAction): traffic would not reach the table's weights`);
+    expect(storedRoutes('RouteTable')).toEqual(before);
+  });
+});

@@ -283,12 +283,40 @@ export class RouteRouter implements TrafficRouter {
     // Checked last: the more specific reasons above (a missing Upstream) also make Gloo reject the object.
     const rejected = glooRejection(located.snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
+    await this.#assertDelegated(located.snapshot.object);
     if (!needsWrite) return;
     await retryOnConflict(`${this.#object.what} patch`, async () => {
       const read = await this.#readRoute('refused');
       const destinations = this.#plan(read);
       if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
     }, this.#retry);
+  }
+
+  /**
+   * A RouteTable carries traffic only when a VirtualService delegates to it. When the spec names
+   * that VirtualService too (`router.route.virtualService`, same namespace), preflight reads it (a
+   * get by name: Sluice never lists Gloo objects) and refuses unless one of its routes delegates to
+   * the table, by `delegateAction.ref`, the older `delegateAction.{name,namespace}`, or a selector
+   * whose labels the table carries in one of its namespaces.
+   */
+  async #assertDelegated(table: Record<string, unknown>): Promise<void> {
+    const ref = this.#router.route;
+    if (this.#router.kind !== 'RouteTable' || !ref?.virtualService) return;
+    const vs = new GlooRouteObject(this.#custom, { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace }, this.#timeoutMs);
+    const { routes } = await vs.read('refused');
+    const { name, namespace } = this.#object.target;
+    const labels = ((table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {});
+    const delegates = routes.some((route) => {
+      const action = (route as { delegateAction?: { ref?: { name?: string; namespace?: string }; name?: string; namespace?: string; selector?: { labels?: Record<string, string>; namespaces?: string[] } } }).delegateAction;
+      if (!action) return false;
+      const direct = action.ref ?? (action.name ? { name: action.name, namespace: action.namespace } : undefined);
+      if (direct) return direct.name === name && (direct.namespace ?? ref.namespace) === namespace;
+      const selector = action.selector;
+      if (!selector) return false;
+      const inNamespace = (selector.namespaces ?? [ref.namespace]).some((n) => n === '*' || n === namespace);
+      return inNamespace && Object.entries(selector.labels ?? {}).every(([k, v]) => labels[k] === v);
+    });
+    if (!delegates) throw new RefusedError(`${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`);
   }
 
   async getWeights(): Promise<Weights> {

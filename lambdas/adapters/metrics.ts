@@ -71,7 +71,9 @@ export function metricProviderFor(spec: RolloutSpec, metric: MetricSpec): Metric
       });
     case 'cloudwatch-alarm': {
       const alarms = metric.alarms ?? [];
-      return new CloudWatchAlarmProvider({ client: cloudWatchClient(provider.region ?? alarmsRegion(alarms) ?? clusterRegion(spec)), alarms });
+      // The deployed stack sets SLUICE_COMPOSITE_ALARMS to what its DescribeAlarms grant allows.
+      const composite = process.env.SLUICE_COMPOSITE_ALARMS !== 'false';
+      return new CloudWatchAlarmProvider({ client: cloudWatchClient(provider.region ?? alarmsRegion(alarms) ?? clusterRegion(spec)), alarms, composite });
     }
     case 'web':
       // isOnline checks the URL the looks will ask, variables filled in.

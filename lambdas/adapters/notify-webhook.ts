@@ -7,14 +7,18 @@
 import { verdictLines } from '../core/chatops/blocks.ts';
 import type { Notifier, SluiceEvent } from '../core/ports.ts';
 import { logger } from './logger.ts';
+import type { SecretString, SecretUrl } from '../core/secrets.ts';
+import { redactKnownSecrets, resolveHeaders, resolveSecret } from './secrets.ts';
 
 export interface WebhookNotifierOptions {
-  /** The webhook URLs of a target (from its spec). */
-  urlsFor(target: string): Promise<string[]>;
+  /** The webhooks of a target (from its spec): URLs, or `{ url, headers }` whose parts may be secret references. */
+  urlsFor(target: string): Promise<NotifyWebhook[]>;
   fetch?: typeof fetch;
   timeoutMs?: number;
   onError?: (message: string, context: Record<string, unknown>) => void;
 }
+
+export type NotifyWebhook = string | { url: SecretUrl; headers?: Record<string, SecretString> | undefined };
 
 export interface WebhookPayload extends SluiceEvent {
   source: 'sluice';
@@ -37,7 +41,7 @@ export class WebhookNotifier implements Notifier {
 
   async notify(event: SluiceEvent): Promise<void> {
     const report = this.#options.onError ?? ((message, context) => logger.warn(message, context));
-    let urls: string[];
+    let urls: NotifyWebhook[];
     try {
       urls = await this.#options.urlsFor(event.target);
     } catch (error) {
@@ -47,13 +51,17 @@ export class WebhookNotifier implements Notifier {
     const body = JSON.stringify(webhookPayload(event));
     const send = this.#options.fetch ?? fetch;
     await Promise.all(
-      urls.map(async (url) => {
-        const host = new URL(url).host; // the path of a webhook URL is its secret: never logged
+      urls.map(async (webhook, i) => {
+        const spec = typeof webhook === 'string' ? { url: webhook } : webhook;
+        // The path of a webhook URL is its secret: only the host is logged, and not even that for a referenced URL.
+        const host = typeof spec.url === 'string' ? new URL(spec.url).host : `webhook ${i} (by reference)`;
         try {
-          const response = await send(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000) });
+          const url = await resolveSecret(spec.url, `notification webhook ${i} url`);
+          const headers = await resolveHeaders(spec.headers, `notification webhook ${i} headers`);
+          const response = await send(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000) });
           if (!response.ok) report('webhook refused the notification', { host, status: response.status, execution: event.execution });
         } catch (error) {
-          report('webhook unreachable', { host, execution: event.execution, error: error instanceof Error ? error.message : String(error) });
+          report('webhook unreachable', { host, execution: event.execution, error: redactKnownSecrets(error instanceof Error ? error.message : String(error)) });
         }
       }),
     );

@@ -13,6 +13,9 @@ import { parseDuration } from '../core/duration.ts';
 import type { MetricProvider, MetricValue } from '../core/ports.ts';
 import type { ArmCounters, CounterSnapshot, SeriesSample } from '../core/counts.ts';
 import type { ArmCounterQueries } from '../core/queries.ts';
+import { redactUrl } from '../core/secrets.ts';
+import type { SecretString } from '../core/secrets.ts';
+import { resolveSecret } from './secrets.ts';
 
 /**
  * Signs one request just before it is sent (Amazon Managed Prometheus: SigV4), returning the
@@ -24,8 +27,9 @@ export interface PrometheusProviderOptions {
   address: string;
   /** A duration such as `5s` (default), or milliseconds. */
   timeout?: string | number;
-  bearerToken?: string | undefined;
-  basicAuth?: { username: string; password: string } | undefined;
+  /** Values or references, resolved at the first request (lambdas/adapters/secrets.ts). */
+  bearerToken?: SecretString | undefined;
+  basicAuth?: { username: string; password: SecretString } | undefined;
   /** PEM of the CA that signs the server's certificate. */
   ca?: string | undefined;
   /** Evaluation time of instant queries; default: the server's now. */
@@ -62,7 +66,10 @@ function sampleValue(raw: unknown, query: string): MetricValue {
 export class PrometheusProvider implements MetricProvider {
   readonly address: string;
   readonly timeoutMs: number;
-  readonly #headers: Record<string, string>;
+  #headers: Promise<Record<string, string>> | undefined;
+  readonly #auth: Pick<PrometheusProviderOptions, 'bearerToken' | 'basicAuth'>;
+  /** The address as messages show it: no userinfo, no query string (they may carry credentials). */
+  readonly #shown: string;
   readonly #ca: string | undefined;
   readonly #time: () => Date | undefined;
   readonly #signer: RequestSigner | undefined;
@@ -71,25 +78,39 @@ export class PrometheusProvider implements MetricProvider {
   constructor(options: PrometheusProviderOptions) {
     this.address = options.address.replace(/\/+$/, '');
     this.timeoutMs = typeof options.timeout === 'number' ? options.timeout : parseDuration(options.timeout ?? '5s');
-    if (options.bearerToken && options.basicAuth) throw new Error(`Prometheus at ${this.address}: set either bearerToken or basicAuth, not both`);
-    this.#headers = { Accept: 'application/json' };
-    if (options.bearerToken) this.#headers.Authorization = `Bearer ${options.bearerToken}`;
-    if (options.basicAuth) {
-      const { username, password } = options.basicAuth;
-      this.#headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
+    this.#shown = redactUrl(this.address);
+    if (options.bearerToken && options.basicAuth) throw new Error(`Prometheus at ${this.#shown}: set either bearerToken or basicAuth, not both`);
+    this.#auth = { bearerToken: options.bearerToken, basicAuth: options.basicAuth };
     this.#ca = options.ca;
     this.#time = options.time ?? (() => undefined);
     this.#signer = options.signer;
     this.#label = options.label ?? 'Prometheus';
-    if (this.#signer && (options.bearerToken || options.basicAuth)) throw new Error(`${this.#label} at ${this.address}: requests are signed; set no bearerToken or basicAuth`);
+    if (this.#signer && (options.bearerToken || options.basicAuth)) throw new Error(`${this.#label} at ${this.#shown}: requests are signed; set no bearerToken or basicAuth`);
+  }
+
+  /** The request headers, credentials resolved once per provider (a reference is read at first use, not at construction). */
+  #baseHeaders(): Promise<Record<string, string>> {
+    this.#headers ??= (async () => {
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      const { bearerToken, basicAuth } = this.#auth;
+      if (bearerToken) headers.Authorization = `Bearer ${await resolveSecret(bearerToken, `${this.#label} bearerToken`)}`;
+      if (basicAuth) {
+        const password = await resolveSecret(basicAuth.password, `${this.#label} basicAuth.password`);
+        headers.Authorization = `Basic ${Buffer.from(`${basicAuth.username}:${password}`).toString('base64')}`;
+      }
+      return headers;
+    })().catch((error: unknown) => {
+      this.#headers = undefined;
+      throw error;
+    });
+    return this.#headers;
   }
 
   /** Answers `vector(1)`: proves the server is reachable, the credentials work and it evaluates queries. */
   async isOnline(): Promise<void> {
     // runQuery's errors already name the server and what went wrong (unreachable, credentials, TLS).
     const value = await this.runQuery('vector(1)');
-    if (value !== 1) throw new Error(`${this.#label} at ${this.address} is not online: vector(1) answered ${String(value)}`);
+    if (value !== 1) throw new Error(`${this.#label} at ${this.#shown} is not online: vector(1) answered ${String(value)}`);
   }
 
   async runQuery(query: string): Promise<MetricValue> {
@@ -136,18 +157,18 @@ export class PrometheusProvider implements MetricProvider {
     }
     const reason = answer?.error ?? (body.slice(0, 200) || 'no reason given');
     if (statusCode === 401 || statusCode === 403) {
-      throw new Error(`${this.#label} at ${this.address} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
+      throw new Error(`${this.#label} at ${this.#shown} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
     }
     if (statusCode >= 500 || statusCode === 429) {
-      throw new TransientError(`${this.#label} at ${this.address} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
+      throw new TransientError(`${this.#label} at ${this.#shown} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
     }
     if (statusCode >= 400) {
       const cause = new Error(`${answer?.errorType ?? 'error'}: ${reason}`);
       throw new Error(`Prometheus rejected the query (${statusCode}): ${reason} — query: ${query}`, { cause });
     }
-    if (!answer) throw new Error(`${this.#label} at ${this.address} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
+    if (!answer) throw new Error(`${this.#label} at ${this.#shown} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
     if (answer.status !== 'success') {
-      throw new Error(`${this.#label} at ${this.address} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
+      throw new Error(`${this.#label} at ${this.#shown} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
     }
     return answer.data;
   }
@@ -173,7 +194,7 @@ export class PrometheusProvider implements MetricProvider {
   async #get(url: URL, query: string): Promise<RawResponse> {
     const isHttps = url.protocol === 'https:';
     const request = isHttps ? https.request : http.request;
-    let headers = this.#headers;
+    let headers = await this.#baseHeaders();
     if (this.#signer) {
       // The Host header is part of the signature: send the one that was signed.
       const unsigned = { ...headers, host: url.host };
@@ -181,7 +202,7 @@ export class PrometheusProvider implements MetricProvider {
     }
     const options: https.RequestOptions = { method: 'GET', headers, timeout: this.timeoutMs };
     if (isHttps && this.#ca) options.ca = this.#ca;
-    const where = `${this.#label} at ${this.address}`;
+    const where = `${this.#label} at ${this.#shown}`;
 
     return new Promise((resolve, reject) => {
       // One deadline for the whole exchange: the socket `timeout` only notices idle sockets.

@@ -26,6 +26,7 @@ import type { ExecutionInput } from '../core/task.ts';
 import { planStart } from '../core/windows.ts';
 import { activeOverride } from '../core/window-override.ts';
 import { MAX_ATTEMPTS } from './start-execution.ts';
+import { targetProblem, versionProblem } from '../core/version.ts';
 
 /** Where target specs come from: SSM parameters in AWS, `rollouts/*.yaml` locally. */
 export interface TargetRegistry {
@@ -112,7 +113,9 @@ async function startNamed(deps: StartPathDeps, name: string, input: ExecutionInp
 export async function requestStart(deps: StartPathDeps, request: StartRequest): Promise<StartAnswer> {
   const { target, version } = request;
   const refused = (reason: string): StartAnswer => ({ outcome: 'refused', target, version, reason, message: `refused: ${reason}` });
-  if (version.trim() === '') return refused('no version given');
+  // The same caps at every entry point (CLI, Slack, EventBridge, GitOps, schedules), before anything is recorded.
+  const malformed = targetProblem(target) ?? versionProblem(version);
+  if (malformed) return refused(malformed);
 
   const registered = await deps.registry.get(target);
   if (!registered) return refused(`unknown target ${target}: it is not in the registry`);

@@ -11,11 +11,15 @@ import { JSONPath } from 'jsonpath-plus';
 import { parseDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
 import type { MetricProvider, MetricValue } from '../core/ports.ts';
+import { redactUrl } from '../core/secrets.ts';
+import type { SecretString } from '../core/secrets.ts';
+import { resolveHeaders } from './secrets.ts';
 
 export interface WebProviderOptions {
   url: string;
   jsonPath: string;
-  headers?: Record<string, string> | undefined;
+  /** Values or references (an API key), resolved at the first request. */
+  headers?: Record<string, SecretString> | undefined;
   /** A duration such as `10s` (default), or milliseconds. */
   timeout?: string | number | undefined;
 }
@@ -24,13 +28,14 @@ export class WebProvider implements MetricProvider {
   readonly url: string;
   readonly jsonPath: string;
   readonly timeoutMs: number;
-  readonly #headers: Record<string, string>;
+  readonly #headerSpec: Record<string, SecretString> | undefined;
+  #headers: Promise<Record<string, string>> | undefined;
 
   constructor(options: WebProviderOptions) {
     this.url = options.url;
     this.jsonPath = options.jsonPath;
     this.timeoutMs = typeof options.timeout === 'number' ? options.timeout : parseDuration(options.timeout ?? '10s');
-    this.#headers = { Accept: 'application/json', ...options.headers };
+    this.#headerSpec = options.headers;
   }
 
   /** The URL answers 2xx with JSON (the value itself may be missing at this moment). */
@@ -44,10 +49,17 @@ export class WebProvider implements MetricProvider {
     return extractNumber(json, this.jsonPath, url || this.url);
   }
 
-  async #fetchJson(url: string): Promise<unknown> {
+  async #fetchJson(rawUrl: string): Promise<unknown> {
+    // Messages show the URL without userinfo or query string: either may carry a token.
+    const url = redactUrl(rawUrl);
+    this.#headers ??= resolveHeaders(this.#headerSpec, 'web metric headers').then((h) => ({ Accept: 'application/json', ...h }));
+    const headers = await this.#headers.catch((error: unknown) => {
+      this.#headers = undefined;
+      throw error;
+    });
     let response: Response;
     try {
-      response = await fetch(url, { headers: this.#headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'follow' });
+      response = await fetch(rawUrl, { headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'follow' });
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError') throw new TransientError(`web metric ${url} did not answer within ${this.timeoutMs} ms`, { cause: error });

@@ -10,6 +10,7 @@ import type { Webhook, WebhookPayload, WebhookPhase, WebhookResult, WebhookType 
 import type { EventPublisher, SluiceEvent } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { logger } from './logger.ts';
+import { redactKnownSecrets, resolveHeaders, resolveSecret } from './secrets.ts';
 
 export interface WebhookCallOptions {
   fetch?: typeof fetch;
@@ -25,9 +26,12 @@ export async function callWebhook(hook: Webhook, payload: WebhookPayload, option
   const send = options.fetch ?? fetch;
   const base = { name: hook.name, type: hook.type };
   try {
-    const response = await send(hook.url, {
+    // A URL or header given by reference is resolved here, for this one call, and goes nowhere else.
+    const url = await resolveSecret(hook.url, `webhook ${hook.name} url`);
+    const headers = await resolveHeaders(hook.headers, `webhook ${hook.name} headers`);
+    const response = await send(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify(payload),
       signal: AbortSignal.timeout(Math.min(webhookTimeoutMs(hook), options.maxTimeoutMs ?? Infinity)),
     });
@@ -38,7 +42,7 @@ export async function callWebhook(hook: Webhook, payload: WebhookPayload, option
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
     const limit = Math.min(webhookTimeoutMs(hook), options.maxTimeoutMs ?? Infinity);
     const message = timedOut ? `no answer within ${limit < webhookTimeoutMs(hook) ? `${limit / 1000}s` : hook.timeout}` : error instanceof Error ? (causeText(error) ?? error.message) : String(error);
-    return { ...base, ok: false, error: message };
+    return { ...base, ok: false, error: redactKnownSecrets(message) };
   }
 }
 
@@ -55,7 +59,7 @@ export async function callHooks(spec: RolloutSpec, type: WebhookType, phase: Web
 function logFailures(spec: RolloutSpec, results: WebhookResult[]): void {
   for (const result of results.filter((r) => !r.ok)) {
     const hook = (spec.spec.analysis.webhooks ?? []).find((h) => h.name === result.name);
-    logger.warn(describeWebhookResult(result), { target: spec.metadata.name, host: hook ? new URL(hook.url).host : undefined });
+    logger.warn(describeWebhookResult(result), { target: spec.metadata.name, host: hook && typeof hook.url === 'string' ? new URL(hook.url).host : undefined });
   }
 }
 

@@ -5,6 +5,7 @@
  * Pure: each becomes a start request, or a reason it starts nothing.
  */
 import * as z from 'zod';
+import { targetProblem, versionProblem } from './version.ts';
 import { scheduledStartSchema } from './schedule.ts';
 import type { RolloutSpec } from './spec.ts';
 import type { StartRequest } from './start.ts';
@@ -180,6 +181,8 @@ export function fluxToStart(body: unknown, identity: string): GitopsParse {
   if (!targetName) return { ok: false, invalid: `${object}: metadata.target is missing (set it with the Alert's spec.eventMetadata)` };
   if (!revision) return { ok: false, ignored: `${object} ${event.reason}: the event names no revision` };
   const versionText = event.metadata['version'] ? versionFromImage(event.metadata['version']) : versionFromRevision(revision);
+  const malformed = targetProblem(targetName) ?? versionProblem(versionText);
+  if (malformed) return { ok: false, invalid: `${object}: ${malformed}` };
   return {
     ok: true,
     request: {
@@ -197,6 +200,8 @@ export function argoToStart(body: unknown, identity: string): GitopsParse {
   if (!parsed.success) return { ok: false, invalid: `not the Argo CD payload Sluice expects: ${problems(parsed.error)}` };
   const payload = parsed.data;
   const versionText = payload.version.trim() ? versionFromImage(payload.version) : versionFromRevision(payload.revision);
+  const malformed = targetProblem(payload.target) ?? versionProblem(versionText);
+  if (malformed) return { ok: false, invalid: malformed };
   return {
     ok: true,
     request: {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { builtInQuery, checkLatencyThreshold, counterQueries, envoyClusterName, leMatcher, metricQueries, queryVariables, renderQuery } from './queries.ts';
+import { QUERY_VARIABLES, builtInQuery, checkLatencyThreshold, counterQueries, envoyClusterName, leMatcher, metricQueries, queryVariables, renderQuery } from './queries.ts';
 import { parseSpec, type RolloutSpecInput } from './spec.ts';
+import { TEMPLATE_VARIABLES } from './spec-checks.ts';
 
 function spec(overrides: { envoyClusterName?: string; workload?: boolean; metrics?: NonNullable<RolloutSpecInput['spec']['analysis']>['metrics'] } = {}) {
   return parseSpec({
@@ -128,9 +129,14 @@ describe('custom queries', () => {
     });
   });
 
-  it('name the metric when a variable is unknown', () => {
-    const s = spec({ metrics: [{ name: 'errors', query: 'sum(x{pod="{{pod}}"})', thresholdRange: { max: 1 } }] });
-    expect(() => metricQueries(s, s.spec.analysis.metrics[0]!)).toThrow('metric "errors": template uses unknown variable {{pod}}');
+  it('name the metric when a variable is unknown: at validate (the field), and again at render for a spec that skipped validation', () => {
+    const metrics = [{ name: 'errors', query: 'sum(x{pod="{{pod}}"})', thresholdRange: { max: 1 } }];
+    expect(() => spec({ metrics })).toThrow('spec.analysis.metrics[0].query: uses unknown variable {{pod}} (known: namespace, target, interval, primary, canary, primaryCluster, canaryCluster)');
+    const s = spec();
+    const metric = { ...metrics[0]! };
+    expect(() => metricQueries(s, metric)).toThrow('metric "errors": template uses unknown variable {{pod}}');
+    // One list of variables: the validator's and the renderer's agree.
+    expect([...TEMPLATE_VARIABLES]).toEqual([...QUERY_VARIABLES]);
   });
 });
 

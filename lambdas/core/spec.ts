@@ -12,6 +12,8 @@ import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { RECOVERY_WINDOW_MAX_SECONDS } from './recovery.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
+import { secretString, secretUrl } from './secrets.ts';
+import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
 
 const dnsName = z
   .string()
@@ -98,8 +100,9 @@ const thresholdRange = z
 export const prometheusServerSchema = z.strictObject({
   address: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as http://prometheus:9090' }),
   timeout: durationField('100ms').default('5s'),
-  bearerToken: z.string().min(1).optional(),
-  basicAuth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+  /** A value (local use) or a reference (lambdas/core/secrets.ts); a deployed target takes references only. */
+  bearerToken: secretString.optional(),
+  basicAuth: z.strictObject({ username: z.string().min(1), password: secretString }).optional(),
   /** PEM text of a CA that signs the server's certificate (for a private CA). */
   ca: z.string().min(1).optional(),
 });
@@ -121,7 +124,8 @@ export const metricProviderSchema = z.discriminatedUnion('type', [
     url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
     /** JSONPath to one number in the answer, e.g. `$.data.errorRate`. */
     jsonPath: z.string().min(1),
-    headers: z.record(z.string(), z.string()).optional(),
+    /** Values or references (an API key belongs in Secrets Manager: lambdas/core/secrets.ts). */
+    headers: z.record(z.string(), secretString).optional(),
     timeout: durationField('100ms').default('10s'),
   }),
   z.strictObject({
@@ -150,7 +154,9 @@ export const metricSchema = z.strictObject({
 export const webhookSchema = z.strictObject({
   name: z.string().min(1),
   type: z.enum(['pre-rollout', 'rollout', 'confirm-rollout', 'confirm-promotion', 'post-rollout', 'rollback', 'event']).default('rollout'),
-  url: z.url(),
+  /** The URL, or a reference to it when the URL is itself the secret. */
+  url: secretUrl,
+  headers: z.record(z.string(), secretString).optional(),
   timeout: durationField().default('10s'),
   metadata: z.record(z.string(), z.string()).default({}),
 });
@@ -191,7 +197,7 @@ export const rolloutSpecSchema = z.strictObject({
     notifications: z
       .strictObject({
         slack: z.strictObject({ channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, { message: 'expected a Slack channel ID (C…)' }) }).optional(),
-        webhooks: z.array(z.strictObject({ url: z.url() })).optional(),
+        webhooks: z.array(z.strictObject({ url: secretUrl, headers: z.record(z.string(), secretString).optional() })).optional(),
       })
       .optional(),
     triggers: z
@@ -298,6 +304,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   routerProblems(router, add);
   problems.push(...windowProblems(strategy.windows));
   problems.push(...sequentialProblems(spec));
+  problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
     add(

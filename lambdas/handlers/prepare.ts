@@ -11,6 +11,8 @@ import type { DepsSource, HandlerDeps } from './deps.ts';
 import { rolloutHandler } from './middleware.ts';
 import { startSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { kubeConfigFor } from '../adapters/eks-auth.ts';
+import { withDoctorMode } from './doctor-mode.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
 import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
 
@@ -111,4 +113,5 @@ export function createPrepareHandler(deps: DepsSource<HandlerDeps>) {
 }
 
 /** The Lambda entry point. */
-export const handler = createPrepareHandler(awsHandlerDeps);
+/** The Lambda entry point; `{ doctor, spec }` events run `sluice doctor`'s checks in this role (doctor-mode.ts). */
+export const handler = withDoctorMode(createPrepareHandler(awsHandlerDeps), awsHandlerDeps, (spec) => kubeConfigFor(spec.spec.cluster));

@@ -7,6 +7,8 @@ import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guar
 import { rolloutHandler } from './middleware.ts';
 import { rebaseSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { kubeConfigFor } from '../adapters/eks-auth.ts';
+import { withDoctorMode } from './doctor-mode.ts';
 import { publishWithHooks } from '../adapters/webhooks.ts';
 
 export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
@@ -42,4 +44,5 @@ export function createSetWeightHandler(deps: DepsSource<HandlerDeps>) {
 }
 
 /** The Lambda entry point. */
-export const handler = createSetWeightHandler(awsHandlerDeps);
+/** The Lambda entry point; `{ doctor, spec }` events run `sluice doctor`'s checks in this role (doctor-mode.ts). */
+export const handler = withDoctorMode(createSetWeightHandler(awsHandlerDeps), awsHandlerDeps, (spec) => kubeConfigFor(spec.spec.cluster));

@@ -13,6 +13,7 @@ import type { StartEventResult } from '../../lambdas/handlers/start.ts';
 import type { ControlPlane } from '../control.ts';
 import { ControlError, loadSpecFile } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
+import { targetProblem } from '../../lambdas/core/version.ts';
 import type { Io } from './control-commands.ts';
 
 const SPEC_FILE = /\.(ya?ml|json)$/;
@@ -21,6 +22,8 @@ const SPEC_FILE = /\.(ya?ml|json)$/;
 export function folderRegistry(control: Pick<ControlPlane, 'loadTarget'>, dir: string): TargetRegistry {
   return {
     async get(target) {
+      // A target is a name, never a path: `../../x` must not be read as a file.
+      if (targetProblem(target)) return null;
       try {
         return await control.loadTarget(target);
       } catch (error) {

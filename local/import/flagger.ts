@@ -22,6 +22,7 @@
  *   metric interval 1m, progressDeadlineSeconds 600) and the field list below.
  * - `cmd/flagger/main.go`: `-metrics-server` defaults to http://prometheus:9090.
  */
+import { HOOK_BUDGET } from '../../lambdas/core/spec-checks.ts';
 import { formatDuration } from '../../lambdas/core/duration.ts';
 import { HISTORY_EVENT_BUDGET, HISTORY_EVENTS_PER_LOOK, validateSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpecInput, SpecProblem } from '../../lambdas/core/spec.ts';
@@ -291,7 +292,10 @@ function webhooksFor(analysis: FlaggerAnalysis, at: string, report: Report): Slu
     if (hook.timeout) {
       const ms = goDurationMs(hook.timeout);
       if (ms === undefined) throw new FlaggerImportError(`${hookAt}.timeout: "${hook.timeout}" is not a duration`);
-      webhook.timeout = formatDuration(Math.max(1000, ms));
+      // A hook runs inside a Lambda: at most HOOK_BUDGET.perHookSeconds (Flagger's load tester allows longer).
+      const capped = Math.min(Math.max(1000, ms), HOOK_BUDGET.perHookSeconds * 1000);
+      webhook.timeout = formatDuration(capped);
+      if (capped < ms) report.change(`${hookAt}.timeout`, `spec.analysis.webhooks[${out.length}].timeout`, `${hook.timeout} is capped at ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda`);
     }
     if (hook.metadata) webhook.metadata = Object.fromEntries(Object.entries(hook.metadata).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
     const load = known === 'rollout' && webhook.metadata?.cmd ? '; Flagger\'s load tester made the canary\'s traffic through it: without it the canary is judged on real traffic only' : '';

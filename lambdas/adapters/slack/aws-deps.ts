@@ -142,7 +142,7 @@ export function awsWorkerDeps(): Promise<WorkerDeps> {
     const { botToken } = await slackSecrets();
     const loadTarget = ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX'));
     const slack = new SlackNotifier({ client: slackClient(botToken, { path: 'background' }), store, chat: dynamoChatState(), loadTarget });
-    const webhooks = new WebhookNotifier({ urlsFor: async (target) => ((await loadTarget(target))?.spec.notifications?.webhooks ?? []).map((w) => w.url) });
+    const webhooks = new WebhookNotifier({ urlsFor: async (target) => ((await loadTarget(target))?.spec.notifications?.webhooks ?? []) });
     const all = fanOut([slack, webhooks]);
     return {
       notify: async (event) => {

@@ -96,12 +96,15 @@ export function parseSlackBody(body: string): Parsed {
     if (!command.teamId || !command.userId || !command.triggerId) return { ok: false, reason: 'not a slash command (team_id, user_id or trigger_id missing)' };
     return { ok: true, request: command };
   }
-  let json: Record<string, unknown>;
+  let parsedPayload: unknown;
   try {
-    json = JSON.parse(payload) as Record<string, unknown>;
+    parsedPayload = JSON.parse(payload);
   } catch {
     return { ok: false, reason: 'interaction payload is not JSON' };
   }
+  // `payload=null`, `[]`, `5`: valid JSON of any shape is still not an interaction (a 400, never a crash).
+  if (typeof parsedPayload !== 'object' || parsedPayload === null || Array.isArray(parsedPayload)) return { ok: false, reason: 'interaction payload is not a JSON object' };
+  const json = parsedPayload as Record<string, unknown>;
   if (json.type !== 'block_actions') return { ok: false, reason: `interaction type ${str(json.type) || '(none)'} is not handled` };
   const user = (json.user ?? {}) as Record<string, unknown>;
   const team = (json.team ?? {}) as Record<string, unknown>;

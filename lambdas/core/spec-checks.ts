@@ -1,0 +1,89 @@
+/**
+ * Rules that close the last validation gaps (issue 12 item 7), run by validateSpec (and so by
+ * `sluice validate`, synth and every start path). Pure.
+ * - Query templates use only the variables Sluice fills in: an unknown `{{name}}` fails at
+ *   validate, naming the field, instead of at preflight.
+ * - Webhook timeouts fit the Lambda that calls them: within one type hooks run in parallel, types
+ *   run one after another, so a look's worst case is the sum over types of the slowest hook of
+ *   each; it must leave Analyze (a 100 s Lambda) time for its metric reads.
+ * - specWarnings: worth saying, not refusing (`noData: pass`).
+ */
+import { parseDuration } from './duration.ts';
+import type { RolloutSpec, SpecProblem } from './spec.ts';
+
+/** The variables of a query template (lambdas/core/queries.ts QUERY_VARIABLES; kept equal by a test). */
+export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'primary', 'canary', 'primaryCluster', 'canaryCluster'] as const;
+const ENVOY_CLUSTER_VARIABLES = ['upstream', 'namespace'] as const;
+const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * `sluice import flagger` writes `{{ paste_the_query_of_MetricTemplate_… }}` where a template was
+ * not in the file: a deliberate hole that fails the first look naming what to paste (and is listed
+ * in the import report). It is let through here so the imported file validates.
+ */
+const IMPORT_PLACEHOLDER = /^paste_the_query_of_/;
+
+function unknownVariables(template: string, known: readonly string[]): string[] {
+  return [...template.matchAll(VARIABLE)].map((m) => m[1] ?? '').filter((name) => !known.includes(name) && !IMPORT_PLACEHOLDER.test(name));
+}
+
+/** The Lambda budgets the hooks must fit (infra/sluice-orchestrator.ts HANDLERS timeouts). */
+export const HOOK_BUDGET = {
+  /** Any one hook. */
+  perHookSeconds: 30,
+  /** The hook types one Analyze look may call in turn, and the seconds they may take together. */
+  lookSeconds: 70,
+} as const;
+/** Informational hooks are capped in code (lambdas/adapters/webhooks.ts INFORM_TIMEOUT_MS). */
+const INFORMATIONAL = new Set(['post-rollout', 'event']);
+
+export function templateProblems(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const known = `known: ${TEMPLATE_VARIABLES.join(', ')}`;
+  const check = (path: string, template: string, vars: readonly string[], knownText = known) => {
+    const unknown = [...new Set(unknownVariables(template, vars))];
+    if (unknown.length) problems.push({ path, message: `uses unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (${knownText})` });
+  };
+  check('spec.router.envoyClusterName', spec.spec.router.envoyClusterName, ENVOY_CLUSTER_VARIABLES, `known: ${ENVOY_CLUSTER_VARIABLES.join(', ')}`);
+  spec.spec.analysis.metrics.forEach((metric, i) => {
+    const at = `spec.analysis.metrics[${i}]`;
+    if (metric.query) check(`${at}.query`, metric.query, TEMPLATE_VARIABLES);
+    if (metric.provider?.type === 'web') check(`${at}.provider.url`, metric.provider.url, TEMPLATE_VARIABLES);
+    if (metric.metricDataQueries) check(`${at}.metricDataQueries`, JSON.stringify(metric.metricDataQueries), TEMPLATE_VARIABLES);
+  });
+  return problems;
+}
+
+export function webhookBudgetProblems(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const hooks = spec.spec.analysis.webhooks ?? [];
+  const slowest = new Map<string, number>();
+  hooks.forEach((hook, i) => {
+    const seconds = parseDuration(hook.timeout) / 1000;
+    if (seconds > HOOK_BUDGET.perHookSeconds) {
+      problems.push({ path: `spec.analysis.webhooks[${i}].timeout`, message: `is ${hook.timeout}; at most ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda (Prepare and Analyze have 100 s)` });
+    }
+    if (!INFORMATIONAL.has(hook.type)) slowest.set(hook.type, Math.max(slowest.get(hook.type) ?? 0, seconds));
+  });
+  const total = [...slowest.values()].reduce((a, b) => a + b, 0);
+  if (total > HOOK_BUDGET.lookSeconds && problems.length === 0) {
+    const parts = [...slowest.entries()].map(([type, s]) => `${type} ${s}s`).join(' + ');
+    problems.push({
+      path: 'spec.analysis.webhooks',
+      message: `one look may wait ${total}s on hooks (${parts}, one type after another); at most ${HOOK_BUDGET.lookSeconds}s fits Analyze's 100 s Lambda with its metric reads: shorten the timeouts`,
+    });
+  }
+  return problems;
+}
+
+/** Worth saying at validate, not a reason to refuse. */
+export function specWarnings(spec: RolloutSpec): SpecProblem[] {
+  const warnings: SpecProblem[] = [];
+  if (spec.spec.analysis.noData === 'pass') {
+    warnings.push({
+      path: 'spec.analysis.noData',
+      message: 'is pass: a look without metric data counts as passed, so a rollout can promote with no evidence at all (the summary counts such looks); prefer hold or fail',
+    });
+  }
+  return warnings;
+}
