@@ -116,7 +116,7 @@ describe('targets that name CloudWatch alarms and metrics', () => {
     const fn = s.template.Resources[s.logicalId(a.function)]!.Properties;
     expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [s.logicalId(a.deadLetterQueue), 'Arn'] } } });
     expect(fn.VpcConfig).toBeUndefined();
-    const alarm = Object.values(s.template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties.Dimensions).includes(s.logicalId(a.deadLetterQueue)));
+    const alarm = Object.values(s.template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && (JSON.stringify(r.Properties.Dimensions) ?? '').includes(s.logicalId(a.deadLetterQueue)));
     expect(alarm?.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
   });
 
@@ -154,7 +154,14 @@ describe('targets that name CloudWatch alarms and metrics', () => {
       { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
     ]);
     // Everything else on the role is what the Kubernetes role has too.
-    const rest = s.statementsOf(o.analysisRole).filter((st) => !st.actions.some((a) => a.startsWith('cloudwatch:') || a.startsWith('logs:') || a.startsWith('xray:')));
+    // Prepare turns the reconciler's schedule on while a rollout is open: that one rule, nothing else.
+    const schedule = s.statementsOf(o.analysisRole).filter((st) => st.actions.includes('events:EnableRule'));
+    expect(schedule).toHaveLength(1);
+    expect(schedule[0]?.actions).toEqual(['events:EnableRule']);
+    expect(JSON.stringify(schedule[0]?.resources)).toMatch(/:rule\/[^"]*reconciler"/);
+    const rest = s.statementsOf(o.analysisRole).filter(
+      (st) => !st.actions.some((a) => a.startsWith('cloudwatch:') || a.startsWith('logs:') || a.startsWith('xray:') || a === 'events:EnableRule'),
+    );
     expect(rest).toEqual([
       { actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'].sort(), resources: [{ 'Fn::GetAtt': [s.logicalId(o.table), 'Arn'] }] },
       { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [s.logicalId(o.eventBus), 'Arn'] }] },
