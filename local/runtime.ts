@@ -19,6 +19,8 @@ import { createBakeHandler } from '../lambdas/handlers/bake.ts';
 import { createFinishHandler } from '../lambdas/handlers/finish.ts';
 import { createPrepareHandler } from '../lambdas/handlers/prepare.ts';
 import { createPromoteHandler } from '../lambdas/handlers/promote.ts';
+import { createPromotionReadyHandler } from '../lambdas/handlers/promotion-ready.ts';
+import { createSwitchTrafficHandler } from '../lambdas/handlers/switch-traffic.ts';
 import { createRollbackHandler } from '../lambdas/handlers/rollback.ts';
 import { safetyNet } from '../lambdas/handlers/safety-net.ts';
 import { createSetWeightHandler } from '../lambdas/handlers/set-weight.ts';
@@ -62,6 +64,8 @@ export interface LocalRuntimeOptions {
   onEvent?: (event: SluiceEvent) => void;
   /** Shorter Retry pauses, per state (tests). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Shorter Wait states (the promotion's readiness loops), in ms per state (tests). */
+  waitTimeOverrides?: Record<string, number>;
   /** Write the state file so `sluice abort` in another process finds this engine (default true). */
   advertise?: boolean;
   /** Where `spec.notifications` deliveries are announced or reported (default: stderr). */
@@ -104,6 +108,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     BakeFunctionArn: createBakeHandler(source),
     AnalyzeFunctionArn: createAnalyzeHandler(source),
     PromoteFunctionArn: createPromoteHandler(source),
+    PromotionReadyFunctionArn: createPromotionReadyHandler(source),
+    SwitchTrafficFunctionArn: createSwitchTrafficHandler(source),
     FinishFunctionArn: createFinishHandler(source),
     RollbackFunctionArn: createRollbackHandler(source),
   };
@@ -128,6 +134,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     safetyNetStatuses: ['ABORTED', 'FAILED', 'TIMED_OUT'],
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
   });
   const endpoint = await startSfnEndpoint(engine);
   const advertise = options.advertise ?? true;

@@ -17,12 +17,16 @@ describe('statemachine/rollout.asl.json', () => {
     expect(result.isValid).toBe(true);
   });
 
-  it('sends every unexpected error of every Task except Rollback itself to Rollback', () => {
+  it('sends every unexpected error of every Task except Rollback itself to Rollback (after the copy, relabelled promotion-failed on the way)', () => {
+    const afterCopy = ['CheckPrimary', 'Switch'];
     for (const [name, state] of tasks) {
       if (name === 'Rollback') continue;
       const last = state.Catch?.at(-1);
-      expect(last, name).toEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Rollback' }));
+      expect(last, name).toEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: afterCopy.includes(name) ? 'PromotionFailedAfterCopy' : 'Rollback' }));
     }
+    const relabel = definition.States.PromotionFailedAfterCopy as State & { Choices: { Next: string }[]; Default: string };
+    expect([relabel.Default, ...relabel.Choices.map((c) => c.Next)]).toEqual(['Rollback', 'HeldOnCanary']);
+    expect(definition.States.HeldOnCanary).toMatchObject({ Type: 'Pass', Parameters: { Error: 'Sluice.PromotionFailed' }, ResultPath: '$.error', Next: 'Rollback' });
   });
 
   it('lets only a bake or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
@@ -32,6 +36,8 @@ describe('statemachine/rollout.asl.json', () => {
       'ApproveStart:States.Timeout->StartApprovalTimedOut',
       'Bake:States.Timeout->Analyze',
       'ApprovePromotion:States.Timeout->PromotionApprovalTimedOut',
+      'CheckPrimary:States.ALL->PromotionFailedAfterCopy',
+      'Switch:States.ALL->PromotionFailedAfterCopy',
     ]);
   });
 

@@ -12,6 +12,8 @@ export type HandlerName =
   | 'BakeFunctionArn'
   | 'AnalyzeFunctionArn'
   | 'PromoteFunctionArn'
+  | 'PromotionReadyFunctionArn'
+  | 'SwitchTrafficFunctionArn'
   | 'FinishFunctionArn'
   | 'RollbackFunctionArn';
 
@@ -88,7 +90,9 @@ export function fakeRollout(options: FakeRolloutOptions = {}): FakeRollout {
       if (input.wake?.command === 'promote' || run.stepIndex + 1 >= run.weights.length) return { ...run, next: 'promote' };
       return { ...run, stepIndex: run.stepIndex + 1, next: 'advance' };
     },
-    PromoteFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
+    PromoteFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, promotion: { side: 'primary', ready: true, readyBy: input.run.deadlineAt, checks: 0, copied: false } }),
+    PromotionReadyFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, promotion: { side: 'canary', ready: true, readyBy: input.run.deadlineAt, checks: 1, copied: false } }),
+    SwitchTrafficFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
     FinishFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
     RollbackFunctionArn: async (input: RollbackInput): Promise<RollbackResult> => {
       rollout.rollbacks.push(input);
