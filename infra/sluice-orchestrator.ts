@@ -58,6 +58,7 @@ export const HANDLERS = {
   'promotion-ready': { state: 'CheckCanary', substitution: 'PromotionReadyFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   'switch-traffic': { state: 'Switch', substitution: 'SwitchTrafficFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
+  'approval-expired': { state: 'StartApprovalExpired', substitution: 'ApprovalExpiredFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
 } as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }>;

@@ -17,6 +17,7 @@ import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
 import { createAnalyzeHandler } from '../lambdas/handlers/analyze.ts';
 import { createBakeHandler } from '../lambdas/handlers/bake.ts';
 import { createFinishHandler } from '../lambdas/handlers/finish.ts';
+import { createApprovalExpiredHandler } from '../lambdas/handlers/approval-expired.ts';
 import { createPrepareHandler } from '../lambdas/handlers/prepare.ts';
 import { createPromoteHandler } from '../lambdas/handlers/promote.ts';
 import { createPromotionReadyHandler } from '../lambdas/handlers/promotion-ready.ts';
@@ -111,6 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     PromotionReadyFunctionArn: createPromotionReadyHandler(source),
     SwitchTrafficFunctionArn: createSwitchTrafficHandler(source),
     FinishFunctionArn: createFinishHandler(source),
+    ApprovalExpiredFunctionArn: createApprovalExpiredHandler(source),
     RollbackFunctionArn: createRollbackHandler(source),
   };
   // Every task's input carries the spec: the notifiers learn each target's notifications from it.

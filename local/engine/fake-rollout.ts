@@ -15,6 +15,7 @@ export type HandlerName =
   | 'PromotionReadyFunctionArn'
   | 'SwitchTrafficFunctionArn'
   | 'FinishFunctionArn'
+  | 'ApprovalExpiredFunctionArn'
   | 'RollbackFunctionArn';
 
 export interface FakeRollout {
@@ -94,6 +95,7 @@ export function fakeRollout(options: FakeRolloutOptions = {}): FakeRollout {
     PromotionReadyFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, promotion: { side: 'canary', ready: true, readyBy: input.run.deadlineAt, checks: 1, copied: false } }),
     SwitchTrafficFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
     FinishFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
+    ApprovalExpiredFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, ...(input.run.approval ? { approval: { ...input.run.approval, expired: 'abort' as const } } : {}) }),
     RollbackFunctionArn: async (input: RollbackInput): Promise<RollbackResult> => {
       rollout.rollbacks.push(input);
       rollout.rollbackAt ??= Date.now();

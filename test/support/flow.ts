@@ -41,7 +41,7 @@ export function webSpec(overrides: { strategy?: StrategyOverrides; analysis?: An
 
 /** Retry pauses shortened (the ASL's real backoff is 1-10 s with jitter); everything else is real time. */
 export const SHORT_RETRIES = Object.fromEntries(
-  ['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'CheckPrimary', 'Switch', 'Finish', 'Rollback'].map((state) => [state, 50]),
+  ['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'CheckPrimary', 'Switch', 'Finish', 'StartApprovalExpired', 'PromotionApprovalExpired', 'Rollback'].map((state) => [state, 50]),
 );
 
 /** The promotion's readiness loops wait 10 s between checks in the ASL; tests wait 100 ms. */
