@@ -184,7 +184,7 @@ describe('EventBridge events through the start handler', () => {
 
     const second = await handleStartEvent({ target: 'web', version: 'v3.0.1', requestedBy: 'slack:U0BOB', idempotencyKey: 'web_v3.0.1_bbbb' }, deps);
 
-    expect(second.answers).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'web is busy with web-v3-0-0 (one rollout per target): abort it or wait for it to finish' })]);
+    expect(second.answers).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'locked by web-v3-0-0: web runs one rollout at a time; abort it or wait for it to finish' })]);
     expect(executions('web-v3-0-1')).toHaveLength(0);
   });
 

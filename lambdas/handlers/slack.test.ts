@@ -3,7 +3,7 @@
  * where nothing should be. Step Functions is a recording stub; the store is sqlite in memory;
  * Slack's Web API (users.info, usergroups) is a fake on loopback.
  */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -78,6 +78,12 @@ beforeEach(() => {
       if (command instanceof SendTaskFailureCommand || command instanceof SendTaskSuccessCommand) {
         settled.push(command);
         return {};
+      }
+      if (command instanceof DescribeExecutionCommand) {
+        // The start path picks the next attempt name Step Functions has not seen.
+        const name = String(command.input.executionArn).split(':').at(-1);
+        if (!started.some((s) => s.input.name === name)) throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
+        return { status: 'RUNNING' };
       }
       if (command instanceof StartExecutionCommand) {
         started.push(command);
@@ -243,7 +249,7 @@ describe('Slack handler: signed requests', () => {
 
   it('refuses a start while another rollout holds the target, naming it', async () => {
     await store.acquireLock('web', 'web-v1', new Date(NOW.getTime() + 3600_000));
-    expect(replyText(await call(signed(command('start web v2'))))).toBe('Refused: web is busy with `web-v1` (one rollout per target). Abort it or wait.');
+    expect(replyText(await call(signed(command('start web v2'))))).toBe('Refused: locked by web-v1: web runs one rollout at a time; abort it or wait for it to finish.');
     expect(started).toHaveLength(0);
   });
 });
