@@ -5,6 +5,8 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   EXECUTION_TIMEOUT_SECONDS,
+  HISTORY_EVENTS_FOR_ROLLBACK,
+  HISTORY_EVENTS_PER_ROLLBACK_RETRY,
   MAX_DEADLINE_SECONDS,
   MAX_READY_TIMEOUT_SECONDS,
   READY_CHECK_SECONDS,
@@ -12,7 +14,7 @@ import {
 } from '../lambdas/core/limits.ts';
 
 interface Catcher { ErrorEquals: string[]; Next: string }
-interface Retrier { ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number }
+interface Retrier { ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number }
 interface State { Type: string; Next?: string; Default?: string; Seconds?: number; Choices?: { Variable?: string; Next: string }[]; Resource?: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Catch?: Catcher[]; Retry?: Retrier[]; Parameters?: Record<string, unknown> }
 
 const definition = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as { TimeoutSeconds?: number; States: Record<string, State> };
@@ -109,5 +111,11 @@ describe('statemachine/rollout.asl.json', () => {
     for (const gate of ['ApproveStart', 'ApprovePromotion']) {
       expect(definition.States[gate]?.TimeoutSecondsPath, gate).toBe('$.run.approval.waitSeconds');
     }
+  });
+
+  it("counts Rollback's retries against the history budget the deadline check leaves free", () => {
+    // Step Functions' default MaxAttempts is 3; each failed attempt costs scheduled/started/failed.
+    const attempts = (definition.States.Rollback?.Retry ?? []).reduce((total, r) => total + (r.MaxAttempts ?? 3), 0);
+    expect(attempts * HISTORY_EVENTS_PER_ROLLBACK_RETRY).toBeLessThanOrEqual(HISTORY_EVENTS_FOR_ROLLBACK);
   });
 });

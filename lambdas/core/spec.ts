@@ -11,7 +11,7 @@ import { formatFieldPath } from './field-path.ts';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
-import { EXECUTION_TIMEOUT_SECONDS, MAX_DEADLINE_SECONDS, MAX_HISTORY_EVENTS, MAX_READY_TIMEOUT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS, TASK_SLACK_SECONDS } from './limits.ts';
+import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS, MAX_HISTORY_EVENTS, MAX_READY_TIMEOUT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS, TASK_SLACK_SECONDS } from './limits.ts';
 
 const dnsName = z
   .string()
@@ -295,7 +295,8 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...windowProblems(strategy.windows));
   problems.push(...sequentialProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
-  if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
+  // Both bounds: half the limit, and what the readiness loops and Rollback's retries leave (limits.ts).
+  if (looks * HISTORY_EVENTS_PER_LOOK > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
     add(
       'spec.strategy.deadline',
       `allows ${looks} looks (${looks * HISTORY_EVENTS_PER_LOOK} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,

@@ -45,6 +45,13 @@ function spec(name: string, access?: Record<string, unknown>): RolloutSpec {
 const specs = new Map<string, RolloutSpec>([
   ['web', spec('web', { channels: [CHANNEL], start: ['U0ALICE', 'S0PLATFORM'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true })],
   ['open', spec('open')],
+  [
+    'frozen',
+    parseSpec({
+      ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }),
+      spec: { ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }).spec, strategy: { ...spec('frozen').spec.strategy, windows: [{ kind: 'deny', from: '2026-11-27T09:00:00Z', to: '2026-11-27T12:00:00Z' }] } },
+    }),
+  ],
 ]);
 
 let slack: FakeSlack;
@@ -245,6 +252,13 @@ describe('Slack handler: signed requests', () => {
     expect(replyText(await call(signed(body)))).toContain('Started `web-v3`');
     expect(replyText(await call(signed(body)))).toBe('Already handled: Slack delivered this command twice.');
     expect(started).toHaveLength(1);
+  });
+
+  it('a start inside a deny window goes through the change windows: refused here (no scheduler), nothing started', async () => {
+    const reply = replyText(await call(signed(command('start frozen v2'))));
+    expect(reply).toMatch(/^Refused: .*deny window.*no scheduler here to queue it/);
+    expect(started).toHaveLength(0);
+    expect(await store.getLock('frozen')).toBeNull();
   });
 
   it('refuses a start while another rollout holds the target, naming it', async () => {
