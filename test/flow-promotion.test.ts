@@ -127,6 +127,22 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(promotion).toEqual(expect.arrayContaining(['Promote', 'PrimaryReady', 'WaitForPrimary', 'CheckPrimary', 'Switch', 'Finish', 'Promoted']));
   });
 
+  it("scales the canary to the primary HPA's minReplicas when an HPA owns the primary", async () => {
+    kube.apply({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'podinfo-primary', namespace: APP_NS },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo-primary' }, minReplicas: 4, maxReplicas: 8 },
+    });
+    const { rollout } = await start();
+    const summary = await rollout.done;
+    expect(summary.outcome).toBe('promoted');
+    const scaledReady = trail.indexOf('podinfo:replicas=4,version=v2,available=4');
+    const copied = trail.findIndex((t) => t.startsWith('podinfo-primary:') && t.includes('version=v2'));
+    expect(scaledReady).toBeGreaterThan(-1);
+    expect(copied).toBeGreaterThan(scaledReady);
+  });
+
   it('waits for the primary in Wait/Choice states, not inside a Lambda: a readyTimeout longer than any Lambda runs is fine', async () => {
     kube.deployments.setReadyDelayMs(700); // several checks, 100 ms apart in the test
     const { runtime: rt, rollout } = await start({ readyTimeout: '30m' });
