@@ -34,15 +34,7 @@ import type { ExecutionInput } from '../core/task.ts';
 import { planStart } from '../core/windows.ts';
 import { activeOverride } from '../core/window-override.ts';
 import { MAX_ATTEMPTS } from './start-execution.ts';
-import { parseDuration } from '../core/duration.ts';
-
-/** Like Prepare's: the lock outlives the deadline a little, so a start that never ran frees its target on its own. */
-const START_LOCK_GRACE_MS = 10 * 60_000;
-
-/** Until when the start path holds the target's lock for a new execution (Prepare extends it). */
-export function startLockExpiry(spec: RolloutSpec, now: Date): Date {
-  return new Date(now.getTime() + parseDuration(spec.spec.strategy.deadline) + START_LOCK_GRACE_MS);
-}
+import { lockExpiry } from '../core/rollout.ts';
 
 function lockedBy(target: string, owner: string): string {
   return `locked by ${owner}: ${target} runs one rollout at a time; abort it or wait for it to finish`;
@@ -116,7 +108,7 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
   }
   const execution = await nextFreeName(deps, request, now);
   if (!execution) return { action: 'refuse', reason: `${request.target} ${request.version} has been started ${MAX_ATTEMPTS} times already` };
-  const taken = await deps.store.acquireLock(request.target, execution, startLockExpiry(spec, now));
+  const taken = await deps.store.acquireLock(request.target, execution, lockExpiry(spec, now));
   if (!taken.acquired) return { action: 'refuse', reason: lockedBy(request.target, taken.holder.owner) };
   return { action: 'start', execution };
 }
@@ -194,7 +186,7 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
     const first = claim.existing;
     // The first delivery claimed a name but never started it (it failed in between): start exactly that one.
     if (first.execution && first.detail?.['outcome'] === 'started' && !(await executionExists(deps, first.execution))) {
-      const taken = await deps.store.acquireLock(target, first.execution, startLockExpiry(spec, now));
+      const taken = await deps.store.acquireLock(target, first.execution, lockExpiry(spec, now));
       if (!taken.acquired) return refused(lockedBy(target, taken.holder.owner));
       const started = await startLocked(deps, first.execution, input);
       if (started.ok) return { outcome: 'started', target, version, execution: first.execution, executionArn: started.executionArn, message: `started ${first.execution} (${key}, resumed after an earlier failed start)` };

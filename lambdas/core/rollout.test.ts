@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from './ports.ts';
-import { afterGateTimeout, allOn, decideAfterLook, gateWaitSeconds, initialRun, maxHeldSeconds, splitWeights } from './rollout.ts';
+import { afterGateTimeout, allOn, decideAfterLook, gateWaitSeconds, initialRun, lockExpiry, maxHeldSeconds, splitWeights } from './rollout.ts';
 import { MAX_DEADLINE_SECONDS } from './limits.ts';
 import { parseSpec } from './spec.ts';
 import type { RunState } from './task.ts';
@@ -100,5 +100,11 @@ describe('approval gates and the deadline', () => {
   it('never lets time held outside the change windows push the effective deadline past the state machine bound', () => {
     const slow = initialRun(parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, interval: '10m', lookInterval: '10m', deadline: '20h' } } }), now);
     expect(maxHeldSeconds(slow)).toBe(MAX_DEADLINE_SECONDS - 20 * 3600);
+  });
+
+  it('holds the lock past the deadline for both promotion readiness loops, plus a grace', () => {
+    expect(lockExpiry(spec, now).toISOString()).toBe('2026-11-27T10:20:00.000Z');
+    const withWorkload = parseSpec({ ...spec, spec: { ...spec.spec, workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', readyTimeout: '15m' } } });
+    expect(lockExpiry(withWorkload, now).toISOString()).toBe('2026-11-27T10:50:00.000Z');
   });
 });

@@ -61,6 +61,19 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   };
 }
 
+/** The lock outlives what a rollout may take a little, so a crashed run frees its target on its own. */
+const LOCK_GRACE_MS = 10 * 60_000;
+
+/**
+ * Until when a rollout starting at `now` holds its target's lock: its deadline, then both promotion
+ * readiness loops (they may start at the last look), plus a grace. The start path takes the lock
+ * with it; Prepare takes it again for the same execution.
+ */
+export function lockExpiry(spec: RolloutSpec, now: Date): Date {
+  const readyMs = spec.spec.workload ? parseDuration(spec.spec.workload.readyTimeout) : 0;
+  return new Date(now.getTime() + parseDuration(spec.spec.strategy.deadline) + 2 * readyMs + LOCK_GRACE_MS);
+}
+
 /** The canary weight the current step routes. */
 export function currentCanaryWeight(run: RunState): number {
   const weight = run.weights[run.stepIndex];

@@ -1,7 +1,7 @@
 /** Prepare: validate, take the target's lock, preflight, record the start. Refusals change nothing. */
 import { RefusedError, TransientError, describeError } from '../core/errors.ts';
 import { preflightGloo } from '../adapters/gloo-preflight.ts';
-import { allOn, initialRun } from '../core/rollout.ts';
+import { allOn, initialRun, lockExpiry } from '../core/rollout.ts';
 import { unsupportedFeatures } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { prepareInputSchema } from '../core/task.ts';
@@ -13,9 +13,6 @@ import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
 import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
 
-/** The lock outlives the deadline a little, so a crashed run frees its target on its own. */
-const LOCK_GRACE_MS = 10 * 60_000;
-
 export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<RunState> {
   const { spec, execution } = input;
   const target = spec.metadata.name;
@@ -24,7 +21,8 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
 
   const now = deps.now();
   let run = initialRun(spec, now);
-  const lock = await deps.store.acquireLock(target, execution, new Date(Date.parse(run.deadlineAt) + LOCK_GRACE_MS));
+  // The start path took this lock for this execution already; the store grants it again to its owner.
+  const lock = await deps.store.acquireLock(target, execution, lockExpiry(spec, now));
   if (!lock.acquired) {
     throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);
   }
