@@ -118,6 +118,16 @@ describe('control commands against the local endpoint', () => {
     expect((await cli(['schedule', 'cancel', listed[0]?.name ?? '', '--local'])).code).toBe(0);
   });
 
+  it('sluice start --override starts inside a deny window, recording the audited override first', async () => {
+    const answer = await cli(['start', 'quiet', '--version', 'v2', '--local', '--rollouts', registry, '--override', 'hotfix for INC-42']);
+
+    expect(answer.err).toBe('');
+    expect(answer.code).toBe(0);
+    expect(answer.out).toContain('started quiet-v2');
+    expect(await runtime.deps.store.getOverride('quiet')).toMatchObject({ reason: 'hotfix for INC-42' });
+    await until(async () => (await runtime.deps.store.getRollout('quiet-v2'))?.status === 'finished', 'the overridden rollout to finish');
+  });
+
   it('explains what is missing instead of failing obscurely', async () => {
     expect((await cli(['start', 'nope', '--version', 'v1', '--local', '--rollouts', registry])).err).toContain('no spec for target nope');
     expect((await cli(['abort', 'web', '--local'])).err).toContain('no rollout is running for web');
