@@ -73,6 +73,9 @@ describe('requestStart', () => {
     expect(retried).toMatchObject({ outcome: 'started', execution: 'web-v2' });
     expect(third).toMatchObject({ outcome: 'duplicate', execution: 'web-v2' });
     expect(sfn.started).toEqual(['web-v2']);
+    // No attempt name was used up by the redeliveries: the next trigger of v2 is attempt 2.
+    await d.store.releaseLock('web', 'web-v2');
+    expect(await requestStart(d, request('evt-2'))).toMatchObject({ outcome: 'started', execution: 'web-v2-a2' });
   });
 
   it('a new trigger of a version already run starts the next attempt once the first has ended', async () => {

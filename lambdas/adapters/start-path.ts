@@ -85,7 +85,8 @@ async function nextFreeName(deps: StartPathDeps, request: StartRequest, now: Dat
     if (await executionExists(deps, name)) continue;
     // Another start chose this name a moment ago (a concurrent trigger): the ledger claim decides whose it is.
     const claim = await deps.store.recordTrigger(`name:${name}`, { source: request.trigger.source, execution: name, at: now.toISOString(), detail: { target: request.target, version: request.version, claimedBy: ledgerKey(request.trigger) } });
-    if (claim.first) return name;
+    // A redelivery of the same trigger may reuse the name it claimed before (its start failed in between).
+    if (claim.first || claim.existing.detail?.['claimedBy'] === ledgerKey(request.trigger)) return name;
   }
   return null;
 }
