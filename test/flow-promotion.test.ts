@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { abortRollout } from '../local/commands/abort.ts';
+import { abortCommand } from '../local/commands/control-commands.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
@@ -206,11 +207,22 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     });
     const { runtime: rt, rollout } = await start();
     await until('the primary readiness loop', async () => (await statesEntered(rt, rollout.executionArn)).includes('WaitForPrimary'));
-    await abortRollout({ store: rt.deps.store, sfn: rt.sfn, target: 'podinfo', by: 'bob', reason: 'pager went off' });
+    const out: string[] = [];
+    const control = { kind: 'local' as const, sfn: rt.sfn, stateMachineArn: rt.engine.stateMachineArn, store: rt.deps.store, loadTarget: async () => Promise.reject(new Error('unused')), close: async () => {} };
+    const previousUser = process.env.USER;
+    process.env.USER = 'bob';
+    try {
+      expect(await abortCommand(control, 'podinfo', 'pager went off', { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+    } finally {
+      if (previousUser === undefined) delete process.env.USER;
+      else process.env.USER = previousUser;
+    }
+    // The person is told what will happen: a hold on the canary, not a rollback.
+    expect(out.join('')).toContain('holds all traffic on the canary (promotion-failed, exit 5)');
     const summary = await rollout.done;
     expect(summary.outcome).toBe('promotion-failed');
     expect(summary.exitCode).toBe(5);
-    expect(summary.reason).toContain('aborted by bob: pager went off');
+    expect(summary.reason).toContain('aborted by bob@cli: pager went off');
     expect(groupWeights()).toEqual({ primary: 0, canary: 100 });
   });
 

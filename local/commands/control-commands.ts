@@ -124,10 +124,14 @@ export async function abortCommand(control: ControlPlane, target: string, reason
     io.stderr(`${result.message}\n`);
     return EXIT.invalid;
   }
+  // After the template copy the canary is the safe side: the abort holds there instead of rolling back.
+  const copied = (await control.store.getRollout(result.execution))?.safeSide === 'canary';
   io.stdout(
     result.interruptedBake
       ? `aborted ${result.execution}: its bake was interrupted; traffic is moving to the safe side\n`
-      : `abort requested for ${result.execution}: its next step rolls it back\n`,
+      : copied
+        ? `abort requested for ${result.execution}: it is promoting and the primary already runs the new template, so its next step holds all traffic on the canary (promotion-failed, exit 5)\n`
+        : `abort requested for ${result.execution}: its next step rolls it back\n`,
   );
   return EXIT.ok;
 }

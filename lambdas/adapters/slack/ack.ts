@@ -224,7 +224,12 @@ async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help
       const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target, by, reason: command.reason, now: deps.now() });
       if (!result.ok) return { text: `Nothing to abort: ${result.message}.` };
       await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted));
-      const text = result.interruptedBake ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.` : `Abort requested for \`${result.execution}\`: its next step rolls it back.`;
+      const copied = (await deps.store.getRollout(result.execution))?.safeSide === 'canary';
+      const text = result.interruptedBake
+        ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.`
+        : copied
+          ? `Abort requested for \`${result.execution}\`: it is promoting and the primary already runs the new template, so all traffic is held on the canary (promotion-failed).`
+          : `Abort requested for \`${result.execution}\`: its next step rolls it back.`;
       return { text, execution: result.execution };
     }
     case 'promote':
