@@ -35,8 +35,10 @@ describe('statemachine/rollout.asl.json', () => {
       expect(last, name).toEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: afterCopy.includes(name) ? 'PromotionFailedAfterCopy' : 'Rollback' }));
     }
     const relabel = definition.States.PromotionFailedAfterCopy as State & { Choices: { Next: string }[]; Default: string };
-    expect([relabel.Default, ...relabel.Choices.map((c) => c.Next)]).toEqual(['Rollback', 'HeldOnCanary']);
-    expect(definition.States.HeldOnCanary).toMatchObject({ Type: 'Pass', Parameters: { Error: 'Sluice.PromotionFailed' }, ResultPath: '$.error', Next: 'Rollback' });
+    expect([relabel.Default, ...relabel.Choices.map((c) => c.Next)]).toEqual(['Rollback', 'HeldOnCanary', 'HeldOnCanaryNoCause']);
+    for (const pass of ['HeldOnCanary', 'HeldOnCanaryNoCause']) {
+      expect(definition.States[pass], pass).toMatchObject({ Type: 'Pass', Parameters: { Error: 'Sluice.PromotionFailed' }, ResultPath: '$.error', Next: 'Rollback' });
+    }
   });
 
   it('lets only a bake or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
