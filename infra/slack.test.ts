@@ -129,6 +129,7 @@ describe('Slack with a secret created by the construct', () => {
     const slack = s.sluice.slack!;
     const secret = { Ref: s.logicalId(slack.secret as secretsmanager.Secret) };
     const machine = { Ref: s.logicalId(s.sluice.stateMachine) };
+    const executions = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:states:us-east-1:${ACCOUNT}:execution:`, { 'Fn::GetAtt': [s.logicalId(s.sluice.stateMachine), 'Name'] }, ':*']] };
     const schedules = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:scheduler:us-east-1:${ACCOUNT}:schedule/`, { Ref: s.logicalId(s.sluice.triggers.scheduleGroup) }, '/*']] };
     const parameters = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:us-east-1:${ACCOUNT}:parameter/sluice/SluiceSlackTest/targets/*`]] };
     expect(s.statementsOf(slack.role)).toEqual(
@@ -137,6 +138,7 @@ describe('Slack with a secret created by the construct', () => {
         { actions: [...SLACK_ACK_STORE_ACTIONS].sort(), resources: [s.arn(s.sluice.table)] },
         { actions: ['events:PutEvents'], resources: [s.arn(s.sluice.eventBus)] },
         { actions: ['states:StartExecution'], resources: [machine] },
+        { actions: ['states:DescribeExecution'], resources: [executions] },
         { actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'], resources: [machine] },
         { actions: ['ssm:GetParameter'], resources: [parameters] },
         { actions: ['secretsmanager:GetSecretValue'], resources: [secret] },

@@ -8,7 +8,7 @@
  * IAM is what lambdas/adapters/slack/aws-deps.ts and the ack path call, nothing more: the worker
  * only reads rollouts and keeps thread records, so it gets neither Step Functions nor PutEvents.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -147,6 +147,13 @@ export class SluiceSlack extends Construct {
     // Audit records go out as `Command Audited` events.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
+    // `/sluice start` goes through the start path, which picks the next attempt name Step Functions has not seen.
+    const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }));
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, executionArns)}]`,
+      reason: 'states:DescribeExecution on the executions of this one state machine (their names are chosen per rollout), to pick the next attempt name.',
+    });
     // Approve / promote (SendTaskSuccess) and abort (SendTaskFailure) settle the pending token; a
     // token's SendTask* is authorized against the state machine whose execution issued it (the
     // resource CDK's grantTaskResponse names), so this reaches Sluice's tokens only. No heartbeat.

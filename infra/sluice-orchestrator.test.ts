@@ -162,7 +162,7 @@ describe('placed in a VPC', () => {
       })),
     );
     const lambdaRoles = new Set(Object.values(sluice.functions).map((fn) => JSON.stringify([{ Ref: logicalId(fn.role!) }])));
-    expect(lambdaRoles.size).toBe(4);
+    expect(lambdaRoles.size).toBe(5); // the Kubernetes role, the analysis role, and one each for Bake, Finish and ApprovalExpired (no Kubernetes access)
     const xray = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
     for (const role of lambdaRoles) expect(onStar.filter((s) => s.role === role).map((s) => s.actions).sort()).toEqual([[...VPC_ENI_ACTIONS].sort(), xray].sort());
     for (const role of ofType(template, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();

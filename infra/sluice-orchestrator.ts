@@ -66,8 +66,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * `metrics`: the handler reads the metric providers (Prepare's preflight, Analyze's looks), so it
  * runs with the analysis role, the only one that may read CloudWatch.
  *
- * Timeouts stay below the ASL's TimeoutSeconds for the same state (Prepare/SetWeight/Analyze 120,
- * Promote 900, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
+ * Timeouts stay below the ASL's TimeoutSeconds for the same state (Prepare/SetWeight/Analyze/Promote/
+ * CheckCanary/CheckPrimary/Switch 120, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
  * retries or catches, rather than as a bare States.Timeout.
  */
 export const HANDLERS = {
@@ -75,8 +75,11 @@ export const HANDLERS = {
   'set-weight': { state: 'SetWeight', substitution: 'SetWeightFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   bake: { state: 'Bake', substitution: 'BakeFunctionArn', kubernetes: false, metrics: false, timeout: 30 },
   analyze: { state: 'Analyze', substitution: 'AnalyzeFunctionArn', kubernetes: true, metrics: true, timeout: 100 },
-  promote: { state: 'Promote', substitution: 'PromoteFunctionArn', kubernetes: true, metrics: false, timeout: 880 },
+  promote: { state: 'Promote', substitution: 'PromoteFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
+  'promotion-ready': { state: 'CheckCanary', substitution: 'PromotionReadyFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
+  'switch-traffic': { state: 'Switch', substitution: 'SwitchTrafficFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
+  'approval-expired': { state: 'StartApprovalExpired', substitution: 'ApprovalExpiredFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
   // Issue 10: every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.

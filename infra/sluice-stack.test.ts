@@ -225,7 +225,7 @@ describe('state machine', () => {
     expect(filled).not.toContain('${');
   });
 
-  it('may invoke exactly its seven functions; "*" only for the log-delivery and X-Ray actions that allow nothing narrower', () => {
+  it('may invoke exactly the functions its states name; "*" only for the log-delivery and X-Ray actions that allow nothing narrower', () => {
     const invoked = (Object.keys(HANDLERS) as HandlerName[]).filter((n) => HANDLERS[n].state).map((n) => getAtt(fnOf(n)));
     expect(statementsOf(stack.orchestrator.stateMachine.role)).toEqual(
       sortStatements([

@@ -27,8 +27,12 @@ import type { SluiceRegistry } from './registry.ts';
 /** The custom event's source and detail-type: the OIDC role's conditions and the rule's pattern. */
 export const ROLLOUT_REQUESTED = { source: 'sluice', detailType: 'Rollout Requested' } as const;
 
-/** What the start path calls on the store (a subset of STORE_ACTIONS: no Query, Update or Delete). */
-export const START_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
+/**
+ * What the start path calls on the store (a subset of STORE_ACTIONS: no Query or Update): the
+ * ledger and the lock (conditional PutItem), and DeleteItem to give the lock back when the start
+ * does not happen (a duplicate delivery, a failed StartExecution).
+ */
+export const START_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'] as const;
 
 /**
  * Builds a Lambda from lambdas/handlers/<entry>.ts the way the orchestrator bundles its handlers

@@ -161,14 +161,22 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--spec <file>', 'the spec to run instead of the registry\'s')
     .option('--at <time>', 'schedule it instead: an ISO time with offset, or a local time with --tz')
     .option('--tz <zone>', 'IANA time zone of --at (e.g. Europe/Berlin)')
-    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string }) => {
+    .option('--override <reason>', 'start now even outside the change windows: records an audited window override first (as `sluice override`)')
+    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string; override?: string }) => {
       const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
-      const { at } = flags;
+      const { at, override } = flags;
       code = at
         ? await withControl(flags, (plane) =>
             scheduleStartCommand(plane, target, { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) }, io),
           )
-        : await withControl(flags, (plane) => startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io));
+        : await withControl(flags, async (plane) => {
+            if (override !== undefined) {
+              const { overrideCommand } = await import('./commands/override.ts');
+              const overridden = await overrideCommand(plane, target, { reason: override }, io);
+              if (overridden !== 0) return overridden;
+            }
+            return startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io);
+          });
     });
 
   control(program.command('status'))

@@ -17,8 +17,11 @@ import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
 import { createAnalyzeHandler } from '../lambdas/handlers/analyze.ts';
 import { createBakeHandler } from '../lambdas/handlers/bake.ts';
 import { createFinishHandler } from '../lambdas/handlers/finish.ts';
+import { createApprovalExpiredHandler } from '../lambdas/handlers/approval-expired.ts';
 import { createPrepareHandler } from '../lambdas/handlers/prepare.ts';
 import { createPromoteHandler } from '../lambdas/handlers/promote.ts';
+import { createPromotionReadyHandler } from '../lambdas/handlers/promotion-ready.ts';
+import { createSwitchTrafficHandler } from '../lambdas/handlers/switch-traffic.ts';
 import { createRollbackHandler } from '../lambdas/handlers/rollback.ts';
 import { safetyNet } from '../lambdas/handlers/safety-net.ts';
 import { createSetWeightHandler } from '../lambdas/handlers/set-weight.ts';
@@ -63,6 +66,8 @@ export interface LocalRuntimeOptions {
   onEvent?: (event: SluiceEvent) => void;
   /** Shorter Retry pauses, per state (tests). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Shorter Wait states (the promotion's readiness loops), in ms per state (tests). */
+  waitTimeOverrides?: Record<string, number>;
   /** Write the state file so `sluice abort` in another process finds this engine (default true). */
   advertise?: boolean;
   /** Where `spec.notifications` deliveries are announced or reported (default: stderr). */
@@ -107,7 +112,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     BakeFunctionArn: createBakeHandler(source),
     AnalyzeFunctionArn: createAnalyzeHandler(source),
     PromoteFunctionArn: createPromoteHandler(source),
+    PromotionReadyFunctionArn: createPromotionReadyHandler(source),
+    SwitchTrafficFunctionArn: createSwitchTrafficHandler(source),
     FinishFunctionArn: createFinishHandler(source),
+    ApprovalExpiredFunctionArn: createApprovalExpiredHandler(source),
     RollbackFunctionArn: createRollbackHandler(source),
   };
   // Every task's input carries the spec: the notifiers learn each target's notifications from it.
@@ -131,6 +139,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     safetyNetStatuses: ['ABORTED', 'FAILED', 'TIMED_OUT'],
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
   });
   const endpoint = await startSfnEndpoint(engine);
   // Every engine registers, advertised or not: the reconciler asks each live one whether an execution runs.

@@ -51,6 +51,7 @@ describe('control commands against the local endpoint', () => {
   it('starts, reports, aborts and lists a rollout', async () => {
     // Act: start
     const started = await cli(['start', 'web', '--version', 'v2', '--local', '--rollouts', registry]);
+    expect(started.err).toBe('');
     expect(started.code).toBe(0);
     expect(started.out).toContain('started web-v2');
     await until(async () => (await runtime.deps.store.getTaskToken('web')) !== null, 'the first bake');
@@ -60,10 +61,11 @@ describe('control commands against the local endpoint', () => {
     expect(running.code).toBe(0);
     expect(JSON.parse(running.out)).toMatchObject({ state: 'running', version: 'v2', executionStatus: 'RUNNING', weights: { primary: 90, canary: 10 } });
 
-    // a second start of the same target is refused by Prepare (the execution fails, the lock holds)
+    // a second start of the same target is refused by the start path, which holds the lock for web-v2 (exit 2)
     const second = await cli(['start', 'web', '--version', 'v3', '--local', '--rollouts', registry]);
-    expect(second.code).toBe(0);
-    await until(async () => (await runtime.deps.store.listRollouts('web')).length === 1 && (await cli(['history', 'web', '--local', '--json'])).out.includes('v2'), 'history');
+    expect(second.code).toBe(2);
+    expect(second.err).toMatch(/^refused: locked by web-v2: /);
+    expect(await runtime.deps.store.listRollouts('web')).toHaveLength(1);
 
     // abort: the bake is interrupted
     const aborted = await cli(['abort', 'web', '--local', '--reason', 'wrong build']);
@@ -96,6 +98,34 @@ describe('control commands against the local endpoint', () => {
     const past = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', '2020-01-01T00:00:00Z']);
     expect(past.code).toBe(2);
     expect(past.err).toMatch(/past/);
+  });
+
+  it('a start inside a deny window goes through the start path: queued for the window\'s end, no execution, no traffic moved', async () => {
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const quiet = webSpec({ strategy: { windows: [{ kind: 'deny', from, to }] } });
+    writeFileSync(join(registry, 'quiet.yaml'), JSON.stringify({ ...quiet, metadata: { name: 'quiet' } }));
+    const writes = router.writes.length;
+
+    const answer = await cli(['start', 'quiet', '--version', 'v1', '--local', '--rollouts', registry]);
+
+    expect(answer.code).toBe(0);
+    expect(answer.out).toMatch(/^queued: /);
+    expect(await runtime.deps.store.listRollouts('quiet')).toEqual([]);
+    expect(router.writes).toHaveLength(writes);
+    const listed = JSON.parse((await cli(['schedule', 'list', 'quiet', '--local', '--json'])).out) as { name: string; at: string }[];
+    expect(listed).toEqual([expect.objectContaining({ at: new Date(to).toISOString() })]);
+    expect((await cli(['schedule', 'cancel', listed[0]?.name ?? '', '--local'])).code).toBe(0);
+  });
+
+  it('sluice start --override starts inside a deny window, recording the audited override first', async () => {
+    const answer = await cli(['start', 'quiet', '--version', 'v2', '--local', '--rollouts', registry, '--override', 'hotfix for INC-42']);
+
+    expect(answer.err).toBe('');
+    expect(answer.code).toBe(0);
+    expect(answer.out).toContain('started quiet-v2');
+    expect(await runtime.deps.store.getOverride('quiet')).toMatchObject({ reason: 'hotfix for INC-42' });
+    await until(async () => (await runtime.deps.store.getRollout('quiet-v2'))?.status === 'finished', 'the overridden rollout to finish');
   });
 
   it('explains what is missing instead of failing obscurely', async () => {

@@ -184,8 +184,23 @@ describe('EventBridge events through the start handler', () => {
 
     const second = await handleStartEvent({ target: 'web', version: 'v3.0.1', requestedBy: 'slack:U0BOB', idempotencyKey: 'web_v3.0.1_bbbb' }, deps);
 
-    expect(second.answers).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'web is busy with web-v3-0-0 (one rollout per target): abort it or wait for it to finish' })]);
+    expect(second.answers).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'locked by web-v3-0-0: web runs one rollout at a time; abort it or wait for it to finish' })]);
     expect(executions('web-v3-0-1')).toHaveLength(0);
+  });
+
+  it('five different triggers for one target at once: one is started and passes Prepare, four are refused "locked by" it', async () => {
+    const triggers = ['v7.0.0', 'v7.0.1', 'v7.0.2', 'v7.0.3', 'v7.0.4'].map((version, i) => ({ target: 'web', version, requestedBy: `slack:U0USER${i}`, idempotencyKey: `web_${version}_${i}` }));
+
+    const results = await Promise.all(triggers.map((t) => handleStartEvent(t, deps)));
+
+    const answers = results.flatMap((r) => r.answers);
+    const started = answers.filter((a) => a.outcome === 'started');
+    expect(started).toHaveLength(1);
+    const winner = started[0]?.outcome === 'started' ? started[0].execution : '';
+    expect(answers.filter((a) => a.outcome === 'refused')).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ reason: expect.stringMatching(new RegExp(`^locked by ${winner}: `)) })));
+    // Only the started one became an execution, and it got past Prepare (its rollout record exists).
+    expect(runtime.engine.listExecutions({}).executions.filter((e) => e.name.startsWith('web-v7-0-'))).toHaveLength(1);
+    await until(async () => (await runtime.deps.store.getRollout(winner)) !== null, 'Prepare of the started rollout');
   });
 
   it('overrides pass only the allow-list the target declares', async () => {

@@ -53,6 +53,36 @@ describe('approval gates', () => {
     expect((await rollout.done).outcome).toBe('promoted');
   });
 
+  it('with onTimeout: hold, holds the before-start gate until the deadline at most, then refuses (exit 2): no traffic ever moved', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router);
+    const rollout = await startRollout(runtime, webSpec({ strategy: { deadline: '3s', approvals: { beforeStart: true, timeout: '1s', onTimeout: 'hold' } } }), { version: 'v2' });
+    const summary = await rollout.done;
+    expect(summary.outcome).toBe('refused');
+    expect(summary.exitCode).toBe(2);
+    expect(summary.reason).toContain('deadline passed while waiting for approval');
+    expect(router.writes).toEqual([]);
+    expect(await runtime.deps.store.getLock('web')).toBeNull();
+    expect(await runtime.deps.store.getTaskToken('web')).toBeNull();
+    expect((await runtime.deps.store.getRollout(rollout.name))?.status).toBe('finished');
+  }, 20_000);
+
+  it('ends a before-promotion gate at the deadline, not at its 1h timeout: rolled back (exit 3), traffic on the primary', async () => {
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router);
+    const startedAt = Date.now();
+    const rollout = await startRollout(runtime, webSpec({ strategy: { deadline: '6s', approvals: { beforePromotion: true, timeout: '1h' } } }), { version: 'v2' });
+    await untilGate(runtime, 'before-promotion');
+    const summary = await rollout.done;
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    expect(summary.outcome).toBe('rolled-back');
+    expect(summary.exitCode).toBe(3);
+    expect(summary.reason).toContain('deadline passed while waiting for approval');
+    expect(router.canaryWeights()).toEqual([10, 50, 0]);
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await runtime.deps.store.getLock('web')).toBeNull();
+  }, 20_000);
+
   it('refuses an approval when no gate is pending', async () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router);

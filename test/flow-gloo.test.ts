@@ -15,6 +15,7 @@ import type { RolloutSummary } from '../local/summary.ts';
 import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
+import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
 
 let kube: KubeStandIn;
 let dir: string;
@@ -72,10 +73,13 @@ async function run(
     await during?.(look);
     return script(look, s);
   });
-  const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
   const code = await runCommand(
     specPath,
-    { version: 'v2', json: true, runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides } },
+    {
+      version: 'v2',
+      json: true,
+      runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides: SHORT_RETRIES, waitTimeOverrides: SHORT_WAITS },
+    },
     { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
   );
   const last = out.join('').trim().split('\n').at(-1) ?? '{}';

@@ -81,6 +81,21 @@ describe('rollout spec', () => {
     expect(problems[0]?.message).toMatch(/86400 looks/);
   });
 
+  it("refuses a spec that could outlive the state machine's TimeoutSeconds: a deadline past 24h, a readyTimeout past 1h", () => {
+    const longDeadline = example();
+    Object.assign(longDeadline.spec.strategy, { interval: '10m', lookInterval: '10m', deadline: '30h' });
+    expect(problemsOf(longDeadline)).toEqual([{ path: 'spec.strategy.deadline', message: expect.stringMatching(/must be at most 24h: the state machine stops every execution after 33h/) }]);
+
+    const longReady = example();
+    longReady.spec.workload.readyTimeout = '2h';
+    expect(problemsOf(longReady)).toEqual([{ path: 'spec.workload.readyTimeout', message: expect.stringMatching(/must be at most 60m/) }]);
+
+    const atTheBounds = example();
+    Object.assign(atTheBounds.spec.strategy, { interval: '10m', lookInterval: '10m', deadline: '24h' });
+    atTheBounds.spec.workload.readyTimeout = '1h';
+    expect(problemsOf(atTheBounds)).toEqual([]);
+  });
+
   it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
     const document = example();
     document.spec.strategy.stepWeightPromotion = 10;

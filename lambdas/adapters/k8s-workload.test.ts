@@ -93,6 +93,29 @@ describe('DeploymentWorkload', () => {
     expect(logs).toEqual([expect.stringMatching(/Deployment default\/podinfo is managed by a HorizontalPodAutoscaler: leaving its replicas alone/)]);
   });
 
+  it("serves with spec.replicas, or an HPA's minReplicas when one targets the Deployment (what the canary is scaled to before promotion)", async () => {
+    kube.apply({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'podinfo', namespace: APP_NS },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' }, minReplicas: 3, maxReplicas: 6 },
+    });
+    const w = workload();
+
+    expect(await w.servingReplicas('primary')).toBe(2);
+    expect(await w.servingReplicas('canary')).toBe(3);
+  });
+
+  it('tells whether the primary runs the canary pod spec: not before the copy, yes after it, whatever the labels', async () => {
+    const w = workload();
+    const before = await w.primaryRunsCanaryTemplate();
+
+    await w.promoteTemplate();
+
+    expect(before).toBe(false);
+    expect(await w.primaryRunsCanaryTemplate()).toBe(true);
+  });
+
   it('changes the template fingerprint when someone edits the primary, and only then', async () => {
     const w = workload();
     const before = await w.templateFingerprint('primary');

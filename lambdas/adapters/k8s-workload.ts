@@ -4,7 +4,7 @@
  * canary's template into the primary, and scaling through the `scale` subresource.
  */
 import { createHash } from 'node:crypto';
-import type { AppsV1Api, AutoscalingV2Api, KubeConfig, V1Deployment } from '@kubernetes/client-node';
+import type { AppsV1Api, AutoscalingV2Api, KubeConfig, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { formatDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
 import type { Side, Workload } from '../core/ports.ts';
@@ -141,16 +141,33 @@ export class DeploymentWorkload implements Workload {
 
   /** Whether a HorizontalPodAutoscaler targets that side's Deployment (then Sluice leaves its replicas alone). */
   async hasHpa(side: Side): Promise<boolean> {
+    return (await this.#hpaOf(side)) !== undefined;
+  }
+
+  async servingReplicas(side: Side): Promise<number> {
+    const hpa = await this.#hpaOf(side);
+    // An HPA's minReplicas defaults to 1 (autoscaling/v2 HorizontalPodAutoscalerSpec).
+    if (hpa) return hpa.spec?.minReplicas ?? 1;
+    return (await this.#read(side)).spec?.replicas ?? 1;
+  }
+
+  /** Compares pod specs only: the primary keeps its own template labels (promoteTemplate). */
+  async primaryRunsCanaryTemplate(): Promise<boolean> {
+    const [canary, primary] = [await this.#read('canary'), await this.#read('primary')];
+    return canonicalJson(canary.spec?.template.spec) === canonicalJson(primary.spec?.template.spec);
+  }
+
+  async #hpaOf(side: Side): Promise<V2HorizontalPodAutoscaler | undefined> {
     const { namespace } = this.#workload;
     let items;
     try {
       items = (await this.#autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }, requestOptions(this.#timeoutMs))).items;
     } catch (error) {
       // A server that does not serve autoscaling/v2 has no HPAs to fight with.
-      if (isApiStatus(error, 404)) return false;
+      if (isApiStatus(error, 404)) return undefined;
       throw kubeError(error, 'list', { kind: 'HorizontalPodAutoscaler', resource: 'horizontalpodautoscalers', namespace });
     }
-    return items.some((hpa) => {
+    return items.find((hpa) => {
       const target = hpa.spec?.scaleTargetRef;
       return target?.kind === 'Deployment' && target.name === this.#workload[side] && (target.apiVersion ?? 'apps/v1').startsWith('apps/');
     });

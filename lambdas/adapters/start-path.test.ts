@@ -44,13 +44,16 @@ class FakeSfn {
   };
 }
 
+const NOW = () => new Date('2026-03-02T10:00:00Z');
+
 function deps(overrides: Partial<StartPathDeps> = {}, sfn = new FakeSfn()): StartPathDeps & { sfn: FakeSfn } {
   return {
-    store: openSqliteStore(':memory:'),
+    // The store's lock clock is the start path's: a lock taken "now" is held.
+    store: openSqliteStore(':memory:', { now: NOW }),
     sfn: sfn as unknown as Pick<SFNClient, 'send'> & FakeSfn,
     stateMachineArn: ARN,
     registry: staticRegistry([spec()]),
-    now: () => new Date('2026-03-02T10:00:00Z'),
+    now: NOW,
     ...overrides,
   } as StartPathDeps & { sfn: FakeSfn };
 }
@@ -70,15 +73,68 @@ describe('requestStart', () => {
     expect(retried).toMatchObject({ outcome: 'started', execution: 'web-v2' });
     expect(third).toMatchObject({ outcome: 'duplicate', execution: 'web-v2' });
     expect(sfn.started).toEqual(['web-v2']);
+    // No attempt name was used up by the redeliveries: the next trigger of v2 is attempt 2.
+    await d.store.releaseLock('web', 'web-v2');
+    expect(await requestStart(d, request('evt-2'))).toMatchObject({ outcome: 'started', execution: 'web-v2-a2' });
   });
 
-  it('a new trigger of a version already run starts the next attempt', async () => {
+  it('a new trigger of a version already run starts the next attempt once the first has ended', async () => {
     const d = deps();
     await requestStart(d, request('evt-1'));
+    await d.store.releaseLock('web', 'web-v2'); // the first rollout finished
 
     const retry = await requestStart(d, request('evt-2'));
 
     expect(retry).toMatchObject({ outcome: 'started', execution: 'web-v2-a2' });
+  });
+
+  it('takes the lock for the execution it starts, before starting it; Prepare of that execution can take the same lock', async () => {
+    const sfn = new FakeSfn();
+    const d = deps({}, sfn);
+    let lockAtStart: string | undefined;
+    const send = sfn.send;
+    sfn.send = async (command) => {
+      if (command instanceof StartExecutionCommand) lockAtStart = (await d.store.getLock('web'))?.owner;
+      return send(command);
+    };
+
+    const answer = await requestStart(d, request('evt-1'));
+
+    expect(answer).toMatchObject({ outcome: 'started', execution: 'web-v2' });
+    expect(lockAtStart).toBe('web-v2');
+    expect(await d.store.acquireLock('web', 'web-v2', new Date('2026-03-02T13:00:00Z'))).toEqual({ acquired: true });
+    expect(await d.store.acquireLock('web', 'web-v3', new Date('2026-03-02T13:00:00Z'))).toMatchObject({ acquired: false, holder: { owner: 'web-v2' } });
+  });
+
+  it('five distinct triggers for one target at once: one is started, four are refused "locked by" it, and the ledger says so', async () => {
+    const d = deps();
+    const triggers = [request('evt-1', 'v2'), request('evt-2', 'v2'), request('evt-3', 'v3'), { ...request('k', 'v4'), trigger: { source: 'gitops' as const, key: 'rev-4', identity: 'flux' } }, { ...request('k', 'v5'), requestedBy: 'alice@cli', trigger: { source: 'cli' as const, key: 'cli-5', identity: 'alice' } }];
+
+    const answers = await Promise.all(triggers.map((t) => requestStart(d, t)));
+
+    const started = answers.filter((a) => a.outcome === 'started');
+    expect(started).toHaveLength(1);
+    const winner = started[0]?.execution ?? '';
+    const others = answers.filter((a) => a.outcome !== 'started');
+    expect(others).toHaveLength(4);
+    for (const answer of others) expect(answer).toMatchObject({ outcome: 'refused', message: expect.stringMatching(new RegExp(`^refused: locked by ${winner}: `)) });
+    expect(d.sfn.started).toEqual([winner]);
+    // Each trigger again: the ledger answers what it answered the first time.
+    const replays = await Promise.all(triggers.map((t) => requestStart(d, t)));
+    expect(replays.map((r) => r.outcome)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    const recorded = replays.map((r) => (r.outcome === 'duplicate' ? r.first.detail?.['outcome'] : undefined));
+    expect(recorded.filter((o) => o === 'started')).toHaveLength(1);
+    expect(recorded.filter((o) => o === 'refused')).toHaveLength(4);
+  });
+
+  it('a start that StartExecution refuses gives the lock back', async () => {
+    const sfn = new FakeSfn();
+    sfn.failNextStart.push(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const d = deps({}, sfn);
+
+    await expect(requestStart(d, request('evt-1'))).rejects.toThrow('StartExecution web-v2 failed');
+
+    expect(await d.store.getLock('web')).toBeNull();
   });
 
   it('a plugged-in check refuses before anything starts, and the refusal is what a duplicate hears', async () => {

@@ -11,6 +11,14 @@
  * the claim (throttled, a crash), the retried delivery finds the claim, sees the execution does not
  * exist, and starts exactly that name — never a second attempt. Step Functions' own name rule
  * (a name runs once per 90 days) stays a second, weaker layer.
+ *
+ * The lock is taken here, atomically, before anything starts: the decision to start *is* the lock
+ * acquisition, under the execution's own name, so of several distinct triggers for one target at
+ * once exactly one is `started` and the others are `refused: locked by <execution>` — in their
+ * answer and in the ledger. Prepare then takes the same lock for the same name, which the store
+ * grants to its owner (it extends it). Two triggers racing for the same attempt name are told apart
+ * by claiming the name itself in the ledger (`name:<execution>`, first wins), so they never share a
+ * lock owner. A start that fails after the lock releases it; a retried delivery takes it again.
  */
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -27,6 +35,11 @@ import { planStart } from '../core/windows.ts';
 import { activeOverride } from '../core/window-override.ts';
 import { MAX_ATTEMPTS } from './start-execution.ts';
 import { targetProblem, versionProblem } from '../core/version.ts';
+import { lockExpiresAt } from '../core/recovery.ts';
+
+function lockedBy(target: string, owner: string): string {
+  return `locked by ${owner}: ${target} runs one rollout at a time; abort it or wait for it to finish`;
+}
 
 /** Where target specs come from: SSM parameters in AWS, `rollouts/*.yaml` locally. */
 export interface TargetRegistry {
@@ -67,17 +80,22 @@ async function executionExists(deps: StartPathDeps, name: string): Promise<boole
 }
 
 /** The next attempt name of target + version that Step Functions has not seen (a retry after a rollback is a new attempt). */
-async function nextFreeName(deps: StartPathDeps, target: string, version: string): Promise<string | null> {
+async function nextFreeName(deps: StartPathDeps, request: StartRequest, now: Date): Promise<string | null> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const name = executionName(target, version, attempt);
-    if (!(await executionExists(deps, name))) return name;
+    const name = executionName(request.target, request.version, attempt);
+    if (await executionExists(deps, name)) continue;
+    // Another start chose this name a moment ago (a concurrent trigger): the ledger claim decides whose it is.
+    const claim = await deps.store.recordTrigger(`name:${name}`, { source: request.trigger.source, execution: name, at: now.toISOString(), detail: { target: request.target, version: request.version, claimedBy: ledgerKey(request.trigger) } });
+    // A redelivery of the same trigger may reuse the name it claimed before (its start failed in between).
+    if (claim.first || claim.existing.detail?.['claimedBy'] === ledgerKey(request.trigger)) return name;
   }
   return null;
 }
 
 async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutSpec, now: Date): Promise<Decision> {
+  // A quick read first: a busy target needs no name and no checks (the acquisition below is what counts).
   const lock = await deps.store.getLock(request.target);
-  if (lock) return { action: 'refuse', reason: `${request.target} is busy with ${lock.owner} (one rollout per target): abort it or wait for it to finish` };
+  if (lock) return { action: 'refuse', reason: lockedBy(request.target, lock.owner) };
   for (const check of deps.checks ?? []) {
     const refusal = await check({ request, spec, now, lock });
     if (refusal) return { action: 'refuse', reason: refusal.reason };
@@ -90,8 +108,10 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
     if (!deps.scheduler) return { action: 'refuse', reason: `${plan.reason} (no scheduler here to queue it)` };
     return { action: 'queue', at: plan.queueUntil, reason: plan.reason };
   }
-  const execution = await nextFreeName(deps, request.target, request.version);
+  const execution = await nextFreeName(deps, request, now);
   if (!execution) return { action: 'refuse', reason: `${request.target} ${request.version} has been started ${MAX_ATTEMPTS} times already` };
+  const taken = await deps.store.acquireLock(request.target, execution, lockExpiresAt(now));
+  if (!taken.acquired) return { action: 'refuse', reason: lockedBy(request.target, taken.holder.owner) };
   return { action: 'start', execution };
 }
 
@@ -107,6 +127,20 @@ async function startNamed(deps: StartPathDeps, name: string, input: ExecutionInp
     }
     throw new Error(`StartExecution ${name} failed`, { cause: error });
   }
+}
+
+/** StartExecution under a lock this start holds; any failure gives the lock back (a retried delivery takes it again). */
+async function startLocked(deps: StartPathDeps, name: string, input: ExecutionInput): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
+  const target = input.spec.metadata.name;
+  let started: Awaited<ReturnType<typeof startNamed>>;
+  try {
+    started = await startNamed(deps, name, input);
+  } catch (error) {
+    await deps.store.releaseLock(target, name);
+    throw error;
+  }
+  if (!started.ok) await deps.store.releaseLock(target, name);
+  return started;
 }
 
 /** Starts (or queues, or refuses) one rollout for one trigger; the same trigger twice starts it once. */
@@ -142,13 +176,23 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
       ...(request.overrides ? { overrides: request.overrides } : {}),
     },
   };
-  const claim = await deps.store.recordTrigger(key, record);
+  let claim: Awaited<ReturnType<typeof deps.store.recordTrigger>>;
+  try {
+    claim = await deps.store.recordTrigger(key, record);
+  } catch (error) {
+    if (decision.action === 'start') await deps.store.releaseLock(target, decision.execution);
+    throw error;
+  }
 
   if (!claim.first) {
+    // A duplicate delivery: the lock this delivery just took (if the first one's rollout had ended) is not its to keep.
+    if (decision.action === 'start') await deps.store.releaseLock(target, decision.execution);
     const first = claim.existing;
     // The first delivery claimed a name but never started it (it failed in between): start exactly that one.
     if (first.execution && first.detail?.['outcome'] === 'started' && !(await executionExists(deps, first.execution))) {
-      const started = await startNamed(deps, first.execution, input);
+      const taken = await deps.store.acquireLock(target, first.execution, lockExpiresAt(now));
+      if (!taken.acquired) return refused(lockedBy(target, taken.holder.owner));
+      const started = await startLocked(deps, first.execution, input);
       if (started.ok) return { outcome: 'started', target, version, execution: first.execution, executionArn: started.executionArn, message: `started ${first.execution} (${key}, resumed after an earlier failed start)` };
       return refused(started.reason);
     }
@@ -157,7 +201,7 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
 
   switch (decision.action) {
     case 'start': {
-      const started = await startNamed(deps, decision.execution, input);
+      const started = await startLocked(deps, decision.execution, input);
       if (!started.ok) return refused(started.reason);
       return { outcome: 'started', target, version, execution: decision.execution, executionArn: started.executionArn, message: `started ${decision.execution} (${key})` };
     }

@@ -45,6 +45,10 @@ export interface Workload {
   promoteTemplate(): Promise<void>;
   /** Scales a Deployment (canary to zero after promotion or rollback), unless an HPA owns it. */
   scale(side: Side, replicas: number): Promise<void>;
+  /** The replicas a side is meant to serve with: its HPA's minReplicas when one targets it, else spec.replicas. */
+  servingReplicas(side: Side): Promise<number>;
+  /** Whether the primary runs the canary's pod spec (the template copy landed). */
+  primaryRunsCanaryTemplate(): Promise<boolean>;
 }
 
 /** One value from a metrics backend; `null` means the query returned no data. */

@@ -22,10 +22,10 @@ function formatWeights(weights: Weights, scale: number): string {
   return `primary ${pct(weights.primary)} / canary ${pct(weights.canary)}`;
 }
 
-/** The recovery window when the spec names none: two hours of retrying a live split. */
-export const RECOVERY_WINDOW_DEFAULT_SECONDS = 2 * 3600;
-/** The longest recovery window a spec may ask for; the ASL's Rollback Retry is sized to outlast it. */
-export const RECOVERY_WINDOW_MAX_SECONDS = 6 * 3600;
+// The recovery window (default two hours of retrying a live split, at most six; the ASL's Rollback
+// Retry is sized to outlast it) is one of the execution's bounds in limits.ts.
+import { RECOVERY_WINDOW_DEFAULT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS } from './limits.ts';
+export { RECOVERY_WINDOW_DEFAULT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS };
 /** After this long without landing on a safe side, `Rollout Stuck` goes out (once per rollout). */
 export const STUCK_AFTER_SECONDS = 180;
 /** The reconciler Lambda's log message per finding: the stack's metric filter (and its alarm) counts these lines. */

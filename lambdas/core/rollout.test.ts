@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from './ports.ts';
-import { allOn, decideAfterLook, initialRun, splitWeights } from './rollout.ts';
+import { afterGateTimeout, allOn, decideAfterLook, gateWaitSeconds, initialRun, maxHeldSeconds, splitWeights } from './rollout.ts';
+import { MAX_DEADLINE_SECONDS } from './limits.ts';
 import { parseSpec } from './spec.ts';
 import type { RunState } from './task.ts';
 
@@ -69,4 +70,36 @@ describe('rollout decisions', () => {
     expect(allOn('canary', 1000)).toEqual({ primary: 0, canary: 1000 });
     expect(() => splitWeights(101, 100)).toThrow(/outside 0..100/);
   });
+});
+
+describe('approval gates and the deadline', () => {
+  const gated = (onTimeout: 'abort' | 'hold', timeout = '4h') => initialRun(parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, approvals: { beforeStart: true, timeout, onTimeout } } } }), now);
+  const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+
+  it('waits at a gate for the approval timeout, cut at the deadline', () => {
+    expect(gated('abort').approval?.waitSeconds).toBe(600);
+    expect(gated('abort', '1m').approval?.waitSeconds).toBe(60);
+    expect(gateWaitSeconds(gated('abort'), at(590))).toBe(10);
+    expect(gateWaitSeconds(gated('abort'), at(900))).toBe(1);
+  });
+
+  it('the promotion gate after a look waits only for the deadline left then', () => {
+    const run = { ...gated('hold'), stepIndex: 1 };
+    expect(look(run, 'pass', { now: at(420) })).toMatchObject({ next: 'promote', approval: { waitSeconds: 180 } });
+  });
+
+  it('after a gate timed out: hold waits again within the deadline, abort aborts, at the deadline it is over', () => {
+    expect(afterGateTimeout(gated('hold', '1m'), 'before-start', at(60)).approval).toMatchObject({ expired: 'wait', waitSeconds: 60 });
+    expect(afterGateTimeout(gated('hold', '1m'), 'before-start', at(580)).approval).toMatchObject({ expired: 'wait', waitSeconds: 20 });
+    expect(afterGateTimeout(gated('abort', '1m'), 'before-start', at(60)).approval?.expired).toBe('abort');
+    const over = afterGateTimeout(gated('abort'), 'before-promotion', at(600));
+    expect(over).toMatchObject({ next: 'rollback', approval: { expired: 'deadline' } });
+    expect(over.reason).toMatch(/^deadline passed while waiting for approval \(the before-promotion gate; deadline 2026-11-27T10:10:00.000Z\)$/);
+  });
+
+  it('never lets time held outside the change windows push the effective deadline past the state machine bound', () => {
+    const slow = initialRun(parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, interval: '10m', lookInterval: '10m', deadline: '20h' } } }), now);
+    expect(maxHeldSeconds(slow)).toBe(MAX_DEADLINE_SECONDS - 20 * 3600);
+  });
+
 });

@@ -4,7 +4,8 @@
  */
 import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
-import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, MAX_HISTORY_EVENTS, plannedWeights } from './spec.ts';
+import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, plannedWeights } from './spec.ts';
+import { HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS } from './limits.ts';
 import type { Side, Verdict, Weights } from './ports.ts';
 import type { RunState } from './task.ts';
 
@@ -34,13 +35,16 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const bake = bakeSeconds(spec);
   const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
   const approvals = strategy.approvals;
+  const timeoutSeconds = Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000));
   return {
     // Always present: the gates' Choice states read it (a missing path is a States.Runtime error).
     approval: {
       beforeStart: approvals?.beforeStart ?? false,
       beforePromotion: approvals?.beforePromotion ?? false,
-      timeoutSeconds: Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000)),
+      timeoutSeconds,
       onTimeout: approvals?.onTimeout ?? 'abort',
+      // A gate never outlives the deadline (the before-start gate opens right after Prepare).
+      waitSeconds: Math.max(1, Math.min(timeoutSeconds, Math.ceil(parseDuration(strategy.deadline) / 1000))),
     },
     phase: shadowLooks ? 'shadow' : 'live',
     shadowLooks,
@@ -82,12 +86,41 @@ export function effectiveDeadline(run: RunState): number {
 
 /**
  * How long a rollout may hold: held looks still cost execution history, and Step Functions stops an
- * execution at 25,000 events. Keep 10% spare after the looks the deadline itself allows.
+ * execution at 25,000 events; the events kept for the promotion loops and Rollback's retries
+ * (limits.ts) stay free. The effective deadline never passes MAX_DEADLINE_SECONDS, which the state
+ * machine's own TimeoutSeconds is built on.
  */
 export function maxHeldSeconds(run: RunState): number {
-  const deadlineLooks = Math.ceil((Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000 / run.bakeSeconds);
-  const looks = Math.floor((MAX_HISTORY_EVENTS * 0.9) / HISTORY_EVENTS_PER_LOOK) - deadlineLooks;
-  return Math.max(0, looks) * run.bakeSeconds;
+  const deadlineSeconds = (Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000;
+  const deadlineLooks = Math.ceil(deadlineSeconds / run.bakeSeconds);
+  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / HISTORY_EVENTS_PER_LOOK) - deadlineLooks;
+  return Math.max(0, Math.min(looks * run.bakeSeconds, MAX_DEADLINE_SECONDS - deadlineSeconds));
+}
+
+/** How long the next approval gate waits: its timeout, cut at the (effective) deadline; at least 1 s. */
+export function gateWaitSeconds(run: RunState, now: Date): number {
+  const timeout = run.approval?.timeoutSeconds ?? 1;
+  const left = Math.ceil((effectiveDeadline(run) - now.getTime()) / 1000);
+  return Math.max(1, Math.min(timeout, left));
+}
+
+/** The reason a rollout ends when its deadline passes at an approval gate. */
+export const DEADLINE_AT_GATE = 'deadline passed while waiting for approval';
+
+/**
+ * What follows an approval gate that timed out: the deadline passed (the gate waited until it at
+ * most), or `onTimeout: hold` waits again (never past the deadline), or `abort` ends the rollout.
+ */
+export function afterGateTimeout(run: RunState, gate: 'before-start' | 'before-promotion', now: Date): RunState {
+  const approval = run.approval;
+  if (!approval) throw new Error(`the ${gate} gate timed out but the run has no approval settings`);
+  const deadline = effectiveDeadline(run);
+  // The gate's wait was rounded up to whole seconds: under a second left is the deadline.
+  if (deadline - now.getTime() < 1000) {
+    return { ...run, approval: { ...approval, expired: 'deadline' }, next: 'rollback', reason: `${DEADLINE_AT_GATE} (the ${gate} gate; deadline ${new Date(deadline).toISOString()})` };
+  }
+  if (approval.onTimeout === 'hold') return { ...run, approval: { ...approval, expired: 'wait', waitSeconds: gateWaitSeconds(run, now) } };
+  return { ...run, approval: { ...approval, expired: 'abort' } };
 }
 
 /**
@@ -100,7 +133,9 @@ function lookPrelude(run: RunState, look: Pick<LookContext, 'now' | 'window'>): 
   // Outside a change window the rollout holds: judged as usual, never advanced, its deadline paused.
   const held = look.window !== undefined && !look.window.open;
   const heldSeconds = (run.heldSeconds ?? 0) + (held ? run.bakeSeconds : 0);
-  const base: RunState = { ...run, reason: undefined, ...(heldSeconds ? { heldSeconds } : {}) };
+  const withHeld: RunState = { ...run, reason: undefined, ...(heldSeconds ? { heldSeconds } : {}) };
+  // The promotion gate (if any) follows some look: it waits no longer than the deadline left then.
+  const base: RunState = withHeld.approval ? { ...withHeld, approval: { ...withHeld.approval, waitSeconds: gateWaitSeconds(withHeld, look.now) } } : withHeld;
   const deadline = effectiveDeadline(base);
   if (look.now.getTime() > deadline) {
     const paused = heldSeconds ? ` (extended by ${formatDuration(heldSeconds * 1000)} held outside the change windows)` : '';

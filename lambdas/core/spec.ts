@@ -9,11 +9,11 @@
 import * as z from 'zod';
 import { formatFieldPath } from './field-path.ts';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
-import { RECOVERY_WINDOW_MAX_SECONDS } from './recovery.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
 import { secretString, secretUrl } from './secrets.ts';
 import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
+import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS, MAX_HISTORY_EVENTS, MAX_READY_TIMEOUT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS, TASK_SLACK_SECONDS } from './limits.ts';
 
 const dnsName = z
   .string()
@@ -238,8 +238,8 @@ export interface SpecProblem {
   message: string;
 }
 
-/** Step Functions Standard keeps at most 25,000 events per execution; stay far below it. */
-export const MAX_HISTORY_EVENTS = 25_000;
+/** Step Functions Standard keeps at most 25,000 events per execution; stay far below it (limits.ts). */
+export { MAX_HISTORY_EVENTS };
 /** Events one look costs in the history (Bake task + Analyze task + Choice, entered/exited, scheduled/started/ended). */
 export const HISTORY_EVENTS_PER_LOOK = 16;
 /** "Far below": plan for at most half of the limit. */
@@ -306,12 +306,14 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...sequentialProblems(spec));
   problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
-  if (looks * HISTORY_EVENTS_PER_LOOK > HISTORY_EVENT_BUDGET) {
+  // Both bounds: half the limit, and what the readiness loops and Rollback's retries leave (limits.ts).
+  if (looks * HISTORY_EVENTS_PER_LOOK > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
     add(
       'spec.strategy.deadline',
       `allows ${looks} looks (${looks * HISTORY_EVENTS_PER_LOOK} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,
     );
   }
+  lifetimeProblems(spec, add);
   if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
   if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
   if (strategy.shadow && !router.route) add('spec.router.route', 'is required for a shadowing stage: shadowing is set on the route that sends traffic to the group');
@@ -334,6 +336,24 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
     metricProviderProblems(metric, at, add);
   });
   return problems;
+}
+
+/**
+ * The state machine's TimeoutSeconds (limits.ts) backstops every execution: a spec whose longest
+ * life could outlast it is refused. Its longest life: the effective deadline (which also bounds
+ * the approval gates, and with change windows may grow by held time up to MAX_DEADLINE_SECONDS),
+ * both promotion readiness loops, the longest recovery window, and the Tasks' slack.
+ */
+function lifetimeProblems(spec: RolloutSpec, add: AddProblem): void {
+  const { strategy, workload } = spec.spec;
+  const deadline = parseDuration(strategy.deadline) / 1000;
+  const ready = workload ? parseDuration(workload.readyTimeout) / 1000 : 0;
+  if (deadline > MAX_DEADLINE_SECONDS) add('spec.strategy.deadline', `must be at most ${MAX_DEADLINE_SECONDS / 3600}h: the state machine stops every execution after ${EXECUTION_TIMEOUT_SECONDS / 3600}h, rollback included`);
+  if (ready > MAX_READY_TIMEOUT_SECONDS) add('spec.workload.readyTimeout', `must be at most ${MAX_READY_TIMEOUT_SECONDS / 60}m: the promotion's readiness loops are bounded by the state machine's TimeoutSeconds and history`);
+  const longest = (strategy.windows?.length ? MAX_DEADLINE_SECONDS : deadline) + 2 * ready + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
+  if (deadline <= MAX_DEADLINE_SECONDS && ready <= MAX_READY_TIMEOUT_SECONDS && longest > EXECUTION_TIMEOUT_SECONDS) {
+    add('spec.strategy.deadline', `lets the execution run ${Math.ceil(longest / 3600)}h, longer than the state machine's TimeoutSeconds (${EXECUTION_TIMEOUT_SECONDS / 3600}h)`);
+  }
 }
 
 /** Rules of the non-Prometheus providers; fields of another provider are refused, not ignored. */

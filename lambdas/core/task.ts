@@ -19,7 +19,16 @@ export const runStateSchema = z.object({
   shadowLooks: z.number().int().min(0).optional(),
   /** Approval gates (Choice states read these): absent = no gates. */
   approval: z
-    .object({ beforeStart: z.boolean(), beforePromotion: z.boolean(), timeoutSeconds: z.number().int().min(1), onTimeout: z.enum(['abort', 'hold']) })
+    .object({
+      beforeStart: z.boolean(),
+      beforePromotion: z.boolean(),
+      timeoutSeconds: z.number().int().min(1),
+      onTimeout: z.enum(['abort', 'hold']),
+      /** How long the next gate waits (its TimeoutSecondsPath): the approval timeout, cut at the deadline. */
+      waitSeconds: z.number().int().min(1).optional(),
+      /** After a gate timed out (the ASL's *ApprovalTimedOut Choices read it): wait again, abort, or the deadline passed. */
+      expired: z.enum(['wait', 'abort', 'deadline']).optional(),
+    })
     .optional(),
   /** Index into `weights` of the step the rollout is in. */
   stepIndex: z.number().int().min(0),
@@ -40,6 +49,15 @@ export const runStateSchema = z.object({
   deadlineAt: z.iso.datetime(),
   /** Seconds held outside the change windows: the deadline pauses for them (effective deadline = deadlineAt + heldSeconds). */
   heldSeconds: z.number().int().min(0).optional(),
+  /**
+   * The promotion's readiness loops (the ASL's CanaryReady?/PrimaryReady? Choices read `ready`):
+   * which Deployment is awaited, until when (`readyTimeout` from the loop's start), and how many
+   * checks it took. `copied`: the primary got the canary's template (from then on the canary is
+   * the safe side).
+   */
+  promotion: z
+    .object({ side: z.enum(['canary', 'primary']), ready: z.boolean(), readyBy: z.iso.datetime(), checks: z.number().int().min(0), copied: z.boolean() })
+    .optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 
@@ -63,6 +81,14 @@ export type PrepareInput = z.infer<typeof prepareInputSchema>;
 /** SetWeight, Analyze, Promote, Finish: the execution input, the name and the loop state. */
 export const stepInputSchema = prepareInputSchema.extend({ run: runStateSchema, wake: wakeSchema.optional() });
 export type StepInput = z.infer<typeof stepInputSchema>;
+
+/** The readiness check's input (CheckCanary, CheckPrimary): a step input and which Deployment to await. */
+export const readyCheckInputSchema = stepInputSchema.extend({ side: z.enum(['canary', 'primary']) });
+export type ReadyCheckInput = z.infer<typeof readyCheckInputSchema>;
+
+/** An approval gate that timed out (StartApprovalTimedOut, PromotionApprovalTimedOut). */
+export const gateTimeoutInputSchema = stepInputSchema.extend({ gate: z.enum(['before-start', 'before-promotion']) });
+export type GateTimeoutInput = z.infer<typeof gateTimeoutInputSchema>;
 
 /** Bake's payload (lambda:invoke.waitForTaskToken). */
 export const bakeInputSchema = z.object({

@@ -1,4 +1,4 @@
-/** Finish: record the promotion, release the lock, announce it. */
+/** Finish: record the promotion, release the lock, announce it (after Switch: traffic is already on the promoted side). */
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from './deps.ts';
@@ -11,7 +11,11 @@ export async function finish(deps: StoreDeps, input: StepInput): Promise<RunStat
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
   const record = await requireRollout(deps.store, execution);
-  const reason = run.reason ?? `promoted after ${run.weights.length} steps`;
+  // Finish runs after Switch: all traffic is on the promoted side and no older version is left to
+  // go back to. An abort that arrived in between is not ignored silently: the outcome says it came too late.
+  const abort = await deps.store.getAbort(execution);
+  const late = abort ? `; ${abort.kind === 'alarm' ? 'alarm' : 'abort'} by ${abort.by} (${abort.reason}) arrived after traffic had switched: nothing left to roll back to` : '';
+  const reason = `${run.reason ?? `promoted after ${run.weights.length} steps`}${late}`;
   await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
   const pending = await deps.store.getTaskToken(target);
   if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);

@@ -1,5 +1,5 @@
 /** Checks every task makes before it touches anything. */
-import { AbortedError, AlarmError, ConflictError } from '../core/errors.ts';
+import { AbortedError, AlarmError, ConflictError, PromotionFailedError } from '../core/errors.ts';
 import type { RolloutRecord, RolloutStore, Workload } from '../core/ports.ts';
 
 /** Abort between tasks: a flag in the store that the next task honours. */
@@ -23,5 +23,19 @@ export async function assertPrimaryUntouched(workload: Workload | null, record: 
     throw new ConflictError(
       'the primary Deployment\'s pod template changed during the rollout (someone else is steering, e.g. a GitOps sync): stopping instead of fighting it',
     );
+  }
+}
+
+/**
+ * Abort during a promotion. Before the template copy the old primary is still the safe side, so an
+ * abort rolls back to it (`aborted`); after the copy the primary runs the new template and the
+ * canary is the safe side, so the rollout is held on the canary (`promotion-failed`, exit 5).
+ */
+export async function assertNotAbortedInPromotion(store: RolloutStore, execution: string, copied: boolean): Promise<void> {
+  try {
+    await assertNotAborted(store, execution);
+  } catch (error) {
+    if (!copied || !(error instanceof AbortedError || error instanceof AlarmError)) throw error;
+    throw new PromotionFailedError(`${error.message}; the primary already runs the canary's template: traffic held on the canary`, { cause: error });
   }
 }

@@ -24,7 +24,9 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
 
   const now = deps.now();
   let run = initialRun(spec, now);
-  // Locks follow liveness (issue 10): released when the rollout closes, or by the reconciler once the execution is known not to run.
+  // Locks follow liveness: released when the rollout closes, or by the reconciler once the execution
+  // is known not to run. The start path took this lock for this execution already; the store grants it
+  // again to its owner.
   const lock = await deps.store.acquireLock(target, execution, lockExpiresAt(now));
   if (!lock.acquired) {
     throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);

@@ -3,7 +3,7 @@
  * where nothing should be. Step Functions is a recording stub; the store is sqlite in memory;
  * Slack's Web API (users.info, usergroups) is a fake on loopback.
  */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -45,6 +45,13 @@ function spec(name: string, access?: Record<string, unknown>): RolloutSpec {
 const specs = new Map<string, RolloutSpec>([
   ['web', spec('web', { channels: [CHANNEL], start: ['U0ALICE', 'S0PLATFORM'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true })],
   ['open', spec('open')],
+  [
+    'frozen',
+    parseSpec({
+      ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }),
+      spec: { ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }).spec, strategy: { ...spec('frozen').spec.strategy, windows: [{ kind: 'deny', from: '2026-11-27T09:00:00Z', to: '2026-11-27T12:00:00Z' }] } },
+    }),
+  ],
 ]);
 
 let slack: FakeSlack;
@@ -78,6 +85,12 @@ beforeEach(() => {
       if (command instanceof SendTaskFailureCommand || command instanceof SendTaskSuccessCommand) {
         settled.push(command);
         return {};
+      }
+      if (command instanceof DescribeExecutionCommand) {
+        // The start path picks the next attempt name Step Functions has not seen.
+        const name = String(command.input.executionArn).split(':').at(-1);
+        if (!started.some((s) => s.input.name === name)) throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
+        return { status: 'RUNNING' };
       }
       if (command instanceof StartExecutionCommand) {
         started.push(command);
@@ -241,9 +254,16 @@ describe('Slack handler: signed requests', () => {
     expect(started).toHaveLength(1);
   });
 
+  it('a start inside a deny window goes through the change windows: refused here (no scheduler), nothing started', async () => {
+    const reply = replyText(await call(signed(command('start frozen v2'))));
+    expect(reply).toMatch(/^Refused: .*deny window.*no scheduler here to queue it/);
+    expect(started).toHaveLength(0);
+    expect(await store.getLock('frozen')).toBeNull();
+  });
+
   it('refuses a start while another rollout holds the target, naming it', async () => {
     await store.acquireLock('web', 'web-v1', new Date(NOW.getTime() + 3600_000));
-    expect(replyText(await call(signed(command('start web v2'))))).toBe('Refused: web is busy with `web-v1` (one rollout per target). Abort it or wait.');
+    expect(replyText(await call(signed(command('start web v2'))))).toBe('Refused: locked by web-v1: web runs one rollout at a time; abort it or wait for it to finish.');
     expect(started).toHaveLength(0);
   });
 });

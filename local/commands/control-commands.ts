@@ -3,7 +3,9 @@
  * deployed stack (see local/control.ts).
  */
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import { startExecution } from '../../lambdas/adapters/start-execution.ts';
+import { randomUUID } from 'node:crypto';
+import { requestStart } from '../../lambdas/adapters/start-path.ts';
+import type { TargetRegistry } from '../../lambdas/adapters/start-path.ts';
 import { formatWeights } from '../../lambdas/core/rollout.ts';
 import { activeOverride } from '../../lambdas/core/window-override.ts';
 import type { ControlPlane } from '../control.ts';
@@ -35,17 +37,43 @@ async function orphanLine(control: ControlPlane, target: string): Promise<string
   return orphanNote(control.store, liveness, target, control.kind === 'local' ? '--local' : '--stack <name>').catch(() => undefined);
 }
 
-export async function startCommand(control: ControlPlane, target: string, options: { version: string; spec?: string; requestedBy?: string }, io: Io): Promise<number> {
+/**
+ * `sluice start`: through the one start path every trigger takes (lambdas/adapters/start-path.ts):
+ * change windows (queued through the scheduler, or refused; an active `sluice override` starts it),
+ * the idempotency ledger (each invocation is its own trigger), and the target's lock, taken
+ * atomically for the execution before it starts.
+ */
+export async function startCommand(
+  control: ControlPlane,
+  target: string,
+  options: { version: string; spec?: string; requestedBy?: string; idempotencyKey?: string; now?: () => Date },
+  io: Io,
+): Promise<number> {
   await reconcileFirst(control, target, io);
   const spec = await control.loadTarget(target, options.spec);
   const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli`;
-  const started = await startExecution({ sfn: control.sfn, stateMachineArn: control.stateMachineArn, spec, version: options.version, requestedBy });
-  if (!started.ok) {
-    io.stderr(`${started.message}\n`);
-    return EXIT.invalid;
+  // The spec in hand is the one to run (the registry's, or --spec): the start path resolves nothing else.
+  const registry: TargetRegistry = { get: async (name) => (name === spec.metadata.name ? spec : null), targetsForRepository: async () => [] };
+  const answer = await requestStart(
+    { store: control.store, sfn: control.sfn, stateMachineArn: control.stateMachineArn, registry, now: options.now ?? (() => new Date()), ...(control.scheduler ? { scheduler: control.scheduler } : {}) },
+    { target: spec.metadata.name, version: options.version, requestedBy, trigger: { source: 'cli', key: options.idempotencyKey ?? randomUUID(), identity: requestedBy } },
+  );
+  switch (answer.outcome) {
+    case 'started':
+      io.stdout(`started ${answer.execution}\n  ${answer.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`);
+      return EXIT.ok;
+    case 'queued':
+    case 'duplicate':
+      io.stdout(`${answer.message}\n`);
+      return EXIT.ok;
+    case 'refused':
+      io.stderr(`${answer.message}\n`);
+      return EXIT.invalid;
+    default: {
+      const never: never = answer;
+      throw new Error(`unknown start answer ${JSON.stringify(never)}`);
+    }
   }
-  io.stdout(`started ${started.name}\n  ${started.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`);
-  return EXIT.ok;
 }
 
 export async function statusCommand(control: ControlPlane, target: string, options: { json?: boolean }, io: Io): Promise<number> {
@@ -127,10 +155,14 @@ export async function abortCommand(control: ControlPlane, target: string, reason
     io.stderr(`${result.message}\n`);
     return EXIT.invalid;
   }
+  // After the template copy the canary is the safe side: the abort holds there instead of rolling back.
+  const copied = (await control.store.getRollout(result.execution))?.safeSide === 'canary';
   io.stdout(
     result.interruptedBake
       ? `aborted ${result.execution}: its bake was interrupted; traffic is moving to the safe side\n`
-      : `abort requested for ${result.execution}: its next step rolls it back\n`,
+      : copied
+        ? `abort requested for ${result.execution}: it is promoting and the primary already runs the new template, so its next step holds all traffic on the canary (promotion-failed, exit 5)\n`
+        : `abort requested for ${result.execution}: its next step rolls it back\n`,
   );
   return EXIT.ok;
 }

@@ -70,11 +70,11 @@ describe('running the rollout flow', () => {
     // Assess
     expect(result.status).toBe('SUCCEEDED');
     const history = engine.getExecutionHistory(executionArn).events;
-    expect(statesEntered(history)).toEqual(['Prepare', 'StartGate', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'PromotionGate', 'Promote', 'Finish', 'Promoted']);
+    expect(statesEntered(history)).toEqual(['Prepare', 'StartGate', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'PromotionGate', 'CheckCanary', 'CanaryReady', 'Promote', 'PrimaryReady', 'Switch', 'Finish', 'Promoted']);
     expect(rollout.weights).toEqual([10, 50]);
     expect(eventsOf(engine, executionArn, 'TaskTimedOut')).toHaveLength(2);
     expect(rollout.calls).not.toContain('RollbackFunctionArn');
-    expect(engine.transitions(executionArn)).toBe(14);
+    expect(engine.transitions(executionArn)).toBe(18);
     expect(history.map((event) => event.id)).toEqual(history.map((_event, index) => index + 1));
     expect(history.at(-1)?.type).toBe('ExecutionSucceeded');
   });

@@ -67,6 +67,8 @@ export interface LocalEngineOptions {
   stateMachineName?: string;
   /** aws-local-stepfunctions' Retry pause overrides in ms, per state (tests only; default: the ASL's real backoff). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** aws-local-stepfunctions' Wait state overrides in ms, per state (tests only; default: the ASL's Seconds). */
+  waitTimeOverrides?: Record<string, number>;
 }
 
 export interface ExecutionDescription {
@@ -312,6 +314,7 @@ export class LocalEngine {
       overrides: {
         taskResourceLocalHandlers: localHandlers as NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers'],
         ...(this.#options.retryIntervalOverrides ? { retryIntervalOverrides: this.#options.retryIntervalOverrides } : {}),
+        ...(this.#options.waitTimeOverrides ? { waitTimeOverrides: this.#options.waitTimeOverrides } : {}),
       },
       context: {
         Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sluice-local` },

@@ -92,7 +92,7 @@ describe('the Step Functions endpoint, driven by @aws-sdk/client-sfn', () => {
     expect(events[0]).toMatchObject({ id: 1, previousEventId: 0, type: 'ExecutionStarted' });
     expect(events[0]?.timestamp).toBeInstanceOf(Date);
     expect(events.find((event) => event.type === 'TaskSucceeded')?.taskSucceededEventDetails).toMatchObject({ resource: 'invoke.waitForTaskToken', output: '{"command":"promote"}' });
-    expect(events.filter((event) => event.type === 'TaskStateEntered').map((event) => event.stateEnteredEventDetails?.name)).toEqual(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish']);
+    expect(events.filter((event) => event.type === 'TaskStateEntered').map((event) => event.stateEnteredEventDetails?.name)).toEqual(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'Switch', 'Finish']);
     expect(newestFirst.events?.map((event) => event.type)).toEqual(['ExecutionSucceeded']);
     expect(newestFirst.nextToken).toBeTruthy();
   });

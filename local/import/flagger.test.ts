@@ -103,6 +103,15 @@ describe('sluice import flagger', () => {
     expect(line(result.report.changed, 'spec.progressDeadlineSeconds (default 600)').sluice).toBe('spec.workload.readyTimeout');
   });
 
+  it('caps a progressDeadlineSeconds longer than the state machine allows at 1h, saying so, instead of a promotion killed mid-wait', () => {
+    const canary = structuredClone(canaryOf('podinfo.yaml')) as { spec: Record<string, unknown> };
+    canary.spec.progressDeadlineSeconds = 7200;
+    const result = importFlaggerCanary(canary, { prometheusAddress: 'http://prometheus:9090' });
+    const spec = validated(result);
+    expect(spec.spec.workload?.readyTimeout).toBe('1h');
+    expect(line(result.report.changed, 'spec.progressDeadlineSeconds').note).toMatch(/capped from 7200s/);
+  });
+
   it('maps stepWeights, Go durations and the deprecated threshold, and lists every webhook type, alert and gate', () => {
     const result = importFlaggerCanary(canaryOf('step-weights.yaml'), { prometheusAddress: 'http://prometheus:9090' });
     const spec = validated(result);

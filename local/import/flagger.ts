@@ -25,6 +25,7 @@
 import { HOOK_BUDGET } from '../../lambdas/core/spec-checks.ts';
 import { formatDuration } from '../../lambdas/core/duration.ts';
 import { HISTORY_EVENT_BUDGET, HISTORY_EVENTS_PER_LOOK, validateSpec } from '../../lambdas/core/spec.ts';
+import { MAX_READY_TIMEOUT_SECONDS } from '../../lambdas/core/limits.ts';
 import type { RolloutSpecInput, SpecProblem } from '../../lambdas/core/spec.ts';
 import { ANALYSIS_FIELDS, FlaggerImportError, goDurationMs, metricTemplatesOf, parseCanary, SPEC_FIELDS } from './flagger-canary.ts';
 import type { Canary, FlaggerAnalysis, FlaggerMetric, MetricTemplate } from './flagger-canary.ts';
@@ -398,13 +399,15 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
 
   report.map('metadata.name', 'metadata.name', `${canary.metadata.name}: the target's name (its lock, history and chat-ops key)`);
   const router = routerFor(names, discoveryNamespace, options, report);
-  const deadlineSeconds = spec.progressDeadlineSeconds ?? 600;
+  // The promotion's readiness loops run in the state machine, bounded by it (lambdas/core/limits.ts).
+  const deadlineSeconds = Math.min(spec.progressDeadlineSeconds ?? 600, MAX_READY_TIMEOUT_SECONDS);
+  const capped = (spec.progressDeadlineSeconds ?? 600) > MAX_READY_TIMEOUT_SECONDS ? ` (capped from ${spec.progressDeadlineSeconds}s: the most the state machine allows)` : '';
   const workload = { namespace, primary: `${spec.targetRef.name}-primary`, canary: spec.targetRef.name, scaleCanaryToZero: true, readyTimeout: formatDuration(deadlineSeconds * 1000) };
   report.map('spec.targetRef', 'spec.workload', `Deployments ${namespace}/${workload.primary} (primary, made by Flagger) and ${namespace}/${workload.canary} (canary); promotion copies the canary's pod template into the primary and scales the canary to zero, as Flagger does`);
   report.change(
     spec.progressDeadlineSeconds ? 'spec.progressDeadlineSeconds' : 'spec.progressDeadlineSeconds (default 600)',
     'spec.workload.readyTimeout',
-    `${workload.readyTimeout}: how long promotion waits for the primary to be ready; Flagger also waited that long for the canary, Sluice's preflight refuses a canary that is not ready`,
+    `${workload.readyTimeout}${capped}: how long promotion waits for the primary to be ready; Flagger also waited that long for the canary, Sluice's preflight refuses a canary that is not ready`,
   );
 
   const intervalText = analysis.interval ?? '60s';

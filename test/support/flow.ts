@@ -40,7 +40,12 @@ export function webSpec(overrides: { strategy?: StrategyOverrides; analysis?: An
 }
 
 /** Retry pauses shortened (the ASL's real backoff is 1-10 s with jitter); everything else is real time. */
-export const SHORT_RETRIES = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
+export const SHORT_RETRIES = Object.fromEntries(
+  ['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'CheckPrimary', 'Switch', 'Finish', 'StartApprovalExpired', 'PromotionApprovalExpired', 'Rollback'].map((state) => [state, 50]),
+);
+
+/** The promotion's readiness loops wait 10 s between checks in the ASL; tests wait 100 ms. */
+export const SHORT_WAITS: Record<string, number> = { WaitForCanary: 100, WaitForPrimary: 100 };
 
 /**
  * Local runtimes for one test file, each in its own temp dir, closed and removed after each test.
@@ -60,6 +65,7 @@ export function flowRuntimes(): (router: RecordingRouter, metrics: ReturnType<ty
       dir,
       advertise: false,
       retryIntervalOverrides: SHORT_RETRIES,
+      waitTimeOverrides: SHORT_WAITS,
       // Never the shell's SLACK_BOT_TOKEN: a test must not post to a real workspace.
       env: {},
       log: () => {},

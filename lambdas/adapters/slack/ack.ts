@@ -4,7 +4,7 @@
  * only the (cached) identity checks; everything else Slack-bound (thread updates, the clicker's
  * follow-up through response_url) is returned as follow-ups and runs after the ack.
  *
- * The same logic as the CLI: start through startExecution, abort through abortRollout, promote
+ * The same logic as the CLI: start through the start path (requestStart), abort through abortRollout, promote
  * and approve through rollout-control. Every command and click is audited (a store step and a
  * `Command Audited` event, which also puts it in the rollout's thread).
  */
@@ -21,7 +21,8 @@ import type { RolloutSpec } from '../../core/spec.ts';
 import { LocalTimeError, isTimeZone, parseStartTime } from '../../core/zoned-time.ts';
 import { abortRollout } from '../interrupt.ts';
 import { approveRollout, promoteRollout } from '../rollout-control.ts';
-import { startExecution } from '../start-execution.ts';
+import { requestStart } from '../start-path.ts';
+import type { TargetRegistry } from '../start-path.ts';
 import { overrideWindows } from '../window-override.ts';
 import { activeOverride } from '../../core/window-override.ts';
 import { DELIVERY_TTL_MS, chatKeys } from './chat-state.ts';
@@ -165,15 +166,39 @@ async function historyText(deps: AckDeps, target: string): Promise<string> {
   return [`*${target}* — last ${rollouts.length} rollouts`, ...lines, ...(notes.length ? ['*Recent commands*', ...notes] : [])].join('\n');
 }
 
+/** `/sluice start|retry`: the one start path (windows, ledger keyed by Slack's trigger_id, the lock taken atomically). */
 async function start(deps: AckDeps, spec: RolloutSpec, version: string, request: SlashCommand): Promise<{ text: string; execution?: string }> {
   const target = spec.metadata.name;
-  const lock = await deps.store.getLock(target);
-  if (lock) return { text: `Refused: ${target} is busy with \`${lock.owner}\` (one rollout per target). Abort it or wait.` };
-  const started = await startExecution({ sfn: deps.sfn, stateMachineArn: deps.stateMachineArn, spec, version, requestedBy: `slack:${request.userId}` });
-  if (!started.ok) return { text: `Refused: ${started.message}.` };
-  // The thread opens where the command was typed, unless the target names its own channel.
-  await deps.chat.set(chatKeys.channel(started.name), request.channelId);
-  return { text: `Started \`${started.name}\` (${target} ${version}). Progress follows in a thread.`, execution: started.name };
+  const requestedBy = `slack:${request.userId}`;
+  const registry: TargetRegistry = { get: async (name) => (name === target ? spec : null), targetsForRepository: async () => [] };
+  const answer = await requestStart(
+    {
+      store: deps.store,
+      sfn: deps.sfn,
+      stateMachineArn: deps.stateMachineArn,
+      registry,
+      now: deps.now,
+      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+      ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
+    },
+    { target, version, requestedBy, trigger: { source: 'slack', key: request.triggerId, identity: request.userId } },
+  );
+  switch (answer.outcome) {
+    case 'started':
+      // The thread opens where the command was typed, unless the target names its own channel.
+      await deps.chat.set(chatKeys.channel(answer.execution), request.channelId);
+      return { text: `Started \`${answer.execution}\` (${target} ${version}). Progress follows in a thread.`, execution: answer.execution };
+    case 'queued':
+      return { text: `Queued ${target} ${version}: ${answer.message.replace(/^queued: /, '')}.` };
+    case 'duplicate':
+      return { text: `Already handled: ${answer.message}` };
+    case 'refused':
+      return { text: `Refused: ${answer.reason}.` };
+    default: {
+      const never: never = answer;
+      throw new Error(`unknown start answer ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help' }>, spec: RolloutSpec, request: SlashCommand): Promise<{ text: string; execution?: string; version?: string }> {
@@ -199,7 +224,12 @@ async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help
       const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target, by, reason: command.reason, now: deps.now() });
       if (!result.ok) return { text: `Nothing to abort: ${result.message}.` };
       await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted));
-      const text = result.interruptedBake ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.` : `Abort requested for \`${result.execution}\`: its next step rolls it back.`;
+      const copied = (await deps.store.getRollout(result.execution))?.safeSide === 'canary';
+      const text = result.interruptedBake
+        ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.`
+        : copied
+          ? `Abort requested for \`${result.execution}\`: it is promoting and the primary already runs the new template, so all traffic is held on the canary (promotion-failed).`
+          : `Abort requested for \`${result.execution}\`: its next step rolls it back.`;
       return { text, execution: result.execution };
     }
     case 'promote':

@@ -1,0 +1,43 @@
+/**
+ * An approval gate timed out (StartApprovalExpired, PromotionApprovalExpired). The gate waited at
+ * most until the rollout's deadline, so either the deadline passed — the rollout ends: `refused`
+ * (exit 2) at the before-start gate, where no traffic ever moved, `rolled-back` (exit 3) at the
+ * before-promotion gate, both with "deadline passed while waiting for approval" — or
+ * `onTimeout: hold` waits again (never past the deadline), or `abort` ends it as before.
+ *
+ * The refusal is closed here (Rollback is for traffic that moved): the record says refused, the
+ * gate's token and the lock are released, and the state machine ends in its Refused state.
+ */
+import { afterGateTimeout } from '../core/rollout.ts';
+import { gateTimeoutInputSchema } from '../core/task.ts';
+import type { GateTimeoutInput, RunState } from '../core/task.ts';
+import type { DepsSource, StoreDeps } from './deps.ts';
+import { requireRollout } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
+import { publishWithHooks } from '../adapters/webhooks.ts';
+
+export async function approvalExpired(deps: StoreDeps, input: GateTimeoutInput): Promise<RunState> {
+  const { spec, execution, run, gate } = input;
+  const next = afterGateTimeout(run, gate, deps.now());
+  if (next.approval?.expired !== 'deadline' || gate !== 'before-start') return next;
+
+  const target = spec.metadata.name;
+  const record = await requireRollout(deps.store, execution);
+  const reason = next.reason ?? 'deadline passed while waiting for approval';
+  if (record.status !== 'finished') {
+    await deps.store.updateRollout(execution, { status: 'finished', outcome: 'refused', reason, finishedAt: deps.now().toISOString() });
+  }
+  const pending = await deps.store.getTaskToken(target);
+  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await deps.store.releaseLock(target, execution);
+  await publishWithHooks(deps, spec, { detailType: 'Rollout Aborted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'refused', reason });
+  return next;
+}
+
+export function createApprovalExpiredHandler(deps: DepsSource<StoreDeps>) {
+  return rolloutHandler(gateTimeoutInputSchema, async (event) => approvalExpired(await deps(), event));
+}
+
+/** The Lambda entry point. */
+export const handler = createApprovalExpiredHandler(awsStoreDeps);

@@ -1,0 +1,47 @@
+/**
+ * Switch: the promotion's one traffic move. Template mode: all traffic to the primary (which runs
+ * the canary's template and is ready), then the canary scales down. Route mode: all traffic to the
+ * canary upstream (scaled and ready, CheckCanary). Idempotent, so a retried Switch writes once.
+ * An abort seen here still wins: before the switch, as everywhere in the promotion.
+ */
+import { allOn, sameWeights } from '../core/rollout.ts';
+import { promotionMode } from '../core/spec.ts';
+import { stepInputSchema } from '../core/task.ts';
+import type { RunState, StepInput } from '../core/task.ts';
+import type { DepsSource, HandlerDeps } from './deps.ts';
+import { assertNotAbortedInPromotion, requireRollout } from './guards.ts';
+import { rolloutHandler } from './middleware.ts';
+import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+
+export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+  const { spec, execution, run } = input;
+  const copied = run.promotion?.copied ?? false;
+  await assertNotAbortedInPromotion(deps.store, execution, copied);
+  const record = await requireRollout(deps.store, execution);
+  const router = await deps.routerFor(spec);
+  const scale = run.weightScale;
+  const mode = promotionMode(spec);
+  if (mode === 'template' && !copied) throw new Error('Switch reached before the template copy: refusing to route all traffic to the old primary as a promotion');
+  const side = mode === 'route' ? 'canary' : 'primary';
+  const target = allOn(side, scale);
+  if (!sameWeights(record.lastWeights, target)) {
+    // Recorded first: a crash between the write and the record still leaves weights recovery knows as Sluice's own.
+    await deps.store.updateRollout(execution, { pendingWeights: target });
+    await router.setWeights(target, record.lastWeights);
+    await deps.store.updateRollout(execution, { lastWeights: target, safeSide: side });
+    const detail = side === 'primary' ? 'primary ready with the new template: all traffic on the primary' : 'route promotion: all traffic on the canary upstream';
+    await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'promotion', detail });
+  }
+  if (mode === 'template' && spec.spec.workload?.scaleCanaryToZero) {
+    const workload = await deps.workloadFor(spec);
+    await workload?.scale('canary', 0);
+  }
+  return { ...run, next: 'promote' };
+}
+
+export function createSwitchTrafficHandler(deps: DepsSource<HandlerDeps>) {
+  return rolloutHandler(stepInputSchema, async (event) => switchTraffic(await deps(), event));
+}
+
+/** The Lambda entry point. */
+export const handler = createSwitchTrafficHandler(awsHandlerDeps);
