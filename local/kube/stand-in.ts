@@ -45,6 +45,26 @@ export interface FaultRule {
   drop?: boolean;
   /** How many matching requests the fault hits; default: all of them. */
   times?: number;
+  /**
+   * With `status: 429`: the `Retry-After` header (seconds) the API server's priority-and-fairness
+   * filter sends with a throttled request (Kubernetes docs, "API Priority and Fairness": a rejected
+   * request gets HTTP 429 Too Many Requests with a Retry-After header).
+   */
+  retryAfterSeconds?: number;
+}
+
+/** One mutating request the server carried out (or refused), in arrival order: who wrote what. */
+export interface AuditEntry {
+  at: number;
+  /** The user the bearer token belongs to (`admin`, or the name given to addToken). */
+  user: string;
+  verb: FaultVerb;
+  /** Plural, with `/<subresource>` when there is one. */
+  resource: string;
+  namespace: string | undefined;
+  name: string | undefined;
+  /** The HTTP status code answered. */
+  code: number;
 }
 
 export interface ChangeEvent {
@@ -57,8 +77,11 @@ export interface KubeStandIn {
   url: string;
   /** A bearer token allowed everything. */
   adminToken: string;
-  /** Registers a token with RBAC-like rules: anything they do not allow is refused with 403. */
-  addToken(token: string, rules: PolicyRule[]): void;
+  /**
+   * Registers (or replaces) a token with RBAC-like rules: anything they do not allow is refused
+   * with 403. `user` names it in the audit log (default `token:<first 8 characters>`).
+   */
+  addToken(token: string, rules: PolicyRule[], user?: string): void;
   /** A ready-to-use KubeConfig for this server (context 'stand-in'), with `token` or the admin token. */
   kubeConfig(token?: string): KubeConfig;
   /** The same as a kubeconfig YAML file (for `sluice run` and the demo). */
@@ -66,7 +89,10 @@ export interface KubeStandIn {
   /** Creates or replaces an object directly (seeding): no auth, no faults, no preconditions, still validated. */
   apply(object: KubeObject): KubeObject;
   get(apiVersion: string, kind: string, namespace: string, name: string): KubeObject | undefined;
-  faults: { add(rule: FaultRule): void; clear(): void };
+  /** `add` returns a function that heals that one fault (a sustained outage ends). */
+  faults: { add(rule: FaultRule): () => void; clear(): void };
+  /** Every create/update/patch/delete request with its user and answer, oldest first. */
+  audit(): AuditEntry[];
   /** Overrides Gloo's verdict for one object (Rejected with `reason`) or removes the override. */
   gloo: {
     reject(kind: string, namespace: string, name: string, reason: string): void;
@@ -166,8 +192,11 @@ function fieldMatcher(selector: string | null): { name?: string; test: (o: KubeO
 export async function startKubeStandIn(options: KubeStandInOptions = {}): Promise<KubeStandIn> {
   const store = new ObjectStore();
   const tokens = new Map<string, PolicyRule[] | typeof ADMIN>();
+  const users = new Map<string, string>();
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;
   tokens.set(adminToken, ADMIN);
+  users.set(adminToken, 'admin');
+  const auditLog: AuditEntry[] = [];
   const faults: Array<FaultRule & { left: number }> = [];
   const watches = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -539,7 +568,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       return;
     }
     if (fault?.status) {
-      send(res, fault.status, failureStatus(fault.status, reasonForCode(fault.status), `injected fault: ${fault.status} for ${method} ${url.pathname}`));
+      const body = failureStatus(fault.status, reasonForCode(fault.status), `injected fault: ${fault.status} for ${method} ${url.pathname}`);
+      if (fault.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+      send(res, fault.status, body);
       return;
     }
     authorize(req, request);
@@ -554,7 +585,33 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     await handleResource(req, res, parsed.request);
   }
 
+  /** Records who sent a mutating request and what it was answered (after the answer is known). */
+  function recordWriter(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? 'GET';
+    if (method === 'GET') return;
+    let request: ResourceRequest | undefined;
+    try {
+      const parsed = parse(method, new URL(req.url ?? '/', 'http://stand-in'));
+      request = parsed.kind === 'resource' ? parsed.request : undefined;
+    } catch {
+      return;
+    }
+    if (!request) return;
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    auditLog.push({
+      at: Date.now(),
+      user: users.get(token) ?? 'anonymous',
+      verb: request.verb,
+      resource: request.subresource ? `${request.type.plural}/${request.subresource}` : request.type.plural,
+      namespace: request.namespace,
+      name: request.name,
+      code: res.statusCode,
+    });
+  }
+
   const server = createServer((req, res) => {
+    res.on('finish', () => recordWriter(req, res));
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -592,8 +649,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
   return {
     url,
     adminToken,
-    addToken(token, rules) {
+    addToken(token, rules, user) {
       tokens.set(token, clone(rules));
+      users.set(token, user ?? `token:${token.slice(0, 8)}`);
     },
     kubeConfig(token = adminToken) {
       const config = new KubeConfig();
@@ -631,7 +689,12 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     },
     faults: {
       add(rule) {
-        faults.push({ ...rule, left: rule.times ?? Number.POSITIVE_INFINITY });
+        const entry = { ...rule, left: rule.times ?? Number.POSITIVE_INFINITY };
+        faults.push(entry);
+        return () => {
+          const index = faults.indexOf(entry);
+          if (index >= 0) faults.splice(index, 1);
+        };
       },
       clear() {
         faults.length = 0;
@@ -648,6 +711,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       neverReady(namespace, name, on = true) {
         simulator.setNeverReady(namespace, name, on);
       },
+    },
+    audit() {
+      return auditLog.map((entry) => ({ ...entry }));
     },
     onChange(listener) {
       return store.subscribe((event) => listener({ type: event.type, object: event.object }));

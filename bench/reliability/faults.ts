@@ -1,0 +1,164 @@
+/**
+ * The fault menu of the reliability soak (issue 10, "How it is proven"), in the issue's words,
+ * and the seeded plan that hands every rollout a few of them at chosen moments.
+ */
+
+export const FAULT_KINDS = [
+  // Kubernetes API faults on the target's UpstreamGroup (or its Deployments).
+  'api-503-burst',
+  'api-503-sustained',
+  'api-drop-burst',
+  'api-429-burst',
+  'api-409-storm',
+  'api-403-after-move',
+  // Gloo's verdict.
+  'gloo-rejected-transient',
+  'gloo-rejected-sticky',
+  // The cluster and other writers.
+  'primary-never-ready',
+  'foreign-weights',
+  'foreign-template',
+  'promote-copy-fails',
+  'promote-switch-fails',
+  'duplicate-trigger',
+  // Metrics and webhooks (in the engine's process).
+  'prometheus-5xx',
+  'prometheus-slow',
+  'prometheus-empty',
+  'prometheus-nan',
+  'webhook-fails',
+  // People and the engine.
+  'stop-execution',
+  'abort',
+  'approve',
+  'promote-now',
+  'sigkill-engine',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * When a fault is injected, as seen on the API server: at the start, when the canary first gets
+ * traffic, at the second step, once the primary runs the canary's template (Promote copied it),
+ * or at the approval gate.
+ */
+export type Moment = 'start' | 'first-move' | 'second-step' | 'promote-copy' | 'gate';
+
+const MOMENTS: Record<FaultKind, readonly Moment[]> = {
+  'api-503-burst': ['start', 'first-move', 'second-step', 'promote-copy'],
+  'api-503-sustained': ['first-move', 'second-step'],
+  'api-drop-burst': ['start', 'first-move', 'second-step', 'promote-copy'],
+  'api-429-burst': ['start', 'first-move', 'second-step'],
+  'api-409-storm': ['first-move', 'second-step'],
+  'api-403-after-move': ['first-move', 'second-step'],
+  'gloo-rejected-transient': ['first-move', 'second-step'],
+  'gloo-rejected-sticky': ['first-move', 'second-step'],
+  'primary-never-ready': ['start'],
+  'foreign-weights': ['first-move', 'second-step'],
+  'foreign-template': ['first-move', 'second-step'],
+  'promote-copy-fails': ['second-step'],
+  'promote-switch-fails': ['promote-copy'],
+  'duplicate-trigger': ['start'],
+  'prometheus-5xx': ['start', 'first-move'],
+  'prometheus-slow': ['start', 'first-move'],
+  'prometheus-empty': ['first-move'],
+  'prometheus-nan': ['first-move'],
+  'webhook-fails': ['start'],
+  'stop-execution': ['first-move', 'second-step', 'promote-copy'],
+  abort: ['first-move', 'second-step', 'promote-copy'],
+  approve: ['gate'],
+  'promote-now': ['first-move', 'second-step'],
+  'sigkill-engine': ['first-move', 'second-step', 'promote-copy'],
+};
+
+/** Faults the soak injects from outside the engine (the API server): the only ones a killed engine's rollout can carry too. */
+const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
+  'api-503-burst',
+  'api-503-sustained',
+  'api-drop-burst',
+  'api-429-burst',
+  'api-409-storm',
+  'api-403-after-move',
+  'gloo-rejected-transient',
+  'gloo-rejected-sticky',
+  'primary-never-ready',
+  'foreign-weights',
+  'foreign-template',
+  'promote-copy-fails',
+  'promote-switch-fails',
+]);
+
+export interface PlannedFault {
+  kind: FaultKind;
+  moment: Moment;
+  /** Extra wait after the moment, so faults land at different points of a state. */
+  delayMs: number;
+}
+
+export interface RolloutPlan {
+  index: number;
+  faults: PlannedFault[];
+}
+
+/** mulberry32: a small seeded generator, so one seed always plans the same soak. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+/**
+ * Every rollout gets `perRollout` faults; the kinds are dealt round-robin from a shuffled menu, so
+ * at N = 12 each kind occurs at least twice (2 × kinds ≤ 12 × perRollout). A rollout never gets the
+ * same kind twice, and a rollout whose engine is killed gets only faults injected from outside it.
+ */
+export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): RolloutPlan[] {
+  const random = seededRandom(seed);
+  const perRollout = Math.max(1, Math.ceil((2 * kinds.length) / 12));
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const deck: FaultKind[] = [];
+    while (deck.length < n * perRollout) deck.push(...shuffle([...kinds], random));
+    deck.length = n * perRollout;
+    const hands: FaultKind[][] = Array.from({ length: n }, () => []);
+    // The killed engines' rollouts first: they can hold only outside-the-engine faults.
+    const killed = deck.filter((k) => k === 'sigkill-engine');
+    const rest = shuffle(deck.filter((k) => k !== 'sigkill-engine'), random);
+    killed.forEach((kind, i) => hands[i % n]?.push(kind));
+    let ok = true;
+    for (const kind of rest) {
+      const candidates = hands
+        .map((hand, i) => ({ hand, i }))
+        .filter(({ hand }) => hand.length < perRollout && !hand.includes(kind) && (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)));
+      if (candidates.length === 0) {
+        ok = false;
+        break;
+      }
+      // The emptiest hand first keeps every hand filled; ties broken by the seed.
+      const least = Math.min(...candidates.map((c) => c.hand.length));
+      const pool = candidates.filter((c) => c.hand.length === least);
+      pool[Math.floor(random() * pool.length)]?.hand.push(kind);
+    }
+    if (!ok || hands.some((hand) => hand.filter((k) => k === 'sigkill-engine').length > 1)) continue;
+    return hands.map((hand, index) => ({
+      index,
+      faults: hand.map((kind) => {
+        const moments = MOMENTS[kind];
+        return { kind, moment: moments[Math.floor(random() * moments.length)] ?? 'start', delayMs: Math.floor(random() * 400) };
+      }),
+    }));
+  }
+  throw new Error(`could not deal ${kinds.length} fault kinds over ${n} rollouts (seed ${seed})`);
+}
