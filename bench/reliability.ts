@@ -11,7 +11,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_N, DEFAULT_SEED, runSoak } from './reliability/soak.ts';
 import type { SoakReport } from './reliability/soak.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +42,9 @@ export function formatTable(report: SoakReport): string {
 }
 
 async function main(): Promise<number> {
+  // The handlers log every failed task as JSON; the soak reports through its table instead.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const { DEFAULT_N, DEFAULT_SEED, runSoak } = await import('./reliability/soak.ts');
   const { values } = parseArgs({ options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } } });
   const n = integer(values.n, DEFAULT_N, '--n');
   const seed = integer(values.seed, DEFAULT_SEED, '--seed');

@@ -88,6 +88,23 @@ const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
   'promote-switch-fails',
 ]);
 
+/** Kinds that need the rollout to get far (the copy, the switch, the approval gate). */
+const LATE: Partial<Record<FaultKind, Moment>> = { 'promote-copy-fails': 'second-step', 'promote-switch-fails': 'promote-copy', approve: 'gate' };
+/** Kinds that stop a rollout's progress or end it: in a hand with a late kind they fire as late as they may. */
+const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
+  'api-503-sustained',
+  'api-409-storm',
+  'api-403-after-move',
+  'gloo-rejected-sticky',
+  'foreign-weights',
+  'foreign-template',
+  'stop-execution',
+  'abort',
+  'promote-now',
+  'sigkill-engine',
+]);
+const ORDER: readonly Moment[] = ['start', 'first-move', 'second-step', 'promote-copy', 'gate'];
+
 export interface PlannedFault {
   kind: FaultKind;
   moment: Moment;
@@ -152,13 +169,19 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
       pool[Math.floor(random() * pool.length)]?.hand.push(kind);
     }
     if (!ok || hands.some((hand) => hand.filter((k) => k === 'sigkill-engine').length > 1)) continue;
-    return hands.map((hand, index) => ({
-      index,
-      faults: hand.map((kind) => {
-        const moments = MOMENTS[kind];
-        return { kind, moment: moments[Math.floor(random() * moments.length)] ?? 'start', delayMs: Math.floor(random() * 400) };
-      }),
-    }));
+    return hands.map((hand, index) => {
+      const late = Math.max(-1, ...hand.map((kind) => ORDER.indexOf(LATE[kind] ?? 'start')));
+      return {
+        index,
+        faults: hand.map((kind) => {
+          const moments = MOMENTS[kind];
+          const later = moments.filter((m) => ORDER.indexOf(m) >= late);
+          // A disruptive fault waits for the late one's moment, or nothing reaches the copy or the gate.
+          const choices = late > 0 && DISRUPTIVE.has(kind) ? (later.length > 0 ? later : moments.slice(-1)) : moments;
+          return { kind, moment: choices[Math.floor(random() * choices.length)] ?? 'start', delayMs: Math.floor(random() * 400) };
+        }),
+      };
+    });
   }
   throw new Error(`could not deal ${kinds.length} fault kinds over ${n} rollouts (seed ${seed})`);
 }

@@ -15,8 +15,11 @@ const reading = (value: number | null): MetricReading => ({ name: 'request-succe
 
 const provider: MetricProvider = { isOnline: async () => {}, runQuery: async () => null };
 
-/** Looks a fault affects once injected, and how long a slow answer takes. */
-export const METRIC_FAULT_LOOKS = 3;
+/**
+ * Looks a fault affects once injected: 5xx for three calls in a row (inside the ASL's four retries),
+ * one empty or NaN look (below the threshold of two failed checks), one slow answer.
+ */
+export const METRIC_FAULT_LOOKS: Record<MetricFault, number> = { 'prometheus-5xx': 3, 'prometheus-slow': 1, 'prometheus-empty': 1, 'prometheus-nan': 1 };
 export const SLOW_ANSWER_MS = 1500;
 
 export class SoakMetrics {
@@ -24,7 +27,7 @@ export class SoakMetrics {
 
   inject(target: string, fault: MetricFault): void {
     const list = this.#active.get(target) ?? [];
-    list.push({ fault, left: METRIC_FAULT_LOOKS });
+    list.push({ fault, left: METRIC_FAULT_LOOKS[fault] });
     this.#active.set(target, list);
   }
 

@@ -341,7 +341,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         fault.healedAtMs = now();
         return;
       case 'webhook-fails':
-        webhooks.fail(t.name, 2);
+        webhooks.fail(t.name, 1);
         fault.healedAtMs = now();
         return;
       case 'stop-execution': {
@@ -359,7 +359,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         fault.healedAtMs = now();
         return;
       case 'approve': {
-        const deadline = Date.now() + 20_000;
+        await whenReached(track, 'start');
+        const deadline = Date.now() + 40_000;
         for (;;) {
           const pending = await runtime.deps.store.getTaskToken(t.name);
           if (pending?.gate === 'before-promotion') break;
