@@ -1,5 +1,5 @@
 /**
- * The reliability soak (issue 10): `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --out FILE]`.
+ * The reliability soak (issue 10): `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --out FILE] [-- --markdown]`.
  *
  * N rollouts at once on distinct targets in one Kubernetes API stand-in and one local engine, each
  * with faults from the menu (bench/reliability/faults.ts); after the faults heal and one reconcile
@@ -41,16 +41,35 @@ export function formatTable(report: SoakReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The per-kind table as Markdown (docs/reliability-soak.md shows the before and after tables). */
+export function formatMarkdown(report: SoakReport): string {
+  const byInvariant = (kind: string) => {
+    const letters = report.violations.filter((v) => v.kinds.includes(kind as never)).map((v) => v.invariant);
+    return [...new Set(letters)].sort().join(' ') || '—';
+  };
+  const lines = [
+    `| fault kind | planned | injected | end states (API server) | reported outcomes | violations | invariants broken | time to safe side, median / max ms |`,
+    `|---|---:|---:|---|---|---:|---|---|`,
+  ];
+  for (const [kind, s] of Object.entries(report.kinds)) {
+    const ends = Object.entries(s.endStates).map(([state, count]) => `${state} ${count}`).join(', ');
+    const outcomes = Object.entries(s.outcomes).map(([outcome, count]) => `${outcome} ${count}`).join(', ');
+    const time = `${s.timeToSafeSideMs.median ?? '—'} / ${s.timeToSafeSideMs.max ?? '—'}${s.timeToSafeSideMs.neverSafe ? ` (${s.timeToSafeSideMs.neverSafe} never)` : ''}`;
+    lines.push(`| ${kind} | ${s.planned} | ${s.injected} | ${ends} | ${outcomes} | ${s.violations} | ${byInvariant(kind)} | ${time} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 async function main(): Promise<number> {
   // The handlers log every failed task as JSON; the soak reports through its table instead.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const { DEFAULT_N, DEFAULT_SEED, runSoak } = await import('./reliability/soak.ts');
-  const { values } = parseArgs({ options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'boolean' } } });
   const n = integer(values.n, DEFAULT_N, '--n');
   const seed = integer(values.seed, DEFAULT_SEED, '--seed');
   const out = resolve(values.out ?? `${root}/bench/results/reliability.json`);
   const report = await runSoak({ n, seed, log: (line) => process.stderr.write(`${line}\n`) });
-  process.stdout.write(formatTable(report));
+  process.stdout.write(values.markdown ? formatMarkdown(report) : formatTable(report));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
