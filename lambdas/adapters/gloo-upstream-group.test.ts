@@ -147,6 +147,18 @@ describe('UpstreamGroupRouter.setWeights', () => {
     expect(await router().getWeights()).toEqual(start);
   });
 
+  it("reports a write Gloo's strict validation webhook denies with Gloo's reason, not as an RBAC problem", async () => {
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [destination weights]' });
+
+    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+
+    expect(error).not.toBeInstanceOf(TransientError);
+    expect((error as Error).message).toBe(
+      "UpstreamGroup gloo-system/podinfo patch refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [destination weights]",
+    );
+    expect(await router().getWeights()).toEqual(start);
+  });
+
   it('fails with Gloo\'s reason when Gloo rejects the group, and puts the old weights back', async () => {
     kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination # 2: upstream is bogus');
 

@@ -104,6 +104,19 @@ function networkFailure(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A validating admission webhook's denial. The API server answers it with the webhook's status
+ * code, 403 when the webhook sets none, and the message `admission webhook "<name>" denied the
+ * request: <reason>` (k8s.io/apiserver, admission/plugin/webhook/errors/statuserror.go, ToStatusErr).
+ * Gloo's webhook is `gloo.<namespace>.svc`; its reason reads e.g. "resource incompatible with
+ * current Gloo snapshot: [...]" (kgateway-dev/kgateway#6932, #7047).
+ */
+export function admissionDenial(message: string): { webhook: string; reason: string } | undefined {
+  const match = /^admission webhook "([^"]+)" denied the request:?\s*([\s\S]*)$/.exec(message);
+  if (!match) return undefined;
+  return { webhook: match[1] ?? '', reason: match[2] || 'no reason given' };
+}
+
 export interface KubeErrorOptions {
   /** A 404 in preflight is a refusal (nothing changed, exit 2); later it is an error. */
   notFound?: 'refused' | 'error';
@@ -124,6 +137,11 @@ export function kubeError(error: unknown, verb: string, ref: ObjectRef, options:
     const suffix = detail ? `: ${detail}` : '';
     if (code >= 500 || code === 429) return new TransientError(`${what} ${verb} failed: ${code}${suffix}`, { cause: error });
     if (code === 403) {
+      const denial = admissionDenial(detail);
+      if (denial) {
+        // Not RBAC: the write was allowed, then Gloo's validating webhook (strict validation) refused the object.
+        return new Error(`${what} ${verb} refused by ${denial.webhook} (Gloo's validating admission webhook, strict validation): ${denial.reason}`, { cause: error });
+      }
       return new Error(`forbidden: ${verb} ${ref.resource} ${ref.namespace}/${ref.name ?? '*'} — check the sluice:orchestrator RBAC${suffix}`, { cause: error });
     }
     if (code === 401) return new Error(`${what} ${verb} failed: 401 unauthorized — the cluster refused the credentials`, { cause: error });

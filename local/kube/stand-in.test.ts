@@ -279,6 +279,29 @@ describe('watch', () => {
     expect(seen.slice(0, 2)).toEqual(['ADDED podinfo-canary', 'ADDED podinfo-primary']);
   });
 
+  it('answers a watch from a compacted resourceVersion with a 410 Expired ERROR event', async () => {
+    // Kubernetes API concepts, "Efficient detection of changes": a watch from a resourceVersion
+    // older than the server keeps gets "410 Gone"; the Status reason is Expired
+    // (apierrors.NewResourceExpired in k8s.io/apiserver's watch cache), and clients re-list.
+    await api.close();
+    api = await startKubeStandIn({ watchHistoryLimit: 3 });
+    const first = api.apply(upstream('one'));
+    for (const name of ['two', 'three', 'four', 'five']) api.apply(upstream(name));
+    const errors: Array<{ code: number; reason: string; message: string }> = [];
+    const controller = await new Watch(api.kubeConfig()).watch(
+      `/apis/${G}/v1/namespaces/${NS}/upstreams`,
+      { resourceVersion: first.metadata.resourceVersion },
+      (type, object: { code: number; reason: string; message: string }) => {
+        if (type === 'ERROR') errors.push(object);
+      },
+      () => {},
+    );
+    await eventually(() => (errors.length > 0 ? true : undefined), 'the ERROR event');
+    controller.abort();
+    expect(errors[0]).toMatchObject({ code: 410, reason: 'Expired' });
+    expect(errors[0]?.message).toMatch(/^too old resource version: \d+ \(\d+\)$/);
+  });
+
   it('ends the watch when the stand-in closes, so watchers notice', async () => {
     let ended = false;
     await new Watch(api.kubeConfig()).watch(`/apis/${G}/v1/namespaces/${NS}/upstreams`, {}, () => {}, () => {
@@ -425,6 +448,51 @@ describe('faults', () => {
     await getGroup().then(() => order.push('fast'));
     await slow;
     expect(order).toEqual(['fast', 'slow']);
+  });
+
+  it('throttles with 429 and a Retry-After header, as API Priority and Fairness does', async () => {
+    // Kubernetes docs, "API Priority and Fairness": a request the server rejects for lack of
+    // capacity gets HTTP 429 Too Many Requests, with a Retry-After header.
+    api.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 2, times: 1 });
+    const response = await fetch(`${api.url}/apis/${G}/v1/namespaces/${NS}/upstreamgroups/podinfo`, { headers: { authorization: `Bearer ${api.adminToken}` } });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('2');
+    expect(((await response.json()) as { reason: string }).reason).toBe('TooManyRequests');
+  });
+
+  it("refuses a write as Gloo's strict validation webhook does: 403 with the webhook's name and reason", async () => {
+    // k8s.io/apiserver admission/plugin/webhook/errors/statuserror.go: a denial without a code
+    // becomes 403 'admission webhook "<name>" denied the request: <reason>' (message shape as in
+    // kgateway-dev/kgateway#6932: an empty Status reason, details naming the object).
+    api.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [weights]' });
+    const patch = custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }] }, jsonPatch);
+    const { code, status } = await failure(patch);
+    expect(code).toBe(403);
+    expect(status.reason).toBe('');
+    expect(status.message).toBe('admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [weights]');
+  });
+
+  it('heals one sustained fault with the function add() returns, leaving the others', async () => {
+    const heal = api.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 503 });
+    api.faults.add({ verb: 'list', status: 500 });
+    expect((await failure(getGroup())).code).toBe(503);
+    heal();
+    await expect(getGroup()).resolves.toBeDefined();
+    expect((await failure(custom.listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams' }))).code).toBe(500);
+  });
+
+  it('records who wrote what, with the answer, in the audit log', async () => {
+    api.addToken('gitops', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], 'argocd');
+    const asGitops = api.kubeConfig('gitops').makeApiClient(CustomObjectsApi);
+    const body = [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }];
+    await asGitops.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch);
+    api.faults.add({ verb: 'patch', status: 503, times: 1 });
+    await failure(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch));
+    await getGroup(); // reads are not audited
+    expect(api.audit().map(({ user, verb, resource, name, code }) => ({ user, verb, resource, name, code }))).toEqual([
+      { user: 'argocd', verb: 'patch', resource: 'upstreamgroups', name: 'podinfo', code: 200 },
+      { user: 'admin', verb: 'patch', resource: 'upstreamgroups', name: 'podinfo', code: 503 },
+    ]);
   });
 
   it('stops injecting after clear()', async () => {

@@ -51,6 +51,12 @@ export interface FaultRule {
    * request gets HTTP 429 Too Many Requests with a Retry-After header).
    */
   retryAfterSeconds?: number;
+  /**
+   * Refuse the write the way Gloo's validating admission webhook does on a strict-validation
+   * install: 403 with `admission webhook "gloo.gloo-system.svc" denied the request: <reason>` and
+   * an empty reason field (k8s.io/apiserver webhook/errors/statuserror.go; kgateway-dev/kgateway#6932).
+   */
+  admissionDenial?: string;
 }
 
 /** One mutating request the server carried out (or refused), in arrival order: who wrote what. */
@@ -113,6 +119,8 @@ export interface KubeStandInOptions {
   deploymentReadyDelayMs?: number;
   /** BOOKMARK interval for watches that ask for bookmarks. Default 10 s (client-node gives up on a silent watch after 30 s). */
   bookmarkIntervalMs?: number;
+  /** How many events a watch can resume across before it gets 410 Expired. Default 10,000. */
+  watchHistoryLimit?: number;
 }
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024; // the real server's request size limit
@@ -190,7 +198,7 @@ function fieldMatcher(selector: string | null): { name?: string; test: (o: KubeO
 }
 
 export async function startKubeStandIn(options: KubeStandInOptions = {}): Promise<KubeStandIn> {
-  const store = new ObjectStore();
+  const store = new ObjectStore(options.watchHistoryLimit);
   const tokens = new Map<string, PolicyRule[] | typeof ADMIN>();
   const users = new Map<string, string>();
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -438,7 +446,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       backlog = store.eventsSince(rv);
     }
     if (backlog === 'expired') {
-      write('ERROR', failureStatus(410, 'Gone', `too old resource version: ${from} (${store.resourceVersion})`));
+      // A watch from a compacted resourceVersion: 410 with reason Expired (apierrors.NewResourceExpired,
+      // k8s.io/apiserver storage/cacher: "too old resource version: X (Y)"), which client-node's informer answers by re-listing.
+      write('ERROR', failureStatus(410, 'Expired', `too old resource version: ${from} (${store.resourceVersion})`));
       res.end();
       return;
     }
@@ -565,6 +575,15 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     if (fault?.drop) {
       req.socket.destroy();
+      return;
+    }
+    if (fault?.admissionDenial !== undefined) {
+      const body = failureStatus(403, '', `admission webhook "gloo.gloo-system.svc" denied the request: ${fault.admissionDenial}`, {
+        ...(request?.name ? { name: request.name } : {}),
+        group: request?.type.group ?? '',
+        kind: request?.type.kind ?? '',
+      });
+      send(res, 403, body);
       return;
     }
     if (fault?.status) {
