@@ -25,6 +25,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_STATUS_SETTLE_MS,
   describeRef,
+  honourRetryAfter,
   isApiStatus,
   kubeClients,
   kubeError,
@@ -98,7 +99,7 @@ export class GlooRouteObject {
     const { group, version, plural } = GLOO_KINDS[this.target.kind];
     let raw: unknown;
     try {
-      raw = await this.#custom.getNamespacedCustomObject({ group, version, plural, namespace: this.target.namespace, name: this.target.name }, requestOptions(this.#timeoutMs));
+      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace: this.target.namespace, name: this.target.name }, requestOptions(this.#timeoutMs)));
     } catch (error) {
       throw kubeError(error, 'get', this.ref, { notFound, hint: 'spec.router.route' });
     }
@@ -135,9 +136,11 @@ export class GlooRouteObject {
     const { group, version, plural } = GLOO_KINDS[this.target.kind];
     const spec = this.target.kind === 'VirtualService' ? { virtualHost: { routes } } : { routes };
     try {
-      await this.#custom.patchNamespacedCustomObject(
-        { group, version, plural, namespace: this.target.namespace, name: this.target.name, body: { metadata: { resourceVersion }, spec } },
-        requestOptions(this.#timeoutMs, 'merge'),
+      await honourRetryAfter(() =>
+        this.#custom.patchNamespacedCustomObject(
+          { group, version, plural, namespace: this.target.namespace, name: this.target.name, body: { metadata: { resourceVersion }, spec } },
+          requestOptions(this.#timeoutMs, 'merge'),
+        ),
       );
     } catch (error) {
       if (isApiStatus(error, 409)) throw error;

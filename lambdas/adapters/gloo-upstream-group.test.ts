@@ -70,6 +70,26 @@ describe('UpstreamGroupRouter.setWeights', () => {
     expect(await router().getWeights()).toEqual(step);
   });
 
+  it('waits the Retry-After a throttled (429) request asks for, then carries on', async () => {
+    // Kubernetes docs, "API Priority and Fairness": a rejected request gets 429 with Retry-After.
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 1, times: 1 });
+    const started = Date.now();
+
+    await router().setWeights(step, start);
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(await router().getWeights()).toEqual(step);
+  });
+
+  it('gives up on throttling that does not end as transient (the state machine retries later)', async () => {
+    kube.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 0 });
+
+    const error = await router().getWeights().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toMatch(/^UpstreamGroup gloo-system\/podinfo get failed: 429/);
+  });
+
   it('retries through a 409 storm while the group still holds what Sluice last wrote', async () => {
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 409, times: 3 });
 

@@ -19,6 +19,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_STATUS_SETTLE_MS,
   describeRef,
+  honourRetryAfter,
   isApiStatus,
   kubeClients,
   kubeError,
@@ -67,7 +68,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     let raw: unknown;
     try {
-      raw = await this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs));
+      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs)));
     } catch (error) {
       throw kubeError(error, 'get', this.#ref, { notFound, hint: 'spec.router.name' });
     }
@@ -82,7 +83,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     const body = { metadata: { resourceVersion: snapshot.resourceVersion }, spec: { destinations } };
     try {
-      await this.#custom.patchNamespacedCustomObject({ group, version, plural, namespace, name, body }, requestOptions(this.#timeoutMs, 'merge'));
+      await honourRetryAfter(() => this.#custom.patchNamespacedCustomObject({ group, version, plural, namespace, name, body }, requestOptions(this.#timeoutMs, 'merge')));
     } catch (error) {
       if (isApiStatus(error, 409)) throw error;
       throw kubeError(error, 'patch', this.#ref);

@@ -159,6 +159,45 @@ export function kubeError(error: unknown, verb: string, ref: ObjectRef, options:
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+export interface ThrottleRetry {
+  /** Calls after the first one a 429 may cost. */
+  attempts: number;
+  /** The longest Retry-After honoured; a longer one is capped (the ASL's own retry takes over after that). */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetry = { attempts: 3, maxWaitMs: 10_000 };
+
+/** Seconds of a `Retry-After` header (delta-seconds or an HTTP date), in ms; undefined when absent or unreadable. */
+export function retryAfterMs(error: unknown, now = Date.now()): number | undefined {
+  if (!(error instanceof ApiException) || error.code !== 429) return undefined;
+  const headers = (error.headers ?? {}) as Record<string, string | undefined>;
+  const value = headers['retry-after'] ?? headers['Retry-After'];
+  if (value === undefined) return 1000;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? 1000 : Math.max(0, date - now);
+}
+
+/**
+ * One API call that honours throttling: a 429 (API Priority and Fairness, "the server may send a
+ * Retry-After header", Kubernetes docs "API Priority and Fairness") waits what the server asks —
+ * capped — and calls again, up to `attempts` times; then the 429 goes to the caller (kubeError calls
+ * it transient, and the state machine's retry takes over). client-node 2 does not retry by itself.
+ */
+export async function honourRetryAfter<T>(call: () => Promise<T>, retry: ThrottleRetry = DEFAULT_THROTTLE_RETRY): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const wait = retryAfterMs(error);
+      if (wait === undefined || attempt >= retry.attempts) throw error;
+      await sleep(Math.min(wait, retry.maxWaitMs));
+    }
+  }
+}
+
 export interface ConflictRetry {
   attempts: number;
   baseDelayMs: number;
