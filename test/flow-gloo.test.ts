@@ -21,7 +21,8 @@ let dir: string;
 let canaryWeights: number[];
 
 beforeEach(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50 });
+  // Gloo's status lag shortened (default ~1 s, as Gloo), with Sluice's settle time above it.
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50, glooStatusLagMs: 20 });
   seedGloo(kube);
   kube.apply(deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1' } }));
   kube.apply(deployment('podinfo', { app: 'podinfo', env: { VERSION: 'v2' } }));
@@ -75,7 +76,7 @@ async function run(
   const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
   const code = await runCommand(
     specPath,
-    { version: 'v2', json: true, runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides } },
+    { version: 'v2', json: true, runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides, routerTuning: { statusSettleMs: 150 } } },
     { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
   );
   const last = out.join('').trim().split('\n').at(-1) ?? '{}';

@@ -39,8 +39,11 @@ export const DEFAULT_SEED = 20261206;
 export const RETRY_PAUSE_MS = 150;
 /** The compressed reconcile period (the issue's: one minute in AWS). */
 export const RECONCILE_PERIOD_MS = 3000;
-/** Gloo's status lag in the soak's stand-in (compressed, like everything else). */
+/** How long new pods take to become ready. */
 const READY_DELAY_MS = 300;
+/** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
+export const GLOO_LAG_MS = 100;
+export const STATUS_SETTLE_MS = 300;
 /** How long the soak waits for every execution to end before it heals the sticky faults anyway. */
 const SETTLE_CAP_MS = 120_000;
 
@@ -173,7 +176,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const outageMs = sustainedOutageMs(budget, 3000);
   const plans = planFaults(n, seed, options.kinds ?? FAULT_KINDS);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-soak-'));
-  const kube: KubeStandIn = await startKubeStandIn({ deploymentReadyDelayMs: READY_DELAY_MS });
+  const kube: KubeStandIn = await startKubeStandIn({ deploymentReadyDelayMs: READY_DELAY_MS, glooStatusLagMs: GLOO_LAG_MS });
   const webhooks = await startWebhooks();
   const metrics = new SoakMetrics();
   const foreignToken = 'someone-else-token';
@@ -232,6 +235,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     log: () => {},
     kubeConfigOf,
     retryIntervalOverrides,
+    routerTuning: { statusSettleMs: STATUS_SETTLE_MS },
     overrides: metrics.deps(),
   });
   const startDeps = (rt: LocalRuntime) => ({
@@ -473,7 +477,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     await track.child.exited;
     restarted.set(
       track.t.name,
-      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, overrides: metrics.deps() }),
+      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, routerTuning: { statusSettleMs: STATUS_SETTLE_MS }, overrides: metrics.deps() }),
     );
   }
   const reconciler = await runReconciler(runtime);
@@ -565,7 +569,7 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
 function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: number): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
   const kubeconfigPath = `${dir}.kubeconfig`;
   kube.writeKubeconfigFile(kubeconfigPath, track.t.token);
-  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs });
+  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS });
   const child = spawn(process.execPath, ['--no-warnings', CHILD, args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } });
   let buffer = '';
   let resolveStarted: (answer: StartAnswer) => void = () => {};

@@ -19,7 +19,8 @@ import type { GlooRoute, ResourceRef, WeightedDestination } from '../core/gloo-s
 import type { TrafficRouter, Weights } from '../core/ports.ts';
 import type { RolloutSpec, RouterSpec } from '../core/spec.ts';
 import { promotionMode } from '../core/spec.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -32,7 +33,6 @@ import {
   requestOptions,
   resourceVersionOf,
   retryOnConflict,
-  sleep,
 } from './kube.ts';
 import type { ConflictRetry, ObjectRef } from './kube.ts';
 
@@ -53,7 +53,10 @@ export interface GlooRouterOptions {
   spec: RolloutSpec;
   requestTimeoutMs?: number;
   conflictRetry?: ConflictRetry;
-  /** How long to let Gloo's reporter look at a write before reading its status. */
+  /**
+   * The longest wait for Gloo's verdict on a write (watchVerdict): longer than Gloo's status
+   * report interval (about 1 s). Tests against a stand-in with a short status lag shorten it.
+   */
   statusSettleMs?: number;
 }
 
@@ -148,9 +151,9 @@ export class GlooRouteObject {
     }
   }
 
-  async rejection(settleMs: number): Promise<string | undefined> {
-    if (settleMs > 0) await sleep(settleMs);
-    return glooRejection((await this.read()).object);
+  /** This object as a source of Gloo's verdict (its status); `optional` when it only uses the written object. */
+  verdictSource(optional = false): VerdictSource {
+    return { what: this.what, read: async () => (await this.read()).object, optional };
   }
 }
 
@@ -164,13 +167,13 @@ export async function setRouteShadow(
   fallbackWhat: string,
   canary: ResourceRef,
   shadow: { percentage: number } | null,
-  options: { retry: ConflictRetry; settleMs: number },
+  tuning: { retry: ConflictRetry; settleMs: number },
 ): Promise<void> {
   if (shadow && !(shadow.percentage > 0 && shadow.percentage <= 100)) throw new Error(`shadow percentage ${shadow.percentage} is outside (0, 100]`);
   let label = object.what;
-  const wrote = await retryOnConflict(
+  const waiter = await retryOnConflict(
     `${object.what} patch`,
-    async () => {
+    async (): Promise<VerdictWaiter | undefined> => {
       const snapshot = await object.read();
       const { index, route } = object.locate(snapshot.routes, fallback, fallbackWhat);
       label = object.routeLabel(index, route);
@@ -178,22 +181,23 @@ export async function setRouteShadow(
       const unchanged = shadow
         ? current?.percentage === shadow.percentage && sameRef(current.upstream, { name: canary.name, namespace: canary.namespace ?? '' }, object.target.namespace)
         : current === undefined;
-      if (unchanged) return false;
+      if (unchanged) return undefined;
       const { shadowing: _old, ...rest } = route.options ?? {};
       const options = shadow ? { ...rest, shadowing: { upstream: { name: canary.name, namespace: canary.namespace }, percentage: shadow.percentage } } : rest;
       const { options: _previous, ...bare } = route;
       const updated: GlooRoute = Object.keys(options).length ? { ...bare, options } : bare;
+      const wait = await watchVerdict([object.verdictSource()], tuning.settleMs);
       await object.writeRoutes(
         snapshot.routes.map((r, i) => (i === index ? updated : r)),
         snapshot.resourceVersion,
       );
-      return true;
+      return wait;
     },
-    options.retry,
+    tuning.retry,
   );
-  if (!wrote) return;
-  const reason = await object.rejection(options.settleMs);
-  if (reason !== undefined) throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${reason}`);
+  if (!waiter) return;
+  const rejected = await waiter();
+  if (rejected !== undefined) throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
 }
 
 /** Refuses unless both Upstream objects exist (preflight: nothing is written). */
@@ -310,7 +314,7 @@ export class RouteRouter implements TrafficRouter {
       retry: this.#retry,
       read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
       write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
-      rejection: () => this.#object.rejection(this.#settleMs),
+      verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
     });
   }
 

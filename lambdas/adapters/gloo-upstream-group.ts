@@ -13,7 +13,8 @@ import type { RolloutSpec, RouterSpec } from '../core/spec.ts';
 import { promotionMode } from '../core/spec.ts';
 import { GlooRouteObject, assertUpstreamsExist, namedRoute, setRouteShadow } from './gloo-route.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import type { VerdictSource } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -26,7 +27,6 @@ import {
   requestOptions,
   resourceVersionOf,
   retryOnConflict,
-  sleep,
 } from './kube.ts';
 import type { ConflictRetry, ObjectRef } from './kube.ts';
 
@@ -90,9 +90,37 @@ export class UpstreamGroupRouter implements TrafficRouter {
     }
   }
 
-  async #rejection(): Promise<string | undefined> {
-    if (this.#settleMs > 0) await sleep(this.#settleMs);
-    return glooRejection((await this.#read()).object);
+  /**
+   * Where Gloo may report its verdict on a weight write: the group (a missing Upstream), and every
+   * VirtualService/RouteTable whose route uses it — an error caused by the group's weights is
+   * reported there, not on the group. The named route, or else every route found referencing the
+   * group (a cluster-wide list; when RBAC refuses it, the group alone).
+   */
+  async #verdictSources(): Promise<VerdictSource[]> {
+    const group: VerdictSource = { what: this.#what, read: async () => (await this.#read()).object };
+    const named = namedRoute(this.#router);
+    if (named) return [group, new GlooRouteObject(this.#custom, named, this.#timeoutMs).verdictSource(true)];
+    this.#routeSources ??= this.#findRouteSources().catch(() => []);
+    return [group, ...(await this.#routeSources)];
+  }
+
+  #routeSources: Promise<VerdictSource[]> | undefined;
+
+  async #findRouteSources(): Promise<VerdictSource[]> {
+    const found: VerdictSource[] = [];
+    for (const kind of ['VirtualService', 'RouteTable'] as const) {
+      const { group, version, plural } = GLOO_KINDS[kind];
+      const list = await honourRetryAfter(() => this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs)));
+      for (const item of (list as { items?: unknown[] } | undefined)?.items ?? []) {
+        const owner = item as { metadata?: { name?: string; namespace?: string }; spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] } };
+        const routes = (kind === 'VirtualService' ? owner.spec?.virtualHost?.routes : owner.spec?.routes) ?? [];
+        const namespace = owner.metadata?.namespace ?? '';
+        if (owner.metadata?.name && routes.some((route) => this.#referencesGroup(route, namespace))) {
+          found.push(new GlooRouteObject(this.#custom, { kind, namespace, name: owner.metadata.name }, this.#timeoutMs).verdictSource(true));
+        }
+      }
+    }
+    return found;
   }
 
   #referencesGroup = (route: GlooRoute, ownerNamespace: string): boolean =>
@@ -177,7 +205,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
       retry: this.#retry,
       read: () => this.#read(),
       write: (snapshot, destinations) => this.#write(snapshot, destinations),
-      rejection: () => this.#rejection(),
+      verdict: async () => watchVerdict(await this.#verdictSources(), this.#settleMs),
     });
   }
 

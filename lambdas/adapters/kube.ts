@@ -19,11 +19,12 @@ import { RefusedError, TransientError } from '../core/errors.ts';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * How long the routers let Gloo's reporter look at a write before reading its status. Gloo
- * reports asynchronously and without a generation (DESIGN §6), so this only catches a prompt
- * `Rejected`; the measured canary share at the next look is the real confirmation.
+ * The longest the routers wait for Gloo's verdict on a write (gloo-weights.ts watchVerdict). Gloo
+ * reports asynchronously, at most about once a second, without a generation (DESIGN §6), and
+ * writes a status only when it changes: after this long an unchanged status is its verdict on the
+ * new object too. A status that changes after the write ends the wait sooner.
  */
-export const DEFAULT_STATUS_SETTLE_MS = 200;
+export const DEFAULT_STATUS_SETTLE_MS = 1500;
 
 export interface KubeClients {
   custom: CustomObjectsApi;

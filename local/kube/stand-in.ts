@@ -103,6 +103,8 @@ export interface KubeStandIn {
   gloo: {
     reject(kind: string, namespace: string, name: string, reason: string): void;
     accept(kind: string, namespace: string, name: string): void;
+    /** Changes the status lag from now on. */
+    setStatusLagMs(ms: number): void;
   };
   deployments: { setReadyDelayMs(ms: number): void; neverReady(namespace: string, name: string, on?: boolean): void };
   /** Every stored change, including the controllers' status writes. Returns an unsubscribe function. */
@@ -119,6 +121,11 @@ export interface KubeStandInOptions {
   deploymentReadyDelayMs?: number;
   /** BOOKMARK interval for watches that ask for bookmarks. Default 10 s (client-node gives up on a silent watch after 30 s). */
   bookmarkIntervalMs?: number;
+  /**
+   * How long Gloo's status reporter takes to judge a change (and at most how often it writes).
+   * Default 1000 ms, as Gloo does; tests pair a small lag with a small `statusSettleMs` for Sluice.
+   */
+  glooStatusLagMs?: number;
   /** How many events a watch can resume across before it gets 410 Expired. Default 10,000. */
   watchHistoryLimit?: number;
 }
@@ -215,7 +222,7 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     const current = store.get(type, namespace, name);
     if (current && !sameJson(current.status, status)) store.put(type, { ...current, status }, 'controller');
   };
-  const reporter = new GlooStatusReporter(store, writeStatus);
+  const reporter = new GlooStatusReporter(store, writeStatus, options.glooStatusLagMs);
   const simulator = new DeploymentSimulator(store, writeStatus, options.deploymentReadyDelayMs ?? 200);
   store.subscribe((event: StoreEvent) => {
     if (event.origin === 'controller') return;
@@ -722,6 +729,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     gloo: {
       reject: (kind, namespace, name, reason) => reporter.reject(kind, namespace, name, reason),
       accept: (kind, namespace, name) => reporter.accept(kind, namespace, name),
+      setStatusLagMs: (ms) => {
+        reporter.lagMs = ms;
+      },
     },
     deployments: {
       setReadyDelayMs(ms) {
