@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiException, AppsV1Api, AutoscalingV2Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { startKubeStandIn, type KubeObject, type KubeStandIn } from './stand-in.ts';
+import { loadCrdSchemas } from './prune.ts';
 
 const G = 'gloo.solo.io';
 const NS = 'gloo-system';
@@ -221,6 +222,48 @@ describe('validation with the project Gloo schema', () => {
   it('lets unknown fields through untouched', () => {
     const stored = api.apply({ ...upstream('extra'), spec: { kube: { serviceName: 'x', servicePort: 80, selector: { app: 'x' } }, healthChecks: [{ timeout: '1s' }] } });
     expect(stored.spec).toEqual({ kube: { serviceName: 'x', servicePort: 80, selector: { app: 'x' } }, healthChecks: [{ timeout: '1s' }] });
+  });
+
+  it("prunes fields the CRD's structural schema does not specify, as the API server does", async () => {
+    // Kubernetes docs, "Extend the Kubernetes API with CustomResourceDefinitions" → "Field pruning".
+    // Gloo's own CRD (solo-io/gloo install/helm/gloo/crds) when the reference folder is there (CI);
+    // else the same shape, inline.
+    const reference = process.env.SLUICE_REFERENCE_DIR;
+    const schemas = reference
+      ? loadCrdSchemas(join(reference, 'gloo-crds'), ['gloo.solo.io_v1_UpstreamGroup.yaml'])
+      : {
+          UpstreamGroup: {
+            type: 'object',
+            properties: {
+              spec: {
+                type: 'object',
+                properties: {
+                  destinations: {
+                    type: 'array',
+                    items: { type: 'object', properties: { destination: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, options: { type: 'object', properties: { headerManipulation: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }, weight: { type: 'integer' } } },
+                  },
+                },
+              },
+              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        };
+    const pruning = await startKubeStandIn({ glooStatusLagMs: 10, crdSchemas: schemas });
+    try {
+      const stored = pruning.apply({
+        apiVersion: 'gloo.solo.io/v1',
+        kind: 'UpstreamGroup',
+        metadata: { name: 'podinfo', namespace: NS, labels: { team: 'a' } },
+        spec: {
+          destinations: [{ destination: { upstream: { name: 'a', namespace: NS } }, weight: 100, wieght: 5, options: { headerManipulation: { requestHeadersToRemove: ['x'] } } }],
+          typo: true,
+        },
+      });
+      expect(stored.spec).toEqual({ destinations: [{ destination: { upstream: { name: 'a', namespace: NS } }, weight: 100, options: { headerManipulation: { requestHeadersToRemove: ['x'] } } }] });
+      expect(stored.metadata.labels).toEqual({ team: 'a' });
+    } finally {
+      await pruning.close();
+    }
   });
 
   it('makes apply() throw on an invalid object too', () => {

@@ -24,6 +24,7 @@ import { DeploymentSimulator, GlooStatusReporter } from './controllers.ts';
 import { clone, jsonPatch, mergePatch, parseJsonPatch, PatchError, type Json } from './patch.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersionOf, findByKind, findByPlural, type ResourceType } from './resources.ts';
 import { alreadyExists, badRequest, conflict, failureStatus, invalid, KubeApiError, notFound, reasonForCode } from './status.ts';
+import { pruneObject, type StructuralSchema } from './prune.ts';
 import { ObjectStore, type KubeObject, type StoreEvent } from './store.ts';
 
 export type { KubeObject } from './store.ts';
@@ -126,6 +127,11 @@ export interface KubeStandInOptions {
    * Default 1000 ms, as Gloo does; tests pair a small lag with a small `statusSettleMs` for Sluice.
    */
   glooStatusLagMs?: number;
+  /**
+   * The CRDs' structural schemas by kind (loadCrdSchemas): fields they do not specify are pruned
+   * on every write, as a cluster does. Without them nothing is pruned.
+   */
+  crdSchemas?: Record<string, StructuralSchema>;
   /** How many events a watch can resume across before it gets 410 Expired. Default 10,000. */
   watchHistoryLimit?: number;
 }
@@ -252,6 +258,12 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       if (!keepStatus) delete object.status;
     }
     type.defaults?.(object);
+    const crd = options.crdSchemas?.[type.kind];
+    if (crd) {
+      const pruned = pruneObject(object, crd).object;
+      for (const key of Object.keys(object)) if (!(key in pruned)) delete object[key];
+      Object.assign(object, pruned);
+    }
     const problems = [
       ...(NAME.test(metadata.name) && metadata.name.length <= 253 ? [] : [{ path: 'metadata.name', message: `"${metadata.name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` }]),
       ...type.validate(object),
