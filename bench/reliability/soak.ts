@@ -127,6 +127,8 @@ interface Track {
   answers: StartAnswer[];
   main?: StartAnswer;
   child?: { process: ChildProcess; dir: string; killed: boolean; summary?: { outcome: string; exitCode: number; reason: string }; exited: Promise<void> };
+  /** What `sluice abort` answered when it acknowledged the abort. */
+  abortAcknowledged?: string;
   /** Heals at the end: sticky faults, never-ready primaries, RBAC. */
   endHeals: Array<() => void>;
   timers: Array<ReturnType<typeof setTimeout>>;
@@ -354,10 +356,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         fault.healedAtMs = now();
         return;
       }
-      case 'abort':
-        await abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak', reason: 'injected abort' }).catch(() => {});
+      case 'abort': {
+        const answer = await abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak', reason: 'injected abort' }).catch(() => undefined);
+        if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ", bake interrupted" : ""}`;
         fault.healedAtMs = now();
         return;
+      }
       case 'promote-now':
         await promoteRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name }).catch(() => {});
         fault.healedAtMs = now();
@@ -667,6 +671,10 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
     }
     if (reported.exitCode !== null && reported.exitCode !== exitCodeFor(reported.outcome as Parameters<typeof exitCodeFor>[0])) {
       violate('b', `outcome ${reported.outcome} reported with exit ${reported.exitCode}`);
+    }
+    // An abort Sluice acknowledged must be honoured in every state (issue 10 item 4).
+    if (track.abortAcknowledged !== undefined && reported.outcome === 'promoted') {
+      violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
     }
   } else if (reported.outcome === 'running' && !executionRunning) {
     violate('b', `nothing runs, yet the rollout reports no outcome (${reported.reason}) while the objects show ${describeEnd(endState, weights, version)}`);
