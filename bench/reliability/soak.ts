@@ -460,6 +460,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     }
   }
   markSettled();
+  // An engine process still running at the cap is stopped, so the soak always ends (it counts as a kill).
+  for (const track of tracks) {
+    if (track.child && track.child.process.exitCode === null && track.child.process.signalCode === null) {
+      log(`${track.t.name}: engine process still running at the cap; killing it`);
+      track.child.killed = true;
+      track.child.process.kill('SIGKILL');
+    }
+  }
   await Promise.all(armed);
   // Faults still waiting on timers (sustained outages) heal on schedule: wait for the last one.
   const pendingHeal = Math.max(0, ...tracks.flatMap((tr) => tr.faults.map((f) => (f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind) ? f.injectedAtMs + outageMs - now() : 0))));
