@@ -105,6 +105,17 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(deploymentSpec('podinfo').replicas).toBe(0);
   });
 
+  it("stops on a write Gloo's strict validation webhook denies, quoting Gloo's reason, not blaming RBAC", async () => {
+    // The API server's answer to a webhook denial (k8s.io/apiserver webhook/errors/statuserror.go: 403,
+    // 'admission webhook "<name>" denied the request: <reason>'), as Gloo's webhook words it (kgateway-dev/kgateway#6932).
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [route main: weights]', times: 1 });
+    const { code, summary } = await run(healthy);
+    expect(code).toBe(3);
+    expect(summary.reason).toContain("refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [route main: weights]");
+    expect(summary.reason).not.toMatch(/RBAC/);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
+  });
+
   it('retries API 5xx and dropped connections during SetWeight and carries on', async () => {
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 503, times: 2 });
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', drop: true, times: 1 });
