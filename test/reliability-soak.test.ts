@@ -16,6 +16,7 @@ const OUTSIDE_ENGINE = new Set([
   'api-503-burst',
   'api-503-sustained',
   'api-drop-burst',
+  'api-timeout-burst',
   'api-429-burst',
   'api-409-storm',
   'api-403-after-move',

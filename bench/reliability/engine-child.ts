@@ -3,7 +3,7 @@
  * the start path and prints one JSON line per milestone on stdout. The soak SIGKILLs it mid-rollout,
  * as a laptop closing or `kill -9` of `sluice run` would.
  *
- * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs }.
+ * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs }.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
@@ -20,6 +20,7 @@ interface ChildArgs {
   version: string;
   pauseMs: number;
   statusSettleMs: number;
+  requestTimeoutMs: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
@@ -36,7 +37,7 @@ const runtime = await startLocalRuntime({
     return config;
   },
   retryIntervalOverrides: Object.fromEntries(['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, args.pauseMs])),
-  routerTuning: { statusSettleMs: args.statusSettleMs },
+  routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
   overrides: healthyMetrics(),
 });
 const answer = await requestStart(

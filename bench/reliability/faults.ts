@@ -8,6 +8,7 @@ export const FAULT_KINDS = [
   'api-503-burst',
   'api-503-sustained',
   'api-drop-burst',
+  'api-timeout-burst',
   'api-429-burst',
   'api-409-storm',
   'api-403-after-move',
@@ -48,6 +49,7 @@ const MOMENTS: Record<FaultKind, readonly Moment[]> = {
   'api-503-burst': ['start', 'first-move', 'second-step', 'promote-copy'],
   'api-503-sustained': ['first-move', 'second-step'],
   'api-drop-burst': ['start', 'first-move', 'second-step', 'promote-copy'],
+  'api-timeout-burst': ['start', 'first-move', 'second-step'],
   'api-429-burst': ['start', 'first-move', 'second-step'],
   'api-409-storm': ['first-move', 'second-step'],
   'api-403-after-move': ['first-move', 'second-step'],
@@ -76,6 +78,7 @@ const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
   'api-503-burst',
   'api-503-sustained',
   'api-drop-burst',
+  'api-timeout-burst',
   'api-429-burst',
   'api-409-storm',
   'api-403-after-move',
@@ -90,8 +93,11 @@ const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
 
 /** Kinds that need the rollout to get far (the copy, the switch, the approval gate). */
 const LATE: Partial<Record<FaultKind, Moment>> = { 'promote-copy-fails': 'second-step', 'promote-switch-fails': 'promote-copy', approve: 'gate' };
-/** Kinds that stop a rollout's progress or end it: in a hand with a late kind they fire as late as they may. */
+/** Kinds that stop a rollout's progress or end it: they fire no earlier than the other faults of their rollout. */
 const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
+  'gloo-rejected-transient',
+  'prometheus-nan',
+  'prometheus-empty',
   'api-503-sustained',
   'api-409-storm',
   'api-403-after-move',
@@ -104,6 +110,22 @@ const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
   'sigkill-engine',
 ]);
 const ORDER: readonly Moment[] = ['start', 'first-move', 'second-step', 'promote-copy', 'gate'];
+
+/** Whether a disruptive kind can wait for a late kind's moment (or it would end the rollout before that moment comes). */
+function canWaitFor(kind: FaultKind, late: Moment): boolean {
+  const last = MOMENTS[kind].at(-1) ?? 'start';
+  return !DISRUPTIVE.has(kind) || ORDER.indexOf(last) >= ORDER.indexOf(late);
+}
+
+/** A hand never pairs a late kind with a disruptive one that must fire before the late kind's moment. */
+function compatible(hand: readonly FaultKind[], kind: FaultKind): boolean {
+  const late = LATE[kind];
+  if (late && hand.some((k) => !canWaitFor(k, late))) return false;
+  return hand.every((k) => {
+    const theirs = LATE[k];
+    return !theirs || canWaitFor(kind, theirs);
+  });
+}
 
 export interface PlannedFault {
   kind: FaultKind;
@@ -158,7 +180,7 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     for (const kind of rest) {
       const candidates = hands
         .map((hand, i) => ({ hand, i }))
-        .filter(({ hand }) => hand.length < perRollout && !hand.includes(kind) && (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)));
+        .filter(({ hand }) => hand.length < perRollout && !hand.includes(kind) && (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)) && compatible(hand, kind));
       if (candidates.length === 0) {
         ok = false;
         break;
@@ -170,17 +192,18 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     }
     if (!ok || hands.some((hand) => hand.filter((k) => k === 'sigkill-engine').length > 1)) continue;
     return hands.map((hand, index) => {
-      const late = Math.max(-1, ...hand.map((kind) => ORDER.indexOf(LATE[kind] ?? 'start')));
-      return {
-        index,
-        faults: hand.map((kind) => {
-          const moments = MOMENTS[kind];
-          const later = moments.filter((m) => ORDER.indexOf(m) >= late);
-          // A disruptive fault waits for the late one's moment, or nothing reaches the copy or the gate.
-          const choices = late > 0 && DISRUPTIVE.has(kind) ? (later.length > 0 ? later : moments.slice(-1)) : moments;
-          return { kind, moment: choices[Math.floor(random() * choices.length)] ?? 'start', delayMs: Math.floor(random() * 400) };
-        }),
-      };
+      const pick = (choices: readonly Moment[]): Moment => choices[Math.floor(random() * choices.length)] ?? 'start';
+      // The others first; then each disruptive fault fires no earlier than the latest of them, so it
+      // does not end the rollout before the others' moments come (the copy, the gate, a second step).
+      const moments = new Map<FaultKind, Moment>();
+      for (const kind of hand) if (!DISRUPTIVE.has(kind)) moments.set(kind, pick(MOMENTS[kind]));
+      const need = Math.max(0, ...[...moments.values()].map((m) => ORDER.indexOf(m)));
+      for (const kind of hand) {
+        if (!DISRUPTIVE.has(kind)) continue;
+        const later = MOMENTS[kind].filter((m) => ORDER.indexOf(m) >= need);
+        moments.set(kind, pick(later.length > 0 ? later : MOMENTS[kind].slice(-1)));
+      }
+      return { index, faults: hand.map((kind) => ({ kind, moment: moments.get(kind) ?? 'start', delayMs: Math.floor(random() * 400) })) };
     });
   }
   throw new Error(`could not deal ${kinds.length} fault kinds over ${n} rollouts (seed ${seed})`);

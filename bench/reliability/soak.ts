@@ -44,6 +44,8 @@ const READY_DELAY_MS = 300;
 /** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
 export const GLOO_LAG_MS = 100;
 export const STATUS_SETTLE_MS = 300;
+/** Sluice's per-request timeout in the soak (default 10 s), so a hung API costs seconds, not minutes. */
+export const REQUEST_TIMEOUT_MS = 1000;
 /** How long the soak waits for every execution to end before it heals the sticky faults anyway. */
 const SETTLE_CAP_MS = 120_000;
 
@@ -237,7 +239,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     log: () => {},
     kubeConfigOf,
     retryIntervalOverrides,
-    routerTuning: { statusSettleMs: STATUS_SETTLE_MS },
+    routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
     overrides: metrics.deps(),
   });
   const startDeps = (rt: LocalRuntime) => ({
@@ -276,6 +278,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         return;
       case 'api-drop-burst':
         kube.faults.add({ ...group, drop: true, times: 2 });
+        fault.healedAtMs = fault.injectedAtMs;
+        return;
+      case 'api-timeout-burst':
+        // Answers held past Sluice's client timeout (REQUEST_TIMEOUT_MS here): the client aborts, the server still acts.
+        kube.faults.add({ ...group, delayMs: REQUEST_TIMEOUT_MS + 500, times: 2 });
         fault.healedAtMs = fault.injectedAtMs;
         return;
       case 'api-429-burst':
@@ -489,7 +496,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     await track.child.exited;
     restarted.set(
       track.t.name,
-      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, routerTuning: { statusSettleMs: STATUS_SETTLE_MS }, overrides: metrics.deps() }),
+      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }, overrides: metrics.deps() }),
     );
   }
   const reconciler = await runReconciler(runtime);
@@ -581,7 +588,7 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
 function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: number): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
   const kubeconfigPath = `${dir}.kubeconfig`;
   kube.writeKubeconfigFile(kubeconfigPath, track.t.token);
-  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS });
+  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   const child = spawn(process.execPath, ['--no-warnings', CHILD, args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } });
   let buffer = '';
   let resolveStarted: (answer: StartAnswer) => void = () => {};
