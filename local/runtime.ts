@@ -13,6 +13,7 @@ import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
 import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
 import { clusterDeps, metricDeps } from '../lambdas/adapters/wiring.ts';
 import type { KubeConfigSource } from '../lambdas/adapters/wiring.ts';
+import type { RouterTuning } from '../lambdas/adapters/router.ts';
 import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
 import { createAnalyzeHandler } from '../lambdas/handlers/analyze.ts';
 import { createBakeHandler } from '../lambdas/handlers/bake.ts';
@@ -60,6 +61,8 @@ export interface LocalRuntimeOptions {
   dir?: string;
   /** How the handlers reach the cluster. Default: the spec's cluster (EKS or kubeconfig context). */
   kubeConfigOf?: KubeConfigSource;
+  /** The Gloo routers' knobs (a stand-in with a short status lag pairs with a short `statusSettleMs`). */
+  routerTuning?: RouterTuning;
   /** Replaces parts of the handlers' dependencies (tests inject a recording router, canned metrics). */
   overrides?: Partial<HandlerDeps>;
   /** Every published event, as it happens (live progress). */
@@ -101,7 +104,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     store,
     events,
     now: () => new Date(),
-    ...clusterDeps(options.kubeConfigOf ?? kubeconfigSource()),
+    ...clusterDeps(options.kubeConfigOf ?? kubeconfigSource(), options.routerTuning),
     ...metricDeps(),
     ...options.overrides,
   };

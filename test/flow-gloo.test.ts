@@ -22,7 +22,8 @@ let dir: string;
 let canaryWeights: number[];
 
 beforeEach(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50 });
+  // Gloo's status lag shortened (default ~1 s, as Gloo), with Sluice's settle time above it.
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50, glooStatusLagMs: 20 });
   seedGloo(kube);
   kube.apply(deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1' } }));
   kube.apply(deployment('podinfo', { app: 'podinfo', env: { VERSION: 'v2' } }));
@@ -78,7 +79,15 @@ async function run(
     {
       version: 'v2',
       json: true,
-      runtime: { dir: join(dir, 'state'), advertise: false, kubeConfigOf: kubeconfigSource(kubeconfigPath), overrides: metrics, retryIntervalOverrides: SHORT_RETRIES, waitTimeOverrides: SHORT_WAITS },
+      runtime: {
+        dir: join(dir, 'state'),
+        advertise: false,
+        kubeConfigOf: kubeconfigSource(kubeconfigPath),
+        overrides: metrics,
+        retryIntervalOverrides: SHORT_RETRIES,
+        waitTimeOverrides: SHORT_WAITS,
+        routerTuning: { statusSettleMs: 150 },
+      },
     },
     { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
   );
@@ -106,6 +115,17 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
     expect(envOf('podinfo-primary')).toEqual({ VERSION: 'v1' });
     expect(deploymentSpec('podinfo').replicas).toBe(0);
+  });
+
+  it("stops on a write Gloo's strict validation webhook denies, quoting Gloo's reason, not blaming RBAC", async () => {
+    // The API server's answer to a webhook denial (k8s.io/apiserver webhook/errors/statuserror.go: 403,
+    // 'admission webhook "<name>" denied the request: <reason>'), as Gloo's webhook words it (kgateway-dev/kgateway#6932).
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [route main: weights]', times: 1 });
+    const { code, summary } = await run(healthy);
+    expect(code).toBe(3);
+    expect(summary.reason).toContain("refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [route main: weights]");
+    expect(summary.reason).not.toMatch(/RBAC/);
+    expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
   });
 
   it('retries API 5xx and dropped connections during SetWeight and carries on', async () => {

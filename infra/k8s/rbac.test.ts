@@ -79,7 +79,7 @@ describe('infra/k8s/rbac.yaml', () => {
 
     beforeAll(async () => {
       // Prepare: the objects of the example target and a neighbour of each.
-      api = await startKubeStandIn({ deploymentReadyDelayMs: 10 });
+      api = await startKubeStandIn({ deploymentReadyDelayMs: 10, glooStatusLagMs: 10 });
       api.apply({ apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name: 'primary', namespace: 'gloo-system' }, spec: { static: { hosts: [{ addr: '127.0.0.1', port: 1 }] } } });
       api.apply(group('podinfo'));
       api.apply(group('payments'));

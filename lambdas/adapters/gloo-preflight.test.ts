@@ -11,7 +11,7 @@ import { APP_NS, deployment, glooSettled, groupWith, seedGloo, testSpec } from '
 let kube: KubeStandIn;
 
 beforeAll(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20 });
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20, glooStatusLagMs: 10 });
 });
 afterAll(async () => {
   await kube.close();

@@ -12,14 +12,16 @@ import { RouteRouter } from './gloo-route.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
 import { CANARY_UPSTREAM, GLOO_NS, PRIMARY_UPSTREAM, destination, testSpec, until, upstream } from './kube.fixtures.ts';
 
-const FAST = { requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 }, statusSettleMs: 20 };
+/** Gloo's status lag shortened for speed (the stand-in's default is Gloo's ~1 s), and Sluice's settle time above it. */
+const LAG_MS = 20;
+const FAST = { requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 }, statusSettleMs: 150 };
 const start: Weights = { primary: 100, canary: 0 };
 const step: Weights = { primary: 95, canary: 5 };
 
 let kube: KubeStandIn;
 
 beforeAll(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20 });
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20, glooStatusLagMs: LAG_MS });
 });
 afterAll(async () => {
   await kube.close();

@@ -19,12 +19,14 @@ import type { GlooRoute, ResourceRef, WeightedDestination } from '../core/gloo-s
 import type { TrafficRouter, Weights } from '../core/ports.ts';
 import type { RolloutSpec, RouterSpec } from '../core/spec.ts';
 import { promotionMode } from '../core/spec.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_STATUS_SETTLE_MS,
   describeRef,
+  honourRetryAfter,
   isApiStatus,
   kubeClients,
   kubeError,
@@ -52,7 +54,10 @@ export interface GlooRouterOptions {
   spec: RolloutSpec;
   requestTimeoutMs?: number;
   conflictRetry?: ConflictRetry;
-  /** How long to let Gloo's reporter look at a write before reading its status. */
+  /**
+   * The longest wait for Gloo's verdict on a write (watchVerdict): longer than Gloo's status
+   * report interval (about 1 s). Tests against a stand-in with a short status lag shorten it.
+   */
   statusSettleMs?: number;
 }
 
@@ -98,7 +103,7 @@ export class GlooRouteObject {
     const { group, version, plural } = GLOO_KINDS[this.target.kind];
     let raw: unknown;
     try {
-      raw = await this.#custom.getNamespacedCustomObject({ group, version, plural, namespace: this.target.namespace, name: this.target.name }, requestOptions(this.#timeoutMs));
+      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace: this.target.namespace, name: this.target.name }, requestOptions(this.#timeoutMs)));
     } catch (error) {
       throw kubeError(error, 'get', this.ref, { notFound, hint: 'spec.router.route' });
     }
@@ -135,9 +140,11 @@ export class GlooRouteObject {
     const { group, version, plural } = GLOO_KINDS[this.target.kind];
     const spec = this.target.kind === 'VirtualService' ? { virtualHost: { routes } } : { routes };
     try {
-      await this.#custom.patchNamespacedCustomObject(
-        { group, version, plural, namespace: this.target.namespace, name: this.target.name, body: { metadata: { resourceVersion }, spec } },
-        requestOptions(this.#timeoutMs, 'merge'),
+      await honourRetryAfter(() =>
+        this.#custom.patchNamespacedCustomObject(
+          { group, version, plural, namespace: this.target.namespace, name: this.target.name, body: { metadata: { resourceVersion }, spec } },
+          requestOptions(this.#timeoutMs, 'merge'),
+        ),
       );
     } catch (error) {
       if (isApiStatus(error, 409)) throw error;
@@ -145,6 +152,12 @@ export class GlooRouteObject {
     }
   }
 
+  /** This object as a source of Gloo's verdict (its status); `optional` when it only uses the written object. */
+  verdictSource(optional = false): VerdictSource {
+    return { what: this.what, read: async () => (await this.read()).object, optional };
+  }
+
+  /** Gloo's rejection reason on the object now (after the settle time), if any. */
   async rejection(settleMs: number): Promise<string | undefined> {
     if (settleMs > 0) await sleep(settleMs);
     return glooRejection((await this.read()).object);
@@ -161,13 +174,13 @@ export async function setRouteShadow(
   fallbackWhat: string,
   canary: ResourceRef,
   shadow: { percentage: number } | null,
-  options: { retry: ConflictRetry; settleMs: number },
+  tuning: { retry: ConflictRetry; settleMs: number },
 ): Promise<void> {
   if (shadow && !(shadow.percentage > 0 && shadow.percentage <= 100)) throw new Error(`shadow percentage ${shadow.percentage} is outside (0, 100]`);
   let label = object.what;
-  const wrote = await retryOnConflict(
+  const waiter = await retryOnConflict(
     `${object.what} patch`,
-    async () => {
+    async (): Promise<VerdictWaiter | undefined> => {
       const snapshot = await object.read();
       const { index, route } = object.locate(snapshot.routes, fallback, fallbackWhat);
       label = object.routeLabel(index, route);
@@ -175,22 +188,23 @@ export async function setRouteShadow(
       const unchanged = shadow
         ? current?.percentage === shadow.percentage && sameRef(current.upstream, { name: canary.name, namespace: canary.namespace ?? '' }, object.target.namespace)
         : current === undefined;
-      if (unchanged) return false;
+      if (unchanged) return undefined;
       const { shadowing: _old, ...rest } = route.options ?? {};
       const options = shadow ? { ...rest, shadowing: { upstream: { name: canary.name, namespace: canary.namespace }, percentage: shadow.percentage } } : rest;
       const { options: _previous, ...bare } = route;
       const updated: GlooRoute = Object.keys(options).length ? { ...bare, options } : bare;
+      const wait = await watchVerdict([object.verdictSource()], tuning.settleMs);
       await object.writeRoutes(
         snapshot.routes.map((r, i) => (i === index ? updated : r)),
         snapshot.resourceVersion,
       );
-      return true;
+      return wait;
     },
-    options.retry,
+    tuning.retry,
   );
-  if (!wrote) return;
-  const reason = await object.rejection(options.settleMs);
-  if (reason !== undefined) throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${reason}`);
+  if (!waiter) return;
+  const rejected = await waiter();
+  if (rejected !== undefined) throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
 }
 
 /** Refuses unless both Upstream objects exist (preflight: nothing is written). */
@@ -335,7 +349,7 @@ export class RouteRouter implements TrafficRouter {
       retry: this.#retry,
       read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
       write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
-      rejection: () => this.#object.rejection(this.#settleMs),
+      verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
     });
   }
 

@@ -28,12 +28,14 @@ import {
   virtualService,
 } from './kube.fixtures.ts';
 
-const FAST = { requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 }, statusSettleMs: 20 };
+/** Gloo's status lag shortened for speed (the stand-in's default is Gloo's ~1 s), and Sluice's settle time above it. */
+const LAG_MS = 20;
+const FAST = { requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 }, statusSettleMs: 150 };
 
 let kube: KubeStandIn;
 
 beforeAll(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20 });
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 20, glooStatusLagMs: LAG_MS });
 });
 afterAll(async () => {
   await kube.close();
@@ -68,6 +70,26 @@ describe('UpstreamGroupRouter.setWeights', () => {
       destination(CANARY_UPSTREAM, 10),
     ]);
     expect(await router().getWeights()).toEqual(step);
+  });
+
+  it('waits the Retry-After a throttled (429) request asks for, then carries on', async () => {
+    // Kubernetes docs, "API Priority and Fairness": a rejected request gets 429 with Retry-After.
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 1, times: 1 });
+    const started = Date.now();
+
+    await router().setWeights(step, start);
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(await router().getWeights()).toEqual(step);
+  });
+
+  it('gives up on throttling that does not end as transient (the state machine retries later)', async () => {
+    kube.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 0 });
+
+    const error = await router().getWeights().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toMatch(/^UpstreamGroup gloo-system\/podinfo get failed: 429/);
   });
 
   it('retries through a 409 storm while the group still holds what Sluice last wrote', async () => {
@@ -147,12 +169,60 @@ describe('UpstreamGroupRouter.setWeights', () => {
     expect(await router().getWeights()).toEqual(start);
   });
 
+  it("reports a write Gloo's strict validation webhook denies with Gloo's reason, not as an RBAC problem", async () => {
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [destination weights]' });
+
+    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+
+    expect(error).not.toBeInstanceOf(TransientError);
+    expect((error as Error).message).toBe(
+      "UpstreamGroup gloo-system/podinfo patch refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [destination weights]",
+    );
+    expect(await router().getWeights()).toEqual(start);
+  });
+
   it('fails with Gloo\'s reason when Gloo rejects the group, and puts the old weights back', async () => {
     kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination # 2: upstream is bogus');
 
     const error = await router().setWeights(step, start).catch((e: unknown) => e);
 
     expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo was rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination # 2: upstream is bogus; reverted to primary 100 \/ canary 0/);
+    expect(await router().getWeights()).toEqual(start);
+  });
+
+  it('waits for a status Gloo writes after the write: a Rejected reported a second later still fails it (default settle)', async () => {
+    // Gloo writes statuses asynchronously, about once a second, and its status carries no
+    // generation: a read 200 ms after the write (the old settle) saw the previous Accepted.
+    kube.gloo.setStatusLagMs(1000);
+    try {
+      const writes: number[] = [];
+      const stop = kube.onChange(({ object }) => {
+        if (object.kind === 'UpstreamGroup' && (object.spec as { destinations: { weight: number }[] }).destinations[1]?.weight === 10) writes.push(Date.now());
+      });
+      const slow = new UpstreamGroupRouter({ kubeConfig: kube.kubeConfig(), spec: testSpec(), requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 } });
+      const pending = slow.setWeights(step, start).catch((e: unknown) => e);
+      await until(() => writes.length > 0, 'the write');
+      kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination weights refused by the translator');
+
+      const error = await pending;
+      stop();
+
+      expect((error as Error).message).toMatch(/rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination weights refused by the translator; reverted to primary 100 \/ canary 0/);
+    } finally {
+      kube.gloo.setStatusLagMs(LAG_MS);
+    }
+  });
+
+  it('fails a write whose error Gloo reports on the VirtualService that routes to the group, and reverts it', async () => {
+    // An error caused by an UpstreamGroup's weights is reported where the group is used (issue 10 item 8).
+    kube.gloo.reject('VirtualService', GLOO_NS, 'podinfo', 'route 1: upstream group gloo-system/podinfo: weighted destinations refused');
+
+    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    kube.gloo.accept('VirtualService', GLOO_NS, 'podinfo');
+
+    expect((error as Error).message).toBe(
+      'UpstreamGroup gloo-system/podinfo was rejected by Gloo after Sluice wrote primary 90 / canary 10 (reported on VirtualService gloo-system/podinfo): route 1: upstream group gloo-system/podinfo: weighted destinations refused; reverted to primary 100 / canary 0',
+    );
     expect(await router().getWeights()).toEqual(start);
   });
 

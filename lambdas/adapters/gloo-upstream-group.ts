@@ -13,12 +13,14 @@ import type { RolloutSpec, RouterSpec } from '../core/spec.ts';
 import { promotionMode } from '../core/spec.ts';
 import { GlooRouteObject, assertUpstreamsExist, namedRoute, setRouteShadow } from './gloo-route.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import type { VerdictSource } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_STATUS_SETTLE_MS,
   describeRef,
+  honourRetryAfter,
   isApiStatus,
   kubeClients,
   kubeError,
@@ -67,7 +69,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     let raw: unknown;
     try {
-      raw = await this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs));
+      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs)));
     } catch (error) {
       throw kubeError(error, 'get', this.#ref, { notFound, hint: 'spec.router.name' });
     }
@@ -82,21 +84,61 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     const body = { metadata: { resourceVersion: snapshot.resourceVersion }, spec: { destinations } };
     try {
-      await this.#custom.patchNamespacedCustomObject({ group, version, plural, namespace, name, body }, requestOptions(this.#timeoutMs, 'merge'));
+      await honourRetryAfter(() => this.#custom.patchNamespacedCustomObject({ group, version, plural, namespace, name, body }, requestOptions(this.#timeoutMs, 'merge')));
     } catch (error) {
       if (isApiStatus(error, 409)) throw error;
       throw kubeError(error, 'patch', this.#ref);
     }
   }
 
-  /** Gloo's rejection reason now (after the settle time), if any. */
+  /** Gloo's rejection reason now (after the settle time), on the group or a route that uses it, if any. */
   async rejection(): Promise<string | undefined> {
-    return this.#rejection();
+    if (this.#settleMs > 0) await sleep(this.#settleMs);
+    for (const source of await this.#verdictSources()) {
+      let object: unknown;
+      try {
+        object = await source.read();
+      } catch (error) {
+        if (source.optional) continue;
+        throw error;
+      }
+      const reason = glooRejection(object);
+      if (reason) return reason;
+    }
+    return undefined;
   }
 
-  async #rejection(): Promise<string | undefined> {
-    if (this.#settleMs > 0) await sleep(this.#settleMs);
-    return glooRejection((await this.#read()).object);
+  /**
+   * Where Gloo may report its verdict on a weight write: the group (a missing Upstream), and every
+   * VirtualService/RouteTable whose route uses it — an error caused by the group's weights is
+   * reported there, not on the group. The named route, or else every route found referencing the
+   * group (a cluster-wide list; when RBAC refuses it, the group alone).
+   */
+  async #verdictSources(): Promise<VerdictSource[]> {
+    const group: VerdictSource = { what: this.#what, read: async () => (await this.#read()).object };
+    const named = namedRoute(this.#router);
+    if (named) return [group, new GlooRouteObject(this.#custom, named, this.#timeoutMs).verdictSource(true)];
+    this.#routeSources ??= this.#findRouteSources().catch(() => []);
+    return [group, ...(await this.#routeSources)];
+  }
+
+  #routeSources: Promise<VerdictSource[]> | undefined;
+
+  async #findRouteSources(): Promise<VerdictSource[]> {
+    const found: VerdictSource[] = [];
+    for (const kind of ['VirtualService', 'RouteTable'] as const) {
+      const { group, version, plural } = GLOO_KINDS[kind];
+      const list = await honourRetryAfter(() => this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs)));
+      for (const item of (list as { items?: unknown[] } | undefined)?.items ?? []) {
+        const owner = item as { metadata?: { name?: string; namespace?: string }; spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] } };
+        const routes = (kind === 'VirtualService' ? owner.spec?.virtualHost?.routes : owner.spec?.routes) ?? [];
+        const namespace = owner.metadata?.namespace ?? '';
+        if (owner.metadata?.name && routes.some((route) => this.#referencesGroup(route, namespace))) {
+          found.push(new GlooRouteObject(this.#custom, { kind, namespace, name: owner.metadata.name }, this.#timeoutMs).verdictSource(true));
+        }
+      }
+    }
+    return found;
   }
 
   #referencesGroup = (route: GlooRoute, ownerNamespace: string): boolean =>
@@ -181,7 +223,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
       retry: this.#retry,
       read: () => this.#read(),
       write: (snapshot, destinations) => this.#write(snapshot, destinations),
-      rejection: () => this.#rejection(),
+      verdict: async () => watchVerdict(await this.#verdictSources(), this.#settleMs),
     });
   }
 

@@ -9,7 +9,7 @@ import { glooState } from '../core/gloo-schema.ts';
 import type { ResourceRef, WeightedDestination } from '../core/gloo-schema.ts';
 import type { Weights } from '../core/ports.ts';
 import type { RouterSpec } from '../core/spec.ts';
-import { retryOnConflict } from './kube.ts';
+import { retryOnConflict, sleep } from './kube.ts';
 import type { ConflictRetry } from './kube.ts';
 
 export function formatRef(ref: { name: string; namespace?: string | undefined }, defaultNamespace = ''): string {
@@ -100,6 +100,64 @@ export function glooRejection(object: unknown): string | undefined {
   return undefined;
 }
 
+/** An object that can carry Gloo's verdict on a write: the written object, and the routes that use it. */
+export interface VerdictSource {
+  /** "VirtualService gloo-system/podinfo", for messages. */
+  what: string;
+  /** The object as it is now (its `status` is what counts). */
+  read(): Promise<unknown>;
+  /** A route that uses the written object: left out when it cannot be read (RBAC, deleted). */
+  optional?: boolean;
+}
+
+/** Waits for Gloo's verdict on a write; returns where and why it was rejected, or undefined. */
+export type VerdictWaiter = () => Promise<{ what: string; reason: string } | undefined>;
+
+function statusText(object: unknown): string {
+  const record = object && typeof object === 'object' ? (object as Record<string, unknown>) : {};
+  return JSON.stringify([record.status ?? null, record.namespacedStatuses ?? null]);
+}
+
+const VERDICT_POLL_MS = 100;
+
+/**
+ * Called just before a write: notes each source's status, and returns the wait for the verdict on
+ * the write. Gloo's status carries no generation (DESIGN §6) and Gloo writes statuses asynchronously,
+ * at most about once a second, only when they change — so a status counts only once it changed
+ * after the write, or once `settleMs` (longer than Gloo's report interval) has passed: then an
+ * unchanged status is Gloo's verdict on the new object too. A `Rejected` written after the write
+ * ends the wait at once; so does a fresh status on every source.
+ */
+export async function watchVerdict(all: readonly VerdictSource[], settleMs: number): Promise<VerdictWaiter> {
+  const read = await Promise.all(
+    all.map(async (source) => {
+      try {
+        return { source, status: statusText(await source.read()) };
+      } catch (error) {
+        if (source.optional) return undefined;
+        throw error;
+      }
+    }),
+  );
+  const kept = read.filter((entry) => entry !== undefined);
+  const sources = kept.map((entry) => entry.source);
+  const before = kept.map((entry) => entry.status);
+  return async () => {
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const objects = await Promise.all(sources.map((source) => (source.optional ? source.read().catch(() => undefined) : source.read())));
+      const changed = objects.map((object, i) => statusText(object) !== before[i]);
+      const settled = Date.now() >= deadline || changed.every(Boolean);
+      for (const [i, object] of objects.entries()) {
+        const reason = glooRejection(object);
+        if (reason !== undefined && (changed[i] || settled)) return { what: sources[i]?.what ?? '', reason };
+      }
+      if (settled) return undefined;
+      await sleep(Math.min(VERDICT_POLL_MS, Math.max(0, deadline - Date.now())));
+    }
+  };
+}
+
 /** One read of an object holding weighted destinations (an UpstreamGroup, or a route's `multi`). */
 export interface WeightedSnapshot {
   destinations: WeightedDestination[];
@@ -117,8 +175,8 @@ export interface GuardedWrite<S extends WeightedSnapshot> {
   read(): Promise<S>;
   /** Writes the destinations with the snapshot's resourceVersion; lets a 409 ApiException through. */
   write(snapshot: S, destinations: WeightedDestination[]): Promise<void>;
-  /** Gloo's rejection reason after the write, if any. */
-  rejection(): Promise<string | undefined>;
+  /** Called right before the write: the wait for Gloo's verdict on it (watchVerdict). */
+  verdict(): Promise<VerdictWaiter>;
 }
 
 /** Gloo marked the object Rejected after Sluice's write: the weights are written, Gloo does not serve them. Keeps the name `Error` (not retried by the ASL). */
@@ -134,46 +192,49 @@ export class GlooRejectedError extends Error {
  * The weight write both routers share (DESIGN §6): refuse unwritable weights before any call;
  * write only while the object holds `expected` (else someone else is steering: ConflictError);
  * retry a 409 on a fresh read; treat an object already at `next` as done (a retried write that
- * landed). Gloo's status has no generation, so `Accepted` proves nothing, but `Rejected` is a
- * failure. A rejected intermediate step is reverted to `expected`, so the object is where the
+ * landed). Gloo's verdict is read from statuses written after the write, on the object and on
+ * every route that uses it (watchVerdict): a `Rejected` there is a failure. A rejected intermediate step is reverted to `expected`, so the object is where the
  * store says it is; a rejected all-on-one-side write (rollback, promotion) is left in place:
  * reverting it would leave the object half-shifted, the one state Sluice must never leave.
  */
 export async function guardedSetWeights<S extends WeightedSnapshot>(write: GuardedWrite<S>): Promise<void> {
   const { what, router, next, expected } = write;
   assertWritableWeights(next, router.weightScale, what);
-  const wrote = await retryOnConflict(
+  const waiter = await retryOnConflict(
     `${what} patch`,
-    async () => {
+    async (): Promise<VerdictWaiter | undefined> => {
       const snapshot = await write.read();
       const found = readWeights(snapshot.destinations, router, snapshot.ownerNamespace);
       if ('problem' in found) throw new ConflictError(`${what} ${found.problem}: someone else changed it mid-rollout; stopping instead of fighting it`);
-      if (sameWeights(found.weights, next)) return false;
+      if (sameWeights(found.weights, next)) return undefined;
       if (!sameWeights(found.weights, expected)) {
         throw new ConflictError(
           `${what} holds ${describeWeights(found.weights)}, but Sluice last wrote ${describeWeights(expected)}: someone else is steering; stopping instead of fighting it`,
         );
       }
+      const wait = await write.verdict();
       await write.write(snapshot, withWeights(snapshot.destinations, next, router, snapshot.ownerNamespace));
-      return true;
+      return wait;
     },
     write.retry,
   );
-  if (!wrote) return;
-  const reason = await write.rejection();
-  if (reason === undefined) return;
+  if (!waiter) return;
+  const rejected = await waiter();
+  if (rejected === undefined) return;
+  const { reason } = rejected;
+  const where = rejected.what && rejected.what !== what ? ` (reported on ${rejected.what})` : '';
   let outcome: string;
   if (next.primary === 0 || next.canary === 0) {
     outcome = `left at ${describeWeights(next)} (all traffic on one side)`;
   } else {
     try {
-      await guardedSetWeights({ ...write, next: expected, expected: next, rejection: async () => undefined });
+      await guardedSetWeights({ ...write, next: expected, expected: next, verdict: async () => async () => undefined });
       outcome = `reverted to ${describeWeights(expected)}`;
     } catch (error) {
       outcome = `reverting to ${describeWeights(expected)} failed too (${error instanceof Error ? error.message : String(error)})`;
     }
   }
-  throw new GlooRejectedError(`${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}: ${reason}; ${outcome}`, reason);
+  throw new GlooRejectedError(`${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}${where}: ${reason}; ${outcome}`, reason);
 }
 
 function sameWeights(a: Weights, b: Weights): boolean {

@@ -13,7 +13,7 @@ let kube: KubeStandIn;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 30 });
+  kube = await startKubeStandIn({ deploymentReadyDelayMs: 30, glooStatusLagMs: 10 });
 });
 afterAll(async () => {
   await kube.close();

@@ -9,7 +9,7 @@ import { formatDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
 import type { Side, Workload } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
-import { DEFAULT_REQUEST_TIMEOUT_MS, describeRef, isApiStatus, kubeClients, kubeError, requestOptions, sleep } from './kube.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS, describeRef, honourRetryAfter, isApiStatus, kubeClients, kubeError, requestOptions, sleep } from './kube.ts';
 import type { ObjectRef } from './kube.ts';
 
 type WorkloadSpec = NonNullable<RolloutSpec['spec']['workload']>;
@@ -65,7 +65,7 @@ export class DeploymentWorkload implements Workload {
 
   async #read(side: Side): Promise<V1Deployment> {
     try {
-      return await this.#apps.readNamespacedDeployment({ name: this.#workload[side], namespace: this.#workload.namespace }, requestOptions(this.#timeoutMs));
+      return await honourRetryAfter(() => this.#apps.readNamespacedDeployment({ name: this.#workload[side], namespace: this.#workload.namespace }, requestOptions(this.#timeoutMs)));
     } catch (error) {
       throw kubeError(error, 'get', this.#ref(side), { hint: `spec.workload.${side}` });
     }
@@ -130,9 +130,8 @@ export class DeploymentWorkload implements Workload {
     const metadata = { ...primary.spec?.template.metadata, annotations: source.metadata?.annotations ?? {} };
     const patch = [{ op: 'add', path: '/spec/template', value: { metadata, spec: source.spec } }];
     try {
-      await this.#apps.patchNamespacedDeployment(
-        { name: this.#workload.primary, namespace: this.#workload.namespace, body: patch },
-        requestOptions(this.#timeoutMs, 'json'),
+      await honourRetryAfter(() =>
+        this.#apps.patchNamespacedDeployment({ name: this.#workload.primary, namespace: this.#workload.namespace, body: patch }, requestOptions(this.#timeoutMs, 'json')),
       );
     } catch (error) {
       throw kubeError(error, 'patch', this.#ref('primary'));
@@ -180,9 +179,8 @@ export class DeploymentWorkload implements Workload {
       return;
     }
     try {
-      await this.#apps.patchNamespacedDeploymentScale(
-        { name: this.#workload[side], namespace: this.#workload.namespace, body: { spec: { replicas } } },
-        requestOptions(this.#timeoutMs, 'merge'),
+      await honourRetryAfter(() =>
+        this.#apps.patchNamespacedDeploymentScale({ name: this.#workload[side], namespace: this.#workload.namespace, body: { spec: { replicas } } }, requestOptions(this.#timeoutMs, 'merge')),
       );
     } catch (error) {
       throw kubeError(error, 'patch', this.#ref(side, 'deployments/scale'));

@@ -22,6 +22,18 @@ describe('kubeError', () => {
     expect(error.message).toMatch(/^forbidden: patch upstreamgroups gloo-system\/podinfo — check the sluice:orchestrator RBAC/);
   });
 
+  it("tells Gloo's validating webhook (strict validation) apart from RBAC and quotes Gloo's reason", () => {
+    // The API server's answer to a webhook denial (k8s.io/apiserver webhook/errors/statuserror.go),
+    // with the reason Gloo gives (kgateway-dev/kgateway#6932).
+    const message = 'admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [Validating *v1.UpstreamGroup failed: weights]';
+    const error = kubeError(status(403, message), 'patch', group);
+    expect(error).not.toBeInstanceOf(TransientError);
+    expect(error.message).toBe(
+      "UpstreamGroup gloo-system/podinfo patch refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [Validating *v1.UpstreamGroup failed: weights]",
+    );
+    expect(error.message).not.toMatch(/RBAC/);
+  });
+
   it('makes a 404 a refusal in preflight and an error later', () => {
     expect(kubeError(status(404, 'not found'), 'get', group, { notFound: 'refused', hint: 'spec.router.name' })).toBeInstanceOf(RefusedError);
     const later = kubeError(status(404, 'not found'), 'get', group);

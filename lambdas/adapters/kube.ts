@@ -19,11 +19,12 @@ import { RefusedError, TransientError } from '../core/errors.ts';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * How long the routers let Gloo's reporter look at a write before reading its status. Gloo
- * reports asynchronously and without a generation (DESIGN §6), so this only catches a prompt
- * `Rejected`; the measured canary share at the next look is the real confirmation.
+ * The longest the routers wait for Gloo's verdict on a write (gloo-weights.ts watchVerdict). Gloo
+ * reports asynchronously, at most about once a second, without a generation (DESIGN §6), and
+ * writes a status only when it changes: after this long an unchanged status is its verdict on the
+ * new object too. A status that changes after the write ends the wait sooner.
  */
-export const DEFAULT_STATUS_SETTLE_MS = 200;
+export const DEFAULT_STATUS_SETTLE_MS = 1500;
 
 export interface KubeClients {
   custom: CustomObjectsApi;
@@ -104,6 +105,19 @@ function networkFailure(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A validating admission webhook's denial. The API server answers it with the webhook's status
+ * code, 403 when the webhook sets none, and the message `admission webhook "<name>" denied the
+ * request: <reason>` (k8s.io/apiserver, admission/plugin/webhook/errors/statuserror.go, ToStatusErr).
+ * Gloo's webhook is `gloo.<namespace>.svc`; its reason reads e.g. "resource incompatible with
+ * current Gloo snapshot: [...]" (kgateway-dev/kgateway#6932, #7047).
+ */
+export function admissionDenial(message: string): { webhook: string; reason: string } | undefined {
+  const match = /^admission webhook "([^"]+)" denied the request:?\s*([\s\S]*)$/.exec(message);
+  if (!match) return undefined;
+  return { webhook: match[1] ?? '', reason: match[2] || 'no reason given' };
+}
+
 export interface KubeErrorOptions {
   /** A 404 in preflight is a refusal (nothing changed, exit 2); later it is an error. */
   notFound?: 'refused' | 'error';
@@ -124,6 +138,11 @@ export function kubeError(error: unknown, verb: string, ref: ObjectRef, options:
     const suffix = detail ? `: ${detail}` : '';
     if (code >= 500 || code === 429) return new TransientError(`${what} ${verb} failed: ${code}${suffix}`, { cause: error });
     if (code === 403) {
+      const denial = admissionDenial(detail);
+      if (denial) {
+        // Not RBAC: the write was allowed, then Gloo's validating webhook (strict validation) refused the object.
+        return new Error(`${what} ${verb} refused by ${denial.webhook} (Gloo's validating admission webhook, strict validation): ${denial.reason}`, { cause: error });
+      }
       return new Error(`forbidden: ${verb} ${ref.resource} ${ref.namespace}/${ref.name ?? '*'} — check the sluice:orchestrator RBAC${suffix}`, { cause: error });
     }
     if (code === 401) return new Error(`${what} ${verb} failed: 401 unauthorized — the cluster refused the credentials`, { cause: error });
@@ -140,6 +159,45 @@ export function kubeError(error: unknown, verb: string, ref: ObjectRef, options:
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface ThrottleRetry {
+  /** Calls after the first one a 429 may cost. */
+  attempts: number;
+  /** The longest Retry-After honoured; a longer one is capped (the ASL's own retry takes over after that). */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetry = { attempts: 3, maxWaitMs: 10_000 };
+
+/** Seconds of a `Retry-After` header (delta-seconds or an HTTP date), in ms; undefined when absent or unreadable. */
+export function retryAfterMs(error: unknown, now = Date.now()): number | undefined {
+  if (!(error instanceof ApiException) || error.code !== 429) return undefined;
+  const headers = (error.headers ?? {}) as Record<string, string | undefined>;
+  const value = headers['retry-after'] ?? headers['Retry-After'];
+  if (value === undefined) return 1000;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? 1000 : Math.max(0, date - now);
+}
+
+/**
+ * One API call that honours throttling: a 429 (API Priority and Fairness, "the server may send a
+ * Retry-After header", Kubernetes docs "API Priority and Fairness") waits what the server asks —
+ * capped — and calls again, up to `attempts` times; then the 429 goes to the caller (kubeError calls
+ * it transient, and the state machine's retry takes over). client-node 2 does not retry by itself.
+ */
+export async function honourRetryAfter<T>(call: () => Promise<T>, retry: ThrottleRetry = DEFAULT_THROTTLE_RETRY): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const wait = retryAfterMs(error);
+      if (wait === undefined || attempt >= retry.attempts) throw error;
+      await sleep(Math.min(wait, retry.maxWaitMs));
+    }
+  }
+}
 
 export interface ConflictRetry {
   attempts: number;

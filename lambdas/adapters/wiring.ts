@@ -12,12 +12,14 @@ import { metricProviderFor, readMetrics } from './metrics.ts';
 import { counterQueries } from '../core/queries.ts';
 import { PrometheusProvider, snapshotCounters } from './prometheus.ts';
 import { routerFor } from './router.ts';
+import type { RouterTuning } from './router.ts';
 
 export type KubeConfigSource = (spec: RolloutSpec) => Promise<KubeConfig>;
 
-export function clusterDeps(kubeConfigOf: KubeConfigSource): ClusterDeps {
+/** `tuning`: the routers' knobs (tests against a stand-in with a short Gloo status lag shorten the settle time). */
+export function clusterDeps(kubeConfigOf: KubeConfigSource, tuning: RouterTuning = {}): ClusterDeps {
   return {
-    routerFor: async (spec) => routerFor(spec, await kubeConfigOf(spec)),
+    routerFor: async (spec) => routerFor(spec, await kubeConfigOf(spec), tuning),
     workloadFor: async (spec) => (spec.spec.workload ? new DeploymentWorkload({ kubeConfig: await kubeConfigOf(spec), spec }) : null),
   };
 }

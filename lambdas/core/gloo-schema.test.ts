@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { glooState, totalWeight, validateGlooObject } from './gloo-schema.ts';
+import { glooState, totalWeight, validateGlooObject, validateGlooStructure } from './gloo-schema.ts';
 
 const ref = (name: string) => ({ name, namespace: 'gloo-system' });
 
@@ -58,5 +58,24 @@ describe('glooState', () => {
 describe('totalWeight', () => {
   it('sums weights, counting missing ones as 0', () => {
     expect(totalWeight([{ weight: 3 }, {}, { weight: null }, { weight: 7 }])).toBe(10);
+  });
+});
+
+describe('validateGlooStructure (what the API server checks)', () => {
+  it("accepts what only Gloo refuses: an all-zero total, an empty list, several route actions", () => {
+    // The CRDs' structural schemas type the fields but carry no minItems and no oneOf; Gloo rejects
+    // these later in a status (issue 10 item 8).
+    const zero = { apiVersion: 'gloo.solo.io/v1', kind: 'UpstreamGroup', metadata: { name: 'g' }, spec: { destinations: [{ destination: { upstream: ref('a') }, weight: 0 }] } };
+    expect(validateGlooStructure('UpstreamGroup', zero)).toEqual([]);
+    expect(validateGlooStructure('UpstreamGroup', { ...zero, spec: { destinations: [] } })).toEqual([]);
+    const vs = { apiVersion: 'gateway.solo.io/v1', kind: 'VirtualService', metadata: { name: 'v' }, spec: { virtualHost: { routes: [{ routeAction: { upstreamGroup: ref('g'), single: { upstream: ref('a') } } }] } } };
+    expect(validateGlooStructure('VirtualService', vs)).toEqual([]);
+    // …while Sluice's own reading still refuses them.
+    expect(validateGlooObject('VirtualService', vs)).toHaveLength(1);
+  });
+
+  it('still refuses what the structural schema types: a weight that is not a uint32', () => {
+    const group = { apiVersion: 'gloo.solo.io/v1', kind: 'UpstreamGroup', metadata: { name: 'g' }, spec: { destinations: [{ destination: { upstream: ref('a') }, weight: -1 }] } };
+    expect(validateGlooStructure('UpstreamGroup', group).map((p) => p.path)).toEqual(['spec.destinations[0].weight']);
   });
 });

@@ -1,12 +1,17 @@
 /**
  * The two pieces of cluster behaviour Sluice depends on (DESIGN §4):
- * - Gloo's status reporter: marks Gloo objects Accepted or Rejected a few ms after a change,
- *   writing `status.statuses.gloo-system` only when the verdict changes — so, as on a cluster,
- *   an `Accepted` read right after a write may still describe the previous version.
+ * - Gloo's status reporter: marks Gloo objects Accepted, Warning or Rejected `lagMs` after a
+ *   change (default 1 s: Gloo translates and writes statuses asynchronously, about once a second,
+ *   as issue 10 item 8 read in Gloo's source), writing `status.statuses.gloo-system` only when the
+ *   verdict changes — so, as on a cluster, an `Accepted` read right after a write still describes
+ *   the previous version. Gloo's own rules (an empty or all-zero weighted list, several route
+ *   actions) are judged here, not by the API server; an error caused by an UpstreamGroup's
+ *   weights is reported on the VirtualService/RouteTable whose route uses the group (Gloo
+ *   translates the group into the route's weighted clusters), not on the group.
  * - the Deployment controller: observedGeneration catches up at once, but the new pods become
  *   ready only after a delay (or never), while the old pods keep counting as available.
  */
-import { GLOO_REPORTER_NAMESPACE, isGlooKind, type GlooState } from '../../lambdas/core/gloo-schema.ts';
+import { GLOO_REPORTER_NAMESPACE, isGlooKind, totalWeight, type GlooState } from '../../lambdas/core/gloo-schema.ts';
 import type { KubeObject, ObjectStore, StoreEvent } from './store.ts';
 import { findByKind, type ResourceType } from './resources.ts';
 
@@ -24,7 +29,8 @@ function kindType(apiVersion: string, kind: string): ResourceType {
 const UPSTREAM = kindType('gloo.solo.io/v1', 'Upstream');
 const UPSTREAM_GROUP = kindType('gloo.solo.io/v1', 'UpstreamGroup');
 const GLOO_TYPES = [UPSTREAM, UPSTREAM_GROUP, kindType('gateway.solo.io/v1', 'VirtualService'), kindType('gateway.solo.io/v1', 'RouteTable')];
-const REPORT_DELAY_MS = 5;
+/** Gloo's status lag by default: it reports asynchronously, at most about once a second. */
+export const DEFAULT_GLOO_STATUS_LAG_MS = 1000;
 
 type Ref = { name?: unknown; namespace?: unknown } | undefined;
 type Verdict = { state: GlooState; reason?: string };
@@ -47,10 +53,12 @@ export class GlooStatusReporter {
   readonly #overrides = new Map<string, string>();
   #timer: Timer | undefined;
   #closed = false;
+  lagMs: number;
 
-  constructor(store: ObjectStore, write: StatusWriter) {
+  constructor(store: ObjectStore, write: StatusWriter, lagMs = DEFAULT_GLOO_STATUS_LAG_MS) {
     this.#store = store;
     this.#write = write;
+    this.lagMs = lagMs;
   }
 
   /** Called for every store event except the reporter's own status writes. */
@@ -68,12 +76,13 @@ export class GlooStatusReporter {
     this.schedule();
   }
 
+  /** One pass `lagMs` after the first change since the last pass: changes in between are batched, as Gloo batches snapshots. */
   schedule(): void {
     if (this.#timer || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.evaluate();
-    }, REPORT_DELAY_MS);
+    }, this.lagMs);
   }
 
   close(): void {
@@ -119,11 +128,35 @@ export class GlooStatusReporter {
     }
     if (object.kind === 'VirtualService' || object.kind === 'RouteTable') {
       const routes = object.kind === 'VirtualService' ? asArray(asRecord(spec.virtualHost).routes) : asArray(spec.routes);
+      const errors = routes.flatMap((r, i) => this.#routeErrors(asRecord(r), namespace).map((e) => `route ${i}: ${e}`));
+      if (errors.length > 0) return { state: 'Rejected', reason: errors.join('; ') };
       const warnings = routes.flatMap((r, i) => this.#routeWarnings(asRecord(r), namespace).map((w) => `route ${i}: ${w}`));
       // Gloo reports dangling destinations of a route as a Warning, not a rejection.
       if (warnings.length > 0) return { state: 'Warning', reason: warnings.join('; ') };
     }
     return { state: 'Accepted' };
+  }
+
+  /** Gloo's translation errors of one route: the API server accepted all of these. */
+  #routeErrors(route: Record<string, unknown>, namespace: string): string[] {
+    const action = asRecord(route.routeAction);
+    const kinds = (['single', 'multi', 'upstreamGroup'] as const).filter((key) => action[key] !== undefined);
+    // A protobuf oneof: JSON naming two of its fields does not convert (Gloo reports the route).
+    if (kinds.length > 1) return [`several route actions (${kinds.join(', ')}); expected one`];
+    const weighted = (destinations: unknown[], what: string): string[] => {
+      if (destinations.length === 0) return [`${what} has no destinations`];
+      const total = totalWeight(destinations.map((d) => ({ weight: typeof asRecord(d).weight === 'number' ? (asRecord(d).weight as number) : 0 })));
+      return total < 1 ? [`${what}: weighted destinations need a total weight greater than 0`] : [];
+    };
+    if (action.multi !== undefined) return weighted(asArray(asRecord(action.multi).destinations), 'multi destination');
+    if (action.upstreamGroup !== undefined) {
+      const ref = asRecord(action.upstreamGroup) as Ref;
+      const groupNamespace = typeof ref?.namespace === 'string' && ref.namespace !== '' ? ref.namespace : namespace;
+      const group = typeof ref?.name === 'string' ? this.#store.get(UPSTREAM_GROUP, groupNamespace, ref.name) : undefined;
+      // The group's weights become this route's weighted clusters: their error is this route's.
+      if (group) return weighted(asArray(asRecord(group.spec).destinations), `upstream group ${groupNamespace}/${String(ref?.name)}`);
+    }
+    return [];
   }
 
   #routeWarnings(route: Record<string, unknown>, namespace: string): string[] {

@@ -13,6 +13,7 @@ export type StatusReason =
   | 'AlreadyExists'
   | 'Conflict'
   | 'Gone'
+  | 'Expired'
   | 'Invalid'
   | 'RequestEntityTooLarge'
   | 'UnsupportedMediaType'
@@ -65,7 +66,7 @@ export class KubeApiError extends Error {
   }
 }
 
-export function failureStatus(code: number, reason: StatusReason, message: string, details?: StatusDetails): KubeStatus {
+export function failureStatus(code: number, reason: StatusReason | '', message: string, details?: StatusDetails): KubeStatus {
   const status: KubeStatus = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
   if (details) status.details = details;
   return status;

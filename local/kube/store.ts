@@ -38,6 +38,12 @@ export class ObjectStore {
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   readonly #history: StoreEvent[] = [];
   readonly #listeners = new Set<(event: StoreEvent) => void>();
+  readonly #historyLimit: number;
+
+  /** `historyLimit`: how many events a watch can resume across (etcd compaction, in miniature). */
+  constructor(historyLimit = HISTORY_LIMIT) {
+    this.#historyLimit = historyLimit;
+  }
 
   /** The latest resourceVersion (what a list reports). */
   get resourceVersion(): number {
@@ -104,7 +110,7 @@ export class ObjectStore {
 
   #emit(event: StoreEvent): void {
     this.#history.push(event);
-    if (this.#history.length > HISTORY_LIMIT) this.#history.splice(0, this.#history.length - HISTORY_LIMIT);
+    if (this.#history.length > this.#historyLimit) this.#history.splice(0, this.#history.length - this.#historyLimit);
     for (const listener of [...this.#listeners]) {
       try {
         listener({ ...event, object: clone(event.object), ...(event.previous ? { previous: clone(event.previous) } : {}) });

@@ -1,0 +1,54 @@
+/**
+ * A local engine in its own process, for the `sigkill-engine` fault: it starts one rollout through
+ * the start path and prints one JSON line per milestone on stdout. The soak SIGKILLs it mid-rollout,
+ * as a laptop closing or `kill -9` of `sluice run` would.
+ *
+ * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs }.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
+import type { RolloutSpec } from '../../lambdas/core/spec.ts';
+import { waitForEnd } from '../../local/commands/run.ts';
+import { startLocalRuntime } from '../../local/runtime.ts';
+import { summarize } from '../../local/summary.ts';
+import { healthyMetrics } from './metrics.ts';
+
+interface ChildArgs {
+  dir: string;
+  kubeconfigPath: string;
+  spec: RolloutSpec;
+  version: string;
+  pauseMs: number;
+  statusSettleMs: number;
+  requestTimeoutMs: number;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
+const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+const runtime = await startLocalRuntime({
+  dir: args.dir,
+  advertise: false,
+  env: {},
+  log: () => {},
+  kubeConfigOf: async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(args.kubeconfigPath);
+    return config;
+  },
+  retryIntervalOverrides: Object.fromEntries(['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, args.pauseMs])),
+  routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
+  overrides: healthyMetrics(),
+});
+const answer = await requestStart(
+  { store: runtime.deps.store, sfn: runtime.sfn, stateMachineArn: runtime.engine.stateMachineArn, registry: staticRegistry([args.spec]), now: () => new Date() },
+  { target: args.spec.metadata.name, version: args.version, requestedBy: 'soak@local', trigger: { source: 'cli', key: `soak-${args.spec.metadata.name}-main`, identity: 'soak' } },
+);
+say({ started: answer });
+if (answer.outcome === 'started') {
+  const ended = await waitForEnd(runtime.sfn, answer.executionArn);
+  await runtime.engine.waitForExecution(answer.executionArn);
+  const summary = await summarize({ store: runtime.deps.store, execution: ended, target: args.spec.metadata.name, version: args.version, weightScale: args.spec.spec.router.weightScale, transitions: 0 });
+  say({ summary });
+}
+await runtime.close();

@@ -1,0 +1,768 @@
+/**
+ * The reliability soak (issue 10, "How it is proven"): N rollouts at once on distinct targets in
+ * one Kubernetes API stand-in and one local engine (the real ASL and handlers), each with a few
+ * faults from the menu injected at moments seen on the API server. After every fault has healed
+ * and one reconcile period has passed, the invariants are checked against the API server (and,
+ * for the bookkeeping ones, the store and the execution history) — never against what Sluice says.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
+import { approveRollout, promoteRollout } from '../../lambdas/adapters/rollout-control.ts';
+import type { StartAnswer } from '../../lambdas/core/start.ts';
+import type { RolloutSpec } from '../../lambdas/core/spec.ts';
+import { abortRollout } from '../../local/commands/abort.ts';
+import { startKubeStandIn } from '../../local/kube/stand-in.ts';
+import type { KubeStandIn } from '../../local/kube/stand-in.ts';
+import { startLocalRuntime } from '../../local/runtime.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { exitCodeFor, summarize } from '../../local/summary.ts';
+import { retryBudget, sustainedOutageMs } from './budget.ts';
+import type { RetryBudget } from './budget.ts';
+import { FAULT_KINDS, planFaults } from './faults.ts';
+import type { FaultKind, Moment, PlannedFault } from './faults.ts';
+import { SoakMetrics } from './metrics.ts';
+import { runReconciler } from './reconciler.ts';
+import { FOREIGN_USER, FULL_ACCESS, GLOO_NS, APP_NS, NO_GROUP_WRITES, SCALE, STEPS, groupWeights, primaryVersion, seedTarget, specFor, target } from './targets.ts';
+import type { GroupState, Target } from './targets.ts';
+
+export const DEFAULT_N = 12;
+export const DEFAULT_SEED = 20261206;
+/** The compressed pause between ASL retries (the real ASL waits 1-30 s with backoff). */
+export const RETRY_PAUSE_MS = 150;
+/** The compressed reconcile period (the issue's: one minute in AWS). */
+export const RECONCILE_PERIOD_MS = 3000;
+/** How long new pods take to become ready. */
+const READY_DELAY_MS = 300;
+/** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
+export const GLOO_LAG_MS = 100;
+export const STATUS_SETTLE_MS = 300;
+/** Sluice's per-request timeout in the soak (default 10 s), so a hung API costs seconds, not minutes. */
+export const REQUEST_TIMEOUT_MS = 1000;
+/** How long the soak waits for every execution to end before it heals the sticky faults anyway. */
+const SETTLE_CAP_MS = 120_000;
+
+export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+
+export const INVARIANTS: Record<Invariant, string> = {
+  a: 'no target half-shifted',
+  b: 'reported outcome and exit code match the end state',
+  c: 'no lock held and no record open without a running execution',
+  d: 'store steps and events agree with the execution history; sequence numbers complete',
+  e: 'each UpstreamGroup written only by its own execution',
+  f: 'every trigger answered `started` has an execution that passed Prepare',
+};
+
+export interface Violation {
+  invariant: Invariant;
+  target: string;
+  kinds: FaultKind[];
+  message: string;
+}
+
+/** Where a target ended, read from the API server. */
+export type EndState = 'promoted' | 'primary' | 'canary-held' | 'half-shifted' | 'taken-over' | 'unreadable';
+
+export interface RolloutResult {
+  target: string;
+  faults: Array<PlannedFault & { injectedAtMs?: number; healedAtMs?: number }>;
+  reported: { outcome: string; exitCode: number | null; reason: string };
+  endState: EndState;
+  weights: GroupState | null;
+  primaryVersion: string | null;
+  /** From the last fault healing to the last move onto a safe side; null when it never got there. */
+  timeToSafeSideMs: number | null;
+}
+
+export interface KindSummary {
+  planned: number;
+  injected: number;
+  endStates: Partial<Record<EndState, number>>;
+  outcomes: Record<string, number>;
+  violations: number;
+  timeToSafeSideMs: { median: number | null; max: number | null; neverSafe: number };
+}
+
+export interface SoakReport {
+  n: number;
+  seed: number;
+  durationMs: number;
+  reconciler: { ran: boolean; why?: string };
+  budget: {
+    compressedPauseMs: number;
+    longestState: string;
+    longestRealSeconds: number;
+    longestCompressedMs: number;
+    safetyNetRealSeconds: number;
+    sustainedOutageMs: number;
+    /** The outage the real ASL backoff survives before giving up (computed, not waited out). */
+    realOutageSurvivedSeconds: number;
+  };
+  invariants: Record<Invariant, string>;
+  violations: Violation[];
+  kinds: Record<string, KindSummary>;
+  rollouts: RolloutResult[];
+}
+
+export interface SoakOptions {
+  n?: number;
+  seed?: number;
+  kinds?: readonly FaultKind[];
+  log?: (line: string) => void;
+}
+
+interface Track {
+  t: Target;
+  spec: RolloutSpec;
+  faults: Array<PlannedFault & { injectedAtMs?: number; healedAtMs?: number }>;
+  /** Group weights as they changed, with when (ms since the soak started). */
+  weights: Array<{ at: number; w: GroupState }>;
+  moments: Set<Moment>;
+  waiters: Map<Moment, Array<() => void>>;
+  answers: StartAnswer[];
+  main?: StartAnswer;
+  child?: { process: ChildProcess; dir: string; killed: boolean; summary?: { outcome: string; exitCode: number; reason: string }; exited: Promise<void> };
+  /** What `sluice abort` answered when it acknowledged the abort. */
+  abortAcknowledged?: string;
+  /** Heals at the end: sticky faults, never-ready primaries, RBAC. */
+  endHeals: Array<() => void>;
+  timers: Array<ReturnType<typeof setTimeout>>;
+}
+
+const CHILD = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function isSafe(w: GroupState): boolean {
+  return (w.primary === SCALE && w.canary === 0) || (w.primary === 0 && w.canary === SCALE);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? null;
+}
+
+/** A webhook receiver whose answer each target's `webhook-fails` fault turns to 500 for a few calls. */
+async function startWebhooks(): Promise<{ url: string; fail(target: string, calls: number): void; close(): Promise<void> }> {
+  const failing = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    const target = (req.url ?? '/').slice(1);
+    const left = failing.get(target) ?? 0;
+    if (left > 0) failing.set(target, left - 1);
+    res.writeHead(left > 0 ? 500 : 200, { 'Content-Type': 'text/plain' });
+    res.end(left > 0 ? 'load check failed: injected' : 'ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    fail: (target, calls) => failing.set(target, calls),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
+  const n = options.n ?? DEFAULT_N;
+  const seed = options.seed ?? DEFAULT_SEED;
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const now = () => Date.now() - started;
+  const budget: RetryBudget = retryBudget(RETRY_PAUSE_MS);
+  const outageMs = sustainedOutageMs(budget, 3000);
+  const plans = planFaults(n, seed, options.kinds ?? FAULT_KINDS);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-soak-'));
+  const kube: KubeStandIn = await startKubeStandIn({ deploymentReadyDelayMs: READY_DELAY_MS, glooStatusLagMs: GLOO_LAG_MS });
+  const webhooks = await startWebhooks();
+  const metrics = new SoakMetrics();
+  const foreignToken = 'someone-else-token';
+  kube.addToken(foreignToken, FULL_ACCESS, FOREIGN_USER);
+  const retryIntervalOverrides = Object.fromEntries(
+    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, RETRY_PAUSE_MS]),
+  );
+
+  const tracks: Track[] = plans.map((plan) => {
+    const t = target(plan.index);
+    const kinds = plan.faults.map((f) => f.kind);
+    return {
+      t,
+      spec: specFor(t, kinds, webhooks.url),
+      faults: plan.faults.map((f) => ({ ...f })),
+      weights: [{ at: 0, w: { primary: SCALE, canary: 0 } }],
+      moments: new Set<Moment>(),
+      waiters: new Map(),
+      answers: [],
+      endHeals: [],
+      timers: [],
+    };
+  });
+  const byName = new Map(tracks.map((track) => [track.t.name, track]));
+  for (const track of tracks) seedTarget(kube, track.t);
+  // Both Deployments of every target ready before anything starts.
+  await sleep(READY_DELAY_MS + 200);
+
+  const reach = (track: Track, moment: Moment) => {
+    if (track.moments.has(moment)) return;
+    track.moments.add(moment);
+    for (const wake of track.waiters.get(moment) ?? []) wake();
+    track.waiters.delete(moment);
+  };
+  const unsubscribe = kube.onChange(({ object }) => {
+    if (object.kind === 'UpstreamGroup') {
+      const track = byName.get(object.metadata.name);
+      const w = track ? groupWeights(object, track.t) : undefined;
+      if (!track || !w) return;
+      const last = track.weights.at(-1)?.w;
+      if (!last || last.primary !== w.primary || last.canary !== w.canary) track.weights.push({ at: now(), w });
+      if (w.canary === STEPS[0]) reach(track, 'first-move');
+      if (w.canary === STEPS[1]) reach(track, 'second-step');
+    }
+    if (object.kind === 'Deployment') {
+      const track = tracks.find((tr) => tr.t.primaryDeployment === object.metadata.name);
+      if (track && primaryVersion(object) === 'v2') reach(track, 'promote-copy');
+    }
+  });
+
+  const kubeConfigOf = async (spec: RolloutSpec) => kube.kubeConfig(byName.get(spec.metadata.name)?.t.token ?? 'unknown-target');
+  const runtime: LocalRuntime = await startLocalRuntime({
+    dir: join(dir, 'engine'),
+    advertise: false,
+    env: {},
+    log: () => {},
+    kubeConfigOf,
+    retryIntervalOverrides,
+    routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+    overrides: metrics.deps(),
+  });
+  const startDeps = (rt: LocalRuntime) => ({
+    store: rt.deps.store,
+    sfn: rt.sfn,
+    stateMachineArn: rt.engine.stateMachineArn,
+    registry: staticRegistry(tracks.map((tr) => tr.spec)),
+    now: () => new Date(),
+  });
+  const trigger = (track: Track, key: string) =>
+    requestStart(startDeps(runtime), { target: track.t.name, version: 'v2', requestedBy: 'soak@local', trigger: { source: 'cli', key, identity: 'soak' } });
+
+  const whenReached = (track: Track, moment: Moment) =>
+    new Promise<void>((resolve) => {
+      if (track.moments.has(moment)) return resolve();
+      track.waiters.set(moment, [...(track.waiters.get(moment) ?? []), resolve]);
+    });
+
+  /** Injects one fault; returns when it heals by itself (bursts: at once), or registers an end heal. */
+  const inject = async (track: Track, fault: Track['faults'][number]): Promise<void> => {
+    const { t } = track;
+    const group = { resource: 'upstreamgroups', name: t.name };
+    const heal = (remove: () => void, afterMs: number) => {
+      track.timers.push(
+        setTimeout(() => {
+          remove();
+          fault.healedAtMs = now();
+        }, afterMs),
+      );
+    };
+    fault.injectedAtMs = now();
+    switch (fault.kind) {
+      case 'api-503-burst':
+        kube.faults.add({ ...group, status: 503, times: 3 });
+        fault.healedAtMs = fault.injectedAtMs;
+        return;
+      case 'api-drop-burst':
+        kube.faults.add({ ...group, drop: true, times: 2 });
+        fault.healedAtMs = fault.injectedAtMs;
+        return;
+      case 'api-timeout-burst':
+        // Answers held past Sluice's client timeout (REQUEST_TIMEOUT_MS here): the client aborts, the server still acts.
+        kube.faults.add({ ...group, delayMs: REQUEST_TIMEOUT_MS + 500, times: 2 });
+        fault.healedAtMs = fault.injectedAtMs;
+        return;
+      case 'api-429-burst':
+        kube.faults.add({ ...group, status: 429, retryAfterSeconds: 1, times: 3 });
+        fault.healedAtMs = fault.injectedAtMs;
+        return;
+      case 'api-503-sustained':
+        heal(kube.faults.add({ ...group, status: 503 }), outageMs);
+        return;
+      case 'api-409-storm':
+        heal(kube.faults.add({ ...group, verb: 'patch', status: 409 }), outageMs);
+        return;
+      case 'api-403-after-move':
+        kube.addToken(t.token, NO_GROUP_WRITES, t.user);
+        heal(() => kube.addToken(t.token, FULL_ACCESS, t.user), outageMs);
+        return;
+      case 'gloo-rejected-transient':
+        kube.gloo.reject('UpstreamGroup', GLOO_NS, t.name, 'injected: destination weights rejected (transient)');
+        heal(() => kube.gloo.accept('UpstreamGroup', GLOO_NS, t.name), 1500);
+        return;
+      case 'gloo-rejected-sticky':
+        kube.gloo.reject('UpstreamGroup', GLOO_NS, t.name, 'injected: destination weights rejected (sticky)');
+        track.endHeals.push(() => {
+          kube.gloo.accept('UpstreamGroup', GLOO_NS, t.name);
+          fault.healedAtMs = now();
+        });
+        return;
+      case 'primary-never-ready':
+        kube.deployments.neverReady(APP_NS, t.primaryDeployment);
+        track.endHeals.push(() => {
+          kube.deployments.neverReady(APP_NS, t.primaryDeployment, false);
+          fault.healedAtMs = now();
+        });
+        return;
+      case 'foreign-weights': {
+        const object = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, t.name);
+        const spec = object?.spec as { destinations: Array<{ destination: { upstream: { name: string } }; weight: number }> } | undefined;
+        if (!object || !spec) return;
+        // Through the API with the other user's token, so the audit log names who wrote it.
+        const destinations = spec.destinations.map((d) => ({ ...d, weight: d.destination.upstream.name === t.canaryUpstream ? 30 : 70 }));
+        await foreignPatch(kube, foreignToken, `/apis/gloo.solo.io/v1/namespaces/${GLOO_NS}/upstreamgroups/${t.name}`, { spec: { destinations } });
+        fault.healedAtMs = now();
+        return;
+      }
+      case 'foreign-template': {
+        const object = kube.get('apps/v1', 'Deployment', APP_NS, t.primaryDeployment);
+        if (!object) return;
+        const containers = [{ name: 'app', image: 'ghcr.io/stefanprodan/podinfo:6.0.1', env: [{ name: 'VERSION', value: 'v1-hotfix' }] }];
+        await foreignPatch(kube, foreignToken, `/apis/apps/v1/namespaces/${APP_NS}/deployments/${t.primaryDeployment}`, { spec: { template: { spec: { containers } } } });
+        fault.healedAtMs = now();
+        return;
+      }
+      case 'promote-copy-fails': {
+        const removes = (['patch', 'update'] as const).map((verb) => kube.faults.add({ verb, resource: 'deployments', name: t.primaryDeployment, status: 503 }));
+        heal(() => removes.forEach((remove) => remove()), outageMs);
+        return;
+      }
+      case 'promote-switch-fails':
+        heal(kube.faults.add({ ...group, verb: 'patch', status: 503 }), outageMs);
+        return;
+      case 'duplicate-trigger':
+        // Fired together with the main trigger (see the start below).
+        return;
+      case 'prometheus-5xx':
+      case 'prometheus-slow':
+      case 'prometheus-empty':
+      case 'prometheus-nan':
+        metrics.inject(t.name, fault.kind);
+        fault.healedAtMs = now();
+        return;
+      case 'webhook-fails':
+        webhooks.fail(t.name, 1);
+        fault.healedAtMs = now();
+        return;
+      case 'stop-execution': {
+        const arn = track.main?.outcome === 'started' ? track.main.executionArn : undefined;
+        if (arn) await runtime.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'soak: operator pressed stop' })).catch(() => {});
+        fault.healedAtMs = now();
+        return;
+      }
+      case 'abort': {
+        const answer = await abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak', reason: 'injected abort' }).catch(() => undefined);
+        if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ", bake interrupted" : ""}`;
+        fault.healedAtMs = now();
+        return;
+      }
+      case 'promote-now':
+        await promoteRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name }).catch(() => {});
+        fault.healedAtMs = now();
+        return;
+      case 'approve': {
+        await whenReached(track, 'start');
+        const deadline = Date.now() + 40_000;
+        for (;;) {
+          const pending = await runtime.deps.store.getTaskToken(t.name);
+          if (pending?.gate === 'before-promotion') break;
+          if (Date.now() > deadline || !(await running(runtime, track))) {
+            delete fault.injectedAtMs;
+            return;
+          }
+          await sleep(100);
+        }
+        fault.injectedAtMs = now();
+        await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak-approver', events: runtime.deps.events }).catch(() => {});
+        fault.healedAtMs = now();
+        return;
+      }
+      case 'sigkill-engine':
+        if (track.child && !track.child.killed) {
+          track.child.killed = true;
+          track.child.process.kill('SIGKILL');
+        }
+        fault.healedAtMs = now();
+        return;
+      default: {
+        const never: never = fault.kind;
+        throw new Error(`unknown fault ${String(never)}`);
+      }
+    }
+  };
+
+  log(`soak: ${n} rollouts, seed ${seed}, sustained outage ${outageMs} ms (3 × ${budget.longest.state}'s compressed retry budget ${budget.longest.compressedMs} ms + safety net ${budget.safetyNet.compressedMs} ms)`);
+
+  // Start every rollout at once; arm each fault to fire at its moment.
+  const armed: Array<Promise<void>> = [];
+  // Resolved once the soak stops waiting for moments (everything ended, or the cap passed).
+  let markSettled: () => void = () => {};
+  const settled = new Promise<void>((resolve) => (markSettled = resolve));
+  await Promise.all(
+    tracks.map(async (track) => {
+      const killed = track.faults.some((f) => f.kind === 'sigkill-engine');
+      for (const fault of track.faults) {
+        if (fault.moment === 'gate') {
+          armed.push(inject(track, fault).catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)));
+          continue;
+        }
+        if (fault.moment === 'start') {
+          if (fault.kind !== 'duplicate-trigger') await inject(track, fault);
+          continue;
+        }
+        armed.push(
+          (async () => {
+            await Promise.race([whenReached(track, fault.moment), settled]);
+            if (!track.moments.has(fault.moment) && fault.moment !== 'start') return;
+            if (fault.delayMs > 0) await sleep(fault.delayMs);
+            await inject(track, fault);
+          })().catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)),
+        );
+      }
+      if (killed) {
+        const child = startChild(track, join(dir, `child-${track.t.name}`), kube, RETRY_PAUSE_MS);
+        track.child = child;
+        const answer = await child.started;
+        track.main = answer;
+        track.answers.push(answer);
+      } else {
+        // duplicate-trigger: distinct triggers (different keys) for the same target at the same moment.
+        const duplicate = track.faults.find((f) => f.kind === 'duplicate-trigger');
+        const keys = [`soak-${track.t.name}-main`, ...(duplicate ? [1, 2, 3].map((i) => `soak-${track.t.name}-dup-${i}`) : [])];
+        if (duplicate) duplicate.injectedAtMs = now();
+        const answers = await Promise.all(keys.map((key) => trigger(track, key)));
+        if (duplicate) duplicate.healedAtMs = now();
+        // The main rollout is the one that started (if several did, the first).
+        const main = answers.find((a) => a.outcome === 'started') ?? answers[0];
+        if (main) track.main = main;
+        track.answers.push(...answers);
+      }
+      reach(track, 'start');
+    }),
+  );
+
+  // Wait for every execution to end (or the cap), then heal what never heals by itself.
+  const settleDeadline = Date.now() + SETTLE_CAP_MS;
+  for (const track of tracks) {
+    for (;;) {
+      if (track.child) {
+        await Promise.race([track.child.exited, sleep(Math.max(0, settleDeadline - Date.now()))]);
+        break;
+      }
+      if (!(await running(runtime, track)) || Date.now() > settleDeadline) break;
+      await sleep(200);
+    }
+  }
+  markSettled();
+  // An engine process still running at the cap is stopped, so the soak always ends (it counts as a kill).
+  for (const track of tracks) {
+    if (track.child && track.child.process.exitCode === null && track.child.process.signalCode === null) {
+      log(`${track.t.name}: engine process still running at the cap; killing it`);
+      track.child.killed = true;
+      track.child.process.kill('SIGKILL');
+    }
+  }
+  await Promise.all(armed);
+  // Faults still waiting on timers (sustained outages) heal on schedule: wait for the last one.
+  const pendingHeal = Math.max(0, ...tracks.flatMap((tr) => tr.faults.map((f) => (f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind) ? f.injectedAtMs + outageMs - now() : 0))));
+  if (pendingHeal > 0) await sleep(pendingHeal + 50);
+  for (const track of tracks) track.endHeals.forEach((heal) => heal());
+  kube.faults.clear();
+  for (const track of tracks) kube.addToken(track.t.token, FULL_ACCESS, track.t.user);
+  // Executions that were still running at the cap get the rest of the heal time to end.
+  for (const track of tracks) {
+    if (track.child) continue;
+    const deadline = Date.now() + 30_000;
+    while ((await running(runtime, track)) && Date.now() < deadline) await sleep(200);
+  }
+
+  // Killed engines are restarted (a new process on the same state directory) before the reconcile pass.
+  const restarted = new Map<string, LocalRuntime>();
+  for (const track of tracks) {
+    if (!track.child) continue;
+    await track.child.exited;
+    restarted.set(
+      track.t.name,
+      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }, overrides: metrics.deps() }),
+    );
+  }
+  const reconciler = await runReconciler(runtime);
+  for (const rt of restarted.values()) await runReconciler(rt);
+  log(reconciler.ran ? 'reconciler ran' : `reconciler: ${reconciler.why}`);
+  await sleep(RECONCILE_PERIOD_MS);
+
+  const violations: Violation[] = [];
+  const results: RolloutResult[] = [];
+  for (const track of tracks) {
+    const rt = restarted.get(track.t.name) ?? runtime;
+    const { result, found } = await judge(track, rt, kube, now);
+    results.push(result);
+    violations.push(...found);
+  }
+
+  unsubscribe();
+  for (const track of tracks) track.timers.forEach(clearTimeout);
+  await Promise.all([...restarted.values()].map((rt) => rt.close()));
+  await runtime.close();
+  await webhooks.close();
+  await kube.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const kinds: Record<string, KindSummary> = {};
+  for (const kind of options.kinds ?? FAULT_KINDS) {
+    const mine = results.filter((r) => r.faults.some((f) => f.kind === kind));
+    const times = mine.map((r) => r.timeToSafeSideMs).filter((v): v is number => v !== null);
+    const summary: KindSummary = {
+      planned: mine.length,
+      injected: mine.filter((r) => r.faults.some((f) => f.kind === kind && f.injectedAtMs !== undefined)).length,
+      endStates: {},
+      outcomes: {},
+      violations: violations.filter((v) => v.kinds.includes(kind)).length,
+      timeToSafeSideMs: { median: median(times), max: times.length ? Math.max(...times) : null, neverSafe: mine.length - times.length },
+    };
+    for (const r of mine) {
+      summary.endStates[r.endState] = (summary.endStates[r.endState] ?? 0) + 1;
+      summary.outcomes[r.reported.outcome] = (summary.outcomes[r.reported.outcome] ?? 0) + 1;
+    }
+    kinds[kind] = summary;
+  }
+  const longest = budget.longest;
+  return {
+    n,
+    seed,
+    durationMs: Date.now() - started,
+    reconciler: reconciler.ran ? { ran: true } : { ran: false, why: reconciler.why },
+    budget: {
+      compressedPauseMs: RETRY_PAUSE_MS,
+      longestState: longest.state,
+      longestRealSeconds: longest.realSeconds,
+      longestCompressedMs: longest.compressedMs,
+      safetyNetRealSeconds: budget.safetyNet.realSeconds,
+      sustainedOutageMs: outageMs,
+      realOutageSurvivedSeconds: longest.realSeconds,
+    },
+    invariants: INVARIANTS,
+    violations,
+    kinds,
+    rollouts: results,
+  };
+}
+
+function isEndHealed(kind: FaultKind): boolean {
+  return kind === 'gloo-rejected-sticky' || kind === 'primary-never-ready';
+}
+
+async function running(runtime: LocalRuntime, track: Track): Promise<boolean> {
+  const main = track.main;
+  if (!main || main.outcome !== 'started') return false;
+  try {
+    const described = await runtime.sfn.send(new DescribeExecutionCommand({ executionArn: main.executionArn }));
+    return described.status === 'RUNNING';
+  } catch {
+    return false;
+  }
+}
+
+async function foreignPatch(kube: KubeStandIn, token: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${kube.url}${path}`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/merge-patch+json' },
+    body: JSON.stringify(body),
+  });
+  await response.text();
+}
+
+function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: number): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
+  const kubeconfigPath = `${dir}.kubeconfig`;
+  kube.writeKubeconfigFile(kubeconfigPath, track.t.token);
+  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const child = spawn(process.execPath, ['--no-warnings', CHILD, args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } });
+  let buffer = '';
+  let resolveStarted: (answer: StartAnswer) => void = () => {};
+  const startedPromise = new Promise<StartAnswer>((resolve) => (resolveStarted = resolve));
+  const handle: NonNullable<Track['child']> & { started: Promise<StartAnswer> } = {
+    process: child,
+    dir,
+    killed: false,
+    started: startedPromise,
+    exited: new Promise<void>((resolve) => child.on('exit', () => resolve())),
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      try {
+        const message = JSON.parse(line) as { started?: StartAnswer; summary?: { outcome: string; exitCode: number; reason: string } };
+        if (message.started) resolveStarted(message.started);
+        if (message.summary) handle.summary = message.summary;
+      } catch {
+        // not one of ours
+      }
+    }
+  });
+  child.stderr.resume();
+  void handle.exited.then(() =>
+    resolveStarted({ outcome: 'refused', target: track.t.name, version: 'v2', reason: 'the engine process ended before it answered', message: 'refused' }),
+  );
+  return handle;
+}
+
+/** Reads the end state from the API server and checks the invariants for one target. */
+async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now: () => number): Promise<{ result: RolloutResult; found: Violation[] }> {
+  const { t } = track;
+  const kinds = track.faults.map((f) => f.kind);
+  const found: Violation[] = [];
+  const violate = (invariant: Invariant, message: string) => found.push({ invariant, target: t.name, kinds, message });
+  const store = runtime.deps.store;
+  const weights = groupWeights(kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, t.name), t) ?? null;
+  const version = primaryVersion(kube.get('apps/v1', 'Deployment', APP_NS, t.primaryDeployment)) ?? null;
+  const groupWrites = kube.audit().filter((a) => a.resource === 'upstreamgroups' && a.name === t.name && a.code < 300);
+  const lastWriter = groupWrites.at(-1)?.user;
+  const sluiceWrote = groupWrites.some((a) => a.user === t.user);
+  const takenOver = lastWriter === FOREIGN_USER;
+
+  let endState: EndState;
+  if (!weights) endState = 'unreadable';
+  else if (takenOver && !isSafe(weights)) endState = 'taken-over';
+  else if (weights.primary === SCALE && weights.canary === 0) endState = version === 'v2' ? 'promoted' : 'primary';
+  else if (weights.canary === SCALE && weights.primary === 0) endState = 'canary-held';
+  else endState = 'half-shifted';
+
+  // What Sluice reports: the execution's outcome as `sluice run` prints it, or the record's for a killed engine.
+  const main = track.main;
+  let reported: RolloutResult['reported'] = { outcome: 'not-started', exitCode: null, reason: main?.outcome === 'refused' ? main.reason : '' };
+  let executionRunning = false;
+  if (main?.outcome === 'started') {
+    if (track.child) {
+      const record = await store.getRollout(main.execution);
+      if (track.child.summary) reported = { outcome: track.child.summary.outcome, exitCode: track.child.summary.exitCode, reason: track.child.summary.reason };
+      else if (record?.status === 'finished' && record.outcome) reported = { outcome: record.outcome, exitCode: exitCodeFor(record.outcome), reason: record.reason ?? '' };
+      else reported = { outcome: 'running', exitCode: null, reason: 'the engine was killed; the record says running' };
+    } else {
+      const described = await runtime.sfn.send(new DescribeExecutionCommand({ executionArn: main.executionArn }));
+      executionRunning = described.status === 'RUNNING';
+      if (executionRunning) reported = { outcome: 'running', exitCode: null, reason: 'still running after every fault healed' };
+      else {
+        const summary = await summarize({ store, execution: described, target: t.name, version: 'v2', weightScale: SCALE, transitions: 0 });
+        reported = { outcome: summary.outcome, exitCode: summary.exitCode, reason: summary.reason };
+      }
+    }
+  }
+
+  // (a) no target half-shifted (unless someone else took it over: then it is theirs, and Sluice must say so).
+  if (endState === 'half-shifted') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} holds primary ${weights?.primary} / canary ${weights?.canary}`);
+  if (endState === 'unreadable') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} no longer lists the primary and canary upstreams`);
+
+  // (b) the reported outcome matches the objects.
+  if (reported.outcome !== 'running' && reported.outcome !== 'not-started') {
+    const expected: string[] =
+      endState === 'promoted'
+        ? ['promoted']
+        : endState === 'primary'
+          ? sluiceWrote
+            ? ['rolled-back', 'aborted']
+            : ['refused', 'rolled-back', 'aborted']
+          : endState === 'canary-held'
+            ? ['promotion-failed']
+            : ['failed'];
+    if (takenOver) expected.push('failed');
+    if (!expected.includes(reported.outcome)) {
+      violate('b', `reported ${reported.outcome} (exit ${reported.exitCode}), but the objects show ${describeEnd(endState, weights, version)}: expected ${expected.join(' or ')}`);
+    }
+    if (reported.exitCode !== null && reported.exitCode !== exitCodeFor(reported.outcome as Parameters<typeof exitCodeFor>[0])) {
+      violate('b', `outcome ${reported.outcome} reported with exit ${reported.exitCode}`);
+    }
+    // An abort Sluice acknowledged must be honoured in every state (issue 10 item 4).
+    if (track.abortAcknowledged !== undefined && reported.outcome === 'promoted') {
+      violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
+    }
+  } else if (reported.outcome === 'running' && !executionRunning) {
+    violate('b', `nothing runs, yet the rollout reports no outcome (${reported.reason}) while the objects show ${describeEnd(endState, weights, version)}`);
+  }
+
+  // (c) no lock or open record without a running execution.
+  const lock = await store.getLock(t.name);
+  if (lock && !(executionRunning && main?.outcome === 'started' && lock.owner === main.execution)) {
+    violate('c', `lock held by ${lock.owner} (until ${lock.expiresAt}) with no running execution`);
+  }
+  const records = await store.listRollouts(t.name, 100);
+  for (const record of records) {
+    if (record.status === 'running' && !(executionRunning && main?.outcome === 'started' && record.execution === main.execution)) {
+      violate('c', `record ${record.execution} is open (running) with no running execution`);
+    }
+  }
+
+  // (d) store steps and events agree with what happened; sequence numbers complete.
+  const seen = track.weights.map((entry) => entry.w.canary);
+  for (const record of records) {
+    const steps = await store.listSteps(record.execution);
+    steps.forEach((step, i) => {
+      if (step.seq !== i + 1) violate('d', `${record.execution}: step sequence ${steps.map((s) => s.seq).join(',')} has a gap or repeat`);
+    });
+    for (const step of steps) {
+      if (step.kind === 'weight' && step.weights && !seen.includes(step.weights.canary)) {
+        violate('d', `${record.execution}: the store records canary weight ${step.weights.canary}, which the UpstreamGroup never held`);
+      }
+    }
+    const events = await store.listEvents(record.execution);
+    const sequences = events.map((e) => e.sequence).sort((a, b) => a - b);
+    if (sequences.some((s, i) => s !== i + 1)) violate('d', `${record.execution}: event sequence numbers ${sequences.join(',')} are not 1..${sequences.length}`);
+    if (record.status === 'finished' && weights && record.lastWeights && (record.lastWeights.primary !== weights.primary || record.lastWeights.canary !== weights.canary) && !takenOver) {
+      violate('d', `${record.execution}: the store says primary ${record.lastWeights.primary} / canary ${record.lastWeights.canary}, the UpstreamGroup holds primary ${weights.primary} / canary ${weights.canary}`);
+    }
+  }
+
+  // (e) the group written only by its own rollout, and never over someone else's weights.
+  const strangers = groupWrites.filter((a) => a.user !== t.user && a.user !== FOREIGN_USER);
+  if (strangers.length > 0) violate('e', `UpstreamGroup ${t.name} written by ${[...new Set(strangers.map((a) => a.user))].join(', ')}`);
+  const foreignAt = groupWrites.findIndex((a) => a.user === FOREIGN_USER);
+  if (foreignAt >= 0 && groupWrites.slice(foreignAt + 1).some((a) => a.user === t.user)) {
+    violate('e', `Sluice overwrote weights someone else (${FOREIGN_USER}) wrote after its last write`);
+  }
+
+  // (f) every `started` answer has an execution that passed Prepare.
+  for (const answer of track.answers) {
+    if (answer.outcome !== 'started') continue;
+    let passed: boolean;
+    if (track.child) passed = (await store.getRollout(answer.execution)) !== null;
+    else {
+      const history = await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000 }));
+      passed = (history.events ?? []).some((e) => e.type === 'ChoiceStateEntered' && e.stateEnteredEventDetails?.name === 'StartGate');
+    }
+    if (!passed) violate('f', `trigger answered "started ${answer.execution}", but that execution never passed Prepare`);
+  }
+
+  // Time to the safe side: from the last fault healing to the last move onto a safe side.
+  const healedAt = Math.max(0, ...track.faults.map((f) => f.healedAtMs ?? f.injectedAtMs ?? 0));
+  const lastUnsafe = [...track.weights].reverse().find((entry) => !isSafe(entry.w));
+  let timeToSafeSideMs: number | null = null;
+  if (weights && isSafe(weights)) {
+    const lastSafeMove = lastUnsafe ? track.weights.find((entry) => entry.at > lastUnsafe.at && isSafe(entry.w)) : undefined;
+    timeToSafeSideMs = Math.max(0, (lastSafeMove?.at ?? 0) - healedAt);
+  }
+  void now;
+  return {
+    result: { target: t.name, faults: track.faults, reported, endState, weights, primaryVersion: version, timeToSafeSideMs },
+    found,
+  };
+}
+
+function describeEnd(endState: EndState, weights: GroupState | null, version: string | null): string {
+  const split = weights ? `primary ${weights.primary} / canary ${weights.canary}` : 'no readable weights';
+  return `${split}, primary running ${version ?? 'unknown'} (${endState})`;
+}
