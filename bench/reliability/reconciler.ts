@@ -1,35 +1,15 @@
 /**
- * The soak's reconciler hook. Issue 10 item 2 adds a level-triggered reconciler and
- * `sluice recover --local`; it is being built on another branch. The soak calls whatever that
- * module exports (found by import, so this file keeps compiling before it exists) once every
- * fault has healed, and reports `absent` when there is none yet: the "before" run measures the
- * code as it is, with nothing that comes back to finish a stranded rollout.
- *
- * Contract the soak expects (the lead adapts this one function when the recovery branch merges):
- *   export async function reconcileLocal(args: { deps: HandlerDeps; sfn: SFNClient; target?: string }): Promise<unknown>
- * exported from local/commands/recover.ts.
+ * The soak's reconciler hook: one pass of the level-triggered reconciler over the soak's state
+ * folder, exactly what `sluice recover --local` and `sluice serve`'s periodic pass run. It finds
+ * every open record whose execution no live engine runs (a SIGKILLed engine, a stop the safety net
+ * could not finish) and restores its target through the same code as Rollback.
  */
 import type { LocalRuntime } from '../../local/runtime.ts';
+import { reconcileLocal } from '../../local/recovery.ts';
 
 export type ReconcilerResult = { ran: false; why: string } | { ran: true; detail: unknown };
 
-type ReconcileFn = (args: { deps: LocalRuntime['deps']; sfn: LocalRuntime['sfn']; target?: string }) => Promise<unknown>;
-
-async function findReconciler(): Promise<ReconcileFn | undefined> {
-  const path = '../../local/commands/recover.ts';
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(/* @vite-ignore */ path)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const candidate = module.reconcileLocal ?? module.recoverLocal ?? module.reconcile;
-  return typeof candidate === 'function' ? (candidate as ReconcileFn) : undefined;
-}
-
-/** Runs one reconcile pass over every target of `runtime` (what `sluice recover --local` does). */
+/** Runs one reconcile pass over every target of `runtime`. */
 export async function runReconciler(runtime: LocalRuntime): Promise<ReconcilerResult> {
-  const reconcile = await findReconciler();
-  if (!reconcile) return { ran: false, why: 'no reconciler yet (local/commands/recover.ts exports none of reconcileLocal, recoverLocal, reconcile)' };
-  return { ran: true, detail: await reconcile({ deps: runtime.deps, sfn: runtime.sfn }) };
+  return { ran: true, detail: await reconcileLocal(runtime.deps, runtime.dir) };
 }
