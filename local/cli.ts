@@ -4,6 +4,7 @@
  * 4 aborted by a person, 5 promotion failed with traffic held on the canary.
  */
 import { Command, CommanderError } from 'commander';
+import { sequentialWarnings } from '../lambdas/core/sequential/metrics.ts';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
 import type { ControlPlane } from './control.ts';
 
@@ -25,6 +26,7 @@ export async function validateCommand(path: string, io: Io): Promise<number> {
   try {
     const result = await validateSpecFile(path);
     if (result.ok) {
+      for (const warning of sequentialWarnings(result.spec)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
       io.stdout('valid\n');
       return EXIT.ok;
     }

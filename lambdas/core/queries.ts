@@ -142,6 +142,8 @@ export const COUNTER_TEMPLATES = {
   requests: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}',
   errors: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code=~"5.."}',
   slow: 'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="{{cluster}}"} - ignoring(le) envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}",le=~"{{le}}"}',
+  /** Retried attempts: Envoy counts only a request's final answer under upstream_rq (issue 11). */
+  retries: 'envoy_cluster_upstream_rq_retry{envoy_cluster_name="{{cluster}}"}',
 } as const;
 
 export type CounterTemplates = Record<keyof typeof COUNTER_TEMPLATES, string>;
@@ -151,6 +153,7 @@ export interface ArmCounterQueries {
   requests: string;
   errors: string;
   slow: Record<string, string>;
+  retries?: string | undefined;
 }
 
 /**
@@ -170,6 +173,7 @@ export function counterQueries(
       requests: renderQuery(templates.requests, { cluster }),
       errors: renderQuery(templates.errors, { cluster }),
       slow: Object.fromEntries(thresholdsMs.map((ms) => [String(ms), renderQuery(templates.slow, { cluster, le: leMatcher(ms) })])),
+      retries: renderQuery(templates.retries, { cluster }),
     };
   };
   return { canary: arm(router.canary.upstream), primary: arm(router.primary.upstream) };
