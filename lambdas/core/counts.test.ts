@@ -201,6 +201,18 @@ describe('deltaCounts per scrape source (issue 11)', () => {
     ]);
   });
 
+  it('counts a new source whole when its uptime says it started after the previous look (a replaced pod)', () => {
+    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 500)], T0)), arm(stamped([rq(GW1, '200', 5000)], T0)));
+    const younger: CounterSnapshot = {
+      ...snapshot(at(T0 + 30_000), arm(stamped([rq(GW2, '200', 40)], T0 + 30_000)), arm(stamped([rq(GW2, '200', 400)], T0 + 30_000))),
+      uptime: [up(GW2, 12, T0 + 30_000)],
+    };
+    const older: CounterSnapshot = { ...younger, uptime: [up(GW2, 45, T0 + 30_000)] };
+
+    expect(deltaCounts(before, younger)).toMatchObject({ canary: { requests: 40 }, primary: { requests: 400 }, resets: 1 });
+    expect(deltaCounts(before, older)).toMatchObject({ canary: { requests: 0 }, primary: { requests: 0 }, resets: 0 });
+  });
+
   it('keeps a window that straddles a weight change out of the clean (two-arm) counts, per source', () => {
     const change = T0 + 10_000;
     const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))));

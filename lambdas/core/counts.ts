@@ -225,6 +225,15 @@ function classify(previous: CounterSnapshot, current: CounterSnapshot): Classifi
       continue;
     }
     if (!previousTimes.has(source)) {
+      // A process that started after the previous look (its uptime says so) served all it counts
+      // since then: counted whole. Any other new source becomes baseline.
+      const up = currentUptime.get(source);
+      const at = currentTimes.get(source);
+      const since = Date.parse(previous.at);
+      if (up !== undefined && at !== undefined && Number.isFinite(since) && at - 1000 * (up + 1) >= since) {
+        status.set(source, 'reset');
+        continue;
+      }
       status.set(source, 'added');
       why.set(source, `${name}: new source (its counts start at the next look)`);
       continue;

@@ -103,22 +103,30 @@ export async function rebaseSequential(deps: HandlerDeps, spec: RolloutSpec, exe
 }
 
 /** The flow's view of a judge decision, on wall time. */
-function scheduleDecision(decision: SequentialDecision, secondsWithoutEvidence: number, run: RunState): { decision: SequentialLookContext['decision']; emptyLooks: number } {
+function scheduleDecision(
+  decision: SequentialDecision,
+  secondsWithoutEvidence: number,
+  nothingCountable: boolean,
+  run: RunState,
+): { decision: SequentialLookContext['decision']; emptyLooks: number } {
   const interval = run.phase === 'shadow' ? (run.shadowLooks ?? 1) : run.looksPerStep;
   // Wall seconds without evidence, in looks: the flow rolls back (noData: fail) after a whole interval of them.
   const emptyLooks = Math.max(1, Math.floor(secondsWithoutEvidence / run.bakeSeconds + 1e-9));
-  switch (decision) {
+  // A look where no source could be counted (a gateway replaced, scrapes not yet taken) is like
+  // one without a new scrape; a canary that serves nothing while the primary does is not.
+  const effective: SequentialDecision = decision === 'no-evidence' && nothingCountable ? 'no-new-scrape' : decision;
+  switch (effective) {
     case 'no-new-scrape':
       // Nothing new is not nothing served: the schedule runs on — unless scrapes have stopped for a whole interval.
       return emptyLooks >= interval ? { decision: 'no-evidence', emptyLooks } : { decision: 'continue', emptyLooks: 0 };
     case 'no-evidence':
-      return { decision, emptyLooks };
+      return { decision: effective, emptyLooks };
     case 'fail':
     case 'advance-early':
     case 'continue':
-      return { decision, emptyLooks: 0 };
+      return { decision: effective, emptyLooks: 0 };
     default: {
-      const unknown: never = decision;
+      const unknown: never = effective;
       throw new Error(`unknown decision ${String(unknown)}`);
     }
   }
@@ -150,7 +158,7 @@ export async function lookSequential(
     sequentialConfig(spec.spec.analysis.sequential),
     deps.now(),
   );
-  const flow = scheduleDecision(outcome.decision, outcome.secondsWithoutEvidence, run);
+  const flow = scheduleDecision(outcome.decision, outcome.secondsWithoutEvidence, outcome.nothingCountable, run);
   const next = decideSequentialLook(run, { ...context, verdict: outcome.verdict, decision: flow.decision, emptyLooks: flow.emptyLooks });
   await deps.store.putAnalysisState(execution, outcome.memory);
   return { verdict: outcome.verdict, next, decision: outcome.decision };

@@ -42,6 +42,11 @@ export interface LookOutcome {
   counts: LookCounts;
   /** Wall seconds since the last look with evidence (0 when this one had some). */
   secondsWithoutEvidence: number;
+  /**
+   * True when no source could be counted at all (every one missing, new or stale): nothing was
+   * seen, which is not the same as a canary that served nothing while the primary did.
+   */
+  nothingCountable: boolean;
 }
 
 export function startJudge(snapshot: CounterSnapshot, now: Date): JudgeMemory {
@@ -74,5 +79,6 @@ export function lookJudge(memory: JudgeMemory, snapshot: CounterSnapshot, input:
     decision: result.decision,
     counts,
     secondsWithoutEvidence: evidence ? 0 : Math.max(0, (now.getTime() - Date.parse(evidenceAt)) / 1000),
+    nothingCountable: counts.sources !== undefined && counts.sources.counted === 0,
   };
 }
