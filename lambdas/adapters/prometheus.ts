@@ -267,7 +267,7 @@ function rfc3986(text: string): string {
  * up source by source. Queries come from `counterQueries` (lambdas/core/queries.ts).
  *
  * `historySeconds`: also read that much raw history of the request counters for Prepare — the
- * scrape interval (the median gap between samples) and the rates behind the printed
+ * scrape interval (the median over series of their latest gap between samples) and the rates behind the printed
  * expectations. Never used for judging.
  */
 export async function snapshotCounters(
@@ -330,9 +330,11 @@ async function counterHistory(provider: PrometheusProvider, queries: { canary: A
     provider.matrix(`${queries.primary.requests}${range}`, at),
     provider.matrix(`${queries.primary.errors}${range}`, at),
   ]);
+  // Each series' latest gap: the interval in force now, even if the configuration changed within the range.
   const gaps: number[] = [];
   for (const series of primary) {
-    for (let i = 1; i < series.samples.length; i++) gaps.push((series.samples[i]?.[0] ?? 0) - (series.samples[i - 1]?.[0] ?? 0));
+    const n = series.samples.length;
+    if (n >= 2) gaps.push((series.samples[n - 1]?.[0] ?? 0) - (series.samples[n - 2]?.[0] ?? 0));
   }
   gaps.sort((a, b) => a - b);
   const median = gaps.length ? (gaps[Math.floor(gaps.length / 2)] as number) : null;

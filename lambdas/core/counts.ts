@@ -44,7 +44,7 @@ export interface CounterSnapshot {
 /** Minutes of raw samples summarised for Prepare's expectations (never for judging). */
 export interface CounterHistory {
   seconds: number;
-  /** The median gap between a series' samples; null with fewer than two samples. */
+  /** The median over series of their latest gap between samples; null with fewer than two samples. */
   scrapeIntervalSeconds: number | null;
   canaryRps: number;
   primaryRps: number;
@@ -207,7 +207,7 @@ interface Classified {
   resetSeries: Set<SeriesPair>;
 }
 
-function classify(previous: CounterSnapshot, current: CounterSnapshot): Classified {
+function classify(previous: CounterSnapshot, current: CounterSnapshot, newSourcesFrom?: number): Classified {
   const all = pairs(previous, current);
   const previousTimes = sourceTimes(previous);
   const currentTimes = sourceTimes(current);
@@ -225,11 +225,12 @@ function classify(previous: CounterSnapshot, current: CounterSnapshot): Classifi
       continue;
     }
     if (!previousTimes.has(source)) {
-      // A process that started after the previous look (its uptime says so) served all it counts
-      // since then: counted whole. Any other new source becomes baseline.
+      // A process that started after `newSourcesFrom` (the rollout's start; by default the
+      // previous look) served nothing any look counted: its whole count is new. Its uptime says
+      // when it started. Any other new source becomes baseline.
       const up = currentUptime.get(source);
       const at = currentTimes.get(source);
-      const since = Date.parse(previous.at);
+      const since = newSourcesFrom ?? Date.parse(previous.at);
       if (up !== undefined && at !== undefined && Number.isFinite(since) && at - 1000 * (up + 1) >= since) {
         status.set(source, 'reset');
         continue;
@@ -292,6 +293,11 @@ export interface DeltaOptions {
    * deltas but not to `clean`.
    */
   cleanFrom?: number | undefined;
+  /**
+   * Epoch ms after which a process seen for the first time is counted whole (its uptime must say
+   * it started later): the rollout's start. Default: the previous snapshot's time.
+   */
+  newSourcesFrom?: number | undefined;
 }
 
 /**
@@ -308,7 +314,7 @@ export interface DeltaOptions {
  * - A source seen for the first time becomes baseline: its counts start at the next look.
  */
 export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot, options: DeltaOptions = {}): LookCounts {
-  const { status, why, previousTimes, all, resetSeries } = classify(previous, current);
+  const { status, why, previousTimes, all, resetSeries } = classify(previous, current, options.newSourcesFrom);
   const thresholds = new Set([...Object.keys(previous.canary.slow), ...Object.keys(current.canary.slow), ...Object.keys(previous.primary.slow), ...Object.keys(current.primary.slow)]);
   const retries = Boolean(current.canary.retries || current.primary.retries);
   const tally: SourceTally = { counted: 0, stale: 0, absent: 0, added: 0, reset: 0, backward: 0 };
@@ -353,8 +359,8 @@ export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot,
  * are scraped anew, or reads as a restart); a source missing from this look is carried until
  * Prometheus itself would call it stale (5 minutes after its last sample), then dropped.
  */
-export function nextBaseline(previous: CounterSnapshot, current: CounterSnapshot): CounterSnapshot {
-  const { status } = classify(previous, current);
+export function nextBaseline(previous: CounterSnapshot, current: CounterSnapshot, options: Pick<DeltaOptions, 'newSourcesFrom'> = {}): CounterSnapshot {
+  const { status } = classify(previous, current, options.newSourcesFrom);
   const now = Date.parse(current.at);
   const previousAt = Date.parse(previous.at);
   const keepPrevious = (source: string) => {

@@ -39,6 +39,8 @@ export interface RunningPrometheus {
    * target that goes away is marked stale at once, a new one is scraped from its next interval.
    */
   setTargets(targets: string[]): Promise<void>;
+  /** Rewrites the configuration with another scrape interval and reloads it (SIGHUP). */
+  setScrapeInterval(seconds: number): Promise<void>;
   /** Stops the server and removes its temp dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -171,10 +173,15 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }
   };
 
+  const setScrapeInterval = async (seconds: number) => {
+    await writeFile(configFile, config(targetsFile, seconds));
+    child.kill('SIGHUP');
+  };
+
   const setTargets = async (next: string[]) => {
     targets = [...next];
     await writeTargets(targetsFile, targets);
   };
 
-  return { url, pid: child.pid ?? -1, waitForSeries, setTargets, close };
+  return { url, pid: child.pid ?? -1, waitForSeries, setTargets, setScrapeInterval, close };
 }

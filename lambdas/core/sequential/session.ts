@@ -24,6 +24,8 @@ export interface JudgeMemory {
   evidenceAt: string;
   /** Epoch ms from which a scrape counts as taken at the current weight (weight change + settle time). */
   cleanFrom?: number | undefined;
+  /** Epoch ms the rollout's first baseline was taken: a process started after it is counted whole when first seen. */
+  startedAt?: number | undefined;
   /** Kept for stores written before issue 11 (consecutive empty looks). */
   emptyLooks?: number | undefined;
 }
@@ -50,7 +52,7 @@ export interface LookOutcome {
 }
 
 export function startJudge(snapshot: CounterSnapshot, now: Date): JudgeMemory {
-  return { judge: null, baseline: snapshot, stepStartedAt: now.toISOString(), evidenceAt: now.toISOString() };
+  return { judge: null, baseline: snapshot, stepStartedAt: now.toISOString(), evidenceAt: now.toISOString(), startedAt: now.getTime() };
 }
 
 /**
@@ -63,7 +65,7 @@ export function rebaseJudge(memory: JudgeMemory, now: Date, config: Pick<Sequent
 }
 
 export function lookJudge(memory: JudgeMemory, snapshot: CounterSnapshot, input: LookInput, config: SequentialConfig, now: Date): LookOutcome {
-  const counts = deltaCounts(memory.baseline, snapshot, { cleanFrom: memory.cleanFrom });
+  const counts = deltaCounts(memory.baseline, snapshot, { cleanFrom: memory.cleanFrom, newSourcesFrom: memory.startedAt });
   const result = judgeLook(
     memory.judge,
     counts,
@@ -74,7 +76,7 @@ export function lookJudge(memory: JudgeMemory, snapshot: CounterSnapshot, input:
   const evidenceAt = evidence ? now.toISOString() : memory.evidenceAt;
   const { emptyLooks: _old, ...rest } = memory;
   return {
-    memory: { ...rest, judge: result.state, baseline: nextBaseline(memory.baseline, snapshot), evidenceAt },
+    memory: { ...rest, judge: result.state, baseline: nextBaseline(memory.baseline, snapshot, { newSourcesFrom: memory.startedAt }), evidenceAt },
     verdict: result.verdict,
     decision: result.decision,
     counts,
