@@ -108,6 +108,7 @@ function scheduleDecision(
   secondsWithoutEvidence: number,
   nothingCountable: boolean,
   run: RunState,
+  noData: SequentialLookContext['noData'],
 ): { decision: SequentialLookContext['decision']; emptyLooks: number } {
   const interval = run.phase === 'shadow' ? (run.shadowLooks ?? 1) : run.looksPerStep;
   // Wall seconds without evidence, in looks: the flow rolls back (noData: fail) after a whole interval of them.
@@ -120,6 +121,9 @@ function scheduleDecision(
       // Nothing new is not nothing served: the schedule runs on — unless scrapes have stopped for a whole interval.
       return emptyLooks >= interval ? { decision: 'no-evidence', emptyLooks } : { decision: 'continue', emptyLooks: 0 };
     case 'no-evidence':
+      // noData: fail is judged in wall time: the schedule runs on until a whole interval has
+      // passed without evidence, then the flow rolls back. (hold and pass keep their meaning.)
+      if (noData === 'fail' && emptyLooks < interval) return { decision: 'continue', emptyLooks: 0 };
       return { decision: effective, emptyLooks };
     case 'fail':
     case 'advance-early':
@@ -158,7 +162,7 @@ export async function lookSequential(
     sequentialConfig(spec.spec.analysis.sequential),
     deps.now(),
   );
-  const flow = scheduleDecision(outcome.decision, outcome.secondsWithoutEvidence, outcome.nothingCountable, run);
+  const flow = scheduleDecision(outcome.decision, outcome.secondsWithoutEvidence, outcome.nothingCountable, run, context.noData);
   const next = decideSequentialLook(run, { ...context, verdict: outcome.verdict, decision: flow.decision, emptyLooks: flow.emptyLooks });
   await deps.store.putAnalysisState(execution, outcome.memory);
   return { verdict: outcome.verdict, next, decision: outcome.decision };
