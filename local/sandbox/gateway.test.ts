@@ -217,6 +217,35 @@ describe('the gateway counts like Envoy (issue 11)', () => {
     expect(text).toContain(`envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"} ${seen.codes[200] ?? 0}`);
   });
 
+  it('a canary whose failures are retried into success still reads below its success rate through the built-in query', async () => {
+    // Prepare: every 4th answer of the canary's process is a 500, one retry each: users see almost no 500.
+    const { gateway } = await world({ weights: { 'web-primary': 0, 'web-canary': 100 }, canaryFailEvery: 4, retries: 1 });
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1 });
+    closers.push(() => prometheus.close());
+    await burst(`${gateway.url}/`, 50, 5);
+    await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"}[1m]) >= 2', 30_000);
+    // Act
+    const seen = await burst(`${gateway.url}/`, 400, 10);
+    const served = (seen.codes[200] ?? 0) + 50;
+    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${served}`, 30_000);
+    const spec = parseSpec({
+      apiVersion: 'sluice.dev/v1',
+      kind: 'Rollout',
+      metadata: { name: 'web' },
+      spec: {
+        cluster: { kubeconfigContext: 'stand-in' },
+        router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+        analysis: { judge: 'threshold', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }] },
+      },
+    });
+    const query = metricQueries(spec, spec.spec.analysis.metrics[0] as NonNullable<(typeof spec.spec.analysis.metrics)[0]>).canary;
+    const rate = await new PrometheusProvider({ address: prometheus.url }).runQuery(query);
+    // Assess: users saw (nearly) only 200s, the query sees about one failed attempt in four.
+    expect((seen.codes[500] ?? 0) / 400).toBeLessThan(0.05);
+    expect(rate).toBeLessThan(90);
+    expect(rate).toBeGreaterThan(60);
+  });
+
   it('publishes the request-time histogram at the stats flush, not per request', async () => {
     const { gateway } = await world({ weights: { 'web-primary': 100, 'web-canary': 0 }, statsFlushMs: 400 });
     await burst(`${gateway.url}/`, 10);
