@@ -221,6 +221,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     }
     const base = await rollout.done;
     if (restartTimer) clearTimeout(restartTimer);
+    // The last weight change reaches the gateway's data plane after its xDS delay: wait for it, so
+    // the summary's timings include it (a rollout that ended on the canary keeps its weight).
+    await sandbox.gateway.waitForWeights((w) => (w[SANDBOX_NAMES.upstreams.canary] ?? 0) === 0, 5000).catch(() => undefined);
     const timeline = sampling.stop();
     const traffic = sandbox.traffic();
     const rolledBack = base.outcome !== 'promoted';

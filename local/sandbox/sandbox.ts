@@ -327,6 +327,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       seed,
       ...(options.gatewayRetries ? { retries: options.gatewayRetries } : {}),
       xdsDelayMs: options.xdsDelayMs ?? 1000,
+      // Envoy flushes histograms every 5 s against scrapes of 15 s and more; the sandbox keeps that
+      // proportion at scaled time (1 s scrapes: a 1 s flush).
+      statsFlushMs: Math.min(5000, scrapeSeconds * 1000),
     });
     closers.push(() => gateway.close());
     await gateway.synced;
