@@ -4,6 +4,7 @@
  * 4 aborted by a person, 5 promotion failed with traffic held on the canary.
  */
 import { Command, CommanderError } from 'commander';
+import { sequentialWarnings } from '../lambdas/core/sequential/metrics.ts';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
 import type { ControlPlane } from './control.ts';
 
@@ -28,6 +29,7 @@ export async function validateCommand(path: string, io: Io): Promise<number> {
     if (result.ok) {
       // Warnings go to stderr: stdout stays `valid` for scripts.
       for (const warning of specWarnings(result.spec)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+      for (const warning of sequentialWarnings(result.spec)) io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
       io.stdout('valid\n');
       return EXIT.ok;
     }
@@ -60,8 +62,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--interval <s>', 'seconds per step')
     .option('--judge <judge>', 'threshold | sequential', 'threshold')
     .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
+    .option('--scrape-interval <s>', "the sandbox Prometheus' scrape interval; lookInterval becomes S and interval 2S")
+    .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(async (flags: { scenario: string; canaryErrorRate?: string; canaryLatencyMs?: string; rps: string; interval?: string; judge: string; seed?: string; json?: boolean }) => {
+    .action(async (flags: { scenario: string; canaryErrorRate?: string; canaryLatencyMs?: string; rps: string; interval?: string; judge: string; seed?: string; scrapeInterval?: string; restartGatewayAt?: string; json?: boolean }) => {
       const { SCENARIOS, demoCommand } = await import('./commands/demo.ts');
       const problems: string[] = [];
       const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
@@ -78,6 +82,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
       const interval = number('interval', flags.interval, (n) => Number.isInteger(n) && n >= 1 && n <= 300, 'whole seconds from 1 to 300');
       const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
+      const scrapeInterval = number('scrape-interval', flags.scrapeInterval, (n) => Number.isInteger(n) && n >= 1 && n <= 120, 'whole seconds from 1 to 120');
+      const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
       if (problems.length || !scenario) {
         for (const problem of problems) io.stderr(`${problem}\n`);
         code = EXIT.invalid;
@@ -93,6 +99,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(rps !== undefined ? { rps } : {}),
           ...(interval !== undefined ? { interval } : {}),
           ...(seed !== undefined ? { seed } : {}),
+          ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
+          ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
         },
         io,
       );

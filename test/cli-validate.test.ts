@@ -24,6 +24,28 @@ describe('sluice validate', () => {
     expect(out.join('')).toBe('valid\n');
   });
 
+  it('warns, and still says valid, when the sequential judge looks more often than Prometheus usually scrapes', async () => {
+    const { parse, stringify } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const doc = parse(readFileSync('examples/podinfo.yaml', 'utf8')) as { spec: { strategy: Record<string, unknown>; analysis: { metrics: unknown[] } & Record<string, unknown> } };
+    doc.spec.strategy.lookInterval = '5s';
+    doc.spec.strategy.deadline = '30m';
+    // The sequential judge reads the built-in metrics only.
+    doc.spec.analysis = { ...doc.spec.analysis, judge: 'sequential', metrics: doc.spec.analysis.metrics.slice(0, 2) };
+    const fast = file('fast.yaml', stringify(doc));
+    doc.spec.strategy.lookInterval = '15s';
+    const slow = file('slow.yaml', stringify(doc));
+
+    const warned = capture();
+    const quiet = capture();
+    expect(await main(['validate', fast], warned.io)).toBe(0);
+    expect(await main(['validate', slow], quiet.io)).toBe(0);
+
+    expect(warned.out.join('')).toBe('valid\n');
+    expect(warned.err.join('')).toMatch(/^warning: spec\.strategy\.lookInterval: 5s is shorter than 15s/);
+    expect(quiet.err.join('')).toBe('');
+  });
+
   it('accepts JSON as well as YAML', async () => {
     const { parse } = await import('yaml');
     const { readFileSync } = await import('node:fs');

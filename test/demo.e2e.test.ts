@@ -82,7 +82,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(sequential.summary.outcome).toBe('rolled-back');
     expect(sequential.summary.reason).toMatch(/^sequential judge: /);
     expect(sequential.summary.requests?.canaryErrors).toBeLessThan(threshold.summary.requests?.canaryErrors ?? 0);
-  });
+  }, 120_000); // two whole demos, each with the gateway's 1 s xDS delay
 
   it('rolls back a canary 300 ms slower on request-duration', async () => {
     const { code, summary } = await demo({ scenario: 'latency' });

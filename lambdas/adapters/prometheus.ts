@@ -11,7 +11,8 @@ import https from 'node:https';
 import { TransientError } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import type { MetricProvider, MetricValue } from '../core/ports.ts';
-import type { ArmCounters, CounterSnapshot, SeriesSample } from '../core/counts.ts';
+import { sourceOf } from '../core/counts.ts';
+import type { ArmCounters, CounterHistory, CounterSnapshot, SeriesSample } from '../core/counts.ts';
 import type { ArmCounterQueries } from '../core/queries.ts';
 import { redactUrl } from '../core/secrets.ts';
 import type { SecretString } from '../core/secrets.ts';
@@ -131,6 +132,22 @@ export class PrometheusProvider implements MetricProvider {
       const value = sampleValue(series.value?.[1], query);
       if (value === null) throw new Error(`series ${JSON.stringify(labels)} answered NaN, which a counter never is — query: ${query}`);
       return { labels, value };
+    });
+  }
+
+  /**
+   * The raw samples of a range selector (`query` must end in `[<range>]`), evaluated at `at`: each
+   * series with its labels and its [epoch ms, value] samples as scraped — the scrape timestamps,
+   * not evaluation steps.
+   */
+  async matrix(query: string, at?: Date): Promise<Array<{ labels: Record<string, string>; samples: Array<[number, number]> }>> {
+    const data = await this.#query(query, at ?? this.#time());
+    if (data?.resultType !== 'matrix') throw new Error(`query returned a ${String(data?.resultType)}, expected a range vector — query: ${query}`);
+    const result = (data.result ?? []) as Array<{ metric?: Record<string, string>; values?: unknown[][] }>;
+    return result.map((series) => {
+      const { __name__: _name, ...labels } = series.metric ?? {};
+      const samples = (series.values ?? []).map(([ts, raw]): [number, number] => [Math.round(Number(ts) * 1000), sampleValue(raw, query) ?? Number.NaN]);
+      return { labels, samples: samples.filter(([ts, v]) => Number.isFinite(ts) && Number.isFinite(v)) };
     });
   }
 
@@ -264,19 +281,96 @@ function rfc3986(text: string): string {
 }
 
 /**
- * Both arms' raw counters at one instant `at`, from one server (the same scrape target serves
- * both arms, so their counts line up). Queries come from `counterQueries` (lambdas/core/queries.ts).
+ * Both arms' raw counters at one instant `at`, each sample stamped with its own scrape time
+ * (`timestamp(<selector>)`: a look must know whether it saw a new scrape, and the query's
+ * evaluation time says nothing about that), plus `envoy_server_uptime` of the same sources (a
+ * restart is a drop in it). Every source (job/instance) counts both arms, so their windows line
+ * up source by source. Queries come from `counterQueries` (lambdas/core/queries.ts).
+ *
+ * `historySeconds`: also read that much raw history of the request counters for Prepare — the
+ * scrape interval (the median over series of their latest gap between samples) and the rates behind the printed
+ * expectations. Never used for judging.
  */
-export async function snapshotCounters(provider: PrometheusProvider, queries: { canary: ArmCounterQueries; primary: ArmCounterQueries }, at: Date): Promise<CounterSnapshot> {
+export async function snapshotCounters(
+  provider: PrometheusProvider,
+  queries: { canary: ArmCounterQueries; primary: ArmCounterQueries },
+  at: Date,
+  options: { historySeconds?: number | undefined } = {},
+): Promise<CounterSnapshot> {
   const arm = async (q: ArmCounterQueries): Promise<ArmCounters> => {
     const thresholds = Object.keys(q.slow);
-    const [requests, errors, ...slow] = await Promise.all([
+    const [requests, errors, times, retries, ...slow] = await Promise.all([
       provider.series(q.requests, at),
       provider.series(q.errors, at),
+      provider.series(`timestamp(${q.requests})`, at),
+      q.retries ? provider.series(q.retries, at) : Promise.resolve(undefined),
       ...thresholds.map((t) => provider.series(q.slow[t] ?? '', at)),
     ]);
-    return { requests: requests ?? [], errors: errors ?? [], slow: Object.fromEntries(thresholds.map((t, i) => [t, slow[i] ?? []])) };
+    // Every series of one source comes from the same scrape: stamp each with its source's newest sample time.
+    const scrapedAt = new Map<string, number>();
+    for (const t of times) {
+      const source = sourceOf(t.labels);
+      scrapedAt.set(source, Math.max(scrapedAt.get(source) ?? 0, Math.round(t.value * 1000)));
+    }
+    const stamp = (series: SeriesSample[]): SeriesSample[] => series.map((s) => ({ ...s, timestamp: scrapedAt.get(sourceOf(s.labels)) }));
+    const out: ArmCounters = { requests: stamp(requests), errors: stamp(errors), slow: Object.fromEntries(thresholds.map((t, i) => [t, stamp(slow[i] ?? [])])) };
+    // A gateway without a retry policy exports no retry series: absent, not zero.
+    if (retries && retries.length) out.retries = stamp(retries);
+    return out;
   };
-  const [canary, primary] = await Promise.all([arm(queries.canary), arm(queries.primary)]);
-  return { at: at.toISOString(), canary, primary };
+  const sources = `(${queries.canary.requests}) or (${queries.primary.requests})`;
+  const [canary, primary, uptime, history] = await Promise.all([
+    arm(queries.canary),
+    arm(queries.primary),
+    provider.series(`max by (job, instance) (envoy_server_uptime and on (job, instance) (${sources}))`, at),
+    options.historySeconds ? counterHistory(provider, queries, at, options.historySeconds) : Promise.resolve(undefined),
+  ]);
+  const snapshot: CounterSnapshot = { at: at.toISOString(), canary, primary };
+  if (uptime.length) snapshot.uptime = uptime;
+  if (history) snapshot.history = history;
+  return snapshot;
+}
+
+/** Increase of one raw series over its samples (a drop is a restart from zero) and the span it covers. */
+function increaseOf(samples: Array<[number, number]>): { increase: number; spanMs: number } {
+  let increase = 0;
+  for (let i = 1; i < samples.length; i++) {
+    const [, before] = samples[i - 1] as [number, number];
+    const [, now] = samples[i] as [number, number];
+    increase += now >= before ? now - before : now;
+  }
+  const first = samples[0]?.[0] ?? 0;
+  const last = samples.at(-1)?.[0] ?? 0;
+  return { increase, spanMs: last - first };
+}
+
+async function counterHistory(provider: PrometheusProvider, queries: { canary: ArmCounterQueries; primary: ArmCounterQueries }, at: Date, seconds: number): Promise<CounterHistory> {
+  const range = `[${Math.max(1, Math.round(seconds))}s]`;
+  const [canary, primary, primaryErrors] = await Promise.all([
+    provider.matrix(`${queries.canary.requests}${range}`, at),
+    provider.matrix(`${queries.primary.requests}${range}`, at),
+    provider.matrix(`${queries.primary.errors}${range}`, at),
+  ]);
+  // Each series' latest gap: the interval in force now, even if the configuration changed within the range.
+  const gaps: number[] = [];
+  for (const series of primary) {
+    const n = series.samples.length;
+    if (n >= 2) gaps.push((series.samples[n - 1]?.[0] ?? 0) - (series.samples[n - 2]?.[0] ?? 0));
+  }
+  gaps.sort((a, b) => a - b);
+  const median = gaps.length ? (gaps[Math.floor(gaps.length / 2)] as number) : null;
+  const rate = (all: typeof primary) =>
+    all.reduce((total, series) => {
+      const { increase, spanMs } = increaseOf(series.samples);
+      return spanMs > 0 ? total + increase / (spanMs / 1000) : total;
+    }, 0);
+  const total = (all: typeof primary) => all.reduce((sum, series) => sum + increaseOf(series.samples).increase, 0);
+  const primaryRequests = total(primary);
+  return {
+    seconds,
+    scrapeIntervalSeconds: median === null ? null : median / 1000,
+    canaryRps: rate(canary),
+    primaryRps: rate(primary),
+    primaryErrorRate: primaryRequests > 0 ? total(primaryErrors) / primaryRequests : null,
+  };
 }

@@ -29,10 +29,10 @@ export function metricDeps(): MetricDeps {
     providersFor: (spec) => spec.spec.analysis.metrics.map((metric) => metricProviderFor(spec, metric)),
     readMetrics: (spec) => readMetrics(spec),
     judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
-    snapshotCounters: async (spec, thresholdsMs) => {
+    snapshotCounters: async (spec, thresholdsMs, options) => {
       const server = spec.spec.analysis.prometheus;
       if (!server) throw new Error('the sequential judge reads Envoy counters from spec.analysis.prometheus: set its address');
-      return snapshotCounters(new PrometheusProvider(server), counterQueries(spec, thresholdsMs), new Date());
+      return snapshotCounters(new PrometheusProvider(server), counterQueries(spec, thresholdsMs), new Date(), options);
     },
   };
 }

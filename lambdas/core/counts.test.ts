@@ -38,6 +38,8 @@ describe('deltaCounts', () => {
       primary: { requests: 800, errors: 0, slow: { '500': 2 } },
       resets: 0,
       gaps: [],
+      newScrape: true,
+      sources: { counted: 2, stale: 0, absent: 0, added: 0, reset: 0, backward: 0 },
     });
   });
 
@@ -53,7 +55,7 @@ describe('deltaCounts', () => {
     expect(counts.canary.requests).toBe(40 + 6 + 20);
     expect(counts.canary.errors).toBe(6);
     expect(counts.primary.requests).toBe(60);
-    expect(counts.resets).toBe(2); // the canary's and the primary's 200 series dropped
+    expect(counts.resets).toBe(1); // one source restarted (its 200 series fell by more than half)
     expect(counts.gaps).toEqual([]);
   });
 
@@ -78,7 +80,7 @@ describe('deltaCounts', () => {
     expect(counts.gaps).toEqual([]);
   });
 
-  it('names a scrape gap and guesses nothing for it; the next baseline counts the gap once it is scraped again', () => {
+  it('leaves a source missing from a scrape out on both arms; the next baseline counts its gap once it is scraped again', () => {
     // Prepare: GW2 was not scraped at t1, then is again at t2.
     const t0 = snapshot('t0', arm([rq(GW1, '200', 100), rq(GW2, '200', 100)]), arm([rq(GW1, '200', 100), rq(GW2, '200', 100)]));
     const t1 = snapshot('t1', arm([rq(GW1, '200', 110)]), arm([rq(GW1, '200', 150)]));
@@ -91,16 +93,14 @@ describe('deltaCounts', () => {
     // Assess
     expect(gapLook.canary.requests).toBe(10);
     expect(gapLook.primary.requests).toBe(50);
-    expect(gapLook.gaps).toEqual([
-      'canary.requests{envoy_response_code="200",instance="10.0.0.2:8081",job="gloo"}',
-      'primary.requests{envoy_response_code="200",instance="10.0.0.2:8081",job="gloo"}',
-    ]);
+    expect(gapLook.gaps).toEqual(["gloo/10.0.0.2:8081: not in this look's scrape (left out on both arms)"]);
+    expect(gapLook.sources).toMatchObject({ counted: 1, absent: 1 });
     expect(afterGap.canary.requests).toBe(10 + 40);
     expect(afterGap.primary.requests).toBe(50 + 80);
     expect(afterGap.gaps).toEqual([]);
   });
 
-  it('names a series of a source it never saw as a gap rather than counting its whole history', () => {
+  it('takes a source it never saw as baseline rather than counting its whole history', () => {
     // GW2 was missing from the baseline: its 5000 requests are not all from this look.
     const before = snapshot('t0', arm([rq(GW1, '200', 10)]), arm([rq(GW1, '200', 10)]));
     const after = snapshot('t1', arm([rq(GW1, '200', 20), rq(GW2, '200', 5000)]), arm([rq(GW1, '200', 20)]));
@@ -108,7 +108,8 @@ describe('deltaCounts', () => {
     const counts = deltaCounts(before, after);
 
     expect(counts.canary.requests).toBe(10);
-    expect(counts.gaps).toEqual(['canary.requests{envoy_response_code="200",instance="10.0.0.2:8081",job="gloo"}']);
+    expect(counts.gaps).toEqual(['gloo/10.0.0.2:8081: new source (its counts start at the next look)']);
+    expect(counts.sources?.added).toBe(1);
   });
 
   it('refuses values that are not raw counts, naming the series', () => {
@@ -116,5 +117,118 @@ describe('deltaCounts', () => {
     const after = snapshot('t1', arm([rq(GW1, '200', 2.5)]), arm([]));
 
     expect(() => deltaCounts(before, after)).toThrow('counter canary.requests{envoy_response_code="200",instance="10.0.0.1:8081",job="gloo"} has the value 2.5');
+  });
+});
+
+describe('deltaCounts per scrape source (issue 11)', () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  const T0 = Date.parse('2026-12-06T12:00:00Z');
+  const stamped = (samples: SeriesSample[], ts: number) => samples.map((s) => ({ ...s, timestamp: ts }));
+  const up = (source: Record<string, string>, seconds: number, ts: number): SeriesSample => ({ labels: { ...source }, value: seconds, timestamp: ts });
+
+  it('says "no new scrape" when no source has a sample newer than the previous look, and changes no baseline', () => {
+    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 100)], T0)), arm(stamped([rq(GW1, '200', 900)], T0)));
+    const same = snapshot(at(T0 + 10_000), arm(stamped([rq(GW1, '200', 100)], T0)), arm(stamped([rq(GW1, '200', 900)], T0)));
+
+    const counts = deltaCounts(before, same);
+
+    expect(counts.newScrape).toBe(false);
+    expect(counts.sources).toMatchObject({ counted: 0, stale: 1 });
+    expect(counts.canary.requests + counts.primary.requests).toBe(0);
+    expect(nextBaseline(before, same).canary.requests).toEqual(before.canary.requests);
+  });
+
+  it('counts a restart corroborated by envoy_server_uptime from zero, and a series not re-created as nothing', () => {
+    // Prepare: the gateway restarted; its old 504 series is gone, its 200 series grew past its old value.
+    const before: CounterSnapshot = {
+      ...snapshot(at(T0), arm(stamped([rq(GW1, '200', 50), rq(GW1, '504', 3)], T0), stamped([rq(GW1, '504', 3)], T0)), arm(stamped([rq(GW1, '200', 500)], T0))),
+      uptime: [up(GW1, 600, T0)],
+    };
+    const after: CounterSnapshot = {
+      ...snapshot(at(T0 + 30_000), arm(stamped([rq(GW1, '200', 60)], T0 + 30_000), []), arm(stamped([rq(GW1, '200', 600)], T0 + 30_000))),
+      uptime: [up(GW1, 20, T0 + 30_000)],
+    };
+
+    const counts = deltaCounts(before, after);
+
+    expect(counts.resets).toBe(1);
+    expect(counts.canary).toMatchObject({ requests: 60, errors: 0 });
+    expect(counts.primary.requests).toBe(600);
+    expect(counts.gaps).toEqual([]);
+    // The 504 is not carried: if it comes back, its whole value is new.
+    expect(nextBaseline(before, after).canary.errors).toEqual([]);
+  });
+
+  it('takes a small step back for a gap, not a restart: the source is left out until it passes its old value', () => {
+    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)), arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)));
+    const back = snapshot(at(T0 + 15_000), arm(stamped([rq(GW1, '200', 990), rq(GW2, '200', 1010)], T0 + 15_000)), arm(stamped([rq(GW1, '200', 1020), rq(GW2, '200', 1030)], T0 + 15_000)));
+    const later = snapshot(at(T0 + 30_000), arm(stamped([rq(GW1, '200', 1015), rq(GW2, '200', 1020)], T0 + 30_000)), arm(stamped([rq(GW1, '200', 1050), rq(GW2, '200', 1060)], T0 + 30_000)));
+
+    const first = deltaCounts(before, back);
+    const second = deltaCounts(nextBaseline(before, back), later);
+
+    expect(first.resets).toBe(0);
+    expect(first.sources).toMatchObject({ counted: 1, backward: 1 });
+    expect(first.canary.requests).toBe(10);
+    expect(first.primary.requests).toBe(30);
+    expect(first.gaps[0]).toContain('gloo/10.0.0.1:8081: counters stepped back without a restart');
+    // GW1 counts from its old baseline (1000), GW2 from its last scrape.
+    expect(second.canary.requests).toBe(15 + 10);
+    expect(second.primary.requests).toBe(50 + 30);
+  });
+
+  it('carries a missing source for Prometheus’ 5-minute staleness window, then drops it (a replaced pod)', () => {
+    const t = (s: number) => T0 + s * 1000;
+    let baseline = snapshot(at(t(0)), arm(stamped([rq(GW1, '200', 100)], t(0))), arm(stamped([rq(GW1, '200', 100)], t(0))));
+    // GW1 is replaced by GW2 at 10 s; GW2 carries on.
+    const looks = [60, 120, 240, 320, 380].map((s) =>
+      snapshot(at(t(s)), arm(stamped([rq(GW2, '200', s)], t(s))), arm(stamped([rq(GW2, '200', 10 * s)], t(s)))),
+    );
+    const seen: Array<{ canary: number; primary: number; absent: number }> = [];
+    for (const look of looks) {
+      const counts = deltaCounts(baseline, look);
+      seen.push({ canary: counts.canary.requests, primary: counts.primary.requests, absent: counts.sources?.absent ?? -1 });
+      baseline = nextBaseline(baseline, look);
+    }
+
+    // The new pod is baseline at its first look, counted after; the old one is left out, then forgotten after 5 minutes.
+    expect(seen).toEqual([
+      { canary: 0, primary: 0, absent: 1 },
+      { canary: 60, primary: 600, absent: 1 },
+      { canary: 120, primary: 1200, absent: 1 },
+      { canary: 80, primary: 800, absent: 1 },
+      { canary: 60, primary: 600, absent: 0 },
+    ]);
+  });
+
+  it('counts a new source whole when its uptime says it started after the previous look (a replaced pod)', () => {
+    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 500)], T0)), arm(stamped([rq(GW1, '200', 5000)], T0)));
+    const younger: CounterSnapshot = {
+      ...snapshot(at(T0 + 30_000), arm(stamped([rq(GW2, '200', 40)], T0 + 30_000)), arm(stamped([rq(GW2, '200', 400)], T0 + 30_000))),
+      uptime: [up(GW2, 12, T0 + 30_000)],
+    };
+    const older: CounterSnapshot = { ...younger, uptime: [up(GW2, 45, T0 + 30_000)] };
+
+    expect(deltaCounts(before, younger)).toMatchObject({ canary: { requests: 40 }, primary: { requests: 400 }, resets: 1 });
+    expect(deltaCounts(before, older)).toMatchObject({ canary: { requests: 0 }, primary: { requests: 0 }, resets: 0 });
+  });
+
+  it('keeps a window that straddles a weight change out of the clean (two-arm) counts, per source', () => {
+    const change = T0 + 10_000;
+    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))));
+    const after = snapshot(at(T0 + 20_000), arm(stamped([rq(GW1, '200', 110)], T0 + 20_000).concat(stamped([rq(GW2, '200', 130)], T0 + 22_000))), arm(stamped([rq(GW1, '200', 200)], T0 + 20_000).concat(stamped([rq(GW2, '200', 400)], T0 + 22_000))));
+
+    const counts = deltaCounts(before, after, { cleanFrom: change });
+
+    expect(counts.canary.requests).toBe(10 + 30);
+    expect(counts.clean?.canary.requests).toBe(30);
+    expect(counts.clean?.primary.requests).toBe(300);
+  });
+
+  it('counts retried attempts per arm when the source exports them', () => {
+    const before = snapshot(at(T0), { ...arm(stamped([rq(GW1, '200', 10)], T0)), retries: stamped([rq(GW1, '', 0)], T0) }, arm(stamped([rq(GW1, '200', 10)], T0)));
+    const after = snapshot(at(T0 + 5000), { ...arm(stamped([rq(GW1, '200', 20)], T0 + 5000)), retries: stamped([rq(GW1, '', 4)], T0 + 5000) }, arm(stamped([rq(GW1, '200', 30)], T0 + 5000)));
+
+    expect(deltaCounts(before, after).canary.retries).toBe(4);
   });
 });

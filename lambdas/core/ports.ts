@@ -114,7 +114,7 @@ export interface CheckEvidence {
 /** What decided a sequential verdict. */
 export interface VerdictEvidence {
   judge: 'sequential';
-  decision: 'fail' | 'advance-early' | 'continue' | 'no-evidence';
+  decision: 'fail' | 'advance-early' | 'continue' | 'no-evidence' | 'no-new-scrape';
   /** Mean of the k failure e-processes, and the bar it is compared with (1/alpha). */
   eValue: number;
   failAt: number;

@@ -94,12 +94,13 @@ describe('queryVariables', () => {
 });
 
 describe('built-in queries', () => {
-  it('success rate of the canary: non-5xx over all requests of its Envoy cluster, in percent', () => {
+  it('success rate of the canary: non-5xx over all attempts (answers and retries) of its Envoy cluster, in percent', () => {
     const s = spec();
     const { canary, primary } = metricQueries(s, s.spec.analysis.metrics[0]!);
     expect(canary).toBe(
       '(sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system",envoy_response_code!~"5.."}[2m])) or on() vector(0))' +
-        ' / sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}[2m])) * 100',
+        ' / (sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}[2m]))' +
+        ' + (sum(rate(envoy_cluster_upstream_rq_retry{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}[2m])) or on() vector(0))) * 100',
     );
     expect(primary).toContain('envoy_cluster_name="default-podinfo-primary-9898_gloo-system"');
     expect(primary).not.toContain('canary');
@@ -141,7 +142,7 @@ describe('custom queries', () => {
 });
 
 describe('counterQueries (raw counters for the sequential judge)', () => {
-  it('asks for every series of each arm, without rate, errors as any 5xx', () => {
+  it('asks for every series of each arm, without rate, errors as any 5xx, retried attempts apart', () => {
     const queries = counterQueries(spec(), [500]);
 
     expect(queries.canary).toEqual({
@@ -152,6 +153,7 @@ describe('counterQueries (raw counters for the sequential judge)', () => {
           'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"} - ignoring(le) ' +
           'envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="default-podinfo-canary-9898_gloo-system",le=~"500|500[.]0|5e[+]02"}',
       },
+      retries: 'envoy_cluster_upstream_rq_retry{envoy_cluster_name="default-podinfo-canary-9898_gloo-system"}',
     });
     expect(queries.primary.requests).toBe('envoy_cluster_upstream_rq{envoy_cluster_name="default-podinfo-primary-9898_gloo-system"}');
   });

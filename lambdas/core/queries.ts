@@ -21,14 +21,17 @@ export type QueryVariables = Record<QueryVariableName, string>;
  *
  * request-success-rate: percent of non-5xx requests. The numerator falls back to 0 (`or on()
  * vector(0)`) so a canary that answers only 5xx reads 0%, not "no data"; with no requests at all
- * the denominator is empty and the whole result is empty (no data).
+ * the denominator is empty and the whole result is empty (no data). Retried attempts count as
+ * failed attempts: with a retry policy Envoy counts only a request's final answer under
+ * upstream_rq and each retry under upstream_rq_retry (absent without retries: 0).
  *
  * request-duration: p99 in milliseconds (Envoy's upstream_rq_time histogram is in ms already).
  */
 const BUILT_IN_TEMPLATES: Record<BuiltInMetric, string> = {
   'request-success-rate':
     '(sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code!~"5.."}[{{interval}}])) or on() vector(0))' +
-    ' / sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}[{{interval}}])) * 100',
+    ' / (sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}[{{interval}}]))' +
+    ' + (sum(rate(envoy_cluster_upstream_rq_retry{envoy_cluster_name="{{cluster}}"}[{{interval}}])) or on() vector(0))) * 100',
   'request-duration':
     'histogram_quantile(0.99, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}"}[{{interval}}])))',
 };
@@ -142,6 +145,8 @@ export const COUNTER_TEMPLATES = {
   requests: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}',
   errors: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code=~"5.."}',
   slow: 'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="{{cluster}}"} - ignoring(le) envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}",le=~"{{le}}"}',
+  /** Retried attempts: Envoy counts only a request's final answer under upstream_rq (issue 11). */
+  retries: 'envoy_cluster_upstream_rq_retry{envoy_cluster_name="{{cluster}}"}',
 } as const;
 
 export type CounterTemplates = Record<keyof typeof COUNTER_TEMPLATES, string>;
@@ -151,6 +156,7 @@ export interface ArmCounterQueries {
   requests: string;
   errors: string;
   slow: Record<string, string>;
+  retries?: string | undefined;
 }
 
 /**
@@ -170,6 +176,7 @@ export function counterQueries(
       requests: renderQuery(templates.requests, { cluster }),
       errors: renderQuery(templates.errors, { cluster }),
       slow: Object.fromEntries(thresholdsMs.map((ms) => [String(ms), renderQuery(templates.slow, { cluster, le: leMatcher(ms) })])),
+      retries: renderQuery(templates.retries, { cluster }),
     };
   };
   return { canary: arm(router.canary.upstream), primary: arm(router.primary.upstream) };

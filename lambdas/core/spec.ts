@@ -169,6 +169,10 @@ export const analysisSchema = z.strictObject({
       alpha: z.number().gt(0).lt(1).optional(),
       alphaPromote: z.number().gt(0).lt(1).optional(),
       margin: z.number().gt(1).optional(),
+      /** Absolute rate difference (0.0005 = 0.05 points) that also counts as within allowed; 0 turns it off. */
+      marginAbsolute: z.number().min(0).lt(1).optional(),
+      /** Seconds a weight change takes to reach the data plane before scrapes count at the new weight. */
+      settleSeconds: z.number().min(0).max(300).optional(),
       minLooksPerStep: z.number().int().min(1).optional(),
       minSecondsPerStep: z.number().min(0).optional(),
       minCanaryRequestsPerStep: z.number().int().min(0).optional(),

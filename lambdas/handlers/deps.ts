@@ -28,7 +28,7 @@ export interface MetricDeps {
   readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
   judgeFor(spec: RolloutSpec): Judge;
   /** Raw request counters of both arms at one instant (the sequential judge); absent where no counter source exists. */
-  snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[]): Promise<CounterSnapshot>;
+  snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[], options?: { historySeconds?: number }): Promise<CounterSnapshot>;
 }
 
 export type HandlerDeps = StoreDeps & ClusterDeps & MetricDeps;

@@ -75,7 +75,9 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   if (hookPlan) notes.unshift(hookPlan);
   if (spec.spec.analysis.judge === 'sequential') {
     try {
-      notes.push(...(await startSequential(deps, spec, execution, run)));
+      const started = await startSequential(deps, spec, execution, run);
+      notes.push(...started.notes);
+      run = started.run;
     } catch (error) {
       await deps.store.updateRollout(execution, { status: 'finished', outcome: 'refused', reason: describeError(error), finishedAt: deps.now().toISOString() });
       await deps.store.releaseLock(target, execution);

@@ -1,29 +1,27 @@
 /**
- * The sequential judge inside the flow. Its memory (the e-processes, the counter baseline, when
- * the step began) lives in the store, not in the execution state. Counters are snapshotted when
- * the rollout starts and again at every weight change, so each look counts only what happened
- * since the previous look, and a step's promotion evidence only what its own weight served.
+ * The sequential judge inside the flow: reads Prometheus, keeps the judge's memory in the store
+ * (not in the execution state) and wires its decisions into the schedule. The judging itself is
+ * the stateful shape in lambdas/core/sequential/session.ts (start, rebase, look).
  */
-import { deltaCounts, nextBaseline } from '../core/counts.ts';
 import type { CounterSnapshot } from '../core/counts.ts';
 import { RefusedError } from '../core/errors.ts';
 import type { Verdict } from '../core/ports.ts';
 import { decideSequentialLook } from '../core/rollout.ts';
 import type { SequentialLookContext } from '../core/rollout.ts';
 import type { RolloutSpec } from '../core/spec.ts';
-import { judgeLook, sequentialConfig } from '../core/sequential/judge.ts';
-import type { SequentialDecision, SequentialState } from '../core/sequential/judge.ts';
-import { expectations } from '../core/sequential/expectations.ts';
+import { sequentialConfig } from '../core/sequential/judge.ts';
+import type { SequentialDecision } from '../core/sequential/judge.ts';
+import { duration, expectations } from '../core/sequential/expectations.ts';
 import { sequentialPlan } from '../core/sequential/metrics.ts';
+import { lookJudge, rebaseJudge, startJudge } from '../core/sequential/session.ts';
+import type { JudgeMemory } from '../core/sequential/session.ts';
 import type { RunState } from '../core/task.ts';
 import type { HandlerDeps } from './deps.ts';
 
-interface AnalysisState {
-  judge: SequentialState | null;
-  baseline: CounterSnapshot;
-  stepStartedAt: string;
-  emptyLooks: number;
-}
+/** How much raw history Prepare reads for the scrape interval and the expected rates. */
+export const HISTORY_SECONDS = 300;
+/** Fewer canary requests than this per look at the first step, and looks carry little evidence. */
+export const THIN_CANARY_REQUESTS = 5;
 
 function snapshotter(deps: HandlerDeps) {
   if (!deps.snapshotCounters) throw new Error('the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source');
@@ -32,42 +30,110 @@ function snapshotter(deps: HandlerDeps) {
 
 const sum = (series: { value: number }[]) => series.reduce((total, s) => total + s.value, 0);
 
-/** Prepare: the primary's counters answer, the baseline is taken, and people learn what to expect at this rate. */
-export async function startSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string, run: RunState): Promise<string[]> {
+/** Stores written before issue 11 kept `emptyLooks` and no `evidenceAt`. */
+function memoryOf(stored: unknown, execution: string): JudgeMemory {
+  if (!stored || typeof stored !== 'object') throw new Error(`rollout ${execution} has no counter baseline: Prepare did not take one`);
+  const memory = stored as JudgeMemory;
+  return { ...memory, evidenceAt: memory.evidenceAt ?? memory.stepStartedAt };
+}
+
+/**
+ * Raises the look interval to the scrape interval: looking more often than Prometheus scrapes
+ * finds no new sample. The step keeps at least its interval.
+ */
+function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunState; note?: string } {
+  if (scrapeSeconds === null || scrapeSeconds <= run.bakeSeconds) return { run };
+  const bakeSeconds = Math.ceil(scrapeSeconds);
+  const stepBefore = run.bakeSeconds * run.looksPerStep;
+  const looksPerStep = Math.max(1, Math.ceil(stepBefore / bakeSeconds));
+  const stepAfter = bakeSeconds * looksPerStep;
+  // Longer steps push the deadline back by what they add.
+  const deadlineAt = new Date(Date.parse(run.deadlineAt) + 1000 * (stepAfter - stepBefore) * run.weights.length).toISOString();
+  return {
+    run: { ...run, bakeSeconds, looksPerStep, deadlineAt },
+    note: `lookInterval raised from ${duration(run.bakeSeconds)} to ${duration(bakeSeconds)}: Prometheus scrapes these counters every ${duration(scrapeSeconds)}, and a look between scrapes sees nothing new (${looksPerStep} looks per ${duration(stepAfter)} step)`,
+  };
+}
+
+/** Prepare: the primary's counters answer, the baseline is taken, the look interval fits the scrapes, and people learn what to expect. */
+export async function startSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string, run: RunState): Promise<{ notes: string[]; run: RunState }> {
   const plan = sequentialPlan(spec);
-  const snapshot = snapshotter(deps);
-  const first = await snapshot(spec, plan.thresholdsMs);
+  const first = await snapshotter(deps)(spec, plan.thresholdsMs, { historySeconds: HISTORY_SECONDS });
   if (first.primary.requests.length === 0) {
     throw new RefusedError('the primary has no request counters (envoy_cluster_upstream_rq): check spec.router.envoyClusterName and that the primary serves traffic');
   }
-  // A second snapshot a moment later measures the request rate the expectations are for.
-  const pauseMs = 2000;
-  await new Promise((resolve) => setTimeout(resolve, pauseMs));
-  const second = await snapshot(spec, plan.thresholdsMs);
-  const look = deltaCounts(first, second);
-  const seconds = Math.max(0.001, (Date.parse(second.at) - Date.parse(first.at)) / 1000);
-  const rps = (look.primary.requests + look.canary.requests) / seconds;
-  const primaryRequests = sum(second.primary.requests);
+  const history = first.history;
+  const fitted = fitToScrapes(run, history?.scrapeIntervalSeconds ?? null);
+  const next = fitted.run;
+  const notes: string[] = fitted.note ? [fitted.note] : [];
+  // The rate over minutes of raw samples (an increase, not two instant reads seconds apart, which
+  // see 0 between scrapes and a whole scrape's worth otherwise). For the expectations only.
+  const rps = history ? history.primaryRps + history.canaryRps : 0;
+  const primaryRequests = sum(first.primary.requests);
+  const baselineErrorRate = history?.primaryErrorRate ?? (primaryRequests > 0 ? sum(first.primary.errors) / primaryRequests : 0);
   const success = plan.metrics.find((m) => m.kind === 'errors');
-  const lines = expectations({
-    rps,
-    canaryShares: run.weights.map((w) => w / run.weightScale),
-    intervalSeconds: run.bakeSeconds * run.looksPerStep,
-    lookIntervalSeconds: run.bakeSeconds,
-    baselineErrorRate: primaryRequests > 0 ? sum(second.primary.errors) / primaryRequests : 0,
-    allowedErrorRate: success?.thresholdRange?.min !== undefined ? 1 - success.thresholdRange.min / 100 : null,
-    config: sequentialConfig(spec.spec.analysis.sequential),
-  }).lines;
-  const state: AnalysisState = { judge: null, baseline: second, stepStartedAt: second.at, emptyLooks: 0 };
-  await deps.store.putAnalysisState(execution, state);
-  return lines;
+  const shares = next.weights.map((w) => w / next.weightScale);
+  notes.push(
+    ...expectations({
+      rps,
+      canaryShares: shares,
+      intervalSeconds: next.bakeSeconds * next.looksPerStep,
+      lookIntervalSeconds: next.bakeSeconds,
+      baselineErrorRate,
+      allowedErrorRate: success?.thresholdRange?.min !== undefined ? 1 - success.thresholdRange.min / 100 : null,
+      config: sequentialConfig(spec.spec.analysis.sequential),
+    }).lines,
+  );
+  const perLook = rps * (shares[0] ?? 0) * next.bakeSeconds;
+  if (perLook < THIN_CANARY_REQUESTS) {
+    notes.push(
+      `thin traffic: about ${perLook.toFixed(1)} canary requests per look at the first step (under ${THIN_CANARY_REQUESTS}); looks carry little evidence, so expect the fixed schedule, and no evidence for a whole interval rolls back under noData: fail`,
+    );
+  }
+  await deps.store.putAnalysisState(execution, startJudge(first, deps.now()));
+  return { notes, run: next };
 }
 
-/** SetWeight: a new step counts from its own weight change. */
+/** SetWeight: a new step counts from its own weight change (its two-arm tests from the first scrape after it has propagated). */
 export async function rebaseSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string): Promise<void> {
-  const state = (await deps.store.getAnalysisState(execution)) as AnalysisState | null;
-  const baseline = await snapshotter(deps)(spec, sequentialPlan(spec).thresholdsMs);
-  await deps.store.putAnalysisState(execution, { judge: state?.judge ?? null, baseline, stepStartedAt: baseline.at, emptyLooks: state?.emptyLooks ?? 0 } satisfies AnalysisState);
+  const stored = await deps.store.getAnalysisState(execution);
+  const config = sequentialConfig(spec.spec.analysis.sequential);
+  const memory: JudgeMemory = stored ? memoryOf(stored, execution) : startJudge(await snapshotter(deps)(spec, sequentialPlan(spec).thresholdsMs), deps.now());
+  await deps.store.putAnalysisState(execution, rebaseJudge(memory, deps.now(), config));
+}
+
+/** The flow's view of a judge decision, on wall time. */
+function scheduleDecision(
+  decision: SequentialDecision,
+  secondsWithoutEvidence: number,
+  nothingCountable: boolean,
+  run: RunState,
+  noData: SequentialLookContext['noData'],
+): { decision: SequentialLookContext['decision']; emptyLooks: number } {
+  const interval = run.phase === 'shadow' ? (run.shadowLooks ?? 1) : run.looksPerStep;
+  // Wall seconds without evidence, in looks: the flow rolls back (noData: fail) after a whole interval of them.
+  const emptyLooks = Math.max(1, Math.floor(secondsWithoutEvidence / run.bakeSeconds + 1e-9));
+  // A look where no source could be counted (a gateway replaced, scrapes not yet taken) is like
+  // one without a new scrape; a canary that serves nothing while the primary does is not.
+  const effective: SequentialDecision = decision === 'no-evidence' && nothingCountable ? 'no-new-scrape' : decision;
+  switch (effective) {
+    case 'no-new-scrape':
+      // Nothing new is not nothing served: the schedule runs on — unless scrapes have stopped for a whole interval.
+      return emptyLooks >= interval ? { decision: 'no-evidence', emptyLooks } : { decision: 'continue', emptyLooks: 0 };
+    case 'no-evidence':
+      // noData: fail is judged in wall time: the schedule runs on until a whole interval has
+      // passed without evidence, then the flow rolls back. (hold and pass keep their meaning.)
+      if (noData === 'fail' && emptyLooks < interval) return { decision: 'continue', emptyLooks: 0 };
+      return { decision: effective, emptyLooks };
+    case 'fail':
+    case 'advance-early':
+    case 'continue':
+      return { decision: effective, emptyLooks: 0 };
+    default: {
+      const unknown: never = effective;
+      throw new Error(`unknown decision ${String(unknown)}`);
+    }
+  }
 }
 
 /** Analyze: one look of the sequential judge (alarms first: they are hard stops). */
@@ -87,24 +153,17 @@ export async function lookSequential(
       return { verdict, decision: 'fail', next: { ...run, next: 'rollback', reason: verdict.summary } };
     }
   }
-  const stored = (await deps.store.getAnalysisState(execution)) as AnalysisState | null;
-  if (!stored) throw new Error(`rollout ${execution} has no counter baseline: Prepare did not take one`);
-  const current = await snapshotter(deps)(spec, plan.thresholdsMs);
-  const look = deltaCounts(stored.baseline, current);
-  const result = judgeLook(
-    stored.judge,
-    look,
-    {
-      stepIndex: run.phase === 'shadow' ? -1 : run.stepIndex,
-      lookInStep: run.lookInStep,
-      secondsInStep: (Date.parse(current.at) - Date.parse(stored.stepStartedAt)) / 1000,
-      atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length,
-      metrics: plan.metrics,
-    },
+  const memory = memoryOf(await deps.store.getAnalysisState(execution), execution);
+  const current: CounterSnapshot = await snapshotter(deps)(spec, plan.thresholdsMs);
+  const outcome = lookJudge(
+    memory,
+    current,
+    { stepIndex: run.phase === 'shadow' ? -1 : run.stepIndex, lookInStep: run.lookInStep, atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length, metrics: plan.metrics },
     sequentialConfig(spec.spec.analysis.sequential),
+    deps.now(),
   );
-  const emptyLooks = result.decision === 'no-evidence' ? stored.emptyLooks + 1 : 0;
-  const next = decideSequentialLook(run, { ...context, verdict: result.verdict, decision: result.decision, emptyLooks });
-  await deps.store.putAnalysisState(execution, { judge: result.state, baseline: nextBaseline(stored.baseline, current), stepStartedAt: stored.stepStartedAt, emptyLooks } satisfies AnalysisState);
-  return { verdict: result.verdict, next, decision: result.decision };
+  const flow = scheduleDecision(outcome.decision, outcome.secondsWithoutEvidence, outcome.nothingCountable, run, context.noData);
+  const next = decideSequentialLook(run, { ...context, verdict: outcome.verdict, decision: flow.decision, emptyLooks: flow.emptyLooks });
+  await deps.store.putAnalysisState(execution, outcome.memory);
+  return { verdict: outcome.verdict, next, decision: outcome.decision };
 }

@@ -42,6 +42,10 @@ export interface DemoOptions {
   dir?: string;
   /** Called once the sandbox runs (tests inject API faults through its stand-in). */
   onSandbox?: (sandbox: Sandbox) => void;
+  /** The sandbox Prometheus' scrape interval (s): lookInterval becomes it, the step interval twice it. */
+  scrapeInterval?: number;
+  /** Seconds after the rollout starts at which the gateway is replaced (new instance, fresh counters). */
+  restartGatewayAt?: number;
 }
 
 export interface DemoIo {
@@ -49,7 +53,16 @@ export interface DemoIo {
   stderr: (text: string) => void;
 }
 
-export type DemoSummary = ReportSummary & { scenario: Scenario; seed: number; reportPath: string; metricsSource: 'prometheus' | 'direct' };
+export type DemoSummary = ReportSummary & {
+  scenario: Scenario;
+  seed: number;
+  reportPath: string;
+  metricsSource: 'prometheus' | 'direct';
+  /** Prometheus' scrape interval in the sandbox (s); 0 when the gateway was read directly. */
+  scrapeIntervalSeconds: number;
+  /** The gateway replacement, when --restart-gateway-at asked for one. */
+  gatewayRestart?: { requestedAtSeconds: number; at?: string; instance?: string; error?: string };
+};
 
 /** The fault each scenario injects into the canary. */
 function scenarioFaults(options: DemoOptions): { canaryErrorRate: number; canaryLatencyMs: number } {
@@ -122,7 +135,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     ...faults,
     ...(options.rps !== undefined ? { rps: options.rps } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.interval !== undefined ? { interval: `${options.interval}s` } : {}),
+    // With a scrape interval S the steps are 2S long (two looks of S each): a look between scrapes sees nothing new.
+    ...(options.scrapeInterval !== undefined ? { interval: `${2 * options.scrapeInterval}s`, scrapeIntervalSeconds: options.scrapeInterval } : options.interval !== undefined ? { interval: `${options.interval}s` } : {}),
     shadow: options.scenario === 'shadow',
     prometheus: options.prometheus ?? 'optional',
     signals: 'ignore',
@@ -136,10 +150,23 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     await sandbox.close();
     return { code: EXIT.invalid };
   }
-  // The sequential judge looks every second (its evidence is the requests themselves); the threshold judge once per interval.
-  const spec = judge === sandbox.spec.spec.analysis.judge
-    ? sandbox.spec
-    : parseSpec({ ...sandbox.spec, spec: { ...sandbox.spec.spec, strategy: { ...sandbox.spec.spec.strategy, lookInterval: '1s' }, analysis: { ...sandbox.spec.spec.analysis, judge } } });
+  // The sequential judge looks every second (its evidence is the requests themselves), or once per
+  // scrape with --scrape-interval; the threshold judge once per interval.
+  const lookInterval = options.scrapeInterval !== undefined ? `${options.scrapeInterval}s` : '1s';
+  const spec =
+    judge === sandbox.spec.spec.analysis.judge && options.scrapeInterval === undefined
+      ? sandbox.spec
+      : parseSpec({
+          ...sandbox.spec,
+          spec: {
+            ...sandbox.spec.spec,
+            strategy: { ...sandbox.spec.spec.strategy, ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}) },
+            analysis: { ...sandbox.spec.spec.analysis, judge },
+          },
+        });
+  if (options.scrapeInterval !== undefined) {
+    say(`Prometheus scrapes every ${options.scrapeInterval}s: lookInterval raised to ${spec.spec.strategy.lookInterval}, interval to ${spec.spec.strategy.interval}`);
+  }
   const scale = spec.spec.router.weightScale;
   const steps = spec.spec.strategy.stepWeights ?? [];
   let step = { index: 0, of: steps.length };
@@ -174,7 +201,29 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     say(`metrics from ${sandbox.metricsSource === 'prometheus' ? `Prometheus at ${sandbox.prometheusUrl}` : 'the gateway (direct)'}; state machine at ${runtime.endpoint}`);
     const startedAt = new Date().toISOString();
     const rollout = await startRollout(runtime, spec, { version: SANDBOX_NAMES.versions.canary, requestedBy: 'sluice demo' });
+    let gatewayRestart: DemoSummary['gatewayRestart'];
+    let restartTimer: NodeJS.Timeout | undefined;
+    if (options.restartGatewayAt !== undefined) {
+      const requestedAtSeconds = options.restartGatewayAt;
+      gatewayRestart = { requestedAtSeconds };
+      restartTimer = setTimeout(() => {
+        sandbox
+          .restartGateway()
+          .then((done) => {
+            gatewayRestart = { requestedAtSeconds, ...done };
+            say(`${done.at.slice(11, 19)} the gateway was replaced: new instance ${done.instance}, every counter from zero`);
+          })
+          .catch((error: unknown) => {
+            gatewayRestart = { requestedAtSeconds, error: String(error) };
+            io.stderr(`gateway restart failed: ${String(error)}\n`);
+          });
+      }, requestedAtSeconds * 1000);
+    }
     const base = await rollout.done;
+    if (restartTimer) clearTimeout(restartTimer);
+    // The last weight change reaches the gateway's data plane after its xDS delay: wait for it, so
+    // the summary's timings include it (a rollout that ended on the canary keeps its weight).
+    await sandbox.gateway.waitForWeights((w) => (w[SANDBOX_NAMES.upstreams.canary] ?? 0) === 0, 5000).catch(() => undefined);
     const timeline = sampling.stop();
     const traffic = sandbox.traffic();
     const rolledBack = base.outcome !== 'promoted';
@@ -188,6 +237,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       scenario: options.scenario,
       seed: sandbox.seed,
       metricsSource: sandbox.metricsSource,
+      scrapeIntervalSeconds: sandbox.scrapeIntervalSeconds,
+      ...(gatewayRestart ? { gatewayRestart } : {}),
       reportPath: join(dir, 'reports', `${base.execution}.html`),
     };
     mkdirSync(join(dir, 'reports'), { recursive: true });

@@ -3,7 +3,7 @@
  * gateway serves and what the Prometheus tests script. The names match lambdas/core/queries.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { ENVOY_LATENCY_BUCKETS_MS } from '../../lambdas/core/queries.ts';
 
@@ -18,6 +18,13 @@ export function envoyMetricFamilies(registry: Registry) {
       labelNames: ['envoy_cluster_name', 'envoy_response_code'] as const,
       registers: [registry],
     }),
+    /** Retried attempts: with a retry policy only a request's final answer counts under upstream_rq. */
+    retries: new Counter({
+      name: 'envoy_cluster_upstream_rq_retry',
+      help: 'Total request retries',
+      labelNames: ['envoy_cluster_name'] as const,
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: 'envoy_cluster_upstream_rq_time',
       help: 'Upstream request time in milliseconds',
@@ -26,6 +33,21 @@ export function envoyMetricFamilies(registry: Registry) {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * `envoy_server_uptime`: seconds since the process started (Envoy's server stats). A restart sets
+ * it back to 0, which tells a counter reset from a backward step of a scrape source.
+ */
+export function envoyServerUptime(registry: Registry, startedAt: number): Gauge {
+  return new Gauge({
+    name: 'envoy_server_uptime',
+    help: 'Current server uptime in seconds',
+    registers: [registry],
+    collect() {
+      this.set(Math.floor((Date.now() - startedAt) / 1000));
+    },
+  });
 }
 
 /** Serves the registry at /metrics in Prometheus' text format (404 elsewhere). */

@@ -29,7 +29,9 @@ interface World {
   canary: DummyUpstream;
 }
 
-async function world(options: { weights?: Record<string, number>; shadow?: number; canaryFailEvery?: number; canaryAddress?: string } = {}): Promise<World> {
+async function world(
+  options: { weights?: Record<string, number>; shadow?: number; canaryFailEvery?: number; canaryAddress?: string; retries?: number; statsFlushMs?: number; xdsDelayMs?: number } = {},
+): Promise<World> {
   const standIn = await startKubeStandIn();
   closers.push(() => standIn.close());
   const primary = await startDummy('v1');
@@ -49,6 +51,9 @@ async function world(options: { weights?: Record<string, number>; shadow?: numbe
       { name: 'web-canary', namespace: NS, address: options.canaryAddress ?? canary.address },
     ],
     seed: 42,
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    statsFlushMs: options.statsFlushMs ?? 0,
+    ...(options.xdsDelayMs !== undefined ? { xdsDelayMs: options.xdsDelayMs } : {}),
   });
   closers.push(() => gateway.close());
   await gateway.synced;
@@ -136,13 +141,16 @@ describe('weighted gateway', () => {
     expect(text).toContain('envoy_cluster_upstream_rq_time_bucket{le="3600000",envoy_cluster_name="web-canary_gloo-system"}');
     const prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1 });
     closers.push(() => prometheus.close());
-    // rate() needs a sample from before the traffic.
+    // Per-code series appear at their first answer (as in Envoy): a first burst creates them, and
+    // rate() needs a sample of them from before the measured traffic.
+    await burst(`${gateway.url}/`, 100, 10);
     await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="500"}[1m]) >= 2', 30_000);
 
     // Act
     await burst(`${gateway.url}/`, 1000, 10);
     const canaryServed = gateway.stats().upstreams['web-canary']?.requests ?? 0;
     await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`, 30_000);
+    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`, 30_000);
 
     // Assess: the spec's own rendered queries, run by the real provider.
     const spec = parseSpec({
@@ -172,6 +180,105 @@ describe('weighted gateway', () => {
     expect(primaryRate).toBe(100);
     expect(p99).toBeGreaterThan(0);
     expect(p99).toBeLessThan(250);
+  });
+});
+
+describe('the gateway counts like Envoy (issue 11)', () => {
+  const metricsText = async (gateway: Gateway) => (await fetch(gateway.metricsUrl)).text();
+
+  it('creates a response code series at its first answer, never as a zero beforehand', async () => {
+    const { gateway } = await world({ weights: { 'web-primary': 0, 'web-canary': 100 }, canaryFailEvery: 5 });
+    const before = await metricsText(gateway);
+    expect(before).not.toContain('envoy_cluster_upstream_rq{');
+
+    await burst(`${gateway.url}/`, 4);
+    const healthy = await metricsText(gateway);
+    await burst(`${gateway.url}/`, 1);
+    const failed = await metricsText(gateway);
+
+    expect(healthy).toContain('envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"} 4');
+    expect(healthy).not.toContain('envoy_response_code="500"');
+    expect(failed).toContain('envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="500"} 1');
+  });
+
+  it('with a retry policy counts retried attempts apart and only the final answer under upstream_rq', async () => {
+    // Prepare: every 2nd answer of the canary's process is a 500; up to two retries per request.
+    const { gateway, canary } = await world({ weights: { 'web-primary': 0, 'web-canary': 100 }, canaryFailEvery: 2, retries: 2 });
+    // Act
+    const seen = await burst(`${gateway.url}/`, 20);
+    // Assess: every failed attempt is either retried (counted under upstream_rq_retry) or the final answer.
+    const text = await metricsText(gateway);
+    const retried = Number(/envoy_cluster_upstream_rq_retry\{envoy_cluster_name="web-canary_gloo-system"\} (\d+)/.exec(text)?.[1] ?? -1);
+    const finalErrors = seen.codes[500] ?? 0;
+    expect(retried).toBeGreaterThan(0);
+    expect(canary.hosts.length).toBe(20 + retried);
+    expect(retried + finalErrors).toBe(Math.floor(canary.hosts.length / 2));
+    expect(finalErrors).toBeLessThan(retried);
+    expect(text).toContain(`envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"} ${seen.codes[200] ?? 0}`);
+  });
+
+  it('a canary whose failures are retried into success still reads below its success rate through the built-in query', async () => {
+    // Prepare: every 4th answer of the canary's process is a 500, one retry each: users see almost no 500.
+    const { gateway } = await world({ weights: { 'web-primary': 0, 'web-canary': 100 }, canaryFailEvery: 4, retries: 1 });
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1 });
+    closers.push(() => prometheus.close());
+    await burst(`${gateway.url}/`, 50, 5);
+    await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"}[1m]) >= 2', 30_000);
+    // Act
+    const seen = await burst(`${gateway.url}/`, 400, 10);
+    const served = (seen.codes[200] ?? 0) + 50;
+    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${served}`, 30_000);
+    const spec = parseSpec({
+      apiVersion: 'sluice.dev/v1',
+      kind: 'Rollout',
+      metadata: { name: 'web' },
+      spec: {
+        cluster: { kubeconfigContext: 'stand-in' },
+        router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+        analysis: { judge: 'threshold', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }] },
+      },
+    });
+    const query = metricQueries(spec, spec.spec.analysis.metrics[0] as NonNullable<(typeof spec.spec.analysis.metrics)[0]>).canary;
+    const rate = await new PrometheusProvider({ address: prometheus.url }).runQuery(query);
+    // Assess: users saw (nearly) only 200s, the query sees about one failed attempt in four.
+    expect((seen.codes[500] ?? 0) / 400).toBeLessThan(0.05);
+    expect(rate).toBeLessThan(90);
+    expect(rate).toBeGreaterThan(60);
+  });
+
+  it('publishes the request-time histogram at the stats flush, not per request', async () => {
+    const { gateway } = await world({ weights: { 'web-primary': 100, 'web-canary': 0 }, statsFlushMs: 400 });
+    await burst(`${gateway.url}/`, 10);
+    const early = await metricsText(gateway);
+    expect(early).toContain('envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-primary_gloo-system"} 0');
+    await eventually(async () => (await metricsText(gateway)).includes('envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-primary_gloo-system"} 10'), 'histogram flushed');
+  });
+
+  it('exports its uptime; a restart gives a new instance with fresh counters and uptime', async () => {
+    const { gateway } = await world({ weights: { 'web-primary': 100, 'web-canary': 0 } });
+    await burst(`${gateway.url}/`, 5);
+    const oldTarget = gateway.metricsTarget;
+    expect(await metricsText(gateway)).toMatch(/envoy_server_uptime \d+/);
+
+    const newTarget = await gateway.restart();
+    await burst(`${gateway.url}/`, 2);
+
+    expect(newTarget).not.toBe(oldTarget);
+    expect(gateway.metricsTarget).toBe(newTarget);
+    const text = await metricsText(gateway);
+    expect(text).toContain('envoy_cluster_upstream_rq{envoy_cluster_name="web-primary_gloo-system",envoy_response_code="200"} 2');
+    expect(text).toContain('envoy_server_uptime 0');
+    expect(gateway.restarts()).toBe(1);
+    expect(gateway.stats().upstreams['web-primary']?.requests).toBe(7);
+  });
+
+  it('applies a weight change after the xDS delay', async () => {
+    const { gateway, standIn } = await world({ xdsDelayMs: 800 });
+    await gateway.waitForWeights((w) => w['web-primary'] === 100, 3000);
+    const changedAt = Date.now();
+    await setWeights(standIn, { 'web-primary': 0, 'web-canary': 100 });
+    await gateway.waitForWeights((w) => w['web-canary'] === 100, 3000);
+    expect(Date.now() - changedAt).toBeGreaterThanOrEqual(750);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,13 @@ export interface RunningPrometheus {
   pid: number;
   /** Resolves once `query` returns a non-empty result (e.g. a series was scraped, or `sum(x) >= 1000`). */
   waitForSeries(query: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Replaces the scrape targets (file-based service discovery, which Prometheus watches): a
+   * target that goes away is marked stale at once, a new one is scraped from its next interval.
+   */
+  setTargets(targets: string[]): Promise<void>;
+  /** Rewrites the configuration with another scrape interval and reloads it (SIGHUP). */
+  setScrapeInterval(seconds: number): Promise<void>;
   /** Stops the server and removes its temp dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -55,18 +62,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function config(targets: string[], interval: number): string {
+function config(targetsFile: string, interval: number): string {
   return [
     'global:',
     `  scrape_interval: ${interval}s`,
-    `  scrape_timeout: ${interval}s`,
+    `  scrape_timeout: ${Math.min(interval, 10)}s`,
     `  evaluation_interval: ${interval}s`,
     'scrape_configs:',
     '  - job_name: sluice-test',
-    '    static_configs:',
-    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+    '    file_sd_configs:',
+    `      - files: [${JSON.stringify(targetsFile)}]`,
+    '        refresh_interval: 1s',
     '',
   ].join('\n');
+}
+
+/** Written whole and renamed into place, so Prometheus never reads half a file. */
+async function writeTargets(file: string, targets: string[]): Promise<void> {
+  await writeFile(`${file}.tmp`, JSON.stringify([{ targets }]));
+  await rename(`${file}.tmp`, file);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,7 +101,10 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const interval = options.scrapeIntervalSeconds ?? 1;
   const dir = await mkdtemp(join(tmpdir(), 'sluice-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
-  await writeFile(configFile, config(options.scrapeTargets, interval));
+  const targetsFile = join(dir, 'targets.json');
+  let targets = [...options.scrapeTargets];
+  await writeTargets(targetsFile, targets);
+  await writeFile(configFile, config(targetsFile, interval));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
 
@@ -151,10 +168,20 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     for (;;) {
       const result = await instantQuery(url, query);
       if (result.length > 0) return;
-      if (Date.now() > until) throw new Error(`Prometheus at ${url} returned nothing for ${query} within ${timeoutMs} ms (scraping ${options.scrapeTargets.join(', ')})`);
+      if (Date.now() > until) throw new Error(`Prometheus at ${url} returned nothing for ${query} within ${timeoutMs} ms (scraping ${targets.join(', ')})`);
       await sleep(200);
     }
   };
 
-  return { url, pid: child.pid ?? -1, waitForSeries, close };
+  const setScrapeInterval = async (seconds: number) => {
+    await writeFile(configFile, config(targetsFile, seconds));
+    child.kill('SIGHUP');
+  };
+
+  const setTargets = async (next: string[]) => {
+    targets = [...next];
+    await writeTargets(targetsFile, targets);
+  };
+
+  return { url, pid: child.pid ?? -1, waitForSeries, setTargets, setScrapeInterval, close };
 }

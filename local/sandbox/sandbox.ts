@@ -92,6 +92,12 @@ export interface SandboxOptions {
   signals?: 'close-and-exit' | 'ignore';
   /** The spec file to start from. Default examples/demo.yaml. */
   specPath?: string;
+  /** Prometheus' scrape interval in seconds. Default 1. */
+  scrapeIntervalSeconds?: number;
+  /** The gateway retries a failed answer this many times (Envoy's retry_on: 5xx). Default 0. */
+  gatewayRetries?: number;
+  /** How long a weight change takes to reach the gateway's data plane (xDS). Default 1000 ms. */
+  xdsDelayMs?: number;
 }
 
 export interface SandboxTraffic {
@@ -126,6 +132,13 @@ export interface Sandbox {
   load: LoadGenerator;
   /** What the gateway served, for the demo's summary. */
   traffic(): SandboxTraffic;
+  /** Prometheus' scrape interval (seconds); 0 when reading the gateway directly. */
+  scrapeIntervalSeconds: number;
+  /**
+   * Replaces the gateway's process (new admin port, so a new `instance`; every counter and the
+   * uptime from zero) and points Prometheus at it. Resolves with when and the new instance.
+   */
+  restartGateway(): Promise<{ at: string; instance: string }>;
   close(): Promise<void>;
 }
 
@@ -223,6 +236,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw new Error(`Prometheus is required but not installed at ${PROMETHEUS_BINARY}: apt-get install -y prometheus (or set SLUICE_PROMETHEUS_BIN)`);
   }
   const seed = options.seed ?? randomSeed();
+  const scrapeSeconds = options.scrapeIntervalSeconds ?? 1;
+  if (!(Number.isInteger(scrapeSeconds) && scrapeSeconds >= 1 && scrapeSeconds <= 300)) throw new Error(`scrapeIntervalSeconds must be whole seconds from 1 to 300, got ${scrapeSeconds}`);
   // A bad spec file or option fails here, before anything starts.
   await buildSpec(options, undefined);
 
@@ -310,6 +325,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         { name: upstreams.canary, namespace: SANDBOX_NAMES.glooNamespace, address: apps.canary.address },
       ],
       seed,
+      ...(options.gatewayRetries ? { retries: options.gatewayRetries } : {}),
+      xdsDelayMs: options.xdsDelayMs ?? 1000,
+      // Envoy flushes histograms every 5 s against scrapes of 15 s and more; the sandbox keeps that
+      // proportion at scaled time (1 s scrapes: a 1 s flush).
+      statsFlushMs: Math.min(5000, scrapeSeconds * 1000),
     });
     closers.push(() => gateway.close());
     await gateway.synced;
@@ -323,6 +343,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     let prometheus: RunningPrometheus | undefined;
     if (havePrometheus) {
+      // Warm up at 1 s scrapes so the preflight has data within seconds, then scrape as asked (a
+      // Prometheus that has been running for a while, reconfigured).
       prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1, dieWithParent: true });
       pids.add(prometheus.pid);
       const running = prometheus;
@@ -330,11 +352,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const spec = await buildSpec(options, prometheus?.url);
 
-    // The preflight needs data for the primary: wait until each built-in query answers a number.
+    // The preflight needs data for the primary: wait until each built-in query answers a number
+    // (rate() needs two scrapes, and histograms appear at the gateway's stats flush).
     if (prometheus) {
       for (const metric of spec.spec.analysis.metrics) {
         const primary = metricQueries(spec, metric).primary;
         if (primary) await prometheus.waitForSeries(`(${primary}) > 0`, 30_000);
+      }
+      if (scrapeSeconds !== 1) {
+        // A reload restarts the scrape loop (the series can read as stale until its first scrape
+        // at the new interval): wait for that scrape, so the rollout starts with counters to read.
+        const reloadedAt = Date.now() / 1000;
+        await prometheus.setScrapeInterval(scrapeSeconds);
+        await prometheus.waitForSeries(`timestamp(up) > ${reloadedAt.toFixed(3)}`, 30_000 + 2000 * scrapeSeconds);
+        for (const metric of spec.spec.analysis.metrics) {
+          const primary = metricQueries(spec, metric).primary;
+          if (primary) await prometheus.waitForSeries(`(${primary}) > 0`, 30_000 + 2000 * scrapeSeconds);
+        }
       }
     } else {
       const until = Date.now() + 10_000;
@@ -387,6 +421,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       apps,
       load,
       traffic,
+      scrapeIntervalSeconds: prometheus ? scrapeSeconds : 0,
+      restartGateway: async () => {
+        const instance = await gateway.restart();
+        await prometheus?.setTargets([instance]);
+        return { at: new Date().toISOString(), instance };
+      },
       close,
     };
   } catch (error) {

@@ -84,9 +84,10 @@ export function expectations(input: ExpectationInput): Expectations {
     else logE += rate * intervalSeconds;
   });
 
-  // Promoting a healthy canary: per step, the promotion e-value (mean of the ratio test and, with
-  // a threshold, the one-sample test) must reach 1/alphaPromote, after the minimum exposure.
-  const promoteBar = Math.log((2 * PROMOTE_FRACTIONS.length) / config.alphaPromote);
+  // Promoting a healthy canary: per step, both promotion e-values (the ratio test and, with a
+  // threshold, the one-sample test) must reach 1/alphaPromote — the smaller one decides.
+  const promoteBar = Math.log(PROMOTE_FRACTIONS.length / config.alphaPromote);
+  const margin = p > 0 ? Math.max(config.margin, (p + config.marginAbsolute) / p) : config.margin;
   let promoteSeconds = 0;
   canaryShares.forEach((w, step) => {
     const top = step === canaryShares.length - 1;
@@ -94,10 +95,10 @@ export function expectations(input: ExpectationInput): Expectations {
       promoteSeconds += intervalSeconds;
       return;
     }
-    const ratioPerEvent = Math.max(...PROMOTE_FRACTIONS.map((f) => drift(w, qOf(f * config.margin, w), qOf(config.margin, w))));
+    const ratioPerEvent = Math.max(...PROMOTE_FRACTIONS.map((f) => drift(w, qOf(f * margin, w), qOf(margin, w))));
     const ratioRate = rps * p * ratioPerEvent;
-    const absRate = limit !== null && limit > 0 ? rps * w * Math.max(...BELOW_MULTIPLIERS.map((m) => drift(p, m * limit, limit))) : 0;
-    const rate = Math.max(ratioRate, absRate);
+    const absRate = limit !== null && limit > 0 ? rps * w * Math.max(...BELOW_MULTIPLIERS.map((m) => drift(p, m * limit, limit))) : Number.POSITIVE_INFINITY;
+    const rate = Math.min(ratioRate, absRate);
     const evidence = rate > 0 ? promoteBar / rate : Number.POSITIVE_INFINITY;
     const exposure = Math.max(config.minSecondsPerStep, config.minLooksPerStep * look, config.minCanaryRequestsPerStep / (rps * w));
     promoteSeconds += Math.min(intervalSeconds, roundUp(Math.max(evidence, exposure)));

@@ -43,20 +43,36 @@ describe('sequential judge: failing a bad canary', () => {
     expect(decisions.length).toBeLessThanOrEqual(3);
   });
 
-  it('fails a canary above its threshold even when the primary is as bad (one-sample test), but not on one burst look', () => {
+  // Issue 11 changed this: the threshold test compares the canary with the larger of its limit and
+  // the primary's rate in the same window, so a canary exactly as bad as a primary that is itself
+  // over the limit (a shared incident) is no longer rolled back by it.
+  it('fails a canary above its threshold while the primary keeps it, the one-sample test adding at most tenfold per look', () => {
     let state: SequentialState | null = null;
-    const first = judgeLook(state, look([1000, 50], [9000, 450]), ctx(0, 0, 10));
-    // One look can raise the one-sample e-value at most tenfold: a single shared burst is not a rollback.
-    expect(first.decision).not.toBe('fail');
-    state = first.state;
-    let decision = first.decision;
-    for (let i = 1; i < 6 && decision !== 'fail'; i++) {
-      const r = judgeLook(state, look([1000, 50], [9000, 450]), ctx(0, i, 10 * (i + 1)));
+    let decision = '';
+    for (let i = 0; i < 6 && decision !== 'fail'; i++) {
+      const r = judgeLook(state, look([1000, 50], [9000, 45]), ctx(0, i, 10 * (i + 1)));
+      // One look can raise the one-sample e-value at most tenfold.
+      expect((r.state.metrics[0]?.threshold?.fail.logE ?? 0) - (state?.metrics[0]?.threshold?.fail.logE ?? 0)).toBeLessThanOrEqual(Math.log(10) + 1e-9);
       state = r.state;
       decision = r.decision;
     }
     expect(decision).toBe('fail');
-    expect(state?.metrics[0]?.fail.logE).toBeLessThan(Math.log(2));
+    expect(state?.metrics[0]?.threshold?.fail.logE).toBeGreaterThan(0);
+  });
+
+  it('does not roll back a canary no worse than the primary through a shared incident over the limit', () => {
+    // Prepare: both arms at 5% errors for ten looks (the limit is 1%).
+    let state: SequentialState | null = null;
+    const decisions: string[] = [];
+    // Act
+    for (let i = 0; i < 10; i++) {
+      const r = judgeLook(state, look([1000, 50], [9000, 450]), ctx(0, i, 10 * (i + 1)));
+      state = r.state;
+      decisions.push(r.decision);
+    }
+    // Assess
+    expect(decisions).not.toContain('fail');
+    expect(state?.metrics[0]?.threshold?.fail.logE).toBeLessThan(Math.log(10));
   });
 
   it('judges each latency threshold as its own metric', () => {
@@ -84,12 +100,33 @@ describe('sequential judge: no evidence', () => {
     }
   });
 
-  it('a missing latency count or a scrape gap is no evidence, never a pass', () => {
+  // Issue 11 changed this: a source left out (gap) no longer voids the look — both arms lose it alike.
+  it('a missing latency count is no evidence, never a pass; a source left out does not void the look', () => {
     const missingSlow = judgeLook(null, look([100, 0], [900, 0, 2]), ctx(0, 0, 10, false, [ERRORS, LATENCY]));
     expect(missingSlow.decision).toBe('no-evidence');
-    const gap = judgeLook(null, { ...look([100, 0], [900, 0]), gaps: ['canary requests'] }, ctx(0, 0, 10));
-    expect(gap.decision).toBe('no-evidence');
-    expect(gap.verdict.summary).toContain('canary requests');
+    const gap = judgeLook(null, { ...look([100, 0], [900, 0]), gaps: ["gloo/10.0.0.2:8081: not in this look's scrape"] }, ctx(0, 0, 10));
+    expect(gap.decision).toBe('continue');
+    expect(gap.state.stepLooks).toBe(1);
+  });
+
+  it('a look that finds no new scrape is neither evidence nor empty', () => {
+    const before = judgeLook(null, look([100, 1], [900, 4]), ctx(0, 0, 10)).state;
+    const sources = { counted: 0, stale: 2, absent: 0, added: 0, reset: 0, backward: 0 };
+
+    const r = judgeLook(before, { ...look([0, 0], [0, 0]), newScrape: false, sources }, ctx(0, 1, 20));
+
+    expect(r.decision).toBe('no-new-scrape');
+    expect(r.verdict.result).toBe('pass');
+    expect(r.verdict.summary).toMatch(/^no new scrape since the previous look/);
+    expect(r.state.stepLooks).toBe(before.stepLooks);
+    expect(r.state.metrics.map((m) => m.fail.logE)).toEqual(before.metrics.map((m) => m.fail.logE));
+  });
+
+  it('a look whose every source is missing is no evidence, not "no new scrape"', () => {
+    const sources = { counted: 0, stale: 0, absent: 1, added: 0, reset: 0, backward: 0 };
+    const r = judgeLook(null, { ...look([0, 0], [0, 0]), newScrape: false, sources, gaps: ["gloo/a: not in this look's scrape"] }, ctx(0, 0, 10));
+    expect(r.decision).toBe('no-evidence');
+    expect(r.verdict.summary).toContain("gloo/a: not in this look's scrape");
   });
 });
 
@@ -147,6 +184,69 @@ describe('sequential judge: advancing early', () => {
     }
     expect(decisions).not.toContain('advance-early');
     expect(state?.stepLooks).toBe(6);
+  });
+
+  // Issue 11 changed this: the promotion e-value is the minimum of the ratio and threshold
+  // e-values (the union null "worse than the margin or above the limit"), not their mean.
+  it('does not end a step early for a canary twice as bad as the primary but inside its threshold', () => {
+    // Prepare: primary 0.1%, canary 0.2%, limit 1%: the threshold test alone would promote at once.
+    let state: SequentialState | null = null;
+    const decisions: string[] = [];
+    let last: ReturnType<typeof judgeLook> | null = null;
+    // Act
+    for (let i = 0; i < 12; i++) {
+      last = judgeLook(state, look([5000, 10], [45000, 45]), ctx(0, i, 10 * (i + 1)));
+      state = last.state;
+      decisions.push(last.decision);
+    }
+    // Assess
+    expect(decisions).not.toContain('advance-early');
+    const m = state?.metrics[0];
+    expect(Math.exp(m?.threshold?.promote.logE ?? 0)).toBeGreaterThan(1000);
+    expect(last?.verdict.evidence?.promotionEValue).toBeCloseTo(Math.exp(m?.promote.logE ?? 0), 6);
+  });
+
+  it('ends steps early for a low-error service through the absolute margin (0.05 points by default)', () => {
+    // Prepare: both arms at 0.01% errors; a 2x ratio margin alone is a 0.01-point difference.
+    const run = (marginAbsolute: number) => {
+      let state: SequentialState | null = null;
+      const decisions: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const r = judgeLook(state, look([10000, 1], [90000, 9]), ctx(0, i, 10 * (i + 1)), { ...SEQUENTIAL_DEFAULTS, marginAbsolute });
+        state = r.state;
+        decisions.push(r.decision);
+      }
+      return decisions;
+    };
+    // Act / Assess
+    expect(SEQUENTIAL_DEFAULTS.marginAbsolute).toBe(0.0005);
+    expect(run(0.0005)).toContain('advance-early');
+    expect(run(0)).not.toContain('advance-early');
+  });
+
+  it('counts retried attempts as failed attempts: a canary retried into success is still seen', () => {
+    // Prepare: every canary answer is 200, but one in ten attempts failed and was retried.
+    let state: SequentialState | null = null;
+    let decision = '';
+    // Act
+    for (let i = 0; i < 10 && decision !== 'fail'; i++) {
+      const r = judgeLook(state, { ...look([1000, 0], [9000, 9]), canary: { requests: 1000, errors: 0, slow: {}, retries: 100 }, primary: { requests: 9000, errors: 9, slow: {}, retries: 0 } }, ctx(0, i, 10 * (i + 1)));
+      state = r.state;
+      decision = r.decision;
+    }
+    // Assess
+    expect(decision).toBe('fail');
+  });
+
+  it('keeps a window that straddles a weight change out of the two-arm tests, not out of the canary’s own threshold test', () => {
+    const straddling: LookCounts = { ...look([1000, 30], [9000, 9]), clean: { canary: { requests: 0, errors: 0, slow: {} }, primary: { requests: 0, errors: 0, slow: {} } } };
+
+    const r = judgeLook(null, straddling, ctx(0, 0, 10));
+
+    expect(r.state.metrics[0]?.fail.logE).toBe(0);
+    expect(r.state.metrics[0]?.threshold?.fail.logE).toBeGreaterThan(0);
+    expect(r.state.metrics[0]?.step.canary.requests).toBe(0);
+    expect(r.state.metrics[0]?.rollout.canary.requests).toBe(1000);
   });
 
   it('keeps its state JSON-serializable: a round trip gives the same decisions', () => {

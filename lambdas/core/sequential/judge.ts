@@ -13,7 +13,7 @@ import type { ArmDelta, LookCounts } from '../counts.ts';
 import type { ArmEvidence, CheckEvidence, CheckResult, MetricCheck, Verdict, VerdictEvidence } from '../ports.ts';
 import type { EProcessState, FactorMethod } from './eprocess.ts';
 import { applyLogFactors, betaBinomialConfidenceSequence, createEProcess, eValue, twoSampleLogFactors } from './eprocess.ts';
-import { allowedRate, createOneSample, oneSampleLogFactors } from './onesample.ts';
+import { allowedRate, createOneSample, MIN_RATE, oneSampleLogFactors } from './onesample.ts';
 import { logSumExp } from './stats.ts';
 
 export interface SequentialConfig {
@@ -23,6 +23,12 @@ export interface SequentialConfig {
   alphaPromote: number;
   /** Rate ratio (canary over primary) from which a canary counts as worse than allowed. */
   margin: number;
+  /**
+   * Absolute difference in rates (0.0005 = 0.05 percentage points) a canary may exceed the primary
+   * by and still count as within allowed, when that is more than the ratio margin allows: at a
+   * 0.01% baseline a 2× margin is a 0.01-point difference no step can prove, this one can.
+   */
+  marginAbsolute: number;
   minLooksPerStep: number;
   minSecondsPerStep: number;
   minCanaryRequestsPerStep: number;
@@ -32,18 +38,22 @@ export interface SequentialConfig {
   exactAbove: number;
   /** Most one look may multiply a one-sample failure e-process by (a shared error burst alone should not roll back). */
   thresholdMaxFactor: number;
+  /** Seconds after a weight change before a scrape counts as taken at the new weight (xDS propagation). */
+  settleSeconds: number;
 }
 
 export const SEQUENTIAL_DEFAULTS: SequentialConfig = {
   alpha: 0.01,
   alphaPromote: 0.05,
   margin: 2,
+  marginAbsolute: 0.0005,
   minLooksPerStep: 2,
   minSecondsPerStep: 30,
   minCanaryRequestsPerStep: 200,
   fullIntervalAtTopWeight: true,
   exactAbove: 0.05,
   thresholdMaxFactor: 10,
+  settleSeconds: 2,
 };
 
 /** Knobs as the spec carries them (`spec.analysis.sequential`): any may be absent. */
@@ -55,6 +65,7 @@ export function sequentialConfig(options: SequentialOptions = {}): SequentialCon
   if (!inOpenUnit(config.alpha)) throw new RangeError(`sequential.alpha must be in (0, 1), got ${config.alpha}`);
   if (!inOpenUnit(config.alphaPromote)) throw new RangeError(`sequential.alphaPromote must be in (0, 1), got ${config.alphaPromote}`);
   if (!(config.margin > 1)) throw new RangeError(`sequential.margin must be above 1, got ${config.margin}`);
+  if (!(config.marginAbsolute >= 0 && config.marginAbsolute < 1)) throw new RangeError(`sequential.marginAbsolute must be in [0, 1), got ${config.marginAbsolute}`);
   return config;
 }
 
@@ -82,7 +93,8 @@ export interface SequentialContext {
   metrics: SequentialMetric[];
 }
 
-export type SequentialDecision = 'fail' | 'advance-early' | 'continue' | 'no-evidence';
+/** `no-new-scrape`: no source was scraped since the previous look — neither evidence nor an empty look. */
+export type SequentialDecision = 'fail' | 'advance-early' | 'continue' | 'no-evidence' | 'no-new-scrape';
 
 interface Counts {
   canary: ArmEvidence;
@@ -164,23 +176,49 @@ function enterStep(state: SequentialState, stepIndex: number, config: Sequential
 }
 
 function eventsOf(arm: ArmDelta, kind: MetricKind): number | undefined {
-  return kind === 'errors' ? arm.errors : arm.slow[String(kind.slowerThanMs)];
+  // A retried attempt failed (Envoy retries on 5xx, resets, timeouts): it is an error the final answer hides.
+  return kind === 'errors' ? arm.errors + (arm.retries ?? 0) : arm.slow[String(kind.slowerThanMs)];
 }
 
-/** Why a look carries no evidence, or null when it does. */
+/** Requests the events are out of: for errors, every attempt (final answers plus retried ones). */
+function requestsOf(arm: ArmDelta, kind: MetricKind): number {
+  return kind === 'errors' ? arm.requests + (arm.retries ?? 0) : arm.requests;
+}
+
+/** True when sources answered but none was scraped since the previous look. */
+function noNewScrape(look: LookCounts): boolean {
+  return look.newScrape === false && (look.sources?.stale ?? 0) > 0;
+}
+
+/** Why a look carries no evidence, or null when it does. Sources left out (gaps) do not void a look. */
 function missingEvidence(look: LookCounts, metrics: readonly SequentialMetric[]): string | null {
-  if (look.canary.requests <= 0 && look.primary.requests <= 0) return 'neither arm served requests';
-  if (look.canary.requests <= 0) return 'the canary served no requests';
-  if (look.primary.requests <= 0) return 'the primary served no requests';
-  if (look.gaps.length) return `series missing from a scrape: ${look.gaps.join(', ')}`;
+  const absent = look.gaps.length ? ` (${look.gaps.join('; ')})` : '';
+  if (look.canary.requests <= 0 && look.primary.requests <= 0) return `neither arm served requests${absent}`;
+  if (look.canary.requests <= 0) return `the canary served no requests${absent}`;
+  if (look.primary.requests <= 0) return `the primary served no requests${absent}`;
   for (const metric of metrics) {
     for (const side of ['canary', 'primary'] as const) {
       const events = eventsOf(look[side], metric.kind);
+      const requests = requestsOf(look[side], metric.kind);
       if (events === undefined || !Number.isFinite(events) || events < 0) return `${metric.name}: no ${side} count`;
-      if (events > look[side].requests) return `${metric.name}: more ${side} events (${events}) than requests (${look[side].requests})`;
+      if (events > requests) return `${metric.name}: more ${side} events (${events}) than requests (${requests})`;
     }
   }
   return null;
+}
+
+/**
+ * The ratio the promotion test takes as "worse than allowed" for this window: the margin, or the
+ * primary's rate plus `marginAbsolute` over it when that is more. The primary's rate comes from
+ * the looks before this one (plus half an event, so a primary with no events yet is not infinitely
+ * good), so each window's null is fixed before its counts are seen.
+ */
+function promoteMargin(m: MetricState, config: SequentialConfig): number {
+  if (config.marginAbsolute <= 0) return config.margin;
+  const { requests, events } = m.rollout.primary;
+  if (requests <= 0) return config.margin;
+  const rate = (events + 0.5) / (requests + 1);
+  return Math.max(config.margin, (rate + config.marginAbsolute) / rate);
 }
 
 const MAX_REPORTED = 1e300;
@@ -195,9 +233,35 @@ function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null 
 }
 
 function promotionE(m: MetricState): number {
-  // Not worse than allowed = within the margin of the primary, or within the threshold. Each
-  // e-value is valid when the canary is worse on both counts, and so is their mean.
-  return m.threshold ? (eValue(m.promote) + eValue(m.threshold.promote)) / 2 : eValue(m.promote);
+  // The null a step ends early against is the union "worse than the margin OR above the
+  // threshold": both tests must reject it, so the smaller e-value decides. (The mean would test
+  // "worse on both counts" and end steps early for a canary twice as bad but inside its limit.)
+  return m.threshold ? Math.min(eValue(m.promote), eValue(m.threshold.promote)) : eValue(m.promote);
+}
+
+/**
+ * The one-sample tests of one window. Failure: the canary against the larger of its limit and the
+ * primary's rate in the same window — a shared incident (both arms over the limit) is not the
+ * canary's fault, and the two-arm test still sees a canary worse than the primary. The grid is
+ * scaled to that window's null, so each factor has expectation at most 1 whenever the canary's
+ * rate is at most it. Promotion: the canary below its limit, on clean windows only.
+ */
+function thresholdUpdate(
+  t: NonNullable<MetricState['threshold']>,
+  config: SequentialConfig,
+  all: { nC: number; x: number; nP: number; y: number },
+  clean: { nC: number; x: number },
+): NonNullable<MetricState['threshold']> {
+  const primaryRate = all.nP > 0 ? all.y / all.nP : 0;
+  const p0 = Math.max(t.allowedRate, primaryRate);
+  const scale = p0 / Math.max(t.allowedRate, MIN_RATE);
+  const grid = t.fail.grid.map((p) => Math.min(p * scale, 1 - (1 - p0) / 10));
+  const failFactors = p0 >= 1 ? grid.map(() => 0) : oneSampleLogFactors(grid, p0, all.nC, all.x, Math.log(config.thresholdMaxFactor));
+  return {
+    ...t,
+    fail: applyLogFactors(t.fail, failFactors),
+    promote: applyLogFactors(t.promote, oneSampleLogFactors(t.promote.grid, t.allowedRate, clean.nC, clean.x)),
+  };
 }
 
 function metricFailLogs(m: MetricState): number[] {
@@ -227,38 +291,42 @@ export function judgeLook(
   const promoteAt = 1 / config.alphaPromote;
   const totalRequests = look.canary.requests + look.primary.requests;
   const canaryShare = totalRequests > 0 ? look.canary.requests / totalRequests : null;
-  const missing = missingEvidence(look, context.metrics);
+  const stale = noNewScrape(look);
+  const missing = stale ? null : missingEvidence(look, context.metrics);
 
-  if (!missing) {
+  if (stale) {
+    state = { ...state, looks: state.looks + 1, metrics: state.metrics.map((m) => ({ ...m, lastMethod: 'none' as const })) };
+  } else if (!missing) {
+    // The two-arm tests read only windows that began at the current weight (`clean`); a window that
+    // straddles a weight change mixes two canary shares. The canary's own threshold tests read all.
+    const clean = look.clean ?? { canary: look.canary, primary: look.primary };
     state = {
       ...state,
       looks: state.looks + 1,
       stepLooks: state.stepLooks + 1,
-      stepCanaryRequests: state.stepCanaryRequests + look.canary.requests,
+      stepCanaryRequests: state.stepCanaryRequests + clean.canary.requests,
       metrics: state.metrics.map((m, i) => {
         const metric = context.metrics[i] as SequentialMetric;
+        const nC = requestsOf(look.canary, metric.kind);
+        const nP = requestsOf(look.primary, metric.kind);
         const x = eventsOf(look.canary, metric.kind) as number;
         const y = eventsOf(look.primary, metric.kind) as number;
-        const window = { canaryRequests: look.canary.requests, primaryRequests: look.primary.requests, canaryEvents: x, primaryEvents: y };
+        const cleanC = requestsOf(clean.canary, metric.kind);
+        const cleanX = eventsOf(clean.canary, metric.kind) ?? 0;
+        const cleanY = eventsOf(clean.primary, metric.kind) ?? 0;
+        const window = { canaryRequests: cleanC, primaryRequests: requestsOf(clean.primary, metric.kind), canaryEvents: cleanX, primaryEvents: cleanY };
         const fail = twoSampleLogFactors(m.fail.grid, 1, window, config.exactAbove);
-        const promote = twoSampleLogFactors(m.promote.grid, config.margin, window, config.exactAbove);
-        const threshold = m.threshold
-          ? {
-              ...m.threshold,
-              fail: applyLogFactors(
-                m.threshold.fail,
-                oneSampleLogFactors(m.threshold.fail.grid, m.threshold.allowedRate, look.canary.requests, x, Math.log(config.thresholdMaxFactor)),
-              ),
-              promote: applyLogFactors(m.threshold.promote, oneSampleLogFactors(m.threshold.promote.grid, m.threshold.allowedRate, look.canary.requests, x)),
-            }
-          : null;
+        const margin = promoteMargin(m, config);
+        const promoteGridNow = PROMOTE_FRACTIONS.map((f) => f * margin);
+        const promote = twoSampleLogFactors(promoteGridNow, margin, window, config.exactAbove);
+        const threshold = m.threshold ? thresholdUpdate(m.threshold, config, { nC, x, nP, y }, { nC: cleanC, x: cleanX }) : null;
         return {
           ...m,
           fail: fail.method === 'none' ? m.fail : applyLogFactors(m.fail, fail.logFactors),
           promote: promote.method === 'none' ? m.promote : applyLogFactors(m.promote, promote.logFactors),
           threshold,
-          rollout: { canary: add(m.rollout.canary, look.canary.requests, x), primary: add(m.rollout.primary, look.primary.requests, y) },
-          step: { canary: add(m.step.canary, look.canary.requests, x), primary: add(m.step.primary, look.primary.requests, y) },
+          rollout: { canary: add(m.rollout.canary, nC, x), primary: add(m.rollout.primary, nP, y) },
+          step: { canary: add(m.step.canary, cleanC, cleanX), primary: add(m.step.primary, requestsOf(clean.primary, metric.kind), cleanY) },
           lastMethod: fail.method,
         };
       }),
@@ -277,6 +345,7 @@ export function judgeLook(
 
   let decision: SequentialDecision;
   if (meanE >= failAt) decision = 'fail';
+  else if (stale) decision = 'no-new-scrape';
   else if (missing) decision = 'no-evidence';
   else if (
     minPromotion >= promoteAt &&
@@ -296,7 +365,7 @@ export function judgeLook(
     const lookPrimary: ArmEvidence = { requests: look.primary.requests, events: eventsOf(look.primary, metric.kind) ?? 0 };
     const ownMean = Math.exp(logSumExp(metricFailLogs(m)) - Math.log(metricFailLogs(m).length));
     let result: CheckResult;
-    if (missing) result = decision === 'fail' && i === worst ? 'fail' : 'no-data';
+    if (missing || stale) result = decision === 'fail' && i === worst ? 'fail' : 'no-data';
     else result = ownMean >= failAt || (decision === 'fail' && i === worst) ? 'fail' : 'pass';
     const evidence: CheckEvidence = {
       eValue: finite(eValue(m.fail)),
@@ -342,6 +411,7 @@ export function judgeLook(
     secondsInStep: context.secondsInStep,
     canaryShare,
   };
+  // No new scrape is not an empty look: the verdict passes (nothing against the canary) and the decision says why.
   const result: CheckResult = decision === 'fail' ? 'fail' : decision === 'no-evidence' ? 'no-data' : 'pass';
   return { state, verdict: { result, checks, summary: summarize(decision, state, meanE, minPromotion, failAt, promoteAt, missing), evidence }, decision };
 }
@@ -364,6 +434,8 @@ function summarize(
       return `canary worse: mean e-value ${format(finite(meanE))} >= ${format(failAt)}; ${perMetric}`;
     case 'no-evidence':
       return `no evidence this look (${missing ?? 'no data'}); ${perMetric}`;
+    case 'no-new-scrape':
+      return `no new scrape since the previous look (neither evidence nor an empty look); ${perMetric}`;
     case 'advance-early':
       return `canary within allowed: promotion e-value ${format(finite(minPromotion))} >= ${format(promoteAt)} for every metric; ${perMetric}`;
     case 'continue':

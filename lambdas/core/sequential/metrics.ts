@@ -4,6 +4,7 @@
  * limit, a histogram bucket boundary); CloudWatch alarms stay hard stops beside it.
  */
 import { checkLatencyThreshold } from '../queries.ts';
+import { parseDuration } from '../duration.ts';
 import type { MetricSpec, RolloutSpec, SpecProblem } from '../spec.ts';
 import type { SequentialMetric } from './judge.ts';
 
@@ -59,4 +60,23 @@ export function sequentialPlan(spec: RolloutSpec): SequentialPlan {
     } else throw new Error(kind);
   }
   return plan;
+}
+
+/** Prometheus' scrape interval on most installations is 15 s or more (its own default is 1 m). */
+export const TYPICAL_SCRAPE_SECONDS = 15;
+
+/**
+ * Warnings (the spec stays valid): a look interval shorter than typical scrape intervals finds no
+ * new sample at most looks. Prepare raises it to the measured scrape interval anyway.
+ */
+export function sequentialWarnings(spec: RolloutSpec): SpecProblem[] {
+  if (spec.spec.analysis.judge !== 'sequential') return [];
+  const look = parseDuration(spec.spec.strategy.lookInterval) / 1000;
+  if (look >= TYPICAL_SCRAPE_SECONDS) return [];
+  return [
+    {
+      path: 'spec.strategy.lookInterval',
+      message: `${spec.spec.strategy.lookInterval} is shorter than ${TYPICAL_SCRAPE_SECONDS}s, the scrape interval of most Prometheus setups: a look between scrapes sees nothing new, so Prepare raises it to the scrape interval it measures`,
+    },
+  ];
 }

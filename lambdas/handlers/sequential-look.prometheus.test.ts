@@ -1,0 +1,204 @@
+/**
+ * The sequential judge's production path (Prepare's startSequential, SetWeight's rebase,
+ * Analyze's lookSequential with the flow's decisions) against Debian's real Prometheus at scaled
+ * time (1–3 s scrapes), through the real adapter (timestamps, uptime, file-based targets):
+ * the routine events that rolled healthy canaries back before issue 11.
+ *
+ * - a gateway pod replaced (new `instance`, counters from zero);
+ * - a gateway restarted in place, with a response-code series (an old 504) not re-created;
+ * - a scrape interval three times the look interval.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrometheusProvider, snapshotCounters } from '../adapters/prometheus.ts';
+import { counterQueries } from '../core/queries.ts';
+import { initialRun } from '../core/rollout.ts';
+import { parseSpec } from '../core/spec.ts';
+import type { RunState } from '../core/task.ts';
+import { envoyMetricFamilies, envoyServerUptime, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
+import { startPrometheus, type RunningPrometheus } from '../../local/sandbox/prometheus.ts';
+import type { HandlerDeps } from './deps.ts';
+import { lookSequential, rebaseSequential, startSequential } from './sequential-look.ts';
+
+const NS = 'gloo-system';
+const CLUSTER = { canary: `web-canary_${NS}`, primary: `web-primary_${NS}` };
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** A gateway process as Prometheus sees it: Envoy's counter families and its uptime, on its own port. */
+async function startGatewayProcess(history: { primary504?: number } = {}, port = 0) {
+  const registry = new Registry();
+  const { requests } = envoyMetricFamilies(registry);
+  envoyServerUptime(registry, Date.now());
+  // A long-lived process: lifetime counts, and an old 504 that this process may never answer again.
+  requests.labels(CLUSTER.primary, '200').inc(50_000);
+  if (history.primary504) requests.labels(CLUSTER.primary, '504').inc(history.primary504);
+  const server: Server = createServer(metricsHandler(registry));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  closers.push(stop);
+  return { target: `127.0.0.1:${bound}`, requests, stop };
+}
+
+type GatewayProcess = Awaited<ReturnType<typeof startGatewayProcess>>;
+
+/** Steady traffic: 200 req/s, 10% to the canary, 0.5% errors on both arms (deterministic). */
+function startTraffic(current: () => GatewayProcess) {
+  let tick = 0;
+  const timer = setInterval(() => {
+    tick += 1;
+    const { requests } = current();
+    requests.labels(CLUSTER.primary, '200').inc(18);
+    requests.labels(CLUSTER.canary, '200').inc(2);
+    if (tick % 5 === 0) requests.labels(CLUSTER.primary, '503').inc(1);
+    if (tick % 50 === 0) requests.labels(CLUSTER.canary, '503').inc(1);
+  }, 100);
+  closers.push(async () => clearInterval(timer));
+}
+
+function specFor(prometheus: RunningPrometheus, lookInterval: string) {
+  return parseSpec({
+    apiVersion: 'sluice.dev/v1',
+    kind: 'Rollout',
+    metadata: { name: 'web' },
+    spec: {
+      cluster: { kubeconfigContext: 'test' },
+      router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+      strategy: { stepWeights: [10, 50], interval: '30s', lookInterval, deadline: '10m' },
+      analysis: { judge: 'sequential', noData: 'fail', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 98 } }] },
+    },
+  });
+}
+
+/** The handlers' seams the sequential judge uses, wired to the real Prometheus adapter. */
+function depsFor(prometheus: RunningPrometheus): HandlerDeps {
+  const provider = new PrometheusProvider({ address: prometheus.url });
+  const memory = new Map<string, unknown>();
+  const deps: Pick<HandlerDeps, 'now' | 'snapshotCounters' | 'readMetrics'> & { store: Pick<HandlerDeps['store'], 'getAnalysisState' | 'putAnalysisState'> } = {
+    now: () => new Date(),
+    snapshotCounters: (spec, thresholds, options) => snapshotCounters(provider, counterQueries(spec, thresholds), new Date(), options),
+    readMetrics: async () => [],
+    store: {
+      getAnalysisState: async (execution) => memory.get(execution) ?? null,
+      putAnalysisState: async (execution, state) => {
+        memory.set(execution, structuredClone(state));
+      },
+    },
+  };
+  // Only these seams are reached by the sequential handlers.
+  return deps as unknown as HandlerDeps;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Looks every `everyMs` for `count` looks, as Bake → Analyze would; returns each look's judge decision and the flow's next action. */
+async function looks(deps: HandlerDeps, spec: ReturnType<typeof specFor>, run: RunState, count: number, everyMs: number, during?: (i: number) => Promise<void>) {
+  const seen: Array<{ decision: string; next: string; summary: string }> = [];
+  let state = run;
+  for (let i = 0; i < count; i++) {
+    await sleep(everyMs);
+    await during?.(i);
+    const { verdict, next, decision } = await lookSequential(deps, spec, 'e1', { ...state, next: 'bake' }, { noData: 'fail', now: new Date() });
+    seen.push({ decision, next: next.next, summary: verdict.summary });
+    if (next.next === 'rollback' || next.next === 'promote') break;
+    // Stay in the step: this test watches the judge, not the schedule.
+    state = { ...next, stepIndex: 0, lookInStep: 0 };
+  }
+  return seen;
+}
+
+describe('the sequential judge on a real Prometheus through routine events (issue 11)', () => {
+  it('keeps judging, without a rollback, through a gateway pod replacement (new instance, counters from zero)', async () => {
+    // Prepare: one gateway, 1 s scrapes, the rollout at 10%.
+    let gateway = await startGatewayProcess();
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 1 });
+    closers.push(() => prometheus.close());
+    startTraffic(() => gateway);
+    await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
+    const spec = specFor(prometheus, '1s');
+    const deps = depsFor(prometheus);
+    const run = (await startSequential(deps, spec, 'e1', initialRun(spec, new Date()))).run;
+    await rebaseSequential(deps, spec, 'e1');
+
+    // Act: the pod is replaced at the 4th look (a new port, so a new instance label).
+    const seen = await looks(deps, spec, run, 14, 1000, async (i) => {
+      if (i !== 3) return;
+      const replacement = await startGatewayProcess();
+      await prometheus.setTargets([replacement.target]);
+      const old = gateway;
+      gateway = replacement;
+      await old.stop();
+    });
+
+    // Assess: never rolled back; the new pod's traffic is counted again within a few looks.
+    expect(seen.map((s) => s.next)).not.toContain('rollback');
+    const after = seen.slice(4);
+    expect(after.filter((s) => s.decision === 'continue').length).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+
+  it('counts from zero after a restart in place, and a 504 series that is not re-created voids nothing', async () => {
+    let gateway = await startGatewayProcess({ primary504: 3 });
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 1 });
+    closers.push(() => prometheus.close());
+    startTraffic(() => gateway);
+    await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
+    const spec = specFor(prometheus, '1s');
+    const deps = depsFor(prometheus);
+    const run = (await startSequential(deps, spec, 'e1', initialRun(spec, new Date()))).run;
+    await rebaseSequential(deps, spec, 'e1');
+
+    // Act: the process restarts on the same port between looks 3 and 4; its old 504 never comes back.
+    const seen = await looks(deps, spec, run, 12, 1000, async (i) => {
+      if (i !== 3) return;
+      // Same address as before: Prometheus keeps the instance label; the counters and uptime start again.
+      const port = Number(gateway.target.split(':')[1]);
+      await gateway.stop();
+      gateway = await startGatewayProcess({}, port);
+    });
+
+    // Assess
+    expect(seen.map((s) => s.next)).not.toContain('rollback');
+    expect(seen.filter((s) => s.decision === 'no-evidence')).toEqual([]);
+    expect(seen.slice(4).filter((s) => s.decision === 'continue').length).toBeGreaterThanOrEqual(5);
+  }, 60_000);
+
+  it('raises a look interval shorter than the scrapes, and a look between scrapes is "no new scrape", not empty', async () => {
+    const gateway = await startGatewayProcess();
+    const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 3 });
+    closers.push(() => prometheus.close());
+    startTraffic(() => gateway);
+    await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 3`, 30_000);
+    const spec = specFor(prometheus, '1s');
+    const deps = depsFor(prometheus);
+
+    // Act
+    const started = await startSequential(deps, spec, 'e1', initialRun(spec, new Date()));
+    await rebaseSequential(deps, spec, 'e1');
+    // Looks every second anyway (three per scrape), as a lookInterval of 1 s would.
+    const seen = await looks(deps, spec, started.run, 12, 1000);
+
+    // Assess
+    expect(started.run.bakeSeconds).toBe(3);
+    expect(started.run.looksPerStep).toBe(10);
+    expect(started.notes[0]).toMatch(/^lookInterval raised from 1s to 3s: Prometheus scrapes these counters every 3s/);
+    expect(seen.map((s) => s.next)).not.toContain('rollback');
+    const decisions = seen.map((s) => s.decision);
+    expect(decisions.filter((d) => d === 'no-new-scrape').length).toBeGreaterThanOrEqual(5);
+    expect(decisions.filter((d) => d === 'continue').length).toBeGreaterThanOrEqual(3);
+    expect(decisions).not.toContain('no-evidence');
+  }, 60_000);
+});
