@@ -1,5 +1,5 @@
 /**
- * Judge benchmark (issue 6, part 7): the sequential judge against the threshold judge (Flagger
+ * Judge benchmark: the sequential judge against the threshold judge (Flagger
  * semantics) on the same simulated request streams.
  *
  *   npm run bench:judge [-- --healthy-seeds 10000] [-- --bad-seeds 1000] [-- --workers 2] [-- --quick]
@@ -466,7 +466,7 @@ async function main(): Promise<void> {
     };
   });
 
-  // Targets of issue 6 part 7.
+  // The targets this bench checks.
   const bad = rows.filter((r) => r.kind !== 'healthy');
   const errorsTarget = bad.map((r) => {
     const limit = Math.max(r.threshold.meanCanaryEvents / 10, 3 * (r.idealCanaryEvents ?? 0));

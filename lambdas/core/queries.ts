@@ -1,6 +1,6 @@
 /**
  * PromQL templates kept as data (the way Flagger keeps `pkg/metrics/observers/gloo.go`) and the
- * variables custom queries may use (DESIGN §3). Pure: rendering only, no I/O.
+ * variables custom queries may use. Pure: rendering only, no I/O.
  *
  * The Envoy naming lives here and only here: `envoyClusterName` turns an upstream into the
  * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
@@ -72,7 +72,7 @@ export function envoyClusterName(template: string, upstream: { name: string; nam
   }
 }
 
-/** The variables of DESIGN §3 for one metric of a rollout. */
+/** The variables templates allow for one metric of a rollout. */
 export function queryVariables(spec: RolloutSpec, metric: MetricSpec): QueryVariables {
   const { router, workload, strategy } = spec.spec;
   return {
