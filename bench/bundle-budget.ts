@@ -1,5 +1,5 @@
 /**
- * Bundle budget (issue 5, part 8): synthesizes the CDK app into cdk.out, then for each Lambda's
+ * Bundle budget: synthesizes the CDK app into cdk.out, then for each Lambda's
  * bundle measures its size and its module-load time on this Node (24, the Lambda runtime's major)
  * with the Lambda's own NODE_OPTIONS: the median of repeated cold imports, each in a fresh process.
  * A plain @kubernetes/client-node bundle, built with the same esbuild options in the same run, is

@@ -1,5 +1,5 @@
 /**
- * Judge benchmark on the production path (issue 11 item 6): the real sequential handlers —
+ * Judge benchmark on the production path: the real sequential handlers —
  * startSequential (Prepare), rebaseSequential (SetWeight), lookSequential (Analyze, with the
  * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *

@@ -1,6 +1,6 @@
 /**
  * What one promotion costs in Step Functions state transitions and history events, measured by
- * running the real statemachine/rollout.asl.json in the local engine (issue 10, item 4).
+ * running the real statemachine/rollout.asl.json in the local engine.
  *
  *   node bench/promotion-transitions.ts
  *

@@ -1,5 +1,5 @@
 /**
- * Reconciler cost (issue 10 item 2): what the reconciler and its alarms cost per month, computed
+ * Reconciler cost: what the reconciler and its alarms cost per month, computed
  * from the synthesized template (the schedule's rate, the function's memory and architecture, the
  * alarms and metric filters) and public list prices. Nothing here is measured on AWS: the billed
  * duration of one pass is an assumption stated in the output (a pass is one DynamoDB Query, a

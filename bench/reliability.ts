@@ -1,5 +1,5 @@
 /**
- * The reliability soak (issue 10): `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --out FILE] [-- --markdown]`.
+ * The reliability soak: `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --out FILE] [-- --markdown]`.
  *
  * N rollouts at once on distinct targets in one Kubernetes API stand-in and one local engine, each
  * with faults from the menu (bench/reliability/faults.ts); after the faults heal and one reconcile

@@ -1,5 +1,5 @@
 /**
- * CloudWatch alarms and metric providers in the construct (issue 6 part 4), synthesized once
+ * CloudWatch alarms and metric providers in the construct, synthesized once
  * without bundling: targets naming alarms get a rule each that hands the alarm Lambda
  * `{ target, event }`; the alarm Lambda and the Prepare/Analyze role get exactly the calls their
  * code makes. A second synthesis without any CloudWatch provider shows none of it appears.

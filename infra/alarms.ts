@@ -1,5 +1,5 @@
 /**
- * SluiceAlarms: CloudWatch alarms interrupt the bake (issue 6 part 4). For every target whose spec
+ * SluiceAlarms: CloudWatch alarms interrupt the bake. For every target whose spec
  * names alarms (`provider.type: cloudwatch-alarm`), an EventBridge rule on the default bus matches
  * "CloudWatch Alarm State Change" to ALARM for exactly those alarms and hands the alarm Lambda
  * `{ target, event }`; the Lambda fails the target's pending bake token (SendTaskFailure), so the

@@ -1,5 +1,5 @@
 /**
- * The reconciler's schedule and the alarms that tell someone (issue 10, items 2 and 9), read from
+ * The reconciler's schedule and the alarms that tell someone, read from
  * the synthesized template (no bundling; cdk-nag runs).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * SluiceRecovery (issue 10, items 2 and 9): the reconciler's schedule and someone being told.
+ * SluiceRecovery: the reconciler's schedule and someone being told.
  *
  * - An EventBridge rule runs the reconciler Lambda every minute. It is created DISABLED: Prepare
  *   enables it when a rollout opens (EnableRule), the reconciler disables it when nothing is open

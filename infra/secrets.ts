@@ -1,5 +1,5 @@
 /**
- * Grants for secrets by reference (issue 12 items 1 and 3): each Lambda role that resolves a
+ * Grants for secrets by reference: each Lambda role that resolves a
  * secret may read exactly the secrets the registry's targets reference (their complete ARNs; the
  * registry refuses anything else), and kms:Decrypt on a named customer-managed key when one is
  * given, only through Secrets Manager. Which role resolves what:

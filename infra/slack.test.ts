@@ -1,5 +1,5 @@
 /**
- * The Slack bot in the construct (issue 7 part 6), synthesized without bundling: the Function URL
+ * The Slack bot in the construct, synthesized without bundling: the Function URL
  * Lambda and the worker, their environment (checked against what the code reads), exact IAM,
  * concurrency, the rule feeding the worker, and the secret.
  */

@@ -1,5 +1,5 @@
 /**
- * SluiceSlack: the chat-ops bot (issue 7 part 6) as part of SluiceOrchestrator — the Function URL
+ * SluiceSlack: the chat-ops bot as part of SluiceOrchestrator — the Function URL
  * Lambda Slack calls (lambdas/handlers/slack.ts `handler`: verify, ack, act on the store and Step
  * Functions) and the worker (`workerHandler`: follow-ups to response_url, and the rollout threads
  * fed by Sluice's events through a rule on the Sluice bus), with the one Secrets Manager secret

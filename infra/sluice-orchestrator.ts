@@ -82,7 +82,7 @@ export const HANDLERS = {
   'approval-expired': { state: 'StartApprovalExpired', substitution: 'ApprovalExpiredFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
-  // Issue 10: every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.
+  // every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.
   reconciler: { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 280 },
 } as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }>;
 
@@ -185,7 +185,7 @@ export class SluiceOrchestrator extends Construct {
   readonly registry: SluiceRegistry;
   readonly safetyNetRule: events.Rule;
   readonly safetyNetDeadLetterQueue: sqs.Queue;
-  /** The reconciler's schedule, the alert topic and the alarms (issue 10). */
+  /** The reconciler's schedule, the alert topic and the alarms. */
   readonly recovery: SluiceRecovery;
   readonly securityGroups: ec2.ISecurityGroup[] | undefined;
   /** The ways in: start and GitOps Lambdas, event rules, the schedule group, the GitHub role. */

@@ -267,7 +267,7 @@ describe('IAM', () => {
         { actions: ['sqs:SendMessage'], resources: [getAtt(o.safetyNetDeadLetterQueue)] },
         XRAY,
         { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
-        // The reconciler (issue 10): its schedule's rule, and DescribeExecution on this machine's executions.
+        // The reconciler: its schedule's rule, and DescribeExecution on this machine's executions.
         { actions: ['events:DisableRule', 'events:EnableRule'], resources: [reconcilerRuleArn()] },
         { actions: ['states:DescribeExecution'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:states:${REGION}:${ACCOUNT}:execution:`, { 'Fn::GetAtt': [logicalId(o.stateMachine), 'Name'] }, ':*']] }] },
       ]),

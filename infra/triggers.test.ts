@@ -1,5 +1,5 @@
 /**
- * The triggers part of the construct (issue 7 parts 1–2), synthesized once without bundling, with a
+ * The triggers part of the construct, synthesized once without bundling, with a
  * target that watches an ECR repository and a GitHub OIDC role: exact IAM, rules, DLQs and alarms.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * SluiceTriggers: the ways in (issue 7 parts 1 and 2) as part of SluiceOrchestrator — the start
+ * SluiceTriggers: the ways in as part of SluiceOrchestrator — the start
  * Lambda behind every EventBridge trigger, the GitOps webhook Lambda (Function URL), the rules for
  * `Rollout Requested` (Sluice bus) and ECR pushes (default bus), the EventBridge Scheduler group
  * and the role Scheduler assumes, a DLQ with an alarm for every asynchronous path, and optionally

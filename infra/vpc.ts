@@ -1,5 +1,5 @@
 /**
- * VPC placement of the rollout Lambdas (issue 12 item 2): which VPC endpoints to create, the
+ * VPC placement of the rollout Lambdas: which VPC endpoints to create, the
  * cluster security group's ingress from the Lambdas, and the `-c` context that builds the VPC from
  * IDs with `Vpc.fromVpcAttributes` (never `Vpc.fromLookup`: synth stays offline and needs no
  * credentials; which endpoints a VPC already has is the user's input, not something we discover).

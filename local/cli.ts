@@ -1,5 +1,5 @@
 /**
- * The `sluice` command line. Each command returns its exit code (DESIGN §3):
+ * The `sluice` command line. Each command returns its exit code:
  * 0 success/promoted, 1 unexpected error, 2 invalid input or refused, 3 rolled back,
  * 4 aborted by a person, 5 promotion failed with traffic held on the canary.
  */

@@ -1,4 +1,4 @@
-/** Exit codes everywhere (DESIGN §3). */
+/** Exit codes everywhere. */
 export const EXIT = {
   /** success / promoted */
   ok: 0,

@@ -78,7 +78,7 @@ export async function summarize(args: {
   const { store, execution } = args;
   const name = execution.name ?? '';
   const record = await store.getRollout(name);
-  // Outcomes are read, not assumed (issue 10): the record closed by restore.ts says what the objects
+  // Outcomes are read, not assumed: the record closed by restore.ts says what the objects
   // showed; a record still open after the execution ended means traffic may not be on a safe side.
   const stranded = record?.status === 'running' && execution.status !== 'RUNNING';
   const outcome: Outcome = stranded ? 'failed' : record?.status === 'finished' && record.outcome ? record.outcome : outcomeOf(execution);

@@ -14,7 +14,7 @@ import type { DemoSummary } from '../local/commands/demo.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-scrape-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('sluice demo with slow scrapes and a gateway restart (issue 11)', () => {
+describe('sluice demo with slow scrapes and a gateway restart', () => {
   it('promotes a healthy canary through a gateway replacement, with lookInterval raised to the scrape interval', async () => {
     // Prepare
     const out: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * Deploy events end to end against the local engine (issue 7 part 2): hand-written fixtures from
+ * Deploy events end to end against the local engine: hand-written fixtures from
  * AWS's documented samples (ECR push, the custom `Rollout Requested` event), a schedule's input and
  * Flux / Argo CD notifications go through the start handler and the GitOps webhook handler into the
  * same state machine the deployed stack runs. Each starts exactly one rollout; duplicates and

@@ -1,5 +1,5 @@
 /**
- * `sluice doctor` (issue 12 item 6) against the real parts: the Kubernetes API stand-in with the
+ * `sluice doctor` against the real parts: the Kubernetes API stand-in with the
  * shipped RBAC (infra/k8s/rbac.yaml), a real Prometheus scraping Envoy-style counters, and the
  * real secret resolver. Each check fails in turn — a missing object, a 403 on patch, an
  * unreachable Prometheus, an empty query, an unresolvable secret — with a line that says how to

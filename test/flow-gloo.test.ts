@@ -136,7 +136,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(canaryWeights).toEqual([10, 50, 0]);
   });
 
-  // Issue 10: Rollback never overwrites weights someone else wrote after Sluice's last write (before: forced 100/0, exit 3).
+  // Rollback never overwrites weights someone else wrote after Sluice's last write (before: forced 100/0, exit 3).
   it('stops when someone else changes the weights, leaves their weights, announces Rollout Stuck and exits 1', async () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
@@ -152,7 +152,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(groupWeights()).toEqual({ primary: 70, canary: 30 });
   });
 
-  // Issue 10: a sticky Rejected on the safe weights was reported as restored (before: "the safety net restored the safe side").
+  // a sticky Rejected on the safe weights was reported as restored (before: "the safety net restored the safe side").
   it('a sticky Gloo Rejected on the rollback is not reported as restored (exit 1, record open); `sluice recover` closes it once Gloo accepts', async () => {
     const { code, summary } = await run(
       (look) => [successRate(look === 0 ? 99.9 : 50)],

@@ -1,5 +1,5 @@
 /**
- * Local notifications (issue 7 part 8): the local runtime feeds `spec.notifications.webhooks` from
+ * Local notifications: the local runtime feeds `spec.notifications.webhooks` from
  * the rollout's events, as the worker does in AWS. A loopback receiver gets every event with its
  * numbers; a dead receiver never slows or fails the rollout; without SLACK_BOT_TOKEN one line says
  * the Slack thread is skipped.

@@ -1,5 +1,5 @@
 /**
- * Window overrides in the real flow (issue 7 parts 4 and 9): the ASL in the local engine with the
+ * Window overrides in the real flow: the ASL in the local engine with the
  * real handlers and store, a recording router and scripted metrics. A deny window is in force now:
  * the rollout holds; an override with a reason lets it advance, and is audited (a step, an event,
  * `sluice status`/`history`). A start requested outside the window starts at once under an override.

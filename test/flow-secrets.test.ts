@@ -1,5 +1,5 @@
 /**
- * Secrets by reference through a whole local rollout (issue 12 item 1): the real ASL in the local
+ * Secrets by reference through a whole local rollout: the real ASL in the local
  * engine, the real web metric provider, analysis webhooks and notification webhooks against a
  * loopback server that demands the secrets. The spec carries only references (an env variable and
  * a file); the values must reach the server and nothing else: not the execution input or

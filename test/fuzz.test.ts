@@ -1,5 +1,5 @@
 /**
- * Fuzzing the edges (issue 12 item 8) with fast-check, 200 cases each: specs, start events, Flux
+ * Fuzzing the edges with fast-check, 200 cases each: specs, start events, Flux
  * and Argo CD bodies, Slack form bodies and interaction payloads of any JSON shape (null, arrays,
  * numbers). The property everywhere: no crash; nothing changed (no ledger entry, no execution,
  * no Slack action); a refusal names the field it is about.

@@ -1,5 +1,5 @@
 /**
- * Issue 10, items 1, 2, 3 and 5, through the real statemachine/rollout.asl.json in the local
+ * through the real statemachine/rollout.asl.json in the local
  * engine (real handlers, real sqlite store; a recording router that fails on cue). Each test names
  * the defect it pins: every one of them failed on the code before the issue.
  */

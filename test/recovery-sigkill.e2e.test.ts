@@ -1,5 +1,5 @@
 /**
- * Issue 10's key test: `sluice run` (a real child process: the real CLI, the real ASL in the local
+ * The key test: `sluice run` (a real child process: the real CLI, the real ASL in the local
  * engine, the real Gloo router through @kubernetes/client-node against the API stand-in, real
  * Prometheus) is SIGKILLed at 50/50. Before this issue traffic stayed 50/50, `status` said running,
  * `run` was refused until the lock expired two hours later, and no command restored traffic. Now

@@ -1,7 +1,7 @@
 /**
  * The reliability soak's harness (bench/reliability/): the fault plan, the retry budget read from
  * the ASL, and one small soak end to end. The soak's verdict on Sluice (its `violations`) is not
- * asserted here yet: the code before issue 10's fixes has violations; the lead tightens the last
+ * asserted here yet: the code before the recovery fixes has violations; the lead tightens the last
  * test to `toEqual([])` once the reconciler and never-give-up rollback are merged.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,7 +97,7 @@ describe('reliability soak: end to end at N = 4', () => {
     // Every kind the plan dealt is summarised with its end states.
     const dealt = new Set(report.rollouts.flatMap((r) => r.faults.map((f) => f.kind)));
     for (const kind of dealt) expect(Object.values(report.kinds[kind]?.endStates ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    // The verdict's shape (its content is tightened once issue 10's fixes land).
+    // The verdict's shape (its content is tightened once the recovery fixes landed).
     expect(Array.isArray(report.violations)).toBe(true);
     for (const violation of report.violations) {
       expect(Object.keys(INVARIANTS)).toContain(violation.invariant);

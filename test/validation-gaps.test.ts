@@ -1,5 +1,5 @@
 /**
- * The validation gaps of issue 12 item 7, each as a user meets it: `sluice validate` names an
+ * The validation gaps , each as a user meets it: `sluice validate` names an
  * unknown query variable and a webhook timeout that cannot fit its Lambda, warns about
  * `noData: pass`; every entry point caps `version` the same way (a Flux notification with a
  * 500-character version is a 400, not a 202); `sluice event` refuses a target that is a path.

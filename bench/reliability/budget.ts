@@ -64,7 +64,7 @@ export function retryBudget(compressedPauseMs: number, aslPath = ASL_PATH): Retr
   return { states, longest, safetyNet: { realSeconds: 60 + 120, compressedMs: 0 } };
 }
 
-/** How long a sustained outage lasts in the soak: three times the longest compressed budget plus the safety net's (issue 10). */
+/** How long a sustained outage lasts in the soak: three times the longest compressed budget plus the safety net's. */
 export function sustainedOutageMs(budget: RetryBudget, floorMs: number): number {
   return Math.max(floorMs, 3 * (budget.longest.compressedMs + budget.safetyNet.compressedMs));
 }

@@ -1,5 +1,5 @@
 /**
- * The fault menu of the reliability soak (issue 10, "How it is proven"), in the issue's words,
+ * The fault menu of the reliability soak, in the issue's words,
  * and the seeded plan that hands every rollout a few of them at chosen moments.
  */
 

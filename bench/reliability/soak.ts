@@ -1,5 +1,5 @@
 /**
- * The reliability soak (issue 10, "How it is proven"): N rollouts at once on distinct targets in
+ * The reliability soak: N rollouts at once on distinct targets in
  * one Kubernetes API stand-in and one local engine (the real ASL and handlers), each with a few
  * faults from the menu injected at moments seen on the API server. After every fault has healed
  * and one reconcile period has passed, the invariants are checked against the API server (and,
@@ -687,7 +687,7 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
     if (reported.exitCode !== null && reported.exitCode !== exitCodeFor(reported.outcome as Parameters<typeof exitCodeFor>[0])) {
       violate('b', `outcome ${reported.outcome} reported with exit ${reported.exitCode}`);
     }
-    // An abort Sluice acknowledged must be honoured in every state (issue 10 item 4).
+    // An abort Sluice acknowledged must be honoured in every state.
     if (track.abortAcknowledged !== undefined && reported.outcome === 'promoted') {
       violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
     }

@@ -1,5 +1,5 @@
 /**
- * `sluice doctor` (issue 12 item 6): the preflight alone, from where the rollout would run, with
+ * `sluice doctor`: the preflight alone, from where the rollout would run, with
  * no lock taken, no record written and no weight moved. Two halves, because the deployed Lambdas
  * run with two roles:
  * - readChecks (Prepare's role, the read-only Kubernetes group): secrets resolvable, the cluster

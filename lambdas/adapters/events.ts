@@ -1,5 +1,5 @@
 /**
- * Event publishers (DESIGN §3): every decision goes out as an event with source `sluice`.
+ * Event publishers: every decision goes out as an event with source `sluice`.
  * Locally the events go to the log and the store; in AWS to one EventBridge bus.
  *
  * Events are read by Slack channels, audit tooling and anyone with access to the bus, so a guard

@@ -1,5 +1,5 @@
 /**
- * The Gloo half of the preflight (DESIGN §1): before the first weight change, the objects fit
+ * The Gloo half of the preflight: before the first weight change, the objects fit
  * the spec and a route sends traffic through them, the canary is ready, and the weights are the
  * expected start state. Every check is a line a person can read (the CLI prints them); a failed
  * one refuses the rollout with all the reasons, having changed nothing that moves traffic (route

@@ -214,7 +214,7 @@ describe('UpstreamGroupRouter.setWeights', () => {
   });
 
   it('fails a write whose error Gloo reports on the VirtualService that routes to the group, and reverts it', async () => {
-    // An error caused by an UpstreamGroup's weights is reported where the group is used (issue 10 item 8).
+    // An error caused by an UpstreamGroup's weights is reported where the group is used.
     kube.gloo.reject('VirtualService', GLOO_NS, 'podinfo', 'route 1: upstream group gloo-system/podinfo: weighted destinations refused');
 
     const error = await router().setWeights(step, start).catch((e: unknown) => e);

@@ -2,7 +2,7 @@
  * The Gloo weight rules both routers share (the UpstreamGroup's `spec.destinations` and a route's
  * `routeAction.multi.destinations` have the same shape): reading the primary/canary weights,
  * rewriting the list, route promotion's weight-0 canary, Gloo's Rejected status, and the guarded
- * write with its conflict policy (DESIGN §6).
+ * write with its conflict policy.
  */
 import { ConflictError } from '../core/errors.ts';
 import { glooState } from '../core/gloo-schema.ts';
@@ -25,7 +25,7 @@ export function describeWeights(weights: Weights): string {
   return `primary ${weights.primary} / canary ${weights.canary}`;
 }
 
-/** Refuses, before any API call, weights Sluice must never write (DESIGN §6: never all-zero). */
+/** Refuses, before any API call, weights Sluice must never write (never all-zero). */
 export function assertWritableWeights(next: Weights, scale: number, what: string): void {
   const { primary, canary } = next;
   if (![primary, canary].every((w) => Number.isInteger(w) && w >= 0)) {
@@ -122,7 +122,7 @@ const VERDICT_POLL_MS = 100;
 
 /**
  * Called just before a write: notes each source's status, and returns the wait for the verdict on
- * the write. Gloo's status carries no generation (DESIGN §6) and Gloo writes statuses asynchronously,
+ * the write. Gloo's status carries no generation and Gloo writes statuses asynchronously,
  * at most about once a second, only when they change — so a status counts only once it changed
  * after the write, or once `settleMs` (longer than Gloo's report interval) has passed: then an
  * unchanged status is Gloo's verdict on the new object too. A `Rejected` written after the write
@@ -189,7 +189,7 @@ export class GlooRejectedError extends Error {
 }
 
 /**
- * The weight write both routers share (DESIGN §6): refuse unwritable weights before any call;
+ * The weight write both routers share: refuse unwritable weights before any call;
  * write only while the object holds `expected` (else someone else is steering: ConflictError);
  * retry a 409 on a fresh read; treat an object already at `next` as done (a retried write that
  * landed). Gloo's verdict is read from statuses written after the write, on the object and on

@@ -1,6 +1,6 @@
 /**
  * Stopping a running rollout from outside the state machine, at any moment and from any process
- * (DESIGN §3): during a bake the pending task token is failed (rollback within a second or two);
+ * During a bake the pending task token is failed (rollback within a second or two);
  * otherwise a flag in the store stops it at its next task. Used by `sluice abort`, chat-ops and
  * the CloudWatch alarm path alike.
  */

@@ -20,7 +20,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * The longest the routers wait for Gloo's verdict on a write (gloo-weights.ts watchVerdict). Gloo
- * reports asynchronously, at most about once a second, without a generation (DESIGN §6), and
+ * reports asynchronously, at most about once a second, without a generation, and
  * writes a status only when it changes: after this long an unchanged status is its verdict on the
  * new object too. A status that changes after the write ends the wait sooner.
  */

@@ -120,7 +120,7 @@ describe('deltaCounts', () => {
   });
 });
 
-describe('deltaCounts per scrape source (issue 11)', () => {
+describe('deltaCounts per scrape source', () => {
   const at = (ms: number) => new Date(ms).toISOString();
   const T0 = Date.parse('2026-12-06T12:00:00Z');
   const stamped = (samples: SeriesSample[], ts: number) => samples.map((s) => ({ ...s, timestamp: ts }));

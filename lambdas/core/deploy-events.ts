@@ -1,5 +1,5 @@
 /**
- * Deploy events (issue 7 part 2), parsed at the edge: the custom `Rollout Requested` event
+ * Deploy events, parsed at the edge: the custom `Rollout Requested` event
  * (source `sluice`), ECR's `ECR Image Action` push, a schedule firing (EventBridge Scheduler's
  * Lambda target input), and the GitOps notifications (Flux `generic-hmac`, Argo CD webhook).
  * Pure: each becomes a start request, or a reason it starts nothing.

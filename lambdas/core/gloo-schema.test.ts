@@ -64,7 +64,7 @@ describe('totalWeight', () => {
 describe('validateGlooStructure (what the API server checks)', () => {
   it("accepts what only Gloo refuses: an all-zero total, an empty list, several route actions", () => {
     // The CRDs' structural schemas type the fields but carry no minItems and no oneOf; Gloo rejects
-    // these later in a status (issue 10 item 8).
+    // these later in a status.
     const zero = { apiVersion: 'gloo.solo.io/v1', kind: 'UpstreamGroup', metadata: { name: 'g' }, spec: { destinations: [{ destination: { upstream: ref('a') }, weight: 0 }] } };
     expect(validateGlooStructure('UpstreamGroup', zero)).toEqual([]);
     expect(validateGlooStructure('UpstreamGroup', { ...zero, spec: { destinations: [] } })).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * The project's own schema of the Gloo Edge fields Sluice reads or writes (DESIGN §4). It is
+ * The project's own schema of the Gloo Edge fields Sluice reads or writes. It is
  * not a copy of Gloo's CRDs: only the touched fields are typed; everything else passes through
  * untouched (`looseObject`), so a real cluster's objects round-trip unchanged.
  *
@@ -36,13 +36,13 @@ export function totalWeight(destinations: ReadonlyArray<{ weight?: number | null
 
 /**
  * Rules Gloo enforces when it translates, not the API server: the CRD's structural schema accepts
- * the object, and Gloo reports the problem later in a status (issue 10 item 8). Tagged so the API
+ * the object, and Gloo reports the problem later in a status. Tagged so the API
  * stand-in can accept what a real API server accepts (validateGlooStructure) and leave them to its
  * status reporter.
  */
 const SEMANTIC = { gloo: 'semantic' } as const;
 
-// Gloo refuses a weighted list that is empty or whose total is 0 (an all-zero write is the trap in DESIGN §6).
+// Gloo refuses a weighted list that is empty or whose total is 0.
 function positiveTotal(destinations: ReadonlyArray<{ weight?: number | null | undefined }>, ctx: z.core.$RefinementCtx) {
   if (destinations.length === 0) {
     ctx.addIssue({ code: 'custom', message: 'expected at least one destination (Gloo rejects an empty list)', params: SEMANTIC });
@@ -201,7 +201,7 @@ const STATE_BY_NUMBER: Record<number, GlooState> = { 0: 'Pending', 1: 'Accepted'
 
 /**
  * The state Gloo reported for an object, or undefined when it has not reported yet.
- * Gloo's status carries no observedGeneration (DESIGN §6): `Accepted` right after a write
+ * Gloo's status carries no observedGeneration: `Accepted` right after a write
  * may describe the previous version; only `Rejected` is conclusive.
  */
 export function glooState(status: unknown, reporterNamespace = GLOO_REPORTER_NAMESPACE): { state: GlooState; reason?: string } | undefined {

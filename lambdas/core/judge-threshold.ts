@@ -1,5 +1,5 @@
 /**
- * The threshold judge (DESIGN §5, Flagger semantics): each metric checked against its
+ * The threshold judge (Flagger semantics): each metric checked against its
  * `thresholdRange`, both ends inclusive. This file judges one look; counting failed checks
  * across looks and applying `noData` is the decision's job.
  */

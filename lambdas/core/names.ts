@@ -1,5 +1,5 @@
 /**
- * Step Functions execution names (DESIGN §1): target + version, sanitized to the characters
+ * Step Functions execution names: target + version, sanitized to the characters
  * Step Functions allows, at most 80 characters, plus an attempt suffix so the same version can
  * be started again after a rollback (Step Functions keeps a used name for 90 days).
  *

@@ -1,5 +1,5 @@
 /**
- * The seams (DESIGN §2). Each is a small interface with one file per implementation under
+ * The seams. Each is a small interface with one file per implementation under
  * `lambdas/adapters/`, chosen by a factory that switches over a discriminated union with an
  * exhaustive `never` check. Core code depends only on these types.
  */
@@ -211,7 +211,7 @@ export interface AbortRequest {
   kind?: 'abort' | 'alarm';
 }
 
-/** Where a trigger came from (the idempotency ledger's sources, DESIGN §1). */
+/** Where a trigger came from (the idempotency ledger's sources). */
 export type TriggerSource = 'event' | 'ecr' | 'gitops' | 'slack' | 'schedule' | 'cli';
 
 /** One entry of the idempotency ledger: what a trigger started (or why it started nothing). Never expires. */
@@ -225,7 +225,7 @@ export interface TriggerRecord {
 }
 
 /**
- * A person's override of a target's change windows (issue 7 part 4): while `until` lies ahead, a
+ * A person's override of a target's change windows: while `until` lies ahead, a
  * closed window counts as open for that target (Analyze advances, a start is not queued). Audited
  * separately (a step and a `Command Audited` event); this record is only the one in force.
  */

@@ -69,7 +69,7 @@ describe('renderQuery', () => {
 });
 
 describe('queryVariables', () => {
-  it('gives the variables of DESIGN §3 from the spec', () => {
+  it('gives the variables templates allow from the spec', () => {
     const s = spec();
     expect(queryVariables(s, s.spec.analysis.metrics[0]!)).toEqual({
       namespace: 'default',

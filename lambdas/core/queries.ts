@@ -1,6 +1,6 @@
 /**
  * PromQL templates kept as data (the way Flagger keeps `pkg/metrics/observers/gloo.go`) and the
- * variables custom queries may use (DESIGN §3). Pure: rendering only, no I/O.
+ * variables custom queries may use. Pure: rendering only, no I/O.
  *
  * The Envoy naming lives here and only here: `envoyClusterName` turns an upstream into the
  * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
@@ -75,7 +75,7 @@ export function envoyClusterName(template: string, upstream: { name: string; nam
   }
 }
 
-/** The variables of DESIGN §3 for one metric of a rollout. */
+/** The variables templates allow for one metric of a rollout. */
 export function queryVariables(spec: RolloutSpec, metric: MetricSpec): QueryVariables {
   const { router, workload, strategy } = spec.spec;
   return {
@@ -145,7 +145,7 @@ export const COUNTER_TEMPLATES = {
   requests: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}"}',
   errors: 'envoy_cluster_upstream_rq{envoy_cluster_name="{{cluster}}",envoy_response_code=~"5.."}',
   slow: 'envoy_cluster_upstream_rq_time_count{envoy_cluster_name="{{cluster}}"} - ignoring(le) envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{cluster}}",le=~"{{le}}"}',
-  /** Retried attempts: Envoy counts only a request's final answer under upstream_rq (issue 11). */
+  /** Retried attempts: Envoy counts only a request's final answer under upstream_rq. */
   retries: 'envoy_cluster_upstream_rq_retry{envoy_cluster_name="{{cluster}}"}',
 } as const;
 

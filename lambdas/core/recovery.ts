@@ -1,5 +1,5 @@
 /**
- * Recovery (issue 10): how long Sluice keeps trying to put a live split on a safe side, when it
+ * Recovery: how long Sluice keeps trying to put a live split on a safe side, when it
  * tells people it is stuck, what the outcome of a stopped rollout is (read from the objects, never
  * assumed), and the arithmetic of the Rollback state's backoff. Pure: no I/O.
  *
@@ -117,7 +117,7 @@ export interface ReadOutcome {
 }
 
 /**
- * The outcome, from the objects (issue 10 item 5): 0 promoted (100% primary running the new
+ * The outcome, from the objects: 0 promoted (100% primary running the new
  * template); 2 refused (no weight was ever written); 3 rolled back / 4 aborted (100% on the old
  * primary); 5 held on the canary after the copy; 1 anything else, naming the split.
  */

@@ -1,5 +1,5 @@
 /**
- * One-off scheduled rollouts (issue 7 part 3): schedule names, the exact EventBridge Scheduler
+ * One-off scheduled rollouts: schedule names, the exact EventBridge Scheduler
  * request, the scheduler seam both engines implement, and "start now or queue until the window
  * opens". A schedule fires the one start handler (so windows, lock and access are checked again
  * when it fires), with the schedule's name as the idempotency key.

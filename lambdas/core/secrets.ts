@@ -1,5 +1,5 @@
 /**
- * Secrets by reference (issue 12 item 1). A secret-bearing field of the spec (web provider and
+ * Secrets by reference. A secret-bearing field of the spec (web provider and
  * webhook headers, Prometheus bearerToken / basicAuth.password, webhook and notification URLs)
  * takes either a value or a reference:
  *

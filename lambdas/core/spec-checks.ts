@@ -1,5 +1,5 @@
 /**
- * Rules that close the last validation gaps (issue 12 item 7), run by validateSpec (and so by
+ * Rules that close the last validation gaps, run by validateSpec (and so by
  * `sluice validate`, synth and every start path). Pure.
  * - Query templates use only the variables Sluice fills in: an unknown `{{name}}` fails at
  *   validate, naming the field, instead of at preflight.

@@ -1,5 +1,5 @@
 /**
- * The rollout spec (DESIGN §3): one zod schema that gives the TypeScript types, the defaults
+ * The rollout spec: one zod schema that gives the TypeScript types, the defaults
  * and the published JSON Schema (`schema/rollout.schema.json`). Pure: no I/O here.
  *
  * The schema knows every field of the design. Fields whose feature is not built yet are

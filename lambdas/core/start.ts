@@ -1,5 +1,5 @@
 /**
- * The one start path behind every trigger (DESIGN §1, issue 7 part 1), its pure half: what a start
+ * The one start path behind every trigger, its pure half: what a start
  * request is, how a trigger becomes an idempotency-ledger key, which overrides an event may carry,
  * and the answers a trigger gets. The I/O half (registry, ledger, lock, StartExecution, queueing)
  * is lambdas/adapters/start-path.ts.

@@ -66,7 +66,7 @@ export const wakeSchema = z
   .object({ command: z.enum(['promote', 'resume']).optional(), Error: z.string().optional(), Cause: z.string().optional() })
   .passthrough();
 
-/** The execution input: the full resolved spec plus the version and who asked (DESIGN §1). */
+/** The execution input: the full resolved spec plus the version and who asked. */
 export const executionInputSchema = z.object({
   spec: rolloutSpecSchema,
   version: z.string().min(1).max(128),

@@ -1,5 +1,5 @@
 /**
- * What every entry point accepts as a version and a target (issue 12 item 7): one rule, checked
+ * What every entry point accepts as a version and a target: one rule, checked
  * before anything is recorded, so a Flux notification with a 500-character version is answered
  * 400 at the door instead of 202 and a failed execution later. The limits are the execution
  * input's (lambdas/core/task.ts: version at most 128 characters), so what passes here also passes there.

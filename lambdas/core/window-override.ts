@@ -1,5 +1,5 @@
 /**
- * Overriding the change windows (issue 7 part 4): an authorized person lets a target move while its
+ * Overriding the change windows: an authorized person lets a target move while its
  * windows are closed, with a reason, for a bounded time. Pure: the adapter stores and audits it.
  *
  * While an override is in force a closed window counts as open: Analyze advances a held rollout and

@@ -1,5 +1,5 @@
 /**
- * Change windows (`strategy.windows`, DESIGN §3): allow and deny entries, each a 5-field cron
+ * Change windows (`strategy.windows`): allow and deny entries, each a 5-field cron
  * `schedule` that opens the window for `duration` in an IANA `timeZone`, or an absolute
  * `from`/`to` (a holiday freeze). Deny overrides allow; with no allow entry, every moment not
  * denied is open; with no entries at all, always open. Pure: the caller passes the time.

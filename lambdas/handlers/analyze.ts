@@ -57,7 +57,7 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
   }
   if (next.next === 'promote') next = holdPromotion(next, (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok));
-  // A hold pushes the deadline back; the lock follows liveness (issue 10), renewed here so its backstop clock never lapses under a long hold.
+  // A hold pushes the deadline back; the lock follows liveness, renewed here so its backstop clock never lapses under a long hold.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, lockExpiresAt(deps.now()));
   const at = deps.now().toISOString();
   await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });

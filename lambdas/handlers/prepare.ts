@@ -97,7 +97,7 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   return run;
 }
 
-/** DESIGN §1 preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
+/** The preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
 async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
   for (const provider of deps.providersFor(spec)) await provider.isOnline();
   const readings = await deps.readMetrics(spec);

@@ -1,5 +1,5 @@
 /**
- * The reconciler (issue 10 item 2): level-triggered, like Flagger's and Argo Rollouts' loops. It
+ * The reconciler: level-triggered, like Flagger's and Argo Rollouts' loops. It
  * lists every rollout record still open, asks whether its execution runs, and for each one that
  * does not (a killed local engine, a lost status event, a dead-lettered safety net, a gate that
  * outlived everything) drives the target to its safe side with the same restore code as Rollback,

@@ -3,7 +3,7 @@
  * catch-all), the safety net (executions stopped, failed or timed out, where no Catch runs) and the
  * reconciler (records left open by a dead execution). Idempotent: a closed rollout stays as it is.
  *
- * The rules (issue 10):
+ * The rules:
  * - Owner-checked: a target whose lock another execution holds is never touched (a late
  *   safety-net delivery for a dead execution must not overwrite a newer rollout's weights).
  * - Never overwrite someone else: only weights Sluice wrote last (or was writing when it

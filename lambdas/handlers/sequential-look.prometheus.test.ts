@@ -2,7 +2,7 @@
  * The sequential judge's production path (Prepare's startSequential, SetWeight's rebase,
  * Analyze's lookSequential with the flow's decisions) against Debian's real Prometheus at scaled
  * time (1–3 s scrapes), through the real adapter (timestamps, uptime, file-based targets):
- * the routine events that rolled healthy canaries back before issue 11.
+ * the routine events that rolled healthy canaries back before per-source counting.
  *
  * - a gateway pod replaced (new `instance`, counters from zero);
  * - a gateway restarted in place, with a response-code series (an old 504) not re-created;
@@ -121,7 +121,7 @@ async function looks(deps: HandlerDeps, spec: ReturnType<typeof specFor>, run: R
   return seen;
 }
 
-describe('the sequential judge on a real Prometheus through routine events (issue 11)', () => {
+describe('the sequential judge on a real Prometheus through routine events', () => {
   it('keeps judging, without a rollback, through a gateway pod replacement (new instance, counters from zero)', async () => {
     // Prepare: one gateway, 1 s scrapes, the rollout at 10%.
     let gateway = await startGatewayProcess();

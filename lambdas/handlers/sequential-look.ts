@@ -30,7 +30,7 @@ function snapshotter(deps: HandlerDeps) {
 
 const sum = (series: { value: number }[]) => series.reduce((total, s) => total + s.value, 0);
 
-/** Stores written before issue 11 kept `emptyLooks` and no `evidenceAt`. */
+/** Stores written before per-source counting kept `emptyLooks` and no `evidenceAt`. */
 function memoryOf(stored: unknown, execution: string): JudgeMemory {
   if (!stored || typeof stored !== 'object') throw new Error(`rollout ${execution} has no counter baseline: Prepare did not take one`);
   const memory = stored as JudgeMemory;

@@ -1,5 +1,5 @@
 /**
- * The Slack bot behind a Lambda Function URL (DESIGN §1, §6: ack first, report later).
+ * The Slack bot behind a Lambda Function URL: ack first, report later.
  *
  * `handler` (the Function URL): a middy chain — body-size cap, then the v0 signature checked on
  * the RAW body (base64-decoded when the URL encoded it) before anything parses it, then the ack

@@ -18,7 +18,7 @@ export interface Io {
 }
 
 /**
- * Locally, start, retry and abort reconcile the target first (issue 10): an orphan left by a killed
+ * Locally, start, retry and abort reconcile the target first: an orphan left by a killed
  * engine is put on its safe side and closed, its lock freed, before the command looks at the lock.
  */
 async function reconcileFirst(control: ControlPlane, target: string, io: Io): Promise<Array<{ action: string }>> {

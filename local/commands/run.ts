@@ -109,7 +109,7 @@ export async function runCommand(specPath: string, options: RunOptions & { runti
       io.stderr(`abort failed: ${String(error)}\n`),
     );
   };
-  // SIGTERM (kill, systemd, CI cancelling a job) and SIGHUP (the terminal closed) are Ctrl-C too (issue 10).
+  // SIGTERM (kill, systemd, CI cancelling a job) and SIGHUP (the terminal closed) are Ctrl-C too.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const signal of signals) process.on(signal, stopOnSignal);
   try {

@@ -3,7 +3,7 @@
  * `${Name}` substitutions CDK fills in AWS are mapped to in-process handlers, and the one place
  * where aws-local-stepfunctions reads the ASL differently from AWS is bridged in memory.
  *
- * The TimeoutSecondsPath bridge (DESIGN §6): AWS resolves a Task's `TimeoutSecondsPath` against
+ * The TimeoutSecondsPath bridge: AWS resolves a Task's `TimeoutSecondsPath` against
  * the state *input*; aws-local-stepfunctions 3 resolves it against the *Parameters result*. So
  * `"TimeoutSecondsPath": "$.run.bakeSeconds"` is right on AWS and fails locally with "does not
  * point to a value". The file stays AWS-correct; when loading, we look for a Parameters field that

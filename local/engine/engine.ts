@@ -144,7 +144,7 @@ export class LocalEngine {
   /** Same, from an already parsed ASL document (`source` names it in errors). */
   static fromDocument(document: unknown, source: string, options: LocalEngineOptions): LocalEngine {
     // On Node < 22 every Task throws "Promise.withResolvers is not a function" and a States.ALL
-    // Catch turns that into a rollback that looks real (DESIGN §6): refuse to start instead.
+    // Catch turns that into a rollback that looks real: refuse to start instead.
     if (typeof Promise.withResolvers !== 'function') {
       throw new Error(`the local engine needs Node >= 22 (aws-local-stepfunctions uses Promise.withResolvers); this is Node ${process.versions.node}: use npx or node_modules/.bin/node`);
     }

@@ -80,7 +80,7 @@ export interface FlaggerImportOptions {
 
 const FLAGGER_PROMETHEUS_DEFAULT = 'http://prometheus:9090';
 const CHANGE_ME = 'CHANGE-ME';
-/** Weights for a Canary that had none (A/B or Blue/Green): start small, like the DESIGN example. */
+/** Weights for a Canary that had none (A/B or Blue/Green): start small. */
 const FALLBACK_WEIGHTS = [1, 5, 10, 25, 50];
 
 class Report {

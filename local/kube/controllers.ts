@@ -1,8 +1,8 @@
 /**
- * The two pieces of cluster behaviour Sluice depends on (DESIGN §4):
+ * The two pieces of cluster behaviour Sluice depends on:
  * - Gloo's status reporter: marks Gloo objects Accepted, Warning or Rejected `lagMs` after a
  *   change (default 1 s: Gloo translates and writes statuses asynchronously, about once a second,
- *   as issue 10 item 8 read in Gloo's source), writing `status.statuses.gloo-system` only when the
+ *   as read in Gloo's source), writing `status.statuses.gloo-system` only when the
  *   verdict changes — so, as on a cluster, an `Accepted` read right after a write still describes
  *   the previous version. Gloo's own rules (an empty or all-zero weighted list, several route
  *   actions) are judged here, not by the API server; an error caused by an UpstreamGroup's

@@ -1,6 +1,6 @@
 /**
  * Conformance of the project's own Gloo schema (lambdas/core/gloo-schema.ts) with Gloo's real
- * CRDs (DESIGN §4): every field path the schema types must exist in the CRD's openAPIV3Schema
+ * CRDs: every field path the schema types must exist in the CRD's openAPIV3Schema
  * with a compatible type, or the stand-in would accept objects a cluster refuses (or the reverse).
  *
  * The CRDs are reference data outside the project. The comparison is registered only when

@@ -381,8 +381,8 @@ describe('Gloo status reporter', () => {
   });
 
   it('reports late, as Gloo does: nothing for about a second after a change, then the verdict', async () => {
-    // Gloo translates and writes statuses asynchronously, about once a second (issue 10 item 8,
-    // from Gloo's source); the stand-in's default lag models that.
+    // Gloo translates and writes statuses asynchronously, about once a second (read
+    // in Gloo's source); the stand-in's default lag models that.
     const realistic = await startKubeStandIn();
     try {
       const written = Date.now();

@@ -1,5 +1,5 @@
 /**
- * A Kubernetes API stand-in for tests and the demo (DESIGN §4): no real API server installs
+ * A Kubernetes API stand-in for tests and the demo: no real API server installs
  * here, so this serves the slice of the API Sluice and the demo gateway use — discovery, and
  * namespaced GET/LIST/CREATE/PUT/PATCH/DELETE/WATCH for Gloo's UpstreamGroup, Upstream,
  * VirtualService, RouteTable, apps/v1 Deployments (with `scale` and `status`) and autoscaling/v2

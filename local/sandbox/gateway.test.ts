@@ -183,7 +183,7 @@ describe('weighted gateway', () => {
   });
 });
 
-describe('the gateway counts like Envoy (issue 11)', () => {
+describe('the gateway counts like Envoy', () => {
   const metricsText = async (gateway: Gateway) => (await fetch(gateway.metricsUrl)).text();
 
   it('creates a response code series at its first answer, never as a zero beforehand', async () => {

@@ -1,5 +1,5 @@
 /**
- * The sandbox's data plane (DESIGN §4): a weighted HTTP gateway standing in for Gloo's Envoy.
+ * The sandbox's data plane: a weighted HTTP gateway standing in for Gloo's Envoy.
  *
  * Like Gloo, it learns its routing only from the Kubernetes API: it list-watches VirtualServices
  * and UpstreamGroups (client-node informers), takes the named VirtualService's first route whose

@@ -1,5 +1,5 @@
 /**
- * The demo sandbox (issue 4, DESIGN §4): everything a real canary rollout needs, on loopback, on
+ * The demo sandbox: everything a real canary rollout needs, on loopback, on
  * one machine, from the repository alone.
  *
  *   startSandbox(options) starts, on free ports:

@@ -1,5 +1,5 @@
 /**
- * The chat-ops access policy per target (`spec.access`, DESIGN §3). Pure: group membership is
+ * The chat-ops access policy per target (`spec.access`). Pure: group membership is
  * resolved by the adapter (only for the groups `groupsToResolve` names) and passed in.
  *
  * - No policy: only `status` and `help` work.

@@ -1,5 +1,5 @@
 /**
- * What to expect before the first step (issue 6 part 2): at the configured rate and schedule,
+ * What to expect before the first step: at the configured rate and schedule,
  * about how long until a canary with twice the baseline error rate is caught, and how long a
  * healthy canary takes to be promoted. An approximation, not a simulation: each e-value's log is
  * taken to grow at its expected rate (the Kullback-Leibler divergence per event or request at the

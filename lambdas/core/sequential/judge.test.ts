@@ -43,7 +43,7 @@ describe('sequential judge: failing a bad canary', () => {
     expect(decisions.length).toBeLessThanOrEqual(3);
   });
 
-  // Issue 11 changed this: the threshold test compares the canary with the larger of its limit and
+  // Changed with per-source counting: the threshold test compares the canary with the larger of its limit and
   // the primary's rate in the same window, so a canary exactly as bad as a primary that is itself
   // over the limit (a shared incident) is no longer rolled back by it.
   it('fails a canary above its threshold while the primary keeps it, the one-sample test adding at most tenfold per look', () => {
@@ -100,7 +100,7 @@ describe('sequential judge: no evidence', () => {
     }
   });
 
-  // Issue 11 changed this: a source left out (gap) no longer voids the look — both arms lose it alike.
+  // Changed with per-source counting: a source left out (gap) no longer voids the look — both arms lose it alike.
   it('a missing latency count is no evidence, never a pass; a source left out does not void the look', () => {
     const missingSlow = judgeLook(null, look([100, 0], [900, 0, 2]), ctx(0, 0, 10, false, [ERRORS, LATENCY]));
     expect(missingSlow.decision).toBe('no-evidence');
@@ -186,7 +186,7 @@ describe('sequential judge: advancing early', () => {
     expect(state?.stepLooks).toBe(6);
   });
 
-  // Issue 11 changed this: the promotion e-value is the minimum of the ratio and threshold
+  // Changed with per-source counting: the promotion e-value is the minimum of the ratio and threshold
   // e-values (the union null "worse than the margin or above the limit"), not their mean.
   it('does not end a step early for a canary twice as bad as the primary but inside its threshold', () => {
     // Prepare: primary 0.1%, canary 0.2%, limit 1%: the threshold test alone would promote at once.

@@ -1,5 +1,5 @@
 /**
- * The sequential judge (issue 6 part 2, DESIGN §5). Each look brings the integer deltas of the
+ * The sequential judge. Each look brings the integer deltas of the
  * raw counters per arm (counts.ts). Per metric (errors, and each latency threshold as its own
  * metric) it keeps, for the whole rollout, an anytime-valid e-process of "the canary is worse than
  * the primary", plus a one-sample e-process of "the canary's rate is above its allowed rate" when

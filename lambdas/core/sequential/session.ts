@@ -1,5 +1,5 @@
 /**
- * The sequential judge as one stateful shape (issue 11 item 9): `start` with the first counter
+ * The sequential judge as one stateful shape: `start` with the first counter
  * snapshot, `rebase` at every weight change, `look` with each new snapshot → a verdict, a
  * decision and the memory for the next look. Pure: the handler (lambdas/handlers/
  * sequential-look.ts) only reads Prometheus, keeps the memory in the store and wires the flow.
@@ -26,7 +26,7 @@ export interface JudgeMemory {
   cleanFrom?: number | undefined;
   /** Epoch ms the rollout's first baseline was taken: a process started after it is counted whole when first seen. */
   startedAt?: number | undefined;
-  /** Kept for stores written before issue 11 (consecutive empty looks). */
+  /** Kept for stores written before per-source counting (consecutive empty looks). */
   emptyLooks?: number | undefined;
 }
 
