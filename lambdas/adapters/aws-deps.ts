@@ -1,5 +1,5 @@
 /** Everything a handler that talks to the cluster and the metrics needs, in AWS. */
-import { once } from '../handlers/deps.ts';
+import { once } from '../core/once.ts';
 import type { HandlerDeps } from '../handlers/deps.ts';
 import { awsStoreDeps } from './aws-store-deps.ts';
 import { kubeConfigFor } from './eks-auth.ts';

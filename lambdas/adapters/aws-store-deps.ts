@@ -1,5 +1,5 @@
 /** The store and the event bus in AWS, from the Lambda's environment (set by the CDK construct). */
-import { once } from '../handlers/deps.ts';
+import { once } from '../core/once.ts';
 import type { StoreDeps } from '../handlers/deps.ts';
 import { EventBridgePublisher } from './events.ts';
 import { DynamoRolloutStore } from './store-dynamodb.ts';

@@ -5,7 +5,7 @@
  * The Envoy naming lives here and only here: `envoyClusterName` turns an upstream into the
  * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
  */
-import { BUILT_IN_METRICS, type MetricSpec, type RolloutSpec } from './spec.ts';
+import { BUILT_IN_METRICS, type MetricSpec, type RolloutSpec } from './spec-schema.ts';
 import type { Side } from './ports.ts';
 
 export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];

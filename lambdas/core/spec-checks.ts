@@ -9,7 +9,7 @@
  * - specWarnings: worth saying, not refusing (`noData: pass`).
  */
 import { parseDuration } from './duration.ts';
-import type { RolloutSpec, SpecProblem } from './spec.ts';
+import type { RolloutSpec, SpecProblem } from './spec-schema.ts';
 
 /** The variables of a query template (lambdas/core/queries.ts QUERY_VARIABLES; kept equal by a test). */
 export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'primary', 'canary', 'primaryCluster', 'canaryCluster'] as const;

@@ -10,7 +10,7 @@
 import { CronError, nextOccurrence, occurrences, parseCron, previousOccurrence } from './cron.ts';
 import type { Cron } from './cron.ts';
 import { parseDuration } from './duration.ts';
-import type { StrategySpec } from './spec.ts';
+import type { StrategySpec } from './spec-schema.ts';
 import { isTimeZone } from './zoned-time.ts';
 
 export { localTimeToInstant, parseStartTime, LocalTimeError } from './zoned-time.ts';

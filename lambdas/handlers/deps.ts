@@ -36,7 +36,4 @@ export type HandlerDeps = StoreDeps & ClusterDeps & MetricDeps;
 /** Deps are built once per warm Lambda (or once per local engine), on first use. */
 export type DepsSource<T> = () => Promise<T>;
 
-export function once<T>(build: () => Promise<T>): DepsSource<T> {
-  let built: Promise<T> | undefined;
-  return () => (built ??= build());
-}
+export { once } from '../core/once.ts';

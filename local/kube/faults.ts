@@ -3,11 +3,12 @@
  * connections, delays, throttling, admission denials) and the audit log of writers.
  */
 import type { ServerResponse } from 'node:http';
-import type { ResourceRequest } from './http.ts';
+import type { ApiVerb, ResourceRequest } from './http.ts';
 import { send } from './http.ts';
 import { failureStatus, reasonForCode } from './status.ts';
 
-export type FaultVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+/** The API verb a fault matches: the verbs the HTTP layer resolves a request to. */
+export type FaultVerb = ApiVerb;
 
 export interface FaultRule {
   verb?: FaultVerb;

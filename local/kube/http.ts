@@ -3,16 +3,18 @@
  * answers, bodies within the real server's size limit, and label/field selectors.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FaultVerb } from './faults.ts';
 import { apiGroup, apiGroupList, apiResourceList, findByPlural, type ResourceType } from './resources.ts';
 import { badRequest, KubeApiError } from './status.ts';
 import type { KubeObject } from './store.ts';
+
+/** The Kubernetes API verb of a request (what RBAC and the fault rules match on). */
+export type ApiVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024; // the real server's request size limit
 
 export interface ResourceRequest {
   type: ResourceType;
-  verb: FaultVerb;
+  verb: ApiVerb;
   namespace: string | undefined;
   name: string | undefined;
   subresource: 'scale' | 'status' | undefined;
@@ -114,7 +116,7 @@ export function parse(method: string, url: URL): Parsed {
     else return missing();
   }
   const watch = url.searchParams.get('watch');
-  const verbs: Record<string, FaultVerb | undefined> = {
+  const verbs: Record<string, ApiVerb | undefined> = {
     GET: name === undefined ? (watch === 'true' || watch === '1' ? 'watch' : 'list') : 'get',
     POST: name === undefined ? 'create' : undefined,
     PUT: name !== undefined ? 'update' : undefined,

@@ -5,7 +5,7 @@
  */
 import { checkLatencyThreshold } from '../queries.ts';
 import { parseDuration } from '../duration.ts';
-import type { MetricSpec, RolloutSpec, SpecProblem } from '../spec.ts';
+import type { MetricSpec, RolloutSpec, SpecProblem } from '../spec-schema.ts';
 import type { SequentialMetric } from './judge.ts';
 
 export interface SequentialPlan {
