@@ -33,7 +33,7 @@ import { placeInVpc } from './vpc.ts';
 import { grantSecretReads } from './secrets.ts';
 import type { SluiceVpcPlacement } from './vpc.ts';
 
-export type { SluiceVpcPlacement, VpcEndpointService } from './vpc.ts';
+export type { SluiceVpcPlacement } from './vpc.ts';
 
 /** The Kubernetes group the Lambda role maps to; infra/k8s/rbac.yaml binds it. */
 export const KUBERNETES_GROUP = 'sluice:orchestrator';

@@ -33,7 +33,8 @@ import type { StartAnswer, StartCheck, StartRequest } from '../core/start.ts';
 import type { ExecutionInput } from '../core/task.ts';
 import { planStart } from '../core/windows.ts';
 import { activeOverride } from '../core/window-override.ts';
-import { MAX_ATTEMPTS } from './start-execution.ts';
+/** Enough attempts for any sane number of retries of one version. */
+const MAX_ATTEMPTS = 100;
 import { targetProblem, versionProblem } from '../core/version.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
 

@@ -150,13 +150,8 @@ export const routeTableSchema = glooObject('gateway.solo.io/v1', 'RouteTable', r
 export type ResourceRef = z.infer<typeof resourceRefSchema>;
 export type WeightedDestination = z.infer<typeof weightedDestinationSchema>;
 export type GlooRoute = z.infer<typeof routeSchema>;
-export type RouteAction = z.infer<typeof routeActionSchema>;
-export type Shadowing = z.infer<typeof shadowingSchema>;
-export type GlooStatus = z.infer<typeof glooStatusSchema>;
 export type UpstreamGroup = z.infer<typeof upstreamGroupSchema>;
-export type Upstream = z.infer<typeof upstreamSchema>;
 export type VirtualService = z.infer<typeof virtualServiceSchema>;
-export type RouteTable = z.infer<typeof routeTableSchema>;
 
 /** Where each Gloo kind lives in the API, with its schema. */
 export const GLOO_KINDS = {

@@ -142,11 +142,6 @@ export function outcomeFromObjects(intended: IntendedEnd, observed: ObservedEnd,
   return { outcome: 'failed', note: `traffic is split: ${split}` };
 }
 
-/** The safe side's weights for a record. */
-export function safeWeights(side: Side, scale: number): Weights {
-  return side === 'primary' ? { primary: scale, canary: 0 } : { primary: 0, canary: scale };
-}
-
 /** Weights Sluice itself wrote last (or was about to write when it stopped): never someone else's. */
 export function isSluicesWrite(current: Weights, record: Pick<RolloutRecord, 'lastWeights' | 'pendingWeights'>): boolean {
   return sameWeights(current, record.lastWeights) || (record.pendingWeights !== undefined && sameWeights(current, record.pendingWeights));

@@ -228,7 +228,6 @@ export type StrategySpec = RolloutSpec['spec']['strategy'];
 export type AnalysisSpec = RolloutSpec['spec']['analysis'];
 export type MetricSpec = z.infer<typeof metricSchema>;
 export type PrometheusServer = z.infer<typeof prometheusServerSchema>;
-export type MetricProviderSpec = z.infer<typeof metricProviderSchema>;
 
 /** One problem with a spec: the field path (`spec.strategy.interval`) and what was expected. */
 export interface SpecProblem {

@@ -7,7 +7,6 @@ import * as z from 'zod';
 import { rolloutSpecSchema } from './spec.ts';
 
 export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback']);
-export type NextAction = z.infer<typeof nextActionSchema>;
 
 export const runStateSchema = z.object({
   /**
@@ -104,7 +103,6 @@ export type BakeInput = z.infer<typeof bakeInputSchema>;
 
 /** The error a Catch put in `$.error`. */
 export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
-export type CaughtError = z.infer<typeof caughtErrorSchema>;
 
 /** Rollback gets the whole state: it may be reached before `run` exists or without an error. */
 export const rollbackInputSchema = z.object({

@@ -96,12 +96,6 @@ export function formatWallIso(wall: WallTime): string {
   return `${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)}T${pad(wall.hour)}:${pad(wall.minute)}:${pad(wall.second)}`;
 }
 
-/** The wall time shifted by whole days (calendar arithmetic, no zone involved). */
-export function addDays(wall: WallTime, days: number): WallTime {
-  const date = new Date(wallToEpoch({ ...wall, hour: 12, minute: 0, second: 0 }) + days * DAY_MS);
-  return { ...wall, year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() };
-}
-
 /** Where a wall time lands: one instant, none (skipped by a forward jump), or two (repeated by a backward one). */
 export type WallResolution =
   | { kind: 'unique'; instantMs: number; offsetMs: number }

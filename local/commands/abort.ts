@@ -1,3 +1,2 @@
 /** The CLI's abort is the shared interrupt path (lambdas/adapters/interrupt.ts). */
 export { abortRollout } from '../../lambdas/adapters/interrupt.ts';
-export type { InterruptResult as AbortResult } from '../../lambdas/adapters/interrupt.ts';

@@ -31,9 +31,8 @@ import { History, dataDetails, jsonText } from './history.ts';
 import type { HistoryDetails, HistoryEvent } from './history.ts';
 import { TaskTokens } from './tokens.ts';
 
-export { SfnServiceError, TaskError } from './errors.ts';
 export { DefinitionError } from './definition.ts';
-export type { HistoryEvent, HistoryEventType } from './history.ts';
+export type { HistoryEvent } from './history.ts';
 
 /**
  * An in-process Lambda handler. The payload parameter is `never` so that handlers with their own
@@ -504,11 +503,6 @@ export class LocalEngine {
     }
     return JSON.parse(text) as unknown;
   }
-}
-
-/** Factory form of `LocalEngine.create`. */
-export function createLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
-  return LocalEngine.create(options);
 }
 
 function taskResource(task: LocalTask): HistoryDetails {

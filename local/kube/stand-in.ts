@@ -37,7 +37,7 @@ import { ObjectStore, type StoreEvent } from './store.ts';
 import type { KubeObject } from './store.ts';
 
 export type { KubeObject } from './store.ts';
-export type { AuditEntry, FaultRule, FaultVerb } from './faults.ts';
+export type { AuditEntry, FaultRule } from './faults.ts';
 export type { PolicyRule } from './auth.ts';
 export { policyRulesForGroup } from './auth.ts';
 

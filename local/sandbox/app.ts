@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import type { AppBehaviour } from './app-main.ts';
 
 export type { AppBehaviour } from './app-main.ts';
-export { behaviourOf } from './app-main.ts';
 
 const APP_MAIN = fileURLToPath(new URL('./app-main.ts', import.meta.url));
 

@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { envoyMetricFamilies, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
 
-export { ENVOY_BUCKETS_MS } from '../../local/sandbox/envoy-metrics.ts';
 
 export interface Traffic {
   /** All requests, errors included. */
