@@ -2,7 +2,7 @@
  * The reconciler's schedule and the alarms that tell someone, read from
  * the synthesized template (no bundling; cdk-nag runs).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
@@ -25,7 +25,11 @@ const ref = (construct: IConstruct) => stack.getLogicalId(construct.node.default
 const resource = (construct: IConstruct) => template.Resources[ref(construct)]!;
 
 beforeAll(() => {
-  const built = buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  // The shipped example with its placeholder address filled in, on a named cluster, as a user deploys it.
+  const registryDir = mkdtempSync(join(outdir, 'rollouts-'));
+  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace('https://prometheus.replace-me.invalid', 'https://prometheus.example.com');
+  writeFileSync(join(registryDir, 'podinfo.yaml'), example);
+  const built = buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [], clusterName: 'prod-eks', clusterRegion: 'us-east-1', registryDir } });
   stack = built.stack;
   template = built.app.synth().getStackByName(stack.stackName).template as Template;
 }, 300_000);

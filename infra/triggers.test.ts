@@ -156,7 +156,7 @@ describe('triggers', () => {
     const queues = [t.startDeadLetterQueue, t.requestedDeadLetterQueue, t.ecrDeadLetterQueue, t.schedulerDeadLetterQueue];
     const alarms = ofType('AWS::CloudWatch::Alarm');
     for (const queue of queues) {
-      const alarm = alarms.find((a) => JSON.stringify(a.Properties.Dimensions).includes(logicalId(queue)));
+      const alarm = alarms.find((a) => (JSON.stringify(a.Properties.Dimensions) ?? '').includes(logicalId(queue)));
       expect(alarm?.Properties, logicalId(queue)).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1 });
     }
   });
