@@ -143,13 +143,20 @@ async function main(): Promise<void> {
   const outdir = resolve(ROOT, args.out);
   if (!args['bundle-aws-sdk'] && relative(ROOT, outdir).startsWith('..')) {
     // The external @aws-sdk imports resolve through the project's node_modules: the bundles must sit below it.
-    throw new Error(`--out ${outdir} is outside ${ROOT}: the bundles' @aws-sdk imports could not resolve (use a directory inside the project, or --bundle-aws-sdk)`);
+    throw new Error(
+      `--out ${outdir} is outside ${ROOT}: the bundles' @aws-sdk imports could not resolve (use a directory inside the project, or --bundle-aws-sdk)`,
+    );
   }
   process.stderr.write(`synthesizing into ${outdir} (bundles every Lambda with esbuild)…\n`);
   // A review synth (no cluster), with GitOps on so its Lambda is measured too.
-  const { app, stack } = buildApp({ outdir, context: { allowNoCluster: 'true', gitops: 'true', ...(args['bundle-aws-sdk'] ? { bundleAwsSdk: 'true' } : {}) } });
+  const { app, stack } = buildApp({
+    outdir,
+    context: { allowNoCluster: 'true', gitops: 'true', ...(args['bundle-aws-sdk'] ? { bundleAwsSdk: 'true' } : {}) },
+  });
   const assembly = app.synth();
-  const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Properties: { Code: { S3Key: string }; Environment?: { Variables?: Record<string, unknown> } } }> };
+  const template = assembly.getStackByName(stack.stackName).template as {
+    Resources: Record<string, { Properties: { Code: { S3Key: string }; Environment?: { Variables?: Record<string, unknown> } } }>;
+  };
 
   const baselineDir = await buildBaseline(outdir);
   process.stderr.write(`measuring ${runs} cold imports per bundle…\n`);
@@ -169,7 +176,16 @@ async function main(): Promise<void> {
 
   const header = ['bundle', 'k8s', 'size', 'target', 'load median', 'min–max', 'target', 'verdict'];
   const lines = [
-    [baseline.name, 'yes', kib(baseline.bytes), '', `${baseline.medianMs.toFixed(1)} ms`, `${baseline.minMs.toFixed(1)}–${baseline.maxMs.toFixed(1)}`, '', 'baseline'],
+    [
+      baseline.name,
+      'yes',
+      kib(baseline.bytes),
+      '',
+      `${baseline.medianMs.toFixed(1)} ms`,
+      `${baseline.minMs.toFixed(1)}–${baseline.maxMs.toFixed(1)}`,
+      '',
+      'baseline',
+    ],
     ...rows.map((r) => [
       r.name,
       r.bundlesKubernetesClient ? 'yes' : 'no',
@@ -183,14 +199,22 @@ async function main(): Promise<void> {
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  console.log(`Bundle budget — Node ${process.version}, NODE_OPTIONS as deployed, AWS SDK ${args['bundle-aws-sdk'] ? 'bundled' : "from the runtime"}, median of ${runs} cold imports`);
+  console.log(
+    `Bundle budget — Node ${process.version}, NODE_OPTIONS as deployed, AWS SDK ${args['bundle-aws-sdk'] ? 'bundled' : 'from the runtime'}, median of ${runs} cold imports`,
+  );
   const [load] = loadavg();
-  if (load !== undefined && load > availableParallelism()) console.log(`warning: load average ${load.toFixed(1)} on ${availableParallelism()} CPUs: load times are inflated; rerun on a quiet machine`);
+  if (load !== undefined && load > availableParallelism())
+    console.log(
+      `warning: load average ${load.toFixed(1)} on ${availableParallelism()} CPUs: load times are inflated; rerun on a quiet machine`,
+    );
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));
   const mismatched = rows.filter((r) => r.bundlesKubernetesClient !== r.kubernetes);
-  for (const r of mismatched) console.log(`note: ${r.name} ${r.kubernetes ? 'is wired for Kubernetes but bundles no client' : 'bundles the Kubernetes client without needing it'}`);
+  for (const r of mismatched)
+    console.log(
+      `note: ${r.name} ${r.kubernetes ? 'is wired for Kubernetes but bundles no client' : 'bundles the Kubernetes client without needing it'}`,
+    );
 
   const result = {
     date: new Date().toISOString(),
@@ -199,7 +223,10 @@ async function main(): Promise<void> {
     awsSdk: args['bundle-aws-sdk'] ? 'bundled' : 'runtime (external)',
     loadAverage: loadavg(),
     cpus: availableParallelism(),
-    targets: { withoutKubernetes: { bytes: TARGETS.plainBytes, ms: TARGETS.plainMs }, withKubernetes: { extraBytes: TARGETS.extraBytes, extraMs: TARGETS.extraMs } },
+    targets: {
+      withoutKubernetes: { bytes: TARGETS.plainBytes, ms: TARGETS.plainMs },
+      withKubernetes: { extraBytes: TARGETS.extraBytes, extraMs: TARGETS.extraMs },
+    },
     baseline,
     functions: rows,
     allPass: rows.every((r) => r.pass.bytes && r.pass.ms) && mismatched.length === 0,

@@ -58,7 +58,16 @@ try {
     for (const judge of judges) {
       for (let seed = 1; seed <= seeds; seed++) {
         const { summary } = await runDemo(
-          { scenario: scenario.canaryErrorRate ? 'errors' : 'healthy', canaryErrorRate: scenario.canaryErrorRate, judge, seed, rps, interval, prometheus: 'required', dir: join(scratch, `${judge}-${seed}`) },
+          {
+            scenario: scenario.canaryErrorRate ? 'errors' : 'healthy',
+            canaryErrorRate: scenario.canaryErrorRate,
+            judge,
+            seed,
+            rps,
+            interval,
+            prometheus: 'required',
+            dir: join(scratch, `${judge}-${seed}`),
+          },
           quiet,
         );
         const s = summary as DemoSummary;
@@ -73,7 +82,9 @@ try {
           durationMs: s.durationMs,
           transitions: s.transitions,
         });
-        process.stderr.write(`${scenario.name} ${judge} seed ${seed}: ${s.outcome}, ${s.requests?.canaryErrors ?? 0} canary errors, ${(s.durationMs / 1000).toFixed(1)} s, ${s.transitions} transitions\n`);
+        process.stderr.write(
+          `${scenario.name} ${judge} seed ${seed}: ${s.outcome}, ${s.requests?.canaryErrors ?? 0} canary errors, ${(s.durationMs / 1000).toFixed(1)} s, ${s.transitions} transitions\n`,
+        );
       }
     }
   }
@@ -103,10 +114,26 @@ const rows = scenarios.flatMap((scenario) =>
 
 const cell = (value: number | null, digits = 1) => (value === null ? '—' : value.toFixed(digits));
 const header = ['scenario', 'judge', 'runs', 'rolled back', 'canary errors (median)', 'detection s', 'promote s', 'transitions', 'cost $'];
-const table = [header, ...rows.map((r) => [r.scenario, r.judge, String(r.runs), String(r.rolledBack), cell(r.medianCanaryErrors, 0), cell(r.medianDetectionSeconds), cell(r.medianPromoteSeconds), cell(r.medianTransitions, 0), r.costPerRolloutUsd.toFixed(5)])];
+const table = [
+  header,
+  ...rows.map((r) => [
+    r.scenario,
+    r.judge,
+    String(r.runs),
+    String(r.rolledBack),
+    cell(r.medianCanaryErrors, 0),
+    cell(r.medianDetectionSeconds),
+    cell(r.medianPromoteSeconds),
+    cell(r.medianTransitions, 0),
+    r.costPerRolloutUsd.toFixed(5),
+  ]),
+];
 const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
 for (const row of table) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}\n`);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/demo.json', import.meta.url), `${JSON.stringify({ generatedAt: new Date().toISOString(), rps, intervalSeconds: interval, seeds, rows, runs }, null, 2)}\n`);
+writeFileSync(
+  new URL('./results/demo.json', import.meta.url),
+  `${JSON.stringify({ generatedAt: new Date().toISOString(), rps, intervalSeconds: interval, seeds, rows, runs }, null, 2)}\n`,
+);
 process.stdout.write('wrote bench/results/demo.json\n');

@@ -85,12 +85,72 @@ const HEALTHY: Cell[] = [
   { id: 'scrape-30s', kind: 'healthy', before: '0.05% / 1.36', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 30, gateways: 2 },
   { id: 'scrape-60s-2gw', kind: 'healthy', before: '16% / 2.0-3.0', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 60, gateways: 2 },
   { id: 'scrape-60s-1gw', kind: 'healthy', before: '37% / 2.0-3.0', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 60, gateways: 1 },
-  { id: 'scrape-60s-failed-1%', kind: 'healthy', before: '28% / 2.05', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 60, gateways: 2, failedScrapes: 0.01 },
-  { id: 'restart-504-not-recreated', kind: 'healthy', before: '98.8%', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2, restart: { recreate: false } },
-  { id: 'pod-replaced', kind: 'healthy', before: '99.2%', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2, podReplacement: true },
-  { id: 'shared-incident-5%-30s', kind: 'healthy', before: '5.95%', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2, burst: { rate: 0.05, seconds: 30, when: 'random' } },
-  { id: 'shared-2%-20s-each-change', kind: 'healthy', before: '71%', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2, burst: { rate: 0.02, seconds: 20, when: 'weight-change' } },
-  { id: 'shared-10%-30s-each-change', kind: 'healthy', before: '10-22%', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2, burst: { rate: 0.1, seconds: 30, when: 'weight-change' } },
+  {
+    id: 'scrape-60s-failed-1%',
+    kind: 'healthy',
+    before: '28% / 2.05',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 60,
+    gateways: 2,
+    failedScrapes: 0.01,
+  },
+  {
+    id: 'restart-504-not-recreated',
+    kind: 'healthy',
+    before: '98.8%',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    restart: { recreate: false },
+  },
+  {
+    id: 'pod-replaced',
+    kind: 'healthy',
+    before: '99.2%',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    podReplacement: true,
+  },
+  {
+    id: 'shared-incident-5%-30s',
+    kind: 'healthy',
+    before: '5.95%',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    burst: { rate: 0.05, seconds: 30, when: 'random' },
+  },
+  {
+    id: 'shared-2%-20s-each-change',
+    kind: 'healthy',
+    before: '71%',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    burst: { rate: 0.02, seconds: 20, when: 'weight-change' },
+  },
+  {
+    id: 'shared-10%-30s-each-change',
+    kind: 'healthy',
+    before: '10-22%',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    burst: { rate: 0.1, seconds: 30, when: 'weight-change' },
+  },
   { id: 'rps-1', kind: 'healthy', baseline: 0.005, ratio: 1, rps: 1, scrapeSeconds: 15, gateways: 1 },
   { id: 'rps-0.3', kind: 'healthy', before: '72% / 2.26', baseline: 0.005, ratio: 1, rps: 0.3, scrapeSeconds: 15, gateways: 1 },
   { id: 'baseline-0.1%', kind: 'healthy', baseline: 0.001, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2 },
@@ -99,8 +159,26 @@ const HEALTHY: Cell[] = [
 ];
 
 const BAD: Cell[] = [
-  { id: 'bad-2x-in-threshold-1%', kind: 'bad', before: 'ends steps early 84-99%', baseline: 0.01, ratio: 2, rps: 200, scrapeSeconds: 15, gateways: 2 },
-  { id: 'bad-2x-in-threshold-0.1%', kind: 'bad', before: 'promoted 78%', baseline: 0.001, ratio: 2, rps: 200, scrapeSeconds: 15, gateways: 2 },
+  {
+    id: 'bad-2x-in-threshold-1%',
+    kind: 'bad',
+    before: 'ends steps early 84-99%',
+    baseline: 0.01,
+    ratio: 2,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+  },
+  {
+    id: 'bad-2x-in-threshold-0.1%',
+    kind: 'bad',
+    before: 'promoted 78%',
+    baseline: 0.001,
+    ratio: 2,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+  },
   { id: 'bad-5x-1%', kind: 'bad', baseline: 0.01, ratio: 5, rps: 200, scrapeSeconds: 15, gateways: 2 },
   { id: 'bad-5x-1%-scrape-60s', kind: 'bad', baseline: 0.01, ratio: 5, rps: 200, scrapeSeconds: 60, gateways: 2 },
 ];
@@ -155,13 +233,20 @@ class World {
       counters.set('primary|503', 5_000 + Math.floor(this.random.next() * 1000));
       counters.set('primary|504', 3);
     }
-    return { instance: `10.0.0.${this.instances}:8081`, startedAt, counters, phase: this.random.next() * this.cell.scrapeSeconds, scraped: null };
+    return {
+      instance: `10.0.0.${this.instances}:8081`,
+      startedAt,
+      counters,
+      phase: this.random.next() * this.cell.scrapeSeconds,
+      scraped: null,
+    };
   }
 
   setWeight(percent: number): void {
     this.controlWeight = percent / 100;
     this.planeAt = this.t + XDS_SECONDS;
-    if (this.cell.burst?.when === 'weight-change') this.bursts.push({ from: this.t, to: this.t + this.cell.burst.seconds, rate: this.cell.burst.rate });
+    if (this.cell.burst?.when === 'weight-change')
+      this.bursts.push({ from: this.t, to: this.t + this.cell.burst.seconds, rate: this.cell.burst.rate });
   }
 
   scheduleRandomBurst(from: number, to: number): void {
@@ -195,7 +280,10 @@ class World {
     for (const gateway of this.gateways) {
       const n = poisson(this.random, this.cell.rps / this.cell.gateways);
       const canary = binomial(this.random, n, this.planeWeight);
-      for (const [arm, requests] of [['canary', canary], ['primary', n - canary]] as Array<[ArmName, number]>) {
+      for (const [arm, requests] of [
+        ['canary', canary],
+        ['primary', n - canary],
+      ] as Array<[ArmName, number]>) {
         if (requests === 0) continue;
         const errors = binomial(this.random, requests, this.errorRate(arm, at));
         const add = (code: string, k: number) => {
@@ -237,7 +325,11 @@ class World {
       const source = { job: 'gloo', instance: gateway.instance };
       for (const [key, value] of sample.values) {
         const [armName, code] = key.split('|') as [ArmName, string];
-        const series: SeriesSample = { labels: { ...source, envoy_cluster_name: CLUSTER[armName], envoy_response_code: code }, value, timestamp: sample.ts * 1000 };
+        const series: SeriesSample = {
+          labels: { ...source, envoy_cluster_name: CLUSTER[armName], envoy_response_code: code },
+          value,
+          timestamp: sample.ts * 1000,
+        };
         out[armName].requests.push(series);
         if (code.startsWith('5')) out[armName].errors.push(series);
       }
@@ -248,7 +340,13 @@ class World {
 
   /** What Prepare's range query over raw samples finds: the scrape interval and the rates (before any canary traffic). */
   historyNow(): CounterHistory {
-    return { seconds: 300, scrapeIntervalSeconds: this.cell.scrapeSeconds, canaryRps: 0, primaryRps: this.cell.rps, primaryErrorRate: this.cell.baseline };
+    return {
+      seconds: 300,
+      scrapeIntervalSeconds: this.cell.scrapeSeconds,
+      canaryRps: 0,
+      primaryRps: this.cell.rps,
+      primaryErrorRate: this.cell.baseline,
+    };
   }
 
   private at(t: number) {
@@ -277,7 +375,12 @@ function specFor(cell: Cell): RolloutSpec {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'bench' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'web',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      },
       strategy: { stepWeights: WEIGHTS, interval: `${STEP_SECONDS}s`, lookInterval: `${LOOK_SECONDS}s`, deadline: '2h' },
       analysis: {
         judge: 'sequential',
@@ -389,7 +492,10 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   const horizonEnd = began + HORIZON_SECONDS;
   const canaryRate = cell.baseline * cell.ratio;
   const exposure = (from: number) => Math.max(0, horizonEnd - from) * cell.rps * canaryRate;
-  const sequential = world.canaryErrorsAt(decision.at + XDS_SECONDS) - world.canaryErrorsAt(began) + (decision.outcome === 'promoted' ? exposure(decision.at) : 0);
+  const sequential =
+    world.canaryErrorsAt(decision.at + XDS_SECONDS) -
+    world.canaryErrorsAt(began) +
+    (decision.outcome === 'promoted' ? exposure(decision.at) : 0);
 
   let flagger = 0;
   let oracle = 0;
@@ -419,11 +525,21 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
         break;
       }
     }
-    const served = (at: number | null) => (at !== null ? world.canaryErrorsAt(at + XDS_SECONDS) - world.canaryErrorsAt(began) : world.canaryErrorsAt(end) - world.canaryErrorsAt(began) + exposure(end));
+    const served = (at: number | null) =>
+      at !== null
+        ? world.canaryErrorsAt(at + XDS_SECONDS) - world.canaryErrorsAt(began)
+        : world.canaryErrorsAt(end) - world.canaryErrorsAt(began) + exposure(end);
     flagger = served(flaggerAt);
     oracle = served(oracleAt);
   }
-  return { outcome: decision.outcome, seconds: decision.at - began, reason: decision.reason, steps, earlySteps, errors: { sequential, flagger, oracle } };
+  return {
+    outcome: decision.outcome,
+    seconds: decision.at - began,
+    reason: decision.reason,
+    steps,
+    earlySteps,
+    errors: { sequential, flagger, oracle },
+  };
 }
 
 // ---------------------------------------------------------------- statistics and the table
@@ -524,7 +640,8 @@ async function main(): Promise<void> {
   });
   const healthyRuns = Number(values.healthy);
   const badRuns = Number(values.bad);
-  if (!(Number.isInteger(healthyRuns) && healthyRuns > 0)) throw new Error(`--healthy: expected a whole number of runs, got ${values.healthy}`);
+  if (!(Number.isInteger(healthyRuns) && healthyRuns > 0))
+    throw new Error(`--healthy: expected a whole number of runs, got ${values.healthy}`);
   if (!(Number.isInteger(badRuns) && badRuns > 0)) throw new Error(`--bad: expected a whole number of runs, got ${values.bad}`);
   const baseSeed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
   const wanted = values.cells ? new Set(values.cells.split(',')) : null;
@@ -536,7 +653,9 @@ async function main(): Promise<void> {
     const result = await runCell(cell, runs, baseSeed + i * 1_000_003);
     results.push(result);
     const promote = result.meanPromoteVsFixed === null ? '—' : result.meanPromoteVsFixed.toFixed(2);
-    const errors = result.medianErrors ? ` │ errors seq ${result.medianErrors.sequential.toFixed(0)} / Flagger ${result.medianErrors.flagger.toFixed(0)} / oracle ${result.medianErrors.oracle.toFixed(0)}` : '';
+    const errors = result.medianErrors
+      ? ` │ errors seq ${result.medianErrors.sequential.toFixed(0)} / Flagger ${result.medianErrors.flagger.toFixed(0)} / oracle ${result.medianErrors.oracle.toFixed(0)}`
+      : '';
     process.stdout.write(
       `${cell.id.padEnd(28)} │ n ${String(runs).padStart(5)} │ ${cell.kind === 'healthy' ? 'rolled back' : 'caught     '} ${pct(result.rolledBackRate).padStart(6)} (95% ≤ ${pct(result.rolledBackUpper95)}) │ promote/fixed ${promote.padStart(4)} │ early steps ${pct(result.earlyStepRate).padStart(6)}${errors}${result.before ? ` │ before: ${result.before}` : ''}\n`,
     );
@@ -545,7 +664,15 @@ async function main(): Promise<void> {
     generatedAt: new Date().toISOString(),
     seconds: (Date.now() - startedAt) / 1000,
     baseSeed,
-    model: { weights: WEIGHTS, stepSeconds: STEP_SECONDS, lookSeconds: LOOK_SECONDS, horizonSeconds: HORIZON_SECONDS, xdsSeconds: XDS_SECONDS, alpha: ALPHA, limit: '3 × baseline' },
+    model: {
+      weights: WEIGHTS,
+      stepSeconds: STEP_SECONDS,
+      lookSeconds: LOOK_SECONDS,
+      horizonSeconds: HORIZON_SECONDS,
+      xdsSeconds: XDS_SECONDS,
+      alpha: ALPHA,
+      limit: '3 × baseline',
+    },
     cells: results,
   };
   mkdirSync(resolve(ROOT, 'bench/results'), { recursive: true });

@@ -80,7 +80,12 @@ async function measure(canaryChecks: number, primaryChecks: number): Promise<Row
       metadata: { name: 'web' },
       spec: {
         cluster: { kubeconfigContext: 'unused' },
-        router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+        router: {
+          name: 'web',
+          namespace: 'gloo-system',
+          primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+          canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+        },
         workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', readyTimeout: '1h' },
         strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
         analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
@@ -88,7 +93,8 @@ async function measure(canaryChecks: number, primaryChecks: number): Promise<Row
     });
     const rollout = await startRollout(runtime, spec, { version: 'v2' });
     const summary = await rollout.done;
-    if (summary.outcome !== 'promoted') throw new Error(`case ${canaryChecks}/${primaryChecks} ended ${summary.outcome}: ${summary.reason}`);
+    if (summary.outcome !== 'promoted')
+      throw new Error(`case ${canaryChecks}/${primaryChecks} ended ${summary.outcome}: ${summary.reason}`);
     const history = await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: rollout.executionArn, maxResults: 1000 }));
     const events = history.events ?? [];
     const entered = events.flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
@@ -126,10 +132,15 @@ for (const [canary, primary] of cases) {
 
 console.log('extra canary checks | primary checks | transitions | 7 + 3(c+p) | history events | cost per promotion');
 for (const r of rows) {
-  console.log(`${String(r.canaryChecks).padStart(19)} | ${String(r.primaryChecks).padStart(14)} | ${String(r.transitions).padStart(11)} | ${String(r.formula).padStart(10)} | ${String(r.historyEvents).padStart(14)} | $${r.costUsd.toFixed(6)}`);
+  console.log(
+    `${String(r.canaryChecks).padStart(19)} | ${String(r.primaryChecks).padStart(14)} | ${String(r.transitions).padStart(11)} | ${String(r.formula).padStart(10)} | ${String(r.historyEvents).padStart(14)} | $${r.costUsd.toFixed(6)}`,
+  );
 }
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'promotion-transitions.json'), `${JSON.stringify({ pricePerTransitionUsd: PRICE_PER_TRANSITION, rows }, null, 2)}\n`);
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'promotion-transitions.json'),
+  `${JSON.stringify({ pricePerTransitionUsd: PRICE_PER_TRANSITION, rows }, null, 2)}\n`,
+);
 if (rows.some((r) => r.transitions !== r.formula)) {
   console.error('a measured count differs from docs/reliability-flow.md: update the formula');
   process.exit(1);

@@ -37,11 +37,15 @@ export const PRICES = {
   scheduledRuleInvocation: 0,
 } as const;
 
-const { values } = parseArgs({ options: { 'pass-ms': { type: 'string', default: '400' }, 'open-rollouts': { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { 'pass-ms': { type: 'string', default: '400' }, 'open-rollouts': { type: 'string', default: '1' } },
+});
 const passMs = Number(values['pass-ms']);
 const openRollouts = Number(values['open-rollouts']);
-if (!Number.isFinite(passMs) || passMs <= 0) throw new Error(`--pass-ms: expected a positive number of milliseconds, got "${values['pass-ms']}"`);
-if (!Number.isInteger(openRollouts) || openRollouts < 0) throw new Error(`--open-rollouts: expected a whole number, got "${values['open-rollouts']}"`);
+if (!Number.isFinite(passMs) || passMs <= 0)
+  throw new Error(`--pass-ms: expected a positive number of milliseconds, got "${values['pass-ms']}"`);
+if (!Number.isInteger(openRollouts) || openRollouts < 0)
+  throw new Error(`--open-rollouts: expected a whole number, got "${values['open-rollouts']}"`);
 
 interface Resource {
   Type: string;
@@ -69,8 +73,12 @@ if (!rate) throw new Error(`unexpected ScheduleExpression ${String(rule.Properti
 const periodMinutes = Number(rate[1]) * (rate[2]?.startsWith('hour') ? 60 : 1);
 const memoryMb = Number(fn.Properties.MemorySize ?? 128);
 const arm = JSON.stringify(fn.Properties.Architectures ?? []).includes('arm64');
-const alarms = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::CloudWatch::Alarm' && id.includes('Recovery')).length;
-const customMetrics = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::Logs::MetricFilter' && id.includes('Recovery')).length;
+const alarms = Object.entries(template.Resources).filter(
+  ([id, r]) => r.Type === 'AWS::CloudWatch::Alarm' && id.includes('Recovery'),
+).length;
+const customMetrics = Object.entries(template.Resources).filter(
+  ([id, r]) => r.Type === 'AWS::Logs::MetricFilter' && id.includes('Recovery'),
+).length;
 
 /** Read request units per pass: the OPEN query (1), and per open rollout the pointer and the record (2) and the lock (1). */
 const readUnitsPerPass = 1 + openRollouts * 3;
@@ -93,10 +101,19 @@ const scenarios = [
 });
 
 const usd = (n: number) => `$${n.toFixed(n < 0.01 ? 5 : 2)}`;
-console.log(`reconciler: every ${periodMinutes} min while a rollout is open; ${memoryMb} MB ${arm ? 'arm64' : 'x86_64'}; assumed ${passMs} ms per pass, ${openRollouts} open rollout(s) per pass`);
-console.log(`fixed: ${alarms} alarms + ${customMetrics} custom metric = ${usd(fixedMonthly)}/month (free-tier alarms and requests ignored)\n`);
-console.log(`${'scenario'.padEnd(36)} ${'passes'.padStart(7)} ${'lambda'.padStart(10)} ${'dynamodb'.padStart(10)} ${'total/month'.padStart(12)}`);
-for (const s of scenarios) console.log(`${s.name.padEnd(36)} ${String(s.passes).padStart(7)} ${usd(s.lambdaUsd).padStart(10)} ${usd(s.dynamoUsd).padStart(10)} ${usd(s.totalUsd).padStart(12)}`);
+console.log(
+  `reconciler: every ${periodMinutes} min while a rollout is open; ${memoryMb} MB ${arm ? 'arm64' : 'x86_64'}; assumed ${passMs} ms per pass, ${openRollouts} open rollout(s) per pass`,
+);
+console.log(
+  `fixed: ${alarms} alarms + ${customMetrics} custom metric = ${usd(fixedMonthly)}/month (free-tier alarms and requests ignored)\n`,
+);
+console.log(
+  `${'scenario'.padEnd(36)} ${'passes'.padStart(7)} ${'lambda'.padStart(10)} ${'dynamodb'.padStart(10)} ${'total/month'.padStart(12)}`,
+);
+for (const s of scenarios)
+  console.log(
+    `${s.name.padEnd(36)} ${String(s.passes).padStart(7)} ${usd(s.lambdaUsd).padStart(10)} ${usd(s.dynamoUsd).padStart(10)} ${usd(s.totalUsd).padStart(12)}`,
+  );
 
 const out = join(ROOT, 'bench', 'results', 'reconciler-cost.json');
 mkdirSync(dirname(out), { recursive: true });

@@ -34,7 +34,9 @@ export function formatTable(report: SoakReport): string {
       .map(([state, count]) => `${state}:${count}`)
       .join(' ');
     const time = `${s.timeToSafeSideMs.median ?? '-'}/${s.timeToSafeSideMs.max ?? '-'}${s.timeToSafeSideMs.neverSafe ? ` (${s.timeToSafeSideMs.neverSafe} never)` : ''}`;
-    lines.push(`${kind.padEnd(26)}${String(s.planned).padStart(8)}${String(s.injected).padStart(9)}${String(s.violations).padStart(11)}  ${time.padEnd(26)}${ends}`);
+    lines.push(
+      `${kind.padEnd(26)}${String(s.planned).padStart(8)}${String(s.injected).padStart(9)}${String(s.violations).padStart(11)}  ${time.padEnd(26)}${ends}`,
+    );
   }
   lines.push('', `${report.violations.length} violation(s)`);
   for (const v of report.violations) lines.push(`  (${v.invariant}) ${v.target} [${v.kinds.join(', ')}]: ${v.message}`);
@@ -52,8 +54,12 @@ export function formatMarkdown(report: SoakReport): string {
     `|---|---:|---:|---|---|---:|---|---|`,
   ];
   for (const [kind, s] of Object.entries(report.kinds)) {
-    const ends = Object.entries(s.endStates).map(([state, count]) => `${state} ${count}`).join(', ');
-    const outcomes = Object.entries(s.outcomes).map(([outcome, count]) => `${outcome} ${count}`).join(', ');
+    const ends = Object.entries(s.endStates)
+      .map(([state, count]) => `${state} ${count}`)
+      .join(', ');
+    const outcomes = Object.entries(s.outcomes)
+      .map(([outcome, count]) => `${outcome} ${count}`)
+      .join(', ');
     const time = `${s.timeToSafeSideMs.median ?? '—'} / ${s.timeToSafeSideMs.max ?? '—'}${s.timeToSafeSideMs.neverSafe ? ` (${s.timeToSafeSideMs.neverSafe} never)` : ''}`;
     lines.push(`| ${kind} | ${s.planned} | ${s.injected} | ${ends} | ${outcomes} | ${s.violations} | ${byInvariant(kind)} | ${time} |`);
   }
@@ -64,7 +70,9 @@ async function main(): Promise<number> {
   // The handlers log every failed task as JSON; the soak reports through its table instead.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const { DEFAULT_N, DEFAULT_SEED, runSoak } = await import('./reliability/soak.ts');
-  const { values } = parseArgs({ options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'boolean' } },
+  });
   const n = integer(values.n, DEFAULT_N, '--n');
   const seed = integer(values.seed, DEFAULT_SEED, '--seed');
   const out = resolve(values.out ?? `${root}/bench/results/reliability.json`);

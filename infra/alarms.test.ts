@@ -34,7 +34,12 @@ function target(name: string, metrics: unknown[]) {
     metadata: { name },
     spec: {
       cluster: { name: 'prod-eks', region: 'us-east-1' },
-      router: { name, namespace: 'gloo-system', primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } }, canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } } },
+      router: {
+        name,
+        namespace: 'gloo-system',
+        primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } },
+        canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } },
+      },
       // threshold: the sequential judge reads request counts and refuses a target judged by CloudWatch metrics alone.
       analysis: { judge: 'threshold', prometheus: { address: 'http://prometheus:9090' }, metrics },
     },
@@ -53,8 +58,11 @@ function synth(specs: Array<ReturnType<typeof target>>, props: { compositeAlarms
   const stack = new Stack(app, 'SluiceAlarmsTest', { env: { account: ACCOUNT, region: 'us-east-1' } });
   const sluice = new SluiceOrchestrator(stack, 'Sluice', { cluster: { name: 'prod-eks' }, registryDir: registry, ...props });
   const template = app.synth().getStackByName(stack.stackName).template as Template;
-  const violations = (JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((r) => r.violations);
-  const logicalId = (construct: IConstruct) => stack.getLogicalId(construct instanceof CfnElement ? construct : (construct.node.defaultChild as CfnElement));
+  const violations = (
+    JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }
+  ).pluginReports.flatMap((r) => r.violations);
+  const logicalId = (construct: IConstruct) =>
+    stack.getLogicalId(construct instanceof CfnElement ? construct : (construct.node.defaultChild as CfnElement));
   const statementsOf = (role: IConstruct) =>
     Object.values(template.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: logicalId(role) }]))
@@ -64,11 +72,24 @@ function synth(specs: Array<ReturnType<typeof target>>, props: { compositeAlarms
 }
 
 const ALARMS = [
-  { name: 'errors', provider: { type: 'cloudwatch-alarm' }, alarms: ['web-5xx', `arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:web-latency`] },
+  {
+    name: 'errors',
+    provider: { type: 'cloudwatch-alarm' },
+    alarms: ['web-5xx', `arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:web-latency`],
+  },
   // Another region: its events never reach this stack's bus; Analyze still reads it at each look.
   // A name next to an ARN is read in the ARN's region (as the provider's client is).
-  { name: 'edge', provider: { type: 'cloudwatch-alarm' }, alarms: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:web-edge`, 'web-edge-5xx'] },
-  { name: 'cw-errors', provider: { type: 'cloudwatch' }, metricDataQueries: [{ Id: 'e', Expression: 'SUM(x)' }], thresholdRange: { max: 1 } },
+  {
+    name: 'edge',
+    provider: { type: 'cloudwatch-alarm' },
+    alarms: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:web-edge`, 'web-edge-5xx'],
+  },
+  {
+    name: 'cw-errors',
+    provider: { type: 'cloudwatch' },
+    metricDataQueries: [{ Id: 'e', Expression: 'SUM(x)' }],
+    thresholdRange: { max: 1 },
+  },
 ];
 const namedArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:${ACCOUNT}:alarm:web-5xx`]] };
 const latencyArn = `arn:aws:cloudwatch:us-east-1:${ACCOUNT}:alarm:web-latency`;
@@ -82,7 +103,11 @@ afterAll(() => {
 describe('targets that name CloudWatch alarms and metrics', () => {
   let s: ReturnType<typeof synth>;
   beforeAll(() => {
-    s = synth([target('web', ALARMS), target('api', [{ name: 'api-alarm', provider: { type: 'cloudwatch-alarm' }, alarms: ['api-5xx'] }]), target('plain', [{ name: 'request-success-rate', thresholdRange: { min: 99 } }])]);
+    s = synth([
+      target('web', ALARMS),
+      target('api', [{ name: 'api-alarm', provider: { type: 'cloudwatch-alarm' }, alarms: ['api-5xx'] }]),
+      target('plain', [{ name: 'request-success-rate', thresholdRange: { min: 99 } }]),
+    ]);
   }, 300_000);
 
   it('synthesize nag-clean', () => {
@@ -101,7 +126,9 @@ describe('targets that name CloudWatch alarms and metrics', () => {
       detail: { state: { value: ['ALARM'] } },
     });
     const api = s.template.Resources[s.logicalId(rules.get('api')!)]!.Properties;
-    expect((api.EventPattern as { resources: unknown }).resources).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:${ACCOUNT}:alarm:api-5xx`]] }]);
+    expect((api.EventPattern as { resources: unknown }).resources).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:${ACCOUNT}:alarm:api-5xx`]] },
+    ]);
   });
 
   it('hands the alarm Lambda { target, event: <the whole event> }, with retries and a dead-letter queue', () => {
@@ -114,14 +141,23 @@ describe('targets that name CloudWatch alarms and metrics', () => {
       RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 900 },
     });
     const fn = s.template.Resources[s.logicalId(a.function)]!.Properties;
-    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [s.logicalId(a.deadLetterQueue), 'Arn'] } } });
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [s.logicalId(a.deadLetterQueue), 'Arn'] } },
+    });
     expect(fn.VpcConfig).toBeUndefined();
-    const alarm = Object.values(s.template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && (JSON.stringify(r.Properties.Dimensions) ?? '').includes(s.logicalId(a.deadLetterQueue)));
+    const alarm = Object.values(s.template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::CloudWatch::Alarm' && (JSON.stringify(r.Properties.Dimensions) ?? '').includes(s.logicalId(a.deadLetterQueue)),
+    );
     expect(alarm?.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
   });
 
   it('warns about an alarm whose events cannot reach this stack, and leaves it out of the rule', () => {
-    const warnings = s.stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    const warnings = s.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
     expect(warnings.some((w) => w.includes(`alarm ${edgeArn} is in another region or account`))).toBe(true);
     expect(warnings.some((w) => w.includes('alarm web-edge-5xx is in another region or account'))).toBe(true);
     expect(JSON.stringify(s.template.Resources[s.logicalId(s.sluice.alarms!.rules.get('web')!)])).not.toContain('web-edge');
@@ -150,7 +186,16 @@ describe('targets that name CloudWatch alarms and metrics', () => {
     const reads = s.statementsOf(o.analysisRole).filter((st) => st.actions.some((a) => a.startsWith('cloudwatch:')));
     expect(reads).toEqual([
       // Registry order (files sorted: api.yaml, web.yaml), each alarm once.
-      { actions: ['cloudwatch:DescribeAlarms'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:${ACCOUNT}:alarm:api-5xx`]] }, namedArn, latencyArn, edgeArn, edgeNamedArn] },
+      {
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:${ACCOUNT}:alarm:api-5xx`]] },
+          namedArn,
+          latencyArn,
+          edgeArn,
+          edgeNamedArn,
+        ],
+      },
       { actions: ['cloudwatch:GetMetricData'], resources: ['*'] },
     ]);
     // Everything else on the role is what the Kubernetes role has too.
@@ -159,22 +204,42 @@ describe('targets that name CloudWatch alarms and metrics', () => {
     expect(schedule).toHaveLength(1);
     expect(schedule[0]?.actions).toEqual(['events:EnableRule']);
     expect(JSON.stringify(schedule[0]?.resources)).toMatch(/:rule\/[^"]*reconciler"/);
-    const rest = s.statementsOf(o.analysisRole).filter(
-      (st) => !st.actions.some((a) => a.startsWith('cloudwatch:') || a.startsWith('logs:') || a.startsWith('xray:') || a === 'events:EnableRule'),
-    );
+    const rest = s
+      .statementsOf(o.analysisRole)
+      .filter(
+        (st) =>
+          !st.actions.some(
+            (a) => a.startsWith('cloudwatch:') || a.startsWith('logs:') || a.startsWith('xray:') || a === 'events:EnableRule',
+          ),
+      );
     expect(rest).toEqual([
       { actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'].sort(), resources: [{ 'Fn::GetAtt': [s.logicalId(o.table), 'Arn'] }] },
       { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [s.logicalId(o.eventBus), 'Arn'] }] },
-      { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:us-east-1:${ACCOUNT}:cluster/prod-eks`]] }] },
+      {
+        actions: ['eks:DescribeCluster'],
+        resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:us-east-1:${ACCOUNT}:cluster/prod-eks`]] }],
+      },
     ]);
     const elsewhere = Object.values(s.template.Resources).filter(
-      (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) !== JSON.stringify([{ Ref: s.logicalId(o.analysisRole) }]) && JSON.stringify(r.Properties).includes('cloudwatch:'),
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties.Roles) !== JSON.stringify([{ Ref: s.logicalId(o.analysisRole) }]) &&
+        JSON.stringify(r.Properties).includes('cloudwatch:'),
     );
     expect(elsewhere).toEqual([]);
-    const entries = Object.values(s.template.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry').map((r) => r.Properties);
-    expect(entries).toContainEqual({ ClusterName: 'prod-eks', PrincipalArn: { 'Fn::GetAtt': [s.logicalId(o.analysisRole), 'Arn'] }, Type: 'STANDARD', KubernetesGroups: ['sluice:reader', 'sluice:orchestrator'] });
+    const entries = Object.values(s.template.Resources)
+      .filter((r) => r.Type === 'AWS::EKS::AccessEntry')
+      .map((r) => r.Properties);
+    expect(entries).toContainEqual({
+      ClusterName: 'prod-eks',
+      PrincipalArn: { 'Fn::GetAtt': [s.logicalId(o.analysisRole), 'Arn'] },
+      Type: 'STANDARD',
+      KubernetesGroups: ['sluice:reader', 'sluice:orchestrator'],
+    });
     // These targets name no workload (route promotion): Prepare adopts the new canary at weight 0, a patch, and synth says so.
-    const warnings = s.sluice.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    const warnings = s.sluice.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
     expect(warnings.some((w) => w.includes('use route promotion: Prepare adopts the new canary Upstream at weight 0'))).toBe(true);
   });
 });
@@ -183,7 +248,9 @@ describe('composite alarms', () => {
   it('with compositeAlarms, DescribeAlarms is granted on "*" (CloudWatch shows composite alarms only then), acknowledged with its reason', () => {
     const s = synth([target('web', [ALARMS[0]])], { compositeAlarms: true });
     expect(s.violations).toEqual([]);
-    expect(s.statementsOf(s.sluice.analysisRole).filter((st) => st.actions.some((a) => a.startsWith('cloudwatch:')))).toEqual([{ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }]);
+    expect(s.statementsOf(s.sluice.analysisRole).filter((st) => st.actions.some((a) => a.startsWith('cloudwatch:')))).toEqual([
+      { actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] },
+    ]);
     // The Lambdas then ask for composite alarms too (lambdas/adapters/metrics.ts reads this).
     const prepare = s.template.Resources[s.logicalId(s.sluice.functions.prepare)]!;
     expect((prepare.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS).toBe('true');
@@ -197,6 +264,8 @@ describe('no target uses CloudWatch', () => {
     expect(s.sluice.alarms).toBeUndefined();
     const policies = Object.values(s.template.Resources).filter((r) => r.Type === 'AWS::IAM::Policy');
     expect(JSON.stringify(policies)).not.toContain('cloudwatch:');
-    expect(JSON.stringify(Object.values(s.template.Resources).filter((r) => r.Type === 'AWS::Events::Rule'))).not.toContain('aws.cloudwatch');
+    expect(JSON.stringify(Object.values(s.template.Resources).filter((r) => r.Type === 'AWS::Events::Rule'))).not.toContain(
+      'aws.cloudwatch',
+    );
   }, 300_000);
 });

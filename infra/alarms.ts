@@ -61,10 +61,21 @@ export function namedAlarms(stack: Stack, entries: ReadonlyArray<RegistryEntry>)
       for (const written of metric.alarms ?? []) {
         const parsed = ALARM_ARN.exec(written);
         if (parsed) {
-          out.push({ target: spec.metadata.name, written, arn: written, local: same(parsed[1]!, stack.region) && same(parsed[2]!, stack.account) });
+          out.push({
+            target: spec.metadata.name,
+            written,
+            arn: written,
+            local: same(parsed[1]!, stack.region) && same(parsed[2]!, stack.account),
+          });
           continue;
         }
-        const arn = stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: written, region, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+        const arn = stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: written,
+          region,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        });
         out.push({ target: spec.metadata.name, written, arn, local: same(region, stack.region) });
       }
     }
@@ -93,7 +104,9 @@ export function ampWorkspaceArns(stack: Stack, entries: ReadonlyArray<RegistryEn
       const id = AMP_WORKSPACE.exec(url.pathname)?.[1];
       const region = metric.provider.region ?? /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1];
       if (!id || !region) {
-        throw new Error(`${file}: spec.analysis.metrics[${i}].provider.workspaceUrl: expected https://aps-workspaces.REGION.amazonaws.com/workspaces/ws-… (or set provider.region), so the workspace can be granted aps:QueryMetrics`);
+        throw new Error(
+          `${file}: spec.analysis.metrics[${i}].provider.workspaceUrl: expected https://aps-workspaces.REGION.amazonaws.com/workspaces/ws-… (or set provider.region), so the workspace can be granted aps:QueryMetrics`,
+        );
       }
       arns.add(stack.formatArn({ service: 'aps', resource: 'workspace', resourceName: id, region }));
     });
@@ -102,9 +115,16 @@ export function ampWorkspaceArns(stack: Stack, entries: ReadonlyArray<RegistryEn
 }
 
 /** What in-VPC Lambdas reach beyond the default endpoints (infra/vpc.ts). */
-export function endpointNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): { monitoring: boolean; amp: boolean; secrets: boolean } {
+export function endpointNeeds(
+  stack: Stack,
+  entries: ReadonlyArray<RegistryEntry>,
+): { monitoring: boolean; amp: boolean; secrets: boolean } {
   const types = new Set(entries.flatMap(({ spec }) => spec.spec.analysis.metrics.map((m) => m.provider?.type ?? 'prometheus')));
-  return { monitoring: types.has('cloudwatch') || types.has('cloudwatch-alarm'), amp: ampWorkspaceArns(stack, entries).length > 0, secrets: referencedSecretArns(entries).length > 0 };
+  return {
+    monitoring: types.has('cloudwatch') || types.has('cloudwatch-alarm'),
+    amp: ampWorkspaceArns(stack, entries).length > 0,
+    secrets: referencedSecretArns(entries).length > 0,
+  };
 }
 
 export function metricReadNeeds(stack: Stack, entries: ReadonlyArray<RegistryEntry>): MetricReadNeeds {
@@ -130,19 +150,30 @@ export class SluiceAlarms extends Construct {
     this.alarms = namedAlarms(stack, props.registry.entries);
     if (!this.alarms.length) throw new Error('SluiceAlarms needs a target that names CloudWatch alarms');
 
-    this.deadLetterQueue = watchedDeadLetterQueue(this, 'DeadLetters', 'an alarm event the alarm Lambda could not take (the rollout was not interrupted; its next look still reads the alarm)').queue;
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Sluice alarm Lambda: CloudWatch alarm -> fail the target\'s pending bake token' });
+    this.deadLetterQueue = watchedDeadLetterQueue(
+      this,
+      'DeadLetters',
+      'an alarm event the alarm Lambda could not take (the rollout was not interrupted; its next look still reads the alarm)',
+    ).queue;
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: "Sluice alarm Lambda: CloudWatch alarm -> fail the target's pending bake token",
+    });
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.function = props.bundledFunction('AlarmFunction', 'alarm', this.role, logGroup, 15, {});
     // Lambda's own async retries exhausted (the store or Step Functions failing): the event lands here too.
     (this.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: this.deadLetterQueue.queueArn };
 
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...ALARM_STORE_ACTIONS], resources: [props.table.tableArn] }));
     // A task token's SendTask* is authorized against the state machine whose execution issued the
     // token (the same resource CDK's grantTaskResponse names): this role can fail Sluice's bake
     // tokens and no other workflow's. Only SendTaskFailure: the alarm path never succeeds a task.
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskFailure'], resources: [props.stateMachine.stateMachineArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:SendTaskFailure'], resources: [props.stateMachine.stateMachineArn] }),
+    );
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
 
     const byTarget = new Map<string, string[]>();
@@ -165,7 +196,12 @@ export class SluiceAlarms extends Construct {
         new events.Rule(this, `Rule-${target}`, {
           description: `Sluice: alarms of target ${target} going to ALARM -> interrupt its bake`,
           // AWS service events arrive on the default bus; `resources` holds the alarm's ARN.
-          eventPattern: { source: [ALARM_STATE_CHANGE.source], detailType: [ALARM_STATE_CHANGE.detailType], resources: arns, detail: { state: { value: ['ALARM'] } } },
+          eventPattern: {
+            source: [ALARM_STATE_CHANGE.source],
+            detailType: [ALARM_STATE_CHANGE.detailType],
+            resources: arns,
+            detail: { state: { value: ['ALARM'] } },
+          },
           targets: [
             new targets.LambdaFunction(this.function, {
               event: events.RuleTargetInput.fromObject({ target, event: events.EventField.fromPath('$') }),
@@ -179,6 +215,9 @@ export class SluiceAlarms extends Construct {
       );
     }
     this.rules = rules;
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the alarm rules and of the alarm Lambda, watched by a CloudWatch alarm.' });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the alarm rules and of the alarm Lambda, watched by a CloudWatch alarm.',
+    });
   }
 }

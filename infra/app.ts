@@ -39,7 +39,8 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
   const clusterRegion = context('clusterRegion');
   const registryDir = context('registryDir');
   if (clusterRegion && !clusterName) throw new Error('-c clusterRegion was given without -c clusterName');
-  if (clusterName && !clusterRegion) throw new Error('-c clusterName was given without -c clusterRegion: name the cluster\'s region (the stack deploys there)');
+  if (clusterName && !clusterRegion)
+    throw new Error("-c clusterName was given without -c clusterRegion: name the cluster's region (the stack deploys there)");
   if (!clusterName && context('allowNoCluster') !== 'true') {
     throw new Error(
       'no EKS cluster given: pass -c clusterName=NAME -c clusterRegion=REGION (the cluster the Lambdas roll out on), or -c allowNoCluster=true to synthesize for review only (the Lambdas then cannot reach Kubernetes)',
@@ -47,13 +48,15 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
   }
   const vpcIds = vpcIdsFromContext(context);
   const logLevel = context('stateMachineLogLevel') ?? 'ERROR';
-  if (!(['OFF', 'ALL', 'ERROR', 'FATAL'] as const).includes(logLevel as 'ERROR')) throw new Error(`-c stateMachineLogLevel: "${logLevel}" is not one of OFF, ALL, ERROR, FATAL`);
+  if (!(['OFF', 'ALL', 'ERROR', 'FATAL'] as const).includes(logLevel as 'ERROR'))
+    throw new Error(`-c stateMachineLogLevel: "${logLevel}" is not one of OFF, ALL, ERROR, FATAL`);
   const githubProvider = context('githubOidcProviderArn');
   if (context('githubSubjects') && !githubProvider) throw new Error('-c githubSubjects was given without -c githubOidcProviderArn');
   const slackTeamId = context('slackTeamId');
   const slackApiAppId = context('slackApiAppId');
   const slackSecretArn = context('slackSecretArn');
-  if ((slackTeamId || slackSecretArn) && !slackApiAppId) throw new Error('-c slackTeamId / slackSecretArn were given without -c slackApiAppId');
+  if ((slackTeamId || slackSecretArn) && !slackApiAppId)
+    throw new Error('-c slackTeamId / slackSecretArn were given without -c slackApiAppId');
   if (slackApiAppId && !slackTeamId) throw new Error('-c slackApiAppId was given without -c slackTeamId');
   const region = options.env?.region ?? clusterRegion ?? process.env.CDK_DEFAULT_REGION;
   const account = options.env?.account ?? process.env.CDK_DEFAULT_ACCOUNT;
@@ -68,7 +71,17 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Slui
     ...(context('secretsKmsKeyArn') ? { secretsKmsKeyArn: context('secretsKmsKeyArn') } : {}),
     ...(vpcIds ? { vpcIds } : {}),
     stateMachineLogLevel: logLevel as sfn.LogLevel,
-    ...(githubProvider ? { githubOidc: { providerArn: githubProvider, subjects: (context('githubSubjects') ?? '').split(',').map((s) => s.trim()).filter(Boolean) } } : {}),
+    ...(githubProvider
+      ? {
+          githubOidc: {
+            providerArn: githubProvider,
+            subjects: (context('githubSubjects') ?? '')
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          },
+        }
+      : {}),
     ...(slackTeamId && slackApiAppId ? { slack: { teamId: slackTeamId, apiAppId: slackApiAppId } } : {}),
     ...(slackSecretArn ? { slackSecretArn } : {}),
   });

@@ -27,9 +27,15 @@ const resource = (construct: IConstruct) => template.Resources[ref(construct)]!;
 beforeAll(() => {
   // The shipped example with its placeholder address filled in, on a named cluster, as a user deploys it.
   const registryDir = mkdtempSync(join(outdir, 'rollouts-'));
-  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace('https://prometheus.replace-me.invalid', 'https://prometheus.example.com');
+  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace(
+    'https://prometheus.replace-me.invalid',
+    'https://prometheus.example.com',
+  );
   writeFileSync(join(registryDir, 'podinfo.yaml'), example);
-  const built = buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [], clusterName: 'prod-eks', clusterRegion: 'us-east-1', registryDir } });
+  const built = buildApp({
+    outdir,
+    context: { 'aws:cdk:bundling-stacks': [], clusterName: 'prod-eks', clusterRegion: 'us-east-1', registryDir },
+  });
   stack = built.stack;
   template = built.app.synth().getStackByName(stack.stackName).template as Template;
 }, 300_000);
@@ -56,21 +62,37 @@ describe('SluiceRecovery', () => {
     const { recovery } = stack.orchestrator;
     const topic = ref(recovery.topic);
     for (const alarm of Object.values(recovery.alarms)) {
-      expect(resource(alarm).Properties).toMatchObject({ AlarmActions: [{ Ref: topic }], Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+      expect(resource(alarm).Properties).toMatchObject({
+        AlarmActions: [{ Ref: topic }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
     }
     expect(resource(recovery.alarms.safetyNetDeadLetters).Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible' });
-    expect(resource(recovery.alarms.reconcilerFindings).Properties).toMatchObject({ Namespace: 'Sluice', MetricName: 'ReconcilerFindings' });
-    const rules = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule').map((r) => JSON.stringify(r.Properties.EventPattern ?? {}));
+    expect(resource(recovery.alarms.reconcilerFindings).Properties).toMatchObject({
+      Namespace: 'Sluice',
+      MetricName: 'ReconcilerFindings',
+    });
+    const rules = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Events::Rule')
+      .map((r) => JSON.stringify(r.Properties.EventPattern ?? {}));
     expect(rules.some((p) => p.includes('Sluice.RollbackFailed'))).toBe(true);
     expect(rules.some((p) => p.includes('Rollout Stuck'))).toBe(true);
-    const filters = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::MetricFilter').map((r) => r.Properties.FilterPattern);
+    const filters = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Logs::MetricFilter')
+      .map((r) => r.Properties.FilterPattern);
     expect(filters).toContain('{ $.message = "reconciler finding" }');
   });
 
   it('outputs the alert topic and the reconciler for `sluice recover --stack`, nag-clean', () => {
     expect(template.Outputs?.[OUTPUTS.alertTopicArn]?.Value).toEqual({ Ref: ref(stack.orchestrator.recovery.topic) });
-    expect(template.Outputs?.[OUTPUTS.reconcilerFunctionArn]?.Value).toEqual({ 'Fn::GetAtt': [ref(stack.orchestrator.functions.reconciler), 'Arn'] });
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> };
+    expect(template.Outputs?.[OUTPUTS.reconcilerFunctionArn]?.Value).toEqual({
+      'Fn::GetAtt': [ref(stack.orchestrator.functions.reconciler), 'Arn'],
+    });
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: Array<{ violations: unknown[] }>;
+    };
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
 });

@@ -62,9 +62,16 @@ export class SluiceRecovery extends Construct {
     reconciler.addEnvironment('SLUICE_RECONCILER_RULE', ruleName);
     prepare.addEnvironment('SLUICE_RECONCILER_RULE', ruleName);
     prepare.role?.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:EnableRule'], resources: [ruleArn] }));
-    reconciler.role?.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:EnableRule', 'events:DisableRule'], resources: [ruleArn] }));
+    reconciler.role?.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['events:EnableRule', 'events:DisableRule'], resources: [ruleArn] }),
+    );
     // Whether an open rollout's execution still runs: DescribeExecution on this machine's executions only.
-    const executions = Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     // A policy of its own (not the role's default policy, which the functions depend on): it names
     // the state machine, whose definition names the functions — in the default policy that is a cycle.
     const reads = new iam.Policy(this, 'ReconcilerReads', {
@@ -73,13 +80,15 @@ export class SluiceRecovery extends Construct {
     });
     Validations.of(reads).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this), executions)}]`,
-      reason: 'The reconciler asks DescribeExecution about the executions of this one state machine; execution names are not known in advance.',
+      reason:
+        'The reconciler asks DescribeExecution about the executions of this one state machine; execution names are not known in advance.',
     });
 
     this.topic = new sns.Topic(this, 'Alerts', { displayName: 'Sluice: a rollout needs a person', enforceSSL: true });
     Validations.of(this.topic).acknowledge({
       id: 'AwsSolutions-SNS2',
-      reason: 'CloudWatch alarm actions and EventBridge cannot publish to a topic encrypted with the AWS-managed SNS key; the alerts carry target names and weights, no secrets.',
+      reason:
+        'CloudWatch alarm actions and EventBridge cannot publish to a topic encrypted with the AWS-managed SNS key; the alerts carry target names and weights, no secrets.',
     });
     const notify = new actions.SnsAction(this.topic);
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
@@ -95,7 +104,13 @@ export class SluiceRecovery extends Construct {
       return created;
     };
     const matches = (rule: events.Rule) =>
-      new cloudwatch.Metric({ namespace: 'AWS/Events', metricName: 'TriggeredRules', dimensionsMap: { RuleName: rule.ruleName }, statistic: 'Sum', period: Duration.minutes(1) });
+      new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'TriggeredRules',
+        dimensionsMap: { RuleName: rule.ruleName },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      });
 
     const rollbackFailed = new events.Rule(this, 'RollbackFailedRule', {
       description: 'Sluice executions that ended in Sluice.RollbackFailed: traffic may not be on a safe side',
@@ -127,9 +142,21 @@ export class SluiceRecovery extends Construct {
         props.safetyNetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
         'The safety net dead-lettered an execution: the reconciler retries every minute; run `sluice recover --stack` and read the queue',
       ),
-      rollbackFailed: alarm('RollbackFailedAlarm', matches(rollbackFailed), 'A rollout ended in Sluice.RollbackFailed: fix the cause (RBAC, Gloo), then `sluice recover TARGET --stack`'),
-      rolloutStuck: alarm('RolloutStuckAlarm', matches(stuck), 'Rollout Stuck: traffic is not on a safe side yet, or someone else took a target over'),
-      reconcilerFindings: alarm('ReconcilerFindingsAlarm', findings.metric({ statistic: 'Sum', period: Duration.minutes(1) }), 'The reconciler found an orphaned rollout (open, execution not running) and acted on it'),
+      rollbackFailed: alarm(
+        'RollbackFailedAlarm',
+        matches(rollbackFailed),
+        'A rollout ended in Sluice.RollbackFailed: fix the cause (RBAC, Gloo), then `sluice recover TARGET --stack`',
+      ),
+      rolloutStuck: alarm(
+        'RolloutStuckAlarm',
+        matches(stuck),
+        'Rollout Stuck: traffic is not on a safe side yet, or someone else took a target over',
+      ),
+      reconcilerFindings: alarm(
+        'ReconcilerFindingsAlarm',
+        findings.metric({ statistic: 'Sum', period: Duration.minutes(1) }),
+        'The reconciler found an orphaned rollout (open, execution not running) and acted on it',
+      ),
     };
   }
 }

@@ -34,10 +34,12 @@ afterEach(() => {
 });
 
 describe('loadRegistry', () => {
-  it('refuses the shipped example\'s placeholder Prometheus address once wired to a cluster, naming the field and what to put there', () => {
+  it("refuses the shipped example's placeholder Prometheus address once wired to a cluster, naming the field and what to put there", () => {
     const problems = problemsOf(() => loadRegistry(join(import.meta.dirname, '..', 'rollouts'), { name: 'prod-eks', region: 'us-east-1' }));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^podinfo\.yaml: spec\.analysis\.prometheus\.address: is the placeholder shipped with the example .*Amazon Managed Prometheus workspace \(provider type amp, workspaceUrl https:\/\/aps-workspaces/);
+    expect(problems[0]).toMatch(
+      /^podinfo\.yaml: spec\.analysis\.prometheus\.address: is the placeholder shipped with the example .*Amazon Managed Prometheus workspace \(provider type amp, workspaceUrl https:\/\/aps-workspaces/,
+    );
   });
 
   it('loads the example target with its defaults resolved (for review, without a cluster)', () => {
@@ -62,9 +64,15 @@ describe('loadRegistry', () => {
 
   it('refuses what cannot work once deployed: a kubeconfig context, another cluster, inline secrets, duplicate names', () => {
     const dir = registryWith({
-      'a-local.yaml': FILLED.replace('name: podinfo\nspec', 'name: local\nspec').replace('cluster: { name: prod-eks, region: us-east-1 }', 'cluster: { kubeconfigContext: kind-gloo }'),
+      'a-local.yaml': FILLED.replace('name: podinfo\nspec', 'name: local\nspec').replace(
+        'cluster: { name: prod-eks, region: us-east-1 }',
+        'cluster: { kubeconfigContext: kind-gloo }',
+      ),
       'b-other.yaml': FILLED.replace('name: podinfo\nspec', 'name: other\nspec').replace('name: prod-eks', 'name: staging-eks'),
-      'c-secret.yaml': FILLED.replace('name: podinfo\nspec', 'name: secret\nspec').replace('address: "https://prometheus.example.com" }', 'address: "https://prometheus.example.com", bearerToken: hunter2 }'),
+      'c-secret.yaml': FILLED.replace('name: podinfo\nspec', 'name: secret\nspec').replace(
+        'address: "https://prometheus.example.com" }',
+        'address: "https://prometheus.example.com", bearerToken: hunter2 }',
+      ),
       'd-twin.yaml': FILLED,
       'e-twin.yaml': FILLED,
     });
@@ -104,14 +112,31 @@ describe('secrets in a deployed target', () => {
           prometheus: { address: 'https://admin:hunter2@prometheus.example.com' },
           metrics: [
             { name: 'request-success-rate', thresholdRange: { min: 99 } },
-            { name: 'apdex', provider: { type: 'web', url: 'https://metrics.example.com/apdex?api_key=abc123', jsonPath: '$.v', headers: { 'X-Api-Key': 'k-123456' } }, thresholdRange: { min: 0.9 } },
+            {
+              name: 'apdex',
+              provider: {
+                type: 'web',
+                url: 'https://metrics.example.com/apdex?api_key=abc123',
+                jsonPath: '$.v',
+                headers: { 'X-Api-Key': 'k-123456' },
+              },
+              thresholdRange: { min: 0.9 },
+            },
           ],
           webhooks: [{ name: 'load', type: 'rollout', url: 'https://hooks.example.com/run?token=t0k3n' }],
         },
-        { webhooks: [{ url: 'https://hooks.slack.com/services/T000/B000/XXXXXXXX' }, { url: { secretRef: { env: 'TEAMS_URL' } } }, { url: { secretRef: { secretsManager: 'sluice/teams' } } }] },
+        {
+          webhooks: [
+            { url: 'https://hooks.slack.com/services/T000/B000/XXXXXXXX' },
+            { url: { secretRef: { env: 'TEAMS_URL' } } },
+            { url: { secretRef: { secretsManager: 'sluice/teams' } } },
+          ],
+        },
       ),
     });
-    const problems = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).map((p) => p.split(': ').slice(1, 2)[0]);
+    const problems = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).map(
+      (p) => p.split(': ').slice(1, 2)[0],
+    );
     expect(problems.sort()).toEqual(
       [
         'spec.analysis.metrics[1].provider.headers.X-Api-Key',
@@ -124,7 +149,9 @@ describe('secrets in a deployed target', () => {
       ].sort(),
     );
     const text = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).join('\n');
-    expect(text).toContain('spec.analysis.metrics[1].provider.headers.X-Api-Key: a header value may be a credential: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }');
+    expect(text).toContain(
+      'spec.analysis.metrics[1].provider.headers.X-Api-Key: a header value may be a credential: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }',
+    );
     expect(text).toContain('spec.notifications.webhooks[0].url: this URL is a Slack incoming webhook, whose path is its secret');
     expect(text).toContain('spec.analysis.prometheus.address: this address carries credentials (user:password@)');
     expect(text).toContain('spec.notifications.webhooks[1].url: an env reference works only locally');
@@ -137,7 +164,14 @@ describe('secrets in a deployed target', () => {
         {
           judge: 'threshold',
           prometheus: { address: 'https://prometheus.example.com', bearerToken: { secretRef: { secretsManager: ARN, key: 'prometheus' } } },
-          webhooks: [{ name: 'load', type: 'rollout', url: { secretRef: { secretsManager: ARN, key: 'loadUrl' } }, headers: { Authorization: { secretRef: { secretsManager: ARN, key: 'auth' } } } }],
+          webhooks: [
+            {
+              name: 'load',
+              type: 'rollout',
+              url: { secretRef: { secretsManager: ARN, key: 'loadUrl' } },
+              headers: { Authorization: { secretRef: { secretsManager: ARN, key: 'auth' } } },
+            },
+          ],
         },
         { webhooks: [{ url: { secretRef: { secretsManager: ARN, key: 'slack' } } }] },
       ),
@@ -148,22 +182,47 @@ describe('secrets in a deployed target', () => {
 
 describe('addresses the Lambdas cannot resolve', () => {
   it('warns (not refuses) about cluster-internal-looking hosts, and only those', () => {
-    for (const url of ['http://prometheus:9090', 'http://prometheus.monitoring:9090', 'http://prometheus.monitoring.svc:9090', 'http://prometheus.monitoring.svc.cluster.local:9090']) {
+    for (const url of [
+      'http://prometheus:9090',
+      'http://prometheus.monitoring:9090',
+      'http://prometheus.monitoring.svc:9090',
+      'http://prometheus.monitoring.svc.cluster.local:9090',
+    ]) {
       expect(looksClusterInternal(url), url).toBe(true);
     }
-    for (const url of ['https://prometheus.example.com', 'http://10.0.3.7:9090', 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1', 'http://localhost:9090', 'https://metrics.acme.de']) {
+    for (const url of [
+      'https://prometheus.example.com',
+      'http://10.0.3.7:9090',
+      'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1',
+      'http://localhost:9090',
+      'https://metrics.acme.de',
+    ]) {
       expect(looksClusterInternal(url), url).toBe(false);
     }
-    const spec = loadRegistry(registryWith({ 'p.yaml': EXAMPLE.replace('https://prometheus.replace-me.invalid', 'http://prometheus.monitoring:9090') }), { name: 'prod-eks', region: 'us-east-1' })[0]!.spec;
-    expect(clusterInternalWarnings(spec)).toEqual([{ path: 'spec.analysis.prometheus.address', message: expect.stringContaining("host prometheus.monitoring looks cluster-internal: the Lambdas resolve names through the VPC's DNS") }]);
+    const spec = loadRegistry(
+      registryWith({ 'p.yaml': EXAMPLE.replace('https://prometheus.replace-me.invalid', 'http://prometheus.monitoring:9090') }),
+      { name: 'prod-eks', region: 'us-east-1' },
+    )[0]!.spec;
+    expect(clusterInternalWarnings(spec)).toEqual([
+      {
+        path: 'spec.analysis.prometheus.address',
+        message: expect.stringContaining(
+          "host prometheus.monitoring looks cluster-internal: the Lambdas resolve names through the VPC's DNS",
+        ),
+      },
+    ]);
   });
 });
 
 describe('cdk synth without cluster context', () => {
   it('fails naming -c clusterName and -c clusterRegion, unless -c allowNoCluster=true', () => {
     const outdir = registryWith({});
-    expect(() => buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } })).toThrow(/no EKS cluster given: pass -c clusterName=NAME -c clusterRegion=REGION .* or -c allowNoCluster=true/);
-    expect(() => buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [], clusterName: 'prod-eks' } })).toThrow('-c clusterName was given without -c clusterRegion');
+    expect(() => buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } })).toThrow(
+      /no EKS cluster given: pass -c clusterName=NAME -c clusterRegion=REGION .* or -c allowNoCluster=true/,
+    );
+    expect(() => buildApp({ outdir, context: { 'aws:cdk:bundling-stacks': [], clusterName: 'prod-eks' } })).toThrow(
+      '-c clusterName was given without -c clusterRegion',
+    );
   });
 });
 
@@ -171,6 +230,8 @@ describe('cdk synth with a bad spec', () => {
   it('fails before anything is bundled, naming the file and the field path', () => {
     const dir = registryWith({ 'podinfo.yaml': EXAMPLE.replace('threshold: 3', 'threshold: 0') });
     const outdir = registryWith({});
-    expect(() => buildApp({ outdir, context: { registryDir: dir, allowNoCluster: 'true' } })).toThrow(/podinfo\.yaml: spec\.strategy\.threshold: /);
+    expect(() => buildApp({ outdir, context: { registryDir: dir, allowNoCluster: 'true' } })).toThrow(
+      /podinfo\.yaml: spec\.strategy\.threshold: /,
+    );
   });
 });

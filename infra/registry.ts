@@ -59,7 +59,10 @@ function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): S
   const problems: SpecProblem[] = [];
   const target = spec.spec.cluster;
   if ('kubeconfigContext' in target) {
-    problems.push({ path: 'spec.cluster', message: 'a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine' });
+    problems.push({
+      path: 'spec.cluster',
+      message: 'a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine',
+    });
   } else if (cluster && (target.name !== cluster.name || target.region !== cluster.region)) {
     problems.push({
       path: 'spec.cluster',
@@ -68,7 +71,9 @@ function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): S
   }
   // Secrets: references only (Secrets Manager, by complete ARN); nothing secret-shaped by value.
   // The metric addresses are checked too: user:pass@ or ?token= in a Prometheus, AMP or web URL.
-  const metricAddresses = addresses(spec).filter((a) => a.path.startsWith('spec.analysis.prometheus') || a.path.startsWith('spec.analysis.metrics'));
+  const metricAddresses = addresses(spec).filter(
+    (a) => a.path.startsWith('spec.analysis.prometheus') || a.path.startsWith('spec.analysis.metrics'),
+  );
   problems.push(...deployedSecretProblems(spec, metricAddresses));
   return problems;
 }
@@ -80,7 +85,8 @@ function addresses(spec: RolloutSpec): Array<{ path: string; url: string }> {
   if (analysis.prometheus) out.push({ path: 'spec.analysis.prometheus.address', url: analysis.prometheus.address });
   analysis.metrics.forEach((metric, i) => {
     const provider = metric.provider;
-    if (provider?.type === 'prometheus' && provider.address) out.push({ path: `spec.analysis.metrics[${i}].provider.address`, url: provider.address });
+    if (provider?.type === 'prometheus' && provider.address)
+      out.push({ path: `spec.analysis.metrics[${i}].provider.address`, url: provider.address });
     if (provider?.type === 'amp') out.push({ path: `spec.analysis.metrics[${i}].provider.workspaceUrl`, url: provider.workspaceUrl });
     if (provider?.type === 'web') out.push({ path: `spec.analysis.metrics[${i}].provider.url`, url: provider.url });
   });
@@ -116,7 +122,26 @@ export function isPlaceholderAddress(url: string): boolean {
  * a warning: a two-label host counts when its last label is not a two-letter country code and not
  * one of the common generic top-level domains.
  */
-const COMMON_TLDS = new Set(['com', 'net', 'org', 'io', 'dev', 'app', 'cloud', 'ai', 'co', 'info', 'biz', 'xyz', 'tech', 'site', 'online', 'edu', 'gov', 'aws']);
+const COMMON_TLDS = new Set([
+  'com',
+  'net',
+  'org',
+  'io',
+  'dev',
+  'app',
+  'cloud',
+  'ai',
+  'co',
+  'info',
+  'biz',
+  'xyz',
+  'tech',
+  'site',
+  'online',
+  'edu',
+  'gov',
+  'aws',
+]);
 export function looksClusterInternal(url: string): boolean {
   const host = hostOf(url);
   if (!host || /^[\d.]+$/.test(host) || host.startsWith('[')) return false;
@@ -161,7 +186,9 @@ export function clusterInternalWarnings(spec: RolloutSpec): SpecProblem[] {
 export function loadRegistry(dir: string, cluster?: WiredCluster): RegistryEntry[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((name) => SPEC_FILE.test(name)).sort();
+    names = readdirSync(dir)
+      .filter((name) => SPEC_FILE.test(name))
+      .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new Error(`rollout registry ${dir} could not be read`, { cause: error });
@@ -185,10 +212,20 @@ export function loadRegistry(dir: string, cluster?: WiredCluster): RegistryEntry
     const deploy = [...deployProblems(spec, cluster), ...(cluster ? placeholderProblems(spec) : [])];
     problems.push(...deploy.map((p) => ({ file, ...p })));
     const owner = owners.get(spec.metadata.name);
-    if (owner) problems.push({ file, path: 'metadata.name', message: `"${spec.metadata.name}" is already defined in ${owner}: target names are unique` });
+    if (owner)
+      problems.push({
+        file,
+        path: 'metadata.name',
+        message: `"${spec.metadata.name}" is already defined in ${owner}: target names are unique`,
+      });
     owners.set(spec.metadata.name, file);
     const bytes = Buffer.byteLength(JSON.stringify(spec));
-    if (bytes > ADVANCED_TIER_BYTES) problems.push({ file, path: '(root)', message: `the resolved spec is ${bytes} bytes; an SSM parameter holds at most ${ADVANCED_TIER_BYTES}` });
+    if (bytes > ADVANCED_TIER_BYTES)
+      problems.push({
+        file,
+        path: '(root)',
+        message: `the resolved spec is ${bytes} bytes; an SSM parameter holds at most ${ADVANCED_TIER_BYTES}`,
+      });
     if (!deploy.length) entries.push({ file, spec });
   }
   if (problems.length) throw new RegistryError(problems);
@@ -213,13 +250,18 @@ export class SluiceRegistry extends Construct {
     super(scope, id);
     this.parameterPrefix = props.parameterPrefix ?? `/sluice/${Stack.of(this).stackName}/targets`;
     if (!/^\/[A-Za-z0-9_.\-/]+[^/]$/.test(this.parameterPrefix)) {
-      throw new Error(`registry parameter prefix "${this.parameterPrefix}" must start with "/", use only a-z A-Z 0-9 _ . - / and not end with "/"`);
+      throw new Error(
+        `registry parameter prefix "${this.parameterPrefix}" must start with "/", use only a-z A-Z 0-9 _ . - / and not end with "/"`,
+      );
     }
     this.entries = loadRegistry(props.dir, props.cluster);
     for (const { file, spec } of this.entries) {
       const warnings = [...clusterInternalWarnings(spec), ...(props.cluster ? [] : placeholderProblems(spec))];
       for (const warning of warnings) {
-        Annotations.of(this).addWarningV2(`sluice:address:${spec.metadata.name}:${warning.path}`, `${basename(file)}: ${warning.path}: ${warning.message}`);
+        Annotations.of(this).addWarningV2(
+          `sluice:address:${spec.metadata.name}:${warning.path}`,
+          `${basename(file)}: ${warning.path}: ${warning.message}`,
+        );
       }
     }
     const parameters = new Map<string, ssm.StringParameter>();

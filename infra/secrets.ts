@@ -26,12 +26,18 @@ export interface SecretReaders {
 function arnsWhere(entries: ReadonlyArray<RegistryEntry>, keep: (path: string) => boolean): string[] {
   const arns = new Set<string>();
   for (const { spec } of entries) {
-    for (const { path, ref } of secretRefs(spec)) if (keep(path) && 'secretsManager' in ref.secretRef) arns.add(ref.secretRef.secretsManager);
+    for (const { path, ref } of secretRefs(spec))
+      if (keep(path) && 'secretsManager' in ref.secretRef) arns.add(ref.secretRef.secretsManager);
   }
   return [...arns].sort();
 }
 
-export function grantSecretReads(scope: Construct, entries: ReadonlyArray<RegistryEntry>, readers: SecretReaders, kmsKeyArn?: string): void {
+export function grantSecretReads(
+  scope: Construct,
+  entries: ReadonlyArray<RegistryEntry>,
+  readers: SecretReaders,
+  kmsKeyArn?: string,
+): void {
   const metric = arnsWhere(entries, (p) => p.startsWith('spec.analysis.prometheus') || p.startsWith('spec.analysis.metrics'));
   const hooks = arnsWhere(entries, (p) => p.startsWith('spec.analysis.webhooks'));
   const notifications = arnsWhere(entries, (p) => p.startsWith('spec.notifications'));

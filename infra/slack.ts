@@ -27,7 +27,13 @@ import type { SluiceSharedProps, SluiceTriggers } from './triggers.ts';
  * and event sequence counters (UpdateItem ADD, PutItem), abort flags and chat claims (PutItem),
  * and releasing a click claim when the action could not be done (DeleteItem).
  */
-export const SLACK_ACK_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+export const SLACK_ACK_STORE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+] as const;
 
 /** The worker's: the rollout, its steps and pending gate (GetItem, Query), thread records (GetItem, PutItem). */
 export const SLACK_WORKER_STORE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
@@ -91,20 +97,33 @@ export class SluiceSlack extends Construct {
     if (!props.secret) {
       Validations.of(this.secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'Slack issues the signing secret and the bot token: they are rotated in Slack\'s app settings and pasted here, which a rotation Lambda cannot do.',
+        reason:
+          "Slack issues the signing secret and the bot token: they are rotated in Slack's app settings and pasted here, which a rotation Lambda cannot do.",
       });
     }
-    this.deadLetterQueue = watchedDeadLetterQueue(this, 'DeadLetters', 'a Slack follow-up or thread update the worker kept failing on').queue;
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the Slack worker and of the rule feeding it, watched by a CloudWatch alarm.' });
+    this.deadLetterQueue = watchedDeadLetterQueue(
+      this,
+      'DeadLetters',
+      'a Slack follow-up or thread update the worker kept failing on',
+    ).queue;
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the Slack worker and of the rule feeding it, watched by a CloudWatch alarm.',
+    });
 
-    const role = (roleId: string, what: string) => new iam.Role(this, roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
-    const logGroup = (groupId: string) => new logs.LogGroup(this, groupId, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const role = (roleId: string, what: string) =>
+      new iam.Role(this, roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
+    const logGroup = (groupId: string) =>
+      new logs.LogGroup(this, groupId, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     const shared = { SLACK_SECRET_ARN: this.secret.secretArn, SLUICE_REGISTRY_PARAMETER_PREFIX: props.registry.parameterPrefix };
 
     this.workerRole = role('WorkerRole', 'Sluice Slack worker: response_url follow-ups and rollout threads');
     const workerLogs = logGroup('WorkerLogs');
     // The background Slack client retries 429s after Retry-After (up to 4 times, 10 s each): room for that.
-    this.worker = props.bundledFunction('SlackWorkerFunction', 'slack', this.workerRole, workerLogs, 90, shared, { handler: 'workerHandler', description: 'Sluice slack worker' });
+    this.worker = props.bundledFunction('SlackWorkerFunction', 'slack', this.workerRole, workerLogs, 90, shared, {
+      handler: 'workerHandler',
+      description: 'Sluice slack worker',
+    });
     const workerFn = this.worker.node.defaultChild as lambda.CfnFunction;
     // One at a time: updates of one rollout's thread never race (the head message is edited in place).
     workerFn.reservedConcurrentExecutions = 1;
@@ -132,7 +151,9 @@ export class SluiceSlack extends Construct {
     // The secret's ARN for IAM: a secret imported by name has no random suffix in its ARN yet.
     const secretArn = this.secret.secretFullArn ?? `${this.secret.secretArn}-??????`;
     const grant = (fnRole: iam.Role, fnLogs: logs.LogGroup, storeActions: readonly string[]) => {
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }));
+      fnRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }),
+      );
       fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...storeActions], resources: [props.table.tableArn] }));
       fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArn] }));
       this.secret.encryptionKey?.grantDecrypt(fnRole);
@@ -146,24 +167,48 @@ export class SluiceSlack extends Construct {
     grant(this.workerRole, workerLogs, SLACK_WORKER_STORE_ACTIONS);
     // Audit records go out as `Command Audited` events.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }),
+    );
     // `/sluice start` goes through the start path, which picks the next attempt name Step Functions has not seen.
-    const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const executionArns = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${props.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }));
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResource(stack, executionArns)}]`,
-      reason: 'states:DescribeExecution on the executions of this one state machine (their names are chosen per rollout), to pick the next attempt name.',
+      reason:
+        'states:DescribeExecution on the executions of this one state machine (their names are chosen per rollout), to pick the next attempt name.',
     });
     // Approve / promote (SendTaskSuccess) and abort (SendTaskFailure) settle the pending token; a
     // token's SendTask* is authorized against the state machine whose execution issued it (the
     // resource CDK's grantTaskResponse names), so this reaches Sluice's tokens only. No heartbeat.
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'], resources: [props.stateMachine.stateMachineArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskFailure', 'states:SendTaskSuccess'],
+        resources: [props.stateMachine.stateMachineArn],
+      }),
+    );
     // The ack hands Slack-bound work to the worker (an asynchronous invoke) and answers at once.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.worker.functionArn] }));
-    this.workerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    this.workerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+    );
     // `/sluice schedule` (create, list, cancel): schedules of Sluice's own group only, handing them the Scheduler role.
-    const scheduleArns = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${props.triggers.scheduleGroup.ref}/*` });
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'], resources: [scheduleArns] }));
+    const scheduleArns = stack.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${props.triggers.scheduleGroup.ref}/*`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        resources: [scheduleArns],
+      }),
+    );
     // ListSchedules has no resource-level permission (the group is a request parameter, not a resource), so "*".
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
     this.role.addToPrincipalPolicy(
@@ -175,17 +220,20 @@ export class SluiceSlack extends Construct {
     );
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResource(stack, scheduleArns)}]`,
-      reason: 'scheduler:CreateSchedule/GetSchedule/DeleteSchedule on the schedules of Sluice\'s own group only (their names are chosen per scheduled rollout).',
+      reason:
+        "scheduler:CreateSchedule/GetSchedule/DeleteSchedule on the schedules of Sluice's own group only (their names are chosen per scheduled rollout).",
     });
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'scheduler:ListSchedules has no resource-level permission: AWS accepts only "*"; it lists names and states, and the bot always passes its own group.',
+      reason:
+        'scheduler:ListSchedules has no resource-level permission: AWS accepts only "*"; it lists names and states, and the bot always passes its own group.',
     });
     if (secretArn.endsWith('-??????')) {
       for (const fnRole of [this.role, this.workerRole]) {
         Validations.of(fnRole).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${nagResource(stack, secretArn)}]`,
-          reason: 'A secret imported by name: "-??????" matches only the six-character suffix Secrets Manager appends to that one secret\'s ARN.',
+          reason:
+            'A secret imported by name: "-??????" matches only the six-character suffix Secrets Manager appends to that one secret\'s ARN.',
         });
       }
     }
@@ -194,8 +242,13 @@ export class SluiceSlack extends Construct {
       description: 'Sluice: rollout events (source sluice) -> the Slack worker (threads, webhooks)',
       eventBus: props.eventBus,
       eventPattern: { source: ['sluice'], detailType: [...EVENT_TYPES] },
-      targets: [new targets.LambdaFunction(this.worker, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+      targets: [
+        new targets.LambdaFunction(this.worker, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
     });
   }
 }
-

@@ -33,7 +33,9 @@ const tempDir = () => {
 };
 const ofType = (template: Template, type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
 const noViolations = (outdir: string) =>
-  (JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((r) => r.violations);
+  (
+    JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }
+  ).pluginReports.flatMap((r) => r.violations);
 
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -58,14 +60,22 @@ describe('with -c allowNoCluster=true and no -c clusterName (a review synth on a
   });
 
   it('says so in a warning and in the ClusterWiring output', () => {
-    const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
     expect(warnings.some((w) => w.includes('No EKS cluster given'))).toBe(true);
     expect(String(template.Outputs?.[OUTPUTS.clusterWiring]?.Value)).toMatch(/^none: synthesized without -c clusterName/);
   });
 
   it('has every output except those of features not configured (GitHub OIDC, GitOps, Slack)', () => {
-    expect(Object.keys(template.Outputs ?? {}).sort()).toEqual(Object.values(OUTPUTS).filter((key) => !OPTIONAL_OUTPUTS.has(key)).sort());
-    expect([...OPTIONAL_OUTPUTS].sort()).toEqual([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn, OUTPUTS.gitopsWebhookUrl].sort());
+    expect(Object.keys(template.Outputs ?? {}).sort()).toEqual(
+      Object.values(OUTPUTS)
+        .filter((key) => !OPTIONAL_OUTPUTS.has(key))
+        .sort(),
+    );
+    expect([...OPTIONAL_OUTPUTS].sort()).toEqual(
+      [OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn, OUTPUTS.gitopsWebhookUrl].sort(),
+    );
   });
 
   it('creates no public endpoint: no Function URL (GitOps and Slack are opt-in), no GitOps Lambda or secret', () => {
@@ -76,29 +86,45 @@ describe('with -c allowNoCluster=true and no -c clusterName (a review synth on a
   });
 
   it('only warns about the shipped placeholder address: nothing can run on a stack without a cluster', () => {
-    const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
-    expect(warnings.some((w) => w.includes('podinfo.yaml: spec.analysis.prometheus.address: is the placeholder shipped with the example'))).toBe(true);
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    expect(
+      warnings.some((w) => w.includes('podinfo.yaml: spec.analysis.prometheus.address: is the placeholder shipped with the example')),
+    ).toBe(true);
   });
 });
 
-describe('the app\'s Slack context', () => {
+describe("the app's Slack context", () => {
   const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:sluice/slack-AbCdEf';
 
   it('-c slackTeamId/slackApiAppId/slackSecretArn: the bot reads the existing secret; none is created', () => {
     const outdir = tempDir();
-    const built = buildApp({ outdir, context: { ...NO_BUNDLING, allowNoCluster: 'true', slackTeamId: 'T0123ABCD', slackApiAppId: 'A0456EFGH', slackSecretArn: SECRET }, env: { account: '123456789012', region: 'us-east-1' } });
+    const built = buildApp({
+      outdir,
+      context: { ...NO_BUNDLING, allowNoCluster: 'true', slackTeamId: 'T0123ABCD', slackApiAppId: 'A0456EFGH', slackSecretArn: SECRET },
+      env: { account: '123456789012', region: 'us-east-1' },
+    });
     const template = built.app.synth().getStackByName(built.stack.stackName).template as Template;
     expect(noViolations(outdir)).toEqual([]);
-    expect(ofType(template, 'AWS::SecretsManager::Secret').filter((r) => JSON.stringify(r.Properties).includes('signingSecret'))).toEqual([]);
+    expect(ofType(template, 'AWS::SecretsManager::Secret').filter((r) => JSON.stringify(r.Properties).includes('signingSecret'))).toEqual(
+      [],
+    );
     expect(template.Outputs?.[OUTPUTS.slackSecretArn]?.Value).toBe(SECRET);
     const fn = template.Resources[built.stack.getLogicalId(built.stack.orchestrator.slack!.function.node.defaultChild as CfnElement)]!;
     expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLACK_SECRET_ARN).toBe(SECRET);
-    expect(JSON.stringify(ofType(template, 'AWS::IAM::Policy'))).toContain(`{"Action":"secretsmanager:GetSecretValue","Effect":"Allow","Resource":"${SECRET}"}`);
+    expect(JSON.stringify(ofType(template, 'AWS::IAM::Policy'))).toContain(
+      `{"Action":"secretsmanager:GetSecretValue","Effect":"Allow","Resource":"${SECRET}"}`,
+    );
   }, 300_000);
 
   it('refuses half a Slack configuration', () => {
-    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, allowNoCluster: 'true', slackTeamId: 'T0123ABCD' } })).toThrow('-c slackTeamId / slackSecretArn were given without -c slackApiAppId');
-    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, allowNoCluster: 'true', slackApiAppId: 'A0456EFGH' } })).toThrow('-c slackApiAppId was given without -c slackTeamId');
+    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, allowNoCluster: 'true', slackTeamId: 'T0123ABCD' } })).toThrow(
+      '-c slackTeamId / slackSecretArn were given without -c slackApiAppId',
+    );
+    expect(() => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, allowNoCluster: 'true', slackApiAppId: 'A0456EFGH' } })).toThrow(
+      '-c slackApiAppId was given without -c slackTeamId',
+    );
   });
 });
 
@@ -128,17 +154,20 @@ describe('placed in a VPC', () => {
     expect(noViolations(outdir)).toEqual([]);
   });
 
-  it('runs every rollout Lambda in the private subnets with the Lambdas\' security group; the trigger Lambdas (AWS APIs only) outside', () => {
+  it("runs every rollout Lambda in the private subnets with the Lambdas' security group; the trigger Lambdas (AWS APIs only) outside", () => {
     const functions = ofType(template, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(Object.keys(HANDLERS).length + 1);
     const group = { 'Fn::GetAtt': [logicalId(sluice.securityGroups![0]!), 'GroupId'] };
     for (const fn of Object.values(sluice.functions)) {
-      expect(template.Resources[logicalId(fn)]!.Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'], SecurityGroupIds: [group] });
+      expect(template.Resources[logicalId(fn)]!.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
+        SecurityGroupIds: [group],
+      });
     }
     for (const fn of [sluice.triggers.startFunction]) expect(template.Resources[logicalId(fn)]!.Properties.VpcConfig).toBeUndefined();
   });
 
-  it('creates only the endpoints the Lambdas need by default (EKS, EventBridge, DynamoDB), reachable from the Lambdas\' security group only', () => {
+  it("creates only the endpoints the Lambdas need by default (EKS, EventBridge, DynamoDB), reachable from the Lambdas' security group only", () => {
     const endpoints = ofType(template, 'AWS::EC2::VPCEndpoint');
     expect(endpointServices(template)).toEqual(['dynamodb', 'eks', 'events']);
     const gateway = endpoints.filter((e) => e.Properties.VpcEndpointType === 'Gateway');
@@ -147,7 +176,12 @@ describe('placed in a VPC', () => {
     const ingress = ofType(template, 'AWS::EC2::SecurityGroupIngress');
     expect(ingress).toHaveLength(2);
     for (const rule of ingress) {
-      expect(rule.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(sluice.securityGroups![0]!), 'GroupId'] } });
+      expect(rule.Properties).toMatchObject({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(sluice.securityGroups![0]!), 'GroupId'] },
+      });
     }
     // open: false — no endpoint admits the whole VPC CIDR.
     for (const group of ofType(template, 'AWS::EC2::SecurityGroup')) expect(group.Properties.SecurityGroupIngress).toBeUndefined();
@@ -156,7 +190,9 @@ describe('placed in a VPC', () => {
   it('gives each Lambda role the ENI actions VPC placement needs, and nothing else on "*"', () => {
     const policies = ofType(template, 'AWS::IAM::Policy');
     const onStar = policies.flatMap((p) =>
-      (p.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter((st) => [st.Resource].flat().includes('*')).map((st) => ({
+      (p.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement.filter((st) =>
+        [st.Resource].flat().includes('*'),
+      ).map((st) => ({
         role: JSON.stringify(p.Properties.Roles),
         actions: [st.Action].flat().sort(),
       })),
@@ -164,11 +200,17 @@ describe('placed in a VPC', () => {
     const lambdaRoles = new Set(Object.values(sluice.functions).map((fn) => JSON.stringify([{ Ref: logicalId(fn.role!) }])));
     expect(lambdaRoles.size).toBe(5); // the Kubernetes role, the analysis role, and one each for Bake, Finish and ApprovalExpired (no Kubernetes access)
     const xray = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
-    for (const role of lambdaRoles) expect(onStar.filter((s) => s.role === role).map((s) => s.actions).sort()).toEqual([[...VPC_ENI_ACTIONS].sort(), xray].sort());
+    for (const role of lambdaRoles)
+      expect(
+        onStar
+          .filter((s) => s.role === role)
+          .map((s) => s.actions)
+          .sort(),
+      ).toEqual([[...VPC_ENI_ACTIONS].sort(), xray].sort());
     for (const role of ofType(template, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('defaults the cluster region to the stack\'s and scopes DescribeCluster to it', () => {
+  it("defaults the cluster region to the stack's and scopes DescribeCluster to it", () => {
     expect(JSON.stringify(ofType(template, 'AWS::IAM::Policy'))).toContain(':eks:us-east-1:123456789012:cluster/private-eks');
   });
 
@@ -207,7 +249,12 @@ describe('VPC placement from -c context (IDs only: Vpc.fromVpcAttributes, no loo
       metadata: { name: 'web' },
       spec: {
         cluster: { name: 'prod-eks', region: 'us-east-1' },
-        router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+        router: {
+          name: 'web',
+          namespace: 'gloo-system',
+          primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+          canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+        },
         analysis: { judge: 'threshold', prometheus: { address: 'https://prometheus.example.com' }, ...(metrics ? { metrics } : {}) },
       },
     };
@@ -227,13 +274,18 @@ describe('VPC placement from -c context (IDs only: Vpc.fromVpcAttributes, no loo
     expect(noViolations(outdir)).toEqual([]);
     expect(endpointServices(template)).toEqual(['dynamodb', 'eks', 'events']);
     const prepare = template.Resources[logicalId(built.stack.orchestrator.functions.prepare)]!;
-    expect((prepare.Properties.VpcConfig as { SubnetIds: unknown }).SubnetIds).toEqual(['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb']);
+    expect((prepare.Properties.VpcConfig as { SubnetIds: unknown }).SubnetIds).toEqual([
+      'subnet-0aaaaaaaaaaaaaaaa',
+      'subnet-0bbbbbbbbbbbbbbbb',
+    ]);
   }, 300_000);
 
   it('-c vpcEndpoints=none creates none, and warns that the subnets must reach those services another way', () => {
     const { built, template } = synth({ ...VPC, vpcEndpoints: 'none' });
     expect(ofType(template, 'AWS::EC2::VPCEndpoint')).toEqual([]);
-    const warnings = built.stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    const warnings = built.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
     expect(warnings.some((w) => w.includes('VPC placement without endpoints for eks, events, dynamodb'))).toBe(true);
   }, 300_000);
 
@@ -260,7 +312,7 @@ describe('VPC placement from -c context (IDs only: Vpc.fromVpcAttributes, no loo
     );
   }, 300_000);
 
-  it('-c clusterSecurityGroupId opens the cluster security group on 443 to the Lambdas\' security group, and nothing else', () => {
+  it("-c clusterSecurityGroupId opens the cluster security group on 443 to the Lambdas' security group, and nothing else", () => {
     const { built, template, logicalId } = synth({ ...VPC, vpcEndpoints: 'none', clusterSecurityGroupId: 'sg-0cccccccccccccccc' });
     const ingress = ofType(template, 'AWS::EC2::SecurityGroupIngress').map((r) => r.Properties);
     expect(ingress).toEqual([
@@ -276,9 +328,12 @@ describe('VPC placement from -c context (IDs only: Vpc.fromVpcAttributes, no loo
   }, 300_000);
 
   it('refuses IDs that are not IDs, mismatched lists and unknown services, naming the -c key', () => {
-    const build = (context: Record<string, string>) => () => buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, ...CLUSTER, registryDir: registry(), ...context } });
+    const build = (context: Record<string, string>) => () =>
+      buildApp({ outdir: tempDir(), context: { ...NO_BUNDLING, ...CLUSTER, registryDir: registry(), ...context } });
     expect(build({ ...VPC, vpcId: 'my-vpc' })).toThrow('-c vpcId: "my-vpc" is not a VPC ID (vpc-…)');
-    expect(build({ ...VPC, subnetRouteTableIds: 'rtb-0aaaaaaaaaaaaaaaa' })).toThrow('-c subnetRouteTableIds names 1 route tables for 2 subnets');
+    expect(build({ ...VPC, subnetRouteTableIds: 'rtb-0aaaaaaaaaaaaaaaa' })).toThrow(
+      '-c subnetRouteTableIds names 1 route tables for 2 subnets',
+    );
     expect(build({ ...VPC, vpcEndpoints: 'eks,sts,logs' })).toThrow('-c vpcEndpoints: unknown "sts", "logs"');
     expect(build({ ...VPC, clusterSecurityGroupId: 'default' })).toThrow('-c clusterSecurityGroupId: "default" is not a security group ID');
     expect(build({ subnetIds: VPC.subnetIds })).toThrow('-c subnetIds given without -c vpcId');
@@ -299,9 +354,12 @@ describe('secrets by reference', () => {
     const ref = JSON.stringify([{ Ref: stack.getLogicalId(role.node.defaultChild as CfnElement) }]);
     return ofType(template, 'AWS::IAM::Policy')
       .filter((p) => JSON.stringify(p.Properties.Roles) === ref)
-      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: unknown; Resource: unknown; Condition?: unknown }> }).Statement);
+      .flatMap(
+        (p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: unknown; Resource: unknown; Condition?: unknown }> }).Statement,
+      );
   };
-  const secretStatements = (role: IConstruct) => statementsOf(role).filter((s) => JSON.stringify(s.Action).includes('secretsmanager:') || JSON.stringify(s.Action).includes('kms:'));
+  const secretStatements = (role: IConstruct) =>
+    statementsOf(role).filter((s) => JSON.stringify(s.Action).includes('secretsmanager:') || JSON.stringify(s.Action).includes('kms:'));
 
   beforeAll(() => {
     outdir = tempDir();
@@ -314,14 +372,31 @@ describe('secrets by reference', () => {
         metadata: { name: 'web' },
         spec: {
           cluster: { name: 'prod-eks', region: 'us-east-1' },
-          router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+          router: {
+            name: 'web',
+            namespace: 'gloo-system',
+            primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+            canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+          },
           workload: { namespace: 'default', primary: 'web-primary', canary: 'web' },
           analysis: {
             judge: 'threshold',
-            prometheus: { address: 'https://prometheus.example.com', bearerToken: { secretRef: { secretsManager: ARN, key: 'prometheus' } } },
+            prometheus: {
+              address: 'https://prometheus.example.com',
+              bearerToken: { secretRef: { secretsManager: ARN, key: 'prometheus' } },
+            },
             metrics: [
               { name: 'request-success-rate', thresholdRange: { min: 99 } },
-              { name: 'apdex', provider: { type: 'web', url: 'https://metrics.example.com/apdex', jsonPath: '$.v', headers: { 'X-Api-Key': { secretRef: { secretsManager: ARN, key: 'apiKey' } } } }, thresholdRange: { min: 0.9 } },
+              {
+                name: 'apdex',
+                provider: {
+                  type: 'web',
+                  url: 'https://metrics.example.com/apdex',
+                  jsonPath: '$.v',
+                  headers: { 'X-Api-Key': { secretRef: { secretsManager: ARN, key: 'apiKey' } } },
+                },
+                thresholdRange: { min: 0.9 },
+              },
             ],
             webhooks: [{ name: 'load', type: 'rollout', url: { secretRef: { secretsManager: HOOK_ARN } } }],
           },
@@ -356,16 +431,36 @@ describe('secrets by reference', () => {
 
   it('Prepare/Analyze read the metric and webhook secrets; the other hook callers the webhook secret; the Slack worker the notification secret; KMS only via Secrets Manager', () => {
     const o = stack.orchestrator;
-    const kms = { Action: 'kms:Decrypt', Effect: 'Allow', Resource: KEY, Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } } };
-    expect(secretStatements(o.analysisRole)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: [HOOK_ARN, ARN].sort() }, kms]);
-    expect(secretStatements(o.kubernetesRole)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN }, kms]);
-    expect(secretStatements(o.functions.finish.role!)).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN }, kms]);
+    const kms = {
+      Action: 'kms:Decrypt',
+      Effect: 'Allow',
+      Resource: KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } },
+    };
+    expect(secretStatements(o.analysisRole)).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: [HOOK_ARN, ARN].sort() },
+      kms,
+    ]);
+    expect(secretStatements(o.kubernetesRole)).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN },
+      kms,
+    ]);
+    expect(secretStatements(o.functions.finish.role!)).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN },
+      kms,
+    ]);
     expect(secretStatements(o.functions.bake.role!)).toEqual([]);
-    expect(secretStatements(o.slack!.workerRole).filter((s) => JSON.stringify(s.Resource).includes('chat'))).toEqual([{ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: CHAT_ARN }]);
+    expect(secretStatements(o.slack!.workerRole).filter((s) => JSON.stringify(s.Resource).includes('chat'))).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: CHAT_ARN },
+    ]);
   });
 
   it('adds the secretsmanager endpoint to a VPC placement, as the Lambdas resolve the references from inside it', () => {
-    expect(ofType(template, 'AWS::EC2::VPCEndpoint').map((e) => JSON.stringify(e.Properties.ServiceName)).some((n) => n.includes('secretsmanager'))).toBe(true);
+    expect(
+      ofType(template, 'AWS::EC2::VPCEndpoint')
+        .map((e) => JSON.stringify(e.Properties.ServiceName))
+        .some((n) => n.includes('secretsmanager')),
+    ).toBe(true);
   });
 
   it('no secret value in any template, parameter or logging configuration: the registry parameter holds the references, the state machine logs no execution data', () => {

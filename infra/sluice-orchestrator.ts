@@ -79,12 +79,21 @@ export const HANDLERS = {
   'promotion-ready': { state: 'CheckCanary', substitution: 'PromotionReadyFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   'switch-traffic': { state: 'Switch', substitution: 'SwitchTrafficFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   finish: { state: 'Finish', substitution: 'FinishFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
-  'approval-expired': { state: 'StartApprovalExpired', substitution: 'ApprovalExpiredFunctionArn', kubernetes: false, metrics: false, timeout: 50 },
+  'approval-expired': {
+    state: 'StartApprovalExpired',
+    substitution: 'ApprovalExpiredFunctionArn',
+    kubernetes: false,
+    metrics: false,
+    timeout: 50,
+  },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
   // every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.
   reconciler: { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 280 },
-} as const satisfies Record<string, { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }>;
+} as const satisfies Record<
+  string,
+  { state: string | undefined; substitution: string | undefined; kubernetes: boolean; metrics: boolean; timeout: number }
+>;
 
 export type HandlerName = keyof typeof HANDLERS;
 
@@ -291,16 +300,33 @@ export class SluiceOrchestrator extends Construct {
       gitops: props.gitops ?? false,
       bundledFunction,
     });
-    const common = { stateMachine: this.stateMachine, table: this.table, registry: this.registry, logRetention: retention, bundledFunction };
-    this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length ? new SluiceAlarms(this, 'Alarms', common) : undefined;
-    this.slack = props.slack ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers }) : undefined;
+    const common = {
+      stateMachine: this.stateMachine,
+      table: this.table,
+      registry: this.registry,
+      logRetention: retention,
+      bundledFunction,
+    };
+    this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length
+      ? new SluiceAlarms(this, 'Alarms', common)
+      : undefined;
+    this.slack = props.slack
+      ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers })
+      : undefined;
 
     // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
     const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);
-    grantSecretReads(this, this.registry.entries, { analysis: this.analysisRole, hookCallers, notifier: this.slack?.workerRole }, props.secretsKmsKeyArn);
+    grantSecretReads(
+      this,
+      this.registry.entries,
+      { analysis: this.analysisRole, hookCallers, notifier: this.slack?.workerRole },
+      props.secretsKmsKeyArn,
+    );
 
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry', [KUBERNETES_GROUP]) : undefined;
-    this.analysisAccessEntry = this.cluster ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', this.analysisGroups()) : undefined;
+    this.analysisAccessEntry = this.cluster
+      ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', this.analysisGroups())
+      : undefined;
     if (!this.cluster) {
       Annotations.of(this).addWarningV2(
         'sluice:no-cluster',
@@ -314,12 +340,20 @@ export class SluiceOrchestrator extends Construct {
     const stack = Stack.of(this);
     const region = cluster.region ?? stack.region;
     if (cluster.region && !Token.isUnresolved(stack.region) && stack.region !== cluster.region) {
-      throw new Error(`EKS cluster ${cluster.name} is in ${cluster.region} but the stack deploys to ${stack.region}: an access entry can only be created in the cluster's region`);
+      throw new Error(
+        `EKS cluster ${cluster.name} is in ${cluster.region} but the stack deploys to ${stack.region}: an access entry can only be created in the cluster's region`,
+      );
     }
     return { name: cluster.name, region };
   }
 
-  private handlerFunction(name: HandlerName, root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy, props: SluiceOrchestratorProps): nodejs.NodejsFunction {
+  private handlerFunction(
+    name: HandlerName,
+    root: string,
+    retention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy,
+    props: SluiceOrchestratorProps,
+  ): nodejs.NodejsFunction {
     const config = HANDLERS[name];
     const id = name.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy });
@@ -327,15 +361,31 @@ export class SluiceOrchestrator extends Construct {
       ? config.metrics
         ? this.analysisRole
         : this.kubernetesRole
-      : new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sluice ${name} Lambda (no Kubernetes access)` });
+      : new iam.Role(this, `${id}Role`, {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+          description: `Sluice ${name} Lambda (no Kubernetes access)`,
+        });
     // Explicit log groups and our own roles: no AWSLambdaBasicExecutionRole (logs:* on every group).
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
 
     // The cluster comes from each spec (spec.cluster), not from the environment.
     const environment = this.baseEnvironment();
     // cloudwatch-alarm asks DescribeAlarms for composite alarms only when the grant allows them (lambdas/adapters/metrics.ts).
     if (config.metrics) environment.SLUICE_COMPOSITE_ALARMS = String(props.compositeAlarms ?? false);
-    const fn = this.bundle(`${id}Function`, name, root, role, logGroup, config.timeout, environment, props, true, name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {});
+    const fn = this.bundle(
+      `${id}Function`,
+      name,
+      root,
+      role,
+      logGroup,
+      config.timeout,
+      environment,
+      props,
+      true,
+      name === 'safety-net' ? { deadLetterQueue: this.safetyNetDeadLetterQueue, retryAttempts: 2 } : {},
+    );
     return fn;
   }
 
@@ -381,7 +431,13 @@ export class SluiceOrchestrator extends Construct {
       description: `Sluice ${handlerFile}`,
       // X-Ray: one trace per invocation (Lambda adds xray:PutTraceSegments/PutTelemetryRecords to the role).
       tracing: lambda.Tracing.ACTIVE,
-      ...(inVpc && props.vpc && this.securityGroups ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: this.securityGroups } : {}),
+      ...(inVpc && props.vpc && this.securityGroups
+        ? {
+            vpc: props.vpc.vpc,
+            vpcSubnets: props.vpc.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            securityGroups: this.securityGroups,
+          }
+        : {}),
       ...extra,
       bundling: {
         format: nodejs.OutputFormat.ESM,
@@ -403,7 +459,11 @@ export class SluiceOrchestrator extends Construct {
 
   private grantHandlers(): void {
     const roles = new Set<iam.IRole>(Object.values(this.functions).map((fn) => fn.role as iam.IRole));
-    const deleters = new Set<iam.IRole>((Object.entries(this.functions) as Array<[HandlerName, nodejs.NodejsFunction]>).filter(([name]) => STORE_DELETERS.has(name)).map(([, fn]) => fn.role as iam.IRole));
+    const deleters = new Set<iam.IRole>(
+      (Object.entries(this.functions) as Array<[HandlerName, nodejs.NodejsFunction]>)
+        .filter(([name]) => STORE_DELETERS.has(name))
+        .map(([, fn]) => fn.role as iam.IRole),
+    );
     for (const role of roles) {
       const actions = [...STORE_ACTIONS, ...(deleters.has(role) ? ['dynamodb:DeleteItem'] : [])];
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.table.tableArn] }));
@@ -429,7 +489,9 @@ export class SluiceOrchestrator extends Construct {
   private grantMetricReads(compositeAlarms: boolean): void {
     const needs = metricReadNeeds(Stack.of(this), this.registry.entries);
     if (needs.alarmArns.length) {
-      this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: compositeAlarms ? ['*'] : needs.alarmArns }));
+      this.analysisRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: compositeAlarms ? ['*'] : needs.alarmArns }),
+      );
     }
     if (needs.metricData) {
       this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
@@ -438,7 +500,10 @@ export class SluiceOrchestrator extends Construct {
     if (needs.ampWorkspaceArns.length) {
       this.analysisRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aps:QueryMetrics'], resources: needs.ampWorkspaceArns }));
     }
-    const onStar = [...(needs.metricData ? ['cloudwatch:GetMetricData'] : []), ...(compositeAlarms && needs.alarmArns.length ? ['cloudwatch:DescribeAlarms'] : [])];
+    const onStar = [
+      ...(needs.metricData ? ['cloudwatch:GetMetricData'] : []),
+      ...(compositeAlarms && needs.alarmArns.length ? ['cloudwatch:DescribeAlarms'] : []),
+    ];
     if (!onStar.length) return;
     Validations.of(this.analysisRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -446,7 +511,12 @@ export class SluiceOrchestrator extends Construct {
     });
   }
 
-  private createStateMachine(root: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy, level: sfn.LogLevel): sfn.StateMachine {
+  private createStateMachine(
+    root: string,
+    retention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy,
+    level: sfn.LogLevel,
+  ): sfn.StateMachine {
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       // The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's CloudWatch Logs resource policy.
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${this.node.addr.slice(0, 8)}-rollout`,
@@ -500,7 +570,12 @@ export class SluiceOrchestrator extends Construct {
   }
 
   private wireCluster(cluster: WiredCluster, role: iam.Role, id: string, groups: string[]): eks.CfnAccessEntry {
-    const clusterArn = Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: cluster.name, region: cluster.region });
+    const clusterArn = Stack.of(this).formatArn({
+      service: 'eks',
+      resource: 'cluster',
+      resourceName: cluster.name,
+      region: cluster.region,
+    });
     // The EKS token is a presigned sts:GetCallerIdentity (no IAM permission needed); DescribeCluster gives endpoint and CA.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
     return new eks.CfnAccessEntry(this, id, {

@@ -34,7 +34,9 @@ const REGION = 'us-east-1';
 const ASL_FILE = join(import.meta.dirname, '..', 'statemachine', 'rollout.asl.json');
 const OIDC_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
 const AMP_URL = `https://aps-workspaces.${REGION}.amazonaws.com/workspaces/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
-const AMP_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:aps:${REGION}:${ACCOUNT}:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789`]] };
+const AMP_ARN = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:aps:${REGION}:${ACCOUNT}:workspace/ws-0a1b2c3d-4e5f-6789-abcd-ef0123456789`]],
+};
 /** What Tracing.ACTIVE adds to each Lambda role. */
 const XRAY = { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] };
 
@@ -60,22 +62,39 @@ function statementsOf(role: IConstruct): Array<{ actions: string[]; resources: u
 }
 /** The reconciler's schedule rule, by its physical name (infra/recovery.ts). */
 const reconcilerRuleArn = () => ({
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${REGION}:${ACCOUNT}:rule/${String(template.Resources[logicalId(stack.orchestrator.recovery.schedule)]!.Properties.Name)}`]],
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      `:events:${REGION}:${ACCOUNT}:rule/${String(template.Resources[logicalId(stack.orchestrator.recovery.schedule)]!.Properties.Name)}`,
+    ],
+  ],
 });
 const sortStatements = (list: Array<{ actions: string[]; resources: unknown[] }>) =>
-  list.map((s) => ({ actions: [...s.actions].sort(), resources: s.resources })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  list
+    .map((s) => ({ actions: [...s.actions].sort(), resources: s.resources }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'sluice-cdk-'));
   // The example target, plus one that names a CloudWatch alarm (so the alarm Lambda is bundled too).
   registryDir = mkdtempSync(join(tmpdir(), 'sluice-rollouts-'));
   // The shipped example with its placeholder address filled in, as a user does before a deploy.
-  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace('https://prometheus.replace-me.invalid', 'https://prometheus.example.com');
+  const example = readFileSync(join(import.meta.dirname, '..', 'rollouts', 'podinfo.yaml'), 'utf8').replace(
+    'https://prometheus.replace-me.invalid',
+    'https://prometheus.example.com',
+  );
   writeFileSync(join(registryDir, 'podinfo.yaml'), example);
   const checkout = parse(example) as { metadata: { name: string }; spec: { analysis: { metrics: unknown[] } } };
   checkout.metadata.name = 'checkout';
   checkout.spec.analysis.metrics.push({ name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['checkout-5xx'] });
-  checkout.spec.analysis.metrics.push({ name: 'amp-errors', provider: { type: 'amp', workspaceUrl: AMP_URL }, query: 'sum(rate(errors_total[1m]))', thresholdRange: { max: 1 } });
+  checkout.spec.analysis.metrics.push({
+    name: 'amp-errors',
+    provider: { type: 'amp', workspaceUrl: AMP_URL },
+    query: 'sum(rate(errors_total[1m]))',
+    thresholdRange: { max: 1 },
+  });
   writeFileSync(join(registryDir, 'checkout.yaml'), JSON.stringify(checkout));
   const context = {
     clusterName: 'prod-eks',
@@ -101,7 +120,9 @@ afterAll(() => {
 
 describe('cdk-nag AwsSolutions', () => {
   it('passes: the validation report has no plugin failures', () => {
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ conclusion: string; violations: unknown[] }> };
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: Array<{ conclusion: string; violations: unknown[] }>;
+    };
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
 
@@ -136,7 +157,13 @@ describe('Lambdas', () => {
     const safetyEnv = (fnProps('safety-net').Environment as { Variables: Record<string, unknown> }).Variables;
     // No variable a handler does not read (the cluster comes from each spec; the safety net takes the machine from its event).
     expect(safetyEnv.SLUICE_STATE_MACHINE_ARN).toBeUndefined();
-    for (const name of names) expect(Object.keys((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables).filter((k) => k.startsWith('SLUICE_CLUSTER')), name).toEqual([]);
+    for (const name of names)
+      expect(
+        Object.keys((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables).filter((k) =>
+          k.startsWith('SLUICE_CLUSTER'),
+        ),
+        name,
+      ).toEqual([]);
   });
 
   it('every Lambda traces with X-Ray', () => {
@@ -144,10 +171,11 @@ describe('Lambdas', () => {
   });
 
   it('Prepare and Analyze ask DescribeAlarms for metric alarms only: compositeAlarms is not configured', () => {
-    for (const name of ['prepare', 'analyze'] as const) expect((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS, name).toBe('false');
+    for (const name of ['prepare', 'analyze'] as const)
+      expect((fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS, name).toBe('false');
   });
 
-  it('bundles are minified ESM with the createRequire banner, use the runtime\'s AWS SDK, and carry Kubernetes code only where the role can use it', () => {
+  it("bundles are minified ESM with the createRequire banner, use the runtime's AWS SDK, and carry Kubernetes code only where the role can use it", () => {
     for (const name of names) {
       const assetDir = join(outdir, `asset.${(fnProps(name).Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
       const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
@@ -157,7 +185,10 @@ describe('Lambdas', () => {
       const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
       expect(map.sourcesContent, name).toBeUndefined();
       // The runtime's AWS SDK is used, not a bundled copy.
-      expect(map.sources.some((source) => source.includes('node_modules/@aws-sdk/')), `${name}: AWS SDK bundled`).toBe(false);
+      expect(
+        map.sources.some((source) => source.includes('node_modules/@aws-sdk/')),
+        `${name}: AWS SDK bundled`,
+      ).toBe(false);
       expect(code, name).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
       const hasKubernetes = map.sources.some((source) => source.includes('node_modules/@kubernetes/client-node/'));
       expect(hasKubernetes, `${name}: Kubernetes client bundled`).toBe(HANDLERS[name].kubernetes);
@@ -168,23 +199,38 @@ describe('Lambdas', () => {
     }
   });
 
-  it('the Lambdas outside the rollout (start, GitOps webhook, alarm, Slack bot and worker) are lean: minified ESM, the runtime\'s AWS SDK, no Kubernetes client, no zod locales', () => {
+  it("the Lambdas outside the rollout (start, GitOps webhook, alarm, Slack bot and worker) are lean: minified ESM, the runtime's AWS SDK, no Kubernetes client, no zod locales", () => {
     const o = stack.orchestrator;
     const t = o.triggers;
     for (const fn of [t.startFunction, t.gitopsFunction!, o.alarms!.function, o.slack!.function, o.slack!.worker]) {
-      const assetDir = join(outdir, `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      const assetDir = join(
+        outdir,
+        `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+      );
       const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
       const map = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
-      expect(map.sources.some((source) => source.includes('node_modules/@kubernetes/')), fn.node.id).toBe(false);
-      expect(map.sources.some((source) => source.includes('node_modules/@aws-sdk/')), fn.node.id).toBe(false);
+      expect(
+        map.sources.some((source) => source.includes('node_modules/@kubernetes/')),
+        fn.node.id,
+      ).toBe(false);
+      expect(
+        map.sources.some((source) => source.includes('node_modules/@aws-sdk/')),
+        fn.node.id,
+      ).toBe(false);
       // en.js is zod's default; index.js shows up as a 17-byte stub when a module is imported lazily (the Slack deps).
-      expect(map.sources.filter((source) => /zod\/v4\/locales\/(?!en\.js$|index\.js$)/.test(source)), fn.node.id).toEqual([]);
+      expect(
+        map.sources.filter((source) => /zod\/v4\/locales\/(?!en\.js$|index\.js$)/.test(source)),
+        fn.node.id,
+      ).toEqual([]);
       expect(code.length, `${fn.node.id} bundle size`).toBeLessThan(600 * 1024);
     }
     // The budget for a Lambda without Kubernetes (300 KiB), for the two that are new with chat-ops and alarms,
     // plus 20 KiB since change windows use croner (30 KiB minified) instead of a hand-written cron engine.
     for (const fn of [o.alarms!.function, o.slack!.function]) {
-      const assetDir = join(outdir, `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+      const assetDir = join(
+        outdir,
+        `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+      );
       expect(readFileSync(join(assetDir, 'index.mjs')).length, `${fn.node.id} bundle size`).toBeLessThanOrEqual(320 * 1024);
     }
   });
@@ -231,10 +277,22 @@ describe('state machine', () => {
       sortStatements([
         { actions: ['lambda:InvokeFunction'], resources: invoked },
         {
-          actions: ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'],
+          actions: [
+            'logs:CreateLogDelivery',
+            'logs:GetLogDelivery',
+            'logs:UpdateLogDelivery',
+            'logs:DeleteLogDelivery',
+            'logs:ListLogDeliveries',
+            'logs:PutResourcePolicy',
+            'logs:DescribeResourcePolicies',
+            'logs:DescribeLogGroups',
+          ],
           resources: ['*'],
         },
-        { actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'] },
+        {
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
+          resources: ['*'],
+        },
       ]),
     );
   });
@@ -248,7 +306,8 @@ describe('IAM', () => {
         for (const action of [statement.Action].flat()) expect(action, id).not.toContain('*');
         if (![statement.Resource].flat().includes('*')) continue;
         if (JSON.stringify([statement.Action].flat().sort()) === JSON.stringify(XRAY.actions)) continue;
-        if (JSON.stringify(policy.Properties.Roles) === JSON.stringify(slackRole)) expect(statement.Action, id).toBe('scheduler:ListSchedules');
+        if (JSON.stringify(policy.Properties.Roles) === JSON.stringify(slackRole))
+          expect(statement.Action, id).toBe('scheduler:ListSchedules');
         else expect(policy.Properties.Roles, id).toEqual([{ Ref: logicalId(stack.orchestrator.stateMachine.role) }]);
       }
     }
@@ -258,7 +317,9 @@ describe('IAM', () => {
 
   it('the Kubernetes role: its log groups, the store, the bus, the DLQ and DescribeCluster on the wired cluster only', () => {
     const o = stack.orchestrator;
-    const logGroups = (Object.keys(HANDLERS) as HandlerName[]).filter((n) => HANDLERS[n].kubernetes && !HANDLERS[n].metrics).map((n) => getAtt(fnOf(n).logGroup));
+    const logGroups = (Object.keys(HANDLERS) as HandlerName[])
+      .filter((n) => HANDLERS[n].kubernetes && !HANDLERS[n].metrics)
+      .map((n) => getAtt(fnOf(n).logGroup));
     expect(statementsOf(o.kubernetesRole)).toEqual(
       sortStatements([
         ...logGroups.map((group) => ({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [group] })),
@@ -266,10 +327,29 @@ describe('IAM', () => {
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
         { actions: ['sqs:SendMessage'], resources: [getAtt(o.safetyNetDeadLetterQueue)] },
         XRAY,
-        { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
+        {
+          actions: ['eks:DescribeCluster'],
+          resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }],
+        },
         // The reconciler: its schedule's rule, and DescribeExecution on this machine's executions.
         { actions: ['events:DisableRule', 'events:EnableRule'], resources: [reconcilerRuleArn()] },
-        { actions: ['states:DescribeExecution'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:states:${REGION}:${ACCOUNT}:execution:`, { 'Fn::GetAtt': [logicalId(o.stateMachine), 'Name'] }, ':*']] }] },
+        {
+          actions: ['states:DescribeExecution'],
+          resources: [
+            {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  `:states:${REGION}:${ACCOUNT}:execution:`,
+                  { 'Fn::GetAtt': [logicalId(o.stateMachine), 'Name'] },
+                  ':*',
+                ],
+              ],
+            },
+          ],
+        },
       ]),
     );
   });
@@ -284,9 +364,15 @@ describe('IAM', () => {
         { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
         { actions: ['aps:QueryMetrics'], resources: [AMP_ARN] },
         XRAY,
-        { actions: ['cloudwatch:DescribeAlarms'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${REGION}:${ACCOUNT}:alarm:checkout-5xx`]] }] },
+        {
+          actions: ['cloudwatch:DescribeAlarms'],
+          resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:${REGION}:${ACCOUNT}:alarm:checkout-5xx`]] }],
+        },
         { actions: ['events:EnableRule'], resources: [reconcilerRuleArn()] },
-        { actions: ['eks:DescribeCluster'], resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }] },
+        {
+          actions: ['eks:DescribeCluster'],
+          resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }],
+        },
       ]),
     );
   });
@@ -294,26 +380,39 @@ describe('IAM', () => {
   it.each([
     ['bake', []],
     ['finish', ['dynamodb:DeleteItem']],
-  ] as const)('%s has a role of its own: its log group, the store (DeleteItem only where it releases the lock) and the bus; no EKS, no Query', (name, extra) => {
-    const o = stack.orchestrator;
-    expect(statementsOf(fnOf(name).role!)).toEqual(
-      sortStatements([
-        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf(name).logGroup)] },
-        { actions: [...STORE_ACTIONS, ...extra], resources: [getAtt(o.table)] },
-        { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
-        XRAY,
-      ]),
-    );
-    expect(STORE_ACTIONS).not.toContain('dynamodb:Query');
-  });
+  ] as const)(
+    '%s has a role of its own: its log group, the store (DeleteItem only where it releases the lock) and the bus; no EKS, no Query',
+    (name, extra) => {
+      const o = stack.orchestrator;
+      expect(statementsOf(fnOf(name).role!)).toEqual(
+        sortStatements([
+          { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [getAtt(fnOf(name).logGroup)] },
+          { actions: [...STORE_ACTIONS, ...extra], resources: [getAtt(o.table)] },
+          { actions: ['events:PutEvents'], resources: [getAtt(o.eventBus)] },
+          XRAY,
+        ]),
+      );
+      expect(STORE_ACTIONS).not.toContain('dynamodb:Query');
+    },
+  );
 });
 
 describe('EKS wiring', () => {
-  it('two STANDARD access entries: the writers\' role to sluice:orchestrator, the analysis role (Prepare, Analyze) to the read-only sluice:reader', () => {
+  it("two STANDARD access entries: the writers' role to sluice:orchestrator, the analysis role (Prepare, Analyze) to the read-only sluice:reader", () => {
     const entries = ofType('AWS::EKS::AccessEntry').map(([, e]) => e.Properties);
     expect(entries).toEqual([
-      { ClusterName: 'prod-eks', PrincipalArn: getAtt(stack.orchestrator.kubernetesRole), Type: 'STANDARD', KubernetesGroups: [KUBERNETES_GROUP] },
-      { ClusterName: 'prod-eks', PrincipalArn: getAtt(stack.orchestrator.analysisRole), Type: 'STANDARD', KubernetesGroups: [KUBERNETES_READ_GROUP] },
+      {
+        ClusterName: 'prod-eks',
+        PrincipalArn: getAtt(stack.orchestrator.kubernetesRole),
+        Type: 'STANDARD',
+        KubernetesGroups: [KUBERNETES_GROUP],
+      },
+      {
+        ClusterName: 'prod-eks',
+        PrincipalArn: getAtt(stack.orchestrator.analysisRole),
+        Type: 'STANDARD',
+        KubernetesGroups: [KUBERNETES_READ_GROUP],
+      },
     ]);
     expect(KUBERNETES_GROUP).toBe('sluice:orchestrator');
     expect(KUBERNETES_READ_GROUP).toBe('sluice:reader');
@@ -321,9 +420,13 @@ describe('EKS wiring', () => {
 });
 
 describe('safety net', () => {
-  it('a rule on this machine\'s ABORTED / FAILED / TIMED_OUT status changes', () => {
+  it("a rule on this machine's ABORTED / FAILED / TIMED_OUT status changes", () => {
     // The safety net's rule (the recovery alarms' RollbackFailed rule also listens to aws.states, for FAILED with that error only).
-    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern ?? {}).includes('aws.states') && !JSON.stringify(r.Properties.EventPattern).includes('Sluice.RollbackFailed'));
+    const rules = ofType('AWS::Events::Rule').filter(
+      ([, r]) =>
+        JSON.stringify(r.Properties.EventPattern ?? {}).includes('aws.states') &&
+        !JSON.stringify(r.Properties.EventPattern).includes('Sluice.RollbackFailed'),
+    );
     expect(rules).toHaveLength(1);
     const props = rules[0]![1].Properties;
     expect(props.EventBusName).toBeUndefined(); // AWS service events arrive on the default bus
@@ -377,7 +480,10 @@ describe('store, bus, registry, outputs', () => {
     const parameters = ofType('AWS::SSM::Parameter').map(([, p]) => p.Properties);
     const podinfo = parameters.find((p) => p.Name === `/sluice/${stack.stackName}/targets/podinfo`);
     expect(podinfo).toBeDefined();
-    const spec = JSON.parse(String(podinfo!.Value)) as { metadata: { name: string }; spec: { strategy: { lookInterval: string }; workload: { scaleCanaryToZero: boolean } } };
+    const spec = JSON.parse(String(podinfo!.Value)) as {
+      metadata: { name: string };
+      spec: { strategy: { lookInterval: string }; workload: { scaleCanaryToZero: boolean } };
+    };
     expect(spec.metadata.name).toBe('podinfo');
     // Resolved: defaults the YAML leaves out are filled in, so the execution input is the whole record.
     expect(spec.spec.strategy.lookInterval).toBe('10s');
@@ -387,8 +493,12 @@ describe('store, bus, registry, outputs', () => {
   it('outputs what the CLI and the README name (all of them: OIDC, GitOps and Slack are configured here)', () => {
     expect(Object.keys(template.Outputs).sort()).toEqual(Object.values(OUTPUTS).sort());
     const o = stack.orchestrator;
-    expect(template.Outputs[OUTPUTS.gitopsWebhookUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.triggers.gitopsUrl!.node.defaultChild as CfnElement), 'FunctionUrl'] });
-    expect(template.Outputs[OUTPUTS.slackFunctionUrl]!.Value).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(o.slack!.url.node.defaultChild as CfnElement), 'FunctionUrl'] });
+    expect(template.Outputs[OUTPUTS.gitopsWebhookUrl]!.Value).toEqual({
+      'Fn::GetAtt': [stack.getLogicalId(o.triggers.gitopsUrl!.node.defaultChild as CfnElement), 'FunctionUrl'],
+    });
+    expect(template.Outputs[OUTPUTS.slackFunctionUrl]!.Value).toEqual({
+      'Fn::GetAtt': [stack.getLogicalId(o.slack!.url.node.defaultChild as CfnElement), 'FunctionUrl'],
+    });
     expect(template.Outputs[OUTPUTS.githubActionsRoleArn]!.Value).toEqual(getAtt(o.triggers.githubRole!));
     expect(template.Outputs[OUTPUTS.slackSecretArn]!.Value).toEqual({ Ref: logicalId(o.slack!.secret) });
     // Every output the CLI reads exists on every stack (none depends on an optional feature).

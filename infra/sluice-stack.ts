@@ -46,7 +46,12 @@ export const OUTPUTS = {
 } as const;
 
 /** The outputs a stack has only when the feature behind them is configured. */
-export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn, OUTPUTS.gitopsWebhookUrl]);
+export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([
+  OUTPUTS.githubActionsRoleArn,
+  OUTPUTS.slackFunctionUrl,
+  OUTPUTS.slackSecretArn,
+  OUTPUTS.gitopsWebhookUrl,
+]);
 
 export type SluiceStackProps = StackProps &
   SluiceOrchestratorProps & {
@@ -65,15 +70,26 @@ export class SluiceStack extends Stack {
     if (vpcIds && props.vpc) throw new Error('give vpc or vpcIds, not both');
     if (vpcIds) rest.vpc = vpcPlacementFromIds(this, vpcIds);
     if (slackSecretArn && !props.slack) throw new Error('slackSecretArn was given without slack { teamId, apiAppId }');
-    const slack = props.slack && slackSecretArn ? { ...props.slack, secret: secretsmanager.Secret.fromSecretCompleteArn(this, 'SlackSecret', slackSecretArn) } : props.slack;
+    const slack =
+      props.slack && slackSecretArn
+        ? { ...props.slack, secret: secretsmanager.Secret.fromSecretCompleteArn(this, 'SlackSecret', slackSecretArn) }
+        : props.slack;
     const sluice = new SluiceOrchestrator(this, 'Sluice', { ...rest, ...(slack ? { slack } : {}) });
     this.orchestrator = sluice;
     const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { value, description });
     output(OUTPUTS.stateMachineArn, sluice.stateMachine.stateMachineArn, 'The rollout state machine (sluice start/status/abort)');
     output(OUTPUTS.tableName, sluice.table.tableName, 'The DynamoDB store: locks, task tokens, abort flags, history');
     output(OUTPUTS.eventBusName, sluice.eventBus.eventBusName, 'EventBridge bus of Sluice events (source "sluice")');
-    output(OUTPUTS.registryParameterPrefix, sluice.registry.parameterPrefix, 'SSM prefix of the rollout targets: <prefix>/<target> holds the resolved spec');
-    output(OUTPUTS.kubernetesRoleArn, sluice.kubernetesRole.roleArn, 'IAM role of the Lambdas that talk to Kubernetes (mapped to sluice:orchestrator)');
+    output(
+      OUTPUTS.registryParameterPrefix,
+      sluice.registry.parameterPrefix,
+      'SSM prefix of the rollout targets: <prefix>/<target> holds the resolved spec',
+    );
+    output(
+      OUTPUTS.kubernetesRoleArn,
+      sluice.kubernetesRole.roleArn,
+      'IAM role of the Lambdas that talk to Kubernetes (mapped to sluice:orchestrator)',
+    );
     output(
       OUTPUTS.clusterWiring,
       sluice.cluster
@@ -81,19 +97,57 @@ export class SluiceStack extends Stack {
         : 'none: synthesized without -c clusterName=... -c clusterRegion=...; the Lambdas cannot reach Kubernetes',
       'Which EKS cluster the Lambdas are wired to',
     );
-    output(OUTPUTS.safetyNetDeadLetterQueueUrl, sluice.safetyNetDeadLetterQueue.queueUrl, 'Safety-net events that could not be handled: inspect, then restore traffic by hand');
-    if (sluice.triggers.gitopsUrl) output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
+    output(
+      OUTPUTS.safetyNetDeadLetterQueueUrl,
+      sluice.safetyNetDeadLetterQueue.queueUrl,
+      'Safety-net events that could not be handled: inspect, then restore traffic by hand',
+    );
+    if (sluice.triggers.gitopsUrl)
+      output(OUTPUTS.gitopsWebhookUrl, sluice.triggers.gitopsUrl.url, 'HTTPS endpoint for Flux (generic-hmac) and Argo CD notifications');
     const triggers = sluice.triggers;
-    output(OUTPUTS.scheduleGroupName, triggers.scheduleGroup.ref, 'EventBridge Scheduler group of one-off rollouts (sluice start --at, sluice schedule)');
-    output(OUTPUTS.startFunctionArn, triggers.startFunction.functionArn, 'The start Lambda (unqualified ARN): what a one-off schedule invokes');
+    output(
+      OUTPUTS.scheduleGroupName,
+      triggers.scheduleGroup.ref,
+      'EventBridge Scheduler group of one-off rollouts (sluice start --at, sluice schedule)',
+    );
+    output(
+      OUTPUTS.startFunctionArn,
+      triggers.startFunction.functionArn,
+      'The start Lambda (unqualified ARN): what a one-off schedule invokes',
+    );
     output(OUTPUTS.schedulerRoleArn, triggers.schedulerRole.roleArn, 'The role EventBridge Scheduler assumes to invoke the start Lambda');
-    output(OUTPUTS.schedulerDeadLetterArn, triggers.schedulerDeadLetterQueue.queueArn, 'Dead-letter queue of schedules whose every attempt failed');
-    output(OUTPUTS.reconcilerFunctionArn, sluice.functions.reconciler.functionArn, 'The reconciler Lambda: `sluice recover [TARGET] --stack` invokes it');
-    output(OUTPUTS.alertTopicArn, sluice.recovery.topic.topicArn, 'SNS topic of the alarms that need a person (stuck rollout, failed rollback, dead-lettered safety net, reconciler findings)');
+    output(
+      OUTPUTS.schedulerDeadLetterArn,
+      triggers.schedulerDeadLetterQueue.queueArn,
+      'Dead-letter queue of schedules whose every attempt failed',
+    );
+    output(
+      OUTPUTS.reconcilerFunctionArn,
+      sluice.functions.reconciler.functionArn,
+      'The reconciler Lambda: `sluice recover [TARGET] --stack` invokes it',
+    );
+    output(
+      OUTPUTS.alertTopicArn,
+      sluice.recovery.topic.topicArn,
+      'SNS topic of the alarms that need a person (stuck rollout, failed rollback, dead-lettered safety net, reconciler findings)',
+    );
     output(OUTPUTS.analysisRoleArn, sluice.analysisRole.roleArn, 'IAM role of Prepare and Analyze (mapped to the read-only sluice:reader)');
-    output(OUTPUTS.doctorReadFunctionArn, sluice.functions.prepare.functionArn, 'sluice doctor --stack: the checks in Prepare\'s role (reads)');
-    output(OUTPUTS.doctorWriteFunctionArn, sluice.functions['set-weight'].functionArn, 'sluice doctor --stack: the checks in the writers\' role (dry-run patches)');
-    if (sluice.triggers.githubRole) output(OUTPUTS.githubActionsRoleArn, sluice.triggers.githubRole.roleArn, 'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested');
+    output(
+      OUTPUTS.doctorReadFunctionArn,
+      sluice.functions.prepare.functionArn,
+      "sluice doctor --stack: the checks in Prepare's role (reads)",
+    );
+    output(
+      OUTPUTS.doctorWriteFunctionArn,
+      sluice.functions['set-weight'].functionArn,
+      "sluice doctor --stack: the checks in the writers' role (dry-run patches)",
+    );
+    if (sluice.triggers.githubRole)
+      output(
+        OUTPUTS.githubActionsRoleArn,
+        sluice.triggers.githubRole.roleArn,
+        'Role a GitHub Actions job assumes (OIDC) to send Rollout Requested',
+      );
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');
       output(OUTPUTS.slackSecretArn, sluice.slack.secret.secretArn, 'Secrets Manager secret { signingSecret, botToken } of the Slack app');

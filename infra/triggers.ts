@@ -61,7 +61,11 @@ export interface SluiceSharedProps {
 
 /** An SQS dead-letter queue (SSE, TLS only, 14 days) with an alarm on its first message. */
 export function watchedDeadLetterQueue(scope: Construct, id: string, what: string): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
-  const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+  const queue = new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
   const alarm = new cloudwatch.Alarm(scope, `${id}Alarm`, {
     alarmDescription: `Sluice: ${what} landed in a dead-letter queue: inspect the message, fix the cause, send it again`,
     metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
@@ -135,7 +139,9 @@ export class SluiceTriggers extends Construct {
     this.ecrDeadLetterQueue = queue('EcrDeadLetters', 'an ECR push event that could not be delivered');
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
       description: 'EventBridge Scheduler: invokes the Sluice start Lambda for one-off scheduled rollouts',
     });
 
@@ -147,15 +153,26 @@ export class SluiceTriggers extends Construct {
       SLUICE_SCHEDULER_DLQ_ARN: this.schedulerDeadLetterQueue.queueArn,
       ...extra,
     });
-    const role = (roleId: string, what: string) => new iam.Role(this, roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
-    const logGroup = (groupId: string) => new logs.LogGroup(this, groupId, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const role = (roleId: string, what: string) =>
+      new iam.Role(this, roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: what });
+    const logGroup = (groupId: string) =>
+      new logs.LogGroup(this, groupId, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
 
     const startRole = role('StartRole', 'Sluice start Lambda: every trigger -> StartExecution');
     const startLogs = logGroup('StartLogs');
-    this.startFunction = props.bundledFunction('StartFunction', 'start', startRole, startLogs, 30, environment({ SLUICE_ECR_TARGETS: JSON.stringify(this.ecrTargets) }));
+    this.startFunction = props.bundledFunction(
+      'StartFunction',
+      'start',
+      startRole,
+      startLogs,
+      30,
+      environment({ SLUICE_ECR_TARGETS: JSON.stringify(this.ecrTargets) }),
+    );
     // Lambda's own async retries exhausted (a failing dependency): the event lands here, with an alarm.
     (this.startFunction.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: this.startDeadLetterQueue.queueArn };
-    startRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.startDeadLetterQueue.queueArn] }));
+    startRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.startDeadLetterQueue.queueArn] }),
+    );
 
     let gitops: { role: iam.Role; logs: logs.LogGroup } | undefined;
     if (props.gitops) {
@@ -185,7 +202,8 @@ export class SluiceTriggers extends Construct {
       if (!props.gitopsSecret) {
         Validations.of(gitopsSecret).acknowledge({
           id: 'AwsSolutions-SMG4',
-          reason: 'A shared webhook secret that Flux and Argo CD also hold: rotating it needs their Secrets changed in the same step, which a rotation Lambda cannot do.',
+          reason:
+            'A shared webhook secret that Flux and Argo CD also hold: rotating it needs their Secrets changed in the same step, which a rotation Lambda cannot do.',
         });
       }
     } else {
@@ -195,37 +213,71 @@ export class SluiceTriggers extends Construct {
       this.gitopsFunction = undefined;
     }
 
-    const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${props.stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const executionArns = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${props.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const scheduleArns = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.ref}/*` });
-    const callers: Array<[iam.Role, logs.LogGroup]> = [[startRole, startLogs], ...(gitops ? [[gitops.role, gitops.logs] as [iam.Role, logs.LogGroup]] : [])];
+    const callers: Array<[iam.Role, logs.LogGroup]> = [
+      [startRole, startLogs],
+      ...(gitops ? [[gitops.role, gitops.logs] as [iam.Role, logs.LogGroup]] : []),
+    ];
     for (const [fnRole, fnLogs] of callers) {
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }));
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...START_STORE_ACTIONS], resources: [props.table.tableArn] }));
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }));
-      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'], resources: [scheduleArns] }));
       fnRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [this.schedulerRole.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } }),
+        new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn] }),
+      );
+      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...START_STORE_ACTIONS], resources: [props.table.tableArn] }));
+      fnRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }),
+      );
+      fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }));
+      fnRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'], resources: [scheduleArns] }),
+      );
+      fnRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['iam:PassRole'],
+          resources: [this.schedulerRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
       );
       props.registry.grantRead(fnRole);
     }
     const scoped: Array<[string, string]> = [
-      [executionArns, 'states:DescribeExecution on the executions of this one state machine (their names are chosen per rollout), to tell a claimed start from one that never ran'],
-      [scheduleArns, 'scheduler:CreateSchedule/GetSchedule on the schedules of Sluice\'s own group only (their names are chosen per queued rollout)'],
+      [
+        executionArns,
+        'states:DescribeExecution on the executions of this one state machine (their names are chosen per rollout), to tell a claimed start from one that never ran',
+      ],
+      [
+        scheduleArns,
+        "scheduler:CreateSchedule/GetSchedule on the schedules of Sluice's own group only (their names are chosen per queued rollout)",
+      ],
       [props.registry.parameterArnPattern, 'ssm:GetParameter on the registry prefix only: one parameter per target, named by the target'],
     ];
     for (const [fnRole] of callers) {
-      for (const [arn, reason] of scoped) Validations.of(fnRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagResource(stack, arn)}]`, reason });
+      for (const [arn, reason] of scoped)
+        Validations.of(fnRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagResource(stack, arn)}]`, reason });
     }
     for (const dlq of [this.requestedDeadLetterQueue, this.ecrDeadLetterQueue, this.schedulerDeadLetterQueue]) {
-      Validations.of(dlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue (of an EventBridge rule target or of Scheduler schedules), watched by a CloudWatch alarm.' });
+      Validations.of(dlq).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is itself a dead-letter queue (of an EventBridge rule target or of Scheduler schedules), watched by a CloudWatch alarm.',
+      });
     }
 
     // Scheduler invokes the start Lambda (unqualified ARN, as schedules name it) and parks failures in its DLQ.
-    this.schedulerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.startFunction.functionArn] }));
-    this.schedulerRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.schedulerDeadLetterQueue.queueArn] }));
+    this.schedulerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.startFunction.functionArn] }),
+    );
+    this.schedulerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.schedulerDeadLetterQueue.queueArn] }),
+    );
 
-    const startTarget = (deadLetterQueue: sqs.IQueue) => new targets.LambdaFunction(this.startFunction, { deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(2) });
+    const startTarget = (deadLetterQueue: sqs.IQueue) =>
+      new targets.LambdaFunction(this.startFunction, { deadLetterQueue, retryAttempts: 4, maxEventAge: Duration.hours(2) });
     this.requestedRule = new events.Rule(this, 'RolloutRequestedRule', {
       description: 'Sluice: Rollout Requested (source sluice) -> the start Lambda',
       eventBus: props.eventBus,
@@ -237,7 +289,11 @@ export class SluiceTriggers extends Construct {
     this.ecrRule = repositories.length
       ? new events.Rule(this, 'EcrPushRule', {
           description: 'Sluice: successful ECR pushes to repositories named by targets -> the start Lambda',
-          eventPattern: { source: ['aws.ecr'], detailType: ['ECR Image Action'], detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': repositories } },
+          eventPattern: {
+            source: ['aws.ecr'],
+            detailType: ['ECR Image Action'],
+            detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': repositories },
+          },
           targets: [startTarget(this.ecrDeadLetterQueue)],
         })
       : undefined;
@@ -246,7 +302,8 @@ export class SluiceTriggers extends Construct {
   }
 
   private githubActionsRole(oidc: GithubOidcProps, bus: events.IEventBus): iam.Role {
-    if (!oidc.subjects.length) throw new Error('githubOidc.subjects is empty: name the repositories (repo:OWNER/NAME:…) that may request rollouts');
+    if (!oidc.subjects.length)
+      throw new Error('githubOidc.subjects is empty: name the repositories (repo:OWNER/NAME:…) that may request rollouts');
     const provider = iam.OpenIdConnectProvider.fromOpenIdConnectProviderArn(this, 'GithubProvider', oidc.providerArn);
     const role = new iam.Role(this, 'GithubActionsRole', {
       description: 'GitHub Actions (OIDC): may send Rollout Requested to the Sluice bus, nothing else',

@@ -54,7 +54,12 @@ export interface EndpointNeeds {
 }
 
 export function defaultEndpoints(needs: EndpointNeeds): VpcEndpointService[] {
-  return [...DEFAULT_VPC_ENDPOINTS, ...(needs.monitoring ? (['monitoring'] as const) : []), ...(needs.amp ? (['aps-workspaces'] as const) : []), ...(needs.secrets ? (['secretsmanager'] as const) : [])];
+  return [
+    ...DEFAULT_VPC_ENDPOINTS,
+    ...(needs.monitoring ? (['monitoring'] as const) : []),
+    ...(needs.amp ? (['aps-workspaces'] as const) : []),
+    ...(needs.secrets ? (['secretsmanager'] as const) : []),
+  ];
 }
 
 const INTERFACE_SERVICES: Record<Exclude<VpcEndpointService, 'dynamodb'>, { id: string; service: ec2.InterfaceVpcEndpointAwsService }> = {
@@ -80,19 +85,30 @@ export function placeInVpc(scope: Construct, placement: SluiceVpcPlacement, need
   const endpoints = placement.endpoints ?? defaultEndpoints(needs);
   const seen = new Set<VpcEndpointService>();
   for (const name of endpoints) {
-    if (!(VPC_ENDPOINT_SERVICES as readonly string[]).includes(name)) throw new Error(`vpc endpoints: unknown service "${String(name)}"; expected some of ${VPC_ENDPOINT_SERVICES.join(', ')}`);
+    if (!(VPC_ENDPOINT_SERVICES as readonly string[]).includes(name))
+      throw new Error(`vpc endpoints: unknown service "${String(name)}"; expected some of ${VPC_ENDPOINT_SERVICES.join(', ')}`);
     if (seen.has(name)) throw new Error(`vpc endpoints: "${name}" is named twice; each endpoint is created at most once`);
     seen.add(name);
   }
   const subnets = placement.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
   for (const name of seen) {
     if (name === 'dynamodb') {
-      new ec2.GatewayVpcEndpoint(scope, 'DynamoDbEndpoint', { vpc: placement.vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [subnets] });
+      new ec2.GatewayVpcEndpoint(scope, 'DynamoDbEndpoint', {
+        vpc: placement.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+        subnets: [subnets],
+      });
       continue;
     }
     const { id, service } = INTERFACE_SERVICES[name];
     // open: false — only the Lambdas' security groups may reach the endpoint, not the whole VPC.
-    const endpoint = new ec2.InterfaceVpcEndpoint(scope, `${id}Endpoint`, { vpc: placement.vpc, service, subnets, privateDnsEnabled: true, open: false });
+    const endpoint = new ec2.InterfaceVpcEndpoint(scope, `${id}Endpoint`, {
+      vpc: placement.vpc,
+      service,
+      subnets,
+      privateDnsEnabled: true,
+      open: false,
+    });
     for (const group of securityGroups) endpoint.connections.allowDefaultPortFrom(group, 'Sluice Lambdas');
   }
   const missing = defaultEndpoints(needs).filter((name) => !seen.has(name));
@@ -104,7 +120,9 @@ export function placeInVpc(scope: Construct, placement: SluiceVpcPlacement, need
   }
   if (placement.clusterSecurityGroupId) {
     // mutable: the rule is a separate AWS::EC2::SecurityGroupIngress in this stack; the group itself stays EKS's.
-    const clusterGroup = ec2.SecurityGroup.fromSecurityGroupId(scope, 'ClusterSecurityGroup', placement.clusterSecurityGroupId, { mutable: true });
+    const clusterGroup = ec2.SecurityGroup.fromSecurityGroupId(scope, 'ClusterSecurityGroup', placement.clusterSecurityGroupId, {
+      mutable: true,
+    });
     for (const group of securityGroups) clusterGroup.addIngressRule(group, ec2.Port.tcp(443), 'Sluice Lambdas to the EKS API endpoint');
   }
   return securityGroups;
@@ -138,7 +156,15 @@ export interface VpcIds {
  * list, or `none`). Every value is checked here, so a typo fails synth naming the `-c` key.
  */
 export function vpcIdsFromContext(context: (key: string) => string | undefined): VpcIds | undefined {
-  const keys = ['vpcId', 'subnetIds', 'subnetRouteTableIds', 'availabilityZones', 'clusterSecurityGroupId', 'securityGroupIds', 'vpcEndpoints'];
+  const keys = [
+    'vpcId',
+    'subnetIds',
+    'subnetRouteTableIds',
+    'availabilityZones',
+    'clusterSecurityGroupId',
+    'securityGroupIds',
+    'vpcEndpoints',
+  ];
   const vpcId = context('vpcId');
   if (!vpcId) {
     const stray = keys.filter((key) => context(key) !== undefined);
@@ -148,7 +174,10 @@ export function vpcIdsFromContext(context: (key: string) => string | undefined):
   const list = (key: string, pattern: RegExp, what: string): string[] => {
     const value = context(key);
     if (!value) throw new Error(`VPC placement needs -c ${key}=… (comma-separated, each ${what})`);
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = items.filter((item) => !pattern.test(item));
     if (bad.length || !items.length) throw new Error(`-c ${key}: ${bad.map((b) => `"${b}"`).join(', ') || 'empty'} is not ${what}`);
     return items;
@@ -158,20 +187,36 @@ export function vpcIdsFromContext(context: (key: string) => string | undefined):
   const subnetRouteTableIds = list('subnetRouteTableIds', ID.routeTable, 'a route table ID (rtb-…)');
   const availabilityZones = list('availabilityZones', ID.az, 'an availability zone name (us-east-1a)');
   if (subnetRouteTableIds.length !== subnetIds.length) {
-    throw new Error(`-c subnetRouteTableIds names ${subnetRouteTableIds.length} route tables for ${subnetIds.length} subnets: give each subnet's route table, in the same order`);
+    throw new Error(
+      `-c subnetRouteTableIds names ${subnetRouteTableIds.length} route tables for ${subnetIds.length} subnets: give each subnet's route table, in the same order`,
+    );
   }
   if (subnetIds.length % availabilityZones.length !== 0) {
-    throw new Error(`-c subnetIds: ${subnetIds.length} subnets across ${availabilityZones.length} availability zones; give the same number of subnets in each zone, in the zones' order`);
+    throw new Error(
+      `-c subnetIds: ${subnetIds.length} subnets across ${availabilityZones.length} availability zones; give the same number of subnets in each zone, in the zones' order`,
+    );
   }
   const clusterSecurityGroupId = context('clusterSecurityGroupId');
-  if (clusterSecurityGroupId && !ID.securityGroup.test(clusterSecurityGroupId)) throw new Error(`-c clusterSecurityGroupId: "${clusterSecurityGroupId}" is not a security group ID (sg-…)`);
-  const securityGroupIds = context('securityGroupIds') ? list('securityGroupIds', ID.securityGroup, 'a security group ID (sg-…)') : undefined;
+  if (clusterSecurityGroupId && !ID.securityGroup.test(clusterSecurityGroupId))
+    throw new Error(`-c clusterSecurityGroupId: "${clusterSecurityGroupId}" is not a security group ID (sg-…)`);
+  const securityGroupIds = context('securityGroupIds')
+    ? list('securityGroupIds', ID.securityGroup, 'a security group ID (sg-…)')
+    : undefined;
   const endpointsValue = context('vpcEndpoints');
   let endpoints: VpcEndpointService[] | undefined;
   if (endpointsValue !== undefined) {
-    const names = endpointsValue === 'none' ? [] : endpointsValue.split(',').map((s) => s.trim()).filter(Boolean);
+    const names =
+      endpointsValue === 'none'
+        ? []
+        : endpointsValue
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     const unknown = names.filter((n) => !(VPC_ENDPOINT_SERVICES as readonly string[]).includes(n));
-    if (unknown.length) throw new Error(`-c vpcEndpoints: unknown ${unknown.map((u) => `"${u}"`).join(', ')}; expected some of ${VPC_ENDPOINT_SERVICES.join(', ')}, or none`);
+    if (unknown.length)
+      throw new Error(
+        `-c vpcEndpoints: unknown ${unknown.map((u) => `"${u}"`).join(', ')}; expected some of ${VPC_ENDPOINT_SERVICES.join(', ')}, or none`,
+      );
     endpoints = [...new Set(names as VpcEndpointService[])];
   }
   return {
@@ -195,7 +240,9 @@ export function vpcPlacementFromIds(scope: Construct, ids: VpcIds): SluiceVpcPla
   });
   return {
     vpc,
-    ...(ids.securityGroupIds ? { securityGroups: ids.securityGroupIds.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(scope, `SluiceSecurityGroup${i}`, id)) } : {}),
+    ...(ids.securityGroupIds
+      ? { securityGroups: ids.securityGroupIds.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(scope, `SluiceSecurityGroup${i}`, id)) }
+      : {}),
     ...(ids.clusterSecurityGroupId ? { clusterSecurityGroupId: ids.clusterSecurityGroupId } : {}),
     ...(ids.endpoints ? { endpoints: ids.endpoints } : {}),
   };

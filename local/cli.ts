@@ -65,46 +65,75 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--scrape-interval <s>', "the sandbox Prometheus' scrape interval; lookInterval becomes S and interval 2S")
     .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(async (flags: { scenario: string; canaryErrorRate?: string; canaryLatencyMs?: string; rps: string; interval?: string; judge: string; seed?: string; scrapeInterval?: string; restartGatewayAt?: string; json?: boolean }) => {
-      const { SCENARIOS, demoCommand } = await import('./commands/demo.ts');
-      const problems: string[] = [];
-      const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
-        if (text === undefined) return undefined;
-        const value = Number(text);
-        if (!Number.isFinite(value) || !check(value)) problems.push(`--${name}: expected ${expected}, got "${text}"`);
-        return value;
-      };
-      const scenario = SCENARIOS.find((s) => s === flags.scenario);
-      if (!scenario) problems.push(`--scenario: expected one of ${SCENARIOS.join(', ')}, got "${flags.scenario}"`);
-      if (flags.judge !== 'threshold' && flags.judge !== 'sequential') problems.push(`--judge: expected threshold or sequential, got "${flags.judge}"`);
-      const canaryErrorRate = number('canary-error-rate', flags.canaryErrorRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
-      const canaryLatencyMs = number('canary-latency-ms', flags.canaryLatencyMs, (n) => n >= 0 && n <= 10_000, 'milliseconds from 0 to 10000');
-      const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
-      const interval = number('interval', flags.interval, (n) => Number.isInteger(n) && n >= 1 && n <= 300, 'whole seconds from 1 to 300');
-      const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
-      const scrapeInterval = number('scrape-interval', flags.scrapeInterval, (n) => Number.isInteger(n) && n >= 1 && n <= 120, 'whole seconds from 1 to 120');
-      const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
-      if (problems.length || !scenario) {
-        for (const problem of problems) io.stderr(`${problem}\n`);
-        code = EXIT.invalid;
-        return;
-      }
-      code = await demoCommand(
-        {
-          scenario,
-          judge: flags.judge as 'threshold' | 'sequential',
-          json: flags.json ?? false,
-          ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
-          ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
-          ...(rps !== undefined ? { rps } : {}),
-          ...(interval !== undefined ? { interval } : {}),
-          ...(seed !== undefined ? { seed } : {}),
-          ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
-          ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
-        },
-        io,
-      );
-    });
+    .action(
+      async (flags: {
+        scenario: string;
+        canaryErrorRate?: string;
+        canaryLatencyMs?: string;
+        rps: string;
+        interval?: string;
+        judge: string;
+        seed?: string;
+        scrapeInterval?: string;
+        restartGatewayAt?: string;
+        json?: boolean;
+      }) => {
+        const { SCENARIOS, demoCommand } = await import('./commands/demo.ts');
+        const problems: string[] = [];
+        const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
+          if (text === undefined) return undefined;
+          const value = Number(text);
+          if (!Number.isFinite(value) || !check(value)) problems.push(`--${name}: expected ${expected}, got "${text}"`);
+          return value;
+        };
+        const scenario = SCENARIOS.find((s) => s === flags.scenario);
+        if (!scenario) problems.push(`--scenario: expected one of ${SCENARIOS.join(', ')}, got "${flags.scenario}"`);
+        if (flags.judge !== 'threshold' && flags.judge !== 'sequential')
+          problems.push(`--judge: expected threshold or sequential, got "${flags.judge}"`);
+        const canaryErrorRate = number('canary-error-rate', flags.canaryErrorRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
+        const canaryLatencyMs = number(
+          'canary-latency-ms',
+          flags.canaryLatencyMs,
+          (n) => n >= 0 && n <= 10_000,
+          'milliseconds from 0 to 10000',
+        );
+        const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
+        const interval = number(
+          'interval',
+          flags.interval,
+          (n) => Number.isInteger(n) && n >= 1 && n <= 300,
+          'whole seconds from 1 to 300',
+        );
+        const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
+        const scrapeInterval = number(
+          'scrape-interval',
+          flags.scrapeInterval,
+          (n) => Number.isInteger(n) && n >= 1 && n <= 120,
+          'whole seconds from 1 to 120',
+        );
+        const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
+        if (problems.length || !scenario) {
+          for (const problem of problems) io.stderr(`${problem}\n`);
+          code = EXIT.invalid;
+          return;
+        }
+        code = await demoCommand(
+          {
+            scenario,
+            judge: flags.judge as 'threshold' | 'sequential',
+            json: flags.json ?? false,
+            ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
+            ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
+            ...(rps !== undefined ? { rps } : {}),
+            ...(interval !== undefined ? { interval } : {}),
+            ...(seed !== undefined ? { seed } : {}),
+            ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
+            ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
+          },
+          io,
+        );
+      },
+    );
 
   program
     .command('validate')
@@ -166,29 +195,39 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('start a rollout of a target (the spec from the deployed registry, or rollouts/<target>.yaml)')
     .argument('<target>', 'the rollout target (metadata.name)')
     .requiredOption('--version <version>', 'the version being rolled out')
-    .option('--spec <file>', 'the spec to run instead of the registry\'s')
+    .option('--spec <file>', "the spec to run instead of the registry's")
     .option('--at <time>', 'schedule it instead: an ISO time with offset, or a local time with --tz')
     .option('--tz <zone>', 'IANA time zone of --at (e.g. Europe/Berlin)')
-    .option('--override <reason>', 'start now even outside the change windows: records an audited window override first (as `sluice override`)')
-    .action(async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string; override?: string }) => {
-      const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
-      const { at, override } = flags;
-      code = at
-        ? await withControl(flags, (plane) =>
-            scheduleStartCommand(plane, target, { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) }, io),
-          )
-        : await withControl(flags, async (plane) => {
-            if (override !== undefined) {
-              const { overrideCommand } = await import('./commands/override.ts');
-              const overridden = await overrideCommand(plane, target, { reason: override }, io);
-              if (overridden !== 0) return overridden;
-            }
-            return startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io);
-          });
-    });
+    .option(
+      '--override <reason>',
+      'start now even outside the change windows: records an audited window override first (as `sluice override`)',
+    )
+    .action(
+      async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string; override?: string }) => {
+        const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
+        const { at, override } = flags;
+        code = at
+          ? await withControl(flags, (plane) =>
+              scheduleStartCommand(
+                plane,
+                target,
+                { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) },
+                io,
+              ),
+            )
+          : await withControl(flags, async (plane) => {
+              if (override !== undefined) {
+                const { overrideCommand } = await import('./commands/override.ts');
+                const overridden = await overrideCommand(plane, target, { reason: override }, io);
+                if (overridden !== 0) return overridden;
+              }
+              return startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io);
+            });
+      },
+    );
 
   control(program.command('status'))
-    .description('where a target\'s latest rollout is: state, weights, last verdict')
+    .description("where a target's latest rollout is: state, weights, last verdict")
     .argument('<target>', 'the rollout target')
     .option('--json', 'one JSON object')
     .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
@@ -197,7 +236,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   control(program.command('history'))
-    .description('a target\'s rollouts, newest first')
+    .description("a target's rollouts, newest first")
     .argument('<target>', 'the rollout target')
     .option('--json', 'one JSON array')
     .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
@@ -211,7 +250,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--reason <text>', 'why, for the record', 'aborted from the command line')
     .action(async (target: string, flags: ControlFlags & { reason: string }) => {
       const { abortCommand } = await import('./commands/control-commands.ts');
-      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => abortCommand(plane, target, flags.reason, io));
+      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) =>
+        abortCommand(plane, target, flags.reason, io),
+      );
     });
 
   control(program.command('alarm'))
@@ -221,7 +262,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--reason <text>', 'the alarm state reason', '')
     .action(async (target: string, alarmName: string, flags: ControlFlags & { reason: string }) => {
       const { alarmCommand } = await import('./commands/alarm.ts');
-      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) => alarmCommand(plane, target, alarmName, flags.reason, io));
+      code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) =>
+        alarmCommand(plane, target, alarmName, flags.reason, io),
+      );
     });
 
   control(program.command('promote'))
@@ -247,7 +290,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--for <duration>', 'how long it lasts (e.g. 30m, 2h); default: until the windows open again')
     .action(async (target: string, flags: ControlFlags & { reason?: string; for?: string }) => {
       const { overrideCommand } = await import('./commands/override.ts');
-      code = await withControl(flags, (plane) => overrideCommand(plane, target, { ...(flags.reason !== undefined ? { reason: flags.reason } : {}), ...(flags.for !== undefined ? { for: flags.for } : {}) }, io));
+      code = await withControl(flags, (plane) =>
+        overrideCommand(
+          plane,
+          target,
+          { ...(flags.reason !== undefined ? { reason: flags.reason } : {}), ...(flags.for !== undefined ? { for: flags.for } : {}) },
+          io,
+        ),
+      );
     });
 
   control(program.command('retry'))
@@ -278,17 +328,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
   program
     .command('doctor')
-    .description('the preflight alone, moving nothing: one line per check with a fix for each failure; exit 0 only when a rollout would start')
+    .description(
+      'the preflight alone, moving nothing: one line per check with a fix for each failure; exit 0 only when a rollout would start',
+    )
     .argument('[target]', 'the rollout target (metadata.name)')
-    .option('--spec <file>', 'the spec to check instead of rollouts/<target>.yaml or the deployed registry\'s')
+    .option('--spec <file>', "the spec to check instead of rollouts/<target>.yaml or the deployed registry's")
     .option('--rollouts <dir>', 'folder of target specs (<target>.yaml)', 'rollouts')
     .option('--kubeconfig <file>', 'kubeconfig file (locally; default KUBECONFIG or ~/.kube/config)')
-    .option('--stack <name>', 'check inside a deployed stack\'s functions, in their roles')
+    .option('--stack <name>', "check inside a deployed stack's functions, in their roles")
     .option('--region <region>', 'AWS region (with --stack)')
-    .action(async (target: string | undefined, flags: { spec?: string; rollouts: string; kubeconfig?: string; stack?: string; region?: string }) => {
-      const { doctorCommand } = await import('./commands/doctor.ts');
-      code = await doctorCommand({ target, ...flags }, io);
-    });
+    .action(
+      async (
+        target: string | undefined,
+        flags: { spec?: string; rollouts: string; kubeconfig?: string; stack?: string; region?: string },
+      ) => {
+        const { doctorCommand } = await import('./commands/doctor.ts');
+        code = await doctorCommand({ target, ...flags }, io);
+      },
+    );
 
   control(program.command('event'))
     .description('deliver an EventBridge event (Rollout Requested, ECR push) through the start handler')
@@ -296,12 +353,21 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--json', 'the answers as JSON')
     .action(async (file: string, flags: ControlFlags & { json?: boolean }) => {
       const { eventCommand } = await import('./commands/event.ts');
-      code = await withControl(flags, (plane) => eventCommand(plane, file, { rollouts: flags.rollouts, json: flags.json ?? false, ...(plane.scheduler ? { scheduler: plane.scheduler } : {}) }, io));
+      code = await withControl(flags, (plane) =>
+        eventCommand(
+          plane,
+          file,
+          { rollouts: flags.rollouts, json: flags.json ?? false, ...(plane.scheduler ? { scheduler: plane.scheduler } : {}) },
+          io,
+        ),
+      );
     });
 
   program
     .command('recover')
-    .description('put orphaned rollouts (open, execution not running) on their safe side, close them and free their locks; prints what it found and did')
+    .description(
+      'put orphaned rollouts (open, execution not running) on their safe side, close them and free their locks; prints what it found and did',
+    )
     .argument('[target]', 'only this target (default: every open rollout)')
     .option('--local', 'the local store (no engine needs to run)')
     .option('--stack <name>', 'a deployed Sluice stack: invokes its reconciler Lambda')
@@ -310,17 +376,22 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--rollouts <dir>', 'folder of target specs, when a record carries none', 'rollouts')
     .option('--spec <file>', 'the spec to restore with, when neither the record nor the registry has it')
     .option('--json', 'the report as one JSON object')
-    .action(async (target: string | undefined, flags: { local?: boolean; stack?: string; region?: string; kubeconfig?: string; rollouts?: string; spec?: string; json?: boolean }) => {
-      const { recoverCommand } = await import('./commands/recover.ts');
-      const { ControlError } = await import('./control.ts');
-      try {
-        code = await recoverCommand(target, flags, io);
-      } catch (error) {
-        if (!(error instanceof ControlError)) throw error;
-        io.stderr(`${error.message}\n`);
-        code = EXIT.invalid;
-      }
-    });
+    .action(
+      async (
+        target: string | undefined,
+        flags: { local?: boolean; stack?: string; region?: string; kubeconfig?: string; rollouts?: string; spec?: string; json?: boolean },
+      ) => {
+        const { recoverCommand } = await import('./commands/recover.ts');
+        const { ControlError } = await import('./control.ts');
+        try {
+          code = await recoverCommand(target, flags, io);
+        } catch (error) {
+          if (!(error instanceof ControlError)) throw error;
+          io.stderr(`${error.message}\n`);
+          code = EXIT.invalid;
+        }
+      },
+    );
 
   program
     .command('serve')

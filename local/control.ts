@@ -84,7 +84,10 @@ async function connectLocal(registryDir: string): Promise<ControlPlane> {
   const dir = stateDir();
   const state = await readEngineStateFile(engineStatePath(dir));
   const url = process.env.SLUICE_ENDPOINT?.trim() || state?.url;
-  if (!url) throw new ControlError(`no local engine is running (no ${engineStatePath(dir)} and no SLUICE_ENDPOINT): start one with \`sluice serve\``);
+  if (!url)
+    throw new ControlError(
+      `no local engine is running (no ${engineStatePath(dir)} and no SLUICE_ENDPOINT): start one with \`sluice serve\``,
+    );
   if (!existsSync(storePath(dir))) throw new ControlError(`no local store in ${dir} (set SLUICE_STATE_DIR to the engine's folder)`);
   const stateMachineArn = state?.stateMachineArn;
   if (!stateMachineArn) throw new ControlError(`the local engine's state file ${engineStatePath(dir)} names no state machine`);
@@ -127,7 +130,9 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
     }
   }
   if (!stateMachineArn || !table) {
-    throw new ControlError('no deployed Sluice named: pass --stack NAME (its outputs name the state machine and table), or --state-machine-arn and --table, or --local');
+    throw new ControlError(
+      'no deployed Sluice named: pass --stack NAME (its outputs name the state machine and table), or --state-machine-arn and --table, or --local',
+    );
   }
   const { DynamoRolloutStore } = await import('../lambdas/adapters/store-dynamodb.ts');
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
@@ -146,7 +151,10 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
   if (group && startFunctionArn && roleArn && deadLetterArn) {
     const { EventBridgeRolloutScheduler } = await import('../lambdas/adapters/scheduler.ts');
     const { SchedulerClient } = await import('@aws-sdk/client-scheduler');
-    scheduler = new EventBridgeRolloutScheduler({ groupName: group, startFunctionArn, roleArn, deadLetterArn }, new SchedulerClient(region));
+    scheduler = new EventBridgeRolloutScheduler(
+      { groupName: group, startFunctionArn, roleArn, deadLetterArn },
+      new SchedulerClient(region),
+    );
   }
   return {
     kind: 'aws',
@@ -165,7 +173,8 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
         const { parseSpec } = await import('../lambdas/core/spec.ts');
         return parseSpec(JSON.parse(parameter.Parameter?.Value ?? '{}'), `${registryPrefix}/${target}`);
       } catch (error) {
-        if ((error as { name?: string }).name === 'ParameterNotFound') throw new ControlError(`target ${target} is not in the deployed registry (${registryPrefix})`);
+        if ((error as { name?: string }).name === 'ParameterNotFound')
+          throw new ControlError(`target ${target} is not in the deployed registry (${registryPrefix})`);
         throw error;
       } finally {
         ssm.destroy();

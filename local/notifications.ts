@@ -37,7 +37,9 @@ export interface LocalNotificationsOptions {
 
 function specOf(input: unknown): RolloutSpec | null {
   const spec = (input as { spec?: { metadata?: { name?: unknown }; spec?: unknown } } | null)?.spec;
-  return spec && typeof spec.metadata?.name === 'string' && typeof spec.spec === 'object' && spec.spec !== null ? (spec as RolloutSpec) : null;
+  return spec && typeof spec.metadata?.name === 'string' && typeof spec.spec === 'object' && spec.spec !== null
+    ? (spec as RolloutSpec)
+    : null;
 }
 
 export function localNotifications(options: LocalNotificationsOptions): LocalNotifications {
@@ -49,7 +51,8 @@ export function localNotifications(options: LocalNotificationsOptions): LocalNot
   const webhooks = new WebhookNotifier({
     urlsFor: async (target) => specs.get(target)?.spec.notifications?.webhooks ?? [],
     ...(options.fetch ? { fetch: options.fetch } : {}),
-    onError: (message, context) => log(`webhook: ${message} (${String(context['host'] ?? '')}: ${String(context['status'] ?? context['error'] ?? '')})`),
+    onError: (message, context) =>
+      log(`webhook: ${message} (${String(context['host'] ?? '')}: ${String(context['status'] ?? context['error'] ?? '')})`),
   });
   const token = env['SLACK_BOT_TOKEN'];
   let chat: SqliteChatState | undefined;

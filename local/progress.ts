@@ -12,7 +12,9 @@ export function weightBar(weights: Weights, scale: number): string {
 
 function formatCheck(check: MetricCheck): string {
   const value = check.value === null ? 'no data' : Number(check.value.toFixed(2)).toString();
-  const bound = [check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : ''].filter(Boolean).join(' ');
+  const bound = [check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : '']
+    .filter(Boolean)
+    .join(' ');
   const mark = check.result === 'pass' ? '✓' : check.result === 'fail' ? '✗' : '?';
   return `${check.name} ${value} (${bound}) ${mark}`;
 }
@@ -22,7 +24,12 @@ export function formatEvent(event: SluiceEvent, scale: number): string | undefin
   const weights = event.weights ? `${weightBar(event.weights, scale)} ${formatWeights(event.weights, scale)}` : '';
   switch (event.detailType) {
     case 'Rollout Started': {
-      const notes = event.reason ? `\n${event.reason.split('\n').map((line) => `           ${line}`).join('\n')}` : '';
+      const notes = event.reason
+        ? `\n${event.reason
+            .split('\n')
+            .map((line) => `           ${line}`)
+            .join('\n')}`
+        : '';
       return `${time} ▶ ${event.target} ${event.version}: rollout started (${event.execution})${notes}`;
     }
     case 'Weight Changed':

@@ -62,7 +62,13 @@ function registrations(dir: string): Array<EngineRegistration & { path: string }
       const path = join(enginesDir(dir), name);
       const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<EngineRegistration>;
       if (typeof parsed.pid === 'number' && typeof parsed.url === 'string' && typeof parsed.stateMachineArn === 'string') {
-        found.push({ path, pid: parsed.pid, url: parsed.url, stateMachineArn: parsed.stateMachineArn, startedAt: String(parsed.startedAt ?? '') });
+        found.push({
+          path,
+          pid: parsed.pid,
+          url: parsed.url,
+          stateMachineArn: parsed.stateMachineArn,
+          startedAt: String(parsed.startedAt ?? ''),
+        });
       }
     } catch {
       // A file half-written by a dying process says nothing: skip it.
@@ -119,7 +125,14 @@ export class LocalLiveness implements ExecutionLiveness {
     const known = registrations(this.#dir);
     const extra = this.#extra
       .filter((e) => !known.some((k) => k.url === e.url))
-      .map((e) => ({ path: '', pid: e.pid ?? 0, url: e.url, stateMachineArn: e.stateMachineArn, startedAt: '', unregistered: e.pid === undefined }));
+      .map((e) => ({
+        path: '',
+        pid: e.pid ?? 0,
+        url: e.url,
+        stateMachineArn: e.stateMachineArn,
+        startedAt: '',
+        unregistered: e.pid === undefined,
+      }));
     for (const engine of [...known, ...extra]) {
       if (!('unregistered' in engine && engine.unregistered) && !isAlive(engine.pid)) {
         if (engine.path) rmSync(engine.path, { force: true });
@@ -142,7 +155,10 @@ export class LocalLiveness implements ExecutionLiveness {
           if (engine.path) rmSync(engine.path, { force: true });
           continue;
         }
-        return { state: 'unknown', detail: `the local engine of pid ${engine.pid} did not answer (${error instanceof Error ? error.message : String(error)})` };
+        return {
+          state: 'unknown',
+          detail: `the local engine of pid ${engine.pid} did not answer (${error instanceof Error ? error.message : String(error)})`,
+        };
       } finally {
         sfn.destroy();
       }
@@ -163,13 +179,22 @@ export async function reconcileLocal(
 }
 
 /** An open record whose execution does not run: what `status` and `history` report (they change nothing). */
-export async function orphanNote(store: RolloutStore, liveness: ExecutionLiveness, target: string, how: string): Promise<string | undefined> {
+export async function orphanNote(
+  store: RolloutStore,
+  liveness: ExecutionLiveness,
+  target: string,
+  how: string,
+): Promise<string | undefined> {
   const open = (await store.listOpenRollouts()).filter((record) => record.target === target);
   for (const record of open) {
     const live = await liveness.of(record.execution);
     if (live.state !== 'not-running') continue;
     const scale = record.lastWeights.primary + record.lastWeights.canary || 100;
-    const writing = record.pendingWeights && (record.pendingWeights.primary !== record.lastWeights.primary || record.pendingWeights.canary !== record.lastWeights.canary) ? ` (it was writing ${formatWeights(record.pendingWeights, scale)})` : '';
+    const writing =
+      record.pendingWeights &&
+      (record.pendingWeights.primary !== record.lastWeights.primary || record.pendingWeights.canary !== record.lastWeights.canary)
+        ? ` (it was writing ${formatWeights(record.pendingWeights, scale)})`
+        : '';
     return `orphan: ${record.execution} is open but its execution ${live.detail}; traffic as Sluice last wrote it: ${formatWeights(record.lastWeights, scale)}${writing}. Fix it with: sluice recover ${target} ${how}`;
   }
   return undefined;

@@ -94,7 +94,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   mkdirSync(dir, { recursive: true });
   const store = openSqliteStore(storePath(dir));
   // spec.notifications (webhooks, the Slack thread), fed by the events as the worker does in AWS.
-  const notifications = localNotifications({ store, dir, ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
+  const notifications = localNotifications({
+    store,
+    dir,
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
   const events = new LocalEventPublisher(store, (line) => {
     const event = JSON.parse(line) as SluiceEvent;
     notifications.notify(event);
@@ -137,7 +142,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     onExecutionStopped: async (stopped) => {
       notifications.remember(stopped.input);
       await safetyNet(deps, {
-        detail: { name: stopped.name, status: stopped.status, input: JSON.stringify(stopped.input), error: stopped.error ?? null, cause: stopped.cause ?? null },
+        detail: {
+          name: stopped.name,
+          status: stopped.status,
+          input: JSON.stringify(stopped.input),
+          error: stopped.error ?? null,
+          cause: stopped.cause ?? null,
+        },
       });
     },
     safetyNetStatuses: ['ABORTED', 'FAILED', 'TIMED_OUT'],
@@ -146,9 +157,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   });
   const endpoint = await startSfnEndpoint(engine);
   // Every engine registers, advertised or not: the reconciler asks each live one whether an execution runs.
-  const unregister = registerEngine(dir, { pid: process.pid, url: endpoint.url, stateMachineArn: engine.stateMachineArn, startedAt: new Date().toISOString() });
+  const unregister = registerEngine(dir, {
+    pid: process.pid,
+    url: endpoint.url,
+    stateMachineArn: engine.stateMachineArn,
+    startedAt: new Date().toISOString(),
+  });
   const advertise = options.advertise ?? true;
-  if (advertise) await writeEngineStateFile(engineStatePath(dir), { url: endpoint.url, pid: process.pid, stateMachineArn: engine.stateMachineArn });
+  if (advertise)
+    await writeEngineStateFile(engineStatePath(dir), { url: endpoint.url, pid: process.pid, stateMachineArn: engine.stateMachineArn });
   const sfn = localSfnClient(endpoint.url);
   return {
     dir,

@@ -75,7 +75,13 @@ describe('the local scheduler', () => {
     const opens = new Date(Date.now() + 1000);
     const windows = [{ kind: 'allow' as const, from: opens.toISOString(), to: new Date(opens.getTime() + 3_600_000).toISOString() }];
 
-    const result = await startOrQueue({ windows, now: new Date(), request: { target: 'web', version: 'v2', requestedBy: 'U0ALICE' }, scheduler, start: () => start('web', 'v2', 'U0ALICE', 'direct') });
+    const result = await startOrQueue({
+      windows,
+      now: new Date(),
+      request: { target: 'web', version: 'v2', requestedBy: 'U0ALICE' },
+      scheduler,
+      start: () => start('web', 'v2', 'U0ALICE', 'direct'),
+    });
 
     expect(result).toMatchObject({ queued: true, at: opens });
     expect(calls).toEqual([]);
@@ -113,7 +119,8 @@ describe('the local scheduler', () => {
     const scheduler = open({ dir, start, retries: 2, log: (line) => lines.push(line) });
     const { schedule } = await scheduler.create({ target: 'web', version: 'v2', requestedBy: 'alice@cli', at: new Date(Date.now() + 100) });
     const deadline = Date.now() + 2000;
-    while ((await scheduler.list())[0]?.state !== 'failed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    while ((await scheduler.list())[0]?.state !== 'failed' && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 25));
     expect(calls).toHaveLength(3);
     expect(await scheduler.list()).toEqual([{ ...schedule, state: 'failed', lastError: 'target web is locked by rollout web-v1' }]);
     expect(lines.at(-1)).toBe(`schedule ${schedule.name}: start attempt 3/3 failed: target web is locked by rollout web-v1`);
@@ -123,7 +130,12 @@ describe('the local scheduler', () => {
     const dir = tempDir();
     const book = new LocalScheduleBook(schedulesPath(dir));
     await book.create({ target: 'web', version: 'v2', requestedBy: 'alice@cli', at: new Date(Date.now() - 60_000) });
-    const { schedule: missed } = await book.create({ target: 'api', version: 'v9', requestedBy: 'alice@cli', at: new Date(Date.now() - 2 * 3_600_000) });
+    const { schedule: missed } = await book.create({
+      target: 'api',
+      version: 'v9',
+      requestedBy: 'alice@cli',
+      at: new Date(Date.now() - 2 * 3_600_000),
+    });
     book.close();
 
     const { start, fired, calls } = recorder();
@@ -131,6 +143,8 @@ describe('the local scheduler', () => {
     expect(await within(fired, 2000)).toMatchObject({ target: 'web', version: 'v2' });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(calls.map((c) => c.target)).toEqual(['web']);
-    expect(await scheduler.list()).toEqual([{ ...missed, state: 'failed', lastError: `missed: the local engine was not running at ${missed.at}` }]);
+    expect(await scheduler.list()).toEqual([
+      { ...missed, state: 'failed', lastError: `missed: the local engine was not running at ${missed.at}` },
+    ]);
   });
 });

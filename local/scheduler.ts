@@ -157,11 +157,14 @@ export class LocalScheduler extends LocalScheduleBook {
     for (const [name, atMs] of pending) {
       if (this.#timers.has(name)) continue;
       const delay = Math.max(0, atMs - this.#now());
-      const timer = setTimeout(() => {
-        this.#timers.delete(name);
-        if (atMs - this.#now() > 0) this.#arm();
-        else this.#track(this.#fire(name));
-      }, Math.min(delay, MAX_TIMER_MS));
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(name);
+          if (atMs - this.#now() > 0) this.#arm();
+          else this.#track(this.#fire(name));
+        },
+        Math.min(delay, MAX_TIMER_MS),
+      );
       timer.unref();
       this.#timers.set(name, { atMs, timer });
     }

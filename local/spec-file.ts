@@ -32,7 +32,9 @@ export async function readSpecDocument(path: string): Promise<unknown> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new SpecFileError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(error)})`, { cause: error });
+    throw new SpecFileError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(error)})`, {
+      cause: error,
+    });
   }
   const document = parseSpecText(text, path);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {

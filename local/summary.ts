@@ -98,13 +98,21 @@ export async function summarize(args: {
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
   // On AWS a Lambda error's Cause is JSON ({errorType, errorMessage, trace}); locally it is the message.
-  const strandedReason = stranded && record
-    ? `the execution ended ${execution.status ?? ''}${execution.cause ? ` (${causeMessage(execution.cause)})` : ''} but traffic was not restored: ${formatWeights(record.lastWeights, args.weightScale)} as Sluice last wrote it; run \`sluice recover ${record.target}\``
-    : undefined;
-  const stated = strandedReason ?? record?.reason ?? (execution.cause ? causeMessage(execution.cause) : undefined) ?? (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
+  const strandedReason =
+    stranded && record
+      ? `the execution ended ${execution.status ?? ''}${execution.cause ? ` (${causeMessage(execution.cause)})` : ''} but traffic was not restored: ${formatWeights(record.lastWeights, args.weightScale)} as Sluice last wrote it; run \`sluice recover ${record.target}\``
+      : undefined;
+  const stated =
+    strandedReason ??
+    record?.reason ??
+    (execution.cause ? causeMessage(execution.cause) : undefined) ??
+    (outcome === 'failed' ? (execution.error ?? 'failed') : outcome);
   // noData: pass counts a look without data as passed: a promotion must say how many looks had no evidence.
   const empty = steps.filter((s) => s.verdict === 'no-data').length;
-  const reason = outcome === 'promoted' && empty > 0 ? `${stated}; promoted without evidence at ${empty} look${empty === 1 ? '' : 's'} (noData: pass)` : stated;
+  const reason =
+    outcome === 'promoted' && empty > 0
+      ? `${stated}; promoted without evidence at ${empty} look${empty === 1 ? '' : 's'} (noData: pass)`
+      : stated;
   return {
     execution: name,
     target: args.target,
@@ -130,7 +138,11 @@ export function formatSummary(summary: RolloutSummary): string {
     `  looks:       ${summary.steps.length} (${summary.steps.filter((s) => s.verdict === 'pass').length} passed)`,
     `  took:        ${(summary.durationMs / 1000).toFixed(1)} s, ${summary.transitions} state transitions ($${((summary.transitions * 0.025) / 1000).toFixed(5)} on Step Functions Standard)`,
   ];
-  if (summary.requests) lines.push(`  requests:    ${summary.requests.total} total, ${summary.requests.canary} to the canary, ${summary.requests.canaryErrors} canary errors`);
-  if (summary.detectionMs !== undefined) lines.push(`  detection:   ${(summary.detectionMs / 1000).toFixed(1)} s from the canary's first request to weight 0`);
+  if (summary.requests)
+    lines.push(
+      `  requests:    ${summary.requests.total} total, ${summary.requests.canary} to the canary, ${summary.requests.canaryErrors} canary errors`,
+    );
+  if (summary.detectionMs !== undefined)
+    lines.push(`  detection:   ${(summary.detectionMs / 1000).toFixed(1)} s from the canary's first request to weight 0`);
   return `${lines.join('\n')}\n`;
 }

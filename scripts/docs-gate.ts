@@ -11,9 +11,12 @@ const CITATION = /DESIGN(?:\.md)? ?§|\bissue #?\d+\b|\btask #?\d+ part\b/i;
 
 const problems: string[] = [];
 const readmeLines = readFileSync('README.md', 'utf8').split('\n').length;
-if (readmeLines > README_MAX_LINES) problems.push(`README.md has ${readmeLines} lines: at most ${README_MAX_LINES}; move sections to docs/ and link them`);
+if (readmeLines > README_MAX_LINES)
+  problems.push(`README.md has ${readmeLines} lines: at most ${README_MAX_LINES}; move sections to docs/ and link them`);
 
-const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '*.ts', '*.mjs', '*.js', '*.yaml', '*.yml'], { encoding: 'utf8' })
+const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '*.ts', '*.mjs', '*.js', '*.yaml', '*.yml'], {
+  encoding: 'utf8',
+})
   .split('\n')
   .filter((file) => file && !file.startsWith('node_modules/') && file !== 'scripts/docs-gate.ts');
 for (const file of files) {

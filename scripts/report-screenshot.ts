@@ -26,7 +26,11 @@ try {
   const charts = await page.locator('section[aria-label="Charts"]').boundingBox();
   if (!top || !charts) throw new Error('the report has no header or charts');
   const margin = 12;
-  await page.screenshot({ path: out, fullPage: true, clip: { x: top.x - margin, y: top.y - margin, width: top.width + 2 * margin, height: charts.y + charts.height - top.y + 2 * margin } });
+  await page.screenshot({
+    path: out,
+    fullPage: true,
+    clip: { x: top.x - margin, y: top.y - margin, width: top.width + 2 * margin, height: charts.y + charts.height - top.y + 2 * margin },
+  });
   process.stdout.write(`${out}\n`);
 } finally {
   await browser.close();

@@ -13,11 +13,34 @@ import {
   RECOVERY_WINDOW_MAX_SECONDS,
 } from '../lambdas/core/limits.ts';
 
-interface Catcher { ErrorEquals: string[]; Next: string }
-interface Retrier { ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number }
-interface State { Type: string; Next?: string; Default?: string; Seconds?: number; Choices?: { Variable?: string; Next: string }[]; Resource?: string; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Catch?: Catcher[]; Retry?: Retrier[]; Parameters?: Record<string, unknown> }
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+}
+interface Retrier {
+  ErrorEquals: string[];
+  JitterStrategy?: string;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+}
+interface State {
+  Type: string;
+  Next?: string;
+  Default?: string;
+  Seconds?: number;
+  Choices?: { Variable?: string; Next: string }[];
+  Resource?: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Catch?: Catcher[];
+  Retry?: Retrier[];
+  Parameters?: Record<string, unknown>;
+}
 
-const definition = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as { TimeoutSeconds?: number; States: Record<string, State> };
+const definition = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as {
+  TimeoutSeconds?: number;
+  States: Record<string, State>;
+};
 const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
 
 describe('statemachine/rollout.asl.json', () => {
@@ -32,17 +55,28 @@ describe('statemachine/rollout.asl.json', () => {
     for (const [name, state] of tasks) {
       if (name === 'Rollback') continue;
       const last = state.Catch?.at(-1);
-      expect(last, name).toEqual(expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: afterCopy.includes(name) ? 'PromotionFailedAfterCopy' : 'Rollback' }));
+      expect(last, name).toEqual(
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: afterCopy.includes(name) ? 'PromotionFailedAfterCopy' : 'Rollback' }),
+      );
     }
     const relabel = definition.States.PromotionFailedAfterCopy as State & { Choices: { Next: string }[]; Default: string };
     expect([relabel.Default, ...relabel.Choices.map((c) => c.Next)]).toEqual(['Rollback', 'HeldOnCanary', 'HeldOnCanaryNoCause']);
     for (const pass of ['HeldOnCanary', 'HeldOnCanaryNoCause']) {
-      expect(definition.States[pass], pass).toMatchObject({ Type: 'Pass', Parameters: { Error: 'Sluice.PromotionFailed' }, ResultPath: '$.error', Next: 'Rollback' });
+      expect(definition.States[pass], pass).toMatchObject({
+        Type: 'Pass',
+        Parameters: { Error: 'Sluice.PromotionFailed' },
+        ResultPath: '$.error',
+        Next: 'Rollback',
+      });
     }
   });
 
   it('lets only a bake or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
-    const bypass = tasks.flatMap(([name, state]) => (state.Catch ?? []).filter((c) => c.Next !== 'Rollback' && name !== 'Rollback').map((c) => `${name}:${c.ErrorEquals.join()}->${c.Next}`));
+    const bypass = tasks.flatMap(([name, state]) =>
+      (state.Catch ?? [])
+        .filter((c) => c.Next !== 'Rollback' && name !== 'Rollback')
+        .map((c) => `${name}:${c.ErrorEquals.join()}->${c.Next}`),
+    );
     expect(bypass).toEqual([
       'Prepare:Sluice.Refused,Sluice.Transient->Refused',
       'ApproveStart:States.Timeout->StartApprovalExpired',
@@ -63,7 +97,13 @@ describe('statemachine/rollout.asl.json', () => {
         expect(retrier.BackoffRate, name).toBeGreaterThan(1);
       }
       // Every error the Lambda service itself may answer (the Step Functions docs' list for Lambda tasks), client timeouts included.
-      const lambdaErrors = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
+      const lambdaErrors = [
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+        'Lambda.ClientExecutionTimeoutException',
+      ];
       expect(state.Retry?.[0]?.ErrorEquals, name).toEqual(expect.arrayContaining(lambdaErrors));
     }
   });
@@ -73,7 +113,9 @@ describe('statemachine/rollout.asl.json', () => {
   });
 
   it('takes every Lambda from a substitution that CDK fills in', () => {
-    const functions = tasks.map(([, state]) => (state.Resource?.startsWith('${') ? state.Resource : (state.Parameters?.FunctionName as string)));
+    const functions = tasks.map(([, state]) =>
+      state.Resource?.startsWith('${') ? state.Resource : (state.Parameters?.FunctionName as string),
+    );
     for (const fn of functions) expect(fn).toMatch(/^\$\{[A-Za-z]+FunctionArn\}$/);
   });
 
@@ -109,7 +151,9 @@ describe('statemachine/rollout.asl.json', () => {
 
   it('has a top-level TimeoutSeconds longer than the longest deadline, readiness loops and recovery window validation accepts', () => {
     expect(definition.TimeoutSeconds).toBe(EXECUTION_TIMEOUT_SECONDS);
-    expect(definition.TimeoutSeconds).toBeGreaterThanOrEqual(MAX_DEADLINE_SECONDS + 2 * MAX_READY_TIMEOUT_SECONDS + RECOVERY_WINDOW_MAX_SECONDS);
+    expect(definition.TimeoutSeconds).toBeGreaterThanOrEqual(
+      MAX_DEADLINE_SECONDS + 2 * MAX_READY_TIMEOUT_SECONDS + RECOVERY_WINDOW_MAX_SECONDS,
+    );
   });
 
   it('bounds both approval gates by the deadline (their wait is computed, never the raw approval timeout)', () => {

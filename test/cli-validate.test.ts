@@ -27,7 +27,9 @@ describe('sluice validate', () => {
   it('warns, and still says valid, when the sequential judge looks more often than Prometheus usually scrapes', async () => {
     const { parse, stringify } = await import('yaml');
     const { readFileSync } = await import('node:fs');
-    const doc = parse(readFileSync('examples/podinfo.yaml', 'utf8')) as { spec: { strategy: Record<string, unknown>; analysis: { metrics: unknown[] } & Record<string, unknown> } };
+    const doc = parse(readFileSync('examples/podinfo.yaml', 'utf8')) as {
+      spec: { strategy: Record<string, unknown>; analysis: { metrics: unknown[] } & Record<string, unknown> };
+    };
     doc.spec.strategy.lookInterval = '5s';
     doc.spec.strategy.deadline = '30m';
     // The sequential judge reads the built-in metrics only.

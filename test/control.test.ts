@@ -21,7 +21,11 @@ const previousStateDir = process.env.SLUICE_STATE_DIR;
 function cli(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  return main(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) }).then((code) => ({ code, out: out.join(''), err: err.join('') }));
+  return main(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) }).then((code) => ({
+    code,
+    out: out.join(''),
+    err: err.join(''),
+  }));
 }
 
 beforeAll(async () => {
@@ -59,7 +63,12 @@ describe('control commands against the local endpoint', () => {
     // status: running at the first step
     const running = await cli(['status', 'web', '--local', '--json']);
     expect(running.code).toBe(0);
-    expect(JSON.parse(running.out)).toMatchObject({ state: 'running', version: 'v2', executionStatus: 'RUNNING', weights: { primary: 90, canary: 10 } });
+    expect(JSON.parse(running.out)).toMatchObject({
+      state: 'running',
+      version: 'v2',
+      executionStatus: 'RUNNING',
+      weights: { primary: 90, canary: 10 },
+    });
 
     // a second start of the same target is refused by the start path, which holds the lock for web-v2 (exit 2)
     const second = await cli(['start', 'web', '--version', 'v3', '--local', '--rollouts', registry]);
@@ -92,7 +101,19 @@ describe('control commands against the local endpoint', () => {
     expect(listed).toEqual([expect.objectContaining({ name, version: 'v9' })]);
     expect((await cli(['schedule', 'cancel', name, '--local'])).code).toBe(0);
     expect((await cli(['schedule', 'list', '--local'])).out).toBe('no scheduled rollouts\n');
-    const gap = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', '2030-03-31 02:30', '--tz', 'Europe/Berlin']);
+    const gap = await cli([
+      'start',
+      'web',
+      '--version',
+      'v9',
+      '--local',
+      '--rollouts',
+      registry,
+      '--at',
+      '2030-03-31 02:30',
+      '--tz',
+      'Europe/Berlin',
+    ]);
     expect(gap.code).toBe(2);
     expect(gap.err).toMatch(/does not exist/);
     const past = await cli(['start', 'web', '--version', 'v9', '--local', '--rollouts', registry, '--at', '2020-01-01T00:00:00Z']);
@@ -100,7 +121,7 @@ describe('control commands against the local endpoint', () => {
     expect(past.err).toMatch(/past/);
   });
 
-  it('a start inside a deny window goes through the start path: queued for the window\'s end, no execution, no traffic moved', async () => {
+  it("a start inside a deny window goes through the start path: queued for the window's end, no execution, no traffic moved", async () => {
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const to = new Date(Date.now() + 3_600_000).toISOString();
     const quiet = webSpec({ strategy: { windows: [{ kind: 'deny', from, to }] } });

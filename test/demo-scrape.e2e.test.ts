@@ -20,7 +20,16 @@ describe('sluice demo with slow scrapes and a gateway restart', () => {
     const out: string[] = [];
     // Act
     const result = await runDemo(
-      { scenario: 'healthy', judge: 'sequential', scrapeInterval: 3, restartGatewayAt: 8, rps: 60, seed: 21, prometheus: 'required', dir: join(dir, 'healthy') },
+      {
+        scenario: 'healthy',
+        judge: 'sequential',
+        scrapeInterval: 3,
+        restartGatewayAt: 8,
+        rps: 60,
+        seed: 21,
+        prometheus: 'required',
+        dir: join(dir, 'healthy'),
+      },
       { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
     );
     // Assess

@@ -22,10 +22,13 @@ const BASE: Omit<DemoOptions, 'scenario'> = { rps: 60, interval: 3, seed: 11, pr
 
 async function demo(options: Partial<DemoOptions> & Pick<DemoOptions, 'scenario'>, onSandbox?: (sandbox: Sandbox) => void) {
   const out: string[] = [];
-  const result = await runDemo({ ...BASE, dir: join(dir, options.scenario), ...options, ...(onSandbox ? { onSandbox } : {}) }, {
-    stdout: (t) => out.push(t),
-    stderr: (t) => out.push(t),
-  });
+  const result = await runDemo(
+    { ...BASE, dir: join(dir, options.scenario), ...options, ...(onSandbox ? { onSandbox } : {}) },
+    {
+      stdout: (t) => out.push(t),
+      stderr: (t) => out.push(t),
+    },
+  );
   return { code: result.code, summary: result.summary as DemoSummary, output: out.join('') };
 }
 
@@ -48,8 +51,8 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(code).toBe(0);
     expect(summary.outcome).toBe('promoted');
     expect(summary.metricsSource).toBe('prometheus');
-    expect(canaryWeightsSeen(sandbox!)).toEqual([0, 5, 10, 25, 50, 0]);  
-    const servedAfter = sandbox!.load.stats().versions;  
+    expect(canaryWeightsSeen(sandbox!)).toEqual([0, 5, 10, 25, 50, 0]);
+    const servedAfter = sandbox!.load.stats().versions;
     expect(servedAfter.v2).toBeGreaterThan(0);
     expect(output).toContain('the primary now serves v2');
     expect(summary.steps.every((s) => s.verdict === 'pass')).toBe(true);
@@ -66,7 +69,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(summary.outcome).toBe('rolled-back');
     expect(summary.reason).toMatch(/request-success-rate/);
     expect(summary.weights).toEqual({ primary: 100, canary: 0 });
-    expect(canaryWeightsSeen(sandbox!).at(-1)).toBe(0);  
+    expect(canaryWeightsSeen(sandbox!).at(-1)).toBe(0);
     expect(summary.detectionMs).toBeGreaterThan(0);
     expect(summary.requests?.canaryErrors).toBeGreaterThan(0);
     expect(output).toMatch(/✗ fail/);
@@ -113,7 +116,7 @@ describe('sluice demo end to end (real Prometheus)', () => {
     expect(summary.outcome).toBe('promoted');
     expect(mirroredDuringShadow).toBeGreaterThan(0);
     expect(Object.keys(versionsDuringShadow ?? {})).toEqual(['v1']);
-    expect(sandbox!.gateway.shadowing()).toBeUndefined();  
+    expect(sandbox!.gateway.shadowing()).toBeUndefined();
   });
 
   it('rolls back within 2 seconds when aborted mid-bake through the Step Functions API', async () => {
@@ -142,13 +145,16 @@ describe('sluice demo end to end (real Prometheus)', () => {
       s.standIn.faults.add({ verb: 'get', resource: 'upstreamgroups', delayMs: 300, times: 3 });
     });
     expect(code).toBe(0);
-    const seen = canaryWeightsSeen(sandbox!);  
+    const seen = canaryWeightsSeen(sandbox!);
     expect(seen.every((w) => [0, 5, 10, 25, 50].includes(w))).toBe(true);
     expect(summary.weights).toEqual({ primary: 100, canary: 0 });
   });
 
   it('releases its processes and ports when interrupted with Ctrl-C mid-rollout', async () => {
-    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'sigint') } });
+    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'sigint') },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -171,7 +177,9 @@ describe('sluice demo end to end (real Prometheus)', () => {
     });
     expect(refused).toBe(true);
     const { execSync } = await import('node:child_process');
-    const orphans = execSync(`ps -eo pid,args | grep -E "app-main.ts|prometheus --config.file=.*sluice" | grep -v grep || true`).toString().trim();
+    const orphans = execSync(`ps -eo pid,args | grep -E "app-main.ts|prometheus --config.file=.*sluice" | grep -v grep || true`)
+      .toString()
+      .trim();
     expect(orphans).toBe('');
   });
 });

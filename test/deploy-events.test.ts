@@ -45,7 +45,12 @@ function webSpec(extra: Partial<RolloutSpecInput['spec']> = {}): unknown {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'unused' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'web',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      },
       strategy: { stepWeights: [50], interval: '1s', lookInterval: '1s', deadline: '1m' },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       triggers: { ecr: { repository: 'web' }, overrides: ['strategy.stepWeights'] },
@@ -57,7 +62,11 @@ function webSpec(extra: Partial<RolloutSpecInput['spec']> = {}): unknown {
 beforeAll(async () => {
   mkdirSync(registryDir);
   writeFileSync(join(registryDir, 'web.yaml'), JSON.stringify(parseSpec(webSpec())));
-  runtime = await startLocalRuntime({ dir: join(root, 'state'), advertise: false, overrides: { ...recordingCluster(router), ...scriptedMetrics(() => [successRate(99.9)]) } });
+  runtime = await startLocalRuntime({
+    dir: join(root, 'state'),
+    advertise: false,
+    overrides: { ...recordingCluster(router), ...scriptedMetrics(() => [successRate(99.9)]) },
+  });
   control = {
     kind: 'local',
     sfn: runtime.sfn,
@@ -74,7 +83,13 @@ beforeAll(async () => {
     },
     close: async () => {},
   };
-  deps = { store: runtime.deps.store, sfn: runtime.sfn, stateMachineArn: runtime.engine.stateMachineArn, registry: folderRegistry(control, registryDir), now: () => new Date() };
+  deps = {
+    store: runtime.deps.store,
+    sfn: runtime.sfn,
+    stateMachineArn: runtime.engine.stateMachineArn,
+    registry: folderRegistry(control, registryDir),
+    now: () => new Date(),
+  };
 }, 30_000);
 
 afterAll(async () => {
@@ -90,7 +105,8 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
   }
 }
 
-const executions = (prefix: string) => runtime.engine.listExecutions().executions.filter((e) => e.name === prefix || e.name.startsWith(`${prefix}-a`));
+const executions = (prefix: string) =>
+  runtime.engine.listExecutions().executions.filter((e) => e.name === prefix || e.name.startsWith(`${prefix}-a`));
 
 /** Every test leaves the target free: the short healthy rollouts promote within seconds. */
 afterEach(async () => {
@@ -125,12 +141,16 @@ describe('EventBridge events through the start handler', () => {
     const first = await handleStartEvent(fixture('rollout-requested.json'), deps);
     const again = await handleStartEvent(fixture('rollout-requested.json'), deps);
 
-    expect(first.answers).toEqual([expect.objectContaining({ outcome: 'started', target: 'web', version: 'v2.0.0', execution: 'web-v2-0-0' })]);
+    expect(first.answers).toEqual([
+      expect.objectContaining({ outcome: 'started', target: 'web', version: 'v2.0.0', execution: 'web-v2-0-0' }),
+    ]);
     expect(again.answers).toEqual([expect.objectContaining({ outcome: 'duplicate', execution: 'web-v2-0-0' })]);
     expect(again.answers[0]?.message).toContain('it started web-v2-0-0; nothing started again');
     expect(executions('web-v2-0-0')).toHaveLength(1);
     // The claimed requester is recorded as a claim, next to what Sluice verified.
-    const input = executionInputSchema.parse(JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v2-0-0')).input ?? '{}'));
+    const input = executionInputSchema.parse(
+      JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v2-0-0')).input ?? '{}'),
+    );
     expect(input.requestedBy).toBe('github:acme/web@refs/heads/main run 4242 (claimed) via event:account 111122223333');
   });
 
@@ -173,23 +193,41 @@ describe('EventBridge events through the start handler', () => {
 
     expect(fired.answers).toEqual([expect.objectContaining({ outcome: 'started', execution: 'web-v2-2-0' })]);
     expect(twice.answers).toEqual([expect.objectContaining({ outcome: 'duplicate' })]);
-    const input = executionInputSchema.parse(JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v2-2-0')).input ?? '{}'));
+    const input = executionInputSchema.parse(
+      JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v2-2-0')).input ?? '{}'),
+    );
     expect(input.requestedBy).toBe('slack:U0ALICE');
   });
 
   it('a start while another rollout holds the target is refused, naming the running one', async () => {
-    const first = await handleStartEvent({ target: 'web', version: 'v3.0.0', requestedBy: 'slack:U0ALICE', idempotencyKey: 'web_v3.0.0_aaaa' }, deps);
+    const first = await handleStartEvent(
+      { target: 'web', version: 'v3.0.0', requestedBy: 'slack:U0ALICE', idempotencyKey: 'web_v3.0.0_aaaa' },
+      deps,
+    );
     expect(first.answers).toEqual([expect.objectContaining({ outcome: 'started' })]);
     await until(async () => (await runtime.deps.store.getLock('web')) !== null, 'the first rollout to take the lock');
 
-    const second = await handleStartEvent({ target: 'web', version: 'v3.0.1', requestedBy: 'slack:U0BOB', idempotencyKey: 'web_v3.0.1_bbbb' }, deps);
+    const second = await handleStartEvent(
+      { target: 'web', version: 'v3.0.1', requestedBy: 'slack:U0BOB', idempotencyKey: 'web_v3.0.1_bbbb' },
+      deps,
+    );
 
-    expect(second.answers).toEqual([expect.objectContaining({ outcome: 'refused', reason: 'locked by web-v3-0-0: web runs one rollout at a time; abort it or wait for it to finish' })]);
+    expect(second.answers).toEqual([
+      expect.objectContaining({
+        outcome: 'refused',
+        reason: 'locked by web-v3-0-0: web runs one rollout at a time; abort it or wait for it to finish',
+      }),
+    ]);
     expect(executions('web-v3-0-1')).toHaveLength(0);
   });
 
   it('five different triggers for one target at once: one is started and passes Prepare, four are refused "locked by" it', async () => {
-    const triggers = ['v7.0.0', 'v7.0.1', 'v7.0.2', 'v7.0.3', 'v7.0.4'].map((version, i) => ({ target: 'web', version, requestedBy: `slack:U0USER${i}`, idempotencyKey: `web_${version}_${i}` }));
+    const triggers = ['v7.0.0', 'v7.0.1', 'v7.0.2', 'v7.0.3', 'v7.0.4'].map((version, i) => ({
+      target: 'web',
+      version,
+      requestedBy: `slack:U0USER${i}`,
+      idempotencyKey: `web_${version}_${i}`,
+    }));
 
     const results = await Promise.all(triggers.map((t) => handleStartEvent(t, deps)));
 
@@ -197,7 +235,9 @@ describe('EventBridge events through the start handler', () => {
     const started = answers.filter((a) => a.outcome === 'started');
     expect(started).toHaveLength(1);
     const winner = started[0]?.outcome === 'started' ? started[0].execution : '';
-    expect(answers.filter((a) => a.outcome === 'refused')).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ reason: expect.stringMatching(new RegExp(`^locked by ${winner}: `)) })));
+    expect(answers.filter((a) => a.outcome === 'refused')).toEqual(
+      Array.from({ length: 4 }, () => expect.objectContaining({ reason: expect.stringMatching(new RegExp(`^locked by ${winner}: `)) })),
+    );
     // Only the started one became an execution, and it got past Prepare (its rollout record exists).
     expect(runtime.engine.listExecutions({}).executions.filter((e) => e.name.startsWith('web-v7-0-'))).toHaveLength(1);
     await until(async () => (await runtime.deps.store.getRollout(winner)) !== null, 'Prepare of the started rollout');
@@ -214,9 +254,13 @@ describe('EventBridge events through the start handler', () => {
     const allowed = await handleStartEvent(event, deps);
 
     expect(refused.answers[0]).toMatchObject({ outcome: 'refused' });
-    expect(refused.answers[0]?.message).toContain('web does not allow overriding spec.analysis.noData from a trigger: it allows only strategy.stepWeights');
+    expect(refused.answers[0]?.message).toContain(
+      'web does not allow overriding spec.analysis.noData from a trigger: it allows only strategy.stepWeights',
+    );
     expect(allowed.answers[0]).toMatchObject({ outcome: 'started', execution: 'web-v4-0-0' });
-    const input = executionInputSchema.parse(JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v4-0-0')).input ?? '{}'));
+    const input = executionInputSchema.parse(
+      JSON.parse(runtime.engine.describeExecution(runtime.engine.executionArn('web-v4-0-0')).input ?? '{}'),
+    );
     expect(input.spec.spec.strategy.stepWeights).toEqual([20]);
   });
 
@@ -296,7 +340,10 @@ describe('GitOps notifications through the webhook handler', () => {
     const huge = await handleGitopsRequest(signedFlux(JSON.stringify({ padding: 'x'.repeat(70_000) })), gitops());
 
     expect(failed.statusCode).toBe(200);
-    expect(JSON.parse(String(failed.body))).toEqual({ outcome: 'ignored', reason: 'Kustomization/flux-system/web error ReconciliationFailed: not a successful reconciliation' });
+    expect(JSON.parse(String(failed.body))).toEqual({
+      outcome: 'ignored',
+      reason: 'Kustomization/flux-system/web error ReconciliationFailed: not a successful reconciliation',
+    });
     expect(huge.statusCode).toBe(413);
   });
 

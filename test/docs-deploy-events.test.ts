@@ -30,7 +30,9 @@ function snippet(name: string): string {
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:rollout';
 
 /** A deployed-like start path: a store, and Step Functions that records what was started. */
-function startPath(): StartPathDeps & { started: Array<{ name: string; input: { version: string; spec: { spec: { strategy: { stepWeights?: number[] } } } } }> } {
+function startPath(): StartPathDeps & {
+  started: Array<{ name: string; input: { version: string; spec: { spec: { strategy: { stepWeights?: number[] } } } } }>;
+} {
   const started: Array<{ name: string; input: { version: string; spec: { spec: { strategy: { stepWeights?: number[] } } } } }> = [];
   const spec = parseSpec({
     apiVersion: 'sluice.dev/v1',
@@ -38,7 +40,12 @@ function startPath(): StartPathDeps & { started: Array<{ name: string; input: { 
     metadata: { name: 'podinfo' },
     spec: {
       cluster: { name: 'prod-eks', region: 'us-east-1' },
-      router: { name: 'podinfo', namespace: 'gloo-system', primary: { upstream: { name: 'podinfo-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'podinfo-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'podinfo',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'podinfo-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'podinfo-canary', namespace: 'gloo-system' } },
+      },
       analysis: { judge: 'threshold', prometheus: { address: 'http://prometheus:9090' } },
       triggers: { overrides: ['strategy.stepWeights'] },
     },
@@ -67,15 +74,30 @@ function startPath(): StartPathDeps & { started: Array<{ name: string; input: { 
 }
 
 function post(path: string, body: string, headers: Record<string, string>): APIGatewayProxyEventV2 {
-  return { rawPath: path, headers, body, isBase64Encoded: false, requestContext: { http: { method: 'POST' } } } as unknown as APIGatewayProxyEventV2;
+  return {
+    rawPath: path,
+    headers,
+    body,
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'POST' } },
+  } as unknown as APIGatewayProxyEventV2;
 }
 
 /** The few Go-template forms the README's Argo CD template uses, evaluated against an Application. */
 function renderArgoTemplate(template: string, app: Record<string, unknown>): string {
-  const lookup = (path: string): unknown => path.replace(/^\.app\.?/, '').split('.').filter(Boolean).reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], app);
+  const lookup = (path: string): unknown =>
+    path
+      .replace(/^\.app\.?/, '')
+      .split('.')
+      .filter(Boolean)
+      .reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], app);
   return template
-    .replace(/\{\{with (\.[\w.]+)\}\}\{\{index \. (\d+)\}\}\{\{end\}\}/g, (_m, path: string, i: string) => String((lookup(path) as unknown[] | undefined)?.[Number(i)] ?? ''))
-    .replace(/\{\{index (\.[\w.]+) "([^"]+)"\}\}/g, (_m, path: string, key: string) => String((lookup(path) as Record<string, unknown>)[key]))
+    .replace(/\{\{with (\.[\w.]+)\}\}\{\{index \. (\d+)\}\}\{\{end\}\}/g, (_m, path: string, i: string) =>
+      String((lookup(path) as unknown[] | undefined)?.[Number(i)] ?? ''),
+    )
+    .replace(/\{\{index (\.[\w.]+) "([^"]+)"\}\}/g, (_m, path: string, key: string) =>
+      String((lookup(path) as Record<string, unknown>)[key]),
+    )
     .replace(/\{\{(\.[\w.]+)\}\}/g, (_m, path: string) => String(lookup(path)))
     .replace(/\{\{[^}]*\}\}/g, (unknown) => {
       throw new Error(`the test's template renderer does not know ${unknown}`);
@@ -97,13 +119,18 @@ describe('docs/deploy-events.md snippets', () => {
   });
 
   it('the GitHub Actions job sends a Rollout Requested the OIDC role allows and the handler starts', async () => {
-    const job = parseYaml(snippet('github-actions')) as { jobs: { canary: { permissions: Record<string, string>; steps: Array<{ env?: Record<string, string>; run?: string }> } } };
+    const job = parseYaml(snippet('github-actions')) as {
+      jobs: { canary: { permissions: Record<string, string>; steps: Array<{ env?: Record<string, string>; run?: string }> } };
+    };
     const step = job.jobs.canary.steps.find((s) => s.env?.['DETAIL']);
     const github: Record<string, string> = { ref_name: '6.5.2', repository: 'acme/podinfo', run_id: '4242', repository_id: '99' };
     const detail = String(step?.env?.['DETAIL']).replace(/\$\{\{\s*github\.(\w+)\s*\}\}/g, (_m, key: string) => github[key] ?? `<${key}?>`);
     const deps = startPath();
 
-    const result = await handleStartEvent({ id: 'evt-1', account: '111122223333', source: 'sluice', 'detail-type': 'Rollout Requested', detail: JSON.parse(detail) }, deps);
+    const result = await handleStartEvent(
+      { id: 'evt-1', account: '111122223333', source: 'sluice', 'detail-type': 'Rollout Requested', detail: JSON.parse(detail) },
+      deps,
+    );
 
     expect(job.jobs.canary.permissions['id-token']).toBe('write');
     expect(step?.run).toContain(`Source: "${ROLLOUT_REQUESTED.source}", DetailType: "${ROLLOUT_REQUESTED.detailType}"`);
@@ -111,7 +138,9 @@ describe('docs/deploy-events.md snippets', () => {
   });
 
   it('a Flux event delivered by the Provider and Alert shown is verified and starts one rollout', async () => {
-    const docs = parseAllDocuments(snippet('flux')).map((d) => d.toJS() as { kind: string; spec: Record<string, unknown>; stringData?: Record<string, string> });
+    const docs = parseAllDocuments(snippet('flux')).map(
+      (d) => d.toJS() as { kind: string; spec: Record<string, unknown>; stringData?: Record<string, string> },
+    );
     const provider = docs.find((d) => d.kind === 'Provider')!;
     const alert = docs.find((d) => d.kind === 'Alert')!;
     expect(provider.spec).toMatchObject({ type: 'generic-hmac', secretRef: { name: 'sluice-webhook' } });
@@ -123,13 +152,19 @@ describe('docs/deploy-events.md snippets', () => {
       timestamp: '2026-03-02T10:00:00Z',
       message: 'Deployment/default/podinfo configured',
       reason: 'ReconciliationSucceeded',
-      metadata: { revision: 'main@sha1:5a7d3c9e1f0b2a4c6e8d0f1a3b5c7d9e0f2a4b6c', ...(alert.spec['eventMetadata'] as Record<string, string>) },
+      metadata: {
+        revision: 'main@sha1:5a7d3c9e1f0b2a4c6e8d0f1a3b5c7d9e0f2a4b6c',
+        ...(alert.spec['eventMetadata'] as Record<string, string>),
+      },
       reportingController: 'kustomize-controller',
     });
     const key = 'the-shared-token';
     const deps = startPath();
 
-    const answer = await handleGitopsRequest(post(path, body, { 'x-signature': `sha256=${createHmac('sha256', key).update(body).digest('hex')}` }), { start: deps, secrets: async () => ({ flux: key }) });
+    const answer = await handleGitopsRequest(
+      post(path, body, { 'x-signature': `sha256=${createHmac('sha256', key).update(body).digest('hex')}` }),
+      { start: deps, secrets: async () => ({ flux: key }) },
+    );
 
     expect(answer.statusCode).toBe(202);
     expect(JSON.parse(String(answer.body))).toMatchObject({ outcome: 'started', target: 'podinfo', version: '6.5.1' });
@@ -138,20 +173,34 @@ describe('docs/deploy-events.md snippets', () => {
 
   it('the Argo CD template renders a body the handler accepts with the bearer header shown', async () => {
     const config = parseYaml(snippet('argocd')) as { data: Record<string, string> };
-    const service = parseYaml(config.data['service.webhook.sluice'] ?? '') as { url: string; headers: Array<{ name: string; value: string }> };
-    const template = parseYaml(config.data['template.sluice-rollout'] ?? '') as { webhook: { sluice: { method: string; path: string; body: string } } };
+    const service = parseYaml(config.data['service.webhook.sluice'] ?? '') as {
+      url: string;
+      headers: Array<{ name: string; value: string }>;
+    };
+    const template = parseYaml(config.data['template.sluice-rollout'] ?? '') as {
+      webhook: { sluice: { method: string; path: string; body: string } };
+    };
     const trigger = parseYaml(config.data['trigger.on-sluice-deployed'] ?? '') as Array<{ send: string[]; oncePer: string }>;
     const token = 'argo-token';
     const app = {
       metadata: { name: 'podinfo', annotations: { 'sluice.dev/target': 'podinfo' } },
-      status: { summary: { images: ['ghcr.io/stefanprodan/podinfo:6.5.3'] }, operationState: { syncResult: { revision: '9d1e3b5c7a9f0e2d4c6b8a0f1e3d5c7b9a1f3e5d' } } },
+      status: {
+        summary: { images: ['ghcr.io/stefanprodan/podinfo:6.5.3'] },
+        operationState: { syncResult: { revision: '9d1e3b5c7a9f0e2d4c6b8a0f1e3d5c7b9a1f3e5d' } },
+      },
     };
     const headers = Object.fromEntries(service.headers.map((h) => [h.name.toLowerCase(), h.value.replace('$sluice-token', token)]));
     const body = renderArgoTemplate(template.webhook.sluice.body, app);
     const deps = startPath();
 
-    const answer = await handleGitopsRequest(post(template.webhook.sluice.path, body, headers), { start: deps, secrets: async () => ({ argocd: token }) });
-    const again = await handleGitopsRequest(post(template.webhook.sluice.path, body, headers), { start: deps, secrets: async () => ({ argocd: token }) });
+    const answer = await handleGitopsRequest(post(template.webhook.sluice.path, body, headers), {
+      start: deps,
+      secrets: async () => ({ argocd: token }),
+    });
+    const again = await handleGitopsRequest(post(template.webhook.sluice.path, body, headers), {
+      start: deps,
+      secrets: async () => ({ argocd: token }),
+    });
 
     expect(trigger[0]).toMatchObject({ send: ['sluice-rollout'], oncePer: 'app.status.operationState.syncResult.revision' });
     expect(template.webhook.sluice.method).toBe('POST');
@@ -161,9 +210,20 @@ describe('docs/deploy-events.md snippets', () => {
     expect(deps.started).toHaveLength(1);
   });
 
-  it('the Argo CD Application ignores the group\'s weights and makes self-heal respect it', () => {
-    const app = parseYaml(snippet('argocd-ignore-differences')) as { metadata: { annotations: Record<string, string> }; spec: { ignoreDifferences: Array<Record<string, unknown>>; syncPolicy: { syncOptions: string[] } } };
-    expect(app.spec.ignoreDifferences).toEqual([{ group: 'gloo.solo.io', kind: 'UpstreamGroup', name: 'podinfo', namespace: 'gloo-system', jqPathExpressions: ['.spec.destinations[].weight'] }]);
+  it("the Argo CD Application ignores the group's weights and makes self-heal respect it", () => {
+    const app = parseYaml(snippet('argocd-ignore-differences')) as {
+      metadata: { annotations: Record<string, string> };
+      spec: { ignoreDifferences: Array<Record<string, unknown>>; syncPolicy: { syncOptions: string[] } };
+    };
+    expect(app.spec.ignoreDifferences).toEqual([
+      {
+        group: 'gloo.solo.io',
+        kind: 'UpstreamGroup',
+        name: 'podinfo',
+        namespace: 'gloo-system',
+        jqPathExpressions: ['.spec.destinations[].weight'],
+      },
+    ]);
     expect(app.spec.syncPolicy.syncOptions).toContain('RespectIgnoreDifferences=true');
     expect(app.metadata.annotations['notifications.argoproj.io/subscribe.on-sluice-deployed.sluice']).toBe('');
   });

@@ -24,7 +24,16 @@ import { doctorCommand } from '../local/commands/doctor.ts';
 import { runDoctorEvent } from '../lambdas/handlers/doctor-mode.ts';
 import { clusterDeps, metricDeps } from '../lambdas/adapters/wiring.ts';
 import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets.ts';
-import { APP_NS, CANARY_UPSTREAM, GLOO_NS, PRIMARY_UPSTREAM, deployment, glooSettled, seedGloo, storedDestinations } from '../lambdas/adapters/kube.fixtures.ts';
+import {
+  APP_NS,
+  CANARY_UPSTREAM,
+  GLOO_NS,
+  PRIMARY_UPSTREAM,
+  deployment,
+  glooSettled,
+  seedGloo,
+  storedDestinations,
+} from '../lambdas/adapters/kube.fixtures.ts';
 import { startEnvoyMetrics } from './support/envoy-metrics.ts';
 import type { EnvoyMetricsServer } from './support/envoy-metrics.ts';
 
@@ -53,7 +62,12 @@ function specFile(overrides: { router?: Record<string, unknown>; analysis?: Reco
       },
       workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo' },
       strategy: { stepWeights: [10, 50], interval: '1m' },
-      analysis: { judge: 'threshold', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }], ...overrides.analysis },
+      analysis: {
+        judge: 'threshold',
+        prometheus: { address: prometheus.url },
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+        ...overrides.analysis,
+      },
     },
   };
   const path = join(dir, `spec-${Math.random().toString(36).slice(2)}.json`);
@@ -64,7 +78,11 @@ function specFile(overrides: { router?: Record<string, unknown>; analysis?: Reco
 async function doctor(spec: string, token: string) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await doctorCommand({ spec, rollouts: dir }, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) }, { kubeConfigOf: async () => api.kubeConfig(token) });
+  const code = await doctorCommand(
+    { spec, rollouts: dir },
+    { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
+    { kubeConfigOf: async () => api.kubeConfig(token) },
+  );
   return { code, out: out.join(''), err: err.join('') };
 }
 
@@ -107,8 +125,15 @@ describe('sluice doctor (locally, against the stand-in and a real Prometheus)', 
     expect(out).toMatch(/^ok {4}kubernetes: the cluster answered with a token it accepts/m);
     expect(out).toMatch(/^ok {4}gloo: UpstreamGroup gloo-system\/podinfo lists the primary and canary upstreams/m);
     expect(out).toMatch(/^ok {4}metrics server: answers queries$/m);
-    expect(out).toMatch(/^note {2}queries: every query runs; the canary's request-success-rate is empty, as expected before any traffic reaches it$/m);
-    for (const what of ['patch UpstreamGroup gloo-system/podinfo', 'patch VirtualService gloo-system/podinfo', 'patch Deployment default/podinfo-primary', 'patch Deployment default/podinfo/scale']) {
+    expect(out).toMatch(
+      /^note {2}queries: every query runs; the canary's request-success-rate is empty, as expected before any traffic reaches it$/m,
+    );
+    for (const what of [
+      'patch UpstreamGroup gloo-system/podinfo',
+      'patch VirtualService gloo-system/podinfo',
+      'patch Deployment default/podinfo-primary',
+      'patch Deployment default/podinfo/scale',
+    ]) {
       expect(out).toContain(`ok    rbac: may ${what} (server-side dry run: authorized, nothing stored)`);
     }
     expect(out.trim().split('\n').at(-1)).toBe('a rollout would start (locally, target podinfo)');
@@ -127,14 +152,19 @@ describe('sluice doctor (locally, against the stand-in and a real Prometheus)', 
     const { code, out } = await doctor(specFile(), 'reader');
     expect(out).toMatch(/^ok {4}kubernetes:/m);
     expect(out).toContain('FAIL  rbac: cannot patch UpstreamGroup gloo-system/podinfo: the API server answered 403');
-    expect(out).toContain("fix: RBAC refuses it: add the object's name to the patch rule's resourceNames in infra/k8s/rbac.yaml (group sluice:orchestrator)");
+    expect(out).toContain(
+      "fix: RBAC refuses it: add the object's name to the patch rule's resourceNames in infra/k8s/rbac.yaml (group sluice:orchestrator)",
+    );
     expect(out.match(/^FAIL {2}rbac:/gm)).toHaveLength(4);
     expect(code).toBe(2);
     expect(storedDestinations(api)).toEqual(before);
   });
 
   it('an unreachable Prometheus: the metrics server check fails with the fix, the queries are not run', async () => {
-    const { code, out } = await doctor(specFile({ analysis: { prometheus: { address: `http://127.0.0.1:${await freePort()}`, timeout: '1s' } } }), 'writer');
+    const { code, out } = await doctor(
+      specFile({ analysis: { prometheus: { address: `http://127.0.0.1:${await freePort()}`, timeout: '1s' } } }),
+      'writer',
+    );
     expect(out).toMatch(/^FAIL {2}metrics server: Prometheus at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)/m);
     expect(out).toContain('fix: make the metrics server reachable from where the rollout runs');
     expect(out).not.toMatch(/queries:/);
@@ -149,11 +179,19 @@ describe('sluice doctor (locally, against the stand-in and a real Prometheus)', 
   });
 
   it('an unresolvable secret: names the field and the reference, never a value', async () => {
-    const { code, out } = await doctor(specFile({ analysis: { prometheus: { address: prometheus.url, bearerToken: { secretRef: { env: 'NOT_SET_TOKEN' } } } } }), 'writer');
-    expect(out).toMatch(/^FAIL {2}secret spec\.analysis\.prometheus\.bearerToken: spec\.analysis\.prometheus\.bearerToken: environment variable NOT_SET_TOKEN is not set$/m);
+    const { code, out } = await doctor(
+      specFile({ analysis: { prometheus: { address: prometheus.url, bearerToken: { secretRef: { env: 'NOT_SET_TOKEN' } } } } }),
+      'writer',
+    );
+    expect(out).toMatch(
+      /^FAIL {2}secret spec\.analysis\.prometheus\.bearerToken: spec\.analysis\.prometheus\.bearerToken: environment variable NOT_SET_TOKEN is not set$/m,
+    );
     expect(out).toContain("fix: create the secret (or the key in it) and allow this function's role secretsmanager:GetSecretValue on it");
     expect(code).toBe(2);
-    const resolved = await doctor(specFile({ analysis: { prometheus: { address: prometheus.url, bearerToken: { secretRef: { env: 'PROM_TOKEN' } } } } }), 'writer');
+    const resolved = await doctor(
+      specFile({ analysis: { prometheus: { address: prometheus.url, bearerToken: { secretRef: { env: 'PROM_TOKEN' } } } } }),
+      'writer',
+    );
     expect(resolved.out).toContain('ok    secret spec.analysis.prometheus.bearerToken: environment variable PROM_TOKEN resolves');
     expect(resolved.out).not.toContain('p-token-123');
   });
@@ -182,17 +220,24 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
   const READ_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-PrepareFunction';
   const WRITE_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-SetWeightFunction';
 
-  it('invokes Prepare (reads) then SetWeight (dry-run patches) with { doctor, spec }, and checks the account\'s concurrency', async () => {
+  it("invokes Prepare (reads) then SetWeight (dry-run patches) with { doctor, spec }, and checks the account's concurrency", async () => {
     // Prepare: the stack's outputs, the registry's spec, and each function answering as its doctor mode does (here against the stand-in).
     const spec = JSON.parse(readFileSync(specFile(), 'utf8')) as unknown;
     const { parseSpec } = await import('../lambdas/core/spec.ts');
     const resolved = parseSpec(spec);
     cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
-        { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
-        { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
-        { OutputKey: 'RegistryParameterPrefix', OutputValue: '/sluice/Sluice/targets' },
-      ] }],
+      Stacks: [
+        {
+          StackName: 'Sluice',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
+            { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
+            { OutputKey: 'RegistryParameterPrefix', OutputValue: '/sluice/Sluice/targets' },
+          ],
+        },
+      ],
     });
     ssm.on(GetParameterCommand, { Name: '/sluice/Sluice/targets/podinfo' }).resolves({ Parameter: { Value: JSON.stringify(resolved) } });
     const roleOf: Record<string, string> = { [READ_FN]: 'reader', [WRITE_FN]: 'writer' };
@@ -207,15 +252,37 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     const out: string[] = [];
 
     // Act
-    const code = await doctorCommand({ target: 'podinfo', rollouts: dir, stack: 'Sluice' }, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, {
-      aws: { cloudformation: new CloudFormationClient({ region: 'us-east-1' }), lambda: new LambdaClient({ region: 'us-east-1' }), ssm: new SSMClient({ region: 'us-east-1' }) },
-    });
+    const code = await doctorCommand(
+      { target: 'podinfo', rollouts: dir, stack: 'Sluice' },
+      { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+      {
+        aws: {
+          cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
+          lambda: new LambdaClient({ region: 'us-east-1' }),
+          ssm: new SSMClient({ region: 'us-east-1' }),
+        },
+      },
+    );
 
     // Assess: exactly two invocations, synchronous, each carrying the mode and the registry's spec.
     const invokes = lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input);
-    expect(invokes.map((i) => ({ FunctionName: i.FunctionName, InvocationType: i.InvocationType, Payload: JSON.parse(new TextDecoder().decode(i.Payload as Uint8Array)) as unknown }))).toEqual([
-      { FunctionName: READ_FN, InvocationType: 'RequestResponse', Payload: { doctor: 'read', spec: JSON.parse(JSON.stringify(resolved)) as unknown } },
-      { FunctionName: WRITE_FN, InvocationType: 'RequestResponse', Payload: { doctor: 'write', spec: JSON.parse(JSON.stringify(resolved)) as unknown } },
+    expect(
+      invokes.map((i) => ({
+        FunctionName: i.FunctionName,
+        InvocationType: i.InvocationType,
+        Payload: JSON.parse(new TextDecoder().decode(i.Payload as Uint8Array)) as unknown,
+      })),
+    ).toEqual([
+      {
+        FunctionName: READ_FN,
+        InvocationType: 'RequestResponse',
+        Payload: { doctor: 'read', spec: JSON.parse(JSON.stringify(resolved)) as unknown },
+      },
+      {
+        FunctionName: WRITE_FN,
+        InvocationType: 'RequestResponse',
+        Payload: { doctor: 'write', spec: JSON.parse(JSON.stringify(resolved)) as unknown },
+      },
     ]);
     expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([{ Name: '/sluice/Sluice/targets/podinfo' }]);
     const text = out.join('');
@@ -229,17 +296,34 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     cfn.reset();
     lambda.reset();
     cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
-        { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
-        { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
-      ] }],
+      Stacks: [
+        {
+          StackName: 'Sluice',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
+            { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
+          ],
+        },
+      ],
     });
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"boom"}') as never });
+    lambda
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"boom"}') as never });
     lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 50 } });
     const out: string[] = [];
-    const code = await doctorCommand({ spec: specFile(), rollouts: dir, stack: 'Sluice' }, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, {
-      aws: { cloudformation: new CloudFormationClient({ region: 'us-east-1' }), lambda: new LambdaClient({ region: 'us-east-1' }), ssm: new SSMClient({ region: 'us-east-1' }) },
-    });
+    const code = await doctorCommand(
+      { spec: specFile(), rollouts: dir, stack: 'Sluice' },
+      { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+      {
+        aws: {
+          cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
+          lambda: new LambdaClient({ region: 'us-east-1' }),
+          ssm: new SSMClient({ region: 'us-east-1' }),
+        },
+      },
+    );
     const text = out.join('');
     expect(text).toContain(`FAIL  read function: ${READ_FN} failed: {"errorMessage":"boom"}`);
     expect(text).toContain('FAIL  lambda concurrency: 50 unreserved concurrent executions');
@@ -251,23 +335,49 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     lambda.reset();
     eks.reset();
     cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [
-        { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
-        { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
-        { OutputKey: 'KubernetesRoleArn', OutputValue: WRITER_ROLE },
-        { OutputKey: 'AnalysisRoleArn', OutputValue: READER_ROLE },
-      ] }],
+      Stacks: [
+        {
+          StackName: 'Sluice',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
+            { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
+            { OutputKey: 'KubernetesRoleArn', OutputValue: WRITER_ROLE },
+            { OutputKey: 'AnalysisRoleArn', OutputValue: READER_ROLE },
+          ],
+        },
+      ],
     });
     eks.on(DescribeClusterCommand).resolves({ cluster: { name: 'prod-eks', accessConfig: { authenticationMode: 'CONFIG_MAP' } } });
-    eks.on(DescribeAccessEntryCommand, { principalArn: WRITER_ROLE }).resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
-    eks.on(DescribeAccessEntryCommand, { principalArn: READER_ROLE }).resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ mode: 'read', checks: [] })) as never });
+    eks
+      .on(DescribeAccessEntryCommand, { principalArn: WRITER_ROLE })
+      .resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
+    eks
+      .on(DescribeAccessEntryCommand, { principalArn: READER_ROLE })
+      .resolves({ accessEntry: { kubernetesGroups: ['sluice:orchestrator'] } });
+    lambda
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ mode: 'read', checks: [] })) as never });
     lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 990 } });
     const eksSpec = join(dir, 'eks.json');
-    writeFileSync(eksSpec, JSON.stringify({ ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }), spec: { ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }).spec, cluster: { name: 'prod-eks', region: 'us-east-1' } } }));
+    writeFileSync(
+      eksSpec,
+      JSON.stringify({
+        ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }),
+        spec: {
+          ...(JSON.parse(readFileSync(specFile(), 'utf8')) as { spec: object }).spec,
+          cluster: { name: 'prod-eks', region: 'us-east-1' },
+        },
+      }),
+    );
     const out: string[] = [];
 
-    const code = await doctorCommand({ spec: eksSpec, rollouts: dir, stack: 'Sluice' }, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, { aws: aws() });
+    const code = await doctorCommand(
+      { spec: eksSpec, rollouts: dir, stack: 'Sluice' },
+      { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+      { aws: aws() },
+    );
 
     const text = out.join('');
     expect(eks.commandCalls(DescribeClusterCommand).map((c) => c.args[0].input)).toEqual([{ name: 'prod-eks' }]);
@@ -277,7 +387,9 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     ]);
     expect(text).toContain('FAIL  eks authentication mode: cluster prod-eks uses CONFIG_MAP: access entries are ignored');
     expect(text).toContain('fix: aws eks update-cluster-config --name prod-eks --access-config authenticationMode=API_AND_CONFIG_MAP');
-    expect(text).toContain("ok    eks access entry: the writers' role (SetWeight, Promote, Rollback, safety net) maps to sluice:orchestrator");
+    expect(text).toContain(
+      "ok    eks access entry: the writers' role (SetWeight, Promote, Rollback, safety net) maps to sluice:orchestrator",
+    );
     expect(text).toContain('FAIL  eks access entry: the analysis role (Prepare, Analyze) maps to sluice:orchestrator, not sluice:reader');
     expect(code).toBe(2);
   });

@@ -8,7 +8,11 @@ import type { StrategyOverrides } from './support/flow.ts';
 
 const spec = (approvals: StrategyOverrides['approvals']) => webSpec({ strategy: { approvals } });
 const flowRuntime = flowRuntimes();
-const runtimeWith = (router: RecordingRouter) => flowRuntime(router, scriptedMetrics(() => [successRate(99.9)]));
+const runtimeWith = (router: RecordingRouter) =>
+  flowRuntime(
+    router,
+    scriptedMetrics(() => [successRate(99.9)]),
+  );
 
 describe('approval gates', () => {
   it('waits before any traffic moves and before promotion, and records who approved', async () => {
@@ -17,10 +21,14 @@ describe('approval gates', () => {
     const rollout = await startRollout(runtime, spec({ beforeStart: true, beforePromotion: true, timeout: '1m' }), { version: 'v2' });
     await untilGate(runtime, 'before-start');
     expect(router.writes).toEqual([]);
-    expect(await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'carol', events: runtime.deps.events })).toMatchObject({ ok: true });
+    expect(
+      await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'carol', events: runtime.deps.events }),
+    ).toMatchObject({ ok: true });
     await untilGate(runtime, 'before-promotion');
     expect(router.canaryWeights()).toEqual([10, 50]);
-    expect(await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'dave', gate: 'before-promotion' })).toMatchObject({ ok: true });
+    expect(
+      await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'dave', gate: 'before-promotion' }),
+    ).toMatchObject({ ok: true });
     const summary = await rollout.done;
     expect(summary.outcome).toBe('promoted');
     expect(router.canaryWeights()).toEqual([10, 50, 100]);
@@ -34,7 +42,8 @@ describe('approval gates', () => {
   it('aborts when nobody approves in time (onTimeout: abort, exit 4)', async () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router);
-    const summary = await (await startRollout(runtime, spec({ beforeStart: true, timeout: '1s', onTimeout: 'abort' }), { version: 'v2' })).done;
+    const summary = await (await startRollout(runtime, spec({ beforeStart: true, timeout: '1s', onTimeout: 'abort' }), { version: 'v2' }))
+      .done;
     expect(summary.outcome).toBe('aborted');
     expect(summary.exitCode).toBe(4);
     expect(summary.reason).toBe('approval timed out');
@@ -56,7 +65,11 @@ describe('approval gates', () => {
   it('with onTimeout: hold, holds the before-start gate until the deadline at most, then refuses (exit 2): no traffic ever moved', async () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router);
-    const rollout = await startRollout(runtime, webSpec({ strategy: { deadline: '3s', approvals: { beforeStart: true, timeout: '1s', onTimeout: 'hold' } } }), { version: 'v2' });
+    const rollout = await startRollout(
+      runtime,
+      webSpec({ strategy: { deadline: '3s', approvals: { beforeStart: true, timeout: '1s', onTimeout: 'hold' } } }),
+      { version: 'v2' },
+    );
     const summary = await rollout.done;
     expect(summary.outcome).toBe('refused');
     expect(summary.exitCode).toBe(2);
@@ -71,7 +84,11 @@ describe('approval gates', () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router);
     const startedAt = Date.now();
-    const rollout = await startRollout(runtime, webSpec({ strategy: { deadline: '6s', approvals: { beforePromotion: true, timeout: '1h' } } }), { version: 'v2' });
+    const rollout = await startRollout(
+      runtime,
+      webSpec({ strategy: { deadline: '6s', approvals: { beforePromotion: true, timeout: '1h' } } }),
+      { version: 'v2' },
+    );
     await untilGate(runtime, 'before-promotion');
     const summary = await rollout.done;
     expect(Date.now() - startedAt).toBeLessThan(15_000);
@@ -86,6 +103,9 @@ describe('approval gates', () => {
   it('refuses an approval when no gate is pending', async () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router);
-    expect(await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'carol' })).toEqual({ ok: false, message: 'nothing to approve for web: no approval gate is pending' });
+    expect(await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'carol' })).toEqual({
+      ok: false,
+      message: 'nothing to approve for web: no approval gate is pending',
+    });
   });
 });

@@ -45,12 +45,17 @@ afterEach(async () => {
 });
 
 const groupWeights = () => {
-  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] }).destinations;
+  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] })
+    .destinations;
   return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
 };
 const deploymentSpec = (name: string) =>
-  kube.get('apps/v1', 'Deployment', APP_NS, name)?.spec as { replicas: number; template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
-const envOf = (name: string) => Object.fromEntries(deploymentSpec(name).template.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
+  kube.get('apps/v1', 'Deployment', APP_NS, name)?.spec as {
+    replicas: number;
+    template: { spec: { containers: { env: { name: string; value: string }[] }[] } };
+  };
+const envOf = (name: string) =>
+  Object.fromEntries(deploymentSpec(name).template.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
 
 async function run(
   script: Script,
@@ -120,10 +125,17 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
   it("stops on a write Gloo's strict validation webhook denies, quoting Gloo's reason, not blaming RBAC", async () => {
     // The API server's answer to a webhook denial (k8s.io/apiserver webhook/errors/statuserror.go: 403,
     // 'admission webhook "<name>" denied the request: <reason>'), as Gloo's webhook words it (kgateway-dev/kgateway#6932).
-    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [route main: weights]', times: 1 });
+    kube.faults.add({
+      verb: 'patch',
+      resource: 'upstreamgroups',
+      admissionDenial: 'resource incompatible with current Gloo snapshot: [route main: weights]',
+      times: 1,
+    });
     const { code, summary } = await run(healthy);
     expect(code).toBe(3);
-    expect(summary.reason).toContain("refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [route main: weights]");
+    expect(summary.reason).toContain(
+      "refused by gloo.gloo-system.svc (Gloo's validating admission webhook, strict validation): resource incompatible with current Gloo snapshot: [route main: weights]",
+    );
     expect(summary.reason).not.toMatch(/RBAC/);
     expect(groupWeights()).toEqual({ primary: 100, canary: 0 });
   });
@@ -142,7 +154,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
       if (look !== 1) return;
       const group = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo');
       const destinations = (group?.spec as { destinations: { weight: number }[] }).destinations;
-      kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } });  
+      kube.apply({ ...group!, spec: { destinations: destinations.map((d, i) => ({ ...d, weight: i === 0 ? 70 : 30 })) } });
     });
     expect(code).toBe(1);
     expect(summary.outcome).toBe('failed');
@@ -173,7 +185,11 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     process.env.SLUICE_STATE_DIR = join(dir, 'state');
     const out: string[] = [];
     try {
-      const recovered = await recoverCommand('podinfo', { local: true, kubeconfig: join(dir, 'kubeconfig') }, { stdout: (t) => out.push(t), stderr: () => {} });
+      const recovered = await recoverCommand(
+        'podinfo',
+        { local: true, kubeconfig: join(dir, 'kubeconfig') },
+        { stdout: (t) => out.push(t), stderr: () => {} },
+      );
       expect(recovered).toBe(0);
     } finally {
       if (previous === undefined) delete process.env.SLUICE_STATE_DIR;
@@ -187,7 +203,7 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     const { code, summary } = await run(healthy, (look) => {
       if (look !== 1) return;
       const primary = kube.get('apps/v1', 'Deployment', APP_NS, 'podinfo-primary');
-      kube.apply({ ...primary!, spec: deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1-hotfix' } }).spec });  
+      kube.apply({ ...primary!, spec: deployment('podinfo-primary', { app: 'podinfo-primary', env: { VERSION: 'v1-hotfix' } }).spec });
     });
     expect(code).toBe(3);
     expect(summary.reason).toMatch(/pod template changed/);

@@ -50,7 +50,11 @@ describe('local notifications (real ASL, local engine)', () => {
     // Prepare
     const hook = await receiver();
     const logged: string[] = [];
-    const runtime = await runtimeFor(new RecordingRouter(), scriptedMetrics(() => [successRate(99.9)]), { log: (line) => logged.push(line), env: {} });
+    const runtime = await runtimeFor(
+      new RecordingRouter(),
+      scriptedMetrics(() => [successRate(99.9)]),
+      { log: (line) => logged.push(line), env: {} },
+    );
     const spec = webSpec({ spec: { notifications: { webhooks: [{ url: hook.url }], slack: { channel: 'C0DEPLOYS' } } } });
 
     // Act
@@ -75,7 +79,11 @@ describe('local notifications (real ASL, local engine)', () => {
     const hook = await receiver(500);
     const logged: string[] = [];
     const router = new RecordingRouter();
-    const runtime = await runtimeFor(router, scriptedMetrics(() => [successRate(99.9)]), { log: (line) => logged.push(line), env: {} });
+    const runtime = await runtimeFor(
+      router,
+      scriptedMetrics(() => [successRate(99.9)]),
+      { log: (line) => logged.push(line), env: {} },
+    );
     const spec = webSpec({ spec: { notifications: { webhooks: [{ url: hook.url }] } } });
 
     const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
@@ -93,11 +101,24 @@ describe('local notifications (real ASL, local engine)', () => {
     const slack = await startFakeSlack();
     try {
       const logged: string[] = [];
-      const runtime = await runtimeFor(new RecordingRouter(), scriptedMetrics(() => [successRate(99.9)]), { log: (line) => logged.push(line), env: { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_API_URL: slack.url } });
+      const runtime = await runtimeFor(
+        new RecordingRouter(),
+        scriptedMetrics(() => [successRate(99.9)]),
+        { log: (line) => logged.push(line), env: { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_API_URL: slack.url } },
+      );
       const spec = webSpec({ spec: { notifications: { slack: { channel: 'C0DEPLOYS' } } } });
 
       const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
-      await until(() => slack.calls.some((call) => call.method === 'chat.postMessage' && call.args['thread_ts'] !== undefined && String(call.args['text']).includes('Rollout Promoted')), 'the promoted reply in the thread');
+      await until(
+        () =>
+          slack.calls.some(
+            (call) =>
+              call.method === 'chat.postMessage' &&
+              call.args['thread_ts'] !== undefined &&
+              String(call.args['text']).includes('Rollout Promoted'),
+          ),
+        'the promoted reply in the thread',
+      );
 
       expect(summary.outcome).toBe('promoted');
       const head = slack.calls.find((call) => call.method === 'chat.postMessage');

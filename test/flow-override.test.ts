@@ -24,7 +24,11 @@ import { RecordingRouter, scriptedMetrics, successRate } from './support/recordi
 const MINUTE = 60_000;
 const runtimeFor = flowRuntimes();
 /** A deny window in force from a minute ago for the next hour. */
-const denyNow = (): ChangeWindow => ({ kind: 'deny', from: new Date(Date.now() - MINUTE).toISOString(), to: new Date(Date.now() + 60 * MINUTE).toISOString() });
+const denyNow = (): ChangeWindow => ({
+  kind: 'deny',
+  from: new Date(Date.now() - MINUTE).toISOString(),
+  to: new Date(Date.now() + 60 * MINUTE).toISOString(),
+});
 const closedSpec = () => webSpec({ strategy: { windows: [denyNow()], deadline: '12m' } });
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
@@ -61,10 +65,16 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
   it('a rollout held outside its window advances after `sluice override`, and the override is audited', async () => {
     // Prepare: a deny window in force; the rollout holds at 10%.
     const router = new RecordingRouter();
-    const runtime = await runtimeFor(router, scriptedMetrics(() => [successRate(99.9)]));
+    const runtime = await runtimeFor(
+      router,
+      scriptedMetrics(() => [successRate(99.9)]),
+    );
     const spec = closedSpec();
     const rollout = await startRollout(runtime, spec, { version: 'v2' });
-    await until(async () => (await decisions(runtime, rollout.name)).filter((d) => d.includes('outside the change windows')).length >= 2, 'two held looks');
+    await until(
+      async () => (await decisions(runtime, rollout.name)).filter((d) => d.includes('outside the change windows')).length >= 2,
+      'two held looks',
+    );
     const weightsWhileHeld = router.canaryWeights();
 
     // Act
@@ -82,7 +92,9 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
     expect(made.slice(-2)).toEqual(['advance', 'promote']);
     // Audited: a step on the rollout, a Command Audited event, and status/history show it.
     const notes = (await runtime.deps.store.listSteps(rollout.name)).filter((step) => step.kind === 'note').map((step) => step.detail);
-    expect(notes).toEqual([expect.stringMatching(/^window override by alice@cli until .*: hotfix for INC-42; the windows are closed \(deny window #1/)]);
+    expect(notes).toEqual([
+      expect.stringMatching(/^window override by alice@cli until .*: hotfix for INC-42; the windows are closed \(deny window #1/),
+    ]);
     const audited = (await runtime.deps.store.listEvents(rollout.name)).filter((event) => event.detailType === 'Command Audited');
     expect(audited).toHaveLength(1);
     expect(audited[0]?.reason).toContain('hotfix for INC-42');
@@ -96,13 +108,19 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
 
   it('promote now alone does not skip a closed window: the rollout keeps holding', async () => {
     const router = new RecordingRouter();
-    const runtime = await runtimeFor(router, scriptedMetrics(() => [successRate(99.9)]));
+    const runtime = await runtimeFor(
+      router,
+      scriptedMetrics(() => [successRate(99.9)]),
+    );
     const rollout = await startRollout(runtime, closedSpec(), { version: 'v2' });
     await until(async () => (await runtime.deps.store.getTaskToken('web'))?.gate === 'bake', 'a bake');
 
     const { promoteRollout } = await import('../lambdas/adapters/rollout-control.ts');
     const promoted = await promoteRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web' });
-    await until(async () => (await decisions(runtime, rollout.name)).some((d) => d.includes('promote now waits for the window')), 'the held promote-now look');
+    await until(
+      async () => (await decisions(runtime, rollout.name)).some((d) => d.includes('promote now waits for the window')),
+      'the held promote-now look',
+    );
 
     expect(promoted.ok).toBe(true);
     expect(router.canaryWeights()).toEqual([10]);
@@ -113,37 +131,82 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
   it('a start requested outside the window starts now under an override instead of being queued', async () => {
     // Prepare: a scheduler that records what would have been queued.
     const router = new RecordingRouter();
-    const runtime = await runtimeFor(router, scriptedMetrics(() => [successRate(99.9)]));
+    const runtime = await runtimeFor(
+      router,
+      scriptedMetrics(() => [successRate(99.9)]),
+    );
     const spec = closedSpec();
     const queued: string[] = [];
     const scheduler: RolloutScheduler = {
       create: async (request) => {
         queued.push(request.version);
-        const schedule = { name: `web_${request.version}`, target: request.target, version: request.version, requestedBy: request.requestedBy, at: request.at.toISOString(), timeZone: 'UTC', state: 'scheduled' as const };
+        const schedule = {
+          name: `web_${request.version}`,
+          target: request.target,
+          version: request.version,
+          requestedBy: request.requestedBy,
+          at: request.at.toISOString(),
+          timeZone: 'UTC',
+          state: 'scheduled' as const,
+        };
         return { schedule, created: true };
       },
       list: async () => [],
       cancel: async () => false,
     };
-    const deps = { store: runtime.deps.store, sfn: runtime.sfn, stateMachineArn: runtime.engine.stateMachineArn, registry: staticRegistry([spec]), now: () => new Date(), scheduler };
-    const before = await requestStart(deps, { target: 'web', version: 'v2', requestedBy: 'alice@cli', trigger: { source: 'cli', key: 'first', identity: 'alice' } });
+    const deps = {
+      store: runtime.deps.store,
+      sfn: runtime.sfn,
+      stateMachineArn: runtime.engine.stateMachineArn,
+      registry: staticRegistry([spec]),
+      now: () => new Date(),
+      scheduler,
+    };
+    const before = await requestStart(deps, {
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'alice@cli',
+      trigger: { source: 'cli', key: 'first', identity: 'alice' },
+    });
 
     // Act
-    const overridden = await overrideWindows({ store: runtime.deps.store, events: runtime.deps.events, spec, by: 'alice@cli', reason: 'customer outage fix', forMs: 30 * MINUTE, now: new Date() });
-    const after = await requestStart(deps, { target: 'web', version: 'v3', requestedBy: 'alice@cli', trigger: { source: 'cli', key: 'second', identity: 'alice' } });
+    const overridden = await overrideWindows({
+      store: runtime.deps.store,
+      events: runtime.deps.events,
+      spec,
+      by: 'alice@cli',
+      reason: 'customer outage fix',
+      forMs: 30 * MINUTE,
+      now: new Date(),
+    });
+    const after = await requestStart(deps, {
+      target: 'web',
+      version: 'v3',
+      requestedBy: 'alice@cli',
+      trigger: { source: 'cli', key: 'second', identity: 'alice' },
+    });
 
     // Assess
     expect(before.outcome).toBe('queued');
     expect(overridden.ok).toBe(true);
     expect(after.outcome).toBe('started');
     expect(queued).toEqual(['v2']);
-    expect((await runtime.deps.store.listSteps('chatops-web')).map((step) => step.detail)).toEqual([expect.stringContaining('window override by alice@cli until')]);
-    await until(async () => (await runtime.deps.store.listRollouts('web', 1))[0]?.status === 'finished', 'the started rollout to finish', 30_000);
+    expect((await runtime.deps.store.listSteps('chatops-web')).map((step) => step.detail)).toEqual([
+      expect.stringContaining('window override by alice@cli until'),
+    ]);
+    await until(
+      async () => (await runtime.deps.store.listRollouts('web', 1))[0]?.status === 'finished',
+      'the started rollout to finish',
+      30_000,
+    );
     expect(router.canaryWeights()).toEqual([10, 50, 100]);
   });
 
   it('`sluice override` without a reason is refused and records nothing', async () => {
-    const runtime = await runtimeFor(new RecordingRouter(), scriptedMetrics(() => [successRate(99.9)]));
+    const runtime = await runtimeFor(
+      new RecordingRouter(),
+      scriptedMetrics(() => [successRate(99.9)]),
+    );
     const cli = io();
 
     const code = await overrideCommand(plane(runtime), 'web', { reason: '  ' }, cli.io);
@@ -162,7 +225,11 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
     const registry = join(root, 'rollouts');
     mkdirSync(registry);
     writeFileSync(join(registry, 'web.yaml'), JSON.stringify(closedSpec()));
-    const runtime = await runtimeFor(new RecordingRouter(), scriptedMetrics(() => [successRate(99.9)]), { dir: join(root, 'state'), advertise: true });
+    const runtime = await runtimeFor(
+      new RecordingRouter(),
+      scriptedMetrics(() => [successRate(99.9)]),
+      { dir: join(root, 'state'), advertise: true },
+    );
     const previous = process.env.SLUICE_STATE_DIR;
     process.env.SLUICE_STATE_DIR = join(root, 'state');
     const cli = async (args: string[]) => {

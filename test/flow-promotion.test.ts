@@ -31,10 +31,12 @@ interface DeploymentShape {
   replicas: number;
   template: { spec: { containers: { env: { name: string; value: string }[] }[] } };
 }
-const deploymentOf = (name: string) => kube.get('apps/v1', 'Deployment', APP_NS, name) as { spec: DeploymentShape; status?: { availableReplicas?: number } } | undefined;
+const deploymentOf = (name: string) =>
+  kube.get('apps/v1', 'Deployment', APP_NS, name) as { spec: DeploymentShape; status?: { availableReplicas?: number } } | undefined;
 const versionOf = (name: string) => deploymentOf(name)?.spec.template.spec.containers[0]?.env.find((e) => e.name === 'VERSION')?.value;
 const groupWeights = () => {
-  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] }).destinations;
+  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] })
+    .destinations;
   return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
 };
 
@@ -86,7 +88,12 @@ async function start(options: { readyTimeout?: string; onLook?: (look: number) =
     waitTimeOverrides: SHORT_WAITS,
   });
   const spec = testSpec({
-    workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo', ...(options.readyTimeout ? { readyTimeout: options.readyTimeout } : {}) },
+    workload: {
+      namespace: APP_NS,
+      primary: 'podinfo-primary',
+      canary: 'podinfo',
+      ...(options.readyTimeout ? { readyTimeout: options.readyTimeout } : {}),
+    },
     strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   });
@@ -125,7 +132,9 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     const states = await statesEntered(rt, rollout.executionArn);
     const promotion = states.slice(states.indexOf('CheckCanary'));
     expect(promotion.slice(0, 4)).toEqual(['CheckCanary', 'CanaryReady', 'WaitForCanary', 'CheckCanary']);
-    expect(promotion).toEqual(expect.arrayContaining(['Promote', 'PrimaryReady', 'WaitForPrimary', 'CheckPrimary', 'Switch', 'Finish', 'Promoted']));
+    expect(promotion).toEqual(
+      expect.arrayContaining(['Promote', 'PrimaryReady', 'WaitForPrimary', 'CheckPrimary', 'Switch', 'Finish', 'Promoted']),
+    );
   });
 
   it("scales the canary to the primary HPA's minReplicas when an HPA owns the primary", async () => {
@@ -155,7 +164,9 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(entered.filter((s) => s === 'Promote')).toHaveLength(1);
     // Promote returns right after the copy: it entered and left long before the primary was ready.
     const at = (type: string, name: string) =>
-      (history.events ?? []).find((e) => e.type === type && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === name)?.timestamp?.getTime() ?? Number.NaN;
+      (history.events ?? [])
+        .find((e) => e.type === type && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === name)
+        ?.timestamp?.getTime() ?? Number.NaN;
     expect(at('TaskStateExited', 'Promote') - at('TaskStateEntered', 'Promote')).toBeLessThan(700);
   });
 
@@ -203,12 +214,20 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
 
   it('an abort after the copy holds on the canary: promotion-failed (exit 5), naming the abort', async () => {
     kube.onChange(({ object }) => {
-      if (object.kind === 'Deployment' && object.metadata.name === 'podinfo-primary' && JSON.stringify(object.spec).includes('"v2"')) kube.deployments.neverReady(APP_NS, 'podinfo-primary');
+      if (object.kind === 'Deployment' && object.metadata.name === 'podinfo-primary' && JSON.stringify(object.spec).includes('"v2"'))
+        kube.deployments.neverReady(APP_NS, 'podinfo-primary');
     });
     const { runtime: rt, rollout } = await start();
     await until('the primary readiness loop', async () => (await statesEntered(rt, rollout.executionArn)).includes('WaitForPrimary'));
     const out: string[] = [];
-    const control = { kind: 'local' as const, sfn: rt.sfn, stateMachineArn: rt.engine.stateMachineArn, store: rt.deps.store, loadTarget: async () => Promise.reject(new Error('unused')), close: async () => {} };
+    const control = {
+      kind: 'local' as const,
+      sfn: rt.sfn,
+      stateMachineArn: rt.engine.stateMachineArn,
+      store: rt.deps.store,
+      loadTarget: async () => Promise.reject(new Error('unused')),
+      close: async () => {},
+    };
     const previousUser = process.env.USER;
     process.env.USER = 'bob';
     try {

@@ -49,7 +49,8 @@ beforeEach(async () => {
         if (request.headers['x-api-key'] !== API_KEY) return void response.writeHead(401).end('no key');
         return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: 0.99 }));
       }
-      if (request.url === '/load') return void response.writeHead(request.headers.authorization === `Bearer ${HOOK_TOKEN}` ? 200 : 403).end();
+      if (request.url === '/load')
+        return void response.writeHead(request.headers.authorization === `Bearer ${HOOK_TOKEN}` ? 200 : 403).end();
       if (request.url === `/chat/${CHAT_PATH}`) return void response.writeHead(200).end();
       response.writeHead(404).end();
     });
@@ -59,7 +60,9 @@ beforeEach(async () => {
   const tokenFile = join(dir, 'hook-token');
   writeFileSync(tokenFile, `${HOOK_TOKEN}\n`);
   // Env references resolve from this map, not from the shell's environment.
-  restoreResolver = useSecretResolver(defaultSecretResolver({ env: { SLUICE_TEST_API_KEY: API_KEY, SLUICE_TEST_CHAT_URL: `${base}/chat/${CHAT_PATH}` } }));
+  restoreResolver = useSecretResolver(
+    defaultSecretResolver({ env: { SLUICE_TEST_API_KEY: API_KEY, SLUICE_TEST_CHAT_URL: `${base}/chat/${CHAT_PATH}` } }),
+  );
 });
 
 afterEach(async () => {
@@ -78,12 +81,36 @@ describe('secrets by reference through a whole local rollout', () => {
       metadata: { name: 'web' },
       spec: {
         cluster: { kubeconfigContext: 'unused' },
-        router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+        router: {
+          name: 'web',
+          namespace: 'gloo-system',
+          primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+          canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+        },
         strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
         analysis: {
           judge: 'threshold',
-          metrics: [{ name: 'apdex', provider: { type: 'web', url: `${base}/apdex`, jsonPath: '$.value', headers: { 'X-Api-Key': { secretRef: { env: 'SLUICE_TEST_API_KEY' } } } }, thresholdRange: { min: 0.9 } }],
-          webhooks: [{ name: 'load', type: 'rollout', url: `${base}/load`, timeout: '2s', headers: { Authorization: { secretRef: { file: join(dir, 'bearer') } } } }],
+          metrics: [
+            {
+              name: 'apdex',
+              provider: {
+                type: 'web',
+                url: `${base}/apdex`,
+                jsonPath: '$.value',
+                headers: { 'X-Api-Key': { secretRef: { env: 'SLUICE_TEST_API_KEY' } } },
+              },
+              thresholdRange: { min: 0.9 },
+            },
+          ],
+          webhooks: [
+            {
+              name: 'load',
+              type: 'rollout',
+              url: `${base}/load`,
+              timeout: '2s',
+              headers: { Authorization: { secretRef: { file: join(dir, 'bearer') } } },
+            },
+          ],
         },
         notifications: { webhooks: [{ url: { secretRef: { env: 'SLUICE_TEST_CHAT_URL' } } }] },
       },
@@ -120,7 +147,9 @@ describe('secrets by reference through a whole local rollout', () => {
 
       // ... and wrote them nowhere.
       const execution = summary.execution;
-      const arn = runtime.engine.describeExecution(`${runtime.engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`);
+      const arn = runtime.engine.describeExecution(
+        `${runtime.engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`,
+      );
       const history = runtime.engine.getExecutionHistory(arn.executionArn).events;
       const store = runtime.deps.store;
       const report = renderReport((await reportDataFromStore(store, execution))!);

@@ -11,7 +11,12 @@ import type { StrategyOverrides } from './support/flow.ts';
 import { startWebhookServer } from './support/webhook-server.ts';
 import type { WebhookServer } from './support/webhook-server.ts';
 
-type Hook = { name: string; type: 'pre-rollout' | 'rollout' | 'confirm-rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event'; path: string; metadata?: Record<string, string> };
+type Hook = {
+  name: string;
+  type: 'pre-rollout' | 'rollout' | 'confirm-rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event';
+  path: string;
+  metadata?: Record<string, string>;
+};
 
 const healthy: Script = () => [successRate(99.9)];
 const runtimeWith = flowRuntimes();
@@ -32,13 +37,17 @@ describe('webhooks (real ASL, local engine)', () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router, scriptedMetrics(healthy));
     // Act
-    const summary = await (await startRollout(runtime, specWith([{ name: 'gate', type: 'confirm-promotion', path: '/confirm' }]), { version: 'v2' })).done;
+    const summary = await (
+      await startRollout(runtime, specWith([{ name: 'gate', type: 'confirm-promotion', path: '/confirm' }]), { version: 'v2' })
+    ).done;
     // Assess
     expect(summary.outcome).toBe('promoted');
     expect(phases('/confirm')).toEqual(['WaitingPromotion', 'WaitingPromotion', 'WaitingPromotion']);
     expect(router.canaryWeights()).toEqual([10, 50, 100]);
     const decisions = (await runtime.deps.store.listSteps(summary.execution)).filter((s) => s.kind === 'decision').map((s) => s.detail);
-    expect(decisions.filter((d) => d?.startsWith('bake: waiting to promote: webhook gate (confirm-promotion) answered 403'))).toHaveLength(2);
+    expect(decisions.filter((d) => d?.startsWith('bake: waiting to promote: webhook gate (confirm-promotion) answered 403'))).toHaveLength(
+      2,
+    );
   });
 
   it('moves no traffic while a confirm-rollout hook answers non-2xx, then runs pre-rollout hooks and starts', async () => {
@@ -53,7 +62,12 @@ describe('webhooks (real ASL, local engine)', () => {
     expect(summary.outcome).toBe('promoted');
     // Three polls of the gate (Prepare, then one per look), and only then the pre-rollout hook, once.
     expect(server.calls.map((c) => c.path)).toEqual(['/confirm', '/confirm', '/confirm', '/pre']);
-    expect(server.callsTo('/pre')[0]?.body).toEqual({ name: 'web', namespace: 'gloo-system', phase: 'Progressing', metadata: { suite: 'smoke' } });
+    expect(server.callsTo('/pre')[0]?.body).toEqual({
+      name: 'web',
+      namespace: 'gloo-system',
+      phase: 'Progressing',
+      metadata: { suite: 'smoke' },
+    });
     expect(phases('/confirm')).toEqual(['Waiting', 'Waiting', 'Waiting']);
     expect(router.canaryWeights()).toEqual([10, 50, 100]);
   });
@@ -62,7 +76,8 @@ describe('webhooks (real ASL, local engine)', () => {
     server.answer('/pre', () => 500);
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router, scriptedMetrics(healthy));
-    const summary = await (await startRollout(runtime, specWith([{ name: 'smoke', type: 'pre-rollout', path: '/pre' }]), { version: 'v2' })).done;
+    const summary = await (await startRollout(runtime, specWith([{ name: 'smoke', type: 'pre-rollout', path: '/pre' }]), { version: 'v2' }))
+      .done;
     expect(summary.outcome).toBe('refused');
     expect(summary.exitCode).toBe(2);
     expect(summary.reason).toContain('pre-rollout webhook smoke (pre-rollout) answered 500');
@@ -74,12 +89,19 @@ describe('webhooks (real ASL, local engine)', () => {
     server.answer('/load', (n) => (n === 0 ? 200 : 500));
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router, scriptedMetrics(healthy));
-    const spec = specWith([{ name: 'load', type: 'rollout', path: '/load', metadata: { cmd: 'hey -z 1m' } }], { stepWeights: [10, 20, 30, 40] });
+    const spec = specWith([{ name: 'load', type: 'rollout', path: '/load', metadata: { cmd: 'hey -z 1m' } }], {
+      stepWeights: [10, 20, 30, 40],
+    });
     const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
     expect(summary.outcome).toBe('rolled-back');
     expect(summary.reason).toBe('analysis failed 2/2 checks: webhook load (rollout) answered 500');
     expect(summary.steps.map((s) => s.verdict)).toEqual(['pass', 'fail', 'fail']);
-    expect(server.callsTo('/load')[0]?.body).toEqual({ name: 'web', namespace: 'gloo-system', phase: 'Progressing', metadata: { cmd: 'hey -z 1m' } });
+    expect(server.callsTo('/load')[0]?.body).toEqual({
+      name: 'web',
+      namespace: 'gloo-system',
+      phase: 'Progressing',
+      metadata: { cmd: 'hey -z 1m' },
+    });
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
   });
 
@@ -107,8 +129,17 @@ describe('webhooks (real ASL, local engine)', () => {
     const summary = await (await startRollout(runtime, specWith(hooks), { version: 'v2' })).done;
     expect(summary.outcome).toBe('promoted');
     expect(phases('/post')).toEqual(['Succeeded']);
-    const messages = server.callsTo('/events').map((c) => (c.body as { metadata: { eventMessage: string } }).metadata.eventMessage.split(':')[0]);
-    expect(messages).toEqual(['Rollout Started', 'Weight Changed', 'Analysis Completed', 'Weight Changed', 'Analysis Completed', 'Rollout Promoted']);
+    const messages = server
+      .callsTo('/events')
+      .map((c) => (c.body as { metadata: { eventMessage: string } }).metadata.eventMessage.split(':')[0]);
+    expect(messages).toEqual([
+      'Rollout Started',
+      'Weight Changed',
+      'Analysis Completed',
+      'Weight Changed',
+      'Analysis Completed',
+      'Rollout Promoted',
+    ]);
     expect(phases('/events').at(-1)).toBe('Succeeded');
   });
 });

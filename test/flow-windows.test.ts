@@ -23,10 +23,15 @@ import type { StrategyOverrides } from './support/flow.ts';
 const MINUTE = 60_000;
 
 // 12 minutes of 1 s looks stays inside Step Functions' history budget.
-const specWith = (windows: ChangeWindow[], strategy: StrategyOverrides = {}): RolloutSpec => webSpec({ strategy: { deadline: '12m', windows, ...strategy } });
+const specWith = (windows: ChangeWindow[], strategy: StrategyOverrides = {}): RolloutSpec =>
+  webSpec({ strategy: { deadline: '12m', windows, ...strategy } });
 
 /** A deny window in force from a minute ago until `untilMs` from now. */
-const denyUntil = (untilMs: number): ChangeWindow => ({ kind: 'deny', from: new Date(Date.now() - MINUTE).toISOString(), to: new Date(Date.now() + untilMs).toISOString() });
+const denyUntil = (untilMs: number): ChangeWindow => ({
+  kind: 'deny',
+  from: new Date(Date.now() - MINUTE).toISOString(),
+  to: new Date(Date.now() + untilMs).toISOString(),
+});
 
 const healthy: Script = () => [successRate(99.9)];
 const open: Array<{ close(): Promise<void> } | LocalScheduler> = [];
@@ -38,11 +43,22 @@ function shiftedClock() {
   return clock;
 }
 
-async function runtimeWith(router: RecordingRouter, metrics: ReturnType<typeof scriptedMetrics>, now?: () => Date): Promise<{ runtime: LocalRuntime; dir: string }> {
+async function runtimeWith(
+  router: RecordingRouter,
+  metrics: ReturnType<typeof scriptedMetrics>,
+  now?: () => Date,
+): Promise<{ runtime: LocalRuntime; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-flow-windows-'));
   dirs.push(dir);
-  const retryIntervalOverrides = Object.fromEntries(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]));
-  const runtime = await startLocalRuntime({ dir, advertise: false, retryIntervalOverrides, overrides: { ...recordingCluster(router), ...metrics, ...(now ? { now } : {}) } });
+  const retryIntervalOverrides = Object.fromEntries(
+    ['Prepare', 'SetWeight', 'Bake', 'Analyze', 'Promote', 'Finish', 'Rollback'].map((state) => [state, 50]),
+  );
+  const runtime = await startLocalRuntime({
+    dir,
+    advertise: false,
+    retryIntervalOverrides,
+    overrides: { ...recordingCluster(router), ...metrics, ...(now ? { now } : {}) },
+  });
   open.push(runtime);
   return { runtime, dir };
 }
@@ -151,7 +167,13 @@ describe('change windows in the rollout flow (real ASL, local engine)', () => {
 
     // Act
     const request = { target: 'web', version: 'v2', requestedBy: 'U0ALICE' };
-    const queued = await startOrQueue({ windows: spec.spec.strategy.windows, now: new Date(), request, scheduler, start: () => startRollout(runtime, spec, request) });
+    const queued = await startOrQueue({
+      windows: spec.spec.strategy.windows,
+      now: new Date(),
+      request,
+      scheduler,
+      start: () => startRollout(runtime, spec, request),
+    });
     const weightsBeforeOpening = router.canaryWeights();
     await until(async () => started !== undefined, 'the scheduled start', 5000);
     const summary = await (await (started as ReturnType<typeof startRollout>)).done;

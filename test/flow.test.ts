@@ -100,7 +100,10 @@ describe('rollout flow (real ASL, local engine)', () => {
     const rollout = await startRollout(runtime, specWith({ interval: '60s', lookInterval: '60s' }), { version: 'v2' });
     await untilBaking(runtime);
     const firedAt = Date.now();
-    const result = await onAlarm({ ...runtime.deps, sfn: runtime.sfn }, { target: 'web', event: alarmEvent('web-5xx-high', 'Threshold Crossed: 1 datapoint [12.0] > 5.0') });
+    const result = await onAlarm(
+      { ...runtime.deps, sfn: runtime.sfn },
+      { target: 'web', event: alarmEvent('web-5xx-high', 'Threshold Crossed: 1 datapoint [12.0] > 5.0') },
+    );
     const summary = await rollout.done;
     expect(result).toMatchObject({ ok: true, interruptedBake: true });
     expect(Date.now() - firedAt).toBeLessThan(2000);
@@ -114,7 +117,10 @@ describe('rollout flow (real ASL, local engine)', () => {
     const router = new RecordingRouter();
     const runtime = await runtimeWith(router, scriptedMetrics(healthy));
     const ok = alarmEvent('web-5xx-high', 'back to normal');
-    const result = await onAlarm({ ...runtime.deps, sfn: runtime.sfn }, { target: 'web', event: { ...ok, detail: { ...ok.detail, state: { value: 'OK', reason: '' } } } });
+    const result = await onAlarm(
+      { ...runtime.deps, sfn: runtime.sfn },
+      { target: 'web', event: { ...ok, detail: { ...ok.detail, state: { value: 'OK', reason: '' } } } },
+    );
     expect(result).toEqual({ ok: false, message: 'alarm web-5xx-high is OK: nothing to do' });
   });
 
@@ -173,7 +179,10 @@ describe('rollout flow (real ASL, local engine)', () => {
   it('starts the same version again after a rollback, as a new attempt', async () => {
     const router = new RecordingRouter();
     let failing = true;
-    const runtime = await runtimeWith(router, scriptedMetrics(() => [successRate(failing ? 50 : 99.9)], {}));
+    const runtime = await runtimeWith(
+      router,
+      scriptedMetrics(() => [successRate(failing ? 50 : 99.9)], {}),
+    );
     const spec = specWith({ threshold: 1 });
     const first = await startRollout(runtime, spec, { version: 'v2' });
     // The preflight reads the primary only; the canary's first look fails.
@@ -197,13 +206,16 @@ describe('rollout flow (real ASL, local engine)', () => {
     const holdRouter = new RecordingRouter();
     // Two empty looks, then data returns.
     const holdMetrics = scriptedMetrics((look) => (look === 1 || look === 2 ? [successRate(null)] : [successRate(99.9)]));
-    const held = await (await startRollout(await runtimeWith(holdRouter, holdMetrics), specWith({}, { noData: 'hold' }), { version: 'v2' })).done;
+    const held = await (await startRollout(await runtimeWith(holdRouter, holdMetrics), specWith({}, { noData: 'hold' }), { version: 'v2' }))
+      .done;
     expect(held.outcome).toBe('promoted');
     expect(held.steps.map((s) => s.verdict)).toEqual(['no-data', 'no-data', 'pass', 'pass']);
     expect(holdRouter.canaryWeights()).toEqual([10, 50, 100]);
 
     const passRouter = new RecordingRouter();
-    const passed = await (await startRollout(await runtimeWith(passRouter, scriptedMetrics(noData)), specWith({}, { noData: 'pass' }), { version: 'v2' })).done;
+    const passed = await (
+      await startRollout(await runtimeWith(passRouter, scriptedMetrics(noData)), specWith({}, { noData: 'pass' }), { version: 'v2' })
+    ).done;
     expect(passed.outcome).toBe('promoted');
   });
 
@@ -217,7 +229,11 @@ describe('rollout flow (real ASL, local engine)', () => {
     const runtime = await runtimeWith(router, metrics);
     const spec = parseSpec({
       ...specWith(),
-      spec: { ...specWith().spec, router: { ...specWith().spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } }, strategy: { ...specWith().spec.strategy, shadow: { percentage: 50, duration: '2s' } } },
+      spec: {
+        ...specWith().spec,
+        router: { ...specWith().spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } },
+        strategy: { ...specWith().spec.strategy, shadow: { percentage: 50, duration: '2s' } },
+      },
     });
     const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
     expect(summary.outcome).toBe('promoted');
@@ -230,9 +246,19 @@ describe('rollout flow (real ASL, local engine)', () => {
 
   it('removes the mirror when a shadowed canary fails', async () => {
     const router = new RecordingRouter();
-    const runtime = await runtimeWith(router, scriptedMetrics((look) => [successRate(look === 0 ? 99.9 : 80)]));
+    const runtime = await runtimeWith(
+      router,
+      scriptedMetrics((look) => [successRate(look === 0 ? 99.9 : 80)]),
+    );
     const base = specWith({ threshold: 1 });
-    const spec = parseSpec({ ...base, spec: { ...base.spec, router: { ...base.spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } }, strategy: { ...base.spec.strategy, shadow: { percentage: 100, duration: '5s' } } } });
+    const spec = parseSpec({
+      ...base,
+      spec: {
+        ...base.spec,
+        router: { ...base.spec.router, route: { virtualService: 'web', namespace: 'gloo-system', name: 'main' } },
+        strategy: { ...base.spec.strategy, shadow: { percentage: 100, duration: '5s' } },
+      },
+    });
     const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
     expect(summary.outcome).toBe('rolled-back');
     expect(router.writes).toEqual([]);

@@ -25,10 +25,20 @@ const BASE = {
   metadata: { name: 'web' },
   spec: {
     cluster: { name: 'prod-eks', region: 'us-east-1' },
-    router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+    router: {
+      name: 'web',
+      namespace: 'gloo-system',
+      primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+      canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+    },
     workload: { namespace: 'default', primary: 'web-primary', canary: 'web' },
     strategy: { stepWeights: [10, 50], interval: '1m', threshold: 2 },
-    analysis: { judge: 'threshold', prometheus: { address: 'https://prometheus.example.com' }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }], webhooks: [{ name: 'load', url: 'https://hooks.example.com/x' }] },
+    analysis: {
+      judge: 'threshold',
+      prometheus: { address: 'https://prometheus.example.com' },
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+      webhooks: [{ name: 'load', url: 'https://hooks.example.com/x' }],
+    },
   },
 };
 
@@ -49,7 +59,11 @@ function setAt(root: unknown, path: Array<string | number>, value: unknown): unk
 }
 
 /** "spec.strategy.stepWeights[1]" for ['spec', 'strategy', 'stepWeights', 1]. */
-const dotted = (path: Array<string | number>) => path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').replace(/^\./, '');
+const dotted = (path: Array<string | number>) =>
+  path
+    .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+    .join('')
+    .replace(/^\./, '');
 
 /** Deps whose every use is recorded: the property "nothing changed" is that none was written. */
 function recordingStartDeps(): { deps: StartPathDeps; writes: string[] } {
@@ -90,7 +104,12 @@ describe('fuzzing (fast-check, 200 cases each)', () => {
         const field = dotted(path);
         // The field itself, something inside it, or (for a container replaced wholesale) its parent's rules.
         const parent = dotted(path.slice(0, -1));
-        expect(result.problems.some((p) => p.path.startsWith(field) || p.path === '(root)' || (parent !== '' && p.path.startsWith(parent)) || field.startsWith(p.path))).toBe(true);
+        expect(
+          result.problems.some(
+            (p) =>
+              p.path.startsWith(field) || p.path === '(root)' || (parent !== '' && p.path.startsWith(parent)) || field.startsWith(p.path),
+          ),
+        ).toBe(true);
       }),
       RUNS,
     );
@@ -99,8 +118,16 @@ describe('fuzzing (fast-check, 200 cases each)', () => {
   it('start events of any shape: a clear error naming the field, or a refusal; never a crash, nothing recorded or started', async () => {
     const event = fc.oneof(
       fc.jsonValue(),
-      fc.record({ source: fc.constantFrom('sluice', 'aws.ecr'), 'detail-type': fc.constantFrom('Rollout Requested', 'ECR Image Action'), detail: fc.jsonValue() }),
-      fc.record({ source: fc.constant('sluice'), 'detail-type': fc.constant('Rollout Requested'), detail: fc.record({ target: fc.string(), version: fc.string({ maxLength: 400 }) }) }),
+      fc.record({
+        source: fc.constantFrom('sluice', 'aws.ecr'),
+        'detail-type': fc.constantFrom('Rollout Requested', 'ECR Image Action'),
+        detail: fc.jsonValue(),
+      }),
+      fc.record({
+        source: fc.constant('sluice'),
+        'detail-type': fc.constant('Rollout Requested'),
+        detail: fc.record({ target: fc.string(), version: fc.string({ maxLength: 400 }) }),
+      }),
     );
     await fc.assert(
       fc.asyncProperty(event, async (e) => {
@@ -137,7 +164,9 @@ describe('fuzzing (fast-check, 200 cases each)', () => {
     const body = fc.oneof(
       fc.jsonValue().map((v) => JSON.stringify(v)),
       fc.string(),
-      fc.record({ target: fc.string(), version: fc.string({ maxLength: 600 }), revision: fc.string({ minLength: 1 }) }).map((v) => JSON.stringify(v)),
+      fc
+        .record({ target: fc.string(), version: fc.string({ maxLength: 600 }), revision: fc.string({ minLength: 1 }) })
+        .map((v) => JSON.stringify(v)),
       fc
         .record({
           involvedObject: fc.record({ kind: fc.constant('Kustomization'), name: fc.string({ minLength: 1 }) }),
@@ -152,8 +181,13 @@ describe('fuzzing (fast-check, 200 cases each)', () => {
       fc.asyncProperty(fc.constantFrom('flux', 'argocd'), body, async (kind, text) => {
         const { deps, writes } = recordingStartDeps();
         const headers: Record<string, string> =
-          kind === 'flux' ? { 'x-signature': `sha256=${createHmac('sha256', FLUX_KEY).update(text).digest('hex')}` } : { authorization: `Bearer ${ARGO_TOKEN}` };
-        const answer = await handleGitopsRequest(webhook(`/${kind}`, text, headers), { start: deps, secrets: async () => ({ flux: FLUX_KEY, argocd: ARGO_TOKEN }) });
+          kind === 'flux'
+            ? { 'x-signature': `sha256=${createHmac('sha256', FLUX_KEY).update(text).digest('hex')}` }
+            : { authorization: `Bearer ${ARGO_TOKEN}` };
+        const answer = await handleGitopsRequest(webhook(`/${kind}`, text, headers), {
+          start: deps,
+          secrets: async () => ({ flux: FLUX_KEY, argocd: ARGO_TOKEN }),
+        });
         expect([200, 400]).toContain(answer.statusCode);
         const parsed = JSON.parse(String(answer.body)) as { error?: string; outcome?: string; reason?: string };
         if (answer.statusCode === 400) expect(parsed.error?.length ?? 0).toBeGreaterThan(0);
@@ -172,7 +206,9 @@ describe('fuzzing (fast-check, 200 cases each)', () => {
     const body = fc.oneof(
       fc.jsonValue().map((v) => new URLSearchParams({ payload: JSON.stringify(v) }).toString()),
       fc.constantFrom('payload=null', 'payload=[]', 'payload=5', 'payload="x"', 'payload=true', 'payload={}'),
-      fc.dictionary(fc.constantFrom('team_id', 'command', 'text', 'payload', 'x'), fc.string()).map((d) => new URLSearchParams(d).toString()),
+      fc
+        .dictionary(fc.constantFrom('team_id', 'command', 'text', 'payload', 'x'), fc.string())
+        .map((d) => new URLSearchParams(d).toString()),
       fc.string(),
     );
     await fc.assert(

@@ -34,16 +34,43 @@ afterEach(() => {
 });
 
 describe('sluice recover --stack', () => {
-  it('invokes the stack\'s reconciler for the target and prints what it found and did', async () => {
+  it("invokes the stack's reconciler for the target and prints what it found and did", async () => {
     // Prepare
     const cloudformation = mockClient(CloudFormationClient);
-    cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }] }] });
+    cloudformation
+      .on(DescribeStacksCommand)
+      .resolves({
+        Stacks: [
+          {
+            StackName: 'sluice',
+            CreationTime: new Date(),
+            StackStatus: 'CREATE_COMPLETE',
+            Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }],
+          },
+        ],
+      });
     const lambda = mockClient(LambdaClient);
-    const report = { findings: [{ target: 'podinfo', execution: 'podinfo-v2', found: 'orphan', action: 'restored', outcome: 'rolled-back', detail: 'execution ended ABORTED; the reconciler moved traffic to the safe side' }], open: 0 };
+    const report = {
+      findings: [
+        {
+          target: 'podinfo',
+          execution: 'podinfo-v2',
+          found: 'orphan',
+          action: 'restored',
+          outcome: 'rolled-back',
+          detail: 'execution ended ABORTED; the reconciler moved traffic to the safe side',
+        },
+      ],
+      open: 0,
+    };
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(report)) as never });
     const out: string[] = [];
     // Act
-    const code = await recoverCommand('podinfo', { stack: 'sluice', region: 'eu-west-1' }, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
+    const code = await recoverCommand(
+      'podinfo',
+      { stack: 'sluice', region: 'eu-west-1' },
+      { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+    );
     // Assess
     expect(code).toBe(0);
     expect(cloudformation.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input)).toEqual([{ StackName: 'sluice' }]);
@@ -54,12 +81,27 @@ describe('sluice recover --stack', () => {
       InvocationType: 'RequestResponse',
       Payload: JSON.stringify({ target: 'podinfo', manual: true }),
     });
-    expect(out.join('')).toBe('podinfo podinfo-v2: orphan, restored → rolled-back — execution ended ABORTED; the reconciler moved traffic to the safe side\n');
+    expect(out.join('')).toBe(
+      'podinfo podinfo-v2: orphan, restored → rolled-back — execution ended ABORTED; the reconciler moved traffic to the safe side\n',
+    );
   });
 
-  it('exits 1 with the reconciler\'s error when the function fails', async () => {
-    mockClient(CloudFormationClient).on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }] }] });
-    mockClient(LambdaClient).on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"boom"}') as never });
+  it("exits 1 with the reconciler's error when the function fails", async () => {
+    mockClient(CloudFormationClient)
+      .on(DescribeStacksCommand)
+      .resolves({
+        Stacks: [
+          {
+            StackName: 'sluice',
+            CreationTime: new Date(),
+            StackStatus: 'CREATE_COMPLETE',
+            Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }],
+          },
+        ],
+      });
+    mockClient(LambdaClient)
+      .on(InvokeCommand)
+      .resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorMessage":"boom"}') as never });
     const err: string[] = [];
     const code = await recoverCommand(undefined, { stack: 'sluice' }, { stdout: () => {}, stderr: (t) => err.push(t) });
     expect(code).toBe(1);
@@ -83,7 +125,17 @@ describe('the reconciler Lambda', () => {
       const spec = webSpec();
       const router = new RecordingRouter();
       router.weights = { primary: 90, canary: 10 };
-      await store.createRollout({ execution: 'web-v2', target: 'web', version: 'v2', requestedBy: 'a', startedAt: new Date().toISOString(), safeSide: 'primary', lastWeights: { primary: 90, canary: 10 }, status: 'running', spec });
+      await store.createRollout({
+        execution: 'web-v2',
+        target: 'web',
+        version: 'v2',
+        requestedBy: 'a',
+        startedAt: new Date().toISOString(),
+        safeSide: 'primary',
+        lastWeights: { primary: 90, canary: 10 },
+        status: 'running',
+        spec,
+      });
       await store.acquireLock('web', 'web-v2', new Date(Date.now() + 3600_000));
       sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
       eventsMock.on(DisableRuleCommand).resolves({});
@@ -100,7 +152,9 @@ describe('the reconciler Lambda', () => {
 
       const report = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
 
-      expect(sfnMock.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input)).toEqual([{ executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:sluice-rollout:web-v2' }]);
+      expect(sfnMock.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input)).toEqual([
+        { executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:sluice-rollout:web-v2' },
+      ]);
       expect(report.findings).toMatchObject([{ execution: 'web-v2', action: 'restored', outcome: 'rolled-back' }]);
       expect(router.weights).toEqual({ primary: 100, canary: 0 });
       expect(eventsMock.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'sluice-reconciler' }]);
@@ -113,8 +167,13 @@ describe('the reconciler Lambda', () => {
   });
 });
 
-describe('the Rollback state\'s retry, computed from the ASL', () => {
-  const asl = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as { States: Record<string, { Retry?: AslRetrier[]; Catch?: Array<{ Next: string }>; Choices?: Array<{ StringEquals?: string; Next: string }> }> };
+describe("the Rollback state's retry, computed from the ASL", () => {
+  const asl = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as {
+    States: Record<
+      string,
+      { Retry?: AslRetrier[]; Catch?: Array<{ Next: string }>; Choices?: Array<{ StringEquals?: string; Next: string }> }
+    >;
+  };
   const retrier = asl.States['Rollback']?.Retry?.find((r) => r.ErrorEquals.includes('Sluice.Transient'));
 
   it('retries transient failures (timeouts included) for longer than the longest recovery window, at most a minute apart', () => {
@@ -128,6 +187,12 @@ describe('the Rollback state\'s retry, computed from the ASL', () => {
 
   it('branches on every outcome Rollback reads back', () => {
     const choices = Object.fromEntries((asl.States['RollbackOutcome']?.Choices ?? []).map((c) => [c.StringEquals, c.Next]));
-    expect(choices).toEqual({ aborted: 'Aborted', 'promotion-failed': 'PromotionFailed', refused: 'NothingMoved', failed: 'RollbackIncomplete', promoted: 'Promoted' });
+    expect(choices).toEqual({
+      aborted: 'Aborted',
+      'promotion-failed': 'PromotionFailed',
+      refused: 'NothingMoved',
+      failed: 'RollbackIncomplete',
+      promoted: 'Promoted',
+    });
   });
 });

@@ -23,9 +23,13 @@ const slow = webSpec({ strategy: { interval: '60s', lookInterval: '60s' } });
 class RejectingRouter extends RecordingRouter {
   rejected: string | undefined;
 
-  override async setWeights(next: Parameters<RecordingRouter['setWeights']>[0], expected: Parameters<RecordingRouter['setWeights']>[1]): Promise<void> {
+  override async setWeights(
+    next: Parameters<RecordingRouter['setWeights']>[0],
+    expected: Parameters<RecordingRouter['setWeights']>[1],
+  ): Promise<void> {
     await super.setWeights(next, expected);
-    if (this.rejected !== undefined) throw new GlooRejectedError(`UpstreamGroup gloo-system/web was rejected by Gloo: ${this.rejected}`, this.rejected);
+    if (this.rejected !== undefined)
+      throw new GlooRejectedError(`UpstreamGroup gloo-system/web was rejected by Gloo: ${this.rejected}`, this.rejected);
   }
 
   async rejection(): Promise<string | undefined> {
@@ -33,7 +37,8 @@ class RejectingRouter extends RecordingRouter {
   }
 }
 
-const eventsOf = async (runtime: LocalRuntime, execution: string) => (await runtime.deps.store.listEvents(execution)).map((e) => e.detailType);
+const eventsOf = async (runtime: LocalRuntime, execution: string) =>
+  (await runtime.deps.store.listEvents(execution)).map((e) => e.detailType);
 
 describe('recovery: never give up on a live split (real ASL, local engine)', () => {
   it('keeps retrying a sustained API outage in Rollback (12 failed writes, past the old 8 attempts) and lands on 100/0', async () => {

@@ -50,7 +50,11 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function openRollout(execution: string, weights: Weights, options: { lock?: boolean; patch?: Partial<RolloutRecord> } = {}): Promise<void> {
+async function openRollout(
+  execution: string,
+  weights: Weights,
+  options: { lock?: boolean; patch?: Partial<RolloutRecord> } = {},
+): Promise<void> {
   await store.createRollout({
     execution,
     target: 'web',
@@ -70,7 +74,10 @@ async function openRollout(execution: string, weights: Weights, options: { lock?
 const types = async (execution: string) => (await store.listEvents(execution)).map((e) => e.detailType);
 const later = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
 const liveness = (answers: Record<string, LivenessAnswer['state']>): ExecutionLiveness => ({
-  of: async (execution) => ({ state: answers[execution] ?? 'not-running', detail: answers[execution] === 'running' ? 'RUNNING' : 'ended FAILED' }),
+  of: async (execution) => ({
+    state: answers[execution] ?? 'not-running',
+    detail: answers[execution] === 'running' ? 'RUNNING' : 'ended FAILED',
+  }),
 });
 
 describe('restoreSafeSide', () => {
@@ -100,7 +107,9 @@ describe('restoreSafeSide', () => {
     await openRollout('web-v2', { primary: 50, canary: 50 });
     router.weights = { primary: 50, canary: 50 };
 
-    const result = await safetyNet(deps, { detail: { name: 'web-v1', status: 'ABORTED', input: JSON.stringify({ spec, version: 'v1', requestedBy: 'alice@local' }) } });
+    const result = await safetyNet(deps, {
+      detail: { name: 'web-v1', status: 'ABORTED', input: JSON.stringify({ spec, version: 'v1', requestedBy: 'alice@local' }) },
+    });
 
     expect(result).toMatchObject({ outcome: 'failed', result: 'superseded' });
     expect(router.writes).toEqual([]);
@@ -122,7 +131,7 @@ describe('restoreSafeSide', () => {
     expect(await store.getLock('web')).toBeNull();
   });
 
-  it('a 409 storm while the group still holds Sluice\'s weights is transient (retried), not a takeover', async () => {
+  it("a 409 storm while the group still holds Sluice's weights is transient (retried), not a takeover", async () => {
     await openRollout('web-v2', { primary: 90, canary: 10 });
     router.weights = { primary: 90, canary: 10 };
     router.failNextWrites.push(new TransientError('UpstreamGroup gloo-system/web patch failed: 409 conflict on 5 attempts in a row'));
@@ -136,9 +145,20 @@ describe('restoreSafeSide', () => {
 
   it('reports a rollout that never moved traffic as refused (exit 2), not rolled back', async () => {
     await store.createRollout({
-      execution: 'web-v2', target: 'web', version: 'v2', requestedBy: 'a', startedAt: clock.toISOString(), safeSide: 'primary', lastWeights: { primary: 100, canary: 0 }, status: 'running', spec,
+      execution: 'web-v2',
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'a',
+      startedAt: clock.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 100, canary: 0 },
+      status: 'running',
+      spec,
     });
-    const result = await restoreSafeSide(deps, spec, 'web-v2', { outcome: 'rolled-back', reason: 'deadline passed while waiting for approval' });
+    const result = await restoreSafeSide(deps, spec, 'web-v2', {
+      outcome: 'rolled-back',
+      reason: 'deadline passed while waiting for approval',
+    });
     expect(result.outcome).toBe('refused');
   });
 });
@@ -148,7 +168,17 @@ describe('reconcile', () => {
     const schedule: boolean[] = [];
     await openRollout('web-v2', { primary: 50, canary: 50 });
     router.weights = { primary: 50, canary: 50 };
-    await store.createRollout({ execution: 'api-v7', target: 'api', version: 'v7', requestedBy: 'b', startedAt: clock.toISOString(), safeSide: 'primary', lastWeights: { primary: 90, canary: 10 }, status: 'running', spec });
+    await store.createRollout({
+      execution: 'api-v7',
+      target: 'api',
+      version: 'v7',
+      requestedBy: 'b',
+      startedAt: clock.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 90, canary: 10 },
+      status: 'running',
+      spec,
+    });
     const answers: Record<string, LivenessAnswer['state']> = { 'web-v2': 'not-running', 'api-v7': 'running' };
 
     const first = await reconcile({ ...deps, liveness: liveness(answers), schedule: { setEnabled: async (on) => void schedule.push(on) } });
@@ -162,7 +192,11 @@ describe('reconcile', () => {
     expect(schedule).toEqual([]);
 
     await store.updateRollout('api-v7', { status: 'finished', outcome: 'promoted' });
-    const second = await reconcile({ ...deps, liveness: liveness(answers), schedule: { setEnabled: async (on) => void schedule.push(on) } });
+    const second = await reconcile({
+      ...deps,
+      liveness: liveness(answers),
+      schedule: { setEnabled: async (on) => void schedule.push(on) },
+    });
     expect(second).toEqual({ findings: [], open: 0 });
     expect(schedule).toEqual([false]);
   });
@@ -190,8 +224,12 @@ describe('reconcile', () => {
     expect(await store.getLock('web')).toBeNull();
   });
 
-  it('stops retrying on its own once the recovery window has passed, but a person\'s `recover` still acts', async () => {
-    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { recoveringSince: new Date(clock.getTime() - 3 * 3600_000).toISOString() } });
+  it("stops retrying on its own once the recovery window has passed, but a person's `recover` still acts", async () => {
+    await openRollout(
+      'web-v2',
+      { primary: 90, canary: 10 },
+      { patch: { recoveringSince: new Date(clock.getTime() - 3 * 3600_000).toISOString() } },
+    );
     router.weights = { primary: 90, canary: 10 };
 
     const scheduled = await reconcile({ ...deps, liveness: liveness({}) });
@@ -207,13 +245,19 @@ describe('strategy.recoveryWindow', () => {
   it('defaults to 2h, accepts up to 6h, and refuses more naming the field', async () => {
     const { validateSpec } = await import('../lambdas/core/spec.ts');
     const { recoveryWindowOf } = await import('../lambdas/handlers/reconcile.ts');
-    const document = (recoveryWindow?: string) => ({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, ...(recoveryWindow ? { recoveryWindow } : {}) } } });
+    const document = (recoveryWindow?: string) => ({
+      ...spec,
+      spec: { ...spec.spec, strategy: { ...spec.spec.strategy, ...(recoveryWindow ? { recoveryWindow } : {}) } },
+    });
 
     expect(recoveryWindowOf(spec)).toBe(7200);
     const sixHours = validateSpec(document('6h'));
     const sevenHours = validateSpec(document('7h'));
 
     expect(sixHours.ok && recoveryWindowOf(sixHours.spec)).toBe(21600);
-    expect(sevenHours.ok ? [] : sevenHours.problems).toContainEqual({ path: 'spec.strategy.recoveryWindow', message: 'must be at most 6h' });
+    expect(sevenHours.ok ? [] : sevenHours.problems).toContainEqual({
+      path: 'spec.strategy.recoveryWindow',
+      message: 'must be at most 6h',
+    });
   });
 });

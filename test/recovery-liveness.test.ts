@@ -23,7 +23,7 @@ const tempDir = () => {
 };
 
 describe('LocalLiveness', () => {
-  it('says not running when the only registered engine\'s process is gone, and forgets it', async () => {
+  it("says not running when the only registered engine's process is gone, and forgets it", async () => {
     const dir = tempDir();
     registerEngine(dir, { pid: 2_147_483_646, url: 'http://127.0.0.1:9/', stateMachineArn: ARN, startedAt: '' });
 
@@ -33,7 +33,7 @@ describe('LocalLiveness', () => {
     expect(existsSync(join(enginesDir(dir), '2147483646-9.json'))).toBe(false);
   });
 
-  it('says not running when a live pid has nothing listening at the engine\'s address (a reused pid)', async () => {
+  it("says not running when a live pid has nothing listening at the engine's address (a reused pid)", async () => {
     const dir = tempDir();
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,10 +46,17 @@ describe('LocalLiveness', () => {
 
   it('says unknown when a live engine answers with an error it cannot read, so nothing acts on it', async () => {
     const dir = tempDir();
-    const server = createServer((_request, response) => response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"InternalFailure"}'));
+    const server = createServer((_request, response) =>
+      response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end('{"__type":"InternalFailure"}'),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      registerEngine(dir, { pid: process.pid, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, stateMachineArn: ARN, startedAt: '' });
+      registerEngine(dir, {
+        pid: process.pid,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+        stateMachineArn: ARN,
+        startedAt: '',
+      });
       expect((await new LocalLiveness(dir).of('web-v2')).state).toBe('unknown');
     } finally {
       server.closeAllConnections();

@@ -45,7 +45,8 @@ afterEach(async () => {
 });
 
 const groupWeights = () => {
-  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] }).destinations;
+  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] })
+    .destinations;
   return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
 };
 
@@ -54,7 +55,11 @@ function writeFiles(): { specPath: string; kubeconfigPath: string } {
     workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo' },
     // One step at 50%, held for ten minutes: the process is killed while traffic is split.
     strategy: { stepWeights: [50], interval: '10m', lookInterval: '1s', threshold: 2, deadline: '30m' },
-    analysis: { judge: 'threshold', prometheus: { address: prometheus.url }, metrics: [{ name: 'always-fine', query: 'vector(100)', thresholdRange: { min: 99 } }] },
+    analysis: {
+      judge: 'threshold',
+      prometheus: { address: prometheus.url },
+      metrics: [{ name: 'always-fine', query: 'vector(100)', thresholdRange: { min: 99 } }],
+    },
   });
   const specPath = join(dir, 'podinfo.json');
   writeFileSync(specPath, JSON.stringify(spec));
@@ -65,7 +70,10 @@ function writeFiles(): { specPath: string; kubeconfigPath: string } {
 
 function sluice(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // The repository is the working directory (the engine reads statemachine/rollout.asl.json); the state lives in the temp dir.
-  const child = spawn(process.execPath, ['bin/sluice.mjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'state') } });
+  const child = spawn(process.execPath, ['bin/sluice.mjs', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'state') },
+  });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -130,7 +138,10 @@ describe('a killed `sluice run` is recovered by one command', () => {
     await run.exited;
 
     // abort reads the kubeconfig like any local command: KUBECONFIG points at the stand-in.
-    const abort = spawn(process.execPath, ['bin/sluice.mjs', 'abort', 'podinfo', '--local'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'state'), KUBECONFIG: kubeconfigPath } });
+    const abort = spawn(process.execPath, ['bin/sluice.mjs', 'abort', 'podinfo', '--local'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'state'), KUBECONFIG: kubeconfigPath },
+    });
     let output = '';
     abort.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     abort.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -42,7 +42,8 @@ describe('reliability soak: the fault plan', () => {
       for (const plan of planFaults(20, seed)) {
         const kinds = plan.faults.map((f) => f.kind);
         expect(new Set(kinds).size).toBe(kinds.length);
-        if (kinds.includes('sigkill-engine')) expect(kinds.filter((k) => k !== 'sigkill-engine').every((k) => OUTSIDE_ENGINE.has(k))).toBe(true);
+        if (kinds.includes('sigkill-engine'))
+          expect(kinds.filter((k) => k !== 'sigkill-engine').every((k) => OUTSIDE_ENGINE.has(k))).toBe(true);
       }
     }
   });
@@ -82,7 +83,9 @@ describe('reliability soak: the retry budget comes from the ASL file', () => {
 });
 
 describe('reliability soak: end to end at N = 4', () => {
-  it('runs the rollouts, injects faults, reads the end states from the API server and checks every invariant', { timeout: 180_000 }, async () => {
+  it('runs the rollouts, injects faults, reads the end states from the API server and checks every invariant', {
+    timeout: 180_000,
+  }, async () => {
     const report = await runSoak({ n: 4, seed: 20261206 });
 
     expect(report.rollouts).toHaveLength(4);

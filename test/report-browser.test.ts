@@ -60,7 +60,10 @@ describe('sluice report in Chromium', () => {
       const marker = await chart.getByTestId('verdict-marker').first().boundingBox();
       expect(marker?.width, `${testid} marker`).toBeGreaterThan(5);
     }
-    const results = await page.getByTestId('weight-chart').getByTestId('verdict-marker').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-result')));
+    const results = await page
+      .getByTestId('weight-chart')
+      .getByTestId('verdict-marker')
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-result')));
     expect(results).toEqual(summary.steps.map((step) => step.verdict));
     await expect(page.getByTestId('outcome').innerText()).resolves.toContain('Rolled back');
     await expect(page.getByTestId('weight-chart').getByTestId('outcome-marker').count()).resolves.toBe(1);

@@ -37,7 +37,12 @@ function webSpec(interval: string): RolloutSpec {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'unused' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'web',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      },
       strategy: { stepWeights: [10, 50], interval, lookInterval: interval, deadline: '10m' },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       notifications: { slack: { channel: CHANNEL } },
@@ -80,7 +85,13 @@ async function startBot(interval: string, prepareSlack: (slack: FakeSlack) => vo
     onEvent: (event) => void late.notifier?.notify(event),
   });
   const chat = new SqliteChatState(join(dir, 'sluice.db'));
-  const notifier = new SlackNotifier({ client: slackClient('xoxb-test', { path: 'background', slackApiUrl: slack.url }), store: runtime.deps.store, chat, loadTarget, onError: () => {} });
+  const notifier = new SlackNotifier({
+    client: slackClient('xoxb-test', { path: 'background', slackApiUrl: slack.url }),
+    store: runtime.deps.store,
+    chat,
+    loadTarget,
+    onError: () => {},
+  });
   late.notifier = notifier;
   const followUps: Promise<void>[] = [];
   const handler = createSlackHandler(async () => ({
@@ -102,7 +113,14 @@ async function startBot(interval: string, prepareSlack: (slack: FakeSlack) => vo
   }));
   const call = (body: string) => {
     const timestamp = Math.floor(Date.now() / 1000);
-    const event: FunctionUrlEvent = { headers: { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signSlackRequest({ body, timestamp, signingSecret: SECRET }) }, body, isBase64Encoded: false };
+    const event: FunctionUrlEvent = {
+      headers: {
+        'x-slack-request-timestamp': String(timestamp),
+        'x-slack-signature': signSlackRequest({ body, timestamp, signingSecret: SECRET }),
+      },
+      body,
+      isBase64Encoded: false,
+    };
     return handler(event, {} as Context);
   };
   const bot: Bot = {
@@ -127,7 +145,16 @@ async function startBot(interval: string, prepareSlack: (slack: FakeSlack) => vo
 let sequence = 0;
 function slash(text: string, user: string): string {
   sequence += 1;
-  return new URLSearchParams({ team_id: TEAM, api_app_id: APP, channel_id: CHANNEL, user_id: user, command: '/sluice', text, response_url: 'http://127.0.0.1:9/unused', trigger_id: `t-${sequence}-${Date.now()}` }).toString();
+  return new URLSearchParams({
+    team_id: TEAM,
+    api_app_id: APP,
+    channel_id: CHANNEL,
+    user_id: user,
+    command: '/sluice',
+    text,
+    response_url: 'http://127.0.0.1:9/unused',
+    trigger_id: `t-${sequence}-${Date.now()}`,
+  }).toString();
 }
 
 function click(bot: Bot, action: 'abort' | 'promote', value: string, user: string): string {
@@ -146,7 +173,11 @@ function click(bot: Bot, action: 'abort' | 'promote', value: string, user: strin
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -158,7 +189,9 @@ async function until<T>(what: string, check: () => Promise<T | undefined | null 
 
 /** The blocks of the last head message Slack got for the thread (postMessage or update without thread_ts). */
 function lastHead(slack: FakeSlack): KnownBlock[] | undefined {
-  const heads = slack.calls.filter((c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && !c.args.thread_ts && Array.isArray(c.args.blocks));
+  const heads = slack.calls.filter(
+    (c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && !c.args.thread_ts && Array.isArray(c.args.blocks),
+  );
   return heads.at(-1)?.args.blocks as KnownBlock[] | undefined;
 }
 
@@ -201,7 +234,11 @@ describe('Slack buttons against the local engine', () => {
     expect(bot.router.weights).toEqual({ primary: 100, canary: 0 });
 
     await Promise.all(bot.followUps);
-    expect(bot.slack.responses.at(-1)?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false, text: 'Done: aborted `web-v2`.' });
+    expect(bot.slack.responses.at(-1)?.body).toMatchObject({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: 'Done: aborted `web-v2`.',
+    });
     await until('the final head', async () => {
       await bot.notifier.idle();
       return JSON.stringify(lastHead(bot.slack)).includes('aborted');
@@ -211,11 +248,17 @@ describe('Slack buttons against the local engine', () => {
     expect(buttonValue(head, 'abort')).toBeUndefined();
     expect(messageProblems({ blocks: head })).toEqual([]);
     // The click is in the thread and the audit record.
-    expect(bot.slack.calls.some((c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).includes('button abort on web-v2'))).toBe(true);
-    expect((await bot.runtime.deps.store.listSteps('web-v2')).some((s) => s.kind === 'note' && s.detail?.includes('<@U0ONCALL>'))).toBe(true);
+    expect(
+      bot.slack.calls.some(
+        (c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).includes('button abort on web-v2'),
+      ),
+    ).toBe(true);
+    expect((await bot.runtime.deps.store.listSteps('web-v2')).some((s) => s.kind === 'note' && s.detail?.includes('<@U0ONCALL>'))).toBe(
+      true,
+    );
   });
 
-  it('Promote now promotes; an older thread\'s button is refused, and so is a button once its rollout ended', async () => {
+  it("Promote now promotes; an older thread's button is refused, and so is a button once its rollout ended", async () => {
     const bot = await startBot('30s');
     const oldAbort = await startAndBake(bot, 'v2');
     await bot.call(slash('abort web superseded', 'U0ONCALL'));
@@ -227,7 +270,9 @@ describe('Slack buttons against the local engine', () => {
     // The v2 thread's Abort button, clicked while v3 runs: refused, v3 untouched.
     await bot.call(click(bot, 'abort', oldAbort, 'U0ONCALL'));
     await Promise.all(bot.followUps);
-    expect(bot.slack.responses.at(-1)?.body.text).toBe('Refused: this button belongs to `web-v2`, which is no longer running (web now runs `web-v3`). Nothing was done.');
+    expect(bot.slack.responses.at(-1)?.body.text).toBe(
+      'Refused: this button belongs to `web-v2`, which is no longer running (web now runs `web-v3`). Nothing was done.',
+    );
     expect((await bot.runtime.deps.store.getLock('web'))?.owner).toBe('web-v3');
 
     // Two-person rule: Alice started v3, so she may not promote it (she is not in S0PLATFORM either).
@@ -273,7 +318,11 @@ describe('Slack buttons against the local engine', () => {
     // Route promotion (no workload): all traffic stays on the new version's upstream.
     expect(JSON.stringify(head)).toContain(':white_check_mark: promoted');
     expect(JSON.stringify(head)).toContain('canary 100% · primary 0%');
-    expect(bot.slack.calls.some((c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).startsWith('*Rollout Promoted*'))).toBe(true);
+    expect(
+      bot.slack.calls.some(
+        (c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).startsWith('*Rollout Promoted*'),
+      ),
+    ).toBe(true);
     // Coalesced: fewer head renders than events.
     const events = await bot.runtime.deps.store.listEvents('web-v4');
     const updates = bot.slack.calls.filter((c) => c.method === 'chat.update').length;

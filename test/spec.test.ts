@@ -66,7 +66,10 @@ describe('rollout spec', () => {
     const document = example();
     delete document.spec.strategy.stepWeights;
     Object.assign(document.spec.strategy, { stepWeight: 15, maxWeight: 50 });
-    expect(problemsOf(document)).toContainEqual({ path: 'spec.strategy.maxWeight', message: 'is not reachable by steps of 15: expected a multiple of stepWeight' });
+    expect(problemsOf(document)).toContainEqual({
+      path: 'spec.strategy.maxWeight',
+      message: 'is not reachable by steps of 15: expected a multiple of stepWeight',
+    });
     const perMille = example();
     perMille.spec.router.weightScale = 1000;
     perMille.spec.strategy.stepWeights = [1, 10, 100, 500, 1200];
@@ -84,7 +87,12 @@ describe('rollout spec', () => {
   it("refuses a spec that could outlive the state machine's TimeoutSeconds: a deadline past 24h, a readyTimeout past 1h", () => {
     const longDeadline = example();
     Object.assign(longDeadline.spec.strategy, { interval: '10m', lookInterval: '10m', deadline: '30h' });
-    expect(problemsOf(longDeadline)).toEqual([{ path: 'spec.strategy.deadline', message: expect.stringMatching(/must be at most 24h: the state machine stops every execution after 33h/) }]);
+    expect(problemsOf(longDeadline)).toEqual([
+      {
+        path: 'spec.strategy.deadline',
+        message: expect.stringMatching(/must be at most 24h: the state machine stops every execution after 33h/),
+      },
+    ]);
 
     const longReady = example();
     longReady.spec.workload.readyTimeout = '2h';
@@ -100,14 +108,18 @@ describe('rollout spec', () => {
     const document = example();
     document.spec.strategy.stepWeightPromotion = 10;
     const problems = problemsOf(document);
-    expect(problems).toEqual([{ path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' }]);
+    expect(problems).toEqual([
+      { path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' },
+    ]);
   });
 
   it('accepts Flagger-style analysis webhooks with their defaults (they are built)', () => {
     const document = example();
     document.spec.analysis.webhooks = [{ name: 'load', url: 'http://loadtester/' }];
     const result = validateSpec(document);
-    expect(result.ok && result.spec.spec.analysis.webhooks).toEqual([{ name: 'load', type: 'rollout', url: 'http://loadtester/', timeout: '10s', metadata: {} }]);
+    expect(result.ok && result.spec.spec.analysis.webhooks).toEqual([
+      { name: 'load', type: 'rollout', url: 'http://loadtester/', timeout: '10s', metadata: {} },
+    ]);
   });
 
   it('accepts a chat-ops access policy and Slack and webhook notifications (they are built)', () => {
@@ -120,10 +132,24 @@ describe('rollout spec', () => {
   it('accepts every metric provider with the fields it needs (they are built)', () => {
     const document = example();
     document.spec.analysis.metrics.push(
-      { name: 'latency-cw', provider: { type: 'cloudwatch', region: 'us-east-1' }, metricDataQueries: [{ Id: 'm', Expression: 'x' }], thresholdRange: { max: 1 } },
+      {
+        name: 'latency-cw',
+        provider: { type: 'cloudwatch', region: 'us-east-1' },
+        metricDataQueries: [{ Id: 'm', Expression: 'x' }],
+        thresholdRange: { max: 1 },
+      },
       { name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:podinfo-5xx'] },
-      { name: 'score', provider: { type: 'web', url: 'http://scores/{{target}}', jsonPath: '$.score', headers: { Authorization: 'Bearer x' } }, thresholdRange: { min: 1 } },
-      { name: 'amp-rate', provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1' }, query: 'up', thresholdRange: { min: 1 } },
+      {
+        name: 'score',
+        provider: { type: 'web', url: 'http://scores/{{target}}', jsonPath: '$.score', headers: { Authorization: 'Bearer x' } },
+        thresholdRange: { min: 1 },
+      },
+      {
+        name: 'amp-rate',
+        provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1' },
+        query: 'up',
+        thresholdRange: { min: 1 },
+      },
     );
     expect(problemsOf(document)).toEqual([]);
   });
@@ -136,7 +162,10 @@ describe('rollout spec', () => {
       { name: 'web', provider: { type: 'web', url: 'http://x/', jsonPath: '$.v' }, alarms: ['a'] },
     ];
     expect(problemsOf(document)).toEqual([
-      { path: 'spec.analysis.metrics[0].metricDataQueries', message: 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData' },
+      {
+        path: 'spec.analysis.metrics[0].metricDataQueries',
+        message: 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData',
+      },
       { path: 'spec.analysis.metrics[0].thresholdRange', message: 'is required for a CloudWatch metric' },
       { path: 'spec.analysis.metrics[0].provider.period', message: 'expected 1s, 5s, 10s, 30s or whole minutes (CloudWatch periods)' },
       { path: 'spec.analysis.metrics[1].metricDataQueries', message: 'is only for a cloudwatch provider, not cloudwatch-alarm' },
@@ -151,7 +180,9 @@ describe('rollout spec', () => {
     document.spec.triggers = { ecr: { repository: 'podinfo', tagPattern: '^v\\d+' }, overrides: ['strategy.stepWeights'] };
     expect(problemsOf(document)).toEqual([]);
     document.spec.triggers = { overrides: ['spec.strategy[0]'] };
-    expect(problemsOf(document)).toEqual([{ path: 'spec.triggers.overrides[0]', message: 'expected a field path below spec, such as strategy.stepWeights' }]);
+    expect(problemsOf(document)).toEqual([
+      { path: 'spec.triggers.overrides[0]', message: 'expected a field path below spec, such as strategy.stepWeights' },
+    ]);
   });
 
   it('requires a query and a Prometheus address for custom metrics', () => {
@@ -159,7 +190,10 @@ describe('rollout spec', () => {
     delete document.spec.analysis.prometheus;
     document.spec.analysis.metrics = [{ name: 'my-metric', thresholdRange: { max: 1 } }];
     expect(problemsOf(document)).toEqual([
-      { path: 'spec.analysis.metrics[0].query', message: 'is required: "my-metric" is not a built-in metric (request-success-rate, request-duration)' },
+      {
+        path: 'spec.analysis.metrics[0].query',
+        message: 'is required: "my-metric" is not a built-in metric (request-success-rate, request-duration)',
+      },
       { path: 'spec.analysis.metrics[0].provider.address', message: 'is required unless spec.analysis.prometheus names a server' },
     ]);
   });

@@ -222,7 +222,7 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         await expect(store.updateRollout(execution, { status: 'finished' })).rejects.toThrow(execution);
       });
 
-      it('lists a target\'s rollouts newest first, honouring the limit, and no other target\'s', async () => {
+      it("lists a target's rollouts newest first, honouring the limit, and no other target's", async () => {
         const store = await open();
         const target = unique('podinfo');
         const older = rollout(target, unique('exec-old'), '2026-03-01T10:00:00.000Z');
@@ -322,7 +322,13 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
       it('keeps the latest override of a target, the newer replacing the older, and none for other targets', async () => {
         const [a, b] = [await open(), await open()];
         const target = unique('web');
-        const first = { target, by: 'alice@cli', reason: 'hotfix for INC-1', at: '2026-03-01T10:00:00.000Z', until: '2026-03-01T11:00:00.000Z' };
+        const first = {
+          target,
+          by: 'alice@cli',
+          reason: 'hotfix for INC-1',
+          at: '2026-03-01T10:00:00.000Z',
+          until: '2026-03-01T11:00:00.000Z',
+        };
         const second = { ...first, by: 'slack:U0BOB', reason: 'hotfix, take two', until: '2026-03-01T12:00:00.000Z' };
 
         await a.putOverride(first);
@@ -359,7 +365,13 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         const store = await open();
         const execution = unique('exec');
 
-        const a = await store.appendStep({ execution, at: '2026-03-01T10:00:00.000Z', kind: 'weight', stepIndex: 0, weights: { primary: 95, canary: 5 } });
+        const a = await store.appendStep({
+          execution,
+          at: '2026-03-01T10:00:00.000Z',
+          kind: 'weight',
+          stepIndex: 0,
+          weights: { primary: 95, canary: 5 },
+        });
         const b = await store.appendStep({ execution, at: '2026-03-01T10:01:00.000Z', kind: 'analysis', stepIndex: 0, verdict });
         const c = await store.appendStep({ execution, at: '2026-03-01T10:01:01.000Z', kind: 'decision', detail: 'rollback' });
 
@@ -409,9 +421,22 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         const store = await open();
         const execution = unique('exec');
         const base = { target: 'podinfo', version: 'v2', execution };
-        const started: SluiceEvent = { ...base, detailType: 'Rollout Started', sequence: 1, at: '2026-03-01T10:00:00.000Z', weights: { primary: 100, canary: 0 } };
+        const started: SluiceEvent = {
+          ...base,
+          detailType: 'Rollout Started',
+          sequence: 1,
+          at: '2026-03-01T10:00:00.000Z',
+          weights: { primary: 100, canary: 0 },
+        };
         const analysed: SluiceEvent = { ...base, detailType: 'Analysis Completed', sequence: 3, at: '2026-03-01T10:01:00.000Z', verdict };
-        const rolledBack: SluiceEvent = { ...base, detailType: 'Rollout Rolled Back', sequence: 2, at: '2026-03-01T10:00:30.000Z', outcome: 'rolled-back', reason: 'request-success-rate 97.2 < min 99' };
+        const rolledBack: SluiceEvent = {
+          ...base,
+          detailType: 'Rollout Rolled Back',
+          sequence: 2,
+          at: '2026-03-01T10:00:30.000Z',
+          outcome: 'rolled-back',
+          reason: 'request-success-rate 97.2 < min 99',
+        };
 
         await store.appendEvent(started);
         await store.appendEvent(analysed);
@@ -444,7 +469,11 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
       it('keeps a record without an execution (a refused trigger) as it was written', async () => {
         const store = await open();
         const key = unique('event');
-        const refused: TriggerRecord = { source: 'event', at: '2026-03-01T10:00:00.000Z', detail: { outcome: 'refused', reason: 'podinfo-v1 is running' } };
+        const refused: TriggerRecord = {
+          source: 'event',
+          at: '2026-03-01T10:00:00.000Z',
+          detail: { outcome: 'refused', reason: 'podinfo-v1 is running' },
+        };
 
         await store.recordTrigger(key, refused);
 

@@ -27,7 +27,13 @@ const spec = (analysis: Record<string, unknown>, router: Record<string, unknown>
   metadata: { name: 'web' },
   spec: {
     cluster: { kubeconfigContext: 'kind' },
-    router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } }, ...router },
+    router: {
+      name: 'web',
+      namespace: 'gloo-system',
+      primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+      canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      ...router,
+    },
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9090' }, ...analysis },
   },
 });
@@ -38,25 +44,48 @@ const problems = (document: unknown) => {
 
 describe('sluice validate closes the gaps', () => {
   it('names unknown query variables in queries, web URLs and the Envoy cluster template', () => {
-    expect(problems(spec({ metrics: [{ name: 'lag', query: 'max(lag{pod="{{pod}}", ns="{{namespace}}"})', thresholdRange: { max: 5 } }] }))).toEqual([
+    expect(
+      problems(spec({ metrics: [{ name: 'lag', query: 'max(lag{pod="{{pod}}", ns="{{namespace}}"})', thresholdRange: { max: 5 } }] })),
+    ).toEqual([
       'spec.analysis.metrics[0].query: uses unknown variable {{pod}} (known: namespace, target, interval, primary, canary, primaryCluster, canaryCluster)',
     ]);
-    expect(problems(spec({ metrics: [{ name: 'apdex', provider: { type: 'web', url: 'https://m.example.com/{{service}}', jsonPath: '$.v' }, thresholdRange: { min: 1 } }] }))).toEqual([
+    expect(
+      problems(
+        spec({
+          metrics: [
+            {
+              name: 'apdex',
+              provider: { type: 'web', url: 'https://m.example.com/{{service}}', jsonPath: '$.v' },
+              thresholdRange: { min: 1 },
+            },
+          ],
+        }),
+      ),
+    ).toEqual([
       'spec.analysis.metrics[0].provider.url: uses unknown variable {{service}} (known: namespace, target, interval, primary, canary, primaryCluster, canaryCluster)',
     ]);
-    expect(problems(spec({}, { envoyClusterName: '{{upstream}}_{{cluster}}' }))).toEqual(['spec.router.envoyClusterName: uses unknown variable {{cluster}} (known: upstream, namespace)']);
+    expect(problems(spec({}, { envoyClusterName: '{{upstream}}_{{cluster}}' }))).toEqual([
+      'spec.router.envoyClusterName: uses unknown variable {{cluster}} (known: upstream, namespace)',
+    ]);
   });
 
   it('bounds webhook timeouts so every Task fits its Lambda', () => {
     expect(problems(spec({ webhooks: [{ name: 'load', type: 'rollout', url: 'https://h.example.com/', timeout: '45s' }] }))).toEqual([
       'spec.analysis.webhooks[0].timeout: is 45s; at most 30s: each hook runs inside a Lambda (Prepare and Analyze have 100 s)',
     ]);
-    const slow = ['rollout', 'confirm-rollout', 'confirm-promotion'].map((type, i) => ({ name: `h${i}`, type, url: 'https://h.example.com/', timeout: '30s' }));
+    const slow = ['rollout', 'confirm-rollout', 'confirm-promotion'].map((type, i) => ({
+      name: `h${i}`,
+      type,
+      url: 'https://h.example.com/',
+      timeout: '30s',
+    }));
     expect(problems(spec({ webhooks: slow }))).toEqual([
       "spec.analysis.webhooks: one look may wait 90s on hooks (rollout 30s + confirm-rollout 30s + confirm-promotion 30s, one type after another); at most 70s fits Analyze's 100 s Lambda with its metric reads: shorten the timeouts",
     ]);
     // Informational hooks are capped in code and do not count.
-    expect(problems(spec({ webhooks: [...slow.slice(0, 2), { name: 'audit', type: 'event', url: 'https://h.example.com/', timeout: '30s' }] }))).toEqual([]);
+    expect(
+      problems(spec({ webhooks: [...slow.slice(0, 2), { name: 'audit', type: 'event', url: 'https://h.example.com/', timeout: '30s' }] })),
+    ).toEqual([]);
   });
 
   it('warns about noData: pass (stderr), still prints valid (stdout), exit 0', async () => {
@@ -67,7 +96,9 @@ describe('sluice validate closes the gaps', () => {
     const code = await validateCommand(path, { stdout: (t) => out.push(t), stderr: (t) => err.push(t) });
     expect(code).toBe(0);
     expect(out.join('')).toBe('valid\n');
-    expect(err.join('')).toBe('warning: spec.analysis.noData: is pass: a look without metric data counts as passed, so a rollout can promote with no evidence at all (the summary counts such looks); prefer hold or fail\n');
+    expect(err.join('')).toBe(
+      'warning: spec.analysis.noData: is pass: a look without metric data counts as passed, so a rollout can promote with no evidence at all (the summary counts such looks); prefer hold or fail\n',
+    );
   });
 });
 
@@ -89,9 +120,18 @@ describe('every entry point caps version and target the same way', () => {
       message: 'applied',
       metadata: { target: 'web', revision: 'main@sha1:0123456789abcdef', version: long },
     };
-    expect(fluxToStart(flux, 'test')).toEqual({ ok: false, invalid: `Kustomization/flux-system/web: version is 500 characters long; at most ${MAX_VERSION_LENGTH}` });
-    expect(argoToStart({ target: 'web', version: long, revision: 'abc' }, 'test')).toEqual({ ok: false, invalid: `version is 500 characters long; at most ${MAX_VERSION_LENGTH}` });
-    expect(argoToStart({ target: '../../x', version: '1', revision: 'abc' }, 'test')).toMatchObject({ ok: false, invalid: expect.stringContaining('is not a target name') });
+    expect(fluxToStart(flux, 'test')).toEqual({
+      ok: false,
+      invalid: `Kustomization/flux-system/web: version is 500 characters long; at most ${MAX_VERSION_LENGTH}`,
+    });
+    expect(argoToStart({ target: 'web', version: long, revision: 'abc' }, 'test')).toEqual({
+      ok: false,
+      invalid: `version is 500 characters long; at most ${MAX_VERSION_LENGTH}`,
+    });
+    expect(argoToStart({ target: '../../x', version: '1', revision: 'abc' }, 'test')).toMatchObject({
+      ok: false,
+      invalid: expect.stringContaining('is not a target name'),
+    });
   });
 
   it('sluice event never reads a target that is a path as a file', async () => {
@@ -107,7 +147,10 @@ describe('noData: pass in the summary (real ASL, local engine)', () => {
   it('a rollout promoted on looks without data says so: "promoted without evidence at N looks"', async () => {
     // Prepare: the metrics answer no data for the canary at every look
     const router = new RecordingRouter();
-    const runtime = await runtimeWith(router, scriptedMetrics(() => [successRate(null)]));
+    const runtime = await runtimeWith(
+      router,
+      scriptedMetrics(() => [successRate(null)]),
+    );
     // Act
     const summary = await (await startRollout(runtime, webSpec({ analysis: { noData: 'pass' } }), { version: 'v2' })).done;
     // Assess

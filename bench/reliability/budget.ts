@@ -18,7 +18,9 @@ const retrierSchema = z.object({
   MaxDelaySeconds: z.number().optional(),
   JitterStrategy: z.enum(['FULL', 'NONE']).optional(),
 });
-const aslSchema = z.object({ States: z.record(z.string(), z.object({ Type: z.string(), Retry: z.array(retrierSchema).optional() }).loose()) });
+const aslSchema = z.object({
+  States: z.record(z.string(), z.object({ Type: z.string(), Retry: z.array(retrierSchema).optional() }).loose()),
+});
 
 export const ASL_PATH = fileURLToPath(new URL('../../statemachine/rollout.asl.json', import.meta.url));
 

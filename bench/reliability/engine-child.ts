@@ -36,19 +36,42 @@ const runtime = await startLocalRuntime({
     config.loadFromFile(args.kubeconfigPath);
     return config;
   },
-  retryIntervalOverrides: Object.fromEntries(['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, args.pauseMs])),
+  retryIntervalOverrides: Object.fromEntries(
+    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [
+      s,
+      args.pauseMs,
+    ]),
+  ),
   routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
   overrides: healthyMetrics(),
 });
 const answer = await requestStart(
-  { store: runtime.deps.store, sfn: runtime.sfn, stateMachineArn: runtime.engine.stateMachineArn, registry: staticRegistry([args.spec]), now: () => new Date() },
-  { target: args.spec.metadata.name, version: args.version, requestedBy: 'soak@local', trigger: { source: 'cli', key: `soak-${args.spec.metadata.name}-main`, identity: 'soak' } },
+  {
+    store: runtime.deps.store,
+    sfn: runtime.sfn,
+    stateMachineArn: runtime.engine.stateMachineArn,
+    registry: staticRegistry([args.spec]),
+    now: () => new Date(),
+  },
+  {
+    target: args.spec.metadata.name,
+    version: args.version,
+    requestedBy: 'soak@local',
+    trigger: { source: 'cli', key: `soak-${args.spec.metadata.name}-main`, identity: 'soak' },
+  },
 );
 say({ started: answer });
 if (answer.outcome === 'started') {
   const ended = await waitForEnd(runtime.sfn, answer.executionArn);
   await runtime.engine.waitForExecution(answer.executionArn);
-  const summary = await summarize({ store: runtime.deps.store, execution: ended, target: args.spec.metadata.name, version: args.version, weightScale: args.spec.spec.router.weightScale, transitions: 0 });
+  const summary = await summarize({
+    store: runtime.deps.store,
+    execution: ended,
+    target: args.spec.metadata.name,
+    version: args.version,
+    weightScale: args.spec.spec.router.weightScale,
+    transitions: 0,
+  });
   say({ summary });
 }
 await runtime.close();

@@ -92,7 +92,11 @@ const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
 ]);
 
 /** Kinds that need the rollout to get far (the copy, the switch, the approval gate). */
-const LATE: Partial<Record<FaultKind, Moment>> = { 'promote-copy-fails': 'second-step', 'promote-switch-fails': 'promote-copy', approve: 'gate' };
+const LATE: Partial<Record<FaultKind, Moment>> = {
+  'promote-copy-fails': 'second-step',
+  'promote-switch-fails': 'promote-copy',
+  approve: 'gate',
+};
 /** Kinds that stop a rollout's progress or end it: they fire no earlier than the other faults of their rollout. */
 const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
   'gloo-rejected-transient',
@@ -174,13 +178,22 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     const hands: FaultKind[][] = Array.from({ length: n }, () => []);
     // The killed engines' rollouts first: they can hold only outside-the-engine faults.
     const killed = deck.filter((k) => k === 'sigkill-engine');
-    const rest = shuffle(deck.filter((k) => k !== 'sigkill-engine'), random);
+    const rest = shuffle(
+      deck.filter((k) => k !== 'sigkill-engine'),
+      random,
+    );
     killed.forEach((kind, i) => hands[i % n]?.push(kind));
     let ok = true;
     for (const kind of rest) {
       const candidates = hands
         .map((hand, i) => ({ hand, i }))
-        .filter(({ hand }) => hand.length < perRollout && !hand.includes(kind) && (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)) && compatible(hand, kind));
+        .filter(
+          ({ hand }) =>
+            hand.length < perRollout &&
+            !hand.includes(kind) &&
+            (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)) &&
+            compatible(hand, kind),
+        );
       if (candidates.length === 0) {
         ok = false;
         break;

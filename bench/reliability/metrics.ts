@@ -11,7 +11,12 @@ import type { MetricDeps } from '../../lambdas/handlers/deps.ts';
 
 export type MetricFault = 'prometheus-5xx' | 'prometheus-slow' | 'prometheus-empty' | 'prometheus-nan';
 
-const reading = (value: number | null): MetricReading => ({ name: 'request-success-rate', value, primaryValue: 99.9, thresholdRange: { min: 99 } });
+const reading = (value: number | null): MetricReading => ({
+  name: 'request-success-rate',
+  value,
+  primaryValue: 99.9,
+  thresholdRange: { min: 99 },
+});
 
 const provider: MetricProvider = { isOnline: async () => {}, runQuery: async () => null };
 
@@ -19,7 +24,12 @@ const provider: MetricProvider = { isOnline: async () => {}, runQuery: async () 
  * Looks a fault affects once injected: 5xx for three calls in a row (inside the ASL's four retries),
  * one empty or NaN look (below the threshold of two failed checks), one slow answer.
  */
-export const METRIC_FAULT_LOOKS: Record<MetricFault, number> = { 'prometheus-5xx': 3, 'prometheus-slow': 1, 'prometheus-empty': 1, 'prometheus-nan': 1 };
+export const METRIC_FAULT_LOOKS: Record<MetricFault, number> = {
+  'prometheus-5xx': 3,
+  'prometheus-slow': 1,
+  'prometheus-empty': 1,
+  'prometheus-nan': 1,
+};
 export const SLOW_ANSWER_MS = 1500;
 
 export class SoakMetrics {

@@ -30,7 +30,20 @@ import { FAULT_KINDS, planFaults } from './faults.ts';
 import type { FaultKind, Moment, PlannedFault } from './faults.ts';
 import { SoakMetrics } from './metrics.ts';
 import { runReconciler } from './reconciler.ts';
-import { FOREIGN_USER, FULL_ACCESS, GLOO_NS, APP_NS, NO_GROUP_WRITES, SCALE, STEPS, groupWeights, primaryVersion, seedTarget, specFor, target } from './targets.ts';
+import {
+  FOREIGN_USER,
+  FULL_ACCESS,
+  GLOO_NS,
+  APP_NS,
+  NO_GROUP_WRITES,
+  SCALE,
+  STEPS,
+  groupWeights,
+  primaryVersion,
+  seedTarget,
+  specFor,
+  target,
+} from './targets.ts';
 import type { GroupState, Target } from './targets.ts';
 
 export const DEFAULT_N = 12;
@@ -128,7 +141,13 @@ interface Track {
   waiters: Map<Moment, Array<() => void>>;
   answers: StartAnswer[];
   main?: StartAnswer;
-  child?: { process: ChildProcess; dir: string; killed: boolean; summary?: { outcome: string; exitCode: number; reason: string }; exited: Promise<void> };
+  child?: {
+    process: ChildProcess;
+    dir: string;
+    killed: boolean;
+    summary?: { outcome: string; exitCode: number; reason: string };
+    exited: Promise<void>;
+  };
   /** What `sluice abort` answered when it acknowledged the abort. */
   abortAcknowledged?: string;
   /** Heals at the end: sticky faults, never-ready primaries, RBAC. */
@@ -186,7 +205,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const foreignToken = 'someone-else-token';
   kube.addToken(foreignToken, FULL_ACCESS, FOREIGN_USER);
   const retryIntervalOverrides = Object.fromEntries(
-    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, RETRY_PAUSE_MS]),
+    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [
+      s,
+      RETRY_PAUSE_MS,
+    ]),
   );
 
   const tracks: Track[] = plans.map((plan) => {
@@ -250,7 +272,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     now: () => new Date(),
   });
   const trigger = (track: Track, key: string) =>
-    requestStart(startDeps(runtime), { target: track.t.name, version: 'v2', requestedBy: 'soak@local', trigger: { source: 'cli', key, identity: 'soak' } });
+    requestStart(startDeps(runtime), {
+      target: track.t.name,
+      version: 'v2',
+      requestedBy: 'soak@local',
+      trigger: { source: 'cli', key, identity: 'soak' },
+    });
 
   const whenReached = (track: Track, moment: Moment) =>
     new Promise<void>((resolve) => {
@@ -323,7 +350,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         if (!object || !spec) return;
         // Through the API with the other user's token, so the audit log names who wrote it.
         const destinations = spec.destinations.map((d) => ({ ...d, weight: d.destination.upstream.name === t.canaryUpstream ? 30 : 70 }));
-        await foreignPatch(kube, foreignToken, `/apis/gloo.solo.io/v1/namespaces/${GLOO_NS}/upstreamgroups/${t.name}`, { spec: { destinations } });
+        await foreignPatch(kube, foreignToken, `/apis/gloo.solo.io/v1/namespaces/${GLOO_NS}/upstreamgroups/${t.name}`, {
+          spec: { destinations },
+        });
         fault.healedAtMs = now();
         return;
       }
@@ -331,12 +360,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         const object = kube.get('apps/v1', 'Deployment', APP_NS, t.primaryDeployment);
         if (!object) return;
         const containers = [{ name: 'app', image: 'ghcr.io/stefanprodan/podinfo:6.0.1', env: [{ name: 'VERSION', value: 'v1-hotfix' }] }];
-        await foreignPatch(kube, foreignToken, `/apis/apps/v1/namespaces/${APP_NS}/deployments/${t.primaryDeployment}`, { spec: { template: { spec: { containers } } } });
+        await foreignPatch(kube, foreignToken, `/apis/apps/v1/namespaces/${APP_NS}/deployments/${t.primaryDeployment}`, {
+          spec: { template: { spec: { containers } } },
+        });
         fault.healedAtMs = now();
         return;
       }
       case 'promote-copy-fails': {
-        const removes = (['patch', 'update'] as const).map((verb) => kube.faults.add({ verb, resource: 'deployments', name: t.primaryDeployment, status: 503 }));
+        const removes = (['patch', 'update'] as const).map((verb) =>
+          kube.faults.add({ verb, resource: 'deployments', name: t.primaryDeployment, status: 503 }),
+        );
         heal(() => removes.forEach((remove) => remove()), outageMs);
         return;
       }
@@ -359,13 +392,20 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         return;
       case 'stop-execution': {
         const arn = track.main?.outcome === 'started' ? track.main.executionArn : undefined;
-        if (arn) await runtime.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'soak: operator pressed stop' })).catch(() => {});
+        if (arn)
+          await runtime.sfn.send(new StopExecutionCommand({ executionArn: arn, cause: 'soak: operator pressed stop' })).catch(() => {});
         fault.healedAtMs = now();
         return;
       }
       case 'abort': {
-        const answer = await abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak', reason: 'injected abort' }).catch(() => undefined);
-        if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ", bake interrupted" : ""}`;
+        const answer = await abortRollout({
+          store: runtime.deps.store,
+          sfn: runtime.sfn,
+          target: t.name,
+          by: 'soak',
+          reason: 'injected abort',
+        }).catch(() => undefined);
+        if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ', bake interrupted' : ''}`;
         fault.healedAtMs = now();
         return;
       }
@@ -386,7 +426,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
           await sleep(100);
         }
         fault.injectedAtMs = now();
-        await approveRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: t.name, by: 'soak-approver', events: runtime.deps.events }).catch(() => {});
+        await approveRollout({
+          store: runtime.deps.store,
+          sfn: runtime.sfn,
+          target: t.name,
+          by: 'soak-approver',
+          events: runtime.deps.events,
+        }).catch(() => {});
         fault.healedAtMs = now();
         return;
       }
@@ -404,7 +450,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     }
   };
 
-  log(`soak: ${n} rollouts, seed ${seed}, sustained outage ${outageMs} ms (3 × ${budget.longest.state}'s compressed retry budget ${budget.longest.compressedMs} ms + safety net ${budget.safetyNet.compressedMs} ms)`);
+  log(
+    `soak: ${n} rollouts, seed ${seed}, sustained outage ${outageMs} ms (3 × ${budget.longest.state}'s compressed retry budget ${budget.longest.compressedMs} ms + safety net ${budget.safetyNet.compressedMs} ms)`,
+  );
 
   // Start every rollout at once; arm each fault to fire at its moment.
   const armed: Array<Promise<void>> = [];
@@ -477,7 +525,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   }
   await Promise.all(armed);
   // Faults still waiting on timers (sustained outages) heal on schedule: wait for the last one.
-  const pendingHeal = Math.max(0, ...tracks.flatMap((tr) => tr.faults.map((f) => (f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind) ? f.injectedAtMs + outageMs - now() : 0))));
+  const pendingHeal = Math.max(
+    0,
+    ...tracks.flatMap((tr) =>
+      tr.faults.map((f) =>
+        f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind) ? f.injectedAtMs + outageMs - now() : 0,
+      ),
+    ),
+  );
   if (pendingHeal > 0) await sleep(pendingHeal + 50);
   for (const track of tracks) track.endHeals.forEach((heal) => heal());
   kube.faults.clear();
@@ -496,7 +551,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     await track.child.exited;
     restarted.set(
       track.t.name,
-      await startLocalRuntime({ dir: track.child.dir, advertise: false, env: {}, log: () => {}, kubeConfigOf, retryIntervalOverrides, routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }, overrides: metrics.deps() }),
+      await startLocalRuntime({
+        dir: track.child.dir,
+        advertise: false,
+        env: {},
+        log: () => {},
+        kubeConfigOf,
+        retryIntervalOverrides,
+        routerTuning: { statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+        overrides: metrics.deps(),
+      }),
     );
   }
   const reconciler = await runReconciler(runtime);
@@ -585,11 +649,27 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
   await response.text();
 }
 
-function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: number): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
+function startChild(
+  track: Track,
+  dir: string,
+  kube: KubeStandIn,
+  pauseMs: number,
+): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
   const kubeconfigPath = `${dir}.kubeconfig`;
   kube.writeKubeconfigFile(kubeconfigPath, track.t.token);
-  const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
-  const child = spawn(process.execPath, ['--no-warnings', CHILD, args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' } });
+  const args = JSON.stringify({
+    dir,
+    kubeconfigPath,
+    spec: track.spec,
+    version: 'v2',
+    pauseMs,
+    statusSettleMs: STATUS_SETTLE_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
+  const child = spawn(process.execPath, ['--no-warnings', CHILD, args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+  });
   let buffer = '';
   let resolveStarted: (answer: StartAnswer) => void = () => {};
   const startedPromise = new Promise<StartAnswer>((resolve) => (resolveStarted = resolve));
@@ -617,13 +697,24 @@ function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: numbe
   });
   child.stderr.resume();
   void handle.exited.then(() =>
-    resolveStarted({ outcome: 'refused', target: track.t.name, version: 'v2', reason: 'the engine process ended before it answered', message: 'refused' }),
+    resolveStarted({
+      outcome: 'refused',
+      target: track.t.name,
+      version: 'v2',
+      reason: 'the engine process ended before it answered',
+      message: 'refused',
+    }),
   );
   return handle;
 }
 
 /** Reads the end state from the API server and checks the invariants for one target. */
-async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now: () => number): Promise<{ result: RolloutResult; found: Violation[] }> {
+async function judge(
+  track: Track,
+  runtime: LocalRuntime,
+  kube: KubeStandIn,
+  now: () => number,
+): Promise<{ result: RolloutResult; found: Violation[] }> {
   const { t } = track;
   const kinds = track.faults.map((f) => f.kind);
   const found: Violation[] = [];
@@ -645,13 +736,19 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
 
   // What Sluice reports: the execution's outcome as `sluice run` prints it, or the record's for a killed engine.
   const main = track.main;
-  let reported: RolloutResult['reported'] = { outcome: 'not-started', exitCode: null, reason: main?.outcome === 'refused' ? main.reason : '' };
+  let reported: RolloutResult['reported'] = {
+    outcome: 'not-started',
+    exitCode: null,
+    reason: main?.outcome === 'refused' ? main.reason : '',
+  };
   let executionRunning = false;
   if (main?.outcome === 'started') {
     if (track.child) {
       const record = await store.getRollout(main.execution);
-      if (track.child.summary) reported = { outcome: track.child.summary.outcome, exitCode: track.child.summary.exitCode, reason: track.child.summary.reason };
-      else if (record?.status === 'finished' && record.outcome) reported = { outcome: record.outcome, exitCode: exitCodeFor(record.outcome), reason: record.reason ?? '' };
+      if (track.child.summary)
+        reported = { outcome: track.child.summary.outcome, exitCode: track.child.summary.exitCode, reason: track.child.summary.reason };
+      else if (record?.status === 'finished' && record.outcome)
+        reported = { outcome: record.outcome, exitCode: exitCodeFor(record.outcome), reason: record.reason ?? '' };
       else reported = { outcome: 'running', exitCode: null, reason: 'the engine was killed; the record says running' };
     } else {
       const described = await runtime.sfn.send(new DescribeExecutionCommand({ executionArn: main.executionArn }));
@@ -665,7 +762,8 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
   }
 
   // (a) no target half-shifted (unless someone else took it over: then it is theirs, and Sluice must say so).
-  if (endState === 'half-shifted') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} holds primary ${weights?.primary} / canary ${weights?.canary}`);
+  if (endState === 'half-shifted')
+    violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} holds primary ${weights?.primary} / canary ${weights?.canary}`);
   if (endState === 'unreadable') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} no longer lists the primary and canary upstreams`);
 
   // (b) the reported outcome matches the objects.
@@ -682,7 +780,10 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
             : ['failed'];
     if (takenOver) expected.push('failed');
     if (!expected.includes(reported.outcome)) {
-      violate('b', `reported ${reported.outcome} (exit ${reported.exitCode}), but the objects show ${describeEnd(endState, weights, version)}: expected ${expected.join(' or ')}`);
+      violate(
+        'b',
+        `reported ${reported.outcome} (exit ${reported.exitCode}), but the objects show ${describeEnd(endState, weights, version)}: expected ${expected.join(' or ')}`,
+      );
     }
     if (reported.exitCode !== null && reported.exitCode !== exitCodeFor(reported.outcome as Parameters<typeof exitCodeFor>[0])) {
       violate('b', `outcome ${reported.outcome} reported with exit ${reported.exitCode}`);
@@ -692,7 +793,10 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
       violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
     }
   } else if (reported.outcome === 'running' && !executionRunning) {
-    violate('b', `nothing runs, yet the rollout reports no outcome (${reported.reason}) while the objects show ${describeEnd(endState, weights, version)}`);
+    violate(
+      'b',
+      `nothing runs, yet the rollout reports no outcome (${reported.reason}) while the objects show ${describeEnd(endState, weights, version)}`,
+    );
   }
 
   // (c) no lock or open record without a running execution.
@@ -721,9 +825,19 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
     }
     const events = await store.listEvents(record.execution);
     const sequences = events.map((e) => e.sequence).sort((a, b) => a - b);
-    if (sequences.some((s, i) => s !== i + 1)) violate('d', `${record.execution}: event sequence numbers ${sequences.join(',')} are not 1..${sequences.length}`);
-    if (record.status === 'finished' && weights && record.lastWeights && (record.lastWeights.primary !== weights.primary || record.lastWeights.canary !== weights.canary) && !takenOver) {
-      violate('d', `${record.execution}: the store says primary ${record.lastWeights.primary} / canary ${record.lastWeights.canary}, the UpstreamGroup holds primary ${weights.primary} / canary ${weights.canary}`);
+    if (sequences.some((s, i) => s !== i + 1))
+      violate('d', `${record.execution}: event sequence numbers ${sequences.join(',')} are not 1..${sequences.length}`);
+    if (
+      record.status === 'finished' &&
+      weights &&
+      record.lastWeights &&
+      (record.lastWeights.primary !== weights.primary || record.lastWeights.canary !== weights.canary) &&
+      !takenOver
+    ) {
+      violate(
+        'd',
+        `${record.execution}: the store says primary ${record.lastWeights.primary} / canary ${record.lastWeights.canary}, the UpstreamGroup holds primary ${weights.primary} / canary ${weights.canary}`,
+      );
     }
   }
 

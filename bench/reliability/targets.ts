@@ -65,7 +65,12 @@ function deployment(name: string, version: string): KubeObject {
 export function seedTarget(kube: KubeStandIn, t: Target): void {
   kube.addToken(t.token, FULL_ACCESS, t.user);
   for (const upstream of [t.primaryUpstream, t.canaryUpstream]) {
-    kube.apply({ apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name: upstream, namespace: GLOO_NS }, spec: { kube: { serviceName: upstream, serviceNamespace: APP_NS, servicePort: 9898 } } });
+    kube.apply({
+      apiVersion: 'gloo.solo.io/v1',
+      kind: 'Upstream',
+      metadata: { name: upstream, namespace: GLOO_NS },
+      spec: { kube: { serviceName: upstream, serviceNamespace: APP_NS, servicePort: 9898 } },
+    });
   }
   kube.apply({
     apiVersion: 'gloo.solo.io/v1',
@@ -82,7 +87,12 @@ export function seedTarget(kube: KubeStandIn, t: Target): void {
     apiVersion: 'gateway.solo.io/v1',
     kind: 'VirtualService',
     metadata: { name: t.name, namespace: GLOO_NS },
-    spec: { virtualHost: { domains: [`${t.name}.example`], routes: [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: t.name, namespace: GLOO_NS } } }] } },
+    spec: {
+      virtualHost: {
+        domains: [`${t.name}.example`],
+        routes: [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: t.name, namespace: GLOO_NS } } }],
+      },
+    },
   });
   kube.apply(deployment(t.primaryDeployment, 'v1'));
   kube.apply(deployment(t.canaryDeployment, 'v2'));
@@ -115,7 +125,9 @@ export function specFor(t: Target, kinds: readonly FaultKind[], webhookUrl: stri
       analysis: {
         judge: 'threshold',
         prometheus: { address: 'http://127.0.0.1:9' },
-        ...(kinds.includes('webhook-fails') ? { webhooks: [{ name: 'load-check', type: 'rollout', url: `${webhookUrl}/${t.name}`, timeout: '1s' }] } : {}),
+        ...(kinds.includes('webhook-fails')
+          ? { webhooks: [{ name: 'load-check', type: 'rollout', url: `${webhookUrl}/${t.name}`, timeout: '1s' }] }
+          : {}),
       },
     },
   });
@@ -127,13 +139,17 @@ export interface GroupState {
 }
 
 export function groupWeights(object: KubeObject | undefined, t: Target): GroupState | undefined {
-  const destinations = (object?.spec as { destinations?: Array<{ destination?: { upstream?: { name?: string } }; weight?: number }> } | undefined)?.destinations;
+  const destinations = (
+    object?.spec as { destinations?: Array<{ destination?: { upstream?: { name?: string } }; weight?: number }> } | undefined
+  )?.destinations;
   if (!destinations) return undefined;
   const weightOf = (upstream: string) => destinations.find((d) => d.destination?.upstream?.name === upstream)?.weight ?? 0;
   return { primary: weightOf(t.primaryUpstream), canary: weightOf(t.canaryUpstream) };
 }
 
 export function primaryVersion(object: KubeObject | undefined): string | undefined {
-  const containers = (object?.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } | undefined)?.template?.spec?.containers;
+  const containers = (
+    object?.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } | undefined
+  )?.template?.spec?.containers;
   return containers?.[0]?.env?.find((e) => e.name === 'VERSION')?.value;
 }

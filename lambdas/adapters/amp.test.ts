@@ -6,7 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ampProvider, ampRegion } from './amp.ts';
 
-const CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token-1' };
+const CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'session-token-1',
+};
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
 /** What AMP does on its side: recompute the signature from the request as received. */
@@ -15,10 +19,20 @@ async function expectedAuthorization(req: IncomingMessage): Promise<string> {
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams) query[name] = value;
   const date = String(req.headers['x-amz-date']);
-  const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+  const signingDate = new Date(
+    `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
+  );
   const signer = new SignatureV4({ service: 'aps', region: 'eu-west-1', sha256: Sha256, credentials: CREDENTIALS });
   const signed = await signer.sign(
-    new HttpRequest({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query, headers: { host: String(req.headers.host) } }),
+    new HttpRequest({
+      method: 'GET',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query,
+      headers: { host: String(req.headers.host) },
+    }),
     { signingDate },
   );
   return String(signed.headers.authorization);
@@ -35,12 +49,19 @@ describe('ampProvider (SigV4-signed Prometheus API)', () => {
       void expectedAuthorization(req).then((expected) => {
         seen.push({ url: req.url ?? '', headers: req.headers, expected });
         if (req.headers.authorization !== expected) {
-          res.writeHead(403, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: 'The request signature we calculated does not match the signature you provided.' }));
+          res
+            .writeHead(403, { 'Content-Type': 'application/json' })
+            .end(JSON.stringify({ message: 'The request signature we calculated does not match the signature you provided.' }));
           return;
         }
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(
-          JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { envoy_response_code: '200' }, value: [1767323045, '42'] }] } }),
-        );
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(
+            JSON.stringify({
+              status: 'success',
+              data: { resultType: 'vector', result: [{ metric: { envoy_response_code: '200' }, value: [1767323045, '42'] }] },
+            }),
+          );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,7 +75,8 @@ describe('ampProvider (SigV4-signed Prometheus API)', () => {
 
   it('signs each query for service aps with the given credentials, and the workspace accepts it', async () => {
     const provider = ampProvider({ workspaceUrl, region: 'eu-west-1', credentials: CREDENTIALS, now: () => NOW });
-    const query = 'sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="podinfo-canary_gloo-system",envoy_response_code!~"5.."}[1m])) * 100';
+    const query =
+      'sum(rate(envoy_cluster_upstream_rq{envoy_cluster_name="podinfo-canary_gloo-system",envoy_response_code!~"5.."}[1m])) * 100';
 
     // Act
     const value = await provider.runQuery(query);
@@ -83,11 +105,15 @@ describe('ampProvider (SigV4-signed Prometheus API)', () => {
   it('reports a signature the workspace refuses as refused credentials, naming AMP', async () => {
     const provider = ampProvider({ workspaceUrl, region: 'us-east-1', credentials: CREDENTIALS }); // signed for the wrong region
 
-    await expect(provider.runQuery('vector(1)')).rejects.toThrow(`Amazon Managed Prometheus at ${workspaceUrl} refused the credentials (403`);
+    await expect(provider.runQuery('vector(1)')).rejects.toThrow(
+      `Amazon Managed Prometheus at ${workspaceUrl} refused the credentials (403`,
+    );
   });
 
   it('takes the region from the workspace URL, and asks for it when the URL does not tell', () => {
     expect(ampRegion('https://aps-workspaces.ap-southeast-2.amazonaws.com/workspaces/ws-1')).toBe('ap-southeast-2');
-    expect(() => ampProvider({ workspaceUrl: 'https://vpce-1.example.internal/workspaces/ws-1', credentials: CREDENTIALS })).toThrow('set region');
+    expect(() => ampProvider({ workspaceUrl: 'https://vpce-1.example.internal/workspaces/ws-1', credentials: CREDENTIALS })).toThrow(
+      'set region',
+    );
   });
 });

@@ -57,7 +57,9 @@ export function sigV4Signer(options: { region: string; service: string; credenti
     try {
       signed = await signer.sign(request, options.now ? { signingDate: options.now() } : {});
     } catch (error) {
-      throw new Error(`${options.service} request to ${url.host}: could not sign with AWS credentials (${(error as Error).message})`, { cause: error });
+      throw new Error(`${options.service} request to ${url.host}: could not sign with AWS credentials (${(error as Error).message})`, {
+        cause: error,
+      });
     }
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(signed.headers)) {
@@ -72,7 +74,12 @@ export function sigV4Signer(options: { region: string; service: string; credenti
 export function ampProvider(options: AmpProviderOptions): PrometheusProvider {
   const region = options.region ?? ampRegion(options.workspaceUrl);
   if (!region) throw new Error(`AMP workspace ${options.workspaceUrl}: set region: it cannot be read from the URL's host`);
-  const signer = sigV4Signer({ region, service: 'aps', ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.now ? { now: options.now } : {}) });
+  const signer = sigV4Signer({
+    region,
+    service: 'aps',
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   return new PrometheusProvider({
     address: options.workspaceUrl,
     ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),

@@ -52,7 +52,9 @@ describe('CloudWatchAlarmProvider', () => {
     const provider = new CloudWatchAlarmProvider({ client, alarms: ['a'], composite: false });
 
     expect(await provider.alarmsFiring()).toEqual(['a']);
-    expect(cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input)).toEqual([{ AlarmNames: ['a'], AlarmTypes: ['MetricAlarm'] }]);
+    expect(cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input)).toEqual([
+      { AlarmNames: ['a'], AlarmTypes: ['MetricAlarm'] },
+    ]);
   });
 
   it('refuses an alarm that does not exist instead of reading it as quiet', async () => {
@@ -64,7 +66,9 @@ describe('CloudWatchAlarmProvider', () => {
   });
 
   it('asks in batches of 100 names', async () => {
-    cw.on(DescribeAlarmsCommand).callsFake((input: { AlarmNames: string[] }) => ({ MetricAlarms: input.AlarmNames.map((n) => ({ AlarmName: n, StateValue: n === 'a150' ? 'ALARM' : 'OK' })) }));
+    cw.on(DescribeAlarmsCommand).callsFake((input: { AlarmNames: string[] }) => ({
+      MetricAlarms: input.AlarmNames.map((n) => ({ AlarmName: n, StateValue: n === 'a150' ? 'ALARM' : 'OK' })),
+    }));
     const names = Array.from({ length: 150 }, (_, i) => `a${i + 1}`);
 
     expect(await new CloudWatchAlarmProvider({ client, alarms: names }).alarmsFiring()).toEqual(['a150']);
@@ -73,7 +77,9 @@ describe('CloudWatchAlarmProvider', () => {
 
   it('refuses ARNs from several regions and an empty list', () => {
     expect(alarmsRegion([ARN, 'plain'])).toBe('us-east-1');
-    expect(() => alarmsRegion([ARN, 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x'])).toThrow('several regions (us-east-1, eu-west-1)');
+    expect(() => alarmsRegion([ARN, 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x'])).toThrow(
+      'several regions (us-east-1, eu-west-1)',
+    );
     expect(() => new CloudWatchAlarmProvider({ client, alarms: [] })).toThrow('at least one alarm');
   });
 });

@@ -26,7 +26,10 @@ export function alarmName(nameOrArn: string): string {
 /** The one region the ARNs among `alarms` name, or undefined when they are plain names. */
 export function alarmsRegion(alarms: readonly string[]): string | undefined {
   const regions = new Set(alarms.map((a) => ARN.exec(a)?.[1]).filter((r): r is string => r !== undefined));
-  if (regions.size > 1) throw new Error(`alarms name ARNs in several regions (${[...regions].join(', ')}): one metric reads one region; split them into one metric per region`);
+  if (regions.size > 1)
+    throw new Error(
+      `alarms name ARNs in several regions (${[...regions].join(', ')}): one metric reads one region; split them into one metric per region`,
+    );
   return [...regions][0];
 }
 
@@ -70,7 +73,10 @@ export class CloudWatchAlarmProvider implements MetricProvider {
       const names = this.alarms.slice(i, i + NAMES_PER_CALL);
       let nextToken: string | undefined;
       do {
-        const input: DescribeAlarmsCommandInput = { AlarmNames: names, AlarmTypes: this.#composite ? ['MetricAlarm', 'CompositeAlarm'] : ['MetricAlarm'] };
+        const input: DescribeAlarmsCommandInput = {
+          AlarmNames: names,
+          AlarmTypes: this.#composite ? ['MetricAlarm', 'CompositeAlarm'] : ['MetricAlarm'],
+        };
         if (nextToken) input.NextToken = nextToken;
         let output;
         try {
@@ -85,7 +91,8 @@ export class CloudWatchAlarmProvider implements MetricProvider {
       } while (nextToken);
     }
     const missing = this.alarms.filter((name) => !states.has(name));
-    if (missing.length) throw new Error(`CloudWatch has no alarm named ${missing.map((m) => `"${m}"`).join(', ')} (in the client's region and account)`);
+    if (missing.length)
+      throw new Error(`CloudWatch has no alarm named ${missing.map((m) => `"${m}"`).join(', ')} (in the client's region and account)`);
     return states;
   }
 }

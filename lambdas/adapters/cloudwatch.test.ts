@@ -15,7 +15,11 @@ const LATENCY_QUERY = [
   {
     Id: 'p99',
     MetricStat: {
-      Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'TargetResponseTime', Dimensions: [{ Name: 'TargetGroup', Value: 'targetgroup/podinfo-canary/abc' }] },
+      Metric: {
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'TargetResponseTime',
+        Dimensions: [{ Name: 'TargetGroup', Value: 'targetgroup/podinfo-canary/abc' }],
+      },
       Stat: 'p99',
     },
     ReturnData: false,
@@ -35,7 +39,9 @@ describe('closedWindow', () => {
 describe('CloudWatchProvider.runQuery', () => {
   it('sends the metric-math queries for the last closed period only, with the period filled in, and returns the one returned series', async () => {
     // Prepare
-    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'ms', Timestamps: [at('10:03')], Values: [412.5], StatusCode: 'Complete' }] });
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [{ Id: 'ms', Timestamps: [at('10:03')], Values: [412.5], StatusCode: 'Complete' }],
+    });
     const provider = new CloudWatchProvider({ client, now: () => NOW });
 
     // Act
@@ -61,15 +67,21 @@ describe('CloudWatchProvider.runQuery', () => {
 
     expect(await provider.runQuery(JSON.stringify(LATENCY_QUERY))).toBeNull();
     expect(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, 'more']);
-    await expect(provider.runQuery(JSON.stringify([{ ...LATENCY_QUERY[0], ReturnData: true }, LATENCY_QUERY[1]]))).rejects.toThrow('returns 2 series, expected one');
+    await expect(provider.runQuery(JSON.stringify([{ ...LATENCY_QUERY[0], ReturnData: true }, LATENCY_QUERY[1]]))).rejects.toThrow(
+      'returns 2 series, expected one',
+    );
     await expect(provider.runQuery('p99 of my alb')).rejects.toThrow('CloudWatch query is not JSON');
   });
 
   it('names the query CloudWatch refused', async () => {
-    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'ms', StatusCode: 'Forbidden', Messages: [{ Code: 'AccessDenied', Value: 'no cross-account access' }] }] });
+    cw.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [{ Id: 'ms', StatusCode: 'Forbidden', Messages: [{ Code: 'AccessDenied', Value: 'no cross-account access' }] }],
+    });
     const provider = new CloudWatchProvider({ client, now: () => NOW });
 
-    await expect(provider.runQuery(JSON.stringify(LATENCY_QUERY))).rejects.toThrow('CloudWatch query ms answered Forbidden: AccessDenied no cross-account access');
+    await expect(provider.runQuery(JSON.stringify(LATENCY_QUERY))).rejects.toThrow(
+      'CloudWatch query ms answered Forbidden: AccessDenied no cross-account access',
+    );
   });
 });
 
@@ -78,18 +90,35 @@ describe('CloudWatchProvider.isOnline', () => {
     const provider = new CloudWatchProvider({ client, now: () => NOW });
     cw.on(GetMetricDataCommand).rejectsOnce(Object.assign(new Error('MetricDataQueries must not be empty'), { name: 'ValidationError' }));
     await expect(provider.isOnline()).resolves.toBeUndefined();
-    expect(cw.commandCalls(GetMetricDataCommand)[0]?.args[0].input).toEqual({ MetricDataQueries: [], StartTime: new Date(NOW.getTime() - 60_000), EndTime: NOW });
+    expect(cw.commandCalls(GetMetricDataCommand)[0]?.args[0].input).toEqual({
+      MetricDataQueries: [],
+      StartTime: new Date(NOW.getTime() - 60_000),
+      EndTime: NOW,
+    });
 
     cw.reset();
-    cw.on(GetMetricDataCommand).rejects(Object.assign(new Error('not authorized to perform cloudwatch:GetMetricData'), { name: 'AccessDenied' }));
+    cw.on(GetMetricDataCommand).rejects(
+      Object.assign(new Error('not authorized to perform cloudwatch:GetMetricData'), { name: 'AccessDenied' }),
+    );
     await expect(provider.isOnline()).rejects.toThrow('CloudWatch is not reachable with these credentials: not authorized');
   });
 });
 
 describe('CloudWatchProvider.readCounts', () => {
   const tg = (name: string): CloudWatchArmMetrics => ({
-    latency: { namespace: 'AWS/ApplicationELB', metricName: 'TargetResponseTime', dimensions: { TargetGroup: `targetgroup/${name}/1`, LoadBalancer: 'app/web/2' }, unit: 's' },
-    errors: [{ namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_Target_5XX_Count', dimensions: { TargetGroup: `targetgroup/${name}/1`, LoadBalancer: 'app/web/2' } }],
+    latency: {
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'TargetResponseTime',
+      dimensions: { TargetGroup: `targetgroup/${name}/1`, LoadBalancer: 'app/web/2' },
+      unit: 's',
+    },
+    errors: [
+      {
+        namespace: 'AWS/ApplicationELB',
+        metricName: 'HTTPCode_Target_5XX_Count',
+        dimensions: { TargetGroup: `targetgroup/${name}/1`, LoadBalancer: 'app/web/2' },
+      },
+    ],
   });
   const stat = (name: string, metric: string, statistic: string) => ({
     Metric: {
@@ -119,7 +148,11 @@ describe('CloudWatchProvider.readCounts', () => {
     const provider = new CloudWatchProvider({ client, now: () => NOW });
 
     // Act
-    const first = await provider.readCounts({ canary: tg('podinfo-canary'), primary: tg('podinfo-primary') }, [500], at('10:02').toISOString());
+    const first = await provider.readCounts(
+      { canary: tg('podinfo-canary'), primary: tg('podinfo-primary') },
+      [500],
+      at('10:02').toISOString(),
+    );
     const again = await provider.readCounts({ canary: tg('podinfo-canary'), primary: tg('podinfo-primary') }, [500], first.watermark);
 
     // Assess

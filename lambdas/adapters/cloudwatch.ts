@@ -10,7 +10,13 @@
  *
  * The client is narrowed to `send`, so tests stub it and assert the exact requests.
  */
-import { GetMetricDataCommand, type CloudWatchClient, type GetMetricDataCommandInput, type MetricDataQuery, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import {
+  GetMetricDataCommand,
+  type CloudWatchClient,
+  type GetMetricDataCommandInput,
+  type MetricDataQuery,
+  type MetricDataResult,
+} from '@aws-sdk/client-cloudwatch';
 import type { ArmDelta, LookCounts } from '../core/counts.ts';
 import type { MetricProvider, MetricValue, Side } from '../core/ports.ts';
 
@@ -92,7 +98,9 @@ export class CloudWatchProvider implements MetricProvider {
   async isOnline(): Promise<void> {
     const end = this.#now();
     try {
-      await this.#client.send(new GetMetricDataCommand({ MetricDataQueries: [], StartTime: new Date(end.getTime() - this.periodSeconds * 1000), EndTime: end }));
+      await this.#client.send(
+        new GetMetricDataCommand({ MetricDataQueries: [], StartTime: new Date(end.getTime() - this.periodSeconds * 1000), EndTime: end }),
+      );
     } catch (error) {
       if ((error as Error).name === 'ValidationError' || (error as Error).name === 'ValidationException') return;
       throw new Error(`CloudWatch is not reachable with these credentials: ${(error as Error).message}`, { cause: error });
@@ -106,16 +114,25 @@ export class CloudWatchProvider implements MetricProvider {
   async runQuery(query: string): Promise<MetricValue> {
     const queries = this.withPeriod(parseQueries(query));
     const returned = queries.filter((q) => q.ReturnData !== false);
-    if (returned.length !== 1) throw new Error(`CloudWatch query returns ${returned.length} series, expected one: set ReturnData: false on the others — query: ${query}`);
+    if (returned.length !== 1)
+      throw new Error(
+        `CloudWatch query returns ${returned.length} series, expected one: set ReturnData: false on the others — query: ${query}`,
+      );
     const window = closedWindow(this.#now(), this.periodSeconds, this.delaySeconds, null);
     if (!window) return null;
     const points = (await this.#read(queries, window)).get(returned[0]?.Id ?? '') ?? [];
-    if (points.length > 1) throw new Error(`CloudWatch query returned ${points.length} data points for one ${this.periodSeconds}s period: give its Period as ${this.periodSeconds} — query: ${query}`);
+    if (points.length > 1)
+      throw new Error(
+        `CloudWatch query returned ${points.length} data points for one ${this.periodSeconds}s period: give its Period as ${this.periodSeconds} — query: ${query}`,
+      );
     return points[0]?.value ?? null;
   }
 
   /** Every returned series' data points in the closed periods after `watermark`. */
-  async readClosed(queries: MetricDataQuery[], watermark: string | null): Promise<{ window: ClosedWindow | null; series: Map<string, Point[]>; watermark: string | null }> {
+  async readClosed(
+    queries: MetricDataQuery[],
+    watermark: string | null,
+  ): Promise<{ window: ClosedWindow | null; series: Map<string, Point[]>; watermark: string | null }> {
     const window = closedWindow(this.#now(), this.periodSeconds, this.delaySeconds, watermark);
     if (!window) return { window, series: new Map(), watermark };
     return { window, series: await this.#read(queries, window), watermark: window.end.toISOString() };
@@ -126,8 +143,15 @@ export class CloudWatchProvider implements MetricProvider {
    * the latency metric, errors = Sum of the error metrics, requests slower than t ms =
    * SampleCount × (100 − PR(:t)) / 100 per period, rounded (PR is a percentage of the samples).
    */
-  async readCounts(arms: Record<Side, CloudWatchArmMetrics>, thresholdsMs: readonly number[], watermark: string | null): Promise<CountsRead> {
-    const queries = [...countQueries('canary', arms.canary, thresholdsMs, this.periodSeconds), ...countQueries('primary', arms.primary, thresholdsMs, this.periodSeconds)];
+  async readCounts(
+    arms: Record<Side, CloudWatchArmMetrics>,
+    thresholdsMs: readonly number[],
+    watermark: string | null,
+  ): Promise<CountsRead> {
+    const queries = [
+      ...countQueries('canary', arms.canary, thresholdsMs, this.periodSeconds),
+      ...countQueries('primary', arms.primary, thresholdsMs, this.periodSeconds),
+    ];
     const read = await this.readClosed(queries, watermark);
     if (!read.window) return { counts: null, window: null, watermark };
     const gaps: string[] = [];
@@ -162,13 +186,21 @@ export class CloudWatchProvider implements MetricProvider {
     const series = new Map<string, Point[]>();
     let nextToken: string | undefined;
     do {
-      const input: GetMetricDataCommandInput = { MetricDataQueries: queries, StartTime: window.start, EndTime: window.end, ScanBy: 'TimestampAscending' };
+      const input: GetMetricDataCommandInput = {
+        MetricDataQueries: queries,
+        StartTime: window.start,
+        EndTime: window.end,
+        ScanBy: 'TimestampAscending',
+      };
       if (nextToken) input.NextToken = nextToken;
       let output;
       try {
         output = await this.#client.send(new GetMetricDataCommand(input));
       } catch (error) {
-        throw new Error(`CloudWatch GetMetricData for ${window.start.toISOString()}..${window.end.toISOString()} failed: ${(error as Error).message}`, { cause: error });
+        throw new Error(
+          `CloudWatch GetMetricData for ${window.start.toISOString()}..${window.end.toISOString()} failed: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       for (const result of output.MetricDataResults ?? []) collect(series, result);
       nextToken = output.NextToken;
@@ -178,7 +210,9 @@ export class CloudWatchProvider implements MetricProvider {
 
   /** Fills each MetricStat without a Period with the provider's period. */
   withPeriod(queries: MetricDataQuery[]): MetricDataQuery[] {
-    return queries.map((q) => (q.MetricStat && q.MetricStat.Period === undefined ? { ...q, MetricStat: { ...q.MetricStat, Period: this.periodSeconds } } : q));
+    return queries.map((q) =>
+      q.MetricStat && q.MetricStat.Period === undefined ? { ...q, MetricStat: { ...q.MetricStat, Period: this.periodSeconds } } : q,
+    );
   }
 }
 
@@ -204,7 +238,11 @@ function parseQueries(query: string): MetricDataQuery[] {
   } catch (error) {
     throw new Error(`CloudWatch query is not JSON (expected a MetricDataQuery array): ${query.slice(0, 200)}`, { cause: error });
   }
-  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((q) => typeof q === 'object' && q !== null && typeof (q as { Id?: unknown }).Id === 'string')) {
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length === 0 ||
+    !parsed.every((q) => typeof q === 'object' && q !== null && typeof (q as { Id?: unknown }).Id === 'string')
+  ) {
     throw new Error(`CloudWatch query must be a non-empty array of MetricDataQuery objects, each with an Id: ${query.slice(0, 200)}`);
   }
   return parsed as MetricDataQuery[];
@@ -216,18 +254,31 @@ function thresholdId(ms: number): string {
 
 function metricStat(ref: CloudWatchMetricRef, stat: string, period: number): MetricDataQuery['MetricStat'] {
   return {
-    Metric: { Namespace: ref.namespace, MetricName: ref.metricName, Dimensions: Object.entries(ref.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+    Metric: {
+      Namespace: ref.namespace,
+      MetricName: ref.metricName,
+      Dimensions: Object.entries(ref.dimensions).map(([Name, Value]) => ({ Name, Value })),
+    },
     Period: period,
     Stat: stat,
   };
 }
 
 /** The GetMetricData queries of one arm's counts (ids: `<arm>_requests`, `<arm>_errors_<i>`, `<arm>_pr_<t>`). */
-export function countQueries(side: Side, metrics: CloudWatchArmMetrics, thresholdsMs: readonly number[], period: number): MetricDataQuery[] {
+export function countQueries(
+  side: Side,
+  metrics: CloudWatchArmMetrics,
+  thresholdsMs: readonly number[],
+  period: number,
+): MetricDataQuery[] {
   const inUnit = (ms: number) => (metrics.latency.unit === 's' ? ms / 1000 : ms);
   return [
     { Id: `${side}_requests`, MetricStat: metricStat(metrics.latency, 'SampleCount', period), ReturnData: true },
     ...metrics.errors.map((ref, i) => ({ Id: `${side}_errors_${i}`, MetricStat: metricStat(ref, 'Sum', period), ReturnData: true })),
-    ...thresholdsMs.map((ms) => ({ Id: `${side}_pr_${thresholdId(ms)}`, MetricStat: metricStat(metrics.latency, `PR(:${inUnit(ms)})`, period), ReturnData: true })),
+    ...thresholdsMs.map((ms) => ({
+      Id: `${side}_pr_${thresholdId(ms)}`,
+      MetricStat: metricStat(metrics.latency, `PR(:${inUnit(ms)})`, period),
+      ReturnData: true,
+    })),
   ];
 }

@@ -31,9 +31,11 @@ export interface DoctorCheck {
 
 export const KUBERNETES_FIXES = {
   unreachable:
-    'the cluster endpoint is not reachable from here: for a private endpoint place the Lambdas in the cluster VPC (-c vpcId …) with -c clusterSecurityGroupId; for a public endpoint with CIDR restrictions add the NAT gateway\'s address (docs/deploy-aws.md)',
-  unauthorized: 'the cluster refused the token: check the cluster\'s authentication mode allows access entries (API or API_AND_CONFIG_MAP) and that the access entry for this role exists',
-  forbidden: 'RBAC refused the call: apply infra/k8s/rbac.yaml with the target\'s object names in resourceNames, bound to the group the access entry maps this role to',
+    "the cluster endpoint is not reachable from here: for a private endpoint place the Lambdas in the cluster VPC (-c vpcId …) with -c clusterSecurityGroupId; for a public endpoint with CIDR restrictions add the NAT gateway's address (docs/deploy-aws.md)",
+  unauthorized:
+    "the cluster refused the token: check the cluster's authentication mode allows access entries (API or API_AND_CONFIG_MAP) and that the access entry for this role exists",
+  forbidden:
+    "RBAC refused the call: apply infra/k8s/rbac.yaml with the target's object names in resourceNames, bound to the group the access entry maps this role to",
   notFound: 'create the object, or correct its name and namespace in the spec',
 } as const;
 
@@ -54,7 +56,12 @@ function kubernetesFix(error: unknown): string {
   return KUBERNETES_FIXES.unreachable;
 }
 
-async function check(checks: DoctorCheck[], name: string, run: () => Promise<{ status?: DoctorCheck['status']; message: string }>, fix: (error: unknown) => string): Promise<boolean> {
+async function check(
+  checks: DoctorCheck[],
+  name: string,
+  run: () => Promise<{ status?: DoctorCheck['status']; message: string }>,
+  fix: (error: unknown) => string,
+): Promise<boolean> {
   try {
     const result = await run();
     checks.push({ name, status: result.status ?? 'ok', message: result.message });
@@ -82,7 +89,8 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
         await resolveSecret(ref, path);
         return { message: `${describeSecretRef(ref)} resolves` };
       },
-      () => `create the secret (or the key in it) and allow this function's role secretsmanager:GetSecretValue on it (the stack grants the ARNs the registry references)`,
+      () =>
+        `create the secret (or the key in it) and allow this function's role secretsmanager:GetSecretValue on it (the stack grants the ARNs the registry references)`,
     );
   }
 
@@ -100,7 +108,11 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
   if (reached) {
     if (promotionMode(spec) === 'route') {
       // Reconciling would adopt the new canary at weight 0 (a write): doctor only reads.
-      checks.push({ name: 'gloo', status: 'note', message: `route promotion: Prepare adopts the new canary Upstream into ${routerName} at start; only the reads are checked here` });
+      checks.push({
+        name: 'gloo',
+        status: 'note',
+        message: `route promotion: Prepare adopts the new canary Upstream into ${routerName} at start; only the reads are checked here`,
+      });
     } else {
       await check(
         checks,
@@ -125,7 +137,8 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
           await provider.isOnline();
           return { message: 'answers queries' };
         },
-        () => 'make the metrics server reachable from where the rollout runs (a public or VPC address, an AMP workspace with aps:QueryMetrics), with credentials it accepts',
+        () =>
+          'make the metrics server reachable from where the rollout runs (a public or VPC address, an AMP workspace with aps:QueryMetrics), with credentials it accepts',
       )) && online;
   }
   if (online) {
@@ -153,7 +166,11 @@ interface PatchTarget {
   patch: (clients: ReturnType<typeof kubeClients>) => Promise<unknown>;
 }
 
-const GLOO_PLURALS = { UpstreamGroup: ['gloo.solo.io', 'upstreamgroups'], VirtualService: ['gateway.solo.io', 'virtualservices'], RouteTable: ['gateway.solo.io', 'routetables'] } as const;
+const GLOO_PLURALS = {
+  UpstreamGroup: ['gloo.solo.io', 'upstreamgroups'],
+  VirtualService: ['gateway.solo.io', 'virtualservices'],
+  RouteTable: ['gateway.solo.io', 'routetables'],
+} as const;
 
 /** Every object a rollout patches, with a dry-run merge patch that changes nothing. */
 function patchTargets(spec: RolloutSpec, timeoutMs: number): PatchTarget[] {
@@ -163,7 +180,11 @@ function patchTargets(spec: RolloutSpec, timeoutMs: number): PatchTarget[] {
     const [group, plural] = GLOO_PLURALS[kind];
     return {
       what: `patch ${kind} ${namespace}/${name}`,
-      patch: (c) => c.custom.patchNamespacedCustomObject({ group, version: 'v1', namespace, plural, name, body: {}, dryRun: 'All' }, requestOptions(timeoutMs, 'merge')),
+      patch: (c) =>
+        c.custom.patchNamespacedCustomObject(
+          { group, version: 'v1', namespace, plural, name, body: {}, dryRun: 'All' },
+          requestOptions(timeoutMs, 'merge'),
+        ),
     };
   };
   targets.push(custom(router.kind, router.namespace, router.name));
@@ -175,13 +196,21 @@ function patchTargets(spec: RolloutSpec, timeoutMs: number): PatchTarget[] {
   if (workload && promotionMode(spec) === 'template') {
     targets.push({
       what: `patch Deployment ${workload.namespace}/${workload.primary}`,
-      patch: (c) => c.apps.patchNamespacedDeployment({ namespace: workload.namespace, name: workload.primary, body: {}, dryRun: 'All' }, requestOptions(timeoutMs, 'merge')),
+      patch: (c) =>
+        c.apps.patchNamespacedDeployment(
+          { namespace: workload.namespace, name: workload.primary, body: {}, dryRun: 'All' },
+          requestOptions(timeoutMs, 'merge'),
+        ),
     });
   }
   if (workload?.scaleCanaryToZero) {
     targets.push({
       what: `patch Deployment ${workload.namespace}/${workload.canary}/scale`,
-      patch: (c) => c.apps.patchNamespacedDeploymentScale({ namespace: workload.namespace, name: workload.canary, body: {}, dryRun: 'All' }, requestOptions(timeoutMs, 'merge')),
+      patch: (c) =>
+        c.apps.patchNamespacedDeploymentScale(
+          { namespace: workload.namespace, name: workload.canary, body: {}, dryRun: 'All' },
+          requestOptions(timeoutMs, 'merge'),
+        ),
     });
   }
   return targets;
@@ -204,7 +233,10 @@ export async function writeChecks(spec: RolloutSpec, kubeConfig: KubeConfig, tim
         }
         return { message: `may ${target.what} (server-side dry run: authorized, nothing stored)` };
       },
-      (error) => (apiCode(error) === 403 ? `RBAC refuses it: add the object's name to the patch rule's resourceNames in infra/k8s/rbac.yaml (group sluice:orchestrator)` : kubernetesFix(error)),
+      (error) =>
+        apiCode(error) === 403
+          ? `RBAC refuses it: add the object's name to the patch rule's resourceNames in infra/k8s/rbac.yaml (group sluice:orchestrator)`
+          : kubernetesFix(error),
     );
   }
   return checks;

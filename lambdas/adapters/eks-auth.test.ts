@@ -60,8 +60,12 @@ afterEach(() => {
 
 /** `aws eks get-token` under a frozen clock (`faketime -f`: the clock does not tick, so both timestamps are FIXED). */
 async function awsGetToken(args: { cluster: string; region: string; sessionToken?: string; execInfo?: string }): Promise<string> {
-  for (const [binary, pkg] of [[AWS, 'awscli'], [FAKETIME, 'faketime']] as const) {
-    if (!existsSync(binary)) throw new Error(`${binary} is missing: install Debian's ${pkg} (apt-get install ${pkg}); this test compares against it`);
+  for (const [binary, pkg] of [
+    [AWS, 'awscli'],
+    [FAKETIME, 'faketime'],
+  ] as const) {
+    if (!existsSync(binary))
+      throw new Error(`${binary} is missing: install Debian's ${pkg} (apt-get install ${pkg}); this test compares against it`);
   }
   const env: Record<string, string> = {
     PATH: '/usr/bin:/bin',
@@ -75,7 +79,10 @@ async function awsGetToken(args: { cluster: string; region: string; sessionToken
   };
   if (args.sessionToken) env.AWS_SESSION_TOKEN = args.sessionToken;
   if (args.execInfo) env.KUBERNETES_EXEC_INFO = args.execInfo;
-  const { stdout } = await run(FAKETIME, ['-f', FIXED, AWS, 'eks', 'get-token', '--cluster-name', args.cluster, '--region', args.region], { env, timeout: 60_000 });
+  const { stdout } = await run(FAKETIME, ['-f', FIXED, AWS, 'eks', 'get-token', '--cluster-name', args.cluster, '--region', args.region], {
+    env,
+    timeout: 60_000,
+  });
   return stdout;
 }
 
@@ -110,13 +117,22 @@ describe('eksToken matches `aws eks get-token` byte for byte', () => {
   it('sluice eks-token prints what aws eks get-token prints, in the apiVersion kubectl asks for', async () => {
     // Prepare
     stubAwsEnv(SESSION_TOKEN);
-    const execInfo = JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', spec: { interactive: false } });
+    const execInfo = JSON.stringify({
+      kind: 'ExecCredential',
+      apiVersion: 'client.authentication.k8s.io/v1',
+      spec: { interactive: false },
+    });
     const reference = await awsGetToken({ cluster: 'demo', region: 'eu-west-1', sessionToken: SESSION_TOKEN, execInfo });
     let stdout = '';
     // Act
     const code = await eksTokenCommand(
       { cluster: 'demo' },
-      { stdout: (s) => (stdout += s), stderr: () => {}, env: { AWS_REGION: 'eu-west-1', KUBERNETES_EXEC_INFO: execInfo }, now: () => FIXED_DATE },
+      {
+        stdout: (s) => (stdout += s),
+        stderr: () => {},
+        env: { AWS_REGION: 'eu-west-1', KUBERNETES_EXEC_INFO: execInfo },
+        now: () => FIXED_DATE,
+      },
     );
     // Assess
     expect(code).toBe(0);
@@ -128,7 +144,12 @@ describe('eksToken matches `aws eks get-token` byte for byte', () => {
 describe('the token', () => {
   it('is a presigned regional STS GetCallerIdentity URL bound to the cluster', async () => {
     // Act
-    const { token, expiresAt } = await eksToken({ cluster: 'prod', region: 'ap-southeast-2', credentials: { ...KEYS, sessionToken: SESSION_TOKEN }, now: FIXED_DATE });
+    const { token, expiresAt } = await eksToken({
+      cluster: 'prod',
+      region: 'ap-southeast-2',
+      credentials: { ...KEYS, sessionToken: SESSION_TOKEN },
+      now: FIXED_DATE,
+    });
     // Assess
     const url = decode(token);
     expect(url.origin).toBe('https://sts.ap-southeast-2.amazonaws.com');
@@ -161,7 +182,10 @@ describe('sluice eks-token usage', () => {
 
   it('takes the region from AWS_DEFAULT_REGION when no flag or AWS_REGION is given', async () => {
     let stdout = '';
-    const code = await eksTokenCommand({ cluster: 'demo' }, { stdout: (s) => (stdout += s), env: { AWS_DEFAULT_REGION: 'eu-central-1' }, credentials: KEYS });
+    const code = await eksTokenCommand(
+      { cluster: 'demo' },
+      { stdout: (s) => (stdout += s), env: { AWS_DEFAULT_REGION: 'eu-central-1' }, credentials: KEYS },
+    );
     expect(code).toBe(0);
     const credential = JSON.parse(stdout) as { apiVersion: string; status: { token: string } };
     expect(credential.apiVersion).toBe('client.authentication.k8s.io/v1beta1');
@@ -173,10 +197,11 @@ const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfakeclusterca\n-----END CERTIFI
 const ENDPOINT = 'https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com';
 
 describe('eksKubeConfig', () => {
-
   function fakeTokens(clock: { now: Date }) {
     let issued = 0;
-    const provider = vi.fn(async (): Promise<EksToken> => ({ token: `token-${++issued}`, expiresAt: new Date(clock.now.getTime() + 14 * 60_000) }));
+    const provider = vi.fn(
+      async (): Promise<EksToken> => ({ token: `token-${++issued}`, expiresAt: new Date(clock.now.getTime() + 14 * 60_000) }),
+    );
     return provider;
   }
 
@@ -190,7 +215,9 @@ describe('eksKubeConfig', () => {
 
   it('describes the cluster once per warm Lambda and connects with its endpoint, CA and the token', async () => {
     // Prepare
-    eks.on(DescribeClusterCommand).resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
+    eks
+      .on(DescribeClusterCommand)
+      .resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
     const clock = { now: FIXED_DATE };
     const tokenProvider = fakeTokens(clock);
     const eksClient = new EKSClient({ region: 'eu-west-1' });
@@ -213,10 +240,18 @@ describe('eksKubeConfig', () => {
 
   it('replaces the token once it is 10 minutes old, without describing the cluster again', async () => {
     // Prepare
-    eks.on(DescribeClusterCommand).resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
+    eks
+      .on(DescribeClusterCommand)
+      .resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
     const clock = { now: FIXED_DATE };
     const tokenProvider = fakeTokens(clock);
-    const options = { cluster: 'prod', region: 'eu-west-1', eksClient: new EKSClient({ region: 'eu-west-1' }), tokenProvider, now: () => clock.now };
+    const options = {
+      cluster: 'prod',
+      region: 'eu-west-1',
+      eksClient: new EKSClient({ region: 'eu-west-1' }),
+      tokenProvider,
+      now: () => clock.now,
+    };
     await eksKubeConfig(options);
     // Act
     clock.now = new Date(FIXED_DATE.getTime() + 9 * 60_000);
@@ -232,7 +267,9 @@ describe('eksKubeConfig', () => {
   it('signs with the Lambda credentials by default', async () => {
     // Prepare
     stubAwsEnv(SESSION_TOKEN);
-    eks.on(DescribeClusterCommand).resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
+    eks
+      .on(DescribeClusterCommand)
+      .resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
     // Act
     const kc = await eksKubeConfig({ cluster: 'prod', region: 'eu-west-1', eksClient: new EKSClient({ region: 'eu-west-1' }) });
     // Assess
@@ -244,8 +281,16 @@ describe('eksKubeConfig', () => {
   it('names the cluster when DescribeCluster fails, and asks again on the next call', async () => {
     // Prepare
     const notFound = Object.assign(new Error('No cluster found for name: prod.'), { name: 'ResourceNotFoundException', $fault: 'client' });
-    eks.on(DescribeClusterCommand).rejectsOnce(notFound).resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
-    const options = { cluster: 'prod', region: 'eu-west-1', eksClient: new EKSClient({ region: 'eu-west-1' }), tokenProvider: fakeTokens({ now: FIXED_DATE }) };
+    eks
+      .on(DescribeClusterCommand)
+      .rejectsOnce(notFound)
+      .resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
+    const options = {
+      cluster: 'prod',
+      region: 'eu-west-1',
+      eksClient: new EKSClient({ region: 'eu-west-1' }),
+      tokenProvider: fakeTokens({ now: FIXED_DATE }),
+    };
     // Act + Assess
     const failure = await eksKubeConfig(options).catch((error: unknown) => error);
     expect(failure).toMatchObject({ name: ERROR_NAMES.refused, message: 'EKS DescribeCluster prod (eu-west-1) failed', cause: notFound });
@@ -257,9 +302,12 @@ describe('eksKubeConfig', () => {
   it('treats an EKS server error as transient', async () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ServiceUnavailableException', $fault: 'server' });
     eks.on(DescribeClusterCommand).rejects(throttled);
-    const failure = await eksKubeConfig({ cluster: 'prod', region: 'eu-west-1', eksClient: new EKSClient({ region: 'eu-west-1' }), tokenProvider: fakeTokens({ now: FIXED_DATE }) }).catch(
-      (error: unknown) => error,
-    );
+    const failure = await eksKubeConfig({
+      cluster: 'prod',
+      region: 'eu-west-1',
+      eksClient: new EKSClient({ region: 'eu-west-1' }),
+      tokenProvider: fakeTokens({ now: FIXED_DATE }),
+    }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ name: ERROR_NAMES.transient });
   });
 });
@@ -306,10 +354,15 @@ current-context: kind-a
   });
 
   it('goes to EKS for a cluster named by name and region', async () => {
-    eks.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
+    eks
+      .on(DescribeClusterCommand, { name: 'prod-eks' })
+      .resolves({ cluster: { endpoint: ENDPOINT, certificateAuthority: { data: Buffer.from(CA_PEM).toString('base64') } } });
     const kc = await kubeConfigFor(
       { name: 'prod-eks', region: 'us-east-1' },
-      { eksClient: new EKSClient({ region: 'us-east-1' }), tokenProvider: async () => ({ token: 't', expiresAt: new Date(Date.now() + 14 * 60_000) }) },
+      {
+        eksClient: new EKSClient({ region: 'us-east-1' }),
+        tokenProvider: async () => ({ token: 't', expiresAt: new Date(Date.now() + 14 * 60_000) }),
+      },
     );
     expect(kc.getCurrentCluster()?.server).toBe(ENDPOINT);
     expect(kc.getCurrentUser()?.token).toBe('t');

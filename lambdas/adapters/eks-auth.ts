@@ -118,7 +118,11 @@ export async function eksToken(options: EksTokenOptions): Promise<EksToken> {
  * The ExecCredential `aws eks get-token` prints: Python's json.dumps spacing and key order,
  * timestamp `YYYY-MM-DDTHH:MM:SSZ`, and a trailing newline.
  */
-export function execCredential(token: string, expiresAt: Date, apiVersion: ExecCredentialApiVersion = 'client.authentication.k8s.io/v1beta1'): string {
+export function execCredential(
+  token: string,
+  expiresAt: Date,
+  apiVersion: ExecCredentialApiVersion = 'client.authentication.k8s.io/v1beta1',
+): string {
   const expirationTimestamp = expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const s = JSON.stringify;
   return `{"kind": "ExecCredential", "apiVersion": ${s(apiVersion)}, "spec": {}, "status": {"expirationTimestamp": ${s(expirationTimestamp)}, "token": ${s(token)}}}\n`;
@@ -161,7 +165,11 @@ export function clearEksAuthCache(): void {
 function isTransientAwsError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { $fault?: unknown; name?: unknown; $retryable?: unknown };
-  return e.$fault === 'server' || e.$retryable !== undefined || (typeof e.name === 'string' && /Throttl|TooManyRequests|Timeout|ECONNRESET|ECONNREFUSED/i.test(e.name));
+  return (
+    e.$fault === 'server' ||
+    e.$retryable !== undefined ||
+    (typeof e.name === 'string' && /Throttl|TooManyRequests|Timeout|ECONNRESET|ECONNREFUSED/i.test(e.name))
+  );
 }
 
 async function describeCluster(client: EksDescribeClient, cluster: string, region: string): Promise<ClusterEndpoint> {
@@ -176,7 +184,9 @@ async function describeCluster(client: EksDescribeClient, cluster: string, regio
   const caData = output.cluster?.certificateAuthority?.data;
   if (!server || !caData) {
     // A cluster still CREATING has neither yet.
-    throw new RefusedError(`EKS cluster ${cluster} (${region}) has no endpoint or certificate authority yet (status ${output.cluster?.status ?? 'unknown'})`);
+    throw new RefusedError(
+      `EKS cluster ${cluster} (${region}) has no endpoint or certificate authority yet (status ${output.cluster?.status ?? 'unknown'})`,
+    );
   }
   return { server, caData };
 }
@@ -206,7 +216,8 @@ export async function eksKubeConfig(options: EksKubeConfigOptions): Promise<Kube
   if (pending) {
     const current = await pending.catch(() => undefined);
     // Only the caller that saw this token replaces it; a concurrent caller may have done so already.
-    if (entry.token === pending && (!current || current.expiresAt.getTime() - now().getTime() < TOKEN_REFRESH_MARGIN_MS)) delete entry.token;
+    if (entry.token === pending && (!current || current.expiresAt.getTime() - now().getTime() < TOKEN_REFRESH_MARGIN_MS))
+      delete entry.token;
   }
   if (!entry.token) {
     const provide = options.tokenProvider ?? ((args: { cluster: string; region: string }) => eksToken({ ...args, now: now() }));

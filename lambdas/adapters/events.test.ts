@@ -41,7 +41,12 @@ describe('LocalEventPublisher', () => {
   it('never lets a task token or a response URL out, even when a caller spreads one in', async () => {
     const lines: string[] = [];
     const publisher = new LocalEventPublisher(store, (line) => lines.push(line), { now: () => now });
-    const leaky = { ...base, detailType: 'Approval Requested', taskToken: 'AAAA-secret', response_url: 'https://hooks.slack.com/actions/T1/2/abc' };
+    const leaky = {
+      ...base,
+      detailType: 'Approval Requested',
+      taskToken: 'AAAA-secret',
+      response_url: 'https://hooks.slack.com/actions/T1/2/abc',
+    };
 
     await publisher.publish(leaky as Omit<SluiceEvent, 'sequence' | 'at'>);
 
@@ -64,7 +69,14 @@ describe('sanitizeEvent', () => {
 
     const clean = sanitizeEvent(event);
 
-    expect(clean).toEqual({ ...base, detailType: 'Rollout Aborted', sequence: 3, at: now.toISOString(), reason: 'aborted via [redacted] by bob', verdict });
+    expect(clean).toEqual({
+      ...base,
+      detailType: 'Rollout Aborted',
+      sequence: 3,
+      at: now.toISOString(),
+      reason: 'aborted via [redacted] by bob',
+      verdict,
+    });
   });
 });
 
@@ -76,7 +88,12 @@ describe('EventBridgePublisher', () => {
 
   it('sends exactly one PutEvents entry to the one bus, source sluice, with the event as detail', async () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
-    const publisher = new EventBridgePublisher({ busName: 'sluice-bus', client: new EventBridgeClient({ region: 'us-east-1' }), store, now: () => now });
+    const publisher = new EventBridgePublisher({
+      busName: 'sluice-bus',
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      store,
+      now: () => now,
+    });
 
     await publisher.publish({ ...base, detailType: 'Weight Changed', weights: { primary: 95, canary: 5 } });
 
@@ -87,7 +104,14 @@ describe('EventBridgePublisher', () => {
             EventBusName: 'sluice-bus',
             Source: 'sluice',
             DetailType: 'Weight Changed',
-            Detail: JSON.stringify({ target: 'podinfo', version: 'v2', execution: 'podinfo-v2', sequence: 1, at: now.toISOString(), weights: { primary: 95, canary: 5 } }),
+            Detail: JSON.stringify({
+              target: 'podinfo',
+              version: 'v2',
+              execution: 'podinfo-v2',
+              sequence: 1,
+              at: now.toISOString(),
+              weights: { primary: 95, canary: 5 },
+            }),
             Time: now,
           },
         ],
@@ -98,28 +122,51 @@ describe('EventBridgePublisher', () => {
 
   it('carries the verdict evidence and increasing sequence numbers', async () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
-    const publisher = new EventBridgePublisher({ busName: 'sluice-bus', client: new EventBridgeClient({ region: 'us-east-1' }), store, now: () => now });
+    const publisher = new EventBridgePublisher({
+      busName: 'sluice-bus',
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      store,
+      now: () => now,
+    });
 
     await publisher.publish({ ...base, detailType: 'Rollout Started' });
     await publisher.publish({ ...base, detailType: 'Analysis Completed', verdict });
 
-    const details = eventBridge.commandCalls(PutEventsCommand).map((call) => JSON.parse(call.args[0].input.Entries?.[0]?.Detail ?? '{}') as SluiceEvent);
+    const details = eventBridge
+      .commandCalls(PutEventsCommand)
+      .map((call) => JSON.parse(call.args[0].input.Entries?.[0]?.Detail ?? '{}') as SluiceEvent);
     expect(details.map((detail) => detail.sequence)).toEqual([1, 2]);
     expect(details[1]?.verdict).toEqual(verdict);
   });
 
   it('fails loudly when EventBridge reports a failed entry, naming the event and the error code', async () => {
-    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'not allowed on bus' }] });
-    const publisher = new EventBridgePublisher({ busName: 'sluice-bus', client: new EventBridgeClient({ region: 'us-east-1' }), store, now: () => now });
+    eventBridge
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'AccessDeniedException', ErrorMessage: 'not allowed on bus' }] });
+    const publisher = new EventBridgePublisher({
+      busName: 'sluice-bus',
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      store,
+      now: () => now,
+    });
 
     const publishing = publisher.publish({ ...base, detailType: 'Rollout Promoted', outcome: 'promoted' });
 
-    await expect(publishing).rejects.toThrow('publishing event "Rollout Promoted" #1 of podinfo-v2 to bus sluice-bus failed: AccessDeniedException not allowed on bus');
+    await expect(publishing).rejects.toThrow(
+      'publishing event "Rollout Promoted" #1 of podinfo-v2 to bus sluice-bus failed: AccessDeniedException not allowed on bus',
+    );
   });
 
   it('marks a throttled entry as transient so the state machine retries it', async () => {
-    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'rate exceeded' }] });
-    const publisher = new EventBridgePublisher({ busName: 'sluice-bus', client: new EventBridgeClient({ region: 'us-east-1' }), store, now: () => now });
+    eventBridge
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'ThrottlingException', ErrorMessage: 'rate exceeded' }] });
+    const publisher = new EventBridgePublisher({
+      busName: 'sluice-bus',
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      store,
+      now: () => now,
+    });
 
     const publishing = publisher.publish({ ...base, detailType: 'Weight Changed' });
 
@@ -128,7 +175,12 @@ describe('EventBridgePublisher', () => {
 
   it('never puts a task token on the bus', async () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
-    const publisher = new EventBridgePublisher({ busName: 'sluice-bus', client: new EventBridgeClient({ region: 'us-east-1' }), store, now: () => now });
+    const publisher = new EventBridgePublisher({
+      busName: 'sluice-bus',
+      client: new EventBridgeClient({ region: 'us-east-1' }),
+      store,
+      now: () => now,
+    });
     const leaky = { ...base, detailType: 'Approval Requested', taskToken: 'AAAA-secret' };
 
     await publisher.publish(leaky as Omit<SluiceEvent, 'sequence' | 'at'>);

@@ -63,7 +63,11 @@ export class LocalEventPublisher implements EventPublisher {
   readonly #log: (line: string) => void;
   readonly #now: () => Date;
 
-  constructor(store: RolloutStore, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`), options: LocalEventPublisherOptions = {}) {
+  constructor(
+    store: RolloutStore,
+    log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    options: LocalEventPublisherOptions = {},
+  ) {
     this.#store = store;
     this.#log = log;
     this.#now = options.now ?? (() => new Date());
@@ -121,7 +125,15 @@ export class EventBridgePublisher implements EventPublisher {
     try {
       out = await this.#client.send(
         new PutEventsCommand({
-          Entries: [{ EventBusName: this.#bus, Source: EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(detail), Time: new Date(stamped.at) }],
+          Entries: [
+            {
+              EventBusName: this.#bus,
+              Source: EVENT_SOURCE,
+              DetailType: detailType,
+              Detail: JSON.stringify(detail),
+              Time: new Date(stamped.at),
+            },
+          ],
         }),
       );
     } catch (error) {

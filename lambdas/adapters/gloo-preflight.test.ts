@@ -29,7 +29,11 @@ beforeEach(async () => {
 function parts() {
   const spec = testSpec();
   const kubeConfig = kube.kubeConfig();
-  return { spec, router: new UpstreamGroupRouter({ kubeConfig, spec, statusSettleMs: 0 }), workload: new DeploymentWorkload({ kubeConfig, spec }) };
+  return {
+    spec,
+    router: new UpstreamGroupRouter({ kubeConfig, spec, statusSettleMs: 0 }),
+    workload: new DeploymentWorkload({ kubeConfig, spec }),
+  };
 }
 
 describe('preflightGloo', () => {
@@ -54,7 +58,11 @@ describe('preflightGloo', () => {
 
     const checks = await preflightGloo(parts());
 
-    expect(checks).toContainEqual({ name: 'canary-hpa', status: 'note', message: 'a HorizontalPodAutoscaler manages Deployment default/podinfo: Sluice will leave its replica count alone' });
+    expect(checks).toContainEqual({
+      name: 'canary-hpa',
+      status: 'note',
+      message: 'a HorizontalPodAutoscaler manages Deployment default/podinfo: Sluice will leave its replica count alone',
+    });
   });
 
   it('refuses weights that are not the start state, naming the weights found, and a canary that is not ready', async () => {

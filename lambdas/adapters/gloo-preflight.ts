@@ -21,7 +21,12 @@ export interface PreflightCheck {
 export class PreflightRefusedError extends RefusedError {
   readonly checks: PreflightCheck[];
   constructor(checks: PreflightCheck[]) {
-    super(`preflight failed: ${checks.filter((c) => c.status === 'failed').map((c) => c.message).join('; ')}`);
+    super(
+      `preflight failed: ${checks
+        .filter((c) => c.status === 'failed')
+        .map((c) => c.message)
+        .join('; ')}`,
+    );
     this.checks = checks;
   }
 }
@@ -58,7 +63,10 @@ export async function preflightGloo(options: PreflightOptions): Promise<Prefligh
 
   await check('router', async () => {
     await router.reconcile();
-    return { status: 'ok', message: `${routerName} lists the primary and canary upstreams, both exist, and a route sends traffic through it` };
+    return {
+      status: 'ok',
+      message: `${routerName} lists the primary and canary upstreams, both exist, and a route sends traffic through it`,
+    };
   });
   const w = spec.spec.workload;
   if (workload && w) {
@@ -68,7 +76,11 @@ export async function preflightGloo(options: PreflightOptions): Promise<Prefligh
       return { status: 'ok', message: `canary ${canary} is ready` };
     });
     if (workload.hasHpa && (await workload.hasHpa('canary'))) {
-      checks.push({ name: 'canary-hpa', status: 'note', message: `a HorizontalPodAutoscaler manages ${canary}: Sluice will leave its replica count alone` });
+      checks.push({
+        name: 'canary-hpa',
+        status: 'note',
+        message: `a HorizontalPodAutoscaler manages ${canary}: Sluice will leave its replica count alone`,
+      });
     }
   }
   await check('start-weights', async () => {

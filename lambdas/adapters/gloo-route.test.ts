@@ -30,7 +30,11 @@ afterEach(() => {
   kube.faults.clear();
 });
 
-const otherRoute = { name: 'health', matchers: [{ exact: '/healthz' }], routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } } };
+const otherRoute = {
+  name: 'health',
+  matchers: [{ exact: '/healthz' }],
+  routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } },
+};
 const multiRoute = (weights: Weights, name: string | undefined = 'main') => ({
   ...(name ? { name } : {}),
   matchers: [{ prefix: '/' }],
@@ -39,7 +43,12 @@ const multiRoute = (weights: Weights, name: string | undefined = 'main') => ({
 
 function routeObject(kind: 'VirtualService' | 'RouteTable', routes: unknown[]): KubeObject {
   return kind === 'VirtualService'
-    ? { apiVersion: 'gateway.solo.io/v1', kind, metadata: { name: 'podinfo', namespace: GLOO_NS }, spec: { virtualHost: { domains: ['*'], routes } } }
+    ? {
+        apiVersion: 'gateway.solo.io/v1',
+        kind,
+        metadata: { name: 'podinfo', namespace: GLOO_NS },
+        spec: { virtualHost: { domains: ['*'], routes } },
+      }
     : { apiVersion: 'gateway.solo.io/v1', kind, metadata: { name: 'podinfo-routes', namespace: GLOO_NS }, spec: { routes } };
 }
 
@@ -49,7 +58,11 @@ function storedRoutes(kind: 'VirtualService' | 'RouteTable'): Array<Record<strin
   return (kind === 'VirtualService' ? spec.virtualHost?.routes : spec.routes) ?? [];
 }
 
-function specFor(kind: 'VirtualService' | 'RouteTable', route: { name?: string; index?: number } = { name: 'main' }, extra: Partial<Parameters<typeof testSpec>[0]> = {}): RolloutSpec {
+function specFor(
+  kind: 'VirtualService' | 'RouteTable',
+  route: { name?: string; index?: number } = { name: 'main' },
+  extra: Partial<Parameters<typeof testSpec>[0]> = {},
+): RolloutSpec {
   const ref = kind === 'VirtualService' ? { virtualService: 'podinfo' } : { routeTable: 'podinfo-routes' };
   return testSpec({ ...extra, router: { kind, route: { ...ref, namespace: GLOO_NS, ...route }, ...extra.router } });
 }
@@ -59,12 +72,16 @@ async function seed(kind: 'VirtualService' | 'RouteTable', routes: unknown[]): P
   kube.apply(upstream(CANARY_UPSTREAM));
   kube.apply(routeObject(kind, routes));
   const name = kind === 'VirtualService' ? 'podinfo' : 'podinfo-routes';
-  await until(() => (kube.get('gateway.solo.io/v1', kind, GLOO_NS, name)?.status as { statuses?: object } | undefined)?.statuses !== undefined, `Gloo to judge the ${kind}`);
+  await until(
+    () => (kube.get('gateway.solo.io/v1', kind, GLOO_NS, name)?.status as { statuses?: object } | undefined)?.statuses !== undefined,
+    `Gloo to judge the ${kind}`,
+  );
 }
 
 for (const kind of ['VirtualService', 'RouteTable'] as const) {
   describe(`RouteRouter on a ${kind}`, () => {
-    const router = (overrides: Partial<GlooRouterOptions> = {}) => new RouteRouter({ kubeConfig: kube.kubeConfig(), spec: specFor(kind), ...FAST, ...overrides });
+    const router = (overrides: Partial<GlooRouterOptions> = {}) =>
+      new RouteRouter({ kubeConfig: kube.kubeConfig(), spec: specFor(kind), ...FAST, ...overrides });
 
     beforeEach(async () => {
       await seed(kind, [otherRoute, multiRoute(start)]);
@@ -95,17 +112,23 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
       await router().setWeights(step, start);
       kube.apply(routeObject(kind, [otherRoute, multiRoute({ primary: 60, canary: 40 })]));
 
-      const error = await router().setWeights({ primary: 90, canary: 10 }, step).catch((e: unknown) => e);
+      const error = await router()
+        .setWeights({ primary: 90, canary: 10 }, step)
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(ConflictError);
-      expect((error as Error).message).toMatch(new RegExp(`${kind} gloo-system/podinfo(-routes)? holds primary 60 / canary 40, but Sluice last wrote primary 95 / canary 5`));
+      expect((error as Error).message).toMatch(
+        new RegExp(`${kind} gloo-system/podinfo(-routes)? holds primary 60 / canary 40, but Sluice last wrote primary 95 / canary 5`),
+      );
       expect(storedRoutes(kind)[1]).toEqual(multiRoute({ primary: 60, canary: 40 }));
     });
 
     it('reports a 5xx as transient with the weights unchanged', async () => {
       kube.faults.add({ verb: 'patch', status: 502 });
 
-      const error = await router().setWeights(step, start).catch((e: unknown) => e);
+      const error = await router()
+        .setWeights(step, start)
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(TransientError);
       expect((error as Error).message).toMatch(new RegExp(`${kind} gloo-system/podinfo(-routes)? patch failed: 502`));
@@ -113,20 +136,37 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
     });
 
     it('refuses, naming the object, when the route is missing or has no multi destinations', async () => {
-      const missing = await router({ spec: specFor(kind, { name: 'nope' }) }).reconcile().catch((e: unknown) => e);
+      const missing = await router({ spec: specFor(kind, { name: 'nope' }) })
+        .reconcile()
+        .catch((e: unknown) => e);
       await seed(kind, [{ ...otherRoute, name: 'main' }]);
-      const single = await router().reconcile().catch((e: unknown) => e);
+      const single = await router()
+        .reconcile()
+        .catch((e: unknown) => e);
 
       expect(missing).toBeInstanceOf(RefusedError);
-      expect((missing as Error).message).toMatch(new RegExp(`${kind} gloo-system/podinfo(-routes)? has no route named 'nope' \\(spec.router.route.name\\)`));
+      expect((missing as Error).message).toMatch(
+        new RegExp(`${kind} gloo-system/podinfo(-routes)? has no route named 'nope' \\(spec.router.route.name\\)`),
+      );
       expect(single).toBeInstanceOf(RefusedError);
       expect((single as Error).message).toMatch(/route 'main' has no routeAction.multi destinations/);
     });
 
     it('refuses when the object itself is missing', async () => {
-      const spec = testSpec({ router: { kind, route: { ...(kind === 'VirtualService' ? { virtualService: 'absent' } : { routeTable: 'absent' }), namespace: GLOO_NS, name: 'main' } } });
+      const spec = testSpec({
+        router: {
+          kind,
+          route: {
+            ...(kind === 'VirtualService' ? { virtualService: 'absent' } : { routeTable: 'absent' }),
+            namespace: GLOO_NS,
+            name: 'main',
+          },
+        },
+      });
 
-      const error = await router({ spec }).reconcile().catch((e: unknown) => e);
+      const error = await router({ spec })
+        .reconcile()
+        .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(RefusedError);
       expect((error as Error).message).toMatch(new RegExp(`${kind} gloo-system/absent not found`));
@@ -134,7 +174,11 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
 
     it('with route promotion, adds the new canary upstream at weight 0 in place of the retired one', async () => {
       kube.apply(upstream('podinfo-v3'));
-      const spec = specFor(kind, { name: 'main' }, { promotion: 'route', workload: undefined, router: { canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } } });
+      const spec = specFor(
+        kind,
+        { name: 'main' },
+        { promotion: 'route', workload: undefined, router: { canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } } },
+      );
 
       await router({ spec }).reconcile();
 
@@ -156,9 +200,17 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
 }
 
 describe('RouteRouter on a RouteTable named with its VirtualService: preflight checks the delegation', () => {
-  const spec = () => testSpec({ router: { kind: 'RouteTable', route: { routeTable: 'podinfo-routes', virtualService: 'podinfo', namespace: GLOO_NS, name: 'main' } } });
+  const spec = () =>
+    testSpec({
+      router: { kind: 'RouteTable', route: { routeTable: 'podinfo-routes', virtualService: 'podinfo', namespace: GLOO_NS, name: 'main' } },
+    });
   const router = () => new RouteRouter({ kubeConfig: kube.kubeConfig(), spec: spec(), ...FAST });
-  const vsWith = (routes: unknown[]): KubeObject => ({ apiVersion: 'gateway.solo.io/v1', kind: 'VirtualService', metadata: { name: 'podinfo', namespace: GLOO_NS }, spec: { virtualHost: { domains: ['*'], routes } } });
+  const vsWith = (routes: unknown[]): KubeObject => ({
+    apiVersion: 'gateway.solo.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'podinfo', namespace: GLOO_NS },
+    spec: { virtualHost: { domains: ['*'], routes } },
+  });
 
   beforeEach(async () => {
     await seed('RouteTable', [otherRoute, multiRoute(start)]);
@@ -172,11 +224,17 @@ describe('RouteRouter on a RouteTable named with its VirtualService: preflight c
   });
 
   it('refuses, naming both objects, when the VirtualService delegates elsewhere or not at all; nothing is written', async () => {
-    kube.apply(vsWith([{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'other-routes', namespace: GLOO_NS } } }, otherRoute]));
+    kube.apply(
+      vsWith([{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'other-routes', namespace: GLOO_NS } } }, otherRoute]),
+    );
     const before = storedRoutes('RouteTable');
-    const error = await router().reconcile().catch((e: unknown) => e);
+    const error = await router()
+      .reconcile()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RefusedError);
-    expect((error as Error).message).toBe(`VirtualService ${GLOO_NS}/podinfo has no route delegating to RouteTable ${GLOO_NS}/podinfo-routes (delegateAction): traffic would not reach the table's weights`);
+    expect((error as Error).message).toBe(
+      `VirtualService ${GLOO_NS}/podinfo has no route delegating to RouteTable ${GLOO_NS}/podinfo-routes (delegateAction): traffic would not reach the table's weights`,
+    );
     expect(storedRoutes('RouteTable')).toEqual(before);
   });
 });

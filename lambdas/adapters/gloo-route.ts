@@ -103,12 +103,20 @@ export class GlooRouteObject {
     const { group, version, plural } = GLOO_KINDS[this.target.kind];
     let raw: unknown;
     try {
-      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace: this.target.namespace, name: this.target.name }, requestOptions(this.#timeoutMs)));
+      raw = await honourRetryAfter(() =>
+        this.#custom.getNamespacedCustomObject(
+          { group, version, plural, namespace: this.target.namespace, name: this.target.name },
+          requestOptions(this.#timeoutMs),
+        ),
+      );
     } catch (error) {
       throw kubeError(error, 'get', this.ref, { notFound, hint: 'spec.router.route' });
     }
     const parsed = this.target.kind === 'VirtualService' ? virtualServiceSchema.safeParse(raw) : routeTableSchema.safeParse(raw);
-    if (!parsed.success) throw new Error(`${this.what} is not a Gloo ${this.target.kind} Sluice can read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `${this.what} is not a Gloo ${this.target.kind} Sluice can read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const object: Record<string, unknown> = parsed.data;
     const spec = parsed.data.spec as { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] };
     const routes = (this.target.kind === 'VirtualService' ? spec.virtualHost?.routes : spec.routes) ?? [];
@@ -124,10 +132,12 @@ export class GlooRouteObject {
       if (at < 0) throw new RefusedError(`${this.what} has no route named '${routeName}' (spec.router.route.name)`);
     } else if (index !== undefined) {
       at = index;
-      if (at >= routes.length) throw new RefusedError(`${this.what} has ${routes.length} routes; spec.router.route.index ${index} is outside them`);
+      if (at >= routes.length)
+        throw new RefusedError(`${this.what} has ${routes.length} routes; spec.router.route.index ${index} is outside them`);
     } else {
       const matches = routes.flatMap((route, i) => (fallback(route) ? [i] : []));
-      if (matches.length !== 1) throw new RefusedError(`${this.what} has ${matches.length} routes that ${fallbackWhat}: name the route in spec.router.route.name`);
+      if (matches.length !== 1)
+        throw new RefusedError(`${this.what} has ${matches.length} routes that ${fallbackWhat}: name the route in spec.router.route.name`);
       at = matches[0] ?? 0;
     }
     const route = routes[at];
@@ -142,7 +152,14 @@ export class GlooRouteObject {
     try {
       await honourRetryAfter(() =>
         this.#custom.patchNamespacedCustomObject(
-          { group, version, plural, namespace: this.target.namespace, name: this.target.name, body: { metadata: { resourceVersion }, spec } },
+          {
+            group,
+            version,
+            plural,
+            namespace: this.target.namespace,
+            name: this.target.name,
+            body: { metadata: { resourceVersion }, spec },
+          },
           requestOptions(this.#timeoutMs, 'merge'),
         ),
       );
@@ -176,7 +193,8 @@ export async function setRouteShadow(
   shadow: { percentage: number } | null,
   tuning: { retry: ConflictRetry; settleMs: number },
 ): Promise<void> {
-  if (shadow && !(shadow.percentage > 0 && shadow.percentage <= 100)) throw new Error(`shadow percentage ${shadow.percentage} is outside (0, 100]`);
+  if (shadow && !(shadow.percentage > 0 && shadow.percentage <= 100))
+    throw new Error(`shadow percentage ${shadow.percentage} is outside (0, 100]`);
   let label = object.what;
   const waiter = await retryOnConflict(
     `${object.what} patch`,
@@ -186,11 +204,14 @@ export async function setRouteShadow(
       label = object.routeLabel(index, route);
       const current = route.options?.shadowing;
       const unchanged = shadow
-        ? current?.percentage === shadow.percentage && sameRef(current.upstream, { name: canary.name, namespace: canary.namespace ?? '' }, object.target.namespace)
+        ? current?.percentage === shadow.percentage &&
+          sameRef(current.upstream, { name: canary.name, namespace: canary.namespace ?? '' }, object.target.namespace)
         : current === undefined;
       if (unchanged) return undefined;
       const { shadowing: _old, ...rest } = route.options ?? {};
-      const options = shadow ? { ...rest, shadowing: { upstream: { name: canary.name, namespace: canary.namespace }, percentage: shadow.percentage } } : rest;
+      const options = shadow
+        ? { ...rest, shadowing: { upstream: { name: canary.name, namespace: canary.namespace }, percentage: shadow.percentage } }
+        : rest;
       const { options: _previous, ...bare } = route;
       const updated: GlooRoute = Object.keys(options).length ? { ...bare, options } : bare;
       const wait = await watchVerdict([object.verdictSource()], tuning.settleMs);
@@ -204,7 +225,8 @@ export async function setRouteShadow(
   );
   if (!waiter) return;
   const rejected = await waiter();
-  if (rejected !== undefined) throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
+  if (rejected !== undefined)
+    throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
 }
 
 /** Refuses unless both Upstream objects exist (preflight: nothing is written). */
@@ -215,7 +237,12 @@ export async function assertUpstreamsExist(custom: CustomObjectsApi, router: Rou
     try {
       await custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(timeoutMs));
     } catch (error) {
-      throw kubeError(error, 'get', { kind: 'Upstream', resource: plural, namespace, name }, { notFound: 'refused', hint: `spec.router.${side}.upstream` });
+      throw kubeError(
+        error,
+        'get',
+        { kind: 'Upstream', resource: plural, namespace, name },
+        { notFound: 'refused', hint: `spec.router.${side}.upstream` },
+      );
     }
   }
 }
@@ -261,14 +288,21 @@ export class RouteRouter implements TrafficRouter {
 
   /** Without a route name or index, the route is the only one whose `multi` lists the primary upstream. */
   #carriesPrimary = (route: GlooRoute): boolean =>
-    (route.routeAction?.multi?.destinations ?? []).some((d) => sameRef(d.destination.upstream, this.#router.primary.upstream, this.#object.target.namespace));
+    (route.routeAction?.multi?.destinations ?? []).some((d) =>
+      sameRef(d.destination.upstream, this.#router.primary.upstream, this.#object.target.namespace),
+    );
 
   async #readRoute(notFound: 'refused' | 'error' = 'error'): Promise<LocatedRoute> {
     const snapshot = await this.#object.read(notFound);
-    const { index, route } = this.#object.locate(snapshot.routes, this.#carriesPrimary, 'send weighted (multi) traffic to the primary upstream');
+    const { index, route } = this.#object.locate(
+      snapshot.routes,
+      this.#carriesPrimary,
+      'send weighted (multi) traffic to the primary upstream',
+    );
     const label = this.#object.routeLabel(index, route);
     const destinations = route.routeAction?.multi?.destinations;
-    if (!destinations) throw new RefusedError(`${label} has no routeAction.multi destinations: Sluice sets the weights of a multi-destination route`);
+    if (!destinations)
+      throw new RefusedError(`${label} has no routeAction.multi destinations: Sluice sets the weights of a multi-destination route`);
     return { snapshot, index, route, label, destinations };
   }
 
@@ -284,7 +318,8 @@ export class RouteRouter implements TrafficRouter {
   #plan(read: LocatedRoute): WeightedDestination[] | undefined {
     const found = readWeights(read.destinations, this.#router, this.#object.target.namespace);
     if (!('problem' in found)) return undefined;
-    const adopted = promotionMode(this.#spec) === 'route' ? adoptCanary(read.destinations, this.#router, this.#object.target.namespace) : undefined;
+    const adopted =
+      promotionMode(this.#spec) === 'route' ? adoptCanary(read.destinations, this.#router, this.#object.target.namespace) : undefined;
     if (!adopted || 'problem' in adopted) throw new RefusedError(`${read.label} ${adopted?.problem ?? found.problem}`);
     return adopted.destinations;
   }
@@ -299,11 +334,15 @@ export class RouteRouter implements TrafficRouter {
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
     await this.#assertDelegated(located.snapshot.object);
     if (!needsWrite) return;
-    await retryOnConflict(`${this.#object.what} patch`, async () => {
-      const read = await this.#readRoute('refused');
-      const destinations = this.#plan(read);
-      if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
-    }, this.#retry);
+    await retryOnConflict(
+      `${this.#object.what} patch`,
+      async () => {
+        const read = await this.#readRoute('refused');
+        const destinations = this.#plan(read);
+        if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
+      },
+      this.#retry,
+    );
   }
 
   /**
@@ -316,12 +355,25 @@ export class RouteRouter implements TrafficRouter {
   async #assertDelegated(table: Record<string, unknown>): Promise<void> {
     const ref = this.#router.route;
     if (this.#router.kind !== 'RouteTable' || !ref?.virtualService) return;
-    const vs = new GlooRouteObject(this.#custom, { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace }, this.#timeoutMs);
+    const vs = new GlooRouteObject(
+      this.#custom,
+      { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace },
+      this.#timeoutMs,
+    );
     const { routes } = await vs.read('refused');
     const { name, namespace } = this.#object.target;
-    const labels = ((table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {});
+    const labels = (table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
     const delegates = routes.some((route) => {
-      const action = (route as { delegateAction?: { ref?: { name?: string; namespace?: string }; name?: string; namespace?: string; selector?: { labels?: Record<string, string>; namespaces?: string[] } } }).delegateAction;
+      const action = (
+        route as {
+          delegateAction?: {
+            ref?: { name?: string; namespace?: string };
+            name?: string;
+            namespace?: string;
+            selector?: { labels?: Record<string, string>; namespaces?: string[] };
+          };
+        }
+      ).delegateAction;
       if (!action) return false;
       const direct = action.ref ?? (action.name ? { name: action.name, namespace: action.namespace } : undefined);
       if (direct) return direct.name === name && (direct.namespace ?? ref.namespace) === namespace;
@@ -330,7 +382,10 @@ export class RouteRouter implements TrafficRouter {
       const inNamespace = (selector.namespaces ?? [ref.namespace]).some((n) => n === '*' || n === namespace);
       return inNamespace && Object.entries(selector.labels ?? {}).every(([k, v]) => labels[k] === v);
     });
-    if (!delegates) throw new RefusedError(`${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`);
+    if (!delegates)
+      throw new RefusedError(
+        `${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`,
+      );
   }
 
   async getWeights(): Promise<Weights> {
@@ -359,9 +414,16 @@ export class RouteRouter implements TrafficRouter {
   }
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {
-    await setRouteShadow(this.#object, this.#carriesPrimary, 'send weighted (multi) traffic to the primary upstream', this.#router.canary.upstream, shadow, {
-      retry: this.#retry,
-      settleMs: this.#settleMs,
-    });
+    await setRouteShadow(
+      this.#object,
+      this.#carriesPrimary,
+      'send weighted (multi) traffic to the primary upstream',
+      this.#router.canary.upstream,
+      shadow,
+      {
+        retry: this.#retry,
+        settleMs: this.#settleMs,
+      },
+    );
   }
 }

@@ -59,7 +59,9 @@ const step = { primary: 90, canary: 10 };
 describe('UpstreamGroupRouter.setWeights', () => {
   it('writes the new weights, replacing the destination list whole', async () => {
     // Prepare: an extra field on a destination must survive the rewrite.
-    kube.apply(upstreamGroup([{ ...destination(PRIMARY_UPSTREAM, 100), options: { headerManipulation: {} } }, destination(CANARY_UPSTREAM, 0)]));
+    kube.apply(
+      upstreamGroup([{ ...destination(PRIMARY_UPSTREAM, 100), options: { headerManipulation: {} } }, destination(CANARY_UPSTREAM, 0)]),
+    );
 
     // Act
     await router().setWeights(step, start);
@@ -86,7 +88,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
   it('gives up on throttling that does not end as transient (the state machine retries later)', async () => {
     kube.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 0 });
 
-    const error = await router().getWeights().catch((e: unknown) => e);
+    const error = await router()
+      .getWeights()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/^UpstreamGroup gloo-system\/podinfo get failed: 429/);
@@ -103,7 +107,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
   it('gives up on an endless 409 storm as transient, leaving the weights alone', async () => {
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 409 });
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo patch failed: 409 conflict on 5 attempts/);
@@ -115,10 +121,14 @@ describe('UpstreamGroupRouter.setWeights', () => {
     await glooSettled(kube);
     const before = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.metadata.resourceVersion;
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConflictError);
-    expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo holds primary 50 \/ canary 50, but Sluice last wrote primary 100 \/ canary 0: someone else is steering/);
+    expect((error as Error).message).toMatch(
+      /UpstreamGroup gloo-system\/podinfo holds primary 50 \/ canary 50, but Sluice last wrote primary 100 \/ canary 0: someone else is steering/,
+    );
     expect(kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.metadata.resourceVersion).toBe(before);
   });
 
@@ -127,7 +137,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', delayMs: 300, times: 1 });
     setTimeout(() => kube.apply(groupWith({ primary: 70, canary: 30 })), 100);
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConflictError);
     expect(await router().getWeights()).toEqual({ primary: 70, canary: 30 });
@@ -150,7 +162,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
   ])('reports %s as transient and leaves the weights unchanged', async (_what, fault, message) => {
     kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', ...fault });
 
-    const error = await router({ requestTimeoutMs: 300 }).setWeights(step, start).catch((e: unknown) => e);
+    const error = await router({ requestTimeoutMs: 300 })
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(message);
@@ -161,7 +175,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
   it('names the verb and resource when RBAC refuses the patch, without calling it transient', async () => {
     kube.addToken('read-only', [{ verbs: ['get'], apiGroups: ['gloo.solo.io'], resources: ['upstreamgroups'] }]);
 
-    const error = await router({ kubeConfig: kube.kubeConfig('read-only') }).setWeights(step, start).catch((e: unknown) => e);
+    const error = await router({ kubeConfig: kube.kubeConfig('read-only') })
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(TransientError);
@@ -170,9 +186,15 @@ describe('UpstreamGroupRouter.setWeights', () => {
   });
 
   it("reports a write Gloo's strict validation webhook denies with Gloo's reason, not as an RBAC problem", async () => {
-    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [destination weights]' });
+    kube.faults.add({
+      verb: 'patch',
+      resource: 'upstreamgroups',
+      admissionDenial: 'resource incompatible with current Gloo snapshot: [destination weights]',
+    });
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
     expect(error).not.toBeInstanceOf(TransientError);
     expect((error as Error).message).toBe(
@@ -181,12 +203,16 @@ describe('UpstreamGroupRouter.setWeights', () => {
     expect(await router().getWeights()).toEqual(start);
   });
 
-  it('fails with Gloo\'s reason when Gloo rejects the group, and puts the old weights back', async () => {
+  it("fails with Gloo's reason when Gloo rejects the group, and puts the old weights back", async () => {
     kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination # 2: upstream is bogus');
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
 
-    expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo was rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination # 2: upstream is bogus; reverted to primary 100 \/ canary 0/);
+    expect((error as Error).message).toMatch(
+      /UpstreamGroup gloo-system\/podinfo was rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination # 2: upstream is bogus; reverted to primary 100 \/ canary 0/,
+    );
     expect(await router().getWeights()).toEqual(start);
   });
 
@@ -197,9 +223,15 @@ describe('UpstreamGroupRouter.setWeights', () => {
     try {
       const writes: number[] = [];
       const stop = kube.onChange(({ object }) => {
-        if (object.kind === 'UpstreamGroup' && (object.spec as { destinations: { weight: number }[] }).destinations[1]?.weight === 10) writes.push(Date.now());
+        if (object.kind === 'UpstreamGroup' && (object.spec as { destinations: { weight: number }[] }).destinations[1]?.weight === 10)
+          writes.push(Date.now());
       });
-      const slow = new UpstreamGroupRouter({ kubeConfig: kube.kubeConfig(), spec: testSpec(), requestTimeoutMs: 2000, conflictRetry: { attempts: 5, baseDelayMs: 5 } });
+      const slow = new UpstreamGroupRouter({
+        kubeConfig: kube.kubeConfig(),
+        spec: testSpec(),
+        requestTimeoutMs: 2000,
+        conflictRetry: { attempts: 5, baseDelayMs: 5 },
+      });
       const pending = slow.setWeights(step, start).catch((e: unknown) => e);
       await until(() => writes.length > 0, 'the write');
       kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'destination weights refused by the translator');
@@ -207,7 +239,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
       const error = await pending;
       stop();
 
-      expect((error as Error).message).toMatch(/rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination weights refused by the translator; reverted to primary 100 \/ canary 0/);
+      expect((error as Error).message).toMatch(
+        /rejected by Gloo after Sluice wrote primary 90 \/ canary 10: destination weights refused by the translator; reverted to primary 100 \/ canary 0/,
+      );
     } finally {
       kube.gloo.setStatusLagMs(LAG_MS);
     }
@@ -217,7 +251,9 @@ describe('UpstreamGroupRouter.setWeights', () => {
     // An error caused by an UpstreamGroup's weights is reported where the group is used.
     kube.gloo.reject('VirtualService', GLOO_NS, 'podinfo', 'route 1: upstream group gloo-system/podinfo: weighted destinations refused');
 
-    const error = await router().setWeights(step, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(step, start)
+      .catch((e: unknown) => e);
     kube.gloo.accept('VirtualService', GLOO_NS, 'podinfo');
 
     expect((error as Error).message).toBe(
@@ -231,9 +267,13 @@ describe('UpstreamGroupRouter.setWeights', () => {
     await glooSettled(kube);
     kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'upstream gone');
 
-    const error = await router().setWeights(start, step).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights(start, step)
+      .catch((e: unknown) => e);
 
-    expect((error as Error).message).toMatch(/rejected by Gloo after Sluice wrote primary 100 \/ canary 0: upstream gone; left at primary 100 \/ canary 0/);
+    expect((error as Error).message).toMatch(
+      /rejected by Gloo after Sluice wrote primary 100 \/ canary 0: upstream gone; left at primary 100 \/ canary 0/,
+    );
     expect(await router().getWeights()).toEqual(start);
   });
 
@@ -241,10 +281,14 @@ describe('UpstreamGroupRouter.setWeights', () => {
     // Prepare: every request would fail as transient, so a call made would show.
     kube.faults.add({ status: 500 });
 
-    const error = await router().setWeights({ primary: 0, canary: 0 }, start).catch((e: unknown) => e);
+    const error = await router()
+      .setWeights({ primary: 0, canary: 0 }, start)
+      .catch((e: unknown) => e);
 
     expect(error).not.toBeInstanceOf(TransientError);
-    expect((error as Error).message).toMatch(/refusing to write primary 0 \/ canary 0 to UpstreamGroup gloo-system\/podinfo: Gloo rejects an all-zero total/);
+    expect((error as Error).message).toMatch(
+      /refusing to write primary 0 \/ canary 0 to UpstreamGroup gloo-system\/podinfo: Gloo rejects an all-zero total/,
+    );
   });
 
   it('writes per-mille weights with weightScale 1000 and refuses weights off that scale', async () => {
@@ -269,10 +313,16 @@ describe('UpstreamGroupRouter.reconcile', () => {
     await expect(router({ spec }).reconcile()).resolves.toBeUndefined();
   });
 
-  const singleRoute = [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } } }];
+  const singleRoute = [
+    { name: 'main', matchers: [{ prefix: '/' }], routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } } },
+  ];
 
   it.each<[string, () => Promise<RolloutSpec>, RegExp]>([
-    ['the group is missing', async () => testSpec({ router: { name: 'missing' } }), /UpstreamGroup gloo-system\/missing not found \(spec.router.name\)/],
+    [
+      'the group is missing',
+      async () => testSpec({ router: { name: 'missing' } }),
+      /UpstreamGroup gloo-system\/missing not found \(spec.router.name\)/,
+    ],
     [
       'the group lists other upstreams',
       async () => {
@@ -308,7 +358,9 @@ describe('UpstreamGroupRouter.reconcile', () => {
   ])('refuses, naming the object, when %s', async (_what, prepare, message) => {
     const spec = await prepare();
 
-    const error = await router({ spec }).reconcile().catch((e: unknown) => e);
+    const error = await router({ spec })
+      .reconcile()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(RefusedError);
     expect((error as Error).message).toMatch(message);
@@ -317,7 +369,9 @@ describe('UpstreamGroupRouter.reconcile', () => {
   it('refuses when no route in the cluster references the group', async () => {
     kube.apply(virtualService(singleRoute));
 
-    const error = await router({ spec: testSpec({ router: { route: undefined } }) }).reconcile().catch((e: unknown) => e);
+    const error = await router({ spec: testSpec({ router: { route: undefined } }) })
+      .reconcile()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(RefusedError);
     expect((error as Error).message).toMatch(/no VirtualService or RouteTable route references UpstreamGroup gloo-system\/podinfo/);
@@ -325,9 +379,14 @@ describe('UpstreamGroupRouter.reconcile', () => {
 
   it('refuses a group Gloo rejected', async () => {
     kube.gloo.reject('UpstreamGroup', GLOO_NS, 'podinfo', 'bad destination');
-    await until(() => JSON.stringify(kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.status ?? {}).includes('Rejected'), 'the Rejected status');
+    await until(
+      () => JSON.stringify(kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.status ?? {}).includes('Rejected'),
+      'the Rejected status',
+    );
 
-    const error = await router().reconcile().catch((e: unknown) => e);
+    const error = await router()
+      .reconcile()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(RefusedError);
     expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo is Rejected by Gloo: bad destination/);
@@ -340,7 +399,10 @@ describe('UpstreamGroupRouter.reconcile', () => {
     const spec = testSpec({
       promotion: 'route',
       workload: undefined,
-      router: { primary: { upstream: { name: 'podinfo-v2', namespace: GLOO_NS } }, canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } },
+      router: {
+        primary: { upstream: { name: 'podinfo-v2', namespace: GLOO_NS } },
+        canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } },
+      },
     });
 
     await router({ spec }).reconcile();
@@ -355,10 +417,15 @@ describe('UpstreamGroupRouter.reconcile', () => {
     const spec = testSpec({
       promotion: 'route',
       workload: undefined,
-      router: { primary: { upstream: { name: 'podinfo-v2', namespace: GLOO_NS } }, canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } },
+      router: {
+        primary: { upstream: { name: 'podinfo-v2', namespace: GLOO_NS } },
+        canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } },
+      },
     });
 
-    const error = await router({ spec }).reconcile().catch((e: unknown) => e);
+    const error = await router({ spec })
+      .reconcile()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(RefusedError);
     expect((error as Error).message).toMatch(/still sends weight 10 to gloo-system\/podinfo-v1/);
@@ -385,10 +452,14 @@ describe('UpstreamGroupRouter.setShadow', () => {
   });
 
   it('refuses when the spec names no route', async () => {
-    const error = await router({ spec: testSpec({ router: { route: undefined } }) }).setShadow({ percentage: 100 }).catch((e: unknown) => e);
+    const error = await router({ spec: testSpec({ router: { route: undefined } }) })
+      .setShadow({ percentage: 100 })
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(RefusedError);
-    expect((error as Error).message).toMatch(/shadowing needs the route that sends traffic to UpstreamGroup gloo-system\/podinfo: set spec.router.route/);
+    expect((error as Error).message).toMatch(
+      /shadowing needs the route that sends traffic to UpstreamGroup gloo-system\/podinfo: set spec.router.route/,
+    );
   });
 });
 
@@ -407,7 +478,12 @@ if (process.env.KUBECONFIG) {
   describe('UpstreamGroupRouter against the cluster in KUBECONFIG', () => {
     const namespace = process.env.SLUICE_TEST_NAMESPACE ?? GLOO_NS;
     const suffix = Date.now().toString(36);
-    const names = { group: `sluice-test-${suffix}`, primary: `sluice-test-primary-${suffix}`, canary: `sluice-test-canary-${suffix}`, vs: `sluice-test-${suffix}` };
+    const names = {
+      group: `sluice-test-${suffix}`,
+      primary: `sluice-test-primary-${suffix}`,
+      canary: `sluice-test-canary-${suffix}`,
+      vs: `sluice-test-${suffix}`,
+    };
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
     const api = KubernetesObjectApi.makeApiClient(kubeConfig);
@@ -424,7 +500,12 @@ if (process.env.KUBECONFIG) {
         apiVersion: 'gateway.solo.io/v1',
         kind: 'VirtualService',
         metadata: { name: names.vs, namespace },
-        spec: { virtualHost: { domains: [`${names.vs}.invalid`], routes: [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: names.group, namespace } } }] } },
+        spec: {
+          virtualHost: {
+            domains: [`${names.vs}.invalid`],
+            routes: [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: names.group, namespace } } }],
+          },
+        },
       } as KubernetesObject,
     ];
     const spec = testSpec({

@@ -69,13 +69,23 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     let raw: unknown;
     try {
-      raw = await honourRetryAfter(() => this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs)));
+      raw = await honourRetryAfter(() =>
+        this.#custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(this.#timeoutMs)),
+      );
     } catch (error) {
       throw kubeError(error, 'get', this.#ref, { notFound, hint: 'spec.router.name' });
     }
     const parsed = upstreamGroupSchema.safeParse(raw);
-    if (!parsed.success) throw new Error(`${this.#what} is not an UpstreamGroup Sluice can read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    return { object: parsed.data, destinations: parsed.data.spec.destinations, ownerNamespace: namespace, resourceVersion: resourceVersionOf(raw, this.#what) };
+    if (!parsed.success)
+      throw new Error(
+        `${this.#what} is not an UpstreamGroup Sluice can read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    return {
+      object: parsed.data,
+      destinations: parsed.data.spec.destinations,
+      ownerNamespace: namespace,
+      resourceVersion: resourceVersionOf(raw, this.#what),
+    };
   }
 
   /** Replaces the whole destination list; a 409 passes through unmapped for the retry loop. */
@@ -84,7 +94,12 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const { name, namespace } = this.#router;
     const body = { metadata: { resourceVersion: snapshot.resourceVersion }, spec: { destinations } };
     try {
-      await honourRetryAfter(() => this.#custom.patchNamespacedCustomObject({ group, version, plural, namespace, name, body }, requestOptions(this.#timeoutMs, 'merge')));
+      await honourRetryAfter(() =>
+        this.#custom.patchNamespacedCustomObject(
+          { group, version, plural, namespace, name, body },
+          requestOptions(this.#timeoutMs, 'merge'),
+        ),
+      );
     } catch (error) {
       if (isApiStatus(error, 409)) throw error;
       throw kubeError(error, 'patch', this.#ref);
@@ -128,13 +143,20 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const found: VerdictSource[] = [];
     for (const kind of ['VirtualService', 'RouteTable'] as const) {
       const { group, version, plural } = GLOO_KINDS[kind];
-      const list = await honourRetryAfter(() => this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs)));
+      const list = await honourRetryAfter(() =>
+        this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs)),
+      );
       for (const item of (list as { items?: unknown[] } | undefined)?.items ?? []) {
-        const owner = item as { metadata?: { name?: string; namespace?: string }; spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] } };
+        const owner = item as {
+          metadata?: { name?: string; namespace?: string };
+          spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] };
+        };
         const routes = (kind === 'VirtualService' ? owner.spec?.virtualHost?.routes : owner.spec?.routes) ?? [];
         const namespace = owner.metadata?.namespace ?? '';
         if (owner.metadata?.name && routes.some((route) => this.#referencesGroup(route, namespace))) {
-          found.push(new GlooRouteObject(this.#custom, { kind, namespace, name: owner.metadata.name }, this.#timeoutMs).verdictSource(true));
+          found.push(
+            new GlooRouteObject(this.#custom, { kind, namespace, name: owner.metadata.name }, this.#timeoutMs).verdictSource(true),
+          );
         }
       }
     }
@@ -156,7 +178,9 @@ export class UpstreamGroupRouter implements TrafficRouter {
       const snapshot = await object.read('refused');
       const { index, route } = object.locate(snapshot.routes, (r) => this.#referencesGroup(r, target.namespace), `reference ${this.#what}`);
       if (!this.#referencesGroup(route, target.namespace)) {
-        throw new RefusedError(`${object.routeLabel(index, route)} (spec.router.route) does not send traffic to ${this.#what} (routeAction.upstreamGroup)`);
+        throw new RefusedError(
+          `${object.routeLabel(index, route)} (spec.router.route) does not send traffic to ${this.#what} (routeAction.upstreamGroup)`,
+        );
       }
       return;
     }
@@ -164,7 +188,10 @@ export class UpstreamGroupRouter implements TrafficRouter {
       const { group, version, plural } = GLOO_KINDS[kind];
       let list: unknown;
       try {
-        list = await this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs));
+        list = await this.#custom.listCustomObjectForAllNamespaces(
+          { group, version, resourcePlural: plural },
+          requestOptions(this.#timeoutMs),
+        );
       } catch (error) {
         const mapped = kubeError(error, 'list', { kind, resource: plural, namespace: '*' });
         if (isApiStatus(error, 403)) throw new RefusedError(`${mapped.message}; or name the route in spec.router.route`, { cause: error });
@@ -172,12 +199,17 @@ export class UpstreamGroupRouter implements TrafficRouter {
       }
       const items = (list as { items?: unknown[] } | undefined)?.items ?? [];
       for (const item of items) {
-        const owner = item as { metadata?: { namespace?: string }; spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] } };
+        const owner = item as {
+          metadata?: { namespace?: string };
+          spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] };
+        };
         const routes = (kind === 'VirtualService' ? owner.spec?.virtualHost?.routes : owner.spec?.routes) ?? [];
         if (routes.some((route) => this.#referencesGroup(route, owner.metadata?.namespace ?? ''))) return;
       }
     }
-    throw new RefusedError(`no VirtualService or RouteTable route references ${this.#what} (routeAction.upstreamGroup): traffic would not follow its weights`);
+    throw new RefusedError(
+      `no VirtualService or RouteTable route references ${this.#what} (routeAction.upstreamGroup): traffic would not follow its weights`,
+    );
   }
 
   /** The destination list reconcile must write (route promotion), undefined when it fits; RefusedError otherwise. */
@@ -185,7 +217,8 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const found = readWeights(snapshot.destinations, this.#router, snapshot.ownerNamespace);
     if (!('problem' in found)) return undefined;
     // Route promotion: the new version's upstream takes the retired one's place at weight 0.
-    const adopted = promotionMode(this.#spec) === 'route' ? adoptCanary(snapshot.destinations, this.#router, snapshot.ownerNamespace) : undefined;
+    const adopted =
+      promotionMode(this.#spec) === 'route' ? adoptCanary(snapshot.destinations, this.#router, snapshot.ownerNamespace) : undefined;
     if (!adopted || 'problem' in adopted) throw new RefusedError(`${this.#what} ${adopted?.problem ?? found.problem}`);
     return adopted.destinations;
   }
@@ -200,11 +233,15 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const rejected = glooRejection(snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#what} is Rejected by Gloo: ${rejected}`);
     if (!needsWrite) return;
-    await retryOnConflict(`${this.#what} patch`, async () => {
-      const snapshot = await this.#read('refused');
-      const destinations = this.#plan(snapshot);
-      if (destinations) await this.#write(snapshot, destinations);
-    }, this.#retry);
+    await retryOnConflict(
+      `${this.#what} patch`,
+      async () => {
+        const snapshot = await this.#read('refused');
+        const destinations = this.#plan(snapshot);
+        if (destinations) await this.#write(snapshot, destinations);
+      },
+      this.#retry,
+    );
   }
 
   async getWeights(): Promise<Weights> {
@@ -231,9 +268,16 @@ export class UpstreamGroupRouter implements TrafficRouter {
     const target = namedRoute(this.#router);
     if (!target) throw new RefusedError(`shadowing needs the route that sends traffic to ${this.#what}: set spec.router.route`);
     const object = new GlooRouteObject(this.#custom, target, this.#timeoutMs);
-    await setRouteShadow(object, (r) => this.#referencesGroup(r, target.namespace), `reference ${this.#what}`, this.#router.canary.upstream, shadow, {
-      retry: this.#retry,
-      settleMs: this.#settleMs,
-    });
+    await setRouteShadow(
+      object,
+      (r) => this.#referencesGroup(r, target.namespace),
+      `reference ${this.#what}`,
+      this.#router.canary.upstream,
+      shadow,
+      {
+        retry: this.#retry,
+        settleMs: this.#settleMs,
+      },
+    );
   }
 }

@@ -32,17 +32,24 @@ export function assertWritableWeights(next: Weights, scale: number, what: string
     throw new Error(`refusing to write ${describeWeights(next)} to ${what}: weights must be non-negative integers`);
   }
   if (primary + canary === 0) throw new Error(`refusing to write ${describeWeights(next)} to ${what}: Gloo rejects an all-zero total`);
-  if (primary + canary !== scale) throw new Error(`refusing to write ${describeWeights(next)} to ${what}: the weights must add up to the weight scale ${scale}`);
+  if (primary + canary !== scale)
+    throw new Error(`refusing to write ${describeWeights(next)} to ${what}: the weights must add up to the weight scale ${scale}`);
 }
 
 /** The weights of the primary and canary upstreams, or why the list is not exactly those two. */
-export function readWeights(destinations: readonly WeightedDestination[], router: RouterSpec, ownerNamespace: string): { weights: Weights } | { problem: string } {
+export function readWeights(
+  destinations: readonly WeightedDestination[],
+  router: RouterSpec,
+  ownerNamespace: string,
+): { weights: Weights } | { problem: string } {
   const primary = destinations.filter((d) => sameRef(d.destination.upstream, router.primary.upstream, ownerNamespace));
   const canary = destinations.filter((d) => sameRef(d.destination.upstream, router.canary.upstream, ownerNamespace));
   if (destinations.length === 2 && primary.length === 1 && canary.length === 1) {
     return { weights: { primary: primary[0]?.weight ?? 0, canary: canary[0]?.weight ?? 0 } };
   }
-  const listed = destinations.map((d) => (d.destination.upstream ? formatRef(d.destination.upstream, ownerNamespace) : '(not an upstream)')).join(', ');
+  const listed = destinations
+    .map((d) => (d.destination.upstream ? formatRef(d.destination.upstream, ownerNamespace) : '(not an upstream)'))
+    .join(', ');
   return {
     problem: `lists ${listed || 'no destinations'}; expected exactly the primary ${formatRef(router.primary.upstream)} and the canary ${formatRef(router.canary.upstream)}`,
   };
@@ -52,7 +59,12 @@ export function readWeights(destinations: readonly WeightedDestination[], router
  * The destination list with new weights. The whole list is rewritten (a merge patch replaces the
  * array whole), keeping every other field of each entry as read.
  */
-export function withWeights(destinations: readonly WeightedDestination[], next: Weights, router: RouterSpec, ownerNamespace: string): WeightedDestination[] {
+export function withWeights(
+  destinations: readonly WeightedDestination[],
+  next: Weights,
+  router: RouterSpec,
+  ownerNamespace: string,
+): WeightedDestination[] {
   return destinations.map((d) => {
     if (sameRef(d.destination.upstream, router.primary.upstream, ownerNamespace)) return { ...d, weight: next.primary };
     if (sameRef(d.destination.upstream, router.canary.upstream, ownerNamespace)) return { ...d, weight: next.canary };
@@ -75,12 +87,17 @@ export function adoptCanary(
   const primaries = destinations.filter((d) => sameRef(d.destination.upstream, router.primary.upstream, ownerNamespace));
   const others = destinations.filter((d) => !sameRef(d.destination.upstream, router.primary.upstream, ownerNamespace));
   if (primaries.length !== 1 || others.length > 1) return { problem: current.problem };
-  const fresh: WeightedDestination = { destination: { upstream: { name: router.canary.upstream.name, namespace: router.canary.upstream.namespace } }, weight: 0 };
+  const fresh: WeightedDestination = {
+    destination: { upstream: { name: router.canary.upstream.name, namespace: router.canary.upstream.namespace } },
+    weight: 0,
+  };
   const retired = others[0];
   if (!retired) return { destinations: [...destinations, fresh] };
   const retiredName = retired.destination.upstream ? formatRef(retired.destination.upstream, ownerNamespace) : '(not an upstream)';
   if ((retired.weight ?? 0) > 0) {
-    return { problem: `still sends weight ${retired.weight} to ${retiredName}: finish the previous rollout before naming the canary ${formatRef(router.canary.upstream)}` };
+    return {
+      problem: `still sends weight ${retired.weight} to ${retiredName}: finish the previous rollout before naming the canary ${formatRef(router.canary.upstream)}`,
+    };
   }
   return { destinations: destinations.map((d) => (d === retired ? fresh : d)), retired: retiredName };
 }
@@ -205,7 +222,8 @@ export async function guardedSetWeights<S extends WeightedSnapshot>(write: Guard
     async (): Promise<VerdictWaiter | undefined> => {
       const snapshot = await write.read();
       const found = readWeights(snapshot.destinations, router, snapshot.ownerNamespace);
-      if ('problem' in found) throw new ConflictError(`${what} ${found.problem}: someone else changed it mid-rollout; stopping instead of fighting it`);
+      if ('problem' in found)
+        throw new ConflictError(`${what} ${found.problem}: someone else changed it mid-rollout; stopping instead of fighting it`);
       if (sameWeights(found.weights, next)) return undefined;
       if (!sameWeights(found.weights, expected)) {
         throw new ConflictError(
@@ -234,7 +252,10 @@ export async function guardedSetWeights<S extends WeightedSnapshot>(write: Guard
       outcome = `reverting to ${describeWeights(expected)} failed too (${error instanceof Error ? error.message : String(error)})`;
     }
   }
-  throw new GlooRejectedError(`${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}${where}: ${reason}; ${outcome}`, reason);
+  throw new GlooRejectedError(
+    `${what} was rejected by Gloo after Sluice wrote ${describeWeights(next)}${where}: ${reason}; ${outcome}`,
+    reason,
+  );
 }
 
 function sameWeights(a: Weights, b: Weights): boolean {

@@ -35,7 +35,8 @@ async function interrupt(request: InterruptRequest, kind: 'abort' | 'alarm'): Pr
     return { ok: true, execution, interruptedBake: true };
   } catch (failure) {
     // The bake ended in between: the flag stops the next task instead.
-    if (failure instanceof TaskDoesNotExist || failure instanceof InvalidToken || failure instanceof TaskTimedOut) return { ok: true, execution, interruptedBake: false };
+    if (failure instanceof TaskDoesNotExist || failure instanceof InvalidToken || failure instanceof TaskTimedOut)
+      return { ok: true, execution, interruptedBake: false };
     throw failure;
   }
 }

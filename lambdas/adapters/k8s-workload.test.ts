@@ -37,10 +37,13 @@ function workload(requestTimeoutMs = 2000): DeploymentWorkload {
   return new DeploymentWorkload({ kubeConfig: kube.kubeConfig(), spec: testSpec(), requestTimeoutMs, log: (m) => logs.push(m) });
 }
 
-const stored = (name: string) => kube.get('apps/v1', 'Deployment', APP_NS, name) as unknown as { spec: { replicas: number; template: { metadata: { labels: object; annotations?: object }; spec: object } } };
+const stored = (name: string) =>
+  kube.get('apps/v1', 'Deployment', APP_NS, name) as unknown as {
+    spec: { replicas: number; template: { metadata: { labels: object; annotations?: object }; spec: object } };
+  };
 
 describe('DeploymentWorkload', () => {
-  it('copies the canary pod template into the primary, keeping the primary\'s labels, and waits for it', async () => {
+  it("copies the canary pod template into the primary, keeping the primary's labels, and waits for it", async () => {
     kube.deployments.setReadyDelayMs(500); // long enough to look at the primary mid-rollout
     const w = workload();
 
@@ -63,7 +66,9 @@ describe('DeploymentWorkload', () => {
     const error = await w.waitReady('primary', 300, 20).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/^Deployment default\/podinfo-primary did not become ready within 300ms: observedGeneration (\d+)\/\1, updated 2\/2, available 0\/2/);
+    expect((error as Error).message).toMatch(
+      /^Deployment default\/podinfo-primary did not become ready within 300ms: observedGeneration (\d+)\/\1, updated 2\/2, available 0\/2/,
+    );
   });
 
   it('scales the canary to zero through the scale subresource', async () => {
@@ -90,7 +95,9 @@ describe('DeploymentWorkload', () => {
     expect(await w.hasHpa('canary')).toBe(true);
     expect(await w.hasHpa('primary')).toBe(false);
     expect(stored('podinfo').spec.replicas).toBe(2);
-    expect(logs).toEqual([expect.stringMatching(/Deployment default\/podinfo is managed by a HorizontalPodAutoscaler: leaving its replicas alone/)]);
+    expect(logs).toEqual([
+      expect.stringMatching(/Deployment default\/podinfo is managed by a HorizontalPodAutoscaler: leaving its replicas alone/),
+    ]);
   });
 
   it("serves with spec.replicas, or an HPA's minReplicas when one targets the Deployment (what the canary is scaled to before promotion)", async () => {
@@ -130,8 +137,13 @@ describe('DeploymentWorkload', () => {
 
   it('reports API failures as transient and a missing Deployment by name', async () => {
     kube.faults.add({ verb: 'get', resource: 'deployments', status: 503, times: 1 });
-    const transient = await workload().isReady('primary').catch((e: unknown) => e);
-    const missing = await new DeploymentWorkload({ kubeConfig: kube.kubeConfig(), spec: testSpec({ workload: { namespace: APP_NS, primary: 'absent', canary: 'podinfo' } }) })
+    const transient = await workload()
+      .isReady('primary')
+      .catch((e: unknown) => e);
+    const missing = await new DeploymentWorkload({
+      kubeConfig: kube.kubeConfig(),
+      spec: testSpec({ workload: { namespace: APP_NS, primary: 'absent', canary: 'podinfo' } }),
+    })
       .isReady('primary')
       .catch((e: unknown) => e);
 

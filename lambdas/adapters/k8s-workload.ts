@@ -9,7 +9,16 @@ import { formatDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
 import type { Side, Workload } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
-import { DEFAULT_REQUEST_TIMEOUT_MS, describeRef, honourRetryAfter, isApiStatus, kubeClients, kubeError, requestOptions, sleep } from './kube.ts';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  describeRef,
+  honourRetryAfter,
+  isApiStatus,
+  kubeClients,
+  kubeError,
+  requestOptions,
+  sleep,
+} from './kube.ts';
 import type { ObjectRef } from './kube.ts';
 
 type WorkloadSpec = NonNullable<RolloutSpec['spec']['workload']>;
@@ -50,7 +59,8 @@ export class DeploymentWorkload implements Workload {
 
   constructor(options: DeploymentWorkloadOptions) {
     const workload = options.spec.spec.workload;
-    if (!workload) throw new Error(`rollout ${options.spec.metadata.name} names no spec.workload: template promotion needs the two Deployments`);
+    if (!workload)
+      throw new Error(`rollout ${options.spec.metadata.name} names no spec.workload: template promotion needs the two Deployments`);
     this.#workload = workload;
     const clients = kubeClients(options.kubeConfig);
     this.#apps = clients.apps;
@@ -65,7 +75,12 @@ export class DeploymentWorkload implements Workload {
 
   async #read(side: Side): Promise<V1Deployment> {
     try {
-      return await honourRetryAfter(() => this.#apps.readNamespacedDeployment({ name: this.#workload[side], namespace: this.#workload.namespace }, requestOptions(this.#timeoutMs)));
+      return await honourRetryAfter(() =>
+        this.#apps.readNamespacedDeployment(
+          { name: this.#workload[side], namespace: this.#workload.namespace },
+          requestOptions(this.#timeoutMs),
+        ),
+      );
     } catch (error) {
       throw kubeError(error, 'get', this.#ref(side), { hint: `spec.workload.${side}` });
     }
@@ -131,7 +146,10 @@ export class DeploymentWorkload implements Workload {
     const patch = [{ op: 'add', path: '/spec/template', value: { metadata, spec: source.spec } }];
     try {
       await honourRetryAfter(() =>
-        this.#apps.patchNamespacedDeployment({ name: this.#workload.primary, namespace: this.#workload.namespace, body: patch }, requestOptions(this.#timeoutMs, 'json')),
+        this.#apps.patchNamespacedDeployment(
+          { name: this.#workload.primary, namespace: this.#workload.namespace, body: patch },
+          requestOptions(this.#timeoutMs, 'json'),
+        ),
       );
     } catch (error) {
       throw kubeError(error, 'patch', this.#ref('primary'));
@@ -173,14 +191,20 @@ export class DeploymentWorkload implements Workload {
   }
 
   async scale(side: Side, replicas: number): Promise<void> {
-    if (!Number.isInteger(replicas) || replicas < 0) throw new Error(`cannot scale ${describeRef(this.#ref(side))} to ${replicas} replicas`);
+    if (!Number.isInteger(replicas) || replicas < 0)
+      throw new Error(`cannot scale ${describeRef(this.#ref(side))} to ${replicas} replicas`);
     if (await this.hasHpa(side)) {
-      this.#log(`${describeRef(this.#ref(side))} is managed by a HorizontalPodAutoscaler: leaving its replicas alone (not scaling to ${replicas})`);
+      this.#log(
+        `${describeRef(this.#ref(side))} is managed by a HorizontalPodAutoscaler: leaving its replicas alone (not scaling to ${replicas})`,
+      );
       return;
     }
     try {
       await honourRetryAfter(() =>
-        this.#apps.patchNamespacedDeploymentScale({ name: this.#workload[side], namespace: this.#workload.namespace, body: { spec: { replicas } } }, requestOptions(this.#timeoutMs, 'merge')),
+        this.#apps.patchNamespacedDeploymentScale(
+          { name: this.#workload[side], namespace: this.#workload.namespace, body: { spec: { replicas } } },
+          requestOptions(this.#timeoutMs, 'merge'),
+        ),
       );
     } catch (error) {
       throw kubeError(error, 'patch', this.#ref(side, 'deployments/scale'));

@@ -69,7 +69,11 @@ export function virtualService(routes?: unknown[], name = 'podinfo'): KubeObject
       virtualHost: {
         domains: ['*'],
         routes: routes ?? [
-          { name: 'health', matchers: [{ exact: '/healthz' }], routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } } },
+          {
+            name: 'health',
+            matchers: [{ exact: '/healthz' }],
+            routeAction: { single: { upstream: { name: PRIMARY_UPSTREAM, namespace: GLOO_NS } } },
+          },
           { name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: 'podinfo', namespace: GLOO_NS } } },
         ],
       },
@@ -77,7 +81,10 @@ export function virtualService(routes?: unknown[], name = 'podinfo'): KubeObject
   };
 }
 
-export function deployment(name: string, options: { replicas?: number; env?: Record<string, string>; app?: string; annotations?: Record<string, string> } = {}): KubeObject {
+export function deployment(
+  name: string,
+  options: { replicas?: number; env?: Record<string, string>; app?: string; annotations?: Record<string, string> } = {},
+): KubeObject {
   const app = options.app ?? name;
   return {
     apiVersion: 'apps/v1',
@@ -126,6 +133,13 @@ export async function until(check: () => boolean, what: string, timeoutMs = 2000
 /** Waits until Gloo's reporter has judged the seeded objects (seeding leaves no status, and a stale Rejected must not leak into the next test). */
 export async function glooSettled(kube: KubeStandIn): Promise<void> {
   const state = (apiVersion: string, kind: string, name: string) =>
-    (kube.get(apiVersion, kind, GLOO_NS, name)?.status as { statuses?: Record<string, { state?: string }> } | undefined)?.statuses?.[GLOO_NS]?.state;
-  await until(() => state('gloo.solo.io/v1', 'UpstreamGroup', 'podinfo') === 'Accepted' && state('gateway.solo.io/v1', 'VirtualService', 'podinfo') !== undefined, 'Gloo to accept the seeded objects');
+    (kube.get(apiVersion, kind, GLOO_NS, name)?.status as { statuses?: Record<string, { state?: string }> } | undefined)?.statuses?.[
+      GLOO_NS
+    ]?.state;
+  await until(
+    () =>
+      state('gloo.solo.io/v1', 'UpstreamGroup', 'podinfo') === 'Accepted' &&
+      state('gateway.solo.io/v1', 'VirtualService', 'podinfo') !== undefined,
+    'Gloo to accept the seeded objects',
+  );
 }

@@ -7,7 +7,8 @@ import { kubeError, retryOnConflict } from './kube.ts';
 import type { ObjectRef } from './kube.ts';
 
 const group: ObjectRef = { kind: 'UpstreamGroup', resource: 'upstreamgroups', namespace: 'gloo-system', name: 'podinfo' };
-const status = (code: number, message: string) => new ApiException(code, 'Unknown API Status Code!', JSON.stringify({ kind: 'Status', code, message }), {});
+const status = (code: number, message: string) =>
+  new ApiException(code, 'Unknown API Status Code!', JSON.stringify({ kind: 'Status', code, message }), {});
 
 describe('kubeError', () => {
   it.each([503, 500, 429])('calls %i transient, naming the object', (code) => {
@@ -25,7 +26,8 @@ describe('kubeError', () => {
   it("tells Gloo's validating webhook (strict validation) apart from RBAC and quotes Gloo's reason", () => {
     // The API server's answer to a webhook denial (k8s.io/apiserver webhook/errors/statuserror.go),
     // with the reason Gloo gives (kgateway-dev/kgateway#6932).
-    const message = 'admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [Validating *v1.UpstreamGroup failed: weights]';
+    const message =
+      'admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [Validating *v1.UpstreamGroup failed: weights]';
     const error = kubeError(status(403, message), 'patch', group);
     expect(error).not.toBeInstanceOf(TransientError);
     expect(error.message).toBe(
@@ -35,13 +37,15 @@ describe('kubeError', () => {
   });
 
   it('makes a 404 a refusal in preflight and an error later', () => {
-    expect(kubeError(status(404, 'not found'), 'get', group, { notFound: 'refused', hint: 'spec.router.name' })).toBeInstanceOf(RefusedError);
+    expect(kubeError(status(404, 'not found'), 'get', group, { notFound: 'refused', hint: 'spec.router.name' })).toBeInstanceOf(
+      RefusedError,
+    );
     const later = kubeError(status(404, 'not found'), 'get', group);
     expect(later).not.toBeInstanceOf(RefusedError);
     expect(later.message).toBe('UpstreamGroup gloo-system/podinfo not found');
   });
 
-  it('keeps the server\'s message of a 422', () => {
+  it("keeps the server's message of a 422", () => {
     expect(kubeError(status(422, 'spec.destinations: total weight must be at least 1'), 'patch', group).message).toBe(
       'UpstreamGroup gloo-system/podinfo patch failed: 422: spec.destinations: total weight must be at least 1',
     );
@@ -59,10 +63,14 @@ describe('kubeError', () => {
 describe('retryOnConflict', () => {
   it('retries a 409 a bounded number of times, then reports it as transient', async () => {
     let calls = 0;
-    const error = await retryOnConflict('UpstreamGroup gloo-system/podinfo patch', async () => {
-      calls++;
-      throw status(409, 'the object has been modified');
-    }, { attempts: 3, baseDelayMs: 1 }).catch((e: unknown) => e);
+    const error = await retryOnConflict(
+      'UpstreamGroup gloo-system/podinfo patch',
+      async () => {
+        calls++;
+        throw status(409, 'the object has been modified');
+      },
+      { attempts: 3, baseDelayMs: 1 },
+    ).catch((e: unknown) => e);
     expect(calls).toBe(3);
     expect(error).toBeInstanceOf(TransientError);
   });

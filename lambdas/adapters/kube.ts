@@ -53,7 +53,10 @@ function timeoutMiddleware(timeoutMs: number): ObservableMiddleware {
 
 /** Options for one request: a timeout, and the patch content type when it is a patch. */
 export function requestOptions(timeoutMs: number, patch?: 'merge' | 'json'): ConfigurationOptions<ObservableMiddleware> {
-  const base: ConfigurationOptions<ObservableMiddleware> = { middleware: [timeoutMiddleware(timeoutMs)], middlewareMergeStrategy: 'append' };
+  const base: ConfigurationOptions<ObservableMiddleware> = {
+    middleware: [timeoutMiddleware(timeoutMs)],
+    middlewareMergeStrategy: 'append',
+  };
   if (!patch) return base;
   // client-node would otherwise pick JSON patch for a body that is an object: a merge patch must say so.
   return setHeaderOptions('Content-Type', patch === 'merge' ? PatchStrategy.MergePatch : PatchStrategy.JsonPatch, base);
@@ -91,7 +94,16 @@ function statusMessage(error: ApiException<unknown>): string {
   return '';
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /** Dropped connections, refused connections and aborted (timed-out) requests: worth a retry. */
 function networkFailure(error: unknown): string | undefined {
@@ -141,9 +153,15 @@ export function kubeError(error: unknown, verb: string, ref: ObjectRef, options:
       const denial = admissionDenial(detail);
       if (denial) {
         // Not RBAC: the write was allowed, then Gloo's validating webhook (strict validation) refused the object.
-        return new Error(`${what} ${verb} refused by ${denial.webhook} (Gloo's validating admission webhook, strict validation): ${denial.reason}`, { cause: error });
+        return new Error(
+          `${what} ${verb} refused by ${denial.webhook} (Gloo's validating admission webhook, strict validation): ${denial.reason}`,
+          { cause: error },
+        );
       }
-      return new Error(`forbidden: ${verb} ${ref.resource} ${ref.namespace}/${ref.name ?? '*'} — check the sluice:orchestrator RBAC${suffix}`, { cause: error });
+      return new Error(
+        `forbidden: ${verb} ${ref.resource} ${ref.namespace}/${ref.name ?? '*'} — check the sluice:orchestrator RBAC${suffix}`,
+        { cause: error },
+      );
     }
     if (code === 401) return new Error(`${what} ${verb} failed: 401 unauthorized — the cluster refused the credentials`, { cause: error });
     if (code === 404) {
@@ -212,13 +230,18 @@ export const DEFAULT_CONFLICT_RETRY: ConflictRetry = { attempts: 5, baseDelayMs:
  * `run` must let a 409 ApiException through unmapped. Full jitter keeps two writers from
  * colliding in lockstep; after `attempts` the 409 is reported as transient.
  */
-export async function retryOnConflict<T>(what: string, run: (attempt: number) => Promise<T>, retry: ConflictRetry = DEFAULT_CONFLICT_RETRY): Promise<T> {
+export async function retryOnConflict<T>(
+  what: string,
+  run: (attempt: number) => Promise<T>,
+  retry: ConflictRetry = DEFAULT_CONFLICT_RETRY,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run(attempt);
     } catch (error) {
       if (!isApiStatus(error, 409)) throw error;
-      if (attempt >= retry.attempts) throw new TransientError(`${what} failed: 409 conflict on ${attempt} attempts in a row`, { cause: error });
+      if (attempt >= retry.attempts)
+        throw new TransientError(`${what} failed: 409 conflict on ${attempt} attempts in a row`, { cause: error });
       await sleep(Math.random() * Math.min(1000, retry.baseDelayMs * 2 ** attempt));
     }
   }

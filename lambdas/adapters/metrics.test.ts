@@ -13,7 +13,12 @@ const base = {
   metadata: { name: 'podinfo' },
   spec: {
     cluster: { kubeconfigContext: 'test' },
-    router: { name: 'podinfo', namespace: 'gloo-system', primary: { upstream: { name: 'p', namespace: 'gloo-system' } }, canary: { upstream: { name: 'c', namespace: 'gloo-system' } } },
+    router: {
+      name: 'podinfo',
+      namespace: 'gloo-system',
+      primary: { upstream: { name: 'p', namespace: 'gloo-system' } },
+      canary: { upstream: { name: 'c', namespace: 'gloo-system' } },
+    },
     strategy: { stepWeights: [10, 50] },
   },
 };
@@ -24,7 +29,10 @@ function spec(analysis: object): RolloutSpec {
 
 describe('metricProviderFor', () => {
   it('uses the shared server of spec.analysis.prometheus with its timeout and auth', () => {
-    const s = spec({ prometheus: { address: 'http://prom:9090/', timeout: '2s', bearerToken: 't' }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] });
+    const s = spec({
+      prometheus: { address: 'http://prom:9090/', timeout: '2s', bearerToken: 't' },
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+    });
 
     const provider = metricProviderFor(s, s.spec.analysis.metrics[0]!);
 
@@ -36,7 +44,9 @@ describe('metricProviderFor', () => {
   it("gives a metric's own server none of the shared server's credentials", () => {
     const s = spec({
       prometheus: { address: 'http://prom:9090', bearerToken: 'shared' },
-      metrics: [{ name: 'custom', provider: { type: 'prometheus', address: 'http://other:9090' }, query: 'up', thresholdRange: { max: 1 } }],
+      metrics: [
+        { name: 'custom', provider: { type: 'prometheus', address: 'http://other:9090' }, query: 'up', thresholdRange: { max: 1 } },
+      ],
     });
 
     expect(prometheusServerFor(s, s.spec.analysis.metrics[0]!)).toEqual({ address: 'http://other:9090', timeout: '5s' });
@@ -54,10 +64,19 @@ describe('metricProviderFor', () => {
   it('builds the provider each type names', () => {
     const s = spec({
       metrics: [
-        { name: 'lat', provider: { type: 'cloudwatch', region: 'eu-west-1', period: '5m', delay: '2m' }, metricDataQueries: [{ Id: 'm', Expression: 'x' }], thresholdRange: { max: 1 } },
+        {
+          name: 'lat',
+          provider: { type: 'cloudwatch', region: 'eu-west-1', period: '5m', delay: '2m' },
+          metricDataQueries: [{ Id: 'm', Expression: 'x' }],
+          thresholdRange: { max: 1 },
+        },
         { name: 'alarms', provider: { type: 'cloudwatch-alarm' }, alarms: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:podinfo-5xx'] },
         { name: 'score', provider: { type: 'web', url: 'http://scores/{{target}}', jsonPath: '$.score' }, thresholdRange: { min: 0.9 } },
-        { name: 'request-success-rate', provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1' }, thresholdRange: { min: 99 } },
+        {
+          name: 'request-success-rate',
+          provider: { type: 'amp', workspaceUrl: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1' },
+          thresholdRange: { min: 99 },
+        },
       ],
     });
     const [cw, alarms, web, amp] = s.spec.analysis.metrics.map((m) => metricProviderFor(s, m));
@@ -74,7 +93,10 @@ describe('metricProviderFor', () => {
   });
 
   it('refuses a provider type it does not know (a shape the schema would have refused)', () => {
-    const s = rolloutSpecSchema.parse({ ...base, spec: { ...base.spec, analysis: { judge: 'threshold', metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } } });
+    const s = rolloutSpecSchema.parse({
+      ...base,
+      spec: { ...base.spec, analysis: { judge: 'threshold', metrics: [{ name: 'lat', provider: { type: 'cloudwatch' } }] } },
+    });
     const metric = { ...s.spec.analysis.metrics[0]!, provider: { type: 'datadog' } } as unknown as MetricSpec;
 
     expect(() => metricProviderFor(s, metric)).toThrow('metric "lat": unknown metric provider "datadog"');
@@ -85,8 +107,17 @@ describe('providerQueries', () => {
   it('sends CloudWatch the metricDataQueries and web the URL, with the template variables filled in', () => {
     const s = spec({
       metrics: [
-        { name: 'cw', provider: { type: 'cloudwatch' }, metricDataQueries: [{ Id: 'e', Expression: 'SUM(x)', Label: '{{canary}}' }], thresholdRange: { max: 1 } },
-        { name: 'web', provider: { type: 'web', url: 'http://scores/{{namespace}}/{{canaryCluster}}', jsonPath: '$.s' }, thresholdRange: { max: 1 } },
+        {
+          name: 'cw',
+          provider: { type: 'cloudwatch' },
+          metricDataQueries: [{ Id: 'e', Expression: 'SUM(x)', Label: '{{canary}}' }],
+          thresholdRange: { max: 1 },
+        },
+        {
+          name: 'web',
+          provider: { type: 'web', url: 'http://scores/{{namespace}}/{{canaryCluster}}', jsonPath: '$.s' },
+          thresholdRange: { max: 1 },
+        },
       ],
     });
 

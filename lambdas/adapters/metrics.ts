@@ -28,7 +28,8 @@ export function prometheusServerFor(spec: RolloutSpec, metric: MetricSpec): Prom
     const { type: _type, ...server } = own;
     return { ...server, address: own.address };
   }
-  if (!shared) throw new Error(`metric "${metric.name}": no Prometheus server: set spec.analysis.prometheus.address or the metric's provider.address`);
+  if (!shared)
+    throw new Error(`metric "${metric.name}": no Prometheus server: set spec.analysis.prometheus.address or the metric's provider.address`);
   if (!own) return shared;
   return {
     ...shared,
@@ -73,11 +74,20 @@ export function metricProviderFor(spec: RolloutSpec, metric: MetricSpec): Metric
       const alarms = metric.alarms ?? [];
       // The deployed stack sets SLUICE_COMPOSITE_ALARMS to what its DescribeAlarms grant allows.
       const composite = process.env.SLUICE_COMPOSITE_ALARMS !== 'false';
-      return new CloudWatchAlarmProvider({ client: cloudWatchClient(provider.region ?? alarmsRegion(alarms) ?? clusterRegion(spec)), alarms, composite });
+      return new CloudWatchAlarmProvider({
+        client: cloudWatchClient(provider.region ?? alarmsRegion(alarms) ?? clusterRegion(spec)),
+        alarms,
+        composite,
+      });
     }
     case 'web':
       // isOnline checks the URL the looks will ask, variables filled in.
-      return new WebProvider({ url: providerQueries(spec, metric).canary, jsonPath: provider.jsonPath, headers: provider.headers, timeout: provider.timeout });
+      return new WebProvider({
+        url: providerQueries(spec, metric).canary,
+        jsonPath: provider.jsonPath,
+        headers: provider.headers,
+        timeout: provider.timeout,
+      });
     case 'amp':
       return ampProvider({ workspaceUrl: provider.workspaceUrl, region: provider.region, timeout: provider.timeout });
     default: {

@@ -28,17 +28,32 @@ const event: SluiceEvent = {
   sequence: 4,
   at: '2026-11-27T10:01:00Z',
   weights: { primary: 90, canary: 10 },
-  verdict: { result: 'fail', summary: 'request-success-rate 97.2 < min 99', checks: [{ name: 'request-success-rate', value: 97.2, min: 99, result: 'fail' }] },
+  verdict: {
+    result: 'fail',
+    summary: 'request-success-rate 97.2 < min 99',
+    checks: [{ name: 'request-success-rate', value: 97.2, min: 99, result: 'fail' }],
+  },
 };
 
 describe('WebhookNotifier', () => {
   it('POSTs the event with its numbers and a readable text to every webhook of the target', async () => {
     const errors: string[] = [];
-    const notifier = new WebhookNotifier({ urlsFor: async () => [`${base}/teams`, `${base}/broken`, 'http://127.0.0.1:9/closed'], onError: (message) => errors.push(message) });
+    const notifier = new WebhookNotifier({
+      urlsFor: async () => [`${base}/teams`, `${base}/broken`, 'http://127.0.0.1:9/closed'],
+      onError: (message) => errors.push(message),
+    });
     await notifier.notify(event);
     const teams = received.find((r) => r.path === '/teams');
-    expect(teams?.body).toMatchObject({ source: 'sluice', detailType: 'Analysis Completed', sequence: 4, weights: { canary: 10 }, verdict: { checks: [{ value: 97.2, min: 99 }] } });
-    expect(teams?.body.text).toBe('Analysis Completed: web v2 (web-v2), canary weight 10 / primary 90; fail: request-success-rate 97.2 — min 99');
+    expect(teams?.body).toMatchObject({
+      source: 'sluice',
+      detailType: 'Analysis Completed',
+      sequence: 4,
+      weights: { canary: 10 },
+      verdict: { checks: [{ value: 97.2, min: 99 }] },
+    });
+    expect(teams?.body.text).toBe(
+      'Analysis Completed: web v2 (web-v2), canary weight 10 / primary 90; fail: request-success-rate 97.2 — min 99',
+    );
     // A refusing and an unreachable webhook are reported, not thrown.
     expect(errors.sort()).toEqual(['webhook refused the notification', 'webhook unreachable']);
   });

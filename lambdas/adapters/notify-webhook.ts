@@ -27,7 +27,11 @@ export interface WebhookPayload extends SluiceEvent {
 
 export function webhookPayload(event: SluiceEvent): WebhookPayload {
   const canary = event.weights ? `, canary weight ${event.weights.canary} / primary ${event.weights.primary}` : '';
-  const verdict = event.verdict ? `; ${event.verdict.result}: ${verdictLines(event.verdict).map((line) => line.replace(/^:[a-z_]+: /, '')).join('; ')}` : '';
+  const verdict = event.verdict
+    ? `; ${event.verdict.result}: ${verdictLines(event.verdict)
+        .map((line) => line.replace(/^:[a-z_]+: /, ''))
+        .join('; ')}`
+    : '';
   const text = `${event.detailType}: ${event.target} ${event.version} (${event.execution})${canary}${event.outcome ? `, outcome ${event.outcome}` : ''}${event.reason ? ` — ${event.reason}` : ''}${verdict}`;
   return { source: 'sluice', ...event, text };
 }
@@ -58,10 +62,19 @@ export class WebhookNotifier implements Notifier {
         try {
           const url = await resolveSecret(spec.url, `notification webhook ${i} url`);
           const headers = await resolveHeaders(spec.headers, `notification webhook ${i} headers`);
-          const response = await send(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000) });
+          const response = await send(url, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json' },
+            body,
+            signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
+          });
           if (!response.ok) report('webhook refused the notification', { host, status: response.status, execution: event.execution });
         } catch (error) {
-          report('webhook unreachable', { host, execution: event.execution, error: redactKnownSecrets(error instanceof Error ? error.message : String(error)) });
+          report('webhook unreachable', {
+            host,
+            execution: event.execution,
+            error: redactKnownSecrets(error instanceof Error ? error.message : String(error)),
+          });
         }
       }),
     );

@@ -24,7 +24,12 @@ const spec = parseSpec({
   metadata: { name: 'podinfo' },
   spec: {
     cluster: { kubeconfigContext: 'test' },
-    router: { name: 'podinfo', namespace: NS, primary: { upstream: { name: 'podinfo-primary', namespace: NS } }, canary: { upstream: { name: 'podinfo-canary', namespace: NS } } },
+    router: {
+      name: 'podinfo',
+      namespace: NS,
+      primary: { upstream: { name: 'podinfo-primary', namespace: NS } },
+      canary: { upstream: { name: 'podinfo-canary', namespace: NS } },
+    },
     strategy: { stepWeights: [10, 50] },
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   },
@@ -39,7 +44,9 @@ async function startRelay(initial: EnvoyMetricsServer) {
       return;
     }
     fetch(state.upstream.url)
-      .then(async (answer) => res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'text/plain' }).end(await answer.text()))
+      .then(async (answer) =>
+        res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'text/plain' }).end(await answer.text()),
+      )
       .catch((error: unknown) => res.writeHead(502).end(String(error)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -87,11 +94,25 @@ describe('snapshotCounters + deltaCounts against a real Prometheus', () => {
   it('counts each look exactly, through a reset and a scrape gap', async () => {
     // Prepare: the rollout's starting snapshot, then one look's traffic.
     let envoy = relay.state.upstream;
-    envoy.record(CANARY, { requests: 100, errors: 5, latencyMs: [{ ms: 20, count: 90 }, { ms: 700, count: 10 }] });
+    envoy.record(CANARY, {
+      requests: 100,
+      errors: 5,
+      latencyMs: [
+        { ms: 20, count: 90 },
+        { ms: 700, count: 10 },
+      ],
+    });
     envoy.record(PRIMARY, { requests: 200, latencyMs: 20 });
     await prometheus.waitForSeries(`${total(PRIMARY)} == 200`);
     const start = await snapshot();
-    envoy.record(CANARY, { requests: 50, errors: 3, latencyMs: [{ ms: 20, count: 46 }, { ms: 2000, count: 4 }] });
+    envoy.record(CANARY, {
+      requests: 50,
+      errors: 3,
+      latencyMs: [
+        { ms: 20, count: 46 },
+        { ms: 2000, count: 4 },
+      ],
+    });
     envoy.record(PRIMARY, { requests: 100, errors: 1, latencyMs: 20 });
     await prometheus.waitForSeries(`${total(PRIMARY)} == 300`);
 
@@ -115,7 +136,14 @@ describe('snapshotCounters + deltaCounts against a real Prometheus', () => {
     // Act 2: the metrics server restarts (counters from zero) and serves a little before the next look.
     envoy = await freshEnvoy();
     relay.state.upstream = envoy;
-    envoy.record(CANARY, { requests: 20, errors: 1, latencyMs: [{ ms: 20, count: 19 }, { ms: 600, count: 1 }] });
+    envoy.record(CANARY, {
+      requests: 20,
+      errors: 1,
+      latencyMs: [
+        { ms: 20, count: 19 },
+        { ms: 600, count: 1 },
+      ],
+    });
     envoy.record(PRIMARY, { requests: 30, latencyMs: 20 });
     await prometheus.waitForSeries(`${total(PRIMARY)} == 30`);
     const look2 = await snapshot();

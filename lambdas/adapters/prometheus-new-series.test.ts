@@ -64,9 +64,19 @@ async function world() {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'test' },
-      router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+      router: {
+        name: 'web',
+        namespace: NS,
+        primary: { upstream: { name: 'web-primary', namespace: NS } },
+        canary: { upstream: { name: 'web-canary', namespace: NS } },
+      },
       strategy: { stepWeights: [10, 50], interval: '2s', lookInterval: '1s', threshold: 2, deadline: '5m' },
-      analysis: { judge: 'threshold', noData: 'fail', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', interval: '10s', thresholdRange: { min: 99 } }] },
+      analysis: {
+        judge: 'threshold',
+        noData: 'fail',
+        prometheus: { address: prometheus.url },
+        metrics: [{ name: 'request-success-rate', interval: '10s', thresholdRange: { min: 99 } }],
+      },
     },
   });
   return { prometheus, spec, state };
@@ -89,7 +99,10 @@ describe('a first 5xx that arrives as a brand-new series', () => {
       await sleep(1000);
       const verdict = thresholdJudge.judge(await readMetrics(spec));
       results.push(verdict.result);
-      run = decideAfterLook({ ...run, stepIndex: 0, lookInStep: 0 }, { verdict, noData: 'fail', threshold: spec.spec.strategy.threshold, now: new Date() });
+      run = decideAfterLook(
+        { ...run, stepIndex: 0, lookInStep: 0 },
+        { verdict, noData: 'fail', threshold: spec.spec.strategy.threshold, now: new Date() },
+      );
     }
 
     // Assess
@@ -111,7 +124,13 @@ describe('a first 5xx that arrives as a brand-new series', () => {
     const decisions: string[] = [];
     for (let i = 0; i < 15 && decisions.at(-1) !== 'fail'; i++) {
       await sleep(1000);
-      const out = lookJudge(memory, await snap(), { stepIndex: 0, lookInStep: i, atTopWeight: false, metrics: plan.metrics }, config, new Date());
+      const out = lookJudge(
+        memory,
+        await snap(),
+        { stepIndex: 0, lookInStep: i, atTopWeight: false, metrics: plan.metrics },
+        config,
+        new Date(),
+      );
       memory = out.memory;
       decisions.push(out.decision);
     }

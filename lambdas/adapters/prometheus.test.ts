@@ -24,7 +24,12 @@ function rolloutSpec(address: string, canary: string, metrics: unknown[]): Rollo
     metadata: { name: 'podinfo' },
     spec: {
       cluster: { kubeconfigContext: 'test' },
-      router: { name: 'podinfo', namespace: NS, primary: { upstream: { name: 'podinfo-primary', namespace: NS } }, canary: { upstream: { name: canary, namespace: NS } } },
+      router: {
+        name: 'podinfo',
+        namespace: NS,
+        primary: { upstream: { name: 'podinfo-primary', namespace: NS } },
+        canary: { upstream: { name: canary, namespace: NS } },
+      },
       strategy: { stepWeights: [10, 50], interval: '1m' },
       analysis: { judge: 'threshold', prometheus: { address }, metrics },
     },
@@ -72,7 +77,14 @@ describe('PrometheusProvider against a real Prometheus', () => {
     prometheus = await startPrometheus({ scrapeTargets: [envoy.target] });
     await prometheus.waitForSeries(`envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="${cluster('podinfo-idle')}"}`);
     envoy.record(cluster('podinfo-primary'), { requests: 500, latencyMs: 20 });
-    envoy.record(cluster('podinfo-canary'), { requests: 1000, errors: 30, latencyMs: [{ ms: 20, count: 900 }, { ms: 400, count: 100 }] });
+    envoy.record(cluster('podinfo-canary'), {
+      requests: 1000,
+      errors: 30,
+      latencyMs: [
+        { ms: 20, count: 900 },
+        { ms: 400, count: 100 },
+      ],
+    });
     envoy.record(cluster('podinfo-broken'), { requests: 50, errors: 50, latencyMs: 5 });
     await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="${cluster('podinfo-canary')}"}) >= 1000`);
     await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq_time_count{envoy_cluster_name="${cluster('podinfo-broken')}"}) >= 50`);
@@ -110,16 +122,25 @@ describe('PrometheusProvider against a real Prometheus', () => {
 
   it('reads null for a canary without traffic and for an unknown cluster', async () => {
     const provider = new PrometheusProvider({ address: prometheus.url });
-    const query = (upstream: string) => renderQuery(builtInQuery('request-success-rate', 'canary'), { canaryCluster: cluster(upstream), interval: '1m' });
+    const query = (upstream: string) =>
+      renderQuery(builtInQuery('request-success-rate', 'canary'), { canaryCluster: cluster(upstream), interval: '1m' });
 
     expect(await provider.runQuery(query('podinfo-idle'))).toBeNull(); // 0/0 = NaN: no data
     expect(await provider.runQuery(query('no-such-upstream'))).toBeNull(); // empty result
-    expect(await provider.runQuery(renderQuery(builtInQuery('request-duration', 'canary'), { canaryCluster: cluster('podinfo-idle'), interval: '1m' }))).toBeNull();
+    expect(
+      await provider.runQuery(
+        renderQuery(builtInQuery('request-duration', 'canary'), { canaryCluster: cluster('podinfo-idle'), interval: '1m' }),
+      ),
+    ).toBeNull();
   });
 
   it('runs a custom query with the template variables, without a primary value', async () => {
     const spec = rolloutSpec(prometheus.url, 'podinfo-canary', [
-      { name: 'canary-503s', query: 'sum(envoy_cluster_upstream_rq{envoy_cluster_name="{{canaryCluster}}",envoy_response_code="503"})', thresholdRange: { max: 1 } },
+      {
+        name: 'canary-503s',
+        query: 'sum(envoy_cluster_upstream_rq{envoy_cluster_name="{{canaryCluster}}",envoy_response_code="503"})',
+        thresholdRange: { max: 1 },
+      },
     ]);
 
     const [reading] = await readMetrics(spec);
@@ -155,7 +176,9 @@ describe('PrometheusProvider against a real Prometheus', () => {
   it('refuses a query that returns several series instead of picking one', async () => {
     const provider = new PrometheusProvider({ address: prometheus.url });
 
-    await expect(provider.runQuery('sum by (envoy_cluster_name) (envoy_cluster_upstream_rq)')).rejects.toThrow(/returned 4 series, expected one: aggregate it/);
+    await expect(provider.runQuery('sum by (envoy_cluster_name) (envoy_cluster_upstream_rq)')).rejects.toThrow(
+      /returned 4 series, expected one: aggregate it/,
+    );
   });
 });
 
@@ -241,11 +264,29 @@ describe('PrometheusProvider failures', () => {
     beforeAll(() => {
       // A self-signed certificate for 127.0.0.1 that is its own CA. Needs the openssl binary.
       dir = mkdtempSync(join(tmpdir(), 'sluice-ca-'));
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'pipe' },
+      );
       tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
     });
 
@@ -266,7 +307,9 @@ describe('PrometheusProvider failures', () => {
         const error = await new PrometheusProvider({ address: server.address }).runQuery('vector(1)').catch((e: unknown) => e);
 
         expect(error).not.toBeInstanceOf(TransientError);
-        expect((error as Error).message).toMatch(/TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT\); set the server's CA as PEM in 'ca'/);
+        expect((error as Error).message).toMatch(
+          /TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT\); set the server's CA as PEM in 'ca'/,
+        );
       } finally {
         await server.close();
       }

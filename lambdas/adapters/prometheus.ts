@@ -55,7 +55,8 @@ interface RawResponse {
 
 /** Prometheus writes sample values as strings; NaN (0/0, no traffic) becomes null: no data. */
 function sampleValue(raw: unknown, query: string): MetricValue {
-  if (typeof raw !== 'string') throw new Error(`Prometheus answered a sample that is not a string (${JSON.stringify(raw)}) — query: ${query}`);
+  if (typeof raw !== 'string')
+    throw new Error(`Prometheus answered a sample that is not a string (${JSON.stringify(raw)}) — query: ${query}`);
   if (raw === 'NaN') return null;
   if (raw === '+Inf') return Number.POSITIVE_INFINITY;
   if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
@@ -80,13 +81,15 @@ export class PrometheusProvider implements MetricProvider {
     this.address = options.address.replace(/\/+$/, '');
     this.timeoutMs = typeof options.timeout === 'number' ? options.timeout : parseDuration(options.timeout ?? '5s');
     this.#shown = redactUrl(this.address);
-    if (options.bearerToken && options.basicAuth) throw new Error(`Prometheus at ${this.#shown}: set either bearerToken or basicAuth, not both`);
+    if (options.bearerToken && options.basicAuth)
+      throw new Error(`Prometheus at ${this.#shown}: set either bearerToken or basicAuth, not both`);
     this.#auth = { bearerToken: options.bearerToken, basicAuth: options.basicAuth };
     this.#ca = options.ca;
     this.#time = options.time ?? (() => undefined);
     this.#signer = options.signer;
     this.#label = options.label ?? 'Prometheus';
-    if (this.#signer && (options.bearerToken || options.basicAuth)) throw new Error(`${this.#label} at ${this.#shown}: requests are signed; set no bearerToken or basicAuth`);
+    if (this.#signer && (options.bearerToken || options.basicAuth))
+      throw new Error(`${this.#label} at ${this.#shown}: requests are signed; set no bearerToken or basicAuth`);
   }
 
   /** The request headers, credentials resolved once per provider (a reference is read at first use, not at construction). */
@@ -125,7 +128,8 @@ export class PrometheusProvider implements MetricProvider {
    */
   async series(query: string, at?: Date): Promise<SeriesSample[]> {
     const data = await this.#query(query, at ?? this.#time());
-    if (data?.resultType !== 'vector') throw new Error(`query returned a ${String(data?.resultType)}, expected an instant vector of counter series — query: ${query}`);
+    if (data?.resultType !== 'vector')
+      throw new Error(`query returned a ${String(data?.resultType)}, expected an instant vector of counter series — query: ${query}`);
     const result = (data.result ?? []) as Array<{ metric?: Record<string, string>; value?: unknown[] }>;
     return result.map((series) => {
       const { __name__: _name, ...labels } = series.metric ?? {};
@@ -142,11 +146,15 @@ export class PrometheusProvider implements MetricProvider {
    */
   async matrix(query: string, at?: Date): Promise<Array<{ labels: Record<string, string>; samples: Array<[number, number]> }>> {
     const data = await this.#query(query, at ?? this.#time());
-    if (data?.resultType !== 'matrix') throw new Error(`query returned a ${String(data?.resultType)}, expected a range vector — query: ${query}`);
+    if (data?.resultType !== 'matrix')
+      throw new Error(`query returned a ${String(data?.resultType)}, expected a range vector — query: ${query}`);
     const result = (data.result ?? []) as Array<{ metric?: Record<string, string>; values?: unknown[][] }>;
     return result.map((series) => {
       const { __name__: _name, ...labels } = series.metric ?? {};
-      const samples = (series.values ?? []).map(([ts, raw]): [number, number] => [Math.round(Number(ts) * 1000), sampleValue(raw, query) ?? Number.NaN]);
+      const samples = (series.values ?? []).map(([ts, raw]): [number, number] => [
+        Math.round(Number(ts) * 1000),
+        sampleValue(raw, query) ?? Number.NaN,
+      ]);
       return { labels, samples: samples.filter(([ts, v]) => Number.isFinite(ts) && Number.isFinite(v)) };
     });
   }
@@ -177,13 +185,18 @@ export class PrometheusProvider implements MetricProvider {
       throw new Error(`${this.#label} at ${this.#shown} refused the credentials (${statusCode}: ${reason}) — query: ${query}`);
     }
     if (statusCode >= 500 || statusCode === 429) {
-      throw new TransientError(`${this.#label} at ${this.#shown} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`);
+      throw new TransientError(
+        `${this.#label} at ${this.#shown} failed (${statusCode}${answer?.errorType ? ` ${answer.errorType}` : ''}: ${reason}) — query: ${query}`,
+      );
     }
     if (statusCode >= 400) {
       const cause = new Error(`${answer?.errorType ?? 'error'}: ${reason}`);
       throw new Error(`Prometheus rejected the query (${statusCode}): ${reason} — query: ${query}`, { cause });
     }
-    if (!answer) throw new Error(`${this.#label} at ${this.#shown} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`);
+    if (!answer)
+      throw new Error(
+        `${this.#label} at ${this.#shown} answered ${statusCode} with a body that is not JSON (${body.slice(0, 200)}) — query: ${query}`,
+      );
     if (answer.status !== 'success') {
       throw new Error(`${this.#label} at ${this.#shown} answered status "${String(answer.status)}": ${reason} — query: ${query}`);
     }
@@ -240,13 +253,19 @@ export class PrometheusProvider implements MetricProvider {
       function fail(error: Error): void {
         clearTimeout(deadline);
         if (error instanceof TimeoutSignal) {
-          reject(new TransientError(`${where} did not answer within ${formatMs(options.timeout ?? 0)} — query: ${query}`, { cause: error }));
+          reject(
+            new TransientError(`${where} did not answer within ${formatMs(options.timeout ?? 0)} — query: ${query}`, { cause: error }),
+          );
           return;
         }
         const code = (error as NodeJS.ErrnoException).code;
         if (code && TLS_CODES.has(code)) {
           // A certificate problem does not heal by retrying: say which one.
-          reject(new Error(`${where}: TLS verification failed (${code}); set the server's CA as PEM in 'ca' — query: ${query}`, { cause: error }));
+          reject(
+            new Error(`${where}: TLS verification failed (${code}); set the server's CA as PEM in 'ca' — query: ${query}`, {
+              cause: error,
+            }),
+          );
           return;
         }
         reject(new TransientError(`${where} is unreachable (${code ?? error.message}) — query: ${query}`, { cause: error }));
@@ -313,7 +332,11 @@ export async function snapshotCounters(
       scrapedAt.set(source, Math.max(scrapedAt.get(source) ?? 0, Math.round(t.value * 1000)));
     }
     const stamp = (series: SeriesSample[]): SeriesSample[] => series.map((s) => ({ ...s, timestamp: scrapedAt.get(sourceOf(s.labels)) }));
-    const out: ArmCounters = { requests: stamp(requests), errors: stamp(errors), slow: Object.fromEntries(thresholds.map((t, i) => [t, stamp(slow[i] ?? [])])) };
+    const out: ArmCounters = {
+      requests: stamp(requests),
+      errors: stamp(errors),
+      slow: Object.fromEntries(thresholds.map((t, i) => [t, stamp(slow[i] ?? [])])),
+    };
     // A gateway without a retry policy exports no retry series: absent, not zero.
     if (retries && retries.length) out.retries = stamp(retries);
     return out;
@@ -344,7 +367,12 @@ function increaseOf(samples: Array<[number, number]>): { increase: number; spanM
   return { increase, spanMs: last - first };
 }
 
-async function counterHistory(provider: PrometheusProvider, queries: { canary: ArmCounterQueries; primary: ArmCounterQueries }, at: Date, seconds: number): Promise<CounterHistory> {
+async function counterHistory(
+  provider: PrometheusProvider,
+  queries: { canary: ArmCounterQueries; primary: ArmCounterQueries },
+  at: Date,
+  seconds: number,
+): Promise<CounterHistory> {
   const range = `[${Math.max(1, Math.round(seconds))}s]`;
   const [canary, primary, primaryErrors] = await Promise.all([
     provider.matrix(`${queries.canary.requests}${range}`, at),

@@ -12,11 +12,17 @@ export type ControlResult = { ok: true; execution: string; message: string } | {
 const GONE = (error: unknown) => error instanceof TaskDoesNotExist || error instanceof InvalidToken || error instanceof TaskTimedOut;
 
 /** `execution`, when given, must be the running one (a stale button never acts on a newer attempt). */
-export async function promoteRollout(args: { store: RolloutStore; sfn: Pick<SFNClient, 'send'>; target: string; execution?: string }): Promise<ControlResult> {
+export async function promoteRollout(args: {
+  store: RolloutStore;
+  sfn: Pick<SFNClient, 'send'>;
+  target: string;
+  execution?: string;
+}): Promise<ControlResult> {
   const { store, target } = args;
   const lock = await store.getLock(target);
   if (!lock) return { ok: false, message: `no rollout is running for ${target}` };
-  if (args.execution && args.execution !== lock.owner) return { ok: false, message: `${args.execution} is no longer running (${target} now runs ${lock.owner})` };
+  if (args.execution && args.execution !== lock.owner)
+    return { ok: false, message: `${args.execution} is no longer running (${target} now runs ${lock.owner})` };
   const pending = await store.getTaskToken(target);
   if (!pending || pending.execution !== lock.owner || pending.gate !== 'bake') {
     return { ok: false, message: `${lock.owner} is not baking right now (between looks or at a gate): try again in a few seconds` };
@@ -48,10 +54,16 @@ export async function approveRollout(args: {
   if (!lock || !pending || pending.gate === 'bake' || pending.execution !== lock.owner) {
     return { ok: false, message: `nothing to approve for ${target}: no approval gate is pending` };
   }
-  if (args.execution && args.execution !== lock.owner) return { ok: false, message: `${args.execution} is no longer running (${target} now runs ${lock.owner})` };
+  if (args.execution && args.execution !== lock.owner)
+    return { ok: false, message: `${args.execution} is no longer running (${target} now runs ${lock.owner})` };
   if (args.gate && args.gate !== pending.gate) return { ok: false, message: `the ${args.gate} gate of ${lock.owner} is no longer pending` };
   try {
-    await args.sfn.send(new SendTaskSuccessCommand({ taskToken: pending.token, output: JSON.stringify({ command: 'resume', approvedBy: args.by, gate: pending.gate }) }));
+    await args.sfn.send(
+      new SendTaskSuccessCommand({
+        taskToken: pending.token,
+        output: JSON.stringify({ command: 'resume', approvedBy: args.by, gate: pending.gate }),
+      }),
+    );
   } catch (error) {
     if (GONE(error)) return { ok: false, message: `the ${pending.gate} gate of ${lock.owner} was settled already` };
     throw error;
@@ -60,7 +72,13 @@ export async function approveRollout(args: {
   await store.appendStep({ execution: lock.owner, at, kind: 'note', detail: `approved the ${pending.gate} gate: ${args.by}` });
   const record = await store.getRollout(lock.owner);
   if (args.events && record) {
-    await args.events.publish({ detailType: 'Approval Given', target, version: record.version, execution: lock.owner, reason: `${pending.gate} approved by ${args.by}` });
+    await args.events.publish({
+      detailType: 'Approval Given',
+      target,
+      version: record.version,
+      execution: lock.owner,
+      reason: `${pending.gate} approved by ${args.by}`,
+    });
   }
   return { ok: true, execution: lock.owner, message: `approved the ${pending.gate} gate of ${lock.owner}` };
 }

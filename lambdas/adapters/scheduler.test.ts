@@ -1,4 +1,12 @@
-import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, GetScheduleCommand, ListSchedulesCommand, ResourceNotFoundException, SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../core/errors.ts';
@@ -13,7 +21,8 @@ const config = {
 };
 const at = new Date('2026-05-04T07:00:00Z');
 const name = scheduleName('podinfo', 'v2', at);
-const input = (key: string, version = 'v2') => JSON.stringify({ target: 'podinfo', version, requestedBy: 'alice@cli', idempotencyKey: key });
+const input = (key: string, version = 'v2') =>
+  JSON.stringify({ target: 'podinfo', version, requestedBy: 'alice@cli', idempotencyKey: key });
 const stored = (key: string, expression: string, version = 'v2') => ({
   Name: key,
   GroupName: config.groupName,
@@ -57,12 +66,24 @@ describe('EventBridgeRolloutScheduler', () => {
     ]);
     expect(result).toEqual({
       created: true,
-      schedule: { name, target: 'podinfo', version: 'v2', requestedBy: 'alice@cli', at: '2026-05-04T07:00:00.000Z', timeZone: 'Europe/Berlin', state: 'scheduled' },
+      schedule: {
+        name,
+        target: 'podinfo',
+        version: 'v2',
+        requestedBy: 'alice@cli',
+        at: '2026-05-04T07:00:00.000Z',
+        timeZone: 'Europe/Berlin',
+        state: 'scheduled',
+      },
     });
   });
 
   it('returns the existing schedule when the same request was made before', async () => {
-    sdk.on(CreateScheduleCommand).rejects(new ConflictException({ message: `Schedule ${name} already exists.`, Message: `Schedule ${name} already exists.`, $metadata: {} }));
+    sdk
+      .on(CreateScheduleCommand)
+      .rejects(
+        new ConflictException({ message: `Schedule ${name} already exists.`, Message: `Schedule ${name} already exists.`, $metadata: {} }),
+      );
     sdk.on(GetScheduleCommand).resolves(stored(name, 'at(2026-05-04T09:00:00)'));
     const result = await scheduler().create({ target: 'podinfo', version: 'v2', requestedBy: 'alice@cli', at, timeZone: 'Europe/Berlin' });
     expect(result.created).toBe(false);
@@ -111,6 +132,8 @@ describe('EventBridgeRolloutScheduler', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe(ERROR_NAMES.transient);
-    expect((error as Error).message).toBe(`Scheduler CreateSchedule ${name} in group sluice-rollouts failed: ThrottlingException: Rate exceeded`);
+    expect((error as Error).message).toBe(
+      `Scheduler CreateSchedule ${name} in group sluice-rollouts failed: ThrottlingException: Rate exceeded`,
+    );
   });
 });

@@ -3,7 +3,15 @@
  * invoking the start handler once and then deleting itself (ActionAfterCompletion DELETE). The
  * request itself is built in core/schedule.ts; this file only talks to the service.
  */
-import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, GetScheduleCommand, ListSchedulesCommand, ResourceNotFoundException, SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import type { GetScheduleCommandOutput } from '@aws-sdk/client-scheduler';
 import { TransientError } from '../core/errors.ts';
 import { scheduleName, scheduleNamePrefix, scheduleRequest, scheduledStartSchema } from '../core/schedule.ts';
@@ -30,7 +38,8 @@ function describe(error: unknown): string {
 function failure(what: string, error: unknown): Error {
   const name = error instanceof Error ? error.name : '';
   const fault = (error as { $fault?: string } | null)?.$fault;
-  if (name === 'ThrottlingException' || name === 'InternalServerException' || fault === 'server') return new TransientError(`${what} failed: ${describe(error)}`, { cause: error });
+  if (name === 'ThrottlingException' || name === 'InternalServerException' || fault === 'server')
+    return new TransientError(`${what} failed: ${describe(error)}`, { cause: error });
   return new Error(`${what} failed: ${describe(error)}`, { cause: error });
 }
 
@@ -56,7 +65,8 @@ export class EventBridgeRolloutScheduler implements RolloutScheduler {
       throw failure(`Scheduler CreateSchedule ${input.Name} in group ${this.#config.groupName}`, error);
     }
     const scheduled = await this.#get(input.Name ?? '');
-    if (!scheduled) throw new Error(`Scheduler schedule ${input.Name} in group ${this.#config.groupName} vanished right after it was created`);
+    if (!scheduled)
+      throw new Error(`Scheduler schedule ${input.Name} in group ${this.#config.groupName} vanished right after it was created`);
     return { schedule: scheduled, created: true };
   }
 
@@ -67,7 +77,11 @@ export class EventBridgeRolloutScheduler implements RolloutScheduler {
       let page;
       try {
         page = await this.#client.send(
-          new ListSchedulesCommand({ GroupName: this.#config.groupName, ...(target ? { NamePrefix: scheduleNamePrefix(target) } : {}), ...(nextToken ? { NextToken: nextToken } : {}) }),
+          new ListSchedulesCommand({
+            GroupName: this.#config.groupName,
+            ...(target ? { NamePrefix: scheduleNamePrefix(target) } : {}),
+            ...(nextToken ? { NextToken: nextToken } : {}),
+          }),
         );
       } catch (error) {
         throw failure(`Scheduler ListSchedules in group ${this.#config.groupName}`, error);
@@ -114,5 +128,13 @@ function toScheduledRollout(name: string, output: GetScheduleCommandOutput): Sch
   const timeZone = output.ScheduleExpressionTimezone ?? 'UTC';
   const at = instantOfExpression(output.ScheduleExpression ?? '', timeZone);
   if (!start.success || !at) return null;
-  return { name, target: start.data.target, version: start.data.version, requestedBy: start.data.requestedBy, at: at.toISOString(), timeZone, state: 'scheduled' };
+  return {
+    name,
+    target: start.data.target,
+    version: start.data.version,
+    requestedBy: start.data.requestedBy,
+    at: at.toISOString(),
+    timeZone,
+    state: 'scheduled',
+  };
 }

@@ -31,7 +31,10 @@ describe('Secrets Manager references (Powertools getSecret)', () => {
   it('reads the secret once per process (cached) and takes the JSON key', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ apiKey: 'k-1234567890', other: 'x' }) });
 
-    const first = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'apiKey' } }, 'spec.analysis.metrics[0].provider.headers.X-Api-Key');
+    const first = await resolveSecret(
+      { secretRef: { secretsManager: ARN, key: 'apiKey' } },
+      'spec.analysis.metrics[0].provider.headers.X-Api-Key',
+    );
     const second = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'apiKey' } }, 'again');
 
     expect([first, second]).toEqual(['k-1234567890', 'k-1234567890']);
@@ -41,11 +44,15 @@ describe('Secrets Manager references (Powertools getSecret)', () => {
 
   it('without a key, the whole SecretString is the value', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: 'https://hooks.slack.com/services/T/B/abcdef' });
-    expect(await resolveSecret({ secretRef: { secretsManager: ARN } }, 'spec.notifications.webhooks[0].url')).toBe('https://hooks.slack.com/services/T/B/abcdef');
+    expect(await resolveSecret({ secretRef: { secretsManager: ARN } }, 'spec.notifications.webhooks[0].url')).toBe(
+      'https://hooks.slack.com/services/T/B/abcdef',
+    );
   });
 
   it('names the field and the secret when it cannot be read (AccessDenied), or when the key is missing; never the value', async () => {
-    const denied = Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException' });
+    const denied = Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), {
+      name: 'AccessDeniedException',
+    });
     sm.on(GetSecretValueCommand).rejects(denied);
     await expect(resolveSecret({ secretRef: { secretsManager: ARN } }, 'spec.analysis.prometheus.bearerToken')).rejects.toThrow(
       `spec.analysis.prometheus.bearerToken: Secrets Manager secret ${ARN} could not be read (AccessDeniedException: User is not authorized`,
@@ -53,8 +60,13 @@ describe('Secrets Manager references (Powertools getSecret)', () => {
     sm.reset();
     clearCaches();
     sm.on(GetSecretValueCommand).resolves({ SecretString: 'not-json-but-secret-9f8e7d' });
-    const error = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'token' } }, 'webhook load headers.Authorization').then(() => new Error('resolved'), (e: unknown) => e as Error);
-    expect(error.message).toBe(`webhook load headers.Authorization: Secrets Manager secret ${ARN} (key token): the SecretString is not a JSON object, so key token cannot be read`);
+    const error = await resolveSecret({ secretRef: { secretsManager: ARN, key: 'token' } }, 'webhook load headers.Authorization').then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.message).toBe(
+      `webhook load headers.Authorization: Secrets Manager secret ${ARN} (key token): the SecretString is not a JSON object, so key token cannot be read`,
+    );
     expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toContain('not-json-but-secret');
   });
 });
@@ -71,8 +83,12 @@ describe('local references', () => {
       expect(await resolveSecret({ secretRef: { file } }, 'f')).toBe('file-token-123');
       expect(await resolveSecret('plain', 'f')).toBe('plain');
       expect(await resolveHeaders({ A: 'a', B: { secretRef: { env: 'PROM_TOKEN' } } }, 'h')).toEqual({ A: 'a', B: 'env-token-456' });
-      await expect(resolveSecret({ secretRef: { env: 'MISSING' } }, 'spec.analysis.webhooks[0].url')).rejects.toThrow('spec.analysis.webhooks[0].url: environment variable MISSING is not set');
-      await expect(resolveSecret({ secretRef: { file: join(dir, 'nope') } }, 'x')).rejects.toThrow(`x: file ${join(dir, 'nope')} could not be read (ENOENT)`);
+      await expect(resolveSecret({ secretRef: { env: 'MISSING' } }, 'spec.analysis.webhooks[0].url')).rejects.toThrow(
+        'spec.analysis.webhooks[0].url: environment variable MISSING is not set',
+      );
+      await expect(resolveSecret({ secretRef: { file: join(dir, 'nope') } }, 'x')).rejects.toThrow(
+        `x: file ${join(dir, 'nope')} could not be read (ENOENT)`,
+      );
     } finally {
       restore();
     }
@@ -89,7 +105,10 @@ describe('redaction', () => {
 
   it('a Prometheus error names the server without its userinfo or query string', async () => {
     const provider = new PrometheusProvider({ address: 'http://admin:hunter2@127.0.0.1:9/?token=s3cr3t', timeout: 500 });
-    const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
+    const error = await provider.isOnline().then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
     expect(error.message).toMatch(/^Prometheus at http:\/\/127\.0\.0\.1:9\?… is unreachable/);
     expect(error.message).not.toContain('hunter2');
     expect(error.message).not.toContain('s3cr3t');
@@ -97,7 +116,10 @@ describe('redaction', () => {
 
   it('a web metric error names the URL without its query string', async () => {
     const provider = new WebProvider({ url: 'http://127.0.0.1:9/v?api_key=s3cr3t', jsonPath: '$.v', timeout: 500 });
-    const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
+    const error = await provider.isOnline().then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
     expect(error.message).toContain('web metric http://127.0.0.1:9/v?… is unreachable');
     expect(error.message).not.toContain('s3cr3t');
   });
@@ -106,7 +128,10 @@ describe('redaction', () => {
     const restore = useSecretResolver(defaultSecretResolver({ env: {} }));
     try {
       const provider = new PrometheusProvider({ address: 'http://127.0.0.1:9', bearerToken: { secretRef: { env: 'PROM_TOKEN' } } });
-      const error = await provider.isOnline().then(() => new Error('resolved'), (e: unknown) => e as Error);
+      const error = await provider.isOnline().then(
+        () => new Error('resolved'),
+        (e: unknown) => e as Error,
+      );
       expect(error.name).toBe('SecretResolutionError');
       expect(error.message).toBe('Prometheus bearerToken: environment variable PROM_TOKEN is not set');
     } finally {

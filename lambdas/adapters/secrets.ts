@@ -54,7 +54,9 @@ export function defaultSecretResolver(options: DefaultResolverOptions = {}): Sec
         try {
           return (await readFile(r.file, 'utf8')).trim();
         } catch (error) {
-          throw new SecretResolutionError(`${where} could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+          throw new SecretResolutionError(`${where} could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+            cause: error,
+          });
         }
       }
       let secret: string | undefined;
@@ -77,7 +79,8 @@ export function defaultSecretResolver(options: DefaultResolverOptions = {}): Sec
         throw new SecretResolutionError(`${where}: the SecretString is not a JSON object, so key ${r.key} cannot be read`);
       }
       const value = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[r.key] : undefined;
-      if (typeof value !== 'string' || value === '') throw new SecretResolutionError(`${where}: the SecretString has no string at key ${r.key}`);
+      if (typeof value !== 'string' || value === '')
+        throw new SecretResolutionError(`${where}: the SecretString has no string at key ${r.key}`);
       return value;
     },
   };

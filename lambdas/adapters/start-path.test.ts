@@ -17,7 +17,12 @@ function spec(windows?: unknown) {
     metadata: { name: 'web' },
     spec: {
       cluster: { name: 'prod-eks', region: 'us-east-1' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'web',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      },
       ...(windows ? { strategy: { windows } } : {}),
       analysis: { judge: 'threshold', prometheus: { address: 'http://prometheus:9090' } },
     },
@@ -58,7 +63,12 @@ function deps(overrides: Partial<StartPathDeps> = {}, sfn = new FakeSfn()): Star
   } as StartPathDeps & { sfn: FakeSfn };
 }
 
-const request = (key: string, version = 'v2'): StartRequest => ({ target: 'web', version, requestedBy: 'ci', trigger: { source: 'event', key, identity: 'account 1' } });
+const request = (key: string, version = 'v2'): StartRequest => ({
+  target: 'web',
+  version,
+  requestedBy: 'ci',
+  trigger: { source: 'event', key, identity: 'account 1' },
+});
 
 describe('requestStart', () => {
   it('a start that failed after the ledger claim is completed by the retried delivery, under the same name', async () => {
@@ -103,12 +113,21 @@ describe('requestStart', () => {
     expect(answer).toMatchObject({ outcome: 'started', execution: 'web-v2' });
     expect(lockAtStart).toBe('web-v2');
     expect(await d.store.acquireLock('web', 'web-v2', new Date('2026-03-02T13:00:00Z'))).toEqual({ acquired: true });
-    expect(await d.store.acquireLock('web', 'web-v3', new Date('2026-03-02T13:00:00Z'))).toMatchObject({ acquired: false, holder: { owner: 'web-v2' } });
+    expect(await d.store.acquireLock('web', 'web-v3', new Date('2026-03-02T13:00:00Z'))).toMatchObject({
+      acquired: false,
+      holder: { owner: 'web-v2' },
+    });
   });
 
   it('five distinct triggers for one target at once: one is started, four are refused "locked by" it, and the ledger says so', async () => {
     const d = deps();
-    const triggers = [request('evt-1', 'v2'), request('evt-2', 'v2'), request('evt-3', 'v3'), { ...request('k', 'v4'), trigger: { source: 'gitops' as const, key: 'rev-4', identity: 'flux' } }, { ...request('k', 'v5'), requestedBy: 'alice@cli', trigger: { source: 'cli' as const, key: 'cli-5', identity: 'alice' } }];
+    const triggers = [
+      request('evt-1', 'v2'),
+      request('evt-2', 'v2'),
+      request('evt-3', 'v3'),
+      { ...request('k', 'v4'), trigger: { source: 'gitops' as const, key: 'rev-4', identity: 'flux' } },
+      { ...request('k', 'v5'), requestedBy: 'alice@cli', trigger: { source: 'cli' as const, key: 'cli-5', identity: 'alice' } },
+    ];
 
     const answers = await Promise.all(triggers.map((t) => requestStart(d, t)));
 
@@ -117,7 +136,8 @@ describe('requestStart', () => {
     const winner = started[0]?.execution ?? '';
     const others = answers.filter((a) => a.outcome !== 'started');
     expect(others).toHaveLength(4);
-    for (const answer of others) expect(answer).toMatchObject({ outcome: 'refused', message: expect.stringMatching(new RegExp(`^refused: locked by ${winner}: `)) });
+    for (const answer of others)
+      expect(answer).toMatchObject({ outcome: 'refused', message: expect.stringMatching(new RegExp(`^refused: locked by ${winner}: `)) });
     expect(d.sfn.started).toEqual([winner]);
     // Each trigger again: the ledger answers what it answered the first time.
     const replays = await Promise.all(triggers.map((t) => requestStart(d, t)));
@@ -154,17 +174,33 @@ describe('requestStart', () => {
     const scheduler: RolloutScheduler = {
       create: async (r) => {
         created.push(r);
-        return { schedule: { name: 'web_v2_abcd1234', target: r.target, version: r.version, requestedBy: r.requestedBy, at: r.at.toISOString(), timeZone: 'UTC', state: 'scheduled' }, created: true };
+        return {
+          schedule: {
+            name: 'web_v2_abcd1234',
+            target: r.target,
+            version: r.version,
+            requestedBy: r.requestedBy,
+            at: r.at.toISOString(),
+            timeZone: 'UTC',
+            state: 'scheduled',
+          },
+          created: true,
+        };
       },
       list: async () => [],
       cancel: async () => false,
     };
-    const d = deps({ registry: staticRegistry([spec([{ kind: 'deny', from: '2026-03-01T00:00:00Z', to: '2026-03-03T00:00:00Z' }])]), scheduler });
+    const d = deps({
+      registry: staticRegistry([spec([{ kind: 'deny', from: '2026-03-01T00:00:00Z', to: '2026-03-03T00:00:00Z' }])]),
+      scheduler,
+    });
 
     const answer = await requestStart(d, request('evt-1'));
 
     expect(answer).toMatchObject({ outcome: 'queued', schedule: 'web_v2_abcd1234', at: '2026-03-03T00:00:00.000Z' });
-    expect(created).toEqual([{ target: 'web', version: 'v2', requestedBy: 'ci (claimed) via event:account 1', at: new Date('2026-03-03T00:00:00Z') }]);
+    expect(created).toEqual([
+      { target: 'web', version: 'v2', requestedBy: 'ci (claimed) via event:account 1', at: new Date('2026-03-03T00:00:00Z') },
+    ]);
     expect(d.sfn.started).toEqual([]);
   });
 

@@ -64,7 +64,10 @@ export interface StartPathDeps {
   timeZone?: string;
 }
 
-type Decision = { action: 'start'; execution: string } | { action: 'queue'; at: Date; reason: string } | { action: 'refuse'; reason: string };
+type Decision =
+  | { action: 'start'; execution: string }
+  | { action: 'queue'; at: Date; reason: string }
+  | { action: 'refuse'; reason: string };
 
 function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -86,7 +89,12 @@ async function nextFreeName(deps: StartPathDeps, request: StartRequest, now: Dat
     const name = executionName(request.target, request.version, attempt);
     if (await executionExists(deps, name)) continue;
     // Another start chose this name a moment ago (a concurrent trigger): the ledger claim decides whose it is.
-    const claim = await deps.store.recordTrigger(`name:${name}`, { source: request.trigger.source, execution: name, at: now.toISOString(), detail: { target: request.target, version: request.version, claimedBy: ledgerKey(request.trigger) } });
+    const claim = await deps.store.recordTrigger(`name:${name}`, {
+      source: request.trigger.source,
+      execution: name,
+      at: now.toISOString(),
+      detail: { target: request.target, version: request.version, claimedBy: ledgerKey(request.trigger) },
+    });
     // A redelivery of the same trigger may reuse the name it claimed before (its start failed in between).
     if (claim.first || claim.existing.detail?.['claimedBy'] === ledgerKey(request.trigger)) return name;
   }
@@ -110,15 +118,22 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
     return { action: 'queue', at: plan.queueUntil, reason: plan.reason };
   }
   const execution = await nextFreeName(deps, request, now);
-  if (!execution) return { action: 'refuse', reason: `${request.target} ${request.version} has been started ${MAX_ATTEMPTS} times already` };
+  if (!execution)
+    return { action: 'refuse', reason: `${request.target} ${request.version} has been started ${MAX_ATTEMPTS} times already` };
   const taken = await deps.store.acquireLock(request.target, execution, lockExpiresAt(now));
   if (!taken.acquired) return { action: 'refuse', reason: lockedBy(request.target, taken.holder.owner) };
   return { action: 'start', execution };
 }
 
-async function startNamed(deps: StartPathDeps, name: string, input: ExecutionInput): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
+async function startNamed(
+  deps: StartPathDeps,
+  name: string,
+  input: ExecutionInput,
+): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
   try {
-    const started = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(input) }));
+    const started = await deps.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(input) }),
+    );
     return { ok: true, executionArn: started.executionArn ?? executionArnOf(deps.stateMachineArn, name) };
   } catch (error) {
     // Step Functions answers an identical retry (same name, same input, still running) with success;
@@ -131,7 +146,11 @@ async function startNamed(deps: StartPathDeps, name: string, input: ExecutionInp
 }
 
 /** StartExecution under a lock this start holds; any failure gives the lock back (a retried delivery takes it again). */
-async function startLocked(deps: StartPathDeps, name: string, input: ExecutionInput): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
+async function startLocked(
+  deps: StartPathDeps,
+  name: string,
+  input: ExecutionInput,
+): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
   const target = input.spec.metadata.name;
   let started: Awaited<ReturnType<typeof startNamed>>;
   try {
@@ -194,23 +213,58 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
       const taken = await deps.store.acquireLock(target, first.execution, lockExpiresAt(now));
       if (!taken.acquired) return refused(lockedBy(target, taken.holder.owner));
       const started = await startLocked(deps, first.execution, input);
-      if (started.ok) return { outcome: 'started', target, version, execution: first.execution, executionArn: started.executionArn, message: `started ${first.execution} (${key}, resumed after an earlier failed start)` };
+      if (started.ok)
+        return {
+          outcome: 'started',
+          target,
+          version,
+          execution: first.execution,
+          executionArn: started.executionArn,
+          message: `started ${first.execution} (${key}, resumed after an earlier failed start)`,
+        };
       return refused(started.reason);
     }
-    return { outcome: 'duplicate', target, version, ...(first.execution ? { execution: first.execution } : {}), first, message: duplicateMessage(request, first) };
+    return {
+      outcome: 'duplicate',
+      target,
+      version,
+      ...(first.execution ? { execution: first.execution } : {}),
+      first,
+      message: duplicateMessage(request, first),
+    };
   }
 
   switch (decision.action) {
     case 'start': {
       const started = await startLocked(deps, decision.execution, input);
       if (!started.ok) return refused(started.reason);
-      return { outcome: 'started', target, version, execution: decision.execution, executionArn: started.executionArn, message: `started ${decision.execution} (${key})` };
+      return {
+        outcome: 'started',
+        target,
+        version,
+        execution: decision.execution,
+        executionArn: started.executionArn,
+        message: `started ${decision.execution} (${key})`,
+      };
     }
     case 'queue': {
       const scheduler = deps.scheduler;
       if (!scheduler) throw new Error('queue decision without a scheduler');
-      const { schedule } = await scheduler.create({ target, version, requestedBy, at: decision.at, ...(deps.timeZone ? { timeZone: deps.timeZone } : {}) });
-      return { outcome: 'queued', target, version, at: schedule.at, schedule: schedule.name, message: `queued: ${decision.reason}; ${schedule.name} starts it at ${schedule.at}` };
+      const { schedule } = await scheduler.create({
+        target,
+        version,
+        requestedBy,
+        at: decision.at,
+        ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
+      });
+      return {
+        outcome: 'queued',
+        target,
+        version,
+        at: schedule.at,
+        schedule: schedule.name,
+        message: `queued: ${decision.reason}; ${schedule.name} starts it at ${schedule.at}`,
+      };
     }
     case 'refuse':
       return refused(decision.reason);
@@ -226,7 +280,13 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
  * cached per warm Lambda for `ttlMs`. Which targets watch which ECR repository is known at synth and
  * handed in (`ecrTargets`), so the start Lambda needs ssm:GetParameter only, never a listing.
  */
-export function ssmRegistry(options: { prefix: string; ecrTargets: Record<string, string[]>; client?: Pick<SSMClient, 'send'>; ttlMs?: number; now?: () => number }): TargetRegistry {
+export function ssmRegistry(options: {
+  prefix: string;
+  ecrTargets: Record<string, string[]>;
+  client?: Pick<SSMClient, 'send'>;
+  ttlMs?: number;
+  now?: () => number;
+}): TargetRegistry {
   const client = options.client ?? new SSMClient({});
   const ttl = options.ttlMs ?? 60_000;
   const now = options.now ?? Date.now;
@@ -241,7 +301,8 @@ export function ssmRegistry(options: { prefix: string; ecrTargets: Record<string
         const out = await client.send(new GetParameterCommand({ Name: name }));
         spec = parseSpec(JSON.parse(out.Parameter?.Value ?? 'null'), name);
       } catch (error) {
-        if ((error as { name?: string } | null)?.name !== 'ParameterNotFound') throw new Error(`registry parameter ${name} could not be read`, { cause: error });
+        if ((error as { name?: string } | null)?.name !== 'ParameterNotFound')
+          throw new Error(`registry parameter ${name} could not be read`, { cause: error });
         spec = null;
       }
       cache.set(target, { at: now(), spec });
@@ -258,6 +319,7 @@ export function staticRegistry(specs: readonly RolloutSpec[]): TargetRegistry {
   const byName = new Map(specs.map((spec) => [spec.metadata.name, spec]));
   return {
     get: async (target) => byName.get(target) ?? null,
-    targetsForRepository: async (repository) => specs.filter((spec) => spec.spec.triggers?.ecr?.repository === repository).map((spec) => spec.metadata.name),
+    targetsForRepository: async (repository) =>
+      specs.filter((spec) => spec.spec.triggers?.ecr?.repository === repository).map((spec) => spec.metadata.name),
   };
 }

@@ -75,10 +75,12 @@ class ExpressionContext {
   /** DynamoDB refuses names and values that no expression uses. */
   checkAllUsed(): void {
     for (const key of Object.keys(this.input.ExpressionAttributeNames ?? {})) {
-      if (!this.usedNames.has(key)) throw new ValidationException(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${key}}`);
+      if (!this.usedNames.has(key))
+        throw new ValidationException(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${key}}`);
     }
     for (const key of Object.keys(this.input.ExpressionAttributeValues ?? {})) {
-      if (!this.usedValues.has(key)) throw new ValidationException(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${key}}`);
+      if (!this.usedValues.has(key))
+        throw new ValidationException(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${key}}`);
     }
   }
 }
@@ -134,13 +136,20 @@ function evaluate(expression: string, item: Item | undefined, context: Expressio
     const right = operand();
     if (left === undefined || right === undefined) return false;
     switch (op) {
-      case '=': return JSON.stringify(left) === JSON.stringify(right);
-      case '<>': return JSON.stringify(left) !== JSON.stringify(right);
-      case '<': return (left as number) < (right as number);
-      case '<=': return (left as number) <= (right as number);
-      case '>': return (left as number) > (right as number);
-      case '>=': return (left as number) >= (right as number);
-      default: throw new ValidationException(`unsupported operator ${op}`);
+      case '=':
+        return JSON.stringify(left) === JSON.stringify(right);
+      case '<>':
+        return JSON.stringify(left) !== JSON.stringify(right);
+      case '<':
+        return (left as number) < (right as number);
+      case '<=':
+        return (left as number) <= (right as number);
+      case '>':
+        return (left as number) > (right as number);
+      case '>=':
+        return (left as number) >= (right as number);
+      default:
+        throw new ValidationException(`unsupported operator ${op}`);
     }
   };
   const and = (): boolean => {
@@ -211,13 +220,19 @@ class FakeTable {
     if (tableName !== this.name) throw new Error(`ResourceNotFoundException: table ${String(tableName)}`);
   }
 
-  #condition(input: ExpressionInput & { ConditionExpression?: string | undefined }, current: Item | undefined, context: ExpressionContext): void {
+  #condition(
+    input: ExpressionInput & { ConditionExpression?: string | undefined },
+    current: Item | undefined,
+    context: ExpressionContext,
+  ): void {
     if (input.ConditionExpression !== undefined && !evaluate(input.ConditionExpression, current, context)) {
       throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
     }
   }
 
-  put(input: { TableName?: string | undefined; Item?: Item | undefined; ConditionExpression?: string | undefined } & ExpressionInput): void {
+  put(
+    input: { TableName?: string | undefined; Item?: Item | undefined; ConditionExpression?: string | undefined } & ExpressionInput,
+  ): void {
     this.#check(input.TableName);
     assertNoUndefined(input.Item, 'Item');
     const item = structuredClone(input.Item ?? {});
@@ -234,7 +249,9 @@ class FakeTable {
     return item === undefined ? undefined : structuredClone(item);
   }
 
-  delete(input: { TableName?: string | undefined; Key?: Item | undefined; ConditionExpression?: string | undefined } & ExpressionInput): void {
+  delete(
+    input: { TableName?: string | undefined; Key?: Item | undefined; ConditionExpression?: string | undefined } & ExpressionInput,
+  ): void {
     this.#check(input.TableName);
     const id = this.#id(input.Key);
     const context = new ExpressionContext(input);
@@ -244,7 +261,13 @@ class FakeTable {
   }
 
   update(
-    input: { TableName?: string | undefined; Key?: Item | undefined; UpdateExpression?: string | undefined; ConditionExpression?: string | undefined; ReturnValues?: string | undefined } & ExpressionInput,
+    input: {
+      TableName?: string | undefined;
+      Key?: Item | undefined;
+      UpdateExpression?: string | undefined;
+      ConditionExpression?: string | undefined;
+      ReturnValues?: string | undefined;
+    } & ExpressionInput,
   ): Item | undefined {
     this.#check(input.TableName);
     assertNoUndefined(input.ExpressionAttributeValues, 'ExpressionAttributeValues');
@@ -264,7 +287,13 @@ class FakeTable {
   }
 
   query(
-    input: { TableName?: string | undefined; KeyConditionExpression?: string | undefined; ScanIndexForward?: boolean | undefined; Limit?: number | undefined; ExclusiveStartKey?: Item | undefined } & ExpressionInput,
+    input: {
+      TableName?: string | undefined;
+      KeyConditionExpression?: string | undefined;
+      ScanIndexForward?: boolean | undefined;
+      Limit?: number | undefined;
+      ExclusiveStartKey?: Item | undefined;
+    } & ExpressionInput,
   ): { Items: Item[]; LastEvaluatedKey?: Item } {
     this.#check(input.TableName);
     const context = new ExpressionContext(input);
@@ -277,7 +306,9 @@ class FakeTable {
     const size = Math.min(this.pageSize, input.Limit ?? Number.POSITIVE_INFINITY);
     const page = matching.slice(from, from + size).map((item) => structuredClone(item));
     const last = page.at(-1);
-    return from + size < matching.length && last !== undefined ? { Items: page, LastEvaluatedKey: { pk: last['pk'], sk: last['sk'] } } : { Items: page };
+    return from + size < matching.length && last !== undefined
+      ? { Items: page, LastEvaluatedKey: { pk: last['pk'], sk: last['sk'] } }
+      : { Items: page };
   }
 
   /** All-or-nothing: every condition is checked before anything is written. */
@@ -300,7 +331,9 @@ class FakeTable {
 }
 
 function emulate(table: FakeTable) {
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+  );
   const mock = mockClient(client);
   mock.on(PutCommand).callsFake(async (input: Parameters<FakeTable['put']>[0]) => (table.put(input), {}));
   mock.on(GetCommand).callsFake(async (input: Parameters<FakeTable['get']>[0]) => ({ Item: table.get(input) }));
@@ -339,7 +372,14 @@ describe('DynamoRolloutStore requests', () => {
     expect(env.mock.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
       {
         TableName: TABLE,
-        Item: { pk: 'TARGET#podinfo', sk: 'LOCK', target: 'podinfo', owner: 'podinfo-v2', expiresAt: expiresAt.getTime(), ttl: expiresAt.getTime() / 1000 + 86_400 },
+        Item: {
+          pk: 'TARGET#podinfo',
+          sk: 'LOCK',
+          target: 'podinfo',
+          owner: 'podinfo-v2',
+          expiresAt: expiresAt.getTime(),
+          ttl: expiresAt.getTime() / 1000 + 86_400,
+        },
         ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR #owner = :owner',
         ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#owner': 'owner' },
         ExpressionAttributeValues: { ':now': now.getTime(), ':owner': 'podinfo-v2' },
@@ -396,11 +436,24 @@ describe('DynamoRolloutStore requests', () => {
     await store.acquireLock('podinfo', 'podinfo-v2', expiresAt);
     await store.putTaskToken({ target: 'podinfo', execution: 'podinfo-v2', token: 't', gate: 'bake', createdAt: now.toISOString() });
     await store.createRollout({
-      execution: 'podinfo-v2', target: 'podinfo', version: 'v2', requestedBy: 'alice', startedAt: now.toISOString(),
-      safeSide: 'primary', lastWeights: { primary: 100, canary: 0 }, status: 'running',
+      execution: 'podinfo-v2',
+      target: 'podinfo',
+      version: 'v2',
+      requestedBy: 'alice',
+      startedAt: now.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 100, canary: 0 },
+      status: 'running',
     });
     await store.appendStep({ execution: 'podinfo-v2', at: now.toISOString(), kind: 'note' });
-    await store.appendEvent({ detailType: 'Rollout Started', target: 'podinfo', version: 'v2', execution: 'podinfo-v2', sequence: 1, at: now.toISOString() });
+    await store.appendEvent({
+      detailType: 'Rollout Started',
+      target: 'podinfo',
+      version: 'v2',
+      execution: 'podinfo-v2',
+      sequence: 1,
+      at: now.toISOString(),
+    });
     await store.requestAbort({ execution: 'podinfo-v2', by: 'bob', reason: 'stop', at: now.toISOString() });
 
     const expiring = [...table.items.values()].filter((item) => 'ttl' in item).map((item) => item['sk']);
@@ -411,7 +464,9 @@ describe('DynamoRolloutStore requests', () => {
   it('fails loudly, naming the target, when DynamoDB throws anything but a condition failure', async () => {
     env.mock.on(PutCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
 
-    await expect(store.acquireLock('podinfo', 'podinfo-v2', expiresAt)).rejects.toThrow('lock of podinfo could not be taken for podinfo-v2');
+    await expect(store.acquireLock('podinfo', 'podinfo-v2', expiresAt)).rejects.toThrow(
+      'lock of podinfo could not be taken for podinfo-v2',
+    );
   });
 });
 
@@ -425,18 +480,31 @@ describe('DynamoRolloutStore through the real SDK serializer', () => {
         sent.push({ target, body: JSON.parse(String(request.body)) as Record<string, unknown> });
         const answer = target === 'DynamoDB_20120810.UpdateItem' ? { Attributes: { value: { N: '1' } } } : {};
         return {
-          response: new HttpResponse({ statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Readable.from([Buffer.from(JSON.stringify(answer))]) }),
+          response: new HttpResponse({
+            statusCode: 200,
+            headers: { 'content-type': 'application/x-amz-json-1.0' },
+            body: Readable.from([Buffer.from(JSON.stringify(answer))]),
+          }),
         };
       },
     };
-    const low = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler, maxAttempts: 1 });
+    const low = new DynamoDBClient({
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      requestHandler,
+      maxAttempts: 1,
+    });
     const store = new DynamoRolloutStore({ tableName: TABLE, client: DynamoDBDocumentClient.from(low) });
 
     const step = await store.appendStep({
       execution: 'podinfo-v2',
       at: '2026-03-01T10:00:00.000Z',
       kind: 'analysis',
-      verdict: { result: 'pass', summary: 'ok', checks: [{ name: 'request-duration', value: 120, min: undefined, max: 500, result: 'pass' }] },
+      verdict: {
+        result: 'pass',
+        summary: 'ok',
+        checks: [{ name: 'request-duration', value: 120, min: undefined, max: 500, result: 'pass' }],
+      },
     });
 
     expect(step.seq).toBe(1);

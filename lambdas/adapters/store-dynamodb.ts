@@ -241,7 +241,12 @@ export class DynamoRolloutStore implements RolloutStore {
             {
               Put: {
                 TableName: this.#table,
-                Item: { ...storeKeys.rolloutPointer(record.execution), target: record.target, version: record.version, rolloutSk: recordKey.sk },
+                Item: {
+                  ...storeKeys.rolloutPointer(record.execution),
+                  target: record.target,
+                  version: record.version,
+                  rolloutSk: recordKey.sk,
+                },
                 ConditionExpression: 'attribute_not_exists(#pk)',
                 ExpressionAttributeNames: { '#pk': 'pk' },
               },
@@ -254,7 +259,9 @@ export class DynamoRolloutStore implements RolloutStore {
                 ExpressionAttributeNames: { '#pk': 'pk' },
               },
             },
-            ...(record.status === 'running' ? [{ Put: { TableName: this.#table, Item: { ...storeKeys.open(record.execution), target: record.target } } }] : []),
+            ...(record.status === 'running'
+              ? [{ Put: { TableName: this.#table, Item: { ...storeKeys.open(record.execution), target: record.target } } }]
+              : []),
           ],
         }),
       );
@@ -313,7 +320,11 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async listOpenRollouts(): Promise<RolloutRecord[]> {
-    const markers = await this.#query({ KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': 'OPEN' } });
+    const markers = await this.#query({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk' },
+      ExpressionAttributeValues: { ':pk': 'OPEN' },
+    });
     const records = await Promise.all(markers.map((marker) => this.getRollout(String(marker['sk']))));
     return records.filter((record): record is RolloutRecord => record !== null && record.status === 'running');
   }
@@ -325,7 +336,9 @@ export class DynamoRolloutStore implements RolloutStore {
 
   async putTaskToken(pending: PendingToken): Promise<void> {
     const ttl = Math.floor(this.#now().getTime() / 1000) + TOKEN_TTL_SECONDS;
-    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(pending), ...storeKeys.token(pending.target), ttl } }));
+    await this.#client.send(
+      new PutCommand({ TableName: this.#table, Item: { ...plain(pending), ...storeKeys.token(pending.target), ttl } }),
+    );
   }
 
   async getTaskToken(target: string): Promise<PendingToken | null> {
@@ -357,7 +370,9 @@ export class DynamoRolloutStore implements RolloutStore {
   async putOverride(override: WindowOverride): Promise<void> {
     // The audit of who overrode is in the steps and events (no TTL); this item only sweeps itself up.
     const ttl = Math.floor(Date.parse(override.until) / 1000) + DAY_SECONDS;
-    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(override), ...storeKeys.override(override.target), ttl } }));
+    await this.#client.send(
+      new PutCommand({ TableName: this.#table, Item: { ...plain(override), ...storeKeys.override(override.target), ttl } }),
+    );
   }
 
   async getOverride(target: string): Promise<WindowOverride | null> {
@@ -367,7 +382,9 @@ export class DynamoRolloutStore implements RolloutStore {
 
   /** Kept as JSON text: the judge's floats and nested arrays round-trip exactly, whatever DynamoDB's number rules. */
   async putAnalysisState(execution: string, state: unknown): Promise<void> {
-    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...storeKeys.analysis(execution), state: JSON.stringify(state) } }));
+    await this.#client.send(
+      new PutCommand({ TableName: this.#table, Item: { ...storeKeys.analysis(execution), state: JSON.stringify(state) } }),
+    );
   }
 
   async getAnalysisState(execution: string): Promise<unknown> {
@@ -401,7 +418,9 @@ export class DynamoRolloutStore implements RolloutStore {
 
   async appendEvent(event: SluiceEvent): Promise<void> {
     // Keyed by sequence: a publisher retrying the same event replaces it instead of doubling it.
-    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(event), ...storeKeys.event(event.execution, event.sequence) } }));
+    await this.#client.send(
+      new PutCommand({ TableName: this.#table, Item: { ...plain(event), ...storeKeys.event(event.execution, event.sequence) } }),
+    );
   }
 
   async listEvents(execution: string): Promise<SluiceEvent[]> {

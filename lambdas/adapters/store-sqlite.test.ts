@@ -32,7 +32,7 @@ async function inAnotherProcess(path: string, body: string): Promise<string> {
 }
 
 describe('SqliteRolloutStore across processes', () => {
-  it('lets exactly one of several processes take a target\'s lock', async () => {
+  it("lets exactly one of several processes take a target's lock", async () => {
     const path = join(dir, 'race.db');
     await openSqliteStore(path).close();
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -55,9 +55,17 @@ describe('SqliteRolloutStore across processes', () => {
     const path = join(dir, 'abort.db');
     const engine = openSqliteStore(path);
 
-    await inAnotherProcess(path, `await store.requestAbort({ execution: 'podinfo-v2', by: 'bob', reason: 'stop', at: '2026-03-01T10:00:00.000Z' });`);
+    await inAnotherProcess(
+      path,
+      `await store.requestAbort({ execution: 'podinfo-v2', by: 'bob', reason: 'stop', at: '2026-03-01T10:00:00.000Z' });`,
+    );
 
-    expect(await engine.getAbort('podinfo-v2')).toEqual({ execution: 'podinfo-v2', by: 'bob', reason: 'stop', at: '2026-03-01T10:00:00.000Z' });
+    expect(await engine.getAbort('podinfo-v2')).toEqual({
+      execution: 'podinfo-v2',
+      by: 'bob',
+      reason: 'stop',
+      at: '2026-03-01T10:00:00.000Z',
+    });
     await engine.close();
   });
 

@@ -126,7 +126,9 @@ export class SqliteRolloutStore implements RolloutStore {
 
   async recordTrigger(key: string, record: TriggerRecord): Promise<{ first: true } | { first: false; existing: TriggerRecord }> {
     // One statement: the insert either happens or finds the first record; no read-then-write race.
-    const inserted = this.#db.prepare('INSERT INTO triggers (key, record) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, JSON.stringify(record));
+    const inserted = this.#db
+      .prepare('INSERT INTO triggers (key, record) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+      .run(key, JSON.stringify(record));
     if (Number(inserted.changes) > 0) return { first: true };
     const row = this.#db.prepare('SELECT record FROM triggers WHERE key = ?').get(key);
     return { first: false, existing: parse<TriggerRecord>(row, 'record') };
@@ -210,7 +212,9 @@ export class SqliteRolloutStore implements RolloutStore {
 
   async listOpenRollouts(): Promise<RolloutRecord[]> {
     // json_extract keeps the schema as it is: an open rollout is one whose record says running.
-    const rows = this.#db.prepare("SELECT record FROM rollouts WHERE json_extract(record, '$.status') = 'running' ORDER BY started_ms ASC, rowid ASC").all();
+    const rows = this.#db
+      .prepare("SELECT record FROM rollouts WHERE json_extract(record, '$.status') = 'running' ORDER BY started_ms ASC, rowid ASC")
+      .all();
     return rows.map((row) => parse<RolloutRecord>(row, 'record'));
   }
 
@@ -269,7 +273,9 @@ export class SqliteRolloutStore implements RolloutStore {
     return this.#transaction(() => {
       const row = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM steps WHERE execution = ?').get(step.execution);
       const record: StepRecord = { ...step, seq: Number(row?.['next']) };
-      this.#db.prepare('INSERT INTO steps (execution, seq, step) VALUES (?, ?, ?)').run(record.execution, record.seq, JSON.stringify(record));
+      this.#db
+        .prepare('INSERT INTO steps (execution, seq, step) VALUES (?, ?, ?)')
+        .run(record.execution, record.seq, JSON.stringify(record));
       return record;
     });
   }

@@ -12,7 +12,10 @@ describe('WebProvider against a loopback server', () => {
   beforeAll(async () => {
     // Prepare: one JSON document per path, plus failure modes.
     const routes: Record<string, (res: ServerResponse) => void> = {
-      '/stats': (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ data: { canary: { errorRate: 0.25, p99: null, version: 'v2' } }, items: [{ v: 1 }, { v: 2 }] })),
+      '/stats': (res) =>
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ data: { canary: { errorRate: 0.25, p99: null, version: 'v2' } }, items: [{ v: 1 }, { v: 2 }] })),
       '/empty': (res) => res.writeHead(200).end('{}'),
       '/html': (res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>login</html>'),
       '/down': (res) => res.writeHead(503).end('maintenance'),
@@ -35,7 +38,11 @@ describe('WebProvider against a loopback server', () => {
   });
 
   it('reads the number at the JSONPath, sending the configured headers', async () => {
-    const provider = new WebProvider({ url: `${base}/stats`, jsonPath: '$.data.canary.errorRate', headers: { Authorization: 'Bearer t0k' } });
+    const provider = new WebProvider({
+      url: `${base}/stats`,
+      jsonPath: '$.data.canary.errorRate',
+      headers: { Authorization: 'Bearer t0k' },
+    });
 
     await expect(provider.isOnline()).resolves.toBeUndefined();
     expect(await provider.runQuery(`${base}/stats?target=podinfo`)).toBe(0.25);
@@ -51,7 +58,9 @@ describe('WebProvider against a loopback server', () => {
     await expect(new WebProvider({ url: `${base}/stats`, jsonPath: '$.data.canary.version' }).runQuery(`${base}/stats`)).rejects.toThrow(
       `web metric ${base}/stats: JSONPath $.data.canary.version is "v2", not a number`,
     );
-    await expect(new WebProvider({ url: `${base}/stats`, jsonPath: '$.items[*].v' }).runQuery(`${base}/stats`)).rejects.toThrow('matched 2 values, expected one');
+    await expect(new WebProvider({ url: `${base}/stats`, jsonPath: '$.items[*].v' }).runQuery(`${base}/stats`)).rejects.toThrow(
+      'matched 2 values, expected one',
+    );
   });
 
   it('tells a body that is not JSON, a refusal, an outage and a timeout apart', async () => {

@@ -62,17 +62,21 @@ export class WebProvider implements MetricProvider {
       response = await fetch(rawUrl, { headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'follow' });
     } catch (error) {
       const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new TransientError(`web metric ${url} did not answer within ${this.timeoutMs} ms`, { cause: error });
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new TransientError(`web metric ${url} did not answer within ${this.timeoutMs} ms`, { cause: error });
       const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
       throw new TransientError(`web metric ${url} is unreachable (${code ?? (error as Error).message})`, { cause: error });
     }
     const body = await response.text();
-    if (response.status >= 500 || response.status === 429) throw new TransientError(`web metric ${url} failed (${response.status}: ${body.slice(0, 200)})`);
+    if (response.status >= 500 || response.status === 429)
+      throw new TransientError(`web metric ${url} failed (${response.status}: ${body.slice(0, 200)})`);
     if (!response.ok) throw new Error(`web metric ${url} answered ${response.status}: ${body.slice(0, 200)}`);
     try {
       return JSON.parse(body) as unknown;
     } catch (error) {
-      throw new Error(`web metric ${url} answered ${response.status} with a body that is not JSON (${body.slice(0, 200)})`, { cause: error });
+      throw new Error(`web metric ${url} answered ${response.status} with a body that is not JSON (${body.slice(0, 200)})`, {
+        cause: error,
+      });
     }
   }
 }
@@ -89,6 +93,7 @@ export function extractNumber(json: unknown, path: string, where: string): Metri
   if (matches.length > 1) throw new Error(`web metric ${where}: JSONPath ${path} matched ${matches.length} values, expected one`);
   const value = matches[0];
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'number') throw new Error(`web metric ${where}: JSONPath ${path} is ${JSON.stringify(value).slice(0, 100)}, not a number`);
+  if (typeof value !== 'number')
+    throw new Error(`web metric ${where}: JSONPath ${path} is ${JSON.stringify(value).slice(0, 100)}, not a number`);
   return value;
 }

@@ -15,7 +15,12 @@ function specWith(hooks: Hook[]): RolloutSpec {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'unused' },
-      router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'web',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+      },
       workload: { namespace: 'shop', primary: 'web-primary', canary: 'web-canary' },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' }, webhooks: hooks },
     },
@@ -33,7 +38,9 @@ describe('webhook calls', () => {
     const spec = specWith([{ name: 'load', type: 'rollout', url: server.url('/load'), metadata: { cmd: 'hey -z 1m' } }]);
     const results = await callHooks(spec, 'rollout', 'Progressing');
     expect(results).toEqual([{ name: 'load', type: 'rollout', ok: true, status: 200 }]);
-    expect(server.calls).toEqual([{ path: '/load', body: { name: 'web', namespace: 'shop', phase: 'Progressing', metadata: { cmd: 'hey -z 1m' } } }]);
+    expect(server.calls).toEqual([
+      { path: '/load', body: { name: 'web', namespace: 'shop', phase: 'Progressing', metadata: { cmd: 'hey -z 1m' } } },
+    ]);
   });
 
   it('reports a non-2xx answer and a hook that does not answer within its timeout, without throwing', async () => {
@@ -59,7 +66,9 @@ describe('webhook calls', () => {
     const closed = await startWebhookServer();
     const gone = closed.url('/smoke');
     await closed.close();
-    await expect(runPreRolloutHooks(specWith([{ name: 'smoke', type: 'pre-rollout', url: gone }]))).rejects.toMatchObject({ name: ERROR_NAMES.transient });
+    await expect(runPreRolloutHooks(specWith([{ name: 'smoke', type: 'pre-rollout', url: gone }]))).rejects.toMatchObject({
+      name: ERROR_NAMES.transient,
+    });
   });
 
   it('only logs failing post-rollout and event hooks', async () => {
@@ -70,7 +79,13 @@ describe('webhook calls', () => {
       { name: 'events', type: 'event', url: server.url('/event'), metadata: { team: 'shop' } },
     ]);
     await expect(fireHooks(spec, 'post-rollout', 'Failed')).resolves.toBeUndefined();
-    const event = { detailType: 'Rollout Rolled Back' as const, target: 'web', version: 'v2', execution: 'web-v2', reason: 'analysis failed' };
+    const event = {
+      detailType: 'Rollout Rolled Back' as const,
+      target: 'web',
+      version: 'v2',
+      execution: 'web-v2',
+      reason: 'analysis failed',
+    };
     await expect(fireEventHooks(spec, event, new Date(1_700_000_000_000))).resolves.toBeUndefined();
     expect(server.callsTo('/post').map((c) => c.body)).toEqual([{ name: 'web', namespace: 'shop', phase: 'Failed', metadata: {} }]);
     expect(server.callsTo('/event').map((c) => c.body)).toEqual([
@@ -78,7 +93,12 @@ describe('webhook calls', () => {
         name: 'web',
         namespace: 'shop',
         phase: 'Failed',
-        metadata: { team: 'shop', eventMessage: 'Rollout Rolled Back: web v2: analysis failed', eventType: 'Warning', timestamp: '1700000000000' },
+        metadata: {
+          team: 'shop',
+          eventMessage: 'Rollout Rolled Back: web v2: analysis failed',
+          eventType: 'Warning',
+          timestamp: '1700000000000',
+        },
       },
     ]);
   });

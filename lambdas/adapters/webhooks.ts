@@ -41,7 +41,11 @@ export async function callWebhook(hook: Webhook, payload: WebhookPayload, option
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
     const limit = Math.min(webhookTimeoutMs(hook), options.maxTimeoutMs ?? Infinity);
-    const message = timedOut ? `no answer within ${limit < webhookTimeoutMs(hook) ? `${limit / 1000}s` : hook.timeout}` : error instanceof Error ? (causeText(error) ?? error.message) : String(error);
+    const message = timedOut
+      ? `no answer within ${limit < webhookTimeoutMs(hook) ? `${limit / 1000}s` : hook.timeout}`
+      : error instanceof Error
+        ? (causeText(error) ?? error.message)
+        : String(error);
     return { ...base, ok: false, error: redactKnownSecrets(message) };
   }
 }
@@ -52,14 +56,22 @@ function causeText(error: Error): string | undefined {
 }
 
 /** Calls every hook of a type, in parallel, with the payload of the phase. */
-export async function callHooks(spec: RolloutSpec, type: WebhookType, phase: WebhookPhase, options?: WebhookCallOptions): Promise<WebhookResult[]> {
+export async function callHooks(
+  spec: RolloutSpec,
+  type: WebhookType,
+  phase: WebhookPhase,
+  options?: WebhookCallOptions,
+): Promise<WebhookResult[]> {
   return Promise.all(hooksOf(spec, type).map((hook) => callWebhook(hook, webhookPayload(spec, hook, phase), options)));
 }
 
 function logFailures(spec: RolloutSpec, results: WebhookResult[]): void {
   for (const result of results.filter((r) => !r.ok)) {
     const hook = (spec.spec.analysis.webhooks ?? []).find((h) => h.name === result.name);
-    logger.warn(describeWebhookResult(result), { target: spec.metadata.name, host: hook && typeof hook.url === 'string' ? new URL(hook.url).host : undefined });
+    logger.warn(describeWebhookResult(result), {
+      target: spec.metadata.name,
+      host: hook && typeof hook.url === 'string' ? new URL(hook.url).host : undefined,
+    });
   }
 }
 
@@ -81,10 +93,17 @@ export async function fireHooks(spec: RolloutSpec, type: WebhookType, phase: Web
 }
 
 /** `event` hooks for one published event: fire and log. */
-export async function fireEventHooks(spec: RolloutSpec, event: Omit<SluiceEvent, 'sequence' | 'at'>, now: Date, options?: WebhookCallOptions): Promise<void> {
+export async function fireEventHooks(
+  spec: RolloutSpec,
+  event: Omit<SluiceEvent, 'sequence' | 'at'>,
+  now: Date,
+  options?: WebhookCallOptions,
+): Promise<void> {
   const hooks = hooksOf(spec, 'event');
   if (!hooks.length) return;
-  const results = await Promise.all(hooks.map((hook) => callWebhook(hook, eventHookPayload(spec, hook, event, now), { maxTimeoutMs: INFORM_TIMEOUT_MS, ...options })));
+  const results = await Promise.all(
+    hooks.map((hook) => callWebhook(hook, eventHookPayload(spec, hook, event, now), { maxTimeoutMs: INFORM_TIMEOUT_MS, ...options })),
+  );
   logFailures(spec, results);
 }
 

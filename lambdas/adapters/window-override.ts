@@ -25,7 +25,14 @@ export async function overrideWindows(args: {
 }): Promise<OverrideResult> {
   const target = args.spec.metadata.name;
   const state = windowState(args.spec.spec.strategy.windows, args.now);
-  const planned = planOverride({ target, by: args.by, reason: args.reason, now: args.now, state, ...(args.forMs !== undefined ? { forMs: args.forMs } : {}) });
+  const planned = planOverride({
+    target,
+    by: args.by,
+    reason: args.reason,
+    now: args.now,
+    state,
+    ...(args.forMs !== undefined ? { forMs: args.forMs } : {}),
+  });
   if (!planned.ok) return planned;
   const { override } = planned;
   await args.store.putOverride(override);
@@ -37,5 +44,10 @@ export async function overrideWindows(args: {
   await args.store.appendStep({ execution, at: override.at, kind: 'note', detail });
   await args.events?.publish({ detailType: 'Command Audited', target, version: record?.version ?? '-', execution, reason: detail });
   const effect = record ? `${record.execution} advances at its next look` : 'a start is not queued';
-  return { ok: true, override, execution, message: `change windows of ${target} overridden until ${override.until} by ${override.by}: ${effect}` };
+  return {
+    ok: true,
+    override,
+    execution,
+    message: `change windows of ${target} overridden until ${override.until} by ${override.by}: ${effect}`,
+  };
 }

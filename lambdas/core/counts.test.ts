@@ -4,7 +4,10 @@ import { deltaCounts, nextBaseline, type ArmCounters, type CounterSnapshot, type
 const GW1 = { job: 'gloo', instance: '10.0.0.1:8081' };
 const GW2 = { job: 'gloo', instance: '10.0.0.2:8081' };
 
-const rq = (source: Record<string, string>, code: string, value: number): SeriesSample => ({ labels: { ...source, envoy_response_code: code }, value });
+const rq = (source: Record<string, string>, code: string, value: number): SeriesSample => ({
+  labels: { ...source, envoy_response_code: code },
+  value,
+});
 const slow = (source: Record<string, string>, value: number): SeriesSample => ({ labels: { ...source }, value });
 
 function arm(requests: SeriesSample[], errors: SeriesSample[] = [], over500: SeriesSample[] = []): ArmCounters {
@@ -45,8 +48,16 @@ describe('deltaCounts', () => {
 
   it('treats a drop as a reset of the whole scrape source, counting from zero', () => {
     // Prepare: GW1 restarted: its 200 counter dropped; its 503 counter grew past its old value after the restart.
-    const before = snapshot('t0', arm([rq(GW1, '200', 500), rq(GW1, '503', 4), rq(GW2, '200', 300)], [rq(GW1, '503', 4)]), arm([rq(GW1, '200', 800)]));
-    const after = snapshot('t1', arm([rq(GW1, '200', 40), rq(GW1, '503', 6), rq(GW2, '200', 320)], [rq(GW1, '503', 6)]), arm([rq(GW1, '200', 60)]));
+    const before = snapshot(
+      't0',
+      arm([rq(GW1, '200', 500), rq(GW1, '503', 4), rq(GW2, '200', 300)], [rq(GW1, '503', 4)]),
+      arm([rq(GW1, '200', 800)]),
+    );
+    const after = snapshot(
+      't1',
+      arm([rq(GW1, '200', 40), rq(GW1, '503', 6), rq(GW2, '200', 320)], [rq(GW1, '503', 6)]),
+      arm([rq(GW1, '200', 60)]),
+    );
 
     // Act
     const counts = deltaCounts(before, after);
@@ -60,8 +71,22 @@ describe('deltaCounts', () => {
   });
 
   it('resets only the series that dropped when no source labels tell which process it was', () => {
-    const before = snapshot('t0', arm([{ labels: { code: '200' }, value: 90 }, { labels: { code: '503' }, value: 1 }]), arm([{ labels: {}, value: 10 }]));
-    const after = snapshot('t1', arm([{ labels: { code: '200' }, value: 5 }, { labels: { code: '503' }, value: 3 }]), arm([{ labels: {}, value: 12 }]));
+    const before = snapshot(
+      't0',
+      arm([
+        { labels: { code: '200' }, value: 90 },
+        { labels: { code: '503' }, value: 1 },
+      ]),
+      arm([{ labels: {}, value: 10 }]),
+    );
+    const after = snapshot(
+      't1',
+      arm([
+        { labels: { code: '200' }, value: 5 },
+        { labels: { code: '503' }, value: 3 },
+      ]),
+      arm([{ labels: {}, value: 12 }]),
+    );
 
     const counts = deltaCounts(before, after);
 
@@ -116,7 +141,9 @@ describe('deltaCounts', () => {
     const before = snapshot('t0', arm([rq(GW1, '200', 1)]), arm([]));
     const after = snapshot('t1', arm([rq(GW1, '200', 2.5)]), arm([]));
 
-    expect(() => deltaCounts(before, after)).toThrow('counter canary.requests{envoy_response_code="200",instance="10.0.0.1:8081",job="gloo"} has the value 2.5');
+    expect(() => deltaCounts(before, after)).toThrow(
+      'counter canary.requests{envoy_response_code="200",instance="10.0.0.1:8081",job="gloo"} has the value 2.5',
+    );
   });
 });
 
@@ -124,7 +151,11 @@ describe('deltaCounts per scrape source', () => {
   const at = (ms: number) => new Date(ms).toISOString();
   const T0 = Date.parse('2026-12-06T12:00:00Z');
   const stamped = (samples: SeriesSample[], ts: number) => samples.map((s) => ({ ...s, timestamp: ts }));
-  const up = (source: Record<string, string>, seconds: number, ts: number): SeriesSample => ({ labels: { ...source }, value: seconds, timestamp: ts });
+  const up = (source: Record<string, string>, seconds: number, ts: number): SeriesSample => ({
+    labels: { ...source },
+    value: seconds,
+    timestamp: ts,
+  });
 
   it('says "no new scrape" when no source has a sample newer than the previous look, and changes no baseline', () => {
     const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 100)], T0)), arm(stamped([rq(GW1, '200', 900)], T0)));
@@ -141,7 +172,11 @@ describe('deltaCounts per scrape source', () => {
   it('counts a restart corroborated by envoy_server_uptime from zero, and a series not re-created as nothing', () => {
     // Prepare: the gateway restarted; its old 504 series is gone, its 200 series grew past its old value.
     const before: CounterSnapshot = {
-      ...snapshot(at(T0), arm(stamped([rq(GW1, '200', 50), rq(GW1, '504', 3)], T0), stamped([rq(GW1, '504', 3)], T0)), arm(stamped([rq(GW1, '200', 500)], T0))),
+      ...snapshot(
+        at(T0),
+        arm(stamped([rq(GW1, '200', 50), rq(GW1, '504', 3)], T0), stamped([rq(GW1, '504', 3)], T0)),
+        arm(stamped([rq(GW1, '200', 500)], T0)),
+      ),
       uptime: [up(GW1, 600, T0)],
     };
     const after: CounterSnapshot = {
@@ -160,9 +195,21 @@ describe('deltaCounts per scrape source', () => {
   });
 
   it('takes a small step back for a gap, not a restart: the source is left out until it passes its old value', () => {
-    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)), arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)));
-    const back = snapshot(at(T0 + 15_000), arm(stamped([rq(GW1, '200', 990), rq(GW2, '200', 1010)], T0 + 15_000)), arm(stamped([rq(GW1, '200', 1020), rq(GW2, '200', 1030)], T0 + 15_000)));
-    const later = snapshot(at(T0 + 30_000), arm(stamped([rq(GW1, '200', 1015), rq(GW2, '200', 1020)], T0 + 30_000)), arm(stamped([rq(GW1, '200', 1050), rq(GW2, '200', 1060)], T0 + 30_000)));
+    const before = snapshot(
+      at(T0),
+      arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)),
+      arm(stamped([rq(GW1, '200', 1000), rq(GW2, '200', 1000)], T0)),
+    );
+    const back = snapshot(
+      at(T0 + 15_000),
+      arm(stamped([rq(GW1, '200', 990), rq(GW2, '200', 1010)], T0 + 15_000)),
+      arm(stamped([rq(GW1, '200', 1020), rq(GW2, '200', 1030)], T0 + 15_000)),
+    );
+    const later = snapshot(
+      at(T0 + 30_000),
+      arm(stamped([rq(GW1, '200', 1015), rq(GW2, '200', 1020)], T0 + 30_000)),
+      arm(stamped([rq(GW1, '200', 1050), rq(GW2, '200', 1060)], T0 + 30_000)),
+    );
 
     const first = deltaCounts(before, back);
     const second = deltaCounts(nextBaseline(before, back), later);
@@ -215,8 +262,16 @@ describe('deltaCounts per scrape source', () => {
 
   it('keeps a window that straddles a weight change out of the clean (two-arm) counts, per source', () => {
     const change = T0 + 10_000;
-    const before = snapshot(at(T0), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))), arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))));
-    const after = snapshot(at(T0 + 20_000), arm(stamped([rq(GW1, '200', 110)], T0 + 20_000).concat(stamped([rq(GW2, '200', 130)], T0 + 22_000))), arm(stamped([rq(GW1, '200', 200)], T0 + 20_000).concat(stamped([rq(GW2, '200', 400)], T0 + 22_000))));
+    const before = snapshot(
+      at(T0),
+      arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))),
+      arm(stamped([rq(GW1, '200', 100)], T0 + 5_000).concat(stamped([rq(GW2, '200', 100)], T0 + 12_000))),
+    );
+    const after = snapshot(
+      at(T0 + 20_000),
+      arm(stamped([rq(GW1, '200', 110)], T0 + 20_000).concat(stamped([rq(GW2, '200', 130)], T0 + 22_000))),
+      arm(stamped([rq(GW1, '200', 200)], T0 + 20_000).concat(stamped([rq(GW2, '200', 400)], T0 + 22_000))),
+    );
 
     const counts = deltaCounts(before, after, { cleanFrom: change });
 
@@ -226,8 +281,16 @@ describe('deltaCounts per scrape source', () => {
   });
 
   it('counts retried attempts per arm when the source exports them', () => {
-    const before = snapshot(at(T0), { ...arm(stamped([rq(GW1, '200', 10)], T0)), retries: stamped([rq(GW1, '', 0)], T0) }, arm(stamped([rq(GW1, '200', 10)], T0)));
-    const after = snapshot(at(T0 + 5000), { ...arm(stamped([rq(GW1, '200', 20)], T0 + 5000)), retries: stamped([rq(GW1, '', 4)], T0 + 5000) }, arm(stamped([rq(GW1, '200', 30)], T0 + 5000)));
+    const before = snapshot(
+      at(T0),
+      { ...arm(stamped([rq(GW1, '200', 10)], T0)), retries: stamped([rq(GW1, '', 0)], T0) },
+      arm(stamped([rq(GW1, '200', 10)], T0)),
+    );
+    const after = snapshot(
+      at(T0 + 5000),
+      { ...arm(stamped([rq(GW1, '200', 20)], T0 + 5000)), retries: stamped([rq(GW1, '', 4)], T0 + 5000) },
+      arm(stamped([rq(GW1, '200', 30)], T0 + 5000)),
+    );
 
     expect(deltaCounts(before, after).canary.retries).toBe(4);
   });

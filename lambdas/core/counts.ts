@@ -132,7 +132,9 @@ function checkCount(arm: string, kind: Kind, sample: SeriesSample): number {
   const { value } = sample;
   // Deltas of rates or averages would not be counts of requests: refuse them rather than round.
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new Error(`counter ${seriesName(arm, kind, sample.labels)} has the value ${value}: expected a raw counter (a whole number >= 0), not a rate or a ratio`);
+    throw new Error(
+      `counter ${seriesName(arm, kind, sample.labels)} has the value ${value}: expected a raw counter (a whole number >= 0), not a rate or a ratio`,
+    );
   }
   return value;
 }
@@ -264,7 +266,10 @@ function classify(previous: CounterSnapshot, current: CounterSnapshot, newSource
     if (restarted && source !== AGGREGATED) status.set(source, 'reset');
     else if (dropped.length) {
       status.set(source, 'backward');
-      why.set(source, `${name}: counters stepped back without a restart (${dropped.map((p) => seriesName(p.arm, p.kind, p.labels)).join(', ')}); left out until they pass their old values`);
+      why.set(
+        source,
+        `${name}: counters stepped back without a restart (${dropped.map((p) => seriesName(p.arm, p.kind, p.labels)).join(', ')}); left out until they pass their old values`,
+      );
     } else status.set(source, 'counted');
   }
   return { status, why, previousTimes, all, resetSeries };
@@ -315,7 +320,12 @@ export interface DeltaOptions {
  */
 export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot, options: DeltaOptions = {}): LookCounts {
   const { status, why, previousTimes, all, resetSeries } = classify(previous, current, options.newSourcesFrom);
-  const thresholds = new Set([...Object.keys(previous.canary.slow), ...Object.keys(current.canary.slow), ...Object.keys(previous.primary.slow), ...Object.keys(current.primary.slow)]);
+  const thresholds = new Set([
+    ...Object.keys(previous.canary.slow),
+    ...Object.keys(current.canary.slow),
+    ...Object.keys(previous.primary.slow),
+    ...Object.keys(current.primary.slow),
+  ]);
   const retries = Boolean(current.canary.retries || current.primary.retries);
   const tally: SourceTally = { counted: 0, stale: 0, absent: 0, added: 0, reset: 0, backward: 0 };
   const out: LookCounts & { sources: SourceTally } = {
@@ -326,7 +336,8 @@ export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot,
     newScrape: false,
     sources: tally,
   };
-  const clean = options.cleanFrom !== undefined ? { canary: emptyDelta(thresholds, retries), primary: emptyDelta(thresholds, retries) } : undefined;
+  const clean =
+    options.cleanFrom !== undefined ? { canary: emptyDelta(thresholds, retries), primary: emptyDelta(thresholds, retries) } : undefined;
   for (const [source, s] of status) {
     if (s === 'reset') {
       out.sources.reset += 1;
@@ -345,7 +356,8 @@ export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot,
     const delta = pair.previous === undefined || s === 'reset' || resetSeries.has(pair) ? pair.current : pair.current - pair.previous;
     addTo(out[pair.arm], pair.kind, delta);
     const since = previousTimes.get(source);
-    if (clean && options.cleanFrom !== undefined && since !== undefined && since >= options.cleanFrom) addTo(clean[pair.arm], pair.kind, delta);
+    if (clean && options.cleanFrom !== undefined && since !== undefined && since >= options.cleanFrom)
+      addTo(clean[pair.arm], pair.kind, delta);
   }
   out.resets += resetSeries.size;
   if (clean) out.clean = clean;
@@ -359,7 +371,11 @@ export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot,
  * are scraped anew, or reads as a restart); a source missing from this look is carried until
  * Prometheus itself would call it stale (5 minutes after its last sample), then dropped.
  */
-export function nextBaseline(previous: CounterSnapshot, current: CounterSnapshot, options: Pick<DeltaOptions, 'newSourcesFrom'> = {}): CounterSnapshot {
+export function nextBaseline(
+  previous: CounterSnapshot,
+  current: CounterSnapshot,
+  options: Pick<DeltaOptions, 'newSourcesFrom'> = {},
+): CounterSnapshot {
   const { status } = classify(previous, current, options.newSourcesFrom);
   const now = Date.parse(current.at);
   const previousAt = Date.parse(previous.at);
@@ -373,7 +389,9 @@ export function nextBaseline(previous: CounterSnapshot, current: CounterSnapshot
   };
   const pick = (before: SeriesSample[], after: SeriesSample[]): SeriesSample[] => [
     ...after.filter((s) => !keepPrevious(sourceOf(s.labels))),
-    ...before.filter((s) => keepPrevious(sourceOf(s.labels)) && (status.get(sourceOf(s.labels)) !== 'absent' || fresh(s))).map((s) => (s.timestamp === undefined && Number.isFinite(previousAt) ? { ...s, timestamp: previousAt } : s)),
+    ...before
+      .filter((s) => keepPrevious(sourceOf(s.labels)) && (status.get(sourceOf(s.labels)) !== 'absent' || fresh(s)))
+      .map((s) => (s.timestamp === undefined && Number.isFinite(previousAt) ? { ...s, timestamp: previousAt } : s)),
   ];
   const arm = (before: ArmCounters, after: ArmCounters): ArmCounters => {
     const slow: Record<string, SeriesSample[]> = {};
@@ -384,7 +402,11 @@ export function nextBaseline(previous: CounterSnapshot, current: CounterSnapshot
     if (before.retries || after.retries) out.retries = pick(before.retries ?? [], after.retries ?? []);
     return out;
   };
-  const baseline: CounterSnapshot = { at: current.at, canary: arm(previous.canary, current.canary), primary: arm(previous.primary, current.primary) };
+  const baseline: CounterSnapshot = {
+    at: current.at,
+    canary: arm(previous.canary, current.canary),
+    primary: arm(previous.primary, current.primary),
+  };
   if (previous.uptime || current.uptime) baseline.uptime = pick(previous.uptime ?? [], current.uptime ?? []);
   return baseline;
 }

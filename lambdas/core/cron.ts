@@ -63,7 +63,8 @@ function value(text: string, rule: FieldRule, source: string): number {
   const upper = text.toUpperCase();
   const named = rule.names?.indexOf(upper) ?? -1;
   if (named >= 0) return named + (rule.nameBase ?? 0);
-  if (!/^\d+$/.test(text)) throw new CronError(`"${source}": ${rule.name} "${text}" is not a number${rule.names ? ` or a name (${rule.names[0]}…)` : ''}`);
+  if (!/^\d+$/.test(text))
+    throw new CronError(`"${source}": ${rule.name} "${text}" is not a number${rule.names ? ` or a name (${rule.names[0]}…)` : ''}`);
   const n = Number(text);
   if (n < rule.min || n > rule.max) throw new CronError(`"${source}": ${rule.name} ${n} is outside ${rule.min}-${rule.max}`);
   return n;
@@ -73,10 +74,12 @@ function parseField(text: string, rule: FieldRule, source: string): Set<number> 
   const out = new Set<number>();
   for (const item of text.split(',')) {
     const [range, stepText, extra] = item.split('/');
-    if (range === undefined || range === '' || extra !== undefined) throw new CronError(`"${source}": ${rule.name} "${item}" is not a value, range or step`);
+    if (range === undefined || range === '' || extra !== undefined)
+      throw new CronError(`"${source}": ${rule.name} "${item}" is not a value, range or step`);
     let step = 1;
     if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText) || Number(stepText) === 0) throw new CronError(`"${source}": ${rule.name} step "${stepText}" must be a whole number of at least 1`);
+      if (!/^\d+$/.test(stepText) || Number(stepText) === 0)
+        throw new CronError(`"${source}": ${rule.name} step "${stepText}" must be a whole number of at least 1`);
       step = Number(stepText);
     }
     let lo: number;
@@ -86,7 +89,8 @@ function parseField(text: string, rule: FieldRule, source: string): Set<number> 
       hi = rule.name === 'day-of-week' ? 6 : rule.max;
     } else if (range.includes('-')) {
       const [a, b, more] = range.split('-');
-      if (a === undefined || b === undefined || more !== undefined) throw new CronError(`"${source}": ${rule.name} range "${range}" is not a-b`);
+      if (a === undefined || b === undefined || more !== undefined)
+        throw new CronError(`"${source}": ${rule.name} range "${range}" is not a-b`);
       lo = value(a, rule, source);
       hi = value(b, rule, source);
       if (hi < lo) throw new CronError(`"${source}": ${rule.name} range ${range} runs backwards: write it as two ranges (e.g. 22-23,0-5)`);
@@ -104,9 +108,17 @@ function parseField(text: string, rule: FieldRule, source: string): Set<number> 
 export function parseCron(source: string): Cron {
   const fields = source.trim().split(/\s+/);
   if (fields.length !== 5) {
-    throw new CronError(`"${source}" has ${fields.length} field${fields.length === 1 ? '' : 's'}: expected 5 (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5"`);
+    throw new CronError(
+      `"${source}" has ${fields.length} field${fields.length === 1 ? '' : 's'}: expected 5 (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1-5"`,
+    );
   }
-  const [minute, hour, day, month, weekday] = fields.map((field, i) => parseField(field, FIELDS[i] as FieldRule, source)) as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  const [minute, hour, day, month, weekday] = fields.map((field, i) => parseField(field, FIELDS[i] as FieldRule, source)) as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
   const dayRestricted = !(fields[2] ?? '').startsWith('*');
   const weekdayRestricted = !(fields[4] ?? '').startsWith('*');
   const cron: Cron = {
@@ -166,6 +178,10 @@ export function nextOccurrence(cron: Cron, timeZone: string, fromMs: number, hor
 export function previousOccurrence(cron: Cron, timeZone: string, atMs: number, lookbackMs: number): number | null {
   // croner answers "strictly before" at second precision: ask from the next whole second, keep what is <= atMs.
   const reference = new Date(Math.floor(atMs / 1000) * 1000 + 1000);
-  const last = cron.evaluator(timeZone).previousRuns(2, reference).map((d) => d.getTime()).find((t) => t <= atMs);
+  const last = cron
+    .evaluator(timeZone)
+    .previousRuns(2, reference)
+    .map((d) => d.getTime())
+    .find((t) => t <= atMs);
   return last !== undefined && last >= atMs - lookbackMs ? last : null;
 }

@@ -27,7 +27,12 @@ export const rolloutRequestedDetailSchema = z.object({
   overrides: z.record(z.string(), z.unknown()).optional(),
 });
 
-const envelope = { id: z.string().min(1), account: z.string().default('unknown'), time: z.string().optional(), region: z.string().optional() };
+const envelope = {
+  id: z.string().min(1),
+  account: z.string().default('unknown'),
+  time: z.string().optional(),
+  region: z.string().optional(),
+};
 
 export const rolloutRequestedEventSchema = z.object({
   ...envelope,
@@ -88,8 +93,10 @@ export function scheduledToStart(event: z.infer<typeof scheduledStartSchema>): S
 export function ecrMismatch(spec: RolloutSpec, event: EcrImageActionEvent): string | undefined {
   const { detail } = event;
   const trigger = spec.spec.triggers?.ecr;
-  if (!trigger || trigger.repository !== detail['repository-name']) return `${spec.metadata.name} does not watch ECR repository ${detail['repository-name']}`;
-  if (detail['action-type'] !== 'PUSH' || detail.result !== 'SUCCESS') return `not a successful push (${detail['action-type']} ${detail.result})`;
+  if (!trigger || trigger.repository !== detail['repository-name'])
+    return `${spec.metadata.name} does not watch ECR repository ${detail['repository-name']}`;
+  if (detail['action-type'] !== 'PUSH' || detail.result !== 'SUCCESS')
+    return `not a successful push (${detail['action-type']} ${detail.result})`;
   const tag = detail['image-tag'];
   if (!tag) return 'the push carries no tag (a digest-only push, e.g. one platform of a multi-arch image)';
   let pattern: RegExp;
@@ -105,7 +112,10 @@ export function ecrMismatch(spec: RolloutSpec, event: EcrImageActionEvent): stri
 /** Ledger keys of an ECR push for one target: the digest is the version's identity; the tag remembers its digest. */
 export function ecrKeys(targetName: string, event: EcrImageActionEvent): { digest: string; tag: string } {
   const repo = event.detail['repository-name'];
-  return { digest: `${targetName}/${repo}@${event.detail['image-digest']}`, tag: `${targetName}/${repo}:${event.detail['image-tag'] ?? ''}` };
+  return {
+    digest: `${targetName}/${repo}@${event.detail['image-digest']}`,
+    tag: `${targetName}/${repo}:${event.detail['image-tag'] ?? ''}`,
+  };
 }
 
 export function ecrToStart(targetName: string, event: EcrImageActionEvent): StartRequest {
@@ -113,7 +123,11 @@ export function ecrToStart(targetName: string, event: EcrImageActionEvent): Star
     target: targetName,
     version: event.detail['image-tag'] ?? event.detail['image-digest'],
     requestedBy: `ecr push of ${event.detail['repository-name']}@${event.detail['image-digest']}`,
-    trigger: { source: 'ecr', key: ecrKeys(targetName, event).digest, identity: `account ${event.account} repository ${event.detail['repository-name']}` },
+    trigger: {
+      source: 'ecr',
+      key: ecrKeys(targetName, event).digest,
+      identity: `account ${event.account} repository ${event.detail['repository-name']}`,
+    },
   };
 }
 
@@ -175,7 +189,8 @@ export function fluxToStart(body: unknown, identity: string): GitopsParse {
   if (!parsed.success) return { ok: false, invalid: `not a Flux event: ${problems(parsed.error)}` };
   const event = parsed.data;
   const object = `${event.involvedObject.kind}/${event.involvedObject.namespace ? `${event.involvedObject.namespace}/` : ''}${event.involvedObject.name}`;
-  if (event.severity !== 'info' || !FLUX_APPLIED.has(event.reason)) return { ok: false, ignored: `${object} ${event.severity} ${event.reason}: not a successful reconciliation` };
+  if (event.severity !== 'info' || !FLUX_APPLIED.has(event.reason))
+    return { ok: false, ignored: `${object} ${event.severity} ${event.reason}: not a successful reconciliation` };
   const targetName = event.metadata['target'];
   const revision = event.metadata['revision'];
   if (!targetName) return { ok: false, invalid: `${object}: metadata.target is missing (set it with the Alert's spec.eventMetadata)` };

@@ -47,7 +47,11 @@ function positiveTotal(destinations: ReadonlyArray<{ weight?: number | null | un
   if (destinations.length === 0) {
     ctx.addIssue({ code: 'custom', message: 'expected at least one destination (Gloo rejects an empty list)', params: SEMANTIC });
   } else if (totalWeight(destinations) < 1) {
-    ctx.addIssue({ code: 'custom', message: 'the total weight of the destinations must be at least 1 (Gloo rejects an all-zero total)', params: SEMANTIC });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'the total weight of the destinations must be at least 1 (Gloo rejects an all-zero total)',
+      params: SEMANTIC,
+    });
   }
 }
 
@@ -90,7 +94,12 @@ export const routeActionSchema = z
   .superRefine((action, ctx) => {
     // A protobuf oneof: Gloo refuses a route action naming more than one destination kind.
     const set = (['single', 'multi', 'upstreamGroup'] as const).filter((key) => action[key] !== undefined);
-    if (set.length > 1) ctx.addIssue({ code: 'custom', message: `expected only one of single, multi, upstreamGroup; got ${set.join(', ')}`, params: SEMANTIC });
+    if (set.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected only one of single, multi, upstreamGroup; got ${set.join(', ')}`,
+        params: SEMANTIC,
+      });
   });
 
 export const routeSchema = z.looseObject({

@@ -22,7 +22,8 @@ function check(reading: MetricReading): MetricCheck {
   else result = 'pass';
   const out: MetricCheck = { name, value: value === null || Number.isNaN(value) ? null : value, min, max, result };
   // The primary's value rides along as evidence for the picture; it never decides the verdict.
-  if (reading.primaryValue !== undefined) out.primary = reading.primaryValue === null || Number.isNaN(reading.primaryValue) ? null : reading.primaryValue;
+  if (reading.primaryValue !== undefined)
+    out.primary = reading.primaryValue === null || Number.isNaN(reading.primaryValue) ? null : reading.primaryValue;
   return out;
 }
 

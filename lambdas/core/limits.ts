@@ -39,7 +39,8 @@ export const TASK_SLACK_SECONDS = 3600;
  * accepts (effective deadline, which also bounds the approval gates, plus both readiness loops),
  * plus the longest recovery window, plus the Tasks' own slack.
  */
-export const EXECUTION_TIMEOUT_SECONDS = MAX_DEADLINE_SECONDS + 2 * MAX_READY_TIMEOUT_SECONDS + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
+export const EXECUTION_TIMEOUT_SECONDS =
+  MAX_DEADLINE_SECONDS + 2 * MAX_READY_TIMEOUT_SECONDS + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
 
 /** History events of one readiness check: Wait (entered, exited), Task (entered, scheduled, started, succeeded, exited), Choice (entered, exited). */
 export const HISTORY_EVENTS_PER_READY_CHECK = 9;
@@ -53,8 +54,10 @@ export const HISTORY_EVENTS_PER_ROLLBACK_RETRY = 3;
  * cap, hence twice the attempts), plus 200 for the fixed states around them. The deadline check
  * (spec.ts) and the hold limit outside change windows (rollout.ts `maxHeldSeconds`) leave these free.
  */
-export const HISTORY_EVENTS_FOR_ROLLBACK = Math.ceil((2 * RECOVERY_WINDOW_MAX_SECONDS) / ROLLBACK_RETRY_CAP_SECONDS) * HISTORY_EVENTS_PER_ROLLBACK_RETRY;
-export const HISTORY_EVENTS_RESERVED = 2 * Math.ceil(MAX_READY_TIMEOUT_SECONDS / READY_CHECK_SECONDS) * HISTORY_EVENTS_PER_READY_CHECK + HISTORY_EVENTS_FOR_ROLLBACK + 200;
+export const HISTORY_EVENTS_FOR_ROLLBACK =
+  Math.ceil((2 * RECOVERY_WINDOW_MAX_SECONDS) / ROLLBACK_RETRY_CAP_SECONDS) * HISTORY_EVENTS_PER_ROLLBACK_RETRY;
+export const HISTORY_EVENTS_RESERVED =
+  2 * Math.ceil(MAX_READY_TIMEOUT_SECONDS / READY_CHECK_SECONDS) * HISTORY_EVENTS_PER_READY_CHECK + HISTORY_EVENTS_FOR_ROLLBACK + 200;
 
 /** Events left for looks (Bake + Analyze + Decide, and held looks), with 10% kept spare. */
 export const HISTORY_EVENTS_FOR_LOOKS = Math.floor(MAX_HISTORY_EVENTS * 0.9) - HISTORY_EVENTS_RESERVED;

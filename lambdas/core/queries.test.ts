@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { QUERY_VARIABLES, builtInQuery, checkLatencyThreshold, counterQueries, envoyClusterName, leMatcher, metricQueries, queryVariables, renderQuery } from './queries.ts';
+import {
+  QUERY_VARIABLES,
+  builtInQuery,
+  checkLatencyThreshold,
+  counterQueries,
+  envoyClusterName,
+  leMatcher,
+  metricQueries,
+  queryVariables,
+  renderQuery,
+} from './queries.ts';
 import { parseSpec, type RolloutSpecInput } from './spec.ts';
 import { TEMPLATE_VARIABLES } from './spec-checks.ts';
 
-function spec(overrides: { envoyClusterName?: string; workload?: boolean; metrics?: NonNullable<RolloutSpecInput['spec']['analysis']>['metrics'] } = {}) {
+function spec(
+  overrides: { envoyClusterName?: string; workload?: boolean; metrics?: NonNullable<RolloutSpecInput['spec']['analysis']>['metrics'] } = {},
+) {
   return parseSpec({
     apiVersion: 'sluice.dev/v1',
     kind: 'Rollout',
@@ -44,19 +56,23 @@ describe('envoyClusterName', () => {
   });
 
   it('names an unknown variable in the template', () => {
-    expect(() => envoyClusterName('{{upstream}}_{{port}}', { name: 'a', namespace: 'b' })).toThrow(/envoyClusterName.*unknown variable \{\{port\}\}/);
+    expect(() => envoyClusterName('{{upstream}}_{{port}}', { name: 'a', namespace: 'b' })).toThrow(
+      /envoyClusterName.*unknown variable \{\{port\}\}/,
+    );
   });
 });
 
 describe('renderQuery', () => {
   it('fills every variable, with or without spaces in the braces', () => {
-    expect(renderQuery('x{ns="{{namespace}}",c="{{ canary }}"}[{{interval}}]', { namespace: 'default', canary: 'c1', interval: '1m' })).toBe(
-      'x{ns="default",c="c1"}[1m]',
-    );
+    expect(
+      renderQuery('x{ns="{{namespace}}",c="{{ canary }}"}[{{interval}}]', { namespace: 'default', canary: 'c1', interval: '1m' }),
+    ).toBe('x{ns="default",c="c1"}[1m]');
   });
 
   it('names an unknown variable and lists the known ones', () => {
-    expect(() => renderQuery('rate(x{app="{{app}}"}[1m])', { namespace: 'default' })).toThrow('unknown variable {{app}} (known: namespace)');
+    expect(() => renderQuery('rate(x{app="{{app}}"}[1m])', { namespace: 'default' })).toThrow(
+      'unknown variable {{app}} (known: namespace)',
+    );
   });
 
   it('names a variable that has no value', () => {
@@ -123,7 +139,13 @@ describe('built-in queries', () => {
 describe('custom queries', () => {
   it('render with the variables and get no primary query', () => {
     const s = spec({
-      metrics: [{ name: 'errors', query: 'sum(rate(http_errors{namespace="{{namespace}}",app="{{target}}",cluster="{{canaryCluster}}"}[{{interval}}]))', thresholdRange: { max: 1 } }],
+      metrics: [
+        {
+          name: 'errors',
+          query: 'sum(rate(http_errors{namespace="{{namespace}}",app="{{target}}",cluster="{{canaryCluster}}"}[{{interval}}]))',
+          thresholdRange: { max: 1 },
+        },
+      ],
     });
     expect(metricQueries(s, s.spec.analysis.metrics[0]!)).toEqual({
       canary: 'sum(rate(http_errors{namespace="default",app="podinfo",cluster="default-podinfo-canary-9898_gloo-system"}[2m]))',
@@ -132,7 +154,9 @@ describe('custom queries', () => {
 
   it('name the metric when a variable is unknown: at validate (the field), and again at render for a spec that skipped validation', () => {
     const metrics = [{ name: 'errors', query: 'sum(x{pod="{{pod}}"})', thresholdRange: { max: 1 } }];
-    expect(() => spec({ metrics })).toThrow('spec.analysis.metrics[0].query: uses unknown variable {{pod}} (known: namespace, target, interval, primary, canary, primaryCluster, canaryCluster)');
+    expect(() => spec({ metrics })).toThrow(
+      'spec.analysis.metrics[0].query: uses unknown variable {{pod}} (known: namespace, target, interval, primary, canary, primaryCluster, canaryCluster)',
+    );
     const s = spec();
     const metric = { ...metrics[0]! };
     expect(() => metricQueries(s, metric)).toThrow('metric "errors": template uses unknown variable {{pod}}');
@@ -169,7 +193,9 @@ describe('counterQueries (raw counters for the sequential judge)', () => {
   });
 
   it('refuses a threshold that is not a bucket boundary, naming the nearest ones', () => {
-    expect(() => checkLatencyThreshold(300)).toThrow('latency threshold 300 ms is not a histogram bucket boundary: the nearest are 250 and 500');
+    expect(() => checkLatencyThreshold(300)).toThrow(
+      'latency threshold 300 ms is not a histogram bucket boundary: the nearest are 250 and 500',
+    );
     expect(() => counterQueries(spec(), [500, 4000000])).toThrow('the nearest are 3600000 (');
   });
 });

@@ -96,7 +96,10 @@ export function metricQueries(spec: RolloutSpec, metric: MetricSpec): { canary: 
   try {
     if (metric.query) return { canary: renderQuery(metric.query, vars) };
     if (!isBuiltInMetric(metric.name)) throw new Error(`has no query and is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
-    return { canary: renderQuery(builtInQuery(metric.name, 'canary'), vars), primary: renderQuery(builtInQuery(metric.name, 'primary'), vars) };
+    return {
+      canary: renderQuery(builtInQuery(metric.name, 'canary'), vars),
+      primary: renderQuery(builtInQuery(metric.name, 'primary'), vars),
+    };
   } catch (error) {
     throw where(error);
   }
@@ -107,7 +110,9 @@ export function metricQueries(spec: RolloutSpec, metric: MetricSpec): { canary: 
  * judge must be one of these: "requests slower than 300 ms" cannot be counted from buckets at 250
  * and 500 without interpolating, and an interpolated count is not a count.
  */
-export const ENVOY_LATENCY_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000] as const;
+export const ENVOY_LATENCY_BUCKETS_MS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+] as const;
 
 /** Throws unless `ms` is a bucket boundary, naming the nearest boundaries. */
 export function checkLatencyThreshold(ms: number, buckets: readonly number[] = ENVOY_LATENCY_BUCKETS_MS): void {
@@ -115,7 +120,9 @@ export function checkLatencyThreshold(ms: number, buckets: readonly number[] = E
   const below = buckets.filter((b) => b < ms).at(-1);
   const above = buckets.find((b) => b > ms);
   const nearest = [below, above].filter((b) => b !== undefined).join(' and ');
-  throw new Error(`latency threshold ${ms} ms is not a histogram bucket boundary: the nearest are ${nearest} (Envoy's upstream_rq_time buckets: ${buckets.join(', ')})`);
+  throw new Error(
+    `latency threshold ${ms} ms is not a histogram bucket boundary: the nearest are ${nearest} (Envoy's upstream_rq_time buckets: ${buckets.join(', ')})`,
+  );
 }
 
 /**

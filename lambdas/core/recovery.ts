@@ -129,7 +129,8 @@ export function outcomeFromObjects(intended: IntendedEnd, observed: ObservedEnd,
   const onPrimary = sameWeights(weights, { primary: scale, canary: 0 });
   const onCanary = sameWeights(weights, { primary: 0, canary: scale });
   if (onPrimary) {
-    if (observed.primaryPromoted === true) return { outcome: 'promoted', note: 'the primary already runs the new version with all traffic' };
+    if (observed.primaryPromoted === true)
+      return { outcome: 'promoted', note: 'the primary already runs the new version with all traffic' };
     if (intended === 'aborted') return { outcome: 'aborted' };
     if (!observed.trafficMoved) return { outcome: 'refused', note: 'no traffic was moved' };
     return { outcome: 'rolled-back' };
@@ -154,7 +155,11 @@ export function isStuck(record: Pick<RolloutRecord, 'recoveringSince' | 'stuckAt
 }
 
 /** Whether the recovery window of a record has passed: automatic retries stop, `sluice recover` still works. */
-export function recoveryWindowPassed(record: Pick<RolloutRecord, 'recoveringSince'>, now: Date, windowSeconds = RECOVERY_WINDOW_DEFAULT_SECONDS): boolean {
+export function recoveryWindowPassed(
+  record: Pick<RolloutRecord, 'recoveringSince'>,
+  now: Date,
+  windowSeconds = RECOVERY_WINDOW_DEFAULT_SECONDS,
+): boolean {
   if (!record.recoveringSince) return false;
   return now.getTime() - Date.parse(record.recoveringSince) > windowSeconds * 1000;
 }

@@ -11,7 +11,12 @@ const spec = parseSpec({
   metadata: { name: 'web' },
   spec: {
     cluster: { kubeconfigContext: 'kind' },
-    router: { name: 'web', namespace: 'gloo-system', primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } } },
+    router: {
+      name: 'web',
+      namespace: 'gloo-system',
+      primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+      canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+    },
     strategy: { stepWeights: [10, 50], interval: '2s', lookInterval: '1s', threshold: 2, deadline: '10m' },
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9090' } },
   },
@@ -73,7 +78,14 @@ describe('rollout decisions', () => {
 });
 
 describe('approval gates and the deadline', () => {
-  const gated = (onTimeout: 'abort' | 'hold', timeout = '4h') => initialRun(parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, approvals: { beforeStart: true, timeout, onTimeout } } } }), now);
+  const gated = (onTimeout: 'abort' | 'hold', timeout = '4h') =>
+    initialRun(
+      parseSpec({
+        ...spec,
+        spec: { ...spec.spec, strategy: { ...spec.spec.strategy, approvals: { beforeStart: true, timeout, onTimeout } } },
+      }),
+      now,
+    );
   const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
 
   it('waits at a gate for the approval timeout, cut at the deadline', () => {
@@ -94,12 +106,19 @@ describe('approval gates and the deadline', () => {
     expect(afterGateTimeout(gated('abort', '1m'), 'before-start', at(60)).approval?.expired).toBe('abort');
     const over = afterGateTimeout(gated('abort'), 'before-promotion', at(600));
     expect(over).toMatchObject({ next: 'rollback', approval: { expired: 'deadline' } });
-    expect(over.reason).toMatch(/^deadline passed while waiting for approval \(the before-promotion gate; deadline 2026-11-27T10:10:00.000Z\)$/);
+    expect(over.reason).toMatch(
+      /^deadline passed while waiting for approval \(the before-promotion gate; deadline 2026-11-27T10:10:00.000Z\)$/,
+    );
   });
 
   it('never lets time held outside the change windows push the effective deadline past the state machine bound', () => {
-    const slow = initialRun(parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...spec.spec.strategy, interval: '10m', lookInterval: '10m', deadline: '20h' } } }), now);
+    const slow = initialRun(
+      parseSpec({
+        ...spec,
+        spec: { ...spec.spec, strategy: { ...spec.spec.strategy, interval: '10m', lookInterval: '10m', deadline: '20h' } },
+      }),
+      now,
+    );
     expect(maxHeldSeconds(slow)).toBe(MAX_DEADLINE_SECONDS - 20 * 3600);
   });
-
 });

@@ -117,7 +117,12 @@ export function afterGateTimeout(run: RunState, gate: 'before-start' | 'before-p
   const deadline = effectiveDeadline(run);
   // The gate's wait was rounded up to whole seconds: under a second left is the deadline.
   if (deadline - now.getTime() < 1000) {
-    return { ...run, approval: { ...approval, expired: 'deadline' }, next: 'rollback', reason: `${DEADLINE_AT_GATE} (the ${gate} gate; deadline ${new Date(deadline).toISOString()})` };
+    return {
+      ...run,
+      approval: { ...approval, expired: 'deadline' },
+      next: 'rollback',
+      reason: `${DEADLINE_AT_GATE} (the ${gate} gate; deadline ${new Date(deadline).toISOString()})`,
+    };
   }
   if (approval.onTimeout === 'hold') return { ...run, approval: { ...approval, expired: 'wait', waitSeconds: gateWaitSeconds(run, now) } };
   return { ...run, approval: { ...approval, expired: 'abort' } };
@@ -135,11 +140,21 @@ function lookPrelude(run: RunState, look: Pick<LookContext, 'now' | 'window'>): 
   const heldSeconds = (run.heldSeconds ?? 0) + (held ? run.bakeSeconds : 0);
   const withHeld: RunState = { ...run, reason: undefined, ...(heldSeconds ? { heldSeconds } : {}) };
   // The promotion gate (if any) follows some look: it waits no longer than the deadline left then.
-  const base: RunState = withHeld.approval ? { ...withHeld, approval: { ...withHeld.approval, waitSeconds: gateWaitSeconds(withHeld, look.now) } } : withHeld;
+  const base: RunState = withHeld.approval
+    ? { ...withHeld, approval: { ...withHeld.approval, waitSeconds: gateWaitSeconds(withHeld, look.now) } }
+    : withHeld;
   const deadline = effectiveDeadline(base);
   if (look.now.getTime() > deadline) {
     const paused = heldSeconds ? ` (extended by ${formatDuration(heldSeconds * 1000)} held outside the change windows)` : '';
-    return { base, held, stop: { ...base, next: 'rollback', reason: `deadline passed at ${new Date(deadline).toISOString()}${paused} before the rollout finished` } };
+    return {
+      base,
+      held,
+      stop: {
+        ...base,
+        next: 'rollback',
+        reason: `deadline passed at ${new Date(deadline).toISOString()}${paused} before the rollout finished`,
+      },
+    };
   }
   if (held && heldSeconds > maxHeldSeconds(run)) {
     return {
@@ -220,11 +235,19 @@ export function decideSequentialLook(run: RunState, look: SequentialLookContext)
     if (look.noData === 'fail' && look.emptyLooks >= interval) {
       return { ...base, next: 'rollback', reason: `no evidence for a whole interval (${look.emptyLooks} looks): ${look.verdict.summary}` };
     }
-    if (look.noData !== 'pass') return { ...base, next: 'bake', reason: `no evidence at this look (${look.emptyLooks} in a row): ${look.verdict.summary}` };
+    if (look.noData !== 'pass')
+      return { ...base, next: 'bake', reason: `no evidence at this look (${look.emptyLooks} in a row): ${look.verdict.summary}` };
   }
   if (look.decision === 'advance-early' && run.phase !== 'shadow') {
-    if (run.stepIndex + 1 >= run.weights.length) return { ...base, lookInStep: run.lookInStep + 1, next: 'promote', reason: `ended the last step early: ${look.verdict.summary}` };
-    return { ...base, stepIndex: run.stepIndex + 1, lookInStep: 0, next: 'advance', reason: `ended the step early: ${look.verdict.summary}` };
+    if (run.stepIndex + 1 >= run.weights.length)
+      return { ...base, lookInStep: run.lookInStep + 1, next: 'promote', reason: `ended the last step early: ${look.verdict.summary}` };
+    return {
+      ...base,
+      stepIndex: run.stepIndex + 1,
+      lookInStep: 0,
+      next: 'advance',
+      reason: `ended the step early: ${look.verdict.summary}`,
+    };
   }
   return onSchedule(run, base);
 }

@@ -38,7 +38,13 @@ describe('schedule names', () => {
 
 describe('the CreateSchedule request', () => {
   it('is a one-off at() in the zone, flexible window off, deleted after it ran, with retries and a DLQ', () => {
-    const request: ScheduleRolloutRequest = { target: 'podinfo', version: 'v1.2.3', requestedBy: 'alice@cli', at: new Date('2026-05-04T07:00:00Z'), timeZone: 'Europe/Berlin' };
+    const request: ScheduleRolloutRequest = {
+      target: 'podinfo',
+      version: 'v1.2.3',
+      requestedBy: 'alice@cli',
+      at: new Date('2026-05-04T07:00:00Z'),
+      timeZone: 'Europe/Berlin',
+    };
     const name = scheduleName('podinfo', 'v1.2.3', request.at);
     expect(scheduleRequest(request, config)).toEqual({
       Name: name,
@@ -61,10 +67,16 @@ describe('the CreateSchedule request', () => {
   });
 
   it('rounds up to the second and writes a repeated wall time in UTC so Scheduler cannot pick the other one', () => {
-    expect(scheduleExpression(new Date('2026-05-04T03:15:00.250Z'), 'Asia/Kathmandu')).toEqual({ expression: 'at(2026-05-04T09:00:01)', timeZone: 'Asia/Kathmandu' });
+    expect(scheduleExpression(new Date('2026-05-04T03:15:00.250Z'), 'Asia/Kathmandu')).toEqual({
+      expression: 'at(2026-05-04T09:00:01)',
+      timeZone: 'Asia/Kathmandu',
+    });
     expect(scheduleExpression(new Date('2026-05-04T03:15:00Z'))).toEqual({ expression: 'at(2026-05-04T03:15:00)', timeZone: 'UTC' });
     // 00:30Z on 25 Oct 2026 is the first 02:30 in Berlin; 02:30 happens again an hour later.
-    expect(scheduleExpression(new Date('2026-10-25T00:30:00Z'), 'Europe/Berlin')).toEqual({ expression: 'at(2026-10-25T00:30:00)', timeZone: 'UTC' });
+    expect(scheduleExpression(new Date('2026-10-25T00:30:00Z'), 'Europe/Berlin')).toEqual({
+      expression: 'at(2026-10-25T00:30:00)',
+      timeZone: 'UTC',
+    });
   });
 });
 

@@ -120,7 +120,12 @@ export function scheduleExpression(at: Date, timeZone = 'UTC'): { expression: st
 export function scheduleRequest(request: ScheduleRolloutRequest, config: SchedulerTargetConfig): CreateScheduleCommandInput {
   const name = scheduleName(request.target, request.version, request.at);
   const { expression, timeZone } = scheduleExpression(request.at, request.timeZone);
-  const input: ScheduledStart = { target: request.target, version: request.version, requestedBy: request.requestedBy, idempotencyKey: name };
+  const input: ScheduledStart = {
+    target: request.target,
+    version: request.version,
+    requestedBy: request.requestedBy,
+    idempotencyKey: name,
+  };
   return {
     Name: name,
     GroupName: config.groupName,
@@ -136,7 +141,10 @@ export function scheduleRequest(request: ScheduleRolloutRequest, config: Schedul
       Arn: config.startFunctionArn,
       RoleArn: config.roleArn,
       Input: JSON.stringify(input),
-      RetryPolicy: { MaximumEventAgeInSeconds: config.maximumEventAgeInSeconds ?? 3600, MaximumRetryAttempts: config.maximumRetryAttempts ?? 10 },
+      RetryPolicy: {
+        MaximumEventAgeInSeconds: config.maximumEventAgeInSeconds ?? 3600,
+        MaximumRetryAttempts: config.maximumRetryAttempts ?? 10,
+      },
       DeadLetterConfig: { Arn: config.deadLetterArn },
     },
   };
@@ -165,7 +173,11 @@ export async function startOrQueue<T>(args: {
     case 'start':
       return { queued: false, started: await args.start(), reason: plan.reason };
     case 'queue': {
-      const { schedule } = await args.scheduler.create({ ...args.request, at: plan.queueUntil, ...(args.timeZone ? { timeZone: args.timeZone } : {}) });
+      const { schedule } = await args.scheduler.create({
+        ...args.request,
+        at: plan.queueUntil,
+        ...(args.timeZone ? { timeZone: args.timeZone } : {}),
+      });
       return { queued: true, at: plan.queueUntil, schedule, reason: plan.reason };
     }
     case 'refuse':

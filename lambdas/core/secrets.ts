@@ -104,17 +104,31 @@ interface SpecLike {
   spec: {
     analysis: {
       prometheus?: { bearerToken?: SecretString | undefined; basicAuth?: { password: SecretString } | undefined } | undefined;
-      metrics: ReadonlyArray<{ provider?: { type: string; headers?: Record<string, SecretString> | undefined; bearerToken?: SecretString | undefined; basicAuth?: { password: SecretString } | undefined } | undefined }>;
+      metrics: ReadonlyArray<{
+        provider?:
+          | {
+              type: string;
+              headers?: Record<string, SecretString> | undefined;
+              bearerToken?: SecretString | undefined;
+              basicAuth?: { password: SecretString } | undefined;
+            }
+          | undefined;
+      }>;
       webhooks?: ReadonlyArray<{ url: SecretUrl; headers?: Record<string, SecretString> | undefined }> | undefined;
     };
-    notifications?: { webhooks?: ReadonlyArray<{ url: SecretUrl; headers?: Record<string, SecretString> | undefined }> | undefined } | undefined;
+    notifications?:
+      | { webhooks?: ReadonlyArray<{ url: SecretUrl; headers?: Record<string, SecretString> | undefined }> | undefined }
+      | undefined;
   };
 }
 
 /** Every secret-bearing field of a spec with its path (values and references alike). */
 export function secretFields(spec: SpecLike): SecretField[] {
   const out: SecretField[] = [];
-  const server = (at: string, s: { bearerToken?: SecretString | undefined; basicAuth?: { password: SecretString } | undefined } | undefined) => {
+  const server = (
+    at: string,
+    s: { bearerToken?: SecretString | undefined; basicAuth?: { password: SecretString } | undefined } | undefined,
+  ) => {
     if (s?.bearerToken !== undefined) out.push({ path: `${at}.bearerToken`, value: s.bearerToken, kind: 'token' });
     if (s?.basicAuth) out.push({ path: `${at}.basicAuth.password`, value: s.basicAuth.password, kind: 'password' });
   };
@@ -149,16 +163,29 @@ export function secretRefs(spec: SpecLike): Array<{ path: string; ref: SecretRef
  * that carry credentials (userinfo, token-like query parameters, a Slack webhook path). Also
  * refused: env and file references, which mean nothing inside a Lambda.
  */
-export function deployedSecretProblems(spec: SpecLike, extraUrls: ReadonlyArray<{ path: string; url: string }> = []): Array<{ path: string; message: string }> {
+export function deployedSecretProblems(
+  spec: SpecLike,
+  extraUrls: ReadonlyArray<{ path: string; url: string }> = [],
+): Array<{ path: string; message: string }> {
   const problems: Array<{ path: string; message: string }> = [];
   const byValue = (path: string, why: string) =>
-    problems.push({ path, message: `${why}: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: ${REFERENCE_FORM}` });
+    problems.push({
+      path,
+      message: `${why}: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: ${REFERENCE_FORM}`,
+    });
   for (const field of secretFields(spec)) {
     if (isSecretRef(field.value)) {
       const r = field.value.secretRef;
-      if (!('secretsManager' in r)) problems.push({ path: field.path, message: `${'env' in r ? 'an env' : 'a file'} reference works only locally; a deployed target references Secrets Manager: ${REFERENCE_FORM}` });
+      if (!('secretsManager' in r))
+        problems.push({
+          path: field.path,
+          message: `${'env' in r ? 'an env' : 'a file'} reference works only locally; a deployed target references Secrets Manager: ${REFERENCE_FORM}`,
+        });
       else if (!/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(r.secretsManager)) {
-        problems.push({ path: field.path, message: `a deployed target names the secret by its complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), so the Lambdas are granted exactly that secret; got "${r.secretsManager}"` });
+        problems.push({
+          path: field.path,
+          message: `a deployed target names the secret by its complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), so the Lambdas are granted exactly that secret; got "${r.secretsManager}"`,
+        });
       }
       continue;
     }
@@ -171,7 +198,11 @@ export function deployedSecretProblems(spec: SpecLike, extraUrls: ReadonlyArray<
   }
   for (const { path, url } of extraUrls) {
     const why = secretShapedUrl(url);
-    if (why) problems.push({ path, message: `this address ${why}: not allowed in a deployed target (put credentials in bearerToken / basicAuth / headers, by reference: ${REFERENCE_FORM})` });
+    if (why)
+      problems.push({
+        path,
+        message: `this address ${why}: not allowed in a deployed target (put credentials in bearerToken / basicAuth / headers, by reference: ${REFERENCE_FORM})`,
+      });
   }
   return problems;
 }

@@ -42,9 +42,18 @@ export function templateProblems(spec: RolloutSpec): SpecProblem[] {
   const known = `known: ${TEMPLATE_VARIABLES.join(', ')}`;
   const check = (path: string, template: string, vars: readonly string[], knownText = known) => {
     const unknown = [...new Set(unknownVariables(template, vars))];
-    if (unknown.length) problems.push({ path, message: `uses unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (${knownText})` });
+    if (unknown.length)
+      problems.push({
+        path,
+        message: `uses unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (${knownText})`,
+      });
   };
-  check('spec.router.envoyClusterName', spec.spec.router.envoyClusterName, ENVOY_CLUSTER_VARIABLES, `known: ${ENVOY_CLUSTER_VARIABLES.join(', ')}`);
+  check(
+    'spec.router.envoyClusterName',
+    spec.spec.router.envoyClusterName,
+    ENVOY_CLUSTER_VARIABLES,
+    `known: ${ENVOY_CLUSTER_VARIABLES.join(', ')}`,
+  );
   spec.spec.analysis.metrics.forEach((metric, i) => {
     const at = `spec.analysis.metrics[${i}]`;
     if (metric.query) check(`${at}.query`, metric.query, TEMPLATE_VARIABLES);
@@ -61,7 +70,10 @@ export function webhookBudgetProblems(spec: RolloutSpec): SpecProblem[] {
   hooks.forEach((hook, i) => {
     const seconds = parseDuration(hook.timeout) / 1000;
     if (seconds > HOOK_BUDGET.perHookSeconds) {
-      problems.push({ path: `spec.analysis.webhooks[${i}].timeout`, message: `is ${hook.timeout}; at most ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda (Prepare and Analyze have 100 s)` });
+      problems.push({
+        path: `spec.analysis.webhooks[${i}].timeout`,
+        message: `is ${hook.timeout}; at most ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda (Prepare and Analyze have 100 s)`,
+      });
     }
     if (!INFORMATIONAL.has(hook.type)) slowest.set(hook.type, Math.max(slowest.get(hook.type) ?? 0, seconds));
   });
@@ -82,7 +94,8 @@ export function specWarnings(spec: RolloutSpec): SpecProblem[] {
   if (spec.spec.analysis.noData === 'pass') {
     warnings.push({
       path: 'spec.analysis.noData',
-      message: 'is pass: a look without metric data counts as passed, so a rollout can promote with no evidence at all (the summary counts such looks); prefer hold or fail',
+      message:
+        'is pass: a look without metric data counts as passed, so a rollout can promote with no evidence at all (the summary counts such looks); prefer hold or fail',
     });
   }
   return warnings;

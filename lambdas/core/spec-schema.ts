@@ -23,10 +23,16 @@ const k8sName = z
 
 const upstreamRef = z.strictObject({ name: k8sName, namespace: dnsName });
 
-export const clusterSchema = z.union([
-  z.strictObject({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region such as us-east-1' }) }),
-  z.strictObject({ kubeconfigContext: z.string().min(1) }),
-], { error: 'expected { name, region } of an EKS cluster, or { kubeconfigContext } naming a kubeconfig context' });
+export const clusterSchema = z.union(
+  [
+    z.strictObject({
+      name: z.string().min(1).max(100),
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region such as us-east-1' }),
+    }),
+    z.strictObject({ kubeconfigContext: z.string().min(1) }),
+  ],
+  { error: 'expected { name, region } of an EKS cluster, or { kubeconfigContext } naming a kubeconfig context' },
+);
 
 export const routeRefSchema = z.strictObject({
   virtualService: k8sName.optional(),
@@ -58,7 +64,12 @@ export const workloadSchema = z.strictObject({
 });
 
 const windowSchema = z.union([
-  z.strictObject({ kind: z.enum(['allow', 'deny']), schedule: z.string().min(9), duration: durationField(), timeZone: z.string().default('UTC') }),
+  z.strictObject({
+    kind: z.enum(['allow', 'deny']),
+    schedule: z.string().min(9),
+    duration: durationField(),
+    timeZone: z.string().default('UTC'),
+  }),
   z.strictObject({ kind: z.enum(['allow', 'deny']), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }),
 ]);
 
@@ -83,7 +94,9 @@ export const strategySchema = z.strictObject({
   deadline: durationField().default('2h'),
   /** How long Rollback, the safety net and the reconciler keep retrying a live split (default 2h, at most 6h; docs/reliability.md). */
   recoveryWindow: durationField('1m')
-    .refine((text) => !/^(\d+)(ms|s|m|h)$/.test(text.trim()) || parseDuration(text) <= RECOVERY_WINDOW_MAX_SECONDS * 1000, { message: `must be at most ${RECOVERY_WINDOW_MAX_SECONDS / 3600}h` })
+    .refine((text) => !/^(\d+)(ms|s|m|h)$/.test(text.trim()) || parseDuration(text) <= RECOVERY_WINDOW_MAX_SECONDS * 1000, {
+      message: `must be at most ${RECOVERY_WINDOW_MAX_SECONDS / 3600}h`,
+    })
     .optional(),
 });
 
@@ -125,7 +138,10 @@ export const metricProviderSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('amp'),
     /** https://aps-workspaces.<region>.amazonaws.com/workspaces/<id> */
-    workspaceUrl: z.url({ protocol: /^https?$/, message: 'expected the workspace URL, e.g. https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-…' }),
+    workspaceUrl: z.url({
+      protocol: /^https?$/,
+      message: 'expected the workspace URL, e.g. https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-…',
+    }),
     /** Default: from the workspace URL. */
     region: z.string().optional(),
     timeout: durationField('100ms').default('5s'),
@@ -175,7 +191,10 @@ export const analysisSchema = z.strictObject({
     .optional(),
   noData: z.enum(['fail', 'hold', 'pass']).default('fail'),
   prometheus: prometheusServerSchema.optional(),
-  metrics: z.array(metricSchema).min(1).default([{ name: 'request-success-rate', thresholdRange: { min: 99 } }]),
+  metrics: z
+    .array(metricSchema)
+    .min(1)
+    .default([{ name: 'request-success-rate', thresholdRange: { min: 99 } }]),
   webhooks: z.array(webhookSchema).optional(),
 });
 
@@ -194,7 +213,9 @@ export const rolloutSpecSchema = z.strictObject({
     analysis: analysisSchema.default(() => analysisSchema.parse({})),
     notifications: z
       .strictObject({
-        slack: z.strictObject({ channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, { message: 'expected a Slack channel ID (C…)' }) }).optional(),
+        slack: z
+          .strictObject({ channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, { message: 'expected a Slack channel ID (C…)' }) })
+          .optional(),
         webhooks: z.array(z.strictObject({ url: secretUrl, headers: z.record(z.string(), secretString).optional() })).optional(),
       })
       .optional(),
@@ -205,7 +226,11 @@ export const rolloutSpecSchema = z.strictObject({
          * Spec fields a deploy event may override (paths below `spec`, e.g. `strategy.stepWeights`).
          * Default none: claims inside an event are untrusted (lambdas/core/start.ts applyOverrides).
          */
-        overrides: z.array(z.string().regex(/^[A-Za-z]+(\.[A-Za-z]+)*$/, { message: 'expected a field path below spec, such as strategy.stepWeights' })).default([]),
+        overrides: z
+          .array(
+            z.string().regex(/^[A-Za-z]+(\.[A-Za-z]+)*$/, { message: 'expected a field path below spec, such as strategy.stepWeights' }),
+          )
+          .default([]),
       })
       .optional(),
     access: z
@@ -257,4 +282,3 @@ export function bakeSeconds(spec: RolloutSpec): number {
   const { strategy, analysis } = spec.spec;
   return analysis.judge === 'threshold' ? durationSeconds(strategy.interval) : durationSeconds(strategy.lookInterval);
 }
-

@@ -11,8 +11,24 @@ import { parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
 import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
-import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS, MAX_HISTORY_EVENTS, MAX_READY_TIMEOUT_SECONDS, RECOVERY_WINDOW_MAX_SECONDS, TASK_SLACK_SECONDS } from './limits.ts';
-import { bakeSeconds, BUILT_IN_METRICS, HISTORY_EVENT_BUDGET, HISTORY_EVENTS_PER_LOOK, rolloutSpecSchema, routerSchema, strategySchema } from './spec-schema.ts';
+import {
+  EXECUTION_TIMEOUT_SECONDS,
+  HISTORY_EVENTS_FOR_LOOKS,
+  MAX_DEADLINE_SECONDS,
+  MAX_HISTORY_EVENTS,
+  MAX_READY_TIMEOUT_SECONDS,
+  RECOVERY_WINDOW_MAX_SECONDS,
+  TASK_SLACK_SECONDS,
+} from './limits.ts';
+import {
+  bakeSeconds,
+  BUILT_IN_METRICS,
+  HISTORY_EVENT_BUDGET,
+  HISTORY_EVENTS_PER_LOOK,
+  rolloutSpecSchema,
+  routerSchema,
+  strategySchema,
+} from './spec-schema.ts';
 import type { MetricSpec, RolloutSpec, RouterSpec, SpecProblem, StrategySpec } from './spec-schema.ts';
 
 export * from './spec-schema.ts';
@@ -28,7 +44,8 @@ function strategyProblems(strategy: StrategySpec, scale: number, add: AddProblem
     strategy.stepWeights.forEach((weight, i) => {
       if (weight > scale) add(`spec.strategy.stepWeights[${i}]`, `must be at most the weight scale ${scale}`);
       const previous = strategy.stepWeights?.[i - 1];
-      if (previous !== undefined && weight <= previous) add(`spec.strategy.stepWeights[${i}]`, `must be greater than the step before it (${previous}): step weights strictly increase`);
+      if (previous !== undefined && weight <= previous)
+        add(`spec.strategy.stepWeights[${i}]`, `must be greater than the step before it (${previous}): step weights strictly increase`);
     });
   } else {
     const step = strategy.stepWeight ?? 10;
@@ -47,9 +64,11 @@ function strategyProblems(strategy: StrategySpec, scale: number, add: AddProblem
 function routerProblems(router: RouterSpec, add: AddProblem): void {
   const primary = router.primary.upstream;
   const canary = router.canary.upstream;
-  if (primary.name === canary.name && primary.namespace === canary.namespace) add('spec.router.canary.upstream', 'must differ from the primary upstream');
+  if (primary.name === canary.name && primary.namespace === canary.namespace)
+    add('spec.router.canary.upstream', 'must differ from the primary upstream');
   if (router.kind !== 'UpstreamGroup' && !router.route) add('spec.router.route', `is required for router kind ${router.kind}`);
-  if (router.route && !router.route.virtualService && !router.route.routeTable) add('spec.router.route', 'expected virtualService or routeTable');
+  if (router.route && !router.route.virtualService && !router.route.routeTable)
+    add('spec.router.route', 'expected virtualService or routeTable');
 }
 
 function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
@@ -72,7 +91,8 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   lifetimeProblems(spec, add);
   if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
   if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
-  if (strategy.shadow && !router.route) add('spec.router.route', 'is required for a shadowing stage: shadowing is set on the route that sends traffic to the group');
+  if (strategy.shadow && !router.route)
+    add('spec.router.route', 'is required for a shadowing stage: shadowing is set on the route that sends traffic to the group');
 
   const names = new Set<string>();
   analysis.metrics.forEach((metric, i) => {
@@ -82,7 +102,8 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
     const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
     const type = metric.provider?.type ?? 'prometheus';
     if (type === 'prometheus' || type === 'amp') {
-      if (!builtIn && !metric.query) add(`${at}.query`, `is required: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
+      if (!builtIn && !metric.query)
+        add(`${at}.query`, `is required: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
       if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a Prometheus metric');
     }
     if (type === 'prometheus') {
@@ -104,11 +125,23 @@ function lifetimeProblems(spec: RolloutSpec, add: AddProblem): void {
   const { strategy, workload } = spec.spec;
   const deadline = parseDuration(strategy.deadline) / 1000;
   const ready = workload ? parseDuration(workload.readyTimeout) / 1000 : 0;
-  if (deadline > MAX_DEADLINE_SECONDS) add('spec.strategy.deadline', `must be at most ${MAX_DEADLINE_SECONDS / 3600}h: the state machine stops every execution after ${EXECUTION_TIMEOUT_SECONDS / 3600}h, rollback included`);
-  if (ready > MAX_READY_TIMEOUT_SECONDS) add('spec.workload.readyTimeout', `must be at most ${MAX_READY_TIMEOUT_SECONDS / 60}m: the promotion's readiness loops are bounded by the state machine's TimeoutSeconds and history`);
-  const longest = (strategy.windows?.length ? MAX_DEADLINE_SECONDS : deadline) + 2 * ready + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
+  if (deadline > MAX_DEADLINE_SECONDS)
+    add(
+      'spec.strategy.deadline',
+      `must be at most ${MAX_DEADLINE_SECONDS / 3600}h: the state machine stops every execution after ${EXECUTION_TIMEOUT_SECONDS / 3600}h, rollback included`,
+    );
+  if (ready > MAX_READY_TIMEOUT_SECONDS)
+    add(
+      'spec.workload.readyTimeout',
+      `must be at most ${MAX_READY_TIMEOUT_SECONDS / 60}m: the promotion's readiness loops are bounded by the state machine's TimeoutSeconds and history`,
+    );
+  const longest =
+    (strategy.windows?.length ? MAX_DEADLINE_SECONDS : deadline) + 2 * ready + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
   if (deadline <= MAX_DEADLINE_SECONDS && ready <= MAX_READY_TIMEOUT_SECONDS && longest > EXECUTION_TIMEOUT_SECONDS) {
-    add('spec.strategy.deadline', `lets the execution run ${Math.ceil(longest / 3600)}h, longer than the state machine's TimeoutSeconds (${EXECUTION_TIMEOUT_SECONDS / 3600}h)`);
+    add(
+      'spec.strategy.deadline',
+      `lets the execution run ${Math.ceil(longest / 3600)}h, longer than the state machine's TimeoutSeconds (${EXECUTION_TIMEOUT_SECONDS / 3600}h)`,
+    );
   }
 }
 
@@ -117,11 +150,13 @@ function metricProviderProblems(metric: MetricSpec, at: string, add: AddProblem)
   const provider = metric.provider;
   const type = provider?.type ?? 'prometheus';
   if (provider?.type === 'cloudwatch') {
-    if (!metric.metricDataQueries?.length) add(`${at}.metricDataQueries`, 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData');
+    if (!metric.metricDataQueries?.length)
+      add(`${at}.metricDataQueries`, 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData');
     if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a CloudWatch metric');
     if (metric.query) add(`${at}.query`, 'is not used by a CloudWatch metric: use metricDataQueries');
     const period = parseDuration(provider.period) / 1000;
-    if (!(Number.isInteger(period) && ([1, 5, 10, 30].includes(period) || period % 60 === 0))) add(`${at}.provider.period`, 'expected 1s, 5s, 10s, 30s or whole minutes (CloudWatch periods)');
+    if (!(Number.isInteger(period) && ([1, 5, 10, 30].includes(period) || period % 60 === 0)))
+      add(`${at}.provider.period`, 'expected 1s, 5s, 10s, 30s or whole minutes (CloudWatch periods)');
   } else if (metric.metricDataQueries) {
     add(`${at}.metricDataQueries`, `is only for a cloudwatch provider, not ${type}`);
   }

@@ -104,20 +104,30 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
  * the result is validated again as a whole spec, so an override can never produce a spec the
  * schema would refuse. `metadata` can never be overridden (it names the target).
  */
-export function applyOverrides(spec: RolloutSpec, overrides: Record<string, unknown> | undefined): { ok: true; spec: RolloutSpec } | { ok: false; reason: string } {
+export function applyOverrides(
+  spec: RolloutSpec,
+  overrides: Record<string, unknown> | undefined,
+): { ok: true; spec: RolloutSpec } | { ok: false; reason: string } {
   if (!overrides || Object.keys(overrides).length === 0) return { ok: true, spec };
   const allowed = spec.spec.triggers?.overrides ?? [];
   const paths = overridePaths(overrides);
   const refused = paths.filter((path) => !allowed.some((prefix) => path === prefix || path.startsWith(`${prefix}.`)));
   if (refused.length) {
     const allowList = allowed.length ? `it allows only ${allowed.join(', ')}` : 'it allows none (spec.triggers.overrides)';
-    return { ok: false, reason: `${spec.metadata.name} does not allow overriding ${refused.map((p) => `spec.${p}`).join(', ')} from a trigger: ${allowList}` };
+    return {
+      ok: false,
+      reason: `${spec.metadata.name} does not allow overriding ${refused.map((p) => `spec.${p}`).join(', ')} from a trigger: ${allowList}`,
+    };
   }
   try {
     const merged = { ...spec, spec: merge(spec.spec as unknown as Record<string, unknown>, overrides) };
     return { ok: true, spec: parseSpec(merged, `${spec.metadata.name} with overrides`) };
   } catch (error) {
-    if (error instanceof SpecError) return { ok: false, reason: `the overrides make an invalid spec: ${error.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` };
+    if (error instanceof SpecError)
+      return {
+        ok: false,
+        reason: `the overrides make an invalid spec: ${error.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      };
     throw error;
   }
 }

@@ -55,7 +55,13 @@ export const runStateSchema = z.object({
    * the safe side).
    */
   promotion: z
-    .object({ side: z.enum(['canary', 'primary']), ready: z.boolean(), readyBy: z.iso.datetime(), checks: z.number().int().min(0), copied: z.boolean() })
+    .object({
+      side: z.enum(['canary', 'primary']),
+      ready: z.boolean(),
+      readyBy: z.iso.datetime(),
+      checks: z.number().int().min(0),
+      copied: z.boolean(),
+    })
     .optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;

@@ -20,6 +20,7 @@ export function versionProblem(version: string): string | undefined {
 
 /** Why `target` is not a target name, or undefined. */
 export function targetProblem(target: string): string | undefined {
-  if (target.length > 63 || !TARGET_NAME.test(target)) return `target "${target.slice(0, 80)}" is not a target name (lowercase a-z, 0-9 and -, at most 63 characters)`;
+  if (target.length > 63 || !TARGET_NAME.test(target))
+    return `target "${target.slice(0, 80)}" is not a target name (lowercase a-z, 0-9 and -, at most 63 characters)`;
   return undefined;
 }

@@ -75,7 +75,12 @@ export function eventHookPayload(spec: RolloutSpec, hook: Webhook, event: Omit<S
   const message = `${event.detailType}: ${event.target} ${event.version}${event.reason ? `: ${event.reason}` : ''}`;
   return {
     ...webhookPayload(spec, hook, phase),
-    metadata: { ...hook.metadata, eventMessage: message, eventType: phase === 'Failed' ? 'Warning' : 'Normal', timestamp: String(now.getTime()) },
+    metadata: {
+      ...hook.metadata,
+      eventMessage: message,
+      eventType: phase === 'Failed' ? 'Warning' : 'Normal',
+      timestamp: String(now.getTime()),
+    },
   };
 }
 
@@ -104,10 +109,21 @@ export function rollbackByWebhook(run: RunState, hook: WebhookResult): RunState 
 export function decideConfirmRollout(run: RunState, closed: WebhookResult[], now: Date): RunState {
   const base: RunState = { ...run, reason: undefined };
   if (now.getTime() > effectiveDeadline(run)) {
-    return { ...base, next: 'rollback', reason: `deadline passed at ${new Date(effectiveDeadline(run)).toISOString()} while waiting for ${closed.map(describeWebhookResult).join('; ') || 'confirm-rollout webhooks'}` };
+    return {
+      ...base,
+      next: 'rollback',
+      reason: `deadline passed at ${new Date(effectiveDeadline(run)).toISOString()} while waiting for ${closed.map(describeWebhookResult).join('; ') || 'confirm-rollout webhooks'}`,
+    };
   }
   if (closed.length) return { ...base, next: 'bake', reason: `waiting to start: ${closed.map(describeWebhookResult).join('; ')}` };
-  return { ...base, phase: run.shadowLooks ? 'shadow' : 'live', stepIndex: 0, lookInStep: 0, next: 'advance', reason: 'confirm-rollout webhooks answered 2xx: starting' };
+  return {
+    ...base,
+    phase: run.shadowLooks ? 'shadow' : 'live',
+    stepIndex: 0,
+    lookInStep: 0,
+    next: 'advance',
+    reason: 'confirm-rollout webhooks answered 2xx: starting',
+  };
 }
 
 /**

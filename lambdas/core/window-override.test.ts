@@ -12,7 +12,13 @@ describe('window overrides', () => {
 
     const untilOpening = planOverride({ target: 'web', by: 'alice@cli', reason: ' hotfix ', now: NOW, state: closed });
     const forTwoHours = planOverride({ target: 'web', by: 'alice@cli', reason: 'hotfix', now: NOW, state: closed, forMs: 2 * 3_600_000 });
-    const nothingOpens = planOverride({ target: 'web', by: 'alice@cli', reason: 'hotfix', now: NOW, state: { open: false, reason: 'deny forever' } });
+    const nothingOpens = planOverride({
+      target: 'web',
+      by: 'alice@cli',
+      reason: 'hotfix',
+      now: NOW,
+      state: { open: false, reason: 'deny forever' },
+    });
 
     expect(untilOpening).toEqual({ ok: true, override: { ...override, until: '2027-01-02T00:00:00.000Z' } });
     expect(forTwoHours.ok && forTwoHours.override.until).toBe('2026-12-24T12:00:00.000Z');
@@ -22,7 +28,10 @@ describe('window overrides', () => {
   it('are refused without a reason or with a duration that is not positive', () => {
     const closed = windowState(freeze, NOW);
 
-    expect(planOverride({ target: 'web', by: 'a', reason: '   ', now: NOW, state: closed })).toEqual({ ok: false, message: "an override of web's change windows needs a reason (it is audited)" });
+    expect(planOverride({ target: 'web', by: 'a', reason: '   ', now: NOW, state: closed })).toEqual({
+      ok: false,
+      message: "an override of web's change windows needs a reason (it is audited)",
+    });
     expect(planOverride({ target: 'web', by: 'a', reason: 'x', now: NOW, state: closed, forMs: 0 }).ok).toBe(false);
   });
 

@@ -20,18 +20,39 @@ export function activeOverride(override: WindowOverride | null | undefined, now:
 export function withOverride(state: WindowState, override: WindowOverride | null | undefined, now: Date): WindowState {
   const active = activeOverride(override, now);
   if (state.open || !active) return state;
-  return { open: true, reason: `window override by ${active.by} until ${active.until} (${active.reason}); ${state.reason}`, closesAt: new Date(active.until) };
+  return {
+    open: true,
+    reason: `window override by ${active.by} until ${active.until} (${active.reason}); ${state.reason}`,
+    closesAt: new Date(active.until),
+  };
 }
 
 /**
  * When a new override ends: after `forMs` when given, else when the windows open again (the current
  * closed stretch), else after DEFAULT_OVERRIDE_MS. Refused without a reason, or with a bad duration.
  */
-export function planOverride(args: { target: string; by: string; reason: string; now: Date; state: WindowState; forMs?: number }): { ok: true; override: WindowOverride } | { ok: false; message: string } {
+export function planOverride(args: {
+  target: string;
+  by: string;
+  reason: string;
+  now: Date;
+  state: WindowState;
+  forMs?: number;
+}): { ok: true; override: WindowOverride } | { ok: false; message: string } {
   const reason = args.reason.trim();
   if (!reason) return { ok: false, message: `an override of ${args.target}'s change windows needs a reason (it is audited)` };
-  if (args.forMs !== undefined && (!Number.isFinite(args.forMs) || args.forMs <= 0)) return { ok: false, message: 'the override duration must be positive' };
+  if (args.forMs !== undefined && (!Number.isFinite(args.forMs) || args.forMs <= 0))
+    return { ok: false, message: 'the override duration must be positive' };
   const now = args.now.getTime();
   const until = args.forMs !== undefined ? now + args.forMs : (args.state.nextOpening?.getTime() ?? now + DEFAULT_OVERRIDE_MS);
-  return { ok: true, override: { target: args.target, by: args.by, reason: reason.slice(0, 500), at: args.now.toISOString(), until: new Date(until).toISOString() } };
+  return {
+    ok: true,
+    override: {
+      target: args.target,
+      by: args.by,
+      reason: reason.slice(0, 500),
+      at: args.now.toISOString(),
+      until: new Date(until).toISOString(),
+    },
+  };
 }

@@ -16,7 +16,9 @@ describe('local time to instant', () => {
     expect(() => localTimeToInstant('2026-03-29 02:30', 'Europe/Berlin')).toThrow(
       '2026-03-29 02:30 does not exist in Europe/Berlin: that night the clocks jump from 02:00 to 03:00 (UTC+01:00 to UTC+02:00)',
     );
-    expect(() => localTimeToInstant('2026-03-08T02:15', 'America/New_York')).toThrow('clocks jump from 02:00 to 03:00 (UTC-05:00 to UTC-04:00)');
+    expect(() => localTimeToInstant('2026-03-08T02:15', 'America/New_York')).toThrow(
+      'clocks jump from 02:00 to 03:00 (UTC-05:00 to UTC-04:00)',
+    );
   });
 
   it('refuses a time the clocks repeat (DST overlap) and offers both offsets', () => {
@@ -55,7 +57,9 @@ describe('start times as users type them', () => {
 
   it('needs a zone for a local time, and refuses past times', () => {
     expect(parseStartTime('2026-05-04 09:00', { now, timeZone: 'Europe/Berlin' }).toISOString()).toBe('2026-05-04T07:00:00.000Z');
-    expect(() => parseStartTime('2026-05-04 09:00', { now })).toThrow('has no offset: write it as 2026-05-04T09:00+02:00, or give a time zone (--tz Europe/Berlin)');
+    expect(() => parseStartTime('2026-05-04 09:00', { now })).toThrow(
+      'has no offset: write it as 2026-05-04T09:00+02:00, or give a time zone (--tz Europe/Berlin)',
+    );
     expect(() => parseStartTime('2026-04-30T09:00Z', { now })).toThrow('is in the past (it is now 2026-05-01T12:00:00.000Z)');
     expect(() => parseStartTime('2026-10-25 02:30', { now, timeZone: 'Europe/Berlin' })).toThrow('is ambiguous');
   });
@@ -82,7 +86,9 @@ describe('cron', () => {
   });
 
   it('matches either day field when both are restricted (POSIX)', () => {
-    const starts = [...occurrences(parseCron('0 12 13 * FRI'), 'UTC', Date.parse('2026-11-01T00:00Z'), Date.parse('2026-11-21T00:00Z'))].map(iso);
+    const starts = [
+      ...occurrences(parseCron('0 12 13 * FRI'), 'UTC', Date.parse('2026-11-01T00:00Z'), Date.parse('2026-11-21T00:00Z')),
+    ].map(iso);
     // Fridays 6, 13 (also the 13th) and 20 November 2026.
     expect(starts).toEqual(['2026-11-06T12:00:00.000Z', '2026-11-13T12:00:00.000Z', '2026-11-20T12:00:00.000Z']);
   });
@@ -99,25 +105,41 @@ describe('cron', () => {
     // Prepare
     const everyQuarter = parseCron('*/15 2 * * *');
     // Act
-    const spring = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-03-28T23:00Z'), Date.parse('2026-03-29T23:00Z'))].map(iso);
-    const autumn = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-10-24T23:00Z'), Date.parse('2026-10-25T23:00Z'))].map(iso);
+    const spring = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-03-28T23:00Z'), Date.parse('2026-03-29T23:00Z'))].map(
+      iso,
+    );
+    const autumn = [...occurrences(everyQuarter, 'Europe/Berlin', Date.parse('2026-10-24T23:00Z'), Date.parse('2026-10-25T23:00Z'))].map(
+      iso,
+    );
     // Assess: 02:00-02:59 does not exist on 29 March; it happens twice on 25 October.
     expect(spring).toEqual([]);
     expect(autumn).toEqual([
-      '2026-10-25T00:00:00.000Z', '2026-10-25T00:15:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T00:45:00.000Z',
-      '2026-10-25T01:00:00.000Z', '2026-10-25T01:15:00.000Z', '2026-10-25T01:30:00.000Z', '2026-10-25T01:45:00.000Z',
+      '2026-10-25T00:00:00.000Z',
+      '2026-10-25T00:15:00.000Z',
+      '2026-10-25T00:30:00.000Z',
+      '2026-10-25T00:45:00.000Z',
+      '2026-10-25T01:00:00.000Z',
+      '2026-10-25T01:15:00.000Z',
+      '2026-10-25T01:30:00.000Z',
+      '2026-10-25T01:45:00.000Z',
     ]);
   });
 
   it('starts a fixed time in a half-hour jump when the clock jumps (Lord Howe: 02:00 -> 02:30)', () => {
-    const starts = [...occurrences(parseCron('15 2 * * *'), 'Australia/Lord_Howe', Date.parse('2026-10-03T00:00Z'), Date.parse('2026-10-05T00:00Z'))].map(iso);
+    const starts = [
+      ...occurrences(parseCron('15 2 * * *'), 'Australia/Lord_Howe', Date.parse('2026-10-03T00:00Z'), Date.parse('2026-10-05T00:00Z')),
+    ].map(iso);
     expect(starts).toEqual(['2026-10-03T15:30:00.000Z', '2026-10-04T15:15:00.000Z']);
   });
 
   it('keeps local 09:00 at 09:00 across the change (the UTC time moves)', () => {
-    const starts = [...occurrences(parseCron('0 9 * * *'), 'America/New_York', Date.parse('2026-03-07T00:00Z'), Date.parse('2026-03-10T00:00Z'))].map(iso);
+    const starts = [
+      ...occurrences(parseCron('0 9 * * *'), 'America/New_York', Date.parse('2026-03-07T00:00Z'), Date.parse('2026-03-10T00:00Z')),
+    ].map(iso);
     expect(starts).toEqual(['2026-03-07T14:00:00.000Z', '2026-03-08T13:00:00.000Z', '2026-03-09T13:00:00.000Z']);
-    const kathmandu = [...occurrences(parseCron('0 9 * * *'), 'Asia/Kathmandu', Date.parse('2026-06-01T00:00Z'), Date.parse('2026-06-02T00:00Z'))].map(iso);
+    const kathmandu = [
+      ...occurrences(parseCron('0 9 * * *'), 'Asia/Kathmandu', Date.parse('2026-06-01T00:00Z'), Date.parse('2026-06-02T00:00Z')),
+    ].map(iso);
     expect(kathmandu).toEqual(['2026-06-01T03:15:00.000Z']);
   });
 });
@@ -160,14 +182,18 @@ describe('window state', () => {
     expect(before).toMatchObject({ open: true, closesAt: at('2026-11-27T11:00:00Z') });
     const during = windowState([officeHours, lunch], at('2026-11-27T11:30Z'));
     expect(during.open).toBe(false);
-    expect(during.reason).toBe('deny window #2 ("0 12 * * *" for 1h, Europe/Berlin) is in force until 2026-11-27T12:00:00.000Z; next opening 2026-11-27T12:00:00.000Z');
+    expect(during.reason).toBe(
+      'deny window #2 ("0 12 * * *" for 1h, Europe/Berlin) is in force until 2026-11-27T12:00:00.000Z; next opening 2026-11-27T12:00:00.000Z',
+    );
   });
 
   it('holds a holiday freeze given as absolute from/to, and skips to the first allowed time after it', () => {
     const freeze: ChangeWindow = { kind: 'deny', from: '2026-12-23T00:00:00+01:00', to: '2027-01-02T00:00:00+01:00' };
     const state = windowState([officeHours, freeze], at('2026-12-24T10:00Z'));
     expect(state.open).toBe(false);
-    expect(state.reason).toContain('deny window #2 (2026-12-23T00:00:00+01:00 to 2027-01-02T00:00:00+01:00) is in force until 2027-01-01T23:00:00.000Z');
+    expect(state.reason).toContain(
+      'deny window #2 (2026-12-23T00:00:00+01:00 to 2027-01-02T00:00:00+01:00) is in force until 2027-01-01T23:00:00.000Z',
+    );
     // 2 Jan 2027 is a Saturday: the next weekday morning is Monday 4 Jan.
     expect(state.nextOpening?.toISOString()).toBe('2027-01-04T08:00:00.000Z');
     // With only the freeze, everything outside it is open.
@@ -181,7 +207,10 @@ describe('window state', () => {
 
   it('says so when nothing opens within a year', () => {
     const leapDay: ChangeWindow = { kind: 'allow', schedule: '0 9 29 2 *', duration: '1h', timeZone: 'UTC' };
-    expect(windowState([leapDay], at('2026-11-27T10:00Z'))).toEqual({ open: false, reason: 'outside every allow window; no window opens within a year' });
+    expect(windowState([leapDay], at('2026-11-27T10:00Z'))).toEqual({
+      open: false,
+      reason: 'outside every allow window; no window opens within a year',
+    });
   });
 });
 
@@ -225,7 +254,9 @@ function spec(strategy: Partial<RolloutSpecInput['spec']['strategy']>) {
 
 describe('windows in the spec', () => {
   it('are accepted (no longer "not supported yet")', () => {
-    const result = validateSpec(spec({ windows: [officeHours, { kind: 'deny', from: '2026-12-23T00:00:00+01:00', to: '2027-01-02T00:00:00+01:00' }] }));
+    const result = validateSpec(
+      spec({ windows: [officeHours, { kind: 'deny', from: '2026-12-23T00:00:00+01:00', to: '2027-01-02T00:00:00+01:00' }] }),
+    );
     expect(result.ok).toBe(true);
   });
 
@@ -242,7 +273,10 @@ describe('windows in the spec', () => {
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.problems).toEqual([
       { path: 'spec.strategy.windows[0].schedule', message: '"0 25 * * *": hour 25 is outside 0-23' },
-      { path: 'spec.strategy.windows[1].timeZone', message: '"Europe/Atlantis" is not an IANA time zone (expected a name such as Europe/Berlin or UTC)' },
+      {
+        path: 'spec.strategy.windows[1].timeZone',
+        message: '"Europe/Atlantis" is not an IANA time zone (expected a name such as Europe/Berlin or UTC)',
+      },
       { path: 'spec.strategy.windows[2].to', message: 'must be after from (2027-01-02T00:00:00Z)' },
     ]);
   });
@@ -266,7 +300,9 @@ describe('a running rollout outside a window', () => {
     expect(state.reason).toBe(`holding at this weight outside the change windows: ${closed.reason}`);
     // 10m deadline + 30 s held: a look at 10m20s is still in time.
     expect(look(state, pass, 620)).toMatchObject({ next: 'advance', stepIndex: 1 });
-    expect(look(state, pass, 631).reason).toBe('deadline passed at 2026-11-27T10:10:30.000Z (extended by 30s held outside the change windows) before the rollout finished');
+    expect(look(state, pass, 631).reason).toBe(
+      'deadline passed at 2026-11-27T10:10:30.000Z (extended by 30s held outside the change windows) before the rollout finished',
+    );
   });
 
   it('still rolls back a failing canary while held', () => {

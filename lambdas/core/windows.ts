@@ -176,7 +176,11 @@ export function windowProblems(windows: readonly ChangeWindow[] | undefined): Ar
         if (!(error instanceof CronError)) throw error;
         problems.push({ path: `${at}.schedule`, message: error.message });
       }
-      if (!isTimeZone(window.timeZone)) problems.push({ path: `${at}.timeZone`, message: `"${window.timeZone}" is not an IANA time zone (expected a name such as Europe/Berlin or UTC)` });
+      if (!isTimeZone(window.timeZone))
+        problems.push({
+          path: `${at}.timeZone`,
+          message: `"${window.timeZone}" is not an IANA time zone (expected a name such as Europe/Berlin or UTC)`,
+        });
     } else if (Date.parse(window.from) >= Date.parse(window.to)) {
       problems.push({ path: `${at}.to`, message: `must be after from (${window.from})` });
     }

@@ -40,7 +40,9 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
         second: 'numeric',
       });
     } catch (error) {
-      throw new Error(`"${timeZone}" is not an IANA time zone (expected a name such as Europe/Berlin, America/New_York or UTC)`, { cause: error });
+      throw new Error(`"${timeZone}" is not an IANA time zone (expected a name such as Europe/Berlin, America/New_York or UTC)`, {
+        cause: error,
+      });
     }
     formatters.set(timeZone, formatter);
   }
@@ -61,7 +63,14 @@ export function isTimeZone(timeZone: string): boolean {
 export function instantToWall(instantMs: number, timeZone: string): WallTime {
   const parts = formatterFor(timeZone).formatToParts(new Date(instantMs));
   const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((part) => part.type === type)?.value ?? NaN);
-  return { year: field('year'), month: field('month'), day: field('day'), hour: field('hour'), minute: field('minute'), second: field('second') };
+  return {
+    year: field('year'),
+    month: field('month'),
+    day: field('day'),
+    hour: field('hour'),
+    minute: field('minute'),
+    second: field('second'),
+  };
 }
 
 /** The wall time as if it were UTC, in ms: the arithmetic form used for offsets. */
@@ -164,10 +173,25 @@ const OFFSET_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(
 export function parseWall(text: string): WallTime {
   const match = LOCAL_TIME.exec(text.trim());
   if (!match) throw new LocalTimeError(`"${text}" is not a local time: expected YYYY-MM-DD HH:MM (or YYYY-MM-DDTHH:MM:SS)`);
-  const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const wall = { year, month, day, hour, minute, second };
   const roundTrip = new Date(wallToEpoch(wall));
-  if (month < 1 || month > 12 || roundTrip.getUTCDate() !== day || roundTrip.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) {
+  if (
+    month < 1 ||
+    month > 12 ||
+    roundTrip.getUTCDate() !== day ||
+    roundTrip.getUTCMonth() !== month - 1 ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
     throw new LocalTimeError(`"${text}" is not a calendar time (month 1-12, a day the month has, hour 0-23, minute and second 0-59)`);
   }
   return wall;

@@ -25,7 +25,10 @@ export const alarmStateChangeSchema = z.object({
 export const alarmInputSchema = z.object({ target: z.string().min(1), event: alarmStateChangeSchema });
 export type AlarmInput = z.infer<typeof alarmInputSchema>;
 
-export async function onAlarm(deps: StoreDeps & { sfn: Pick<SFNClient, 'send'> }, input: AlarmInput): Promise<InterruptResult | { ok: false; message: string }> {
+export async function onAlarm(
+  deps: StoreDeps & { sfn: Pick<SFNClient, 'send'> },
+  input: AlarmInput,
+): Promise<InterruptResult | { ok: false; message: string }> {
   const { detail } = input.event;
   if (detail.state.value !== 'ALARM') return { ok: false, message: `alarm ${detail.alarmName} is ${detail.state.value}: nothing to do` };
   return alarmRollout({

@@ -42,7 +42,11 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     next = rollbackByWebhook(run, rollbackHook);
   } else if (waiting) {
     const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
-    verdict = { result: 'no-data', checks: [], summary: closed.length ? 'waiting for confirm-rollout webhooks' : 'confirm-rollout webhooks answered 2xx' };
+    verdict = {
+      result: 'no-data',
+      checks: [],
+      summary: closed.length ? 'waiting for confirm-rollout webhooks' : 'confirm-rollout webhooks answered 2xx',
+    };
     next = decideConfirmRollout(run, closed, now);
     // Flagger runs pre-rollout hooks after the confirmation, before any traffic: a refusal here rolls back with nothing moved.
     if (next.next === 'advance') await runPreRolloutHooks(spec);
@@ -56,13 +60,31 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
   }
-  if (next.next === 'promote') next = holdPromotion(next, (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok));
+  if (next.next === 'promote')
+    next = holdPromotion(
+      next,
+      (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok),
+    );
   // A hold pushes the deadline back; the lock follows liveness, renewed here so its backstop clock never lapses under a long hold.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, lockExpiresAt(deps.now()));
   const at = deps.now().toISOString();
   await deps.store.appendStep({ execution, at, kind: 'analysis', stepIndex: run.stepIndex, weights: record.lastWeights, verdict });
-  await deps.store.appendStep({ execution, at, kind: 'decision', stepIndex: next.stepIndex, detail: next.reason ? `${next.next}: ${next.reason}` : next.next });
-  await publishWithHooks(deps, spec, { detailType: 'Analysis Completed', target, version: input.version, execution, weights: record.lastWeights, verdict, ...(next.reason ? { reason: next.reason } : {}) });
+  await deps.store.appendStep({
+    execution,
+    at,
+    kind: 'decision',
+    stepIndex: next.stepIndex,
+    detail: next.reason ? `${next.next}: ${next.reason}` : next.next,
+  });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Analysis Completed',
+    target,
+    version: input.version,
+    execution,
+    weights: record.lastWeights,
+    verdict,
+    ...(next.reason ? { reason: next.reason } : {}),
+  });
   return next;
 }
 

@@ -31,7 +31,15 @@ export async function approvalExpired(deps: StoreDeps, input: GateTimeoutInput):
   const pending = await deps.store.getTaskToken(target);
   if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
   await deps.store.releaseLock(target, execution);
-  await publishWithHooks(deps, spec, { detailType: 'Rollout Aborted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'refused', reason });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Rollout Aborted',
+    target,
+    version: input.version,
+    execution,
+    weights: record.lastWeights,
+    outcome: 'refused',
+    reason,
+  });
   return next;
 }
 

@@ -20,7 +20,13 @@ export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<st
     createdAt: deps.now().toISOString(),
   });
   if (input.gate !== 'bake') {
-    await deps.events.publish({ detailType: 'Approval Requested', target: input.target, version: input.version, execution: input.execution, reason: `waiting for approval: ${input.gate}` });
+    await deps.events.publish({
+      detailType: 'Approval Requested',
+      target: input.target,
+      version: input.version,
+      execution: input.execution,
+      reason: `waiting for approval: ${input.gate}`,
+    });
   }
   // An abort that landed between the check and the put found no token to fail: look again.
   await assertNotAborted(deps.store, input.execution);

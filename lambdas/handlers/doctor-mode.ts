@@ -27,11 +27,25 @@ export function isDoctorEvent(event: unknown): boolean {
 }
 
 /** Runs one doctor half; a malformed doctor event is answered with one failed check naming the field. */
-export async function runDoctorEvent(event: unknown, deps: DepsSource<HandlerDeps>, kubeConfigOf: (spec: RolloutSpec) => Promise<KubeConfig>): Promise<DoctorAnswer> {
+export async function runDoctorEvent(
+  event: unknown,
+  deps: DepsSource<HandlerDeps>,
+  kubeConfigOf: (spec: RolloutSpec) => Promise<KubeConfig>,
+): Promise<DoctorAnswer> {
   const parsed = doctorEventSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { mode: 'read', checks: [{ name: 'request', status: 'failed', message: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, fix: 'send { doctor: "read" | "write", spec }' }] };
+    return {
+      mode: 'read',
+      checks: [
+        {
+          name: 'request',
+          status: 'failed',
+          message: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+          fix: 'send { doctor: "read" | "write", spec }',
+        },
+      ],
+    };
   }
   const { doctor, spec } = parsed.data;
   if (doctor === 'write') return { mode: 'write', checks: await writeChecks(spec, await kubeConfigOf(spec)) };

@@ -14,13 +14,23 @@ export async function finish(deps: StoreDeps, input: StepInput): Promise<RunStat
   // Finish runs after Switch: all traffic is on the promoted side and no older version is left to
   // go back to. An abort that arrived in between is not ignored silently: the outcome says it came too late.
   const abort = await deps.store.getAbort(execution);
-  const late = abort ? `; ${abort.kind === 'alarm' ? 'alarm' : 'abort'} by ${abort.by} (${abort.reason}) arrived after traffic had switched: nothing left to roll back to` : '';
+  const late = abort
+    ? `; ${abort.kind === 'alarm' ? 'alarm' : 'abort'} by ${abort.by} (${abort.reason}) arrived after traffic had switched: nothing left to roll back to`
+    : '';
   const reason = `${run.reason ?? `promoted after ${run.weights.length} steps`}${late}`;
   await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
   const pending = await deps.store.getTaskToken(target);
   if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
   await deps.store.releaseLock(target, execution);
-  await publishWithHooks(deps, spec, { detailType: 'Rollout Promoted', target, version: input.version, execution, weights: record.lastWeights, outcome: 'promoted', reason });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Rollout Promoted',
+    target,
+    version: input.version,
+    execution,
+    weights: record.lastWeights,
+    outcome: 'promoted',
+    reason,
+  });
   // post-rollout hooks only inform: their failures are logged, the rollout stays promoted.
   await fireHooks(spec, 'post-rollout', 'Succeeded');
   return { ...run, reason };

@@ -44,11 +44,18 @@ export interface GitopsDeps {
 }
 
 /** Verifies `X-Signature: <fn>=<hex>` over the raw body, in constant time; sha1 and unknown functions are refused. */
-export function verifyHmacSignature(rawBody: Buffer, header: string | undefined, key: string): { ok: true } | { ok: false; reason: string } {
+export function verifyHmacSignature(
+  rawBody: Buffer,
+  header: string | undefined,
+  key: string,
+): { ok: true } | { ok: false; reason: string } {
   if (!header) return { ok: false, reason: 'X-Signature header missing' };
   const separator = header.indexOf('=');
   const fn = header.slice(0, separator).trim().toLowerCase();
-  const hex = header.slice(separator + 1).trim().toLowerCase();
+  const hex = header
+    .slice(separator + 1)
+    .trim()
+    .toLowerCase();
   if (separator < 0 || !(HMAC_ALGORITHMS as readonly string[]).includes(fn)) {
     return { ok: false, reason: `X-Signature must be <${HMAC_ALGORITHMS.join('|')}>=<hex>` };
   }
@@ -85,7 +92,10 @@ export async function handleGitopsRequest(event: APIGatewayProxyEventV2, deps: G
   if (!kind) return json(404, { error: 'POST to /flux (generic-hmac) or /argocd (bearer token)' });
 
   const declared = Number(header(event, 'content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES || (event.body?.length ?? 0) > (event.isBase64Encoded ? Math.ceil((MAX_BODY_BYTES * 4) / 3) + 4 : MAX_BODY_BYTES)) {
+  if (
+    declared > MAX_BODY_BYTES ||
+    (event.body?.length ?? 0) > (event.isBase64Encoded ? Math.ceil((MAX_BODY_BYTES * 4) / 3) + 4 : MAX_BODY_BYTES)
+  ) {
     return json(413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
   }
   // The Function URL base64-encodes bodies it does not take for text: the signature is over the bytes sent.
@@ -109,7 +119,8 @@ export async function handleGitopsRequest(event: APIGatewayProxyEventV2, deps: G
     return json(400, { error: 'body is not JSON' });
   }
   const parsed: GitopsParse = kind === 'flux' ? fluxToStart(body, 'flux generic-hmac key') : argoToStart(body, 'argocd bearer token');
-  if (!parsed.ok) return 'ignored' in parsed ? json(200, { outcome: 'ignored', reason: parsed.ignored }) : json(400, { error: parsed.invalid });
+  if (!parsed.ok)
+    return 'ignored' in parsed ? json(200, { outcome: 'ignored', reason: parsed.ignored }) : json(400, { error: parsed.invalid });
   const answer = await requestStart(deps.start, parsed.request);
   logger.info(answer.message, { outcome: answer.outcome, target: answer.target, version: answer.version, source: kind });
   // Refusals and duplicates are final answers: a 2xx keeps Flux and Argo CD from retrying them.
@@ -122,7 +133,11 @@ export function envSecrets(env: NodeJS.ProcessEnv = process.env): () => Promise<
 }
 
 /** One JSON secret `{ "flux": "…", "argocd": "…" }` (or one `token` for both) from Secrets Manager, cached for `ttlMs` (a rotation lands within it). */
-export function secretsManagerSecrets(secretId: string, client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}), ttlMs = 300_000): () => Promise<GitopsSecrets> {
+export function secretsManagerSecrets(
+  secretId: string,
+  client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+  ttlMs = 300_000,
+): () => Promise<GitopsSecrets> {
   let cached: { at: number; value: GitopsSecrets } | undefined;
   return async () => {
     if (cached && Date.now() - cached.at < ttlMs) return cached.value;
@@ -136,7 +151,10 @@ export function secretsManagerSecrets(secretId: string, client: Pick<SecretsMana
     const record = (parsed ?? {}) as Record<string, unknown>;
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
     // `token` (what the construct generates) serves both until separate keys are set.
-    cached = { at: Date.now(), value: { flux: text(record['flux']) ?? text(record['token']), argocd: text(record['argocd']) ?? text(record['token']) } };
+    cached = {
+      at: Date.now(),
+      value: { flux: text(record['flux']) ?? text(record['token']), argocd: text(record['argocd']) ?? text(record['token']) },
+    };
     return cached.value;
   };
 }

@@ -21,7 +21,7 @@ export async function assertPrimaryUntouched(workload: Workload | null, record: 
   const now = await workload.templateFingerprint('primary');
   if (now !== record.primaryFingerprint) {
     throw new ConflictError(
-      'the primary Deployment\'s pod template changed during the rollout (someone else is steering, e.g. a GitOps sync): stopping instead of fighting it',
+      "the primary Deployment's pod template changed during the rollout (someone else is steering, e.g. a GitOps sync): stopping instead of fighting it",
     );
   }
 }
@@ -36,6 +36,8 @@ export async function assertNotAbortedInPromotion(store: RolloutStore, execution
     await assertNotAborted(store, execution);
   } catch (error) {
     if (!copied || !(error instanceof AbortedError || error instanceof AlarmError)) throw error;
-    throw new PromotionFailedError(`${error.message}; the primary already runs the canary's template: traffic held on the canary`, { cause: error });
+    throw new PromotionFailedError(`${error.message}; the primary already runs the canary's template: traffic held on the canary`, {
+      cause: error,
+    });
   }
 }

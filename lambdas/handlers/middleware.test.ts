@@ -5,7 +5,11 @@ import * as z from 'zod';
 import { logger } from '../adapters/logger.ts';
 import { rolloutHandler } from './middleware.ts';
 
-const context = { functionName: 'sluice-test', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:sluice-test' } as Context;
+const context = {
+  functionName: 'sluice-test',
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:sluice-test',
+} as Context;
 const eventSchema = z.object({ execution: z.string().optional(), target: z.string().optional(), fail: z.boolean().optional() });
 
 describe('rolloutHandler', () => {

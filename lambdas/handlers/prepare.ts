@@ -29,7 +29,9 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   // again to its owner.
   const lock = await deps.store.acquireLock(target, execution, lockExpiresAt(now));
   if (!lock.acquired) {
-    throw new RefusedError(`target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`);
+    throw new RefusedError(
+      `target ${target} is locked by rollout ${lock.holder.owner} (until ${lock.holder.expiresAt}); abort it or wait for it to finish`,
+    );
   }
   const scale = spec.spec.router.weightScale;
   let preflightResult: Awaited<ReturnType<typeof preflight>>;
@@ -79,7 +81,12 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
       notes.push(...started.notes);
       run = started.run;
     } catch (error) {
-      await deps.store.updateRollout(execution, { status: 'finished', outcome: 'refused', reason: describeError(error), finishedAt: deps.now().toISOString() });
+      await deps.store.updateRollout(execution, {
+        status: 'finished',
+        outcome: 'refused',
+        reason: describeError(error),
+        finishedAt: deps.now().toISOString(),
+      });
       await deps.store.releaseLock(target, execution);
       if (error instanceof RefusedError || error instanceof TransientError) throw error;
       throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
@@ -103,7 +110,9 @@ async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ finger
   const readings = await deps.readMetrics(spec);
   const silent = readings.filter((r) => r.primaryValue === null);
   if (silent.length) {
-    throw new RefusedError(`metrics return no data for the primary: ${silent.map((r) => r.name).join(', ')} (is the query right and is the primary serving traffic?)`);
+    throw new RefusedError(
+      `metrics return no data for the primary: ${silent.map((r) => r.name).join(', ')} (is the query right and is the primary serving traffic?)`,
+    );
   }
   const router = await deps.routerFor(spec);
   const workload = await deps.workloadFor(spec);

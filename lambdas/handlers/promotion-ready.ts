@@ -38,7 +38,12 @@ export async function checkReady(deps: HandlerDeps, input: ReadyCheckInput): Pro
     // Only ever up: a canary already larger keeps its size (scaled to zero after the switch).
     if ((await workload.servingReplicas('canary')) < replicas) {
       await workload.scale('canary', replicas);
-      await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'promotion', detail: `scaled the canary Deployment ${deployment} to ${replicas} replicas (the primary's) before promotion` });
+      await deps.store.appendStep({
+        execution,
+        at: now.toISOString(),
+        kind: 'promotion',
+        detail: `scaled the canary Deployment ${deployment} to ${replicas} replicas (the primary's) before promotion`,
+      });
     }
     ready = await workload.isReady('canary');
   } else {
@@ -47,9 +52,13 @@ export async function checkReady(deps: HandlerDeps, input: ReadyCheckInput): Pro
   if (!ready && now.getTime() >= Date.parse(readyBy)) {
     const timeout = names?.readyTimeout ?? '5m';
     if (side === 'primary') {
-      throw new PromotionFailedError(`primary Deployment ${deployment} was not ready within ${timeout} after the template copy: traffic held on the canary`);
+      throw new PromotionFailedError(
+        `primary Deployment ${deployment} was not ready within ${timeout} after the template copy: traffic held on the canary`,
+      );
     }
-    throw new Error(`canary Deployment ${deployment} was not ready at ${replicas} replicas within ${timeout}: not promoted, traffic back on the primary`);
+    throw new Error(
+      `canary Deployment ${deployment} was not ready at ${replicas} replicas within ${timeout}: not promoted, traffic back on the primary`,
+    );
   }
   return { ...run, promotion: { side, ready, readyBy, checks, copied } };
 }

@@ -95,7 +95,13 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest =
     const live = await deps.liveness.of(lock.owner);
     if (live.state !== 'not-running') continue;
     await deps.store.releaseLock(target, lock.owner);
-    findings.push({ target, execution: lock.owner, found: 'stale-lock', action: 'lock-released', detail: `the lock's owner ${owner ? `is ${owner.outcome ?? 'finished'}` : 'was never recorded'} and ${live.detail}` });
+    findings.push({
+      target,
+      execution: lock.owner,
+      found: 'stale-lock',
+      action: 'lock-released',
+      detail: `the lock's owner ${owner ? `is ${owner.outcome ?? 'finished'}` : 'was never recorded'} and ${live.detail}`,
+    });
   }
 
   let remaining = (await deps.store.listOpenRollouts()).length;
@@ -113,27 +119,61 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest =
 async function reconcileRecord(deps: ReconcileDeps, record: RolloutRecord, manual: boolean): Promise<Finding> {
   const base = { target: record.target, execution: record.execution, version: record.version };
   const live = await deps.liveness.of(record.execution);
-  if (live.state === 'running') return { ...base, found: 'running', action: 'none', detail: `execution running (${live.detail}): left to it` };
-  if (live.state === 'unknown') return { ...base, found: 'unknown', action: 'none', detail: `cannot tell whether it runs (${live.detail}): left alone` };
+  if (live.state === 'running')
+    return { ...base, found: 'running', action: 'none', detail: `execution running (${live.detail}): left to it` };
+  if (live.state === 'unknown')
+    return { ...base, found: 'unknown', action: 'none', detail: `cannot tell whether it runs (${live.detail}): left alone` };
   let spec: RolloutSpec | null;
   try {
     spec = await specOf(deps, record, live.input);
   } catch (error) {
     return { ...base, found: 'orphan', action: 'failed', detail: `no usable spec to restore with: ${describeError(error)}` };
   }
-  if (!spec) return { ...base, found: 'orphan', action: 'failed', detail: `the record, the execution and the registry have no spec for ${record.target}: run \`sluice recover ${record.target} --spec FILE\`` };
+  if (!spec)
+    return {
+      ...base,
+      found: 'orphan',
+      action: 'failed',
+      detail: `the record, the execution and the registry have no spec for ${record.target}: run \`sluice recover ${record.target} --spec FILE\``,
+    };
   const now = deps.now();
   if (!manual && recoveryWindowPassed(record, now, recoveryWindowOf(spec))) {
-    return { ...base, found: 'orphan', action: 'window-passed', detail: `the recovery window passed (retrying since ${record.recoveringSince}): run \`sluice recover ${record.target}\` once the cause is fixed` };
+    return {
+      ...base,
+      found: 'orphan',
+      action: 'window-passed',
+      detail: `the recovery window passed (retrying since ${record.recoveringSince}): run \`sluice recover ${record.target}\` once the cause is fixed`,
+    };
   }
   const abort = await deps.store.getAbort(record.execution);
-  const closure: Closure = abort && abort.kind !== 'alarm'
-    ? { outcome: 'aborted', reason: `aborted by ${abort.by}: ${abort.reason}; execution ${live.detail}, the reconciler moved traffic to the safe side` }
-    : { outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back', reason: `execution ${live.detail}; the reconciler moved traffic to the safe side` };
+  const closure: Closure =
+    abort && abort.kind !== 'alarm'
+      ? {
+          outcome: 'aborted',
+          reason: `aborted by ${abort.by}: ${abort.reason}; execution ${live.detail}, the reconciler moved traffic to the safe side`,
+        }
+      : {
+          outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back',
+          reason: `execution ${live.detail}; the reconciler moved traffic to the safe side`,
+        };
   try {
     const restored = await restoreSafeSide(deps, spec, record.execution, closure, manual ? {} : { windowSeconds: recoveryWindowOf(spec) });
-    const action = restored.result === 'restored' ? 'restored' : restored.result === 'taken-over' ? 'taken-over' : restored.result === 'superseded' ? 'superseded' : 'closed';
-    return { ...base, found: 'orphan', action, detail: restored.reason, outcome: restored.outcome, ...(restored.weights ? { weights: restored.weights } : {}) };
+    const action =
+      restored.result === 'restored'
+        ? 'restored'
+        : restored.result === 'taken-over'
+          ? 'taken-over'
+          : restored.result === 'superseded'
+            ? 'superseded'
+            : 'closed';
+    return {
+      ...base,
+      found: 'orphan',
+      action,
+      detail: restored.reason,
+      outcome: restored.outcome,
+      ...(restored.weights ? { weights: restored.weights } : {}),
+    };
   } catch (error) {
     return { ...base, found: 'orphan', action: 'failed', detail: describeError(error) };
   }
@@ -159,7 +199,8 @@ export function createReconcileHandler(deps: DepsSource<ReconcileDeps>) {
     // EventBridge's scheduled event ("Scheduled Event", source aws.events) asks for a full pass.
     const scheduled = typeof event === 'object' && event !== null && (event as { source?: unknown }).source === 'aws.events';
     const parsed = reconcileRequestSchema.safeParse(scheduled || event === undefined || event === null ? {} : event);
-    if (!parsed.success) throw new Error(`reconcile request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(`reconcile request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return reconcile(await deps(), parsed.data);
   };
 }

@@ -63,7 +63,13 @@ export class RestoreFailedError extends Error {
   }
 }
 
-export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, execution: string, closure: Closure, options: { windowSeconds?: number } = {}): Promise<Restored> {
+export async function restoreSafeSide(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  execution: string,
+  closure: Closure,
+  options: { windowSeconds?: number } = {},
+): Promise<Restored> {
   const target = spec.metadata.name;
   const record = await deps.store.getRollout(execution);
   if (!record) {
@@ -72,7 +78,12 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
     return { outcome: 'refused', reason: closure.reason, result: 'not-recorded' };
   }
   if (record.status === 'finished') {
-    return { outcome: record.outcome ?? closure.outcome, reason: record.reason ?? closure.reason, weights: record.lastWeights, result: 'closed' };
+    return {
+      outcome: record.outcome ?? closure.outcome,
+      reason: record.reason ?? closure.reason,
+      weights: record.lastWeights,
+      result: 'closed',
+    };
   }
   const lock = await deps.store.getLock(target);
   if (lock && lock.owner !== execution) {
@@ -107,7 +118,10 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
     }
   } catch (error) {
     if (error instanceof ConflictError) {
-      const current = await deps.routerFor(spec).then((r) => r.getWeights()).catch(() => undefined);
+      const current = await deps
+        .routerFor(spec)
+        .then((r) => r.getWeights())
+        .catch(() => undefined);
       return takenOver(deps, spec, record, current, closure, describeError(error));
     }
     throw await failed(deps, spec, record, error, options.windowSeconds);
@@ -125,10 +139,24 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
 
   const workload = await deps.workloadFor(spec);
   if (workload && record.safeSide === 'primary' && spec.spec.workload?.scaleCanaryToZero) await workload.scale('canary', 0);
-  await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'rollback', weights, detail: `${read.outcome}: ${reason} (${formatWeights(weights, scale)})` });
+  await deps.store.appendStep({
+    execution,
+    at: deps.now().toISOString(),
+    kind: 'rollback',
+    weights,
+    detail: `${read.outcome}: ${reason} (${formatWeights(weights, scale)})`,
+  });
   await close(deps, record, { outcome: read.outcome, reason });
   if (record.stuckAt) {
-    await publishWithHooks(deps, spec, { detailType: 'Rollout Recovered', target, version: record.version, execution, weights, outcome: read.outcome, reason: `back on a safe side after ${since(record, deps.now())}: ${reason}` });
+    await publishWithHooks(deps, spec, {
+      detailType: 'Rollout Recovered',
+      target,
+      version: record.version,
+      execution,
+      weights,
+      outcome: read.outcome,
+      reason: `back on a safe side after ${since(record, deps.now())}: ${reason}`,
+    });
   }
   const detailType = EVENT_FOR[read.outcome] ?? 'Rollout Stuck';
   await publishWithHooks(deps, spec, { detailType, target, version: record.version, execution, weights, outcome: read.outcome, reason });
@@ -138,7 +166,14 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
 }
 
 /** Reads the end state back: the weights, whether traffic ever moved, whether the primary got the new template. */
-async function observe(deps: HandlerDeps, spec: RolloutSpec, router: TrafficRouter, record: RolloutRecord, execution: string, found: Weights | undefined): Promise<ObservedEnd> {
+async function observe(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  router: TrafficRouter,
+  record: RolloutRecord,
+  execution: string,
+  found: Weights | undefined,
+): Promise<ObservedEnd> {
   const weights = await router.getWeights().catch(() => undefined);
   const steps = await deps.store.listSteps(execution);
   const scale = spec.spec.router.weightScale;
@@ -148,7 +183,8 @@ async function observe(deps: HandlerDeps, spec: RolloutSpec, router: TrafficRout
     record.safeSide === 'canary' ||
     (found !== undefined && !sameWeights(found, primaryOnly)) ||
     (record.pendingWeights !== undefined && !sameWeights(record.pendingWeights, primaryOnly)) ||
-    !sameWeights(record.lastWeights, primaryOnly) || steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
+    !sameWeights(record.lastWeights, primaryOnly) ||
+    steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
   const route = promotionMode(spec) === 'route';
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
   const copied = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
@@ -167,13 +203,34 @@ async function close(deps: HandlerDeps, record: RolloutRecord, end: { outcome: O
   await deps.store.releaseLock(record.target, record.execution);
 }
 
-async function takenOver(deps: HandlerDeps, spec: RolloutSpec, record: RolloutRecord, current: Weights | undefined, closure: Closure, detail?: string): Promise<Restored> {
+async function takenOver(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  record: RolloutRecord,
+  current: Weights | undefined,
+  closure: Closure,
+  detail?: string,
+): Promise<Restored> {
   const scale = spec.spec.router.weightScale;
   const holds = current ? formatWeights(current, scale) : 'weights Sluice did not write';
   const reason = `taken over by someone else: ${record.target} holds ${holds}, but Sluice last wrote ${formatWeights(record.lastWeights, scale)}; Sluice stopped and left it (was: ${closure.reason})${detail ? ` — ${detail}` : ''}`;
-  await deps.store.appendStep({ execution: record.execution, at: deps.now().toISOString(), kind: 'rollback', ...(current ? { weights: current } : {}), detail: `failed: ${reason}` });
+  await deps.store.appendStep({
+    execution: record.execution,
+    at: deps.now().toISOString(),
+    kind: 'rollback',
+    ...(current ? { weights: current } : {}),
+    detail: `failed: ${reason}`,
+  });
   await close(deps, record, { outcome: 'failed', reason });
-  await publishWithHooks(deps, spec, { detailType: 'Rollout Stuck', target: record.target, version: record.version, execution: record.execution, ...(current ? { weights: current } : {}), outcome: 'failed', reason });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Rollout Stuck',
+    target: record.target,
+    version: record.version,
+    execution: record.execution,
+    ...(current ? { weights: current } : {}),
+    outcome: 'failed',
+    reason,
+  });
   return { outcome: 'failed', reason, ...(current ? { weights: current } : {}), result: 'taken-over' };
 }
 
@@ -194,7 +251,9 @@ async function failed(deps: HandlerDeps, spec: RolloutSpec, record: RolloutRecor
     if (!current.stuckAt && (!transient || isStuck(clock, now))) {
       await deps.store.updateRollout(record.execution, { stuckAt: now.toISOString() });
       const scale = spec.spec.router.weightScale;
-      const fix = transient ? 'Sluice keeps retrying' : `fix it, then run \`sluice recover ${record.target}\` (the reconciler also retries every minute)`;
+      const fix = transient
+        ? 'Sluice keeps retrying'
+        : `fix it, then run \`sluice recover ${record.target}\` (the reconciler also retries every minute)`;
       await publishWithHooks(deps, spec, {
         detailType: 'Rollout Stuck',
         target: record.target,
@@ -210,7 +269,10 @@ async function failed(deps: HandlerDeps, spec: RolloutSpec, record: RolloutRecor
   const windowPassed = recoveryWindowPassed({ recoveringSince }, now, windowSeconds);
   if (transient && !windowPassed) return error;
   const why = windowPassed ? `the recovery window has passed (since ${recoveringSince}): ${describeError(error)}` : describeError(error);
-  return new RestoreFailedError(`restoring the safe side of ${record.target} failed: ${why}; traffic may not be on a safe side — run \`sluice recover ${record.target}\` once it is fixed`, { cause: error });
+  return new RestoreFailedError(
+    `restoring the safe side of ${record.target} failed: ${why}; traffic may not be on a safe side — run \`sluice recover ${record.target}\` once it is fixed`,
+    { cause: error },
+  );
 }
 
 function since(record: Pick<RolloutRecord, 'recoveringSince'>, now: Date): string {

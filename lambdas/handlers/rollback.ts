@@ -33,7 +33,9 @@ export function closureFor(state: RollbackInput['state']): Closure {
  */
 export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise<RollbackResult> {
   const closure = closureFor(input.state);
-  const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure, { windowSeconds: recoveryWindowOf(input.state.spec) });
+  const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure, {
+    windowSeconds: recoveryWindowOf(input.state.spec),
+  });
   return { outcome, reason };
 }
 

@@ -39,7 +39,10 @@ export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange)
   const closure: Closure =
     status === 'ABORTED'
       ? { outcome: 'aborted', reason: 'execution stopped (StopExecution); the safety net moved traffic to the safe side' }
-      : { outcome: 'rolled-back', reason: `execution ${status.toLowerCase().replace('_', ' ')}${event.detail.error ? ` (${event.detail.error})` : ''}; the safety net moved traffic to the safe side` };
+      : {
+          outcome: 'rolled-back',
+          reason: `execution ${status.toLowerCase().replace('_', ' ')}${event.detail.error ? ` (${event.detail.error})` : ''}; the safety net moved traffic to the safe side`,
+        };
   return restoreSafeSide(deps, parsed.data.spec, name, closure, { windowSeconds: recoveryWindowOf(parsed.data.spec) });
 }
 

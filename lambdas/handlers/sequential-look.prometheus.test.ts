@@ -77,9 +77,19 @@ function specFor(prometheus: RunningPrometheus, lookInterval: string) {
     metadata: { name: 'web' },
     spec: {
       cluster: { kubeconfigContext: 'test' },
-      router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+      router: {
+        name: 'web',
+        namespace: NS,
+        primary: { upstream: { name: 'web-primary', namespace: NS } },
+        canary: { upstream: { name: 'web-canary', namespace: NS } },
+      },
       strategy: { stepWeights: [10, 50], interval: '30s', lookInterval, deadline: '10m' },
-      analysis: { judge: 'sequential', noData: 'fail', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 98 } }] },
+      analysis: {
+        judge: 'sequential',
+        noData: 'fail',
+        prometheus: { address: prometheus.url },
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 98 } }],
+      },
     },
   });
 }
@@ -88,7 +98,9 @@ function specFor(prometheus: RunningPrometheus, lookInterval: string) {
 function depsFor(prometheus: RunningPrometheus): HandlerDeps {
   const provider = new PrometheusProvider({ address: prometheus.url });
   const memory = new Map<string, unknown>();
-  const deps: Pick<HandlerDeps, 'now' | 'snapshotCounters' | 'readMetrics'> & { store: Pick<HandlerDeps['store'], 'getAnalysisState' | 'putAnalysisState'> } = {
+  const deps: Pick<HandlerDeps, 'now' | 'snapshotCounters' | 'readMetrics'> & {
+    store: Pick<HandlerDeps['store'], 'getAnalysisState' | 'putAnalysisState'>;
+  } = {
     now: () => new Date(),
     snapshotCounters: (spec, thresholds, options) => snapshotCounters(provider, counterQueries(spec, thresholds), new Date(), options),
     readMetrics: async () => [],
@@ -106,13 +118,26 @@ function depsFor(prometheus: RunningPrometheus): HandlerDeps {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Looks every `everyMs` for `count` looks, as Bake → Analyze would; returns each look's judge decision and the flow's next action. */
-async function looks(deps: HandlerDeps, spec: ReturnType<typeof specFor>, run: RunState, count: number, everyMs: number, during?: (i: number) => Promise<void>) {
+async function looks(
+  deps: HandlerDeps,
+  spec: ReturnType<typeof specFor>,
+  run: RunState,
+  count: number,
+  everyMs: number,
+  during?: (i: number) => Promise<void>,
+) {
   const seen: Array<{ decision: string; next: string; summary: string }> = [];
   let state = run;
   for (let i = 0; i < count; i++) {
     await sleep(everyMs);
     await during?.(i);
-    const { verdict, next, decision } = await lookSequential(deps, spec, 'e1', { ...state, next: 'bake' }, { noData: 'fail', now: new Date() });
+    const { verdict, next, decision } = await lookSequential(
+      deps,
+      spec,
+      'e1',
+      { ...state, next: 'bake' },
+      { noData: 'fail', now: new Date() },
+    );
     seen.push({ decision, next: next.next, summary: verdict.summary });
     if (next.next === 'rollback' || next.next === 'promote') break;
     // Stay in the step: this test watches the judge, not the schedule.

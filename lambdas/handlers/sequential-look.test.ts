@@ -21,9 +21,19 @@ const spec = parseSpec({
   metadata: { name: 'web' },
   spec: {
     cluster: { kubeconfigContext: 'test' },
-    router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+    router: {
+      name: 'web',
+      namespace: NS,
+      primary: { upstream: { name: 'web-primary', namespace: NS } },
+      canary: { upstream: { name: 'web-canary', namespace: NS } },
+    },
     strategy: { stepWeights: [10, 50], interval: '1m', lookInterval: '10s', deadline: '1h' },
-    analysis: { judge: 'sequential', noData: 'fail', prometheus: { address: 'http://prometheus.invalid' }, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] },
+    analysis: {
+      judge: 'sequential',
+      noData: 'fail',
+      prometheus: { address: 'http://prometheus.invalid' },
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+    },
   },
 });
 
@@ -31,7 +41,15 @@ const spec = parseSpec({
 function fakeWorld(history: Partial<CounterHistory> = {}) {
   const world = { now: T0, scrapedAt: 0, canary: 0, primary: 10_000 };
   const series = (arm: 'canary' | 'primary', value: number): SeriesSample[] =>
-    value > 0 ? [{ labels: { ...GW, envoy_cluster_name: `web-${arm}_${NS}`, envoy_response_code: '200' }, value, timestamp: T0 + world.scrapedAt * 1000 }] : [];
+    value > 0
+      ? [
+          {
+            labels: { ...GW, envoy_cluster_name: `web-${arm}_${NS}`, envoy_response_code: '200' },
+            value,
+            timestamp: T0 + world.scrapedAt * 1000,
+          },
+        ]
+      : [];
   const memory = new Map<string, unknown>();
   const deps = {
     now: () => new Date(world.now),
@@ -43,8 +61,13 @@ function fakeWorld(history: Partial<CounterHistory> = {}) {
       },
     },
     snapshotCounters: async (_spec: unknown, _t: unknown, options?: { historySeconds?: number }): Promise<CounterSnapshot> => {
-      const snapshot: CounterSnapshot = { at: new Date(world.now).toISOString(), canary: { requests: series('canary', world.canary), errors: [], slow: {} }, primary: { requests: series('primary', world.primary), errors: [], slow: {} } };
-      if (options?.historySeconds) snapshot.history = { seconds: 300, scrapeIntervalSeconds: 30, canaryRps: 0, primaryRps: 200, primaryErrorRate: 0.005, ...history };
+      const snapshot: CounterSnapshot = {
+        at: new Date(world.now).toISOString(),
+        canary: { requests: series('canary', world.canary), errors: [], slow: {} },
+        primary: { requests: series('primary', world.primary), errors: [], slow: {} },
+      };
+      if (options?.historySeconds)
+        snapshot.history = { seconds: 300, scrapeIntervalSeconds: 30, canaryRps: 0, primaryRps: 200, primaryErrorRate: 0.005, ...history };
       return snapshot;
     },
   };

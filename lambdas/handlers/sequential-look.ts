@@ -24,7 +24,10 @@ export const HISTORY_SECONDS = 300;
 export const THIN_CANARY_REQUESTS = 5;
 
 function snapshotter(deps: HandlerDeps) {
-  if (!deps.snapshotCounters) throw new Error('the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source');
+  if (!deps.snapshotCounters)
+    throw new Error(
+      'the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source',
+    );
   return deps.snapshotCounters;
 }
 
@@ -56,11 +59,18 @@ function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunSt
 }
 
 /** Prepare: the primary's counters answer, the baseline is taken, the look interval fits the scrapes, and people learn what to expect. */
-export async function startSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string, run: RunState): Promise<{ notes: string[]; run: RunState }> {
+export async function startSequential(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  execution: string,
+  run: RunState,
+): Promise<{ notes: string[]; run: RunState }> {
   const plan = sequentialPlan(spec);
   const first = await snapshotter(deps)(spec, plan.thresholdsMs, { historySeconds: HISTORY_SECONDS });
   if (first.primary.requests.length === 0) {
-    throw new RefusedError('the primary has no request counters (envoy_cluster_upstream_rq): check spec.router.envoyClusterName and that the primary serves traffic');
+    throw new RefusedError(
+      'the primary has no request counters (envoy_cluster_upstream_rq): check spec.router.envoyClusterName and that the primary serves traffic',
+    );
   }
   const history = first.history;
   const fitted = fitToScrapes(run, history?.scrapeIntervalSeconds ?? null);
@@ -98,7 +108,9 @@ export async function startSequential(deps: HandlerDeps, spec: RolloutSpec, exec
 export async function rebaseSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string): Promise<void> {
   const stored = await deps.store.getAnalysisState(execution);
   const config = sequentialConfig(spec.spec.analysis.sequential);
-  const memory: JudgeMemory = stored ? memoryOf(stored, execution) : startJudge(await snapshotter(deps)(spec, sequentialPlan(spec).thresholdsMs), deps.now());
+  const memory: JudgeMemory = stored
+    ? memoryOf(stored, execution)
+    : startJudge(await snapshotter(deps)(spec, sequentialPlan(spec).thresholdsMs), deps.now());
   await deps.store.putAnalysisState(execution, rebaseJudge(memory, deps.now(), config));
 }
 
@@ -146,10 +158,17 @@ export async function lookSequential(
 ): Promise<{ verdict: Verdict; next: RunState; decision: SequentialDecision }> {
   const plan = sequentialPlan(spec);
   if (plan.alarms.length) {
-    const alarmReadings = await deps.readMetrics({ ...spec, spec: { ...spec.spec, analysis: { ...spec.spec.analysis, metrics: plan.alarms } } });
+    const alarmReadings = await deps.readMetrics({
+      ...spec,
+      spec: { ...spec.spec, analysis: { ...spec.spec.analysis, metrics: plan.alarms } },
+    });
     const firing = alarmReadings.filter((r) => (r.value ?? 0) > 0);
     if (firing.length) {
-      const verdict: Verdict = { result: 'fail', checks: [], summary: `CloudWatch alarm in ALARM: ${firing.map((r) => r.name).join(', ')}` };
+      const verdict: Verdict = {
+        result: 'fail',
+        checks: [],
+        summary: `CloudWatch alarm in ALARM: ${firing.map((r) => r.name).join(', ')}`,
+      };
       return { verdict, decision: 'fail', next: { ...run, next: 'rollback', reason: verdict.summary } };
     }
   }
@@ -158,7 +177,12 @@ export async function lookSequential(
   const outcome = lookJudge(
     memory,
     current,
-    { stepIndex: run.phase === 'shadow' ? -1 : run.stepIndex, lookInStep: run.lookInStep, atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length, metrics: plan.metrics },
+    {
+      stepIndex: run.phase === 'shadow' ? -1 : run.stepIndex,
+      lookInStep: run.lookInStep,
+      atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length,
+      metrics: plan.metrics,
+    },
     sequentialConfig(spec.spec.analysis.sequential),
     deps.now(),
   );

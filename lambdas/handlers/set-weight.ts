@@ -23,7 +23,12 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   if (run.phase === 'shadow' && shadow) {
     // Mirroring only: users still get every answer from the primary; the canary's own metrics are judged.
     await router.setShadow({ percentage: shadow.percentage });
-    await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'note', detail: `shadowing ${shadow.percentage}% of requests to the canary for ${shadow.duration}` });
+    await deps.store.appendStep({
+      execution,
+      at: deps.now().toISOString(),
+      kind: 'note',
+      detail: `shadowing ${shadow.percentage}% of requests to the canary for ${shadow.duration}`,
+    });
     return { ...run, lookInStep: 0, next: 'bake' };
   }
   // Live traffic never runs with the mirror still on (idempotent when there was none).
@@ -35,7 +40,13 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   await deps.store.updateRollout(execution, { lastWeights: next });
   if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
-  await publishWithHooks(deps, spec, { detailType: 'Weight Changed', target: spec.metadata.name, version: input.version, execution, weights: next });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Weight Changed',
+    target: spec.metadata.name,
+    version: input.version,
+    execution,
+    weights: next,
+  });
   return { ...run, lookInStep: 0, next: 'bake' };
 }
 

@@ -3,7 +3,13 @@
  * where nothing should be. Step Functions is a recording stub; the store is sqlite in memory;
  * Slack's Web API (users.info, usergroups) is a fake on loopback.
  */
-import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -35,7 +41,12 @@ function spec(name: string, access?: Record<string, unknown>): RolloutSpec {
     metadata: { name },
     spec: {
       cluster: { kubeconfigContext: 'unused' },
-      router: { name, namespace: 'gloo-system', primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } }, canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } } },
+      router: {
+        name,
+        namespace: 'gloo-system',
+        primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } },
+        canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } },
+      },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       ...(access ? { access } : {}),
     },
@@ -43,13 +54,28 @@ function spec(name: string, access?: Record<string, unknown>): RolloutSpec {
 }
 
 const specs = new Map<string, RolloutSpec>([
-  ['web', spec('web', { channels: [CHANNEL], start: ['U0ALICE', 'S0PLATFORM'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true })],
+  [
+    'web',
+    spec('web', {
+      channels: [CHANNEL],
+      start: ['U0ALICE', 'S0PLATFORM'],
+      promote: ['S0PLATFORM'],
+      abort: ['U0ONCALL'],
+      twoPersonRule: true,
+    }),
+  ],
   ['open', spec('open')],
   [
     'frozen',
     parseSpec({
       ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }),
-      spec: { ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }).spec, strategy: { ...spec('frozen').spec.strategy, windows: [{ kind: 'deny', from: '2026-11-27T09:00:00Z', to: '2026-11-27T12:00:00Z' }] } },
+      spec: {
+        ...spec('frozen', { channels: [CHANNEL], start: ['U0ALICE'] }).spec,
+        strategy: {
+          ...spec('frozen').spec.strategy,
+          windows: [{ kind: 'deny', from: '2026-11-27T09:00:00Z', to: '2026-11-27T12:00:00Z' }],
+        },
+      },
     }),
   ],
 ]);
@@ -89,7 +115,8 @@ beforeEach(() => {
       if (command instanceof DescribeExecutionCommand) {
         // The start path picks the next attempt name Step Functions has not seen.
         const name = String(command.input.executionArn).split(':').at(-1);
-        if (!started.some((s) => s.input.name === name)) throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
+        if (!started.some((s) => s.input.name === name))
+          throw new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
         return { status: 'RUNNING' };
       }
       if (command instanceof StartExecutionCommand) {
@@ -143,7 +170,11 @@ function command(text: string, overrides: Record<string, string> = {}): string {
 function signed(body: string, options: { secret?: string; at?: Date; base64?: boolean } = {}): FunctionUrlEvent {
   const timestamp = Math.floor((options.at ?? NOW).getTime() / 1000);
   return {
-    headers: { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signSlackRequest({ body, timestamp, signingSecret: options.secret ?? SECRET }), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': signSlackRequest({ body, timestamp, signingSecret: options.secret ?? SECRET }),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: options.base64 ? Buffer.from(body).toString('base64') : body,
     isBase64Encoded: options.base64 ?? false,
     requestContext: { http: { method: 'POST' } },
@@ -166,9 +197,15 @@ describe('Slack handler: signed requests', () => {
     expect(result.statusCode).toBe(200);
     expect(replyText(result)).toBe('Started `web-v2-0-1` (web v2.0.1). Progress follows in a thread.');
     expect(started).toHaveLength(1);
-    expect(JSON.parse(started[0]?.input.input ?? '{}')).toMatchObject({ version: 'v2.0.1', requestedBy: 'slack:U0ALICE', spec: { metadata: { name: 'web' } } });
+    expect(JSON.parse(started[0]?.input.input ?? '{}')).toMatchObject({
+      version: 'v2.0.1',
+      requestedBy: 'slack:U0ALICE',
+      spec: { metadata: { name: 'web' } },
+    });
     // audited: a store step and a Command Audited event on the new execution
-    expect((await store.listSteps('web-v2-0-1')).map((s) => s.detail)).toEqual(['slack <@U0ALICE> in <#C0DEPLOYS>: /sluice start web v2.0.1 -> Started `web-v2-0-1` (web v2.0.1). Progress follows in a thread.']);
+    expect((await store.listSteps('web-v2-0-1')).map((s) => s.detail)).toEqual([
+      'slack <@U0ALICE> in <#C0DEPLOYS>: /sluice start web v2.0.1 -> Started `web-v2-0-1` (web v2.0.1). Progress follows in a thread.',
+    ]);
     expect((await store.listEvents('web-v2-0-1')).map((e) => e.detailType)).toEqual(['Command Audited']);
   });
 
@@ -202,13 +239,19 @@ describe('Slack handler: signed requests', () => {
   });
 
   it('refuses another workspace or another app', async () => {
-    expect(replyText(await call(signed(command('start web v2', { team_id: 'T0ELSEWHERE' }))))).toBe('Refused: this Sluice serves another Slack workspace or app.');
-    expect(replyText(await call(signed(command('start web v2', { api_app_id: 'A0OTHER' }))))).toBe('Refused: this Sluice serves another Slack workspace or app.');
+    expect(replyText(await call(signed(command('start web v2', { team_id: 'T0ELSEWHERE' }))))).toBe(
+      'Refused: this Sluice serves another Slack workspace or app.',
+    );
+    expect(replyText(await call(signed(command('start web v2', { api_app_id: 'A0OTHER' }))))).toBe(
+      'Refused: this Sluice serves another Slack workspace or app.',
+    );
     expect(started).toHaveLength(0);
   });
 
   it('refuses guests and users of another workspace in a shared channel', async () => {
-    expect(replyText(await call(signed(command('start web v2', { user_id: 'U0GUEST' }))))).toBe('Refused: guest accounts may not control rollouts.');
+    expect(replyText(await call(signed(command('start web v2', { user_id: 'U0GUEST' }))))).toBe(
+      'Refused: guest accounts may not control rollouts.',
+    );
     expect(replyText(await call(signed(command('start web v2', { user_id: 'U0OTHER' }))))).toBe(
       "Refused: users of another workspace (shared channel) may not control this workspace's rollouts.",
     );
@@ -216,20 +259,28 @@ describe('Slack handler: signed requests', () => {
   });
 
   it('refuses a user the policy does not list, and accepts one through a user group', async () => {
-    expect(replyText(await call(signed(command('start web v2', { user_id: 'U0BOB' }))))).toBe('You may not start web: ask someone listed under spec.access.start.');
+    expect(replyText(await call(signed(command('start web v2', { user_id: 'U0BOB' }))))).toBe(
+      'You may not start web: ask someone listed under spec.access.start.',
+    );
     expect(started).toHaveLength(0);
     expect(replyText(await call(signed(command('start web v2', { user_id: 'U0CAROL' }))))).toContain('Started `web-v2`');
     expect(started).toHaveLength(1);
   });
 
   it('refuses commands from a channel the policy does not list', async () => {
-    expect(replyText(await call(signed(command('start web v2', { channel_id: 'C0RANDOM' }))))).toBe('web is not controlled from this channel: use <#C0DEPLOYS>.');
+    expect(replyText(await call(signed(command('start web v2', { channel_id: 'C0RANDOM' }))))).toBe(
+      'web is not controlled from this channel: use <#C0DEPLOYS>.',
+    );
     expect(started).toHaveLength(0);
   });
 
   it('without a policy, only status and help work', async () => {
-    expect(replyText(await call(signed(command('start open v2'))))).toBe('open has no chat-ops access policy (spec.access): only `status` and `help` work from Slack.');
-    expect(replyText(await call(signed(command('abort open'))))).toBe('open has no chat-ops access policy (spec.access): only `status` and `help` work from Slack.');
+    expect(replyText(await call(signed(command('start open v2'))))).toBe(
+      'open has no chat-ops access policy (spec.access): only `status` and `help` work from Slack.',
+    );
+    expect(replyText(await call(signed(command('abort open'))))).toBe(
+      'open has no chat-ops access policy (spec.access): only `status` and `help` work from Slack.',
+    );
     expect(replyText(await call(signed(command('status open'))))).toBe('No rollouts of open yet.');
     expect(started).toHaveLength(0);
   });
@@ -240,7 +291,9 @@ describe('Slack handler: signed requests', () => {
   });
 
   it('answers malformed text with usage, never a crash', async () => {
-    expect(replyText(await call(signed(command('start web'))))).toBe('Which version of web?\nUsage: `/sluice start <target> <version>`\nType `/sluice help` for every command.');
+    expect(replyText(await call(signed(command('start web'))))).toBe(
+      'Which version of web?\nUsage: `/sluice start <target> <version>`\nType `/sluice help` for every command.',
+    );
     expect(replyText(await call(signed(command('launch web v2'))))).toBe("I don't know `launch`.\nType `/sluice help` for every command.");
     expect(replyText(await call(signed(command('start Web! v2'))))).toContain('is not a target name');
     expect(replyText(await call(signed(command('status web extra words'))))).toContain('Unexpected `extra words` after the target.');
@@ -263,7 +316,9 @@ describe('Slack handler: signed requests', () => {
 
   it('refuses a start while another rollout holds the target, naming it', async () => {
     await store.acquireLock('web', 'web-v1', new Date(NOW.getTime() + 3600_000));
-    expect(replyText(await call(signed(command('start web v2'))))).toBe('Refused: locked by web-v1: web runs one rollout at a time; abort it or wait for it to finish.');
+    expect(replyText(await call(signed(command('start web v2'))))).toBe(
+      'Refused: locked by web-v1: web runs one rollout at a time; abort it or wait for it to finish.',
+    );
     expect(started).toHaveLength(0);
   });
 });
@@ -271,7 +326,16 @@ describe('Slack handler: signed requests', () => {
 describe('Slack handler: buttons', () => {
   async function running(execution: string, requestedBy: string): Promise<void> {
     await store.acquireLock('web', execution, new Date(NOW.getTime() + 3600_000));
-    await store.createRollout({ execution, target: 'web', version: 'v2', requestedBy, startedAt: NOW.toISOString(), safeSide: 'primary', lastWeights: { primary: 90, canary: 10 }, status: 'running' });
+    await store.createRollout({
+      execution,
+      target: 'web',
+      version: 'v2',
+      requestedBy,
+      startedAt: NOW.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 90, canary: 10 },
+      status: 'running',
+    });
     await store.putTaskToken({ target: 'web', execution, token: 'token-1', gate: 'bake', createdAt: NOW.toISOString() });
   }
 
@@ -294,7 +358,12 @@ describe('Slack handler: buttons', () => {
     expect(await call(signed(clickBody('abort', 'web-v2', 'U0ALICE', '1.1')))).toMatchObject({ statusCode: 200, body: '' });
     await call(signed(clickBody('abort', 'web-v2', 'U0CAROL', '1.2')));
     expect(settled).toHaveLength(1);
-    expect(followUps).toEqual(['Done: aborted `web-v2`.', expect.stringMatching(/^<@U0ALICE> already aborted `web-v2` <!date\^\d+\^\{date_short_pretty\} \{time\}\|2026-11-27 10:00:00 UTC>\. Nothing more was done; `\/sluice abort` still works at any time\.$/)]);
+    expect(followUps).toEqual([
+      'Done: aborted `web-v2`.',
+      expect.stringMatching(
+        /^<@U0ALICE> already aborted `web-v2` <!date\^\d+\^\{date_short_pretty\} \{time\}\|2026-11-27 10:00:00 UTC>\. Nothing more was done; `\/sluice abort` still works at any time\.$/,
+      ),
+    ]);
   });
 
   it('a duplicate delivery of a click (same action_ts) has no second effect', async () => {
@@ -321,13 +390,26 @@ describe('Slack handler: buttons', () => {
 
   it('approve answers "not supported yet" when no approval gate is pending, and leaves the buttons usable', async () => {
     await running('web-v2', 'slack:U0ALICE');
-    expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe('You may not approve web: ask someone listed under spec.access.approve.');
+    expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe(
+      'You may not approve web: ask someone listed under spec.access.approve.',
+    );
     const approver = spec('web', { approve: ['U0CAROL'] });
     specs.set('web', approver);
     try {
-      expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe('Not done: nothing to approve for web: no approval gate is pending.');
+      expect(replyText(await call(signed(command('approve web', { user_id: 'U0CAROL' }))))).toBe(
+        'Not done: nothing to approve for web: no approval gate is pending.',
+      );
     } finally {
-      specs.set('web', spec('web', { channels: [CHANNEL], start: ['U0ALICE', 'S0PLATFORM'], promote: ['S0PLATFORM'], abort: ['U0ONCALL'], twoPersonRule: true }));
+      specs.set(
+        'web',
+        spec('web', {
+          channels: [CHANNEL],
+          start: ['U0ALICE', 'S0PLATFORM'],
+          promote: ['S0PLATFORM'],
+          abort: ['U0ONCALL'],
+          twoPersonRule: true,
+        }),
+      );
     }
     expect(settled).toHaveLength(0);
   });

@@ -46,11 +46,14 @@ export interface FunctionUrlResult {
   body: string;
 }
 
-
 type Request = middy.Request<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context>;
 
 const text = (statusCode: number, body: string): FunctionUrlResult => ({ statusCode, headers: { 'content-type': 'text/plain' }, body });
-const json = (message: SlackMessage): FunctionUrlResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) });
+const json = (message: SlackMessage): FunctionUrlResult => ({
+  statusCode: 200,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(message),
+});
 
 function bodySizeCap(maxBytes: number): MiddlewareObj<FunctionUrlEvent, FunctionUrlResult, Error, Context> {
   return {
@@ -63,7 +66,9 @@ function bodySizeCap(maxBytes: number): MiddlewareObj<FunctionUrlEvent, Function
   };
 }
 
-function slackSignature(deps: DepsSource<SlackHandlerDeps>): MiddlewareObj<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context> {
+function slackSignature(
+  deps: DepsSource<SlackHandlerDeps>,
+): MiddlewareObj<FunctionUrlEvent & { verifiedBody?: string }, FunctionUrlResult, Error, Context> {
   return {
     before: async (request: Request) => {
       const { signingSecret, ack } = await deps();
@@ -90,13 +95,18 @@ export async function respond(deps: SlackHandlerDeps, body: string): Promise<Fun
   try {
     const result = await handleSlackRequest(deps.ack, parsed.request);
     if (result.followUps.length) {
-      const dispatched = deps.afterAck(result.followUps).catch((error: unknown) => logger.warn('Slack follow-up failed', { error: error instanceof Error ? error.message : String(error) }));
+      const dispatched = deps
+        .afterAck(result.followUps)
+        .catch((error: unknown) =>
+          logger.warn('Slack follow-up failed', { error: error instanceof Error ? error.message : String(error) }),
+        );
       if (deps.awaitAfterAck) await dispatched;
     }
     return result.body ? json(result.body) : { statusCode: result.status, body: '' };
   } catch (error) {
     logger.error('Slack request failed', { error: error instanceof Error ? error.message : String(error) });
-    if (parsed.request.type === 'command') return json(ephemeral('Sluice hit an error handling that. Check `/sluice status <target>` before trying again.'));
+    if (parsed.request.type === 'command')
+      return json(ephemeral('Sluice hit an error handling that. Check `/sluice status <target>` before trying again.'));
     return { statusCode: 200, body: '' };
   }
 }
@@ -113,7 +123,12 @@ export function createSlackHandler(deps: DepsSource<SlackHandlerDeps>, maxBodyBy
 export async function postFollowUps(followUps: readonly FollowUp[], send: typeof fetch = fetch): Promise<void> {
   for (const { responseUrl, message } of followUps) {
     try {
-      const response = await send(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message), signal: AbortSignal.timeout(5000) });
+      const response = await send(responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+        signal: AbortSignal.timeout(5000),
+      });
       if (!response.ok) logger.warn('Slack response_url refused the follow-up', { status: response.status });
     } catch (error) {
       logger.warn('Slack response_url unreachable', { error: error instanceof Error ? error.name : 'error' });
@@ -123,7 +138,6 @@ export async function postFollowUps(followUps: readonly FollowUp[], send: typeof
 
 /** The worker's input: follow-ups from the ack, or a Sluice event from the EventBridge rule. */
 export type WorkerEvent = { followUps: FollowUp[] } | { source: string; 'detail-type': string; detail: Omit<SluiceEvent, 'detailType'> };
-
 
 export async function work(deps: WorkerDeps, event: WorkerEvent): Promise<void> {
   if ('followUps' in event) return postFollowUps(event.followUps, deps.send);

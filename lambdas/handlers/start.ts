@@ -15,7 +15,16 @@ import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import { ecrKeys, ecrMismatch, ecrToStart, isEcrEvent, isRolloutRequested, rolloutRequestedToStart, scheduledToStart, startEventSchema } from '../core/deploy-events.ts';
+import {
+  ecrKeys,
+  ecrMismatch,
+  ecrToStart,
+  isEcrEvent,
+  isRolloutRequested,
+  rolloutRequestedToStart,
+  scheduledToStart,
+  startEventSchema,
+} from '../core/deploy-events.ts';
 import type { EcrImageActionEvent } from '../core/deploy-events.ts';
 import { ledgerKey } from '../core/start.ts';
 import type { StartAnswer } from '../core/start.ts';
@@ -52,7 +61,11 @@ async function ecrStarts(deps: StartPathDeps, event: EcrImageActionEvent): Promi
     const keys = ecrKeys(target, event);
     const digest = event.detail['image-digest'];
     const tag = event.detail['image-tag'] ?? '';
-    const claim = await deps.store.recordTrigger(ledgerKey({ source: 'ecr', key: keys.tag }), { source: 'ecr', at: deps.now().toISOString(), detail: { target, repository, tag, digest } });
+    const claim = await deps.store.recordTrigger(ledgerKey({ source: 'ecr', key: keys.tag }), {
+      source: 'ecr',
+      at: deps.now().toISOString(),
+      detail: { target, repository, tag, digest },
+    });
     const firstDigest = claim.first ? digest : claim.existing.detail?.['digest'];
     if (firstDigest !== digest) {
       const reason = `tag ${tag} of ECR repository ${repository} was pushed before as ${String(firstDigest)} and now points to ${digest}: Sluice identifies a version by its digest, so a re-pushed (mutable) tag starts nothing. Push a new immutable tag that matches tagPattern ${spec.spec.triggers?.ecr?.tagPattern ?? ''}`;
@@ -68,7 +81,9 @@ async function ecrStarts(deps: StartPathDeps, event: EcrImageActionEvent): Promi
 export async function handleStartEvent(event: unknown, deps: StartPathDeps): Promise<StartEventResult> {
   const parsed = startEventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new Error(`not a start event (Rollout Requested, ECR Image Action or a schedule's input): ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `not a start event (Rollout Requested, ECR Image Action or a schedule's input): ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`,
+    );
   }
   const start = parsed.data;
   if (isEcrEvent(start)) return ecrStarts(deps, start);
@@ -92,7 +107,10 @@ export function awsStartDeps(functionArn: string): Promise<StartPathDeps> {
       store,
       sfn: new SFNClient({}),
       stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
-      registry: ssmRegistry({ prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'), ecrTargets: JSON.parse(process.env.SLUICE_ECR_TARGETS ?? '{}') as Record<string, string[]> }),
+      registry: ssmRegistry({
+        prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'),
+        ecrTargets: JSON.parse(process.env.SLUICE_ECR_TARGETS ?? '{}') as Record<string, string[]>,
+      }),
       now: () => new Date(),
       scheduler: new EventBridgeRolloutScheduler({
         groupName: requiredEnv('SLUICE_SCHEDULE_GROUP'),
@@ -112,7 +130,8 @@ export function createStartHandler(deps: (context: Context) => Promise<StartPath
     .use(rolloutLogContext() as MiddlewareObj<unknown, StartEventResult, Error, Context>)
     .handler(async (event, context) => {
       const result = await handleStartEvent(event, await deps(context));
-      for (const answer of result.answers) logger.info(answer.message, { outcome: answer.outcome, target: answer.target, version: answer.version });
+      for (const answer of result.answers)
+        logger.info(answer.message, { outcome: answer.outcome, target: answer.target, version: answer.version });
       for (const reason of result.ignored) logger.info(`ignored: ${reason}`);
       return result;
     });

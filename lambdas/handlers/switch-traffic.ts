@@ -21,7 +21,8 @@ export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promis
   const router = await deps.routerFor(spec);
   const scale = run.weightScale;
   const mode = promotionMode(spec);
-  if (mode === 'template' && !copied) throw new Error('Switch reached before the template copy: refusing to route all traffic to the old primary as a promotion');
+  if (mode === 'template' && !copied)
+    throw new Error('Switch reached before the template copy: refusing to route all traffic to the old primary as a promotion');
   const side = mode === 'route' ? 'canary' : 'primary';
   const target = allOn(side, scale);
   if (!sameWeights(record.lastWeights, target)) {
@@ -29,7 +30,10 @@ export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promis
     await deps.store.updateRollout(execution, { pendingWeights: target });
     await router.setWeights(target, record.lastWeights);
     await deps.store.updateRollout(execution, { lastWeights: target, safeSide: side });
-    const detail = side === 'primary' ? 'primary ready with the new template: all traffic on the primary' : 'route promotion: all traffic on the canary upstream';
+    const detail =
+      side === 'primary'
+        ? 'primary ready with the new template: all traffic on the primary'
+        : 'route promotion: all traffic on the canary upstream';
     await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'promotion', detail });
   }
   if (mode === 'template' && spec.spec.workload?.scaleCanaryToZero) {

@@ -33,7 +33,10 @@ async function orphanLine(control: ControlPlane, target: string): Promise<string
   const { orphanNote, LocalLiveness, extraEngines } = await import('../recovery.ts');
   const { SfnLiveness } = await import('../../lambdas/adapters/reconcile-aws.ts');
   const { stateDir } = await import('../runtime.ts');
-  const liveness = control.kind === 'local' ? new LocalLiveness(stateDir(), await extraEngines(stateDir())) : new SfnLiveness(control.sfn, control.stateMachineArn);
+  const liveness =
+    control.kind === 'local'
+      ? new LocalLiveness(stateDir(), await extraEngines(stateDir()))
+      : new SfnLiveness(control.sfn, control.stateMachineArn);
   return orphanNote(control.store, liveness, target, control.kind === 'local' ? '--local' : '--stack <name>').catch(() => undefined);
 }
 
@@ -53,14 +56,31 @@ export async function startCommand(
   const spec = await control.loadTarget(target, options.spec);
   const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@cli`;
   // The spec in hand is the one to run (the registry's, or --spec): the start path resolves nothing else.
-  const registry: TargetRegistry = { get: async (name) => (name === spec.metadata.name ? spec : null), targetsForRepository: async () => [] };
+  const registry: TargetRegistry = {
+    get: async (name) => (name === spec.metadata.name ? spec : null),
+    targetsForRepository: async () => [],
+  };
   const answer = await requestStart(
-    { store: control.store, sfn: control.sfn, stateMachineArn: control.stateMachineArn, registry, now: options.now ?? (() => new Date()), ...(control.scheduler ? { scheduler: control.scheduler } : {}) },
-    { target: spec.metadata.name, version: options.version, requestedBy, trigger: { source: 'cli', key: options.idempotencyKey ?? randomUUID(), identity: requestedBy } },
+    {
+      store: control.store,
+      sfn: control.sfn,
+      stateMachineArn: control.stateMachineArn,
+      registry,
+      now: options.now ?? (() => new Date()),
+      ...(control.scheduler ? { scheduler: control.scheduler } : {}),
+    },
+    {
+      target: spec.metadata.name,
+      version: options.version,
+      requestedBy,
+      trigger: { source: 'cli', key: options.idempotencyKey ?? randomUUID(), identity: requestedBy },
+    },
   );
   switch (answer.outcome) {
     case 'started':
-      io.stdout(`started ${answer.execution}\n  ${answer.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`);
+      io.stdout(
+        `started ${answer.execution}\n  ${answer.executionArn}\n  follow it with: sluice status ${target}${control.kind === 'local' ? ' --local' : ''}\n`,
+      );
       return EXIT.ok;
     case 'queued':
     case 'duplicate':
@@ -121,20 +141,32 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
       ...(status.lastVerdict ? [`  last look ${status.lastVerdict.at}: ${status.lastVerdict.result} — ${status.lastVerdict.summary}`] : []),
       ...(record.reason ? [`  why       ${record.reason}`] : []),
-      ...(status.windowOverride ? [`  override  change windows overridden by ${status.windowOverride.by} until ${status.windowOverride.until}: ${status.windowOverride.reason}`] : []),
+      ...(status.windowOverride
+        ? [
+            `  override  change windows overridden by ${status.windowOverride.by} until ${status.windowOverride.until}: ${status.windowOverride.reason}`,
+          ]
+        : []),
     ].join('\n') + '\n',
   );
   return EXIT.ok;
 }
 
-export async function historyCommand(control: ControlPlane, target: string, options: { json?: boolean; limit?: number }, io: Io): Promise<number> {
+export async function historyCommand(
+  control: ControlPlane,
+  target: string,
+  options: { json?: boolean; limit?: number },
+  io: Io,
+): Promise<number> {
   const rollouts = await control.store.listRollouts(target, options.limit ?? 20);
   if (options.json) {
     io.stdout(`${JSON.stringify(rollouts)}\n`);
     return EXIT.ok;
   }
   if (!rollouts.length) io.stdout(`no rollouts of ${target} yet\n`);
-  for (const r of rollouts) io.stdout(`${r.startedAt}  ${(r.status === 'running' ? 'running' : (r.outcome ?? 'finished')).padEnd(16)} ${r.version.padEnd(14)} ${r.execution}${r.reason ? `  — ${r.reason}` : ''}\n`);
+  for (const r of rollouts)
+    io.stdout(
+      `${r.startedAt}  ${(r.status === 'running' ? 'running' : (r.outcome ?? 'finished')).padEnd(16)} ${r.version.padEnd(14)} ${r.execution}${r.reason ? `  — ${r.reason}` : ''}\n`,
+    );
   const orphan = await orphanLine(control, target);
   if (orphan) io.stderr(`${orphan}\n`);
   const override = await control.store.getOverride(target);
@@ -175,7 +207,9 @@ export async function scheduleStartCommand(
 ): Promise<number> {
   const { LocalTimeError, parseStartTime } = await import('../../lambdas/core/zoned-time.ts');
   if (!control.scheduler) {
-    io.stderr(`scheduling needs the stack's ScheduleGroupName, StartFunctionArn, SchedulerRoleArn and SchedulerDeadLetterArn outputs (redeploy the stack), or --local\n`);
+    io.stderr(
+      `scheduling needs the stack's ScheduleGroupName, StartFunctionArn, SchedulerRoleArn and SchedulerDeadLetterArn outputs (redeploy the stack), or --local\n`,
+    );
     return EXIT.invalid;
   }
   await control.loadTarget(target, options.spec); // refuse an unknown or invalid target now, not when the schedule fires
@@ -196,11 +230,18 @@ export async function scheduleStartCommand(
     at,
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
   });
-  io.stdout(`${created ? 'scheduled' : 'already scheduled'} ${schedule.name}: ${target} ${schedule.version} at ${schedule.at} (${schedule.timeZone})\n`);
+  io.stdout(
+    `${created ? 'scheduled' : 'already scheduled'} ${schedule.name}: ${target} ${schedule.version} at ${schedule.at} (${schedule.timeZone})\n`,
+  );
   return EXIT.ok;
 }
 
-export async function scheduleListCommand(control: ControlPlane, target: string | undefined, options: { json?: boolean }, io: Io): Promise<number> {
+export async function scheduleListCommand(
+  control: ControlPlane,
+  target: string | undefined,
+  options: { json?: boolean },
+  io: Io,
+): Promise<number> {
   if (!control.scheduler) {
     io.stderr('no scheduler: the stack has no ScheduleGroupName output (redeploy), or use --local\n');
     return EXIT.invalid;
@@ -208,7 +249,11 @@ export async function scheduleListCommand(control: ControlPlane, target: string 
   const schedules = await control.scheduler.list(target);
   if (options.json) io.stdout(`${JSON.stringify(schedules)}\n`);
   else if (!schedules.length) io.stdout(`no scheduled rollouts${target ? ` of ${target}` : ''}\n`);
-  else for (const s of schedules) io.stdout(`${s.at}  ${s.target.padEnd(16)} ${s.version.padEnd(14)} ${s.name}${s.state === 'failed' ? `  FAILED: ${s.lastError ?? ''}` : ''}\n`);
+  else
+    for (const s of schedules)
+      io.stdout(
+        `${s.at}  ${s.target.padEnd(16)} ${s.version.padEnd(14)} ${s.name}${s.state === 'failed' ? `  FAILED: ${s.lastError ?? ''}` : ''}\n`,
+      );
   return EXIT.ok;
 }
 
@@ -246,7 +291,13 @@ export async function approveCommand(control: ControlPlane, target: string, io: 
       return EXIT.invalid;
     }
   }
-  const result = await approveRollout({ store: control.store, sfn: control.sfn, target, by, ...(control.events ? { events: control.events } : {}) });
+  const result = await approveRollout({
+    store: control.store,
+    sfn: control.sfn,
+    target,
+    by,
+    ...(control.events ? { events: control.events } : {}),
+  });
   (result.ok ? io.stdout : io.stderr)(`${result.message}\n`);
   return result.ok ? EXIT.ok : EXIT.invalid;
 }

@@ -129,14 +129,20 @@ function startSampling(sandbox: Sandbox): { stop: () => TimelineSample[] } {
 export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code: number; summary?: DemoSummary }> {
   const say = (line: string) => (options.json ? io.stderr : io.stdout)(`${line}\n`);
   const faults = scenarioFaults(options);
-  say(`sluice demo — scenario ${options.scenario}: canary errors ${(faults.canaryErrorRate * 100).toFixed(1)}%, added latency ${faults.canaryLatencyMs} ms`);
+  say(
+    `sluice demo — scenario ${options.scenario}: canary errors ${(faults.canaryErrorRate * 100).toFixed(1)}%, added latency ${faults.canaryLatencyMs} ms`,
+  );
   say('starting the sandbox: Kubernetes API stand-in with Gloo objects, two app versions, a weighted gateway, load, Prometheus…');
   const sandbox = await startSandbox({
     ...faults,
     ...(options.rps !== undefined ? { rps: options.rps } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     // With a scrape interval S the steps are 2S long (two looks of S each): a look between scrapes sees nothing new.
-    ...(options.scrapeInterval !== undefined ? { interval: `${2 * options.scrapeInterval}s`, scrapeIntervalSeconds: options.scrapeInterval } : options.interval !== undefined ? { interval: `${options.interval}s` } : {}),
+    ...(options.scrapeInterval !== undefined
+      ? { interval: `${2 * options.scrapeInterval}s`, scrapeIntervalSeconds: options.scrapeInterval }
+      : options.interval !== undefined
+        ? { interval: `${options.interval}s` }
+        : {}),
     shadow: options.scenario === 'shadow',
     prometheus: options.prometheus ?? 'optional',
     signals: 'ignore',
@@ -160,12 +166,17 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
           ...sandbox.spec,
           spec: {
             ...sandbox.spec.spec,
-            strategy: { ...sandbox.spec.spec.strategy, ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}) },
+            strategy: {
+              ...sandbox.spec.spec.strategy,
+              ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}),
+            },
             analysis: { ...sandbox.spec.spec.analysis, judge },
           },
         });
   if (options.scrapeInterval !== undefined) {
-    say(`Prometheus scrapes every ${options.scrapeInterval}s: lookInterval raised to ${spec.spec.strategy.lookInterval}, interval to ${spec.spec.strategy.interval}`);
+    say(
+      `Prometheus scrapes every ${options.scrapeInterval}s: lookInterval raised to ${spec.spec.strategy.lookInterval}, interval to ${spec.spec.strategy.interval}`,
+    );
   }
   const scale = spec.spec.router.weightScale;
   const steps = spec.spec.strategy.stepWeights ?? [];
@@ -176,16 +187,20 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
 
   const abort = (by: string, reason: string) => {
     if (!runtime) return;
-    void abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: spec.metadata.name, by, reason }).catch((error: unknown) => io.stderr(`abort failed: ${String(error)}\n`));
+    void abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: spec.metadata.name, by, reason }).catch((error: unknown) =>
+      io.stderr(`abort failed: ${String(error)}\n`),
+    );
   };
   const onEvent = (event: SluiceEvent) => {
     if (event.detailType === 'Weight Changed') {
       weightChanges += 1;
       step = { index: Math.min(weightChanges, steps.length), of: steps.length };
       // The abort scenario: a person stops the rollout mid-bake, through the Step Functions API.
-      if (options.scenario === 'abort' && weightChanges === 2) setTimeout(() => abort('demo', 'the abort scenario stopped it mid-bake'), 1500);
+      if (options.scenario === 'abort' && weightChanges === 2)
+        setTimeout(() => abort('demo', 'the abort scenario stopped it mid-bake'), 1500);
     }
-    const line = event.detailType === 'Analysis Completed' && judge === 'threshold' ? lookLine(event, step, scale) : formatEvent(event, scale);
+    const line =
+      event.detailType === 'Analysis Completed' && judge === 'threshold' ? lookLine(event, step, scale) : formatEvent(event, scale);
     if (line) say(line);
   };
   const onSigint = () => {
@@ -198,7 +213,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   const sampling = startSampling(sandbox);
   try {
     runtime = await startLocalRuntime({ dir, ...sandbox.runtimeOptions, onEvent });
-    say(`metrics from ${sandbox.metricsSource === 'prometheus' ? `Prometheus at ${sandbox.prometheusUrl}` : 'the gateway (direct)'}; state machine at ${runtime.endpoint}`);
+    say(
+      `metrics from ${sandbox.metricsSource === 'prometheus' ? `Prometheus at ${sandbox.prometheusUrl}` : 'the gateway (direct)'}; state machine at ${runtime.endpoint}`,
+    );
     const startedAt = new Date().toISOString();
     const rollout = await startRollout(runtime, spec, { version: SANDBOX_NAMES.versions.canary, requestedBy: 'sluice demo' });
     let gatewayRestart: DemoSummary['gatewayRestart'];
@@ -245,7 +262,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
     writeFileSync(summary.reportPath, renderReport(reportDataFromSummary(summary)));
     writeFileSync(summary.reportPath.replace(/\.html$/, '.json'), `${JSON.stringify(summary, null, 2)}\n`);
     if (base.outcome === 'promoted') {
-      const served = await sandbox.apps.primary.waitForBehaviour((b) => b.version === SANDBOX_NAMES.versions.canary, 10_000).catch(() => sandbox.apps.primary.behaviour());
+      const served = await sandbox.apps.primary
+        .waitForBehaviour((b) => b.version === SANDBOX_NAMES.versions.canary, 10_000)
+        .catch(() => sandbox.apps.primary.behaviour());
       say(`the primary now serves ${served.version} (the canary's template was promoted)`);
     }
     say(formatSummary(summary).trimEnd());

@@ -51,7 +51,11 @@ export const STACK_RESERVATIONS = 11;
 const TARGET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** With your credentials: the cluster accepts access entries, and each role's entry maps it to the group the RBAC binds. */
-async function accessChecks(eks: EKSClient, clusterName: string, roles: Array<[string | undefined, string, string]>): Promise<DoctorCheck[]> {
+async function accessChecks(
+  eks: EKSClient,
+  clusterName: string,
+  roles: Array<[string | undefined, string, string]>,
+): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   try {
     const described = await eks.send(new DescribeClusterCommand({ name: clusterName }));
@@ -64,7 +68,12 @@ async function accessChecks(eks: EKSClient, clusterName: string, roles: Array<[s
       ...(ok ? {} : { fix: `aws eks update-cluster-config --name ${clusterName} --access-config authenticationMode=API_AND_CONFIG_MAP` }),
     });
   } catch (error) {
-    checks.push({ name: 'eks authentication mode', status: 'failed', message: `DescribeCluster ${clusterName} failed: ${(error as Error).message}`, fix: 'run with credentials allowed eks:DescribeCluster on the cluster, in its region' });
+    checks.push({
+      name: 'eks authentication mode',
+      status: 'failed',
+      message: `DescribeCluster ${clusterName} failed: ${(error as Error).message}`,
+      fix: 'run with credentials allowed eks:DescribeCluster on the cluster, in its region',
+    });
     return checks;
   }
   for (const [principalArn, group, what] of roles) {
@@ -77,10 +86,19 @@ async function accessChecks(eks: EKSClient, clusterName: string, roles: Array<[s
         name: 'eks access entry',
         status: ok ? 'ok' : 'failed',
         message: `${what} maps to ${groups.join(', ') || 'no group'}${ok ? '' : `, not ${group}`}`,
-        ...(ok ? {} : { fix: `redeploy the stack with -c clusterName=${clusterName} (the access entry names ${group}), and bind ${group} in infra/k8s/rbac.yaml` }),
+        ...(ok
+          ? {}
+          : {
+              fix: `redeploy the stack with -c clusterName=${clusterName} (the access entry names ${group}), and bind ${group} in infra/k8s/rbac.yaml`,
+            }),
       });
     } catch (error) {
-      checks.push({ name: 'eks access entry', status: 'failed', message: `${what}: no access entry on ${clusterName} (${(error as Error).name})`, fix: `deploy the stack with -c clusterName=${clusterName} -c clusterRegion=…: it creates the access entries` });
+      checks.push({
+        name: 'eks access entry',
+        status: 'failed',
+        message: `${what}: no access entry on ${clusterName} (${(error as Error).name})`,
+        fix: `deploy the stack with -c clusterName=${clusterName} -c clusterRegion=…: it creates the access entries`,
+      });
     }
   }
   return checks;
@@ -89,18 +107,24 @@ async function accessChecks(eks: EKSClient, clusterName: string, roles: Array<[s
 async function loadSpec(options: DoctorOptions, fromRegistry?: (target: string) => Promise<RolloutSpec>): Promise<RolloutSpec> {
   if (options.spec) {
     const spec = await loadSpecFile(options.spec);
-    if (options.target && spec.metadata.name !== options.target) throw new ControlError(`${options.spec} describes target ${spec.metadata.name}, not ${options.target}`);
+    if (options.target && spec.metadata.name !== options.target)
+      throw new ControlError(`${options.spec} describes target ${spec.metadata.name}, not ${options.target}`);
     return spec;
   }
   if (!options.target) throw new ControlError('name a target (sluice doctor TARGET) or pass --spec FILE');
-  if (!TARGET_NAME.test(options.target)) throw new ControlError(`target "${options.target}" is not a target name (lowercase a-z, 0-9 and -)`);
+  if (!TARGET_NAME.test(options.target))
+    throw new ControlError(`target "${options.target}" is not a target name (lowercase a-z, 0-9 and -)`);
   return fromRegistry ? fromRegistry(options.target) : localTargetLoader(options.rollouts)(options.target);
 }
 
 function print(io: DoctorIo, checks: readonly DoctorCheck[], where: string): number {
   for (const c of checks) io.stdout(`${formatCheck(c)}\n`);
   const passes = doctorPasses(checks);
-  io.stdout(passes ? `a rollout would start (${where})\n` : `a rollout would be refused (${where}): ${checks.filter((c) => c.status === 'failed').length} check(s) failed\n`);
+  io.stdout(
+    passes
+      ? `a rollout would start (${where})\n`
+      : `a rollout would be refused (${where}): ${checks.filter((c) => c.status === 'failed').length} check(s) failed\n`,
+  );
   return passes ? EXIT.ok : EXIT.invalid;
 }
 
@@ -138,11 +162,15 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
     const readFn = outputs.get('DoctorReadFunctionArn');
     const writeFn = outputs.get('DoctorWriteFunctionArn');
     const prefix = outputs.get(STACK_OUTPUTS.registryParameterPrefix);
-    if (!readFn || !writeFn) throw new ControlError(`stack ${stack} has no DoctorReadFunctionArn / DoctorWriteFunctionArn outputs: deploy this version of Sluice first`);
+    if (!readFn || !writeFn)
+      throw new ControlError(
+        `stack ${stack} has no DoctorReadFunctionArn / DoctorWriteFunctionArn outputs: deploy this version of Sluice first`,
+      );
     const spec = await loadSpec(options, async (target) => {
       if (!prefix) throw new ControlError(`stack ${stack} has no ${STACK_OUTPUTS.registryParameterPrefix} output`);
       const answer = await ssm.send(new GetParameterCommand({ Name: `${prefix}/${target}` })).catch((error: unknown) => {
-        if ((error as Error).name === 'ParameterNotFound') throw new ControlError(`target ${target} is not in the deployed registry (${prefix}/${target})`);
+        if ((error as Error).name === 'ParameterNotFound')
+          throw new ControlError(`target ${target} is not in the deployed registry (${prefix}/${target})`);
         throw error;
       });
       return parseSpec(JSON.parse(answer.Parameter?.Value ?? 'null') as unknown, `${prefix}/${target}`);
@@ -152,10 +180,12 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
     if ('name' in cluster) {
       const eks = seams.aws?.eks ?? new EKSClient({ region: cluster.region });
       try {
-        checks.push(...(await accessChecks(eks, cluster.name, [
-          [outputs.get('KubernetesRoleArn'), 'sluice:orchestrator', 'the writers\' role (SetWeight, Promote, Rollback, safety net)'],
-          [outputs.get('AnalysisRoleArn'), 'sluice:reader', 'the analysis role (Prepare, Analyze)'],
-        ])));
+        checks.push(
+          ...(await accessChecks(eks, cluster.name, [
+            [outputs.get('KubernetesRoleArn'), 'sluice:orchestrator', "the writers' role (SetWeight, Promote, Rollback, safety net)"],
+            [outputs.get('AnalysisRoleArn'), 'sluice:reader', 'the analysis role (Prepare, Analyze)'],
+          ])),
+        );
       } finally {
         if (!seams.aws?.eks) eks.destroy();
       }
@@ -164,10 +194,21 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
       ['read', readFn],
       ['write', writeFn],
     ] as const) {
-      const out = await lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ doctor: mode, spec })) }));
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: fn,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify({ doctor: mode, spec })),
+        }),
+      );
       const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
       if (out.FunctionError) {
-        checks.push({ name: `${mode} function`, status: 'failed', message: `${fn} failed: ${text.slice(0, 300)}`, fix: 'read the function\'s log group for the error; redeploy if the function predates doctor mode' });
+        checks.push({
+          name: `${mode} function`,
+          status: 'failed',
+          message: `${fn} failed: ${text.slice(0, 300)}`,
+          fix: "read the function's log group for the error; redeploy if the function predates doctor mode",
+        });
         continue;
       }
       checks.push(...(JSON.parse(text) as DoctorAnswer).checks);

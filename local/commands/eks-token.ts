@@ -34,7 +34,9 @@ function apiVersionFrom(execInfo: string | undefined, warn: (s: string) => void)
   try {
     parsed = JSON.parse(execInfo);
   } catch {
-    warn(`Error parsing KUBERNETES_EXEC_INFO, defaulting to ${FALLBACK_API_VERSION}. This is likely a bug in your Kubernetes client. Please update your Kubernetes client.\n`);
+    warn(
+      `Error parsing KUBERNETES_EXEC_INFO, defaulting to ${FALLBACK_API_VERSION}. This is likely a bug in your Kubernetes client. Please update your Kubernetes client.\n`,
+    );
     return FALLBACK_API_VERSION;
   }
   const asked = typeof parsed === 'object' && parsed !== null ? (parsed as { apiVersion?: unknown }).apiVersion : undefined;

@@ -56,7 +56,9 @@ async function readDocuments(file: string): Promise<{ canary: unknown; templates
     const error = document.errors[0];
     if (error) {
       const line = error.linePos?.[0]?.line;
-      throw new FlaggerImportError(`not valid YAML${line ? ` (line ${line})` : ''}: ${error.message.split('\n')[0] ?? 'unreadable'}`, { cause: error });
+      throw new FlaggerImportError(`not valid YAML${line ? ` (line ${line})` : ''}: ${error.message.split('\n')[0] ?? 'unreadable'}`, {
+        cause: error,
+      });
     }
     const value: unknown = document.toJS();
     if (value !== null && value !== undefined) values.push(value);
@@ -74,7 +76,8 @@ function formatLine(line: ReportLine): string {
 
 /** The report as three labelled sections. */
 export function formatReport(report: ImportReport): string {
-  const section = (title: string, lines: ReportLine[]) => `${title} (${lines.length}):\n${lines.length ? lines.map(formatLine).join('') : '  (none)\n'}`;
+  const section = (title: string, lines: ReportLine[]) =>
+    `${title} (${lines.length}):\n${lines.length ? lines.map(formatLine).join('') : '  (none)\n'}`;
   return [
     section('Maps as is', report.mapped),
     section('Maps with a changed meaning — read before running', report.changed),

@@ -9,7 +9,12 @@ import type { ControlPlane } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { Io } from './control-commands.ts';
 
-export async function overrideCommand(control: ControlPlane, target: string, options: { reason?: string; for?: string; by?: string; now?: Date }, io: Io): Promise<number> {
+export async function overrideCommand(
+  control: ControlPlane,
+  target: string,
+  options: { reason?: string; for?: string; by?: string; now?: Date },
+  io: Io,
+): Promise<number> {
   if (!options.reason?.trim()) {
     io.stderr(`an override needs a reason: sluice override ${target} --reason TEXT [--for 1h] (it is audited)\n`);
     return EXIT.invalid;

@@ -38,7 +38,10 @@ export interface RecoverFlags {
 }
 
 /** The handlers' dependencies over a local store, for restoring without an engine. */
-export function localRestoreDeps(store: RolloutStore, options: { kubeconfig?: string; onEvent?: (event: SluiceEvent) => void } = {}): HandlerDeps {
+export function localRestoreDeps(
+  store: RolloutStore,
+  options: { kubeconfig?: string; onEvent?: (event: SluiceEvent) => void } = {},
+): HandlerDeps {
   return {
     store,
     events: new LocalEventPublisher(store, (line) => options.onEvent?.(JSON.parse(line) as SluiceEvent)),
@@ -56,7 +59,8 @@ function specLoader(flags: RecoverFlags): (target: string) => Promise<RolloutSpe
 
 export function printReport(report: ReconcileReport, target: string | undefined, json: boolean, io: RecoverIo): number {
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
-  else if (!report.findings.length) io.stdout(`nothing to recover${target ? ` for ${target}` : ''}: no open rollout without a running execution, no stale lock\n`);
+  else if (!report.findings.length)
+    io.stdout(`nothing to recover${target ? ` for ${target}` : ''}: no open rollout without a running execution, no stale lock\n`);
   else for (const finding of report.findings) io.stdout(`${formatFinding(finding)}\n`);
   return report.findings.some((f) => f.action === 'failed' || f.found === 'unknown' || f.action === 'window-passed') ? EXIT.error : EXIT.ok;
 }
@@ -102,12 +106,17 @@ async function recoverOnStack(target: string | undefined, flags: RecoverFlags, i
   } finally {
     cloudformation.destroy();
   }
-  if (!functionArn) throw new ControlError(`stack ${flags.stack} has no ${RECONCILER_OUTPUT} output: redeploy it with this version of Sluice`);
+  if (!functionArn)
+    throw new ControlError(`stack ${flags.stack} has no ${RECONCILER_OUTPUT} output: redeploy it with this version of Sluice`);
   const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
   const lambda = new LambdaClient(region);
   try {
     const answer = await lambda.send(
-      new InvokeCommand({ FunctionName: functionArn, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ ...(target ? { target } : {}), manual: true })) }),
+      new InvokeCommand({
+        FunctionName: functionArn,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify({ ...(target ? { target } : {}), manual: true })),
+      }),
     );
     const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : '';
     if (answer.FunctionError) {
@@ -126,7 +135,13 @@ async function recoverOnStack(target: string | undefined, flags: RecoverFlags, i
  * a killed engine is restored and closed, its lock freed. Prints what it did; never fails the
  * command (an unreachable cluster is reported and the command goes on to say what it can).
  */
-export async function reconcileTargetFirst(deps: HandlerDeps, dir: string, target: string, io: Pick<RecoverIo, 'stderr'>, loadTarget?: (target: string) => Promise<RolloutSpec | null>): Promise<Finding[]> {
+export async function reconcileTargetFirst(
+  deps: HandlerDeps,
+  dir: string,
+  target: string,
+  io: Pick<RecoverIo, 'stderr'>,
+  loadTarget?: (target: string) => Promise<RolloutSpec | null>,
+): Promise<Finding[]> {
   try {
     const report = await reconcileLocal(deps, dir, { target }, loadTarget);
     const acted = report.findings.filter((f) => f.found !== 'running');

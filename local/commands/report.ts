@@ -40,7 +40,11 @@ async function fromStore(name: string): Promise<Loaded> {
   const dir = stateDir();
   const file = storePath(dir);
   // Opening the store creates it: look first, so a typo does not leave an empty database behind.
-  if (!existsSync(file)) return { ok: false, message: `no local rollouts in ${dir} (no ${file}); pass a summary .json, or run \`sluice demo\` there or set SLUICE_STATE_DIR` };
+  if (!existsSync(file))
+    return {
+      ok: false,
+      message: `no local rollouts in ${dir} (no ${file}); pass a summary .json, or run \`sluice demo\` there or set SLUICE_STATE_DIR`,
+    };
   const store = openSqliteStore(file);
   try {
     const data = await reportDataFromStore(store, name);

@@ -54,7 +54,12 @@ export interface StartedRollout {
 /** Starts one rollout on a running local runtime and resolves its summary when it ends. */
 export async function startRollout(runtime: LocalRuntime, spec: RolloutSpec, options: RunOptions = {}): Promise<StartedRollout> {
   const target = spec.metadata.name;
-  const version = options.version ?? `local-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+  const version =
+    options.version ??
+    `local-${new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14)}`;
   const attempt = await nextAttempt(runtime.deps.store, target, version);
   const name = executionName(target, version, attempt);
   const input: ExecutionInput = { spec, version, requestedBy: options.requestedBy ?? `${process.env.USER ?? 'someone'}@local` };
@@ -77,7 +82,11 @@ export async function startRollout(runtime: LocalRuntime, spec: RolloutSpec, opt
   return { executionArn, name, done };
 }
 
-export async function runCommand(specPath: string, options: RunOptions & { runtime?: Omit<LocalRuntimeOptions, 'onEvent'> }, io: RunIo): Promise<number> {
+export async function runCommand(
+  specPath: string,
+  options: RunOptions & { runtime?: Omit<LocalRuntimeOptions, 'onEvent'> },
+  io: RunIo,
+): Promise<number> {
   let spec: RolloutSpec;
   try {
     const result = await validateSpecFile(specPath);
@@ -105,9 +114,13 @@ export async function runCommand(specPath: string, options: RunOptions & { runti
     if (interrupted) return;
     interrupted = true;
     io.stderr('\ninterrupted: aborting the rollout and moving traffic to the safe side…\n');
-    void abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: spec.metadata.name, by: 'Ctrl-C', reason: 'interrupted from the terminal' }).catch((error: unknown) =>
-      io.stderr(`abort failed: ${String(error)}\n`),
-    );
+    void abortRollout({
+      store: runtime.deps.store,
+      sfn: runtime.sfn,
+      target: spec.metadata.name,
+      by: 'Ctrl-C',
+      reason: 'interrupted from the terminal',
+    }).catch((error: unknown) => io.stderr(`abort failed: ${String(error)}\n`));
   };
   // SIGTERM (kill, systemd, CI cancelling a job) and SIGHUP (the terminal closed) are Ctrl-C too.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

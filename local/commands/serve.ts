@@ -14,7 +14,10 @@ import { RECONCILE_PERIOD_SECONDS } from '../../lambdas/core/recovery.ts';
 import { formatFinding } from '../../lambdas/handlers/reconcile.ts';
 import { reconcileLocal } from '../recovery.ts';
 
-export async function serveCommand(flags: { kubeconfig?: string; rollouts?: string; reconcileSeconds?: number }, io: { stdout: (t: string) => void }): Promise<number> {
+export async function serveCommand(
+  flags: { kubeconfig?: string; rollouts?: string; reconcileSeconds?: number },
+  io: { stdout: (t: string) => void },
+): Promise<number> {
   const runtime = await startLocalRuntime({
     kubeConfigOf: kubeconfigSource(flags.kubeconfig),
     onEvent: (event) => {
@@ -55,7 +58,9 @@ export async function serveCommand(flags: { kubeconfig?: string; rollouts?: stri
   };
   await reconcilePass();
   const reconciler = setInterval(() => void reconcilePass(), (flags.reconcileSeconds ?? RECONCILE_PERIOD_SECONDS) * 1000);
-  io.stdout(`local engine at ${runtime.endpoint} (state in ${stateDir()}, targets in ${registryDir}/); Ctrl-C stops it and rolls back anything running\n`);
+  io.stdout(
+    `local engine at ${runtime.endpoint} (state in ${stateDir()}, targets in ${registryDir}/); Ctrl-C stops it and rolls back anything running\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -69,7 +69,9 @@ export async function readDefinitionFile(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new DefinitionError(`state machine definition ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+    throw new DefinitionError(`state machine definition ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+      cause: error,
+    });
   }
   try {
     return JSON.parse(text);
@@ -88,7 +90,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function prepareDefinition(document: unknown, source: string, availableHandlers: ReadonlySet<string>): LoadedDefinition {
   if (!isObject(document) || !isObject(document.States)) throw new DefinitionError(`${source}: expected an ASL document with "States"`);
-  if (document.QueryLanguage === 'JSONata') throw new DefinitionError(`${source}: JSONata is not supported by the local engine (it would be ignored silently); keep the ASL in JSONPath`);
+  if (document.QueryLanguage === 'JSONata')
+    throw new DefinitionError(
+      `${source}: JSONata is not supported by the local engine (it would be ignored silently); keep the ASL in JSONPath`,
+    );
   const definition = structuredClone(document);
   const tasks = new Map<string, LocalTask>();
   const handlerNames = new Set<string>();
@@ -96,7 +101,9 @@ export function prepareDefinition(document: unknown, source: string, availableHa
   prepareStates(definition, source, tasks, handlerNames);
   const missing = [...handlerNames].filter((name) => !availableHandlers.has(name));
   if (missing.length > 0) {
-    throw new DefinitionError(`${source}: no local handler for ${missing.map((name) => `\${${name}}`).join(', ')} (pass handlers keyed by the substitution name)`);
+    throw new DefinitionError(
+      `${source}: no local handler for ${missing.map((name) => `\${${name}}`).join(', ')} (pass handlers keyed by the substitution name)`,
+    );
   }
   return { definition, tasks, handlerNames };
 }
@@ -114,7 +121,8 @@ function prepareStates(machine: Record<string, unknown>, source: string, tasks: 
       for (const branch of state.Branches) if (isObject(branch)) prepareStates(branch, source, tasks, handlerNames);
     }
     if (state.Type !== 'Task') continue;
-    if (tasks.has(stateName)) throw new DefinitionError(`${source}: Task name "${stateName}" is used twice; the local engine maps handlers by state name`);
+    if (tasks.has(stateName))
+      throw new DefinitionError(`${source}: Task name "${stateName}" is used twice; the local engine maps handlers by state name`);
     const task = prepareTask(stateName, state, source);
     tasks.set(stateName, task);
     handlerNames.add(task.handlerName);
@@ -136,10 +144,13 @@ function prepareTask(stateName: string, state: Record<string, unknown>, source: 
     const parameters = state.Parameters;
     const functionName = isObject(parameters) ? parameters.FunctionName : undefined;
     handlerName = typeof functionName === 'string' ? SUBSTITUTION.exec(functionName)?.[1] : undefined;
-    if (!handlerName || !isObject(parameters)) throw new DefinitionError(`${where}: Parameters.FunctionName must be a \${Name} substitution for the local engine`);
+    if (!handlerName || !isObject(parameters))
+      throw new DefinitionError(`${where}: Parameters.FunctionName must be a \${Name} substitution for the local engine`);
     parameters.FunctionName = localFunctionArn(handlerName);
   } else {
-    throw new DefinitionError(`${where}: Resource ${resource} is not supported by the local engine (use a \${Name} Lambda substitution or ${INVOKE}[.waitForTaskToken])`);
+    throw new DefinitionError(
+      `${where}: Resource ${resource} is not supported by the local engine (use a \${Name} Lambda substitution or ${INVOKE}[.waitForTaskToken])`,
+    );
   }
   if (!handlerName) throw new DefinitionError(`${where}: cannot tell which handler runs it`);
   if (kind === 'lambda') state.Resource = localFunctionArn(handlerName);
@@ -149,13 +160,16 @@ function prepareTask(stateName: string, state: Record<string, unknown>, source: 
     task.timeoutSeconds = Math.min(state.TimeoutSeconds, MAX_TIMER_SECONDS);
     state.TimeoutSeconds = task.timeoutSeconds;
   } else if (typeof state.TimeoutSecondsPath === 'string') {
-    if ('InputPath' in state) throw new DefinitionError(`${where}: TimeoutSecondsPath together with InputPath cannot be bridged for the local engine`);
+    if ('InputPath' in state)
+      throw new DefinitionError(`${where}: TimeoutSecondsPath together with InputPath cannot be bridged for the local engine`);
     task.timeoutSecondsPath = bridgeTimeoutPath(state.TimeoutSecondsPath, state.Parameters, where);
     state.TimeoutSecondsPath = task.timeoutSecondsPath;
   } else {
     // aws-local-stepfunctions would time the task out after 60 s where AWS waits a year: refuse
     // the difference instead of hiding it (the project sets TimeoutSeconds on every Task).
-    throw new DefinitionError(`${where} has neither TimeoutSeconds nor TimeoutSecondsPath (the local engine's default of 60 s differs from AWS)`);
+    throw new DefinitionError(
+      `${where} has neither TimeoutSeconds nor TimeoutSecondsPath (the local engine's default of 60 s differs from AWS)`,
+    );
   }
   return task;
 }

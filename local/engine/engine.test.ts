@@ -39,7 +39,9 @@ describe('loading the definition', () => {
   });
 
   it('refuses a TimeoutSecondsPath it cannot bridge, naming the state and the fix', async () => {
-    const document = JSON.parse(await readFile(ASL_PATH, 'utf8')) as { States: { Bake: { Parameters: { Payload: Record<string, string> } } } };
+    const document = JSON.parse(await readFile(ASL_PATH, 'utf8')) as {
+      States: { Bake: { Parameters: { Payload: Record<string, string> } } };
+    };
     delete document.States.Bake.Parameters.Payload['bakeSeconds.$'];
 
     expect(() => LocalEngine.fromDocument(document, 'edited.asl.json', { handlers: fakeRollout().handlers })).toThrow(
@@ -70,7 +72,26 @@ describe('running the rollout flow', () => {
     // Assess
     expect(result.status).toBe('SUCCEEDED');
     const history = engine.getExecutionHistory(executionArn).events;
-    expect(statesEntered(history)).toEqual(['Prepare', 'StartGate', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'SetWeight', 'Bake', 'Analyze', 'Decide', 'PromotionGate', 'CheckCanary', 'CanaryReady', 'Promote', 'PrimaryReady', 'Switch', 'Finish', 'Promoted']);
+    expect(statesEntered(history)).toEqual([
+      'Prepare',
+      'StartGate',
+      'SetWeight',
+      'Bake',
+      'Analyze',
+      'Decide',
+      'SetWeight',
+      'Bake',
+      'Analyze',
+      'Decide',
+      'PromotionGate',
+      'CheckCanary',
+      'CanaryReady',
+      'Promote',
+      'PrimaryReady',
+      'Switch',
+      'Finish',
+      'Promoted',
+    ]);
     expect(rollout.weights).toEqual([10, 50]);
     expect(eventsOf(engine, executionArn, 'TaskTimedOut')).toHaveLength(2);
     expect(rollout.calls).not.toContain('RollbackFunctionArn');
@@ -98,7 +119,9 @@ describe('running the rollout flow', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(rollout.calls.filter((name) => name === 'SetWeightFunctionArn')).toHaveLength(2);
     const failed = eventsOf(engine, executionArn, 'LambdaFunctionFailed');
-    expect(failed.map((event) => event.lambdaFunctionFailedEventDetails)).toEqual([{ error: 'Sluice.Transient', cause: 'UpstreamGroup gloo-system/podinfo patch failed: 503' }]);
+    expect(failed.map((event) => event.lambdaFunctionFailedEventDetails)).toEqual([
+      { error: 'Sluice.Transient', cause: 'UpstreamGroup gloo-system/podinfo patch failed: 503' },
+    ]);
     expect(rollout.calls).not.toContain('RollbackFunctionArn');
   });
 
@@ -245,7 +268,9 @@ describe('running the rollout flow', () => {
     expect(result).toMatchObject({ status: 'ABORTED', error: 'Sluice.Aborted', cause: 'stopped by bob' });
     expect(result.stopDate).toBeInstanceOf(Date);
     expect(rollout.calls).not.toContain('RollbackFunctionArn');
-    expect(stopped).toEqual([{ name: 'stopped', executionArn, status: 'ABORTED', input, error: 'Sluice.Aborted', cause: 'stopped by bob' }]);
+    expect(stopped).toEqual([
+      { name: 'stopped', executionArn, status: 'ABORTED', input, error: 'Sluice.Aborted', cause: 'stopped by bob' },
+    ]);
     const types = engine.getExecutionHistory(executionArn).events.map((event) => event.type);
     expect(types.slice(-2)).toEqual(['TaskStateAborted', 'ExecutionAborted']);
     expect(() => engine.sendTaskSuccess(token, '{}')).toThrow(expect.objectContaining({ name: 'TaskTimedOut' }));
@@ -261,10 +286,14 @@ describe('the API rules', () => {
     const again = engine.startExecution({ name: 'podinfo-v2-1', input: JSON.stringify(rolloutInput('v2')) });
 
     expect(again.executionArn).toBe(first.executionArn);
-    expect(() => engine.startExecution({ name: 'podinfo-v2-1', input: rolloutInput('v3') })).toThrow(expect.objectContaining({ name: 'ExecutionAlreadyExists' }));
+    expect(() => engine.startExecution({ name: 'podinfo-v2-1', input: rolloutInput('v3') })).toThrow(
+      expect.objectContaining({ name: 'ExecutionAlreadyExists' }),
+    );
     engine.stopExecution(first.executionArn);
     await engine.waitForExecution(first.executionArn);
-    expect(() => engine.startExecution({ name: 'podinfo-v2-1', input: rolloutInput('v2') })).toThrow(expect.objectContaining({ name: 'ExecutionAlreadyExists' }));
+    expect(() => engine.startExecution({ name: 'podinfo-v2-1', input: rolloutInput('v2') })).toThrow(
+      expect.objectContaining({ name: 'ExecutionAlreadyExists' }),
+    );
     expect(engine.listExecutions({ statusFilter: 'ABORTED' }).executions.map((execution) => execution.name)).toEqual(['podinfo-v2-1']);
   });
 
@@ -273,8 +302,12 @@ describe('the API rules', () => {
 
     expect(() => engine.startExecution({ name: 'has space', input: '{}' })).toThrow(expect.objectContaining({ name: 'InvalidName' }));
     expect(() => engine.startExecution({ name: 'x'.repeat(81), input: '{}' })).toThrow(expect.objectContaining({ name: 'InvalidName' }));
-    expect(() => engine.startExecution({ name: 'ok', input: '{not json' })).toThrow(expect.objectContaining({ name: 'InvalidExecutionInput' }));
+    expect(() => engine.startExecution({ name: 'ok', input: '{not json' })).toThrow(
+      expect.objectContaining({ name: 'InvalidExecutionInput' }),
+    );
     expect(() => engine.describeExecution('not-an-arn')).toThrow(expect.objectContaining({ name: 'InvalidArn' }));
-    expect(() => engine.describeExecution(engine.executionArn('never-started'))).toThrow(expect.objectContaining({ name: 'ExecutionDoesNotExist' }));
+    expect(() => engine.describeExecution(engine.executionArn('never-started'))).toThrow(
+      expect.objectContaining({ name: 'ExecutionDoesNotExist' }),
+    );
   });
 });

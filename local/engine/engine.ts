@@ -84,7 +84,10 @@ export interface ExecutionDescription {
   cause?: string;
 }
 
-export type ExecutionListItem = Pick<ExecutionDescription, 'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'>;
+export type ExecutionListItem = Pick<
+  ExecutionDescription,
+  'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'
+>;
 
 interface Attempt {
   task: LocalTask;
@@ -145,7 +148,9 @@ export class LocalEngine {
     // On Node < 22 every Task throws "Promise.withResolvers is not a function" and a States.ALL
     // Catch turns that into a rollback that looks real: refuse to start instead.
     if (typeof Promise.withResolvers !== 'function') {
-      throw new Error(`the local engine needs Node >= 22 (aws-local-stepfunctions uses Promise.withResolvers); this is Node ${process.versions.node}: use npx or node_modules/.bin/node`);
+      throw new Error(
+        `the local engine needs Node >= 22 (aws-local-stepfunctions uses Promise.withResolvers); this is Node ${process.versions.node}: use npx or node_modules/.bin/node`,
+      );
     }
     const loaded = prepareDefinition(document, source, new Set(Object.keys(options.handlers)));
     return new LocalEngine(loaded, options);
@@ -168,21 +173,27 @@ export class LocalEngine {
   startExecution(request: { name?: string; input?: unknown }): { executionArn: string; startDate: Date } {
     const name = request.name ?? randomUUID();
     if (name.length < 1 || name.length > 80 || INVALID_NAME.test(name)) {
-      throw new SfnServiceError('InvalidName', `Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`);
+      throw new SfnServiceError(
+        'InvalidName',
+        `Invalid Name: '${name}' (1-80 characters, no whitespace, brackets, wildcards or special characters)`,
+      );
     }
-    const inputText = request.input === undefined ? '{}' : typeof request.input === 'string' ? request.input : JSON.stringify(request.input);
+    const inputText =
+      request.input === undefined ? '{}' : typeof request.input === 'string' ? request.input : JSON.stringify(request.input);
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(inputText);
     } catch (error) {
       throw new SfnServiceError('InvalidExecutionInput', `Invalid Execution Input: not JSON: ${(error as Error).message}`);
     }
-    if (Buffer.byteLength(inputText) > MAX_PAYLOAD_BYTES) throw new SfnServiceError('InvalidExecutionInput', 'Invalid Execution Input: larger than 256 KiB');
+    if (Buffer.byteLength(inputText) > MAX_PAYLOAD_BYTES)
+      throw new SfnServiceError('InvalidExecutionInput', 'Invalid Execution Input: larger than 256 KiB');
     const executionArn = this.executionArn(name);
     const existing = this.#executions.get(executionArn);
     if (existing) {
       const { description } = existing;
-      if (description.status === 'RUNNING' && sameJson(description.input, parsedInput)) return { executionArn, startDate: description.startDate };
+      if (description.status === 'RUNNING' && sameJson(description.input, parsedInput))
+        return { executionArn, startDate: description.startDate };
       throw new SfnServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const record = this.#launch(name, executionArn, inputText, parsedInput);
@@ -194,13 +205,23 @@ export class LocalEngine {
   }
 
   /** ListExecutions: newest first, optionally one status, paged by `nextToken`. */
-  listExecutions(request: { statusFilter?: ExecutionStatus; maxResults?: number; nextToken?: string } = {}): { executions: ExecutionListItem[]; nextToken?: string } {
+  listExecutions(request: { statusFilter?: ExecutionStatus; maxResults?: number; nextToken?: string } = {}): {
+    executions: ExecutionListItem[];
+    nextToken?: string;
+  } {
     const all = [...this.#executions.values()]
       .map((record) => record.description)
       .filter((description) => !request.statusFilter || description.status === request.statusFilter)
       .reverse();
     const { page, nextToken } = paginate(all, request.maxResults, request.nextToken);
-    const executions = page.map(({ executionArn, stateMachineArn, name, status, startDate, stopDate }) => ({ executionArn, stateMachineArn, name, status, startDate, ...(stopDate ? { stopDate } : {}) }));
+    const executions = page.map(({ executionArn, stateMachineArn, name, status, startDate, stopDate }) => ({
+      executionArn,
+      stateMachineArn,
+      name,
+      status,
+      startDate,
+      ...(stopDate ? { stopDate } : {}),
+    }));
     return nextToken ? { executions, nextToken } : { executions };
   }
 
@@ -259,7 +280,9 @@ export class LocalEngine {
   async waitForExecution(executionArn: string): Promise<ExecutionDescription & { safetyNetError?: unknown }> {
     const record = this.#get(executionArn);
     await record.done;
-    return record.safetyNetError === undefined ? this.describeExecution(executionArn) : { ...this.describeExecution(executionArn), safetyNetError: record.safetyNetError };
+    return record.safetyNetError === undefined
+      ? this.describeExecution(executionArn)
+      : { ...this.describeExecution(executionArn), safetyNetError: record.safetyNetError };
   }
 
   /**
@@ -303,7 +326,15 @@ export class LocalEngine {
       startDate: new Date(),
       input: inputText,
     };
-    const record: ExecutionRecord = { description, parsedInput, history: new History(), transitions: 0, attempts: new Map(), abort: () => undefined, done: Promise.resolve() };
+    const record: ExecutionRecord = {
+      description,
+      parsedInput,
+      history: new History(),
+      transitions: 0,
+      attempts: new Map(),
+      abort: () => undefined,
+      done: Promise.resolve(),
+    };
     this.#executions.set(executionArn, record);
 
     const localHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -358,7 +389,8 @@ export class LocalEngine {
     const { description } = record;
     const statuses = this.#options.safetyNetStatuses ?? ['ABORTED'];
     const callback = this.#options.onExecutionStopped;
-    if (!callback || description.status === 'RUNNING' || description.status === 'SUCCEEDED' || !statuses.includes(description.status)) return;
+    if (!callback || description.status === 'RUNNING' || description.status === 'SUCCEEDED' || !statuses.includes(description.status))
+      return;
     try {
       await callback({
         name: description.name,
@@ -370,7 +402,9 @@ export class LocalEngine {
       });
     } catch (error) {
       record.safetyNetError = error;
-      console.error(`local engine: safety net for ${description.executionArn} failed: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(
+        `local engine: safety net for ${description.executionArn} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -380,17 +414,26 @@ export class LocalEngine {
     for await (const event of eventLogs) {
       switch (event.type) {
         case 'ExecutionStarted':
-          history.add('ExecutionStarted', 'executionStartedEventDetails', { ...dataDetails('input', event.input), roleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sluice-local` });
+          history.add('ExecutionStarted', 'executionStartedEventDetails', {
+            ...dataDetails('input', event.input),
+            roleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/sluice-local`,
+          });
           break;
         case 'StateEntered':
           record.transitions += 1;
           if (event.state.type === 'Task') record.activeTask = event.state.name;
-          history.add(`${event.state.type}StateEntered`, 'stateEnteredEventDetails', { name: event.state.name, ...dataDetails('input', event.state.input) });
+          history.add(`${event.state.type}StateEntered`, 'stateEnteredEventDetails', {
+            name: event.state.name,
+            ...dataDetails('input', event.state.input),
+          });
           break;
         case 'StateExited':
           if (event.state.type === 'Fail') break;
           if (event.state.type === 'Task') delete record.activeTask;
-          history.add(`${event.state.type}StateExited`, 'stateExitedEventDetails', { name: event.state.name, ...dataDetails('output', event.state.output) });
+          history.add(`${event.state.type}StateExited`, 'stateExitedEventDetails', {
+            name: event.state.name,
+            ...dataDetails('output', event.state.output),
+          });
           break;
         case 'StateFailed': {
           // A handler's own failure is recorded by #runTask; the library's Task timeout only shows here.
@@ -412,7 +455,10 @@ export class LocalEngine {
           break;
         case 'ExecutionAborted':
           if (record.activeTask) history.add('TaskStateAborted', 'stateExitedEventDetails', { name: record.activeTask });
-          history.add('ExecutionAborted', 'executionAbortedEventDetails', { ...(description.error === undefined ? {} : { error: description.error }), ...(description.cause === undefined ? {} : { cause: description.cause }) });
+          history.add('ExecutionAborted', 'executionAbortedEventDetails', {
+            ...(description.error === undefined ? {} : { error: description.error }),
+            ...(description.cause === undefined ? {} : { cause: description.cause }),
+          });
           break;
         case 'ExecutionTimeout':
           history.add('ExecutionTimedOut', 'executionTimedOutEventDetails', { error: 'States.Timeout' });
@@ -428,7 +474,8 @@ export class LocalEngine {
     const stopped = () => new TaskError('States.Aborted', 'execution stopped', { terminal: true });
     if (record.description.status !== 'RUNNING') throw stopped();
     // Claim the token at once: from here on SendTaskSuccess/Failure may arrive (even before the Lambda returns).
-    const claim = task.kind === 'invoke.waitForTaskToken' ? this.#tokens.claim(record.description.executionArn, task.stateName, parameters) : undefined;
+    const claim =
+      task.kind === 'invoke.waitForTaskToken' ? this.#tokens.claim(record.description.executionArn, task.stateName, parameters) : undefined;
     const attempt: Attempt = { task, closed: false, ...(claim ? { token: claim.token } : {}) };
     record.attempts.set(task.stateName, attempt);
     // Let the history catch up with the library's StateEntered/StateRetried before this attempt's events.
@@ -442,15 +489,28 @@ export class LocalEngine {
     const payload = task.kind === 'lambda' ? parameters : (parameters as { Payload?: unknown } | null)?.Payload;
     try {
       if (task.kind === 'lambda') {
-        add('LambdaFunctionScheduled', 'lambdaFunctionScheduledEventDetails', { resource: task.functionArn, ...dataDetails('input', payload), ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}) });
+        add('LambdaFunctionScheduled', 'lambdaFunctionScheduledEventDetails', {
+          resource: task.functionArn,
+          ...dataDetails('input', payload),
+          ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+        });
         add('LambdaFunctionStarted');
         const result = await this.#invoke(task, payload, timeoutSeconds);
         add('LambdaFunctionSucceeded', 'lambdaFunctionSucceededEventDetails', dataDetails('output', result));
         return result;
       }
-      add('TaskScheduled', 'taskScheduledEventDetails', { ...taskResource(task), region: LOCAL_REGION, parameters: jsonText(parameters), ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}) });
+      add('TaskScheduled', 'taskScheduledEventDetails', {
+        ...taskResource(task),
+        region: LOCAL_REGION,
+        parameters: jsonText(parameters),
+        ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+      });
       add('TaskStarted', 'taskStartedEventDetails', taskResource(task));
-      const invoked = this.#invoke(task, payload, timeoutSeconds).then((result) => ({ ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 }));
+      const invoked = this.#invoke(task, payload, timeoutSeconds).then((result) => ({
+        ExecutedVersion: '$LATEST',
+        Payload: result,
+        StatusCode: 200,
+      }));
       if (!claim) {
         const lambdaResult = await invoked;
         add('TaskSucceeded', 'taskSucceededEventDetails', { ...taskResource(task), ...dataDetails('output', lambdaResult) });
@@ -499,7 +559,9 @@ export class LocalEngine {
     const result = await handler(structuredClone(payload) as never, context);
     const text = jsonText(result);
     if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) {
-      throw new TaskError('States.DataLimitExceeded', `${task.stateName}: the result of ${functionName} is larger than 256 KiB`, { terminal: true });
+      throw new TaskError('States.DataLimitExceeded', `${task.stateName}: the result of ${functionName} is larger than 256 KiB`, {
+        terminal: true,
+      });
     }
     return JSON.parse(text) as unknown;
   }
@@ -532,7 +594,8 @@ function paginate<T>(items: T[], maxResults: number | undefined, nextToken: stri
   let start = 0;
   if (nextToken !== undefined) {
     start = Number.parseInt(Buffer.from(nextToken, 'base64url').toString('utf8'), 10);
-    if (!Number.isInteger(start) || start < 0 || start > items.length) throw new SfnServiceError('ValidationException', 'Invalid nextToken');
+    if (!Number.isInteger(start) || start < 0 || start > items.length)
+      throw new SfnServiceError('ValidationException', 'Invalid nextToken');
   }
   const size = maxResults && maxResults > 0 ? Math.min(maxResults, 1000) : 100;
   const page = items.slice(start, start + size);

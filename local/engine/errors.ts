@@ -46,6 +46,6 @@ export class TaskError extends Error {
   static fromThrown(thrown: unknown): TaskError {
     if (thrown instanceof TaskError) return thrown;
     if (thrown instanceof Error) return new TaskError(thrown.name || 'Error', thrown.message);
-    return new TaskError('Error', typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown));
+    return new TaskError('Error', typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown)));
   }
 }

@@ -91,11 +91,20 @@ export function fakeRollout(options: FakeRolloutOptions = {}): FakeRollout {
       if (input.wake?.command === 'promote' || run.stepIndex + 1 >= run.weights.length) return { ...run, next: 'promote' };
       return { ...run, stepIndex: run.stepIndex + 1, next: 'advance' };
     },
-    PromoteFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, promotion: { side: 'primary', ready: true, readyBy: input.run.deadlineAt, checks: 0, copied: false } }),
-    PromotionReadyFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, promotion: { side: 'canary', ready: true, readyBy: input.run.deadlineAt, checks: 1, copied: false } }),
+    PromoteFunctionArn: async (input: StepInput): Promise<RunState> => ({
+      ...input.run,
+      promotion: { side: 'primary', ready: true, readyBy: input.run.deadlineAt, checks: 0, copied: false },
+    }),
+    PromotionReadyFunctionArn: async (input: StepInput): Promise<RunState> => ({
+      ...input.run,
+      promotion: { side: 'canary', ready: true, readyBy: input.run.deadlineAt, checks: 1, copied: false },
+    }),
     SwitchTrafficFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
     FinishFunctionArn: async (input: StepInput): Promise<RunState> => input.run,
-    ApprovalExpiredFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, ...(input.run.approval ? { approval: { ...input.run.approval, expired: 'abort' as const } } : {}) }),
+    ApprovalExpiredFunctionArn: async (input: StepInput): Promise<RunState> => ({
+      ...input.run,
+      ...(input.run.approval ? { approval: { ...input.run.approval, expired: 'abort' as const } } : {}),
+    }),
     RollbackFunctionArn: async (input: RollbackInput): Promise<RollbackResult> => {
       rollout.rollbacks.push(input);
       rollout.rollbackAt ??= Date.now();

@@ -31,7 +31,14 @@ import { LocalEngine } from './engine.ts';
 import type { StoppedExecution } from './engine.ts';
 import { fakeRollout, rolloutInput } from './fake-rollout.ts';
 import type { FakeRollout } from './fake-rollout.ts';
-import { ENGINE_STATE_FILE, localSfnClient, readEngineStateFile, resolveLocalEndpoint, startSfnEndpoint, writeEngineStateFile } from './sfn-endpoint.ts';
+import {
+  ENGINE_STATE_FILE,
+  localSfnClient,
+  readEngineStateFile,
+  resolveLocalEndpoint,
+  startSfnEndpoint,
+  writeEngineStateFile,
+} from './sfn-endpoint.ts';
 import type { SfnEndpoint } from './sfn-endpoint.ts';
 
 const run = promisify(execFile);
@@ -62,7 +69,9 @@ afterAll(async () => {
 });
 
 async function start(name: string, version = 'v2'): Promise<string> {
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name, input: JSON.stringify(rolloutInput(version)) }));
+  const started = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: engine.stateMachineArn, name, input: JSON.stringify(rolloutInput(version)) }),
+  );
   expect(started.startDate).toBeInstanceOf(Date);
   return started.executionArn ?? '';
 }
@@ -91,8 +100,20 @@ describe('the Step Functions endpoint, driven by @aws-sdk/client-sfn', () => {
     const events = history.events ?? [];
     expect(events[0]).toMatchObject({ id: 1, previousEventId: 0, type: 'ExecutionStarted' });
     expect(events[0]?.timestamp).toBeInstanceOf(Date);
-    expect(events.find((event) => event.type === 'TaskSucceeded')?.taskSucceededEventDetails).toMatchObject({ resource: 'invoke.waitForTaskToken', output: '{"command":"promote"}' });
-    expect(events.filter((event) => event.type === 'TaskStateEntered').map((event) => event.stateEnteredEventDetails?.name)).toEqual(['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'Switch', 'Finish']);
+    expect(events.find((event) => event.type === 'TaskSucceeded')?.taskSucceededEventDetails).toMatchObject({
+      resource: 'invoke.waitForTaskToken',
+      output: '{"command":"promote"}',
+    });
+    expect(events.filter((event) => event.type === 'TaskStateEntered').map((event) => event.stateEnteredEventDetails?.name)).toEqual([
+      'Prepare',
+      'SetWeight',
+      'Bake',
+      'Analyze',
+      'CheckCanary',
+      'Promote',
+      'Switch',
+      'Finish',
+    ]);
     expect(newestFirst.events?.map((event) => event.type)).toEqual(['ExecutionSucceeded']);
     expect(newestFirst.nextToken).toBeTruthy();
   });
@@ -135,7 +156,9 @@ describe('the Step Functions endpoint, driven by @aws-sdk/client-sfn', () => {
     await expect(start('sdk-errors', 'v3')).rejects.toBeInstanceOf(ExecutionAlreadyExists);
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: foreignToken, output: '{}' }))).rejects.toBeInstanceOf(TaskDoesNotExist);
     await expect(sfn.send(new SendTaskFailureCommand({ taskToken: 'garbage', error: 'x' }))).rejects.toBeInstanceOf(InvalidToken);
-    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: engine.executionArn('nope') }))).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: engine.executionArn('nope') }))).rejects.toBeInstanceOf(
+      ExecutionDoesNotExist,
+    );
     await expect(sfn.send(new DescribeExecutionCommand({ executionArn: 'nope' }))).rejects.toBeInstanceOf(InvalidArn);
     await expect(
       sfn.send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:other', input: '{}' })),
@@ -154,7 +177,11 @@ describe('finding the local engine from another process', () => {
     // Prepare: the state file as the engine's process writes it, in a scratch working directory
     const cwd = await mkdtemp(join(tmpdir(), 'sluice-engine-'));
     try {
-      await writeEngineStateFile(join(cwd, ENGINE_STATE_FILE), { url: endpoint.url, pid: process.pid, stateMachineArn: engine.stateMachineArn });
+      await writeEngineStateFile(join(cwd, ENGINE_STATE_FILE), {
+        url: endpoint.url,
+        pid: process.pid,
+        stateMachineArn: engine.stateMachineArn,
+      });
       const executionArn = await start('other-process');
       await rollout.nextToken();
       const script = [

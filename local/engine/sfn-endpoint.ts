@@ -34,7 +34,10 @@ const STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 
 const OPERATIONS: Record<string, Operation> = {
   StartExecution: (engine, body) => {
     checkStateMachine(engine, required(body, 'stateMachineArn'));
-    const result = engine.startExecution({ ...optional(body, 'name', (name) => ({ name: String(name) })), input: optionalString(body, 'input') ?? '{}' });
+    const result = engine.startExecution({
+      ...optional(body, 'name', (name) => ({ name: String(name) })),
+      input: optionalString(body, 'input') ?? '{}',
+    });
     return { executionArn: result.executionArn, startDate: epochSeconds(result.startDate) };
   },
   DescribeExecution: (engine, body) => {
@@ -61,7 +64,11 @@ const OPERATIONS: Record<string, Operation> = {
       ...optional(body, 'nextToken', (nextToken) => ({ nextToken: String(nextToken) })),
     });
     return {
-      executions: result.executions.map(({ startDate, stopDate, ...rest }) => ({ ...rest, startDate: epochSeconds(startDate), ...(stopDate ? { stopDate: epochSeconds(stopDate) } : {}) })),
+      executions: result.executions.map(({ startDate, stopDate, ...rest }) => ({
+        ...rest,
+        startDate: epochSeconds(startDate),
+        ...(stopDate ? { stopDate: epochSeconds(stopDate) } : {}),
+      })),
       ...(result.nextToken ? { nextToken: result.nextToken } : {}),
     };
   },
@@ -89,7 +96,10 @@ const OPERATIONS: Record<string, Operation> = {
     });
     const includeData = body.includeExecutionData !== false;
     return {
-      events: result.events.map(({ timestamp, ...event }) => ({ ...(includeData ? event : withoutData(event)), timestamp: epochSeconds(timestamp) })),
+      events: result.events.map(({ timestamp, ...event }) => ({
+        ...(includeData ? event : withoutData(event)),
+        timestamp: epochSeconds(timestamp),
+      })),
       ...(result.nextToken ? { nextToken: result.nextToken } : {}),
     };
   },
@@ -140,11 +150,16 @@ async function handle(engine: LocalEngine, request: IncomingMessage, response: S
   const fail = (status: number, type: string, message: string) => send(status, { __type: type, message }, type);
 
   const target = request.headers['x-amz-target'];
-  const operationName = typeof target === 'string' && target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : undefined;
+  const operationName =
+    typeof target === 'string' && target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : undefined;
   const operation = operationName ? OPERATIONS[operationName] : undefined;
   if (request.method !== 'POST' || !operation) {
     await drain(request);
-    return fail(400, 'UnknownOperationException', `${request.method} ${String(target ?? '(no X-Amz-Target)')} is not an operation this local Step Functions endpoint supports`);
+    return fail(
+      400,
+      'UnknownOperationException',
+      `${request.method} ${String(target ?? '(no X-Amz-Target)')} is not an operation this local Step Functions endpoint supports`,
+    );
   }
   let body: Body;
   try {
@@ -159,7 +174,11 @@ async function handle(engine: LocalEngine, request: IncomingMessage, response: S
     send(200, operation(engine, body));
   } catch (error) {
     if (error instanceof SfnServiceError) return fail(400, error.code, error.message);
-    fail(500, 'InternalServerError', `${operationName} failed in the local engine: ${error instanceof Error ? error.message : String(error)}`);
+    fail(
+      500,
+      'InternalServerError',
+      `${operationName} failed in the local engine: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -182,7 +201,8 @@ async function drain(request: IncomingMessage): Promise<void> {
 
 function required(body: Body, field: string): string {
   const value = body[field];
-  if (typeof value !== 'string' || value === '') throw new SfnServiceError('ValidationException', `1 validation error detected: '${field}' must not be null`);
+  if (typeof value !== 'string' || value === '')
+    throw new SfnServiceError('ValidationException', `1 validation error detected: '${field}' must not be null`);
   return value;
 }
 
@@ -203,7 +223,10 @@ function checkStateMachine(engine: LocalEngine, stateMachineArn: string): void {
     throw new SfnServiceError('InvalidArn', `Invalid Arn: '${stateMachineArn}'`);
   }
   if (stateMachineArn !== engine.stateMachineArn) {
-    throw new SfnServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}' (the local engine runs ${engine.stateMachineArn})`);
+    throw new SfnServiceError(
+      'StateMachineDoesNotExist',
+      `State Machine Does Not Exist: '${stateMachineArn}' (the local engine runs ${engine.stateMachineArn})`,
+    );
   }
 }
 
@@ -212,7 +235,9 @@ function withoutData(event: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(event).map(([key, value]) => {
       if (!key.endsWith('EventDetails') || value === null || typeof value !== 'object') return [key, value];
-      const details = Object.fromEntries(Object.entries(value).filter(([name]) => !['input', 'output', 'parameters', 'inputDetails', 'outputDetails'].includes(name)));
+      const details = Object.fromEntries(
+        Object.entries(value).filter(([name]) => !['input', 'output', 'parameters', 'inputDetails', 'outputDetails'].includes(name)),
+      );
       return [key, details];
     }),
   );
@@ -256,7 +281,9 @@ export async function readEngineStateFile(path: string): Promise<EngineStateFile
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`local engine state file ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+    throw new Error(`local engine state file ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+      cause: error,
+    });
   }
   let parsed: unknown;
   try {
@@ -265,7 +292,8 @@ export async function readEngineStateFile(path: string): Promise<EngineStateFile
     throw new Error(`local engine state file ${path}: not valid JSON`, { cause: error });
   }
   const state = parsed as Partial<EngineStateFile> | null;
-  if (!state || typeof state.url !== 'string' || typeof state.pid !== 'number') throw new Error(`local engine state file ${path}: expected { url, pid }`);
+  if (!state || typeof state.url !== 'string' || typeof state.pid !== 'number')
+    throw new Error(`local engine state file ${path}: expected { url, pid }`);
   return {
     url: state.url,
     pid: state.pid,

@@ -41,9 +41,13 @@ export class TaskTokens {
       const entry = this.#entries.get(candidate);
       return entry?.state === 'minted' && entry.executionArn === executionArn;
     });
-    if (!token) throw new TaskError('States.Runtime', `Task ${stateName} waits for a task token but its Parameters do not pass $$.Task.Token`, { terminal: true });
+    if (!token)
+      throw new TaskError('States.Runtime', `Task ${stateName} waits for a task token but its Parameters do not pass $$.Task.Token`, {
+        terminal: true,
+      });
     // Tokens minted but not used (a getter read twice) are dropped.
-    for (const [other, entry] of this.#entries) if (entry.state === 'minted' && entry.executionArn === executionArn && other !== token) this.#entries.delete(other);
+    for (const [other, entry] of this.#entries)
+      if (entry.state === 'minted' && entry.executionArn === executionArn && other !== token) this.#entries.delete(other);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     // Settled before anyone awaits it (an abort while the Lambda still runs): not an unhandled rejection.
     promise.catch(() => undefined);
@@ -53,7 +57,9 @@ export class TaskTokens {
 
   /** The pending tokens of an execution (for tests and diagnostics). */
   pending(executionArn: string): string[] {
-    return [...this.#entries].filter(([, entry]) => entry.state === 'pending' && entry.executionArn === executionArn).map(([token]) => token);
+    return [...this.#entries]
+      .filter(([, entry]) => entry.state === 'pending' && entry.executionArn === executionArn)
+      .map(([token]) => token);
   }
 
   succeed(token: string, output: unknown): void {
@@ -89,7 +95,8 @@ export class TaskTokens {
   #open(token: string): TokenEntry {
     if (!isWellFormed(token)) throw new SfnServiceError('InvalidToken', 'Invalid Token: the task token is malformed');
     const entry = this.#entries.get(token);
-    if (!entry || entry.state === 'minted') throw new SfnServiceError('TaskDoesNotExist', 'Task Does Not Exist: no task is waiting for this token');
+    if (!entry || entry.state === 'minted')
+      throw new SfnServiceError('TaskDoesNotExist', 'Task Does Not Exist: no task is waiting for this token');
     if (entry.state === 'closed') throw new SfnServiceError('TaskTimedOut', 'Task Timed Out: the task of this token is already closed');
     return entry;
   }
@@ -118,7 +125,12 @@ function isWellFormed(token: string): boolean {
   if (!token.startsWith(TOKEN_PREFIX)) return false;
   try {
     const decoded: unknown = JSON.parse(Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'));
-    return typeof decoded === 'object' && decoded !== null && (decoded as { v?: unknown }).v === 1 && typeof (decoded as { id?: unknown }).id === 'string';
+    return (
+      typeof decoded === 'object' &&
+      decoded !== null &&
+      (decoded as { v?: unknown }).v === 1 &&
+      typeof (decoded as { id?: unknown }).id === 'string'
+    );
   } catch {
     return false;
   }

@@ -14,7 +14,12 @@ export class FlaggerImportError extends Error {
 }
 
 const num = z.number();
-const ref = z.looseObject({ apiVersion: z.string().optional(), kind: z.string().optional(), name: z.string().min(1), namespace: z.string().optional() });
+const ref = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+});
 const metricSchema = z.looseObject({
   name: z.string().min(1),
   interval: z.string().optional(),
@@ -33,8 +38,22 @@ const webhookSchema = z.looseObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export const ANALYSIS_FIELDS = [
-  'interval', 'iterations', 'mirror', 'mirrorWeight', 'maxWeight', 'stepWeight', 'stepWeights', 'stepWeightPromotion', 'threshold',
-  'primaryReadyThreshold', 'canaryReadyThreshold', 'alerts', 'metrics', 'webhooks', 'match', 'sessionAffinity',
+  'interval',
+  'iterations',
+  'mirror',
+  'mirrorWeight',
+  'maxWeight',
+  'stepWeight',
+  'stepWeights',
+  'stepWeightPromotion',
+  'threshold',
+  'primaryReadyThreshold',
+  'canaryReadyThreshold',
+  'alerts',
+  'metrics',
+  'webhooks',
+  'match',
+  'sessionAffinity',
 ] as const;
 const analysisSchema = z.looseObject({
   interval: z.string().optional(),
@@ -55,8 +74,20 @@ const analysisSchema = z.looseObject({
   sessionAffinity: z.looseObject({ cookieName: z.string().optional(), maxAge: num.optional() }).optional(),
 });
 export const SPEC_FIELDS = [
-  'provider', 'metricsServer', 'targetRef', 'autoscalerRef', 'ingressRef', 'routeRef', 'upstreamRef', 'service', 'analysis',
-  'canaryAnalysis', 'progressDeadlineSeconds', 'skipAnalysis', 'revertOnDeletion', 'suspend',
+  'provider',
+  'metricsServer',
+  'targetRef',
+  'autoscalerRef',
+  'ingressRef',
+  'routeRef',
+  'upstreamRef',
+  'service',
+  'analysis',
+  'canaryAnalysis',
+  'progressDeadlineSeconds',
+  'skipAnalysis',
+  'revertOnDeletion',
+  'suspend',
 ] as const;
 const canarySchema = z.looseObject({
   apiVersion: z.string(),
@@ -101,7 +132,8 @@ export function goDurationMs(text: string): number | undefined {
   const trimmed = text.trim();
   if (!GO_DURATION.test(trimmed)) return undefined;
   let total = 0;
-  for (const [, value, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(value) * (GO_UNIT_MS[unit ?? 's'] ?? 0);
+  for (const [, value, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(value) * (GO_UNIT_MS[unit ?? 's'] ?? 0);
   return Math.round(total);
 }
 
@@ -112,9 +144,12 @@ function issuesText(error: z.ZodError): string {
 /** Recognises the document before parsing it, so "not a Canary" reads as such rather than as a field error. */
 export function parseCanary(document: unknown): Canary {
   const top = document as { apiVersion?: unknown; kind?: unknown } | null;
-  if (top === null || typeof top !== 'object' || Array.isArray(top)) throw new FlaggerImportError('expected a Flagger Canary (a YAML mapping with apiVersion flagger.app/v1beta1 and kind Canary)');
+  if (top === null || typeof top !== 'object' || Array.isArray(top))
+    throw new FlaggerImportError('expected a Flagger Canary (a YAML mapping with apiVersion flagger.app/v1beta1 and kind Canary)');
   if (typeof top.apiVersion !== 'string' || !top.apiVersion.startsWith('flagger.app/') || top.kind !== 'Canary') {
-    throw new FlaggerImportError(`expected a Flagger Canary (apiVersion flagger.app/v1beta1, kind Canary), found apiVersion ${String(top.apiVersion)}, kind ${String(top.kind)}`);
+    throw new FlaggerImportError(
+      `expected a Flagger Canary (apiVersion flagger.app/v1beta1, kind Canary), found apiVersion ${String(top.apiVersion)}, kind ${String(top.kind)}`,
+    );
   }
   const parsed = canarySchema.safeParse(document);
   if (!parsed.success) throw new FlaggerImportError(`not a Flagger Canary Sluice can read: ${issuesText(parsed.error)}`);

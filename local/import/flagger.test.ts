@@ -12,7 +12,9 @@ import { FlaggerImportError, goDurationMs, importFlaggerCanary } from './flagger
 import type { FlaggerImport, ImportReport, ReportLine } from './flagger.ts';
 
 const fixture = (name: string): unknown[] =>
-  parseAllDocuments(readFileSync(new URL(`../../test/fixtures/flagger/${name}`, import.meta.url), 'utf8')).map((document) => document.toJS() as unknown);
+  parseAllDocuments(readFileSync(new URL(`../../test/fixtures/flagger/${name}`, import.meta.url), 'utf8')).map(
+    (document) => document.toJS() as unknown,
+  );
 const canaryOf = (name: string) => fixture(name).find((document) => (document as { kind?: string }).kind === 'Canary');
 
 function validated(result: FlaggerImport): RolloutSpec {
@@ -33,7 +35,10 @@ const allLines = (report: ImportReport) => [...report.mapped, ...report.changed,
 
 /** Whether Sluice runs a feature yet: a later capability removes its "not supported yet", and the import follows. */
 function supports(patch: (spec: Record<string, Record<string, unknown>>) => void): boolean {
-  const base = importFlaggerCanary(canaryOf('podinfo.yaml'), { prometheusAddress: 'http://prometheus:9090' }).spec as unknown as Record<string, Record<string, unknown>>;
+  const base = importFlaggerCanary(canaryOf('podinfo.yaml'), { prometheusAddress: 'http://prometheus:9090' }).spec as unknown as Record<
+    string,
+    Record<string, unknown>
+  >;
   const copy = structuredClone(base);
   patch(copy.spec as Record<string, Record<string, unknown>>);
   const result = validateSpec(copy);
@@ -51,7 +56,10 @@ describe('sluice import flagger', () => {
     // Prepare
     const canary = canaryOf('podinfo.yaml');
     // Act
-    const result = importFlaggerCanary(canary, { cluster: { name: 'prod-eks', region: 'us-east-1' }, prometheusAddress: 'http://flagger-prometheus.gloo-system:9090' });
+    const result = importFlaggerCanary(canary, {
+      cluster: { name: 'prod-eks', region: 'us-east-1' },
+      prometheusAddress: 'http://flagger-prometheus.gloo-system:9090',
+    });
     // Assess
     const spec = validated(result);
     expect(spec.metadata.name).toBe('podinfo');
@@ -65,7 +73,13 @@ describe('sluice import flagger', () => {
       canary: { upstream: { name: 'test-podinfo-canaryupstream-9898', namespace: 'test' } },
     });
     expect(spec.spec.promotion).toBe('template');
-    expect(spec.spec.workload).toEqual({ namespace: 'test', primary: 'podinfo-primary', canary: 'podinfo', scaleCanaryToZero: true, readyTimeout: '10m' });
+    expect(spec.spec.workload).toEqual({
+      namespace: 'test',
+      primary: 'podinfo-primary',
+      canary: 'podinfo',
+      scaleCanaryToZero: true,
+      readyTimeout: '10m',
+    });
     expect(spec.spec.strategy).toMatchObject({ stepWeight: 5, maxWeight: 50, interval: '10s', threshold: 5, stepWeightPromotion: 0 });
     expect(spec.spec.analysis.judge).toBe('threshold');
     expect(spec.spec.analysis.prometheus?.address).toBe('http://flagger-prometheus.gloo-system:9090');
@@ -85,8 +99,20 @@ describe('sluice import flagger', () => {
     const result = importFlaggerCanary(canaryOf('podinfo.yaml'));
     const spec = validated(result);
     const expected = [
-      { name: 'acceptance-test', type: 'pre-rollout', url: 'http://flagger-loadtester.test/', timeout: '10s', metadata: { type: 'bash', cmd: "curl -sd 'test' http://podinfo-canary:9898/token | grep token" } },
-      { name: 'load-test', type: 'rollout', url: 'http://flagger-loadtester.test/', timeout: '5s', metadata: { type: 'cmd', cmd: 'hey -z 2m -q 5 -c 2 -host app.example.com http://gateway-proxy.gloo-system' } },
+      {
+        name: 'acceptance-test',
+        type: 'pre-rollout',
+        url: 'http://flagger-loadtester.test/',
+        timeout: '10s',
+        metadata: { type: 'bash', cmd: "curl -sd 'test' http://podinfo-canary:9898/token | grep token" },
+      },
+      {
+        name: 'load-test',
+        type: 'rollout',
+        url: 'http://flagger-loadtester.test/',
+        timeout: '5s',
+        metadata: { type: 'cmd', cmd: 'hey -z 2m -q 5 -c 2 -host app.example.com http://gateway-proxy.gloo-system' },
+      },
     ];
     if (webhooksSupported) {
       expect(spec.spec.analysis.webhooks).toEqual(expected);
@@ -94,7 +120,9 @@ describe('sluice import flagger', () => {
     } else {
       expect(spec.spec.analysis.webhooks).toBeUndefined();
       expect(result.deferred).toEqual([{ path: 'spec.analysis.webhooks', value: expected, reason: 'webhooks is not supported yet' }]);
-      expect(line(result.report.unmapped, 'spec.analysis.webhooks[0]').note).toMatch(/pre-rollout webhook "acceptance-test" maps 1:1 .* webhooks is not supported yet: left out/);
+      expect(line(result.report.unmapped, 'spec.analysis.webhooks[0]').note).toMatch(
+        /pre-rollout webhook "acceptance-test" maps 1:1 .* webhooks is not supported yet: left out/,
+      );
       expect(line(result.report.unmapped, 'spec.analysis.webhooks[1]').note).toMatch(/judged on real traffic only/);
     }
     // Without options, what the Canary cannot say is listed as assumed.
@@ -120,13 +148,29 @@ describe('sluice import flagger', () => {
     expect(spec.spec.workload).toMatchObject({ primary: 'checkout-primary', canary: 'checkout', readyTimeout: '2m' });
     expect(spec.spec.strategy).toMatchObject({ stepWeights: [1, 2, 10, 80], interval: '90s', threshold: 3 });
     expect(spec.spec.analysis.metrics).toEqual([{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }]);
-    expect(line(result.report.changed, 'spec.analysis.metrics[0].threshold').note).toMatch(/deprecated threshold 99 read as thresholdRange.min/);
+    expect(line(result.report.changed, 'spec.analysis.metrics[0].threshold').note).toMatch(
+      /deprecated threshold 99 read as thresholdRange.min/,
+    );
 
     // confirm-traffic-increase has no Sluice type: dropped whatever Sluice runs.
-    expect(line(result.report.unmapped, 'spec.analysis.webhooks[3]').note).toMatch(/confirm-traffic-increase: Sluice has no such webhook type/);
-    const hooks = webhooksSupported ? spec.spec.analysis.webhooks : (result.deferred.find((d) => d.path === 'spec.analysis.webhooks')?.value as Array<{ name: string; type: string; metadata?: Record<string, string> }>);
+    expect(line(result.report.unmapped, 'spec.analysis.webhooks[3]').note).toMatch(
+      /confirm-traffic-increase: Sluice has no such webhook type/,
+    );
+    const hooks = webhooksSupported
+      ? spec.spec.analysis.webhooks
+      : (result.deferred.find((d) => d.path === 'spec.analysis.webhooks')?.value as Array<{
+          name: string;
+          type: string;
+          metadata?: Record<string, string>;
+        }>);
     expect(hooks?.map((hook) => `${hook.type}:${hook.name}`)).toEqual([
-      'confirm-rollout:gate', 'pre-rollout:smoke', 'rollout:load', 'confirm-promotion:promotion-gate', 'rollback:rollback-switch', 'post-rollout:cleanup', 'event:audit',
+      'confirm-rollout:gate',
+      'pre-rollout:smoke',
+      'rollout:load',
+      'confirm-promotion:promotion-gate',
+      'rollback:rollback-switch',
+      'post-rollout:cleanup',
+      'event:audit',
     ]);
     expect(hooks?.[2]?.metadata).toEqual({ cmd: 'hey -z 1m -q 10 -c 2 http://checkout-canary.shop:8080/', retries: '3' });
 
@@ -134,8 +178,14 @@ describe('sluice import flagger', () => {
       expect(spec.spec.strategy.stepWeightPromotion).toBe(20);
     } else {
       expect(spec.spec.strategy.stepWeightPromotion).toBe(0);
-      expect(result.deferred).toContainEqual({ path: 'spec.strategy.stepWeightPromotion', value: 20, reason: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' });
-      expect(line(result.report.unmapped, 'spec.analysis.stepWeightPromotion').note).toMatch(/Sluice moves it in one step\) — but .* not supported yet: left out/);
+      expect(result.deferred).toContainEqual({
+        path: 'spec.strategy.stepWeightPromotion',
+        value: 20,
+        reason: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet',
+      });
+      expect(line(result.report.unmapped, 'spec.analysis.stepWeightPromotion').note).toMatch(
+        /Sluice moves it in one step\) — but .* not supported yet: left out/,
+      );
     }
     expect(line(result.report.unmapped, 'spec.analysis.alerts').note).toMatch(/AlertProvider objects \(on-call-slack\)/);
     expect(line(result.report.unmapped, 'spec.analysis.primaryReadyThreshold').note).toMatch(/50%/);
@@ -176,15 +226,21 @@ describe('sluice import flagger', () => {
     expect(line(result.report.mapped, 'spec.analysis.metrics[0].templateRef').note).toContain('MetricTemplate test/not-found-percentage');
 
     expect(lag?.name).toBe('queue-lag');
-    expect(line(result.report.changed, 'spec.analysis.metrics[1].templateRef').note).toMatch(/MetricTemplate flagger-system\/queue-lag is not in the file: paste its spec.query into spec.analysis.metrics\[1\].query/);
+    expect(line(result.report.changed, 'spec.analysis.metrics[1].templateRef').note).toMatch(
+      /MetricTemplate flagger-system\/queue-lag is not in the file: paste its spec.query into spec.analysis.metrics\[1\].query/,
+    );
     // The placeholder cannot pass a threshold by accident: rendering it fails, naming what to paste.
-    expect(() => metricQueries(spec, lag as RolloutSpec['spec']['analysis']['metrics'][number])).toThrow(/paste_the_query_of_MetricTemplate_flagger_system_queue_lag/);
+    expect(() => metricQueries(spec, lag as RolloutSpec['spec']['analysis']['metrics'][number])).toThrow(
+      /paste_the_query_of_MetricTemplate_flagger_system_queue_lag/,
+    );
 
     expect(spec.spec.analysis.prometheus?.address).toBe('http://flagger-prometheus.gloo-system:9090');
     expect(spec.spec.strategy.stepWeights).toEqual([20, 40, 50]);
     expect(line(result.report.changed, 'spec.analysis.stepWeight, spec.analysis.maxWeight').note).toMatch(/not a multiple of 20/);
     expect(spec.spec.strategy.shadow).toEqual({ percentage: 50, duration: '30s' });
-    expect(line(result.report.changed, 'spec.analysis.mirror, mirrorWeight').note).toMatch(/never mirrored: Sluice really will, and mirrored requests repeat writes/);
+    expect(line(result.report.changed, 'spec.analysis.mirror, mirrorWeight').note).toMatch(
+      /never mirrored: Sluice really will, and mirrored requests repeat writes/,
+    );
   });
 
   it('drives an UpstreamGroup over discovered upstreams for Flagger before 1.6, without a shadow it has no route for', () => {
@@ -205,8 +261,12 @@ describe('sluice import flagger', () => {
   });
 
   it('refuses what it cannot import with one clear line', () => {
-    expect(() => importFlaggerCanary(canaryOf('istio.yaml'))).toThrow(new FlaggerImportError('provider "istio" is not supported: Sluice drives Gloo Edge only (a Canary with provider gloo)'));
-    expect(() => importFlaggerCanary(parse('apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }'))).toThrow(/expected a Flagger Canary .* found apiVersion apps\/v1, kind Deployment/);
+    expect(() => importFlaggerCanary(canaryOf('istio.yaml'))).toThrow(
+      new FlaggerImportError('provider "istio" is not supported: Sluice drives Gloo Edge only (a Canary with provider gloo)'),
+    );
+    expect(() => importFlaggerCanary(parse('apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }'))).toThrow(
+      /expected a Flagger Canary .* found apiVersion apps\/v1, kind Deployment/,
+    );
     expect(() => importFlaggerCanary('just text')).toThrow(FlaggerImportError);
     const daemonSet = structuredClone(canaryOf('podinfo.yaml')) as { spec: { targetRef: { kind: string } } };
     daemonSet.spec.targetRef.kind = 'DaemonSet';
@@ -218,13 +278,29 @@ describe('sluice import flagger', () => {
 
   it('accounts for every field of the Canary: each one appears in the report', () => {
     const result = importFlaggerCanary(canaryOf('step-weights.yaml'));
-    const paths = allLines(result.report).map((l) => l.flagger).join('\n');
-    for (const field of ['progressDeadlineSeconds', 'revertOnDeletion', 'interval', 'threshold', 'stepWeights', 'stepWeightPromotion', 'canaryReadyThreshold', 'primaryReadyThreshold', 'alerts', 'metrics[0]', 'webhooks[7]']) {
+    const paths = allLines(result.report)
+      .map((l) => l.flagger)
+      .join('\n');
+    for (const field of [
+      'progressDeadlineSeconds',
+      'revertOnDeletion',
+      'interval',
+      'threshold',
+      'stepWeights',
+      'stepWeightPromotion',
+      'canaryReadyThreshold',
+      'primaryReadyThreshold',
+      'alerts',
+      'metrics[0]',
+      'webhooks[7]',
+    ]) {
       expect(paths).toContain(field);
     }
     const unknown = structuredClone(canaryOf('podinfo.yaml')) as { spec: Record<string, unknown> & { analysis: Record<string, unknown> } };
     unknown.spec.analysis.canaryAnalysisV2 = true;
-    expect(line(importFlaggerCanary(unknown).report.unmapped, 'spec.analysis.canaryAnalysisV2').note).toMatch(/not a field the importer knows/);
+    expect(line(importFlaggerCanary(unknown).report.unmapped, 'spec.analysis.canaryAnalysisV2').note).toMatch(
+      /not a field the importer knows/,
+    );
   });
 
   it('reads Go durations the way Flagger writes them', () => {

@@ -113,7 +113,12 @@ function glooDiscoveryNamespace(canary: Canary, options: FlaggerImportOptions, r
   }
   const namespace = provider.startsWith('gloo:') ? provider.slice('gloo:'.length) : 'gloo-system';
   if (own) report.map('spec.provider', 'spec.router', `${own}: Sluice drives the same Gloo objects Flagger's gloo router made`);
-  else report.change('(Flagger -mesh-provider flag)', 'spec.router', `the Canary names no provider; taken as ${provider} as you said (--mesh-provider)`);
+  else
+    report.change(
+      '(Flagger -mesh-provider flag)',
+      'spec.router',
+      `the Canary names no provider; taken as ${provider} as you said (--mesh-provider)`,
+    );
   return namespace;
 }
 
@@ -123,12 +128,28 @@ interface Names {
   port: number;
 }
 
-function routerFor(names: Names, discoveryNamespace: string, options: FlaggerImportOptions, report: Report): RolloutSpecInput['spec']['router'] {
+function routerFor(
+  names: Names,
+  discoveryNamespace: string,
+  options: FlaggerImportOptions,
+  report: Report,
+): RolloutSpecInput['spec']['router'] {
   const { namespace, apex, port } = names;
   if (options.upstreamGroup) {
     const upstream = (side: string) => ({ name: `${namespace}-${apex}-${side}-${port}`, namespace: discoveryNamespace });
-    report.map('spec.service.port', 'spec.router', `UpstreamGroup ${namespace}/${apex} over the Gloo-discovered upstreams ${upstream('primary').name} and ${upstream('canary').name} (${discoveryNamespace}), as Flagger before 1.6 set them up`);
-    return { kind: 'UpstreamGroup', name: apex, namespace, weightScale: 100, primary: { upstream: upstream('primary') }, canary: { upstream: upstream('canary') } };
+    report.map(
+      'spec.service.port',
+      'spec.router',
+      `UpstreamGroup ${namespace}/${apex} over the Gloo-discovered upstreams ${upstream('primary').name} and ${upstream('canary').name} (${discoveryNamespace}), as Flagger before 1.6 set them up`,
+    );
+    return {
+      kind: 'UpstreamGroup',
+      name: apex,
+      namespace,
+      weightScale: 100,
+      primary: { upstream: upstream('primary') },
+      canary: { upstream: upstream('canary') },
+    };
   }
   const upstream = (side: string) => ({ name: `${namespace}-${apex}-${side}upstream-${port}`, namespace });
   report.map(
@@ -148,11 +169,20 @@ function routerFor(names: Names, discoveryNamespace: string, options: FlaggerImp
 }
 
 /** The step weights: Flagger's nextStepWeight (stepWeight wins over stepWeights) and maxWeight (default 100, last step capped). */
-function weightsFor(analysis: FlaggerAnalysis, at: string, report: Report): Pick<NonNullable<RolloutSpecInput['spec']['strategy']>, 'stepWeights' | 'stepWeight' | 'maxWeight'> {
+function weightsFor(
+  analysis: FlaggerAnalysis,
+  at: string,
+  report: Report,
+): Pick<NonNullable<RolloutSpecInput['spec']['strategy']>, 'stepWeights' | 'stepWeight' | 'maxWeight'> {
   const { stepWeight, stepWeights, maxWeight, iterations } = analysis;
   if (stepWeight && stepWeight > 0) {
     const max = stepWeights?.length ? Math.min(100, stepWeights.at(-1) ?? 100) : maxWeight && maxWeight > 0 ? maxWeight : 100;
-    if (stepWeights?.length) report.change(`${at}.stepWeights`, 'spec.strategy', 'both stepWeight and stepWeights are set: Flagger steps by stepWeight up to the last of stepWeights, and so does the spec');
+    if (stepWeights?.length)
+      report.change(
+        `${at}.stepWeights`,
+        'spec.strategy',
+        'both stepWeight and stepWeights are set: Flagger steps by stepWeight up to the last of stepWeights, and so does the spec',
+      );
     if (max % stepWeight === 0) {
       report.map(`${at}.stepWeight`, 'spec.strategy.stepWeight', `${stepWeight}: step, 2×step, … (percent)`);
       report.map(maxWeight ? `${at}.maxWeight` : `${at}.maxWeight (default 100)`, 'spec.strategy.maxWeight', `${max}`);
@@ -161,21 +191,39 @@ function weightsFor(analysis: FlaggerAnalysis, at: string, report: Report): Pick
     const weights: number[] = [];
     for (let weight = stepWeight; weight < max; weight += stepWeight) weights.push(weight);
     weights.push(max);
-    report.change(`${at}.stepWeight, ${at}.maxWeight`, 'spec.strategy.stepWeights', `${max} is not a multiple of ${stepWeight}: Flagger caps the last step at maxWeight, written out as stepWeights [${weights.join(', ')}]`);
+    report.change(
+      `${at}.stepWeight, ${at}.maxWeight`,
+      'spec.strategy.stepWeights',
+      `${max} is not a multiple of ${stepWeight}: Flagger caps the last step at maxWeight, written out as stepWeights [${weights.join(', ')}]`,
+    );
     return { stepWeights: weights };
   }
   if (stepWeights?.length) {
     report.map(`${at}.stepWeights`, 'spec.strategy.stepWeights', `[${stepWeights.join(', ')}] (percent)`);
-    if (maxWeight) report.change(`${at}.maxWeight`, 'spec.strategy.stepWeights', 'ignored by Flagger when stepWeights is set (the last step is the maximum): left out');
+    if (maxWeight)
+      report.change(
+        `${at}.maxWeight`,
+        'spec.strategy.stepWeights',
+        'ignored by Flagger when stepWeights is set (the last step is the maximum): left out',
+      );
     return { stepWeights: [...stepWeights] };
   }
-  const why = iterations ? `the Canary is an ${analysis.match?.length ? 'A/B test' : 'Blue/Green run'} (iterations, no step weights)` : 'the Canary has no step weights';
-  report.change(`${at}.stepWeight (absent)`, 'spec.strategy.stepWeights', `${why}: Sluice shifts a share of all requests, starting small: [${FALLBACK_WEIGHTS.join(', ')}]; review`);
+  const why = iterations
+    ? `the Canary is an ${analysis.match?.length ? 'A/B test' : 'Blue/Green run'} (iterations, no step weights)`
+    : 'the Canary has no step weights';
+  report.change(
+    `${at}.stepWeight (absent)`,
+    'spec.strategy.stepWeights',
+    `${why}: Sluice shifts a share of all requests, starting small: [${FALLBACK_WEIGHTS.join(', ')}]; review`,
+  );
   return { stepWeights: [...FALLBACK_WEIGHTS] };
 }
 
 /** Flagger's `{{ target }}` is targetRef.name and `{{ name }}` the Canary's; Sluice's `{{target}}` is metadata.name: write the values in. */
-function translateQuery(query: string, values: { name: string; target: string; service: string; variables: Record<string, unknown> }): { query: string; unknown: string[] } {
+function translateQuery(
+  query: string,
+  values: { name: string; target: string; service: string; variables: Record<string, unknown> },
+): { query: string; unknown: string[] } {
   const unknown: string[] = [];
   const rendered = query.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}/g, (match, variable: string) => {
     if (variable === 'namespace' || variable === 'interval') return `{{${variable}}}`;
@@ -212,7 +260,11 @@ function thresholdRangeOf(metric: FlaggerMetric, at: string, sluiceAt: string, r
   if (metric.threshold === undefined) return undefined;
   // The deprecated `threshold`: a minimum for the success rate, a maximum for everything else.
   const side = metric.name === 'request-success-rate' ? 'min' : 'max';
-  report.change(`${at}.threshold`, `${sluiceAt}.thresholdRange.${side}`, `the deprecated threshold ${metric.threshold} read as thresholdRange.${side}`);
+  report.change(
+    `${at}.threshold`,
+    `${sluiceAt}.thresholdRange.${side}`,
+    `the deprecated threshold ${metric.threshold} read as thresholdRange.${side}`,
+  );
   return { [side]: metric.threshold };
 }
 
@@ -227,30 +279,50 @@ function metricFor(metric: FlaggerMetric, context: MetricContext): SluiceMetric 
   const interval = metric.interval ? goDurationMs(metric.interval) : 60_000;
   if (interval === undefined) throw new FlaggerImportError(`${at}.interval: "${metric.interval}" is not a duration`);
   const out: SluiceMetric = { name: metric.name, interval: formatDuration(interval), thresholdRange: range };
-  if (!metric.interval) report.map(`${at}.interval (default 1m)`, `${sluiceAt}.interval`, "1m, written out: Sluice's default would be strategy.interval");
+  if (!metric.interval)
+    report.map(`${at}.interval (default 1m)`, `${sluiceAt}.interval`, "1m, written out: Sluice's default would be strategy.interval");
 
   if (!metric.templateRef && !metric.query) {
-    if (metric.name === 'request-success-rate') report.map(at, sluiceAt, 'built-in: percent of non-5xx canary requests from Envoy counters, the same query as Flagger\'s gloo observer');
-    else if (metric.name === 'request-duration') report.map(at, sluiceAt, 'built-in: canary p99 in milliseconds from Envoy\'s upstream_rq_time histogram, as in Flagger');
+    if (metric.name === 'request-success-rate')
+      report.map(
+        at,
+        sluiceAt,
+        "built-in: percent of non-5xx canary requests from Envoy counters, the same query as Flagger's gloo observer",
+      );
+    else if (metric.name === 'request-duration')
+      report.map(at, sluiceAt, "built-in: canary p99 in milliseconds from Envoy's upstream_rq_time histogram, as in Flagger");
     else {
       report.drop(at, `metric "${metric.name}" is neither built in nor has a templateRef or query: left out`);
       return undefined;
     }
     return out;
   }
-  const values = { name: canary.metadata.name, target: canary.spec.targetRef.name, service: names.apex, variables: metric.templateVariables ?? {} };
+  const values = {
+    name: canary.metadata.name,
+    target: canary.spec.targetRef.name,
+    service: names.apex,
+    variables: metric.templateVariables ?? {},
+  };
   if (metric.query) {
     const { query, unknown } = translateQuery(metric.query, values);
     out.query = query;
-    if (unknown.length) report.change(`${at}.query`, `${sluiceAt}.query`, `variables ${unknown.map((v) => `{{ ${v} }}`).join(', ')} have no Sluice value: edit the query`);
-    else report.map(`${at}.query`, `${sluiceAt}.query`, 'the deprecated inline query, with {{ target }}/{{ name }}/{{ service }} written in');
+    if (unknown.length)
+      report.change(
+        `${at}.query`,
+        `${sluiceAt}.query`,
+        `variables ${unknown.map((v) => `{{ ${v} }}`).join(', ')} have no Sluice value: edit the query`,
+      );
+    else
+      report.map(`${at}.query`, `${sluiceAt}.query`, 'the deprecated inline query, with {{ target }}/{{ name }}/{{ service }} written in');
     return out;
   }
   const templateRef = metric.templateRef;
   if (!templateRef) return out;
   const namespace = templateRef.namespace ?? names.namespace;
   const where = `MetricTemplate ${namespace}/${templateRef.name}`;
-  const template = context.templates.find((t) => t.metadata.name === templateRef.name && (t.metadata.namespace ?? names.namespace) === namespace);
+  const template = context.templates.find(
+    (t) => t.metadata.name === templateRef.name && (t.metadata.namespace ?? names.namespace) === namespace,
+  );
   const type = template?.spec.provider?.type ?? 'prometheus';
   if (!template || !template.spec.query || type !== 'prometheus') {
     // A query that names an unknown variable fails at the first look with that name in the error:
@@ -269,7 +341,8 @@ function metricFor(metric: FlaggerMetric, context: MetricContext): SluiceMetric 
   const address = template.spec.provider?.address;
   if (address && address !== context.prometheusAddress) out.provider = { type: 'prometheus', address };
   const notes = [`the query of ${where}, with {{ target }}/{{ name }}/{{ service }}/{{ variables.* }} written in`];
-  if (template.spec.provider?.secretRef) notes.push('its provider.secretRef holds credentials Sluice cannot read from a Secret: set provider.bearerToken or basicAuth');
+  if (template.spec.provider?.secretRef)
+    notes.push('its provider.secretRef holds credentials Sluice cannot read from a Secret: set provider.bearerToken or basicAuth');
   if (unknown.length) notes.push(`variables ${unknown.map((v) => `{{ ${v} }}`).join(', ')} have no Sluice value: edit the query`);
   if (notes.length > 1) report.change(`${at}.templateRef`, `${sluiceAt}.query`, notes.join('; '));
   else report.map(`${at}.templateRef`, `${sluiceAt}.query`, notes[0] ?? '');
@@ -296,11 +369,26 @@ function webhooksFor(analysis: FlaggerAnalysis, at: string, report: Report): Slu
       // A hook runs inside a Lambda: at most HOOK_BUDGET.perHookSeconds (Flagger's load tester allows longer).
       const capped = Math.min(Math.max(1000, ms), HOOK_BUDGET.perHookSeconds * 1000);
       webhook.timeout = formatDuration(capped);
-      if (capped < ms) report.change(`${hookAt}.timeout`, `spec.analysis.webhooks[${out.length}].timeout`, `${hook.timeout} is capped at ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda`);
+      if (capped < ms)
+        report.change(
+          `${hookAt}.timeout`,
+          `spec.analysis.webhooks[${out.length}].timeout`,
+          `${hook.timeout} is capped at ${HOOK_BUDGET.perHookSeconds}s: each hook runs inside a Lambda`,
+        );
     }
-    if (hook.metadata) webhook.metadata = Object.fromEntries(Object.entries(hook.metadata).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
-    const load = known === 'rollout' && webhook.metadata?.cmd ? '; Flagger\'s load tester made the canary\'s traffic through it: without it the canary is judged on real traffic only' : '';
-    report.map(hookAt, `spec.analysis.webhooks[${out.length}]`, `${known} webhook "${hook.name}" maps 1:1 (type, URL, timeout, metadata; Flagger's payload)${load}`);
+    if (hook.metadata)
+      webhook.metadata = Object.fromEntries(
+        Object.entries(hook.metadata).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
+      );
+    const load =
+      known === 'rollout' && webhook.metadata?.cmd
+        ? "; Flagger's load tester made the canary's traffic through it: without it the canary is judged on real traffic only"
+        : '';
+    report.map(
+      hookAt,
+      `spec.analysis.webhooks[${out.length}]`,
+      `${known} webhook "${hook.name}" maps 1:1 (type, URL, timeout, metadata; Flagger's payload)${load}`,
+    );
     if (hook.muteAlert) report.drop(`${hookAt}.muteAlert`, 'Sluice sends no alerts of its own from webhooks yet');
     out.push(webhook);
   });
@@ -313,25 +401,54 @@ function unmappedFields(canary: Canary, analysis: FlaggerAnalysis, at: string, r
   const service = spec.service as Record<string, unknown>;
   const shaping = Object.keys(service).filter((key) => key !== 'name' && key !== 'port');
   if (shaping.length) {
-    report.drop(`spec.service.{${shaping.join(', ')}}`, 'shape the Services Flagger generates; Sluice creates no Services: the ones Flagger made stay as they are');
+    report.drop(
+      `spec.service.{${shaping.join(', ')}}`,
+      'shape the Services Flagger generates; Sluice creates no Services: the ones Flagger made stay as they are',
+    );
   }
   if (spec.autoscalerRef) {
-    report.drop('spec.autoscalerRef', `Sluice does not manage autoscalers: the ${spec.autoscalerRef.name}-primary HPA Flagger made keeps scaling the primary; make sure ${spec.autoscalerRef.name} does not scale the canary back up after Sluice scales it to zero`);
+    report.drop(
+      'spec.autoscalerRef',
+      `Sluice does not manage autoscalers: the ${spec.autoscalerRef.name}-primary HPA Flagger made keeps scaling the primary; make sure ${spec.autoscalerRef.name} does not scale the canary back up after Sluice scales it to zero`,
+    );
   }
-  if (spec.upstreamRef) report.drop('spec.upstreamRef', 'Flagger copied this Upstream\'s settings into the upstreams it made; they keep them, Sluice creates no upstreams');
-  if (spec.ingressRef) report.drop('spec.ingressRef', 'not used by Flagger\'s gloo router');
-  if (spec.routeRef) report.drop('spec.routeRef', 'not used by Flagger\'s gloo router');
+  if (spec.upstreamRef)
+    report.drop(
+      'spec.upstreamRef',
+      "Flagger copied this Upstream's settings into the upstreams it made; they keep them, Sluice creates no upstreams",
+    );
+  if (spec.ingressRef) report.drop('spec.ingressRef', "not used by Flagger's gloo router");
+  if (spec.routeRef) report.drop('spec.routeRef', "not used by Flagger's gloo router");
   if (spec.skipAnalysis) report.drop('spec.skipAnalysis', 'Sluice always analyses the canary; there is no switch to promote without it');
   if (spec.suspend) report.drop('spec.suspend', 'nothing to suspend: Sluice runs a rollout only when one is started');
-  if (spec.revertOnDeletion) report.drop('spec.revertOnDeletion', 'with it, deleting the Canary makes Flagger undo its objects: set it to false before deleting the Canary');
-  if (analysis.iterations) report.drop(`${at}.iterations`, `${analysis.iterations} fixed iterations (A/B or Blue/Green): Sluice advances by weight steps, see spec.strategy`);
-  if (analysis.match?.length) report.drop(`${at}.match`, 'header/cookie routing: Sluice splits traffic per request at random, so the canary gets a share of all users, not a chosen segment');
-  if (analysis.sessionAffinity) report.drop(`${at}.sessionAffinity`, 'Sluice splits per request at random: a user may see both versions during the rollout');
+  if (spec.revertOnDeletion)
+    report.drop(
+      'spec.revertOnDeletion',
+      'with it, deleting the Canary makes Flagger undo its objects: set it to false before deleting the Canary',
+    );
+  if (analysis.iterations)
+    report.drop(
+      `${at}.iterations`,
+      `${analysis.iterations} fixed iterations (A/B or Blue/Green): Sluice advances by weight steps, see spec.strategy`,
+    );
+  if (analysis.match?.length)
+    report.drop(
+      `${at}.match`,
+      'header/cookie routing: Sluice splits traffic per request at random, so the canary gets a share of all users, not a chosen segment',
+    );
+  if (analysis.sessionAffinity)
+    report.drop(`${at}.sessionAffinity`, 'Sluice splits per request at random: a user may see both versions during the rollout');
   if (analysis.alerts?.length) {
     const providers = analysis.alerts.map((alert) => alert.providerRef?.name ?? alert.name ?? '?').join(', ');
-    report.drop(`${at}.alerts`, `alerts go through AlertProvider objects (${providers}) Sluice cannot read: set spec.notifications (a Slack channel ID) once notifications are supported`);
+    report.drop(
+      `${at}.alerts`,
+      `alerts go through AlertProvider objects (${providers}) Sluice cannot read: set spec.notifications (a Slack channel ID) once notifications are supported`,
+    );
   }
-  for (const [field, flaggerDefault] of [['primaryReadyThreshold', 100], ['canaryReadyThreshold', 100]] as const) {
+  for (const [field, flaggerDefault] of [
+    ['primaryReadyThreshold', 100],
+    ['canaryReadyThreshold', 100],
+  ] as const) {
     const value = analysis[field];
     if (value === undefined) continue;
     if (value === flaggerDefault) report.map(`${at}.${field}`, 'spec.workload', `${value}%: Sluice waits for every replica too`);
@@ -372,7 +489,10 @@ function deferUnsupported(spec: RolloutSpecInput, report: Report): DeferredField
       const moving = list.filter((line) => line.sluice?.startsWith(problem.path));
       for (const line of moving) {
         list.splice(list.indexOf(line), 1);
-        report.unmapped.push({ flagger: line.flagger, note: `${line.note} — but ${problem.message}: left out, kept as a comment at the top of the spec` });
+        report.unmapped.push({
+          flagger: line.flagger,
+          note: `${line.note} — but ${problem.message}: left out, kept as a comment at the top of the spec`,
+        });
       }
     }
   }
@@ -387,7 +507,12 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   const { spec } = canary;
 
   const namespace = canary.metadata.namespace ?? options.namespace ?? 'default';
-  if (!canary.metadata.namespace) report.change('metadata.namespace', 'spec.workload.namespace', `the Canary names no namespace: ${namespace} ${options.namespace ? '(--namespace)' : 'assumed (pass --namespace)'}`);
+  if (!canary.metadata.namespace)
+    report.change(
+      'metadata.namespace',
+      'spec.workload.namespace',
+      `the Canary names no namespace: ${namespace} ${options.namespace ? '(--namespace)' : 'assumed (pass --namespace)'}`,
+    );
   const targetKind = spec.targetRef.kind ?? 'Deployment';
   if (targetKind !== 'Deployment') throw new FlaggerImportError(`spec.targetRef.kind ${targetKind}: Sluice promotes Deployments only`);
   const names: Names = { namespace, apex: spec.service.name ?? spec.targetRef.name, port: spec.service.port };
@@ -395,15 +520,29 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   const analysisAt = spec.analysis ? 'spec.analysis' : 'spec.canaryAnalysis';
   const analysis: FlaggerAnalysis = spec.analysis ?? spec.canaryAnalysis ?? {};
   if (!spec.analysis && spec.canaryAnalysis) report.map('spec.canaryAnalysis', 'spec.analysis', 'the deprecated name of spec.analysis');
-  if (!spec.analysis && !spec.canaryAnalysis) report.change('spec.analysis', 'spec.analysis', 'absent, so Flagger skipped the analysis; Sluice always analyses: defaults below');
+  if (!spec.analysis && !spec.canaryAnalysis)
+    report.change('spec.analysis', 'spec.analysis', 'absent, so Flagger skipped the analysis; Sluice always analyses: defaults below');
 
   report.map('metadata.name', 'metadata.name', `${canary.metadata.name}: the target's name (its lock, history and chat-ops key)`);
   const router = routerFor(names, discoveryNamespace, options, report);
   // The promotion's readiness loops run in the state machine, bounded by it (lambdas/core/limits.ts).
   const deadlineSeconds = Math.min(spec.progressDeadlineSeconds ?? 600, MAX_READY_TIMEOUT_SECONDS);
-  const capped = (spec.progressDeadlineSeconds ?? 600) > MAX_READY_TIMEOUT_SECONDS ? ` (capped from ${spec.progressDeadlineSeconds}s: the most the state machine allows)` : '';
-  const workload = { namespace, primary: `${spec.targetRef.name}-primary`, canary: spec.targetRef.name, scaleCanaryToZero: true, readyTimeout: formatDuration(deadlineSeconds * 1000) };
-  report.map('spec.targetRef', 'spec.workload', `Deployments ${namespace}/${workload.primary} (primary, made by Flagger) and ${namespace}/${workload.canary} (canary); promotion copies the canary's pod template into the primary and scales the canary to zero, as Flagger does`);
+  const capped =
+    (spec.progressDeadlineSeconds ?? 600) > MAX_READY_TIMEOUT_SECONDS
+      ? ` (capped from ${spec.progressDeadlineSeconds}s: the most the state machine allows)`
+      : '';
+  const workload = {
+    namespace,
+    primary: `${spec.targetRef.name}-primary`,
+    canary: spec.targetRef.name,
+    scaleCanaryToZero: true,
+    readyTimeout: formatDuration(deadlineSeconds * 1000),
+  };
+  report.map(
+    'spec.targetRef',
+    'spec.workload',
+    `Deployments ${namespace}/${workload.primary} (primary, made by Flagger) and ${namespace}/${workload.canary} (canary); promotion copies the canary's pod template into the primary and scales the canary to zero, as Flagger does`,
+  );
   report.change(
     spec.progressDeadlineSeconds ? 'spec.progressDeadlineSeconds' : 'spec.progressDeadlineSeconds (default 600)',
     'spec.workload.readyTimeout',
@@ -415,18 +554,40 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   if (parsedInterval === undefined) throw new FlaggerImportError(`${analysisAt}.interval: "${intervalText}" is not a duration`);
   const intervalMs = Math.max(10_000, parsedInterval);
   const interval = formatDuration(intervalMs);
-  report.map(analysis.interval ? `${analysisAt}.interval` : `${analysisAt}.interval (default 60s)`, 'spec.strategy.interval', `${interval}: one step and one look per interval${parsedInterval < 10_000 ? ' (Flagger raises anything below 10s to 10s)' : ''}`);
+  report.map(
+    analysis.interval ? `${analysisAt}.interval` : `${analysisAt}.interval (default 60s)`,
+    'spec.strategy.interval',
+    `${interval}: one step and one look per interval${parsedInterval < 10_000 ? ' (Flagger raises anything below 10s to 10s)' : ''}`,
+  );
   const threshold = analysis.threshold && analysis.threshold > 0 ? analysis.threshold : 1;
-  report.map(analysis.threshold ? `${analysisAt}.threshold` : `${analysisAt}.threshold (default 1)`, 'spec.strategy.threshold', `${threshold} failed checks, counted over the whole rollout, before rollback`);
+  report.map(
+    analysis.threshold ? `${analysisAt}.threshold` : `${analysisAt}.threshold (default 1)`,
+    'spec.strategy.threshold',
+    `${threshold} failed checks, counted over the whole rollout, before rollback`,
+  );
   const weights = weightsFor(analysis, analysisAt, report);
 
-  const strategy: NonNullable<RolloutSpecInput['spec']['strategy']> = { ...weights, interval, lookInterval: formatDuration(Math.min(10_000, intervalMs)), threshold, stepWeightPromotion: 0 };
+  const strategy: NonNullable<RolloutSpecInput['spec']['strategy']> = {
+    ...weights,
+    interval,
+    lookInterval: formatDuration(Math.min(10_000, intervalMs)),
+    threshold,
+    stepWeightPromotion: 0,
+  };
   const promotionStep = analysis.stepWeightPromotion ?? 0;
   if (promotionStep > 0) {
     strategy.stepWeightPromotion = promotionStep;
-    report.map(`${analysisAt}.stepWeightPromotion`, 'spec.strategy.stepWeightPromotion', `${promotionStep}: traffic moves back to the promoted primary in steps (without it, Sluice moves it in one step)`);
+    report.map(
+      `${analysisAt}.stepWeightPromotion`,
+      'spec.strategy.stepWeightPromotion',
+      `${promotionStep}: traffic moves back to the promoted primary in steps (without it, Sluice moves it in one step)`,
+    );
   } else if (analysis.stepWeightPromotion !== undefined) {
-    report.map(`${analysisAt}.stepWeightPromotion`, 'spec.strategy.stepWeightPromotion', '0: all traffic to the promoted primary in one step');
+    report.map(
+      `${analysisAt}.stepWeightPromotion`,
+      'spec.strategy.stepWeightPromotion',
+      '0: all traffic to the promoted primary in one step',
+    );
   }
 
   let shadowMs = 0;
@@ -434,7 +595,10 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
     const percentage = analysis.mirrorWeight && analysis.mirrorWeight > 0 ? Math.min(100, analysis.mirrorWeight) : 100;
     shadowMs = (analysis.iterations && analysis.iterations > 0 ? analysis.iterations : 1) * intervalMs;
     if (router.kind === 'UpstreamGroup') {
-      report.drop(`${analysisAt}.mirror`, 'shadowing is set on the route that sends traffic to the group, which the Canary does not name: add spec.router.route and spec.strategy.shadow by hand');
+      report.drop(
+        `${analysisAt}.mirror`,
+        'shadowing is set on the route that sends traffic to the group, which the Canary does not name: add spec.router.route and spec.strategy.shadow by hand',
+      );
     } else {
       strategy.shadow = { percentage, duration: formatDuration(shadowMs) };
       report.change(
@@ -446,30 +610,61 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   }
 
   const prometheusAddress = options.prometheusAddress ?? spec.metricsServer ?? FLAGGER_PROMETHEUS_DEFAULT;
-  if (options.prometheusAddress) report.map('(Flagger -metrics-server flag)', 'spec.analysis.prometheus.address', `${prometheusAddress} (--prometheus)`);
+  if (options.prometheusAddress)
+    report.map('(Flagger -metrics-server flag)', 'spec.analysis.prometheus.address', `${prometheusAddress} (--prometheus)`);
   else if (spec.metricsServer) report.map('spec.metricsServer', 'spec.analysis.prometheus.address', prometheusAddress);
-  else report.change('(Flagger -metrics-server flag)', 'spec.analysis.prometheus.address', `not in the Canary: ${prometheusAddress} assumed (Flagger's default); pass --prometheus URL if yours differs (the Helm chart's is http://flagger-prometheus.<namespace>:9090)`);
+  else
+    report.change(
+      '(Flagger -metrics-server flag)',
+      'spec.analysis.prometheus.address',
+      `not in the Canary: ${prometheusAddress} assumed (Flagger's default); pass --prometheus URL if yours differs (the Helm chart's is http://flagger-prometheus.<namespace>:9090)`,
+    );
 
   const templates = metricTemplatesOf(options.metricTemplates ?? []);
   const metrics: SluiceMetric[] = [];
   (analysis.metrics ?? []).forEach((metric, i) => {
-    const built = metricFor(metric, { at: `${analysisAt}.metrics[${i}]`, canary, names, templates, prometheusAddress, report, index: metrics.length });
+    const built = metricFor(metric, {
+      at: `${analysisAt}.metrics[${i}]`,
+      canary,
+      names,
+      templates,
+      prometheusAddress,
+      report,
+      index: metrics.length,
+    });
     if (built) metrics.push(built);
   });
   if (!metrics.length) {
     metrics.push({ name: 'request-success-rate', thresholdRange: { min: 99 } });
-    report.change(`${analysisAt}.metrics`, 'spec.analysis.metrics[0]', 'no metric Sluice can judge: Flagger then judged pod health and webhooks only; Sluice needs a metric: request-success-rate ≥ 99 set');
+    report.change(
+      `${analysisAt}.metrics`,
+      'spec.analysis.metrics[0]',
+      'no metric Sluice can judge: Flagger then judged pod health and webhooks only; Sluice needs a metric: request-success-rate ≥ 99 set',
+    );
   }
-  report.map('(Flagger analysis)', 'spec.analysis.judge', 'threshold: Flagger\'s semantics (a metric out of range or without data is one failed check)');
+  report.map(
+    '(Flagger analysis)',
+    'spec.analysis.judge',
+    "threshold: Flagger's semantics (a metric out of range or without data is one failed check)",
+  );
   const webhooks = webhooksFor(analysis, analysisAt, report);
   unmappedFields(canary, analysis, analysisAt, report);
 
   const planned = weights.stepWeights?.length ?? Math.floor((weights.maxWeight ?? 50) / (weights.stepWeight ?? 10));
   strategy.deadline = deadlineFor(intervalMs, planned, threshold, shadowMs + deadlineSeconds * 1000);
-  report.change('(no equivalent in Flagger)', 'spec.strategy.deadline', `${strategy.deadline}: Flagger has no overall limit; Sluice rolls back a rollout still running then (twice the planned schedule, at least 2h)`);
+  report.change(
+    '(no equivalent in Flagger)',
+    'spec.strategy.deadline',
+    `${strategy.deadline}: Flagger has no overall limit; Sluice rolls back a rollout still running then (twice the planned schedule, at least 2h)`,
+  );
 
   const cluster = options.cluster ?? { kubeconfigContext: CHANGE_ME };
-  if (!options.cluster) report.change('(the cluster the Canary is in)', 'spec.cluster', `a Canary does not name its cluster: pass --cluster NAME --region R (EKS) or --kube-context CTX; now ${CHANGE_ME}`);
+  if (!options.cluster)
+    report.change(
+      '(the cluster the Canary is in)',
+      'spec.cluster',
+      `a Canary does not name its cluster: pass --cluster NAME --region R (EKS) or --kube-context CTX; now ${CHANGE_ME}`,
+    );
 
   const sluiceSpec: RolloutSpecInput = {
     apiVersion: 'sluice.dev/v1',

@@ -45,7 +45,10 @@ describe('sluice import flagger (command)', () => {
     expect(stderr).toContain(`wrote ${out}`);
     const text = readFileSync(out, 'utf8');
     expect(validateSpec(parse(text)).ok).toBe(true);
-    const header = text.split('\n').filter((l) => l.startsWith('#   ')).join('\n');
+    const header = text
+      .split('\n')
+      .filter((l) => l.startsWith('#   '))
+      .join('\n');
     const spec = parse(text) as { spec: { analysis: { webhooks?: Array<{ name: string }> } } };
     // Whatever Sluice does not run yet is in the header, not in the spec, and the report says so.
     if (stderr.includes('webhooks is not supported yet')) {
@@ -59,7 +62,11 @@ describe('sluice import flagger (command)', () => {
   it('prints one JSON object with --json', async () => {
     const { code, stdout } = await run(fixture('metric-template.yaml'), { json: true });
     expect(code).toBe(0);
-    const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { ok: boolean; spec: { spec: { analysis: { metrics: Array<{ name: string }> } } }; report: { changed: unknown[] } };
+    const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+      ok: boolean;
+      spec: { spec: { analysis: { metrics: Array<{ name: string }> } } };
+      report: { changed: unknown[] };
+    };
     expect(last.ok).toBe(true);
     expect(last.spec.spec.analysis.metrics.map((m) => m.name)).toEqual(['404s percentage', 'queue-lag']);
     expect(last.report.changed.length).toBeGreaterThan(0);

@@ -69,7 +69,9 @@ interface RbacDoc {
  * the binding's namespace; a ClusterRoleBinding grants a ClusterRole everywhere.
  */
 export function policyRulesForGroup(manifests: string, group: string): PolicyRule[] {
-  const docs = parseAllDocuments(manifests).map((doc) => doc.toJS() as RbacDoc | null).filter((doc): doc is RbacDoc => doc !== null);
+  const docs = parseAllDocuments(manifests)
+    .map((doc) => doc.toJS() as RbacDoc | null)
+    .filter((doc): doc is RbacDoc => doc !== null);
   const roles = new Map<string, RbacRule[]>();
   for (const doc of docs) {
     if (doc.kind === 'Role') roles.set(`Role/${doc.metadata?.namespace ?? ''}/${doc.metadata?.name ?? ''}`, doc.rules ?? []);
@@ -80,7 +82,8 @@ export function policyRulesForGroup(manifests: string, group: string): PolicyRul
     if (doc.kind !== 'RoleBinding' && doc.kind !== 'ClusterRoleBinding') continue;
     if (!doc.subjects?.some((s) => s.kind === 'Group' && s.name === group)) continue;
     const bindingNamespace = doc.kind === 'RoleBinding' ? doc.metadata?.namespace : undefined;
-    const roleKey = doc.roleRef?.kind === 'Role' ? `Role/${bindingNamespace ?? ''}/${doc.roleRef.name ?? ''}` : `ClusterRole//${doc.roleRef?.name ?? ''}`;
+    const roleKey =
+      doc.roleRef?.kind === 'Role' ? `Role/${bindingNamespace ?? ''}/${doc.roleRef.name ?? ''}` : `ClusterRole//${doc.roleRef?.name ?? ''}`;
     const rules = roles.get(roleKey);
     if (!rules) throw new Error(`${doc.kind} ${doc.metadata?.name ?? '?'} refers to ${roleKey}, which the manifests do not define`);
     for (const rule of rules) {

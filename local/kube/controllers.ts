@@ -28,7 +28,12 @@ function kindType(apiVersion: string, kind: string): ResourceType {
 
 const UPSTREAM = kindType('gloo.solo.io/v1', 'Upstream');
 const UPSTREAM_GROUP = kindType('gloo.solo.io/v1', 'UpstreamGroup');
-const GLOO_TYPES = [UPSTREAM, UPSTREAM_GROUP, kindType('gateway.solo.io/v1', 'VirtualService'), kindType('gateway.solo.io/v1', 'RouteTable')];
+const GLOO_TYPES = [
+  UPSTREAM,
+  UPSTREAM_GROUP,
+  kindType('gateway.solo.io/v1', 'VirtualService'),
+  kindType('gateway.solo.io/v1', 'RouteTable'),
+];
 /** Gloo's status lag by default: it reports asynchronously, at most about once a second. */
 export const DEFAULT_GLOO_STATUS_LAG_MS = 1000;
 
@@ -122,7 +127,9 @@ export class GlooStatusReporter {
       // Gloo refuses a group whose destinations name an Upstream it does not know.
       const missing = asArray(spec.destinations).flatMap((d, i) => {
         const ref = asRecord(asRecord(asRecord(d).destination).upstream) as Ref;
-        return ref?.name !== undefined && !this.#exists(UPSTREAM, ref, namespace) ? [`destination # ${i + 1}: upstream ${String(ref.name)}.${String(ref.namespace ?? namespace)} not found`] : [];
+        return ref?.name !== undefined && !this.#exists(UPSTREAM, ref, namespace)
+          ? [`destination # ${i + 1}: upstream ${String(ref.name)}.${String(ref.namespace ?? namespace)} not found`]
+          : [];
       });
       if (missing.length > 0) return { state: 'Rejected', reason: missing.join('; ') };
     }
@@ -145,7 +152,9 @@ export class GlooStatusReporter {
     if (kinds.length > 1) return [`several route actions (${kinds.join(', ')}); expected one`];
     const weighted = (destinations: unknown[], what: string): string[] => {
       if (destinations.length === 0) return [`${what} has no destinations`];
-      const total = totalWeight(destinations.map((d) => ({ weight: typeof asRecord(d).weight === 'number' ? (asRecord(d).weight as number) : 0 })));
+      const total = totalWeight(
+        destinations.map((d) => ({ weight: typeof asRecord(d).weight === 'number' ? (asRecord(d).weight as number) : 0 })),
+      );
       return total < 1 ? [`${what}: weighted destinations need a total weight greater than 0`] : [];
     };
     if (action.multi !== undefined) return weighted(asArray(asRecord(action.multi).destinations), 'multi destination');
@@ -256,7 +265,10 @@ export class DeploymentSimulator {
         readyReplicas: available,
         availableReplicas: available,
         unavailableReplicas: replicas - available,
-        conditions: [condition('Available', available >= replicas, 'MinimumReplicasAvailable'), condition('Progressing', true, 'ReplicaSetUpdated')],
+        conditions: [
+          condition('Available', available >= replicas, 'MinimumReplicasAvailable'),
+          condition('Progressing', true, 'ReplicaSetUpdated'),
+        ],
       };
       if (replicas === 0) status = this.#readyStatus(generation, 0);
     } else if (phase === 'stuck') {
@@ -267,7 +279,10 @@ export class DeploymentSimulator {
         readyReplicas: 0,
         availableReplicas: 0,
         unavailableReplicas: replicas,
-        conditions: [condition('Available', replicas === 0, 'MinimumReplicasUnavailable'), condition('Progressing', true, 'ReplicaSetUpdated')],
+        conditions: [
+          condition('Available', replicas === 0, 'MinimumReplicasUnavailable'),
+          condition('Progressing', true, 'ReplicaSetUpdated'),
+        ],
       };
     } else {
       status = this.#readyStatus(generation, replicas);

@@ -75,7 +75,11 @@ export class FaultBook {
     const verb = request?.verb ?? (method === 'GET' ? 'get' : undefined);
     const resource = request ? (request.subresource ? `${request.type.plural}/${request.subresource}` : request.type.plural) : undefined;
     const rule = this.#faults.find(
-      (f) => f.left > 0 && (f.verb === undefined || f.verb === verb) && (f.resource === undefined || f.resource === resource) && (f.name === undefined || f.name === request?.name),
+      (f) =>
+        f.left > 0 &&
+        (f.verb === undefined || f.verb === verb) &&
+        (f.resource === undefined || f.resource === resource) &&
+        (f.name === undefined || f.name === request?.name),
     );
     if (rule) rule.left -= 1;
     return rule;
@@ -83,7 +87,13 @@ export class FaultBook {
 }
 
 /** Answers a request for a fault that answers (status, admission denial); false when the fault only delays. */
-export function answerFault(res: ServerResponse, fault: FaultRule, request: ResourceRequest | undefined, method: string, path: string): boolean {
+export function answerFault(
+  res: ServerResponse,
+  fault: FaultRule,
+  request: ResourceRequest | undefined,
+  method: string,
+  path: string,
+): boolean {
   if (fault.admissionDenial !== undefined) {
     const body = failureStatus(403, '', `admission webhook "gloo.gloo-system.svc" denied the request: ${fault.admissionDenial}`, {
       ...(request?.name ? { name: request.name } : {}),

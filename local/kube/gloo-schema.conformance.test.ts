@@ -56,7 +56,8 @@ function fieldPaths(schema: Schema, path = ''): FieldPath[] {
   }
   for (const variant of nonNull) {
     for (const [key, child] of Object.entries(variant.properties ?? {})) out.push(...fieldPaths(child, join2(path, key)));
-    if (typeof variant.additionalProperties === 'object' && Object.keys(variant.additionalProperties).length > 0) out.push(...fieldPaths(variant.additionalProperties, join2(path, '*')));
+    if (typeof variant.additionalProperties === 'object' && Object.keys(variant.additionalProperties).length > 0)
+      out.push(...fieldPaths(variant.additionalProperties, join2(path, '*')));
     if (variant.items) out.push(...fieldPaths(variant.items, `${path}[]`));
   }
   return out;
@@ -89,7 +90,12 @@ function compareWithCrd(paths: readonly FieldPath[], root: Schema): string[] {
       else if (node.properties && token in node.properties) node = node.properties[token];
       else node = undefined;
       if (!node) break;
-      if (node['x-kubernetes-preserve-unknown-fields'] && !node.properties && !node.items && typeof node.additionalProperties !== 'object') {
+      if (
+        node['x-kubernetes-preserve-unknown-fields'] &&
+        !node.properties &&
+        !node.items &&
+        typeof node.additionalProperties !== 'object'
+      ) {
         opaque = true;
         break;
       }
@@ -105,8 +111,10 @@ function compareWithCrd(paths: readonly FieldPath[], root: Schema): string[] {
       if (!compatible) problems.push(`${field.path}: ours is ${ours}, the CRD says ${theirs.join('|') || 'untyped'}`);
     }
     if (field.nullable && !node.nullable) problems.push(`${field.path}: ours accepts null, the CRD does not`);
-    if (node.minimum !== undefined && (field.minimum === undefined || field.minimum < node.minimum)) problems.push(`${field.path}: ours allows values below the CRD minimum ${node.minimum}`);
-    if (node.maximum !== undefined && (field.maximum === undefined || field.maximum > node.maximum)) problems.push(`${field.path}: ours allows values above the CRD maximum ${node.maximum}`);
+    if (node.minimum !== undefined && (field.minimum === undefined || field.minimum < node.minimum))
+      problems.push(`${field.path}: ours allows values below the CRD minimum ${node.minimum}`);
+    if (node.maximum !== undefined && (field.maximum === undefined || field.maximum > node.maximum))
+      problems.push(`${field.path}: ours allows values above the CRD maximum ${node.maximum}`);
   }
   return problems;
 }
@@ -114,7 +122,14 @@ function compareWithCrd(paths: readonly FieldPath[], root: Schema): string[] {
 describe('the conformance checker', () => {
   it('finds the fields Sluice touches in the project schema', () => {
     const group = touchedPaths('UpstreamGroup').map((f) => f.path);
-    expect(group).toEqual(expect.arrayContaining(['spec.destinations', 'spec.destinations[].weight', 'spec.destinations[].destination.upstream.name', 'spec.destinations[].destination.upstream.namespace']));
+    expect(group).toEqual(
+      expect.arrayContaining([
+        'spec.destinations',
+        'spec.destinations[].weight',
+        'spec.destinations[].destination.upstream.name',
+        'spec.destinations[].destination.upstream.namespace',
+      ]),
+    );
     const vs = touchedPaths('VirtualService').map((f) => f.path);
     expect(vs).toEqual(
       expect.arrayContaining([
@@ -123,7 +138,11 @@ describe('the conformance checker', () => {
         'spec.virtualHost.routes[].options.shadowing.percentage',
       ]),
     );
-    expect(touchedPaths('Upstream').find((f) => f.path === 'spec.kube.servicePort')).toMatchObject({ types: ['integer'], minimum: 0, maximum: 4294967295 });
+    expect(touchedPaths('Upstream').find((f) => f.path === 'spec.kube.servicePort')).toMatchObject({
+      types: ['integer'],
+      minimum: 0,
+      maximum: 4294967295,
+    });
   });
 
   it('reports a path the CRD lacks, an incompatible type, a nullability and a range mismatch', () => {
@@ -132,7 +151,12 @@ describe('the conformance checker', () => {
       properties: {
         spec: {
           type: 'object',
-          properties: { destinations: { type: 'array', items: { type: 'object', properties: { weight: { type: 'string' }, count: { type: 'integer', minimum: 0, maximum: 10 } } } } },
+          properties: {
+            destinations: {
+              type: 'array',
+              items: { type: 'object', properties: { weight: { type: 'string' }, count: { type: 'integer', minimum: 0, maximum: 10 } } },
+            },
+          },
         },
         status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
       },
@@ -161,7 +185,14 @@ if (referenceDir) {
     let parsed: ReturnType<typeof readCrds> | undefined;
     const crds = () => (parsed ??= readCrds());
 
-    function readCrds(): Array<{ spec: { group: string; scope: string; names: { kind: string; plural: string }; versions: Array<{ name: string; served: boolean; schema: { openAPIV3Schema: Schema } }> } }> {
+    function readCrds(): Array<{
+      spec: {
+        group: string;
+        scope: string;
+        names: { kind: string; plural: string };
+        versions: Array<{ name: string; served: boolean; schema: { openAPIV3Schema: Schema } }>;
+      };
+    }> {
       if (!existsSync(dir)) throw new Error(`SLUICE_REFERENCE_DIR is set but ${dir} does not exist`);
       const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
       return files.flatMap((f) =>

@@ -54,7 +54,14 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
       Object.assign(object, pruned);
     }
     const problems = [
-      ...(NAME.test(metadata.name) && metadata.name.length <= 253 ? [] : [{ path: 'metadata.name', message: `"${metadata.name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` }]),
+      ...(NAME.test(metadata.name) && metadata.name.length <= 253
+        ? []
+        : [
+            {
+              path: 'metadata.name',
+              message: `"${metadata.name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+            },
+          ]),
       ...type.validate(object),
     ];
     if (problems.length > 0) throw invalid(type.kind, type.group, metadata.name, problems);
@@ -70,7 +77,12 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
   }
 
   function checkPrecondition(type: ResourceType, current: KubeObject, resourceVersion: unknown): void {
-    if (resourceVersion !== undefined && resourceVersion !== null && resourceVersion !== '' && resourceVersion !== current.metadata.resourceVersion) {
+    if (
+      resourceVersion !== undefined &&
+      resourceVersion !== null &&
+      resourceVersion !== '' &&
+      resourceVersion !== current.metadata.resourceVersion
+    ) {
       throw conflict(type.plural, type.group, current.metadata.name);
     }
   }
@@ -81,13 +93,16 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
     const expected = apiVersionOf(type);
     if (object.apiVersion === undefined) object.apiVersion = expected;
     if (object.kind === undefined) object.kind = type.kind;
-    if (object.apiVersion !== expected) throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${expected})`);
-    if (object.kind !== type.kind) throw badRequest(`the kind in the data (${String(object.kind)}) does not match the expected kind (${type.kind})`);
+    if (object.apiVersion !== expected)
+      throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${expected})`);
+    if (object.kind !== type.kind)
+      throw badRequest(`the kind in the data (${String(object.kind)}) does not match the expected kind (${type.kind})`);
     if (object.metadata.namespace !== undefined && object.metadata.namespace !== namespace) {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     object.metadata.namespace = namespace;
-    if (name !== undefined && object.metadata.name !== name) throw badRequest(`the name of the object (${String(object.metadata.name)}) does not match the name on the URL (${name})`);
+    if (name !== undefined && object.metadata.name !== name)
+      throw badRequest(`the name of the object (${String(object.metadata.name)}) does not match the name on the URL (${name})`);
     return object;
   }
 
@@ -101,7 +116,12 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
       kind: 'Scale',
       metadata: { name, namespace, uid, resourceVersion, creationTimestamp },
       spec: { replicas: spec.replicas ?? 1 },
-      status: { replicas: status.replicas ?? 0, selector: Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') },
+      status: {
+        replicas: status.replicas ?? 0,
+        selector: Object.entries(labels)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(','),
+      },
     };
   }
 
@@ -128,7 +148,8 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
       if (error instanceof PatchError) throw new KubeApiError(422, 'Invalid', error.message);
       throw error;
     }
-    if (!isRecord(result) || !isRecord(result.metadata)) throw new KubeApiError(422, 'Invalid', 'the patched object must be an object with metadata');
+    if (!isRecord(result) || !isRecord(result.metadata))
+      throw new KubeApiError(422, 'Invalid', 'the patched object must be an object with metadata');
     return result as unknown as KubeObject;
   }
 
@@ -159,8 +180,10 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         return answer(200, existing());
       case 'create': {
         const object = checkIdentity(type, await readBody(req), namespace, undefined);
-        if (!object.metadata.name && typeof object.metadata.generateName === 'string') object.metadata.name = `${object.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
-        if (typeof object.metadata.name !== 'string' || object.metadata.name === '') throw invalid(type.kind, type.group, '', [{ path: 'metadata.name', message: 'name or generateName is required' }]);
+        if (!object.metadata.name && typeof object.metadata.generateName === 'string')
+          object.metadata.name = `${object.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
+        if (typeof object.metadata.name !== 'string' || object.metadata.name === '')
+          throw invalid(type.kind, type.group, '', [{ path: 'metadata.name', message: 'name or generateName is required' }]);
         if (store.get(type, namespace, object.metadata.name)) throw alreadyExists(type.plural, type.group, object.metadata.name);
         delete object.metadata.resourceVersion;
         return send(res, 201, commit(type, object, undefined, dryRun));
@@ -177,7 +200,9 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         const rv = object.metadata.resourceVersion;
         if (type.custom && (rv === undefined || rv === '')) {
           // CRDs do not allow unconditional updates (the real server answers exactly this).
-          throw invalid(type.kind, type.group, stored.metadata.name, [{ path: 'metadata.resourceVersion', message: '0x0: must be specified for an update' }]);
+          throw invalid(type.kind, type.group, stored.metadata.name, [
+            { path: 'metadata.resourceVersion', message: '0x0: must be specified for an update' },
+          ]);
         }
         checkPrecondition(type, stored, rv);
         if (subresource === 'status') return answer(200, commit(type, { ...stored, status: object.status }, stored, dryRun, true));
@@ -197,7 +222,8 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         if (patched.metadata.name !== stored.metadata.name || patched.metadata.namespace !== stored.metadata.namespace) {
           throw invalid(type.kind, type.group, stored.metadata.name, [{ path: 'metadata.name', message: 'field is immutable' }]);
         }
-        if (patched.apiVersion !== stored.apiVersion || patched.kind !== stored.kind) throw badRequest('a patch cannot change apiVersion or kind');
+        if (patched.apiVersion !== stored.apiVersion || patched.kind !== stored.kind)
+          throw badRequest('a patch cannot change apiVersion or kind');
         if (subresource === 'status') return answer(200, commit(type, { ...stored, status: patched.status }, stored, dryRun, true));
         return answer(200, commit(type, patched, stored, dryRun));
       }
@@ -219,7 +245,9 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
   function withReplicas(deployment: KubeObject, scale: Record<string, unknown>): KubeObject {
     const replicas = isRecord(scale.spec) ? scale.spec.replicas : undefined;
     if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      throw invalid('Scale', 'autoscaling', deployment.metadata.name, [{ path: 'spec.replicas', message: `${String(replicas)}: must be a whole number >= 0` }]);
+      throw invalid('Scale', 'autoscaling', deployment.metadata.name, [
+        { path: 'spec.replicas', message: `${String(replicas)}: must be a whole number >= 0` },
+      ]);
     }
     return { ...deployment, spec: { ...(isRecord(deployment.spec) ? deployment.spec : {}), replicas } };
   }

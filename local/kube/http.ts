@@ -57,7 +57,10 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
 /** `a=b,c!=d,e` → a predicate over labels (the equality-based selector forms). */
 export function labelMatcher(selector: string | null): (labels: Record<string, unknown>) => boolean {
   if (!selector) return () => true;
-  const terms = selector.split(',').map((t) => t.trim()).filter(Boolean);
+  const terms = selector
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return (labels) =>
     terms.every((term) => {
       const [key, value] = term.includes('!=') ? term.split('!=') : term.split(/==?/);
@@ -90,7 +93,8 @@ export function parse(method: string, url: URL): Parsed {
     throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
   };
   if (method === 'GET') {
-    if (url.pathname === '/version') return answer({ major: '1', minor: '33', gitVersion: 'v1.33.0-sluice-stand-in', platform: `${process.platform}/${process.arch}` });
+    if (url.pathname === '/version')
+      return answer({ major: '1', minor: '33', gitVersion: 'v1.33.0-sluice-stand-in', platform: `${process.platform}/${process.arch}` });
     if (['/healthz', '/readyz', '/livez'].includes(url.pathname)) return answer('ok');
     if (url.pathname === '/api') return answer({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
     if (url.pathname === '/api/v1') return answer({ kind: 'APIResourceList', groupVersion: 'v1', resources: [] });

@@ -36,7 +36,12 @@ describe('jsonPatch (RFC 6902)', () => {
   });
 
   it('rejects the whole patch when a test fails or a path is missing, leaving the input unchanged', () => {
-    expect(() => jsonPatch(doc, [{ op: 'replace', path: '/spec/destinations/0/w', value: 5 }, { op: 'test', path: '/spec/destinations/1/w', value: 3 }])).toThrow(PatchError);
+    expect(() =>
+      jsonPatch(doc, [
+        { op: 'replace', path: '/spec/destinations/0/w', value: 5 },
+        { op: 'test', path: '/spec/destinations/1/w', value: 3 },
+      ]),
+    ).toThrow(PatchError);
     expect(() => jsonPatch(doc, [{ op: 'replace', path: '/spec/missing', value: 1 }])).toThrow(/does not exist/);
     expect(() => jsonPatch(doc, [{ op: 'remove', path: '/spec/destinations/2' }])).toThrow(/out of range/);
     expect(doc).toEqual({ spec: { destinations: [{ w: 1 }, { w: 2 }], 'a/b': 1, 't~x': 2 } });

@@ -50,8 +50,10 @@ export function parseJsonPatch(body: unknown): JsonPatchOperation[] {
     if (!isObject(op) || typeof op.op !== 'string' || !OPS.has(op.op) || typeof op.path !== 'string') {
       throw new PatchError(`operation ${i}: expected { op: add|remove|replace|move|copy|test, path: string }`);
     }
-    if ((op.op === 'move' || op.op === 'copy') && typeof op.from !== 'string') throw new PatchError(`operation ${i}: "${op.op}" needs "from"`);
-    if ((op.op === 'add' || op.op === 'replace' || op.op === 'test') && !('value' in op)) throw new PatchError(`operation ${i}: "${op.op}" needs "value"`);
+    if ((op.op === 'move' || op.op === 'copy') && typeof op.from !== 'string')
+      throw new PatchError(`operation ${i}: "${op.op}" needs "from"`);
+    if ((op.op === 'add' || op.op === 'replace' || op.op === 'test') && !('value' in op))
+      throw new PatchError(`operation ${i}: "${op.op}" needs "value"`);
     return op as unknown as JsonPatchOperation;
   });
 }
@@ -154,7 +156,8 @@ export function jsonPatch(document: Json, operations: ReadonlyArray<JsonPatchOpe
         doc = addAt(doc, op.path, getAt(doc, op.from as string));
         break;
       case 'test':
-        if (!deepEqual(getAt(doc, op.path), op.value as Json)) throw new PatchError(`test operation failed: "${op.path}" does not hold the expected value`);
+        if (!deepEqual(getAt(doc, op.path), op.value as Json))
+          throw new PatchError(`test operation failed: "${op.path}" does not hold the expected value`);
         break;
       default: {
         const never: never = op.op;

@@ -23,7 +23,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function pruneValue(value: unknown, schema: StructuralSchema, path: string, dropped: string[]): unknown {
-  if (Array.isArray(value)) return schema.items ? value.map((item, i) => pruneValue(item, schema.items as StructuralSchema, `${path}[${i}]`, dropped)) : value;
+  if (Array.isArray(value))
+    return schema.items ? value.map((item, i) => pruneValue(item, schema.items as StructuralSchema, `${path}[${i}]`, dropped)) : value;
   if (!isRecord(value)) return value;
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const out: Record<string, unknown> = {};
@@ -50,7 +51,10 @@ export function loadCrdSchemas(dir: string, files: readonly string[], version = 
   const out: Record<string, StructuralSchema> = {};
   for (const file of files) {
     for (const document of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      const crd = document.toJSON() as { kind?: string; spec?: { names?: { kind?: string }; versions?: Array<{ name: string; schema?: { openAPIV3Schema?: StructuralSchema } }> } } | null;
+      const crd = document.toJSON() as {
+        kind?: string;
+        spec?: { names?: { kind?: string }; versions?: Array<{ name: string; schema?: { openAPIV3Schema?: StructuralSchema } }> };
+      } | null;
       const kind = crd?.spec?.names?.kind;
       const schema = crd?.spec?.versions?.find((v) => v.name === version)?.schema?.openAPIV3Schema;
       if (crd?.kind === 'CustomResourceDefinition' && kind && schema) out[kind] = schema;

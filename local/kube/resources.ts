@@ -33,7 +33,10 @@ export interface ResourceType {
 function issues(result: z.ZodSafeParseResult<unknown>): Problem[] {
   if (result.success) return [];
   return result.error.issues.map((issue) => ({
-    path: issue.path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), ''),
+    path: issue.path.reduce<string>(
+      (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)),
+      '',
+    ),
     message: issue.message,
   }));
 }
@@ -46,7 +49,9 @@ const deploymentSchema = z.looseObject({
     replicas: int32.optional(),
     selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()).optional() }),
     template: z.looseObject({
-      metadata: z.looseObject({ labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional() }).optional(),
+      metadata: z
+        .looseObject({ labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional() })
+        .optional(),
       spec: z.looseObject({ containers: z.array(z.looseObject({ name: z.string().min(1) })).min(1) }),
     }),
   }),
@@ -157,8 +162,22 @@ export function apiResourceList(group: string, version: string): unknown {
     groupVersion: `${group}/${version}`,
     resources: types.flatMap((t) => [
       { name: t.plural, singularName: t.singular, namespaced: true, kind: t.kind, verbs: VERBS, shortNames: t.shortNames },
-      ...(t.statusSubresource ? [{ name: `${t.plural}/status`, singularName: '', namespaced: true, kind: t.kind, verbs: ['get', 'patch', 'update'] }] : []),
-      ...(t.scale ? [{ name: `${t.plural}/scale`, singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] }] : []),
+      ...(t.statusSubresource
+        ? [{ name: `${t.plural}/status`, singularName: '', namespaced: true, kind: t.kind, verbs: ['get', 'patch', 'update'] }]
+        : []),
+      ...(t.scale
+        ? [
+            {
+              name: `${t.plural}/scale`,
+              singularName: '',
+              namespaced: true,
+              group: 'autoscaling',
+              version: 'v1',
+              kind: 'Scale',
+              verbs: ['get', 'patch', 'update'],
+            },
+          ]
+        : []),
     ]),
   };
 }

@@ -6,7 +6,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiException, AppsV1Api, AutoscalingV2Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  AutoscalingV2Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+} from '@kubernetes/client-node';
 import { startKubeStandIn, type KubeObject, type KubeStandIn } from './stand-in.ts';
 import { loadCrdSchemas } from './prune.ts';
 
@@ -17,7 +26,12 @@ const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 function upstream(name: string): KubeObject {
-  return { apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name, namespace: NS }, spec: { kube: { serviceName: name, serviceNamespace: 'default', servicePort: 9898 } } };
+  return {
+    apiVersion: 'gloo.solo.io/v1',
+    kind: 'Upstream',
+    metadata: { name, namespace: NS },
+    spec: { kube: { serviceName: name, serviceNamespace: 'default', servicePort: 9898 } },
+  };
 }
 
 function group(weights: Record<string, number>, name = 'podinfo'): KubeObject {
@@ -25,15 +39,26 @@ function group(weights: Record<string, number>, name = 'podinfo'): KubeObject {
     apiVersion: 'gloo.solo.io/v1',
     kind: 'UpstreamGroup',
     metadata: { name, namespace: NS },
-    spec: { destinations: Object.entries(weights).map(([up, weight]) => ({ destination: { upstream: { name: up, namespace: NS } }, weight })) },
+    spec: {
+      destinations: Object.entries(weights).map(([up, weight]) => ({ destination: { upstream: { name: up, namespace: NS } }, weight })),
+    },
   };
 }
 
 function virtualService(name: string, routes: unknown[]): KubeObject {
-  return { apiVersion: 'gateway.solo.io/v1', kind: 'VirtualService', metadata: { name, namespace: NS }, spec: { virtualHost: { domains: ['*'], routes } } };
+  return {
+    apiVersion: 'gateway.solo.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace: NS },
+    spec: { virtualHost: { domains: ['*'], routes } },
+  };
 }
 
-const toGroup = (name = 'podinfo') => ({ name: 'main', matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name, namespace: NS } } });
+const toGroup = (name = 'podinfo') => ({
+  name: 'main',
+  matchers: [{ prefix: '/' }],
+  routeAction: { upstreamGroup: { name, namespace: NS } },
+});
 
 function deployment(name: string, replicas = 2, image = 'podinfo:6.0.0'): KubeObject {
   return {
@@ -48,10 +73,15 @@ function deployment(name: string, replicas = 2, image = 'podinfo:6.0.0'): KubeOb
   };
 }
 
-type Group = KubeObject & { spec: { destinations: Array<{ destination: { upstream: { name: string } }; weight: number }> }; status?: { statuses?: Record<string, { state?: string; reason?: string }> } };
+type Group = KubeObject & {
+  spec: { destinations: Array<{ destination: { upstream: { name: string } }; weight: number }> };
+  status?: { statuses?: Record<string, { state?: string; reason?: string }> };
+};
 
 /** The error client-node threw, with the server's Status body parsed. */
-async function failure(promise: Promise<unknown>): Promise<{ code: number; status: { reason: string; message: string; code: number; details?: { causes?: Array<{ field?: string }> } } }> {
+async function failure(
+  promise: Promise<unknown>,
+): Promise<{ code: number; status: { reason: string; message: string; code: number; details?: { causes?: Array<{ field?: string }> } } }> {
   try {
     await promise;
   } catch (error) {
@@ -91,56 +121,118 @@ afterEach(async () => {
 
 describe('custom objects (CRUD)', () => {
   it('creates, reads, lists, replaces and deletes an UpstreamGroup', async () => {
-    const created = (await custom.createNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', body: group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }) })) as Group;
+    const created = (await custom.createNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      body: group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }),
+    })) as Group;
     expect(created.metadata.resourceVersion).toMatch(/^\d+$/);
     expect(created.metadata.generation).toBe(1);
     // Gloo's status write bumps the resourceVersion a few ms later: read after it.
     await eventually(() => (api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo') as Group).status?.statuses?.[NS], 'the Gloo status');
 
-    const read = (await custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' })) as Group;
+    const read = (await custom.getNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      name: 'podinfo',
+    })) as Group;
     expect(read.spec.destinations.map((d) => d.weight)).toEqual([100, 0]);
 
-    const list = (await custom.listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups' })) as { items: Group[]; metadata: { resourceVersion: string } };
+    const list = (await custom.listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups' })) as {
+      items: Group[];
+      metadata: { resourceVersion: string };
+    };
     expect(list.items.map((i) => i.metadata.name)).toEqual(['podinfo']);
     expect(Number(list.metadata.resourceVersion)).toBeGreaterThanOrEqual(Number(created.metadata.resourceVersion));
 
     read.spec.destinations[1]!.weight = 10;
     read.spec.destinations[0]!.weight = 90;
-    const replaced = (await custom.replaceNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: read })) as Group;
+    const replaced = (await custom.replaceNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      name: 'podinfo',
+      body: read,
+    })) as Group;
     expect(replaced.spec.destinations.map((d) => d.weight)).toEqual([90, 10]);
     expect(replaced.metadata.generation).toBe(2);
     expect(Number(replaced.metadata.resourceVersion)).toBeGreaterThan(Number(read.metadata.resourceVersion));
 
     await custom.deleteNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' });
-    const gone = await failure(custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' }));
+    const gone = await failure(
+      custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' }),
+    );
     expect(gone.code).toBe(404);
   });
 
   it('answers a missing object with a NotFound Status like the real server', async () => {
-    const { code, status } = await failure(custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'nope' }));
+    const { code, status } = await failure(
+      custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'nope' }),
+    );
     expect(code).toBe(404);
-    expect(status).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: 'upstreamgroups.gloo.solo.io "nope" not found', details: { name: 'nope', group: G, kind: 'upstreamgroups' } });
+    expect(status).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'NotFound',
+      code: 404,
+      message: 'upstreamgroups.gloo.solo.io "nope" not found',
+      details: { name: 'nope', group: G, kind: 'upstreamgroups' },
+    });
   });
 
   it('lists across namespaces, and stores nothing on a dry run', async () => {
     api.apply({ ...upstream('elsewhere'), metadata: { name: 'elsewhere', namespace: 'other' } });
     const all = (await custom.listClusterCustomObject({ group: G, version: 'v1', plural: 'upstreams' })) as { items: KubeObject[] };
-    expect(all.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`)).toEqual(['gloo-system/podinfo-canary', 'gloo-system/podinfo-primary', 'other/elsewhere']);
+    expect(all.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`)).toEqual([
+      'gloo-system/podinfo-canary',
+      'gloo-system/podinfo-primary',
+      'other/elsewhere',
+    ]);
 
-    const dry = (await custom.createNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', body: group({ 'podinfo-primary': 1 }), dryRun: 'All' })) as KubeObject;
+    const dry = (await custom.createNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      body: group({ 'podinfo-primary': 1 }),
+      dryRun: 'All',
+    })) as KubeObject;
     expect(dry.metadata.name).toBe('podinfo');
     expect(api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo')).toBeUndefined();
   });
 
   it('refuses to create an object that exists with AlreadyExists', async () => {
-    const { code, status } = await failure(custom.createNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams', body: upstream('podinfo-primary') }));
+    const { code, status } = await failure(
+      custom.createNamespacedCustomObject({
+        group: G,
+        version: 'v1',
+        namespace: NS,
+        plural: 'upstreams',
+        body: upstream('podinfo-primary'),
+      }),
+    );
     expect(code).toBe(409);
     expect(status.reason).toBe('AlreadyExists');
   });
 
   it('refuses a PUT of a custom resource without resourceVersion (CRDs allow no unconditional update)', async () => {
     api.apply(group({ 'podinfo-primary': 100 }));
-    const { code, status } = await failure(custom.replaceNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: group({ 'podinfo-primary': 50 }) }));
+    const { code, status } = await failure(
+      custom.replaceNamespacedCustomObject({
+        group: G,
+        version: 'v1',
+        namespace: NS,
+        plural: 'upstreamgroups',
+        name: 'podinfo',
+        body: group({ 'podinfo-primary': 50 }),
+      }),
+    );
     expect(code).toBe(422);
     expect(status.details?.causes?.[0]?.field).toBe('metadata.resourceVersion');
   });
@@ -153,7 +245,10 @@ describe('patch', () => {
 
   it('replaces the whole destinations array on a merge patch (RFC 7386)', async () => {
     const body = { spec: { destinations: [{ destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: 100 }] } };
-    const patched = (await custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, mergePatch)) as Group;
+    const patched = (await custom.patchNamespacedCustomObject(
+      { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+      mergePatch,
+    )) as Group;
     expect(patched.spec.destinations).toEqual([{ destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: 100 }]);
   });
 
@@ -163,17 +258,28 @@ describe('patch', () => {
       { op: 'replace', path: '/spec/destinations/0/weight', value: 95 },
       { op: 'replace', path: '/spec/destinations/1/weight', value: 5 },
     ];
-    const patched = (await custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch)) as Group;
+    const patched = (await custom.patchNamespacedCustomObject(
+      { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+      jsonPatch,
+    )) as Group;
     expect(patched.spec.destinations.map((d) => d.weight)).toEqual([95, 5]);
 
-    const stale = await failure(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch));
+    const stale = await failure(
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+        jsonPatch,
+      ),
+    );
     expect(stale.code).toBe(422);
     expect(api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo')?.spec).toEqual(patched.spec);
   });
 
   it('answers a strategic merge patch of a custom resource with 415, as the real server does', async () => {
     const { code, status } = await failure(
-      custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: { spec: {} } }, strategicPatch),
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: { spec: {} } },
+        strategicPatch,
+      ),
     );
     expect(code).toBe(415);
     expect(status.reason).toBe('UnsupportedMediaType');
@@ -182,14 +288,33 @@ describe('patch', () => {
   it('answers 409 Conflict to a patch carrying a stale resourceVersion, and keeps the weights', async () => {
     // Gloo's status write also bumps the resourceVersion: read after it has settled.
     await eventually(() => (api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo') as Group).status?.statuses?.[NS], 'the Gloo status');
-    const read = (await custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' })) as Group;
+    const read = (await custom.getNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      name: 'podinfo',
+    })) as Group;
     const patch = (canary: number) => ({
       metadata: { resourceVersion: read.metadata.resourceVersion },
-      spec: { destinations: [{ destination: { upstream: { name: 'podinfo-primary', namespace: NS } }, weight: 100 - canary }, { destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: canary }] },
+      spec: {
+        destinations: [
+          { destination: { upstream: { name: 'podinfo-primary', namespace: NS } }, weight: 100 - canary },
+          { destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: canary },
+        ],
+      },
     });
-    await custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: patch(5) }, mergePatch);
+    await custom.patchNamespacedCustomObject(
+      { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: patch(5) },
+      mergePatch,
+    );
 
-    const { code, status } = await failure(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: patch(50) }, mergePatch));
+    const { code, status } = await failure(
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: patch(50) },
+        mergePatch,
+      ),
+    );
     expect(code).toBe(409);
     expect(status).toMatchObject({ reason: 'Conflict', details: { name: 'podinfo', kind: 'upstreamgroups' } });
     expect((api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo') as Group).spec.destinations.map((d) => d.weight)).toEqual([95, 5]);
@@ -202,8 +327,20 @@ describe('validation with the project Gloo schema', () => {
   });
 
   it('refuses a weight that is not a uint32 with 422 naming the field', async () => {
-    const body = { spec: { destinations: [{ destination: { upstream: { name: 'podinfo-primary', namespace: NS } }, weight: -1 }, { destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: 'ten' }] } };
-    const { code, status } = await failure(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, mergePatch));
+    const body = {
+      spec: {
+        destinations: [
+          { destination: { upstream: { name: 'podinfo-primary', namespace: NS } }, weight: -1 },
+          { destination: { upstream: { name: 'podinfo-canary', namespace: NS } }, weight: 'ten' },
+        ],
+      },
+    };
+    const { code, status } = await failure(
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+        mergePatch,
+      ),
+    );
     expect(code).toBe(422);
     expect(status.reason).toBe('Invalid');
     expect(status.details?.causes?.map((c) => c.field)).toEqual(['spec.destinations[0].weight', 'spec.destinations[1].weight']);
@@ -213,14 +350,22 @@ describe('validation with the project Gloo schema', () => {
     // The CRDs' structural schemas (solo-io/gloo install/helm/gloo/crds, generated by solo-kit) type
     // the fields but carry no minItems or oneOf: the API server stores these, Gloo rejects them later.
     const zero = [{ op: 'replace', path: '/spec/destinations/0/weight', value: 0 }];
-    await expect(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: zero }, jsonPatch)).resolves.toBeDefined();
+    await expect(
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: zero },
+        jsonPatch,
+      ),
+    ).resolves.toBeDefined();
     expect(() => api.apply({ ...group({}), metadata: { name: 'empty', namespace: NS } })).not.toThrow();
     const both = { upstreamGroup: { name: 'podinfo', namespace: NS }, single: { upstream: { name: 'podinfo-primary', namespace: NS } } };
     expect(() => api.apply(virtualService('both', [{ name: 'main', matchers: [{ prefix: '/' }], routeAction: both }]))).not.toThrow();
   });
 
   it('lets unknown fields through untouched', () => {
-    const stored = api.apply({ ...upstream('extra'), spec: { kube: { serviceName: 'x', servicePort: 80, selector: { app: 'x' } }, healthChecks: [{ timeout: '1s' }] } });
+    const stored = api.apply({
+      ...upstream('extra'),
+      spec: { kube: { serviceName: 'x', servicePort: 80, selector: { app: 'x' } }, healthChecks: [{ timeout: '1s' }] },
+    });
     expect(stored.spec).toEqual({ kube: { serviceName: 'x', servicePort: 80, selector: { app: 'x' } }, healthChecks: [{ timeout: '1s' }] });
   });
 
@@ -240,7 +385,17 @@ describe('validation with the project Gloo schema', () => {
                 properties: {
                   destinations: {
                     type: 'array',
-                    items: { type: 'object', properties: { destination: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, options: { type: 'object', properties: { headerManipulation: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }, weight: { type: 'integer' } } },
+                    items: {
+                      type: 'object',
+                      properties: {
+                        destination: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                        options: {
+                          type: 'object',
+                          properties: { headerManipulation: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+                        },
+                        weight: { type: 'integer' },
+                      },
+                    },
                   },
                 },
               },
@@ -255,11 +410,26 @@ describe('validation with the project Gloo schema', () => {
         kind: 'UpstreamGroup',
         metadata: { name: 'podinfo', namespace: NS, labels: { team: 'a' } },
         spec: {
-          destinations: [{ destination: { upstream: { name: 'a', namespace: NS } }, weight: 100, wieght: 5, options: { headerManipulation: { requestHeadersToRemove: ['x'] } } }],
+          destinations: [
+            {
+              destination: { upstream: { name: 'a', namespace: NS } },
+              weight: 100,
+              wieght: 5,
+              options: { headerManipulation: { requestHeadersToRemove: ['x'] } },
+            },
+          ],
           typo: true,
         },
       });
-      expect(stored.spec).toEqual({ destinations: [{ destination: { upstream: { name: 'a', namespace: NS } }, weight: 100, options: { headerManipulation: { requestHeadersToRemove: ['x'] } } }] });
+      expect(stored.spec).toEqual({
+        destinations: [
+          {
+            destination: { upstream: { name: 'a', namespace: NS } },
+            weight: 100,
+            options: { headerManipulation: { requestHeadersToRemove: ['x'] } },
+          },
+        ],
+      });
       expect(stored.metadata.labels).toEqual({ team: 'a' });
     } finally {
       await pruning.close();
@@ -275,15 +445,25 @@ describe('RBAC', () => {
   it('refuses with 403 what a restricted token is not allowed, and allows what it is', async () => {
     api.apply(group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }));
     api.apply(group({ 'podinfo-primary': 100 }, 'other'));
-    api.addToken('sluice', [{ verbs: ['get', 'patch'], apiGroups: [G], resources: ['upstreamgroups'], resourceNames: ['podinfo'], namespaces: [NS] }]);
+    api.addToken('sluice', [
+      { verbs: ['get', 'patch'], apiGroups: [G], resources: ['upstreamgroups'], resourceNames: ['podinfo'], namespaces: [NS] },
+    ]);
     const restricted = api.kubeConfig('sluice').makeApiClient(CustomObjectsApi);
 
-    await expect(restricted.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' })).resolves.toMatchObject({ metadata: { name: 'podinfo' } });
-    const other = await failure(restricted.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'other' }));
+    await expect(
+      restricted.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' }),
+    ).resolves.toMatchObject({ metadata: { name: 'podinfo' } });
+    const other = await failure(
+      restricted.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'other' }),
+    );
     expect(other.code).toBe(403);
     expect(other.status).toMatchObject({ reason: 'Forbidden', code: 403 });
-    expect(other.status.message).toContain('cannot get resource "upstreamgroups" in API group "gloo.solo.io" in the namespace "gloo-system"');
-    const remove = await failure(restricted.deleteNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' }));
+    expect(other.status.message).toContain(
+      'cannot get resource "upstreamgroups" in API group "gloo.solo.io" in the namespace "gloo-system"',
+    );
+    const remove = await failure(
+      restricted.deleteNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' }),
+    );
     expect(remove.code).toBe(403);
     expect(api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, 'podinfo')).toBeDefined();
   });
@@ -306,7 +486,17 @@ describe('watch', () => {
       () => {},
     );
     const created = api.apply(group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }));
-    await custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 1 }] }, jsonPatch);
+    await custom.patchNamespacedCustomObject(
+      {
+        group: G,
+        version: 'v1',
+        namespace: NS,
+        plural: 'upstreamgroups',
+        name: 'podinfo',
+        body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 1 }],
+      },
+      jsonPatch,
+    );
     await custom.deleteNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' });
     await eventually(() => (events.some((e) => e.type === 'DELETED') ? true : undefined), 'the DELETED event');
     controller.abort();
@@ -316,7 +506,12 @@ describe('watch', () => {
     expect(events.at(-1)?.type).toBe('DELETED');
 
     const resumed: string[] = [];
-    const again = await watch.watch(`/apis/${G}/v1/namespaces/${NS}/upstreamgroups`, { resourceVersion: created.metadata.resourceVersion }, (type) => resumed.push(type), () => {});
+    const again = await watch.watch(
+      `/apis/${G}/v1/namespaces/${NS}/upstreamgroups`,
+      { resourceVersion: created.metadata.resourceVersion },
+      (type) => resumed.push(type),
+      () => {},
+    );
     await eventually(() => (resumed.includes('DELETED') ? true : undefined), 'the replayed DELETED event');
     again.abort();
     expect(resumed[0]).toBe('MODIFIED');
@@ -324,7 +519,12 @@ describe('watch', () => {
 
   it('starts a watch without resourceVersion with the current objects', async () => {
     const seen: string[] = [];
-    const controller = await new Watch(api.kubeConfig()).watch(`/apis/${G}/v1/namespaces/${NS}/upstreams`, {}, (type, object: KubeObject) => seen.push(`${type} ${object.metadata.name}`), () => {});
+    const controller = await new Watch(api.kubeConfig()).watch(
+      `/apis/${G}/v1/namespaces/${NS}/upstreams`,
+      {},
+      (type, object: KubeObject) => seen.push(`${type} ${object.metadata.name}`),
+      () => {},
+    );
     await eventually(() => (seen.length >= 2 ? true : undefined), 'the synthetic ADDED events');
     controller.abort();
     expect(seen.slice(0, 2)).toEqual(['ADDED podinfo-canary', 'ADDED podinfo-primary']);
@@ -355,9 +555,14 @@ describe('watch', () => {
 
   it('ends the watch when the stand-in closes, so watchers notice', async () => {
     let ended = false;
-    await new Watch(api.kubeConfig()).watch(`/apis/${G}/v1/namespaces/${NS}/upstreams`, {}, () => {}, () => {
-      ended = true;
-    });
+    await new Watch(api.kubeConfig()).watch(
+      `/apis/${G}/v1/namespaces/${NS}/upstreams`,
+      {},
+      () => {},
+      () => {
+        ended = true;
+      },
+    );
     await api.close();
     await eventually(() => (ended ? true : undefined), 'the watch to end');
     api = await startKubeStandIn(); // for afterEach
@@ -368,7 +573,13 @@ describe('Gloo status reporter', () => {
   const state = (name = 'podinfo') => (api.get('gloo.solo.io/v1', 'UpstreamGroup', NS, name) as Group | undefined)?.status?.statuses?.[NS];
 
   it('marks a valid group Accepted shortly after it is written', async () => {
-    await custom.createNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', body: group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }) });
+    await custom.createNamespacedCustomObject({
+      group: G,
+      version: 'v1',
+      namespace: NS,
+      plural: 'upstreamgroups',
+      body: group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }),
+    });
     const status = await eventually(() => state(), 'a status');
     expect(status).toEqual({ state: 'Accepted', reportedBy: 'gloo' });
   });
@@ -412,7 +623,11 @@ describe('Gloo status reporter', () => {
 
   it('rejects a route naming several route actions (a protobuf oneof) in its VirtualService status', async () => {
     api.apply(group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }));
-    api.apply(virtualService('both', [{ ...toGroup(), routeAction: { ...toGroup().routeAction, single: { upstream: { name: 'podinfo-primary', namespace: NS } } } }]));
+    api.apply(
+      virtualService('both', [
+        { ...toGroup(), routeAction: { ...toGroup().routeAction, single: { upstream: { name: 'podinfo-primary', namespace: NS } } } },
+      ]),
+    );
     const vsState = () => (api.get('gateway.solo.io/v1', 'VirtualService', NS, 'both') as Group | undefined)?.status?.statuses?.[NS];
     const rejected = await eventually(() => (vsState()?.state === 'Rejected' ? vsState() : undefined), 'Rejected');
     expect(rejected.reason).toBe('route 0: several route actions (single, upstreamGroup); expected one');
@@ -430,9 +645,15 @@ describe('Gloo status reporter', () => {
 });
 
 describe('Deployment simulator', () => {
-  type Deployment = { metadata: { generation?: number }; spec?: { replicas?: number }; status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; readyReplicas?: number } };
+  type Deployment = {
+    metadata: { generation?: number };
+    spec?: { replicas?: number };
+    status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; readyReplicas?: number };
+  };
   const ready = (d: Deployment) =>
-    d.status?.observedGeneration === d.metadata.generation && d.status?.updatedReplicas === d.spec?.replicas && d.status?.availableReplicas === d.spec?.replicas;
+    d.status?.observedGeneration === d.metadata.generation &&
+    d.status?.updatedReplicas === d.spec?.replicas &&
+    d.status?.availableReplicas === d.spec?.replicas;
 
   it('brings a changed Deployment to ready after the delay, not before', async () => {
     await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('podinfo-primary', 2) as never });
@@ -443,20 +664,38 @@ describe('Deployment simulator', () => {
     expect(first.status?.readyReplicas).toBe(2);
 
     await apps.patchNamespacedDeployment(
-      { namespace: 'default', name: 'podinfo-primary', body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'podinfo:6.1.0' }] } } } } },
+      {
+        namespace: 'default',
+        name: 'podinfo-primary',
+        body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'podinfo:6.1.0' }] } } } },
+      },
       strategicPatch,
     );
     const during = (await apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary' })) as Deployment;
     expect(during.metadata.generation).toBe(2);
     expect(ready(during)).toBe(false);
-    await eventually(async () => (ready((await apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary' })) as Deployment) ? true : undefined), 'the second rollout');
+    await eventually(
+      async () =>
+        ready((await apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary' })) as Deployment) ? true : undefined,
+      'the second rollout',
+    );
   });
 
   it('keeps a never-ready Deployment unready: updated pods never become available', async () => {
     api.apply(deployment('podinfo-primary', 3));
-    await eventually(() => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-primary') as Deployment) ? true : undefined), 'first rollout');
+    await eventually(
+      () => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-primary') as Deployment) ? true : undefined),
+      'first rollout',
+    );
     api.deployments.neverReady('default', 'podinfo-primary');
-    await apps.patchNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary', body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'podinfo:bad' }] }, jsonPatch);
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: 'default',
+        name: 'podinfo-primary',
+        body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'podinfo:bad' }],
+      },
+      jsonPatch,
+    );
     const stuck = await eventually(() => {
       const d = api.get('apps/v1', 'Deployment', 'default', 'podinfo-primary') as Deployment;
       return d.status?.observedGeneration === 2 && d.status.updatedReplicas === 3 ? d : undefined;
@@ -472,24 +711,46 @@ describe('Deployment simulator', () => {
     expect(scale.spec?.replicas).toBe(2);
     expect(scale.kind).toBe('Scale');
 
-    await apps.patchNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo-canary', body: { spec: { replicas: 0 } } }, mergePatch);
+    await apps.patchNamespacedDeploymentScale(
+      { namespace: 'default', name: 'podinfo-canary', body: { spec: { replicas: 0 } } },
+      mergePatch,
+    );
     expect((api.get('apps/v1', 'Deployment', 'default', 'podinfo-canary') as Deployment).spec?.replicas).toBe(0);
     // The controller's status writes bump the resourceVersion too: read once it has settled.
-    await eventually(() => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-canary') as Deployment) ? true : undefined), 'scaled to 0');
+    await eventually(
+      () => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-canary') as Deployment) ? true : undefined),
+      'scaled to 0',
+    );
 
     const current = await apps.readNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo-canary' });
-    const replaced = await apps.replaceNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo-canary', body: { ...current, spec: { replicas: 4 } } });
+    const replaced = await apps.replaceNamespacedDeploymentScale({
+      namespace: 'default',
+      name: 'podinfo-canary',
+      body: { ...current, spec: { replicas: 4 } },
+    });
     expect(replaced.spec?.replicas).toBe(4);
-    await eventually(() => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-canary') as Deployment) ? true : undefined), 'scaled to 4');
+    await eventually(
+      () => (ready(api.get('apps/v1', 'Deployment', 'default', 'podinfo-canary') as Deployment) ? true : undefined),
+      'scaled to 4',
+    );
 
-    const stale = await failure(apps.replaceNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo-canary', body: { ...current, spec: { replicas: 1 } } }));
+    const stale = await failure(
+      apps.replaceNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo-canary', body: { ...current, spec: { replicas: 1 } } }),
+    );
     expect(stale.code).toBe(409);
   });
 
   it('keeps status out of reach of writes to the main resource', async () => {
-    api.apply({ ...deployment('podinfo-primary', 1), status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } });
+    api.apply({
+      ...deployment('podinfo-primary', 1),
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 },
+    });
     const d = await apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary' });
-    const replaced = await apps.replaceNamespacedDeployment({ namespace: 'default', name: 'podinfo-primary', body: { ...d, status: { availableReplicas: 99 } } });
+    const replaced = await apps.replaceNamespacedDeployment({
+      namespace: 'default',
+      name: 'podinfo-primary',
+      body: { ...d, status: { availableReplicas: 99 } },
+    });
     expect(replaced.status?.availableReplicas).toBe(1);
   });
 
@@ -506,7 +767,8 @@ describe('Deployment simulator', () => {
 });
 
 describe('faults', () => {
-  const getGroup = () => custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' });
+  const getGroup = () =>
+    custom.getNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo' });
 
   beforeEach(() => {
     api.apply(group({ 'podinfo-primary': 100, 'podinfo-canary': 0 }));
@@ -514,7 +776,18 @@ describe('faults', () => {
 
   it('answers 5xx with a Status body for the matching requests, `times` times', async () => {
     api.faults.add({ verb: 'patch', resource: 'upstreamgroups', name: 'podinfo', status: 503, times: 2 });
-    const patch = () => custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }] }, jsonPatch);
+    const patch = () =>
+      custom.patchNamespacedCustomObject(
+        {
+          group: G,
+          version: 'v1',
+          namespace: NS,
+          plural: 'upstreamgroups',
+          name: 'podinfo',
+          body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }],
+        },
+        jsonPatch,
+      );
     await expect(getGroup()).resolves.toBeDefined(); // other verbs are unaffected
     const first = await failure(patch());
     expect(first.code).toBe(503);
@@ -543,7 +816,9 @@ describe('faults', () => {
     // Kubernetes docs, "API Priority and Fairness": a request the server rejects for lack of
     // capacity gets HTTP 429 Too Many Requests, with a Retry-After header.
     api.faults.add({ verb: 'get', resource: 'upstreamgroups', status: 429, retryAfterSeconds: 2, times: 1 });
-    const response = await fetch(`${api.url}/apis/${G}/v1/namespaces/${NS}/upstreamgroups/podinfo`, { headers: { authorization: `Bearer ${api.adminToken}` } });
+    const response = await fetch(`${api.url}/apis/${G}/v1/namespaces/${NS}/upstreamgroups/podinfo`, {
+      headers: { authorization: `Bearer ${api.adminToken}` },
+    });
     expect(response.status).toBe(429);
     expect(response.headers.get('retry-after')).toBe('2');
     expect(((await response.json()) as { reason: string }).reason).toBe('TooManyRequests');
@@ -553,12 +828,28 @@ describe('faults', () => {
     // k8s.io/apiserver admission/plugin/webhook/errors/statuserror.go: a denial without a code
     // becomes 403 'admission webhook "<name>" denied the request: <reason>' (message shape as in
     // kgateway-dev/kgateway#6932: an empty Status reason, details naming the object).
-    api.faults.add({ verb: 'patch', resource: 'upstreamgroups', admissionDenial: 'resource incompatible with current Gloo snapshot: [weights]' });
-    const patch = custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }] }, jsonPatch);
+    api.faults.add({
+      verb: 'patch',
+      resource: 'upstreamgroups',
+      admissionDenial: 'resource incompatible with current Gloo snapshot: [weights]',
+    });
+    const patch = custom.patchNamespacedCustomObject(
+      {
+        group: G,
+        version: 'v1',
+        namespace: NS,
+        plural: 'upstreamgroups',
+        name: 'podinfo',
+        body: [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }],
+      },
+      jsonPatch,
+    );
     const { code, status } = await failure(patch);
     expect(code).toBe(403);
     expect(status.reason).toBe('');
-    expect(status.message).toBe('admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [weights]');
+    expect(status.message).toBe(
+      'admission webhook "gloo.gloo-system.svc" denied the request: resource incompatible with current Gloo snapshot: [weights]',
+    );
   });
 
   it('heals one sustained fault with the function add() returns, leaving the others', async () => {
@@ -567,16 +858,26 @@ describe('faults', () => {
     expect((await failure(getGroup())).code).toBe(503);
     heal();
     await expect(getGroup()).resolves.toBeDefined();
-    expect((await failure(custom.listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams' }))).code).toBe(500);
+    expect((await failure(custom.listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams' }))).code).toBe(
+      500,
+    );
   });
 
   it('records who wrote what, with the answer, in the audit log', async () => {
     api.addToken('gitops', [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], 'argocd');
     const asGitops = api.kubeConfig('gitops').makeApiClient(CustomObjectsApi);
     const body = [{ op: 'replace', path: '/spec/destinations/1/weight', value: 5 }];
-    await asGitops.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch);
+    await asGitops.patchNamespacedCustomObject(
+      { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+      jsonPatch,
+    );
     api.faults.add({ verb: 'patch', status: 503, times: 1 });
-    await failure(custom.patchNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body }, jsonPatch));
+    await failure(
+      custom.patchNamespacedCustomObject(
+        { group: G, version: 'v1', namespace: NS, plural: 'upstreamgroups', name: 'podinfo', body },
+        jsonPatch,
+      ),
+    );
     await getGroup(); // reads are not audited
     expect(api.audit().map(({ user, verb, resource, name, code }) => ({ user, verb, resource, name, code }))).toEqual([
       { user: 'argocd', verb: 'patch', resource: 'upstreamgroups', name: 'podinfo', code: 200 },
@@ -595,8 +896,14 @@ describe('faults', () => {
 describe('discovery and kubeconfig', () => {
   it('lists the served groups and resources', async () => {
     const config = api.kubeConfig();
-    const get = async (path: string) => (await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.adminToken}` } })).json();
-    expect(((await get('/apis')) as { groups: Array<{ name: string }> }).groups.map((g) => g.name)).toEqual(['gloo.solo.io', 'gateway.solo.io', 'apps', 'autoscaling']);
+    const get = async (path: string) =>
+      (await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.adminToken}` } })).json();
+    expect(((await get('/apis')) as { groups: Array<{ name: string }> }).groups.map((g) => g.name)).toEqual([
+      'gloo.solo.io',
+      'gateway.solo.io',
+      'apps',
+      'autoscaling',
+    ]);
     const apps = (await get('/apis/apps/v1')) as { resources: Array<{ name: string }> };
     expect(apps.resources.map((r) => r.name)).toEqual(['deployments', 'deployments/status', 'deployments/scale']);
     expect(config.getCurrentContext()).toBe('stand-in');
@@ -610,7 +917,9 @@ describe('discovery and kubeconfig', () => {
       expect(readFileSync(path, 'utf8')).toContain('insecure-skip-tls-verify: true');
       const config = new KubeConfig();
       config.loadFromFile(path);
-      const list = (await config.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams' })) as { items: KubeObject[] };
+      const list = (await config
+        .makeApiClient(CustomObjectsApi)
+        .listNamespacedCustomObject({ group: G, version: 'v1', namespace: NS, plural: 'upstreams' })) as { items: KubeObject[] };
       expect(list.items).toHaveLength(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });

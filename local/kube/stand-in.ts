@@ -139,7 +139,9 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     const rules = tokens.get(token);
     if (rules === undefined) throw new KubeApiError(401, 'Unauthorized', 'Unauthorized');
     if (rules === ADMIN || !request) return; // discovery and /version: every authenticated user
-    const name = request.name ?? (request.verb === 'list' || request.verb === 'watch' ? fieldMatcher(request.query.get('fieldSelector')).name : undefined);
+    const name =
+      request.name ??
+      (request.verb === 'list' || request.verb === 'watch' ? fieldMatcher(request.query.get('fieldSelector')).name : undefined);
     const attributes: RequestAttributes = {
       verb: request.verb,
       group: request.type.group,
@@ -220,7 +222,10 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
         res.destroy();
         return;
       }
-      const status = error instanceof KubeApiError ? error.toStatus() : failureStatus(500, 'InternalError', `stand-in error: ${(error as Error).message}`);
+      const status =
+        error instanceof KubeApiError
+          ? error.toStatus()
+          : failureStatus(500, 'InternalError', `stand-in error: ${(error as Error).message}`);
       send(res, status.code, status);
     });
   });
@@ -283,7 +288,8 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
         // Seeding may set status on any kind (e.g. a Deployment that starts out ready).
         return commit(type, next, current, false, true);
       } catch (error) {
-        if (error instanceof KubeApiError) throw new Error(`stand-in apply ${object.kind} ${namespace}/${object.metadata.name}: ${error.message}`, { cause: error });
+        if (error instanceof KubeApiError)
+          throw new Error(`stand-in apply ${object.kind} ${namespace}/${object.metadata.name}: ${error.message}`, { cause: error });
         throw error;
       }
     },
@@ -326,5 +332,4 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       });
     },
   };
-
 }

@@ -116,7 +116,11 @@ export function notFound(plural: string, group: string, name: string): KubeApiEr
 }
 
 export function alreadyExists(plural: string, group: string, name: string): KubeApiError {
-  return new KubeApiError(409, 'AlreadyExists', `${qualifiedResource(plural, group)} "${name}" already exists`, { name, group, kind: plural });
+  return new KubeApiError(409, 'AlreadyExists', `${qualifiedResource(plural, group)} "${name}" already exists`, {
+    name,
+    group,
+    kind: plural,
+  });
 }
 
 export function conflict(plural: string, group: string, name: string): KubeApiError {
@@ -129,7 +133,12 @@ export function conflict(plural: string, group: string, name: string): KubeApiEr
 }
 
 /** 422 Invalid, with one cause per field path, the way field validation answers. */
-export function invalid(kind: string, group: string, name: string, problems: ReadonlyArray<{ path: string; message: string }>): KubeApiError {
+export function invalid(
+  kind: string,
+  group: string,
+  name: string,
+  problems: ReadonlyArray<{ path: string; message: string }>,
+): KubeApiError {
   const summary = problems.map((p) => `${p.path}: Invalid value: ${p.message}`).join(', ');
   const kindGroup = group ? `${kind}.${group}` : kind;
   return new KubeApiError(422, 'Invalid', `${kindGroup} "${name}" is invalid: ${problems.length > 1 ? `[${summary}]` : summary}`, {

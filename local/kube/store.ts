@@ -80,7 +80,14 @@ export class ObjectStore {
     const stored = clone(object);
     stored.metadata.resourceVersion = String(++this.#rv);
     bucket.set(key, stored);
-    this.#emit({ type: previous ? 'MODIFIED' : 'ADDED', resource: type, object: clone(stored), rv: this.#rv, origin, ...(previous ? { previous } : {}) });
+    this.#emit({
+      type: previous ? 'MODIFIED' : 'ADDED',
+      resource: type,
+      object: clone(stored),
+      rv: this.#rv,
+      origin,
+      ...(previous ? { previous } : {}),
+    });
     return clone(stored);
   }
 

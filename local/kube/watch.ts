@@ -15,7 +15,12 @@ export function list(store: ObjectStore, request: ResourceRequest): unknown {
   const items = store
     .list(request.type, request.namespace)
     .filter((o) => fields.test(o) && labels(isRecord(o.metadata.labels) ? o.metadata.labels : {}));
-  return { apiVersion: apiVersionOf(request.type), kind: `${request.type.kind}List`, metadata: { resourceVersion: String(store.resourceVersion) }, items };
+  return {
+    apiVersion: apiVersionOf(request.type),
+    kind: `${request.type.kind}List`,
+    metadata: { resourceVersion: String(store.resourceVersion) },
+    items,
+  };
 }
 
 export interface WatchContext {
@@ -42,7 +47,9 @@ export function watch(context: WatchContext, req: IncomingMessage, res: ServerRe
   let backlog: StoreEvent[] | 'expired';
   if (from === null || from === '' || from === '0') {
     // No starting point: like the real server, a synthetic ADDED for every current object.
-    backlog = store.list(request.type, request.namespace).map((object) => ({ type: 'ADDED', resource: request.type, object, rv: Number(object.metadata.resourceVersion), origin: 'user' }));
+    backlog = store
+      .list(request.type, request.namespace)
+      .map((object) => ({ type: 'ADDED', resource: request.type, object, rv: Number(object.metadata.resourceVersion), origin: 'user' }));
   } else {
     const rv = Number(from);
     if (!Number.isInteger(rv) || rv < 0) {
@@ -67,7 +74,15 @@ export function watch(context: WatchContext, req: IncomingMessage, res: ServerRe
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   if (request.query.get('allowWatchBookmarks') === 'true') {
     timers.push(
-      setInterval(() => write('BOOKMARK', { apiVersion: apiVersionOf(request.type), kind: request.type.kind, metadata: { resourceVersion: String(store.resourceVersion) } }), bookmarkIntervalMs),
+      setInterval(
+        () =>
+          write('BOOKMARK', {
+            apiVersion: apiVersionOf(request.type),
+            kind: request.type.kind,
+            metadata: { resourceVersion: String(store.resourceVersion) },
+          }),
+        bookmarkIntervalMs,
+      ),
     );
   }
   const timeoutSeconds = Number(request.query.get('timeoutSeconds') ?? '0');

@@ -28,12 +28,46 @@ export async function recordRollout(store: RolloutStore, execution: string, scal
     status: 'running',
   });
   await store.appendStep({ execution, at: at(1), kind: 'weight', stepIndex: 0, weights: { primary: scale - 10, canary: 10 } });
-  await store.appendStep({ execution, at: at(11), kind: 'analysis', stepIndex: 0, weights: { primary: scale - 10, canary: 10 }, verdict: verdict('pass', 99.9) });
+  await store.appendStep({
+    execution,
+    at: at(11),
+    kind: 'analysis',
+    stepIndex: 0,
+    weights: { primary: scale - 10, canary: 10 },
+    verdict: verdict('pass', 99.9),
+  });
   await store.appendStep({ execution, at: at(11), kind: 'decision', stepIndex: 1, detail: 'advance' });
   await store.appendStep({ execution, at: at(11.2), kind: 'weight', stepIndex: 1, weights: { primary: scale - 20, canary: 20 } });
-  await store.appendStep({ execution, at: at(21), kind: 'analysis', stepIndex: 1, weights: { primary: scale - 20, canary: 20 }, verdict: verdict('fail', 95) });
-  await store.appendStep({ execution, at: at(21.3), kind: 'rollback', weights: { primary: scale, canary: 0 }, detail: 'rolled-back: analysis failed' });
-  await store.updateRollout(execution, { lastWeights: { primary: scale, canary: 0 }, status: 'finished', outcome: 'rolled-back', reason: 'analysis failed 1 time', finishedAt: at(21.3) });
-  await store.appendEvent({ detailType: 'Rollout Rolled Back', target: 'podinfo', version: 'v2', execution, sequence: 1, at: at(21.3), outcome: 'rolled-back', reason: 'analysis failed 1 time' });
+  await store.appendStep({
+    execution,
+    at: at(21),
+    kind: 'analysis',
+    stepIndex: 1,
+    weights: { primary: scale - 20, canary: 20 },
+    verdict: verdict('fail', 95),
+  });
+  await store.appendStep({
+    execution,
+    at: at(21.3),
+    kind: 'rollback',
+    weights: { primary: scale, canary: 0 },
+    detail: 'rolled-back: analysis failed',
+  });
+  await store.updateRollout(execution, {
+    lastWeights: { primary: scale, canary: 0 },
+    status: 'finished',
+    outcome: 'rolled-back',
+    reason: 'analysis failed 1 time',
+    finishedAt: at(21.3),
+  });
+  await store.appendEvent({
+    detailType: 'Rollout Rolled Back',
+    target: 'podinfo',
+    version: 'v2',
+    execution,
+    sequence: 1,
+    at: at(21.3),
+    outcome: 'rolled-back',
+    reason: 'analysis failed 1 time',
+  });
 }
-

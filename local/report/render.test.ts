@@ -39,7 +39,11 @@ function summary(overrides: Partial<ReportSummary> = {}): ReportSummary {
     exitCode: 3,
     weights: { primary: 100, canary: 0 },
     weightScale: 100,
-    steps: [look(10, 5, [success(99.8), latency(120)]), look(20, 10, [success(99.6), latency(130)]), look(30, 25, [success(96), latency(140)])],
+    steps: [
+      look(10, 5, [success(99.8), latency(120)]),
+      look(20, 10, [success(99.6), latency(130)]),
+      look(30, 25, [success(96), latency(140)]),
+    ],
     requests: { total: 3000, canary: 400, canaryErrors: 12 },
     durationMs: 31_000,
     detectionMs: 29_500,
@@ -65,7 +69,11 @@ interface Marker {
 }
 
 function markers(svg: string): Marker[] {
-  return [...svg.matchAll(/<g data-testid="verdict-marker" data-result="([a-z-]+)" class="marker" transform="translate\(([\d.-]+) ([\d.-]+)\)" role="img" aria-label="([^"]*)"/g)].map((m) => ({
+  return [
+    ...svg.matchAll(
+      /<g data-testid="verdict-marker" data-result="([a-z-]+)" class="marker" transform="translate\(([\d.-]+) ([\d.-]+)\)" role="img" aria-label="([^"]*)"/g,
+    ),
+  ].map((m) => ({
     result: m[1] ?? '',
     x: Number(m[2]),
     y: Number(m[3]),
@@ -97,7 +105,10 @@ describe('renderReport', () => {
     // Assess
     for (const testid of ['weight-chart', 'success-chart', 'latency-chart']) {
       const found = markers(chart(html, testid));
-      expect(found.map((m) => m.result), testid).toEqual(testid === 'latency-chart' ? ['pass', 'pass', 'pass'] : ['pass', 'pass', 'fail']);
+      expect(
+        found.map((m) => m.result),
+        testid,
+      ).toEqual(testid === 'latency-chart' ? ['pass', 'pass', 'pass'] : ['pass', 'pass', 'fail']);
       expect(found[0]!.x).toBeLessThan(found[1]!.x);
       expect(found[1]!.x).toBeLessThan(found[2]!.x);
     }
@@ -120,7 +131,11 @@ describe('renderReport', () => {
   });
 
   it('draws latency with the max threshold and the primary beside the canary', () => {
-    const html = renderReport(reportDataFromSummary(summary({ steps: [look(10, 5, [success(99.9), latency(120, 90)]), look(20, 10, [success(99.9), latency(400, 95)])] })));
+    const html = renderReport(
+      reportDataFromSummary(
+        summary({ steps: [look(10, 5, [success(99.9), latency(120, 90)]), look(20, 10, [success(99.9), latency(400, 95)])] }),
+      ),
+    );
 
     const svg = chart(html, 'latency-chart');
     const [ok, slow] = markers(svg);
@@ -197,7 +212,17 @@ describe('renderReport', () => {
   });
 
   it('handles a rollout with one look', () => {
-    const html = renderReport(reportDataFromSummary(summary({ steps: [look(12, 1, [success(99.5), latency(100)])], outcome: 'promoted', exitCode: 0, reason: 'promoted after 1 steps', durationMs: 15_000 })));
+    const html = renderReport(
+      reportDataFromSummary(
+        summary({
+          steps: [look(12, 1, [success(99.5), latency(100)])],
+          outcome: 'promoted',
+          exitCode: 0,
+          reason: 'promoted after 1 steps',
+          durationMs: 15_000,
+        }),
+      ),
+    );
 
     for (const testid of ['weight-chart', 'success-chart', 'latency-chart']) expect(markers(chart(html, testid))).toHaveLength(1);
     // Promoted: the tail after the outcome shows all traffic on the new version.
@@ -214,7 +239,11 @@ describe('renderReport', () => {
   });
 
   it('leaves a gap where a metric had no data and marks that look "no data" at the bottom', () => {
-    const steps = [look(10, 5, [success(99.9), latency(100)]), look(20, 5, [success(null, null), latency(null, null)]), look(30, 10, [success(99.7), latency(110)])];
+    const steps = [
+      look(10, 5, [success(99.9), latency(100)]),
+      look(20, 5, [success(null, null), latency(null, null)]),
+      look(30, 10, [success(99.7), latency(110)]),
+    ];
 
     const html = renderReport(reportDataFromSummary(summary({ steps, outcome: 'promoted', exitCode: 0 })));
 
@@ -230,9 +259,15 @@ describe('renderReport', () => {
   });
 
   it('reads per-mille weights (weightScale 1000) as tenths of a percent', () => {
-    const steps = [look(10, 1, [success(99.9), latency(90)], 1000), look(20, 5, [success(99.9), latency(90)], 1000), look(30, 25, [success(99.9), latency(90)], 1000)];
+    const steps = [
+      look(10, 1, [success(99.9), latency(90)], 1000),
+      look(20, 5, [success(99.9), latency(90)], 1000),
+      look(30, 25, [success(99.9), latency(90)], 1000),
+    ];
 
-    const data = reportDataFromSummary(summary({ weightScale: 1000, weights: { primary: 1000, canary: 0 }, steps, plannedWeights: [1, 5, 25] }));
+    const data = reportDataFromSummary(
+      summary({ weightScale: 1000, weights: { primary: 1000, canary: 0 }, steps, plannedWeights: [1, 5, 25] }),
+    );
     const html = renderReport(data);
 
     expect(data.looks.map((l) => l.weightPercent)).toEqual([0.1, 0.5, 2.5]);
@@ -242,7 +277,19 @@ describe('renderReport', () => {
   });
 
   it('renders a rollout refused before any look: empty charts and a note instead of a table', () => {
-    const html = renderReport(reportDataFromSummary(summary({ outcome: 'refused', exitCode: 2, reason: 'preflight failed: canary not ready', steps: [], weights: undefined, requests: undefined, detectionMs: undefined })));
+    const html = renderReport(
+      reportDataFromSummary(
+        summary({
+          outcome: 'refused',
+          exitCode: 2,
+          reason: 'preflight failed: canary not ready',
+          steps: [],
+          weights: undefined,
+          requests: undefined,
+          detectionMs: undefined,
+        }),
+      ),
+    );
 
     for (const testid of ['weight-chart', 'success-chart', 'latency-chart']) expect(markers(chart(html, testid))).toHaveLength(0);
     expect(html).toContain('No looks were recorded.');
@@ -269,7 +316,13 @@ describe('reportDataFromSummary with a timeline', () => {
       primary: { requests: 90, errors: 0, p99Ms: 80 },
     }));
 
-    const data = reportDataFromSummary(summary({ timeline, durationMs: 20_000, steps: [look(10, 10, [success(100), latency(109)]), look(20, 10, [success(95), latency(119)])] }));
+    const data = reportDataFromSummary(
+      summary({
+        timeline,
+        durationMs: 20_000,
+        steps: [look(10, 10, [success(100), latency(109)]), look(20, 10, [success(95), latency(119)])],
+      }),
+    );
 
     expect(data.success?.source).toBe('timeline');
     const canary = data.success?.canary ?? [];

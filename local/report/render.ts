@@ -114,7 +114,7 @@ function niceCeil(value: number): number {
 const TIME_STEPS_S = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 21_600, 43_200, 86_400];
 
 function timeTicks(spanMs: number, maxTicks: number): number[] {
-  const stepS = TIME_STEPS_S.find((s) => (spanMs / 1000) / s <= maxTicks) ?? 86_400;
+  const stepS = TIME_STEPS_S.find((s) => spanMs / 1000 / s <= maxTicks) ?? 86_400;
   const ticks: number[] = [];
   for (let t = 0; t <= spanMs; t += stepS * 1000) ticks.push(t);
   return ticks;
@@ -201,7 +201,10 @@ function grid(frame: Frame, data: ReportData, yTicks: { v: number; label: string
     if (frame.axis) parts.push(`<text x="${x}" y="${frame.bottom + 16}" text-anchor="middle" class="tick">${formatTick(tick)}</text>`);
   }
   parts.push(`<line x1="${frame.left}" x2="${frame.right}" y1="${frame.bottom}" y2="${frame.bottom}" stroke="${COLOR.axis}"/>`);
-  if (frame.axis) parts.push(`<text x="${frame.right}" y="${frame.bottom + 31}" text-anchor="end" class="axis-title">time since the rollout started</text>`);
+  if (frame.axis)
+    parts.push(
+      `<text x="${frame.right}" y="${frame.bottom + 31}" text-anchor="end" class="axis-title">time since the rollout started</text>`,
+    );
   return `<g class="grid" aria-hidden="true">${parts.join('')}</g>`;
 }
 
@@ -252,7 +255,9 @@ function outcomeLine(data: ReportData, frame: Frame, withLabel: boolean): string
     // The label sits right of the line when it fits in the margin, otherwise left of it.
     const lx = x + 6 + width <= WIDTH - 4 ? x + 6 : x - 6 - width;
     parts.push(`<rect x="${n(lx)}" y="${frame.top - 4}" width="${n(width)}" height="22" rx="11" fill="${style.color}"/>`);
-    parts.push(`<text x="${n(lx + width / 2)}" y="${frame.top + 7.5}" text-anchor="middle" dominant-baseline="middle" class="outcome-label">${esc(text)}</text>`);
+    parts.push(
+      `<text x="${n(lx + width / 2)}" y="${frame.top + 7.5}" text-anchor="middle" dominant-baseline="middle" class="outcome-label">${esc(text)}</text>`,
+    );
   }
   parts.push('</g>');
   return parts.join('');
@@ -271,7 +276,10 @@ function endLabels(frame: Frame, labels: { y: number; text: string; color: strin
     placed.push(previous !== undefined && label.y - previous < 14 ? previous + 14 : label.y);
   }
   return sorted
-    .map((label, i) => `<text x="${frame.right + 10}" y="${n(placed[i] ?? label.y)}" dominant-baseline="middle" class="${label.cls}" fill="${label.color}">${esc(label.text)}</text>`)
+    .map(
+      (label, i) =>
+        `<text x="${frame.right + 10}" y="${n(placed[i] ?? label.y)}" dominant-baseline="middle" class="${label.cls}" fill="${label.color}">${esc(label.text)}</text>`,
+    )
     .join('');
 }
 
@@ -407,7 +415,10 @@ function metricChart(data: ReportData, series: MetricSeries | null, spec: Metric
   let threshold = '';
   if (limit !== undefined) {
     const y = n(frame.y(limit));
-    const zone = spec.kind === 'success' ? `<rect x="${frame.left}" y="${y}" width="${PLOT_W}" height="${n(frame.bottom - Number(y))}" fill="${COLOR.badZone}"/>` : `<rect x="${frame.left}" y="${frame.top}" width="${PLOT_W}" height="${n(Number(y) - frame.top)}" fill="${COLOR.badZone}"/>`;
+    const zone =
+      spec.kind === 'success'
+        ? `<rect x="${frame.left}" y="${y}" width="${PLOT_W}" height="${n(frame.bottom - Number(y))}" fill="${COLOR.badZone}"/>`
+        : `<rect x="${frame.left}" y="${frame.top}" width="${PLOT_W}" height="${n(Number(y) - frame.top)}" fill="${COLOR.badZone}"/>`;
     parts.push(`<g aria-hidden="true">${zone}</g>`);
     const word = spec.kind === 'success' ? `min ${formatPercent(limit)}` : `max ${formatMs(limit)}`;
     threshold = `<g data-testid="threshold"><title>${esc(`threshold: ${word}`)}</title><line x1="${frame.left}" x2="${frame.right}" y1="${y}" y2="${y}" stroke="${COLOR.threshold}" stroke-width="1.5" stroke-dasharray="7 4"/></g>`;
@@ -419,7 +430,10 @@ function metricChart(data: ReportData, series: MetricSeries | null, spec: Metric
   const primaryPoints = fromLooks
     ? series.primary
         .filter((p): p is { t: number; value: number } => p.value !== null)
-        .map((p) => `<rect x="${n(frame.x(p.t) - 3.5)}" y="${n(frame.y(p.value) - 3.5)}" width="7" height="7" fill="#fff" stroke="${COLOR.primary}" stroke-width="1.75"><title>${esc(`primary ${metricValue(spec.kind, p.value)}`)}</title></rect>`)
+        .map(
+          (p) =>
+            `<rect x="${n(frame.x(p.t) - 3.5)}" y="${n(frame.y(p.value) - 3.5)}" width="7" height="7" fill="#fff" stroke="${COLOR.primary}" stroke-width="1.75"><title>${esc(`primary ${metricValue(spec.kind, p.value)}`)}</title></rect>`,
+        )
         .join('')
     : '';
 
@@ -440,9 +454,22 @@ function metricChart(data: ReportData, series: MetricSeries | null, spec: Metric
   const labels: { y: number; text: string; color: string; cls: string }[] = [];
   const lastCanary = lastValue(series.canary);
   const lastPrimary = lastValue(series.primary);
-  if (lastCanary !== null) labels.push({ y: frame.y(lastCanary), text: `canary ${metricValue(spec.kind, lastCanary)}`, color: COLOR.canary, cls: 'series-label' });
-  if (lastPrimary !== null) labels.push({ y: frame.y(lastPrimary), text: `primary ${metricValue(spec.kind, lastPrimary)}`, color: COLOR.primary, cls: 'series-label' });
-  if (limit !== undefined) labels.push({ y: frame.y(limit), text: spec.kind === 'success' ? `min ${formatPercent(limit)}` : `max ${formatMs(limit)}`, color: COLOR.threshold, cls: 'threshold-label' });
+  if (lastCanary !== null)
+    labels.push({ y: frame.y(lastCanary), text: `canary ${metricValue(spec.kind, lastCanary)}`, color: COLOR.canary, cls: 'series-label' });
+  if (lastPrimary !== null)
+    labels.push({
+      y: frame.y(lastPrimary),
+      text: `primary ${metricValue(spec.kind, lastPrimary)}`,
+      color: COLOR.primary,
+      cls: 'series-label',
+    });
+  if (limit !== undefined)
+    labels.push({
+      y: frame.y(limit),
+      text: spec.kind === 'success' ? `min ${formatPercent(limit)}` : `max ${formatMs(limit)}`,
+      color: COLOR.threshold,
+      cls: 'threshold-label',
+    });
 
   const sampled = spec.kind === 'success' ? '10 s window' : 'per second';
   const note = `${series.name}${fromLooks ? ', at each look' : `, ${sampled}; markers: the judged values`}`;
@@ -453,9 +480,13 @@ function metricChart(data: ReportData, series: MetricSeries | null, spec: Metric
     ...parts,
     grid(frame, data, ticks),
     threshold,
-    primaryPath ? `<path d="${primaryPath}" fill="none" stroke="${COLOR.primary}" stroke-width="1.75" stroke-linejoin="round" stroke-linecap="round" data-testid="primary-line"/>` : '',
+    primaryPath
+      ? `<path d="${primaryPath}" fill="none" stroke="${COLOR.primary}" stroke-width="1.75" stroke-linejoin="round" stroke-linecap="round" data-testid="primary-line"/>`
+      : '',
     primaryPoints,
-    canaryPath ? `<path d="${canaryPath}" fill="none" stroke="${COLOR.canary}" stroke-width="${fromLooks ? 2.5 : 2}" stroke-linejoin="round" stroke-linecap="round" data-testid="canary-line"/>` : '',
+    canaryPath
+      ? `<path d="${canaryPath}" fill="none" stroke="${COLOR.canary}" stroke-width="${fromLooks ? 2.5 : 2}" stroke-linejoin="round" stroke-linecap="round" data-testid="canary-line"/>`
+      : '',
     endLabels(frame, labels),
     outcomeLine(data, frame, false),
     `<g class="markers">${markers}</g>`,
@@ -466,8 +497,16 @@ function metricChart(data: ReportData, series: MetricSeries | null, spec: Metric
 function describeMetric(data: ReportData, series: MetricSeries, kind: 'success' | 'latency', limit: number | undefined): string {
   const judged = data.looks
     .map((look) => look.checks.find((check) => check.name === series.name))
-    .map((check, i) => `look ${i + 1}: ${check?.value == null ? 'no data' : metricValue(kind, check.value)}${check?.primary != null ? ` (primary ${metricValue(kind, check.primary)})` : ''}`);
-  const bound = limit === undefined ? 'no threshold' : kind === 'success' ? `threshold min ${formatPercent(limit)}` : `threshold max ${formatMs(limit)}`;
+    .map(
+      (check, i) =>
+        `look ${i + 1}: ${check?.value == null ? 'no data' : metricValue(kind, check.value)}${check?.primary != null ? ` (primary ${metricValue(kind, check.primary)})` : ''}`,
+    );
+  const bound =
+    limit === undefined
+      ? 'no threshold'
+      : kind === 'success'
+        ? `threshold min ${formatPercent(limit)}`
+        : `threshold max ${formatMs(limit)}`;
   return `${series.name}, canary against primary, ${bound}. ${judged.length ? `${judged.join('; ')}.` : 'No looks.'}`;
 }
 
@@ -476,11 +515,19 @@ function describeMetric(data: ReportData, series: MetricSeries, kind: 'success' 
 function summaryItems(data: ReportData): [string, string, string?][] {
   const items: [string, string, string?][] = [];
   items.push(['Duration', formatDuration(data.durationMs)]);
-  items.push(['Looks', data.looks.length === 0 ? 'none' : `${data.looks.length}`, data.looks.length === 0 ? undefined : lookCounts(data.looks)]);
+  items.push([
+    'Looks',
+    data.looks.length === 0 ? 'none' : `${data.looks.length}`,
+    data.looks.length === 0 ? undefined : lookCounts(data.looks),
+  ]);
   if (data.detectionMs !== undefined) items.push(['Detection', formatDuration(data.detectionMs), "canary's first request → weight 0"]);
   if (data.requests) {
     const share = data.requests.canary > 0 ? ` (${formatPercent((100 * data.requests.canaryErrors) / data.requests.canary, 1)})` : '';
-    items.push(['Requests', formatCount(data.requests.total), `${formatCount(data.requests.canary)} to the canary, ${formatCount(data.requests.canaryErrors)} canary errors${share}`]);
+    items.push([
+      'Requests',
+      formatCount(data.requests.total),
+      `${formatCount(data.requests.canary)} to the canary, ${formatCount(data.requests.canaryErrors)} canary errors${share}`,
+    ]);
   }
   if (data.transitions !== undefined) {
     const cost = data.transitions * DOLLARS_PER_TRANSITION;
@@ -494,17 +541,28 @@ function summaryItems(data: ReportData): [string, string, string?][] {
 }
 
 function legend(): string {
-  const line = (color: string, dash = '', width = 2.5) => `<svg width="28" height="12" aria-hidden="true"><line x1="1" x2="27" y1="6" y2="6" stroke="${color}" stroke-width="${width}" ${dash ? `stroke-dasharray="${dash}"` : ''}/></svg>`;
-  const marker = (result: CheckResult) => `<svg width="22" height="22" viewBox="-11 -11 22 22" aria-hidden="true">${verdictShape(result)}</svg>`;
+  const line = (color: string, dash = '', width = 2.5) =>
+    `<svg width="28" height="12" aria-hidden="true"><line x1="1" x2="27" y1="6" y2="6" stroke="${color}" stroke-width="${width}" ${dash ? `stroke-dasharray="${dash}"` : ''}/></svg>`;
+  const marker = (result: CheckResult) =>
+    `<svg width="22" height="22" viewBox="-11 -11 22 22" aria-hidden="true">${verdictShape(result)}</svg>`;
   const items = [
     [line(COLOR.canary), 'canary'],
-    [`<svg width="28" height="12" aria-hidden="true"><line x1="1" x2="27" y1="6" y2="6" stroke="${COLOR.primary}" stroke-width="1.75"/><rect x="10.5" y="2.5" width="7" height="7" fill="#fff" stroke="${COLOR.primary}" stroke-width="1.75"/></svg>`, 'primary'],
+    [
+      `<svg width="28" height="12" aria-hidden="true"><line x1="1" x2="27" y1="6" y2="6" stroke="${COLOR.primary}" stroke-width="1.75"/><rect x="10.5" y="2.5" width="7" height="7" fill="#fff" stroke="${COLOR.primary}" stroke-width="1.75"/></svg>`,
+      'primary',
+    ],
     [line(COLOR.threshold, '7 4', 1.5), 'threshold'],
-    [`<svg width="20" height="12" aria-hidden="true"><rect width="20" height="12" fill="${COLOR.badZone}" stroke="#fecaca"/></svg>`, 'fails the threshold'],
+    [
+      `<svg width="20" height="12" aria-hidden="true"><rect width="20" height="12" fill="${COLOR.badZone}" stroke="#fecaca"/></svg>`,
+      'fails the threshold',
+    ],
     [marker('pass'), 'look passed'],
     [marker('fail'), 'look failed'],
     [marker('no-data'), 'no data'],
-    [`<svg width="10" height="20" aria-hidden="true"><line x1="5" x2="5" y1="0" y2="20" stroke="${COLOR.text}" stroke-width="2"/></svg>`, 'outcome'],
+    [
+      `<svg width="10" height="20" aria-hidden="true"><line x1="5" x2="5" y1="0" y2="20" stroke="${COLOR.text}" stroke-width="2"/></svg>`,
+      'outcome',
+    ],
   ];
   return `<ul class="legend" aria-label="Legend">${items.map(([swatch, text]) => `<li>${swatch}<span>${esc(text ?? '')}</span></li>`).join('')}</ul>`;
 }
@@ -513,17 +571,23 @@ function checkText(check: MetricCheck, kind: 'success' | 'latency' | 'other'): s
   const fmt = (v: number) => (kind === 'other' ? round(v, 3) : metricValue(kind, v));
   const value = check.value === null ? 'no data' : fmt(check.value);
   const primary = check.primary != null ? ` (primary ${fmt(check.primary)})` : '';
-  const bounds = [check.min !== undefined ? `min ${fmt(check.min)}` : '', check.max !== undefined ? `max ${fmt(check.max)}` : ''].filter(Boolean).join(', ');
+  const bounds = [check.min !== undefined ? `min ${fmt(check.min)}` : '', check.max !== undefined ? `max ${fmt(check.max)}` : '']
+    .filter(Boolean)
+    .join(', ');
   return `${check.name}: ${value}${primary}${bounds ? ` vs ${bounds}` : ''}`;
 }
 
 function looksTable(data: ReportData): string {
   if (data.looks.length === 0) return '<p class="muted">No looks were recorded.</p>';
-  const kindOf = (check: MetricCheck): 'success' | 'latency' | 'other' => (check.name === data.success?.name ? 'success' : check.name === data.latency?.name ? 'latency' : 'other');
+  const kindOf = (check: MetricCheck): 'success' | 'latency' | 'other' =>
+    check.name === data.success?.name ? 'success' : check.name === data.latency?.name ? 'latency' : 'other';
   const rows = data.looks
     .map((look) => {
       const checks = look.checks
-        .map((check) => `<li class="check-${check.result}"><span class="glyph-inline" aria-hidden="true">${VERDICT_GLYPH[check.result]}</span> ${esc(checkText(check, kindOf(check)))}</li>`)
+        .map(
+          (check) =>
+            `<li class="check-${check.result}"><span class="glyph-inline" aria-hidden="true">${VERDICT_GLYPH[check.result]}</span> ${esc(checkText(check, kindOf(check)))}</li>`,
+        )
         .join('');
       return `<tr><td class="num">${look.n}</td><td class="num">${formatTick(look.t - data.startMs)}</td><td class="num">${look.weightPercent === null ? '—' : esc(weightLabel(look.weightPercent, data.weightScale))}</td><td class="verdict verdict-${look.verdict}"><span aria-hidden="true">${VERDICT_GLYPH[look.verdict]}</span> ${VERDICT_WORD[look.verdict]}</td><td><ul class="checks">${checks}</ul></td></tr>`;
     })
@@ -583,7 +647,10 @@ footer { color: ${COLOR.muted}; font-size: 12px; text-align: center; }
 /** The whole report: one HTML document with everything inline. */
 export function renderReport(data: ReportData): string {
   const style = OUTCOME_STYLE[data.outcome];
-  const started = new Date(data.startMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const started = new Date(data.startMs)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
   const summary = summaryItems(data)
     .map(([term, value, note]) => `<div><dt>${esc(term)}</dt><dd>${esc(value)}${note ? `<small>${esc(note)}</small>` : ''}</dd></div>`)
     .join('');

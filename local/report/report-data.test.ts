@@ -43,7 +43,16 @@ describe('reportDataFromStore', () => {
 
   it('shows a running rollout up to now, with no outcome yet', async () => {
     store = openSqliteStore(':memory:');
-    await store.createRollout({ execution: 'run-1', target: 'podinfo', version: 'v3', requestedBy: 'bob', startedAt: at(0), safeSide: 'primary', lastWeights: { primary: 95, canary: 5 }, status: 'running' });
+    await store.createRollout({
+      execution: 'run-1',
+      target: 'podinfo',
+      version: 'v3',
+      requestedBy: 'bob',
+      startedAt: at(0),
+      safeSide: 'primary',
+      lastWeights: { primary: 95, canary: 5 },
+      status: 'running',
+    });
     await store.appendStep({ execution: 'run-1', at: at(1), kind: 'weight', stepIndex: 0, weights: { primary: 95, canary: 5 } });
 
     const data = await reportDataFromStore(store, 'run-1', () => new Date(START + 30_000));
@@ -60,4 +69,3 @@ describe('reportDataFromStore', () => {
     expect(await reportDataFromStore(store, 'nope')).toBeNull();
   });
 });
-

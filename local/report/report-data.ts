@@ -142,7 +142,9 @@ const summarySchema = z.object({
   durationMs: z.number(),
   detectionMs: z.number().optional(),
   transitions: z.number(),
-  timeline: z.array(z.object({ at: z.string(), weights: weightsSchema, canary: armSchema.optional(), primary: armSchema.optional() })).optional(),
+  timeline: z
+    .array(z.object({ at: z.string(), weights: weightsSchema, canary: armSchema.optional(), primary: armSchema.optional() }))
+    .optional(),
   startedAt: z.string().optional(),
   plannedWeights: z.array(z.number()).optional(),
 });
@@ -166,7 +168,11 @@ export function parseSummaryJson(text: string): ReportSummary {
   const parsed = summarySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const path = issue?.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').replace(/^\./, '') ?? '';
+    const path =
+      issue?.path
+        .map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`))
+        .join('')
+        .replace(/^\./, '') ?? '';
     throw new Error(`not a rollout summary: ${path || '(top level)'}: ${issue?.message ?? 'invalid'}`);
   }
   const { data } = parsed;
@@ -283,8 +289,18 @@ function windowedSuccess(samples: TimedSample[], arm: 'canary' | 'primary'): Val
 }
 
 function timelineSeries(samples: TimedSample[], name: string, kind: 'success' | 'latency', fromLooks: MetricSeries | null): MetricSeries {
-  const limits = { ...(fromLooks?.min !== undefined ? { min: fromLooks.min } : {}), ...(fromLooks?.max !== undefined ? { max: fromLooks.max } : {}) };
-  if (kind === 'success') return { name, canary: windowedSuccess(samples, 'canary'), primary: windowedSuccess(samples, 'primary'), ...limits, source: 'timeline' };
+  const limits = {
+    ...(fromLooks?.min !== undefined ? { min: fromLooks.min } : {}),
+    ...(fromLooks?.max !== undefined ? { max: fromLooks.max } : {}),
+  };
+  if (kind === 'success')
+    return {
+      name,
+      canary: windowedSuccess(samples, 'canary'),
+      primary: windowedSuccess(samples, 'primary'),
+      ...limits,
+      source: 'timeline',
+    };
   const p99 = (arm: 'canary' | 'primary') => samples.map(({ t, sample }) => ({ t, value: sample[arm]?.p99Ms ?? null }));
   return { name, canary: p99('canary'), primary: p99('primary'), ...limits, source: 'timeline' };
 }
@@ -392,7 +408,10 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
     weights,
     finalPercent: finalShare(summary.outcome, summary.weights, scale),
     ...(summary.weights ? { finalWeights: summary.weights } : {}),
-    plannedPercents: plannedFrom(summary.plannedWeights ?? looks.flatMap((look) => (look.weightPercent === null ? [] : [(look.weightPercent * scale) / 100])), scale),
+    plannedPercents: plannedFrom(
+      summary.plannedWeights ?? looks.flatMap((look) => (look.weightPercent === null ? [] : [(look.weightPercent * scale) / 100])),
+      scale,
+    ),
     looks,
     success: successLooks && hasCounts ? timelineSeries(served, successLooks.name, 'success', successLooks) : successLooks,
     latency: latencyLooks && hasP99 ? timelineSeries(served, latencyLooks.name, 'latency', latencyLooks) : latencyLooks,
@@ -415,7 +434,11 @@ const OUTCOME_EVENTS: Partial<Record<SluiceEvent['detailType'], Outcome>> = {
  * step. Returns null when the store has no such execution. The store keeps no weight scale:
  * a recorded split always adds up to it.
  */
-export async function reportDataFromStore(store: RolloutStore, execution: string, now: () => Date = () => new Date()): Promise<ReportData | null> {
+export async function reportDataFromStore(
+  store: RolloutStore,
+  execution: string,
+  now: () => Date = () => new Date(),
+): Promise<ReportData | null> {
   const record = await store.getRollout(execution);
   if (!record) return null;
   const steps: StepRecord[] = (await store.listSteps(execution)).sort((a, b) => a.seq - b.seq);
@@ -425,7 +448,8 @@ export async function reportDataFromStore(store: RolloutStore, execution: string
 
   const startMs = timeOf(record.startedAt, `rollout ${execution} startedAt`);
   const closing = events.find((event) => OUTCOME_EVENTS[event.detailType] !== undefined);
-  const outcome: ReportOutcome = record.outcome ?? (closing ? (OUTCOME_EVENTS[closing.detailType] ?? 'failed') : record.status === 'finished' ? 'failed' : 'running');
+  const outcome: ReportOutcome =
+    record.outcome ?? (closing ? (OUTCOME_EVENTS[closing.detailType] ?? 'failed') : record.status === 'finished' ? 'failed' : 'running');
   const lastStep = steps.at(-1);
   const outcomeMs =
     outcome === 'running'
@@ -454,7 +478,10 @@ export async function reportDataFromStore(store: RolloutStore, execution: string
   const weightSteps = steps.filter((step) => step.kind === 'weight' && step.weights);
   const weights = compactWeights([
     { t: startMs, percent: 0 },
-    ...weightSteps.map((step) => ({ t: timeOf(step.at, `step ${step.seq} at`), percent: step.weights ? percentOf(step.weights, scale) : 0 })),
+    ...weightSteps.map((step) => ({
+      t: timeOf(step.at, `step ${step.seq} at`),
+      percent: step.weights ? percentOf(step.weights, scale) : 0,
+    })),
   ]).filter((point) => outcomeMs === null || point.t <= outcomeMs);
 
   const successName = metricName(looks, SUCCESS_METRIC, isSuccessMetric);
@@ -474,7 +501,10 @@ export async function reportDataFromStore(store: RolloutStore, execution: string
     weights,
     finalPercent: finalShare(outcome, finalWeights, scale),
     ...(finalWeights ? { finalWeights } : {}),
-    plannedPercents: plannedFrom(weightSteps.map((step) => step.weights?.canary ?? 0), scale),
+    plannedPercents: plannedFrom(
+      weightSteps.map((step) => step.weights?.canary ?? 0),
+      scale,
+    ),
     looks,
     success: successName ? seriesFromLooks(looks, successName) : null,
     latency: latencyName ? seriesFromLooks(looks, latencyName) : null,

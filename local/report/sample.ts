@@ -74,7 +74,11 @@ export function sampleSummary(options: SampleOptions = {}): ReportSummary {
       p99Ms: canaryRequests > 0 ? Math.round((w >= 25 ? 168 : 118) + rand() * 34 - 17) : null,
     };
     const primaryRequests = total - canaryRequests;
-    const primary: TimelineArm = { requests: primaryRequests, errors: binomial(rand, primaryRequests, 0.001), p99Ms: Math.round(96 + rand() * 20 - 10) };
+    const primary: TimelineArm = {
+      requests: primaryRequests,
+      errors: binomial(rand, primaryRequests, 0.001),
+      p99Ms: Math.round(96 + rand() * 20 - 10),
+    };
     const weights: Weights = { primary: 100 - w, canary: w };
     timeline.push({ at: iso(s), weights, canary, primary });
   }

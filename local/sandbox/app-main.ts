@@ -59,7 +59,10 @@ export function behaviourOf(deployment: V1Deployment): AppBehaviour {
 function rolledOut(deployment: V1Deployment): boolean {
   const status = deployment.status ?? {};
   const replicas = deployment.spec?.replicas ?? 1;
-  return (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) && (replicas === 0 || (status.updatedReplicas ?? 0) >= replicas);
+  return (
+    (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) &&
+    (replicas === 0 || (status.updatedReplicas ?? 0) >= replicas)
+  );
 }
 
 function main(): void {

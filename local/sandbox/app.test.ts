@@ -28,7 +28,10 @@ function deployment(env: Record<string, string>): KubeObject {
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: 'podinfo' } },
-      template: { metadata: { labels: { app: 'podinfo' } }, spec: { containers: [{ name: 'podinfo', env: Object.entries(env).map(([name, value]) => ({ name, value })) }] } },
+      template: {
+        metadata: { labels: { app: 'podinfo' } },
+        spec: { containers: [{ name: 'podinfo', env: Object.entries(env).map(([name, value]) => ({ name, value })) }] },
+      },
     },
   };
 }
@@ -66,7 +69,10 @@ describe('sandbox app', () => {
     const current = await apps.readNamespacedDeployment({ namespace: 'default', name: 'podinfo' });
     const container = current.spec?.template.spec?.containers[0];
     if (!container) throw new Error('no container');
-    container.env = [{ name: 'VERSION', value: 'v2' }, { name: 'ERROR_RATE', value: '1' }];
+    container.env = [
+      { name: 'VERSION', value: 'v2' },
+      { name: 'ERROR_RATE', value: '1' },
+    ];
     await apps.replaceNamespacedDeployment({ namespace: 'default', name: 'podinfo', body: current });
     await app.waitForBehaviour((b) => b.version === 'v2', 2000);
 
@@ -85,7 +91,11 @@ describe('sandbox app', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 300);
 
     const apps = standIn.kubeConfig().makeApiClient(AppsV1Api);
-    await apps.patchNamespacedDeploymentScale({ namespace: 'default', name: 'podinfo', body: [{ op: 'replace', path: '/spec/replicas', value: 0 }] });
+    await apps.patchNamespacedDeploymentScale({
+      namespace: 'default',
+      name: 'podinfo',
+      body: [{ op: 'replace', path: '/spec/replicas', value: 0 }],
+    });
     await app.waitForBehaviour((b) => b.replicas === 0, 2000);
     expect((await burst(`${app.url}/`, 5)).codes).toEqual({ 503: 5 });
   });
@@ -97,7 +107,9 @@ describe('sandbox app', () => {
     expect(alive(app.pid)).toBe(false);
 
     const fixture = fileURLToPath(new URL('./app-parent.fixture.ts', import.meta.url));
-    const parent = spawn(process.execPath, ['--no-warnings', fixture, kubeconfigPath, 'default', 'podinfo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(process.execPath, ['--no-warnings', fixture, kubeconfigPath, 'default', 'podinfo'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     closers.push(() => void parent.kill('SIGKILL'));
     const line = await new Promise<string>((resolve) => createInterface({ input: parent.stdout }).once('line', resolve));
     const { pid } = JSON.parse(line) as { pid: number };
@@ -110,6 +122,8 @@ describe('sandbox app', () => {
 
   it('refuses to start without its Deployment, naming it', async () => {
     const { kubeconfigPath } = await cluster({ VERSION: 'v1' });
-    await expect(startApp({ kubeconfigPath, namespace: 'default', deployment: 'missing', startTimeoutMs: 3000 })).rejects.toThrow(/default\/missing/);
+    await expect(startApp({ kubeconfigPath, namespace: 'default', deployment: 'missing', startTimeoutMs: 3000 })).rejects.toThrow(
+      /default\/missing/,
+    );
   });
 });

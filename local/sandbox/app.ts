@@ -94,7 +94,10 @@ export async function startApp(options: StartAppOptions): Promise<AppProcess> {
         if (found !== undefined) done(() => resolve(found));
         else if (exited) done(() => reject(new Error(`${label} exited while waiting for ${what}: ${stderr.trim() || 'no output'}`)));
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`${label}: no ${what} within ${timeoutMs} ms: ${stderr.trim()}`))), timeoutMs);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`${label}: no ${what} within ${timeoutMs} ms: ${stderr.trim()}`))),
+        timeoutMs,
+      );
       const done = (settle: () => void) => {
         clearTimeout(timer);
         listeners.delete(check);
@@ -117,7 +120,8 @@ export async function startApp(options: StartAppOptions): Promise<AppProcess> {
       url: `http://${address}`,
       pid: child.pid ?? -1,
       behaviour: () => behaviour as AppBehaviour,
-      waitForBehaviour: (accept, timeoutMs = 5000) => until(() => (behaviour && accept(behaviour) ? behaviour : undefined), timeoutMs, 'matching behaviour'),
+      waitForBehaviour: (accept, timeoutMs = 5000) =>
+        until(() => (behaviour && accept(behaviour) ? behaviour : undefined), timeoutMs, 'matching behaviour'),
       close,
     };
   } catch (error) {

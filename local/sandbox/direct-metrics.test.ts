@@ -12,7 +12,12 @@ function spec(metrics: NonNullable<RolloutSpecInput['spec']['analysis']>['metric
     metadata: { name: 'podinfo' },
     spec: {
       cluster: { kubeconfigContext: 'stand-in' },
-      router: { name: 'demo', namespace: 'gloo-system', primary: { upstream: { name: 'demo-primary', namespace: 'gloo-system' } }, canary: { upstream: { name: 'demo-canary', namespace: 'gloo-system' } } },
+      router: {
+        name: 'demo',
+        namespace: 'gloo-system',
+        primary: { upstream: { name: 'demo-primary', namespace: 'gloo-system' } },
+        canary: { upstream: { name: 'demo-canary', namespace: 'gloo-system' } },
+      },
       strategy: { stepWeights: [5, 50], interval: '5s', lookInterval: '5s', deadline: '5m' },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9090' }, metrics },
     },

@@ -18,7 +18,12 @@ function windowSeconds(spec: RolloutSpec, metric: MetricSpec): number {
   return Math.max(1, Math.round(parseDuration(metric.interval ?? spec.spec.strategy.interval) / 1000));
 }
 
-function valueOf(gateway: Pick<Gateway, 'window'>, name: 'request-success-rate' | 'request-duration', upstream: string, seconds: number): MetricValue {
+function valueOf(
+  gateway: Pick<Gateway, 'window'>,
+  name: 'request-success-rate' | 'request-duration',
+  upstream: string,
+  seconds: number,
+): MetricValue {
   const window = gateway.window(upstream, seconds);
   return name === 'request-success-rate' ? window.successRate : window.p99Ms;
 }
@@ -38,7 +43,9 @@ export function directMetricDeps(gateway: Pick<Gateway, 'window'>): MetricDeps {
       spec.spec.analysis.metrics.map((metric): MetricReading => {
         const name = metric.name;
         if (metric.query || !isBuiltInMetric(name)) {
-          throw new Error(`metric "${name}": a custom query needs Prometheus, which is not installed (install Debian's prometheus package)`);
+          throw new Error(
+            `metric "${name}": a custom query needs Prometheus, which is not installed (install Debian's prometheus package)`,
+          );
         }
         const seconds = windowSeconds(spec, metric);
         const { primary, canary } = spec.spec.router;

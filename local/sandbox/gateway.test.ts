@@ -30,7 +30,15 @@ interface World {
 }
 
 async function world(
-  options: { weights?: Record<string, number>; shadow?: number; canaryFailEvery?: number; canaryAddress?: string; retries?: number; statsFlushMs?: number; xdsDelayMs?: number } = {},
+  options: {
+    weights?: Record<string, number>;
+    shadow?: number;
+    canaryFailEvery?: number;
+    canaryAddress?: string;
+    retries?: number;
+    statsFlushMs?: number;
+    xdsDelayMs?: number;
+  } = {},
 ): Promise<World> {
   const standIn = await startKubeStandIn();
   closers.push(() => standIn.close());
@@ -39,10 +47,17 @@ async function world(
   const canary = await startDummy('v2', options.canaryFailEvery ? { failEvery: options.canaryFailEvery } : {});
   closers.push(() => canary.close());
   for (const name of ['web-primary', 'web-canary']) {
-    standIn.apply({ apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name, namespace: NS }, spec: { static: { hosts: [{ addr: '127.0.0.1', port: 1 }] } } });
+    standIn.apply({
+      apiVersion: 'gloo.solo.io/v1',
+      kind: 'Upstream',
+      metadata: { name, namespace: NS },
+      spec: { static: { hosts: [{ addr: '127.0.0.1', port: 1 }] } },
+    });
   }
   standIn.apply(upstreamGroup('web', options.weights ?? { 'web-primary': 100, 'web-canary': 0 }));
-  standIn.apply(virtualService('web', 'web', options.shadow !== undefined ? { upstream: 'web-canary', percentage: options.shadow } : undefined));
+  standIn.apply(
+    virtualService('web', 'web', options.shadow !== undefined ? { upstream: 'web-canary', percentage: options.shadow } : undefined),
+  );
   const gateway = await startGateway({
     kubeConfig: standIn.kubeConfig(),
     virtualService: { namespace: NS, name: 'web' },
@@ -144,13 +159,22 @@ describe('weighted gateway', () => {
     // Per-code series appear at their first answer (as in Envoy): a first burst creates them, and
     // rate() needs a sample of them from before the measured traffic.
     await burst(`${gateway.url}/`, 100, 10);
-    await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="500"}[1m]) >= 2', 30_000);
+    await prometheus.waitForSeries(
+      'count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="500"}[1m]) >= 2',
+      30_000,
+    );
 
     // Act
     await burst(`${gateway.url}/`, 1000, 10);
     const canaryServed = gateway.stats().upstreams['web-canary']?.requests ?? 0;
-    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`, 30_000);
-    await prometheus.waitForSeries(`sum(envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`, 30_000);
+    await prometheus.waitForSeries(
+      `sum(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`,
+      30_000,
+    );
+    await prometheus.waitForSeries(
+      `sum(envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-canary_gloo-system"}) >= ${canaryServed}`,
+      30_000,
+    );
 
     // Assess: the spec's own rendered queries, run by the real provider.
     const spec = parseSpec({
@@ -159,7 +183,12 @@ describe('weighted gateway', () => {
       metadata: { name: 'web' },
       spec: {
         cluster: { kubeconfigContext: 'stand-in' },
-        router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
+        router: {
+          name: 'web',
+          namespace: NS,
+          primary: { upstream: { name: 'web-primary', namespace: NS } },
+          canary: { upstream: { name: 'web-canary', namespace: NS } },
+        },
         analysis: {
           judge: 'threshold',
           prometheus: { address: prometheus.url },
@@ -214,7 +243,9 @@ describe('the gateway counts like Envoy', () => {
     expect(canary.hosts.length).toBe(20 + retried);
     expect(retried + finalErrors).toBe(Math.floor(canary.hosts.length / 2));
     expect(finalErrors).toBeLessThan(retried);
-    expect(text).toContain(`envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"} ${seen.codes[200] ?? 0}`);
+    expect(text).toContain(
+      `envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"} ${seen.codes[200] ?? 0}`,
+    );
   });
 
   it('a canary whose failures are retried into success still reads below its success rate through the built-in query', async () => {
@@ -223,7 +254,10 @@ describe('the gateway counts like Envoy', () => {
     const prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1 });
     closers.push(() => prometheus.close());
     await burst(`${gateway.url}/`, 50, 5);
-    await prometheus.waitForSeries('count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"}[1m]) >= 2', 30_000);
+    await prometheus.waitForSeries(
+      'count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="web-canary_gloo-system",envoy_response_code="200"}[1m]) >= 2',
+      30_000,
+    );
     // Act
     const seen = await burst(`${gateway.url}/`, 400, 10);
     const served = (seen.codes[200] ?? 0) + 50;
@@ -234,8 +268,17 @@ describe('the gateway counts like Envoy', () => {
       metadata: { name: 'web' },
       spec: {
         cluster: { kubeconfigContext: 'stand-in' },
-        router: { name: 'web', namespace: NS, primary: { upstream: { name: 'web-primary', namespace: NS } }, canary: { upstream: { name: 'web-canary', namespace: NS } } },
-        analysis: { judge: 'threshold', prometheus: { address: prometheus.url }, metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }] },
+        router: {
+          name: 'web',
+          namespace: NS,
+          primary: { upstream: { name: 'web-primary', namespace: NS } },
+          canary: { upstream: { name: 'web-canary', namespace: NS } },
+        },
+        analysis: {
+          judge: 'threshold',
+          prometheus: { address: prometheus.url },
+          metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
+        },
       },
     });
     const query = metricQueries(spec, spec.spec.analysis.metrics[0] as NonNullable<(typeof spec.spec.analysis.metrics)[0]>).canary;
@@ -251,7 +294,11 @@ describe('the gateway counts like Envoy', () => {
     await burst(`${gateway.url}/`, 10);
     const early = await metricsText(gateway);
     expect(early).toContain('envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-primary_gloo-system"} 0');
-    await eventually(async () => (await metricsText(gateway)).includes('envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-primary_gloo-system"} 10'), 'histogram flushed');
+    await eventually(
+      async () =>
+        (await metricsText(gateway)).includes('envoy_cluster_upstream_rq_time_count{envoy_cluster_name="web-primary_gloo-system"} 10'),
+      'histogram flushed',
+    );
   });
 
   it('exports its uptime; a restart gives a new instance with fresh counters and uptime', async () => {

@@ -150,7 +150,12 @@ interface SecondBucket {
   latency: number[];
 }
 
-type Resolved = { destinations: Array<{ target: Target | undefined; name: string; weight: number }>; shadow?: { target: Target | undefined; name: string; percentage: number } } | undefined;
+type Resolved =
+  | {
+      destinations: Array<{ target: Target | undefined; name: string; weight: number }>;
+      shadow?: { target: Target | undefined; name: string; percentage: number };
+    }
+  | undefined;
 
 const isServerError = (code: number) => code >= 500 && code <= 599;
 
@@ -213,7 +218,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const targets = new Map<string, Target>();
   for (const upstream of options.upstreams) {
     const key = `${upstream.namespace}/${upstream.name}`;
-    if ([...targets.values()].some((t) => t.upstream.name === upstream.name)) throw new Error(`gateway: upstream name ${upstream.name} appears twice`);
+    if ([...targets.values()].some((t) => t.upstream.name === upstream.name))
+      throw new Error(`gateway: upstream name ${upstream.name} appears twice`);
     const [host = '', port = ''] = upstream.address.split(/:(?=\d+$)/);
     if (!host || !/^\d+$/.test(port)) throw new Error(`gateway: upstream ${key} address "${upstream.address}" is not host:port`);
     targets.set(key, { upstream, cluster: clusterName(upstream), host, port: Number(port) });
@@ -340,7 +346,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }),
     };
     const shadowing = route.options?.shadowing;
-    if (shadowing) resolved.shadow = { target: targetOf(shadowing.upstream, owner), name: shadowing.upstream.name, percentage: shadowing.percentage };
+    if (shadowing)
+      resolved.shadow = { target: targetOf(shadowing.upstream, owner), name: shadowing.upstream.name, percentage: shadowing.percentage };
     return { route, resolved };
   };
 
@@ -381,7 +388,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     watchResource<KubernetesObject>(
       options.kubeConfig,
       `/apis/gateway.solo.io/v1/namespaces/${options.virtualService.namespace}/virtualservices`,
-      async () => (await custom.listNamespacedCustomObject({ ...vsApi, namespace: options.virtualService.namespace })) as KubernetesListObject<KubernetesObject>,
+      async () =>
+        (await custom.listNamespacedCustomObject({
+          ...vsApi,
+          namespace: options.virtualService.namespace,
+        })) as KubernetesListObject<KubernetesObject>,
       (objects) =>
         toDataPlane(() => {
           const found = objects.find((o) => o.metadata?.name === options.virtualService.name);
@@ -416,7 +427,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
   /** Sends one request upstream; resolves with the status code it counted (the response is streamed to `res` when given). */
-  const forward = (target: Target, req: IncomingMessage, body: Buffer, res: ServerResponse | undefined, retriesLeft = 0): Promise<number> => {
+  const forward = (
+    target: Target,
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse | undefined,
+    retriesLeft = 0,
+  ): Promise<number> => {
     const headers: IncomingHttpHeaders = { ...req.headers, 'content-length': String(body.length) };
     delete headers.connection;
     delete headers['transfer-encoding'];

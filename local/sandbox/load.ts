@@ -71,7 +71,14 @@ export function startLoad(options: LoadOptions): LoadGenerator {
       settleIfDone();
     };
     const req = request(
-      { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'GET', agent, timeout: options.timeoutMs ?? 10_000 },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        agent,
+        timeout: options.timeoutMs ?? 10_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -96,7 +96,9 @@ async function instantQuery(url: string, query: string): Promise<unknown[]> {
 
 export async function startPrometheus(options: StartPrometheusOptions): Promise<RunningPrometheus> {
   if (!prometheusAvailable()) {
-    throw new Error(`Prometheus binary not found at ${PROMETHEUS_BINARY}: install Debian's package (apt-get install -y prometheus) or set SLUICE_PROMETHEUS_BIN`);
+    throw new Error(
+      `Prometheus binary not found at ${PROMETHEUS_BINARY}: install Debian's package (apt-get install -y prometheus) or set SLUICE_PROMETHEUS_BIN`,
+    );
   }
   const interval = options.scrapeIntervalSeconds ?? 1;
   const dir = await mkdtemp(join(tmpdir(), 'sluice-prometheus-'));
@@ -108,7 +110,12 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
 
-  const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
+  const args = [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ];
   // dieWithParent: sh keeps our stdin pipe on fd 3 for a background watcher, then execs the server
   // (same pid, so `$$` in the watcher is the server). EOF on the pipe — close() ending it, or this
   // process dying — makes the watcher send SIGTERM.
@@ -168,7 +175,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     for (;;) {
       const result = await instantQuery(url, query);
       if (result.length > 0) return;
-      if (Date.now() > until) throw new Error(`Prometheus at ${url} returned nothing for ${query} within ${timeoutMs} ms (scraping ${targets.join(', ')})`);
+      if (Date.now() > until)
+        throw new Error(`Prometheus at ${url} returned nothing for ${query} within ${timeoutMs} ms (scraping ${targets.join(', ')})`);
       await sleep(200);
     }
   };

@@ -39,11 +39,21 @@ export function upstreamGroup(name: string, weights: Record<string, number>, nam
     apiVersion: 'gloo.solo.io/v1',
     kind: 'UpstreamGroup',
     metadata: { name, namespace },
-    spec: { destinations: Object.entries(weights).map(([upstream, weight]) => ({ destination: { upstream: { name: upstream, namespace } }, weight })) },
+    spec: {
+      destinations: Object.entries(weights).map(([upstream, weight]) => ({
+        destination: { upstream: { name: upstream, namespace } },
+        weight,
+      })),
+    },
   };
 }
 
-export function virtualService(name: string, group: string, shadow?: { upstream: string; percentage: number }, namespace = 'gloo-system'): KubeObject {
+export function virtualService(
+  name: string,
+  group: string,
+  shadow?: { upstream: string; percentage: number },
+  namespace = 'gloo-system',
+): KubeObject {
   return {
     apiVersion: 'gateway.solo.io/v1',
     kind: 'VirtualService',
@@ -56,7 +66,9 @@ export function virtualService(name: string, group: string, shadow?: { upstream:
             name: 'main',
             matchers: [{ prefix: '/' }],
             routeAction: { upstreamGroup: { name: group, namespace } },
-            ...(shadow ? { options: { shadowing: { upstream: { name: shadow.upstream, namespace }, percentage: shadow.percentage } } } : {}),
+            ...(shadow
+              ? { options: { shadowing: { upstream: { name: shadow.upstream, namespace }, percentage: shadow.percentage } } }
+              : {}),
           },
         ],
       },

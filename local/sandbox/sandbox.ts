@@ -152,7 +152,11 @@ function deployment(name: string, env: Record<string, string>): KubeObject {
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'podinfo', image: 'sluice-sandbox-app', env: Object.entries(env).map(([key, value]) => ({ name: key, value })) }] },
+        spec: {
+          containers: [
+            { name: 'podinfo', image: 'sluice-sandbox-app', env: Object.entries(env).map(([key, value]) => ({ name: key, value })) },
+          ],
+        },
       },
     },
   };
@@ -160,7 +164,12 @@ function deployment(name: string, env: Record<string, string>): KubeObject {
 
 function upstream(name: string, address: string): KubeObject {
   const [addr = '127.0.0.1', port = '0'] = address.split(':');
-  return { apiVersion: 'gloo.solo.io/v1', kind: 'Upstream', metadata: { name, namespace: SANDBOX_NAMES.glooNamespace }, spec: { static: { hosts: [{ addr, port: Number(port) }] } } };
+  return {
+    apiVersion: 'gloo.solo.io/v1',
+    kind: 'Upstream',
+    metadata: { name, namespace: SANDBOX_NAMES.glooNamespace },
+    spec: { static: { hosts: [{ addr, port: Number(port) }] } },
+  };
 }
 
 function glooObjects(): KubeObject[] {
@@ -185,7 +194,13 @@ function glooObjects(): KubeObject[] {
       spec: {
         virtualHost: {
           domains: ['*'],
-          routes: [{ name: SANDBOX_NAMES.route, matchers: [{ prefix: '/' }], routeAction: { upstreamGroup: { name: SANDBOX_NAMES.upstreamGroup, namespace: ns } } }],
+          routes: [
+            {
+              name: SANDBOX_NAMES.route,
+              matchers: [{ prefix: '/' }],
+              routeAction: { upstreamGroup: { name: SANDBOX_NAMES.upstreamGroup, namespace: ns } },
+            },
+          ],
         },
       },
     },
@@ -233,11 +248,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const wantPrometheus = options.prometheus ?? 'optional';
   const havePrometheus = prometheusAvailable();
   if (wantPrometheus === 'required' && !havePrometheus) {
-    throw new Error(`Prometheus is required but not installed at ${PROMETHEUS_BINARY}: apt-get install -y prometheus (or set SLUICE_PROMETHEUS_BIN)`);
+    throw new Error(
+      `Prometheus is required but not installed at ${PROMETHEUS_BINARY}: apt-get install -y prometheus (or set SLUICE_PROMETHEUS_BIN)`,
+    );
   }
   const seed = options.seed ?? randomSeed();
   const scrapeSeconds = options.scrapeIntervalSeconds ?? 1;
-  if (!(Number.isInteger(scrapeSeconds) && scrapeSeconds >= 1 && scrapeSeconds <= 300)) throw new Error(`scrapeIntervalSeconds must be whole seconds from 1 to 300, got ${scrapeSeconds}`);
+  if (!(Number.isInteger(scrapeSeconds) && scrapeSeconds >= 1 && scrapeSeconds <= 300))
+    throw new Error(`scrapeIntervalSeconds must be whole seconds from 1 to 300, got ${scrapeSeconds}`);
   // A bad spec file or option fails here, before anything starts.
   await buildSpec(options, undefined);
 
@@ -301,10 +319,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     standIn.writeKubeconfigFile(kubeconfigPath);
     const { deployments, versions } = SANDBOX_NAMES;
     standIn.apply(deployment(deployments.primary, { VERSION: versions.primary, ERROR_RATE: '0', LATENCY_MS: '0' }));
-    standIn.apply(deployment(deployments.canary, { VERSION: versions.canary, ERROR_RATE: String(errorRate), LATENCY_MS: String(latencyMs) }));
+    standIn.apply(
+      deployment(deployments.canary, { VERSION: versions.canary, ERROR_RATE: String(errorRate), LATENCY_MS: String(latencyMs) }),
+    );
 
     const startOne = async (side: Side, appSeed: number) => {
-      const app = await startApp({ kubeconfigPath, namespace: SANDBOX_NAMES.workloadNamespace, deployment: deployments[side], seed: appSeed });
+      const app = await startApp({
+        kubeconfigPath,
+        namespace: SANDBOX_NAMES.workloadNamespace,
+        deployment: deployments[side],
+        seed: appSeed,
+      });
       pids.add(app.pid);
       closers.push(() => app.close());
       return app;
@@ -395,7 +420,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (firsts.length === 0) return out;
       const first = Math.min(...firsts);
       out.canaryFirstRequestAt = first;
-      const off = stats.weightChanges.find((c) => c.at >= first && (c.weights[upstreams.canary] ?? 0) === 0 && c.shadow?.upstream !== upstreams.canary);
+      const off = stats.weightChanges.find(
+        (c) => c.at >= first && (c.weights[upstreams.canary] ?? 0) === 0 && c.shadow?.upstream !== upstreams.canary,
+      );
       if (off) {
         out.canaryOffAt = off.at;
         out.detectionMs = off.at - first;
@@ -412,7 +439,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(direct ? { overrides: directMetricDeps(gateway) } : {}),
       },
       metricsSource: direct ? 'direct' : 'prometheus',
-      ...(direct ? { notice: `Prometheus is not installed (${PROMETHEUS_BINARY}): reading the gateway's counters directly instead (apt-get install prometheus for the real thing)` } : {}),
+      ...(direct
+        ? {
+            notice: `Prometheus is not installed (${PROMETHEUS_BINARY}): reading the gateway's counters directly instead (apt-get install prometheus for the real thing)`,
+          }
+        : {}),
       seed,
       gatewayUrl: gateway.url,
       ...(prometheus ? { prometheusUrl: prometheus.url } : {}),

@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { envoyMetricFamilies, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
 
-
 export interface Traffic {
   /** All requests, errors included. */
   requests: number;
@@ -52,7 +51,10 @@ export async function startEnvoyMetrics(): Promise<EnvoyMetricsServer> {
     if (errors > traffic.requests) throw new Error(`errors (${errors}) exceed requests (${traffic.requests})`);
     requests.labels(cluster, '200').inc(traffic.requests - errors);
     requests.labels(cluster, traffic.errorCode ?? '503').inc(errors);
-    const spread = typeof traffic.latencyMs === 'number' || traffic.latencyMs === undefined ? [{ ms: traffic.latencyMs ?? 10, count: traffic.requests }] : traffic.latencyMs;
+    const spread =
+      typeof traffic.latencyMs === 'number' || traffic.latencyMs === undefined
+        ? [{ ms: traffic.latencyMs ?? 10, count: traffic.requests }]
+        : traffic.latencyMs;
     const total = spread.reduce((sum, part) => sum + part.count, 0);
     if (total !== traffic.requests) throw new Error(`latency counts sum to ${total}, expected ${traffic.requests}`);
     const child = latency.labels(cluster);

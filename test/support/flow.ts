@@ -19,7 +19,9 @@ export type StrategyOverrides = Partial<NonNullable<SpecInput['strategy']>>;
 export type AnalysisOverrides = Partial<NonNullable<SpecInput['analysis']>>;
 
 /** The `web` target: UpstreamGroup gloo-system/web, steps 10 → 50 every second, judged by the threshold judge. */
-export function webSpec(overrides: { strategy?: StrategyOverrides; analysis?: AnalysisOverrides; spec?: Partial<SpecInput> } = {}): RolloutSpec {
+export function webSpec(
+  overrides: { strategy?: StrategyOverrides; analysis?: AnalysisOverrides; spec?: Partial<SpecInput> } = {},
+): RolloutSpec {
   return parseSpec({
     apiVersion: 'sluice.dev/v1',
     kind: 'Rollout',
@@ -41,7 +43,20 @@ export function webSpec(overrides: { strategy?: StrategyOverrides; analysis?: An
 
 /** Retry pauses shortened (the ASL's real backoff is 1-10 s with jitter); everything else is real time. */
 export const SHORT_RETRIES = Object.fromEntries(
-  ['Prepare', 'SetWeight', 'Bake', 'Analyze', 'CheckCanary', 'Promote', 'CheckPrimary', 'Switch', 'Finish', 'StartApprovalExpired', 'PromotionApprovalExpired', 'Rollback'].map((state) => [state, 50]),
+  [
+    'Prepare',
+    'SetWeight',
+    'Bake',
+    'Analyze',
+    'CheckCanary',
+    'Promote',
+    'CheckPrimary',
+    'Switch',
+    'Finish',
+    'StartApprovalExpired',
+    'PromotionApprovalExpired',
+    'Rollback',
+  ].map((state) => [state, 50]),
 );
 
 /** The promotion's readiness loops wait 10 s between checks in the ASL; tests wait 100 ms. */
@@ -51,7 +66,11 @@ export const SHORT_WAITS: Record<string, number> = { WaitForCanary: 100, WaitFor
  * Local runtimes for one test file, each in its own temp dir, closed and removed after each test.
  * Call at the top level of a test file.
  */
-export function flowRuntimes(): (router: RecordingRouter, metrics: ReturnType<typeof scriptedMetrics>, options?: Partial<LocalRuntimeOptions>) => Promise<LocalRuntime> {
+export function flowRuntimes(): (
+  router: RecordingRouter,
+  metrics: ReturnType<typeof scriptedMetrics>,
+  options?: Partial<LocalRuntimeOptions>,
+) => Promise<LocalRuntime> {
   const open: LocalRuntime[] = [];
   const dirs: string[] = [];
   afterEach(async () => {

@@ -30,7 +30,9 @@ export class RecordingRouter implements TrafficRouter {
     if (failure) throw failure;
     if (next.primary + next.canary <= 0) throw new Error('all-zero weights');
     if (expected.primary !== this.weights.primary || expected.canary !== this.weights.canary) {
-      throw new ConflictError(`weights are ${JSON.stringify(this.weights)}, expected ${JSON.stringify(expected)}: someone else is steering`);
+      throw new ConflictError(
+        `weights are ${JSON.stringify(this.weights)}, expected ${JSON.stringify(expected)}: someone else is steering`,
+      );
     }
     this.weights = { ...next };
     this.writes.push({ ...next });

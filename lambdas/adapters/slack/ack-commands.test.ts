@@ -28,7 +28,12 @@ function spec(name: string, extra: Record<string, unknown> = {}): RolloutSpec {
     metadata: { name },
     spec: {
       cluster: { kubeconfigContext: 'unused' },
-      router: { name, namespace: 'gloo-system', primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } }, canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } } },
+      router: {
+        name,
+        namespace: 'gloo-system',
+        primary: { upstream: { name: `${name}-primary`, namespace: 'gloo-system' } },
+        canary: { upstream: { name: `${name}-canary`, namespace: 'gloo-system' } },
+      },
       analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
       ...extra,
     },
@@ -54,7 +59,15 @@ class MemoryScheduler implements RolloutScheduler {
     const name = scheduleName(request.target, request.version, request.at);
     const existing = this.schedules.find((s) => s.name === name);
     if (existing) return { schedule: existing, created: false };
-    const schedule: ScheduledRollout = { name, target: request.target, version: request.version, requestedBy: request.requestedBy, at: request.at.toISOString(), timeZone: request.timeZone ?? 'UTC', state: 'scheduled' };
+    const schedule: ScheduledRollout = {
+      name,
+      target: request.target,
+      version: request.version,
+      requestedBy: request.requestedBy,
+      at: request.at.toISOString(),
+      timeZone: request.timeZone ?? 'UTC',
+      state: 'scheduled',
+    };
     this.schedules.push(schedule);
     return { schedule, created: true };
   }
@@ -93,7 +106,17 @@ beforeEach(() => {
 
 async function slash(text: string, user = 'U0ALICE', channel = CHANNEL): Promise<string> {
   trigger += 1;
-  const result = await handleSlackRequest(deps, { type: 'command', teamId: TEAM, apiAppId: APP, userId: user, channelId: channel, command: '/sluice', text, triggerId: `t-${trigger}`, responseUrl: 'https://hooks.slack.invalid/r' });
+  const result = await handleSlackRequest(deps, {
+    type: 'command',
+    teamId: TEAM,
+    apiAppId: APP,
+    userId: user,
+    channelId: channel,
+    command: '/sluice',
+    text,
+    triggerId: `t-${trigger}`,
+    responseUrl: 'https://hooks.slack.invalid/r',
+  });
   return result.body?.text ?? '';
 }
 
@@ -111,17 +134,27 @@ describe('/sluice override', () => {
 
     expect(text).toBe('You may not approve web: ask someone listed under spec.access.approve.');
     expect(await store.getOverride('web')).toBeNull();
-    expect((await store.listSteps('chatops-web')).map((s) => s.detail)).toEqual(['slack <@U0ALICE> in <#C0DEPLOYS>: /sluice override web hotfix -> refused by the access policy']);
+    expect((await store.listSteps('chatops-web')).map((s) => s.detail)).toEqual([
+      'slack <@U0ALICE> in <#C0DEPLOYS>: /sluice override web hotfix -> refused by the access policy',
+    ]);
   });
 
   it('lets an approver override until the window opens again, audited in the store and the events', async () => {
     const text = await slash('override web customer outage &amp; fix', 'U0CAROL');
 
     expect(text).toBe('Done: change windows of web overridden until 2026-11-28T00:00:00.000Z by slack:U0CAROL: a start is not queued.');
-    expect(await store.getOverride('web')).toEqual({ target: 'web', by: 'slack:U0CAROL', reason: 'customer outage & fix', at: NOW.toISOString(), until: '2026-11-28T00:00:00.000Z' });
+    expect(await store.getOverride('web')).toEqual({
+      target: 'web',
+      by: 'slack:U0CAROL',
+      reason: 'customer outage & fix',
+      at: NOW.toISOString(),
+      until: '2026-11-28T00:00:00.000Z',
+    });
     const events = await store.listEvents('chatops-web');
     expect(events.map((e) => e.detailType)).toEqual(['Command Audited', 'Command Audited']);
-    expect(events[0]?.reason).toMatch(/^window override by slack:U0CAROL until 2026-11-28T00:00:00.000Z: customer outage & fix; the windows are closed/);
+    expect(events[0]?.reason).toMatch(
+      /^window override by slack:U0CAROL until 2026-11-28T00:00:00.000Z: customer outage & fix; the windows are closed/,
+    );
   });
 });
 
@@ -129,9 +162,13 @@ describe('/sluice schedule', () => {
   it('creates a one-off schedule from a local time in a zone, shown with a Slack date token', async () => {
     const text = await slash('schedule web v1.2.3 at 2026-12-01 09:00 tz Europe/Berlin');
 
-    expect(scheduler.requests).toEqual([{ target: 'web', version: 'v1.2.3', requestedBy: 'slack:U0ALICE', at: new Date('2026-12-01T08:00:00Z'), timeZone: 'Europe/Berlin' }]);
+    expect(scheduler.requests).toEqual([
+      { target: 'web', version: 'v1.2.3', requestedBy: 'slack:U0ALICE', at: new Date('2026-12-01T08:00:00Z'), timeZone: 'Europe/Berlin' },
+    ]);
     const name = scheduleName('web', 'v1.2.3', new Date('2026-12-01T08:00:00Z'));
-    expect(text).toContain(`Scheduled \`${name}\`: web v1.2.3 starts <!date^${Date.parse('2026-12-01T08:00:00Z') / 1000}^{date_short_pretty} {time}|2026-12-01 08:00:00 UTC>.`);
+    expect(text).toContain(
+      `Scheduled \`${name}\`: web v1.2.3 starts <!date^${Date.parse('2026-12-01T08:00:00Z') / 1000}^{date_short_pretty} {time}|2026-12-01 08:00:00 UTC>.`,
+    );
     expect(text).toContain(`/sluice schedule cancel ${name}`);
   });
 
@@ -145,7 +182,9 @@ describe('/sluice schedule', () => {
   it('refuses times in the past, without a zone, or in an unknown zone, and malformed text', async () => {
     expect(await slash('schedule web v2 at 2026-11-01T09:00Z')).toContain('Not scheduled: 2026-11-01T09:00Z is in the past');
     expect(await slash('schedule web v2 at 2026-12-01 09:00')).toContain('Not scheduled: "2026-12-01 09:00" has no offset');
-    expect(await slash('schedule web v2 at 2026-12-01 09:00 tz Mars/Olympus')).toBe('Not scheduled: `Mars/Olympus` is not an IANA time zone (such as Europe/Berlin or UTC).');
+    expect(await slash('schedule web v2 at 2026-12-01 09:00 tz Mars/Olympus')).toBe(
+      'Not scheduled: `Mars/Olympus` is not an IANA time zone (such as Europe/Berlin or UTC).',
+    );
     expect(await slash('schedule web v2 tomorrow')).toContain('When? Write `at` and the time.');
     expect(scheduler.requests).toEqual([]);
   });

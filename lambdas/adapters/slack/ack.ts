@@ -52,7 +52,8 @@ export interface AckDeps {
   timeZone?: string;
 }
 
-const NO_SCHEDULER = 'Scheduling is not set up for this Slack bot (it was deployed without the schedule group): use `sluice start <target> --version V --at TIME`.';
+const NO_SCHEDULER =
+  'Scheduling is not set up for this Slack bot (it was deployed without the schedule group): use `sluice start <target> --version V --at TIME`.';
 
 function scheduleLine(schedule: ScheduledRollout): string {
   const failed = schedule.state === 'failed' ? ` — *failed*${schedule.lastError ? `: ${schedule.lastError.slice(0, 200)}` : ''}` : '';
@@ -63,11 +64,20 @@ async function scheduleListText(scheduler: RolloutScheduler, target?: string): P
   const pending = await scheduler.list(target);
   const whose = target ? ` of ${target}` : '';
   if (!pending.length) return `No scheduled rollouts${whose}.`;
-  return [`*Scheduled rollouts${whose}* (soonest first)`, ...pending.slice(0, 40).map(scheduleLine), ...(pending.length > 40 ? [`…and ${pending.length - 40} more`] : [])].join('\n');
+  return [
+    `*Scheduled rollouts${whose}* (soonest first)`,
+    ...pending.slice(0, 40).map(scheduleLine),
+    ...(pending.length > 40 ? [`…and ${pending.length - 40} more`] : []),
+  ].join('\n');
 }
 
 /** `/sluice schedule …` with a target known (create, list of one target, cancel of that target's schedule). */
-async function scheduleText(deps: AckDeps, command: Extract<Command, { kind: 'schedule' }>, target: string, request: SlashCommand): Promise<string> {
+async function scheduleText(
+  deps: AckDeps,
+  command: Extract<Command, { kind: 'schedule' }>,
+  target: string,
+  request: SlashCommand,
+): Promise<string> {
   const scheduler = deps.scheduler;
   if (!scheduler) return NO_SCHEDULER;
   switch (command.action) {
@@ -75,12 +85,15 @@ async function scheduleText(deps: AckDeps, command: Extract<Command, { kind: 'sc
       return scheduleListText(scheduler, target);
     case 'cancel': {
       const name = command.args[0] ?? '';
-      return (await scheduler.cancel(name)) ? `Cancelled \`${name}\` (${target}): it will not start.` : `No pending schedule \`${name}\`: it fired or was cancelled already.`;
+      return (await scheduler.cancel(name))
+        ? `Cancelled \`${name}\` (${target}): it will not start.`
+        : `No pending schedule \`${name}\`: it fired or was cancelled already.`;
     }
     case 'create': {
       const version = command.version ?? '';
       const timeZone = command.timeZone ?? deps.timeZone;
-      if (command.timeZone && !isTimeZone(command.timeZone)) return `Not scheduled: \`${command.timeZone.slice(0, 64)}\` is not an IANA time zone (such as Europe/Berlin or UTC).`;
+      if (command.timeZone && !isTimeZone(command.timeZone))
+        return `Not scheduled: \`${command.timeZone.slice(0, 64)}\` is not an IANA time zone (such as Europe/Berlin or UTC).`;
       let at: Date;
       try {
         at = parseStartTime(command.at ?? '', { ...(command.timeZone ? { timeZone: command.timeZone } : {}), now: deps.now() });
@@ -88,7 +101,13 @@ async function scheduleText(deps: AckDeps, command: Extract<Command, { kind: 'sc
         if (error instanceof LocalTimeError) return `Not scheduled: ${error.message.replace('--tz', 'tz')}.`;
         throw error;
       }
-      const { schedule, created } = await scheduler.create({ target, version, requestedBy: `slack:${request.userId}`, at, ...(timeZone ? { timeZone } : {}) });
+      const { schedule, created } = await scheduler.create({
+        target,
+        version,
+        requestedBy: `slack:${request.userId}`,
+        at,
+        ...(timeZone ? { timeZone } : {}),
+      });
       const again = created ? '' : ' (it was scheduled already)';
       return `Scheduled \`${schedule.name}\`${again}: ${target} ${version} starts ${slackDate(schedule.at)}. When it fires, the change windows, the lock and the access policy are checked again. Cancel it with \`/sluice schedule cancel ${schedule.name}\`.`;
     }
@@ -132,7 +151,13 @@ async function audit(deps: AckDeps, entry: Audit, outcome: string): Promise<void
   await deps.events.publish({ detailType: 'Command Audited', target, version: entry.version ?? '-', execution, reason: detail });
 }
 
-async function access(deps: AckDeps, spec: RolloutSpec, action: ReturnType<typeof actionOf>, user: string, channel: string): Promise<AccessDecision> {
+async function access(
+  deps: AckDeps,
+  spec: RolloutSpec,
+  action: ReturnType<typeof actionOf>,
+  user: string,
+  channel: string,
+): Promise<AccessDecision> {
   const policy = spec.spec.access;
   const memberOf = await deps.directory.memberOf(user, groupsToResolve(policy, action));
   return authorize(policy, action, { user, channel, memberOf }, spec.metadata.name);
@@ -161,13 +186,21 @@ async function statusText(deps: AckDeps, target: string): Promise<string> {
 async function historyText(deps: AckDeps, target: string): Promise<string> {
   const rollouts = await deps.store.listRollouts(target, 10);
   if (!rollouts.length) return `No rollouts of ${target} yet.`;
-  const lines = rollouts.map((r) => `${slackDate(r.startedAt)} *${r.status === 'running' ? 'running' : (r.outcome ?? 'finished')}* ${r.version} \`${r.execution}\`${r.reason ? ` — ${r.reason}` : ''}`);
+  const lines = rollouts.map(
+    (r) =>
+      `${slackDate(r.startedAt)} *${r.status === 'running' ? 'running' : (r.outcome ?? 'finished')}* ${r.version} \`${r.execution}\`${r.reason ? ` — ${r.reason}` : ''}`,
+  );
   const notes = (await deps.store.listSteps(`chatops-${target}`)).slice(-5).map((s) => `• ${s.detail ?? ''}`);
   return [`*${target}* — last ${rollouts.length} rollouts`, ...lines, ...(notes.length ? ['*Recent commands*', ...notes] : [])].join('\n');
 }
 
 /** `/sluice start|retry`: the one start path (windows, ledger keyed by Slack's trigger_id, the lock taken atomically). */
-async function start(deps: AckDeps, spec: RolloutSpec, version: string, request: SlashCommand): Promise<{ text: string; execution?: string }> {
+async function start(
+  deps: AckDeps,
+  spec: RolloutSpec,
+  version: string,
+  request: SlashCommand,
+): Promise<{ text: string; execution?: string }> {
   const target = spec.metadata.name;
   const requestedBy = `slack:${request.userId}`;
   const registry: TargetRegistry = { get: async (name) => (name === target ? spec : null), targetsForRepository: async () => [] };
@@ -201,7 +234,12 @@ async function start(deps: AckDeps, spec: RolloutSpec, version: string, request:
   }
 }
 
-async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help' }>, spec: RolloutSpec, request: SlashCommand): Promise<{ text: string; execution?: string; version?: string }> {
+async function runCommand(
+  deps: AckDeps,
+  command: Exclude<Command, { kind: 'help' }>,
+  spec: RolloutSpec,
+  request: SlashCommand,
+): Promise<{ text: string; execution?: string; version?: string }> {
   const target = spec.metadata.name;
   const by = `slack:${request.userId}`;
   const running = async () => {
@@ -221,9 +259,19 @@ async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help
       return { ...(await start(deps, spec, latest.version, request)), version: latest.version };
     }
     case 'abort': {
-      const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target, by, reason: command.reason, now: deps.now() });
+      const result = await abortRollout({
+        store: deps.store,
+        sfn: deps.sfn as SFNClient,
+        target,
+        by,
+        reason: command.reason,
+        now: deps.now(),
+      });
       if (!result.ok) return { text: `Nothing to abort: ${result.message}.` };
-      await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted));
+      await deps.chat.claim(
+        chatKeys.click(result.execution, ROLLOUT_GATE),
+        JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted),
+      );
       const copied = (await deps.store.getRollout(result.execution))?.safeSide === 'canary';
       const text = result.interruptedBake
         ? `Aborted \`${result.execution}\`: its bake was interrupted; traffic is moving to the primary.`
@@ -239,9 +287,19 @@ async function runCommand(deps: AckDeps, command: Exclude<Command, { kind: 'help
         const twoPerson = twoPersonCheck(spec.spec.access, command.kind, request.userId, record.requestedBy);
         if (!twoPerson.allowed) return { text: twoPerson.reason, execution: record.execution };
       }
-      const result = command.kind === 'promote' ? await promoteRollout({ store: deps.store, sfn: deps.sfn, target }) : await approveRollout({ store: deps.store, sfn: deps.sfn, target, by });
-      if (!result.ok) return { text: `${command.kind === 'approve' ? 'Not done' : 'Not promoted'}: ${result.message}.`, ...(record ? { execution: record.execution } : {}) };
-      await deps.chat.claim(chatKeys.click(result.execution, ROLLOUT_GATE), JSON.stringify({ action: command.kind, user: request.userId, at: deps.now().toISOString() } satisfies Acted));
+      const result =
+        command.kind === 'promote'
+          ? await promoteRollout({ store: deps.store, sfn: deps.sfn, target })
+          : await approveRollout({ store: deps.store, sfn: deps.sfn, target, by });
+      if (!result.ok)
+        return {
+          text: `${command.kind === 'approve' ? 'Not done' : 'Not promoted'}: ${result.message}.`,
+          ...(record ? { execution: record.execution } : {}),
+        };
+      await deps.chat.claim(
+        chatKeys.click(result.execution, ROLLOUT_GATE),
+        JSON.stringify({ action: command.kind, user: request.userId, at: deps.now().toISOString() } satisfies Acted),
+      );
       return { text: `Done: ${result.message}.`, execution: result.execution };
     }
     case 'schedule':
@@ -320,10 +378,14 @@ const BUTTON_ACTIONS: readonly ButtonAction[] = ['approve', 'promote', 'abort'];
 const PAST: Record<ButtonAction, string> = { abort: 'aborted', promote: 'requested promotion of', approve: 'approved' };
 
 async function buttonClick(deps: AckDeps, request: BlockAction): Promise<AckResult> {
-  const followUp = (text: string): AckResult => ({ status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [] });
+  const followUp = (text: string): AckResult => ({
+    status: 200,
+    body: null,
+    followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [],
+  });
   const action = request.actionId.startsWith(ACTION_PREFIX) ? (request.actionId.slice(ACTION_PREFIX.length) as ButtonAction) : undefined;
   const value = decodeButtonValue(request.value);
-  if (!action || !BUTTON_ACTIONS.includes(action) || !value) return followUp('This button is not one of Sluice\'s.');
+  if (!action || !BUTTON_ACTIONS.includes(action) || !value) return followUp("This button is not one of Sluice's.");
   const base = { user: request.userId, channel: request.channelId, what: `button ${action} on ${value.execution} (${value.gate})` };
   const record = await deps.store.getRollout(value.execution);
   if (!record) return followUp(`Sluice has no rollout \`${value.execution}\`.`);
@@ -341,7 +403,9 @@ async function buttonClick(deps: AckDeps, request: BlockAction): Promise<AckResu
   const lock = await deps.store.getLock(record.target);
   if (!lock || lock.owner !== record.execution) {
     await audit(deps, where, 'refused: stale button');
-    return followUp(`Refused: this button belongs to \`${record.execution}\`, which is no longer running${lock ? ` (${record.target} now runs \`${lock.owner}\`)` : ''}. Nothing was done.`);
+    return followUp(
+      `Refused: this button belongs to \`${record.execution}\`, which is no longer running${lock ? ` (${record.target} now runs \`${lock.owner}\`)` : ''}. Nothing was done.`,
+    );
   }
   const twoPerson = twoPersonCheck(spec.spec.access, action, request.userId, record.requestedBy);
   if (!twoPerson.allowed) {
@@ -354,17 +418,33 @@ async function buttonClick(deps: AckDeps, request: BlockAction): Promise<AckResu
   if (!claim.claimed) {
     const first = JSON.parse(claim.value) as Acted;
     await audit(deps, where, `refused: <@${first.user}> acted first`);
-    return followUp(`<@${first.user}> already ${PAST[first.action]} \`${record.execution}\` ${slackDate(first.at)}. Nothing more was done${action === 'abort' ? '; `/sluice abort` still works at any time' : ''}.`);
+    return followUp(
+      `<@${first.user}> already ${PAST[first.action]} \`${record.execution}\` ${slackDate(first.at)}. Nothing more was done${action === 'abort' ? '; `/sluice abort` still works at any time' : ''}.`,
+    );
   }
   const by = `slack:${request.userId}`;
   let outcome: { ok: boolean; message: string };
   if (action === 'abort') {
-    const result = await abortRollout({ store: deps.store, sfn: deps.sfn as SFNClient, target: record.target, by, reason: `aborted from Slack by <@${request.userId}>`, now: deps.now() });
+    const result = await abortRollout({
+      store: deps.store,
+      sfn: deps.sfn as SFNClient,
+      target: record.target,
+      by,
+      reason: `aborted from Slack by <@${request.userId}>`,
+      now: deps.now(),
+    });
     outcome = result.ok ? { ok: true, message: `aborted \`${result.execution}\`` } : result;
   } else if (action === 'promote') {
     outcome = await promoteRollout({ store: deps.store, sfn: deps.sfn, target: record.target, execution: record.execution });
   } else {
-    outcome = await approveRollout({ store: deps.store, sfn: deps.sfn, target: record.target, by, execution: record.execution, gate: value.gate });
+    outcome = await approveRollout({
+      store: deps.store,
+      sfn: deps.sfn,
+      target: record.target,
+      by,
+      execution: record.execution,
+      gate: value.gate,
+    });
   }
   // An action that could not be done does not use up the buttons.
   if (!outcome.ok) await deps.chat.release(clickKey, JSON.stringify(acted));
@@ -381,12 +461,34 @@ export async function handleSlackRequest(deps: AckDeps, request: SlackRequest): 
     return reply('Refused: this Sluice serves another Slack workspace or app.');
   }
   if (request.type === 'block_actions' && request.userTeamId && request.userTeamId !== deps.config.teamId) {
-    return { status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral('Refused: users of another workspace (shared channel) may not control these rollouts.'), replace_original: false } }] : [] };
+    return {
+      status: 200,
+      body: null,
+      followUps: request.responseUrl
+        ? [
+            {
+              responseUrl: request.responseUrl,
+              message: {
+                ...ephemeral('Refused: users of another workspace (shared channel) may not control these rollouts.'),
+                replace_original: false,
+              },
+            },
+          ]
+        : [],
+    };
   }
   // Slack retries a delivery it thinks timed out: the first one wins, a repeat has no effect.
-  const delivery = request.type === 'command' ? `command:${request.triggerId}` : `action:${request.actionTs}:${request.userId}:${request.actionId}`;
-  const claim = await deps.chat.claim(chatKeys.delivery(delivery), deps.now().toISOString(), new Date(deps.now().getTime() + DELIVERY_TTL_MS));
-  if (!claim.claimed) return request.type === 'command' ? reply('Already handled: Slack delivered this command twice.') : { status: 200, body: null, followUps: [] };
+  const delivery =
+    request.type === 'command' ? `command:${request.triggerId}` : `action:${request.actionTs}:${request.userId}:${request.actionId}`;
+  const claim = await deps.chat.claim(
+    chatKeys.delivery(delivery),
+    deps.now().toISOString(),
+    new Date(deps.now().getTime() + DELIVERY_TTL_MS),
+  );
+  if (!claim.claimed)
+    return request.type === 'command'
+      ? reply('Already handled: Slack delivered this command twice.')
+      : { status: 200, body: null, followUps: [] };
   let refusal: string | null;
   try {
     refusal = await deps.directory.refusal(request.userId);
@@ -395,10 +497,24 @@ export async function handleSlackRequest(deps: AckDeps, request: SlackRequest): 
     return reply('Could not check your Slack account just now: nothing was done, please try again.');
   }
   if (refusal) {
-    await audit(deps, { user: request.userId, channel: request.channelId, what: request.type === 'command' ? `/sluice ${request.text.slice(0, 200)}` : `button ${request.actionId}` }, `refused: ${refusal}`);
+    await audit(
+      deps,
+      {
+        user: request.userId,
+        channel: request.channelId,
+        what: request.type === 'command' ? `/sluice ${request.text.slice(0, 200)}` : `button ${request.actionId}`,
+      },
+      `refused: ${refusal}`,
+    );
     const text = `Refused: ${refusal}.`;
     if (request.type === 'command') return reply(text);
-    return { status: 200, body: null, followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [] };
+    return {
+      status: 200,
+      body: null,
+      followUps: request.responseUrl
+        ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }]
+        : [],
+    };
   }
   return request.type === 'command' ? slashCommand(deps, request) : buttonClick(deps, request);
 }

@@ -127,7 +127,13 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
       // Event invocation: queued by Lambda, so the ack returns at once.
       awaitAfterAck: true,
       afterAck: async (followUps) => {
-        await lambda.send(new InvokeCommand({ FunctionName: worker, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ followUps })) }));
+        await lambda.send(
+          new InvokeCommand({
+            FunctionName: worker,
+            InvocationType: 'Event',
+            Payload: new TextEncoder().encode(JSON.stringify({ followUps })),
+          }),
+        );
       },
     };
   })();
@@ -142,7 +148,7 @@ export function awsWorkerDeps(): Promise<WorkerDeps> {
     const { botToken } = await slackSecrets();
     const loadTarget = ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX'));
     const slack = new SlackNotifier({ client: slackClient(botToken, { path: 'background' }), store, chat: dynamoChatState(), loadTarget });
-    const webhooks = new WebhookNotifier({ urlsFor: async (target) => ((await loadTarget(target))?.spec.notifications?.webhooks ?? []) });
+    const webhooks = new WebhookNotifier({ urlsFor: async (target) => (await loadTarget(target))?.spec.notifications?.webhooks ?? [] });
     const all = fanOut([slack, webhooks]);
     return {
       notify: async (event) => {

@@ -54,7 +54,15 @@ export class DynamoChatState implements ChatState {
 
   async release(name: string, value: string): Promise<void> {
     try {
-      await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: key(name), ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'value' }, ExpressionAttributeValues: { ':v': value } }));
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: key(name),
+          ConditionExpression: '#v = :v',
+          ExpressionAttributeNames: { '#v': 'value' },
+          ExpressionAttributeValues: { ':v': value },
+        }),
+      );
     } catch (error) {
       if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
     }

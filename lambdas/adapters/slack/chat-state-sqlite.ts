@@ -36,7 +36,9 @@ export class SqliteChatState implements ChatState {
   }
 
   async set(key: string, value: string): Promise<void> {
-    this.#db.prepare('INSERT INTO chat_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.#db
+      .prepare('INSERT INTO chat_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
   }
 
   async release(key: string, value: string): Promise<void> {

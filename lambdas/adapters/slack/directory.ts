@@ -44,7 +44,8 @@ export class WebApiDirectory implements SlackDirectory {
     else if (user.deleted) reason = 'your Slack account is deactivated';
     else if (user.is_bot) reason = 'bots may not control rollouts';
     else if (user.is_restricted || user.is_ultra_restricted) reason = 'guest accounts may not control rollouts';
-    else if (user.team_id && user.team_id !== this.#teamId) reason = "users of another workspace (shared channel) may not control this workspace's rollouts";
+    else if (user.team_id && user.team_id !== this.#teamId)
+      reason = "users of another workspace (shared channel) may not control this workspace's rollouts";
     this.#users.set(userId, { value: reason, until: this.#now() + this.#ttlMs });
     return reason;
   }

@@ -71,7 +71,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       const args = decode(body, request.headers['content-type']);
       calls.push({ method, args, at: Date.now() });
       const scripted = scripts.get(method)?.shift();
-      if (scripted && 'status' in scripted) return reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) });
+      if (scripted && 'status' in scripted)
+        return reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) });
       if (scripted) return reply(200, { ok: false, error: scripted.error });
       switch (method) {
         case 'chat.postMessage':

@@ -15,15 +15,37 @@ let chat: SqliteChatState;
 let notifier: SlackNotifier;
 const errors: string[] = [];
 
-const event = (sequence: number, detailType: SluiceEvent['detailType'] = 'Weight Changed'): SluiceEvent => ({ detailType, target: 'web', version: 'v2', execution: 'web-v2', sequence, at: '2026-11-27T10:00:00Z' });
+const event = (sequence: number, detailType: SluiceEvent['detailType'] = 'Weight Changed'): SluiceEvent => ({
+  detailType,
+  target: 'web',
+  version: 'v2',
+  execution: 'web-v2',
+  sequence,
+  at: '2026-11-27T10:00:00Z',
+});
 
 beforeEach(async () => {
   slack = await startFakeSlack();
   store = openSqliteStore(':memory:');
   chat = new SqliteChatState(':memory:');
   errors.length = 0;
-  notifier = new SlackNotifier({ client: slackClient('xoxb', { path: 'background', slackApiUrl: slack.url }), store, chat, loadTarget: async () => null, onError: (message) => errors.push(message) });
-  await store.createRollout({ execution: 'web-v2', target: 'web', version: 'v2', requestedBy: 'ci', startedAt: '2026-11-27T10:00:00Z', safeSide: 'primary', lastWeights: { primary: 90, canary: 10 }, status: 'running' });
+  notifier = new SlackNotifier({
+    client: slackClient('xoxb', { path: 'background', slackApiUrl: slack.url }),
+    store,
+    chat,
+    loadTarget: async () => null,
+    onError: (message) => errors.push(message),
+  });
+  await store.createRollout({
+    execution: 'web-v2',
+    target: 'web',
+    version: 'v2',
+    requestedBy: 'ci',
+    startedAt: '2026-11-27T10:00:00Z',
+    safeSide: 'primary',
+    lastWeights: { primary: 90, canary: 10 },
+    status: 'running',
+  });
   await chat.set(chatKeys.channel('web-v2'), 'C1');
 });
 

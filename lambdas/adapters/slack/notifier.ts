@@ -20,7 +20,17 @@ import { chatKeys } from './chat-state.ts';
 import type { ChatState, ThreadRef } from './chat-state.ts';
 import { slackErrorCode } from './client.ts';
 
-const REPLY_EVENTS: ReadonlySet<EventType> = new Set(['Command Audited', 'Approval Requested', 'Approval Given', 'Rollout Held', 'Rollout Promoted', 'Rollout Rolled Back', 'Rollout Aborted', 'Rollout Stuck', 'Rollout Recovered']);
+const REPLY_EVENTS: ReadonlySet<EventType> = new Set([
+  'Command Audited',
+  'Approval Requested',
+  'Approval Given',
+  'Rollout Held',
+  'Rollout Promoted',
+  'Rollout Rolled Back',
+  'Rollout Aborted',
+  'Rollout Stuck',
+  'Rollout Recovered',
+]);
 
 export interface SlackNotifierOptions {
   client: Pick<WebClient, 'chat' | 'conversations'>;
@@ -78,7 +88,11 @@ export class SlackNotifier implements Notifier {
       await this.#render(execution);
     } catch (error) {
       const report = this.#options.onError ?? ((message, context) => logger.warn(message, context));
-      report('Slack thread update failed; the next event catches up', { execution, slackError: slackErrorCode(error), error: error instanceof Error ? error.message : String(error) });
+      report('Slack thread update failed; the next event catches up', {
+        execution,
+        slackError: slackErrorCode(error),
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -152,6 +166,12 @@ export class SlackNotifier implements Notifier {
 /** Calls every notifier for an event without letting one's failure reach the caller or the others. */
 export function fanOut(notifiers: readonly Notifier[]): (event: SluiceEvent) => Promise<void> {
   return async (event) => {
-    await Promise.all(notifiers.map((notifier) => notifier.notify(event).catch((error: unknown) => logger.warn('notifier failed', { error: error instanceof Error ? error.message : String(error) }))));
+    await Promise.all(
+      notifiers.map((notifier) =>
+        notifier
+          .notify(event)
+          .catch((error: unknown) => logger.warn('notifier failed', { error: error instanceof Error ? error.message : String(error) })),
+      ),
+    );
   };
 }

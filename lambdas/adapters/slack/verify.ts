@@ -34,11 +34,13 @@ export function verifySlackRequest(args: {
   if (!timestampText || !signature) return { ok: false, status: 401, reason: 'missing Slack signature headers' };
   if (!/^\d{1,12}$/.test(timestampText)) return { ok: false, status: 401, reason: 'malformed Slack request timestamp' };
   const timestamp = Number(timestampText);
-  if (Math.abs(args.now.getTime() / 1000 - timestamp) > MAX_SKEW_SECONDS) return { ok: false, status: 401, reason: 'stale Slack request (more than 5 minutes off)' };
+  if (Math.abs(args.now.getTime() / 1000 - timestamp) > MAX_SKEW_SECONDS)
+    return { ok: false, status: 401, reason: 'stale Slack request (more than 5 minutes off)' };
   const expected = Buffer.from(signSlackRequest({ body, timestamp, signingSecret: args.signingSecret }), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   // timingSafeEqual needs equal lengths; a length mismatch is already a refusal and leaks nothing about the secret.
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, status: 401, reason: 'invalid Slack signature' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, status: 401, reason: 'invalid Slack signature' };
   return { ok: true, body };
 }
 
@@ -93,7 +95,8 @@ export function parseSlackBody(body: string): Parsed {
       triggerId: form.get('trigger_id') ?? '',
       responseUrl: form.get('response_url') ?? '',
     };
-    if (!command.teamId || !command.userId || !command.triggerId) return { ok: false, reason: 'not a slash command (team_id, user_id or trigger_id missing)' };
+    if (!command.teamId || !command.userId || !command.triggerId)
+      return { ok: false, reason: 'not a slash command (team_id, user_id or trigger_id missing)' };
     return { ok: true, request: command };
   }
   let parsedPayload: unknown;
@@ -103,7 +106,8 @@ export function parseSlackBody(body: string): Parsed {
     return { ok: false, reason: 'interaction payload is not JSON' };
   }
   // `payload=null`, `[]`, `5`: valid JSON of any shape is still not an interaction (a 400, never a crash).
-  if (typeof parsedPayload !== 'object' || parsedPayload === null || Array.isArray(parsedPayload)) return { ok: false, reason: 'interaction payload is not a JSON object' };
+  if (typeof parsedPayload !== 'object' || parsedPayload === null || Array.isArray(parsedPayload))
+    return { ok: false, reason: 'interaction payload is not a JSON object' };
   const json = parsedPayload as Record<string, unknown>;
   if (json.type !== 'block_actions') return { ok: false, reason: `interaction type ${str(json.type) || '(none)'} is not handled` };
   const user = (json.user ?? {}) as Record<string, unknown>;

@@ -2,19 +2,30 @@ import { describe, expect, it } from 'vitest';
 import { authorize, groupsToResolve, twoPersonCheck } from './access.ts';
 import type { AccessPolicy } from './access.ts';
 
-const policy: AccessPolicy = { channels: ['C0DEPLOYS'], start: ['S0PLATFORM'], approve: ['U0LEAD'], promote: ['S0PLATFORM'], abort: ['S0ONCALL'], twoPersonRule: true };
+const policy: AccessPolicy = {
+  channels: ['C0DEPLOYS'],
+  start: ['S0PLATFORM'],
+  approve: ['U0LEAD'],
+  promote: ['S0PLATFORM'],
+  abort: ['S0ONCALL'],
+  twoPersonRule: true,
+};
 const caller = (user: string, groups: string[] = [], channel = 'C0DEPLOYS') => ({ user, channel, memberOf: new Set(groups) });
 
 describe('access policy', () => {
   it('without a policy only status and help are allowed', () => {
     expect(authorize(undefined, 'status', caller('U1'), 'web').allowed).toBe(true);
     expect(authorize(undefined, 'help', caller('U1'), 'web').allowed).toBe(true);
-    for (const action of ['history', 'start', 'abort', 'promote', 'approve'] as const) expect(authorize(undefined, action, caller('U1'), 'web').allowed).toBe(false);
+    for (const action of ['history', 'start', 'abort', 'promote', 'approve'] as const)
+      expect(authorize(undefined, action, caller('U1'), 'web').allowed).toBe(false);
   });
 
   it('checks users and user groups per action, in the listed channels only', () => {
     expect(authorize(policy, 'start', caller('U1', ['S0PLATFORM']), 'web')).toEqual({ allowed: true });
-    expect(authorize(policy, 'start', caller('U1', ['S0ONCALL']), 'web')).toEqual({ allowed: false, reason: 'You may not start web: ask someone listed under spec.access.start.' });
+    expect(authorize(policy, 'start', caller('U1', ['S0ONCALL']), 'web')).toEqual({
+      allowed: false,
+      reason: 'You may not start web: ask someone listed under spec.access.start.',
+    });
     expect(authorize(policy, 'start', caller('U1', ['S0PLATFORM'], 'C0OTHER'), 'web').allowed).toBe(false);
     expect(authorize(policy, 'approve', caller('U0LEAD'), 'web').allowed).toBe(true);
   });

@@ -55,7 +55,10 @@ export function authorize(policy: AccessPolicy | undefined, action: Action, call
   if (action === 'help') return { allowed: true };
   if (!policy) {
     if (action === 'status') return { allowed: true };
-    return { allowed: false, reason: `${target} has no chat-ops access policy (spec.access): only \`status\` and \`help\` work from Slack.` };
+    return {
+      allowed: false,
+      reason: `${target} has no chat-ops access policy (spec.access): only \`status\` and \`help\` work from Slack.`,
+    };
   }
   if (policy.channels.length && !policy.channels.includes(caller.channel)) {
     return { allowed: false, reason: `${target} is not controlled from this channel: use <#${policy.channels[0]}>.` };
@@ -64,7 +67,9 @@ export function authorize(policy: AccessPolicy | undefined, action: Action, call
   if (action === 'status' || action === 'history') return { allowed: true };
   const principals = principalsFor(policy, action);
   const allowed = principals.some((principal) => principal === caller.user || caller.memberOf.has(principal));
-  return allowed ? { allowed: true } : { allowed: false, reason: `You may not ${action} ${target}: ask someone listed under spec.access.${action}.` };
+  return allowed
+    ? { allowed: true }
+    : { allowed: false, reason: `You may not ${action} ${target}: ask someone listed under spec.access.${action}.` };
 }
 
 /** The Slack user behind a `requestedBy` written by chat-ops (`slack:U123`), if any. */
@@ -75,6 +80,7 @@ export function slackRequester(requestedBy: string): string | undefined {
 /** The two-person rule: approve and promote must come from someone other than the requester. */
 export function twoPersonCheck(policy: AccessPolicy | undefined, action: Action, actor: string, requestedBy: string): AccessDecision {
   if (!policy?.twoPersonRule || (action !== 'approve' && action !== 'promote')) return { allowed: true };
-  if (slackRequester(requestedBy) === actor) return { allowed: false, reason: `Two-person rule: <@${actor}> started this rollout, so someone else must ${action} it.` };
+  if (slackRequester(requestedBy) === actor)
+    return { allowed: false, reason: `Two-person rule: <@${actor}> started this rollout, so someone else must ${action} it.` };
   return { allowed: true };
 }

@@ -14,7 +14,11 @@ const view: RolloutView = {
   requestedBy: 'slack:U0ALICE',
   lastLook: {
     at: '2026-11-27T10:01:00Z',
-    verdict: { result: 'pass', summary: 'all metrics within range', checks: [{ name: 'request-success-rate', value: 99.93, min: 99, result: 'pass', primary: 99.95 }] },
+    verdict: {
+      result: 'pass',
+      summary: 'all metrics within range',
+      checks: [{ name: 'request-success-rate', value: 99.93, min: 99, result: 'pass', primary: 99.95 }],
+    },
   },
 };
 
@@ -25,7 +29,10 @@ describe('Block Kit', () => {
     expect(json).toContain('▰▱▱▱▱▱▱▱▱▱  canary 10% · primary 90%');
     expect(json).toContain('request-success-rate 99.93 (primary 99.95) — min 99');
     const actions = blocks.find((b) => b.type === 'actions');
-    const values = actions?.type === 'actions' ? actions.elements.map((e) => (e.type === 'button' ? [e.action_id, decodeButtonValue(e.value ?? ''), Boolean(e.confirm)] : [])) : [];
+    const values =
+      actions?.type === 'actions'
+        ? actions.elements.map((e) => (e.type === 'button' ? [e.action_id, decodeButtonValue(e.value ?? ''), Boolean(e.confirm)] : []))
+        : [];
     expect(values).toEqual([
       ['sluice:promote', { execution: 'web-v2-0-1', gate: 'rollout' }, true],
       ['sluice:abort', { execution: 'web-v2-0-1', gate: 'rollout' }, true],
@@ -44,8 +51,18 @@ describe('Block Kit', () => {
   });
 
   it('stays within Slack limits with a huge verdict, and the check catches a message that would not', () => {
-    const checks = Array.from({ length: 200 }, (_, i) => ({ name: `metric-${i}-${'x'.repeat(40)}`, value: i, max: 1, result: 'fail' as const }));
-    const blocks = headBlocks({ ...view, version: 'v'.repeat(300), reason: 'r'.repeat(5000), lastLook: { at: view.startedAt, verdict: { result: 'fail', summary: 's'.repeat(4000), checks } } });
+    const checks = Array.from({ length: 200 }, (_, i) => ({
+      name: `metric-${i}-${'x'.repeat(40)}`,
+      value: i,
+      max: 1,
+      result: 'fail' as const,
+    }));
+    const blocks = headBlocks({
+      ...view,
+      version: 'v'.repeat(300),
+      reason: 'r'.repeat(5000),
+      lastLook: { at: view.startedAt, verdict: { result: 'fail', summary: 's'.repeat(4000), checks } },
+    });
     expect(messageProblems({ blocks })).toEqual([]);
     expect(messageProblems(ephemeral('y'.repeat(10_000)))).toEqual([]);
     const tooMany: KnownBlock[] = Array.from({ length: 51 }, () => ({ type: 'section', text: { type: 'mrkdwn', text: 'z'.repeat(3001) } }));

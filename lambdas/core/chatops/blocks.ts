@@ -67,7 +67,10 @@ export function clip(text: string, max: number = LIMITS.text): string {
 export function slackDate(iso: string): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
-  const fallback = new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const fallback = new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
   return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time}|${fallback}>`;
 }
 
@@ -112,14 +115,22 @@ function formatNumber(value: number | null | undefined): string {
 /** One line per metric with its numbers: value, range, result, and the primary's value when known. */
 export function verdictLines(verdict: Verdict): string[] {
   return verdict.checks.map((check) => {
-    const range = [check.min !== undefined ? `min ${check.min}` : '', check.max !== undefined ? `max ${check.max}` : ''].filter(Boolean).join(', ');
+    const range = [check.min !== undefined ? `min ${check.min}` : '', check.max !== undefined ? `max ${check.max}` : '']
+      .filter(Boolean)
+      .join(', ');
     const mark = check.result === 'pass' ? ':large_green_circle:' : check.result === 'fail' ? ':red_circle:' : ':white_circle:';
     const primary = check.primary !== undefined ? ` (primary ${formatNumber(check.primary)})` : '';
     return `${mark} ${check.name} ${formatNumber(check.value)}${primary}${range ? ` — ${range}` : ''}`;
   });
 }
 
-function button(action: ButtonAction, text: string, value: ButtonValue, confirm: { title: string; text: string; ok: string }, style?: 'primary' | 'danger'): Button {
+function button(
+  action: ButtonAction,
+  text: string,
+  value: ButtonValue,
+  confirm: { title: string; text: string; ok: string },
+  style?: 'primary' | 'danger',
+): Button {
   return {
     type: 'button',
     action_id: `${ACTION_PREFIX}${action}`,
@@ -146,7 +157,10 @@ export function headBlocks(view: RolloutView): KnownBlock[] {
   const blocks: KnownBlock[] = [header, state];
   if (view.lastLook) {
     const { verdict, at } = view.lastLook;
-    blocks.push({ type: 'section', text: mrkdwn(`*Last look* ${slackDate(at)}: *${verdict.result}* — ${verdict.summary}\n${verdictLines(verdict).join('\n')}`) });
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(`*Last look* ${slackDate(at)}: *${verdict.result}* — ${verdict.summary}\n${verdictLines(verdict).join('\n')}`),
+    });
   }
   const context: ContextBlock = {
     type: 'context',
@@ -154,15 +168,48 @@ export function headBlocks(view: RolloutView): KnownBlock[] {
   };
   blocks.push(context);
   if (view.acted) {
-    blocks.push({ type: 'context', elements: [mrkdwn(`*${ACTED_LABEL[view.acted.action]}* by <@${view.acted.user}> ${slackDate(view.acted.at)}`)] });
+    blocks.push({
+      type: 'context',
+      elements: [mrkdwn(`*${ACTED_LABEL[view.acted.action]}* by <@${view.acted.user}> ${slackDate(view.acted.at)}`)],
+    });
   } else if (view.state === 'running') {
     const elements: Button[] = [];
     if (view.approvalGate) {
-      elements.push(button('approve', 'Approve', { execution: view.execution, gate: view.approvalGate }, { title: 'Approve?', text: `Let *${view.target} ${view.version}* continue past the \`${view.approvalGate}\` gate.`, ok: 'Approve' }, 'primary'));
+      elements.push(
+        button(
+          'approve',
+          'Approve',
+          { execution: view.execution, gate: view.approvalGate },
+          {
+            title: 'Approve?',
+            text: `Let *${view.target} ${view.version}* continue past the \`${view.approvalGate}\` gate.`,
+            ok: 'Approve',
+          },
+          'primary',
+        ),
+      );
     }
     const gate = { execution: view.execution, gate: ROLLOUT_GATE };
-    elements.push(button('promote', 'Promote now', gate, { title: 'Promote now?', text: `Skip the remaining analysis steps and promote *${view.target} ${view.version}*.`, ok: 'Promote' }));
-    elements.push(button('abort', 'Abort', gate, { title: 'Abort the rollout?', text: `All traffic goes back to the primary; *${view.target} ${view.version}* is rolled back.`, ok: 'Abort' }, 'danger'));
+    elements.push(
+      button('promote', 'Promote now', gate, {
+        title: 'Promote now?',
+        text: `Skip the remaining analysis steps and promote *${view.target} ${view.version}*.`,
+        ok: 'Promote',
+      }),
+    );
+    elements.push(
+      button(
+        'abort',
+        'Abort',
+        gate,
+        {
+          title: 'Abort the rollout?',
+          text: `All traffic goes back to the primary; *${view.target} ${view.version}* is rolled back.`,
+          ok: 'Abort',
+        },
+        'danger',
+      ),
+    );
     const actions: ActionsBlock = { type: 'actions', block_id: 'sluice-actions', elements };
     blocks.push(actions);
   }
@@ -172,7 +219,10 @@ export function headBlocks(view: RolloutView): KnownBlock[] {
 /** The notification text (used by Slack for notifications and screen readers, and as the fallback). */
 export function headText(view: RolloutView): string {
   const look = view.lastLook ? `; last look ${view.lastLook.verdict.result}: ${view.lastLook.verdict.summary}` : '';
-  return clip(`${view.target} ${view.version}: ${view.state}, canary ${percent(view.weights.canary, view.scale)}${look}`, LIMITS.fallbackText);
+  return clip(
+    `${view.target} ${view.version}: ${view.state}, canary ${percent(view.weights.canary, view.scale)}${look}`,
+    LIMITS.fallbackText,
+  );
 }
 
 export interface SlackMessage {
@@ -192,7 +242,8 @@ export function messageProblems(message: { text?: string; blocks?: readonly Know
   const problems: string[] = [];
   const blocks = message.blocks ?? [];
   if (blocks.length > LIMITS.blocks) problems.push(`${blocks.length} blocks (at most ${LIMITS.blocks})`);
-  if ((message.text?.length ?? 0) > LIMITS.fallbackText) problems.push(`text has ${message.text?.length} characters (at most ${LIMITS.fallbackText})`);
+  if ((message.text?.length ?? 0) > LIMITS.fallbackText)
+    problems.push(`text has ${message.text?.length} characters (at most ${LIMITS.fallbackText})`);
   const walk = (node: unknown, path: string): void => {
     if (Array.isArray(node)) return node.forEach((item, i) => walk(item, `${path}[${i}]`));
     if (node === null || typeof node !== 'object') return;
@@ -200,12 +251,18 @@ export function messageProblems(message: { text?: string; blocks?: readonly Know
     if ((record.type === 'mrkdwn' || record.type === 'plain_text') && typeof record.text === 'string' && record.text.length > LIMITS.text) {
       problems.push(`${path}.text has ${record.text.length} characters (at most ${LIMITS.text})`);
     }
-    if (record.type === 'header' && typeof (record.text as { text?: unknown } | undefined)?.text === 'string' && ((record.text as { text: string }).text.length > LIMITS.header)) {
+    if (
+      record.type === 'header' &&
+      typeof (record.text as { text?: unknown } | undefined)?.text === 'string' &&
+      (record.text as { text: string }).text.length > LIMITS.header
+    ) {
       problems.push(`${path} header has more than ${LIMITS.header} characters`);
     }
     if (record.type === 'button') {
-      if (((record.text as { text?: string } | undefined)?.text?.length ?? 0) > LIMITS.buttonText) problems.push(`${path} button label over ${LIMITS.buttonText} characters`);
-      if (typeof record.value === 'string' && record.value.length > LIMITS.buttonValue) problems.push(`${path} button value over ${LIMITS.buttonValue} characters`);
+      if (((record.text as { text?: string } | undefined)?.text?.length ?? 0) > LIMITS.buttonText)
+        problems.push(`${path} button label over ${LIMITS.buttonText} characters`);
+      if (typeof record.value === 'string' && record.value.length > LIMITS.buttonValue)
+        problems.push(`${path} button value over ${LIMITS.buttonValue} characters`);
     }
     for (const [key, value] of Object.entries(record)) walk(value, `${path}.${key}`);
   };

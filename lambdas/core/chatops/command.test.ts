@@ -5,7 +5,10 @@ describe('parseCommand', () => {
   it('reads every command', () => {
     expect(parseCommand('start web v1.2.3')).toEqual({ ok: true, command: { kind: 'start', target: 'web', version: 'v1.2.3' } });
     expect(parseCommand('  STATUS   web ')).toEqual({ ok: true, command: { kind: 'status', target: 'web' } });
-    expect(parseCommand('abort web canary &lt;broken&gt;')).toEqual({ ok: true, command: { kind: 'abort', target: 'web', reason: 'canary <broken>' } });
+    expect(parseCommand('abort web canary &lt;broken&gt;')).toEqual({
+      ok: true,
+      command: { kind: 'abort', target: 'web', reason: 'canary <broken>' },
+    });
     expect(parseCommand('abort web')).toEqual({ ok: true, command: { kind: 'abort', target: 'web', reason: 'aborted from Slack' } });
     expect(parseCommand('retry web')).toEqual({ ok: true, command: { kind: 'retry', target: 'web' } });
     expect(parseCommand('schedule list')).toEqual({ ok: true, command: { kind: 'schedule', action: 'list', args: [] } });
@@ -31,10 +34,21 @@ describe('parseCommand', () => {
   });
 
   it('reads override with its reason and schedule create with its time and zone', () => {
-    expect(parseCommand('override web hotfix INC-1')).toEqual({ ok: true, command: { kind: 'override', target: 'web', reason: 'hotfix INC-1' } });
+    expect(parseCommand('override web hotfix INC-1')).toEqual({
+      ok: true,
+      command: { kind: 'override', target: 'web', reason: 'hotfix INC-1' },
+    });
     expect(parseCommand('schedule web v1.2 at 2026-12-01 09:00 tz Europe/Berlin')).toEqual({
       ok: true,
-      command: { kind: 'schedule', action: 'create', target: 'web', args: ['v1.2', 'at', '2026-12-01', '09:00', 'tz', 'Europe/Berlin'], version: 'v1.2', at: '2026-12-01 09:00', timeZone: 'Europe/Berlin' },
+      command: {
+        kind: 'schedule',
+        action: 'create',
+        target: 'web',
+        args: ['v1.2', 'at', '2026-12-01', '09:00', 'tz', 'Europe/Berlin'],
+        version: 'v1.2',
+        at: '2026-12-01 09:00',
+        timeZone: 'Europe/Berlin',
+      },
     });
     const cases: [string, string][] = [
       ['override web', 'needs a reason'],

@@ -98,16 +98,26 @@ const SCHEDULE_CREATE = '/sluice schedule <target> <version> at <time> [tz <zone
 function scheduleCreate(target: string, args: string[]): ParsedCommand {
   const [version, at, ...rest] = args;
   if (!version) return usage(`Which version of ${target}?`, SCHEDULE_CREATE);
-  if (!VERSION.test(version)) return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, SCHEDULE_CREATE);
+  if (!VERSION.test(version))
+    return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, SCHEDULE_CREATE);
   if (at?.toLowerCase() !== 'at') return usage('When? Write `at` and the time.', SCHEDULE_CREATE);
   const tz = rest.findIndex((word) => word.toLowerCase() === 'tz');
   const timeWords = tz === -1 ? rest : rest.slice(0, tz);
   const zone = tz === -1 ? [] : rest.slice(tz + 1);
-  if (!timeWords.length) return usage('When? Give an ISO time with offset (2026-12-01T09:00+01:00) or a local time with `tz <zone>`.', SCHEDULE_CREATE);
+  if (!timeWords.length)
+    return usage('When? Give an ISO time with offset (2026-12-01T09:00+01:00) or a local time with `tz <zone>`.', SCHEDULE_CREATE);
   if (tz !== -1 && zone.length !== 1) return usage('`tz` takes one IANA zone, such as Europe/Berlin.', SCHEDULE_CREATE);
   return {
     ok: true,
-    command: { kind: 'schedule', action: 'create', target, args, version, at: timeWords.join(' '), ...(zone[0] ? { timeZone: zone[0] } : {}) },
+    command: {
+      kind: 'schedule',
+      action: 'create',
+      target,
+      args,
+      version,
+      at: timeWords.join(' '),
+      ...(zone[0] ? { timeZone: zone[0] } : {}),
+    },
   };
 }
 
@@ -122,7 +132,8 @@ function unescape(text: string): string {
 
 function targetOf(word: string | undefined, syntax: string): string | ParsedCommand {
   if (!word) return usage('Which target?', syntax);
-  if (!TARGET.test(word) || word.length > 63) return usage(`\`${word.slice(0, 64)}\` is not a target name (lowercase letters, digits and -).`, syntax);
+  if (!TARGET.test(word) || word.length > 63)
+    return usage(`\`${word.slice(0, 64)}\` is not a target name (lowercase letters, digits and -).`, syntax);
   return word;
 }
 
@@ -134,13 +145,17 @@ export function parseCommand(rawText: string): ParsedCommand {
   if (name === '' || name === 'help') return { ok: true, command: { kind: 'help' } };
   if (name === 'schedule') {
     const [action = '', ...args] = rest;
-    if (action === 'list') return { ok: true, command: { kind: 'schedule', action: 'list', args, ...(args[0] ? { target: args[0] } : {}) } };
+    if (action === 'list')
+      return { ok: true, command: { kind: 'schedule', action: 'list', args, ...(args[0] ? { target: args[0] } : {}) } };
     if (action === 'cancel') {
       if (!args[0]) return usage('Which schedule?', '/sluice schedule cancel <name>');
       return { ok: true, command: { kind: 'schedule', action: 'cancel', args } };
     }
     if (action && TARGET.test(action)) return scheduleCreate(action, args);
-    return usage('Expected `list`, `cancel <name>` or `<target> <version> <time>`.', '/sluice schedule list|cancel <name>|<target> <version> <time>');
+    return usage(
+      'Expected `list`, `cancel <name>` or `<target> <version> <time>`.',
+      '/sluice schedule list|cancel <name>|<target> <version> <time>',
+    );
   }
   if (!(name in SYNTAX)) return usage(`I don't know \`${name.slice(0, 32)}\`.`);
   const kind = name as keyof typeof SYNTAX;
@@ -152,7 +167,8 @@ export function parseCommand(rawText: string): ParsedCommand {
     case 'start': {
       const [version, ...more] = extra;
       if (!version) return usage(`Which version of ${target}?`, syntax);
-      if (!VERSION.test(version)) return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, syntax);
+      if (!VERSION.test(version))
+        return usage(`\`${version.slice(0, 64)}\` is not a version (letters, digits and . _ : @ + / -, at most 128).`, syntax);
       if (more.length) return usage(`Unexpected \`${more.join(' ').slice(0, 64)}\` after the version.`, syntax);
       return { ok: true, command: { kind, target, version } };
     }

@@ -43,7 +43,12 @@ describe('(a) beta-binomial e-value, constant rho', () => {
   });
 
   it('has expectation exactly 1 under q = rho (sum over every outcome)', () => {
-    for (const [n, rho, a, b] of [[50, 0.1, 1, 9], [3, 0.1, 1, 9], [100, 0.2, 2, 8], [37, 0.5, 1, 1]] as const) {
+    for (const [n, rho, a, b] of [
+      [50, 0.1, 1, 9],
+      [3, 0.1, 1, 9],
+      [100, 0.2, 2, 8],
+      [37, 0.5, 1, 1],
+    ] as const) {
       let mean = 0;
       for (let x = 0; x <= n; x++) mean += binomialPmf(n, rho, x) * betaBinomialE(x, n, rho, a, b);
       expect(Math.abs(mean - 1)).toBeLessThan(1e-9);
@@ -68,11 +73,16 @@ describe('(b) grid mixture over psi with changing rho', () => {
   });
 
   it('each grid factor and the mixture have expectation 1 under no difference (every outcome of a window)', () => {
-    for (const [rho, m] of [[0.05, 20], [0.1, 30], [0.25, 40], [0.5, 7]] as const) {
+    for (const [rho, m] of [
+      [0.05, 20],
+      [0.1, 30],
+      [0.25, 40],
+      [0.5, 7],
+    ] as const) {
       let mixture = 0;
       for (let x = 0; x <= m; x++) {
         const factors = GRID.map((psi) => Math.exp(logBinomialFactor(psi, 1, rho, x, m)));
-        mixture += binomialPmf(m, rho, x) * factors.reduce((s, f) => s + f, 0) / GRID.length;
+        mixture += (binomialPmf(m, rho, x) * factors.reduce((s, f) => s + f, 0)) / GRID.length;
       }
       expect(Math.abs(mixture - 1)).toBeLessThan(1e-9);
     }
@@ -104,8 +114,14 @@ describe('(b) grid mixture over psi with changing rho', () => {
     for (let x1 = 0; x1 <= w1.m; x1++) {
       for (let x2 = 0; x2 <= w2.m; x2++) {
         let state = createEProcess(GRID);
-        state = applyLogFactors(state, GRID.map((psi) => logBinomialFactor(psi, 1, w1.rho, x1, w1.m)));
-        state = applyLogFactors(state, GRID.map((psi) => logBinomialFactor(psi, 1, w2.rho, x2, w2.m)));
+        state = applyLogFactors(
+          state,
+          GRID.map((psi) => logBinomialFactor(psi, 1, w1.rho, x1, w1.m)),
+        );
+        state = applyLogFactors(
+          state,
+          GRID.map((psi) => logBinomialFactor(psi, 1, w2.rho, x2, w2.m)),
+        );
         mean += binomialPmf(w1.m, w1.rho, x1) * binomialPmf(w2.m, w2.rho, x2) * eValue(state);
       }
     }
@@ -137,16 +153,23 @@ describe('(c) exact per-window e-value: Fisher noncentral over central hypergeom
   });
 
   it('has expectation 1 under the central law and under the promotion null (every outcome)', () => {
-    for (const [nC, nB, m] of [[1000, 9000, 50], [500, 500, 30], [40, 60, 70], [3, 200, 10]] as const) {
+    for (const [nC, nB, m] of [
+      [1000, 9000, 50],
+      [500, 500, 30],
+      [40, 60, 70],
+      [3, 200, 10],
+    ] as const) {
       const hyper = centralHypergeometricLogPmf(nC, nB, m);
-      const mean = logSumExp(hyper.logPmf.map((lp, i) => lp + logSumExp(GRID.map((psi) => logExactFactor(psi, 1, hyper.lo + i, hyper))) - Math.log(GRID.length)));
+      const mean = logSumExp(
+        hyper.logPmf.map((lp, i) => lp + logSumExp(GRID.map((psi) => logExactFactor(psi, 1, hyper.lo + i, hyper))) - Math.log(GRID.length)),
+      );
       expect(Math.abs(Math.exp(mean) - 1)).toBeLessThan(1e-9);
       // Promotion: alternatives {0.5, 1} against the odds ratio 2, under FNCH(odds = 2).
       let promo = 0;
       for (let i = 0; i < hyper.logPmf.length; i++) {
         const x = hyper.lo + i;
         const p = Math.exp(logFisherNoncentral(x, nC + nB, nC, m, 2));
-        promo += p * (Math.exp(logExactFactor(0.5, 2, x, hyper)) + Math.exp(logExactFactor(1, 2, x, hyper))) / 2;
+        promo += (p * (Math.exp(logExactFactor(0.5, 2, x, hyper)) + Math.exp(logExactFactor(1, 2, x, hyper)))) / 2;
       }
       expect(Math.abs(promo - 1)).toBeLessThan(1e-9);
     }
@@ -156,17 +179,32 @@ describe('(c) exact per-window e-value: Fisher noncentral over central hypergeom
 describe('running e-process', () => {
   it('chooses the exact factor above 5% events and none for an empty arm or no events', () => {
     const grid = [2, 5];
-    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 100, primaryRequests: 900, canaryEvents: 3, primaryEvents: 5 }).method).toBe('binomial');
-    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 100, primaryRequests: 900, canaryEvents: 30, primaryEvents: 40 }).method).toBe('exact');
-    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 0, primaryRequests: 900, canaryEvents: 0, primaryEvents: 5 })).toEqual({ method: 'none', logFactors: [0, 0] });
-    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 10, primaryRequests: 900, canaryEvents: 0, primaryEvents: 0 }).method).toBe('none');
+    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 100, primaryRequests: 900, canaryEvents: 3, primaryEvents: 5 }).method).toBe(
+      'binomial',
+    );
+    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 100, primaryRequests: 900, canaryEvents: 30, primaryEvents: 40 }).method).toBe(
+      'exact',
+    );
+    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 0, primaryRequests: 900, canaryEvents: 0, primaryEvents: 5 })).toEqual({
+      method: 'none',
+      logFactors: [0, 0],
+    });
+    expect(twoSampleLogFactors(grid, 1, { canaryRequests: 10, primaryRequests: 900, canaryEvents: 0, primaryEvents: 0 }).method).toBe(
+      'none',
+    );
   });
 
   it('keeps the always-valid p-value as the running minimum of 1/E and survives JSON', () => {
     let state = createEProcess(GRID);
     const p: number[] = [];
-    for (const w of [{ rho: 0.1, x: 8, m: 20 }, { rho: 0.1, x: 0, m: 30 }]) {
-      state = applyLogFactors(state, GRID.map((psi) => logBinomialFactor(psi, 1, w.rho, w.x, w.m)));
+    for (const w of [
+      { rho: 0.1, x: 8, m: 20 },
+      { rho: 0.1, x: 0, m: 30 },
+    ]) {
+      state = applyLogFactors(
+        state,
+        GRID.map((psi) => logBinomialFactor(psi, 1, w.rho, w.x, w.m)),
+      );
       state = JSON.parse(JSON.stringify(state)) as typeof state;
       p.push(state.p);
     }

@@ -97,7 +97,10 @@ export function expectations(input: ExpectationInput): Expectations {
     }
     const ratioPerEvent = Math.max(...PROMOTE_FRACTIONS.map((f) => drift(w, qOf(f * margin, w), qOf(margin, w))));
     const ratioRate = rps * p * ratioPerEvent;
-    const absRate = limit !== null && limit > 0 ? rps * w * Math.max(...BELOW_MULTIPLIERS.map((m) => drift(p, m * limit, limit))) : Number.POSITIVE_INFINITY;
+    const absRate =
+      limit !== null && limit > 0
+        ? rps * w * Math.max(...BELOW_MULTIPLIERS.map((m) => drift(p, m * limit, limit)))
+        : Number.POSITIVE_INFINITY;
     const rate = Math.min(ratioRate, absRate);
     const evidence = rate > 0 ? promoteBar / rate : Number.POSITIVE_INFINITY;
     const exposure = Math.max(config.minSecondsPerStep, config.minLooksPerStep * look, config.minCanaryRequestsPerStep / (rps * w));
@@ -106,7 +109,9 @@ export function expectations(input: ExpectationInput): Expectations {
 
   const pct = (v: number) => `${(100 * v).toFixed(v < 0.01 ? 2 : 1)}%`;
   const schedule = `${canaryShares.length} steps of ${duration(intervalSeconds)} (${canaryShares.map(pct).join(', ')} canary), looks every ${duration(look)}`;
-  const bad = zeroBaseline ? `a canary failing ${pct(badRate)} of requests (the primary fails none)` : `a canary with twice the baseline error rate (${pct(badRate)} against ${pct(p)})`;
+  const bad = zeroBaseline
+    ? `a canary failing ${pct(badRate)} of requests (the primary fails none)`
+    : `a canary with twice the baseline error rate (${pct(badRate)} against ${pct(p)})`;
   const lines = [
     `What to expect at ${Math.round(rps)} requests/s, ${schedule} — an approximation from the e-values' expected growth:`,
     catchSeconds !== null

@@ -10,7 +10,11 @@ const ERRORS: SequentialMetric = { name: 'request-success-rate', kind: 'errors',
 const LATENCY: SequentialMetric = { name: 'request-duration', kind: { slowerThanMs: 500 }, thresholdRange: { max: 500 } };
 
 function look(canary: [number, number, number?], primary: [number, number, number?]): LookCounts {
-  const arm = ([requests, errors, slow]: [number, number, number?]): ArmDelta => ({ requests, errors, slow: slow === undefined ? {} : { '500': slow } });
+  const arm = ([requests, errors, slow]: [number, number, number?]): ArmDelta => ({
+    requests,
+    errors,
+    slow: slow === undefined ? {} : { '500': slow },
+  });
   return { canary: arm(canary), primary: arm(primary), resets: 0, gaps: [] };
 }
 
@@ -52,7 +56,9 @@ describe('sequential judge: failing a bad canary', () => {
     for (let i = 0; i < 6 && decision !== 'fail'; i++) {
       const r = judgeLook(state, look([1000, 50], [9000, 45]), ctx(0, i, 10 * (i + 1)));
       // One look can raise the one-sample e-value at most tenfold.
-      expect((r.state.metrics[0]?.threshold?.fail.logE ?? 0) - (state?.metrics[0]?.threshold?.fail.logE ?? 0)).toBeLessThanOrEqual(Math.log(10) + 1e-9);
+      expect((r.state.metrics[0]?.threshold?.fail.logE ?? 0) - (state?.metrics[0]?.threshold?.fail.logE ?? 0)).toBeLessThanOrEqual(
+        Math.log(10) + 1e-9,
+      );
       state = r.state;
       decision = r.decision;
     }
@@ -124,7 +130,11 @@ describe('sequential judge: no evidence', () => {
 
   it('a look whose every source is missing is no evidence, not "no new scrape"', () => {
     const sources = { counted: 0, stale: 0, absent: 1, added: 0, reset: 0, backward: 0 };
-    const r = judgeLook(null, { ...look([0, 0], [0, 0]), newScrape: false, sources, gaps: ["gloo/a: not in this look's scrape"] }, ctx(0, 0, 10));
+    const r = judgeLook(
+      null,
+      { ...look([0, 0], [0, 0]), newScrape: false, sources, gaps: ["gloo/a: not in this look's scrape"] },
+      ctx(0, 0, 10),
+    );
     expect(r.decision).toBe('no-evidence');
     expect(r.verdict.summary).toContain("gloo/a: not in this look's scrape");
   });
@@ -230,7 +240,15 @@ describe('sequential judge: advancing early', () => {
     let decision = '';
     // Act
     for (let i = 0; i < 10 && decision !== 'fail'; i++) {
-      const r = judgeLook(state, { ...look([1000, 0], [9000, 9]), canary: { requests: 1000, errors: 0, slow: {}, retries: 100 }, primary: { requests: 9000, errors: 9, slow: {}, retries: 0 } }, ctx(0, i, 10 * (i + 1)));
+      const r = judgeLook(
+        state,
+        {
+          ...look([1000, 0], [9000, 9]),
+          canary: { requests: 1000, errors: 0, slow: {}, retries: 100 },
+          primary: { requests: 9000, errors: 9, slow: {}, retries: 0 },
+        },
+        ctx(0, i, 10 * (i + 1)),
+      );
       state = r.state;
       decision = r.decision;
     }
@@ -239,7 +257,10 @@ describe('sequential judge: advancing early', () => {
   });
 
   it('keeps a window that straddles a weight change out of the two-arm tests, not out of the canary’s own threshold test', () => {
-    const straddling: LookCounts = { ...look([1000, 30], [9000, 9]), clean: { canary: { requests: 0, errors: 0, slow: {} }, primary: { requests: 0, errors: 0, slow: {} } } };
+    const straddling: LookCounts = {
+      ...look([1000, 30], [9000, 9]),
+      clean: { canary: { requests: 0, errors: 0, slow: {} }, primary: { requests: 0, errors: 0, slow: {} } },
+    };
 
     const r = judgeLook(null, straddling, ctx(0, 0, 10));
 
@@ -314,7 +335,14 @@ describe('sequential judge: configuration', () => {
   it('takes its knobs from spec.analysis.sequential, defaults for the rest, and is the default judge', () => {
     const analysis = analysisSchema.parse({ judge: 'sequential', sequential: { alpha: 0.02, minLooksPerStep: 3 } });
     expect(sequentialConfig(analysis.sequential)).toEqual({ ...SEQUENTIAL_DEFAULTS, alpha: 0.02, minLooksPerStep: 3 });
-    expect(SEQUENTIAL_DEFAULTS).toMatchObject({ alpha: 0.01, alphaPromote: 0.05, margin: 2, minLooksPerStep: 2, minSecondsPerStep: 30, fullIntervalAtTopWeight: true });
+    expect(SEQUENTIAL_DEFAULTS).toMatchObject({
+      alpha: 0.01,
+      alphaPromote: 0.05,
+      margin: 2,
+      minLooksPerStep: 2,
+      minSecondsPerStep: 30,
+      fullIntervalAtTopWeight: true,
+    });
     expect(analysisSchema.parse({}).judge).toBe('sequential');
     expect(analysisSchema.safeParse({ sequential: { alpha: 1.5 } }).success).toBe(false);
     expect(() => sequentialConfig({ margin: 1 })).toThrow(/margin must be above 1/);

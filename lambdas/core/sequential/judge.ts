@@ -65,7 +65,8 @@ export function sequentialConfig(options: SequentialOptions = {}): SequentialCon
   if (!inOpenUnit(config.alpha)) throw new RangeError(`sequential.alpha must be in (0, 1), got ${config.alpha}`);
   if (!inOpenUnit(config.alphaPromote)) throw new RangeError(`sequential.alphaPromote must be in (0, 1), got ${config.alphaPromote}`);
   if (!(config.margin > 1)) throw new RangeError(`sequential.margin must be above 1, got ${config.margin}`);
-  if (!(config.marginAbsolute >= 0 && config.marginAbsolute < 1)) throw new RangeError(`sequential.marginAbsolute must be in [0, 1), got ${config.marginAbsolute}`);
+  if (!(config.marginAbsolute >= 0 && config.marginAbsolute < 1))
+    throw new RangeError(`sequential.marginAbsolute must be in [0, 1), got ${config.marginAbsolute}`);
   return config;
 }
 
@@ -145,18 +146,33 @@ function newMetricState(metric: SequentialMetric, config: SequentialConfig): Met
     fail: createEProcess(FAIL_GRID),
     promote: createEProcess(promoteGrid(config)),
     // A limit of 100% (success rate min 0) constrains nothing: no test.
-    threshold: rate === null || rate >= 1 ? null : { allowedRate: rate, fail: createOneSample(rate, 'above'), promote: createOneSample(rate, 'below') },
+    threshold:
+      rate === null || rate >= 1
+        ? null
+        : { allowedRate: rate, fail: createOneSample(rate, 'above'), promote: createOneSample(rate, 'below') },
     rollout: zeroCounts(),
     step: zeroCounts(),
     lastMethod: 'none',
   };
 }
 
-export function createSequentialState(metrics: readonly SequentialMetric[], config: SequentialConfig = SEQUENTIAL_DEFAULTS, stepIndex = 0): SequentialState {
+export function createSequentialState(
+  metrics: readonly SequentialMetric[],
+  config: SequentialConfig = SEQUENTIAL_DEFAULTS,
+  stepIndex = 0,
+): SequentialState {
   if (metrics.length === 0) throw new RangeError('the sequential judge needs at least one metric');
   const names = new Set(metrics.map((m) => m.name));
   if (names.size !== metrics.length) throw new RangeError('metric names must be unique');
-  return { version: 1, stepIndex, looks: 0, stepLooks: 0, stepCanaryRequests: 0, pValue: 1, metrics: metrics.map((m) => newMetricState(m, config)) };
+  return {
+    version: 1,
+    stepIndex,
+    looks: 0,
+    stepLooks: 0,
+    stepCanaryRequests: 0,
+    pValue: 1,
+    metrics: metrics.map((m) => newMetricState(m, config)),
+  };
 }
 
 /** A new step: the promotion evidence and step counts start again; the failure evidence carries on. */
@@ -223,7 +239,10 @@ function promoteMargin(m: MetricState, config: SequentialConfig): number {
 
 const MAX_REPORTED = 1e300;
 const finite = (v: number) => (Number.isFinite(v) ? v : v > 0 ? MAX_REPORTED : 0);
-const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => ({ requests: a.requests + requests, events: a.events + events });
+const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => ({
+  requests: a.requests + requests,
+  events: a.events + events,
+});
 
 /** The value a person compares with the range: success rate for errors with a min, else the event rate, in percent. */
 function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null {
@@ -282,7 +301,9 @@ export function judgeLook(
   let state = previous ?? createSequentialState(context.metrics, config, context.stepIndex);
   const known = state.metrics.map((m) => m.name).join(',');
   if (known !== context.metrics.map((m) => m.name).join(',')) {
-    throw new Error(`the sequential judge's metrics changed mid-rollout (state: ${known}; look: ${context.metrics.map((m) => m.name).join(',')})`);
+    throw new Error(
+      `the sequential judge's metrics changed mid-rollout (state: ${known}; look: ${context.metrics.map((m) => m.name).join(',')})`,
+    );
   }
   // Promotion never uses an earlier step's data.
   if (state.stepIndex !== context.stepIndex) state = enterStep(state, context.stepIndex, config);
@@ -314,7 +335,12 @@ export function judgeLook(
         const cleanC = requestsOf(clean.canary, metric.kind);
         const cleanX = eventsOf(clean.canary, metric.kind) ?? 0;
         const cleanY = eventsOf(clean.primary, metric.kind) ?? 0;
-        const window = { canaryRequests: cleanC, primaryRequests: requestsOf(clean.primary, metric.kind), canaryEvents: cleanX, primaryEvents: cleanY };
+        const window = {
+          canaryRequests: cleanC,
+          primaryRequests: requestsOf(clean.primary, metric.kind),
+          canaryEvents: cleanX,
+          primaryEvents: cleanY,
+        };
         const fail = twoSampleLogFactors(m.fail.grid, 1, window, config.exactAbove);
         const margin = promoteMargin(m, config);
         const promoteGridNow = PROMOTE_FRACTIONS.map((f) => f * margin);
@@ -326,7 +352,10 @@ export function judgeLook(
           promote: promote.method === 'none' ? m.promote : applyLogFactors(m.promote, promote.logFactors),
           threshold,
           rollout: { canary: add(m.rollout.canary, nC, x), primary: add(m.rollout.primary, nP, y) },
-          step: { canary: add(m.step.canary, cleanC, cleanX), primary: add(m.step.primary, requestsOf(clean.primary, metric.kind), cleanY) },
+          step: {
+            canary: add(m.step.canary, cleanC, cleanX),
+            primary: add(m.step.primary, requestsOf(clean.primary, metric.kind), cleanY),
+          },
           lastMethod: fail.method,
         };
       }),
@@ -358,7 +387,10 @@ export function judgeLook(
     decision = 'advance-early';
   else decision = 'continue';
 
-  const worst = state.metrics.reduce((best, m, i) => (logSumExp(metricFailLogs(m)) > logSumExp(metricFailLogs(state.metrics[best] as MetricState)) ? i : best), 0);
+  const worst = state.metrics.reduce(
+    (best, m, i) => (logSumExp(metricFailLogs(m)) > logSumExp(metricFailLogs(state.metrics[best] as MetricState)) ? i : best),
+    0,
+  );
   const checks: MetricCheck[] = state.metrics.map((m, i) => {
     const metric = context.metrics[i] as SequentialMetric;
     const lookCanary: ArmEvidence = { requests: look.canary.requests, events: eventsOf(look.canary, metric.kind) ?? 0 };
@@ -376,7 +408,8 @@ export function judgeLook(
       step: m.step,
       rollout: m.rollout,
     };
-    if (m.threshold) evidence.threshold = { allowedRate: m.threshold.allowedRate, eValue: finite(eValue(m.threshold.fail)), pValue: m.threshold.fail.p };
+    if (m.threshold)
+      evidence.threshold = { allowedRate: m.threshold.allowedRate, eValue: finite(eValue(m.threshold.fail)), pValue: m.threshold.fail.p };
     const stepEvents = m.step.canary.events + m.step.primary.events;
     const stepRequests = m.step.canary.requests + m.step.primary.requests;
     if (stepEvents > 0 && m.step.canary.requests > 0 && m.step.primary.requests > 0) {
@@ -413,7 +446,11 @@ export function judgeLook(
   };
   // No new scrape is not an empty look: the verdict passes (nothing against the canary) and the decision says why.
   const result: CheckResult = decision === 'fail' ? 'fail' : decision === 'no-evidence' ? 'no-data' : 'pass';
-  return { state, verdict: { result, checks, summary: summarize(decision, state, meanE, minPromotion, failAt, promoteAt, missing), evidence }, decision };
+  return {
+    state,
+    verdict: { result, checks, summary: summarize(decision, state, meanE, minPromotion, failAt, promoteAt, missing), evidence },
+    decision,
+  };
 }
 
 function summarize(

@@ -19,7 +19,8 @@ export interface SequentialPlan {
 function kindOf(metric: MetricSpec): SequentialMetric['kind'] | 'alarm' | string {
   if (metric.provider?.type === 'cloudwatch-alarm') return 'alarm';
   const type = metric.provider?.type ?? 'prometheus';
-  if (type !== 'prometheus' || metric.query) return `the sequential judge reads request counts: "${metric.name}" is a ${metric.query ? 'custom query' : `${type} metric`}; use request-success-rate, request-duration or a cloudwatch-alarm metric, or judge: threshold`;
+  if (type !== 'prometheus' || metric.query)
+    return `the sequential judge reads request counts: "${metric.name}" is a ${metric.query ? 'custom query' : `${type} metric`}; use request-success-rate, request-duration or a cloudwatch-alarm metric, or judge: threshold`;
   if (metric.name === 'request-success-rate') return 'errors';
   if (metric.name === 'request-duration') {
     const max = metric.thresholdRange?.max;
@@ -40,9 +41,15 @@ export function sequentialProblems(spec: RolloutSpec): SpecProblem[] {
   const problems: SpecProblem[] = [];
   spec.spec.analysis.metrics.forEach((metric, i) => {
     const kind = kindOf(metric);
-    if (typeof kind === 'string' && kind !== 'errors' && kind !== 'alarm') problems.push({ path: `spec.analysis.metrics[${i}]`, message: kind });
+    if (typeof kind === 'string' && kind !== 'errors' && kind !== 'alarm')
+      problems.push({ path: `spec.analysis.metrics[${i}]`, message: kind });
   });
-  if (!spec.spec.analysis.metrics.some((m) => { const k = kindOf(m); return k === 'errors' || typeof k === 'object'; })) {
+  if (
+    !spec.spec.analysis.metrics.some((m) => {
+      const k = kindOf(m);
+      return k === 'errors' || typeof k === 'object';
+    })
+  ) {
     problems.push({ path: 'spec.analysis.metrics', message: 'the sequential judge needs request-success-rate or request-duration' });
   }
   return problems;

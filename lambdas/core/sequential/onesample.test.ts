@@ -12,7 +12,8 @@ function expectedFactor(direction: 'above' | 'below', p0: number, n: number, p: 
   const state = createOneSample(p0, direction);
   let mean = 0;
   // In log space: an extreme outcome has a tiny chance and a huge e-value.
-  for (let x = 0; x <= n; x++) mean += Math.exp(logBinomialPmf(n, p, x) + applyLogFactors(state, oneSampleLogFactors(state.grid, p0, n, x, maxLog)).logE);
+  for (let x = 0; x <= n; x++)
+    mean += Math.exp(logBinomialPmf(n, p, x) + applyLogFactors(state, oneSampleLogFactors(state.grid, p0, n, x, maxLog)).logE);
   return mean;
 }
 
@@ -26,7 +27,11 @@ describe('one-sample e-process for a thresholdRange', () => {
   });
 
   it('has expectation exactly 1 at the boundary and below 1 inside the null (every outcome of a window)', () => {
-    for (const [p0, n] of [[0.01, 400], [0.05, 120], [0.3, 25]] as const) {
+    for (const [p0, n] of [
+      [0.01, 400],
+      [0.05, 120],
+      [0.3, 25],
+    ] as const) {
       expect(Math.abs(expectedFactor('above', p0, n, p0) - 1)).toBeLessThan(1e-9);
       expect(expectedFactor('above', p0, n, p0 / 2)).toBeLessThanOrEqual(1 + 1e-9);
       expect(Math.abs(expectedFactor('below', p0, n, p0) - 1)).toBeLessThan(1e-9);

@@ -30,7 +30,13 @@ export function createOneSample(p0: number, direction: OneSampleDirection): EPro
 }
 
 /** The p0 a state was built for is kept beside it by the caller; this computes the factors. */
-export function oneSampleLogFactors(grid: readonly number[], p0: number, requests: number, events: number, maxLogFactor = Number.POSITIVE_INFINITY): number[] {
+export function oneSampleLogFactors(
+  grid: readonly number[],
+  p0: number,
+  requests: number,
+  events: number,
+  maxLogFactor = Number.POSITIVE_INFINITY,
+): number[] {
   if (requests <= 0) return grid.map(() => 0);
   if (events > requests) throw new RangeError(`more events (${events}) than requests (${requests})`);
   const limit = Math.min(Math.max(p0, MIN_RATE), 1 - MIN_RATE);

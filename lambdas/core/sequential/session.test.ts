@@ -56,8 +56,20 @@ describe('the judge session (start, rebase, look) on wall time', () => {
     memory = rebaseJudge(memory, new Date(T0 + 5_000), SEQUENTIAL_DEFAULTS);
     // A scrape 1 s after the change (not settled), then one at 20 s, then at 35 s.
     const first = lookJudge(memory, scrape(10, 6, [10, 0], [1100, 5]), input, SEQUENTIAL_DEFAULTS, new Date(T0 + 10_000));
-    const second = lookJudge(first.memory, scrape(20, 20, [200, 1], [2900, 10]), { ...input, lookInStep: 1 }, SEQUENTIAL_DEFAULTS, new Date(T0 + 20_000));
-    const third = lookJudge(second.memory, scrape(35, 35, [400, 2], [4700, 14]), { ...input, lookInStep: 2 }, SEQUENTIAL_DEFAULTS, new Date(T0 + 35_000));
+    const second = lookJudge(
+      first.memory,
+      scrape(20, 20, [200, 1], [2900, 10]),
+      { ...input, lookInStep: 1 },
+      SEQUENTIAL_DEFAULTS,
+      new Date(T0 + 20_000),
+    );
+    const third = lookJudge(
+      second.memory,
+      scrape(35, 35, [400, 2], [4700, 14]),
+      { ...input, lookInStep: 2 },
+      SEQUENTIAL_DEFAULTS,
+      new Date(T0 + 35_000),
+    );
 
     expect(first.counts.clean?.canary.requests).toBe(0);
     expect(second.counts.clean?.canary.requests).toBe(0); // its window began at 6 s, before the change settled (7 s)

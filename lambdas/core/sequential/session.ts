@@ -61,22 +61,44 @@ export function startJudge(snapshot: CounterSnapshot, now: Date): JudgeMemory {
  * baseline is kept: the straddling window still feeds the canary's own threshold tests.
  */
 export function rebaseJudge(memory: JudgeMemory, now: Date, config: Pick<SequentialConfig, 'settleSeconds'>): JudgeMemory {
-  return { ...memory, stepStartedAt: now.toISOString(), evidenceAt: now.toISOString(), cleanFrom: now.getTime() + 1000 * config.settleSeconds };
+  return {
+    ...memory,
+    stepStartedAt: now.toISOString(),
+    evidenceAt: now.toISOString(),
+    cleanFrom: now.getTime() + 1000 * config.settleSeconds,
+  };
 }
 
-export function lookJudge(memory: JudgeMemory, snapshot: CounterSnapshot, input: LookInput, config: SequentialConfig, now: Date): LookOutcome {
+export function lookJudge(
+  memory: JudgeMemory,
+  snapshot: CounterSnapshot,
+  input: LookInput,
+  config: SequentialConfig,
+  now: Date,
+): LookOutcome {
   const counts = deltaCounts(memory.baseline, snapshot, { cleanFrom: memory.cleanFrom, newSourcesFrom: memory.startedAt });
   const result = judgeLook(
     memory.judge,
     counts,
-    { stepIndex: input.stepIndex, lookInStep: input.lookInStep, secondsInStep: (now.getTime() - Date.parse(memory.stepStartedAt)) / 1000, atTopWeight: input.atTopWeight, metrics: input.metrics },
+    {
+      stepIndex: input.stepIndex,
+      lookInStep: input.lookInStep,
+      secondsInStep: (now.getTime() - Date.parse(memory.stepStartedAt)) / 1000,
+      atTopWeight: input.atTopWeight,
+      metrics: input.metrics,
+    },
     config,
   );
   const evidence = result.decision === 'fail' || result.decision === 'continue' || result.decision === 'advance-early';
   const evidenceAt = evidence ? now.toISOString() : memory.evidenceAt;
   const { emptyLooks: _old, ...rest } = memory;
   return {
-    memory: { ...rest, judge: result.state, baseline: nextBaseline(memory.baseline, snapshot, { newSourcesFrom: memory.startedAt }), evidenceAt },
+    memory: {
+      ...rest,
+      judge: result.state,
+      baseline: nextBaseline(memory.baseline, snapshot, { newSourcesFrom: memory.startedAt }),
+      evidenceAt,
+    },
     verdict: result.verdict,
     decision: result.decision,
     counts,

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  logBeta,
-  logFisherNoncentral,
-  logGamma,
-  logHypergeometric,
-  normalCdf,
-  normalQuantile,
-} from './stats.ts';
+import { logBeta, logFisherNoncentral, logGamma, logHypergeometric, normalCdf, normalQuantile } from './stats.ts';
 
 // Expected values: the judge's vectors (scipy 1.17.1 and R, computed independently), written here.
 
