@@ -37,18 +37,16 @@ describe('sluice recover --stack', () => {
   it("invokes the stack's reconciler for the target and prints what it found and did", async () => {
     // Prepare
     const cloudformation = mockClient(CloudFormationClient);
-    cloudformation
-      .on(DescribeStacksCommand)
-      .resolves({
-        Stacks: [
-          {
-            StackName: 'sluice',
-            CreationTime: new Date(),
-            StackStatus: 'CREATE_COMPLETE',
-            Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }],
-          },
-        ],
-      });
+    cloudformation.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'sluice',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [{ OutputKey: 'ReconcilerFunctionArn', OutputValue: RECONCILER }],
+        },
+      ],
+    });
     const lambda = mockClient(LambdaClient);
     const report = {
       findings: [

@@ -54,14 +54,12 @@ describe('ampProvider (SigV4-signed Prometheus API)', () => {
             .end(JSON.stringify({ message: 'The request signature we calculated does not match the signature you provided.' }));
           return;
         }
-        res
-          .writeHead(200, { 'Content-Type': 'application/json' })
-          .end(
-            JSON.stringify({
-              status: 'success',
-              data: { resultType: 'vector', result: [{ metric: { envoy_response_code: '200' }, value: [1767323045, '42'] }] },
-            }),
-          );
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(
+          JSON.stringify({
+            status: 'success',
+            data: { resultType: 'vector', result: [{ metric: { envoy_response_code: '200' }, value: [1767323045, '42'] }] },
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
