@@ -10,7 +10,7 @@
  * `Rollout Stuck` and left to `sluice recover`.
  */
 // A leaf module (types only): spec.ts validates strategy.recoveryWindow against these constants.
-import type { Outcome, RolloutRecord, Side, Weights } from './ports.ts';
+import type { Outcome, RolloutRecord, Weights } from './ports.ts';
 
 function sameWeights(a: Weights, b: Weights): boolean {
   return a.primary === b.primary && a.canary === b.canary;
