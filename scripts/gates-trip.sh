@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Shows that each gate of `npm run check` trips: in a scratch clone of HEAD, each case plants one
-# violation, runs the gate that must catch it, and expects it to fail. Prints one line per gate;
+# Shows that each gate of `npm run check` trips: in a scratch clone of HEAD, each case runs its gate
+# on the clean clone (it must pass), plants one violation, and expects the gate to fail. Prints one line per gate;
 # exits non-zero if a gate let its violation through. Run after `npm ci`: bash scripts/gates-trip.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,13 @@ cd "$scratch/sluice"
 failures=0
 trip() {
   local name=$1 plant=$2 gate=$3
-  git checkout -q -- . && git clean -fdq
+  git checkout -q -- . && git clean -fdq -e node_modules
+  # Control: on the clean clone the gate passes, so a trip below is the planted violation's doing.
+  if ! eval "$gate" >/dev/null 2>&1; then
+    echo "FAIL  $name: the gate fails on the clean clone too (cannot show it tripping)"
+    failures=$((failures + 1))
+    return
+  fi
   eval "$plant"
   if eval "$gate" >/dev/null 2>&1; then
     echo "FAIL  $name: the gate passed with the violation planted"
@@ -40,10 +46,10 @@ trip 'coverage of lambdas/core (vitest thresholds)' \
   "node -e \"let s='';for(let i=0;i<600;i++)s+='export function uncovered'+i+'(x: number): number {\n  if (x > '+i+') return x * 2;\n  return x - 1;\n}\n';require('fs').writeFileSync('lambdas/core/uncovered.ts',s)\"; printf \"import * as u from './uncovered.ts';\nexport const all = u;\n\" >> lambdas/core/names.ts" \
   'npx vitest run --config vitest.core.config.ts'
 trip 'floating promise (type-aware eslint)' \
-  "printf 'export async function later(): Promise<number> {\n  return 1;\n}\nexport function caller(): void {\n  later();\n}\n' > lambdas/core/floating.ts" \
-  'npx eslint lambdas/core/floating.ts'
+  "printf '\nexport async function later(): Promise<number> {\n  return 1;\n}\nexport function caller(): void {\n  later();\n}\n' >> lambdas/core/names.ts" \
+  'npx eslint lambdas/core/names.ts'
 trip 'README longer than 250 lines / a design citation' \
   "for i in \$(seq 1 200); do echo \"line \$i\" >> README.md; done" \
-  'node scripts/docs-gate.ts'
+  'npx node scripts/docs-gate.ts'
 
 exit $failures
