@@ -3,12 +3,13 @@
  * 0 success/promoted, 1 unexpected error, 2 invalid input or refused, 3 rolled back,
  * 4 aborted by a person, 5 promotion failed with traffic held on the canary.
  */
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { sequentialWarnings } from '../lambdas/core/sequential/metrics.ts';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
 import type { ControlPlane } from './control.ts';
 
 import { EXIT } from './exit-codes.ts';
+import { SCENARIOS } from './commands/demo-scenarios.ts';
 import { specWarnings } from '../lambdas/core/spec-checks.ts';
 
 export { EXIT };
@@ -55,91 +56,73 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   program
     .command('demo')
     .description('a whole canary release on this machine: sandbox, real Prometheus, the real state machine; live progress and a report')
-    .option('--scenario <name>', 'healthy | errors | latency | abort | shadow', 'healthy')
+    // Fixed sets through commander's choices: a bad value is a usage error naming the option and
+    // the allowed values ("error: option '--judge <judge>' argument 'x' is invalid. Allowed choices are …").
+    .addOption(new Option('--scenario <name>', 'the demo to run').choices(SCENARIOS).default('healthy' as const))
     .option('--canary-error-rate <r>', 'fraction (0..1) of canary requests that fail (errors scenario: 0.1)')
     .option('--canary-latency-ms <ms>', 'latency added to the canary (latency scenario: 300)')
     .option('--rps <n>', 'requests per second through the gateway', '100')
     .option('--interval <s>', 'seconds per step')
-    .option('--judge <judge>', 'threshold | sequential', 'threshold')
+    .addOption(
+      new Option('--judge <judge>', 'the canary judge').choices(['threshold', 'sequential'] as const).default('threshold' as const),
+    )
     .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
     .option('--scrape-interval <s>', "the sandbox Prometheus' scrape interval; lookInterval becomes S and interval 2S")
     .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(
-      async (flags: {
-        scenario: string;
-        canaryErrorRate?: string;
-        canaryLatencyMs?: string;
-        rps: string;
-        interval?: string;
-        judge: string;
-        seed?: string;
-        scrapeInterval?: string;
-        restartGatewayAt?: string;
-        json?: boolean;
-      }) => {
-        const { SCENARIOS, demoCommand } = await import('./commands/demo.ts');
-        const problems: string[] = [];
-        const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
-          if (text === undefined) return undefined;
-          const value = Number(text);
-          if (!Number.isFinite(value) || !check(value)) problems.push(`--${name}: expected ${expected}, got "${text}"`);
-          return value;
-        };
-        const scenario = SCENARIOS.find((s) => s === flags.scenario);
-        if (!scenario) problems.push(`--scenario: expected one of ${SCENARIOS.join(', ')}, got "${flags.scenario}"`);
-        if (flags.judge !== 'threshold' && flags.judge !== 'sequential')
-          problems.push(`--judge: expected threshold or sequential, got "${flags.judge}"`);
-        const canaryErrorRate = number('canary-error-rate', flags.canaryErrorRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
-        const canaryLatencyMs = number(
-          'canary-latency-ms',
-          flags.canaryLatencyMs,
-          (n) => n >= 0 && n <= 10_000,
-          'milliseconds from 0 to 10000',
-        );
-        const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
-        const interval = number(
-          'interval',
-          flags.interval,
-          (n) => Number.isInteger(n) && n >= 1 && n <= 300,
-          'whole seconds from 1 to 300',
-        );
-        const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
-        const scrapeInterval = number(
-          'scrape-interval',
-          flags.scrapeInterval,
-          (n) => Number.isInteger(n) && n >= 1 && n <= 120,
-          'whole seconds from 1 to 120',
-        );
-        const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
-        if (problems.length || !scenario) {
-          for (const problem of problems) io.stderr(`${problem}\n`);
-          code = EXIT.invalid;
-          return;
-        }
-        code = await demoCommand(
-          {
-            scenario,
-            judge: flags.judge as 'threshold' | 'sequential',
-            json: flags.json ?? false,
-            ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
-            ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
-            ...(rps !== undefined ? { rps } : {}),
-            ...(interval !== undefined ? { interval } : {}),
-            ...(seed !== undefined ? { seed } : {}),
-            ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
-            ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
-          },
-          io,
-        );
-      },
-    );
+    .action(async (flags) => {
+      const { demoCommand } = await import('./commands/demo.ts');
+      const problems: string[] = [];
+      const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
+        if (text === undefined) return undefined;
+        const value = Number(text);
+        if (!Number.isFinite(value) || !check(value)) problems.push(`--${name}: expected ${expected}, got "${text}"`);
+        return value;
+      };
+      const canaryErrorRate = number('canary-error-rate', flags.canaryErrorRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
+      const canaryLatencyMs = number(
+        'canary-latency-ms',
+        flags.canaryLatencyMs,
+        (n) => n >= 0 && n <= 10_000,
+        'milliseconds from 0 to 10000',
+      );
+      const rps = number('rps', flags.rps, (n) => n >= 1 && n <= 500, 'requests per second from 1 to 500 (2 cores)');
+      const interval = number('interval', flags.interval, (n) => Number.isInteger(n) && n >= 1 && n <= 300, 'whole seconds from 1 to 300');
+      const seed = number('seed', flags.seed, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
+      const scrapeInterval = number(
+        'scrape-interval',
+        flags.scrapeInterval,
+        (n) => Number.isInteger(n) && n >= 1 && n <= 120,
+        'whole seconds from 1 to 120',
+      );
+      const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
+      if (problems.length) {
+        for (const problem of problems) io.stderr(`${problem}\n`);
+        code = EXIT.invalid;
+        return;
+      }
+      code = await demoCommand(
+        {
+          scenario: flags.scenario,
+          judge: flags.judge,
+          json: flags.json ?? false,
+          ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
+          ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
+          ...(rps !== undefined ? { rps } : {}),
+          ...(interval !== undefined ? { interval } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+          ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
+          ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
+        },
+        io,
+      );
+    });
 
   program
     .command('validate')
     .description('check a rollout spec; prints `valid`, or one `path: message` line per problem')
     .argument('<spec>', 'a spec file (YAML or JSON)')
-    .action(async (spec: string) => {
+    .action(async (spec) => {
       code = await validateCommand(spec, io);
     });
 
@@ -151,7 +134,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--version <version>', 'the version being rolled out (default: a timestamp)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config; EKS clusters use an STS token)')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(async (spec: string, options: { version?: string; kubeconfig?: string; json?: boolean }) => {
+    .action(async (spec, options) => {
       const { runCommand } = await import('./commands/run.ts');
       const { kubeconfigSource } = await import('./runtime.ts');
       code = await runCommand(
@@ -202,35 +185,33 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       '--override <reason>',
       'start now even outside the change windows: records an audited window override first (as `sluice override`)',
     )
-    .action(
-      async (target: string, flags: ControlFlags & { version: string; spec?: string; at?: string; tz?: string; override?: string }) => {
-        const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
-        const { at, override } = flags;
-        code = at
-          ? await withControl(flags, (plane) =>
-              scheduleStartCommand(
-                plane,
-                target,
-                { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) },
-                io,
-              ),
-            )
-          : await withControl(flags, async (plane) => {
-              if (override !== undefined) {
-                const { overrideCommand } = await import('./commands/override.ts');
-                const overridden = await overrideCommand(plane, target, { reason: override }, io);
-                if (overridden !== 0) return overridden;
-              }
-              return startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io);
-            });
-      },
-    );
+    .action(async (target, flags) => {
+      const { scheduleStartCommand, startCommand } = await import('./commands/control-commands.ts');
+      const { at, override } = flags;
+      code = at
+        ? await withControl(flags, (plane) =>
+            scheduleStartCommand(
+              plane,
+              target,
+              { version: flags.version, at, ...(flags.tz ? { timeZone: flags.tz } : {}), ...(flags.spec ? { spec: flags.spec } : {}) },
+              io,
+            ),
+          )
+        : await withControl(flags, async (plane) => {
+            if (override !== undefined) {
+              const { overrideCommand } = await import('./commands/override.ts');
+              const overridden = await overrideCommand(plane, target, { reason: override }, io);
+              if (overridden !== 0) return overridden;
+            }
+            return startCommand(plane, target, { version: flags.version, ...(flags.spec ? { spec: flags.spec } : {}) }, io);
+          });
+    });
 
   control(program.command('status'))
     .description("where a target's latest rollout is: state, weights, last verdict")
     .argument('<target>', 'the rollout target')
     .option('--json', 'one JSON object')
-    .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
+    .action(async (target, flags) => {
       const { statusCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => statusCommand(plane, target, { json: flags.json ?? false }, io));
     });
@@ -239,7 +220,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description("a target's rollouts, newest first")
     .argument('<target>', 'the rollout target')
     .option('--json', 'one JSON array')
-    .action(async (target: string, flags: ControlFlags & { json?: boolean }) => {
+    .action(async (target, flags) => {
       const { historyCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => historyCommand(plane, target, { json: flags.json ?? false }, io));
     });
@@ -248,7 +229,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('abort the running rollout of a target: rollback within seconds during a bake, else at its next step')
     .argument('<target>', 'the rollout target')
     .option('--reason <text>', 'why, for the record', 'aborted from the command line')
-    .action(async (target: string, flags: ControlFlags & { reason: string }) => {
+    .action(async (target, flags) => {
       const { abortCommand } = await import('./commands/control-commands.ts');
       code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) =>
         abortCommand(plane, target, flags.reason, io),
@@ -260,7 +241,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .argument('<target>', 'the rollout target')
     .argument('<alarm-name>', 'the alarm that fired')
     .option('--reason <text>', 'the alarm state reason', '')
-    .action(async (target: string, alarmName: string, flags: ControlFlags & { reason: string }) => {
+    .action(async (target, alarmName, flags) => {
       const { alarmCommand } = await import('./commands/alarm.ts');
       code = await withControl({ ...flags, local: flags.local ?? (!flags.stack && !flags.stateMachineArn) }, (plane) =>
         alarmCommand(plane, target, alarmName, flags.reason, io),
@@ -270,7 +251,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   control(program.command('promote'))
     .description('promote now: skip the remaining analysis steps (a promotion approval and change windows still apply)')
     .argument('<target>', 'the rollout target')
-    .action(async (target: string, flags: ControlFlags) => {
+    .action(async (target, flags) => {
       const { promoteCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => promoteCommand(plane, target, io));
     });
@@ -278,7 +259,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   control(program.command('approve'))
     .description('approve the pending approval gate of a target (before start or before promotion)')
     .argument('<target>', 'the rollout target')
-    .action(async (target: string, flags: ControlFlags) => {
+    .action(async (target, flags) => {
       const { approveCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => approveCommand(plane, target, io));
     });
@@ -288,7 +269,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .argument('<target>', 'the rollout target')
     .option('--reason <text>', 'why (required; recorded in the audit trail)')
     .option('--for <duration>', 'how long it lasts (e.g. 30m, 2h); default: until the windows open again')
-    .action(async (target: string, flags: ControlFlags & { reason?: string; for?: string }) => {
+    .action(async (target, flags) => {
       const { overrideCommand } = await import('./commands/override.ts');
       code = await withControl(flags, (plane) =>
         overrideCommand(
@@ -304,7 +285,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description("start a new attempt of the target's latest version (after a rollback or an abort)")
     .argument('<target>', 'the rollout target')
     .option('--spec <file>', "the spec to run instead of the registry's")
-    .action(async (target: string, flags: ControlFlags & { spec?: string }) => {
+    .action(async (target, flags) => {
       const { retryCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => retryCommand(plane, target, { ...(flags.spec ? { spec: flags.spec } : {}) }, io));
     });
@@ -314,14 +295,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('pending scheduled rollouts, soonest first')
     .argument('[target]', 'only this target')
     .option('--json', 'one JSON array')
-    .action(async (target: string | undefined, flags: ControlFlags & { json?: boolean }) => {
+    .action(async (target, flags) => {
       const { scheduleListCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => scheduleListCommand(plane, target, { json: flags.json ?? false }, io));
     });
   control(schedule.command('cancel'))
     .description('cancel a pending scheduled rollout')
     .argument('<name>', 'the schedule name `sluice schedule list` shows')
-    .action(async (name: string, flags: ControlFlags) => {
+    .action(async (name, flags) => {
       const { scheduleCancelCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => scheduleCancelCommand(plane, name, io));
     });
@@ -337,21 +318,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--kubeconfig <file>', 'kubeconfig file (locally; default KUBECONFIG or ~/.kube/config)')
     .option('--stack <name>', "check inside a deployed stack's functions, in their roles")
     .option('--region <region>', 'AWS region (with --stack)')
-    .action(
-      async (
-        target: string | undefined,
-        flags: { spec?: string; rollouts: string; kubeconfig?: string; stack?: string; region?: string },
-      ) => {
-        const { doctorCommand } = await import('./commands/doctor.ts');
-        code = await doctorCommand({ target, ...flags }, io);
-      },
-    );
+    .action(async (target, flags) => {
+      const { doctorCommand } = await import('./commands/doctor.ts');
+      code = await doctorCommand({ target, ...flags }, io);
+    });
 
   control(program.command('event'))
     .description('deliver an EventBridge event (Rollout Requested, ECR push) through the start handler')
     .argument('<file>', 'the event as JSON')
     .option('--json', 'the answers as JSON')
-    .action(async (file: string, flags: ControlFlags & { json?: boolean }) => {
+    .action(async (file, flags) => {
       const { eventCommand } = await import('./commands/event.ts');
       code = await withControl(flags, (plane) =>
         eventCommand(
@@ -376,29 +352,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--rollouts <dir>', 'folder of target specs, when a record carries none', 'rollouts')
     .option('--spec <file>', 'the spec to restore with, when neither the record nor the registry has it')
     .option('--json', 'the report as one JSON object')
-    .action(
-      async (
-        target: string | undefined,
-        flags: { local?: boolean; stack?: string; region?: string; kubeconfig?: string; rollouts?: string; spec?: string; json?: boolean },
-      ) => {
-        const { recoverCommand } = await import('./commands/recover.ts');
-        const { ControlError } = await import('./control.ts');
-        try {
-          code = await recoverCommand(target, flags, io);
-        } catch (error) {
-          if (!(error instanceof ControlError)) throw error;
-          io.stderr(`${error.message}\n`);
-          code = EXIT.invalid;
-        }
-      },
-    );
+    .action(async (target, flags) => {
+      const { recoverCommand } = await import('./commands/recover.ts');
+      const { ControlError } = await import('./control.ts');
+      try {
+        code = await recoverCommand(target, flags, io);
+      } catch (error) {
+        if (!(error instanceof ControlError)) throw error;
+        io.stderr(`${error.message}\n`);
+        code = EXIT.invalid;
+      }
+    });
 
   program
     .command('serve')
     .description('run the local engine and its Step Functions endpoint until Ctrl-C (for start/status/abort --local)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config)')
     .option('--rollouts <dir>', 'folder of target specs for scheduled starts', 'rollouts')
-    .action(async (flags: { kubeconfig?: string; rollouts?: string }) => {
+    .action(async (flags) => {
       const { serveCommand } = await import('./commands/serve.ts');
       code = await serveCommand(flags, io);
     });
@@ -408,7 +379,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('the rollout as a picture: one self-contained HTML file (weights, success rate, p99, verdicts)')
     .argument('<execution|summary.json>', 'an execution (or target) in the local store, or a summary printed by --json')
     .option('--out <file>', 'where to write the HTML (default .sluice/reports/<execution>.html)')
-    .action(async (arg: string, options: { out?: string }) => {
+    .action(async (arg, options) => {
       const { reportCommand } = await import('./commands/report.ts');
       code = await reportCommand(arg, options, io);
     });
@@ -416,7 +387,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   program
     .command('import')
     .description('turn a Flagger Canary (provider gloo) into a Sluice spec; the report of what mapped goes to stderr')
-    .argument('<kind>', 'flagger')
+    .addArgument(new Argument('<kind>', 'what the file comes from').choices(['flagger'] as const))
     .argument('<file>', 'the Canary YAML (MetricTemplates may share the file)')
     .option('--out <file>', 'write the spec here instead of stdout')
     .option('--json', 'one JSON object with the spec and the report')
@@ -427,9 +398,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--mesh-provider <name>', "Flagger's -mesh-provider when the Canary names no provider")
     .option('--namespace <ns>', 'namespace when the Canary has none')
     .option('--upstream-group', 'Flagger before 1.6 (UpstreamGroup instead of RouteTable)')
-    .action(async (kind: string, file: string, options: Record<string, string | boolean | undefined>) => {
+    .action(async (kind, file, options) => {
       const { importCommand } = await import('./commands/import.ts');
-      code = await importCommand(kind as 'flagger', file, options, io);
+      code = await importCommand(kind, file, options, io);
     });
 
   program
@@ -437,7 +408,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('print an EKS bearer token as an ExecCredential (kubectl exec plugin), like `aws eks get-token`')
     .requiredOption('--cluster <name>', 'EKS cluster name')
     .option('--region <region>', 'AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)')
-    .action(async (options: { cluster: string; region?: string }) => {
+    .action(async (options) => {
       const { eksTokenCommand } = await import('./commands/eks-token.ts');
       code = await eksTokenCommand(options, io);
     });

@@ -84,3 +84,25 @@ describe('sluice validate', () => {
     expect(await main(['validate'], capture().io)).toBe(2);
   });
 });
+
+describe('fixed-set flags (commander choices)', () => {
+  it.each([
+    [['demo', '--judge', 'bayes'], "option '--judge <judge>' argument 'bayes' is invalid", 'threshold, sequential'],
+    [
+      ['demo', '--scenario', 'meltdown'],
+      "option '--scenario <name>' argument 'meltdown' is invalid",
+      'healthy, errors, latency, abort, shadow',
+    ],
+    [['import', 'argo', 'canary.yaml'], "command-argument value 'argo' is invalid for argument 'kind'", 'flagger'],
+  ])('%j exits 2 naming the flag and the allowed values, before anything runs', async (argv, named, allowed) => {
+    // Prepare
+    const { io, out, err } = capture();
+    // Act
+    const code = await main(argv, io);
+    // Assess: a usage error (exit 2), the message names the flag and lists the choices; nothing ran.
+    expect(code).toBe(2);
+    expect(err.join('')).toContain(named);
+    expect(err.join('')).toContain(`Allowed choices are ${allowed}.`);
+    expect(out.join('')).toBe('');
+  });
+});

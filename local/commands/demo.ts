@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { SluiceEvent, Weights } from '../../lambdas/core/ports.ts';
 import { abortRollout } from '../../lambdas/adapters/interrupt.ts';
 import { EXIT } from '../exit-codes.ts';
+import type { Scenario } from './demo-scenarios.ts';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import { formatEvent, weightBar } from '../progress.ts';
 import { renderReport } from '../report/render.ts';
@@ -20,9 +21,6 @@ import { SANDBOX_NAMES, startSandbox } from '../sandbox/sandbox.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { formatSummary } from '../summary.ts';
 import { startRollout } from './run.ts';
-
-export const SCENARIOS = ['healthy', 'errors', 'latency', 'abort', 'shadow'] as const;
-export type Scenario = (typeof SCENARIOS)[number];
 
 export interface DemoOptions {
   scenario: Scenario;
