@@ -22,7 +22,7 @@
  */
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { executionName } from '../core/names.ts';
 import type { RolloutStore, TriggerRecord } from '../core/ports.ts';
 import type { RolloutScheduler } from '../core/schedule.ts';
@@ -277,36 +277,33 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
 
 /**
  * The deployed registry: `<prefix>/<target>` SSM parameters holding the resolved spec (infra/registry.ts),
- * cached per warm Lambda for `ttlMs`. Which targets watch which ECR repository is known at synth and
+ * cached per warm Lambda by Powertools Parameters (`maxAgeSeconds`). Which targets watch which ECR repository is known at synth and
  * handed in (`ecrTargets`), so the start Lambda needs ssm:GetParameter only, never a listing.
  */
 export function ssmRegistry(options: {
   prefix: string;
   ecrTargets: Record<string, string[]>;
-  client?: Pick<SSMClient, 'send'>;
-  ttlMs?: number;
-  now?: () => number;
+  /** Seconds a spec stays cached (Powertools' maxAge); default 60. */
+  maxAgeSeconds?: number;
 }): TargetRegistry {
-  const client = options.client ?? new SSMClient({});
-  const ttl = options.ttlMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; spec: RolloutSpec | null }>();
+  const maxAge = options.maxAgeSeconds ?? 60;
   return {
     async get(target) {
-      const hit = cache.get(target);
-      if (hit && now() - hit.at < ttl) return hit.spec;
       const name = `${options.prefix}/${target}`;
-      let spec: RolloutSpec | null;
+      let value: string | undefined;
       try {
-        const out = await client.send(new GetParameterCommand({ Name: name }));
-        spec = parseSpec(JSON.parse(out.Parameter?.Value ?? 'null'), name);
+        value = await getParameter(name, { maxAge });
       } catch (error) {
-        if ((error as { name?: string } | null)?.name !== 'ParameterNotFound')
-          throw new Error(`registry parameter ${name} could not be read`, { cause: error });
-        spec = null;
+        // Powertools wraps the SDK's ParameterNotFound in a GetParameterError (its cause); failures are not cached.
+        const cause = error instanceof Error ? (error.cause as { name?: string } | undefined) : undefined;
+        if (cause?.name !== 'ParameterNotFound') throw new Error(`registry parameter ${name} could not be read`, { cause: error });
+        return null;
       }
-      cache.set(target, { at: now(), spec });
-      return spec;
+      try {
+        return parseSpec(JSON.parse(value ?? 'null'), name);
+      } catch (error) {
+        throw new Error(`registry parameter ${name} could not be read`, { cause: error });
+      }
     },
     async targetsForRepository(repository) {
       return options.ecrTargets[repository] ?? [];

@@ -9,11 +9,12 @@
  *   SLUICE_SCHEDULE_GROUP, SLUICE_SCHEDULER_ROLE_ARN, SLUICE_SCHEDULER_DLQ_ARN, SLUICE_START_FUNCTION_ARN
  *                                                `/sluice schedule …` (optional: without them the bot says
  *                                                scheduling is not set up); SLUICE_SCHEDULE_TIME_ZONE its default zone
- * Secrets and specs are cached per warm Lambda (secrets 5 minutes, specs 1 minute).
+ * Secrets and specs are cached per warm Lambda by Powertools Parameters (secrets 5 minutes, specs 1 minute);
+ * a failed read is not cached (Powertools caches only values it got).
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -24,6 +25,7 @@ import { parseSpec } from '../../core/spec.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import type { SlackHandlerDeps, WorkerDeps } from './deps.ts';
 import { awsStoreDeps } from '../aws-store-deps.ts';
+import { SECRET_CACHE_SECONDS } from '../secrets.ts';
 import { WebhookNotifier } from '../notify-webhook.ts';
 import { DynamoChatState } from './chat-state-dynamodb.ts';
 import { slackClient } from './client.ts';
@@ -41,42 +43,40 @@ export interface SlackSecrets {
   botToken: string;
 }
 
-const SECRET_TTL_MS = 5 * 60_000;
-let secrets: { value: Promise<SlackSecrets>; until: number } | undefined;
-
-export function slackSecrets(client = new SecretsManagerClient({})): Promise<SlackSecrets> {
-  if (secrets && secrets.until > Date.now()) return secrets.value;
-  const value = (async () => {
-    const arn = requiredEnv('SLACK_SECRET_ARN');
-    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-    const parsed = JSON.parse(out.SecretString ?? '{}') as Partial<SlackSecrets>;
-    if (!parsed.signingSecret || !parsed.botToken) throw new Error(`secret ${arn} must be JSON with signingSecret and botToken`);
-    return { signingSecret: parsed.signingSecret, botToken: parsed.botToken };
-  })();
-  // A failed read is not cached.
-  value.catch(() => (secrets = undefined));
-  secrets = { value, until: Date.now() + SECRET_TTL_MS };
-  return value;
+/** The bot's secrets, read through Powertools' getSecret (cached SECRET_CACHE_SECONDS, 5 minutes, per warm Lambda). */
+export async function slackSecrets(): Promise<SlackSecrets> {
+  const arn = requiredEnv('SLACK_SECRET_ARN');
+  const raw = await getSecret(arn, { maxAge: SECRET_CACHE_SECONDS });
+  const text = raw === undefined || typeof raw === 'string' ? (raw ?? '{}') : Buffer.from(raw).toString('utf8');
+  const parsed = JSON.parse(text) as Partial<SlackSecrets>;
+  if (!parsed.signingSecret || !parsed.botToken) throw new Error(`secret ${arn} must be JSON with signingSecret and botToken`);
+  return { signingSecret: parsed.signingSecret, botToken: parsed.botToken };
 }
 
-const SPEC_TTL_MS = 60_000;
+/** Seconds a target spec stays cached (Powertools' maxAge): a registry update reaches the bot within a minute. */
+const SPEC_CACHE_SECONDS = 60;
 
-/** Target specs from the deployed registry (what the stack validated at synth). */
-export function ssmTargetLoader(prefix: string, ssm = new SSMClient({})): (target: string) => Promise<RolloutSpec | null> {
-  const cache = new Map<string, { spec: RolloutSpec | null; until: number }>();
+/** Whether a Powertools read failed because SSM has no such parameter (GetParameterError wraps the SDK's ParameterNotFound). */
+function isParameterNotFound(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return (
+    (cause as { name?: string } | undefined)?.name === 'ParameterNotFound' ||
+    (error as { name?: string } | null)?.name === 'ParameterNotFound'
+  );
+}
+
+/** Target specs from the deployed registry (what the stack validated at synth); null when there is no such target. */
+export function ssmTargetLoader(prefix: string): (target: string) => Promise<RolloutSpec | null> {
   return async (target) => {
-    const hit = cache.get(target);
-    if (hit && hit.until > Date.now()) return hit.spec;
-    let spec: RolloutSpec | null;
+    const name = `${prefix}/${target}`;
+    let value: string | undefined;
     try {
-      const parameter = await ssm.send(new GetParameterCommand({ Name: `${prefix}/${target}` }));
-      spec = parseSpec(JSON.parse(parameter.Parameter?.Value ?? '{}'), `${prefix}/${target}`);
+      value = await getParameter(name, { maxAge: SPEC_CACHE_SECONDS });
     } catch (error) {
-      if ((error as { name?: string }).name !== 'ParameterNotFound') throw error;
-      spec = null;
+      if (!isParameterNotFound(error)) throw error;
+      return null;
     }
-    cache.set(target, { spec, until: Date.now() + SPEC_TTL_MS });
-    return spec;
+    return parseSpec(JSON.parse(value ?? '{}'), name);
   };
 }
 
