@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ASL_PATH, retryBudget, sustainedOutageMs } from '../bench/reliability/budget.ts';
+import { ASL_PATH, compressedRetryOverrides, retryBudget, sustainedOutageMs } from '../bench/reliability/budget.ts';
 import { FAULT_KINDS, planFaults } from '../bench/reliability/faults.ts';
 import { INVARIANTS, runSoak } from '../bench/reliability/soak.ts';
 
@@ -54,13 +54,21 @@ describe('reliability soak: the fault plan', () => {
 });
 
 describe('reliability soak: the retry budget comes from the ASL file', () => {
-  it('sums Rollback, the longest retrier, as the ASL spec computes backoff (1+2+4+8+16+30+30+30 s)', () => {
-    const budget = retryBudget(150);
+  it('sums Rollback, the longest retrier, as the ASL spec computes backoff (2+4+8+16+32 s, then 60 s capped, 370 attempts)', () => {
+    const budget = retryBudget(20);
     expect(budget.longest.state).toBe('Rollback');
-    expect(budget.longest.realSeconds).toBe(121);
-    expect(budget.longest.compressedMs).toBe(8 * 150);
+    expect(budget.longest.realSeconds).toBe(2 + 4 + 8 + 16 + 32 + 365 * 60);
+    expect(budget.longest.compressedMs).toBe(370 * 20);
     // A sustained outage lasts three times that (plus the safety net's, zero locally).
-    expect(sustainedOutageMs(budget, 0)).toBe(3 * 8 * 150);
+    expect(sustainedOutageMs(budget, 0)).toBe(3 * 370 * 20);
+  });
+
+  it('compresses the pause of every state that has a Retry block, not only a hand-kept list', () => {
+    const overrides = compressedRetryOverrides(20);
+    const asl = JSON.parse(readFileSync(ASL_PATH, 'utf8')) as { States: Record<string, { Retry?: unknown[] }> };
+    const retrying = Object.entries(asl.States).filter(([, state]) => (state.Retry ?? []).length > 0).map(([name]) => name);
+    expect(Object.keys(overrides).sort()).toEqual(retrying.sort());
+    expect(overrides).toMatchObject({ CheckCanary: 20, CheckPrimary: 20, Switch: 20, Rollback: 20 });
   });
 
   it('follows an edited Retry block', () => {
@@ -74,7 +82,7 @@ describe('reliability soak: the retry budget comes from the ASL file', () => {
       writeFileSync(path, JSON.stringify(asl));
       const budget = retryBudget(100, path);
       expect(budget.longest.compressedMs).toBe(1200);
-      expect(budget.longest.realSeconds).toBe(121 + 4 * 30);
+      expect(budget.longest.realSeconds).toBe(2 + 4 + 8 + 16 + 32 + 7 * 60);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -60,8 +60,18 @@ export function retryBudget(compressedPauseMs: number, aslPath = ASL_PATH): Retr
     }
     return [{ state, retries, realSeconds, compressedMs: retries * compressedPauseMs }];
   });
-  const longest = states.reduce((a, b) => (b.realSeconds > a.realSeconds ? b : a));
+  // The outage must outlast what the soak's engine can ride out, so "longest" is by compressed time.
+  const longest = states.reduce((a, b) => (b.compressedMs > a.compressedMs || (b.compressedMs === a.compressedMs && b.realSeconds > a.realSeconds) ? b : a));
   return { states, longest, safetyNet: { realSeconds: 60 + 120, compressedMs: 0 } };
+}
+
+/**
+ * The soak engine's retry pauses: every state of the ASL that has a Retry block waits `pauseMs`
+ * between attempts (MaxAttempts unchanged), read from the file so a state added later is compressed
+ * too instead of waiting the real 1-60 s backoff inside a CI run.
+ */
+export function compressedRetryOverrides(pauseMs: number, aslPath = ASL_PATH): Record<string, number> {
+  return Object.fromEntries(retryBudget(pauseMs, aslPath).states.map((s) => [s.state, pauseMs]));
 }
 
 /** How long a sustained outage lasts in the soak: three times the longest compressed budget plus the safety net's (issue 10). */

@@ -24,7 +24,7 @@ import type { KubeStandIn } from '../../local/kube/stand-in.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { exitCodeFor, summarize } from '../../local/summary.ts';
-import { retryBudget, sustainedOutageMs } from './budget.ts';
+import { compressedRetryOverrides, retryBudget, sustainedOutageMs } from './budget.ts';
 import type { RetryBudget } from './budget.ts';
 import { FAULT_KINDS, planFaults } from './faults.ts';
 import type { FaultKind, Moment, PlannedFault } from './faults.ts';
@@ -35,8 +35,12 @@ import type { GroupState, Target } from './targets.ts';
 
 export const DEFAULT_N = 12;
 export const DEFAULT_SEED = 20261206;
-/** The compressed pause between ASL retries (the real ASL waits 1-30 s with backoff). */
-export const RETRY_PAUSE_MS = 150;
+/**
+ * The compressed pause between ASL retries (the real ASL waits 1-60 s with backoff). Rollback's
+ * 370 attempts make its budget 370 × this, and a sustained outage lasts three times that, so this
+ * number sets most of the soak's length: 20 ms gives a 7.4 s budget and a 22.2 s outage.
+ */
+export const RETRY_PAUSE_MS = 20;
 /** The compressed reconcile period (the issue's: one minute in AWS). */
 export const RECONCILE_PERIOD_MS = 3000;
 /** How long new pods take to become ready. */
@@ -87,7 +91,13 @@ export interface KindSummary {
   endStates: Partial<Record<EndState, number>>;
   outcomes: Record<string, number>;
   violations: number;
-  timeToSafeSideMs: { median: number | null; max: number | null; neverSafe: number };
+  /**
+   * `neverSafe` counts rollouts left off a safe side by Sluice; `takenOver` those whose group
+   * someone else wrote last (70/30 in the soak): theirs, not a safe side Sluice should reach — (e)
+   * forbids overwriting it. A rollout carries five kinds, so a taken-over end shows under every kind
+   * of a rollout that also had `foreign-weights`.
+   */
+  timeToSafeSideMs: { median: number | null; max: number | null; neverSafe: number; takenOver: number };
 }
 
 export interface SoakReport {
@@ -185,9 +195,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const metrics = new SoakMetrics();
   const foreignToken = 'someone-else-token';
   kube.addToken(foreignToken, FULL_ACCESS, FOREIGN_USER);
-  const retryIntervalOverrides = Object.fromEntries(
-    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [s, RETRY_PAUSE_MS]),
-  );
+  const retryIntervalOverrides = compressedRetryOverrides(RETRY_PAUSE_MS);
 
   const tracks: Track[] = plans.map((plan) => {
     const t = target(plan.index);
@@ -531,7 +539,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       endStates: {},
       outcomes: {},
       violations: violations.filter((v) => v.kinds.includes(kind)).length,
-      timeToSafeSideMs: { median: median(times), max: times.length ? Math.max(...times) : null, neverSafe: mine.length - times.length },
+      timeToSafeSideMs: {
+        median: median(times),
+        max: times.length ? Math.max(...times) : null,
+        neverSafe: mine.filter((r) => r.timeToSafeSideMs === null && r.endState !== 'taken-over').length,
+        takenOver: mine.filter((r) => r.endState === 'taken-over').length,
+      },
     };
     for (const r of mine) {
       summary.endStates[r.endState] = (summary.endStates[r.endState] ?? 0) + 1;
@@ -744,7 +757,22 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
       const history = await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000 }));
       passed = (history.events ?? []).some((e) => e.type === 'ChoiceStateEntered' && e.stateEnteredEventDetails?.name === 'StartGate');
     }
-    if (!passed) violate('f', `trigger answered "started ${answer.execution}", but that execution never passed Prepare`);
+    if (!passed) {
+      const history = track.child ? undefined : await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000 }));
+      const entered = (history?.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : e.type === 'ExecutionFailed' ? [`failed: ${e.executionFailedEventDetails?.error ?? ''} ${e.executionFailedEventDetails?.cause ?? ''}`.slice(0, 300)] : []));
+      violate('f', `trigger answered "started ${answer.execution}", but that execution never passed Prepare (states: ${entered.join(' → ') || 'none'}; answers: ${track.answers.map((a) => a.message).join(' / ')})`);
+    }
+  }
+
+  if (found.length > 0 && process.env['SOAK_DEBUG']) {
+    const t0 = Date.now() - now();
+    const lines = [`--- ${t.name} debug`, `weights: ${track.weights.map((e) => `${e.at}:${e.w.primary}/${e.w.canary}`).join(' ')}`];
+    lines.push(`group writes: ${kube.audit().filter((a) => a.resource.startsWith('upstreamgroups') && a.name === t.name).map((a) => `${a.at - t0}:${a.verb}:${a.code}:${a.user === t.user ? 'own' : a.user}`).join(' ')}`);
+    for (const record of records) {
+      lines.push(`record ${record.execution} ${record.status} ${record.outcome ?? ''} ${JSON.stringify(record.lastWeights)} ${JSON.stringify(record.pendingWeights ?? null)}`);
+      for (const step of await store.listSteps(record.execution)) lines.push(`  step ${Date.parse(step.at) - t0}:${step.kind} ${JSON.stringify(step.weights ?? '')} ${step.detail ?? ''}`.slice(0, 400));
+    }
+    process.stderr.write(`${lines.join('\n')}\n`);
   }
 
   // Time to the safe side: from the last fault healing to the last move onto a safe side.
