@@ -167,6 +167,23 @@ describe('reconcile', () => {
     expect(schedule).toEqual([false]);
   });
 
+  it('closes a stopped execution (StopExecution, safety net failed) as aborted, as the safety net would, even when nothing had moved', async () => {
+    // Prepare: the record was opened at 100/0 (SetWeight's write was rejected and reverted), then
+    // StopExecution; the safety net failed because the API was down. Before: `refused`, exit 2.
+    await store.createRollout({
+      execution: 'web-v2', target: 'web', version: 'v2', requestedBy: 'a', startedAt: clock.toISOString(), safeSide: 'primary', lastWeights: { primary: 100, canary: 0 }, status: 'running', spec,
+    });
+    const stopped: ExecutionLiveness = { of: async () => ({ state: 'not-running', detail: 'ended ABORTED', stopped: true }) };
+
+    // Act
+    const report = await reconcile({ ...deps, liveness: stopped });
+
+    // Assess
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', found: 'orphan', outcome: 'aborted' }]);
+    expect(await store.getRollout('web-v2')).toMatchObject({ status: 'finished', outcome: 'aborted' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
   it('turns its schedule back on when a rollout opened while it was turning it off (the race with Prepare)', async () => {
     const schedule: boolean[] = [];
     const racing = {

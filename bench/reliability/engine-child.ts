@@ -12,6 +12,7 @@ import { waitForEnd } from '../../local/commands/run.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { summarize } from '../../local/summary.ts';
 import { compressedRetryOverrides } from './budget.ts';
+import type { CompressedPauses } from './budget.ts';
 import { healthyMetrics } from './metrics.ts';
 
 interface ChildArgs {
@@ -19,7 +20,7 @@ interface ChildArgs {
   kubeconfigPath: string;
   spec: RolloutSpec;
   version: string;
-  pauseMs: number;
+  pauseMs: CompressedPauses;
   statusSettleMs: number;
   requestTimeoutMs: number;
 }

@@ -25,7 +25,7 @@ import { startLocalRuntime } from '../../local/runtime.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { exitCodeFor, summarize } from '../../local/summary.ts';
 import { compressedRetryOverrides, retryBudget, sustainedOutageMs } from './budget.ts';
-import type { RetryBudget } from './budget.ts';
+import type { CompressedPauses, RetryBudget } from './budget.ts';
 import { FAULT_KINDS, planFaults } from './faults.ts';
 import type { FaultKind, Moment, PlannedFault } from './faults.ts';
 import { SoakMetrics } from './metrics.ts';
@@ -36,11 +36,14 @@ import type { GroupState, Target } from './targets.ts';
 export const DEFAULT_N = 12;
 export const DEFAULT_SEED = 20261206;
 /**
- * The compressed pause between ASL retries (the real ASL waits 1-60 s with backoff). Rollback's
- * 370 attempts make its budget 370 × this, and a sustained outage lasts three times that, so this
- * number sets most of the soak's length: 20 ms gives a 7.4 s budget and a 22.2 s outage.
+ * The compressed pauses between ASL retries (the real ASL waits 1-60 s with backoff). Rollback's
+ * 370 attempts make its budget 370 × its pause, and a sustained outage lasts three times that, so
+ * Rollback's pause sets most of the soak's length: 20 ms gives a 7.4 s budget and a 22.2 s outage.
+ * The other states keep 150 ms: a retry 20 ms after a dropped connection reuses the pool's dead
+ * socket and fails again, which the real ASL's ≥ 1 s pause never does.
  */
-export const RETRY_PAUSE_MS = 20;
+export const RETRY_PAUSES: CompressedPauses = { defaultMs: 150, byState: { Rollback: 20 } };
+export const RETRY_PAUSE_MS = RETRY_PAUSES.defaultMs;
 /** The compressed reconcile period (the issue's: one minute in AWS). */
 export const RECONCILE_PERIOD_MS = 3000;
 /** How long new pods take to become ready. */
@@ -107,6 +110,8 @@ export interface SoakReport {
   reconciler: { ran: boolean; why?: string };
   budget: {
     compressedPauseMs: number;
+    /** The pause per state when it differs from compressedPauseMs (Rollback). */
+    compressedPauses: CompressedPauses;
     longestState: string;
     longestRealSeconds: number;
     longestCompressedMs: number;
@@ -186,7 +191,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const log = options.log ?? (() => {});
   const started = Date.now();
   const now = () => Date.now() - started;
-  const budget: RetryBudget = retryBudget(RETRY_PAUSE_MS);
+  const budget: RetryBudget = retryBudget(RETRY_PAUSES);
   const outageMs = sustainedOutageMs(budget, 3000);
   const plans = planFaults(n, seed, options.kinds ?? FAULT_KINDS);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-soak-'));
@@ -195,7 +200,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const metrics = new SoakMetrics();
   const foreignToken = 'someone-else-token';
   kube.addToken(foreignToken, FULL_ACCESS, FOREIGN_USER);
-  const retryIntervalOverrides = compressedRetryOverrides(RETRY_PAUSE_MS);
+  const retryIntervalOverrides = compressedRetryOverrides(RETRY_PAUSES);
 
   const tracks: Track[] = plans.map((plan) => {
     const t = target(plan.index);
@@ -441,7 +446,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         );
       }
       if (killed) {
-        const child = startChild(track, join(dir, `child-${track.t.name}`), kube, RETRY_PAUSE_MS);
+        const child = startChild(track, join(dir, `child-${track.t.name}`), kube, RETRY_PAUSES);
         track.child = child;
         const answer = await child.started;
         track.main = answer;
@@ -560,6 +565,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     reconciler: reconciler.ran ? { ran: true } : { ran: false, why: reconciler.why },
     budget: {
       compressedPauseMs: RETRY_PAUSE_MS,
+      compressedPauses: RETRY_PAUSES,
       longestState: longest.state,
       longestRealSeconds: longest.realSeconds,
       longestCompressedMs: longest.compressedMs,
@@ -598,7 +604,7 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
   await response.text();
 }
 
-function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: number): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
+function startChild(track: Track, dir: string, kube: KubeStandIn, pauseMs: CompressedPauses): NonNullable<Track['child']> & { started: Promise<StartAnswer> } {
   const kubeconfigPath = `${dir}.kubeconfig`;
   kube.writeKubeconfigFile(kubeconfigPath, track.t.token);
   const args = JSON.stringify({ dir, kubeconfigPath, spec: track.spec, version: 'v2', pauseMs, statusSettleMs: STATUS_SETTLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });

@@ -28,7 +28,7 @@ export class SfnLiveness implements ExecutionLiveness {
       const described = await this.#sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(this.#stateMachineArn, execution) }));
       const input = parseInput(described.input);
       if (described.status === 'RUNNING') return { state: 'running', detail: 'RUNNING' };
-      return { state: 'not-running', detail: `ended ${described.status ?? 'in an unknown status'}`, ...(input === undefined ? {} : { input }) };
+      return { state: 'not-running', detail: `ended ${described.status ?? 'in an unknown status'}`, ...(described.status === 'ABORTED' ? { stopped: true } : {}), ...(input === undefined ? {} : { input }) };
     } catch (error) {
       // Gone past the 90-day retention, or never started (a Prepare that never ran): it does not run.
       if ((error as { name?: string }).name === 'ExecutionDoesNotExist') return { state: 'not-running', detail: 'does not exist' };

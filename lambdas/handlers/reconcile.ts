@@ -28,6 +28,8 @@ export interface LivenessAnswer {
   detail: string;
   /** The execution input, when the engine still has it (the spec to restore with). */
   input?: unknown;
+  /** It ended ABORTED: someone ran StopExecution, an abort as the safety net reads it. */
+  stopped?: boolean;
 }
 
 export interface ExecutionLiveness {
@@ -127,9 +129,13 @@ async function reconcileRecord(deps: ReconcileDeps, record: RolloutRecord, manua
     return { ...base, found: 'orphan', action: 'window-passed', detail: `the recovery window passed (retrying since ${record.recoveringSince}): run \`sluice recover ${record.target}\` once the cause is fixed` };
   }
   const abort = await deps.store.getAbort(record.execution);
+  // A StopExecution is an abort, as the safety net reads it: when the safety net could not finish
+  // (the API was down), the reconciler must not call the same stop `refused` or `rolled-back`.
   const closure: Closure = abort && abort.kind !== 'alarm'
     ? { outcome: 'aborted', reason: `aborted by ${abort.by}: ${abort.reason}; execution ${live.detail}, the reconciler moved traffic to the safe side` }
-    : { outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back', reason: `execution ${live.detail}; the reconciler moved traffic to the safe side` };
+    : live.stopped === true && record.safeSide !== 'canary'
+      ? { outcome: 'aborted', reason: `execution stopped (StopExecution), ${live.detail}; the reconciler moved traffic to the safe side` }
+      : { outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back', reason: `execution ${live.detail}; the reconciler moved traffic to the safe side` };
   try {
     const restored = await restoreSafeSide(deps, spec, record.execution, closure, manual ? {} : { windowSeconds: recoveryWindowOf(spec) });
     const action = restored.result === 'restored' ? 'restored' : restored.result === 'taken-over' ? 'taken-over' : restored.result === 'superseded' ? 'superseded' : 'closed';
