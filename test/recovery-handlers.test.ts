@@ -143,6 +143,25 @@ describe('restoreSafeSide', () => {
   });
 });
 
+describe('restoreSafeSide after a failed attempt', () => {
+  it('still knows Sluice\'s own pending write (a revert that failed) on the next attempt: restores, not taken over', async () => {
+    // Prepare: SetWeight wrote 50/50 (pending), Gloo rejected it and the revert to 90/10 failed.
+    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { pendingWeights: { primary: 50, canary: 50 } } });
+    router.weights = { primary: 50, canary: 50 };
+    router.failNextWrites.push(transient());
+    const closure = { outcome: 'rolled-back' as const, reason: 'canary failed its analysis' };
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toThrow();
+
+    // Act: the retry (the ASL's next Rollback attempt) once the API answers.
+    const result = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'rolled-back', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await store.getRollout('web-v2')).toMatchObject({ status: 'finished', lastWeights: { primary: 100, canary: 0 } });
+  });
+});
+
 describe('reconcile', () => {
   it('restores an orphan, leaves a running execution and one it cannot ask about alone, and turns its schedule off only when nothing is open', async () => {
     const schedule: boolean[] = [];

@@ -765,7 +765,7 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
     }
     if (!passed) {
       const history = track.child ? undefined : await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000 }));
-      const entered = (history?.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : e.type === 'ExecutionFailed' ? [`failed: ${e.executionFailedEventDetails?.error ?? ''} ${e.executionFailedEventDetails?.cause ?? ''}`.slice(0, 300)] : []));
+      const entered = (history?.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : e.type === 'TaskFailed' ? [`task failed: ${e.taskFailedEventDetails?.error ?? ''} ${(e.taskFailedEventDetails?.cause ?? '').slice(0, 120)}`] : e.type === 'ExecutionFailed' ? [`failed: ${e.executionFailedEventDetails?.error ?? ''} ${e.executionFailedEventDetails?.cause ?? ''}`.slice(0, 300)] : []));
       violate('f', `trigger answered "started ${answer.execution}", but that execution never passed Prepare (states: ${entered.join(' → ') || 'none'}; answers: ${track.answers.map((a) => a.message).join(' / ')})`);
     }
   }

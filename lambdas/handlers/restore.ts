@@ -94,9 +94,14 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
     found = current;
     if (!sameWeights(current, safe)) {
       if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
-      await deps.store.updateRollout(execution, { pendingWeights: safe });
+      // `current` is Sluice's own (its last confirmed write, or the pending one it was making, e.g. a
+      // SetWeight whose revert after a Gloo rejection failed): confirm it as the last weights before
+      // the safe side becomes the pending write. Replacing only the pending one forgot it, and the
+      // next attempt, after this write failed, took Sluice's own 50/50 for someone else's (the soak's
+      // gloo-rejected-transient + api-409-storm).
+      await deps.store.updateRollout(execution, { lastWeights: current, pendingWeights: safe });
       try {
-        await router.setWeights(safe, sameWeights(current, record.lastWeights) ? record.lastWeights : current);
+        await router.setWeights(safe, current);
       } catch (error) {
         // A write Gloo rejected is in place (all on one side is never reverted): not served, so not restored.
         if (!(error instanceof GlooRejectedError)) throw error;
