@@ -669,7 +669,11 @@ async function judge(track: Track, runtime: LocalRuntime, kube: KubeStandIn, now
   if (main?.outcome === 'started') {
     if (track.child) {
       const record = await store.getRollout(main.execution);
-      if (track.child.summary) reported = { outcome: track.child.summary.outcome, exitCode: track.child.summary.exitCode, reason: track.child.summary.reason };
+      // `sluice run` said `failed` ("traffic was not restored … run `sluice recover`"), true when it
+      // said it; the reconciler restored and closed the record afterwards: its outcome is the last word,
+      // as it is for the in-process rollouts, whose summary is read after the reconcile pass.
+      const recoveredLater = track.child.summary?.outcome === 'failed' && record?.status === 'finished' && record.outcome !== undefined && record.outcome !== 'failed' && (record.reason ?? '').includes('the reconciler');
+      if (track.child.summary && !recoveredLater) reported = { outcome: track.child.summary.outcome, exitCode: track.child.summary.exitCode, reason: track.child.summary.reason };
       else if (record?.status === 'finished' && record.outcome) reported = { outcome: record.outcome, exitCode: exitCodeFor(record.outcome), reason: record.reason ?? '' };
       else reported = { outcome: 'running', exitCode: null, reason: 'the engine was killed; the record says running' };
     } else {
