@@ -94,12 +94,12 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
     found = current;
     if (!sameWeights(current, safe)) {
       if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
-      // `current` is Sluice's own (its last confirmed write, or the pending one it was making, e.g. a
-      // SetWeight whose revert after a Gloo rejection failed): confirm it as the last weights before
-      // the safe side becomes the pending write. Replacing only the pending one forgot it, and the
-      // next attempt, after this write failed, took Sluice's own 50/50 for someone else's (the soak's
-      // gloo-rejected-transient + api-409-storm).
-      await deps.store.updateRollout(execution, { lastWeights: current, pendingWeights: safe });
+      // `current` is Sluice's own: its last confirmed write, or the pending one it was making (e.g. a
+      // SetWeight whose revert after a Gloo rejection failed). A pending write in place stays the
+      // pending one: replaced by the safe side, a failed attempt forgot it and the next one took
+      // Sluice's own 50/50 for someone else's (the soak's gloo-rejected-transient + api-409-storm).
+      // The safe side needs no record: a restore never takes it for someone else's.
+      if (sameWeights(current, record.lastWeights)) await deps.store.updateRollout(execution, { pendingWeights: safe });
       try {
         await router.setWeights(safe, current);
       } catch (error) {
