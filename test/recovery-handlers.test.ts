@@ -162,6 +162,31 @@ describe('restoreSafeSide after a failed attempt', () => {
   });
 });
 
+describe('restoreSafeSide racing Sluice\'s own in-flight task', () => {
+  it('a 409 because SetWeight reverted to Sluice\'s last weights meanwhile is retried, not a takeover', async () => {
+    // Prepare: 50/50 pending in place; while the safety net restores, the still-running SetWeight
+    // reverts to 90/10 (Gloo rejected 50/50), so the safety net's write expecting 50/50 gets a 409.
+    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { pendingWeights: { primary: 50, canary: 50 } } });
+    router.weights = { primary: 50, canary: 50 };
+    const read = router.getWeights.bind(router);
+    router.getWeights = async () => {
+      const seen = await read();
+      router.weights = { primary: 90, canary: 10 };
+      router.getWeights = read;
+      return seen;
+    };
+    const closure = { outcome: 'aborted' as const, reason: 'execution stopped (StopExecution)' };
+
+    // Act
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toThrow(/Sluice's own weights/);
+    const retried = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess
+    expect(retried).toMatchObject({ outcome: 'aborted', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+});
+
 describe('reconcile', () => {
   it('restores an orphan, leaves a running execution and one it cannot ask about alone, and turns its schedule off only when nothing is open', async () => {
     const schedule: boolean[] = [];

@@ -113,6 +113,12 @@ export async function restoreSafeSide(deps: HandlerDeps, spec: RolloutSpec, exec
   } catch (error) {
     if (error instanceof ConflictError) {
       const current = await deps.routerFor(spec).then((r) => r.getWeights()).catch(() => undefined);
+      // Sluice's own weights again: its in-flight task (a SetWeight still reverting after StopExecution,
+      // as a Lambda runs on after the execution stops) wrote in between. Not a takeover: retried
+      // (Rollback's retrier, the reconciler), which then reads weights it knows.
+      if (current !== undefined && isSluicesWrite(current, record)) {
+        throw await failed(deps, spec, record, new TransientError(`${target} moved to ${formatWeights(current, scale)}, Sluice's own weights, while the safe side was being written: trying again`, { cause: error }), options.windowSeconds);
+      }
       return takenOver(deps, spec, record, current, closure, describeError(error));
     }
     throw await failed(deps, spec, record, error, options.windowSeconds);
