@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { SoakReport } from './reliability/soak.ts';
+import type { KindSummary, SoakReport } from './reliability/soak.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,6 +20,15 @@ function integer(value: string | undefined, fallback: number, flag: string): num
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${flag}: expected a whole number ≥ 1, got "${value}"`);
   return parsed;
+}
+
+/** Rollouts with no time to the safe side: Sluice's failures ("never") apart from groups someone else took over. */
+function offSafeSide(s: KindSummary): string {
+  const parts = [
+    ...(s.timeToSafeSideMs.neverSafe ? [`${s.timeToSafeSideMs.neverSafe} never`] : []),
+    ...(s.timeToSafeSideMs.takenOver ? [`${s.timeToSafeSideMs.takenOver} taken over`] : []),
+  ];
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
 export function formatTable(report: SoakReport): string {
@@ -33,11 +42,15 @@ export function formatTable(report: SoakReport): string {
     const ends = Object.entries(s.endStates)
       .map(([state, count]) => `${state}:${count}`)
       .join(' ');
-    const time = `${s.timeToSafeSideMs.median ?? '-'}/${s.timeToSafeSideMs.max ?? '-'}${s.timeToSafeSideMs.neverSafe ? ` (${s.timeToSafeSideMs.neverSafe} never)` : ''}`;
+    const time = `${s.timeToSafeSideMs.median ?? '-'}/${s.timeToSafeSideMs.max ?? '-'}${offSafeSide(s)}`;
     lines.push(
       `${kind.padEnd(26)}${String(s.planned).padStart(8)}${String(s.injected).padStart(9)}${String(s.violations).padStart(11)}  ${time.padEnd(26)}${ends}`,
     );
   }
+  lines.push(
+    '',
+    'taken-over: someone else wrote the group last (only rollouts that also carry foreign-weights); Sluice leaves it and reports failed.',
+  );
   lines.push('', `${report.violations.length} violation(s)`);
   for (const v of report.violations) lines.push(`  (${v.invariant}) ${v.target} [${v.kinds.join(', ')}]: ${v.message}`);
   return `${lines.join('\n')}\n`;
@@ -60,7 +73,7 @@ export function formatMarkdown(report: SoakReport): string {
     const outcomes = Object.entries(s.outcomes)
       .map(([outcome, count]) => `${outcome} ${count}`)
       .join(', ');
-    const time = `${s.timeToSafeSideMs.median ?? '—'} / ${s.timeToSafeSideMs.max ?? '—'}${s.timeToSafeSideMs.neverSafe ? ` (${s.timeToSafeSideMs.neverSafe} never)` : ''}`;
+    const time = `${s.timeToSafeSideMs.median ?? '—'} / ${s.timeToSafeSideMs.max ?? '—'}${offSafeSide(s)}`;
     lines.push(`| ${kind} | ${s.planned} | ${s.injected} | ${ends} | ${outcomes} | ${s.violations} | ${byInvariant(kind)} | ${time} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -122,6 +122,7 @@ export class LocalLiveness implements ExecutionLiveness {
   async of(execution: string): Promise<LivenessAnswer> {
     const ended: string[] = [];
     let input: unknown;
+    let stopped = false;
     const known = registrations(this.#dir);
     const extra = this.#extra
       .filter((e) => !known.some((k) => k.url === e.url))
@@ -147,6 +148,7 @@ export class LocalLiveness implements ExecutionLiveness {
         const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(engine.stateMachineArn, execution) }));
         if (described.status === 'RUNNING') return { state: 'running', detail: `RUNNING in the local engine of pid ${engine.pid}` };
         ended.push(`ended ${described.status ?? '?'} in the local engine of pid ${engine.pid}`);
+        if (described.status === 'ABORTED') stopped = true;
         if (described.input) input = JSON.parse(described.input) as unknown;
       } catch (error) {
         if ((error as { name?: string }).name === 'ExecutionDoesNotExist') continue;
@@ -164,7 +166,7 @@ export class LocalLiveness implements ExecutionLiveness {
       }
     }
     const detail = ended[0] ?? 'is not running (no live local engine knows it: its process was killed or ended)';
-    return { state: 'not-running', detail, ...(input === undefined ? {} : { input }) };
+    return { state: 'not-running', detail, ...(stopped ? { stopped } : {}), ...(input === undefined ? {} : { input }) };
   }
 }
 

@@ -6,12 +6,15 @@
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { GlooRejectedError } from '../lambdas/adapters/gloo-weights.ts';
+import { requestStart, staticRegistry } from '../lambdas/adapters/start-path.ts';
+import type { StartAnswer } from '../lambdas/core/start.ts';
 import { LOCK_BACKSTOP_SECONDS } from '../lambdas/core/recovery.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { reconcileLocal } from '../local/recovery.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
-import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';
+import { TransientError } from '../lambdas/core/errors.ts';
+import { SHORT_RETRIES, flowRuntimes, untilGate, webSpec } from './support/flow.ts';
 import type { Script } from './support/recording-router.ts';
 
 const healthy: Script = () => [successRate(99.9)];
@@ -119,6 +122,64 @@ describe('recovery: never give up on a live split (real ASL, local engine)', () 
     router.rejected = undefined;
     const report = await reconcileLocal(runtime.deps, runtime.dir, { target: 'web' });
     expect(report.findings).toMatchObject([{ action: 'restored', outcome: 'rolled-back' }]);
+  });
+
+  it('keeps the lock across a transient Prepare failure: a trigger in between is refused and the `started` one runs', async () => {
+    // Prepare: the metrics provider is unreachable on Prepare's first attempt; while that attempt
+    // fails, a second, distinct trigger for the same target arrives (the soak's duplicate-trigger + api-drop-burst).
+    const router = new RecordingRouter();
+    const spec = webSpec();
+    let second: Promise<StartAnswer> | undefined;
+    // The start path needs the runtime, and the runtime needs the metrics that fire the second trigger.
+    const late: { runtime?: LocalRuntime } = {};
+    const startDeps = () => {
+      const rt = late.runtime;
+      if (!rt) throw new Error('runtime not ready');
+      return {
+        store: rt.deps.store,
+        sfn: rt.sfn,
+        stateMachineArn: rt.engine.stateMachineArn,
+        registry: staticRegistry([spec]),
+        now: () => new Date(),
+      };
+    };
+    const online = async () => {
+      if (second) return;
+      // The other trigger lands while Prepare waits for its retry (1 s here).
+      second = new Promise<StartAnswer>((resolve, reject) => {
+        setTimeout(
+          () =>
+            void requestStart(startDeps(), {
+              target: 'web',
+              version: 'v2',
+              requestedBy: 'bob@cli',
+              trigger: { source: 'cli', key: 'second', identity: 'bob' },
+            }).then(resolve, reject),
+          300,
+        );
+      });
+      throw new TransientError('Prometheus http://prometheus:9090 answered 503');
+    };
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy, { online }), {
+      retryIntervalOverrides: { ...SHORT_RETRIES, Prepare: 1000 },
+    });
+    late.runtime = runtime;
+
+    // Act
+    const first = await requestStart(startDeps(), {
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'alice@cli',
+      trigger: { source: 'cli', key: 'first', identity: 'alice' },
+    });
+    await untilGate(runtime);
+
+    // Assess: one answer `started`, and that execution is the one that runs; the other is refused.
+    expect(first).toMatchObject({ outcome: 'started', execution: 'web-v2' });
+    expect(await second).toMatchObject({ outcome: 'refused', reason: expect.stringContaining('locked by web-v2') });
+    expect((await runtime.deps.store.getLock('web'))?.owner).toBe('web-v2');
+    expect((await runtime.deps.store.getRollout('web-v2'))?.status).toBe('running');
+    expect(router.weights).toEqual({ primary: 90, canary: 10 });
   });
 
   it('takes a lock that follows liveness: it does not lapse at the deadline while the execution lives', async () => {

@@ -163,6 +163,50 @@ describe('restoreSafeSide', () => {
   });
 });
 
+describe('restoreSafeSide after a failed attempt', () => {
+  it("still knows Sluice's own pending write (a revert that failed) on the next attempt: restores, not taken over", async () => {
+    // Prepare: SetWeight wrote 50/50 (pending), Gloo rejected it and the revert to 90/10 failed.
+    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { pendingWeights: { primary: 50, canary: 50 } } });
+    router.weights = { primary: 50, canary: 50 };
+    router.failNextWrites.push(transient());
+    const closure = { outcome: 'rolled-back' as const, reason: 'canary failed its analysis' };
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toThrow();
+
+    // Act: the retry (the ASL's next Rollback attempt) once the API answers.
+    const result = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'rolled-back', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(await store.getRollout('web-v2')).toMatchObject({ status: 'finished', lastWeights: { primary: 100, canary: 0 } });
+  });
+});
+
+describe("restoreSafeSide racing Sluice's own in-flight task", () => {
+  it("a 409 because SetWeight reverted to Sluice's last weights meanwhile is retried, not a takeover", async () => {
+    // Prepare: 50/50 pending in place; while the safety net restores, the still-running SetWeight
+    // reverts to 90/10 (Gloo rejected 50/50), so the safety net's write expecting 50/50 gets a 409.
+    await openRollout('web-v2', { primary: 90, canary: 10 }, { patch: { pendingWeights: { primary: 50, canary: 50 } } });
+    router.weights = { primary: 50, canary: 50 };
+    const read = router.getWeights.bind(router);
+    router.getWeights = async () => {
+      const seen = await read();
+      router.weights = { primary: 90, canary: 10 };
+      router.getWeights = read;
+      return seen;
+    };
+    const closure = { outcome: 'aborted' as const, reason: 'execution stopped (StopExecution)' };
+
+    // Act
+    await expect(restoreSafeSide(deps, spec, 'web-v2', closure)).rejects.toThrow(/Sluice's own weights/);
+    const retried = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess
+    expect(retried).toMatchObject({ outcome: 'aborted', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+});
+
 describe('reconcile', () => {
   it('restores an orphan, leaves a running execution and one it cannot ask about alone, and turns its schedule off only when nothing is open', async () => {
     const schedule: boolean[] = [];
@@ -199,6 +243,31 @@ describe('reconcile', () => {
     });
     expect(second).toEqual({ findings: [], open: 0 });
     expect(schedule).toEqual([false]);
+  });
+
+  it('closes a stopped execution (StopExecution, safety net failed) as aborted, as the safety net would, even when nothing had moved', async () => {
+    // Prepare: the record was opened at 100/0 (SetWeight's write was rejected and reverted), then
+    // StopExecution; the safety net failed because the API was down. Before: `refused`, exit 2.
+    await store.createRollout({
+      execution: 'web-v2',
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'a',
+      startedAt: clock.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 100, canary: 0 },
+      status: 'running',
+      spec,
+    });
+    const stopped: ExecutionLiveness = { of: async () => ({ state: 'not-running', detail: 'ended ABORTED', stopped: true }) };
+
+    // Act
+    const report = await reconcile({ ...deps, liveness: stopped });
+
+    // Assess
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', found: 'orphan', outcome: 'aborted' }]);
+    expect(await store.getRollout('web-v2')).toMatchObject({ status: 'finished', outcome: 'aborted' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
   });
 
   it('turns its schedule back on when a rollout opened while it was turning it off (the race with Prepare)', async () => {

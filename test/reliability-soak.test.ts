@@ -1,16 +1,16 @@
 /**
  * The reliability soak's harness (bench/reliability/): the fault plan, the retry budget read from
- * the ASL, and one small soak end to end. The soak's verdict on Sluice (its `violations`) is not
- * asserted here yet: the code before the recovery fixes has violations; the lead tightens the last
- * test to `toEqual([])` once the reconciler and never-give-up rollback are merged.
+ * the ASL, and the soak CI runs — N = 12 at the fixed seed — end to end, which must report no
+ * violation. About 45 s on 2 cores: the sustained outage is 3 ×
+ * Rollback's compressed budget (370 × 20 ms).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ASL_PATH, retryBudget, sustainedOutageMs } from '../bench/reliability/budget.ts';
+import { ASL_PATH, compressedRetryOverrides, retryBudget, sustainedOutageMs } from '../bench/reliability/budget.ts';
 import { FAULT_KINDS, planFaults } from '../bench/reliability/faults.ts';
-import { INVARIANTS, runSoak } from '../bench/reliability/soak.ts';
+import { DEFAULT_N, DEFAULT_SEED, INVARIANTS, runSoak } from '../bench/reliability/soak.ts';
 
 const OUTSIDE_ENGINE = new Set([
   'api-503-burst',
@@ -55,13 +55,23 @@ describe('reliability soak: the fault plan', () => {
 });
 
 describe('reliability soak: the retry budget comes from the ASL file', () => {
-  it('sums Rollback, the longest retrier, as the ASL spec computes backoff (1+2+4+8+16+30+30+30 s)', () => {
-    const budget = retryBudget(150);
+  it('sums Rollback, the longest retrier, as the ASL spec computes backoff (2+4+8+16+32 s, then 60 s capped, 370 attempts)', () => {
+    const budget = retryBudget(20);
     expect(budget.longest.state).toBe('Rollback');
-    expect(budget.longest.realSeconds).toBe(121);
-    expect(budget.longest.compressedMs).toBe(8 * 150);
+    expect(budget.longest.realSeconds).toBe(2 + 4 + 8 + 16 + 32 + 365 * 60);
+    expect(budget.longest.compressedMs).toBe(370 * 20);
     // A sustained outage lasts three times that (plus the safety net's, zero locally).
-    expect(sustainedOutageMs(budget, 0)).toBe(3 * 8 * 150);
+    expect(sustainedOutageMs(budget, 0)).toBe(3 * 370 * 20);
+  });
+
+  it('compresses the pause of every state that has a Retry block, not only a hand-kept list', () => {
+    const overrides = compressedRetryOverrides(20);
+    const asl = JSON.parse(readFileSync(ASL_PATH, 'utf8')) as { States: Record<string, { Retry?: unknown[] }> };
+    const retrying = Object.entries(asl.States)
+      .filter(([, state]) => (state.Retry ?? []).length > 0)
+      .map(([name]) => name);
+    expect(Object.keys(overrides).sort()).toEqual(retrying.sort());
+    expect(overrides).toMatchObject({ CheckCanary: 20, CheckPrimary: 20, Switch: 20, Rollback: 20 });
   });
 
   it('follows an edited Retry block', () => {
@@ -75,37 +85,34 @@ describe('reliability soak: the retry budget comes from the ASL file', () => {
       writeFileSync(path, JSON.stringify(asl));
       const budget = retryBudget(100, path);
       expect(budget.longest.compressedMs).toBe(1200);
-      expect(budget.longest.realSeconds).toBe(121 + 4 * 30);
+      expect(budget.longest.realSeconds).toBe(2 + 4 + 8 + 16 + 32 + 7 * 60);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-describe('reliability soak: end to end at N = 4', () => {
-  it('runs the rollouts, injects faults, reads the end states from the API server and checks every invariant', {
-    timeout: 180_000,
+describe('reliability soak: end to end at N = 12, the fixed seed (what CI runs)', () => {
+  it("ends every rollout on a safe side (or someone else's) with every invariant holding: violations []", {
+    timeout: 150_000,
   }, async () => {
-    const report = await runSoak({ n: 4, seed: 20261206 });
+    const report = await runSoak({ n: DEFAULT_N, seed: DEFAULT_SEED });
 
-    expect(report.rollouts).toHaveLength(4);
+    expect(report.violations).toEqual([]);
+    expect(report.reconciler).toEqual({ ran: true });
+    expect(report.rollouts).toHaveLength(12);
     expect(Object.keys(report.invariants).sort()).toEqual(Object.keys(INVARIANTS).sort());
+    // Every kind was dealt at least twice and most were injected: the soak is not soft.
+    for (const kind of FAULT_KINDS) expect(report.kinds[kind]?.planned, kind).toBeGreaterThanOrEqual(2);
     const injected = report.rollouts.flatMap((r) => r.faults.filter((f) => f.injectedAtMs !== undefined));
-    expect(injected.length).toBeGreaterThan(0);
+    expect(injected.length).toBeGreaterThanOrEqual(40);
     for (const rollout of report.rollouts) {
-      expect(['promoted', 'primary', 'canary-held', 'half-shifted', 'taken-over', 'unreadable']).toContain(rollout.endState);
-      expect(rollout.weights).not.toBeNull();
-      expect(rollout.reported.outcome).not.toBe('');
+      expect(['promoted', 'primary', 'canary-held', 'taken-over']).toContain(rollout.endState);
+      // A group someone else wrote last is only ever found where the soak wrote foreign weights.
+      if (rollout.endState === 'taken-over') expect(rollout.faults.map((f) => f.kind)).toContain('foreign-weights');
+      expect(rollout.reported.outcome).not.toBe('running');
     }
-    // Every kind the plan dealt is summarised with its end states.
-    const dealt = new Set(report.rollouts.flatMap((r) => r.faults.map((f) => f.kind)));
-    for (const kind of dealt) expect(Object.values(report.kinds[kind]?.endStates ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    // The verdict's shape (its content is tightened once the recovery fixes landed).
-    expect(Array.isArray(report.violations)).toBe(true);
-    for (const violation of report.violations) {
-      expect(Object.keys(INVARIANTS)).toContain(violation.invariant);
-      expect(violation.message).not.toBe('');
-    }
+    expect(report.budget.longestState).toBe('Rollback');
     expect(report.budget.sustainedOutageMs).toBeGreaterThanOrEqual(3 * report.budget.longestCompressedMs);
   });
 });

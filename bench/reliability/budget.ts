@@ -46,7 +46,9 @@ export interface RetryBudget {
 }
 
 /** Sums every state's Retry blocks (the ASL's own numbers) with the soak's compressed pause. */
-export function retryBudget(compressedPauseMs: number, aslPath = ASL_PATH): RetryBudget {
+export function retryBudget(compressedPauseMs: number | CompressedPauses, aslPath = ASL_PATH): RetryBudget {
+  const pauseOf = (state: string) =>
+    typeof compressedPauseMs === 'number' ? compressedPauseMs : (compressedPauseMs.byState[state] ?? compressedPauseMs.defaultMs);
   const asl = aslSchema.parse(JSON.parse(readFileSync(aslPath, 'utf8')));
   const states: StateBudget[] = Object.entries(asl.States).flatMap(([state, definition]) => {
     const retriers = definition.Retry ?? [];
@@ -60,10 +62,33 @@ export function retryBudget(compressedPauseMs: number, aslPath = ASL_PATH): Retr
         realSeconds += retrier.MaxDelaySeconds === undefined ? wait : Math.min(wait, retrier.MaxDelaySeconds);
       }
     }
-    return [{ state, retries, realSeconds, compressedMs: retries * compressedPauseMs }];
+    return [{ state, retries, realSeconds, compressedMs: retries * pauseOf(state) }];
   });
-  const longest = states.reduce((a, b) => (b.realSeconds > a.realSeconds ? b : a));
+  // The outage must outlast what the soak's engine can ride out, so "longest" is by compressed time.
+  const longest = states.reduce((a, b) =>
+    b.compressedMs > a.compressedMs || (b.compressedMs === a.compressedMs && b.realSeconds > a.realSeconds) ? b : a,
+  );
   return { states, longest, safetyNet: { realSeconds: 60 + 120, compressedMs: 0 } };
+}
+
+/**
+ * The soak engine's retry pauses: every state of the ASL that has a Retry block waits `pauseMs`
+ * between attempts (MaxAttempts unchanged), read from the file so a state added later is compressed
+ * too instead of waiting the real 1-60 s backoff inside a CI run.
+ */
+export function compressedRetryOverrides(pauseMs: number | CompressedPauses, aslPath = ASL_PATH): Record<string, number> {
+  return Object.fromEntries(
+    retryBudget(pauseMs, aslPath).states.map((s) => [
+      s.state,
+      typeof pauseMs === 'number' ? pauseMs : (pauseMs.byState[s.state] ?? pauseMs.defaultMs),
+    ]),
+  );
+}
+
+/** A pause per state (`byState`), `defaultMs` for the rest. */
+export interface CompressedPauses {
+  defaultMs: number;
+  byState: Record<string, number>;
 }
 
 /** How long a sustained outage lasts in the soak: three times the longest compressed budget plus the safety net's. */

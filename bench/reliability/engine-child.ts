@@ -11,6 +11,8 @@ import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { waitForEnd } from '../../local/commands/run.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { summarize } from '../../local/summary.ts';
+import { compressedRetryOverrides } from './budget.ts';
+import type { CompressedPauses } from './budget.ts';
 import { healthyMetrics } from './metrics.ts';
 
 interface ChildArgs {
@@ -18,7 +20,7 @@ interface ChildArgs {
   kubeconfigPath: string;
   spec: RolloutSpec;
   version: string;
-  pauseMs: number;
+  pauseMs: CompressedPauses;
   statusSettleMs: number;
   requestTimeoutMs: number;
 }
@@ -36,12 +38,7 @@ const runtime = await startLocalRuntime({
     config.loadFromFile(args.kubeconfigPath);
     return config;
   },
-  retryIntervalOverrides: Object.fromEntries(
-    ['Prepare', 'ApproveStart', 'SetWeight', 'Bake', 'Analyze', 'ApprovePromotion', 'Promote', 'Finish', 'Rollback'].map((s) => [
-      s,
-      args.pauseMs,
-    ]),
-  ),
+  retryIntervalOverrides: compressedRetryOverrides(args.pauseMs),
   routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
   overrides: healthyMetrics(),
 });

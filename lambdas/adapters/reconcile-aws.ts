@@ -33,6 +33,7 @@ export class SfnLiveness implements ExecutionLiveness {
       return {
         state: 'not-running',
         detail: `ended ${described.status ?? 'in an unknown status'}`,
+        ...(described.status === 'ABORTED' ? { stopped: true } : {}),
         ...(input === undefined ? {} : { input }),
       };
     } catch (error) {

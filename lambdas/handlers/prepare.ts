@@ -51,9 +51,14 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
       throw new TransientError(`could not turn on the reconciler's schedule: ${describeError(error)}`, { cause: error });
     });
   } catch (error) {
-    await deps.store.releaseLock(target, execution);
     // Transient errors stay transient: the state machine retries Prepare, then refuses (nothing changed).
-    if (error instanceof RefusedError || error instanceof TransientError) throw error;
+    // The lock stays with this execution meanwhile: released between retries, a concurrent trigger took
+    // it and this execution — already answered `started` — was refused on its retry (the soak's (f)).
+    // When the retries run out the execution ends in Refused, and the safety net (restore of a rollout
+    // never recorded) or the reconciler (owner not running) gives the lock back.
+    if (error instanceof TransientError) throw error;
+    await deps.store.releaseLock(target, execution);
+    if (error instanceof RefusedError) throw error;
     throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
   }
   await deps.store.createRollout({

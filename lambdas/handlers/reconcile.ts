@@ -28,6 +28,8 @@ export interface LivenessAnswer {
   detail: string;
   /** The execution input, when the engine still has it (the spec to restore with). */
   input?: unknown;
+  /** It ended ABORTED: someone ran StopExecution, an abort as the safety net reads it. */
+  stopped?: boolean;
 }
 
 export interface ExecutionLiveness {
@@ -146,16 +148,20 @@ async function reconcileRecord(deps: ReconcileDeps, record: RolloutRecord, manua
     };
   }
   const abort = await deps.store.getAbort(record.execution);
+  // A StopExecution is an abort, as the safety net reads it: when the safety net could not finish
+  // (the API was down), the reconciler must not call the same stop `refused` or `rolled-back`.
   const closure: Closure =
     abort && abort.kind !== 'alarm'
       ? {
           outcome: 'aborted',
           reason: `aborted by ${abort.by}: ${abort.reason}; execution ${live.detail}, the reconciler moved traffic to the safe side`,
         }
-      : {
-          outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back',
-          reason: `execution ${live.detail}; the reconciler moved traffic to the safe side`,
-        };
+      : live.stopped === true && record.safeSide !== 'canary'
+        ? { outcome: 'aborted', reason: `execution stopped (StopExecution), ${live.detail}; the reconciler moved traffic to the safe side` }
+        : {
+            outcome: record.safeSide === 'canary' ? 'promotion-failed' : 'rolled-back',
+            reason: `execution ${live.detail}; the reconciler moved traffic to the safe side`,
+          };
   try {
     const restored = await restoreSafeSide(deps, spec, record.execution, closure, manual ? {} : { windowSeconds: recoveryWindowOf(spec) });
     const action =

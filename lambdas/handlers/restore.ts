@@ -105,9 +105,14 @@ export async function restoreSafeSide(
     found = current;
     if (!sameWeights(current, safe)) {
       if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
-      await deps.store.updateRollout(execution, { pendingWeights: safe });
+      // `current` is Sluice's own: its last confirmed write, or the pending one it was making (e.g. a
+      // SetWeight whose revert after a Gloo rejection failed). A pending write in place stays the
+      // pending one: replaced by the safe side, a failed attempt forgot it and the next one took
+      // Sluice's own 50/50 for someone else's (the soak's gloo-rejected-transient + api-409-storm).
+      // The safe side needs no record: a restore never takes it for someone else's.
+      if (sameWeights(current, record.lastWeights)) await deps.store.updateRollout(execution, { pendingWeights: safe });
       try {
-        await router.setWeights(safe, sameWeights(current, record.lastWeights) ? record.lastWeights : current);
+        await router.setWeights(safe, current);
       } catch (error) {
         // A write Gloo rejected is in place (all on one side is never reverted): not served, so not restored.
         if (!(error instanceof GlooRejectedError)) throw error;
@@ -122,6 +127,21 @@ export async function restoreSafeSide(
         .routerFor(spec)
         .then((r) => r.getWeights())
         .catch(() => undefined);
+      // Sluice's own weights again: its in-flight task (a SetWeight still reverting after StopExecution,
+      // as a Lambda runs on after the execution stops) wrote in between. Not a takeover: retried
+      // (Rollback's retrier, the reconciler), which then reads weights it knows.
+      if (current !== undefined && isSluicesWrite(current, record)) {
+        throw await failed(
+          deps,
+          spec,
+          record,
+          new TransientError(
+            `${target} moved to ${formatWeights(current, scale)}, Sluice's own weights, while the safe side was being written: trying again`,
+            { cause: error },
+          ),
+          options.windowSeconds,
+        );
+      }
       return takenOver(deps, spec, record, current, closure, describeError(error));
     }
     throw await failed(deps, spec, record, error, options.windowSeconds);
