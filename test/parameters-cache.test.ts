@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { slackSecrets, ssmTargetLoader } from '../lambdas/adapters/slack/aws-deps.ts';
 import { ssmRegistry } from '../lambdas/adapters/start-path.ts';
+import { secretsManagerSecrets } from '../lambdas/handlers/gitops-webhook.ts';
 import { webSpec } from './support/flow.ts';
 
 const ssm = mockClient(SSMClient);
@@ -105,5 +106,35 @@ describe('slackSecrets', () => {
       'secret arn:aws:secretsmanager:us-east-1:1:secret:slack must be JSON with signingSecret and botToken',
     );
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+});
+
+describe('secretsManagerSecrets (GitOps webhook)', () => {
+  it('reads the shared token once per five minutes and serves it to both Flux and Argo CD until separate keys are set', async () => {
+    // Prepare
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:gitops';
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: JSON.stringify({ token: 'shared' }) })
+      .resolves({ SecretString: JSON.stringify({ token: 'shared', argocd: 'argo-own' }) });
+    const secrets = secretsManagerSecrets(arn);
+    // Act
+    const first = await secrets();
+    vi.setSystemTime(new Date('2026-12-07T00:04:59Z'));
+    const cached = await secrets();
+    vi.setSystemTime(new Date('2026-12-07T00:05:01Z'));
+    const rotated = await secrets();
+    // Assess
+    expect(first).toEqual({ flux: 'shared', argocd: 'shared' });
+    expect(cached).toEqual(first);
+    expect(rotated).toEqual({ flux: 'shared', argocd: 'argo-own' });
+    expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('refuses a secret that is not JSON, naming it', async () => {
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'not json' });
+    await expect(secretsManagerSecrets('arn:aws:secretsmanager:us-east-1:1:secret:bad')()).rejects.toThrow(
+      'secret arn:aws:secretsmanager:us-east-1:1:secret:bad is not JSON',
+    );
   });
 });

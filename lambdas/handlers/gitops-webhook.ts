@@ -12,7 +12,7 @@
  * Lambda) or, locally, from SLUICE_FLUX_HMAC_KEY / SLUICE_ARGOCD_TOKEN.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -23,6 +23,7 @@ import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
 import { logger } from '../adapters/logger.ts';
 import { EventBridgeRolloutScheduler } from '../adapters/scheduler.ts';
 import { requestStart, ssmRegistry } from '../adapters/start-path.ts';
+import { SECRET_CACHE_SECONDS } from '../adapters/secrets.ts';
 import type { StartPathDeps } from '../adapters/start-path.ts';
 
 /** Flux and Argo CD notifications are a few KiB; anything far larger is not one of them. */
@@ -132,30 +133,24 @@ export function envSecrets(env: NodeJS.ProcessEnv = process.env): () => Promise<
   return async () => ({ flux: env.SLUICE_FLUX_HMAC_KEY, argocd: env.SLUICE_ARGOCD_TOKEN });
 }
 
-/** One JSON secret `{ "flux": "…", "argocd": "…" }` (or one `token` for both) from Secrets Manager, cached for `ttlMs` (a rotation lands within it). */
-export function secretsManagerSecrets(
-  secretId: string,
-  client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
-  ttlMs = 300_000,
-): () => Promise<GitopsSecrets> {
-  let cached: { at: number; value: GitopsSecrets } | undefined;
+/**
+ * One JSON secret `{ "flux": "…", "argocd": "…" }` (or one `token` for both) from Secrets Manager,
+ * through Powertools Parameters: cached for `maxAgeSeconds` (a rotation lands within it), a failed
+ * read not cached.
+ */
+export function secretsManagerSecrets(secretId: string, maxAgeSeconds = SECRET_CACHE_SECONDS): () => Promise<GitopsSecrets> {
   return async () => {
-    if (cached && Date.now() - cached.at < ttlMs) return cached.value;
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const text = await getSecret(secretId, { maxAge: maxAgeSeconds });
     let parsed: unknown;
     try {
-      parsed = JSON.parse(out.SecretString ?? '{}');
+      parsed = JSON.parse(typeof text === 'string' && text !== '' ? text : '{}');
     } catch (error) {
       throw new Error(`secret ${secretId} is not JSON ({ "flux": "…", "argocd": "…" })`, { cause: error });
     }
     const record = (parsed ?? {}) as Record<string, unknown>;
-    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+    const value = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
     // `token` (what the construct generates) serves both until separate keys are set.
-    cached = {
-      at: Date.now(),
-      value: { flux: text(record['flux']) ?? text(record['token']), argocd: text(record['argocd']) ?? text(record['token']) },
-    };
-    return cached.value;
+    return { flux: value(record['flux']) ?? value(record['token']), argocd: value(record['argocd']) ?? value(record['token']) };
   };
 }
 
