@@ -163,6 +163,25 @@ describe('sluice demo end to end (real Prometheus)', () => {
     while (!output.includes('→ [') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const engineUrl = /state machine at (http:\/\/127\.0\.0\.1:(\d+))/.exec(output)?.[2];
     expect(engineUrl).toBeDefined();
+    // This demo's own processes (apps, Prometheus and its shell wrapper), by ancestry: other test
+    // files run sandboxes of their own at the same time, so a match on command lines would see theirs.
+    const { execSync } = await import('node:child_process');
+    const table = execSync('ps -eo pid=,ppid=,args=')
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] ?? '' }));
+    const spawned: Array<{ pid: number; args: string }> = [];
+    for (let queue = [child.pid ?? -1]; queue.length > 0; ) {
+      const parent = queue.shift();
+      for (const row of table.filter((r) => r.ppid === parent)) {
+        spawned.push(row);
+        queue.push(row.pid);
+      }
+    }
+    expect(spawned.some((p) => p.args.includes('app-main.ts'))).toBe(true);
     child.kill('SIGINT');
     const code = await exited;
     expect(output).toContain('interrupted: aborting the rollout');
@@ -176,10 +195,14 @@ describe('sluice demo end to end (real Prometheus)', () => {
       socket.on('error', () => resolve(true));
     });
     expect(refused).toBe(true);
-    const { execSync } = await import('node:child_process');
-    const orphans = execSync(`ps -eo pid,args | grep -E "app-main.ts|prometheus --config.file=.*sluice" | grep -v grep || true`)
-      .toString()
-      .trim();
-    expect(orphans).toBe('');
+    // Alive means running: a zombie (exited, not yet reaped by a container's init) holds no port.
+    const alive = (pid: number) => {
+      const stat = execSync(`ps -o stat= -p ${pid} || true`).toString().trim();
+      return stat !== '' && !stat.startsWith('Z');
+    };
+    // Processes get a moment to finish their own shutdown after the demo exits.
+    for (let waited = 0; waited < 5_000 && spawned.some((p) => alive(p.pid)); waited += 100)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(spawned.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.args}`)).toEqual([]);
   });
 });
