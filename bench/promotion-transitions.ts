@@ -19,9 +19,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import type { Side, Workload } from '../lambdas/core/ports.ts';
-import { parseSpec } from '../lambdas/core/spec.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
+import { webSpec } from '../test/support/flow.ts';
 import { RecordingRouter, recordingCluster, scriptedMetrics, successRate } from '../test/support/recording-router.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,23 +74,7 @@ async function measure(canaryChecks: number, primaryChecks: number): Promise<Row
     overrides: { ...recordingCluster(router), workloadFor: async () => workload, ...scriptedMetrics(() => [successRate(99.9)]) },
   });
   try {
-    const spec = parseSpec({
-      apiVersion: 'sluice.dev/v1',
-      kind: 'Rollout',
-      metadata: { name: 'web' },
-      spec: {
-        cluster: { kubeconfigContext: 'unused' },
-        router: {
-          name: 'web',
-          namespace: 'gloo-system',
-          primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
-          canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
-        },
-        workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', readyTimeout: '1h' },
-        strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
-        analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-      },
-    });
+    const spec = webSpec({ spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', readyTimeout: '1h' } } });
     const rollout = await startRollout(runtime, spec, { version: 'v2' });
     const summary = await rollout.done;
     if (summary.outcome !== 'promoted')

@@ -9,25 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ASL_PATH, compressedRetryOverrides, retryBudget, sustainedOutageMs } from '../bench/reliability/budget.ts';
-import { FAULT_KINDS, planFaults } from '../bench/reliability/faults.ts';
+import { FAULT_KINDS, OUTSIDE_ENGINE, planFaults } from '../bench/reliability/faults.ts';
 import { DEFAULT_N, DEFAULT_SEED, INVARIANTS, runSoak } from '../bench/reliability/soak.ts';
-
-const OUTSIDE_ENGINE = new Set([
-  'api-503-burst',
-  'api-503-sustained',
-  'api-drop-burst',
-  'api-timeout-burst',
-  'api-429-burst',
-  'api-409-storm',
-  'api-403-after-move',
-  'gloo-rejected-transient',
-  'gloo-rejected-sticky',
-  'primary-never-ready',
-  'foreign-weights',
-  'foreign-template',
-  'promote-copy-fails',
-  'promote-switch-fails',
-]);
 
 describe('reliability soak: the fault plan', () => {
   it.each([1, 2, 3, 20261206])('deals every fault kind at least twice at N = 12 (seed %i)', (seed) => {

@@ -74,7 +74,7 @@ const MOMENTS: Record<FaultKind, readonly Moment[]> = {
 };
 
 /** Faults the soak injects from outside the engine (the API server): the only ones a killed engine's rollout can carry too. */
-const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set([
+export const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'api-503-burst',
   'api-503-sustained',
   'api-drop-burst',
