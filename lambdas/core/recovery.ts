@@ -9,18 +9,8 @@
  * person's write (someone else's weights) or the window's end stops them; either is announced as
  * `Rollout Stuck` and left to `sluice recover`.
  */
-// A leaf module (types only): spec.ts validates strategy.recoveryWindow against these constants.
 import type { Outcome, RolloutRecord, Weights } from './ports.ts';
-
-function sameWeights(a: Weights, b: Weights): boolean {
-  return a.primary === b.primary && a.canary === b.canary;
-}
-
-/** "primary 50% / canary 50%" (the same words as rollout.ts's formatWeights, without importing it). */
-function formatWeights(weights: Weights, scale: number): string {
-  const pct = (w: number) => `${Number(((w * 100) / scale).toFixed(scale === 1000 ? 1 : 0))}%`;
-  return `primary ${pct(weights.primary)} / canary ${pct(weights.canary)}`;
-}
+import { formatWeights, sameWeights } from './rollout.ts';
 
 // The recovery window (default two hours of retrying a live split, at most six; the ASL's Rollback
 // Retry is sized to outlast it) is one of the execution's bounds in limits.ts.
