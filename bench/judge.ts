@@ -43,7 +43,7 @@ import { initialRun } from '../lambdas/core/rollout.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
-import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
+import type { HandlerDeps } from '../lambdas/app/deps.ts';
 import { lookSequential, rebaseSequential, startSequential } from '../lambdas/handlers/sequential-look.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

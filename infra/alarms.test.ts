@@ -251,7 +251,7 @@ describe('composite alarms', () => {
     expect(s.statementsOf(s.sluice.analysisRole).filter((st) => st.actions.some((a) => a.startsWith('cloudwatch:')))).toEqual([
       { actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] },
     ]);
-    // The Lambdas then ask for composite alarms too (lambdas/adapters/metrics.ts reads this).
+    // The Lambdas then ask for composite alarms too (lambdas/adapters/metrics/factory.ts reads this).
     const prepare = s.template.Resources[s.logicalId(s.sluice.functions.prepare)]!;
     expect((prepare.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLUICE_COMPOSITE_ALARMS).toBe('true');
   }, 300_000);

@@ -42,13 +42,13 @@ export interface NamedAlarm {
   local: boolean;
 }
 
-/** The EKS cluster's region, the default region of AWS providers that name none (as lambdas/adapters/metrics.ts). */
+/** The EKS cluster's region, the default region of AWS providers that name none (as lambdas/adapters/metrics/factory.ts). */
 function clusterRegion(spec: RolloutSpec): string | undefined {
   const cluster = spec.spec.cluster;
   return 'region' in cluster ? cluster.region : undefined;
 }
 
-/** Every alarm the specs name, as ARNs (a name is resolved where lambdas/adapters/metrics.ts reads it, in the stack's account). */
+/** Every alarm the specs name, as ARNs (a name is resolved where lambdas/adapters/metrics/factory.ts reads it, in the stack's account). */
 export function namedAlarms(stack: Stack, entries: ReadonlyArray<RegistryEntry>): NamedAlarm[] {
   const same = (a: string, b: string) => Token.isUnresolved(b) || a === b;
   const out: NamedAlarm[] = [];

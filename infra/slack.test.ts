@@ -108,7 +108,7 @@ describe('Slack with a secret created by the construct', () => {
     const slack = s.sluice.slack!;
     const env = (fn: IConstruct) => (s.props(fn).Environment as { Variables: Record<string, unknown> }).Variables;
     const required = [
-      ...new Set([...requiredEnvOf('lambdas/adapters/slack/aws-deps.ts'), ...requiredEnvOf('lambdas/adapters/aws-store-deps.ts')]),
+      ...new Set([...requiredEnvOf('lambdas/wiring/aws-slack.ts'), ...requiredEnvOf('lambdas/wiring/aws-store.ts')]),
     ].sort();
     expect(required).toEqual([
       'SLACK_API_APP_ID',
@@ -145,7 +145,7 @@ describe('Slack with a secret created by the construct', () => {
     const t = s.sluice.triggers;
     const env = (fn: IConstruct) => (s.props(fn).Environment as { Variables: Record<string, unknown> }).Variables;
     // The names slackScheduler reads (it builds no scheduler unless every one is set).
-    const source = readFileSync(join(ROOT, 'lambdas/adapters/slack/aws-deps.ts'), 'utf8');
+    const source = readFileSync(join(ROOT, 'lambdas/wiring/aws-slack.ts'), 'utf8');
     const body = source.slice(
       source.indexOf('export function slackScheduler'),
       source.indexOf('\n}\n', source.indexOf('export function slackScheduler')),

@@ -5,7 +5,7 @@
  * fed by Sluice's events through a rule on the Sluice bus), with the one Secrets Manager secret
  * `{ signingSecret, botToken }` both read.
  *
- * IAM is what lambdas/adapters/slack/aws-deps.ts and the ack path call, nothing more: the worker
+ * IAM is what lambdas/wiring/aws-slack.ts and the ack path call, nothing more: the worker
  * only reads rollouts and keeps thread records, so it gets neither Step Functions nor PutEvents.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -137,7 +137,7 @@ export class SluiceSlack extends Construct {
       SLACK_TEAM_ID: props.teamId,
       SLACK_API_APP_ID: props.apiAppId,
       SLUICE_SLACK_WORKER_FUNCTION: this.worker.functionArn,
-      // `/sluice schedule`: lambdas/adapters/slack/aws-deps.ts builds the scheduler only when all four are set.
+      // `/sluice schedule`: lambdas/wiring/aws-slack.ts builds the scheduler only when all four are set.
       SLUICE_SCHEDULE_GROUP: props.triggers.scheduleGroup.ref,
       SLUICE_SCHEDULER_ROLE_ARN: props.triggers.schedulerRole.roleArn,
       SLUICE_SCHEDULER_DLQ_ARN: props.triggers.schedulerDeadLetterQueue.queueArn,

@@ -98,7 +98,7 @@ export const HANDLERS = {
 export type HandlerName = keyof typeof HANDLERS;
 
 /**
- * What every rollout handler's store calls need (lambdas/adapters/store-dynamodb.ts): conditional
+ * What every rollout handler's store calls need (lambdas/adapters/store/dynamodb.ts): conditional
  * Put/Update for the lock, tokens, flags and history, Get for records (Delete: STORE_DELETERS). Its
  * TransactWriteItems (two conditional Puts) is authorized by dynamodb:PutItem: DynamoDB checks
  * each item's own action, and there is no separate IAM action for the transaction.
@@ -372,7 +372,7 @@ export class SluiceOrchestrator extends Construct {
 
     // The cluster comes from each spec (spec.cluster), not from the environment.
     const environment = this.baseEnvironment();
-    // cloudwatch-alarm asks DescribeAlarms for composite alarms only when the grant allows them (lambdas/adapters/metrics.ts).
+    // cloudwatch-alarm asks DescribeAlarms for composite alarms only when the grant allows them (lambdas/adapters/metrics/factory.ts).
     if (config.metrics) environment.SLUICE_COMPOSITE_ALARMS = String(props.compositeAlarms ?? false);
     const fn = this.bundle(
       `${id}Function`,

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { EventPublisher, RolloutStore } from '../lambdas/core/ports.ts';
 import type { RolloutScheduler } from '../lambdas/core/schedule.ts';
-import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
+import { LocalEventPublisher } from '../lambdas/adapters/events/publisher.ts';
 import { LocalScheduleBook, schedulesPath } from './scheduler.ts';
-import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
 import { localSfnClient, readEngineStateFile } from './engine/sfn-endpoint.ts';
 import { engineStatePath, stateDir, storePath } from './runtime.ts';
 import { SpecFileError, validateSpecFile } from './spec-file.ts';
@@ -134,7 +134,7 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
       'no deployed Sluice named: pass --stack NAME (its outputs name the state machine and table), or --state-machine-arn and --table, or --local',
     );
   }
-  const { DynamoRolloutStore } = await import('../lambdas/adapters/store-dynamodb.ts');
+  const { DynamoRolloutStore } = await import('../lambdas/adapters/store/dynamodb.ts');
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
   const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(region), { marshallOptions: { removeUndefinedValues: true } });
@@ -142,14 +142,14 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
   const sfn = new SFNClient(region);
   const fromFiles = localTargetLoader(registryDir);
   const busName = outputs.get(STACK_OUTPUTS.eventBusName);
-  const { EventBridgePublisher } = await import('../lambdas/adapters/events.ts');
+  const { EventBridgePublisher } = await import('../lambdas/adapters/events/publisher.ts');
   const group = outputs.get(STACK_OUTPUTS.scheduleGroupName);
   const startFunctionArn = outputs.get(STACK_OUTPUTS.startFunctionArn);
   const roleArn = outputs.get(STACK_OUTPUTS.schedulerRoleArn);
   const deadLetterArn = outputs.get(STACK_OUTPUTS.schedulerDeadLetterArn);
   let scheduler: RolloutScheduler | undefined;
   if (group && startFunctionArn && roleArn && deadLetterArn) {
-    const { EventBridgeRolloutScheduler } = await import('../lambdas/adapters/scheduler.ts');
+    const { EventBridgeRolloutScheduler } = await import('../lambdas/adapters/events/scheduler.ts');
     const { SchedulerClient } = await import('@aws-sdk/client-scheduler');
     scheduler = new EventBridgeRolloutScheduler(
       { groupName: group, startFunctionArn, roleArn, deadLetterArn },

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { RolloutStore, SluiceEvent } from '../lambdas/core/ports.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import { WebhookNotifier } from '../lambdas/adapters/notify-webhook.ts';
+import { WebhookNotifier } from '../lambdas/adapters/webhooks/notify.ts';
 import { SqliteChatState } from '../lambdas/adapters/slack/chat-state-sqlite.ts';
 import { slackClient } from '../lambdas/adapters/slack/client.ts';
 import { SlackNotifier, fanOut } from '../lambdas/adapters/slack/notifier.ts';

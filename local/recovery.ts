@@ -7,12 +7,12 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import { executionArnOf } from '../lambdas/adapters/reconcile-aws.ts';
+import { executionArnOf } from '../lambdas/adapters/control/reconcile-aws.ts';
 import type { RolloutStore } from '../lambdas/core/ports.ts';
 import { formatWeights } from '../lambdas/core/rollout.ts';
-import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
-import { reconcile } from '../lambdas/handlers/reconcile.ts';
-import type { ExecutionLiveness, LivenessAnswer, ReconcileReport, ReconcileRequest } from '../lambdas/handlers/reconcile.ts';
+import type { HandlerDeps } from '../lambdas/app/deps.ts';
+import { reconcile } from '../lambdas/app/reconcile.ts';
+import type { ExecutionLiveness, LivenessAnswer, ReconcileReport, ReconcileRequest } from '../lambdas/app/reconcile.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { localSfnClient } from './engine/sfn-endpoint.ts';
 

@@ -6,7 +6,7 @@
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { formatWeights } from '../lambdas/core/rollout.ts';
 import type { MetricCheck, Outcome, RolloutStore, Weights } from '../lambdas/core/ports.ts';
-import { causeMessage } from '../lambdas/handlers/restore.ts';
+import { causeMessage } from '../lambdas/app/restore.ts';
 import { EXIT } from './exit-codes.ts';
 
 export interface StepSummary {

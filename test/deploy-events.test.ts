@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StartPathDeps } from '../lambdas/adapters/start-path.ts';
+import type { StartPathDeps } from '../lambdas/adapters/control/start-path.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpecInput } from '../lambdas/core/spec.ts';
 import { executionInputSchema } from '../lambdas/core/task.ts';

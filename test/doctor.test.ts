@@ -21,9 +21,9 @@ import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { freePort, startPrometheus } from '../local/sandbox/prometheus.ts';
 import type { RunningPrometheus } from '../local/sandbox/prometheus.ts';
 import { doctorCommand } from '../local/commands/doctor.ts';
-import { runDoctorEvent } from '../lambdas/handlers/doctor-mode.ts';
-import { clusterDeps, metricDeps } from '../lambdas/adapters/wiring.ts';
-import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets.ts';
+import { runDoctorEvent } from '../lambdas/app/doctor-mode.ts';
+import { clusterDeps, metricDeps } from '../lambdas/wiring/seams.ts';
+import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets/resolver.ts';
 import {
   APP_NS,
   CANARY_UPSTREAM,
@@ -33,7 +33,7 @@ import {
   glooSettled,
   seedGloo,
   storedDestinations,
-} from '../lambdas/adapters/kube.fixtures.ts';
+} from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { startEnvoyMetrics } from './support/envoy-metrics.ts';
 import type { EnvoyMetricsServer } from './support/envoy-metrics.ts';
 

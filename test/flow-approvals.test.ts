@@ -1,6 +1,6 @@
 /** Approval gates through the real ASL: before the first weight and before promotion, with their timeouts. */
 import { describe, expect, it } from 'vitest';
-import { approveRollout } from '../lambdas/adapters/rollout-control.ts';
+import { approveRollout } from '../lambdas/adapters/control/rollout-control.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { RecordingRouter, scriptedMetrics, successRate } from './support/recording-router.ts';
 import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';

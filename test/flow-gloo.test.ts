@@ -12,7 +12,7 @@ import { runCommand } from '../local/commands/run.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import type { RolloutSummary } from '../local/summary.ts';
-import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube.fixtures.ts';
+import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WebhookPayload } from '../lambdas/adapters/notify-webhook.ts';
+import type { WebhookPayload } from '../lambdas/adapters/webhooks/notify.ts';
 import { startFakeSlack } from '../lambdas/adapters/slack/fake-slack.fixtures.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { flowRuntimes, webSpec } from './support/flow.ts';

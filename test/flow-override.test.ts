@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requestStart, staticRegistry } from '../lambdas/adapters/start-path.ts';
-import { overrideWindows } from '../lambdas/adapters/window-override.ts';
+import { requestStart, staticRegistry } from '../lambdas/adapters/control/start-path.ts';
+import { overrideWindows } from '../lambdas/adapters/control/window-override.ts';
 import type { RolloutScheduler } from '../lambdas/core/schedule.ts';
 import type { ChangeWindow } from '../lambdas/core/windows.ts';
 import type { ControlPlane } from '../local/control.ts';
@@ -115,7 +115,7 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
     const rollout = await startRollout(runtime, closedSpec(), { version: 'v2' });
     await until(async () => (await runtime.deps.store.getTaskToken('web'))?.gate === 'bake', 'a bake');
 
-    const { promoteRollout } = await import('../lambdas/adapters/rollout-control.ts');
+    const { promoteRollout } = await import('../lambdas/adapters/control/rollout-control.ts');
     const promoted = await promoteRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web' });
     await until(
       async () => (await decisions(runtime, rollout.name)).some((d) => d.includes('promote now waits for the window')),

@@ -17,7 +17,7 @@ import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
-import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube.fixtures.ts';
+import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { SluiceEvent } from '../lambdas/core/ports.ts';
-import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets.ts';
+import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets/resolver.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import { reportDataFromStore } from '../local/report/report-data.ts';

@@ -13,7 +13,7 @@ import { handleGitopsRequest } from '../lambdas/handlers/gitops-webhook.ts';
 import { respond } from '../lambdas/handlers/slack.ts';
 import type { SlackHandlerDeps } from '../lambdas/handlers/slack.ts';
 import { handleStartEvent } from '../lambdas/handlers/start.ts';
-import type { StartPathDeps } from '../lambdas/adapters/start-path.ts';
+import type { StartPathDeps } from '../lambdas/adapters/control/start-path.ts';
 import { parseSlackBody } from '../lambdas/adapters/slack/verify.ts';
 
 const RUNS = { numRuns: 200 };

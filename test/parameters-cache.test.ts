@@ -10,8 +10,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { slackSecrets, ssmTargetLoader } from '../lambdas/adapters/slack/aws-deps.ts';
-import { ssmRegistry } from '../lambdas/adapters/start-path.ts';
+import { slackSecrets, ssmTargetLoader } from '../lambdas/wiring/aws-slack.ts';
+import { ssmRegistry } from '../lambdas/adapters/control/start-path.ts';
 import { secretsManagerSecrets } from '../lambdas/handlers/gitops-webhook.ts';
 import { webSpec } from './support/flow.ts';
 

@@ -5,8 +5,8 @@
  */
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { GlooRejectedError } from '../lambdas/adapters/gloo-weights.ts';
-import { requestStart, staticRegistry } from '../lambdas/adapters/start-path.ts';
+import { GlooRejectedError } from '../lambdas/adapters/router/gloo-weights.ts';
+import { requestStart, staticRegistry } from '../lambdas/adapters/control/start-path.ts';
 import type { StartAnswer } from '../lambdas/core/start.ts';
 import { LOCK_BACKSTOP_SECONDS } from '../lambdas/core/recovery.ts';
 import { startRollout } from '../local/commands/run.ts';

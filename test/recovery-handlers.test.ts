@@ -9,16 +9,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalEventPublisher } from '../lambdas/adapters/events.ts';
-import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
-import type { SqliteRolloutStore } from '../lambdas/adapters/store-sqlite.ts';
+import { LocalEventPublisher } from '../lambdas/adapters/events/publisher.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
+import type { SqliteRolloutStore } from '../lambdas/adapters/store/sqlite.ts';
 import { TransientError } from '../lambdas/core/errors.ts';
 import type { RolloutRecord, Weights } from '../lambdas/core/ports.ts';
 import { STUCK_AFTER_SECONDS, lockExpiresAt } from '../lambdas/core/recovery.ts';
-import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
-import { reconcile } from '../lambdas/handlers/reconcile.ts';
-import type { ExecutionLiveness, LivenessAnswer } from '../lambdas/handlers/reconcile.ts';
-import { restoreSafeSide } from '../lambdas/handlers/restore.ts';
+import type { HandlerDeps } from '../lambdas/app/deps.ts';
+import { reconcile } from '../lambdas/app/reconcile.ts';
+import type { ExecutionLiveness, LivenessAnswer } from '../lambdas/app/reconcile.ts';
+import { restoreSafeSide } from '../lambdas/app/restore.ts';
 import { safetyNet } from '../lambdas/handlers/safety-net.ts';
 import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
 import { webSpec } from './support/flow.ts';
@@ -313,7 +313,7 @@ describe('reconcile', () => {
 describe('strategy.recoveryWindow', () => {
   it('defaults to 2h, accepts up to 6h, and refuses more naming the field', async () => {
     const { validateSpec } = await import('../lambdas/core/spec.ts');
-    const { recoveryWindowOf } = await import('../lambdas/handlers/reconcile.ts');
+    const { recoveryWindowOf } = await import('../lambdas/app/reconcile.ts');
     const document = (recoveryWindow?: string) => ({
       ...spec,
       spec: { ...spec.spec, strategy: { ...spec.spec.strategy, ...(recoveryWindow ? { recoveryWindow } : {}) } },

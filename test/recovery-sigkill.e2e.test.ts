@@ -18,8 +18,8 @@ import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { startPrometheus } from '../local/sandbox/prometheus.ts';
 import type { RunningPrometheus } from '../local/sandbox/prometheus.ts';
-import { openSqliteStore } from '../lambdas/adapters/store-sqlite.ts';
-import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube.fixtures.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
+import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 
 let kube: KubeStandIn;
 let prometheus: RunningPrometheus;

@@ -6,7 +6,7 @@
  * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs }.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
+import { requestStart, staticRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { waitForEnd } from '../../local/commands/run.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';

@@ -9,7 +9,7 @@
  *
  * The reference is what travels: in SSM, the execution input, the store, events and logs. The
  * value is resolved inside the process that uses it, at the moment it is used
- * (lambdas/adapters/secrets.ts), and goes nowhere else. Pure: no I/O here.
+ * (lambdas/adapters/secrets/resolver.ts), and goes nowhere else. Pure: no I/O here.
  */
 import * as z from 'zod';
 

@@ -34,7 +34,7 @@ export const HOOK_BUDGET = {
   /** The hook types one Analyze look may call in turn, and the seconds they may take together. */
   lookSeconds: 70,
 } as const;
-/** Informational hooks are capped in code (lambdas/adapters/webhooks.ts INFORM_TIMEOUT_MS). */
+/** Informational hooks are capped in code (lambdas/adapters/webhooks/client.ts INFORM_TIMEOUT_MS). */
 const INFORMATIONAL = new Set(['post-rollout', 'event']);
 
 export function templateProblems(spec: RolloutSpec): SpecProblem[] {

@@ -2,7 +2,7 @@
  * The one start path behind every trigger, its pure half: what a start
  * request is, how a trigger becomes an idempotency-ledger key, which overrides an event may carry,
  * and the answers a trigger gets. The I/O half (registry, ledger, lock, StartExecution, queueing)
- * is lambdas/adapters/start-path.ts.
+ * is lambdas/adapters/control/start-path.ts.
  *
  * Trust: the trigger's identity (`trigger.identity`) is what Sluice verified — the AWS account an
  * event came from, the ECR repository, the GitOps secret that signed a webhook, the Slack user.

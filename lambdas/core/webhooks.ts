@@ -1,6 +1,6 @@
 /**
  * Flagger-compatible analysis webhooks (`spec.analysis.webhooks`): who is called when, with which
- * payload, and what an answer decides. Pure: lambdas/adapters/webhooks.ts does the HTTP.
+ * payload, and what an answer decides. Pure: lambdas/adapters/webhooks/client.ts does the HTTP.
  *
  * The payload is Flagger's (`{ name, namespace, phase, metadata }`), so receivers written for
  * Flagger (the load tester, its gate endpoints, chat relays) work unchanged. It never carries task

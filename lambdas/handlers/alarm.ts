@@ -6,11 +6,11 @@
  */
 import * as z from 'zod';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { alarmRollout } from '../adapters/interrupt.ts';
-import type { InterruptResult } from '../adapters/interrupt.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
-import type { DepsSource, StoreDeps } from './deps.ts';
-import { rolloutHandler } from './middleware.ts';
+import { alarmRollout } from '../adapters/control/interrupt.ts';
+import type { InterruptResult } from '../adapters/control/interrupt.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
+import type { DepsSource, StoreDeps } from '../app/deps.ts';
+import { rolloutHandler } from '../app/middleware.ts';
 
 /** The fields of "CloudWatch Alarm State Change" the path reads. */
 export const alarmStateChangeSchema = z.object({

@@ -4,14 +4,14 @@ import { windowState } from '../core/windows.ts';
 import { withOverride } from '../core/window-override.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
 import { lookSequential } from './sequential-look.ts';
 import type { Verdict } from '../core/ports.ts';
 import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
-import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
 
 export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {

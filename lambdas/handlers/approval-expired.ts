@@ -11,11 +11,11 @@
 import { afterGateTimeout } from '../core/rollout.ts';
 import { gateTimeoutInputSchema } from '../core/task.ts';
 import type { GateTimeoutInput, RunState } from '../core/task.ts';
-import type { DepsSource, StoreDeps } from './deps.ts';
-import { requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
-import { publishWithHooks } from '../adapters/webhooks.ts';
+import type { DepsSource, StoreDeps } from '../app/deps.ts';
+import { requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { publishWithHooks } from '../adapters/webhooks/client.ts';
 
 export async function approvalExpired(deps: StoreDeps, input: GateTimeoutInput): Promise<RunState> {
   const { spec, execution, run, gate } = input;

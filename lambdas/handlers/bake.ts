@@ -5,10 +5,10 @@
  */
 import { bakeInputSchema } from '../core/task.ts';
 import type { BakeInput } from '../core/task.ts';
-import type { DepsSource, StoreDeps } from './deps.ts';
-import { assertNotAborted } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
+import type { DepsSource, StoreDeps } from '../app/deps.ts';
+import { assertNotAborted } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
 
 export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<string, never>> {
   await assertNotAborted(deps.store, input.execution);

@@ -1,11 +1,11 @@
 /** Finish: record the promotion, release the lock, announce it (after Switch: traffic is already on the promoted side). */
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
-import type { DepsSource, StoreDeps } from './deps.ts';
-import { requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
-import { fireHooks, publishWithHooks } from '../adapters/webhooks.ts';
+import type { DepsSource, StoreDeps } from '../app/deps.ts';
+import { requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
 
 export async function finish(deps: StoreDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;

@@ -19,12 +19,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { argoToStart, fluxToStart } from '../core/deploy-events.ts';
 import type { GitopsParse } from '../core/deploy-events.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
-import { logger } from '../adapters/logger.ts';
-import { EventBridgeRolloutScheduler } from '../adapters/scheduler.ts';
-import { requestStart, ssmRegistry } from '../adapters/start-path.ts';
-import { SECRET_CACHE_SECONDS } from '../adapters/secrets.ts';
-import type { StartPathDeps } from '../adapters/start-path.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { logger } from '../adapters/logging/logger.ts';
+import { EventBridgeRolloutScheduler } from '../adapters/events/scheduler.ts';
+import { requestStart, ssmRegistry } from '../adapters/control/start-path.ts';
+import { SECRET_CACHE_SECONDS } from '../adapters/secrets/resolver.ts';
+import type { StartPathDeps } from '../adapters/control/start-path.ts';
 
 /** Flux and Argo CD notifications are a few KiB; anything far larger is not one of them. */
 export const MAX_BODY_BYTES = 64 * 1024;

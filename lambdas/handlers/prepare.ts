@@ -1,19 +1,19 @@
 /** Prepare: validate, take the target's lock, preflight, record the start. Refusals change nothing. */
 import { RefusedError, TransientError, describeError } from '../core/errors.ts';
-import { preflightGloo } from '../adapters/gloo-preflight.ts';
+import { preflightGloo } from '../adapters/router/gloo-preflight.ts';
 import { allOn, initialRun } from '../core/rollout.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
 import { unsupportedFeatures } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { prepareInputSchema } from '../core/task.ts';
 import type { PrepareInput, RunState } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { rolloutHandler } from './middleware.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { rolloutHandler } from '../app/middleware.ts';
 import { startSequential } from './sequential-look.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
-import { kubeConfigFor } from '../adapters/eks-auth.ts';
-import { withDoctorMode } from './doctor-mode.ts';
-import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
+import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
+import { withDoctorMode } from '../app/doctor-mode.ts';
+import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
 import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
 
 export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<RunState> {

@@ -15,10 +15,10 @@ import { promotionMode } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 
 /** When a readiness loop that starts now gives up. */
 export function readyByFrom(spec: RolloutSpec, now: Date): string {

@@ -12,11 +12,11 @@
 import { PromotionFailedError } from '../core/errors.ts';
 import { readyCheckInputSchema } from '../core/task.ts';
 import type { ReadyCheckInput, RunState } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { assertNotAbortedInPromotion } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { assertNotAbortedInPromotion } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
 import { readyByFrom } from './promote.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 
 export async function checkReady(deps: HandlerDeps, input: ReadyCheckInput): Promise<RunState> {
   const { spec, execution, run, side } = input;

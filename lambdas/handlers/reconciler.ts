@@ -1,13 +1,13 @@
 /** The reconciler Lambda: one pass on EventBridge's schedule (every minute while a rollout is open) or on `sluice recover --stack`. */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { once } from './deps.ts';
-import { createReconcileHandler } from './reconcile.ts';
-import type { ReconcileDeps, ReconcileReport } from './reconcile.ts';
+import { once } from '../app/deps.ts';
+import { createReconcileHandler } from '../app/reconcile.ts';
+import type { ReconcileDeps, ReconcileReport } from '../app/reconcile.ts';
 import { RECONCILER_FINDING_MESSAGE } from '../core/recovery.ts';
-import { logger } from '../adapters/logger.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
-import { EventBridgeReconcileSchedule, SfnLiveness } from '../adapters/reconcile-aws.ts';
+import { logger } from '../adapters/logging/logger.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
+import { EventBridgeReconcileSchedule, SfnLiveness } from '../adapters/control/reconcile-aws.ts';
 
 /** Environment the stack sets on the reconciler function. */
 export const RECONCILER_ENV = { stateMachineArn: 'SLUICE_STATE_MACHINE_ARN', ruleName: 'SLUICE_RECONCILER_RULE' } as const;

@@ -2,12 +2,12 @@
 import { ERROR_NAMES } from '../core/errors.ts';
 import { rollbackInputSchema } from '../core/task.ts';
 import type { RollbackInput, RollbackResult } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { rolloutHandler } from './middleware.ts';
-import type { Closure } from './restore.ts';
-import { causeMessage, restoreSafeSide } from './restore.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
-import { recoveryWindowOf } from './reconcile.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import type { Closure } from '../app/restore.ts';
+import { causeMessage, restoreSafeSide } from '../app/restore.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
+import { recoveryWindowOf } from '../app/reconcile.ts';
 
 export function closureFor(state: RollbackInput['state']): Closure {
   const error = state.error;

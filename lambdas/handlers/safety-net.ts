@@ -5,12 +5,12 @@
  */
 import * as z from 'zod';
 import { executionInputSchema } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { rolloutHandler } from './middleware.ts';
-import { restoreSafeSide } from './restore.ts';
-import type { Closure, Restored } from './restore.ts';
-import { recoveryWindowOf } from './reconcile.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { restoreSafeSide } from '../app/restore.ts';
+import type { Closure, Restored } from '../app/restore.ts';
+import { recoveryWindowOf } from '../app/reconcile.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 
 /** "Step Functions Execution Status Change": the fields the safety net reads. */
 export const executionStatusChangeSchema = z.object({

@@ -12,14 +12,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrometheusProvider, snapshotCounters } from '../adapters/prometheus.ts';
+import { PrometheusProvider, snapshotCounters } from '../adapters/metrics/prometheus.ts';
 import { counterQueries } from '../core/queries.ts';
 import { initialRun } from '../core/rollout.ts';
 import { parseSpec } from '../core/spec.ts';
 import type { RunState } from '../core/task.ts';
 import { envoyMetricFamilies, envoyServerUptime, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
 import { startPrometheus, type RunningPrometheus } from '../../local/sandbox/prometheus.ts';
-import type { HandlerDeps } from './deps.ts';
+import type { HandlerDeps } from '../app/deps.ts';
 import { lookSequential, rebaseSequential, startSequential } from './sequential-look.ts';
 
 const NS = 'gloo-system';

@@ -8,7 +8,7 @@ import type { CounterHistory, CounterSnapshot, SeriesSample } from '../core/coun
 import { initialRun } from '../core/rollout.ts';
 import { parseSpec } from '../core/spec.ts';
 import type { RunState } from '../core/task.ts';
-import type { HandlerDeps } from './deps.ts';
+import type { HandlerDeps } from '../app/deps.ts';
 import { lookSequential, rebaseSequential, startSequential } from './sequential-look.ts';
 
 const NS = 'gloo-system';

@@ -16,7 +16,7 @@ import { sequentialPlan } from '../core/sequential/metrics.ts';
 import { lookJudge, rebaseJudge, startJudge } from '../core/sequential/session.ts';
 import type { JudgeMemory } from '../core/sequential/session.ts';
 import type { RunState } from '../core/task.ts';
-import type { HandlerDeps } from './deps.ts';
+import type { HandlerDeps } from '../app/deps.ts';
 
 /** How much raw history Prepare reads for the scrape interval and the expected rates. */
 export const HISTORY_SECONDS = 300;

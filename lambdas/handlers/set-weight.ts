@@ -2,14 +2,14 @@
 import { currentCanaryWeight, splitWeights } from '../core/rollout.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
 import { rebaseSequential } from './sequential-look.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
-import { kubeConfigFor } from '../adapters/eks-auth.ts';
-import { withDoctorMode } from './doctor-mode.ts';
-import { publishWithHooks } from '../adapters/webhooks.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
+import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
+import { withDoctorMode } from '../app/doctor-mode.ts';
+import { publishWithHooks } from '../adapters/webhooks/client.ts';
 
 export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;

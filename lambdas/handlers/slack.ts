@@ -20,11 +20,11 @@ import { ephemeral } from '../core/chatops/blocks.ts';
 import type { SlackMessage } from '../core/chatops/blocks.ts';
 import { EVENT_TYPES } from '../core/ports.ts';
 import type { EventType, SluiceEvent } from '../core/ports.ts';
-import { logger } from '../adapters/logger.ts';
+import { logger } from '../adapters/logging/logger.ts';
 import { handleSlackRequest } from '../adapters/slack/ack.ts';
 import type { FollowUp } from '../adapters/slack/ack.ts';
 import { parseSlackBody, verifySlackRequest } from '../adapters/slack/verify.ts';
-import type { DepsSource } from './deps.ts';
+import type { DepsSource } from '../app/deps.ts';
 import type { SlackHandlerDeps, WorkerDeps } from '../adapters/slack/deps.ts';
 
 export type { SlackHandlerDeps, WorkerDeps };
@@ -153,5 +153,5 @@ export function createWorkerHandler(deps: DepsSource<WorkerDeps>) {
 }
 
 /** The Lambda entry points (AWS wiring is loaded lazily so tests and the local engine never need it). */
-export const handler = createSlackHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsSlackDeps());
-export const workerHandler = createWorkerHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsWorkerDeps());
+export const handler = createSlackHandler(async () => (await import('../wiring/aws-slack.ts')).awsSlackDeps());
+export const workerHandler = createWorkerHandler(async () => (await import('../wiring/aws-slack.ts')).awsWorkerDeps());

@@ -1,6 +1,6 @@
 /**
  * The start Lambda: every EventBridge-borne trigger goes through here to the one start path
- * (lambdas/adapters/start-path.ts) — the custom `Rollout Requested` event (Sluice bus), ECR
+ * (lambdas/adapters/control/start-path.ts) — the custom `Rollout Requested` event (Sluice bus), ECR
  * `ECR Image Action` pushes (default bus) and one-off schedules (EventBridge Scheduler invokes it
  * with the schedule's input). Locally `sluice event <file.json>` calls `handleStartEvent` with the
  * local engine's deps.
@@ -28,12 +28,12 @@ import {
 import type { EcrImageActionEvent } from '../core/deploy-events.ts';
 import { ledgerKey } from '../core/start.ts';
 import type { StartAnswer } from '../core/start.ts';
-import { awsStoreDeps } from '../adapters/aws-store-deps.ts';
-import { logger } from '../adapters/logger.ts';
-import { EventBridgeRolloutScheduler } from '../adapters/scheduler.ts';
-import { requestStart, ssmRegistry } from '../adapters/start-path.ts';
-import type { StartPathDeps } from '../adapters/start-path.ts';
-import { rolloutLogContext } from './middleware.ts';
+import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { logger } from '../adapters/logging/logger.ts';
+import { EventBridgeRolloutScheduler } from '../adapters/events/scheduler.ts';
+import { requestStart, ssmRegistry } from '../adapters/control/start-path.ts';
+import type { StartPathDeps } from '../adapters/control/start-path.ts';
+import { rolloutLogContext } from '../app/middleware.ts';
 
 export interface StartEventResult {
   /** One answer per start the event asked for (an ECR push may concern several targets). */

@@ -8,10 +8,10 @@ import { allOn, sameWeights } from '../core/rollout.ts';
 import { promotionMode } from '../core/spec.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
-import type { DepsSource, HandlerDeps } from './deps.ts';
-import { assertNotAbortedInPromotion, requireRollout } from './guards.ts';
-import { rolloutHandler } from './middleware.ts';
-import { awsHandlerDeps } from '../adapters/aws-deps.ts';
+import type { DepsSource, HandlerDeps } from '../app/deps.ts';
+import { assertNotAbortedInPromotion, requireRollout } from '../app/guards.ts';
+import { rolloutHandler } from '../app/middleware.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 
 export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;

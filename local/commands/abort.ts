@@ -1,2 +1,2 @@
-/** The CLI's abort is the shared interrupt path (lambdas/adapters/interrupt.ts). */
-export { abortRollout } from '../../lambdas/adapters/interrupt.ts';
+/** The CLI's abort is the shared interrupt path (lambdas/adapters/control/interrupt.ts). */
+export { abortRollout } from '../../lambdas/adapters/control/interrupt.ts';

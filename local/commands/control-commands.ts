@@ -4,8 +4,8 @@
  */
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
-import { requestStart } from '../../lambdas/adapters/start-path.ts';
-import type { TargetRegistry } from '../../lambdas/adapters/start-path.ts';
+import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
+import type { TargetRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import { formatWeights } from '../../lambdas/core/rollout.ts';
 import { activeOverride } from '../../lambdas/core/window-override.ts';
 import type { ControlPlane } from '../control.ts';
@@ -31,7 +31,7 @@ async function reconcileFirst(control: ControlPlane, target: string, io: Io): Pr
 /** `status` and `history` change nothing: they only name an orphan and the command that fixes it. */
 async function orphanLine(control: ControlPlane, target: string): Promise<string | undefined> {
   const { orphanNote, LocalLiveness, extraEngines } = await import('../recovery.ts');
-  const { SfnLiveness } = await import('../../lambdas/adapters/reconcile-aws.ts');
+  const { SfnLiveness } = await import('../../lambdas/adapters/control/reconcile-aws.ts');
   const { stateDir } = await import('../runtime.ts');
   const liveness =
     control.kind === 'local'
@@ -41,7 +41,7 @@ async function orphanLine(control: ControlPlane, target: string): Promise<string
 }
 
 /**
- * `sluice start`: through the one start path every trigger takes (lambdas/adapters/start-path.ts):
+ * `sluice start`: through the one start path every trigger takes (lambdas/adapters/control/start-path.ts):
  * change windows (queued through the scheduler, or refused; an active `sluice override` starts it),
  * the idempotency ledger (each invocation is its own trigger), and the target's lock, taken
  * atomically for the execution before it starts.
@@ -272,7 +272,7 @@ export async function scheduleCancelCommand(control: ControlPlane, name: string,
 
 /** Promote now: skips the remaining analysis steps (not a promotion approval, nor a closed window). */
 export async function promoteCommand(control: ControlPlane, target: string, io: Io): Promise<number> {
-  const { promoteRollout } = await import('../../lambdas/adapters/rollout-control.ts');
+  const { promoteRollout } = await import('../../lambdas/adapters/control/rollout-control.ts');
   const result = await promoteRollout({ store: control.store, sfn: control.sfn, target });
   (result.ok ? io.stdout : io.stderr)(`${result.message}\n`);
   return result.ok ? EXIT.ok : EXIT.invalid;
@@ -280,7 +280,7 @@ export async function promoteCommand(control: ControlPlane, target: string, io: 
 
 /** Approves the pending gate; with the spec's two-person rule the approver must not be who started it. */
 export async function approveCommand(control: ControlPlane, target: string, io: Io): Promise<number> {
-  const { approveRollout } = await import('../../lambdas/adapters/rollout-control.ts');
+  const { approveRollout } = await import('../../lambdas/adapters/control/rollout-control.ts');
   const by = `${process.env.USER ?? 'someone'}@cli`;
   const lock = await control.store.getLock(target);
   const record = lock ? await control.store.getRollout(lock.owner) : null;

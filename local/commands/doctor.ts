@@ -1,5 +1,5 @@
 /**
- * `sluice doctor [TARGET]`: the preflight alone (lambdas/adapters/doctor.ts), from where the
+ * `sluice doctor [TARGET]`: the preflight alone (lambdas/app/doctor.ts), from where the
  * rollout would run. Locally: against the kubeconfig, the metrics servers and secrets as this
  * machine reaches them. With `--stack S`: inside the deployed functions, in their roles — Prepare
  * (reads) and SetWeight (dry-run patches) invoked in doctor mode — plus the account's unreserved
@@ -12,15 +12,15 @@ import { GetAccountSettingsCommand, InvokeCommand, LambdaClient } from '@aws-sdk
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import { doctorPasses, formatCheck, readChecks, writeChecks } from '../../lambdas/adapters/doctor.ts';
-import type { DoctorCheck } from '../../lambdas/adapters/doctor.ts';
-import { clusterDeps, metricDeps } from '../../lambdas/adapters/wiring.ts';
-import type { DoctorAnswer } from '../../lambdas/handlers/doctor-mode.ts';
-import type { MetricDeps } from '../../lambdas/handlers/deps.ts';
+import { doctorPasses, formatCheck, readChecks, writeChecks } from '../../lambdas/app/doctor.ts';
+import type { DoctorCheck } from '../../lambdas/app/doctor.ts';
+import { clusterDeps, metricDeps } from '../../lambdas/wiring/seams.ts';
+import type { DoctorAnswer } from '../../lambdas/app/doctor-mode.ts';
+import type { MetricDeps } from '../../lambdas/app/deps.ts';
 import { ControlError, STACK_OUTPUTS, loadSpecFile, localTargetLoader } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import { kubeconfigSource } from '../runtime.ts';
-import type { KubeConfigSource } from '../../lambdas/adapters/wiring.ts';
+import type { KubeConfigSource } from '../../lambdas/wiring/seams.ts';
 
 export interface DoctorIo {
   stdout: (text: string) => void;

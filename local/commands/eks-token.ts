@@ -4,8 +4,8 @@
  * is installed. Like awscli, the ExecCredential's apiVersion follows KUBERNETES_EXEC_INFO (kubectl
  * rejects an answer in another version than the kubeconfig asked for).
  */
-import { EXEC_CREDENTIAL_API_VERSIONS, eksToken, execCredential } from '../../lambdas/adapters/eks-auth.ts';
-import type { EksCredentials, ExecCredentialApiVersion } from '../../lambdas/adapters/eks-auth.ts';
+import { EXEC_CREDENTIAL_API_VERSIONS, eksToken, execCredential } from '../../lambdas/adapters/kube/eks-auth.ts';
+import type { EksCredentials, ExecCredentialApiVersion } from '../../lambdas/adapters/kube/eks-auth.ts';
 import { describeError } from '../../lambdas/core/errors.ts';
 
 export interface EksTokenArgs {

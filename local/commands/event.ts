@@ -6,7 +6,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TargetRegistry } from '../../lambdas/adapters/start-path.ts';
+import type { TargetRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import type { RolloutScheduler } from '../../lambdas/core/schedule.ts';
 import { handleStartEvent } from '../../lambdas/handlers/start.ts';
 import type { StartEventResult } from '../../lambdas/handlers/start.ts';

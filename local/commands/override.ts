@@ -1,9 +1,9 @@
 /**
  * `sluice override <target> --reason TEXT [--for 1h]`: lets a target move outside its change
  * windows (a held rollout advances at its next look; a start is not queued), audited like the
- * Slack command (lambdas/adapters/window-override.ts). Local engine and deployed stack alike.
+ * Slack command (lambdas/adapters/control/window-override.ts). Local engine and deployed stack alike.
  */
-import { overrideWindows } from '../../lambdas/adapters/window-override.ts';
+import { overrideWindows } from '../../lambdas/adapters/control/window-override.ts';
 import { parseDuration } from '../../lambdas/core/duration.ts';
 import type { ControlPlane } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';

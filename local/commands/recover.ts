@@ -9,12 +9,12 @@
 import { existsSync } from 'node:fs';
 import type { RolloutStore, SluiceEvent } from '../../lambdas/core/ports.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import { LocalEventPublisher } from '../../lambdas/adapters/events.ts';
-import { openSqliteStore } from '../../lambdas/adapters/store-sqlite.ts';
-import { clusterDeps, metricDeps } from '../../lambdas/adapters/wiring.ts';
-import type { HandlerDeps } from '../../lambdas/handlers/deps.ts';
-import { formatFinding } from '../../lambdas/handlers/reconcile.ts';
-import type { Finding, ReconcileReport } from '../../lambdas/handlers/reconcile.ts';
+import { LocalEventPublisher } from '../../lambdas/adapters/events/publisher.ts';
+import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
+import { clusterDeps, metricDeps } from '../../lambdas/wiring/seams.ts';
+import type { HandlerDeps } from '../../lambdas/app/deps.ts';
+import { formatFinding } from '../../lambdas/app/reconcile.ts';
+import type { Finding, ReconcileReport } from '../../lambdas/app/reconcile.ts';
 import { ControlError, localTargetLoader } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatEvent } from '../progress.ts';

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { openSqliteStore } from '../../lambdas/adapters/store-sqlite.ts';
+import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
 import { EXIT } from '../exit-codes.ts';
 import { parseSummaryJson, reportDataFromStore, reportDataFromSummary } from '../report/report-data.ts';
 import type { ReportData } from '../report/report-data.ts';

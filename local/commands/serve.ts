@@ -2,7 +2,7 @@
  * `sluice serve`: the local engine as a long-running process, so start/status/abort/approve --local
  * can drive it, with the local scheduler firing one-off rollouts through the same start path.
  */
-import { requestStart } from '../../lambdas/adapters/start-path.ts';
+import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
 import { scheduledToStart } from '../../lambdas/core/deploy-events.ts';
 import { localTargetLoader } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -11,7 +11,7 @@ import { kubeconfigSource, startLocalRuntime, stateDir } from '../runtime.ts';
 import { LocalScheduler, schedulesPath } from '../scheduler.ts';
 import { folderRegistry } from './event.ts';
 import { RECONCILE_PERIOD_SECONDS } from '../../lambdas/core/recovery.ts';
-import { formatFinding } from '../../lambdas/handlers/reconcile.ts';
+import { formatFinding } from '../../lambdas/app/reconcile.ts';
 import { reconcileLocal } from '../recovery.ts';
 
 export async function serveCommand(

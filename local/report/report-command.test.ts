@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openSqliteStore } from '../../lambdas/adapters/store-sqlite.ts';
+import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
 import { reportCommand } from '../commands/report.ts';
 import { recordRollout } from './fixtures.ts';
 import { sampleSummary } from './sample.ts';

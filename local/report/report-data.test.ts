@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../lambdas/adapters/store-sqlite.ts';
+import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
 import type { RolloutStore } from '../../lambdas/core/ports.ts';
 import { FIXTURE_START as START, at, recordRollout } from './fixtures.ts';
 import { reportDataFromStore } from './report-data.ts';

@@ -10,7 +10,7 @@ import { judgeFactory } from '../../lambdas/core/judge.ts';
 import type { MetricProvider, MetricReading, MetricValue } from '../../lambdas/core/ports.ts';
 import { isBuiltInMetric } from '../../lambdas/core/queries.ts';
 import type { MetricSpec, RolloutSpec } from '../../lambdas/core/spec.ts';
-import type { MetricDeps } from '../../lambdas/handlers/deps.ts';
+import type { MetricDeps } from '../../lambdas/app/deps.ts';
 import type { Gateway } from './gateway.ts';
 
 /** A window of at least one second, in whole seconds. */

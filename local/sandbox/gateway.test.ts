@@ -5,7 +5,7 @@
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrometheusProvider } from '../../lambdas/adapters/prometheus.ts';
+import { PrometheusProvider } from '../../lambdas/adapters/metrics/prometheus.ts';
 import { metricQueries } from '../../lambdas/core/queries.ts';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import { startKubeStandIn } from '../kube/stand-in.ts';

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PrometheusProvider } from '../../lambdas/adapters/prometheus.ts';
+import { PrometheusProvider } from '../../lambdas/adapters/metrics/prometheus.ts';
 import { metricQueries } from '../../lambdas/core/queries.ts';
 import { eventually } from './sandbox.fixtures.ts';
 import { DEMO_SPEC_PATH, startSandbox } from './sandbox.ts';

@@ -5,7 +5,7 @@
 import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
 import type { MetricProvider, MetricReading, TrafficRouter, Weights } from '../../lambdas/core/ports.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import type { ClusterDeps, MetricDeps } from '../../lambdas/handlers/deps.ts';
+import type { ClusterDeps, MetricDeps } from '../../lambdas/app/deps.ts';
 import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
 
 export class RecordingRouter implements TrafficRouter {

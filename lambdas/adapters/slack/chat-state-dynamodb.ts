@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { DocumentClientLike } from '../store-dynamodb.ts';
+import type { DocumentClientLike } from '../store/dynamodb.ts';
 import type { ChatState, Claim } from './chat-state.ts';
 
 const key = (name: string) => ({ pk: `CHAT#${name}`, sk: 'STATE' });

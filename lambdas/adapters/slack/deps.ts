@@ -1,4 +1,4 @@
-/** What the Slack bot's two Lambdas need: the seams the AWS wiring (aws-deps.ts) and the local runtime fill. */
+/** What the Slack bot's two Lambdas need: the seams the AWS wiring (lambdas/wiring/aws-slack.ts) and the local runtime fill. */
 import type { SluiceEvent } from '../../core/ports.ts';
 import type { AckDeps, FollowUp } from './ack.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SluiceEvent } from '../../core/ports.ts';
-import { openSqliteStore } from '../store-sqlite.ts';
-import type { SqliteRolloutStore } from '../store-sqlite.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { SqliteRolloutStore } from '../store/sqlite.ts';
 import { chatKeys } from './chat-state.ts';
 import { SqliteChatState } from './chat-state-sqlite.ts';
 import { slackClient } from './client.ts';

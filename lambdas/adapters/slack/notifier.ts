@@ -15,7 +15,7 @@ import { ROLLOUT_GATE, headBlocks, headText, verdictLines } from '../../core/cha
 import type { Acted, RolloutView } from '../../core/chatops/blocks.ts';
 import type { EventType, Notifier, RolloutStore, SluiceEvent } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
-import { logger } from '../logger.ts';
+import { logger } from '../logging/logger.ts';
 import { chatKeys } from './chat-state.ts';
 import type { ChatState, ThreadRef } from './chat-state.ts';
 import { slackErrorCode } from './client.ts';

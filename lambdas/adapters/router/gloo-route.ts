@@ -1,0 +1,429 @@
+/**
+ * Gloo routes: the `RouteRouter` for `router.kind: VirtualService | RouteTable` (weights on a
+ * route's `routeAction.multi.destinations`, the way Flagger drives Gloo), and the route handling
+ * the UpstreamGroup router shares (shadowing on `router.route`, finding the route that sends
+ * traffic to the group).
+ *
+ * Writes are a merge patch of the whole route list (`spec.virtualHost.routes` of a VirtualService,
+ * `spec.routes` of a RouteTable) carrying `metadata.resourceVersion`, rather than a JSON patch
+ * `test` + `replace` on one route's destinations: the list is written back exactly as read except
+ * for the one field Sluice changes, any concurrent write anywhere in the object turns ours into a
+ * 409 (the same concurrency rule as the UpstreamGroup, handled by the same code), while a failed
+ * JSON-patch `test` comes back as a 422 that cannot be told from a validation error, and index
+ * paths would silently hit another route if someone inserted one.
+ */
+import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { RefusedError } from '../../core/errors.ts';
+import { GLOO_KINDS, routeTableSchema, virtualServiceSchema } from '../../core/gloo-schema.ts';
+import type { GlooRoute, ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
+import type { TrafficRouter, Weights } from '../../core/ports.ts';
+import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
+import { promotionMode } from '../../core/spec.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
+import {
+  DEFAULT_CONFLICT_RETRY,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_STATUS_SETTLE_MS,
+  describeRef,
+  honourRetryAfter,
+  isApiStatus,
+  kubeClients,
+  kubeError,
+  requestOptions,
+  resourceVersionOf,
+  retryOnConflict,
+  sleep,
+} from '../kube/client.ts';
+import type { ConflictRetry, ObjectRef } from '../kube/client.ts';
+
+export type RouteKind = 'VirtualService' | 'RouteTable';
+
+/** A route inside a VirtualService or RouteTable: by its `name`, else by its index. */
+export interface RouteTarget {
+  kind: RouteKind;
+  namespace: string;
+  name: string;
+  routeName?: string | undefined;
+  index?: number | undefined;
+}
+
+/** Knobs shared by the Gloo routers (tests shorten them). */
+export interface GlooRouterOptions {
+  kubeConfig: KubeConfig;
+  spec: RolloutSpec;
+  requestTimeoutMs?: number;
+  conflictRetry?: ConflictRetry;
+  /**
+   * The longest wait for Gloo's verdict on a write (watchVerdict): longer than Gloo's status
+   * report interval (about 1 s). Tests against a stand-in with a short status lag shorten it.
+   */
+  statusSettleMs?: number;
+}
+
+/** `router.route` as a target, for the UpstreamGroup router (shadowing, route reference). */
+export function namedRoute(router: RouterSpec): RouteTarget | undefined {
+  const ref = router.route;
+  if (!ref) return undefined;
+  const common = { namespace: ref.namespace, routeName: ref.name, index: ref.index };
+  if (ref.virtualService) return { kind: 'VirtualService', name: ref.virtualService, ...common };
+  if (ref.routeTable) return { kind: 'RouteTable', name: ref.routeTable, ...common };
+  return undefined;
+}
+
+export interface RouteSnapshot {
+  object: Record<string, unknown>;
+  routes: GlooRoute[];
+  resourceVersion: string;
+}
+
+/** Reads and writes the route list of one VirtualService or RouteTable. */
+export class GlooRouteObject {
+  readonly target: RouteTarget;
+  readonly ref: ObjectRef;
+  readonly #custom: CustomObjectsApi;
+  readonly #timeoutMs: number;
+
+  constructor(custom: CustomObjectsApi, target: RouteTarget, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+    this.target = target;
+    this.ref = { kind: target.kind, resource: GLOO_KINDS[target.kind].plural, namespace: target.namespace, name: target.name };
+    this.#custom = custom;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  get what(): string {
+    return describeRef(this.ref);
+  }
+
+  routeLabel(index: number, route: GlooRoute | undefined): string {
+    return `${this.what} route ${route?.name ? `'${route.name}'` : `#${index}`}`;
+  }
+
+  async read(notFound: 'refused' | 'error' = 'error'): Promise<RouteSnapshot> {
+    const { group, version, plural } = GLOO_KINDS[this.target.kind];
+    let raw: unknown;
+    try {
+      raw = await honourRetryAfter(() =>
+        this.#custom.getNamespacedCustomObject(
+          { group, version, plural, namespace: this.target.namespace, name: this.target.name },
+          requestOptions(this.#timeoutMs),
+        ),
+      );
+    } catch (error) {
+      throw kubeError(error, 'get', this.ref, { notFound, hint: 'spec.router.route' });
+    }
+    const parsed = this.target.kind === 'VirtualService' ? virtualServiceSchema.safeParse(raw) : routeTableSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new Error(
+        `${this.what} is not a Gloo ${this.target.kind} Sluice can read: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    const object: Record<string, unknown> = parsed.data;
+    const spec = parsed.data.spec as { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] };
+    const routes = (this.target.kind === 'VirtualService' ? spec.virtualHost?.routes : spec.routes) ?? [];
+    return { object, routes, resourceVersion: resourceVersionOf(raw, this.what) };
+  }
+
+  /** The route by name, else by index, else the only one `fallback` accepts. */
+  locate(routes: readonly GlooRoute[], fallback: (route: GlooRoute) => boolean, fallbackWhat: string): { index: number; route: GlooRoute } {
+    const { routeName, index } = this.target;
+    let at: number;
+    if (routeName !== undefined) {
+      at = routes.findIndex((route) => route.name === routeName);
+      if (at < 0) throw new RefusedError(`${this.what} has no route named '${routeName}' (spec.router.route.name)`);
+    } else if (index !== undefined) {
+      at = index;
+      if (at >= routes.length)
+        throw new RefusedError(`${this.what} has ${routes.length} routes; spec.router.route.index ${index} is outside them`);
+    } else {
+      const matches = routes.flatMap((route, i) => (fallback(route) ? [i] : []));
+      if (matches.length !== 1)
+        throw new RefusedError(`${this.what} has ${matches.length} routes that ${fallbackWhat}: name the route in spec.router.route.name`);
+      at = matches[0] ?? 0;
+    }
+    const route = routes[at];
+    if (!route) throw new RefusedError(`${this.what} has no route #${at}`);
+    return { index: at, route };
+  }
+
+  /** Writes the whole route list back with the read's resourceVersion; a 409 passes through unmapped. */
+  async writeRoutes(routes: GlooRoute[], resourceVersion: string): Promise<void> {
+    const { group, version, plural } = GLOO_KINDS[this.target.kind];
+    const spec = this.target.kind === 'VirtualService' ? { virtualHost: { routes } } : { routes };
+    try {
+      await honourRetryAfter(() =>
+        this.#custom.patchNamespacedCustomObject(
+          {
+            group,
+            version,
+            plural,
+            namespace: this.target.namespace,
+            name: this.target.name,
+            body: { metadata: { resourceVersion }, spec },
+          },
+          requestOptions(this.#timeoutMs, 'merge'),
+        ),
+      );
+    } catch (error) {
+      if (isApiStatus(error, 409)) throw error;
+      throw kubeError(error, 'patch', this.ref);
+    }
+  }
+
+  /** This object as a source of Gloo's verdict (its status); `optional` when it only uses the written object. */
+  verdictSource(optional = false): VerdictSource {
+    return { what: this.what, read: async () => (await this.read()).object, optional };
+  }
+
+  /** Gloo's rejection reason on the object now (after the settle time), if any. */
+  async rejection(settleMs: number): Promise<string | undefined> {
+    if (settleMs > 0) await sleep(settleMs);
+    return glooRejection((await this.read()).object);
+  }
+}
+
+/**
+ * Sets (or removes) `options.shadowing { upstream: canary, percentage }` on the located route.
+ * Touches nothing else of the route; a no-op when the route already says the same.
+ */
+export async function setRouteShadow(
+  object: GlooRouteObject,
+  fallback: (route: GlooRoute) => boolean,
+  fallbackWhat: string,
+  canary: ResourceRef,
+  shadow: { percentage: number } | null,
+  tuning: { retry: ConflictRetry; settleMs: number },
+): Promise<void> {
+  if (shadow && !(shadow.percentage > 0 && shadow.percentage <= 100))
+    throw new Error(`shadow percentage ${shadow.percentage} is outside (0, 100]`);
+  let label = object.what;
+  const waiter = await retryOnConflict(
+    `${object.what} patch`,
+    async (): Promise<VerdictWaiter | undefined> => {
+      const snapshot = await object.read();
+      const { index, route } = object.locate(snapshot.routes, fallback, fallbackWhat);
+      label = object.routeLabel(index, route);
+      const current = route.options?.shadowing;
+      const unchanged = shadow
+        ? current?.percentage === shadow.percentage &&
+          sameRef(current.upstream, { name: canary.name, namespace: canary.namespace ?? '' }, object.target.namespace)
+        : current === undefined;
+      if (unchanged) return undefined;
+      const { shadowing: _old, ...rest } = route.options ?? {};
+      const options = shadow
+        ? { ...rest, shadowing: { upstream: { name: canary.name, namespace: canary.namespace }, percentage: shadow.percentage } }
+        : rest;
+      const { options: _previous, ...bare } = route;
+      const updated: GlooRoute = Object.keys(options).length ? { ...bare, options } : bare;
+      const wait = await watchVerdict([object.verdictSource()], tuning.settleMs);
+      await object.writeRoutes(
+        snapshot.routes.map((r, i) => (i === index ? updated : r)),
+        snapshot.resourceVersion,
+      );
+      return wait;
+    },
+    tuning.retry,
+  );
+  if (!waiter) return;
+  const rejected = await waiter();
+  if (rejected !== undefined)
+    throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
+}
+
+/** Refuses unless both Upstream objects exist (preflight: nothing is written). */
+export async function assertUpstreamsExist(custom: CustomObjectsApi, router: RouterSpec, timeoutMs: number): Promise<void> {
+  const { group, version, plural } = GLOO_KINDS.Upstream;
+  for (const side of ['primary', 'canary'] as const) {
+    const { name, namespace } = router[side].upstream;
+    try {
+      await custom.getNamespacedCustomObject({ group, version, plural, namespace, name }, requestOptions(timeoutMs));
+    } catch (error) {
+      throw kubeError(
+        error,
+        'get',
+        { kind: 'Upstream', resource: plural, namespace, name },
+        { notFound: 'refused', hint: `spec.router.${side}.upstream` },
+      );
+    }
+  }
+}
+
+function routeTarget(router: RouterSpec): RouteTarget {
+  if (router.kind === 'UpstreamGroup') throw new Error('RouteRouter drives VirtualService and RouteTable routes, not an UpstreamGroup');
+  const ref = router.route;
+  const named = router.kind === 'VirtualService' ? ref?.virtualService : ref?.routeTable;
+  return named && ref
+    ? { kind: router.kind, namespace: ref.namespace, name: named, routeName: ref.name, index: ref.index }
+    : { kind: router.kind, namespace: router.namespace, name: router.name, routeName: ref?.name, index: ref?.index };
+}
+
+interface LocatedRoute {
+  snapshot: RouteSnapshot;
+  index: number;
+  route: GlooRoute;
+  label: string;
+  destinations: WeightedDestination[];
+}
+
+/** Weights on a VirtualService or RouteTable route's `routeAction.multi.destinations`. */
+export class RouteRouter implements TrafficRouter {
+  readonly #spec: RolloutSpec;
+  readonly #custom: CustomObjectsApi;
+  readonly #object: GlooRouteObject;
+  readonly #timeoutMs: number;
+  readonly #retry: ConflictRetry;
+  readonly #settleMs: number;
+
+  constructor(options: GlooRouterOptions) {
+    this.#spec = options.spec;
+    this.#custom = kubeClients(options.kubeConfig).custom;
+    this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#retry = options.conflictRetry ?? DEFAULT_CONFLICT_RETRY;
+    this.#settleMs = options.statusSettleMs ?? DEFAULT_STATUS_SETTLE_MS;
+    this.#object = new GlooRouteObject(this.#custom, routeTarget(options.spec.spec.router), this.#timeoutMs);
+  }
+
+  get #router(): RouterSpec {
+    return this.#spec.spec.router;
+  }
+
+  /** Without a route name or index, the route is the only one whose `multi` lists the primary upstream. */
+  #carriesPrimary = (route: GlooRoute): boolean =>
+    (route.routeAction?.multi?.destinations ?? []).some((d) =>
+      sameRef(d.destination.upstream, this.#router.primary.upstream, this.#object.target.namespace),
+    );
+
+  async #readRoute(notFound: 'refused' | 'error' = 'error'): Promise<LocatedRoute> {
+    const snapshot = await this.#object.read(notFound);
+    const { index, route } = this.#object.locate(
+      snapshot.routes,
+      this.#carriesPrimary,
+      'send weighted (multi) traffic to the primary upstream',
+    );
+    const label = this.#object.routeLabel(index, route);
+    const destinations = route.routeAction?.multi?.destinations;
+    if (!destinations)
+      throw new RefusedError(`${label} has no routeAction.multi destinations: Sluice sets the weights of a multi-destination route`);
+    return { snapshot, index, route, label, destinations };
+  }
+
+  async #writeDestinations(snapshot: RouteSnapshot, index: number, route: GlooRoute, destinations: WeightedDestination[]): Promise<void> {
+    const updated: GlooRoute = { ...route, routeAction: { ...route.routeAction, multi: { ...route.routeAction?.multi, destinations } } };
+    await this.#object.writeRoutes(
+      snapshot.routes.map((r, i) => (i === index ? updated : r)),
+      snapshot.resourceVersion,
+    );
+  }
+
+  /** The destination list reconcile must write (route promotion), undefined when it fits; RefusedError otherwise. */
+  #plan(read: LocatedRoute): WeightedDestination[] | undefined {
+    const found = readWeights(read.destinations, this.#router, this.#object.target.namespace);
+    if (!('problem' in found)) return undefined;
+    const adopted =
+      promotionMode(this.#spec) === 'route' ? adoptCanary(read.destinations, this.#router, this.#object.target.namespace) : undefined;
+    if (!adopted || 'problem' in adopted) throw new RefusedError(`${read.label} ${adopted?.problem ?? found.problem}`);
+    return adopted.destinations;
+  }
+
+  async reconcile(): Promise<void> {
+    // Every check reads first; the one write (route promotion's weight-0 canary) comes last.
+    const located = await this.#readRoute('refused');
+    const needsWrite = this.#plan(located) !== undefined;
+    await assertUpstreamsExist(this.#custom, this.#router, this.#timeoutMs);
+    // Checked last: the more specific reasons above (a missing Upstream) also make Gloo reject the object.
+    const rejected = glooRejection(located.snapshot.object);
+    if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
+    await this.#assertDelegated(located.snapshot.object);
+    if (!needsWrite) return;
+    await retryOnConflict(
+      `${this.#object.what} patch`,
+      async () => {
+        const read = await this.#readRoute('refused');
+        const destinations = this.#plan(read);
+        if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
+      },
+      this.#retry,
+    );
+  }
+
+  /**
+   * A RouteTable carries traffic only when a VirtualService delegates to it. When the spec names
+   * that VirtualService too (`router.route.virtualService`, same namespace), preflight reads it (a
+   * get by name: Sluice never lists Gloo objects) and refuses unless one of its routes delegates to
+   * the table, by `delegateAction.ref`, the older `delegateAction.{name,namespace}`, or a selector
+   * whose labels the table carries in one of its namespaces.
+   */
+  async #assertDelegated(table: Record<string, unknown>): Promise<void> {
+    const ref = this.#router.route;
+    if (this.#router.kind !== 'RouteTable' || !ref?.virtualService) return;
+    const vs = new GlooRouteObject(
+      this.#custom,
+      { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace },
+      this.#timeoutMs,
+    );
+    const { routes } = await vs.read('refused');
+    const { name, namespace } = this.#object.target;
+    const labels = (table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
+    const delegates = routes.some((route) => {
+      const action = (
+        route as {
+          delegateAction?: {
+            ref?: { name?: string; namespace?: string };
+            name?: string;
+            namespace?: string;
+            selector?: { labels?: Record<string, string>; namespaces?: string[] };
+          };
+        }
+      ).delegateAction;
+      if (!action) return false;
+      const direct = action.ref ?? (action.name ? { name: action.name, namespace: action.namespace } : undefined);
+      if (direct) return direct.name === name && (direct.namespace ?? ref.namespace) === namespace;
+      const selector = action.selector;
+      if (!selector) return false;
+      const inNamespace = (selector.namespaces ?? [ref.namespace]).some((n) => n === '*' || n === namespace);
+      return inNamespace && Object.entries(selector.labels ?? {}).every(([k, v]) => labels[k] === v);
+    });
+    if (!delegates)
+      throw new RefusedError(
+        `${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`,
+      );
+  }
+
+  async getWeights(): Promise<Weights> {
+    const { label, destinations } = await this.#readRoute();
+    const found = readWeights(destinations, this.#router, this.#object.target.namespace);
+    if ('problem' in found) throw new RefusedError(`${label} ${found.problem}`);
+    return found.weights;
+  }
+
+  async setWeights(next: Weights, expected: Weights): Promise<void> {
+    await guardedSetWeights({
+      what: this.#object.what,
+      router: this.#router,
+      next,
+      expected,
+      retry: this.#retry,
+      read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
+      write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
+      verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
+    });
+  }
+
+  /** Gloo's rejection reason on the route's object now (after the settle time), if any. */
+  async rejection(): Promise<string | undefined> {
+    return this.#object.rejection(this.#settleMs);
+  }
+
+  async setShadow(shadow: { percentage: number } | null): Promise<void> {
+    await setRouteShadow(
+      this.#object,
+      this.#carriesPrimary,
+      'send weighted (multi) traffic to the primary upstream',
+      this.#router.canary.upstream,
+      shadow,
+      {
+        retry: this.#retry,
+        settleMs: this.#settleMs,
+      },
+    );
+  }
+}

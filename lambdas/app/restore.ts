@@ -1,0 +1,313 @@
+/**
+ * Puts traffic on the safe side and closes the rollout: shared by Rollback (the state machine's
+ * catch-all), the safety net (executions stopped, failed or timed out, where no Catch runs) and the
+ * reconciler (records left open by a dead execution). Idempotent: a closed rollout stays as it is.
+ *
+ * The rules:
+ * - Owner-checked: a target whose lock another execution holds is never touched (a late
+ *   safety-net delivery for a dead execution must not overwrite a newer rollout's weights).
+ * - Never overwrite someone else: only weights Sluice wrote last (or was writing when it
+ *   stopped) are replaced. Anything else is a takeover: stop, record outcome `failed`, release the
+ *   lock, announce `Rollout Stuck` ("taken over by someone else").
+ * - Failures to restore are not the end: a transient one is rethrown as Sluice.Transient (the
+ *   ASL's Rollback Retry, EventBridge's retries and the reconciler keep trying until the recovery
+ *   window has passed); anything else (403, Gloo's Rejected) leaves the record open for the
+ *   reconciler and `sluice recover`. The first failure starts the recovery clock; after
+ *   STUCK_AFTER_SECONDS (at once for a failure only a person can fix) `Rollout Stuck` goes out,
+ *   and `Rollout Recovered` when the safe side lands.
+ * - The outcome is read from the objects after the write, never assumed (core/recovery.ts).
+ */
+import { ConflictError, TransientError, describeError } from '../core/errors.ts';
+import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
+import { isSluicesWrite, isStuck, outcomeFromObjects, recoveryWindowPassed } from '../core/recovery.ts';
+import type { IntendedEnd, ObservedEnd } from '../core/recovery.ts';
+import type { EventType, Outcome, RolloutRecord, TrafficRouter, Weights } from '../core/ports.ts';
+import { promotionMode } from '../core/spec.ts';
+import type { RolloutSpec } from '../core/spec.ts';
+import type { HandlerDeps } from './deps.ts';
+import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
+import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
+
+export interface Closure {
+  outcome: IntendedEnd;
+  reason: string;
+}
+
+/** What a restore ended with: the outcome read from the objects, and what happened. */
+export interface Restored {
+  outcome: Outcome;
+  reason: string;
+  weights?: Weights;
+  /**
+   * restored: the safe side is in place and the record closed; taken-over: someone else's weights
+   * were left alone; superseded: another execution holds the target; closed: it already was.
+   */
+  result: 'restored' | 'taken-over' | 'superseded' | 'closed' | 'not-recorded';
+}
+
+const EVENT_FOR: Partial<Record<Outcome, EventType>> = {
+  'rolled-back': 'Rollout Rolled Back',
+  aborted: 'Rollout Aborted',
+  'promotion-failed': 'Rollout Held',
+  promoted: 'Rollout Promoted',
+  // Nothing moved: the closest announcement is the rollback's (the reason says no traffic moved).
+  refused: 'Rollout Rolled Back',
+};
+
+/** The restore could not finish; the record stays open. `transient` failures are retried by whoever called. */
+export class RestoreFailedError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    // Named so the ASL's Catch sends it to RollbackFailed rather than retrying it.
+    this.name = 'Sluice.RestoreFailed';
+  }
+}
+
+export async function restoreSafeSide(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  execution: string,
+  closure: Closure,
+  options: { windowSeconds?: number } = {},
+): Promise<Restored> {
+  const target = spec.metadata.name;
+  const record = await deps.store.getRollout(execution);
+  if (!record) {
+    // Prepare never recorded this rollout: it moved no traffic, and the target may belong to another run.
+    await deps.store.releaseLock(target, execution);
+    return { outcome: 'refused', reason: closure.reason, result: 'not-recorded' };
+  }
+  if (record.status === 'finished') {
+    return {
+      outcome: record.outcome ?? closure.outcome,
+      reason: record.reason ?? closure.reason,
+      weights: record.lastWeights,
+      result: 'closed',
+    };
+  }
+  const lock = await deps.store.getLock(target);
+  if (lock && lock.owner !== execution) {
+    // A newer rollout owns the target: this (dead) execution's traffic is no longer its to move.
+    const reason = `${closure.reason}; ${target} is held by ${lock.owner} now, so its traffic was left alone`;
+    await close(deps, record, { outcome: 'failed', reason });
+    return { outcome: 'failed', reason, result: 'superseded' };
+  }
+
+  const scale = spec.spec.router.weightScale;
+  const safe = allOn(record.safeSide, scale);
+  let router: TrafficRouter;
+  let rejected: string | undefined;
+  let found: Weights | undefined;
+  try {
+    router = await deps.routerFor(spec);
+    if (spec.spec.strategy.shadow) await router.setShadow(null);
+    const current = await router.getWeights();
+    found = current;
+    if (!sameWeights(current, safe)) {
+      if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
+      // `current` is Sluice's own: its last confirmed write, or the pending one it was making (e.g. a
+      // SetWeight whose revert after a Gloo rejection failed). A pending write in place stays the
+      // pending one: replaced by the safe side, a failed attempt forgot it and the next one took
+      // Sluice's own 50/50 for someone else's (the soak's gloo-rejected-transient + api-409-storm).
+      // The safe side needs no record: a restore never takes it for someone else's.
+      if (sameWeights(current, record.lastWeights)) await deps.store.updateRollout(execution, { pendingWeights: safe });
+      try {
+        await router.setWeights(safe, current);
+      } catch (error) {
+        // A write Gloo rejected is in place (all on one side is never reverted): not served, so not restored.
+        if (!(error instanceof GlooRejectedError)) throw error;
+        rejected = error.reason;
+      }
+    } else if (router.rejection) {
+      rejected = await router.rejection();
+    }
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      const current = await deps
+        .routerFor(spec)
+        .then((r) => r.getWeights())
+        .catch(() => undefined);
+      // Sluice's own weights again: its in-flight task (a SetWeight still reverting after StopExecution,
+      // as a Lambda runs on after the execution stops) wrote in between. Not a takeover: retried
+      // (Rollback's retrier, the reconciler), which then reads weights it knows.
+      if (current !== undefined && isSluicesWrite(current, record)) {
+        throw await failed(
+          deps,
+          spec,
+          record,
+          new TransientError(
+            `${target} moved to ${formatWeights(current, scale)}, Sluice's own weights, while the safe side was being written: trying again`,
+            { cause: error },
+          ),
+          options.windowSeconds,
+        );
+      }
+      return takenOver(deps, spec, record, current, closure, describeError(error));
+    }
+    throw await failed(deps, spec, record, error, options.windowSeconds);
+  }
+  await deps.store.updateRollout(execution, { lastWeights: safe });
+  if (rejected !== undefined) {
+    const error = new Error(`Gloo rejects ${formatWeights(safe, scale)} on ${target}: ${rejected}`);
+    throw await failed(deps, spec, record, error, options.windowSeconds);
+  }
+
+  const observed = await observe(deps, spec, router, record, execution, found);
+  const read = outcomeFromObjects(closure.outcome, observed, scale);
+  const reason = read.note ? `${closure.reason} (${read.note})` : closure.reason;
+  const weights = observed.weights ?? safe;
+
+  const workload = await deps.workloadFor(spec);
+  if (workload && record.safeSide === 'primary' && spec.spec.workload?.scaleCanaryToZero) await workload.scale('canary', 0);
+  await deps.store.appendStep({
+    execution,
+    at: deps.now().toISOString(),
+    kind: 'rollback',
+    weights,
+    detail: `${read.outcome}: ${reason} (${formatWeights(weights, scale)})`,
+  });
+  await close(deps, record, { outcome: read.outcome, reason });
+  if (record.stuckAt) {
+    await publishWithHooks(deps, spec, {
+      detailType: 'Rollout Recovered',
+      target,
+      version: record.version,
+      execution,
+      weights,
+      outcome: read.outcome,
+      reason: `back on a safe side after ${since(record, deps.now())}: ${reason}`,
+    });
+  }
+  const detailType = EVENT_FOR[read.outcome] ?? 'Rollout Stuck';
+  await publishWithHooks(deps, spec, { detailType, target, version: record.version, execution, weights, outcome: read.outcome, reason });
+  // post-rollout hooks only inform: their failures are logged, never change how the rollout closed.
+  await fireHooks(spec, 'post-rollout', read.outcome === 'promoted' ? 'Succeeded' : 'Failed');
+  return { outcome: read.outcome, reason, weights, result: 'restored' };
+}
+
+/** Reads the end state back: the weights, whether traffic ever moved, whether the primary got the new template. */
+async function observe(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  router: TrafficRouter,
+  record: RolloutRecord,
+  execution: string,
+  found: Weights | undefined,
+): Promise<ObservedEnd> {
+  const weights = await router.getWeights().catch(() => undefined);
+  const steps = await deps.store.listSteps(execution);
+  const scale = spec.spec.router.weightScale;
+  const primaryOnly = allOn('primary', scale);
+  // Moved if the object held a split when the restore began, or Sluice recorded (or was writing) one.
+  const trafficMoved =
+    record.safeSide === 'canary' ||
+    (found !== undefined && !sameWeights(found, primaryOnly)) ||
+    (record.pendingWeights !== undefined && !sameWeights(record.pendingWeights, primaryOnly)) ||
+    !sameWeights(record.lastWeights, primaryOnly) ||
+    steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
+  const route = promotionMode(spec) === 'route';
+  // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
+  const copied = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
+  return {
+    ...(weights ? { weights } : {}),
+    trafficMoved,
+    ...(route ? { canaryIsPromoted: record.safeSide === 'canary' } : { primaryPromoted: copied }),
+  };
+}
+
+async function close(deps: HandlerDeps, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {
+  const at = deps.now().toISOString();
+  await deps.store.updateRollout(record.execution, { status: 'finished', outcome: end.outcome, reason: end.reason, finishedAt: at });
+  const pending = await deps.store.getTaskToken(record.target);
+  if (pending?.execution === record.execution) await deps.store.clearTaskToken(record.target, pending.token);
+  await deps.store.releaseLock(record.target, record.execution);
+}
+
+async function takenOver(
+  deps: HandlerDeps,
+  spec: RolloutSpec,
+  record: RolloutRecord,
+  current: Weights | undefined,
+  closure: Closure,
+  detail?: string,
+): Promise<Restored> {
+  const scale = spec.spec.router.weightScale;
+  const holds = current ? formatWeights(current, scale) : 'weights Sluice did not write';
+  const reason = `taken over by someone else: ${record.target} holds ${holds}, but Sluice last wrote ${formatWeights(record.lastWeights, scale)}; Sluice stopped and left it (was: ${closure.reason})${detail ? ` — ${detail}` : ''}`;
+  await deps.store.appendStep({
+    execution: record.execution,
+    at: deps.now().toISOString(),
+    kind: 'rollback',
+    ...(current ? { weights: current } : {}),
+    detail: `failed: ${reason}`,
+  });
+  await close(deps, record, { outcome: 'failed', reason });
+  await publishWithHooks(deps, spec, {
+    detailType: 'Rollout Stuck',
+    target: record.target,
+    version: record.version,
+    execution: record.execution,
+    ...(current ? { weights: current } : {}),
+    outcome: 'failed',
+    reason,
+  });
+  return { outcome: 'failed', reason, ...(current ? { weights: current } : {}), result: 'taken-over' };
+}
+
+/**
+ * A failed attempt: start the recovery clock, tell people once it has failed long enough (at once
+ * when only a person can fix it), and say what to throw. Transient failures stay Sluice.Transient
+ * (retried) until the recovery window has passed.
+ */
+async function failed(deps: HandlerDeps, spec: RolloutSpec, record: RolloutRecord, error: unknown, windowSeconds?: number): Promise<Error> {
+  const now = deps.now();
+  const transient = error instanceof TransientError;
+  const fresh = await deps.store.getRollout(record.execution).catch(() => null);
+  const current = fresh ?? record;
+  const recoveringSince = current.recoveringSince ?? now.toISOString();
+  try {
+    if (!current.recoveringSince) await deps.store.updateRollout(record.execution, { recoveringSince });
+    const clock = { ...current, recoveringSince };
+    if (!current.stuckAt && (!transient || isStuck(clock, now))) {
+      await deps.store.updateRollout(record.execution, { stuckAt: now.toISOString() });
+      const scale = spec.spec.router.weightScale;
+      const fix = transient
+        ? 'Sluice keeps retrying'
+        : `fix it, then run \`sluice recover ${record.target}\` (the reconciler also retries every minute)`;
+      await publishWithHooks(deps, spec, {
+        detailType: 'Rollout Stuck',
+        target: record.target,
+        version: record.version,
+        execution: record.execution,
+        weights: record.lastWeights,
+        reason: `traffic is at ${formatWeights(record.lastWeights, scale)}, not on a safe side, since ${recoveringSince}: ${describeError(error)}; ${fix}`,
+      });
+    }
+  } catch {
+    // The store or the bus being down is part of the outage: the retry of the restore tells later.
+  }
+  const windowPassed = recoveryWindowPassed({ recoveringSince }, now, windowSeconds);
+  if (transient && !windowPassed) return error;
+  const why = windowPassed ? `the recovery window has passed (since ${recoveringSince}): ${describeError(error)}` : describeError(error);
+  return new RestoreFailedError(
+    `restoring the safe side of ${record.target} failed: ${why}; traffic may not be on a safe side — run \`sluice recover ${record.target}\` once it is fixed`,
+    { cause: error },
+  );
+}
+
+function since(record: Pick<RolloutRecord, 'recoveringSince'>, now: Date): string {
+  if (!record.recoveringSince) return '0 s';
+  return `${Math.round((now.getTime() - Date.parse(record.recoveringSince)) / 1000)} s`;
+}
+
+/** The readable message inside a Step Functions error Cause (Lambda errors arrive as JSON). */
+export function causeMessage(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message
+  }
+  return cause;
+}
