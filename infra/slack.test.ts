@@ -11,7 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../lambdas/core/ports.ts';
+import { EVENT_TYPES } from '../lambdas/core/records.ts';
 import { SLACK_ACK_STORE_ACTIONS, SLACK_PLACEHOLDER_BOT_TOKEN, SLACK_WORKER_STORE_ACTIONS } from './slack.ts';
 import type { SluiceSlackConfig } from './slack.ts';
 import { SluiceOrchestrator } from './sluice-orchestrator.ts';

@@ -18,7 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EVENT_TYPES } from '../lambdas/core/ports.ts';
+import { EVENT_TYPES } from '../lambdas/core/records.ts';
 import { nagResource, watchedDeadLetterQueue } from './triggers.ts';
 import type { SluiceSharedProps, SluiceTriggers } from './triggers.ts';
 

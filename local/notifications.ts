@@ -10,7 +10,8 @@
  * registry. Delivery is never awaited by the rollout: a slow or failing receiver only logs.
  */
 import { join } from 'node:path';
-import type { RolloutStore, SluiceEvent } from '../lambdas/core/ports.ts';
+import type { RolloutLog, RolloutRecords, TaskTokens } from '../lambdas/core/ports.ts';
+import type { SluiceEvent } from '../lambdas/core/records.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { WebhookNotifier } from '../lambdas/adapters/webhooks/notify.ts';
 import { SqliteChatState } from '../lambdas/adapters/slack/chat-state-sqlite.ts';
@@ -27,7 +28,7 @@ export interface LocalNotifications {
 }
 
 export interface LocalNotificationsOptions {
-  store: RolloutStore;
+  store: RolloutRecords & RolloutLog & TaskTokens;
   /** The engine's state folder (the Slack thread ids go to `chat.db` there). */
   dir: string;
   env?: Record<string, string | undefined>;

@@ -1,6 +1,7 @@
 /** Live progress: one line per event as the rollout runs (`run` and `demo`). */
 import { formatWeights } from '../lambdas/core/rollout.ts';
-import type { MetricCheck, SluiceEvent, Weights } from '../lambdas/core/ports.ts';
+import type { MetricCheck } from '../lambdas/core/verdict.ts';
+import type { SluiceEvent, Weights } from '../lambdas/core/records.ts';
 
 const BAR = 20;
 

@@ -8,11 +8,12 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync
 import { join } from 'node:path';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionArnOf } from '../lambdas/adapters/control/reconcile-aws.ts';
-import type { RolloutStore } from '../lambdas/core/ports.ts';
+import type { RolloutRecords } from '../lambdas/core/ports.ts';
 import { formatWeights } from '../lambdas/core/rollout.ts';
 import type { HandlerDeps } from '../lambdas/app/deps.ts';
 import { reconcile } from '../lambdas/app/reconcile.ts';
-import type { ExecutionLiveness, LivenessAnswer, ReconcileReport, ReconcileRequest } from '../lambdas/app/reconcile.ts';
+import type { ExecutionLiveness, LivenessAnswer } from '../lambdas/core/ports.ts';
+import type { ReconcileReport, ReconcileRequest } from '../lambdas/app/reconcile.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { localSfnClient } from './engine/sfn-endpoint.ts';
 
@@ -182,7 +183,7 @@ export async function reconcileLocal(
 
 /** An open record whose execution does not run: what `status` and `history` report (they change nothing). */
 export async function orphanNote(
-  store: RolloutStore,
+  store: RolloutRecords,
   liveness: ExecutionLiveness,
   target: string,
   how: string,

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { SluiceEvent } from '../lambdas/core/ports.ts';
+import type { SluiceEvent } from '../lambdas/core/records.ts';
 import { kubeConfigFor } from '../lambdas/adapters/kube/eks-auth.ts';
 import { LocalEventPublisher } from '../lambdas/adapters/events/publisher.ts';
 import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';

@@ -5,7 +5,9 @@
  */
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { formatWeights } from '../lambdas/core/rollout.ts';
-import type { MetricCheck, Outcome, RolloutStore, Weights } from '../lambdas/core/ports.ts';
+import type { MetricCheck } from '../lambdas/core/verdict.ts';
+import type { Outcome, Weights } from '../lambdas/core/records.ts';
+import type { RolloutLog, RolloutRecords } from '../lambdas/core/ports.ts';
 import { causeMessage } from '../lambdas/app/restore.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -68,7 +70,7 @@ export function outcomeOf(execution: Pick<DescribeExecutionCommandOutput, 'statu
 }
 
 export async function summarize(args: {
-  store: RolloutStore;
+  store: RolloutRecords & RolloutLog;
   execution: DescribeExecutionCommandOutput;
   target: string;
   version: string;

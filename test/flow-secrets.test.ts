@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSpec } from '../lambdas/core/spec.ts';
-import type { SluiceEvent } from '../lambdas/core/ports.ts';
+import type { SluiceEvent } from '../lambdas/core/records.ts';
 import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets/resolver.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { startLocalRuntime } from '../local/runtime.ts';

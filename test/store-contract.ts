@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RolloutRecord, RolloutStore, SluiceEvent, TriggerRecord, Verdict } from '../lambdas/core/ports.ts';
+import type { RolloutRecord, SluiceEvent, TriggerRecord } from '../lambdas/core/records.ts';
+import type { RolloutStore } from '../lambdas/core/ports.ts';
+import type { Verdict } from '../lambdas/core/verdict.ts';
 
 const HOUR = 3_600_000;
 

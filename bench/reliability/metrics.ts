@@ -6,7 +6,8 @@
  */
 import { TransientError } from '../../lambdas/core/errors.ts';
 import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
-import type { MetricProvider, MetricReading } from '../../lambdas/core/ports.ts';
+import type { MetricProvider } from '../../lambdas/core/ports.ts';
+import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { MetricDeps } from '../../lambdas/app/deps.ts';
 
 export type MetricFault = 'prometheus-5xx' | 'prometheus-slow' | 'prometheus-empty' | 'prometheus-nan';

@@ -1,18 +1,21 @@
 /**
- * What the handlers need from the outside world. In AWS each handler builds its own (only the
- * adapters it uses, so Kubernetes code stays out of bundles that do not talk to Kubernetes);
- * the local engine passes in-process ones (sqlite store, kubeconfig, the same adapters).
+ * What the handlers need from the outside world, grouped by seam. The composition roots fill them:
+ * lambdas/wiring/ in AWS (each handler builds only the adapters it uses, so Kubernetes code stays
+ * out of bundles that do not talk to Kubernetes), local/runtime.ts locally (sqlite store,
+ * kubeconfig, the same adapters). `S` is the part of the store a consumer uses (core/ports.ts'
+ * narrow store ports); the roots pass the whole store, which satisfies every one.
  */
-import type { EventPublisher, Judge, MetricProvider, MetricReading, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
+import type { EventPublisher, Judge, MetricProvider, ReconcileSchedule, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
+import type { MetricReading } from '../core/verdict.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { CounterSnapshot } from '../core/counts.ts';
 
-export interface StoreDeps {
-  store: RolloutStore;
+export interface StoreDeps<S = RolloutStore> {
+  store: S;
   events: EventPublisher;
   now: () => Date;
   /** The reconciler's schedule (AWS: an EventBridge rule); Prepare turns it on, the reconciler off when nothing is open. */
-  reconcileSchedule?: { setEnabled(enabled: boolean): Promise<void> };
+  reconcileSchedule?: ReconcileSchedule;
 }
 
 export interface ClusterDeps {
@@ -31,7 +34,7 @@ export interface MetricDeps {
   snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[], options?: { historySeconds?: number }): Promise<CounterSnapshot>;
 }
 
-export type HandlerDeps = StoreDeps & ClusterDeps & MetricDeps;
+export type HandlerDeps<S = RolloutStore> = StoreDeps<S> & ClusterDeps & MetricDeps;
 
 /** Deps are built once per warm Lambda (or once per local engine), on first use. */
 export type DepsSource<T> = () => Promise<T>;

@@ -1,15 +1,16 @@
 /** Checks every task makes before it touches anything. */
 import { AbortedError, AlarmError, ConflictError, PromotionFailedError } from '../core/errors.ts';
-import type { RolloutRecord, RolloutStore, Workload } from '../core/ports.ts';
+import type { RolloutRecord } from '../core/records.ts';
+import type { AbortFlags, RolloutRecords, Workload } from '../core/ports.ts';
 
 /** Abort between tasks: a flag in the store that the next task honours. */
-export async function assertNotAborted(store: RolloutStore, execution: string): Promise<void> {
+export async function assertNotAborted(store: AbortFlags, execution: string): Promise<void> {
   const abort = await store.getAbort(execution);
   if (abort?.kind === 'alarm') throw new AlarmError(`${abort.by}: ${abort.reason}`);
   if (abort) throw new AbortedError(`aborted by ${abort.by}: ${abort.reason}`);
 }
 
-export async function requireRollout(store: RolloutStore, execution: string): Promise<RolloutRecord> {
+export async function requireRollout(store: RolloutRecords, execution: string): Promise<RolloutRecord> {
   const record = await store.getRollout(execution);
   if (!record) throw new Error(`rollout ${execution} has no record in the store: Prepare did not run for it`);
   return record;
@@ -31,7 +32,7 @@ export async function assertPrimaryUntouched(workload: Workload | null, record: 
  * abort rolls back to it (`aborted`); after the copy the primary runs the new template and the
  * canary is the safe side, so the rollout is held on the canary (`promotion-failed`, exit 5).
  */
-export async function assertNotAbortedInPromotion(store: RolloutStore, execution: string, copied: boolean): Promise<void> {
+export async function assertNotAbortedInPromotion(store: AbortFlags, execution: string, copied: boolean): Promise<void> {
   try {
     await assertNotAborted(store, execution);
   } catch (error) {

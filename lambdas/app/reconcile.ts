@@ -14,34 +14,18 @@ import * as z from 'zod';
 import { describeError } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import { recoveryWindowPassed, recoveryWindowSeconds } from '../core/recovery.ts';
-import type { Outcome, RolloutRecord, Weights } from '../core/ports.ts';
+import type { Outcome, RolloutRecord, Weights } from '../core/records.ts';
 import { parseSpec } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
+import type { AbortFlags, ExecutionLiveness, ReconcileSchedule } from '../core/ports.ts';
 import { restoreSafeSide } from './restore.ts';
-import type { Closure } from './restore.ts';
+import type { Closure, RestoreStore } from './restore.ts';
 
-/** Whether an execution runs: `unknown` (its engine cannot be asked) is never acted on. */
-export interface LivenessAnswer {
-  state: 'running' | 'not-running' | 'unknown';
-  /** Why: "ABORTED", "its engine (pid 4242) is gone", "DescribeExecution failed: …". */
-  detail: string;
-  /** The execution input, when the engine still has it (the spec to restore with). */
-  input?: unknown;
-  /** It ended ABORTED: someone ran StopExecution, an abort as the safety net reads it. */
-  stopped?: boolean;
-}
+/** What the reconciler reads besides a restore's ports: the open rollouts (RolloutRecords) and abort flags. */
+export type ReconcileStore = RestoreStore & AbortFlags;
 
-export interface ExecutionLiveness {
-  of(execution: string): Promise<LivenessAnswer>;
-}
-
-/** Turns the schedule on and off (AWS: the EventBridge rule; locally nothing). */
-export interface ReconcileSchedule {
-  setEnabled(enabled: boolean): Promise<void>;
-}
-
-export interface ReconcileDeps extends HandlerDeps {
+export interface ReconcileDeps extends HandlerDeps<ReconcileStore> {
   liveness: ExecutionLiveness;
   schedule?: ReconcileSchedule;
   /** The target's spec from the registry, when neither the record nor the execution has it. */

@@ -21,12 +21,16 @@ import { ConflictError, TransientError, describeError } from '../core/errors.ts'
 import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
 import { isSluicesWrite, isStuck, outcomeFromObjects, recoveryWindowPassed } from '../core/recovery.ts';
 import type { IntendedEnd, ObservedEnd } from '../core/recovery.ts';
-import type { EventType, Outcome, RolloutRecord, TrafficRouter, Weights } from '../core/ports.ts';
+import type { EventType, Outcome, RolloutRecord, Weights } from '../core/records.ts';
+import type { RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter } from '../core/ports.ts';
 import { promotionMode } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { HandlerDeps } from './deps.ts';
 import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
+
+/** The store ports a restore uses: it reads and closes the record, writes history, frees the lock and the pending token. */
+export type RestoreStore = RolloutRecords & RolloutLog & TargetLocks & TaskTokens;
 
 export interface Closure {
   outcome: IntendedEnd;
@@ -64,7 +68,7 @@ export class RestoreFailedError extends Error {
 }
 
 export async function restoreSafeSide(
-  deps: HandlerDeps,
+  deps: HandlerDeps<RestoreStore>,
   spec: RolloutSpec,
   execution: string,
   closure: Closure,
@@ -187,7 +191,7 @@ export async function restoreSafeSide(
 
 /** Reads the end state back: the weights, whether traffic ever moved, whether the primary got the new template. */
 async function observe(
-  deps: HandlerDeps,
+  deps: HandlerDeps<RestoreStore>,
   spec: RolloutSpec,
   router: TrafficRouter,
   record: RolloutRecord,
@@ -215,7 +219,7 @@ async function observe(
   };
 }
 
-async function close(deps: HandlerDeps, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {
+async function close(deps: HandlerDeps<RestoreStore>, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {
   const at = deps.now().toISOString();
   await deps.store.updateRollout(record.execution, { status: 'finished', outcome: end.outcome, reason: end.reason, finishedAt: at });
   const pending = await deps.store.getTaskToken(record.target);
@@ -224,7 +228,7 @@ async function close(deps: HandlerDeps, record: RolloutRecord, end: { outcome: O
 }
 
 async function takenOver(
-  deps: HandlerDeps,
+  deps: HandlerDeps<RestoreStore>,
   spec: RolloutSpec,
   record: RolloutRecord,
   current: Weights | undefined,
@@ -259,7 +263,13 @@ async function takenOver(
  * when only a person can fix it), and say what to throw. Transient failures stay Sluice.Transient
  * (retried) until the recovery window has passed.
  */
-async function failed(deps: HandlerDeps, spec: RolloutSpec, record: RolloutRecord, error: unknown, windowSeconds?: number): Promise<Error> {
+async function failed(
+  deps: HandlerDeps<RestoreStore>,
+  spec: RolloutSpec,
+  record: RolloutRecord,
+  error: unknown,
+  windowSeconds?: number,
+): Promise<Error> {
   const now = deps.now();
   const transient = error instanceof TransientError;
   const fresh = await deps.store.getRollout(record.execution).catch(() => null);

@@ -3,7 +3,8 @@
  * `thresholdRange`, both ends inclusive. This file judges one look; counting failed checks
  * across looks and applying `noData` is the decision's job.
  */
-import type { CheckResult, Judge, MetricCheck, MetricReading, Verdict } from './ports.ts';
+import type { CheckResult, MetricCheck, MetricReading, Verdict } from './verdict.ts';
+import type { Judge } from './ports.ts';
 
 function format(value: number): string {
   if (value === Number.POSITIVE_INFINITY) return '+Inf';

@@ -6,7 +6,7 @@
  * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
  */
 import { BUILT_IN_METRICS, type MetricSpec, type RolloutSpec } from './spec-schema.ts';
-import type { Side } from './ports.ts';
+import type { Side } from './records.ts';
 
 export type BuiltInMetric = (typeof BUILT_IN_METRICS)[number];
 

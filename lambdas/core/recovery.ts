@@ -9,7 +9,7 @@
  * person's write (someone else's weights) or the window's end stops them; either is announced as
  * `Rollout Stuck` and left to `sluice recover`.
  */
-import type { Outcome, RolloutRecord, Weights } from './ports.ts';
+import type { Outcome, RolloutRecord, Weights } from './records.ts';
 import { formatWeights, sameWeights } from './rollout.ts';
 
 // The recovery window (default two hours of retrying a live split, at most six; the ASL's Rollback

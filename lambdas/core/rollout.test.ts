@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from './ports.ts';
+import type { Verdict } from './verdict.ts';
 import { afterGateTimeout, allOn, decideAfterLook, gateWaitSeconds, initialRun, maxHeldSeconds, splitWeights } from './rollout.ts';
 import { MAX_DEADLINE_SECONDS } from './limits.ts';
 import { parseSpec } from './spec.ts';

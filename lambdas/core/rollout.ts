@@ -6,7 +6,8 @@ import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
 import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, plannedWeights } from './spec.ts';
 import { HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS } from './limits.ts';
-import type { Side, Verdict, Weights } from './ports.ts';
+import type { Side, Weights } from './records.ts';
+import type { Verdict } from './verdict.ts';
 import type { RunState } from './task.ts';
 
 /** Weights with `canary` on the canary and the rest on the primary. */

@@ -10,11 +10,11 @@
  * claimed requester never counts as a verified person, and overrides pass only an allow-list the
  * target's own spec declares (`spec.triggers.overrides`).
  */
-import type { LockHolder, TriggerRecord, TriggerSource } from './ports.ts';
+import type { LockHolder, TriggerRecord, TriggerSource } from './records.ts';
 import { SpecError, parseSpec } from './spec.ts';
 import type { RolloutSpec } from './spec.ts';
 
-export type { TriggerSource } from './ports.ts';
+export type { TriggerSource } from './records.ts';
 
 export interface TriggerIdentity {
   source: TriggerSource;

@@ -9,7 +9,8 @@
  */
 import { formatDuration, parseDuration } from './duration.ts';
 import { effectiveDeadline } from './rollout.ts';
-import type { EventType, SluiceEvent, Verdict } from './ports.ts';
+import type { EventType, SluiceEvent } from './records.ts';
+import type { Verdict } from './verdict.ts';
 import type { RolloutSpec } from './spec.ts';
 import type { RunState } from './task.ts';
 

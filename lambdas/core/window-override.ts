@@ -5,7 +5,7 @@
  * While an override is in force a closed window counts as open: Analyze advances a held rollout and
  * the start path starts instead of queueing. `promote now` alone never skips a closed window.
  */
-import type { WindowOverride } from './ports.ts';
+import type { WindowOverride } from './records.ts';
 import type { WindowState } from './windows.ts';
 
 /** Used when nothing reopens the windows within a year and no duration was given. */

@@ -3,7 +3,7 @@ import { CronError, occurrences, parseCron } from './cron.ts';
 import { decideAfterLook, initialRun } from './rollout.ts';
 import { validateSpec } from './spec.ts';
 import type { RolloutSpecInput } from './spec.ts';
-import type { Verdict } from './ports.ts';
+import type { Verdict } from './verdict.ts';
 import type { ChangeWindow } from './windows.ts';
 import { LocalTimeError, localTimeToInstant, parseStartTime, planStart, windowState } from './windows.ts';
 

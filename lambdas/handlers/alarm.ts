@@ -11,6 +11,10 @@ import type { InterruptResult } from '../adapters/control/interrupt.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
+import type { AbortFlags, TargetLocks, TaskTokens } from '../core/ports.ts';
+
+/** The store ports this step uses (core/ports.ts). */
+type AlarmStore = TargetLocks & TaskTokens & AbortFlags;
 
 /** The fields of "CloudWatch Alarm State Change" the path reads. */
 export const alarmStateChangeSchema = z.object({
@@ -26,7 +30,7 @@ export const alarmInputSchema = z.object({ target: z.string().min(1), event: ala
 export type AlarmInput = z.infer<typeof alarmInputSchema>;
 
 export async function onAlarm(
-  deps: StoreDeps & { sfn: Pick<SFNClient, 'send'> },
+  deps: StoreDeps<AlarmStore> & { sfn: Pick<SFNClient, 'send'> },
   input: AlarmInput,
 ): Promise<InterruptResult | { ok: false; message: string }> {
   const { detail } = input.event;
@@ -41,7 +45,7 @@ export async function onAlarm(
   });
 }
 
-export function createAlarmHandler(deps: DepsSource<StoreDeps & { sfn: Pick<SFNClient, 'send'> }>) {
+export function createAlarmHandler(deps: DepsSource<StoreDeps<AlarmStore> & { sfn: Pick<SFNClient, 'send'> }>) {
   return rolloutHandler(alarmInputSchema, async (event) => onAlarm(await deps(), event));
 }
 

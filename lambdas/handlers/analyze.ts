@@ -8,13 +8,17 @@ import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { lookSequential } from './sequential-look.ts';
-import type { Verdict } from '../core/ports.ts';
+import type { Verdict } from '../core/verdict.ts';
 import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
+import type { AbortFlags, AnalysisStates, RolloutLog, RolloutRecords, TargetLocks, TaskTokens, WindowOverrides } from '../core/ports.ts';
 
-export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type AnalyzeStore = AbortFlags & RolloutRecords & RolloutLog & TargetLocks & TaskTokens & WindowOverrides & AnalysisStates;
+
+export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
   const pending = await deps.store.getTaskToken(target);
@@ -88,7 +92,7 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
   return next;
 }
 
-export function createAnalyzeHandler(deps: DepsSource<HandlerDeps>) {
+export function createAnalyzeHandler(deps: DepsSource<HandlerDeps<AnalyzeStore>>) {
   return rolloutHandler(stepInputSchema, async (event) => analyze(await deps(), event));
 }
 

@@ -16,8 +16,12 @@ import { requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { publishWithHooks } from '../adapters/webhooks/client.ts';
+import type { RolloutRecords, TargetLocks, TaskTokens } from '../core/ports.ts';
 
-export async function approvalExpired(deps: StoreDeps, input: GateTimeoutInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type ApprovalExpiredStore = RolloutRecords & TaskTokens & TargetLocks;
+
+export async function approvalExpired(deps: StoreDeps<ApprovalExpiredStore>, input: GateTimeoutInput): Promise<RunState> {
   const { spec, execution, run, gate } = input;
   const next = afterGateTimeout(run, gate, deps.now());
   if (next.approval?.expired !== 'deadline' || gate !== 'before-start') return next;
@@ -43,7 +47,7 @@ export async function approvalExpired(deps: StoreDeps, input: GateTimeoutInput):
   return next;
 }
 
-export function createApprovalExpiredHandler(deps: DepsSource<StoreDeps>) {
+export function createApprovalExpiredHandler(deps: DepsSource<StoreDeps<ApprovalExpiredStore>>) {
   return rolloutHandler(gateTimeoutInputSchema, async (event) => approvalExpired(await deps(), event));
 }
 

@@ -9,8 +9,12 @@ import type { DepsSource, StoreDeps } from '../app/deps.ts';
 import { assertNotAborted } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
+import type { AbortFlags, TaskTokens } from '../core/ports.ts';
 
-export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<string, never>> {
+/** The store ports this step uses (core/ports.ts). */
+type BakeStore = AbortFlags & TaskTokens;
+
+export async function bake(deps: StoreDeps<BakeStore>, input: BakeInput): Promise<Record<string, never>> {
   await assertNotAborted(deps.store, input.execution);
   await deps.store.putTaskToken({
     target: input.target,
@@ -33,7 +37,7 @@ export async function bake(deps: StoreDeps, input: BakeInput): Promise<Record<st
   return {};
 }
 
-export function createBakeHandler(deps: DepsSource<StoreDeps>) {
+export function createBakeHandler(deps: DepsSource<StoreDeps<BakeStore>>) {
   return rolloutHandler(bakeInputSchema, async (event) => bake(await deps(), event));
 }
 

@@ -6,8 +6,12 @@ import { requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
+import type { AbortFlags, RolloutRecords, TargetLocks, TaskTokens } from '../core/ports.ts';
 
-export async function finish(deps: StoreDeps, input: StepInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type FinishStore = RolloutRecords & AbortFlags & TaskTokens & TargetLocks;
+
+export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
   const record = await requireRollout(deps.store, execution);
@@ -36,7 +40,7 @@ export async function finish(deps: StoreDeps, input: StepInput): Promise<RunStat
   return { ...run, reason };
 }
 
-export function createFinishHandler(deps: DepsSource<StoreDeps>) {
+export function createFinishHandler(deps: DepsSource<StoreDeps<FinishStore>>) {
   return rolloutHandler(stepInputSchema, async (event) => finish(await deps(), event));
 }
 

@@ -15,8 +15,12 @@ import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
 import { withDoctorMode } from '../app/doctor-mode.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
 import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
+import type { AnalysisStates, RolloutLog, RolloutRecords, TargetLocks } from '../core/ports.ts';
 
-export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type PrepareStore = TargetLocks & RolloutRecords & RolloutLog & AnalysisStates;
+
+export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInput): Promise<RunState> {
   const { spec, execution } = input;
   const target = spec.metadata.name;
   const unsupported = unsupportedFeatures(spec);
@@ -110,7 +114,7 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
 }
 
 /** The preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
-async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
+async function preflight(deps: HandlerDeps<PrepareStore>, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
   for (const provider of deps.providersFor(spec)) await provider.isOnline();
   const readings = await deps.readMetrics(spec);
   const silent = readings.filter((r) => r.primaryValue === null);
@@ -126,7 +130,7 @@ async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ finger
   return workload ? { fingerprint: await workload.templateFingerprint('primary'), notes } : { notes };
 }
 
-export function createPrepareHandler(deps: DepsSource<HandlerDeps>) {
+export function createPrepareHandler(deps: DepsSource<HandlerDeps<PrepareStore>>) {
   return rolloutHandler(prepareInputSchema, async (event) => prepare(await deps(), event));
 }
 

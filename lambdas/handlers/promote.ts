@@ -10,7 +10,7 @@
  */
 import { parseDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
-import type { Workload } from '../core/ports.ts';
+import type { AbortFlags, RolloutLog, RolloutRecords, Workload } from '../core/ports.ts';
 import { promotionMode } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import { stepInputSchema } from '../core/task.ts';
@@ -19,6 +19,9 @@ import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
+
+/** The store ports this step uses (core/ports.ts). */
+type PromoteStore = AbortFlags & RolloutRecords & RolloutLog;
 
 /** When a readiness loop that starts now gives up. */
 export function readyByFrom(spec: RolloutSpec, now: Date): string {
@@ -34,7 +37,7 @@ async function copyLanded(workload: Workload): Promise<boolean> {
   }
 }
 
-export async function promote(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+export async function promote(deps: HandlerDeps<PromoteStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   // Before the copy an abort rolls back to the old primary.
   await assertNotAborted(deps.store, execution);
@@ -65,7 +68,7 @@ export async function promote(deps: HandlerDeps, input: StepInput): Promise<RunS
   return { ...run, promotion: { side: 'primary', ready: false, readyBy, checks: 0, copied: true } };
 }
 
-export function createPromoteHandler(deps: DepsSource<HandlerDeps>) {
+export function createPromoteHandler(deps: DepsSource<HandlerDeps<PromoteStore>>) {
   return rolloutHandler(stepInputSchema, async (event) => promote(await deps(), event));
 }
 

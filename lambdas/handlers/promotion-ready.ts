@@ -17,8 +17,12 @@ import { assertNotAbortedInPromotion } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { readyByFrom } from './promote.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
+import type { AbortFlags, RolloutLog } from '../core/ports.ts';
 
-export async function checkReady(deps: HandlerDeps, input: ReadyCheckInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type PromotionReadyStore = AbortFlags & RolloutLog;
+
+export async function checkReady(deps: HandlerDeps<PromotionReadyStore>, input: ReadyCheckInput): Promise<RunState> {
   const { spec, execution, run, side } = input;
   const copied = run.promotion?.copied ?? false;
   await assertNotAbortedInPromotion(deps.store, execution, copied);
@@ -63,7 +67,7 @@ export async function checkReady(deps: HandlerDeps, input: ReadyCheckInput): Pro
   return { ...run, promotion: { side, ready, readyBy, checks, copied } };
 }
 
-export function createPromotionReadyHandler(deps: DepsSource<HandlerDeps>) {
+export function createPromotionReadyHandler(deps: DepsSource<HandlerDeps<PromotionReadyStore>>) {
   return rolloutHandler(readyCheckInputSchema, async (event) => checkReady(await deps(), event));
 }
 

@@ -4,7 +4,7 @@ import { rollbackInputSchema } from '../core/task.ts';
 import type { RollbackInput, RollbackResult } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
-import type { Closure } from '../app/restore.ts';
+import type { Closure, RestoreStore } from '../app/restore.ts';
 import { causeMessage, restoreSafeSide } from '../app/restore.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { recoveryWindowOf } from '../app/reconcile.ts';
@@ -31,7 +31,7 @@ export function closureFor(state: RollbackInput['state']): Closure {
  * again until the API answers; restore.ts ends that with Sluice.RestoreFailed once the spec's
  * recovery window has passed, and the reconciler takes over.
  */
-export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise<RollbackResult> {
+export async function rollback(deps: HandlerDeps<RestoreStore>, input: RollbackInput): Promise<RollbackResult> {
   const closure = closureFor(input.state);
   const { outcome, reason } = await restoreSafeSide(deps, input.state.spec, input.execution, closure, {
     windowSeconds: recoveryWindowOf(input.state.spec),
@@ -39,7 +39,7 @@ export async function rollback(deps: HandlerDeps, input: RollbackInput): Promise
   return { outcome, reason };
 }
 
-export function createRollbackHandler(deps: DepsSource<HandlerDeps>) {
+export function createRollbackHandler(deps: DepsSource<HandlerDeps<RestoreStore>>) {
   return rolloutHandler(rollbackInputSchema, async (event) => rollback(await deps(), event));
 }
 

@@ -8,7 +8,7 @@ import { executionInputSchema } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { restoreSafeSide } from '../app/restore.ts';
-import type { Closure, Restored } from '../app/restore.ts';
+import type { Closure, Restored, RestoreStore } from '../app/restore.ts';
 import { recoveryWindowOf } from '../app/reconcile.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 
@@ -30,7 +30,7 @@ export type ExecutionStatusChange = z.infer<typeof executionStatusChangeSchema>;
  * every minute while the record is open). The reason says what was read back, never "restored"
  * unless the objects say so.
  */
-export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange): Promise<Restored | { skipped: string }> {
+export async function safetyNet(deps: HandlerDeps<RestoreStore>, event: ExecutionStatusChange): Promise<Restored | { skipped: string }> {
   const { name, status, input } = event.detail;
   if (status !== 'ABORTED' && status !== 'FAILED' && status !== 'TIMED_OUT') return { skipped: `status ${status}` };
   if (!input) return { skipped: 'no execution input in the event' };
@@ -46,7 +46,7 @@ export async function safetyNet(deps: HandlerDeps, event: ExecutionStatusChange)
   return restoreSafeSide(deps, parsed.data.spec, name, closure, { windowSeconds: recoveryWindowOf(parsed.data.spec) });
 }
 
-export function createSafetyNetHandler(deps: DepsSource<HandlerDeps>) {
+export function createSafetyNetHandler(deps: DepsSource<HandlerDeps<RestoreStore>>) {
   return rolloutHandler(executionStatusChangeSchema, async (event) => safetyNet(await deps(), event));
 }
 

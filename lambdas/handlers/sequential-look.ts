@@ -5,7 +5,7 @@
  */
 import type { CounterSnapshot } from '../core/counts.ts';
 import { RefusedError } from '../core/errors.ts';
-import type { Verdict } from '../core/ports.ts';
+import type { Verdict } from '../core/verdict.ts';
 import { decideSequentialLook } from '../core/rollout.ts';
 import type { SequentialLookContext } from '../core/rollout.ts';
 import type { RolloutSpec } from '../core/spec.ts';
@@ -17,13 +17,14 @@ import { lookJudge, rebaseJudge, startJudge } from '../core/sequential/session.t
 import type { JudgeMemory } from '../core/sequential/session.ts';
 import type { RunState } from '../core/task.ts';
 import type { HandlerDeps } from '../app/deps.ts';
+import type { AnalysisStates } from '../core/ports.ts';
 
 /** How much raw history Prepare reads for the scrape interval and the expected rates. */
 export const HISTORY_SECONDS = 300;
 /** Fewer canary requests than this per look at the first step, and looks carry little evidence. */
 export const THIN_CANARY_REQUESTS = 5;
 
-function snapshotter(deps: HandlerDeps) {
+function snapshotter(deps: HandlerDeps<AnalysisStates>) {
   if (!deps.snapshotCounters)
     throw new Error(
       'the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source',
@@ -60,7 +61,7 @@ function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunSt
 
 /** Prepare: the primary's counters answer, the baseline is taken, the look interval fits the scrapes, and people learn what to expect. */
 export async function startSequential(
-  deps: HandlerDeps,
+  deps: HandlerDeps<AnalysisStates>,
   spec: RolloutSpec,
   execution: string,
   run: RunState,
@@ -105,7 +106,7 @@ export async function startSequential(
 }
 
 /** SetWeight: a new step counts from its own weight change (its two-arm tests from the first scrape after it has propagated). */
-export async function rebaseSequential(deps: HandlerDeps, spec: RolloutSpec, execution: string): Promise<void> {
+export async function rebaseSequential(deps: HandlerDeps<AnalysisStates>, spec: RolloutSpec, execution: string): Promise<void> {
   const stored = await deps.store.getAnalysisState(execution);
   const config = sequentialConfig(spec.spec.analysis.sequential);
   const memory: JudgeMemory = stored
@@ -150,7 +151,7 @@ function scheduleDecision(
 
 /** Analyze: one look of the sequential judge (alarms first: they are hard stops). */
 export async function lookSequential(
-  deps: HandlerDeps,
+  deps: HandlerDeps<AnalysisStates>,
   spec: RolloutSpec,
   execution: string,
   run: RunState,

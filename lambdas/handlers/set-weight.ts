@@ -10,8 +10,12 @@ import { awsHandlerDeps } from '../wiring/aws.ts';
 import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
 import { withDoctorMode } from '../app/doctor-mode.ts';
 import { publishWithHooks } from '../adapters/webhooks/client.ts';
+import type { AbortFlags, AnalysisStates, RolloutLog, RolloutRecords } from '../core/ports.ts';
 
-export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type SetWeightStore = AbortFlags & RolloutRecords & RolloutLog & AnalysisStates;
+
+export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
@@ -50,7 +54,7 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   return { ...run, lookInStep: 0, next: 'bake' };
 }
 
-export function createSetWeightHandler(deps: DepsSource<HandlerDeps>) {
+export function createSetWeightHandler(deps: DepsSource<HandlerDeps<SetWeightStore>>) {
   return rolloutHandler(stepInputSchema, async (event) => setWeight(await deps(), event));
 }
 

@@ -12,8 +12,12 @@ import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAbortedInPromotion, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
+import type { AbortFlags, RolloutLog, RolloutRecords } from '../core/ports.ts';
 
-export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promise<RunState> {
+/** The store ports this step uses (core/ports.ts). */
+type SwitchTrafficStore = AbortFlags & RolloutRecords & RolloutLog;
+
+export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const copied = run.promotion?.copied ?? false;
   await assertNotAbortedInPromotion(deps.store, execution, copied);
@@ -43,7 +47,7 @@ export async function switchTraffic(deps: HandlerDeps, input: StepInput): Promis
   return { ...run, next: 'promote' };
 }
 
-export function createSwitchTrafficHandler(deps: DepsSource<HandlerDeps>) {
+export function createSwitchTrafficHandler(deps: DepsSource<HandlerDeps<SwitchTrafficStore>>) {
   return rolloutHandler(stepInputSchema, async (event) => switchTraffic(await deps(), event));
 }
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SluiceEvent, Weights } from '../../lambdas/core/ports.ts';
+import type { SluiceEvent, Weights } from '../../lambdas/core/records.ts';
 import { abortRollout } from '../../lambdas/adapters/control/interrupt.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { Scenario } from './demo-scenarios.ts';

@@ -7,7 +7,8 @@
  * person asked. Also the helpers other commands use to reconcile a target first.
  */
 import { existsSync } from 'node:fs';
-import type { RolloutStore, SluiceEvent } from '../../lambdas/core/ports.ts';
+import type { RolloutStore } from '../../lambdas/core/ports.ts';
+import type { SluiceEvent } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { LocalEventPublisher } from '../../lambdas/adapters/events/publisher.ts';
 import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';

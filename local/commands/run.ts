@@ -5,7 +5,8 @@
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { DescribeExecutionCommandOutput, SFNClient } from '@aws-sdk/client-sfn';
 import { executionName } from '../../lambdas/core/names.ts';
-import type { RolloutStore, SluiceEvent } from '../../lambdas/core/ports.ts';
+import type { RolloutRecords } from '../../lambdas/core/ports.ts';
+import type { SluiceEvent } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ExecutionInput } from '../../lambdas/core/task.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -30,7 +31,7 @@ export interface RunOptions {
 }
 
 /** The next attempt of a version: a retry after a rollback gets a new execution name. */
-export async function nextAttempt(store: RolloutStore, target: string, version: string): Promise<number> {
+export async function nextAttempt(store: RolloutRecords, target: string, version: string): Promise<number> {
   const previous = await store.listRollouts(target, 1000);
   return previous.filter((rollout) => rollout.version === version).length + 1;
 }

@@ -1,5 +1,6 @@
 /** Test fixtures: a rollout recorded in a store the way the handlers record one. */
-import type { RolloutStore, Verdict } from '../../lambdas/core/ports.ts';
+import type { EventLog, RolloutLog, RolloutRecords } from '../../lambdas/core/ports.ts';
+import type { Verdict } from '../../lambdas/core/verdict.ts';
 
 export const FIXTURE_START = Date.parse('2026-03-12T10:00:00.000Z');
 export const at = (seconds: number): string => new Date(FIXTURE_START + seconds * 1000).toISOString();
@@ -16,7 +17,7 @@ function verdict(result: 'pass' | 'fail', value: number): Verdict {
 }
 
 /** A rollout as the handlers record it: weights 10 then 20 (per-mille), a pass, a fail, rollback. */
-export async function recordRollout(store: RolloutStore, execution: string, scale: number): Promise<void> {
+export async function recordRollout(store: RolloutRecords & RolloutLog & EventLog, execution: string, scale: number): Promise<void> {
   await store.createRollout({
     execution,
     target: 'podinfo',

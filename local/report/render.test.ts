@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MetricCheck } from '../../lambdas/core/ports.ts';
+import type { MetricCheck } from '../../lambdas/core/verdict.ts';
 import type { StepSummary } from '../summary.ts';
 import { parseSummaryJson, reportDataFromSummary } from './report-data.ts';
 import type { ReportSummary } from './report-data.ts';

@@ -6,7 +6,7 @@
  * outcome. Every piece of text from the rollout is escaped: target names and reasons are user input.
  */
 import { formatWeights } from '../../lambdas/core/rollout.ts';
-import type { CheckResult, MetricCheck } from '../../lambdas/core/ports.ts';
+import type { CheckResult, MetricCheck } from '../../lambdas/core/verdict.ts';
 import type { MetricSeries, ReportData, ReportLook, ReportOutcome, ValuePoint } from './report-data.ts';
 
 /** Step Functions Standard: $0.025 per 1,000 state transitions. */

@@ -7,7 +7,9 @@
  * so the renderer has one axis whatever `weightScale` the rollout used.
  */
 import * as z from 'zod';
-import type { CheckResult, MetricCheck, Outcome, RolloutStore, SluiceEvent, StepRecord, Weights } from '../../lambdas/core/ports.ts';
+import type { CheckResult, MetricCheck } from '../../lambdas/core/verdict.ts';
+import type { Outcome, SluiceEvent, StepRecord, Weights } from '../../lambdas/core/records.ts';
+import type { EventLog, RolloutLog, RolloutRecords } from '../../lambdas/core/ports.ts';
 import type { RolloutSummary } from '../summary.ts';
 
 /** One arm's traffic during one timeline sample (counts served since the previous sample). */
@@ -435,7 +437,7 @@ const OUTCOME_EVENTS: Partial<Record<SluiceEvent['detailType'], Outcome>> = {
  * a recorded split always adds up to it.
  */
 export async function reportDataFromStore(
-  store: RolloutStore,
+  store: RolloutRecords & RolloutLog & EventLog,
   execution: string,
   now: () => Date = () => new Date(),
 ): Promise<ReportData | null> {

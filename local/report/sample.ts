@@ -3,7 +3,8 @@
  * passes 1%, 5% and 10%, then a bug that shows only under load makes it fail twice at 25%, and it
  * is rolled back. Deterministic (seeded), with a per-second timeline like the demo records.
  */
-import type { MetricCheck, Weights } from '../../lambdas/core/ports.ts';
+import type { MetricCheck } from '../../lambdas/core/verdict.ts';
+import type { Weights } from '../../lambdas/core/records.ts';
 import type { ReportSummary, TimelineArm, TimelineSample } from './report-data.ts';
 import type { StepSummary } from '../summary.ts';
 

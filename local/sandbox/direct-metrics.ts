@@ -7,7 +7,8 @@
  */
 import { parseDuration } from '../../lambdas/core/duration.ts';
 import { judgeFactory } from '../../lambdas/core/judge.ts';
-import type { MetricProvider, MetricReading, MetricValue } from '../../lambdas/core/ports.ts';
+import type { MetricProvider } from '../../lambdas/core/ports.ts';
+import type { MetricReading, MetricValue } from '../../lambdas/core/verdict.ts';
 import { isBuiltInMetric } from '../../lambdas/core/queries.ts';
 import type { MetricSpec, RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { MetricDeps } from '../../lambdas/app/deps.ts';

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../../lambdas/core/duration.ts';
-import type { Side } from '../../lambdas/core/ports.ts';
+import type { Side } from '../../lambdas/core/records.ts';
 import { metricQueries } from '../../lambdas/core/queries.ts';
 import { SpecError, validateSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';

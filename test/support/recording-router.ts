@@ -3,7 +3,9 @@
  * and scripted metrics. The public schema gets no fake router; tests inject these in code.
  */
 import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
-import type { MetricProvider, MetricReading, TrafficRouter, Weights } from '../../lambdas/core/ports.ts';
+import type { MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
+import type { MetricReading } from '../../lambdas/core/verdict.ts';
+import type { Weights } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../../lambdas/app/deps.ts';
 import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';

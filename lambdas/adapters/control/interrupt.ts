@@ -7,12 +7,12 @@
 import { InvalidToken, SendTaskFailureCommand, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ERROR_NAMES } from '../../core/errors.ts';
-import type { RolloutStore } from '../../core/ports.ts';
+import type { AbortFlags, TargetLocks, TaskTokens } from '../../core/ports.ts';
 
 export type InterruptResult = { ok: true; execution: string; interruptedBake: boolean } | { ok: false; message: string };
 
 export interface InterruptRequest {
-  store: RolloutStore;
+  store: TargetLocks & TaskTokens & AbortFlags;
   sfn: Pick<SFNClient, 'send'>;
   target: string;
   by: string;

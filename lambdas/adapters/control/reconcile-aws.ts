@@ -7,7 +7,7 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { DisableRuleCommand, EnableRuleCommand } from '@aws-sdk/client-eventbridge';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { ExecutionLiveness, LivenessAnswer, ReconcileSchedule } from '../../app/reconcile.ts';
+import type { ExecutionLiveness, LivenessAnswer, ReconcileSchedule } from '../../core/ports.ts';
 
 /** An execution's ARN from its state machine's ARN and its name (the ARN formats Step Functions documents). */
 export function executionArnOf(stateMachineArn: string, execution: string): string {

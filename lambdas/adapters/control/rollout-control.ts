@@ -5,7 +5,10 @@
  */
 import { InvalidToken, SendTaskSuccessCommand, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { EventPublisher, RolloutStore } from '../../core/ports.ts';
+import type { EventPublisher, RolloutLog, RolloutRecords, TargetLocks, TaskTokens } from '../../core/ports.ts';
+
+/** What promote and approve read and write: the lock (whose rollout runs), its pending token, its record and history. */
+export type ControlStore = TargetLocks & TaskTokens & RolloutRecords & RolloutLog;
 
 export type ControlResult = { ok: true; execution: string; message: string } | { ok: false; message: string };
 
@@ -13,7 +16,7 @@ const GONE = (error: unknown) => error instanceof TaskDoesNotExist || error inst
 
 /** `execution`, when given, must be the running one (a stale button never acts on a newer attempt). */
 export async function promoteRollout(args: {
-  store: RolloutStore;
+  store: ControlStore;
   sfn: Pick<SFNClient, 'send'>;
   target: string;
   execution?: string;
@@ -38,7 +41,7 @@ export async function promoteRollout(args: {
 
 /** Approval gates put a token whose gate is not `bake`; until they exist there is nothing to approve. */
 export async function approveRollout(args: {
-  store: RolloutStore;
+  store: ControlStore;
   sfn: Pick<SFNClient, 'send'>;
   target: string;
   by: string;

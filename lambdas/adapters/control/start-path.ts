@@ -24,7 +24,8 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { executionName } from '../../core/names.ts';
-import type { RolloutStore, TriggerRecord } from '../../core/ports.ts';
+import type { TargetLocks, TriggerLedger, WindowOverrides } from '../../core/ports.ts';
+import type { TriggerRecord } from '../../core/records.ts';
 import type { RolloutScheduler } from '../../core/schedule.ts';
 import { parseSpec } from '../../core/spec.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
@@ -51,7 +52,7 @@ export interface TargetRegistry {
 }
 
 export interface StartPathDeps {
-  store: RolloutStore;
+  store: TriggerLedger & TargetLocks & WindowOverrides;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;
   registry: TargetRegistry;

@@ -3,7 +3,8 @@
  * the same way for the CLI and Slack — a `note` step on the running rollout (or on the target's
  * chat-ops log when none runs) and a `Command Audited` event, which also reaches the Slack thread.
  */
-import type { EventPublisher, RolloutStore, WindowOverride } from '../../core/ports.ts';
+import type { EventPublisher, RolloutLog, RolloutRecords, TargetLocks, WindowOverrides } from '../../core/ports.ts';
+import type { WindowOverride } from '../../core/records.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { planOverride } from '../../core/window-override.ts';
 import { windowState } from '../../core/windows.ts';
@@ -14,7 +15,7 @@ export type OverrideResult = { ok: true; override: WindowOverride; execution: st
 export const chatopsLog = (target: string): string => `chatops-${target}`;
 
 export async function overrideWindows(args: {
-  store: RolloutStore;
+  store: WindowOverrides & TargetLocks & RolloutRecords & RolloutLog;
   events?: EventPublisher;
   spec: RolloutSpec;
   by: string;

@@ -2,7 +2,8 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../core/errors.ts';
-import type { RolloutStore, SluiceEvent } from '../../core/ports.ts';
+import type { RolloutStore } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import { EventBridgePublisher, LocalEventPublisher, sanitizeEvent } from './publisher.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 

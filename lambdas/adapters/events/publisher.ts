@@ -7,7 +7,8 @@
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../../core/errors.ts';
-import type { EventPublisher, RolloutStore, SluiceEvent } from '../../core/ports.ts';
+import type { EventLog, EventPublisher } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 
 export const EVENT_SOURCE = 'sluice';
 
@@ -48,7 +49,7 @@ export function sanitizeEvent(event: SluiceEvent): SluiceEvent {
 }
 
 /** Stamps the event with its per-execution sequence number and time, and sanitizes it. */
-async function stamp(store: RolloutStore, event: Unsent, now: () => Date): Promise<SluiceEvent> {
+async function stamp(store: EventLog, event: Unsent, now: () => Date): Promise<SluiceEvent> {
   const sequence = await store.nextSequence(event.execution);
   return sanitizeEvent({ ...event, sequence, at: now().toISOString() });
 }
@@ -59,12 +60,12 @@ export interface LocalEventPublisherOptions {
 
 /** The local engine's publisher: the store keeps the events, the log gets one JSON line each. */
 export class LocalEventPublisher implements EventPublisher {
-  readonly #store: RolloutStore;
+  readonly #store: EventLog;
   readonly #log: (line: string) => void;
   readonly #now: () => Date;
 
   constructor(
-    store: RolloutStore,
+    store: EventLog,
     log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
     options: LocalEventPublisherOptions = {},
   ) {
@@ -88,7 +89,7 @@ export interface EventBridgePublisherOptions {
   busName: string;
   client?: EventBridgeClientLike;
   /** Hands out the sequence numbers and keeps the audit copy of each event. */
-  store: RolloutStore;
+  store: EventLog;
   now?: () => Date;
 }
 
@@ -105,7 +106,7 @@ function isTransient(error: unknown): boolean {
 export class EventBridgePublisher implements EventPublisher {
   readonly #bus: string;
   readonly #client: EventBridgeClientLike;
-  readonly #store: RolloutStore;
+  readonly #store: EventLog;
   readonly #now: () => Date;
 
   constructor(options: EventBridgePublisherOptions) {

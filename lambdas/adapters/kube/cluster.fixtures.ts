@@ -4,7 +4,7 @@
  */
 import { rolloutSpecSchema } from '../../core/spec.ts';
 import type { RolloutSpec, RolloutSpecInput } from '../../core/spec.ts';
-import type { Weights } from '../../core/ports.ts';
+import type { Weights } from '../../core/records.ts';
 import type { KubeObject, KubeStandIn } from '../../../local/kube/stand-in.ts';
 
 export const GLOO_NS = 'gloo-system';

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import type { AppsV1Api, AutoscalingV2Api, KubeConfig, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { formatDuration } from '../../core/duration.ts';
 import { TransientError } from '../../core/errors.ts';
-import type { Side, Workload } from '../../core/ports.ts';
+import type { Side } from '../../core/records.ts';
+import type { Workload } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,

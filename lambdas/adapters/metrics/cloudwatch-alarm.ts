@@ -10,7 +10,8 @@
  * must not switch a hard stop off. INSUFFICIENT_DATA is not firing (CloudWatch's own meaning).
  */
 import { DescribeAlarmsCommand, type CloudWatchClient, type DescribeAlarmsCommandInput } from '@aws-sdk/client-cloudwatch';
-import type { MetricProvider, MetricValue } from '../../core/ports.ts';
+import type { MetricProvider } from '../../core/ports.ts';
+import type { MetricValue } from '../../core/verdict.ts';
 
 export type CloudWatchAlarmSend = Pick<CloudWatchClient, 'send'>;
 

@@ -18,7 +18,9 @@ import {
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
 import type { ArmDelta, LookCounts } from '../../core/counts.ts';
-import type { MetricProvider, MetricValue, Side } from '../../core/ports.ts';
+import type { MetricProvider } from '../../core/ports.ts';
+import type { MetricValue } from '../../core/verdict.ts';
+import type { Side } from '../../core/records.ts';
 
 export type CloudWatchSend = Pick<CloudWatchClient, 'send'>;
 

@@ -5,7 +5,8 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { parseDuration } from '../../core/duration.ts';
-import type { MetricProvider, MetricReading, MetricValue } from '../../core/ports.ts';
+import type { MetricProvider } from '../../core/ports.ts';
+import type { MetricReading, MetricValue } from '../../core/verdict.ts';
 import { metricQueries, queryVariables, renderQuery } from '../../core/queries.ts';
 import type { MetricSpec, PrometheusServer, RolloutSpec } from '../../core/spec.ts';
 import { ampProvider } from './amp.ts';

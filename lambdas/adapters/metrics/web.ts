@@ -10,7 +10,8 @@
 import { JSONPath } from 'jsonpath-plus';
 import { parseDuration } from '../../core/duration.ts';
 import { TransientError } from '../../core/errors.ts';
-import type { MetricProvider, MetricValue } from '../../core/ports.ts';
+import type { MetricProvider } from '../../core/ports.ts';
+import type { MetricValue } from '../../core/verdict.ts';
 import { redactUrl } from '../../core/secrets.ts';
 import type { SecretString } from '../../core/secrets.ts';
 import { resolveHeaders } from '../secrets/resolver.ts';

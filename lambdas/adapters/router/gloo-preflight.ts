@@ -6,7 +6,8 @@
  * promotion may have added the new canary upstream at weight 0, which moves none).
  */
 import { RefusedError } from '../../core/errors.ts';
-import type { Side, TrafficRouter, Weights, Workload } from '../../core/ports.ts';
+import type { Side, Weights } from '../../core/records.ts';
+import type { TrafficRouter, Workload } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { describeWeights } from './gloo-weights.ts';
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, RefusedError, TransientError } from '../../core/errors.ts';
-import type { Weights } from '../../core/ports.ts';
+import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { startKubeStandIn } from '../../../local/kube/stand-in.ts';
 import type { KubeObject, KubeStandIn } from '../../../local/kube/stand-in.ts';

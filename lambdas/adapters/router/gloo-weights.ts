@@ -7,7 +7,7 @@
 import { ConflictError } from '../../core/errors.ts';
 import { glooState } from '../../core/gloo-schema.ts';
 import type { ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
-import type { Weights } from '../../core/ports.ts';
+import type { Weights } from '../../core/records.ts';
 import type { RouterSpec } from '../../core/spec.ts';
 import { retryOnConflict, sleep } from '../kube/client.ts';
 import type { ConflictRetry } from '../kube/client.ts';

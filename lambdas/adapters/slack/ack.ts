@@ -15,7 +15,16 @@ import { ACTION_PREFIX, ROLLOUT_GATE, decodeButtonValue, ephemeral, percent, sla
 import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/blocks.ts';
 import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
-import type { EventPublisher, RolloutStore } from '../../core/ports.ts';
+import type {
+  AbortFlags,
+  EventPublisher,
+  RolloutLog,
+  RolloutRecords,
+  TargetLocks,
+  TaskTokens,
+  TriggerLedger,
+  WindowOverrides,
+} from '../../core/ports.ts';
 import type { RolloutScheduler, ScheduledRollout } from '../../core/schedule.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { LocalTimeError, isTimeZone, parseStartTime } from '../../core/zoned-time.ts';
@@ -36,7 +45,8 @@ export interface SlackConfig {
 }
 
 export interface AckDeps {
-  store: RolloutStore;
+  /** Every command's ports: start (ledger, lock, overrides), abort (flags), promote/approve (tokens), status (records, history). */
+  store: TriggerLedger & TargetLocks & WindowOverrides & TaskTokens & AbortFlags & RolloutRecords & RolloutLog;
   events: EventPublisher;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;

@@ -1,5 +1,5 @@
 /** What the Slack bot's two Lambdas need: the seams the AWS wiring (lambdas/wiring/aws-slack.ts) and the local runtime fill. */
-import type { SluiceEvent } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import type { AckDeps, FollowUp } from './ack.ts';
 
 export interface SlackHandlerDeps {

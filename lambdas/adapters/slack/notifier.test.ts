@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SluiceEvent } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { SqliteRolloutStore } from '../store/sqlite.ts';
 import { chatKeys } from './chat-state.ts';

@@ -13,7 +13,8 @@
 import type { WebClient } from '@slack/web-api';
 import { ROLLOUT_GATE, headBlocks, headText, verdictLines } from '../../core/chatops/blocks.ts';
 import type { Acted, RolloutView } from '../../core/chatops/blocks.ts';
-import type { EventType, Notifier, RolloutStore, SluiceEvent } from '../../core/ports.ts';
+import type { EventType, SluiceEvent } from '../../core/records.ts';
+import type { Notifier, RolloutLog, RolloutRecords, TaskTokens } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { logger } from '../logging/logger.ts';
 import { chatKeys } from './chat-state.ts';
@@ -34,7 +35,7 @@ const REPLY_EVENTS: ReadonlySet<EventType> = new Set([
 
 export interface SlackNotifierOptions {
   client: Pick<WebClient, 'chat' | 'conversations'>;
-  store: RolloutStore;
+  store: RolloutRecords & RolloutLog & TaskTokens;
   chat: ChatState;
   loadTarget(target: string): Promise<RolloutSpec | null>;
   /** Failures are reported here (default: the Powertools logger at warn). */

@@ -35,12 +35,12 @@ import type {
   LockHolder,
   PendingToken,
   RolloutRecord,
-  RolloutStore,
   SluiceEvent,
   StepRecord,
   TriggerRecord,
   WindowOverride,
-} from '../../core/ports.ts';
+} from '../../core/records.ts';
+import type { RolloutStore } from '../../core/ports.ts';
 
 /** The table's key schema: the CDK table (infra/) uses these same names. */
 export const STORE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;

@@ -14,12 +14,12 @@ import type {
   LockHolder,
   PendingToken,
   RolloutRecord,
-  RolloutStore,
   SluiceEvent,
   StepRecord,
   TriggerRecord,
   WindowOverride,
-} from '../../core/ports.ts';
+} from '../../core/records.ts';
+import type { RolloutStore } from '../../core/ports.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS locks (

@@ -7,7 +7,8 @@
 import { RefusedError, TransientError } from '../../core/errors.ts';
 import { describeWebhookResult, eventHookPayload, hooksOf, webhookPayload, webhookTimeoutMs } from '../../core/webhooks.ts';
 import type { Webhook, WebhookPayload, WebhookPhase, WebhookResult, WebhookType } from '../../core/webhooks.ts';
-import type { EventPublisher, SluiceEvent } from '../../core/ports.ts';
+import type { EventPublisher } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { logger } from '../logging/logger.ts';
 import { redactKnownSecrets, resolveHeaders, resolveSecret } from '../secrets/resolver.ts';

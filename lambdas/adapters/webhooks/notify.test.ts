@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SluiceEvent } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import { WebhookNotifier } from './notify.ts';
 
 const received: { path: string; body: Record<string, unknown> }[] = [];

@@ -5,7 +5,8 @@
  * and skipped: it never slows or fails a rollout (bounded by a short timeout).
  */
 import { verdictLines } from '../../core/chatops/blocks.ts';
-import type { Notifier, SluiceEvent } from '../../core/ports.ts';
+import type { Notifier } from '../../core/ports.ts';
+import type { SluiceEvent } from '../../core/records.ts';
 import { logger } from '../logging/logger.ts';
 import type { SecretString, SecretUrl } from '../../core/secrets.ts';
 import { redactKnownSecrets, resolveHeaders, resolveSecret } from '../secrets/resolver.ts';

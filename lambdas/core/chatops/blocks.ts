@@ -5,7 +5,8 @@
  * button value), so a long verdict summary can never make Slack refuse the update.
  */
 import type { ActionsBlock, Button, ContextBlock, HeaderBlock, KnownBlock, SectionBlock } from '@slack/types';
-import type { Outcome, Verdict, Weights } from '../ports.ts';
+import type { Outcome, Weights } from '../records.ts';
+import type { Verdict } from '../verdict.ts';
 
 export const LIMITS = { blocks: 50, text: 3000, header: 150, buttonText: 75, buttonValue: 2000, fallbackText: 4000 } as const;
 

@@ -10,7 +10,7 @@
  * Pure: the caller keeps the JSON state between looks.
  */
 import type { ArmDelta, LookCounts } from '../counts.ts';
-import type { ArmEvidence, CheckEvidence, CheckResult, MetricCheck, Verdict, VerdictEvidence } from '../ports.ts';
+import type { ArmEvidence, CheckEvidence, CheckResult, MetricCheck, Verdict, VerdictEvidence } from '../verdict.ts';
 import type { EProcessState, FactorMethod } from './eprocess.ts';
 import { applyLogFactors, betaBinomialConfidenceSequence, createEProcess, eValue, twoSampleLogFactors } from './eprocess.ts';
 import { allowedRate, createOneSample, MIN_RATE, oneSampleLogFactors } from './onesample.ts';

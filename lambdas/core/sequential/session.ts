@@ -10,7 +10,7 @@
  */
 import { deltaCounts, nextBaseline } from '../counts.ts';
 import type { CounterSnapshot, LookCounts } from '../counts.ts';
-import type { Verdict } from '../ports.ts';
+import type { Verdict } from '../verdict.ts';
 import { judgeLook } from './judge.ts';
 import type { SequentialConfig, SequentialDecision, SequentialMetric, SequentialState } from './judge.ts';
 
