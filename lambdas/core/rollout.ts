@@ -30,6 +30,11 @@ export function formatWeights(weights: Weights, scale: number): string {
   return `primary ${pct(weights.primary)} / canary ${pct(weights.canary)}`;
 }
 
+/** When a readiness loop that starts now gives up. */
+export function readyByFrom(spec: RolloutSpec, now: Date): string {
+  return new Date(now.getTime() + parseDuration(spec.spec.workload?.readyTimeout ?? '5m')).toISOString();
+}
+
 /** The loop state at the start of a rollout (Prepare's result). */
 export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const { strategy } = spec.spec;

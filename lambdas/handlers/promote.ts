@@ -8,11 +8,10 @@
  * old primary as the safe side (Rollback puts traffic back on it, `rolled-back`), a copy whose
  * answer was lost is read back from the Deployment before deciding.
  */
-import { parseDuration } from '../core/duration.ts';
 import { TransientError } from '../core/errors.ts';
 import type { AbortFlags, RolloutLog, RolloutRecords, Workload } from '../core/ports.ts';
+import { readyByFrom } from '../core/rollout.ts';
 import { promotionMode } from '../core/spec.ts';
-import type { RolloutSpec } from '../core/spec.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
@@ -22,11 +21,6 @@ import { awsHandlerDeps } from '../wiring/aws.ts';
 
 /** The store ports this step uses (core/ports.ts). */
 type PromoteStore = AbortFlags & RolloutRecords & RolloutLog;
-
-/** When a readiness loop that starts now gives up. */
-export function readyByFrom(spec: RolloutSpec, now: Date): string {
-  return new Date(now.getTime() + parseDuration(spec.spec.workload?.readyTimeout ?? '5m')).toISOString();
-}
 
 /** After a failed copy: did it land anyway (a lost answer)? Unknown counts as no, so the old primary stays safe. */
 async function copyLanded(workload: Workload): Promise<boolean> {

@@ -10,12 +10,12 @@
  * Primary: after the copy, until its rollout completes; one that never does is held on the canary.
  */
 import { PromotionFailedError } from '../core/errors.ts';
+import { readyByFrom } from '../core/rollout.ts';
 import { readyCheckInputSchema } from '../core/task.ts';
 import type { ReadyCheckInput, RunState } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAbortedInPromotion } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
-import { readyByFrom } from './promote.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import type { AbortFlags, RolloutLog } from '../core/ports.ts';
 
