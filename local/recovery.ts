@@ -13,7 +13,7 @@ import { formatWeights } from '../lambdas/core/rollout.ts';
 import type { HandlerDeps } from '../lambdas/app/deps.ts';
 import { reconcile } from '../lambdas/app/reconcile.ts';
 import type { ExecutionLiveness, LivenessAnswer } from '../lambdas/core/ports.ts';
-import type { ReconcileReport, ReconcileRequest } from '../lambdas/app/reconcile.ts';
+import type { ReconcileReport, ReconcileRequest, ReconcileStore } from '../lambdas/app/reconcile.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { localSfnClient } from './engine/sfn-endpoint.ts';
 
@@ -173,7 +173,7 @@ export class LocalLiveness implements ExecutionLiveness {
 
 /** One reconcile pass against the local store, with the cluster deps to restore through. */
 export async function reconcileLocal(
-  deps: HandlerDeps,
+  deps: HandlerDeps<ReconcileStore>,
   dir: string,
   request: ReconcileRequest = {},
   loadTarget?: (target: string) => Promise<RolloutSpec | null>,

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { RolloutStore } from '../lambdas/core/ports.ts';
 import type { SluiceEvent } from '../lambdas/core/records.ts';
 import { kubeConfigFor } from '../lambdas/adapters/kube/eks-auth.ts';
 import { LocalEventPublisher } from '../lambdas/adapters/events/publisher.ts';
@@ -56,6 +57,24 @@ export function kubeconfigSource(kubeconfigPath?: string): KubeConfigSource {
   };
 }
 
+/**
+ * The handlers' dependencies over a local store: the local composition root. The engine, `sluice
+ * recover` and the commands that reconcile a target first all build them here, from the same
+ * adapters the Lambdas use (lambdas/wiring/seams.ts) and the sqlite store.
+ */
+export function localHandlerDeps(
+  store: RolloutStore,
+  options: { onEvent?: (event: SluiceEvent) => void; kubeConfigOf?: KubeConfigSource; routerTuning?: RouterTuning } = {},
+): HandlerDeps {
+  return {
+    store,
+    events: new LocalEventPublisher(store, (line) => options.onEvent?.(JSON.parse(line) as SluiceEvent)),
+    now: () => new Date(),
+    ...clusterDeps(options.kubeConfigOf ?? kubeconfigSource(), options.routerTuning),
+    ...metricDeps(),
+  };
+}
+
 export interface LocalRuntimeOptions {
   /** Default: `.sluice/` (SLUICE_STATE_DIR). */
   dir?: string;
@@ -100,17 +119,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(options.log ? { log: options.log } : {}),
     ...(options.env ? { env: options.env } : {}),
   });
-  const events = new LocalEventPublisher(store, (line) => {
-    const event = JSON.parse(line) as SluiceEvent;
-    notifications.notify(event);
-    if (options.onEvent) options.onEvent(event);
-  });
   const deps: HandlerDeps = {
-    store,
-    events,
-    now: () => new Date(),
-    ...clusterDeps(options.kubeConfigOf ?? kubeconfigSource(), options.routerTuning),
-    ...metricDeps(),
+    ...localHandlerDeps(store, {
+      onEvent: (event) => {
+        notifications.notify(event);
+        options.onEvent?.(event);
+      },
+      ...(options.kubeConfigOf ? { kubeConfigOf: options.kubeConfigOf } : {}),
+      ...(options.routerTuning ? { routerTuning: options.routerTuning } : {}),
+    }),
     ...options.overrides,
   };
   const source = async () => deps;

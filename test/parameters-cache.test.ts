@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { slackSecrets, ssmTargetLoader } from '../lambdas/wiring/aws-slack.ts';
 import { ssmRegistry } from '../lambdas/adapters/control/start-path.ts';
-import { secretsManagerSecrets } from '../lambdas/handlers/gitops-webhook.ts';
+import { secretsManagerSecrets } from '../lambdas/adapters/secrets/gitops.ts';
 import { webSpec } from './support/flow.ts';
 
 const ssm = mockClient(SSMClient);

@@ -9,6 +9,8 @@ import type { EventPublisher, Judge, MetricProvider, ReconcileSchedule, RolloutS
 import type { MetricReading } from '../core/verdict.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { CounterSnapshot } from '../core/counts.ts';
+import type { StartPathDeps } from '../adapters/control/start-path.ts';
+import type { GitopsSecrets } from '../adapters/secrets/gitops.ts';
 
 export interface StoreDeps<S = RolloutStore> {
   store: S;
@@ -36,7 +38,11 @@ export interface MetricDeps {
 
 export type HandlerDeps<S = RolloutStore> = StoreDeps<S> & ClusterDeps & MetricDeps;
 
+/** The GitOps webhook: the start path, and the shared secrets its callers sign or authenticate with. */
+export interface GitopsDeps {
+  start: StartPathDeps;
+  secrets: () => Promise<GitopsSecrets>;
+}
+
 /** Deps are built once per warm Lambda (or once per local engine), on first use. */
 export type DepsSource<T> = () => Promise<T>;
-
-export { once } from '../core/once.ts';

@@ -5,10 +5,10 @@
  * and wraps the event as `{ target, event }`.
  */
 import * as z from 'zod';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { alarmRollout } from '../adapters/control/interrupt.ts';
 import type { InterruptResult } from '../adapters/control/interrupt.ts';
-import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { awsAlarmDeps } from '../wiring/aws-alarm.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import type { AbortFlags, TargetLocks, TaskTokens } from '../core/ports.ts';
@@ -49,7 +49,5 @@ export function createAlarmHandler(deps: DepsSource<StoreDeps<AlarmStore> & { sf
   return rolloutHandler(alarmInputSchema, async (event) => onAlarm(await deps(), event));
 }
 
-let sfn: SFNClient | undefined;
-
 /** The Lambda entry point. */
-export const handler = createAlarmHandler(async () => ({ ...(await awsStoreDeps()), sfn: (sfn ??= new SFNClient({})) }));
+export const handler = createAlarmHandler(awsAlarmDeps);

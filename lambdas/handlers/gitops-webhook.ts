@@ -12,37 +12,21 @@
  * Lambda) or, locally, from SLUICE_FLUX_HMAC_KEY / SLUICE_ARGOCD_TOKEN.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { argoToStart, fluxToStart } from '../core/deploy-events.ts';
 import type { GitopsParse } from '../core/deploy-events.ts';
-import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { awsGitopsDeps } from '../wiring/aws-start.ts';
+import type { GitopsDeps } from '../app/deps.ts';
 import { logger } from '../adapters/logging/logger.ts';
-import { EventBridgeRolloutScheduler } from '../adapters/events/scheduler.ts';
-import { requestStart, ssmRegistry } from '../adapters/control/start-path.ts';
-import { SECRET_CACHE_SECONDS } from '../adapters/secrets/resolver.ts';
-import type { StartPathDeps } from '../adapters/control/start-path.ts';
+import { requestStart } from '../adapters/control/start-path.ts';
 
 /** Flux and Argo CD notifications are a few KiB; anything far larger is not one of them. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export const HMAC_ALGORITHMS = ['sha224', 'sha256', 'sha384', 'sha512'] as const;
 const HEX_LENGTH: Record<(typeof HMAC_ALGORITHMS)[number], number> = { sha224: 56, sha256: 64, sha384: 96, sha512: 128 };
-
-export interface GitopsSecrets {
-  /** The HMAC key of the Flux `generic-hmac` Provider (its Secret's `token`). */
-  flux?: string | undefined;
-  /** The bearer token the Argo CD webhook service sends. */
-  argocd?: string | undefined;
-}
-
-export interface GitopsDeps {
-  start: StartPathDeps;
-  secrets: () => Promise<GitopsSecrets>;
-}
 
 /** Verifies `X-Signature: <fn>=<hex>` over the raw body, in constant time; sha1 and unknown functions are refused. */
 export function verifyHmacSignature(
@@ -126,64 +110,6 @@ export async function handleGitopsRequest(event: APIGatewayProxyEventV2, deps: G
   logger.info(answer.message, { outcome: answer.outcome, target: answer.target, version: answer.version, source: kind });
   // Refusals and duplicates are final answers: a 2xx keeps Flux and Argo CD from retrying them.
   return json(answer.outcome === 'started' ? 202 : 200, { ...answer });
-}
-
-/** Secrets from the environment (local runs and tests). */
-export function envSecrets(env: NodeJS.ProcessEnv = process.env): () => Promise<GitopsSecrets> {
-  return async () => ({ flux: env.SLUICE_FLUX_HMAC_KEY, argocd: env.SLUICE_ARGOCD_TOKEN });
-}
-
-/**
- * One JSON secret `{ "flux": "…", "argocd": "…" }` (or one `token` for both) from Secrets Manager,
- * through Powertools Parameters: cached for `maxAgeSeconds` (a rotation lands within it), a failed
- * read not cached.
- */
-export function secretsManagerSecrets(secretId: string, maxAgeSeconds = SECRET_CACHE_SECONDS): () => Promise<GitopsSecrets> {
-  return async () => {
-    const text = await getSecret(secretId, { maxAge: maxAgeSeconds });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(typeof text === 'string' && text !== '' ? text : '{}');
-    } catch (error) {
-      throw new Error(`secret ${secretId} is not JSON ({ "flux": "…", "argocd": "…" })`, { cause: error });
-    }
-    const record = (parsed ?? {}) as Record<string, unknown>;
-    const value = (field: unknown) => (typeof field === 'string' && field !== '' ? field : undefined);
-    // `token` (what the construct generates) serves both until separate keys are set.
-    return { flux: value(record['flux']) ?? value(record['token']), argocd: value(record['argocd']) ?? value(record['token']) };
-  };
-}
-
-let built: Promise<GitopsDeps> | undefined;
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set: the GitOps Lambda was not deployed by the Sluice construct`);
-  return value;
-}
-
-/** Deps in AWS; a start outside the change windows is queued through the start Lambda like any other. */
-export function awsGitopsDeps(): Promise<GitopsDeps> {
-  built ??= (async () => {
-    const { store } = await awsStoreDeps();
-    return {
-      start: {
-        store,
-        sfn: new SFNClient({}),
-        stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
-        registry: ssmRegistry({ prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'), ecrTargets: {} }),
-        now: () => new Date(),
-        scheduler: new EventBridgeRolloutScheduler({
-          groupName: requiredEnv('SLUICE_SCHEDULE_GROUP'),
-          roleArn: requiredEnv('SLUICE_SCHEDULER_ROLE_ARN'),
-          deadLetterArn: requiredEnv('SLUICE_SCHEDULER_DLQ_ARN'),
-          startFunctionArn: requiredEnv('SLUICE_START_FUNCTION_ARN'),
-        }),
-      },
-      secrets: secretsManagerSecrets(requiredEnv('SLUICE_GITOPS_SECRET_ARN')),
-    };
-  })();
-  return built;
 }
 
 export function createGitopsHandler(deps: () => Promise<GitopsDeps>) {

@@ -10,7 +10,6 @@
  * mutable tag such as `latest`) is refused with a message saying so, never started and never
  * silently taken for a duplicate.
  */
-import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -28,10 +27,9 @@ import {
 import type { EcrImageActionEvent } from '../core/deploy-events.ts';
 import { ledgerKey } from '../core/start.ts';
 import type { StartAnswer } from '../core/start.ts';
-import { awsStoreDeps } from '../wiring/aws-store.ts';
+import { awsStartDeps } from '../wiring/aws-start.ts';
 import { logger } from '../adapters/logging/logger.ts';
-import { EventBridgeRolloutScheduler } from '../adapters/events/scheduler.ts';
-import { requestStart, ssmRegistry } from '../adapters/control/start-path.ts';
+import { requestStart } from '../adapters/control/start-path.ts';
 import type { StartPathDeps } from '../adapters/control/start-path.ts';
 import { rolloutLogContext } from '../app/middleware.ts';
 
@@ -89,39 +87,6 @@ export async function handleStartEvent(event: unknown, deps: StartPathDeps): Pro
   if (isEcrEvent(start)) return ecrStarts(deps, start);
   if (isRolloutRequested(start)) return { answers: [await requestStart(deps, rolloutRequestedToStart(start))], ignored: [] };
   return { answers: [await requestStart(deps, scheduledToStart(start))], ignored: [] };
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set: the start Lambda was not deployed by the Sluice construct`);
-  return value;
-}
-
-let built: Promise<StartPathDeps> | undefined;
-
-/** Deps in AWS, from the environment the CDK construct sets; the function's own ARN is where queued schedules point. */
-export function awsStartDeps(functionArn: string): Promise<StartPathDeps> {
-  built ??= (async () => {
-    const { store } = await awsStoreDeps();
-    return {
-      store,
-      sfn: new SFNClient({}),
-      stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
-      registry: ssmRegistry({
-        prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'),
-        ecrTargets: JSON.parse(process.env.SLUICE_ECR_TARGETS ?? '{}') as Record<string, string[]>,
-      }),
-      now: () => new Date(),
-      scheduler: new EventBridgeRolloutScheduler({
-        groupName: requiredEnv('SLUICE_SCHEDULE_GROUP'),
-        roleArn: requiredEnv('SLUICE_SCHEDULER_ROLE_ARN'),
-        deadLetterArn: requiredEnv('SLUICE_SCHEDULER_DLQ_ARN'),
-        // Unqualified: a schedule outlives the version that created it.
-        startFunctionArn: functionArn.split(':').slice(0, 7).join(':'),
-      }),
-    };
-  })();
-  return built;
 }
 
 export function createStartHandler(deps: (context: Context) => Promise<StartPathDeps>) {

@@ -4,7 +4,8 @@ import type { StoreDeps } from '../app/deps.ts';
 import { EventBridgePublisher } from '../adapters/events/publisher.ts';
 import { DynamoRolloutStore } from '../adapters/store/dynamodb.ts';
 
-function requiredEnv(name: string): string {
+/** A variable the CDK construct sets on the function; its absence means the Lambda was deployed some other way. */
+export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`environment variable ${name} is not set: the Lambda was not deployed by the Sluice construct`);
   return value;

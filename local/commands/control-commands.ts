@@ -23,9 +23,9 @@ export interface Io {
  */
 async function reconcileFirst(control: ControlPlane, target: string, io: Io): Promise<Array<{ action: string }>> {
   if (control.kind !== 'local') return [];
-  const { localRestoreDeps, reconcileTargetFirst } = await import('./recover.ts');
-  const { stateDir } = await import('../runtime.ts');
-  return reconcileTargetFirst(localRestoreDeps(control.store), stateDir(), target, io, (t) => control.loadTarget(t).catch(() => null));
+  const { reconcileTargetFirst } = await import('./recover.ts');
+  const { localHandlerDeps, stateDir } = await import('../runtime.ts');
+  return reconcileTargetFirst(localHandlerDeps(control.store), stateDir(), target, io, (t) => control.loadTarget(t).catch(() => null));
 }
 
 /** `status` and `history` change nothing: they only name an orphan and the command that fixes it. */

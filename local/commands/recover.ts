@@ -7,20 +7,16 @@
  * person asked. Also the helpers other commands use to reconcile a target first.
  */
 import { existsSync } from 'node:fs';
-import type { RolloutStore } from '../../lambdas/core/ports.ts';
-import type { SluiceEvent } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import { LocalEventPublisher } from '../../lambdas/adapters/events/publisher.ts';
 import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
-import { clusterDeps, metricDeps } from '../../lambdas/wiring/seams.ts';
-import type { HandlerDeps } from '../../lambdas/app/deps.ts';
 import { formatFinding } from '../../lambdas/app/reconcile.ts';
-import type { Finding, ReconcileReport } from '../../lambdas/app/reconcile.ts';
+import type { Finding, ReconcileReport, ReconcileStore } from '../../lambdas/app/reconcile.ts';
+import type { HandlerDeps } from '../../lambdas/app/deps.ts';
 import { ControlError, localTargetLoader } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatEvent } from '../progress.ts';
 import { reconcileLocal } from '../recovery.ts';
-import { kubeconfigSource, stateDir, storePath } from '../runtime.ts';
+import { kubeconfigSource, localHandlerDeps, stateDir, storePath } from '../runtime.ts';
 
 export interface RecoverIo {
   stdout: (text: string) => void;
@@ -36,20 +32,6 @@ export interface RecoverFlags {
   /** A spec file to restore with when neither the record nor the registry has one. */
   spec?: string;
   json?: boolean;
-}
-
-/** The handlers' dependencies over a local store, for restoring without an engine. */
-export function localRestoreDeps(
-  store: RolloutStore,
-  options: { kubeconfig?: string; onEvent?: (event: SluiceEvent) => void } = {},
-): HandlerDeps {
-  return {
-    store,
-    events: new LocalEventPublisher(store, (line) => options.onEvent?.(JSON.parse(line) as SluiceEvent)),
-    now: () => new Date(),
-    ...clusterDeps(kubeconfigSource(options.kubeconfig)),
-    ...metricDeps(),
-  };
 }
 
 /** Reads the registry folder (or one spec file) without failing the pass: a missing spec is a finding. */
@@ -79,8 +61,8 @@ export async function recoverCommand(target: string | undefined, flags: RecoverF
   }
   const store = openSqliteStore(storePath(dir));
   try {
-    const deps = localRestoreDeps(store, {
-      ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    const deps = localHandlerDeps(store, {
+      kubeConfigOf: kubeconfigSource(flags.kubeconfig),
       onEvent: (event) => {
         const line = formatEvent(event, event.weights ? event.weights.primary + event.weights.canary : 100);
         if (line && !flags.json) io.stderr(`${line}\n`);
@@ -137,7 +119,7 @@ async function recoverOnStack(target: string | undefined, flags: RecoverFlags, i
  * command (an unreachable cluster is reported and the command goes on to say what it can).
  */
 export async function reconcileTargetFirst(
-  deps: HandlerDeps,
+  deps: HandlerDeps<ReconcileStore>,
   dir: string,
   target: string,
   io: Pick<RecoverIo, 'stderr'>,

@@ -1,0 +1,22 @@
+/** The reconciler Lambda's AWS wiring: the handlers' deps plus Step Functions liveness and the schedule's rule. */
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { once } from '../core/once.ts';
+import type { ReconcileDeps } from '../app/reconcile.ts';
+import { EventBridgeReconcileSchedule, SfnLiveness } from '../adapters/control/reconcile-aws.ts';
+import { awsHandlerDeps } from './aws.ts';
+
+/** Environment the stack sets on the reconciler function. */
+export const RECONCILER_ENV = { stateMachineArn: 'SLUICE_STATE_MACHINE_ARN', ruleName: 'SLUICE_RECONCILER_RULE' } as const;
+
+export const awsReconcilerDeps = once(async (): Promise<ReconcileDeps> => {
+  const stateMachineArn = process.env[RECONCILER_ENV.stateMachineArn];
+  if (!stateMachineArn) throw new Error(`${RECONCILER_ENV.stateMachineArn} is not set: the reconciler cannot tell which executions run`);
+  const ruleName = process.env[RECONCILER_ENV.ruleName];
+  const deps = await awsHandlerDeps();
+  return {
+    ...deps,
+    liveness: new SfnLiveness(new SFNClient({}), stateMachineArn),
+    ...(ruleName ? { schedule: deps.reconcileSchedule ?? new EventBridgeReconcileSchedule(new EventBridgeClient({}), ruleName) } : {}),
+  };
+});
