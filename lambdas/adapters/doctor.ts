@@ -106,25 +106,16 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
     kubernetesFix,
   );
   if (reached) {
-    if (promotionMode(spec) === 'route') {
-      // Reconciling would adopt the new canary at weight 0 (a write): doctor only reads.
-      checks.push({
-        name: 'gloo',
-        status: 'note',
-        message: `route promotion: Prepare adopts the new canary Upstream into ${routerName} at start; only the reads are checked here`,
-      });
-    } else {
-      await check(
-        checks,
-        'gloo',
-        async () => {
-          const workload = await deps.cluster.workloadFor(spec);
-          const results = await preflightGloo({ spec, router, workload });
-          return { message: results.map((r) => r.message).join('; ') };
-        },
-        kubernetesFix,
-      );
-    }
+    await check(
+      checks,
+      'gloo',
+      async () => {
+        const workload = await deps.cluster.workloadFor(spec);
+        const results = await preflightGloo({ spec, router, workload });
+        return { message: results.map((r) => r.message).join('; ') };
+      },
+      kubernetesFix,
+    );
   }
 
   let online = true;

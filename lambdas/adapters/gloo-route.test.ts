@@ -68,7 +68,12 @@ function specFor(
 }
 
 function delegatingVs(name: string, routes: unknown[], namespace = GLOO_NS): KubeObject {
-  return { apiVersion: 'gateway.solo.io/v1', kind: 'VirtualService', metadata: { name, namespace }, spec: { virtualHost: { domains: ['*'], routes } } };
+  return {
+    apiVersion: 'gateway.solo.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace },
+    spec: { virtualHost: { domains: ['*'], routes } },
+  };
 }
 
 async function seed(kind: 'VirtualService' | 'RouteTable', routes: unknown[]): Promise<void> {
@@ -77,7 +82,8 @@ async function seed(kind: 'VirtualService' | 'RouteTable', routes: unknown[]): P
   kube.apply(routeObject(kind, routes));
   const name = kind === 'VirtualService' ? 'podinfo' : 'podinfo-routes';
   // A RouteTable carries traffic only through a VirtualService that delegates to it (Gloo's model).
-  if (kind === 'RouteTable') kube.apply(delegatingVs('podinfo-gateway', [{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name } } }]));
+  if (kind === 'RouteTable')
+    kube.apply(delegatingVs('podinfo-gateway', [{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name } } }]));
   await until(
     () => (kube.get('gateway.solo.io/v1', kind, GLOO_NS, name)?.status as { statuses?: object } | undefined)?.statuses !== undefined,
     `Gloo to judge the ${kind}`,
@@ -178,19 +184,25 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
       expect((error as Error).message).toMatch(new RegExp(`${kind} gloo-system/absent not found`));
     });
 
-    it('with route promotion, adds the new canary upstream at weight 0 in place of the retired one', async () => {
+    it('with route promotion, preflight only reads; the first weight write adds the new canary upstream', async () => {
       kube.apply(upstream('podinfo-v3'));
       const spec = specFor(
         kind,
         { name: 'main' },
         { promotion: 'route', workload: undefined, router: { canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } } },
       );
+      const writesBefore = kube.audit().length;
 
       await router({ spec }).reconcile();
 
+      expect(kube.audit().length).toBe(writesBefore);
+      expect(await router({ spec }).getWeights()).toEqual(start);
+
+      await router({ spec }).setWeights(step, start);
+
       expect(storedRoutes(kind)[1]).toEqual({
         ...multiRoute(start),
-        routeAction: { multi: { destinations: [destination(PRIMARY_UPSTREAM, 100), destination('podinfo-v3', 0)] } },
+        routeAction: { multi: { destinations: [destination(PRIMARY_UPSTREAM, 95), destination('podinfo-v3', 5)] } },
       });
     });
 

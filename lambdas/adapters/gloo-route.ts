@@ -21,7 +21,7 @@ import type { GlooRoute, ResourceRef, WeightedDestination } from '../core/gloo-s
 import type { TrafficRouter, Weights } from '../core/ports.ts';
 import type { RolloutSpec, RouterSpec } from '../core/spec.ts';
 import { promotionMode } from '../core/spec.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, routePromotionView, sameRef, watchVerdict } from './gloo-weights.ts';
 import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
@@ -316,35 +316,31 @@ export class RouteRouter implements TrafficRouter {
     );
   }
 
-  /** The destination list reconcile must write (route promotion), undefined when it fits; RefusedError otherwise. */
-  #plan(read: LocatedRoute): WeightedDestination[] | undefined {
+  /** Refuses unless the route lists the primary and canary, or (route promotion) can adopt the new canary in the retired one's place. */
+  #assertFits(read: LocatedRoute): void {
     const found = readWeights(read.destinations, this.#router, this.#object.target.namespace);
-    if (!('problem' in found)) return undefined;
+    if (!('problem' in found)) return;
     const adopted =
       promotionMode(this.#spec) === 'route' ? adoptCanary(read.destinations, this.#router, this.#object.target.namespace) : undefined;
     if (!adopted || 'problem' in adopted) throw new RefusedError(`${read.label} ${adopted?.problem ?? found.problem}`);
-    return adopted.destinations;
   }
 
+  /** The route as it carries traffic: with route promotion's not-yet-adopted canary in place at weight 0 (the first write adopts it). */
+  async #readView(): Promise<LocatedRoute> {
+    const read = await this.#readRoute();
+    const mode = promotionMode(this.#spec);
+    return { ...read, destinations: routePromotionView(read.destinations, this.#router, this.#object.target.namespace, mode) };
+  }
+
+  /** Reads only: Prepare runs it in the read-only Kubernetes group. */
   async reconcile(): Promise<void> {
-    // Every check reads first; the one write (route promotion's weight-0 canary) comes last.
     const located = await this.#readRoute('refused');
-    const needsWrite = this.#plan(located) !== undefined;
+    this.#assertFits(located);
     await assertUpstreamsExist(this.#custom, this.#router, this.#timeoutMs);
     // Checked last: the more specific reasons above (a missing Upstream) also make Gloo reject the object.
     const rejected = glooRejection(located.snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
     await this.#assertDelegated(located.snapshot.object);
-    if (!needsWrite) return;
-    await retryOnConflict(
-      `${this.#object.what} patch`,
-      async () => {
-        const read = await this.#readRoute('refused');
-        const destinations = this.#plan(read);
-        if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
-      },
-      this.#retry,
-    );
   }
 
   /**
@@ -381,7 +377,8 @@ export class RouteRouter implements TrafficRouter {
     let frontier: RouteTableIdentity[] = [identity];
     for (let depth = 0; depth < tables.length && frontier.length; depth++) {
       const parents = tables.filter(
-        (t) => !reached.has(`${t.namespace}/${t.name}`) && t.routes.some((route) => frontier.some((f) => delegatesTo(route, t.namespace, f))),
+        (t) =>
+          !reached.has(`${t.namespace}/${t.name}`) && t.routes.some((route) => frontier.some((f) => delegatesTo(route, t.namespace, f))),
       );
       if (services.some((vs) => vs.routes.some((route) => parents.some((p) => delegatesTo(route, vs.namespace, p))))) return;
       for (const p of parents) reached.add(`${p.namespace}/${p.name}`);
@@ -420,7 +417,7 @@ export class RouteRouter implements TrafficRouter {
   }
 
   async getWeights(): Promise<Weights> {
-    const { label, destinations } = await this.#readRoute();
+    const { label, destinations } = await this.#readView();
     const found = readWeights(destinations, this.#router, this.#object.target.namespace);
     if ('problem' in found) throw new RefusedError(`${label} ${found.problem}`);
     return found.weights;
@@ -433,7 +430,7 @@ export class RouteRouter implements TrafficRouter {
       next,
       expected,
       retry: this.#retry,
-      read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
+      read: async () => ({ ...(await this.#readView()), ownerNamespace: this.#object.target.namespace }),
       write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
       verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
     });
