@@ -1,6 +1,6 @@
 /** Gloo's delegation rules (refs, selectors by labels and expressions, namespaces), case by case. */
 import { describe, expect, it } from 'vitest';
-import { delegatesTo } from './gloo-delegation.ts';
+import { delegatesTo, isDelegating } from './gloo-delegation.ts';
 
 const table = { name: 'routes', namespace: 'apps', labels: { app: 'podinfo', tier: 'web', rank: '3' } };
 const via = (delegateAction: unknown) => ({ matchers: [{ prefix: '/' }], delegateAction });
@@ -38,5 +38,13 @@ describe('delegatesTo', () => {
     ['an unknown operator', via({ selector: { expressions: [{ key: 'app', operator: 'Like', values: ['pod'] }] } }), 'apps', false],
   ])('%s', (_what, route, owner, expected) => {
     expect(delegatesTo(route, owner, table)).toBe(expected);
+  });
+});
+
+describe('isDelegating', () => {
+  it('tells a delegating route from one that acts', () => {
+    expect(isDelegating(via({ ref: { name: 'routes' } }))).toBe(true);
+    expect(isDelegating({ routeAction: { single: {} } })).toBe(false);
+    expect(isDelegating(null)).toBe(false);
   });
 });

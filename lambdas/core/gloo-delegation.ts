@@ -87,3 +87,8 @@ export function delegatesTo(route: unknown, ownerNamespace: string, table: Route
   if (labels.length && expressions.length) return false;
   return labels.every(([k, v]) => table.labels[k] === v) && expressions.every((e) => expressionHolds(e, table.labels));
 }
+
+/** Whether the route hands its traffic to RouteTables (a delegateAction) rather than acting itself. */
+export function isDelegating(route: unknown): boolean {
+  return delegateActionOf(route) !== undefined;
+}
