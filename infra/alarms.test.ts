@@ -245,6 +245,23 @@ describe('targets that name CloudWatch alarms and metrics', () => {
   });
 });
 
+describe('notifications on a stack without the Slack bot', () => {
+  it('warns that no function would send them (the Slack worker sends the thread and the webhooks)', () => {
+    const spec = target('web', [{ name: 'request-success-rate', thresholdRange: { min: 99 } }]);
+    const s = synth([
+      { ...spec, spec: { ...spec.spec, notifications: { webhooks: [{ url: 'https://hooks.example.com/rollouts' }] } } } as typeof spec,
+    ]);
+    const warnings = s.sluice.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    expect(warnings.filter((w) => w.includes('spec.notifications'))).toEqual([
+      expect.stringContaining(
+        'target(s) web name spec.notifications, but without the Slack bot (-c slackTeamId -c slackApiAppId) no function sends them',
+      ),
+    ]);
+  });
+});
+
 describe('composite alarms', () => {
   it('with compositeAlarms, DescribeAlarms is granted on "*" (CloudWatch shows composite alarms only then), acknowledged with its reason', () => {
     const s = synth([target('web', [ALARMS[0]])], { compositeAlarms: true });

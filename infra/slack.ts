@@ -1,7 +1,7 @@
 /**
  * SluiceSlack: the chat-ops bot as part of SluiceOrchestrator — the Function URL
  * Lambda Slack calls (lambdas/handlers/slack.ts `handler`: verify, ack, act on the store and Step
- * Functions) and the worker (`workerHandler`: follow-ups to response_url, and the rollout threads
+ * Functions) and the worker (`workerHandler` of slack-worker.ts: follow-ups to response_url, and the rollout threads
  * fed by Sluice's events through a rule on the Sluice bus), with the one Secrets Manager secret
  * `{ signingSecret, botToken }` both read.
  *
@@ -123,7 +123,7 @@ export class SluiceSlack extends Construct {
     // SLACK_TEAM_ID: `sluice doctor --stack` checks the bot token belongs to this workspace (doctor-notify.ts).
     this.worker = props.bundledFunction(
       'SlackWorkerFunction',
-      'slack',
+      'slack-worker',
       this.workerRole,
       workerLogs,
       90,

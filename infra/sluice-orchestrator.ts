@@ -313,6 +313,15 @@ export class SluiceOrchestrator extends Construct {
     this.slack = props.slack
       ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers })
       : undefined;
+    // The Slack worker is the one function that sends notifications (the thread and the webhooks).
+    const notifying = this.registry.entries.filter(
+      ({ spec }) => spec.spec.notifications?.slack || spec.spec.notifications?.webhooks?.length,
+    );
+    if (!this.slack && notifying.length)
+      Annotations.of(this).addWarningV2(
+        'sluice:notifications-unsent',
+        `target(s) ${notifying.map(({ spec }) => spec.metadata.name).join(', ')} name spec.notifications, but without the Slack bot (-c slackTeamId -c slackApiAppId) no function sends them: neither the thread nor the webhooks.`,
+      );
 
     // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
     const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);

@@ -25,7 +25,6 @@ import { handleSlackRequest } from '../adapters/slack/ack.ts';
 import type { FollowUp } from '../adapters/slack/ack.ts';
 import { parseSlackBody, verifySlackRequest } from '../adapters/slack/verify.ts';
 import type { DepsSource } from './deps.ts';
-import { withNotifyDoctor } from './doctor-notify.ts';
 import type { SlackHandlerDeps, WorkerDeps } from '../adapters/slack/deps.ts';
 
 export type { SlackHandlerDeps, WorkerDeps };
@@ -155,11 +154,3 @@ export function createWorkerHandler(deps: DepsSource<WorkerDeps>) {
 
 /** The Lambda entry points (AWS wiring is loaded lazily so tests and the local engine never need it). */
 export const handler = createSlackHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsSlackDeps());
-/** The worker also answers `sluice doctor --stack`'s `{ doctor: 'notify', spec }` (doctor-notify.ts), posting nothing. */
-export const workerHandler = withNotifyDoctor(
-  createWorkerHandler(async () => (await import('../adapters/slack/aws-deps.ts')).awsWorkerDeps()),
-  async () => {
-    const { slackSecrets } = await import('../adapters/slack/aws-deps.ts');
-    return { slackToken: (await slackSecrets()).botToken, slackTeamId: process.env.SLACK_TEAM_ID };
-  },
-);
