@@ -234,13 +234,31 @@ describe('targets that name CloudWatch alarms and metrics', () => {
       ClusterName: 'prod-eks',
       PrincipalArn: { 'Fn::GetAtt': [s.logicalId(o.analysisRole), 'Arn'] },
       Type: 'STANDARD',
-      KubernetesGroups: ['sluice:reader', 'sluice:orchestrator'],
+      KubernetesGroups: ['sluice:reader'],
     });
-    // These targets name no workload (route promotion): Prepare adopts the new canary at weight 0, a patch, and synth says so.
+    // These targets name no workload (route promotion): the writers adopt the new canary with their first weight write,
+    // so Prepare and Analyze stay in the read-only group and synth has nothing to warn about.
     const warnings = s.sluice.node
       .findAll()
       .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
-    expect(warnings.some((w) => w.includes('use route promotion: Prepare adopts the new canary Upstream at weight 0'))).toBe(true);
+    expect(warnings.filter((w) => /route promotion|sluice:orchestrator/.test(w))).toEqual([]);
+  });
+});
+
+describe('notifications on a stack without the Slack bot', () => {
+  it('warns that no function would send them (the Slack worker sends the thread and the webhooks)', () => {
+    const spec = target('web', [{ name: 'request-success-rate', thresholdRange: { min: 99 } }]);
+    const s = synth([
+      { ...spec, spec: { ...spec.spec, notifications: { webhooks: [{ url: 'https://hooks.example.com/rollouts' }] } } } as typeof spec,
+    ]);
+    const warnings = s.sluice.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data)));
+    expect(warnings.filter((w) => w.includes('spec.notifications'))).toEqual([
+      expect.stringContaining(
+        'target(s) web name spec.notifications, but without the Slack bot (-c slackTeamId -c slackApiAppId) no function sends them',
+      ),
+    ]);
   });
 });
 

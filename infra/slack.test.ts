@@ -136,6 +136,8 @@ describe('Slack with a secret created by the construct', () => {
       SLUICE_TABLE_NAME: { Ref: s.logicalId(s.sluice.table) },
       SLACK_SECRET_ARN: { Ref: s.logicalId(slack.secret as secretsmanager.Secret) },
       SLUICE_REGISTRY_PARAMETER_PREFIX: '/sluice/SluiceSlackTest/targets',
+      // sluice doctor --stack: the bot token must belong to this workspace.
+      SLACK_TEAM_ID: 'T0123ABCD',
     });
     expect(env(slack.worker).SLUICE_SLACK_WORKER_FUNCTION).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 /**
  * SluiceSlack: the chat-ops bot as part of SluiceOrchestrator — the Function URL
  * Lambda Slack calls (lambdas/handlers/slack.ts `handler`: verify, ack, act on the store and Step
- * Functions) and the worker (`workerHandler`: follow-ups to response_url, and the rollout threads
+ * Functions) and the worker (`workerHandler` of slack-worker.ts: follow-ups to response_url, and the rollout threads
  * fed by Sluice's events through a rule on the Sluice bus), with the one Secrets Manager secret
  * `{ signingSecret, botToken }` both read.
  *
@@ -120,10 +120,19 @@ export class SluiceSlack extends Construct {
     this.workerRole = role('WorkerRole', 'Sluice Slack worker: response_url follow-ups and rollout threads');
     const workerLogs = logGroup('WorkerLogs');
     // The background Slack client retries 429s after Retry-After (up to 4 times, 10 s each): room for that.
-    this.worker = props.bundledFunction('SlackWorkerFunction', 'slack', this.workerRole, workerLogs, 90, shared, {
-      handler: 'workerHandler',
-      description: 'Sluice slack worker',
-    });
+    // SLACK_TEAM_ID: `sluice doctor --stack` checks the bot token belongs to this workspace (doctor-notify.ts).
+    this.worker = props.bundledFunction(
+      'SlackWorkerFunction',
+      'slack-worker',
+      this.workerRole,
+      workerLogs,
+      90,
+      { ...shared, SLACK_TEAM_ID: props.teamId },
+      {
+        handler: 'workerHandler',
+        description: 'Sluice slack worker',
+      },
+    );
     const workerFn = this.worker.node.defaultChild as lambda.CfnFunction;
     // One at a time: updates of one rollout's thread never race (the head message is edited in place).
     workerFn.reservedConcurrentExecutions = 1;

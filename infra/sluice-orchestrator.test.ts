@@ -74,7 +74,13 @@ describe('with -c allowNoCluster=true and no -c clusterName (a review synth on a
         .sort(),
     );
     expect([...OPTIONAL_OUTPUTS].sort()).toEqual(
-      [OUTPUTS.githubActionsRoleArn, OUTPUTS.slackFunctionUrl, OUTPUTS.slackSecretArn, OUTPUTS.gitopsWebhookUrl].sort(),
+      [
+        OUTPUTS.githubActionsRoleArn,
+        OUTPUTS.slackFunctionUrl,
+        OUTPUTS.slackSecretArn,
+        OUTPUTS.gitopsWebhookUrl,
+        OUTPUTS.doctorNotifyFunctionArn,
+      ].sort(),
     );
   });
 
@@ -111,6 +117,10 @@ describe("the app's Slack context", () => {
       [],
     );
     expect(template.Outputs?.[OUTPUTS.slackSecretArn]?.Value).toBe(SECRET);
+    // sluice doctor --stack probes the notifications in the function that sends them: the Slack worker.
+    expect(template.Outputs?.[OUTPUTS.doctorNotifyFunctionArn]?.Value).toEqual({
+      'Fn::GetAtt': [built.stack.getLogicalId(built.stack.orchestrator.slack!.worker.node.defaultChild as CfnElement), 'Arn'],
+    });
     const fn = template.Resources[built.stack.getLogicalId(built.stack.orchestrator.slack!.function.node.defaultChild as CfnElement)]!;
     expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SLACK_SECRET_ARN).toBe(SECRET);
     expect(JSON.stringify(ofType(template, 'AWS::IAM::Policy'))).toContain(

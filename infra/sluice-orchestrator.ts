@@ -21,7 +21,6 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SluiceAlarms, endpointNeeds, metricReadNeeds } from './alarms.ts';
-import { promotionMode } from '../lambdas/core/spec.ts';
 import { SluiceRegistry } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
 import { SluiceSlack } from './slack.ts';
@@ -40,8 +39,9 @@ export const KUBERNETES_GROUP = 'sluice:orchestrator';
 
 /**
  * The read-only Kubernetes group (get, and list on HPAs) Prepare and Analyze map to: they only read
- * objects, so a bug or a compromised dependency there cannot move traffic. Route promotion is the
- * exception: Prepare adopts the new canary Upstream at weight 0, a patch (see grantKubernetes).
+ * objects, so a bug or a compromised dependency there cannot move traffic. Route promotion too:
+ * the new canary Upstream is put in the retired one's place by the writers' first weight write
+ * (gloo-weights.ts routePromotionView), never by Prepare.
  */
 export const KUBERNETES_READ_GROUP = 'sluice:reader';
 
@@ -313,6 +313,15 @@ export class SluiceOrchestrator extends Construct {
     this.slack = props.slack
       ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers })
       : undefined;
+    // The Slack worker is the one function that sends notifications (the thread and the webhooks).
+    const notifying = this.registry.entries.filter(
+      ({ spec }) => spec.spec.notifications?.slack || spec.spec.notifications?.webhooks?.length,
+    );
+    if (!this.slack && notifying.length)
+      Annotations.of(this).addWarningV2(
+        'sluice:notifications-unsent',
+        `target(s) ${notifying.map(({ spec }) => spec.metadata.name).join(', ')} name spec.notifications, but without the Slack bot (-c slackTeamId -c slackApiAppId) no function sends them: neither the thread nor the webhooks.`,
+      );
 
     // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
     const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);
@@ -325,7 +334,7 @@ export class SluiceOrchestrator extends Construct {
 
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry', [KUBERNETES_GROUP]) : undefined;
     this.analysisAccessEntry = this.cluster
-      ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', this.analysisGroups())
+      ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', [KUBERNETES_READ_GROUP])
       : undefined;
     if (!this.cluster) {
       Annotations.of(this).addWarningV2(
@@ -553,20 +562,6 @@ export class SluiceOrchestrator extends Construct {
         'Added by CDK for logging and X-Ray: logs:CreateLogDelivery/GetLogDelivery/UpdateLogDelivery/DeleteLogDelivery/ListLogDeliveries/PutResourcePolicy/DescribeResourcePolicies/DescribeLogGroups and xray:PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets support no resource narrower than "*".',
     });
     return machine;
-  }
-
-  /**
-   * Prepare and Analyze read only, except that Prepare adopts a route-promotion target's new canary
-   * Upstream at weight 0 (a patch): then the analysis role needs the patching group too, and synth says so.
-   */
-  private analysisGroups(): string[] {
-    const routeTargets = this.registry.entries.filter(({ spec }) => promotionMode(spec) === 'route').map(({ spec }) => spec.metadata.name);
-    if (!routeTargets.length) return [KUBERNETES_READ_GROUP];
-    Annotations.of(this).addWarningV2(
-      'sluice:analysis-writes',
-      `target(s) ${routeTargets.join(', ')} use route promotion: Prepare adopts the new canary Upstream at weight 0, so Prepare and Analyze also map to ${KUBERNETES_GROUP} (patch), not only to ${KUBERNETES_READ_GROUP}.`,
-    );
-    return [KUBERNETES_READ_GROUP, KUBERNETES_GROUP];
   }
 
   private wireCluster(cluster: WiredCluster, role: iam.Role, id: string, groups: string[]): eks.CfnAccessEntry {

@@ -520,6 +520,8 @@ describe('store, bus, registry, outputs', () => {
     });
     expect(template.Outputs[OUTPUTS.githubActionsRoleArn]!.Value).toEqual(getAtt(o.triggers.githubRole!));
     expect(template.Outputs[OUTPUTS.slackSecretArn]!.Value).toEqual({ Ref: logicalId(o.slack!.secret) });
+    // sluice doctor --stack's notification probes run in the function that sends notifications.
+    expect(template.Outputs[OUTPUTS.doctorNotifyFunctionArn]!.Value).toEqual(getAtt(o.slack!.worker));
     // Every output the CLI reads exists on every stack (none depends on an optional feature).
     for (const key of Object.values(STACK_OUTPUTS)) {
       expect(template.Outputs[key], key).toBeDefined();

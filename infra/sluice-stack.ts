@@ -35,6 +35,8 @@ export const OUTPUTS = {
   /** `sluice doctor --stack`: Prepare (reads, read-only group) and SetWeight (dry-run patches, writers' group) in doctor mode. */
   doctorReadFunctionArn: 'DoctorReadFunctionArn',
   doctorWriteFunctionArn: 'DoctorWriteFunctionArn',
+  /** Only when Slack is configured: the Slack worker, which sends notifications, probes them in doctor mode. */
+  doctorNotifyFunctionArn: 'DoctorNotifyFunctionArn',
   /** The Prepare/Analyze role (mapped to sluice:reader): `sluice doctor --stack` checks its access entry. */
   analysisRoleArn: 'AnalysisRoleArn',
   /** Only when GitHub OIDC is configured. */
@@ -51,6 +53,7 @@ export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([
   OUTPUTS.slackFunctionUrl,
   OUTPUTS.slackSecretArn,
   OUTPUTS.gitopsWebhookUrl,
+  OUTPUTS.doctorNotifyFunctionArn,
 ]);
 
 export type SluiceStackProps = StackProps &
@@ -151,6 +154,11 @@ export class SluiceStack extends Stack {
     if (sluice.slack) {
       output(OUTPUTS.slackFunctionUrl, sluice.slack.url.url, 'Request URL of the Slack app (slash command and interactivity)');
       output(OUTPUTS.slackSecretArn, sluice.slack.secret.secretArn, 'Secrets Manager secret { signingSecret, botToken } of the Slack app');
+      output(
+        OUTPUTS.doctorNotifyFunctionArn,
+        sluice.slack.worker.functionArn,
+        'sluice doctor --stack: the notification probes in the Slack worker (the function that sends them)',
+      );
     }
   }
 }

@@ -21,7 +21,11 @@ import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { freePort, startPrometheus } from '../local/sandbox/prometheus.ts';
 import type { RunningPrometheus } from '../local/sandbox/prometheus.ts';
 import { doctorCommand } from '../local/commands/doctor.ts';
+import type { DoctorSeams } from '../local/commands/doctor.ts';
 import { runDoctorEvent } from '../lambdas/app/doctor-mode.ts';
+import { runNotifyDoctor } from '../lambdas/app/doctor-notify.ts';
+import { startFakeSlack } from '../lambdas/adapters/slack/fake-slack.fixtures.ts';
+import type { FakeSlack } from '../lambdas/adapters/slack/fake-slack.fixtures.ts';
 import { clusterDeps, metricDeps } from '../lambdas/wiring/seams.ts';
 import { defaultSecretResolver, useSecretResolver } from '../lambdas/adapters/secrets/resolver.ts';
 import {
@@ -45,7 +49,9 @@ let prometheus: RunningPrometheus;
 let dir: string;
 let restoreResolver: () => void;
 
-function specFile(overrides: { router?: Record<string, unknown>; analysis?: Record<string, unknown> } = {}): string {
+function specFile(
+  overrides: { router?: Record<string, unknown>; analysis?: Record<string, unknown>; notifications?: Record<string, unknown> } = {},
+): string {
   const spec = {
     apiVersion: 'sluice.dev/v1',
     kind: 'Rollout',
@@ -68,6 +74,7 @@ function specFile(overrides: { router?: Record<string, unknown>; analysis?: Reco
         metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
         ...overrides.analysis,
       },
+      ...(overrides.notifications ? { notifications: overrides.notifications } : {}),
     },
   };
   const path = join(dir, `spec-${Math.random().toString(36).slice(2)}.json`);
@@ -75,13 +82,13 @@ function specFile(overrides: { router?: Record<string, unknown>; analysis?: Reco
   return path;
 }
 
-async function doctor(spec: string, token: string) {
+async function doctor(spec: string, token: string, seams: Omit<DoctorSeams, 'kubeConfigOf'> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await doctorCommand(
     { spec, rollouts: dir },
     { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
-    { kubeConfigOf: async () => api.kubeConfig(token) },
+    { kubeConfigOf: async () => api.kubeConfig(token), env: {}, ...seams },
   );
   return { code, out: out.join(''), err: err.join('') };
 }
@@ -392,5 +399,263 @@ describe('sluice doctor --stack (the deployed functions in doctor mode)', () => 
     );
     expect(text).toContain('FAIL  eks access entry: the analysis role (Prepare, Analyze) maps to sluice:orchestrator, not sluice:reader');
     expect(code).toBe(2);
+  });
+});
+
+/**
+ * Stand-ins on loopback, over real HTTP: a generic receiver that accepts only its API key (and
+ * records every request), and a Slack incoming webhook answering as Slack documents (api.slack.com
+ * changelog 2016-05-17): 400 `no_text` to a payload with nothing to post, 404 `no_service` for a
+ * revoked URL, 200 `ok` — a posted message — to anything with text.
+ */
+interface Receiver {
+  url: string;
+  port: number;
+  requests: Array<{ method: string; path: string; apiKey: string | undefined; body: string }>;
+  close(): Promise<void>;
+}
+
+async function startReceiver(answer: (method: string, path: string, body: string, apiKey: string | undefined) => [number, string]) {
+  const { createServer } = await import('node:http');
+  const requests: Receiver['requests'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const apiKey = req.headers['x-api-key'] as string | undefined;
+      requests.push({ method: req.method ?? '', path: req.url ?? '', apiKey, body });
+      const [status, text] = answer(req.method ?? '', req.url ?? '', body, apiKey);
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  } satisfies Receiver;
+}
+
+describe('sluice doctor: the notification endpoints, probed without sending anything', () => {
+  let slackApi: FakeSlack;
+  let generic: Receiver;
+  let slackHook: Receiver;
+  let restore: () => void;
+  const posted = () => slackHook.requests.filter((r) => r.method === 'POST' && r.body !== '{}');
+
+  beforeAll(async () => {
+    slackApi = await startFakeSlack({ tokens: ['xoxb-good'], teamId: 'T0SLUICE' });
+    slackApi.channels.set('C0ALERTS', {});
+    slackApi.channels.set('C0OLD', { is_archived: true });
+    generic = await startReceiver((_method, _path, _body, apiKey) => (apiKey === 'k-123' ? [405, 'use POST'] : [401, 'no key']));
+    slackHook = await startReceiver((method, path, body) => {
+      if (path.includes('/revoked')) return [404, 'no_service'];
+      if (method !== 'POST') return [405, 'invalid_method'];
+      const payload = JSON.parse(body || 'null') as { text?: string; blocks?: unknown; attachments?: unknown } | null;
+      if (!payload || typeof payload !== 'object') return [400, 'invalid_payload'];
+      return payload.text || payload.blocks || payload.attachments ? [200, 'ok'] : [400, 'no_text'];
+    });
+    restore = useSecretResolver(
+      defaultSecretResolver({
+        env: {
+          HOOK_KEY: 'k-123',
+          SLACK_HOOK: `${slackHook.url}/services/T0SLUICE/B0HOOK/s3cr3tpath`,
+          REVOKED_HOOK: `${slackHook.url}/services/T0SLUICE/B0HOOK/revoked`,
+        },
+      }),
+    );
+  });
+  afterAll(async () => {
+    restore?.();
+    await Promise.all([slackApi?.close(), generic?.close(), slackHook?.close()]);
+  });
+
+  const probe = () => ({ isSlackWebhook: (u: URL) => u.port === String(slackHook.port), timeoutMs: 2000 });
+  const notifications = (webhooks: unknown[], channel = 'C0ALERTS') => ({ slack: { channel }, webhooks });
+  const slackEnv = (token = 'xoxb-good') => ({ SLACK_BOT_TOKEN: token, SLACK_API_URL: slackApi.url });
+
+  it('passes when every endpoint answers: auth.test and conversations.info for the thread, an empty payload to the Slack webhook, HEAD to the others', async () => {
+    // Prepare
+    slackApi.calls.length = 0;
+    generic.requests.length = 0;
+    slackHook.requests.length = 0;
+    const spec = specFile({
+      notifications: notifications([
+        { url: `${generic.url}/hooks/rollouts`, headers: { 'x-api-key': { secretRef: { env: 'HOOK_KEY' } } } },
+        { url: { secretRef: { env: 'SLACK_HOOK' } } },
+      ]),
+      analysis: {
+        webhooks: [
+          { name: 'audit', type: 'event', url: `${generic.url}/events`, headers: { 'x-api-key': { secretRef: { env: 'HOOK_KEY' } } } },
+        ],
+      },
+    });
+
+    // Act
+    const { code, out } = await doctor(spec, 'writer', { env: slackEnv(), probe: probe() });
+
+    // Assess: one line per endpoint, saying what was proven.
+    expect(out).toMatch(/^ok {4}notify slack: auth\.test: the bot token is live \(workspace T0SLUICE, bot user U0BOT\); nothing posted$/m);
+    expect(out).toContain('ok    notify slack: conversations.info: channel C0ALERTS exists and is not archived');
+    expect(out).toContain(
+      `ok    notify spec.notifications.webhooks[0]: 127.0.0.1:${generic.port} answered HEAD with 405: DNS, connection, TLS and HTTP work from here; nothing was delivered`,
+    );
+    expect(out).toContain(
+      'ok    notify spec.notifications.webhooks[1]: Slack incoming webhook (the referenced URL) is live: it answered "no_text" to an empty payload, so nothing was posted',
+    );
+    expect(out).toContain(`ok    notify spec.analysis.webhooks[0]: 127.0.0.1:${generic.port} answered HEAD with 405`);
+    expect(code).toBe(0);
+    // Nothing was sent: Slack saw only the two read methods, the receivers only HEAD (with the key) and an empty payload.
+    expect(slackApi.calls.map((c) => c.method)).toEqual(['auth.test', 'conversations.info']);
+    expect(generic.requests.map((r) => [r.method, r.path, r.apiKey])).toEqual([
+      ['HEAD', '/events', 'k-123'],
+      ['HEAD', '/hooks/rollouts', 'k-123'],
+    ]);
+    expect(slackHook.requests.map((r) => [r.method, r.body])).toEqual([['POST', '{}']]);
+    expect(posted()).toEqual([]);
+    // A Slack webhook's path is its secret: it appears nowhere in the output.
+    expect(out).not.toContain('s3cr3tpath');
+    expect(out).not.toContain('k-123');
+  });
+
+  it('fails each endpoint in turn with its fix: a bad bot token, an archived channel, a revoked Slack webhook, an unreachable receiver', async () => {
+    const unreachable = `http://127.0.0.1:${await freePort()}/hook`;
+    const spec = (channel: string, webhooks: unknown[]) => specFile({ notifications: notifications(webhooks, channel) });
+
+    const badToken = await doctor(spec('C0ALERTS', []), 'writer', { env: slackEnv('xoxb-revoked'), probe: probe() });
+    expect(badToken.out).toMatch(/^FAIL {2}notify slack: auth\.test refused the bot token: invalid_auth$/m);
+    expect(badToken.out).toContain('fix: reinstall the Slack app and store its bot token');
+    expect(badToken.code).toBe(2);
+
+    const archived = await doctor(spec('C0OLD', []), 'writer', { env: slackEnv(), probe: probe() });
+    expect(archived.out).toContain('FAIL  notify slack: channel C0OLD is archived: the thread cannot be posted');
+    const unknown = await doctor(spec('C0GONE', []), 'writer', { env: slackEnv(), probe: probe() });
+    expect(unknown.out).toContain('FAIL  notify slack: conversations.info C0GONE: channel_not_found');
+    expect(unknown.out).toContain('fix: correct spec.notifications.slack.channel');
+
+    const revoked = await doctor(spec('C0ALERTS', [{ url: { secretRef: { env: 'REVOKED_HOOK' } } }]), 'writer', {
+      env: slackEnv(),
+      probe: probe(),
+    });
+    expect(revoked.out).toContain(
+      'FAIL  notify spec.notifications.webhooks[0]: Slack incoming webhook (the referenced URL) answered 404 "no_service" to an empty payload: it would not post',
+    );
+    expect(revoked.out).toContain('fix: the webhook was revoked or its app removed');
+
+    const down = await doctor(spec('C0ALERTS', [{ url: unreachable }]), 'writer', { env: slackEnv(), probe: probe() });
+    expect(down.out).toMatch(
+      /^FAIL {2}notify spec\.notifications\.webhooks\[0\]: 127\.0\.0\.1:\d+ is unreachable from here: ECONNREFUSED$/m,
+    );
+    expect(down.code).toBe(2);
+    expect(posted()).toEqual([]);
+  });
+
+  it('a bot without channels:read leaves the channel unproven (a note); without SLACK_BOT_TOKEN the thread is skipped, as `sluice run` skips it', async () => {
+    slackApi.script('conversations.info', { error: 'missing_scope' });
+    const scoped = await doctor(specFile({ notifications: notifications([]) }), 'writer', { env: slackEnv(), probe: probe() });
+    expect(scoped.out).toContain(
+      'note  notify slack: channel C0ALERTS not checked: the bot lacks channels:read (conversations.info); the first post proves it',
+    );
+    expect(scoped.code).toBe(0);
+
+    const local = await doctor(specFile({ notifications: notifications([]) }), 'writer', { probe: probe() });
+    expect(local.out).toContain('note  notify slack: Slack notifications are skipped locally without SLACK_BOT_TOKEN');
+    expect(local.code).toBe(0);
+  });
+
+  it('--stack: the Slack worker probes them in doctor mode (the exact Invoke), and a stack without it fails the check', async () => {
+    const cfn = mockClient(CloudFormationClient);
+    const lambda = mockClient(LambdaClient);
+    const READ_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-PrepareFunction';
+    const WRITE_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-SetWeightFunction';
+    const NOTIFY_FN = 'arn:aws:lambda:us-east-1:123456789012:function:Sluice-SlackWorkerFunction';
+    const outputs = (notify: boolean) => [
+      { OutputKey: 'DoctorReadFunctionArn', OutputValue: READ_FN },
+      { OutputKey: 'DoctorWriteFunctionArn', OutputValue: WRITE_FN },
+      ...(notify ? [{ OutputKey: 'DoctorNotifyFunctionArn', OutputValue: NOTIFY_FN }] : []),
+    ];
+    const empty = new TextEncoder().encode(JSON.stringify({ mode: 'read', checks: [] }));
+    lambda.on(InvokeCommand).callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => {
+      if (input.FunctionName !== NOTIFY_FN) return { StatusCode: 200, Payload: empty as never };
+      // The worker's doctor mode, as deployed: its bot token and workspace from the Slack secret and SLACK_TEAM_ID.
+      const answer = await runNotifyDoctor(JSON.parse(new TextDecoder().decode(input.Payload)) as unknown, async () => ({
+        slackToken: 'xoxb-good',
+        slackApiUrl: slackApi.url,
+        slackTeamId: 'T0SLUICE',
+        ...probe(),
+      }));
+      return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answer)) as never };
+    });
+    lambda.on(GetAccountSettingsCommand).resolves({ AccountLimit: { UnreservedConcurrentExecutions: 990 } });
+    const path = specFile({ notifications: notifications([{ url: { secretRef: { env: 'SLACK_HOOK' } } }]) });
+    const run = async () => {
+      const out: string[] = [];
+      const code = await doctorCommand(
+        { spec: path, rollouts: dir, stack: 'Sluice' },
+        { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+        {
+          aws: {
+            cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
+            lambda: new LambdaClient({ region: 'us-east-1' }),
+            ssm: new SSMClient({ region: 'us-east-1' }),
+          },
+        },
+      );
+      return { code, out: out.join('') };
+    };
+    try {
+      cfn.on(DescribeStacksCommand).resolves({
+        Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs(true) }],
+      });
+      const withWorker = await run();
+
+      const invokes = lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input);
+      const spec = JSON.parse(JSON.stringify((await import('../lambdas/core/spec.ts')).parseSpec(JSON.parse(readFileSync(path, 'utf8')))));
+      expect(
+        invokes.map((i) => ({
+          FunctionName: i.FunctionName,
+          InvocationType: i.InvocationType,
+          Payload: JSON.parse(new TextDecoder().decode(i.Payload as Uint8Array)) as unknown,
+        })),
+      ).toEqual([
+        { FunctionName: READ_FN, InvocationType: 'RequestResponse', Payload: { doctor: 'read', spec } },
+        { FunctionName: WRITE_FN, InvocationType: 'RequestResponse', Payload: { doctor: 'write', spec } },
+        { FunctionName: NOTIFY_FN, InvocationType: 'RequestResponse', Payload: { doctor: 'notify', spec } },
+      ]);
+      expect(withWorker.out).toContain('ok    notify slack: auth.test: the bot token is live (workspace T0SLUICE');
+      expect(withWorker.out).toContain('ok    notify spec.notifications.webhooks[0]: Slack incoming webhook (the referenced URL) is live');
+      expect(withWorker.code).toBe(0);
+
+      cfn.reset();
+      cfn.on(DescribeStacksCommand).resolves({
+        Stacks: [{ StackName: 'Sluice', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs(false) }],
+      });
+      const without = await run();
+      expect(without.out).toContain('FAIL  notify: the target names notifications (spec.notifications), but this stack has no Slack bot');
+      expect(without.out).toContain('fix: deploy with -c slackTeamId=T… -c slackApiAppId=A…');
+      expect(without.code).toBe(2);
+    } finally {
+      cfn.restore();
+      lambda.restore();
+    }
+  }, 30_000);
+
+  it("the worker's doctor mode refuses a bot token of another workspace", async () => {
+    const answer = await runNotifyDoctor(
+      { doctor: 'notify', spec: JSON.parse(readFileSync(specFile({ notifications: notifications([]) }), 'utf8')) as unknown },
+      async () => ({ slackToken: 'xoxb-good', slackApiUrl: slackApi.url, slackTeamId: 'T0OTHER' }),
+    );
+    expect(answer.checks).toEqual([
+      {
+        name: 'notify slack',
+        status: 'failed',
+        message: "the bot token belongs to workspace T0SLUICE, not T0OTHER (the stack's -c slackTeamId)",
+        fix: "store the bot token of the app installed in the stack's workspace in the Slack secret",
+      },
+    ]);
   });
 });

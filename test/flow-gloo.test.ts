@@ -12,7 +12,18 @@ import { runCommand } from '../local/commands/run.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import type { RolloutSummary } from '../local/summary.ts';
-import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
+import type { RolloutSpec } from '../lambdas/core/spec.ts';
+import {
+  APP_NS,
+  CANARY_UPSTREAM,
+  GLOO_NS,
+  PRIMARY_UPSTREAM,
+  deployment,
+  glooSettled,
+  seedGloo,
+  testSpec,
+  upstream,
+} from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
@@ -57,6 +68,9 @@ const deploymentSpec = (name: string) =>
 const envOf = (name: string) =>
   Object.fromEntries(deploymentSpec(name).template.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
 
+const FAST_STRATEGY = { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' };
+const NO_PROMETHEUS = { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } } as const;
+
 async function run(
   script: Script,
   during?: (look: number) => void | Promise<void>,
@@ -65,9 +79,18 @@ async function run(
 ): Promise<{ code: number; summary: RolloutSummary; stderr: string }> {
   const spec = testSpec({
     workload: { namespace: APP_NS, primary: 'podinfo-primary', canary: 'podinfo', ...workload },
-    strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
-    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
+    strategy: FAST_STRATEGY,
+    analysis: NO_PROMETHEUS,
   });
+  return runSpec(spec, script, during, token);
+}
+
+async function runSpec(
+  spec: RolloutSpec,
+  script: Script,
+  during?: (look: number) => void | Promise<void>,
+  token?: string,
+): Promise<{ code: number; summary: RolloutSummary; stderr: string }> {
   const specPath = join(dir, 'podinfo.json');
   writeFileSync(specPath, JSON.stringify(spec));
   const kubeconfigPath = join(dir, 'kubeconfig');
@@ -218,6 +241,38 @@ describe('sluice run --local against Gloo in the API stand-in', () => {
     expect(summary.reason).toMatch(/podinfo-primary was not ready within 2s/);
     expect(groupWeights()).toEqual({ primary: 0, canary: 100 });
     expect(deploymentSpec('podinfo').replicas).toBeGreaterThan(0);
+  });
+
+  it("route promotion: Prepare writes nothing; SetWeight's first write puts the new version in the retired one's place; promotion switches to it", async () => {
+    // Prepare: the primary (v2 here, PRIMARY_UPSTREAM) took all traffic last time; CANARY_UPSTREAM is retired at weight 0.
+    kube.apply(upstream('podinfo-v3'));
+    const lists: string[] = [];
+    kube.onChange(({ object }) => {
+      if (object.kind !== 'UpstreamGroup') return;
+      const list = (object.spec as { destinations: { destination: { upstream: { name: string } }; weight: number }[] }).destinations
+        .map((d) => `${d.destination.upstream.name}=${d.weight}`)
+        .join(',');
+      if (lists.at(-1) !== list) lists.push(list);
+    });
+    const spec = testSpec({
+      promotion: 'route',
+      workload: undefined,
+      router: { canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } },
+      strategy: FAST_STRATEGY,
+      analysis: NO_PROMETHEUS,
+    });
+
+    const { code, summary } = await runSpec(spec, healthy);
+
+    expect(code).toBe(0);
+    expect(summary.outcome).toBe('promoted');
+    // No weight-0 adoption write (what Prepare used to do in the writers' group): the first change already moves traffic.
+    expect(lists).toEqual([
+      `${PRIMARY_UPSTREAM}=90,podinfo-v3=10`,
+      `${PRIMARY_UPSTREAM}=50,podinfo-v3=50`,
+      `${PRIMARY_UPSTREAM}=0,podinfo-v3=100`,
+    ]);
+    expect(lists.join(' ')).not.toContain(CANARY_UPSTREAM);
   });
 
   it('fails loudly when RBAC forbids patching the group, leaving traffic untouched (exit 1)', async () => {

@@ -5,7 +5,7 @@
  * - readChecks (Prepare's role, the read-only Kubernetes group): secrets resolvable, the cluster
  *   reachable with a token it accepts, the Gloo objects there and fitting, the canary ready, the
  *   weights at the start state, each metrics server online, each query runs (the primary's
- *   returns data; the canary's may be empty before any traffic);
+ *   returns data; the canary's may be empty before any traffic), each `event` webhook reachable;
  * - writeChecks (the writers' role): every patch a rollout makes, as a server-side dry run
  *   (`dryRun=All`): the API server authorizes it (RBAC) and admits it, and persists nothing.
  * One line per check; each failure carries a fix. A rollout would start only when none failed.
@@ -20,6 +20,8 @@ import type { ClusterDeps, MetricDeps } from './deps.ts';
 import { preflightGloo } from '../adapters/router/gloo-preflight.ts';
 import { kubeClients, requestOptions } from '../adapters/kube/client.ts';
 import { resolveSecret } from '../adapters/secrets/resolver.ts';
+import { eventHookChecks } from '../adapters/webhooks/notify-probe.ts';
+import type { NotifyProbeOptions } from '../adapters/webhooks/notify-probe.ts';
 
 export interface DoctorCheck {
   name: string;
@@ -76,6 +78,8 @@ async function check(
 export interface ReadCheckDeps {
   cluster: ClusterDeps;
   metrics: MetricDeps;
+  /** How the event webhooks are probed (tests point Slack detection at a stand-in). */
+  probe?: NotifyProbeOptions;
 }
 
 /** The reads, in Prepare's role. Secrets first: a provider that cannot authenticate fails for that reason. */
@@ -106,25 +110,16 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
     kubernetesFix,
   );
   if (reached) {
-    if (promotionMode(spec) === 'route') {
-      // Reconciling would adopt the new canary at weight 0 (a write): doctor only reads.
-      checks.push({
-        name: 'gloo',
-        status: 'note',
-        message: `route promotion: Prepare adopts the new canary Upstream into ${routerName} at start; only the reads are checked here`,
-      });
-    } else {
-      await check(
-        checks,
-        'gloo',
-        async () => {
-          const workload = await deps.cluster.workloadFor(spec);
-          const results = await preflightGloo({ spec, router, workload });
-          return { message: results.map((r) => r.message).join('; ') };
-        },
-        kubernetesFix,
-      );
-    }
+    await check(
+      checks,
+      'gloo',
+      async () => {
+        const workload = await deps.cluster.workloadFor(spec);
+        const results = await preflightGloo({ spec, router, workload });
+        return { message: results.map((r) => r.message).join('; ') };
+      },
+      kubernetesFix,
+    );
   }
 
   let online = true;
@@ -158,6 +153,8 @@ export async function readChecks(spec: RolloutSpec, deps: ReadCheckDeps): Promis
       () => 'check the query and that the primary serves traffic (the query must return one series for it)',
     );
   }
+  // The rollout functions send the `event` webhooks: probed here, delivering nothing (notify-probe.ts).
+  checks.push(...(await eventHookChecks(spec, deps.probe)));
   return checks;
 }
 

@@ -22,11 +22,12 @@ import type { MetricReading, MetricValue, Verdict } from './verdict.ts';
 export interface TrafficRouter {
   /**
    * Checks that the objects exist and fit the spec (the group lists both upstreams, a route
-   * references it, both Upstreams exist) and, for route promotion, puts the new canary into the
-   * group at weight 0. Throws RefusedError naming the object when something is wrong.
+   * references it, both Upstreams exist). Reads only (Prepare's read-only role): for route
+   * promotion a not-yet-listed canary that can take the retired upstream's place passes, and the
+   * first setWeights puts it there. Throws RefusedError naming the object when something is wrong.
    */
   reconcile(): Promise<void>;
-  /** Reads the current weights. */
+  /** Reads the current weights (route promotion: a not-yet-adopted canary reads as weight 0). */
   getWeights(): Promise<Weights>;
   /**
    * Writes `next`. `expected` is what Sluice last wrote (or the start state): if the object holds

@@ -119,39 +119,5 @@ export function createSlackHandler(deps: DepsSource<SlackHandlerDeps>, maxBodyBy
     .handler(async (event) => respond(await deps(), event.verifiedBody ?? ''));
 }
 
-/** Posts follow-ups to their response_url (valid 30 minutes, 5 uses); failures are logged without the URL. */
-export async function postFollowUps(followUps: readonly FollowUp[], send: typeof fetch = fetch): Promise<void> {
-  for (const { responseUrl, message } of followUps) {
-    try {
-      const response = await send(responseUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(message),
-        signal: AbortSignal.timeout(5000),
-      });
-      if (!response.ok) logger.warn('Slack response_url refused the follow-up', { status: response.status });
-    } catch (error) {
-      logger.warn('Slack response_url unreachable', { error: error instanceof Error ? error.name : 'error' });
-    }
-  }
-}
-
-/** The worker's input: follow-ups from the ack, or a Sluice event from the EventBridge rule. */
-export type WorkerEvent = { followUps: FollowUp[] } | { source: string; 'detail-type': string; detail: Omit<SluiceEvent, 'detailType'> };
-
-export async function work(deps: WorkerDeps, event: WorkerEvent): Promise<void> {
-  if ('followUps' in event) return postFollowUps(event.followUps, deps.send);
-  const detailType = event['detail-type'];
-  if (event.source !== 'sluice' || !(EVENT_TYPES as readonly string[]).includes(detailType)) return;
-  await deps.notify({ ...event.detail, detailType: detailType as EventType });
-}
-
-export function createWorkerHandler(deps: DepsSource<WorkerDeps>) {
-  return middy<WorkerEvent, void, Error, Context>()
-    .use(injectLambdaContext(logger))
-    .handler(async (event) => work(await deps(), event));
-}
-
 /** The Lambda entry points (AWS wiring is loaded lazily so tests and the local engine never need it). */
 export const handler = createSlackHandler(async () => (await import('../wiring/aws-slack.ts')).awsSlackDeps());
-export const workerHandler = createWorkerHandler(async () => (await import('../wiring/aws-slack.ts')).awsWorkerDeps());

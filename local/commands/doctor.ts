@@ -2,8 +2,8 @@
  * `sluice doctor [TARGET]`: the preflight alone (lambdas/app/doctor.ts), from where the
  * rollout would run. Locally: against the kubeconfig, the metrics servers and secrets as this
  * machine reaches them. With `--stack S`: inside the deployed functions, in their roles — Prepare
- * (reads) and SetWeight (dry-run patches) invoked in doctor mode — plus the account's unreserved
- * Lambda concurrency. No lock, no record, no weight. One line per check, a fix for each failure;
+ * (reads) and SetWeight (dry-run patches) invoked in doctor mode, the Slack worker (notification
+ * probes) when the stack has one — plus the account's unreserved Lambda concurrency. No lock, no record, no weight. One line per check, a fix for each failure;
  * exit 0 only when a rollout would start, 2 otherwise.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -16,6 +16,8 @@ import { doctorPasses, formatCheck, readChecks, writeChecks } from '../../lambda
 import type { DoctorCheck } from '../../lambdas/app/doctor.ts';
 import { clusterDeps, metricDeps } from '../../lambdas/wiring/seams.ts';
 import type { DoctorAnswer } from '../../lambdas/app/doctor-mode.ts';
+import { notificationChecks } from '../../lambdas/app/doctor-notify.ts';
+import type { NotifyProbeOptions } from '../../lambdas/adapters/webhooks/notify-probe.ts';
 import type { MetricDeps } from '../../lambdas/app/deps.ts';
 import { ControlError, STACK_OUTPUTS, loadSpecFile, localTargetLoader } from '../control.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -40,6 +42,10 @@ export interface DoctorOptions {
 export interface DoctorSeams {
   kubeConfigOf?: KubeConfigSource;
   metrics?: MetricDeps;
+  /** SLACK_BOT_TOKEN / SLACK_API_URL, as `sluice run` reads them (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** How endpoints are probed (tests point Slack webhook detection at a stand-in). */
+  probe?: NotifyProbeOptions;
   aws?: { cloudformation?: CloudFormationClient; lambda?: LambdaClient; ssm?: SSMClient; eks?: EKSClient };
 }
 
@@ -104,6 +110,56 @@ async function accessChecks(
   return checks;
 }
 
+/** The stack's output naming the Slack worker (a contract with infra/sluice-stack.ts OUTPUTS.doctorNotifyFunctionArn). */
+const OUTPUT_NOTIFY_FUNCTION = 'DoctorNotifyFunctionArn';
+
+/** Invokes a deployed function in doctor mode; a function error is one failed check naming it. */
+async function invokeDoctor(
+  lambda: LambdaClient,
+  fn: string,
+  mode: 'read' | 'write' | 'notify',
+  spec: RolloutSpec,
+): Promise<DoctorCheck[]> {
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: fn,
+      InvocationType: 'RequestResponse',
+      Payload: new TextEncoder().encode(JSON.stringify({ doctor: mode, spec })),
+    }),
+  );
+  const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+  if (out.FunctionError) {
+    return [
+      {
+        name: `${mode} function`,
+        status: 'failed',
+        message: `${fn} failed: ${text.slice(0, 300)}`,
+        fix: "read the function's log group for the error; redeploy if the function predates doctor mode",
+      },
+    ];
+  }
+  return (JSON.parse(text) as DoctorAnswer).checks;
+}
+
+/**
+ * The notification probes, in the Slack worker (the function, role and network that send them).
+ * A stack without the Slack bot has no function that sends notifications at all.
+ */
+async function notifyChecks(lambda: LambdaClient, fn: string | undefined, spec: RolloutSpec): Promise<DoctorCheck[]> {
+  const notifications = spec.spec.notifications;
+  if (fn) return notifications?.slack || notifications?.webhooks?.length ? invokeDoctor(lambda, fn, 'notify', spec) : [];
+  if (!notifications?.slack && !notifications?.webhooks?.length) return [];
+  return [
+    {
+      name: 'notify',
+      status: 'failed',
+      message:
+        'the target names notifications (spec.notifications), but this stack has no Slack bot: its worker is the function that sends the Slack thread and the notification webhooks, so none would be sent',
+      fix: 'deploy with -c slackTeamId=T… -c slackApiAppId=A… (docs/chatops.md), or remove spec.notifications',
+    },
+  ];
+}
+
 async function loadSpec(options: DoctorOptions, fromRegistry?: (target: string) => Promise<RolloutSpec>): Promise<RolloutSpec> {
   if (options.spec) {
     const spec = await loadSpecFile(options.spec);
@@ -144,10 +200,21 @@ async function doctorLocal(options: DoctorOptions, io: DoctorIo, seams: DoctorSe
   const spec = await loadSpec(options);
   const kubeConfigOf = seams.kubeConfigOf ?? kubeconfigSource(options.kubeconfig);
   const metrics = seams.metrics ?? metricDeps();
-  const checks = await readChecks(spec, { cluster: clusterDeps(kubeConfigOf), metrics });
+  const checks = await readChecks(spec, { cluster: clusterDeps(kubeConfigOf), metrics, ...(seams.probe ? { probe: seams.probe } : {}) });
   // Locally one identity does both: the dry-run patches tell whether it may write.
   const reachable = !checks.some((c) => c.name === 'kubernetes' && c.status === 'failed');
   if (reachable) checks.push(...(await writeChecks(spec, await kubeConfigOf(spec))));
+  // Notifications as `sluice run` sends them (local/notifications.ts): the thread only with SLACK_BOT_TOKEN.
+  const env = seams.env ?? process.env;
+  checks.push(
+    ...(await notificationChecks(spec, {
+      ...seams.probe,
+      slackToken: env['SLACK_BOT_TOKEN'],
+      slackApiUrl: env['SLACK_API_URL'],
+      slackSkipped:
+        'Slack notifications are skipped locally without SLACK_BOT_TOKEN (as `sluice run` skips them): the thread is not checked',
+    })),
+  );
   return print(io, checks, `locally, target ${spec.metadata.name}`);
 }
 
@@ -190,29 +257,8 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
         if (!seams.aws?.eks) eks.destroy();
       }
     }
-    for (const [mode, fn] of [
-      ['read', readFn],
-      ['write', writeFn],
-    ] as const) {
-      const out = await lambda.send(
-        new InvokeCommand({
-          FunctionName: fn,
-          InvocationType: 'RequestResponse',
-          Payload: new TextEncoder().encode(JSON.stringify({ doctor: mode, spec })),
-        }),
-      );
-      const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
-      if (out.FunctionError) {
-        checks.push({
-          name: `${mode} function`,
-          status: 'failed',
-          message: `${fn} failed: ${text.slice(0, 300)}`,
-          fix: "read the function's log group for the error; redeploy if the function predates doctor mode",
-        });
-        continue;
-      }
-      checks.push(...(JSON.parse(text) as DoctorAnswer).checks);
-    }
+    checks.push(...(await invokeDoctor(lambda, readFn, 'read', spec)), ...(await invokeDoctor(lambda, writeFn, 'write', spec)));
+    checks.push(...(await notifyChecks(lambda, outputs.get(OUTPUT_NOTIFY_FUNCTION), spec)));
     const settings = await lambda.send(new GetAccountSettingsCommand({}));
     const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions;
     if (unreserved !== undefined) {

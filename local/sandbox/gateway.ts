@@ -1,9 +1,10 @@
 /**
  * The sandbox's data plane: a weighted HTTP gateway standing in for Gloo's Envoy.
  *
- * Like Gloo, it learns its routing only from the Kubernetes API: it list-watches VirtualServices
- * and UpstreamGroups (client-node informers), takes the named VirtualService's first route whose
- * matcher fits the path, and sends each request to one destination picked at random by the
+ * Like Gloo, it learns its routing only from the Kubernetes API: it list-watches VirtualServices,
+ * RouteTables and UpstreamGroups (client-node informers), takes the named VirtualService's first
+ * route whose matcher fits the path (following `delegateAction` into the RouteTables it selects),
+ * and sends each request to one destination picked at random by the
  * current weights (`routeAction.upstreamGroup`, `multi` or `single`). When the route carries
  * `options.shadowing`, a sampled copy of the request goes to the shadow upstream with `-shadow`
  * appended to the Host (as Envoy does) and its answer is thrown away.
@@ -24,7 +25,9 @@ import type { AddressInfo } from 'node:net';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { upstreamGroupSchema, virtualServiceSchema } from '../../lambdas/core/gloo-schema.ts';
+import { routeTableSchema, upstreamGroupSchema, virtualServiceSchema } from '../../lambdas/core/gloo-schema.ts';
+import { delegatesTo, isDelegating } from '../../lambdas/core/gloo-delegation.ts';
+import type { RouteTableIdentity } from '../../lambdas/core/gloo-delegation.ts';
 import type { GlooRoute, ResourceRef, UpstreamGroup, VirtualService, WeightedDestination } from '../../lambdas/core/gloo-schema.ts';
 import { seededRandom, randomSeed } from './random.ts';
 import type { Random } from './random.ts';
@@ -314,16 +317,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
   let virtualService: VirtualService | undefined;
   const groups = new Map<string, UpstreamGroup>();
+  const routeTables = new Map<string, RouteTableIdentity & { routes: GlooRoute[] }>();
   const weightChanges: WeightChange[] = [];
   let currentWeights: Record<string, number> | undefined;
   const weightWaiters = new Set<() => void>();
 
+  /**
+   * The route that serves `path`: the VirtualService's first matching route; a route with
+   * `delegateAction` continues in the RouteTables it delegates to (Gloo's ref/selector rules,
+   * core/gloo-delegation.ts; tables in name order, a few levels deep), whose first matching route serves.
+   */
+  const findRoute = (
+    routes: readonly GlooRoute[],
+    owner: string,
+    path: string,
+    depth = 0,
+  ): { route: GlooRoute; owner: string } | undefined => {
+    const route = routes.find((r) => routeMatches(r, path));
+    if (!route || !isDelegating(route)) return route ? { route, owner } : undefined;
+    if (depth >= 4) return undefined;
+    for (const table of [...routeTables.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))) {
+      if (!delegatesTo(route, owner, table)) continue;
+      const found = findRoute(table.routes, table.namespace, path, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+
   const resolve = (path: string): { route: GlooRoute; resolved: Resolved } | undefined => {
     const vs = virtualService;
     if (!vs) return undefined;
-    const owner = vs.metadata.namespace ?? options.virtualService.namespace;
-    const route = (vs.spec.virtualHost.routes ?? []).find((r) => routeMatches(r, path));
-    if (!route) return undefined;
+    const found = findRoute(vs.spec.virtualHost.routes ?? [], vs.metadata.namespace ?? options.virtualService.namespace, path);
+    if (!found) return undefined;
+    const { route, owner } = found;
     const action = route.routeAction;
     let destinations: WeightedDestination[] = [];
     let destinationOwner = owner;
@@ -383,6 +409,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     watchErrors += 1;
   };
   const vsApi = { group: 'gateway.solo.io', version: 'v1', plural: 'virtualservices' };
+  const rtApi = { group: 'gateway.solo.io', version: 'v1', plural: 'routetables' };
   const ugApi = { group: 'gloo.solo.io', version: 'v1', plural: 'upstreamgroups' };
   const watches: Array<WatchedResource<KubernetesObject>> = [
     watchResource<KubernetesObject>(
@@ -418,6 +445,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             if (parsed.success) groups.set(key, parsed.data);
           }
           for (const key of [...groups.keys()]) if (!seen.has(key)) groups.delete(key);
+          observeWeights();
+        }),
+      { onError: onWatchError },
+    ),
+    watchResource<KubernetesObject>(
+      options.kubeConfig,
+      '/apis/gateway.solo.io/v1/routetables',
+      async () => (await custom.listClusterCustomObject(rtApi)) as KubernetesListObject<KubernetesObject>,
+      (objects) =>
+        toDataPlane(() => {
+          const seen = new Set<string>();
+          for (const object of objects) {
+            const parsed = routeTableSchema.safeParse(object);
+            // A table Gloo would reject keeps its last good routes, as Envoy keeps its last good configuration.
+            if (!parsed.success) continue;
+            const {
+              name,
+              namespace = '',
+              labels = {},
+            } = parsed.data.metadata as { name: string; namespace?: string; labels?: Record<string, string> };
+            seen.add(`${namespace}/${name}`);
+            routeTables.set(`${namespace}/${name}`, { name, namespace, labels, routes: parsed.data.spec.routes ?? [] });
+          }
+          for (const key of [...routeTables.keys()]) if (!seen.has(key)) routeTables.delete(key);
           observeWeights();
         }),
       { onError: onWatchError },

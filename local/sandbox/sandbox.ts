@@ -65,6 +65,8 @@ export const DEMO_SPEC_PATH = fileURLToPath(new URL('../../examples/demo.yaml', 
 export const SANDBOX_NAMES = {
   glooNamespace: 'gloo-system',
   upstreamGroup: 'demo',
+  /** With `router: 'route-table'`: the RouteTable the VirtualService delegates to, whose route carries the weights. */
+  routeTable: 'demo-routes',
   virtualService: 'demo',
   route: 'main',
   upstreams: { primary: 'demo-primary', canary: 'demo-canary' },
@@ -98,6 +100,13 @@ export interface SandboxOptions {
   gatewayRetries?: number;
   /** How long a weight change takes to reach the gateway's data plane (xDS). Default 1000 ms. */
   xdsDelayMs?: number;
+  /**
+   * Which Gloo objects carry the weights. 'upstream-group' (default): the VirtualService's route
+   * sends traffic to the UpstreamGroup. 'route-table': the VirtualService's route delegates
+   * (`delegateAction.ref`) to RouteTable `demo-routes`, whose route's `multi` destinations carry
+   * the weights, and the spec's router is that RouteTable (preflight finds the delegation by listing).
+   */
+  router?: 'upstream-group' | 'route-table';
 }
 
 export interface SandboxTraffic {
@@ -172,9 +181,45 @@ function upstream(name: string, address: string): KubeObject {
   };
 }
 
-function glooObjects(): KubeObject[] {
+function glooObjects(router: SandboxOptions['router'] = 'upstream-group'): KubeObject[] {
   const ns = SANDBOX_NAMES.glooNamespace;
   const { primary, canary } = SANDBOX_NAMES.upstreams;
+  if (router === 'route-table') {
+    return [
+      {
+        apiVersion: 'gateway.solo.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: SANDBOX_NAMES.virtualService, namespace: ns },
+        spec: {
+          virtualHost: {
+            domains: ['*'],
+            routes: [{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: SANDBOX_NAMES.routeTable, namespace: ns } } }],
+          },
+        },
+      },
+      {
+        apiVersion: 'gateway.solo.io/v1',
+        kind: 'RouteTable',
+        metadata: { name: SANDBOX_NAMES.routeTable, namespace: ns },
+        spec: {
+          routes: [
+            {
+              name: SANDBOX_NAMES.route,
+              matchers: [{ prefix: '/' }],
+              routeAction: {
+                multi: {
+                  destinations: [
+                    { destination: { upstream: { name: primary, namespace: ns } }, weight: 100 },
+                    { destination: { upstream: { name: canary, namespace: ns } }, weight: 0 },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+      },
+    ];
+  }
   return [
     {
       apiVersion: 'gloo.solo.io/v1',
@@ -209,6 +254,7 @@ function glooObjects(): KubeObject[] {
 
 type Doc = {
   spec: {
+    router: Record<string, unknown>;
     strategy: Record<string, unknown>;
     analysis: { prometheus?: { address?: string }; metrics?: Array<Record<string, unknown>> };
   };
@@ -219,6 +265,17 @@ async function buildSpec(options: SandboxOptions, prometheusUrl: string | undefi
   const path = options.specPath ?? DEMO_SPEC_PATH;
   const document = parseYaml(await readFile(path, 'utf8')) as Doc;
   const { strategy, analysis } = document.spec;
+  if (options.router === 'route-table') {
+    // The RouteTable's route carries the weights; no VirtualService named: preflight finds the one delegating to it.
+    const ns = SANDBOX_NAMES.glooNamespace;
+    document.spec.router = {
+      ...document.spec.router,
+      kind: 'RouteTable',
+      name: SANDBOX_NAMES.routeTable,
+      namespace: ns,
+      route: { routeTable: SANDBOX_NAMES.routeTable, namespace: ns, name: SANDBOX_NAMES.route },
+    };
+  }
   if (prometheusUrl) analysis.prometheus = { ...analysis.prometheus, address: prometheusUrl };
   if (options.interval !== undefined) {
     const ms = parseDuration(options.interval);
@@ -340,7 +397,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const { upstreams } = SANDBOX_NAMES;
     standIn.apply(upstream(upstreams.primary, apps.primary.address));
     standIn.apply(upstream(upstreams.canary, apps.canary.address));
-    for (const object of glooObjects()) standIn.apply(object);
+    for (const object of glooObjects(options.router)) standIn.apply(object);
 
     const gateway = await startGateway({
       kubeConfig: standIn.kubeConfig(),

@@ -2,8 +2,8 @@
  * The Gloo half of the preflight: before the first weight change, the objects fit
  * the spec and a route sends traffic through them, the canary is ready, and the weights are the
  * expected start state. Every check is a line a person can read (the CLI prints them); a failed
- * one refuses the rollout with all the reasons, having changed nothing that moves traffic (route
- * promotion may have added the new canary upstream at weight 0, which moves none).
+ * one refuses the rollout with all the reasons. It only reads: Prepare runs it in the read-only
+ * Kubernetes group, and so does `sluice doctor`.
  */
 import { RefusedError } from '../../core/errors.ts';
 import type { Side, Weights } from '../../core/records.ts';

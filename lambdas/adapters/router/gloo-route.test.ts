@@ -67,11 +67,23 @@ function specFor(
   return testSpec({ ...extra, router: { kind, route: { ...ref, namespace: GLOO_NS, ...route }, ...extra.router } });
 }
 
+function delegatingVs(name: string, routes: unknown[], namespace = GLOO_NS): KubeObject {
+  return {
+    apiVersion: 'gateway.solo.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace },
+    spec: { virtualHost: { domains: ['*'], routes } },
+  };
+}
+
 async function seed(kind: 'VirtualService' | 'RouteTable', routes: unknown[]): Promise<void> {
   kube.apply(upstream(PRIMARY_UPSTREAM));
   kube.apply(upstream(CANARY_UPSTREAM));
   kube.apply(routeObject(kind, routes));
   const name = kind === 'VirtualService' ? 'podinfo' : 'podinfo-routes';
+  // A RouteTable carries traffic only through a VirtualService that delegates to it (Gloo's model).
+  if (kind === 'RouteTable')
+    kube.apply(delegatingVs('podinfo-gateway', [{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name } } }]));
   await until(
     () => (kube.get('gateway.solo.io/v1', kind, GLOO_NS, name)?.status as { statuses?: object } | undefined)?.statuses !== undefined,
     `Gloo to judge the ${kind}`,
@@ -172,19 +184,25 @@ for (const kind of ['VirtualService', 'RouteTable'] as const) {
       expect((error as Error).message).toMatch(new RegExp(`${kind} gloo-system/absent not found`));
     });
 
-    it('with route promotion, adds the new canary upstream at weight 0 in place of the retired one', async () => {
+    it('with route promotion, preflight only reads; the first weight write adds the new canary upstream', async () => {
       kube.apply(upstream('podinfo-v3'));
       const spec = specFor(
         kind,
         { name: 'main' },
         { promotion: 'route', workload: undefined, router: { canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } } } },
       );
+      const writesBefore = kube.audit().length;
 
       await router({ spec }).reconcile();
 
+      expect(kube.audit().length).toBe(writesBefore);
+      expect(await router({ spec }).getWeights()).toEqual(start);
+
+      await router({ spec }).setWeights(step, start);
+
       expect(storedRoutes(kind)[1]).toEqual({
         ...multiRoute(start),
-        routeAction: { multi: { destinations: [destination(PRIMARY_UPSTREAM, 100), destination('podinfo-v3', 0)] } },
+        routeAction: { multi: { destinations: [destination(PRIMARY_UPSTREAM, 95), destination('podinfo-v3', 5)] } },
       });
     });
 
@@ -235,6 +253,95 @@ describe('RouteRouter on a RouteTable named with its VirtualService: preflight c
     expect((error as Error).message).toBe(
       `VirtualService ${GLOO_NS}/podinfo has no route delegating to RouteTable ${GLOO_NS}/podinfo-routes (delegateAction): traffic would not reach the table's weights`,
     );
+    expect(storedRoutes('RouteTable')).toEqual(before);
+  });
+});
+
+describe('RouteRouter on a RouteTable without a named VirtualService: preflight finds the delegation by listing', () => {
+  const router = (token?: string) =>
+    new RouteRouter({
+      kubeConfig: kube.kubeConfig(token),
+      spec: testSpec({ router: { kind: 'RouteTable', route: { routeTable: 'podinfo-routes', namespace: GLOO_NS, name: 'main' } } }),
+      ...FAST,
+    });
+  const table = (labels: Record<string, string>): KubeObject => ({
+    ...routeObject('RouteTable', [otherRoute, multiRoute(start)]),
+    metadata: { name: 'podinfo-routes', namespace: GLOO_NS, labels },
+  });
+  const delegating = (delegateAction: unknown) => [{ matchers: [{ prefix: '/' }], delegateAction }];
+  const refused = async (token?: string) => {
+    const error = await router(token)
+      .reconcile()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RefusedError);
+    return (error as Error).message;
+  };
+
+  beforeEach(async () => {
+    await seed('RouteTable', [otherRoute, multiRoute(start)]);
+    // Only the VirtualServices each test adds delegate: the seeded gateway stops delegating.
+    kube.apply(delegatingVs('podinfo-gateway', [otherRoute]));
+    kube.apply(table({ app: 'podinfo', tier: 'web', rank: '3' }));
+  });
+
+  it('passes when a VirtualService in another namespace delegates by ref', async () => {
+    kube.apply(delegatingVs('edge', delegating({ ref: { name: 'podinfo-routes', namespace: GLOO_NS } }), 'edge'));
+    await expect(router().reconcile()).resolves.toBeUndefined();
+    kube.apply(delegatingVs('edge', [otherRoute], 'edge'));
+  });
+
+  it('passes when a selector picks the table by labels or by expressions, and refuses a selector that does not', async () => {
+    kube.apply(delegatingVs('podinfo-gateway', delegating({ selector: { labels: { app: 'podinfo' } } })));
+    await expect(router().reconcile()).resolves.toBeUndefined();
+    kube.apply(
+      delegatingVs(
+        'podinfo-gateway',
+        delegating({
+          selector: {
+            expressions: [
+              { key: 'tier', operator: 'In', values: ['web', 'api'] },
+              { key: 'rank', operator: 'GreaterThan', values: ['2'] },
+            ],
+          },
+        }),
+      ),
+    );
+    await expect(router().reconcile()).resolves.toBeUndefined();
+    // Another namespace: without `namespaces` a selector only looks in the VirtualService's own.
+    kube.apply(delegatingVs('podinfo-gateway', [otherRoute]));
+    kube.apply(delegatingVs('edge', delegating({ selector: { labels: { app: 'podinfo' } } }), 'edge'));
+    expect(await refused()).toBe(
+      `no VirtualService delegates to RouteTable ${GLOO_NS}/podinfo-routes (delegateAction ref or selector, directly or through other RouteTables): traffic would not reach the table's weights`,
+    );
+    kube.apply(delegatingVs('edge', delegating({ selector: { labels: { app: 'podinfo' }, namespaces: ['*'] } }), 'edge'));
+    await expect(router().reconcile()).resolves.toBeUndefined();
+    kube.apply(delegatingVs('edge', [otherRoute], 'edge'));
+  });
+
+  it('follows a chain VirtualService -> RouteTable -> the table', async () => {
+    kube.apply({
+      apiVersion: 'gateway.solo.io/v1',
+      kind: 'RouteTable',
+      metadata: { name: 'team-routes', namespace: GLOO_NS },
+      spec: { routes: delegating({ ref: { name: 'podinfo-routes' } }) },
+    });
+    expect(await refused()).toMatch(/^no VirtualService delegates to RouteTable/);
+    kube.apply(delegatingVs('podinfo-gateway', delegating({ ref: { name: 'team-routes' } })));
+
+    await expect(router().reconcile()).resolves.toBeUndefined();
+  });
+
+  it('refuses when RBAC forbids the list, asking for the VirtualService by name; nothing is written', async () => {
+    kube.addToken('no-list', [
+      { apiGroups: ['gloo.solo.io'], resources: ['upstreams'], verbs: ['get'] },
+      { apiGroups: ['gateway.solo.io'], resources: ['routetables'], verbs: ['get', 'patch'] },
+    ]);
+    const before = storedRoutes('RouteTable');
+
+    const message = await refused('no-list');
+
+    expect(message).toMatch(/virtualservices.*403|403.*virtualservices|forbidden/i);
+    expect(message).toContain('or name the delegating VirtualService in spec.router.route.virtualService');
     expect(storedRoutes('RouteTable')).toEqual(before);
   });
 });

@@ -15,12 +15,14 @@
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { RefusedError } from '../../core/errors.ts';
 import { GLOO_KINDS, routeTableSchema, virtualServiceSchema } from '../../core/gloo-schema.ts';
+import { delegatesTo } from '../../core/gloo-delegation.ts';
+import type { RouteTableIdentity } from '../../core/gloo-delegation.ts';
 import type { GlooRoute, ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
 import type { TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, routePromotionView, sameRef, watchVerdict } from './gloo-weights.ts';
 import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
@@ -315,82 +317,108 @@ export class RouteRouter implements TrafficRouter {
     );
   }
 
-  /** The destination list reconcile must write (route promotion), undefined when it fits; RefusedError otherwise. */
-  #plan(read: LocatedRoute): WeightedDestination[] | undefined {
+  /** Refuses unless the route lists the primary and canary, or (route promotion) can adopt the new canary in the retired one's place. */
+  #assertFits(read: LocatedRoute): void {
     const found = readWeights(read.destinations, this.#router, this.#object.target.namespace);
-    if (!('problem' in found)) return undefined;
+    if (!('problem' in found)) return;
     const adopted =
       promotionMode(this.#spec) === 'route' ? adoptCanary(read.destinations, this.#router, this.#object.target.namespace) : undefined;
     if (!adopted || 'problem' in adopted) throw new RefusedError(`${read.label} ${adopted?.problem ?? found.problem}`);
-    return adopted.destinations;
   }
 
+  /** The route as it carries traffic: with route promotion's not-yet-adopted canary in place at weight 0 (the first write adopts it). */
+  async #readView(): Promise<LocatedRoute> {
+    const read = await this.#readRoute();
+    const mode = promotionMode(this.#spec);
+    return { ...read, destinations: routePromotionView(read.destinations, this.#router, this.#object.target.namespace, mode) };
+  }
+
+  /** Reads only: Prepare runs it in the read-only Kubernetes group. */
   async reconcile(): Promise<void> {
-    // Every check reads first; the one write (route promotion's weight-0 canary) comes last.
     const located = await this.#readRoute('refused');
-    const needsWrite = this.#plan(located) !== undefined;
+    this.#assertFits(located);
     await assertUpstreamsExist(this.#custom, this.#router, this.#timeoutMs);
     // Checked last: the more specific reasons above (a missing Upstream) also make Gloo reject the object.
     const rejected = glooRejection(located.snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
     await this.#assertDelegated(located.snapshot.object);
-    if (!needsWrite) return;
-    await retryOnConflict(
-      `${this.#object.what} patch`,
-      async () => {
-        const read = await this.#readRoute('refused');
-        const destinations = this.#plan(read);
-        if (destinations) await this.#writeDestinations(read.snapshot, read.index, read.route, destinations);
-      },
-      this.#retry,
-    );
   }
 
   /**
-   * A RouteTable carries traffic only when a VirtualService delegates to it. When the spec names
-   * that VirtualService too (`router.route.virtualService`, same namespace), preflight reads it (a
-   * get by name: Sluice never lists Gloo objects) and refuses unless one of its routes delegates to
-   * the table, by `delegateAction.ref`, the older `delegateAction.{name,namespace}`, or a selector
-   * whose labels the table carries in one of its namespaces.
+   * A RouteTable carries traffic only when a VirtualService delegates to it, directly or through
+   * other RouteTables (Gloo's `delegateAction`: a ref or a selector, rules in core/gloo-delegation.ts).
+   * When the spec names the VirtualService (`router.route.virtualService`, same namespace), preflight
+   * reads it by name; otherwise it lists VirtualServices in every namespace (and, when none
+   * delegates directly, RouteTables, to follow a chain), which RBAC must allow — a 403 refuses,
+   * asking for the VirtualService's name instead.
    */
   async #assertDelegated(table: Record<string, unknown>): Promise<void> {
+    if (this.#router.kind !== 'RouteTable') return;
     const ref = this.#router.route;
-    if (this.#router.kind !== 'RouteTable' || !ref?.virtualService) return;
-    const vs = new GlooRouteObject(
-      this.#custom,
-      { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace },
-      this.#timeoutMs,
-    );
-    const { routes } = await vs.read('refused');
     const { name, namespace } = this.#object.target;
-    const labels = (table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
-    const delegates = routes.some((route) => {
-      const action = (
-        route as {
-          delegateAction?: {
-            ref?: { name?: string; namespace?: string };
-            name?: string;
-            namespace?: string;
-            selector?: { labels?: Record<string, string>; namespaces?: string[] };
-          };
-        }
-      ).delegateAction;
-      if (!action) return false;
-      const direct = action.ref ?? (action.name ? { name: action.name, namespace: action.namespace } : undefined);
-      if (direct) return direct.name === name && (direct.namespace ?? ref.namespace) === namespace;
-      const selector = action.selector;
-      if (!selector) return false;
-      const inNamespace = (selector.namespaces ?? [ref.namespace]).some((n) => n === '*' || n === namespace);
-      return inNamespace && Object.entries(selector.labels ?? {}).every(([k, v]) => labels[k] === v);
-    });
-    if (!delegates)
-      throw new RefusedError(
-        `${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`,
+    const identity = { name, namespace, labels: (table.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {} };
+    if (ref?.virtualService) {
+      const vs = new GlooRouteObject(
+        this.#custom,
+        { kind: 'VirtualService', name: ref.virtualService, namespace: ref.namespace },
+        this.#timeoutMs,
       );
+      const { routes } = await vs.read('refused');
+      if (!routes.some((route) => delegatesTo(route, ref.namespace, identity)))
+        throw new RefusedError(
+          `${vs.what} has no route delegating to ${this.#object.what} (delegateAction): traffic would not reach the table's weights`,
+        );
+      return;
+    }
+    const services = await this.#listAll('VirtualService');
+    if (services.some((vs) => vs.routes.some((route) => delegatesTo(route, vs.namespace, identity)))) return;
+    // A chain VirtualService -> RouteTable -> … -> this table: walk up from the table.
+    const tables = await this.#listAll('RouteTable');
+    const reached = new Set<string>([`${namespace}/${name}`]);
+    let frontier: RouteTableIdentity[] = [identity];
+    for (let depth = 0; depth < tables.length && frontier.length; depth++) {
+      const parents = tables.filter(
+        (t) =>
+          !reached.has(`${t.namespace}/${t.name}`) && t.routes.some((route) => frontier.some((f) => delegatesTo(route, t.namespace, f))),
+      );
+      if (services.some((vs) => vs.routes.some((route) => parents.some((p) => delegatesTo(route, vs.namespace, p))))) return;
+      for (const p of parents) reached.add(`${p.namespace}/${p.name}`);
+      frontier = parents;
+    }
+    throw new RefusedError(
+      `no VirtualService delegates to ${this.#object.what} (delegateAction ref or selector, directly or through other RouteTables): traffic would not reach the table's weights`,
+    );
+  }
+
+  /** Every VirtualService or RouteTable in the cluster with its routes (a cluster-wide list). */
+  async #listAll(kind: RouteKind): Promise<Array<RouteTableIdentity & { routes: GlooRoute[] }>> {
+    const { group, version, plural } = GLOO_KINDS[kind];
+    let list: unknown;
+    try {
+      list = await honourRetryAfter(() =>
+        this.#custom.listCustomObjectForAllNamespaces({ group, version, resourcePlural: plural }, requestOptions(this.#timeoutMs)),
+      );
+    } catch (error) {
+      const mapped = kubeError(error, 'list', { kind, resource: plural, namespace: '*' });
+      if (isApiStatus(error, 403))
+        throw new RefusedError(`${mapped.message}; or name the delegating VirtualService in spec.router.route.virtualService`, {
+          cause: error,
+        });
+      throw mapped;
+    }
+    return ((list as { items?: unknown[] } | undefined)?.items ?? []).flatMap((item) => {
+      const owner = item as {
+        metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+        spec?: { virtualHost?: { routes?: GlooRoute[] }; routes?: GlooRoute[] };
+      };
+      if (!owner.metadata?.name) return [];
+      const routes = (kind === 'VirtualService' ? owner.spec?.virtualHost?.routes : owner.spec?.routes) ?? [];
+      return [{ name: owner.metadata.name, namespace: owner.metadata.namespace ?? '', labels: owner.metadata.labels ?? {}, routes }];
+    });
   }
 
   async getWeights(): Promise<Weights> {
-    const { label, destinations } = await this.#readRoute();
+    const { label, destinations } = await this.#readView();
     const found = readWeights(destinations, this.#router, this.#object.target.namespace);
     if ('problem' in found) throw new RefusedError(`${label} ${found.problem}`);
     return found.weights;
@@ -403,7 +431,7 @@ export class RouteRouter implements TrafficRouter {
       next,
       expected,
       retry: this.#retry,
-      read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
+      read: async () => ({ ...(await this.#readView()), ownerNamespace: this.#object.target.namespace }),
       write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
       verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
     });

@@ -392,7 +392,7 @@ describe('UpstreamGroupRouter.reconcile', () => {
     expect((error as Error).message).toMatch(/UpstreamGroup gloo-system\/podinfo is Rejected by Gloo: bad destination/);
   });
 
-  it('with route promotion, puts the new canary upstream in at weight 0 in place of the retired one', async () => {
+  it("with route promotion, preflight only reads; the first weight write puts the new canary in the retired one's place", async () => {
     // Prepare: v2 took all traffic in the previous rollout; v1 is retired at weight 0.
     for (const name of ['podinfo-v1', 'podinfo-v2', 'podinfo-v3']) kube.apply(upstream(name));
     kube.apply(upstreamGroup([destination('podinfo-v1', 0), destination('podinfo-v2', 100)]));
@@ -405,10 +405,39 @@ describe('UpstreamGroupRouter.reconcile', () => {
       },
     });
 
+    const writesBefore = kube.audit().length;
+
     await router({ spec }).reconcile();
 
-    expect(storedDestinations(kube)).toEqual([destination('podinfo-v3', 0), destination('podinfo-v2', 100)]);
+    // Prepare's read-only role suffices: nothing written, and the group carries primary 100 / canary 0 as it is.
+    expect(kube.audit().length).toBe(writesBefore);
+    expect(storedDestinations(kube)).toEqual([destination('podinfo-v1', 0), destination('podinfo-v2', 100)]);
     expect(await router({ spec }).getWeights()).toEqual({ primary: 100, canary: 0 });
+
+    // SetWeight (the writers' role): one merge patch replaces the retired upstream with the canary at its first weight.
+    await router({ spec }).setWeights({ primary: 95, canary: 5 }, { primary: 100, canary: 0 });
+
+    expect(storedDestinations(kube)).toEqual([destination('podinfo-v3', 5), destination('podinfo-v2', 95)]);
+    expect(await router({ spec }).getWeights()).toEqual({ primary: 95, canary: 5 });
+  });
+
+  it('with route promotion, a rollback before the canary was adopted finds the safe side and writes nothing', async () => {
+    for (const name of ['podinfo-v1', 'podinfo-v2', 'podinfo-v3']) kube.apply(upstream(name));
+    kube.apply(upstreamGroup([destination('podinfo-v1', 0), destination('podinfo-v2', 100)]));
+    const spec = testSpec({
+      promotion: 'route',
+      workload: undefined,
+      router: {
+        primary: { upstream: { name: 'podinfo-v2', namespace: GLOO_NS } },
+        canary: { upstream: { name: 'podinfo-v3', namespace: GLOO_NS } },
+      },
+    });
+    const writesBefore = kube.audit().length;
+
+    await router({ spec }).setWeights({ primary: 100, canary: 0 }, { primary: 100, canary: 0 });
+
+    expect(kube.audit().length).toBe(writesBefore);
+    expect(storedDestinations(kube)).toEqual([destination('podinfo-v1', 0), destination('podinfo-v2', 100)]);
   });
 
   it('with route promotion, refuses to retire an upstream that still has weight', async () => {

@@ -14,7 +14,7 @@ import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
 import { GlooRouteObject, assertUpstreamsExist, namedRoute, setRouteShadow } from './gloo-route.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, sameRef, watchVerdict } from './gloo-weights.ts';
+import { adoptCanary, glooRejection, guardedSetWeights, readWeights, routePromotionView, sameRef, watchVerdict } from './gloo-weights.ts';
 import type { VerdictSource } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
@@ -27,7 +27,6 @@ import {
   kubeError,
   requestOptions,
   resourceVersionOf,
-  retryOnConflict,
   sleep,
 } from '../kube/client.ts';
 import type { ConflictRetry, ObjectRef } from '../kube/client.ts';
@@ -213,40 +212,36 @@ export class UpstreamGroupRouter implements TrafficRouter {
     );
   }
 
-  /** The destination list reconcile must write (route promotion), undefined when it fits; RefusedError otherwise. */
-  #plan(snapshot: GroupSnapshot): WeightedDestination[] | undefined {
+  /** Refuses unless the list is the primary and canary, or (route promotion) can adopt the new canary in the retired one's place. */
+  #assertFits(snapshot: GroupSnapshot): void {
     const found = readWeights(snapshot.destinations, this.#router, snapshot.ownerNamespace);
-    if (!('problem' in found)) return undefined;
-    // Route promotion: the new version's upstream takes the retired one's place at weight 0.
+    if (!('problem' in found)) return;
+    // Route promotion: the new version's upstream takes the retired one's place at weight 0, with the first weight write.
     const adopted =
       promotionMode(this.#spec) === 'route' ? adoptCanary(snapshot.destinations, this.#router, snapshot.ownerNamespace) : undefined;
     if (!adopted || 'problem' in adopted) throw new RefusedError(`${this.#what} ${adopted?.problem ?? found.problem}`);
-    return adopted.destinations;
   }
 
+  /** The group as it carries traffic: with route promotion's not-yet-adopted canary in place at weight 0. */
+  async #readView(): Promise<GroupSnapshot> {
+    const snapshot = await this.#read();
+    const mode = promotionMode(this.#spec);
+    return { ...snapshot, destinations: routePromotionView(snapshot.destinations, this.#router, snapshot.ownerNamespace, mode) };
+  }
+
+  /** Reads only: Prepare runs it in the read-only Kubernetes group. */
   async reconcile(): Promise<void> {
-    // Every check reads first; the one write (route promotion's weight-0 canary) comes last.
     const snapshot = await this.#read('refused');
-    const needsWrite = this.#plan(snapshot) !== undefined;
+    this.#assertFits(snapshot);
     await assertUpstreamsExist(this.#custom, this.#router, this.#timeoutMs);
     await this.#assertRouted();
     // Checked last: the more specific reasons above (a missing Upstream) also make Gloo reject the group.
     const rejected = glooRejection(snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#what} is Rejected by Gloo: ${rejected}`);
-    if (!needsWrite) return;
-    await retryOnConflict(
-      `${this.#what} patch`,
-      async () => {
-        const snapshot = await this.#read('refused');
-        const destinations = this.#plan(snapshot);
-        if (destinations) await this.#write(snapshot, destinations);
-      },
-      this.#retry,
-    );
   }
 
   async getWeights(): Promise<Weights> {
-    const snapshot = await this.#read();
+    const snapshot = await this.#readView();
     const found = readWeights(snapshot.destinations, this.#router, snapshot.ownerNamespace);
     if ('problem' in found) throw new RefusedError(`${this.#what} ${found.problem}`);
     return found.weights;
@@ -259,7 +254,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
       next,
       expected,
       retry: this.#retry,
-      read: () => this.#read(),
+      read: () => this.#readView(),
       write: (snapshot, destinations) => this.#write(snapshot, destinations),
       verdict: async () => watchVerdict(await this.#verdictSources(), this.#settleMs),
     });

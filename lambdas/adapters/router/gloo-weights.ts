@@ -102,6 +102,23 @@ export function adoptCanary(
   return { destinations: destinations.map((d) => (d === retired ? fresh : d)), retired: retiredName };
 }
 
+/**
+ * Route promotion's view of a destination list: when the new canary is not listed yet and can
+ * take the retired upstream's place (adoptCanary), the list with it there at weight 0 — what
+ * carries traffic now, and what the first weight write puts in place. Otherwise the list as read.
+ * Prepare only reads (the read-only group); the writers adopt the canary with their first write.
+ */
+export function routePromotionView(
+  destinations: WeightedDestination[],
+  router: RouterSpec,
+  ownerNamespace: string,
+  mode: 'template' | 'route',
+): WeightedDestination[] {
+  if (mode !== 'route') return destinations;
+  const adopted = adoptCanary(destinations, router, ownerNamespace);
+  return adopted && !('problem' in adopted) ? adopted.destinations : destinations;
+}
+
 /** Gloo's reason when any reporter marked the object Rejected (solo-kit writes `status` or `namespacedStatuses`). */
 export function glooRejection(object: unknown): string | undefined {
   if (!object || typeof object !== 'object') return undefined;

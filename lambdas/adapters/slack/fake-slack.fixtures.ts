@@ -33,7 +33,16 @@ export interface FakeSlack {
   script(method: string, ...answers: Scripted[]): void;
   users: Map<string, FakeUser>;
   groups: Map<string, string[]>;
+  /** Channels conversations.info knows (by ID); any other answers channel_not_found. */
+  channels: Map<string, { is_archived?: boolean }>;
   close(): Promise<void>;
+}
+
+export interface FakeSlackOptions {
+  /** Bot tokens the Web API accepts (Authorization: Bearer); any other answers invalid_auth. Default: every token. */
+  tokens?: readonly string[];
+  /** The workspace auth.test reports. Default T0FAKE. */
+  teamId?: string;
 }
 
 function decode(body: string, contentType: string | undefined): Record<string, unknown> {
@@ -46,12 +55,13 @@ function decode(body: string, contentType: string | undefined): Record<string, u
   return args;
 }
 
-export async function startFakeSlack(): Promise<FakeSlack> {
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const calls: RecordedCall[] = [];
   const responses: { id: string; body: Record<string, unknown> }[] = [];
   const scripts = new Map<string, Scripted[]>();
   const users = new Map<string, FakeUser>();
   const groups = new Map<string, string[]>();
+  const channels = new Map<string, { is_archived?: boolean }>();
   let ts = 0;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -70,6 +80,9 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       const method = path.replace(/^\/api\//, '').split('?')[0] ?? '';
       const args = decode(body, request.headers['content-type']);
       calls.push({ method, args, at: Date.now() });
+      // Slack answers a bad token with HTTP 200 and invalid_auth (Web API error handling).
+      const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? String(args.token ?? '');
+      if (options.tokens && !options.tokens.includes(token)) return reply(200, { ok: false, error: 'invalid_auth' });
       const scripted = scripts.get(method)?.shift();
       if (scripted && 'status' in scripted)
         return reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) });
@@ -85,6 +98,21 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         case 'users.info': {
           const user = users.get(String(args.user));
           return user ? reply(200, { ok: true, user }) : reply(200, { ok: false, error: 'user_not_found' });
+        }
+        case 'auth.test':
+          return reply(200, {
+            ok: true,
+            url: 'https://fake.slack.com/',
+            team: 'Fake',
+            user: 'sluice',
+            team_id: options.teamId ?? 'T0FAKE',
+            user_id: 'U0BOT',
+          });
+        case 'conversations.info': {
+          const channel = channels.get(String(args.channel));
+          return channel
+            ? reply(200, { ok: true, channel: { id: args.channel, is_archived: channel.is_archived ?? false } })
+            : reply(200, { ok: false, error: 'channel_not_found' });
         }
         case 'usergroups.users.list':
           return reply(200, { ok: true, users: groups.get(String(args.usergroup)) ?? [] });
@@ -104,6 +132,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     script: (method, ...answers) => scripts.set(method, [...(scripts.get(method) ?? []), ...answers]),
     users,
     groups,
+    channels,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
