@@ -36,7 +36,14 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
   const approvals = strategy.approvals;
   const timeoutSeconds = Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000));
+  const hookTypes = new Set((spec.spec.analysis.webhooks ?? []).map((hook) => hook.type));
   return {
+    // The webhook gates' Choices read these: the gates a spec has not cost no state.
+    hooks: {
+      confirmRollout: hookTypes.has('confirm-rollout'),
+      preRollout: hookTypes.has('pre-rollout'),
+      confirmPromotion: hookTypes.has('confirm-promotion'),
+    },
     // Always present: the gates' Choice states read it (a missing path is a States.Runtime error).
     approval: {
       beforeStart: approvals?.beforeStart ?? false,
