@@ -2,7 +2,9 @@
  * Flagger-style analysis webhooks through the real statemachine/rollout.asl.json in the local
  * engine: a loopback receiver records every call and answers with scripted statuses.
  */
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HISTORY_EVENTS_PER_GATE_CALL } from '../lambdas/core/limits.ts';
 import { abortRollout } from '../local/commands/abort.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { RecordingRouter, scriptedMetrics, successRate } from './support/recording-router.ts';
@@ -56,6 +58,12 @@ describe('webhooks (real ASL, local engine)', () => {
     expect(gate.slice(0, 6)).toEqual(['ConfirmPromotion', 'PromotionConfirmed', 'Bake', 'Analyze', 'Decide', 'ConfirmPromotion']);
     expect(states.filter((s) => s === 'ConfirmPromotion')).toHaveLength(3);
     expect(gate).toEqual(expect.arrayContaining(['PromotionGate', 'CheckCanary', 'Finish', 'Promoted']));
+    // What one call costs in the history, as the deadline's history budget counts it.
+    const history =
+      (await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: rollout.executionArn, maxResults: 1000 }))).events ?? [];
+    const first = history.findIndex((e) => e.stateEnteredEventDetails?.name === 'ConfirmPromotion');
+    const last = history.findIndex((e, i) => i > first && e.stateExitedEventDetails?.name === 'PromotionConfirmed');
+    expect(last - first + 1).toBe(HISTORY_EVENTS_PER_GATE_CALL);
   });
 
   it('moves no traffic while a confirm-rollout hook answers non-2xx, then runs pre-rollout hooks and starts', async () => {

@@ -83,6 +83,18 @@ describe('sluice validate closes the gaps', () => {
     expect(problems(spec({ webhooks: slow }))).toEqual([]);
   });
 
+  it('counts the confirm-promotion gate in the history budget of a look: a deadline that fits without the gate may not with it', () => {
+    // 600 looks of 60 s: 16 events each fit half of Step Functions' 25,000; 23 with the gate's Task and Choice do not.
+    const long = (webhooks: unknown[]) => {
+      const document = spec({ webhooks });
+      return { ...document, spec: { ...document.spec, strategy: { stepWeights: [10, 50], interval: '60s', deadline: '10h' } } };
+    };
+    expect(problems(long([]))).toEqual([]);
+    expect(problems(long([{ name: 'ok', type: 'confirm-promotion', url: 'https://h.example.com/' }]))).toEqual([
+      'spec.strategy.deadline: allows 600 looks (13800 history events); Step Functions keeps at most 25000: shorten the deadline or lengthen the look interval',
+    ]);
+  });
+
   it('warns about noData: pass (stderr), still prints valid (stdout), exit 0', async () => {
     const path = join(dir, 'pass.json');
     writeFileSync(path, JSON.stringify(spec({ noData: 'pass' })));

@@ -5,7 +5,7 @@
 import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
 import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, plannedWeights } from './spec.ts';
-import { HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS } from './limits.ts';
+import { HISTORY_EVENTS_FOR_LOOKS, HISTORY_EVENTS_PER_GATE_CALL, MAX_DEADLINE_SECONDS } from './limits.ts';
 import type { Side, Verdict, Weights } from './ports.ts';
 import type { RunState } from './task.ts';
 
@@ -100,7 +100,8 @@ export function effectiveDeadline(run: RunState): number {
 export function maxHeldSeconds(run: RunState): number {
   const deadlineSeconds = (Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000;
   const deadlineLooks = Math.ceil(deadlineSeconds / run.bakeSeconds);
-  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / HISTORY_EVENTS_PER_LOOK) - deadlineLooks;
+  const perLook = HISTORY_EVENTS_PER_LOOK + (run.hooks?.confirmPromotion ? HISTORY_EVENTS_PER_GATE_CALL : 0);
+  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / perLook) - deadlineLooks;
   return Math.max(0, Math.min(looks * run.bakeSeconds, MAX_DEADLINE_SECONDS - deadlineSeconds));
 }
 
