@@ -66,7 +66,7 @@ describe('webhook decisions', () => {
     });
     const stop: WebhookResult = { name: 'stop', type: 'rollback', ok: true, status: 200 };
     expect(confirmRolloutAnswer(run, stop, [], start)).toMatchObject({
-      gate: { rollbackHook: true },
+      gate: { open: false, rollbackHook: true },
       run: { reason: 'rollback webhook stop answered 200' },
       verdict: { result: 'fail', summary: 'rollback webhook stop answered 200' },
     });

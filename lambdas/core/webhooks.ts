@@ -130,7 +130,8 @@ export function confirmRolloutAnswer(
   now: Date,
 ): GateAnswer {
   const deadlinePassed = now.getTime() > effectiveDeadline(run);
-  const gate = { open: closed.length === 0, rollbackHook: rollbackHook !== undefined, deadlinePassed };
+  // With a rollback hook's 2xx the confirm-rollout hooks are not asked: the gate is not open.
+  const gate = { open: !rollbackHook && closed.length === 0, rollbackHook: rollbackHook !== undefined, deadlinePassed };
   if (rollbackHook) {
     const reason = `rollback webhook ${rollbackHook.name} answered ${rollbackHook.status ?? 'ok'}`;
     return {
