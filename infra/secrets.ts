@@ -5,7 +5,7 @@
  * given, only through Secrets Manager. Which role resolves what:
  * - Prepare and Analyze (the analysis role): metric credentials (Prometheus bearerToken /
  *   basicAuth.password, web provider headers) and analysis webhooks;
- * - the other handlers that call analysis webhooks (SetWeight, Rollback, the safety net, Finish);
+ * - the other handlers that call analysis webhooks (SetWeight, the webhook gate, Rollback, the safety net, Finish);
  * - the Slack worker: notification webhooks (it sends them).
  */
 import { Stack } from 'aws-cdk-lib';

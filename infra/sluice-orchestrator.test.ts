@@ -208,7 +208,7 @@ describe('placed in a VPC', () => {
       })),
     );
     const lambdaRoles = new Set(Object.values(sluice.functions).map((fn) => JSON.stringify([{ Ref: logicalId(fn.role!) }])));
-    expect(lambdaRoles.size).toBe(5); // the Kubernetes role, the analysis role, and one each for Bake, Finish and ApprovalExpired (no Kubernetes access)
+    expect(lambdaRoles.size).toBe(6); // the Kubernetes role, the analysis role, and one each for Bake, Finish, ApprovalExpired and the webhook gate (no Kubernetes access)
     const xray = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
     for (const role of lambdaRoles)
       expect(
@@ -456,6 +456,10 @@ describe('secrets by reference', () => {
       kms,
     ]);
     expect(secretStatements(o.functions.finish.role!)).toEqual([
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN },
+      kms,
+    ]);
+    expect(secretStatements(o.functions['webhook-gate'].role!)).toEqual([
       { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: HOOK_ARN },
       kms,
     ]);

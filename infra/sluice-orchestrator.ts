@@ -50,7 +50,7 @@ export const KUBERNETES_READ_GROUP = 'sluice:reader';
  * their roles only. No rollout handler queries the table (listSteps/listEvents/listRollouts are
  * the CLI's and the Slack bot's), so no rollout role has dynamodb:Query.
  */
-export const STORE_DELETERS: ReadonlySet<string> = new Set(['prepare', 'analyze', 'finish', 'rollback', 'safety-net']);
+export const STORE_DELETERS: ReadonlySet<string> = new Set(['prepare', 'analyze', 'webhook-gate', 'finish', 'rollback', 'safety-net']);
 
 /** ESM bundles of CommonJS dependencies (client-node's) call `require`: give them one. */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
@@ -60,14 +60,14 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * One entry per handler. `kubernetes`: the handler talks to the EKS API (through its deps), so it
- * runs with a role an access entry maps to `sluice:orchestrator`. Bake and Finish only touch
+ * runs with a role an access entry maps to `sluice:orchestrator`. Bake, Finish and the webhook gate only touch
  * the store and the bus: they get a role of their own with no EKS access, and their bundles carry
  * no Kubernetes client (the infra test checks both directions from the bundles' source maps).
  * `metrics`: the handler reads the metric providers (Prepare's preflight, Analyze's looks), so it
  * runs with the analysis role, the only one that may read CloudWatch.
  *
  * Timeouts stay below the ASL's TimeoutSeconds for the same state (Prepare/SetWeight/Analyze/Promote/
- * CheckCanary/CheckPrimary/Switch 120, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
+ * CheckCanary/CheckPrimary/Switch/ConfirmRollout/PreRollout/ConfirmPromotion/Shadow 120, Finish 60, Rollback 300) so a slow Lambda surfaces as its own error, which the ASL
  * retries or catches, rather than as a bare States.Timeout.
  */
 export const HANDLERS = {
@@ -86,6 +86,9 @@ export const HANDLERS = {
     metrics: false,
     timeout: 50,
   },
+  // ConfirmRollout, PreRollout, ConfirmPromotion: calls the hooks, touches only the store and the bus.
+  'webhook-gate': { state: 'ConfirmRollout', substitution: 'WebhookGateFunctionArn', kubernetes: false, metrics: false, timeout: 100 },
+  shadow: { state: 'Shadow', substitution: 'ShadowFunctionArn', kubernetes: true, metrics: false, timeout: 100 },
   rollback: { state: 'Rollback', substitution: 'RollbackFunctionArn', kubernetes: true, metrics: false, timeout: 280 },
   'safety-net': { state: undefined, substitution: undefined, kubernetes: true, metrics: false, timeout: 300 },
   // every minute while a rollout is open (infra/recovery.ts), and on `sluice recover --stack`.
@@ -324,7 +327,9 @@ export class SluiceOrchestrator extends Construct {
       );
 
     // Secrets by reference: GetSecretValue on exactly the referenced secrets, for the roles that resolve them.
-    const hookCallers = (['set-weight', 'rollback', 'safety-net', 'finish'] as const).map((name) => functions[name].role as iam.IRole);
+    const hookCallers = (['set-weight', 'webhook-gate', 'rollback', 'safety-net', 'finish'] as const).map(
+      (name) => functions[name].role as iam.IRole,
+    );
     grantSecretReads(
       this,
       this.registry.entries,

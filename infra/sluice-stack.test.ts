@@ -399,6 +399,7 @@ describe('IAM', () => {
   it.each([
     ['bake', []],
     ['finish', ['dynamodb:DeleteItem']],
+    ['webhook-gate', ['dynamodb:DeleteItem']],
   ] as const)(
     '%s has a role of its own: its log group, the store (DeleteItem only where it releases the lock) and the bus; no EKS, no Query',
     (name, extra) => {

@@ -23,6 +23,8 @@ import { createApprovalExpiredHandler } from '../lambdas/handlers/approval-expir
 import { createPrepareHandler } from '../lambdas/handlers/prepare.ts';
 import { createPromoteHandler } from '../lambdas/handlers/promote.ts';
 import { createPromotionReadyHandler } from '../lambdas/handlers/promotion-ready.ts';
+import { createShadowHandler } from '../lambdas/handlers/shadow.ts';
+import { createWebhookGateHandler } from '../lambdas/handlers/webhook-gate.ts';
 import { createSwitchTrafficHandler } from '../lambdas/handlers/switch-traffic.ts';
 import { createRollbackHandler } from '../lambdas/handlers/rollback.ts';
 import { safetyNet } from '../lambdas/handlers/safety-net.ts';
@@ -141,6 +143,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     SwitchTrafficFunctionArn: createSwitchTrafficHandler(source),
     FinishFunctionArn: createFinishHandler(source),
     ApprovalExpiredFunctionArn: createApprovalExpiredHandler(source),
+    WebhookGateFunctionArn: createWebhookGateHandler(source),
+    ShadowFunctionArn: createShadowHandler(source),
     RollbackFunctionArn: createRollbackHandler(source),
   };
   // Every task's input carries the spec: the notifiers learn each target's notifications from it.

@@ -28,7 +28,7 @@ interface State {
   Next?: string;
   Default?: string;
   Seconds?: number;
-  Choices?: { Variable?: string; Next: string }[];
+  Choices?: { Variable?: string; Next: string; And?: { Variable: string }[] }[];
   Resource?: string;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
@@ -38,10 +38,45 @@ interface State {
 }
 
 const definition = JSON.parse(readFileSync(new URL('../statemachine/rollout.asl.json', import.meta.url), 'utf8')) as {
+  StartAt: string;
   TimeoutSeconds?: number;
   States: Record<string, State>;
 };
 const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+const ROOT = new URL('../', import.meta.url);
+
+/** Where a state may go next: Next, Default, every Choice rule and Catch. */
+function successors(name: string): string[] {
+  const state = definition.States[name];
+  if (!state) return [];
+  return [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter(
+    (next): next is string => next !== undefined,
+  );
+}
+const reachable = new Set<string>();
+for (const queue = [definition.StartAt]; queue.length; ) {
+  const name = queue.shift() as string;
+  if (reachable.has(name)) continue;
+  reachable.add(name);
+  queue.push(...successors(name));
+}
+
+/** The shortest loop from a state back to itself, through Next/Default/Choice (no Catch), as the states it passes. */
+function cycleThrough(start: string): string[] | undefined {
+  const paths = new Map<string, string[]>([[start, [start]]]);
+  for (const queue = [start]; queue.length; ) {
+    const name = queue.shift() as string;
+    const state = definition.States[name];
+    const nexts = [state?.Next, state?.Default, ...(state?.Choices ?? []).map((c) => c.Next)].filter((n): n is string => n !== undefined);
+    for (const next of nexts) {
+      if (next === start) return paths.get(name);
+      if (paths.has(next)) continue;
+      paths.set(next, [...(paths.get(name) ?? []), next]);
+      queue.push(next);
+    }
+  }
+  return undefined;
+}
 
 describe('statemachine/rollout.asl.json', () => {
   it('passes asl-validator as JSONPath', () => {
@@ -71,7 +106,7 @@ describe('statemachine/rollout.asl.json', () => {
     }
   });
 
-  it('lets only a bake or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
+  it('lets only a bake, gate-wait or approval timeout and a refusal (or a preflight that stayed unreachable) bypass Rollback', () => {
     const bypass = tasks.flatMap(([name, state]) =>
       (state.Catch ?? [])
         .filter((c) => c.Next !== 'Rollback' && name !== 'Rollback')
@@ -79,6 +114,7 @@ describe('statemachine/rollout.asl.json', () => {
     );
     expect(bypass).toEqual([
       'Prepare:Sluice.Refused,Sluice.Transient->Refused',
+      'WaitToStart:States.Timeout->ConfirmRollout',
       'ApproveStart:States.Timeout->StartApprovalExpired',
       'Bake:States.Timeout->Analyze',
       'ApprovePromotion:States.Timeout->PromotionApprovalExpired',
@@ -141,12 +177,114 @@ describe('statemachine/rollout.asl.json', () => {
   });
 
   it('no handler sleeps or polls: every wait is a state of the state machine', () => {
-    const dir = new URL('../lambdas/handlers/', import.meta.url);
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
-      // The one fixed pause: Prepare's two counter snapshots 2 s apart measure the request rate (not a wait for a state).
-      const source = readFileSync(new URL(file, dir), 'utf8').replace('await new Promise((resolve) => setTimeout(resolve, pauseMs));', '');
-      expect(source, file).not.toMatch(/setTimeout|setInterval|waitReady|waitUntil|\bsleep\(/);
+    const sources = (dir: string) =>
+      readdirSync(new URL(dir, ROOT), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('fixtures'))
+        .map((f) => ({ file: `${dir}${f}`, source: readFileSync(new URL(`${dir}${f}`, ROOT), 'utf8') }));
+    const waits = /setTimeout|setInterval|timers\/promises|waitReady|waitUntil|\bsleep\(|for \(;;\)|while \(true\)/;
+    // The handlers and the pure step logic they call: no timer, no loop that waits for something to change.
+    for (const { file, source } of [...sources('lambdas/handlers/'), ...sources('lambdas/core/')]) expect(source, file).not.toMatch(waits);
+    // The ports the handlers reach the cluster through offer no wait (a Deployment's readiness is one read: isReady).
+    expect(readFileSync(new URL('lambdas/core/ports.ts', ROOT), 'utf8')).not.toMatch(/waitReady|waitUntil/);
+    // The adapters pause only inside one I/O exchange, bounded to seconds: the kube client's retry of a 429
+    // (Retry-After) or a 409, and Gloo's verdict on Sluice's own write (its status is written asynchronously,
+    // at most about once a second: docs/reliability.md). Anything new here needs a reason, or a state.
+    const paused = sources('lambdas/adapters/')
+      .flatMap(({ file, source }) => [...source.matchAll(/await sleep\(|setTimeout\(/g)].map(() => file.split('/').at(-1)))
+      .sort();
+    expect(paused).toEqual([
+      'gloo-route.ts', // rejection(): the settle before reading Gloo's status on the route
+      'gloo-upstream-group.ts', // rejection(): the same on the group
+      'gloo-weights.ts', // watchVerdict(): a status written after Sluice's write, bounded by the settle time
+      'k8s-workload.ts', // waitReady(): the stand-in tests' helper, not on the Workload port
+      'kube.ts', // the sleep helper itself
+      'kube.ts', // honourRetryAfter(): a 429's Retry-After, capped
+      'kube.ts', // retryOnConflict(): jittered pause between 409 retries
+      'prometheus.ts', // a request timeout (destroys the request), not a pause
+    ]);
+  });
+
+  it('makes every wait and gate a named state: the webhook gates, the shadow stage, the approvals, the readiness loops', () => {
+    const S = definition.States;
+    const gateTask = (name: string, gate: string, next: string) =>
+      expect(S[name], name).toMatchObject({
+        Type: 'Task',
+        Resource: '${WebhookGateFunctionArn}',
+        Parameters: { gate },
+        ResultPath: '$.run',
+        Next: next,
+      });
+    // confirm-rollout: polled, never calls back — call → Choice on the facts → wait a look (interruptible) → call again.
+    gateTask('ConfirmRollout', 'confirm-rollout', 'RolloutConfirmed');
+    expect(S.RolloutConfirmed?.Type).toBe('Choice');
+    expect(S.RolloutConfirmed?.Choices?.slice(0, 3)).toEqual([
+      { Variable: '$.run.gate.rollbackHook', BooleanEquals: true, Next: 'Rollback' },
+      { Variable: '$.run.gate.deadlinePassed', BooleanEquals: true, Next: 'Rollback' },
+      { Variable: '$.run.gate.open', BooleanEquals: false, Next: 'WaitToStart' },
+    ]);
+    expect(S.WaitToStart, 'WaitToStart').toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: { FunctionName: '${BakeFunctionArn}' },
+      TimeoutSecondsPath: '$.run.bakeSeconds',
+      Next: 'ConfirmRollout',
+    });
+    // An abort or an alarm fails the wait's token: straight to Rollback, as at a bake.
+    expect(S.WaitToStart?.Catch?.map((c) => `${c.ErrorEquals.join()}->${c.Next}`)).toEqual([
+      'States.Timeout->ConfirmRollout',
+      'States.ALL->Rollback',
+    ]);
+    gateTask('PreRollout', 'pre-rollout', 'BeforeTraffic');
+    // confirm-promotion: closed, the rollout bakes again and the next look (the analysis still running) asks again.
+    gateTask('ConfirmPromotion', 'confirm-promotion', 'PromotionConfirmed');
+    expect(S.PromotionConfirmed).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.run.gate.deadlinePassed', BooleanEquals: true, Next: 'Rollback' },
+        { Variable: '$.run.gate.open', BooleanEquals: true, Next: 'PromotionGate' },
+      ],
+      Default: 'Bake',
+    });
+    expect(S.Bake?.Next).toBe('Analyze');
+    expect(S.Analyze?.Next).toBe('Decide');
+    expect(S.Decide?.Choices?.map((c) => c.Next)).toEqual(['Bake', 'SetWeight', 'ConfirmPromotion', 'PromotionGate', 'Rollback']);
+    expect(S.Shadow).toMatchObject({ Type: 'Task', Resource: '${ShadowFunctionArn}', Next: 'Bake' });
+    // Every loop is closed through named states.
+    expect(cycleThrough('WaitToStart')).toEqual(['WaitToStart', 'ConfirmRollout', 'RolloutConfirmed']);
+    expect(cycleThrough('ConfirmPromotion')).toEqual(['ConfirmPromotion', 'PromotionConfirmed', 'Bake', 'Analyze', 'Decide']);
+    expect(cycleThrough('WaitForCanary')).toEqual(['WaitForCanary', 'CheckCanary', 'CanaryReady']);
+    expect(cycleThrough('WaitForPrimary')).toEqual(['WaitForPrimary', 'CheckPrimary', 'PrimaryReady']);
+    // Nothing is left unreachable.
+    expect(Object.keys(S).filter((name) => !reachable.has(name))).toEqual([]);
+  });
+
+  it('passes the stages before traffic in one order, each only where the spec has it: confirm-rollout, pre-rollout, approval, shadow, first step', () => {
+    const S = definition.States;
+    const order = ['ConfirmRollout', 'PreRollout', 'ApproveStart', 'Shadow', 'SetWeight'];
+    const flagOf: Record<string, string> = {
+      ConfirmRollout: '$.run.hooks.confirmRollout',
+      PreRollout: '$.run.hooks.preRollout',
+      ApproveStart: '$.run.approval.beforeStart',
+      Shadow: '$.run.phase',
+    };
+    // After each stage, the Choice that picks the next one offers only later stages, in order, and the first step by default.
+    for (const [choice, after] of [
+      ['StartGate', 'Prepare'],
+      ['RolloutConfirmed', 'ConfirmRollout'],
+      ['BeforeTraffic', 'PreRollout'],
+      ['ShadowGate', 'ApproveStart'],
+    ] as const) {
+      const state = S[choice];
+      const rules = state?.Choices ?? [];
+      const stages = rules.map((c) => c.Next).filter((next) => order.includes(next));
+      expect(stages, choice).toEqual(order.slice(order.indexOf(after) + 1, -1).filter((stage) => stages.includes(stage)));
+      expect(state?.Default, choice).toBe('SetWeight');
+      for (const rule of rules.filter((c) => order.includes(c.Next)))
+        expect(rule.And?.at(-1)?.Variable, `${choice} -> ${rule.Next}`).toBe(flagOf[rule.Next]);
     }
+    expect(S.Prepare?.Next).toBe('StartGate');
+    expect(S.StartGate?.Choices?.map((c) => c.Next)).toEqual(['ConfirmRollout', 'PreRollout', 'ApproveStart', 'Shadow']);
+    expect(S.ApproveStart?.Next).toBe('ShadowGate');
   });
 
   it('has a top-level TimeoutSeconds longer than the longest deadline, readiness loops and recovery window validation accepts', () => {

@@ -19,7 +19,7 @@ import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
-import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
+import { SHORT_RETRIES, SHORT_WAITS, statesEntered } from './support/flow.ts';
 
 let kube: KubeStandIn;
 let dir: string;
@@ -107,11 +107,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function statesEntered(rt: LocalRuntime, executionArn: string): Promise<string[]> {
-  const history = await rt.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
-  return (history.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
 }
 
 describe('promotion in the state machine (real ASL, API stand-in)', () => {

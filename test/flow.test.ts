@@ -13,7 +13,7 @@ import { onAlarm } from '../lambdas/handlers/alarm.ts';
 import { startRollout } from '../local/commands/run.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
-import { flowRuntimes, untilGate, webSpec } from './support/flow.ts';
+import { flowRuntimes, statesEntered, untilGate, webSpec } from './support/flow.ts';
 import type { AnalysisOverrides, StrategyOverrides } from './support/flow.ts';
 import type { Script } from './support/recording-router.ts';
 
@@ -235,13 +235,28 @@ describe('rollout flow (real ASL, local engine)', () => {
         strategy: { ...specWith().spec.strategy, shadow: { percentage: 50, duration: '2s' } },
       },
     });
-    const summary = await (await startRollout(runtime, spec, { version: 'v2' })).done;
+    const rollout = await startRollout(runtime, spec, { version: 'v2' });
+    const summary = await rollout.done;
     expect(summary.outcome).toBe('promoted');
     // Look 0 is the preflight; looks 1-2 judge the shadowed canary with no live weight on it.
     expect(seen.slice(1, 3)).toEqual(['1:shadow:0', '2:shadow:0']);
     expect(seen[3]).toBe('3:none:10');
     expect(router.canaryWeights()).toEqual([10, 50, 100]);
     expect(router.shadow).toBeNull();
+    // The shadow stage is a state of its own, before the first live step.
+    const states = await statesEntered(runtime, rollout.executionArn);
+    expect(states.slice(0, 10)).toEqual([
+      'Prepare',
+      'StartGate',
+      'Shadow',
+      'Bake',
+      'Analyze',
+      'Decide',
+      'Bake',
+      'Analyze',
+      'Decide',
+      'SetWeight',
+    ]);
   });
 
   it('removes the mirror when a shadowed canary fails', async () => {

@@ -71,21 +71,28 @@ describe('sluice validate closes the gaps', () => {
 
   it('bounds webhook timeouts so every Task fits its Lambda', () => {
     expect(problems(spec({ webhooks: [{ name: 'load', type: 'rollout', url: 'https://h.example.com/', timeout: '45s' }] }))).toEqual([
-      'spec.analysis.webhooks[0].timeout: is 45s; at most 30s: each hook runs inside a Lambda (Prepare and Analyze have 100 s)',
+      'spec.analysis.webhooks[0].timeout: is 45s; at most 30s: each hook runs inside a Lambda (Analyze and the gate states have 100 s)',
     ]);
-    const slow = ['rollout', 'confirm-rollout', 'confirm-promotion'].map((type, i) => ({
+    // The gates are states of their own: a look no longer waits on confirm-rollout and confirm-promotion hooks too.
+    const slow = ['rollback', 'rollout', 'confirm-rollout', 'confirm-promotion', 'pre-rollout'].map((type, i) => ({
       name: `h${i}`,
       type,
       url: 'https://h.example.com/',
       timeout: '30s',
     }));
-    expect(problems(spec({ webhooks: slow }))).toEqual([
-      "spec.analysis.webhooks: one look may wait 90s on hooks (rollout 30s + confirm-rollout 30s + confirm-promotion 30s, one type after another); at most 70s fits Analyze's 100 s Lambda with its metric reads: shorten the timeouts",
+    expect(problems(spec({ webhooks: slow }))).toEqual([]);
+  });
+
+  it('counts the confirm-promotion gate in the history budget of a look: a deadline that fits without the gate may not with it', () => {
+    // 600 looks of 60 s: 16 events each fit half of Step Functions' 25,000; 23 with the gate's Task and Choice do not.
+    const long = (webhooks: unknown[]) => {
+      const document = spec({ webhooks });
+      return { ...document, spec: { ...document.spec, strategy: { stepWeights: [10, 50], interval: '60s', deadline: '10h' } } };
+    };
+    expect(problems(long([]))).toEqual([]);
+    expect(problems(long([{ name: 'ok', type: 'confirm-promotion', url: 'https://h.example.com/' }]))).toEqual([
+      'spec.strategy.deadline: allows 600 looks (13800 history events); Step Functions keeps at most 25000: shorten the deadline or lengthen the look interval',
     ]);
-    // Informational hooks are capped in code and do not count.
-    expect(
-      problems(spec({ webhooks: [...slow.slice(0, 2), { name: 'audit', type: 'event', url: 'https://h.example.com/', timeout: '30s' }] })),
-    ).toEqual([]);
   });
 
   it('warns about noData: pass (stderr), still prints valid (stdout), exit 0', async () => {

@@ -27,7 +27,7 @@ export const FAULT_KINDS = [
   'prometheus-slow',
   'prometheus-empty',
   'prometheus-nan',
-  'webhook-fails',
+  'webhook-fails', // a `rollout` hook and the gate states' hooks (ConfirmRollout, ConfirmPromotion) fail for a call
   // People and the engine.
   'stop-execution',
   'abort',

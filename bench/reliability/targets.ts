@@ -125,8 +125,16 @@ export function specFor(t: Target, kinds: readonly FaultKind[], webhookUrl: stri
       analysis: {
         judge: 'threshold',
         prometheus: { address: 'http://127.0.0.1:9' },
+        // The gate states (ConfirmRollout, ConfirmPromotion) call the same receiver: a failure there holds the gate a look.
         ...(kinds.includes('webhook-fails')
-          ? { webhooks: [{ name: 'load-check', type: 'rollout', url: `${webhookUrl}/${t.name}`, timeout: '1s' }] }
+          ? {
+              webhooks: (['confirm-rollout', 'rollout', 'confirm-promotion'] as const).map((type) => ({
+                name: type === 'rollout' ? 'load-check' : `${type}-gate`,
+                type,
+                url: `${webhookUrl}/${t.name}`,
+                timeout: '1s',
+              })),
+            }
           : {}),
       },
     },

@@ -45,6 +45,9 @@ export const EXECUTION_TIMEOUT_SECONDS =
 /** History events of one readiness check: Wait (entered, exited), Task (entered, scheduled, started, succeeded, exited), Choice (entered, exited). */
 export const HISTORY_EVENTS_PER_READY_CHECK = 9;
 
+/** History events of one call of a webhook gate: its Task (entered, scheduled, started, succeeded, exited) and its Choice (entered, exited). */
+export const HISTORY_EVENTS_PER_GATE_CALL = 7;
+
 /** History events of one Rollback attempt that failed and is retried (scheduled, started, failed). */
 export const HISTORY_EVENTS_PER_ROLLBACK_RETRY = 3;
 

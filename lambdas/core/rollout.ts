@@ -5,7 +5,7 @@
 import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
 import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, plannedWeights } from './spec.ts';
-import { HISTORY_EVENTS_FOR_LOOKS, MAX_DEADLINE_SECONDS } from './limits.ts';
+import { HISTORY_EVENTS_FOR_LOOKS, HISTORY_EVENTS_PER_GATE_CALL, MAX_DEADLINE_SECONDS } from './limits.ts';
 import type { Side, Weights } from './records.ts';
 import type { Verdict } from './verdict.ts';
 import type { RunState } from './task.ts';
@@ -42,7 +42,14 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const shadowLooks = strategy.shadow ? Math.max(1, Math.ceil(parseDuration(strategy.shadow.duration) / (bake * 1000))) : 0;
   const approvals = strategy.approvals;
   const timeoutSeconds = Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000));
+  const hookTypes = new Set((spec.spec.analysis.webhooks ?? []).map((hook) => hook.type));
   return {
+    // The webhook gates' Choices read these: the gates a spec has not cost no state.
+    hooks: {
+      confirmRollout: hookTypes.has('confirm-rollout'),
+      preRollout: hookTypes.has('pre-rollout'),
+      confirmPromotion: hookTypes.has('confirm-promotion'),
+    },
     // Always present: the gates' Choice states read it (a missing path is a States.Runtime error).
     approval: {
       beforeStart: approvals?.beforeStart ?? false,
@@ -99,7 +106,8 @@ export function effectiveDeadline(run: RunState): number {
 export function maxHeldSeconds(run: RunState): number {
   const deadlineSeconds = (Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000;
   const deadlineLooks = Math.ceil(deadlineSeconds / run.bakeSeconds);
-  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / HISTORY_EVENTS_PER_LOOK) - deadlineLooks;
+  const perLook = HISTORY_EVENTS_PER_LOOK + (run.hooks?.confirmPromotion ? HISTORY_EVENTS_PER_GATE_CALL : 0);
+  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / perLook) - deadlineLooks;
   return Math.max(0, Math.min(looks * run.bakeSeconds, MAX_DEADLINE_SECONDS - deadlineSeconds));
 }
 

@@ -14,6 +14,7 @@ import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENTS_FOR_LOOKS,
+  HISTORY_EVENTS_PER_GATE_CALL,
   MAX_DEADLINE_SECONDS,
   MAX_HISTORY_EVENTS,
   MAX_READY_TIMEOUT_SECONDS,
@@ -81,11 +82,12 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...sequentialProblems(spec));
   problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
+  const perLook = historyEventsPerLook(spec.spec.analysis.webhooks);
   // Both bounds: half the limit, and what the readiness loops and Rollback's retries leave (limits.ts).
-  if (looks * HISTORY_EVENTS_PER_LOOK > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
+  if (looks * perLook > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
     add(
       'spec.strategy.deadline',
-      `allows ${looks} looks (${looks * HISTORY_EVENTS_PER_LOOK} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,
+      `allows ${looks} looks (${looks * perLook} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,
     );
   }
   lifetimeProblems(spec, add);
@@ -229,4 +231,9 @@ export function parseSpec(document: unknown, source?: string): RolloutSpec {
   const result = validateSpec(document);
   if (!result.ok) throw new SpecError(result.problems, source);
   return result.spec;
+}
+
+/** History events one look costs: a look held by a confirm-promotion gate also calls the gate (ConfirmPromotion, PromotionConfirmed). */
+function historyEventsPerLook(webhooks: ReadonlyArray<{ type: string }> | undefined): number {
+  return HISTORY_EVENTS_PER_LOOK + ((webhooks ?? []).some((hook) => hook.type === 'confirm-promotion') ? HISTORY_EVENTS_PER_GATE_CALL : 0);
 }

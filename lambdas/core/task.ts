@@ -9,11 +9,8 @@ import { rolloutSpecSchema } from './spec.ts';
 export const nextActionSchema = z.enum(['bake', 'advance', 'promote', 'rollback']);
 
 export const runStateSchema = z.object({
-  /**
-   * `shadow`: the canary gets a mirrored copy of the traffic (answers discarded) before any live weight.
-   * `confirm`: `confirm-rollout` webhooks hold the start; no traffic moved yet (lambdas/core/webhooks.ts).
-   */
-  phase: z.enum(['confirm', 'shadow', 'live']).optional(),
+  /** `shadow`: the canary gets a mirrored copy of the traffic (answers discarded) before any live weight (the ASL's Shadow state). */
+  phase: z.enum(['shadow', 'live']).optional(),
   /** Looks the shadow stage lasts (0 without one). */
   shadowLooks: z.number().int().min(0).optional(),
   /** Approval gates (Choice states read these): absent = no gates. */
@@ -29,6 +26,14 @@ export const runStateSchema = z.object({
       expired: z.enum(['wait', 'abort', 'deadline']).optional(),
     })
     .optional(),
+  /** Which webhook gates the spec has: the ASL's StartGate/Decide Choices read these (absent = none). */
+  hooks: z.object({ confirmRollout: z.boolean(), preRollout: z.boolean(), confirmPromotion: z.boolean() }).optional(),
+  /**
+   * What the last webhook gate call found (ConfirmRollout, ConfirmPromotion), as facts the gate's
+   * Choice branches on: every gate hook answered 2xx; a `rollback` hook answered 2xx; the deadline
+   * has passed. `run.reason` says which hooks answered what.
+   */
+  gate: z.object({ open: z.boolean(), rollbackHook: z.boolean(), deadlinePassed: z.boolean() }).optional(),
   /** Index into `weights` of the step the rollout is in. */
   stepIndex: z.number().int().min(0),
   /** Planned canary weights, in the router's weight scale. */
@@ -90,6 +95,10 @@ export type StepInput = z.infer<typeof stepInputSchema>;
 /** The readiness check's input (CheckCanary, CheckPrimary): a step input and which Deployment to await. */
 export const readyCheckInputSchema = stepInputSchema.extend({ side: z.enum(['canary', 'primary']) });
 export type ReadyCheckInput = z.infer<typeof readyCheckInputSchema>;
+
+/** A webhook gate's call (ConfirmRollout, PreRollout, ConfirmPromotion): a step input and which hooks to call. */
+export const webhookGateInputSchema = stepInputSchema.extend({ gate: z.enum(['confirm-rollout', 'pre-rollout', 'confirm-promotion']) });
+export type WebhookGateInput = z.infer<typeof webhookGateInputSchema>;
 
 /** An approval gate that timed out (StartApprovalTimedOut, PromotionApprovalTimedOut). */
 export const gateTimeoutInputSchema = stepInputSchema.extend({ gate: z.enum(['before-start', 'before-promotion']) });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialRun } from './rollout.ts';
 import { parseSpec } from './spec.ts';
-import { decideConfirmRollout, holdPromotion, webhookPayload } from './webhooks.ts';
+import { confirmPromotionAnswer, confirmRolloutAnswer, webhookPayload } from './webhooks.ts';
 import type { WebhookResult } from './webhooks.ts';
 
 const spec = parseSpec({
@@ -39,33 +39,52 @@ describe('webhook decisions', () => {
     });
   });
 
-  it('keeps a confirm-rollout gate closed until every hook answers 2xx, then starts with the shadow stage', () => {
-    const run = { ...initialRun(spec, start), phase: 'confirm' as const };
-    expect(decideConfirmRollout(run, closed, start)).toMatchObject({
-      phase: 'confirm',
-      next: 'bake',
-      reason: 'waiting to start: webhook go (confirm-rollout) answered 403',
-    });
-    expect(decideConfirmRollout(run, [], start)).toMatchObject({ phase: 'shadow', stepIndex: 0, lookInStep: 0, next: 'advance' });
+  it("records which gates the spec has, for the state machine's gate Choices", () => {
+    expect(initialRun(spec, start).hooks).toEqual({ confirmRollout: true, preRollout: false, confirmPromotion: false });
   });
 
-  it('rolls back (nothing moved) when the deadline passes with the gate still closed', () => {
-    const run = { ...initialRun(spec, start), phase: 'confirm' as const };
-    const late = new Date(start.getTime() + 11 * 60_000);
-    expect(decideConfirmRollout(run, closed, late)).toMatchObject({
-      next: 'rollback',
-      reason: expect.stringMatching(/^deadline passed .* while waiting for webhook go/) as unknown,
-    });
-  });
-
-  it('holds only a promotion for confirm-promotion hooks', () => {
+  it('reports a confirm-rollout gate closed until every hook answers 2xx, and open then; the run keeps its shadow stage', () => {
     const run = initialRun(spec, start);
-    const gate: WebhookResult[] = [{ name: 'ok?', type: 'confirm-promotion', ok: false, error: 'no answer within 10s' }];
-    expect(holdPromotion({ ...run, next: 'promote' }, gate)).toMatchObject({
-      next: 'bake',
-      reason: 'waiting to promote: webhook ok? (confirm-promotion) unreachable: no answer within 10s',
+    expect(confirmRolloutAnswer(run, undefined, closed, start)).toMatchObject({
+      run: { phase: 'shadow', gate: { open: false, rollbackHook: false, deadlinePassed: false } },
+      decision: 'bake: waiting to start: webhook go (confirm-rollout) answered 403',
+      verdict: { result: 'no-data', summary: 'waiting for confirm-rollout webhooks' },
     });
-    expect(holdPromotion({ ...run, next: 'advance' }, gate).next).toBe('advance');
-    expect(holdPromotion({ ...run, next: 'promote' }, []).next).toBe('promote');
+    expect(confirmRolloutAnswer(run, undefined, [], start)).toMatchObject({
+      gate: { open: true, rollbackHook: false, deadlinePassed: false },
+      decision: 'advance: confirm-rollout webhooks answered 2xx: starting',
+      verdict: { result: 'no-data', summary: 'confirm-rollout webhooks answered 2xx' },
+    });
+  });
+
+  it('reports a passed deadline and a rollback hook answering 2xx as facts, with the reason Rollback reports', () => {
+    const run = initialRun(spec, start);
+    const late = new Date(start.getTime() + 11 * 60_000);
+    expect(confirmRolloutAnswer(run, undefined, closed, late)).toMatchObject({
+      gate: { open: false, deadlinePassed: true },
+      run: { reason: expect.stringMatching(/^deadline passed .* while waiting for webhook go/) as unknown },
+    });
+    const stop: WebhookResult = { name: 'stop', type: 'rollback', ok: true, status: 200 };
+    expect(confirmRolloutAnswer(run, stop, [], start)).toMatchObject({
+      gate: { open: false, rollbackHook: true },
+      run: { reason: 'rollback webhook stop answered 200' },
+      verdict: { result: 'fail', summary: 'rollback webhook stop answered 200' },
+    });
+  });
+
+  it("holds a promotion while a confirm-promotion hook answers non-2xx, and keeps the promotion's reason once it opens", () => {
+    const run = { ...initialRun(spec, start), next: 'promote' as const, reason: 'promoted on request' };
+    const gate: WebhookResult[] = [{ name: 'ok?', type: 'confirm-promotion', ok: false, error: 'no answer within 10s' }];
+    expect(confirmPromotionAnswer(run, gate, start)).toMatchObject({
+      gate: { open: false, deadlinePassed: false },
+      decision: 'bake: waiting to promote: webhook ok? (confirm-promotion) unreachable: no answer within 10s',
+      run: { next: 'promote', reason: 'waiting to promote: webhook ok? (confirm-promotion) unreachable: no answer within 10s' },
+    });
+    expect(confirmPromotionAnswer(run, [], start)).toMatchObject({ gate: { open: true }, run: { reason: 'promoted on request' } });
+    const late = new Date(start.getTime() + 11 * 60_000);
+    expect(confirmPromotionAnswer(run, gate, late)).toMatchObject({
+      gate: { deadlinePassed: true },
+      decision: expect.stringMatching(/^rollback: deadline passed .* while waiting for webhook ok\?/) as unknown,
+    });
   });
 });

@@ -102,38 +102,76 @@ export function rollbackByWebhook(run: RunState, hook: WebhookResult): RunState 
   return { ...run, next: 'rollback', reason: `rollback webhook ${hook.name} answered ${hook.status ?? 'ok'}` };
 }
 
-/**
- * A look while `confirm-rollout` hooks hold the start (phase `confirm`, no traffic moved yet): wait
- * (bake again) while any answers non-2xx; once all answer 2xx the first step starts (or the shadow
- * stage). The deadline still applies: a gate nobody opens ends in a rollback, which moves nothing.
- */
-export function decideConfirmRollout(run: RunState, closed: WebhookResult[], now: Date): RunState {
-  const base: RunState = { ...run, reason: undefined };
-  if (now.getTime() > effectiveDeadline(run)) {
-    return {
-      ...base,
-      next: 'rollback',
-      reason: `deadline passed at ${new Date(effectiveDeadline(run)).toISOString()} while waiting for ${closed.map(describeWebhookResult).join('; ') || 'confirm-rollout webhooks'}`,
-    };
-  }
-  if (closed.length) return { ...base, next: 'bake', reason: `waiting to start: ${closed.map(describeWebhookResult).join('; ')}` };
-  return {
-    ...base,
-    phase: run.shadowLooks ? 'shadow' : 'live',
-    stepIndex: 0,
-    lookInStep: 0,
-    next: 'advance',
-    reason: 'confirm-rollout webhooks answered 2xx: starting',
-  };
+/** What one call of a webhook gate found: the run with the facts its Choice branches on, and what to record. */
+export interface GateAnswer {
+  /** The run with `gate` set (and `reason` when the gate holds or stops). */
+  run: RunState;
+  gate: NonNullable<RunState['gate']>;
+  /** The decision step's detail, as a look records it ("bake: waiting to start: …"). */
+  decision: string;
+  /** confirm-rollout only: the wait recorded as a look (no traffic, no metrics read). */
+  verdict?: Verdict;
+}
+
+function deadlineLine(run: RunState, closed: WebhookResult[], type: WebhookType): string {
+  const waitingFor = closed.map(describeWebhookResult).join('; ') || `${type} webhooks`;
+  return `deadline passed at ${new Date(effectiveDeadline(run)).toISOString()} while waiting for ${waitingFor}`;
 }
 
 /**
- * `confirm-promotion`: a look that would promote bakes again instead while any hook answers
- * non-2xx; the analysis (metrics and `rollout` hooks) keeps running meanwhile, as in Flagger.
+ * A call of the `confirm-rollout` gate (the ASL's ConfirmRollout, before any traffic moves), with
+ * the `rollback` hooks Flagger also polls while a canary waits. Facts only: the gate is open once
+ * every hook answers 2xx; a `rollback` hook answering 2xx and a passed deadline are facts too. The
+ * RolloutConfirmed Choice decides (rollback hook, then deadline, then open, else wait a look).
  */
-export function holdPromotion(next: RunState, closed: WebhookResult[]): RunState {
-  if (next.next !== 'promote' || !closed.length) return next;
-  return { ...next, next: 'bake', reason: `waiting to promote: ${closed.map(describeWebhookResult).join('; ')}` };
+export function confirmRolloutAnswer(
+  run: RunState,
+  rollbackHook: WebhookResult | undefined,
+  closed: WebhookResult[],
+  now: Date,
+): GateAnswer {
+  const deadlinePassed = now.getTime() > effectiveDeadline(run);
+  // With a rollback hook's 2xx the confirm-rollout hooks are not asked: the gate is not open.
+  const gate = { open: !rollbackHook && closed.length === 0, rollbackHook: rollbackHook !== undefined, deadlinePassed };
+  if (rollbackHook) {
+    const reason = `rollback webhook ${rollbackHook.name} answered ${rollbackHook.status ?? 'ok'}`;
+    return {
+      run: { ...run, gate, reason },
+      gate,
+      decision: `rollback: ${reason}`,
+      verdict: { result: 'fail', checks: [], summary: reason },
+    };
+  }
+  const verdict: Verdict = {
+    result: 'no-data',
+    checks: [],
+    summary: closed.length ? 'waiting for confirm-rollout webhooks' : 'confirm-rollout webhooks answered 2xx',
+  };
+  const reason = deadlinePassed
+    ? deadlineLine(run, closed, 'confirm-rollout')
+    : closed.length
+      ? `waiting to start: ${closed.map(describeWebhookResult).join('; ')}`
+      : 'confirm-rollout webhooks answered 2xx: starting';
+  const decision = `${deadlinePassed ? 'rollback' : closed.length ? 'bake' : 'advance'}: ${reason}`;
+  return { run: { ...run, gate, reason }, gate, decision, verdict };
+}
+
+/**
+ * A call of the `confirm-promotion` gate (the ASL's ConfirmPromotion, after a look that would
+ * promote). Closed, the PromotionConfirmed Choice goes back to Bake: the analysis (metrics and
+ * `rollout` hooks) keeps running at the top weight and the next look asks again, as in Flagger.
+ * Open, the run goes on unchanged (its reason, e.g. "promoted on request", is the promotion's).
+ */
+export function confirmPromotionAnswer(run: RunState, closed: WebhookResult[], now: Date): GateAnswer {
+  const deadlinePassed = now.getTime() > effectiveDeadline(run);
+  const gate = { open: closed.length === 0, rollbackHook: false, deadlinePassed };
+  if (deadlinePassed) {
+    const reason = deadlineLine(run, closed, 'confirm-promotion');
+    return { run: { ...run, gate, reason }, gate, decision: `rollback: ${reason}` };
+  }
+  if (!closed.length) return { run: { ...run, gate }, gate, decision: 'promote: confirm-promotion webhooks answered 2xx' };
+  const reason = `waiting to promote: ${closed.map(describeWebhookResult).join('; ')}`;
+  return { run: { ...run, gate, reason }, gate, decision: `bake: ${reason}` };
 }
 
 /** One line for the start of a rollout: what the hooks will do. */

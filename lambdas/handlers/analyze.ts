@@ -9,8 +9,8 @@ import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app
 import { rolloutHandler } from '../app/middleware.ts';
 import { lookSequential } from './sequential-look.ts';
 import type { Verdict } from '../core/verdict.ts';
-import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
-import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
+import { rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
+import { callHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
 import type { AbortFlags, AnalysisStates, RolloutLog, RolloutRecords, TargetLocks, TaskTokens, WindowOverrides } from '../core/ports.ts';
@@ -37,23 +37,12 @@ export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput)
   };
   let verdict: Verdict;
   let next: RunState;
-  const waiting = run.phase === 'confirm';
-  // `rollback` hooks are polled at every look, waiting or not: a 2xx stops the rollout.
-  const rollbackHook = (await callHooks(spec, 'rollback', waiting ? 'Waiting' : 'Progressing')).find((r) => r.ok);
-  const rolloutFailures = rollbackHook || waiting ? [] : (await callHooks(spec, 'rollout', 'Progressing')).filter((r) => !r.ok);
+  // `rollback` hooks are polled at every look (and at the confirm-rollout gate): a 2xx stops the rollout.
+  const rollbackHook = (await callHooks(spec, 'rollback', 'Progressing')).find((r) => r.ok);
+  const rolloutFailures = rollbackHook ? [] : (await callHooks(spec, 'rollout', 'Progressing')).filter((r) => !r.ok);
   if (rollbackHook) {
     verdict = { result: 'fail', checks: [], summary: `rollback webhook ${rollbackHook.name} answered ${rollbackHook.status ?? 'ok'}` };
     next = rollbackByWebhook(run, rollbackHook);
-  } else if (waiting) {
-    const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
-    verdict = {
-      result: 'no-data',
-      checks: [],
-      summary: closed.length ? 'waiting for confirm-rollout webhooks' : 'confirm-rollout webhooks answered 2xx',
-    };
-    next = decideConfirmRollout(run, closed, now);
-    // Flagger runs pre-rollout hooks after the confirmation, before any traffic: a refusal here rolls back with nothing moved.
-    if (next.next === 'advance') await runPreRolloutHooks(spec);
   } else if (rolloutFailures.length) {
     // A failing `rollout` hook is a failed check (the metrics are not read at this look, as in Flagger), whatever the judge.
     verdict = webhookFailureVerdict(rolloutFailures);
@@ -64,11 +53,6 @@ export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput)
     verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
   }
-  if (next.next === 'promote')
-    next = holdPromotion(
-      next,
-      (await callHooks(spec, 'confirm-promotion', 'WaitingPromotion')).filter((r) => !r.ok),
-    );
   // A hold pushes the deadline back; the lock follows liveness, renewed here so its backstop clock never lapses under a long hold.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, lockExpiresAt(deps.now()));
   const at = deps.now().toISOString();

@@ -13,8 +13,8 @@ import { startSequential } from './sequential-look.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
 import { withDoctorMode } from '../app/doctor-mode.ts';
-import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
-import { describeWebhookResult, webhookPlanNote } from '../core/webhooks.ts';
+import { publishWithHooks } from '../adapters/webhooks/client.ts';
+import { webhookPlanNote } from '../core/webhooks.ts';
 import type { AnalysisStates, RolloutLog, RolloutRecords, TargetLocks } from '../core/ports.ts';
 
 /** The store ports this step uses (core/ports.ts). */
@@ -40,16 +40,8 @@ export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInp
   const scale = spec.spec.router.weightScale;
   let preflightResult: Awaited<ReturnType<typeof preflight>>;
   try {
+    // The webhook gates (confirm-rollout, then pre-rollout) are states of their own after this one.
     preflightResult = await preflight(deps, spec);
-    // Flagger's order: confirm-rollout before anything starts, pre-rollout before any traffic moves.
-    const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
-    if (closed.length) {
-      // The loop polls the gate at each look (Analyze) and runs the pre-rollout hooks once it opens.
-      run = { ...run, phase: 'confirm' };
-      preflightResult.notes.push(`waiting to start: ${closed.map(describeWebhookResult).join('; ')}`);
-    } else {
-      await runPreRolloutHooks(spec);
-    }
     // The reconciler's schedule exists only while a rollout is open: on before the record opens.
     await deps.reconcileSchedule?.setEnabled(true).catch((error: unknown) => {
       throw new TransientError(`could not turn on the reconciler's schedule: ${describeError(error)}`, { cause: error });

@@ -20,23 +20,9 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
-  // confirm-rollout webhooks hold the start: nothing moves until Analyze sees them answer 2xx.
-  if (run.phase === 'confirm') return { ...run, lookInStep: 0, next: 'bake' };
   const router = await deps.routerFor(spec);
-  const shadow = spec.spec.strategy.shadow;
-  if (run.phase === 'shadow' && shadow) {
-    // Mirroring only: users still get every answer from the primary; the canary's own metrics are judged.
-    await router.setShadow({ percentage: shadow.percentage });
-    await deps.store.appendStep({
-      execution,
-      at: deps.now().toISOString(),
-      kind: 'note',
-      detail: `shadowing ${shadow.percentage}% of requests to the canary for ${shadow.duration}`,
-    });
-    return { ...run, lookInStep: 0, next: 'bake' };
-  }
-  // Live traffic never runs with the mirror still on (idempotent when there was none).
-  if (shadow) await router.setShadow(null);
+  // Live traffic never runs with the mirror of the shadow stage (the Shadow state) still on; idempotent when there was none.
+  if (spec.spec.strategy.shadow) await router.setShadow(null);
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   // Recorded first: a crash between the write and the record still leaves weights the reconciler knows as Sluice's own.
   await deps.store.updateRollout(execution, { pendingWeights: next });

@@ -16,6 +16,8 @@ export type HandlerName =
   | 'SwitchTrafficFunctionArn'
   | 'FinishFunctionArn'
   | 'ApprovalExpiredFunctionArn'
+  | 'WebhookGateFunctionArn'
+  | 'ShadowFunctionArn'
   | 'RollbackFunctionArn';
 
 export interface FakeRollout {
@@ -105,6 +107,11 @@ export function fakeRollout(options: FakeRolloutOptions = {}): FakeRollout {
       ...input.run,
       ...(input.run.approval ? { approval: { ...input.run.approval, expired: 'abort' as const } } : {}),
     }),
+    WebhookGateFunctionArn: async (input: StepInput): Promise<RunState> => ({
+      ...input.run,
+      gate: { open: true, rollbackHook: false, deadlinePassed: false },
+    }),
+    ShadowFunctionArn: async (input: StepInput): Promise<RunState> => ({ ...input.run, next: 'bake' }),
     RollbackFunctionArn: async (input: RollbackInput): Promise<RollbackResult> => {
       rollout.rollbacks.push(input);
       rollout.rollbackAt ??= Date.now();

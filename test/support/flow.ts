@@ -3,6 +3,7 @@
  * metrics and a recording router injected in code) and local runtimes cleaned up after each test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -45,9 +46,14 @@ export function webSpec(
 export const SHORT_RETRIES = Object.fromEntries(
   [
     'Prepare',
+    'ConfirmRollout',
+    'WaitToStart',
+    'PreRollout',
+    'Shadow',
     'SetWeight',
     'Bake',
     'Analyze',
+    'ConfirmPromotion',
     'CheckCanary',
     'Promote',
     'CheckPrimary',
@@ -104,4 +110,10 @@ export async function untilGate(runtime: LocalRuntime, gate = 'bake', target = '
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`the rollout never reached the ${gate} gate`);
+}
+
+/** The states an execution entered, in order (its history's StateEntered events). */
+export async function statesEntered(runtime: LocalRuntime, executionArn: string): Promise<string[]> {
+  const history = await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+  return (history.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
 }
