@@ -1,5 +1,5 @@
 /** The pieces every chart is built from: grid and axes, titles, verdict markers, the outcome line, end labels. */
-import type { CheckResult } from '../../lambdas/core/ports.ts';
+import type { LookWord } from '../../lambdas/core/look-word.ts';
 import { escapeHtml as esc, formatTick, weightLabel } from './format.ts';
 import type { ReportData, ReportLook } from './report-data.ts';
 import { MARGIN, PLOT_W, WIDTH, n, timeDomain, timeTicks } from './scales.ts';
@@ -31,7 +31,7 @@ export function chartTitle(text: string, note?: string): string {
   return `<text x="${MARGIN.left}" y="20" class="chart-title">${esc(text)}${note ? `<tspan class="chart-note" dx="10">${esc(note)}</tspan>` : ''}</text>`;
 }
 
-export function verdictShape(result: CheckResult): string {
+export function verdictShape(result: LookWord): string {
   switch (result) {
     case 'pass':
       return `<circle r="8" fill="${COLOR.pass}" stroke="#fff" stroke-width="1.5"/><path d="M-3.6 0.2L-1 2.8L3.8-2.6" fill="none" stroke="#fff" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>`;
@@ -39,6 +39,11 @@ export function verdictShape(result: CheckResult): string {
       return `<path d="M0-10L10 0L0 10L-10 0Z" fill="${COLOR.fail}" stroke="#fff" stroke-width="1.5"/><path d="M-3-3L3 3M3-3L-3 3" stroke="#fff" stroke-width="2.2" stroke-linecap="round"/>`;
     case 'no-data':
       return `<rect x="-7.5" y="-7.5" width="15" height="15" rx="2" fill="#fff" stroke="${COLOR.noData}" stroke-width="2" stroke-dasharray="3 2"/><text y="0.5" text-anchor="middle" dominant-baseline="middle" class="glyph" fill="${COLOR.noData}">?</text>`;
+    case 'continue':
+      // Undecided: hollow, grey, an arrow onwards — never the green of a pass.
+      return `<circle r="7.5" fill="#fff" stroke="${COLOR.muted}" stroke-width="2"/><path d="M-3.6 0H3M0.4-2.8L3.2 0L0.4 2.8" fill="none" stroke="${COLOR.muted}" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>`;
+    case 'advance':
+      return `<path d="M0-9.5L9.5 7H-9.5Z" fill="${COLOR.pass}" stroke="#fff" stroke-width="1.5" stroke-linejoin="round"/><path d="M-3.4 3.2L0-0.4L3.4 3.2" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/>`;
     default: {
       const never: never = result;
       throw new Error(`unknown verdict ${String(never)}`);
@@ -46,7 +51,7 @@ export function verdictShape(result: CheckResult): string {
   }
 }
 
-export function verdictMarker(x: number, y: number, result: CheckResult, label: string): string {
+export function verdictMarker(x: number, y: number, result: LookWord, label: string): string {
   return `<g data-testid="verdict-marker" data-result="${result}" class="marker" transform="translate(${n(x)} ${n(y)})" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title>${verdictShape(result)}</g>`;
 }
 
@@ -104,8 +109,8 @@ export function endLabels(frame: Frame, labels: { y: number; text: string; color
 
 export function lookCounts(looks: ReportLook[]): string {
   if (looks.length === 0) return 'none';
-  const count = (result: CheckResult) => looks.filter((look) => look.verdict === result).length;
-  return (['pass', 'fail', 'no-data'] as const)
+  const count = (result: LookWord) => looks.filter((look) => look.verdict === result).length;
+  return (['pass', 'continue', 'advance', 'fail', 'no-data'] as const)
     .filter((result) => count(result) > 0)
     .map((result) => `${count(result)} ${VERDICT_WORD[result]}`)
     .join(', ');

@@ -2,7 +2,7 @@
  * The report's look: the palette, the outcome badges, the verdict words and glyphs, and the page's
  * inline style sheet. Shape and glyph carry a verdict; colour only repeats it.
  */
-import type { CheckResult } from '../../lambdas/core/ports.ts';
+import type { LookWord } from '../../lambdas/core/look-word.ts';
 import type { ReportOutcome } from './report-data.ts';
 
 export const COLOR = {
@@ -30,8 +30,14 @@ export const OUTCOME_STYLE: Record<ReportOutcome, { label: string; color: string
   running: { label: 'Running', color: '#1d4ed8', glyph: '…' },
 };
 
-export const VERDICT_WORD: Record<CheckResult, string> = { pass: 'pass', fail: 'fail', 'no-data': 'no data' };
-export const VERDICT_GLYPH: Record<CheckResult, string> = { pass: '✓', fail: '✗', 'no-data': '?' };
+export const VERDICT_WORD: Record<LookWord, string> = {
+  pass: 'pass',
+  fail: 'fail',
+  'no-data': 'no data',
+  continue: 'continue',
+  advance: 'advance',
+};
+export const VERDICT_GLYPH: Record<LookWord, string> = { pass: '✓', fail: '✗', 'no-data': '?', continue: '→', advance: '»' };
 
 export const STYLE = `
 :root { color-scheme: light; }
@@ -80,4 +86,14 @@ ul.checks { list-style: none; margin: 0; padding: 0; }
 .glyph-inline { font-weight: 700; }
 .muted { color: ${COLOR.muted}; }
 footer { color: ${COLOR.muted}; font-size: 12px; text-align: center; }
+`;
+
+/** Added to the sheet for the sequential judge's picture only (the threshold report stays as it was). */
+export const SEQUENTIAL_STYLE = `
+.verdict-continue, .check-continue .glyph-inline { color: ${COLOR.muted}; }
+.verdict-advance, .check-advance .glyph-inline { color: ${COLOR.pass}; }
+td.evalue { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.over-bar { color: ${COLOR.fail}; font-weight: 650; }
+ul.counts { list-style: none; margin: 0; padding: 0; }
+ul.counts li + li { margin-top: 2px; }
 `;
