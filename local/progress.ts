@@ -39,7 +39,17 @@ export function formatEvent(event: SluiceEvent, scale: number): string | undefin
       const evidence = event.verdict?.evidence;
       if (evidence?.judge === 'sequential') {
         const share = evidence.canaryShare === null ? 'no traffic' : `canary share ${(evidence.canaryShare * 100).toFixed(1)}%`;
-        return `${time}   look ${weights ? `${weightBar(event.weights ?? { primary: scale, canary: 0 }, scale)} ` : ''}${share} │ E ${evidence.eValue.toPrecision(3)} (fails at ${evidence.failAt}) │ promote E ${evidence.promotionEValue.toPrecision(3)} (at ${evidence.promoteAt}) → ${evidence.decision}${event.reason ? ` — ${event.reason}` : ''}`;
+        // The look's counts, named by what was counted: "errors 2/48 vs 0/912" (canary vs primary).
+        const counts = (event.verdict?.checks ?? [])
+          .flatMap((check) =>
+            check.evidence
+              ? [
+                  `${check.evidence.counted ?? check.name} ${check.evidence.look.canary.events}/${check.evidence.look.canary.requests} vs ${check.evidence.look.primary.events}/${check.evidence.look.primary.requests}`,
+                ]
+              : [],
+          )
+          .join(', ');
+        return `${time}   look ${weights ? `${weightBar(event.weights ?? { primary: scale, canary: 0 }, scale)} ` : ''}${share}${counts ? ` │ ${counts}` : ''} │ E ${evidence.eValue.toPrecision(3)} (fails at ${evidence.failAt}) │ promote E ${evidence.promotionEValue.toPrecision(3)} (at ${evidence.promoteAt}) → ${evidence.decision}${event.reason ? ` — ${event.reason}` : ''}`;
       }
       const checks = event.verdict?.checks.map(formatCheck).join(' · ') ?? '';
       const reason = event.reason ? ` — ${event.reason}` : '';

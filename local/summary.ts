@@ -5,7 +5,8 @@
  */
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { formatWeights } from '../lambdas/core/rollout.ts';
-import type { MetricCheck } from '../lambdas/core/verdict.ts';
+import { lookWord } from '../lambdas/core/look-word.ts';
+import type { MetricCheck, VerdictEvidence } from '../lambdas/core/verdict.ts';
 import type { Outcome, Weights } from '../lambdas/core/records.ts';
 import type { RolloutLog, RolloutRecords } from '../lambdas/core/ports.ts';
 import { causeMessage } from '../lambdas/app/restore.ts';
@@ -15,9 +16,12 @@ export interface StepSummary {
   stepIndex: number;
   at: string;
   weights?: Weights;
+  /** pass, fail or no-data (threshold judge); continue, advance, fail or no-data (sequential judge: what the look decided). */
   verdict: string;
   summary: string;
   evidence: MetricCheck[];
+  /** The sequential judge's decision, e-values with their bars, and the look's raw counts (absent for the threshold judge). */
+  judged?: VerdictEvidence;
 }
 
 export interface RolloutSummary {
@@ -93,9 +97,10 @@ export async function summarize(args: {
       stepIndex: step.stepIndex ?? 0,
       at: step.at,
       ...(step.weights ? { weights: step.weights } : {}),
-      verdict: step.verdict?.result ?? 'no-data',
+      verdict: step.verdict ? lookWord(step.verdict) : 'no-data',
       summary: step.verdict?.summary ?? '',
       evidence: step.verdict?.checks ?? [],
+      ...(step.verdict?.evidence ? { judged: step.verdict.evidence } : {}),
     }));
   const started = execution.startDate?.getTime() ?? Date.now();
   const stopped = execution.stopDate?.getTime() ?? Date.now();
@@ -130,6 +135,14 @@ export async function summarize(args: {
   };
 }
 
+/** "3 passed" for the threshold judge; "6 continue, 1 fail" when looks decided other things. */
+function lookTally(steps: StepSummary[]): string {
+  const words = [...new Set(steps.map((s) => s.verdict))];
+  if (words.every((w) => w === 'pass' || w === 'fail' || w === 'no-data'))
+    return `${steps.filter((s) => s.verdict === 'pass').length} passed`;
+  return words.map((word) => `${steps.filter((s) => s.verdict === word).length} ${word}`).join(', ');
+}
+
 export function formatSummary(summary: RolloutSummary): string {
   const where = summary.weights ? formatWeights(summary.weights, summary.weightScale) : 'unchanged (no traffic was moved)';
   const lines = [
@@ -137,7 +150,7 @@ export function formatSummary(summary: RolloutSummary): string {
     `${summary.outcome.toUpperCase()}: ${summary.target} ${summary.version} (${summary.execution})`,
     `  why:         ${summary.reason}`,
     `  traffic:     ${where}`,
-    `  looks:       ${summary.steps.length} (${summary.steps.filter((s) => s.verdict === 'pass').length} passed)`,
+    `  looks:       ${summary.steps.length} (${lookTally(summary.steps)})`,
     `  took:        ${(summary.durationMs / 1000).toFixed(1)} s, ${summary.transitions} state transitions ($${((summary.transitions * 0.025) / 1000).toFixed(5)} on Step Functions Standard)`,
   ];
   if (summary.requests)

@@ -193,14 +193,14 @@ describe('statemachine/rollout.asl.json', () => {
       .flatMap(({ file, source }) => [...source.matchAll(/await sleep\(|setTimeout\(/g)].map(() => file.split('/').at(-1)))
       .sort();
     expect(paused).toEqual([
+      'client.ts', // kube/client.ts: the sleep helper itself
+      'client.ts', // kube/client.ts honourRetryAfter(): a 429's Retry-After, capped
+      'client.ts', // kube/client.ts retryOnConflict(): jittered pause between 409 retries
       'gloo-route.ts', // rejection(): the settle before reading Gloo's status on the route
       'gloo-upstream-group.ts', // rejection(): the same on the group
       'gloo-weights.ts', // watchVerdict(): a status written after Sluice's write, bounded by the settle time
-      'k8s-workload.ts', // waitReady(): the stand-in tests' helper, not on the Workload port
-      'kube.ts', // the sleep helper itself
-      'kube.ts', // honourRetryAfter(): a 429's Retry-After, capped
-      'kube.ts', // retryOnConflict(): jittered pause between 409 retries
       'prometheus.ts', // a request timeout (destroys the request), not a pause
+      'workload.ts', // kube/workload.ts waitReady(): the stand-in tests' helper, not on the Workload port
     ]);
   });
 

@@ -53,6 +53,17 @@ export interface CheckEvidence {
   look: { canary: ArmEvidence; primary: ArmEvidence };
   step: { canary: ArmEvidence; primary: ArmEvidence };
   rollout: { canary: ArmEvidence; primary: ArmEvidence };
+  /** What the events are, in words: "errors", "requests over 500 ms" (absent in records written before it). */
+  counted?: string;
+}
+
+/** One arm's raw counts between two looks, as the judge read them. */
+export interface LookArmCounts {
+  requests: number;
+  errors: number;
+  /** Requests over each latency threshold (ms). */
+  slow: Record<string, number>;
+  retries?: number | undefined;
 }
 
 /** What decided a sequential verdict. */
@@ -72,6 +83,18 @@ export interface VerdictEvidence {
   secondsInStep: number;
   /** The canary's measured share of this look's requests (null when nothing was served). */
   canaryShare: number | null;
+  /**
+   * The look's raw counts and the counter reads they lie between (query times): enough to judge
+   * the look again under other settings. Absent in records written before they were kept.
+   */
+  counts?: {
+    from: string;
+    to: string;
+    canary: LookArmCounts;
+    primary: LookArmCounts;
+    /** The same from windows that began at the current weight (the two-arm tests read only these). */
+    clean?: { canary: LookArmCounts; primary: LookArmCounts } | undefined;
+  };
 }
 
 /** A judge's verdict for one look, with its evidence. */

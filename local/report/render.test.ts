@@ -3,7 +3,8 @@ import type { MetricCheck } from '../../lambdas/core/verdict.ts';
 import type { StepSummary } from '../summary.ts';
 import { parseSummaryJson, reportDataFromSummary } from './report-data.ts';
 import type { ReportSummary } from './report-data.ts';
-import { escapeHtml, renderReport } from './render.ts';
+import { escapeHtml } from './format.ts';
+import { renderReport } from './render.ts';
 
 const START = Date.parse('2026-03-12T10:00:00.000Z');
 const at = (seconds: number) => new Date(START + seconds * 1000).toISOString();

@@ -7,7 +7,9 @@
  * so the renderer has one axis whatever `weightScale` the rollout used.
  */
 import * as z from 'zod';
-import type { CheckResult, MetricCheck } from '../../lambdas/core/verdict.ts';
+import { lookWord } from '../../lambdas/core/look-word.ts';
+import type { LookWord } from '../../lambdas/core/look-word.ts';
+import type { CheckEvidence, MetricCheck, VerdictEvidence } from '../../lambdas/core/verdict.ts';
 import type { Outcome, SluiceEvent, StepRecord, Weights } from '../../lambdas/core/records.ts';
 import type { EventLog, RolloutLog, RolloutRecords } from '../../lambdas/core/ports.ts';
 import type { RolloutSummary } from '../summary.ts';
@@ -71,9 +73,12 @@ export interface ReportLook {
   stepIndex: number;
   /** The canary weight the look judged, percent; null when not recorded. */
   weightPercent: number | null;
-  verdict: CheckResult;
+  /** What the look decided: pass/fail/no-data, or continue/advance for the sequential judge. */
+  verdict: LookWord;
   summary: string;
   checks: MetricCheck[];
+  /** The sequential judge's decision, e-values and bars at this look. */
+  judged?: VerdictEvidence;
 }
 
 export interface ReportData {
@@ -82,6 +87,8 @@ export interface ReportData {
   version: string;
   outcome: ReportOutcome;
   reason: string;
+  /** Which judge decided: the sequential judge's looks carry e-values, and the report draws them instead of thresholds. */
+  judge: 'threshold' | 'sequential';
   weightScale: number;
   startMs: number;
   /** The right end of the time axis. */
@@ -112,6 +119,48 @@ const TIMELINE_WINDOW_MS = 10_000;
 const OUTCOMES = ['promoted', 'rolled-back', 'aborted', 'promotion-failed', 'refused', 'failed'] as const satisfies readonly Outcome[];
 
 const weightsSchema = z.object({ primary: z.number(), canary: z.number() });
+const armEvidenceSchema = z.object({ requests: z.number(), events: z.number() });
+const armsSchema = z.object({ canary: armEvidenceSchema, primary: armEvidenceSchema });
+const checkEvidenceSchema = z.object({
+  eValue: z.number(),
+  pValue: z.number(),
+  method: z.enum(['binomial', 'exact', 'none']),
+  threshold: z.object({ allowedRate: z.number(), eValue: z.number(), pValue: z.number() }).optional(),
+  promotionEValue: z.number(),
+  ratioBounds: z.object({ lower: z.number(), upper: z.number().nullable(), confidence: z.number() }).optional(),
+  look: armsSchema,
+  step: armsSchema,
+  rollout: armsSchema,
+  counted: z.string().optional(),
+}) satisfies z.ZodType<CheckEvidence>;
+const rawArmSchema = z.object({
+  requests: z.number(),
+  errors: z.number(),
+  slow: z.record(z.string(), z.number()),
+  retries: z.number().optional(),
+});
+const verdictEvidenceSchema = z.object({
+  judge: z.literal('sequential'),
+  decision: z.enum(['fail', 'advance-early', 'continue', 'no-evidence', 'no-new-scrape']),
+  eValue: z.number(),
+  failAt: z.number(),
+  promotionEValue: z.number(),
+  promoteAt: z.number(),
+  pValue: z.number(),
+  stepIndex: z.number(),
+  looksInStep: z.number(),
+  secondsInStep: z.number(),
+  canaryShare: z.number().nullable(),
+  counts: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      canary: rawArmSchema,
+      primary: rawArmSchema,
+      clean: z.object({ canary: rawArmSchema, primary: rawArmSchema }).optional(),
+    })
+    .optional(),
+}) satisfies z.ZodType<VerdictEvidence>;
 const checkSchema = z.object({
   name: z.string(),
   value: z.number().nullable(),
@@ -119,6 +168,7 @@ const checkSchema = z.object({
   min: z.number().nullish(),
   max: z.number().nullish(),
   result: z.enum(['pass', 'fail', 'no-data']),
+  evidence: checkEvidenceSchema.optional(),
 });
 const armSchema = z.object({ requests: z.number(), errors: z.number(), p99Ms: z.number().nullish() });
 const summarySchema = z.object({
@@ -138,6 +188,7 @@ const summarySchema = z.object({
       verdict: z.string(),
       summary: z.string().default(''),
       evidence: z.array(checkSchema).default([]),
+      judged: verdictEvidenceSchema.optional(),
     }),
   ),
   requests: z.object({ total: z.number(), canary: z.number(), canaryErrors: z.number() }).optional(),
@@ -192,6 +243,7 @@ function cleanCheck(check: z.infer<typeof checkSchema>): MetricCheck {
     ...(check.min != null ? { min: check.min } : {}),
     ...(check.max != null ? { max: check.max } : {}),
     ...(check.primary !== undefined ? { primary: check.primary } : {}),
+    ...(check.evidence ? { evidence: check.evidence } : {}),
   };
 }
 
@@ -209,8 +261,12 @@ function percentOf(weights: Weights, scale: number): number {
   return (weights.canary * 100) / scale;
 }
 
-function asResult(verdict: string | undefined): CheckResult {
-  return verdict === 'pass' || verdict === 'fail' ? verdict : 'no-data';
+function asWord(verdict: string | undefined): LookWord {
+  return verdict === 'pass' || verdict === 'fail' || verdict === 'continue' || verdict === 'advance' ? verdict : 'no-data';
+}
+
+function judgeOf(looks: ReportLook[]): ReportData['judge'] {
+  return looks.some((look) => look.judged) ? 'sequential' : 'threshold';
 }
 
 /** The new version's share once the rollout is over. */
@@ -338,9 +394,10 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
       t: timeOf(step.at, `steps[${i}].at`),
       stepIndex: step.stepIndex,
       weightPercent: step.weights ? percentOf(step.weights, scale) : null,
-      verdict: asResult(step.verdict),
+      verdict: asWord(step.verdict),
       summary: step.summary,
       checks: step.evidence,
+      ...(step.judged ? { judged: step.judged } : {}),
     }))
     .sort((a, b) => a.t - b.t)
     .map((look, i) => ({ ...look, n: i + 1 }));
@@ -403,6 +460,7 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
     version: summary.version,
     outcome: summary.outcome,
     reason: summary.reason,
+    judge: judgeOf(looks),
     weightScale: scale,
     startMs,
     endMs: Math.max(outcomeMs, samples.at(-1)?.t ?? outcomeMs),
@@ -473,9 +531,10 @@ export async function reportDataFromStore(
       t: timeOf(step.at, `step ${step.seq} at`),
       stepIndex: step.stepIndex ?? 0,
       weightPercent: step.weights ? percentOf(step.weights, scale) : null,
-      verdict: step.verdict?.result ?? 'no-data',
+      verdict: step.verdict ? lookWord(step.verdict) : 'no-data',
       summary: step.verdict?.summary ?? '',
       checks: step.verdict?.checks ?? [],
+      ...(step.verdict?.evidence ? { judged: step.verdict.evidence } : {}),
     }));
   const weightSteps = steps.filter((step) => step.kind === 'weight' && step.weights);
   const weights = compactWeights([
@@ -496,6 +555,7 @@ export async function reportDataFromStore(
     version: record.version,
     outcome,
     reason,
+    judge: judgeOf(looks),
     weightScale: scale,
     startMs,
     endMs,

@@ -3,8 +3,12 @@
  * passes 1%, 5% and 10%, then a bug that shows only under load makes it fail twice at 25%, and it
  * is rolled back. Deterministic (seeded), with a per-second timeline like the demo records.
  */
+import type { ArmDelta, LookCounts } from '../../lambdas/core/counts.ts';
+import { lookWord } from '../../lambdas/core/look-word.ts';
 import type { MetricCheck } from '../../lambdas/core/verdict.ts';
 import type { Weights } from '../../lambdas/core/records.ts';
+import { judgeLook } from '../../lambdas/core/sequential/judge.ts';
+import type { SequentialMetric, SequentialState } from '../../lambdas/core/sequential/judge.ts';
 import type { ReportSummary, TimelineArm, TimelineSample } from './report-data.ts';
 import type { StepSummary } from '../summary.ts';
 
@@ -150,6 +154,96 @@ export function sampleSummary(options: SampleOptions = {}): ReportSummary {
     detectionMs: firstCanary ? Math.round(start + rolledBackAt * 1000 - (Date.parse(firstCanary.at) - 1000)) : 0,
     transitions: 29,
     timeline,
+    startedAt: iso(0),
+    plannedWeights: plan,
+  };
+}
+
+/**
+ * A sequential rollout decided by the real judge on seeded counts: a canary failing 6% of its
+ * requests (the primary 0.2%) is rolled back at its first or second step, with "continue" looks
+ * before. For the render tests and the README's sequential screenshot.
+ */
+export function sampleSequentialSummary(options: SampleOptions = {}): ReportSummary {
+  const rand = random(options.seed ?? 11);
+  const rps = options.rps ?? 150;
+  const start = Date.parse(options.startedAt ?? '2026-03-12T14:03:00.000Z');
+  const iso = (seconds: number) => new Date(start + seconds * 1000).toISOString();
+  const plan = [5, 10, 25, 50];
+  const lookEvery = 5;
+  const looksPerStep = 3;
+  const metrics: SequentialMetric[] = [
+    { name: 'request-success-rate', kind: 'errors', thresholdRange: { min: 99 } },
+    { name: 'request-duration', kind: { slowerThanMs: 500 }, thresholdRange: { max: 500 }, quantile: 0.99 },
+  ];
+  let state: SequentialState | null = null;
+  const steps: StepSummary[] = [];
+  let lastLookAt = 0;
+  let outcome: ReportSummary['outcome'] = 'promoted';
+  let reason = 'all steps passed';
+  const totals = { total: 0, canary: 0, canaryErrors: 0 };
+  outer: for (let step = 0; step < plan.length; step++) {
+    const w = plan[step] ?? 0;
+    for (let i = 0; i < looksPerStep; i++) {
+      const at = 1 + step * looksPerStep * lookEvery + (i + 1) * lookEvery;
+      const total = poisson(rand, rps * lookEvery);
+      const canaryRequests = binomial(rand, total, w / 100);
+      const arm = (requests: number, errorRate: number, slowRate: number): ArmDelta => ({
+        requests,
+        errors: binomial(rand, requests, errorRate),
+        slow: { '500': binomial(rand, requests, slowRate) },
+      });
+      const counts: LookCounts = {
+        canary: arm(canaryRequests, 0.06, 0.004),
+        primary: arm(total - canaryRequests, 0.002, 0.004),
+        resets: 0,
+        gaps: [],
+      };
+      totals.total += total;
+      totals.canary += canaryRequests;
+      totals.canaryErrors += counts.canary.errors;
+      const result = judgeLook(state, counts, {
+        stepIndex: step,
+        lookInStep: i,
+        secondsInStep: (i + 1) * lookEvery,
+        atTopWeight: step === plan.length - 1,
+        metrics,
+      });
+      state = result.state;
+      const judged = result.verdict.evidence;
+      steps.push({
+        stepIndex: step,
+        at: iso(at),
+        weights: { primary: 100 - w, canary: w },
+        verdict: lookWord(result.verdict),
+        summary: result.verdict.summary,
+        evidence: result.verdict.checks,
+        ...(judged
+          ? { judged: { ...judged, counts: { from: iso(at - lookEvery), to: iso(at), canary: counts.canary, primary: counts.primary } } }
+          : {}),
+      });
+      lastLookAt = at;
+      if (result.decision === 'fail') {
+        outcome = 'rolled-back';
+        reason = `sequential judge: ${result.verdict.summary}`;
+        break outer;
+      }
+    }
+  }
+  const durationMs = Math.round((lastLookAt + 0.6) * 1000);
+  return {
+    execution: 'podinfo-6-7-1-seq-1',
+    target: 'podinfo',
+    version: '6.7.1',
+    outcome,
+    reason,
+    exitCode: outcome === 'rolled-back' ? 3 : 0,
+    weights: outcome === 'rolled-back' ? { primary: 100, canary: 0 } : { primary: 0, canary: 100 },
+    weightScale: 100,
+    steps,
+    requests: totals,
+    durationMs,
+    transitions: 8 + 3 * steps.length,
     startedAt: iso(0),
     plannedWeights: plan,
   };

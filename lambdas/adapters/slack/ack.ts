@@ -12,6 +12,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { authorize, groupsToResolve, twoPersonCheck } from '../../core/chatops/access.ts';
 import type { AccessDecision } from '../../core/chatops/access.ts';
 import { ACTION_PREFIX, ROLLOUT_GATE, decodeButtonValue, ephemeral, percent, slackDate, who } from '../../core/chatops/blocks.ts';
+import { lookWord } from '../../core/look-word.ts';
 import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/blocks.ts';
 import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
@@ -187,7 +188,7 @@ async function statusText(deps: AckDeps, target: string): Promise<string> {
     `*${target}*: ${state} — ${record.version} (\`${record.execution}\`)`,
     `started ${slackDate(record.startedAt)} by ${who(record.requestedBy)}`,
     `traffic: primary ${percent(record.lastWeights.primary, scale)} / canary ${percent(record.lastWeights.canary, scale)} (safe side: ${record.safeSide})`,
-    ...(look?.verdict ? [`last look ${slackDate(look.at)}: ${look.verdict.result} — ${look.verdict.summary}`] : []),
+    ...(look?.verdict ? [`last look ${slackDate(look.at)}: ${lookWord(look.verdict)} — ${look.verdict.summary}`] : []),
     ...(record.reason ? [`why: ${record.reason}`] : []),
     ...(override ? [`change windows overridden by ${who(override.by)} until ${slackDate(override.until)}: ${override.reason}`] : []),
   ].join('\n');

@@ -7,7 +7,8 @@ import { SqliteChatState } from './chat-state-sqlite.ts';
 import { slackClient } from './client.ts';
 import { startFakeSlack } from './fake-slack.fixtures.ts';
 import type { FakeSlack } from './fake-slack.fixtures.ts';
-import { SlackNotifier } from './notifier.ts';
+import { SlackNotifier, replyText } from './notifier.ts';
+import { judgeLook } from '../../core/sequential/judge.ts';
 
 let slack: FakeSlack;
 let store: SqliteRolloutStore;
@@ -81,5 +82,39 @@ describe('SlackNotifier', () => {
       ['reply', '*Command Audited*'],
       ['reply', '*Rollout Held*'],
     ]);
+  });
+});
+
+describe('replyText', () => {
+  it("shows a sequential look's decision, counts and e-values, never a pass for an undecided look", () => {
+    // Prepare: the real judge's first look at a canary failing 2% of 50 requests.
+    const { verdict } = judgeLook(
+      null,
+      { canary: { requests: 50, errors: 1, slow: {} }, primary: { requests: 950, errors: 0, slow: {} }, resets: 0, gaps: [] },
+      {
+        stepIndex: 0,
+        lookInStep: 0,
+        secondsInStep: 10,
+        atTopWeight: false,
+        metrics: [{ name: 'request-success-rate', kind: 'errors', thresholdRange: { min: 99 } }],
+      },
+    );
+    expect(verdict.result).toBe('pass');
+    const event: SluiceEvent = {
+      detailType: 'Analysis Completed',
+      target: 'podinfo',
+      version: 'v2',
+      execution: 'podinfo-v2-1',
+      sequence: 3,
+      at: '2026-03-12T10:00:10.000Z',
+      verdict,
+    };
+    // Act
+    const text = replyText(event);
+    // Assess
+    expect(text).toContain('continue — no decision yet');
+    expect(text).not.toMatch(/^pass/m);
+    expect(text).toMatch(/e-value [\d.]+ \(rolls back at 100\) · promotion e-value [\d.]+ \(advances at 20\)/);
+    expect(text).toContain('errors: canary 1/50 (2.00%) vs primary 0/950 (0.00%) · e-value');
   });
 });

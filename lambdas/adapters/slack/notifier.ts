@@ -12,6 +12,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import { ROLLOUT_GATE, headBlocks, headText, verdictLines } from '../../core/chatops/blocks.ts';
+import { lookWord } from '../../core/look-word.ts';
 import type { Acted, RolloutView } from '../../core/chatops/blocks.ts';
 import type { EventType, SluiceEvent } from '../../core/records.ts';
 import type { Notifier, RolloutLog, RolloutRecords, TaskTokens } from '../../core/ports.ts';
@@ -44,7 +45,7 @@ export interface SlackNotifierOptions {
 
 export function replyText(event: SluiceEvent): string {
   const lines = [`*${event.detailType}*${event.reason ? `: ${event.reason}` : ''}`];
-  if (event.verdict) lines.push(`${event.verdict.result} — ${event.verdict.summary}`, ...verdictLines(event.verdict));
+  if (event.verdict) lines.push(`${lookWord(event.verdict)} — ${event.verdict.summary}`, ...verdictLines(event.verdict));
   return lines.join('\n').slice(0, 3000);
 }
 

@@ -5,8 +5,9 @@
  * button value), so a long verdict summary can never make Slack refuse the update.
  */
 import type { ActionsBlock, Button, ContextBlock, HeaderBlock, KnownBlock, SectionBlock } from '@slack/types';
+import { lookWord } from '../look-word.ts';
+import type { ArmEvidence, MetricCheck, Verdict } from '../verdict.ts';
 import type { Outcome, Weights } from '../records.ts';
-import type { Verdict } from '../verdict.ts';
 
 export const LIMITS = { blocks: 50, text: 3000, header: 150, buttonText: 75, buttonValue: 2000, fallbackText: 4000 } as const;
 
@@ -113,8 +114,34 @@ function formatNumber(value: number | null | undefined): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/0+$/, '');
 }
 
-/** One line per metric with its numbers: value, range, result, and the primary's value when known. */
+function eText(value: number): string {
+  return value >= 1e4 ? value.toExponential(1) : value >= 100 ? value.toFixed(0) : String(Number(value.toPrecision(3)));
+}
+
+/** The sequential judge's numbers for one metric: the look's counts per arm, its e-value, the ratio bounds. */
+function evidenceLine(check: MetricCheck & { evidence: NonNullable<MetricCheck['evidence']> }): string {
+  const counted = check.evidence.counted ?? check.name;
+  const arm = (a: ArmEvidence) => `${a.events}/${a.requests}${a.requests > 0 ? ` (${((100 * a.events) / a.requests).toFixed(2)}%)` : ''}`;
+  const bounds = check.evidence.ratioBounds;
+  const ratio = bounds ? ` · ratio ${eText(bounds.lower)}–${bounds.upper === null ? '∞' : eText(bounds.upper)}` : '';
+  const mark = check.result === 'fail' ? ':red_circle:' : ':white_circle:';
+  return `${mark} ${counted}: canary ${arm(check.evidence.look.canary)} vs primary ${arm(check.evidence.look.primary)} · e-value ${eText(check.evidence.eValue)}${ratio}`;
+}
+
+/**
+ * One line per metric with its numbers: value, range, result, and the primary's value when known.
+ * The sequential judge's looks show counts and e-values instead (its looks are not threshold checks),
+ * after one line with the e-values against their bars.
+ */
 export function verdictLines(verdict: Verdict): string[] {
+  const e = verdict.evidence;
+  if (e?.judge === 'sequential') {
+    const lines = [
+      `e-value ${eText(e.eValue)} (rolls back at ${eText(e.failAt)}) · promotion e-value ${eText(e.promotionEValue)} (advances at ${eText(e.promoteAt)})`,
+    ];
+    for (const check of verdict.checks) if (check.evidence) lines.push(evidenceLine({ ...check, evidence: check.evidence }));
+    return lines;
+  }
   return verdict.checks.map((check) => {
     const range = [check.min !== undefined ? `min ${check.min}` : '', check.max !== undefined ? `max ${check.max}` : '']
       .filter(Boolean)
@@ -160,7 +187,7 @@ export function headBlocks(view: RolloutView): KnownBlock[] {
     const { verdict, at } = view.lastLook;
     blocks.push({
       type: 'section',
-      text: mrkdwn(`*Last look* ${slackDate(at)}: *${verdict.result}* — ${verdict.summary}\n${verdictLines(verdict).join('\n')}`),
+      text: mrkdwn(`*Last look* ${slackDate(at)}: *${lookWord(verdict)}* — ${verdict.summary}\n${verdictLines(verdict).join('\n')}`),
     });
   }
   const context: ContextBlock = {
@@ -219,7 +246,7 @@ export function headBlocks(view: RolloutView): KnownBlock[] {
 
 /** The notification text (used by Slack for notifications and screen readers, and as the fallback). */
 export function headText(view: RolloutView): string {
-  const look = view.lastLook ? `; last look ${view.lastLook.verdict.result}: ${view.lastLook.verdict.summary}` : '';
+  const look = view.lastLook ? `; last look ${lookWord(view.lastLook.verdict)}: ${view.lastLook.verdict.summary}` : '';
   return clip(
     `${view.target} ${view.version}: ${view.state}, canary ${percent(view.weights.canary, view.scale)}${look}`,
     LIMITS.fallbackText,

@@ -22,6 +22,20 @@ function ctx(stepIndex: number, lookInStep: number, secondsInStep: number, atTop
   return { stepIndex, lookInStep, secondsInStep, atTopWeight, metrics };
 }
 
+describe('sequential judge: words', () => {
+  it('names each rate by what it counted, never an error rate under the success-rate name', () => {
+    // Prepare: a canary failing 8% of its requests, some over 500 ms.
+    const counts = look([50, 4, 2], [950, 0, 10]);
+    // Act
+    const r = judgeLook(null, counts, ctx(0, 0, 10, false, [ERRORS, LATENCY]));
+    // Assess
+    expect(r.verdict.summary).toContain('errors: canary 8.00% vs primary 0.00%');
+    expect(r.verdict.summary).toContain('requests over 500 ms: canary 4.00% vs primary 1.05%');
+    expect(r.verdict.summary).not.toContain('request-success-rate canary');
+    expect(r.verdict.checks.map((check) => check.evidence?.counted)).toEqual(['errors', 'requests over 500 ms']);
+  });
+});
+
 describe('sequential judge: failing a bad canary', () => {
   it('rolls back a canary with ten times the errors within a few looks, with its evidence', () => {
     // Prepare: 10% canary share, primary at 0.5% errors, canary at 5%.

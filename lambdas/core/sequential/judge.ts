@@ -244,6 +244,11 @@ const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => (
   events: a.events + events,
 });
 
+/** What a metric's events are, in words: "errors", "requests over 500 ms". */
+export function countedAs(kind: MetricKind): string {
+  return kind === 'errors' ? 'errors' : `requests over ${kind.slowerThanMs} ms`;
+}
+
 /** The value a person compares with the range: success rate for errors with a min, else the event rate, in percent. */
 function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null {
   if (arm.requests <= 0) return null;
@@ -407,6 +412,7 @@ export function judgeLook(
       look: { canary: lookCanary, primary: lookPrimary },
       step: m.step,
       rollout: m.rollout,
+      counted: countedAs(metric.kind),
     };
     if (m.threshold)
       evidence.threshold = { allowedRate: m.threshold.allowedRate, eValue: finite(eValue(m.threshold.fail)), pValue: m.threshold.fail.p };
@@ -448,7 +454,12 @@ export function judgeLook(
   const result: CheckResult = decision === 'fail' ? 'fail' : decision === 'no-evidence' ? 'no-data' : 'pass';
   return {
     state,
-    verdict: { result, checks, summary: summarize(decision, state, meanE, minPromotion, failAt, promoteAt, missing), evidence },
+    verdict: {
+      result,
+      checks,
+      summary: summarize(decision, state, context.metrics, meanE, minPromotion, failAt, promoteAt, missing),
+      evidence,
+    },
     decision,
   };
 }
@@ -456,6 +467,7 @@ export function judgeLook(
 function summarize(
   decision: SequentialDecision,
   state: SequentialState,
+  metrics: readonly SequentialMetric[],
   meanE: number,
   minPromotion: number,
   failAt: number,
@@ -463,8 +475,12 @@ function summarize(
   missing: string | null,
 ): string {
   const rate = (a: ArmEvidence) => (a.requests > 0 ? `${((100 * a.events) / a.requests).toFixed(2)}%` : 'n/a');
+  // Rates are named by what was counted: an error rate is never shown under a success-rate name.
   const perMetric = state.metrics
-    .map((m) => `${m.name} canary ${rate(m.rollout.canary)} vs primary ${rate(m.rollout.primary)} (E ${format(finite(eValue(m.fail)))})`)
+    .map((m, i) => {
+      const counted = metrics[i] ? countedAs(metrics[i].kind) : m.name;
+      return `${counted}: canary ${rate(m.rollout.canary)} vs primary ${rate(m.rollout.primary)} (E ${format(finite(eValue(m.fail)))})`;
+    })
     .join('; ');
   switch (decision) {
     case 'fail':

@@ -21,6 +21,23 @@ function scrape(at: number, scrapeS: number, canary: [number, number], primary: 
   return { at: new Date(T0 + at * 1000).toISOString(), canary: arm(canary[0], canary[1], ts), primary: arm(primary[0], primary[1], ts) };
 }
 
+describe('what a look records', () => {
+  it('keeps the raw counts of the look and the counter reads they lie between, so the look can be judged again', () => {
+    // Prepare
+    const memory = startJudge(scrape(0, 0, [0, 0], [1000, 5]), new Date(T0));
+    // Act
+    const out = lookJudge(memory, scrape(10, 10, [95, 5], [1900, 7]), input, SEQUENTIAL_DEFAULTS, new Date(T0 + 10_000));
+    // Assess
+    expect(out.verdict.evidence?.counts).toEqual({
+      from: new Date(T0).toISOString(),
+      to: new Date(T0 + 10_000).toISOString(),
+      canary: { requests: 100, errors: 5, slow: {} },
+      primary: { requests: 902, errors: 2, slow: {} },
+    });
+    expect(out.verdict.checks[0]?.evidence?.counted).toBe('errors');
+  });
+});
+
 describe('the judge session (start, rebase, look) on wall time', () => {
   it('runs the step clock on wall time and says "no new scrape" when the samples did not move', () => {
     // Prepare: scrapes every 30 s, looks every 10 s.

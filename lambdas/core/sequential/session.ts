@@ -99,7 +99,22 @@ export function lookJudge(
       baseline: nextBaseline(memory.baseline, snapshot, { newSourcesFrom: memory.startedAt }),
       evidenceAt,
     },
-    verdict: result.verdict,
+    // The step record keeps the raw counts and when they were read: a look can be judged again.
+    verdict: result.verdict.evidence
+      ? {
+          ...result.verdict,
+          evidence: {
+            ...result.verdict.evidence,
+            counts: {
+              from: memory.baseline.at,
+              to: snapshot.at,
+              canary: counts.canary,
+              primary: counts.primary,
+              ...(counts.clean ? { clean: counts.clean } : {}),
+            },
+          },
+        }
+      : result.verdict,
     decision: result.decision,
     counts,
     secondsWithoutEvidence: evidence ? 0 : Math.max(0, (now.getTime() - Date.parse(evidenceAt)) / 1000),
