@@ -26,10 +26,14 @@ const MINUTE = 60_000;
 const specWith = (windows: ChangeWindow[], strategy: StrategyOverrides = {}): RolloutSpec =>
   webSpec({ strategy: { deadline: '12m', windows, ...strategy } });
 
-/** A deny window in force from a minute ago until `untilMs` from now. */
+/**
+ * A deny window that closes half a second from now (right after the start: the start path refuses a
+ * start inside a closed window, as it does for every trigger) until `untilMs` from now; the first
+ * look comes a bake interval (1 s) after the first weight, inside the closed window.
+ */
 const denyUntil = (untilMs: number): ChangeWindow => ({
   kind: 'deny',
-  from: new Date(Date.now() - MINUTE).toISOString(),
+  from: new Date(Date.now() + 500).toISOString(),
   to: new Date(Date.now() + untilMs).toISOString(),
 });
 

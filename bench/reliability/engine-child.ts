@@ -3,7 +3,7 @@
  * the start path and prints one JSON line per milestone on stdout. The soak SIGKILLs it mid-rollout,
  * as a laptop closing or `kill -9` of `sluice run` would.
  *
- * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs }.
+ * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs, storeBusyTimeoutMs }.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
@@ -23,6 +23,7 @@ interface ChildArgs {
   pauseMs: CompressedPauses;
   statusSettleMs: number;
   requestTimeoutMs: number;
+  storeBusyTimeoutMs: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
@@ -41,6 +42,7 @@ const runtime = await startLocalRuntime({
   retryIntervalOverrides: compressedRetryOverrides(args.pauseMs),
   routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
   overrides: healthyMetrics(),
+  storeBusyTimeoutMs: args.storeBusyTimeoutMs,
 });
 const answer = await requestStart(
   {

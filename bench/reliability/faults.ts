@@ -28,6 +28,8 @@ export const FAULT_KINDS = [
   'prometheus-empty',
   'prometheus-nan',
   'webhook-fails',
+  // The store (the engine's SQLite file; DynamoDB throttling in AWS).
+  'store-busy',
   // People and the engine.
   'stop-execution',
   'abort',
@@ -66,6 +68,7 @@ const MOMENTS: Record<FaultKind, readonly Moment[]> = {
   'prometheus-empty': ['first-move'],
   'prometheus-nan': ['first-move'],
   'webhook-fails': ['start'],
+  'store-busy': ['first-move', 'second-step', 'promote-copy'],
   'stop-execution': ['first-move', 'second-step', 'promote-copy'],
   abort: ['first-move', 'second-step', 'promote-copy'],
   approve: ['gate'],
@@ -89,7 +92,20 @@ export const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'foreign-template',
   'promote-copy-fails',
   'promote-switch-fails',
+  'store-busy',
 ]);
+
+/**
+ * Kinds whose rollout runs in an engine process of its own (bench/reliability/engine-child.ts):
+ * the soak kills that process, or holds its SQLite file's write lock. Such a rollout carries only
+ * OUTSIDE_ENGINE faults, so the shared engine's faults never need to reach into another process.
+ */
+export const OWN_ENGINE: ReadonlySet<FaultKind> = new Set<FaultKind>(['sigkill-engine', 'store-busy']);
+
+/** The moment a re-dealt fault fires at in a fresh rollout: the earliest its kind allows, so it comes. */
+export function earliestMoment(kind: FaultKind): Moment {
+  return MOMENTS[kind][0] ?? 'start';
+}
 
 /** Kinds that need the rollout to get far (the copy, the switch, the approval gate). */
 const LATE: Partial<Record<FaultKind, Moment>> = {
@@ -112,6 +128,7 @@ const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
   'abort',
   'promote-now',
   'sigkill-engine',
+  'store-busy',
 ]);
 const ORDER: readonly Moment[] = ['start', 'first-move', 'second-step', 'promote-copy', 'gate'];
 
@@ -166,7 +183,7 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 /**
  * Every rollout gets `perRollout` faults; the kinds are dealt round-robin from a shuffled menu, so
  * at N = 12 each kind occurs at least twice (2 × kinds ≤ 12 × perRollout). A rollout never gets the
- * same kind twice, and a rollout whose engine is killed gets only faults injected from outside it.
+ * same kind twice, and a rollout in an engine of its own (OWN_ENGINE) gets only faults injected from outside it.
  */
 export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): RolloutPlan[] {
   const random = seededRandom(seed);
@@ -176,13 +193,13 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     while (deck.length < n * perRollout) deck.push(...shuffle([...kinds], random));
     deck.length = n * perRollout;
     const hands: FaultKind[][] = Array.from({ length: n }, () => []);
-    // The killed engines' rollouts first: they can hold only outside-the-engine faults.
-    const killed = deck.filter((k) => k === 'sigkill-engine');
+    // The own-engine rollouts first: they can hold only outside-the-engine faults.
+    const own = deck.filter((k) => OWN_ENGINE.has(k));
     const rest = shuffle(
-      deck.filter((k) => k !== 'sigkill-engine'),
+      deck.filter((k) => !OWN_ENGINE.has(k)),
       random,
     );
-    killed.forEach((kind, i) => hands[i % n]?.push(kind));
+    own.forEach((kind, i) => hands[i % n]?.push(kind));
     let ok = true;
     for (const kind of rest) {
       const candidates = hands
@@ -191,7 +208,7 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
           ({ hand }) =>
             hand.length < perRollout &&
             !hand.includes(kind) &&
-            (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)) &&
+            (!hand.some((k) => OWN_ENGINE.has(k)) || OUTSIDE_ENGINE.has(kind)) &&
             compatible(hand, kind),
         );
       if (candidates.length === 0) {
@@ -203,7 +220,7 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
       const pool = candidates.filter((c) => c.hand.length === least);
       pool[Math.floor(random() * pool.length)]?.hand.push(kind);
     }
-    if (!ok || hands.some((hand) => hand.filter((k) => k === 'sigkill-engine').length > 1)) continue;
+    if (!ok || hands.some((hand) => new Set(hand).size < hand.length)) continue;
     return hands.map((hand, index) => {
       const pick = (choices: readonly Moment[]): Moment => choices[Math.floor(random() * choices.length)] ?? 'start';
       // The others first; then each disruptive fault fires no earlier than the latest of them, so it

@@ -36,7 +36,7 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   const scale = spec.spec.router.weightScale;
   let preflightResult: Awaited<ReturnType<typeof preflight>>;
   try {
-    preflightResult = await preflight(deps, spec);
+    preflightResult = await preflight(deps, spec, execution);
     // Flagger's order: confirm-rollout before anything starts, pre-rollout before any traffic moves.
     const closed = (await callHooks(spec, 'confirm-rollout', 'Waiting')).filter((r) => !r.ok);
     if (closed.length) {
@@ -109,8 +109,8 @@ export async function prepare(deps: HandlerDeps, input: PrepareInput): Promise<R
   return run;
 }
 
-/** The preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
-async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
+/** The preflight (for `execution`, whose name a route adoption write carries): metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
+async function preflight(deps: HandlerDeps, spec: RolloutSpec, execution: string): Promise<{ fingerprint?: string; notes: string[] }> {
   for (const provider of deps.providersFor(spec)) await provider.isOnline();
   const readings = await deps.readMetrics(spec);
   const silent = readings.filter((r) => r.primaryValue === null);
@@ -119,7 +119,7 @@ async function preflight(deps: HandlerDeps, spec: RolloutSpec): Promise<{ finger
       `metrics return no data for the primary: ${silent.map((r) => r.name).join(', ')} (is the query right and is the primary serving traffic?)`,
     );
   }
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   const workload = await deps.workloadFor(spec);
   const checks = await preflightGloo({ spec, router, workload });
   const notes = checks.filter((c) => c.status === 'note').map((c) => c.message);

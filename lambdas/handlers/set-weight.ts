@@ -18,7 +18,7 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
   // confirm-rollout webhooks hold the start: nothing moves until Analyze sees them answer 2xx.
   if (run.phase === 'confirm') return { ...run, lookInStep: 0, next: 'bake' };
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   const shadow = spec.spec.strategy.shadow;
   if (run.phase === 'shadow' && shadow) {
     // Mirroring only: users still get every answer from the primary; the canary's own metrics are judged.
