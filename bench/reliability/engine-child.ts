@@ -5,6 +5,8 @@
  *
  * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs, storeBusyTimeoutMs }.
  */
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { KubeConfig } from '@kubernetes/client-node';
 import { requestStart, staticRegistry } from '../../lambdas/adapters/start-path.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
@@ -63,6 +65,17 @@ say({ started: answer });
 if (answer.outcome === 'started') {
   const ended = await waitForEnd(runtime.sfn, answer.executionArn);
   await runtime.engine.waitForExecution(answer.executionArn);
+  // The engine keeps histories in memory: the soak judges (d) and (f) on this copy.
+  const history: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await runtime.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+    );
+    history.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  say({ history });
   const summary = await summarize({
     store: runtime.deps.store,
     execution: ended,
