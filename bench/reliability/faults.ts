@@ -195,10 +195,13 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     const hands: FaultKind[][] = Array.from({ length: n }, () => []);
     // The own-engine rollouts first: they can hold only outside-the-engine faults.
     const own = deck.filter((k) => OWN_ENGINE.has(k));
+    // The most constrained first: late kinds (they take no disruptive partner that fires earlier),
+    // then disruptive ones, then the rest — dealt at random, a rollout of 50 cannot be dealt otherwise.
+    const rank = (k: FaultKind) => (LATE[k] ? 0 : DISRUPTIVE.has(k) ? 1 : 2);
     const rest = shuffle(
       deck.filter((k) => !OWN_ENGINE.has(k)),
       random,
-    );
+    ).sort((a, b) => rank(a) - rank(b));
     own.forEach((kind, i) => hands[i % n]?.push(kind));
     let ok = true;
     for (const kind of rest) {
@@ -215,9 +218,12 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
         ok = false;
         break;
       }
-      // The emptiest hand first keeps every hand filled; ties broken by the seed.
-      const least = Math.min(...candidates.map((c) => c.hand.length));
-      const pool = candidates.filter((c) => c.hand.length === least);
+      // Late kinds gather in the hands that already wait that long (leaving the others free for
+      // disruptive kinds); otherwise the emptiest hand first keeps every hand filled; ties by the seed.
+      const waiting = LATE[kind] ? candidates.filter((c) => c.hand.some((k) => LATE[k])) : [];
+      const choices = waiting.length > 0 ? waiting : candidates;
+      const least = Math.min(...choices.map((c) => c.hand.length));
+      const pool = choices.filter((c) => c.hand.length === least);
       pool[Math.floor(random() * pool.length)]?.hand.push(kind);
     }
     if (!ok || hands.some((hand) => new Set(hand).size < hand.length)) continue;
