@@ -30,6 +30,12 @@ describe('reliability soak: the fault plan', () => {
     }
   });
 
+  it.each([1, 2, 3, 4, 5])('deals the bench size, N = 50, at seed %i (every kind at least twice)', (seed) => {
+    const counts = new Map<string, number>();
+    for (const plan of planFaults(50, seed)) for (const fault of plan.faults) counts.set(fault.kind, (counts.get(fault.kind) ?? 0) + 1);
+    for (const kind of FAULT_KINDS) expect(counts.get(kind), kind).toBeGreaterThanOrEqual(2);
+  });
+
   it('plans the same soak for the same seed and a different one for another seed', () => {
     expect(planFaults(12, 7)).toEqual(planFaults(12, 7));
     expect(planFaults(12, 7)).not.toEqual(planFaults(12, 8));
