@@ -572,7 +572,21 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       const duplicate = track.faults.find((f) => f.kind === 'duplicate-trigger');
       const keys = [`soak-${track.t.name}-main`, ...(duplicate ? [1, 2, 3].map((i) => `soak-${track.t.name}-dup-${i}`) : [])];
       if (duplicate) duplicate.injectedAtMs = now();
-      const answers = await Promise.all(keys.map((key) => trigger(track, key)));
+      // A start path that throws (its DescribeExecution or StartExecution failed) answered nothing; the
+      // caller sees the error and would retry. It took no lock it kept: (c) checks that.
+      const answers = await Promise.all(
+        keys.map((key) =>
+          trigger(track, key).catch(
+            (error: unknown): StartAnswer => ({
+              outcome: 'refused',
+              target: track.t.name,
+              version: 'v2',
+              reason: `the start path failed: ${error instanceof Error ? error.message : String(error)}`,
+              message: 'error',
+            }),
+          ),
+        ),
+      );
       if (duplicate) duplicate.healedAtMs = now();
       // The main rollout is the one that started (if several did, the first).
       const main = answers.find((a) => a.outcome === 'started') ?? answers[0];
