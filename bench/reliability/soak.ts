@@ -768,6 +768,12 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
   await response.text();
 }
 
+/** Every engine process the soak spawned: killed when the soak's process ends, even on a harness error. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 function startChild(
   track: Track,
   dir: string,
@@ -790,6 +796,8 @@ function startChild(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let buffer = '';
   let resolveStarted: (answer: StartAnswer) => void = () => {};
   const startedPromise = new Promise<StartAnswer>((resolve) => (resolveStarted = resolve));
