@@ -1,8 +1,9 @@
 /**
  * The reliability soak's harness (bench/reliability/): the fault plan, the retry budget read from
  * the ASL, and the soak CI runs — N = 12 at the fixed seed — end to end, which must report no
- * violation. About 45 s on 2 cores: the sustained outage is 3 ×
- * Rollback's compressed budget (370 × 20 ms).
+ * violation, with every kind injected at least twice (missed faults are re-dealt to fresh
+ * rollouts). About 45-60 s on a quiet 2-core machine: the sustained outage is 3 × Rollback's
+ * compressed budget (370 × 20 ms); on a loaded one the soak's 1-second steps starve.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
