@@ -770,9 +770,16 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
 
 /** Every engine process the soak spawned: killed when the soak's process ends, even on a harness error. */
 const children = new Set<ChildProcess>();
-process.once('exit', () => {
+const killChildren = () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+};
+process.once('exit', killChildren);
+// A signal ends the process without 'exit' handlers: kill the engines first, then end as the signal would.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killChildren();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
 
 function startChild(
   track: Track,
