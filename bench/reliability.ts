@@ -33,10 +33,10 @@ function offSafeSide(s: KindSummary): string {
 
 export function formatTable(report: SoakReport): string {
   const lines = [
-    `reliability soak: n=${report.n} seed=${report.seed} in ${(report.durationMs / 1000).toFixed(1)} s; reconciler ${report.reconciler.ran ? 'ran' : 'absent'}`,
+    `reliability soak: n=${report.n} (+${report.rollouts.length - report.n} re-dealt) seed=${report.seed} in ${(report.durationMs / 1000).toFixed(1)} s; reconciler ${report.reconciler.ran ? 'ran' : 'absent'}`,
     `sustained outage ${report.budget.sustainedOutageMs} ms = 3 × ${report.budget.longestState}'s compressed retry budget (${report.budget.longestCompressedMs} ms); the real ASL gives up after ${report.budget.realOutageSurvivedSeconds} s of outage`,
     '',
-    `${'fault kind'.padEnd(26)}${'planned'.padStart(8)}${'injected'.padStart(9)}${'violations'.padStart(11)}  ${'safe-side ms (median/max)'.padEnd(26)}end states`,
+    `${'fault kind'.padEnd(26)}${'planned'.padStart(8)}${'redealt'.padStart(8)}${'injected'.padStart(9)}${'violations'.padStart(11)}  ${'safe-side ms (median/max)'.padEnd(26)}end states`,
   ];
   for (const [kind, s] of Object.entries(report.kinds)) {
     const ends = Object.entries(s.endStates)
@@ -44,7 +44,7 @@ export function formatTable(report: SoakReport): string {
       .join(' ');
     const time = `${s.timeToSafeSideMs.median ?? '-'}/${s.timeToSafeSideMs.max ?? '-'}${offSafeSide(s)}`;
     lines.push(
-      `${kind.padEnd(26)}${String(s.planned).padStart(8)}${String(s.injected).padStart(9)}${String(s.violations).padStart(11)}  ${time.padEnd(26)}${ends}`,
+      `${kind.padEnd(26)}${String(s.planned).padStart(8)}${String(s.redealt).padStart(8)}${String(s.injected).padStart(9)}${String(s.violations).padStart(11)}  ${time.padEnd(26)}${ends}`,
     );
   }
   lines.push(
@@ -63,8 +63,8 @@ export function formatMarkdown(report: SoakReport): string {
     return [...new Set(letters)].sort().join(' ') || '—';
   };
   const lines = [
-    `| fault kind | planned | injected | end states (API server) | reported outcomes | violations | invariants broken | time to safe side, median / max ms |`,
-    `|---|---:|---:|---|---|---:|---|---|`,
+    `| fault kind | planned | re-dealt | injected | end states (API server) | reported outcomes | violations | invariants broken | time to safe side, median / max ms |`,
+    `|---|---:|---:|---:|---|---|---:|---|---|`,
   ];
   for (const [kind, s] of Object.entries(report.kinds)) {
     const ends = Object.entries(s.endStates)
@@ -74,7 +74,9 @@ export function formatMarkdown(report: SoakReport): string {
       .map(([outcome, count]) => `${outcome} ${count}`)
       .join(', ');
     const time = `${s.timeToSafeSideMs.median ?? '—'} / ${s.timeToSafeSideMs.max ?? '—'}${offSafeSide(s)}`;
-    lines.push(`| ${kind} | ${s.planned} | ${s.injected} | ${ends} | ${outcomes} | ${s.violations} | ${byInvariant(kind)} | ${time} |`);
+    lines.push(
+      `| ${kind} | ${s.planned} | ${s.redealt} | ${s.injected} | ${ends} | ${outcomes} | ${s.violations} | ${byInvariant(kind)} | ${time} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -134,6 +134,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--version <version>', 'the version being rolled out (default: a timestamp)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG or ~/.kube/config; EKS clusters use an STS token)')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
+    .option(
+      '--override <reason>',
+      'start now even outside the change windows: records an audited window override first (as `sluice override`)',
+    )
     .action(async (spec, options) => {
       const { runCommand } = await import('./commands/run.ts');
       const { kubeconfigSource } = await import('./runtime.ts');
@@ -142,6 +146,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         {
           ...(options.version ? { version: options.version } : {}),
           json: options.json ?? false,
+          ...(options.override !== undefined ? { override: options.override } : {}),
           runtime: { kubeConfigOf: kubeconfigSource(options.kubeconfig) },
         },
         io,

@@ -92,6 +92,8 @@ export interface LocalRuntimeOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Shorter Wait states (the promotion's readiness loops), in ms per state (tests). */
   waitTimeOverrides?: Record<string, number>;
+  /** How long a store write waits for another connection's write lock before failing (default 10 s; the soak's store-busy fault shortens it). */
+  storeBusyTimeoutMs?: number;
   /** Write the state file so `sluice abort` in another process finds this engine (default true). */
   advertise?: boolean;
   /** Where `spec.notifications` deliveries are announced or reported (default: stderr). */
@@ -113,7 +115,10 @@ export interface LocalRuntime {
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dir = options.dir ?? stateDir();
   mkdirSync(dir, { recursive: true });
-  const store = openSqliteStore(storePath(dir));
+  const store = openSqliteStore(
+    storePath(dir),
+    options.storeBusyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.storeBusyTimeoutMs },
+  );
   // spec.notifications (webhooks, the Slack thread), fed by the events as the worker does in AWS.
   const notifications = localNotifications({
     store,

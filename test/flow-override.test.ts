@@ -30,6 +30,17 @@ const denyNow = (): ChangeWindow => ({
   to: new Date(Date.now() + 60 * MINUTE).toISOString(),
 });
 const closedSpec = () => webSpec({ strategy: { windows: [denyNow()], deadline: '12m' } });
+/**
+ * A deny window that closes half a second from now for an hour: the rollout starts (the start path
+ * refuses a start inside a closed window) and its first look, a bake interval later, is inside it.
+ */
+const closingSpec = () =>
+  webSpec({
+    strategy: {
+      windows: [{ kind: 'deny', from: new Date(Date.now() + 500).toISOString(), to: new Date(Date.now() + 60 * MINUTE).toISOString() }],
+      deadline: '12m',
+    },
+  });
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,7 +80,7 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
       router,
       scriptedMetrics(() => [successRate(99.9)]),
     );
-    const spec = closedSpec();
+    const spec = closingSpec();
     const rollout = await startRollout(runtime, spec, { version: 'v2' });
     await until(
       async () => (await decisions(runtime, rollout.name)).filter((d) => d.includes('outside the change windows')).length >= 2,
@@ -112,7 +123,9 @@ describe('window override in the rollout flow (real ASL, local engine)', () => {
       router,
       scriptedMetrics(() => [successRate(99.9)]),
     );
-    const rollout = await startRollout(runtime, closedSpec(), { version: 'v2' });
+    const rollout = await startRollout(runtime, closingSpec(), { version: 'v2' });
+    // Held once (the window has closed), then baking again: promote now lands in a closed window.
+    await until(async () => (await decisions(runtime, rollout.name)).some((d) => d.includes('outside the change windows')), 'a held look');
     await until(async () => (await runtime.deps.store.getTaskToken('web'))?.gate === 'bake', 'a bake');
 
     const { promoteRollout } = await import('../lambdas/adapters/control/rollout-control.ts');

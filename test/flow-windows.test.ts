@@ -11,7 +11,7 @@ import { startOrQueue } from '../lambdas/core/schedule.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { ChangeWindow } from '../lambdas/core/windows.ts';
 import { abortRollout } from '../local/commands/abort.ts';
-import { startRollout } from '../local/commands/run.ts';
+import { StartRefusedError, startRollout } from '../local/commands/run.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { LocalScheduler, schedulesPath } from '../local/scheduler.ts';
@@ -26,10 +26,14 @@ const MINUTE = 60_000;
 const specWith = (windows: ChangeWindow[], strategy: StrategyOverrides = {}): RolloutSpec =>
   webSpec({ strategy: { deadline: '12m', windows, ...strategy } });
 
-/** A deny window in force from a minute ago until `untilMs` from now. */
+/**
+ * A deny window that closes half a second from now (right after the start: the start path refuses a
+ * start inside a closed window, as it does for every trigger) until `untilMs` from now; the first
+ * look comes a bake interval (1 s) after the first weight, inside the closed window.
+ */
 const denyUntil = (untilMs: number): ChangeWindow => ({
   kind: 'deny',
-  from: new Date(Date.now() - MINUTE).toISOString(),
+  from: new Date(Date.now() + 500).toISOString(),
   to: new Date(Date.now() + untilMs).toISOString(),
 });
 
@@ -113,6 +117,30 @@ describe('change windows in the rollout flow (real ASL, local engine)', () => {
     expect(summary.steps.filter((s) => s.verdict === 'pass').length).toBe(made.length);
     // After the hold: advance, then promote.
     expect(made.slice(held)).toEqual(['advance', 'promote']);
+  });
+
+  it('`sluice run` starts through the start path: refused inside a closed window (nothing moves), started with --override', async () => {
+    // Prepare: a deny window in force now.
+    const router = new RecordingRouter();
+    const { runtime } = await runtimeWith(router, scriptedMetrics(healthy));
+    const closed = specWith([
+      { kind: 'deny', from: new Date(Date.now() - MINUTE).toISOString(), to: new Date(Date.now() + 60 * MINUTE).toISOString() },
+    ]);
+
+    // Act
+    const refused = await startRollout(runtime, closed, { version: 'v2' }).catch((error: unknown) => error);
+    const notes: string[] = [];
+    const overridden = await startRollout(runtime, closed, { version: 'v2', override: 'hotfix INC-7', onNote: (line) => notes.push(line) });
+    const summary = await overridden.done;
+
+    // Assess: the refusal names the window and left nothing behind; the override is recorded and audited.
+    expect(refused).toBeInstanceOf(StartRefusedError);
+    expect((refused as StartRefusedError).message).toMatch(/^refused: .*deny window #1/);
+    expect(notes).toEqual([expect.stringContaining('change windows of web overridden until')]);
+    expect(summary.outcome).toBe('promoted');
+    expect(router.canaryWeights()).toEqual([10, 50, 100]);
+    const rollouts = await runtime.deps.store.listRollouts('web');
+    expect(rollouts.map((r) => r.execution)).toEqual([overridden.name]);
   });
 
   it('still rolls back a failing canary while it is held', async () => {

@@ -10,7 +10,7 @@ import { parseSpec } from '../lambdas/core/spec.ts';
 import { abortRollout } from '../local/commands/abort.ts';
 import { alarmEvent } from '../local/commands/alarm.ts';
 import { onAlarm } from '../lambdas/handlers/alarm.ts';
-import { startRollout } from '../local/commands/run.ts';
+import { StartRefusedError, startRollout } from '../local/commands/run.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
 import { RecordingRouter, scriptedMetrics, successRate, transient } from './support/recording-router.ts';
 import { flowRuntimes, statesEntered, untilGate, webSpec } from './support/flow.ts';
@@ -167,10 +167,12 @@ describe('rollout flow (real ASL, local engine)', () => {
     const runtime = await runtimeWith(router, scriptedMetrics(healthy));
     const first = await startRollout(runtime, specWith({ interval: '60s', lookInterval: '60s' }), { version: 'v2' });
     await untilBaking(runtime);
-    const second = await (await startRollout(runtime, specWith(), { version: 'v3' })).done;
-    expect(second.outcome).toBe('refused');
-    expect(second.exitCode).toBe(2);
-    expect(second.reason).toContain(`locked by rollout ${first.name}`);
+    // The start path takes the lock atomically: the second start is refused before any execution exists.
+    const second = await startRollout(runtime, specWith(), { version: 'v3' }).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(StartRefusedError);
+    expect((second as StartRefusedError).answer.outcome).toBe('refused');
+    expect((second as StartRefusedError).message).toContain(`locked by ${first.name}`);
+    expect(await runtime.deps.store.listRollouts('web')).toHaveLength(1);
     expect(router.canaryWeights()).toEqual([10]);
     await abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'web', by: 'test', reason: 'cleanup' });
     await first.done;

@@ -3,8 +3,10 @@
  * the start path and prints one JSON line per milestone on stdout. The soak SIGKILLs it mid-rollout,
  * as a laptop closing or `kill -9` of `sluice run` would.
  *
- * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs }.
+ * argv[2]: JSON { dir, kubeconfigPath, spec, version, pauseMs, statusSettleMs, requestTimeoutMs, storeBusyTimeoutMs }.
  */
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { KubeConfig } from '@kubernetes/client-node';
 import { requestStart, staticRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
@@ -23,6 +25,7 @@ interface ChildArgs {
   pauseMs: CompressedPauses;
   statusSettleMs: number;
   requestTimeoutMs: number;
+  storeBusyTimeoutMs: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
@@ -41,6 +44,7 @@ const runtime = await startLocalRuntime({
   retryIntervalOverrides: compressedRetryOverrides(args.pauseMs),
   routerTuning: { statusSettleMs: args.statusSettleMs, requestTimeoutMs: args.requestTimeoutMs },
   overrides: healthyMetrics(),
+  storeBusyTimeoutMs: args.storeBusyTimeoutMs,
 });
 const answer = await requestStart(
   {
@@ -61,6 +65,17 @@ say({ started: answer });
 if (answer.outcome === 'started') {
   const ended = await waitForEnd(runtime.sfn, answer.executionArn);
   await runtime.engine.waitForExecution(answer.executionArn);
+  // The engine keeps histories in memory: the soak judges (d) and (f) on this copy.
+  const history: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await runtime.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+    );
+    history.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  say({ history });
   const summary = await summarize({
     store: runtime.deps.store,
     execution: ended,

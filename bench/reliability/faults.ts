@@ -28,6 +28,8 @@ export const FAULT_KINDS = [
   'prometheus-empty',
   'prometheus-nan',
   'webhook-fails', // a `rollout` hook and the gate states' hooks (ConfirmRollout, ConfirmPromotion) fail for a call
+  // The store (the engine's SQLite file; DynamoDB throttling in AWS).
+  'store-busy',
   // People and the engine.
   'stop-execution',
   'abort',
@@ -66,6 +68,7 @@ const MOMENTS: Record<FaultKind, readonly Moment[]> = {
   'prometheus-empty': ['first-move'],
   'prometheus-nan': ['first-move'],
   'webhook-fails': ['start'],
+  'store-busy': ['first-move', 'second-step', 'promote-copy'],
   'stop-execution': ['first-move', 'second-step', 'promote-copy'],
   abort: ['first-move', 'second-step', 'promote-copy'],
   approve: ['gate'],
@@ -89,7 +92,20 @@ export const OUTSIDE_ENGINE: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'foreign-template',
   'promote-copy-fails',
   'promote-switch-fails',
+  'store-busy',
 ]);
+
+/**
+ * Kinds whose rollout runs in an engine process of its own (bench/reliability/engine-child.ts):
+ * the soak kills that process, or holds its SQLite file's write lock. Such a rollout carries only
+ * OUTSIDE_ENGINE faults, so the shared engine's faults never need to reach into another process.
+ */
+export const OWN_ENGINE: ReadonlySet<FaultKind> = new Set<FaultKind>(['sigkill-engine', 'store-busy']);
+
+/** The moment a re-dealt fault fires at in a fresh rollout: the earliest its kind allows, so it comes. */
+export function earliestMoment(kind: FaultKind): Moment {
+  return MOMENTS[kind][0] ?? 'start';
+}
 
 /** Kinds that need the rollout to get far (the copy, the switch, the approval gate). */
 const LATE: Partial<Record<FaultKind, Moment>> = {
@@ -112,6 +128,7 @@ const DISRUPTIVE: ReadonlySet<FaultKind> = new Set([
   'abort',
   'promote-now',
   'sigkill-engine',
+  'store-busy',
 ]);
 const ORDER: readonly Moment[] = ['start', 'first-move', 'second-step', 'promote-copy', 'gate'];
 
@@ -166,7 +183,7 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 /**
  * Every rollout gets `perRollout` faults; the kinds are dealt round-robin from a shuffled menu, so
  * at N = 12 each kind occurs at least twice (2 × kinds ≤ 12 × perRollout). A rollout never gets the
- * same kind twice, and a rollout whose engine is killed gets only faults injected from outside it.
+ * same kind twice, and a rollout in an engine of its own (OWN_ENGINE) gets only faults injected from outside it.
  */
 export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): RolloutPlan[] {
   const random = seededRandom(seed);
@@ -176,13 +193,16 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
     while (deck.length < n * perRollout) deck.push(...shuffle([...kinds], random));
     deck.length = n * perRollout;
     const hands: FaultKind[][] = Array.from({ length: n }, () => []);
-    // The killed engines' rollouts first: they can hold only outside-the-engine faults.
-    const killed = deck.filter((k) => k === 'sigkill-engine');
+    // The own-engine rollouts first: they can hold only outside-the-engine faults.
+    const own = deck.filter((k) => OWN_ENGINE.has(k));
+    // The most constrained first: late kinds (they take no disruptive partner that fires earlier),
+    // then disruptive ones, then the rest — dealt at random, a rollout of 50 cannot be dealt otherwise.
+    const rank = (k: FaultKind) => (LATE[k] ? 0 : DISRUPTIVE.has(k) ? 1 : 2);
     const rest = shuffle(
-      deck.filter((k) => k !== 'sigkill-engine'),
+      deck.filter((k) => !OWN_ENGINE.has(k)),
       random,
-    );
-    killed.forEach((kind, i) => hands[i % n]?.push(kind));
+    ).sort((a, b) => rank(a) - rank(b));
+    own.forEach((kind, i) => hands[i % n]?.push(kind));
     let ok = true;
     for (const kind of rest) {
       const candidates = hands
@@ -191,19 +211,22 @@ export function planFaults(n: number, seed: number, kinds: readonly FaultKind[] 
           ({ hand }) =>
             hand.length < perRollout &&
             !hand.includes(kind) &&
-            (!hand.includes('sigkill-engine') || OUTSIDE_ENGINE.has(kind)) &&
+            (!hand.some((k) => OWN_ENGINE.has(k)) || OUTSIDE_ENGINE.has(kind)) &&
             compatible(hand, kind),
         );
       if (candidates.length === 0) {
         ok = false;
         break;
       }
-      // The emptiest hand first keeps every hand filled; ties broken by the seed.
-      const least = Math.min(...candidates.map((c) => c.hand.length));
-      const pool = candidates.filter((c) => c.hand.length === least);
+      // Late kinds gather in the hands that already wait that long (leaving the others free for
+      // disruptive kinds); otherwise the emptiest hand first keeps every hand filled; ties by the seed.
+      const waiting = LATE[kind] ? candidates.filter((c) => c.hand.some((k) => LATE[k])) : [];
+      const choices = waiting.length > 0 ? waiting : candidates;
+      const least = Math.min(...choices.map((c) => c.hand.length));
+      const pool = choices.filter((c) => c.hand.length === least);
       pool[Math.floor(random() * pool.length)]?.hand.push(kind);
     }
-    if (!ok || hands.some((hand) => hand.filter((k) => k === 'sigkill-engine').length > 1)) continue;
+    if (!ok || hands.some((hand) => new Set(hand).size < hand.length)) continue;
     return hands.map((hand, index) => {
       const pick = (choices: readonly Moment[]): Moment => choices[Math.floor(random() * choices.length)] ?? 'start';
       // The others first; then each disruptive fault fires no earlier than the latest of them, so it

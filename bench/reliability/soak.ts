@@ -8,12 +8,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { WRITER_ANNOTATION } from '../../lambdas/adapters/router/gloo-weights.ts';
+import type { RolloutRecord, SluiceEvent, StepRecord } from '../../lambdas/core/records.ts';
 import { requestStart, staticRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import { approveRollout, promoteRollout } from '../../lambdas/adapters/control/rollout-control.ts';
 import type { StartAnswer } from '../../lambdas/core/start.ts';
@@ -21,12 +25,12 @@ import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { abortRollout } from '../../local/commands/abort.ts';
 import { startKubeStandIn } from '../../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../../local/kube/stand-in.ts';
-import { startLocalRuntime } from '../../local/runtime.ts';
+import { startLocalRuntime, storePath } from '../../local/runtime.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { exitCodeFor, summarize } from '../../local/summary.ts';
 import { compressedRetryOverrides, retryBudget, sustainedOutageMs } from './budget.ts';
 import type { CompressedPauses, RetryBudget } from './budget.ts';
-import { FAULT_KINDS, planFaults } from './faults.ts';
+import { earliestMoment, FAULT_KINDS, OWN_ENGINE, planFaults } from './faults.ts';
 import type { FaultKind, Moment, PlannedFault } from './faults.ts';
 import { SoakMetrics } from './metrics.ts';
 import { runReconciler } from './reconciler.ts';
@@ -65,9 +69,17 @@ const READY_DELAY_MS = 300;
 export const GLOO_LAG_MS = 100;
 export const STATUS_SETTLE_MS = 300;
 /** Sluice's per-request timeout in the soak (default 10 s), so a hung API costs seconds, not minutes. */
-export const REQUEST_TIMEOUT_MS = 1000;
+export const REQUEST_TIMEOUT_MS = 3000;
 /** How long the soak waits for every execution to end before it heals the sticky faults anyway. */
 const SETTLE_CAP_MS = 120_000;
+/** How many times a fault whose moment never came is dealt again to a fresh rollout. */
+const MAX_REDEAL_ROUNDS = 2;
+/** No fault is dealt again this close to the cap (a fresh rollout with a sustained outage needs about this long). */
+const REDEAL_MARGIN_MS = 45_000;
+/** How long `store-busy` holds the engine's SQLite write lock: past every state's compressed retry budget but Rollback's. */
+const STORE_BUSY_MS = 3000;
+/** The busy timeout of the store in a `store-busy` rollout's engine (default 10 s): writes fail SQLITE_BUSY after it. */
+const STORE_BUSY_TIMEOUT_MS = 100;
 
 export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 
@@ -92,6 +104,9 @@ export type EndState = 'promoted' | 'primary' | 'canary-held' | 'half-shifted' |
 
 export interface RolloutResult {
   target: string;
+  /** 0: dealt by the plan; 1+: a fresh rollout carrying a fault another rollout ended before injecting. */
+  round: number;
+  redealtFrom?: string;
   faults: Array<PlannedFault & { injectedAtMs?: number; healedAtMs?: number }>;
   reported: { outcome: string; exitCode: number | null; reason: string };
   endState: EndState;
@@ -102,7 +117,11 @@ export interface RolloutResult {
 }
 
 export interface KindSummary {
+  /** Rollouts the plan dealt this kind to. */
   planned: number;
+  /** Fresh rollouts that carried it again because its moment never came in an earlier one. */
+  redealt: number;
+  /** Times it was injected, over every rollout. */
   injected: number;
   endStates: Partial<Record<EndState, number>>;
   outcomes: Record<string, number>;
@@ -149,6 +168,15 @@ export interface SoakOptions {
 interface Track {
   t: Target;
   spec: RolloutSpec;
+  /** 0: dealt by the plan; 1, 2: a fresh rollout carrying a fault an earlier rollout ended before injecting. */
+  round: number;
+  /** The rollout whose missed fault this one carries again. */
+  redealtFrom?: string;
+  /** The rollout ended (or the cap passed): moments it never reached will not come. */
+  ended: boolean;
+  endWaiters: Array<() => void>;
+  /** Faults waiting for their moment; each resolves once injected or given up. */
+  armed: Array<Promise<void>>;
   faults: Array<PlannedFault & { injectedAtMs?: number; healedAtMs?: number }>;
   /** Group weights as they changed, with when (ms since the soak started). */
   weights: Array<{ at: number; w: GroupState }>;
@@ -161,6 +189,8 @@ interface Track {
     dir: string;
     killed: boolean;
     summary?: { outcome: string; exitCode: number; reason: string };
+    /** The execution's history as the engine process printed it when the rollout ended (absent when killed). */
+    history?: HistoryEvent[];
     exited: Promise<void>;
   };
   /** What `sluice abort` answered when it acknowledged the abort. */
@@ -221,13 +251,18 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   kube.addToken(foreignToken, FULL_ACCESS, FOREIGN_USER);
   const retryIntervalOverrides = compressedRetryOverrides(RETRY_PAUSES);
 
-  const tracks: Track[] = plans.map((plan) => {
-    const t = target(plan.index);
-    const kinds = plan.faults.map((f) => f.kind);
+  const makeTrack = (index: number, faults: readonly PlannedFault[], round: number, redealtFrom?: string): Track => {
+    const t = target(index);
+    const kinds = faults.map((f) => f.kind);
     return {
       t,
       spec: specFor(t, kinds, webhooks.url),
-      faults: plan.faults.map((f) => ({ ...f })),
+      round,
+      ...(redealtFrom ? { redealtFrom } : {}),
+      ended: false,
+      endWaiters: [],
+      armed: [],
+      faults: faults.map((f) => ({ ...f })),
       weights: [{ at: 0, w: { primary: SCALE, canary: 0 } }],
       moments: new Set<Moment>(),
       waiters: new Map(),
@@ -235,7 +270,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       endHeals: [],
       timers: [],
     };
-  });
+  };
+  const tracks: Track[] = plans.map((plan) => makeTrack(plan.index, plan.faults, 0));
   const byName = new Map(tracks.map((track) => [track.t.name, track]));
   for (const track of tracks) seedTarget(kube, track.t);
   // Both Deployments of every target ready before anything starts.
@@ -336,14 +372,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         kube.addToken(t.token, NO_GROUP_WRITES, t.user);
         heal(() => kube.addToken(t.token, FULL_ACCESS, t.user), outageMs);
         return;
+      // Gloo reports an error caused by a group's weights on the VirtualService whose route uses the
+      // group (its translator turns the group into the route's weighted clusters), not on the group.
       case 'gloo-rejected-transient':
-        kube.gloo.reject('UpstreamGroup', GLOO_NS, t.name, 'injected: destination weights rejected (transient)');
-        heal(() => kube.gloo.accept('UpstreamGroup', GLOO_NS, t.name), 1500);
+        kube.gloo.reject('VirtualService', GLOO_NS, t.name, 'route 0: injected: weighted destinations rejected (transient)');
+        heal(() => kube.gloo.accept('VirtualService', GLOO_NS, t.name), 1500);
         return;
       case 'gloo-rejected-sticky':
-        kube.gloo.reject('UpstreamGroup', GLOO_NS, t.name, 'injected: destination weights rejected (sticky)');
+        kube.gloo.reject('VirtualService', GLOO_NS, t.name, 'route 0: injected: weighted destinations rejected (sticky)');
         track.endHeals.push(() => {
-          kube.gloo.accept('UpstreamGroup', GLOO_NS, t.name);
+          kube.gloo.accept('VirtualService', GLOO_NS, t.name);
           fault.healedAtMs = now();
         });
         return;
@@ -400,6 +438,21 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         webhooks.fail(t.name, 1);
         fault.healedAtMs = now();
         return;
+      case 'store-busy': {
+        // Another connection (a backup, `sqlite3` left open in a terminal) holds the rollout's engine's
+        // SQLite write lock; the engine's writes wait STORE_BUSY_TIMEOUT_MS, then fail SQLITE_BUSY.
+        if (!track.child) {
+          delete fault.injectedAtMs;
+          return;
+        }
+        const holder = new DatabaseSync(storePath(track.child.dir), { timeout: 5000 });
+        holder.exec('BEGIN IMMEDIATE');
+        heal(() => {
+          holder.exec('COMMIT');
+          holder.close();
+        }, STORE_BUSY_MS);
+        return;
+      }
       case 'stop-execution': {
         const arn = track.main?.outcome === 'started' ? track.main.executionArn : undefined;
         if (arn)
@@ -464,57 +517,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     `soak: ${n} rollouts, seed ${seed}, sustained outage ${outageMs} ms (3 × ${budget.longest.state}'s compressed retry budget ${budget.longest.compressedMs} ms + safety net ${budget.safetyNet.compressedMs} ms)`,
   );
 
-  // Start every rollout at once; arm each fault to fire at its moment.
-  const armed: Array<Promise<void>> = [];
-  // Resolved once the soak stops waiting for moments (everything ended, or the cap passed).
-  let markSettled: () => void = () => {};
-  const settled = new Promise<void>((resolve) => (markSettled = resolve));
-  await Promise.all(
-    tracks.map(async (track) => {
-      const killed = track.faults.some((f) => f.kind === 'sigkill-engine');
-      for (const fault of track.faults) {
-        if (fault.moment === 'gate') {
-          armed.push(inject(track, fault).catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)));
-          continue;
-        }
-        if (fault.moment === 'start') {
-          if (fault.kind !== 'duplicate-trigger') await inject(track, fault);
-          continue;
-        }
-        armed.push(
-          (async () => {
-            await Promise.race([whenReached(track, fault.moment), settled]);
-            if (!track.moments.has(fault.moment) && fault.moment !== 'start') return;
-            if (fault.delayMs > 0) await sleep(fault.delayMs);
-            await inject(track, fault);
-          })().catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)),
-        );
-      }
-      if (killed) {
-        const child = startChild(track, join(dir, `child-${track.t.name}`), kube, RETRY_PAUSES);
-        track.child = child;
-        const answer = await child.started;
-        track.main = answer;
-        track.answers.push(answer);
-      } else {
-        // duplicate-trigger: distinct triggers (different keys) for the same target at the same moment.
-        const duplicate = track.faults.find((f) => f.kind === 'duplicate-trigger');
-        const keys = [`soak-${track.t.name}-main`, ...(duplicate ? [1, 2, 3].map((i) => `soak-${track.t.name}-dup-${i}`) : [])];
-        if (duplicate) duplicate.injectedAtMs = now();
-        const answers = await Promise.all(keys.map((key) => trigger(track, key)));
-        if (duplicate) duplicate.healedAtMs = now();
-        // The main rollout is the one that started (if several did, the first).
-        const main = answers.find((a) => a.outcome === 'started') ?? answers[0];
-        if (main) track.main = main;
-        track.answers.push(...answers);
-      }
-      reach(track, 'start');
-    }),
-  );
-
-  // Wait for every execution to end (or the cap), then heal what never heals by itself.
   const settleDeadline = Date.now() + SETTLE_CAP_MS;
-  for (const track of tracks) {
+  let nextIndex = n;
+
+  /** Waits until the rollout no longer runs (or the cap passes), then tells its armed faults their moments will not come. */
+  const waitEnded = async (track: Track): Promise<void> => {
     for (;;) {
       if (track.child) {
         await Promise.race([track.child.exited, sleep(Math.max(0, settleDeadline - Date.now()))]);
@@ -523,8 +530,102 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       if (!(await running(runtime, track)) || Date.now() > settleDeadline) break;
       await sleep(200);
     }
-  }
-  markSettled();
+    track.ended = true;
+    for (const wake of track.endWaiters) wake();
+    track.endWaiters = [];
+  };
+  const whenEnded = (track: Track) =>
+    new Promise<void>((resolve) => {
+      if (track.ended) resolve();
+      else track.endWaiters.push(resolve);
+    });
+
+  /** Arms every fault of a rollout, starts it through the start path (or in its own engine process), and waits for its end. */
+  const launch = async (track: Track): Promise<void> => {
+    const ownEngine = track.faults.some((f) => OWN_ENGINE.has(f.kind));
+    for (const fault of track.faults) {
+      if (fault.moment === 'gate') {
+        track.armed.push(inject(track, fault).catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)));
+        continue;
+      }
+      if (fault.moment === 'start') {
+        if (fault.kind !== 'duplicate-trigger') await inject(track, fault);
+        continue;
+      }
+      track.armed.push(
+        (async () => {
+          await Promise.race([whenReached(track, fault.moment), whenEnded(track)]);
+          if (!track.moments.has(fault.moment)) return;
+          if (fault.delayMs > 0) await sleep(fault.delayMs);
+          await inject(track, fault);
+        })().catch((error: unknown) => log(`${track.t.name} ${fault.kind}: ${String(error)}`)),
+      );
+    }
+    if (ownEngine) {
+      const child = startChild(track, join(dir, `child-${track.t.name}`), kube, RETRY_PAUSES);
+      track.child = child;
+      const answer = await child.started;
+      track.main = answer;
+      track.answers.push(answer);
+    } else {
+      // duplicate-trigger: distinct triggers (different keys) for the same target at the same moment.
+      const duplicate = track.faults.find((f) => f.kind === 'duplicate-trigger');
+      const keys = [`soak-${track.t.name}-main`, ...(duplicate ? [1, 2, 3].map((i) => `soak-${track.t.name}-dup-${i}`) : [])];
+      if (duplicate) duplicate.injectedAtMs = now();
+      // A start path that throws (its DescribeExecution or StartExecution failed) answered nothing; the
+      // caller sees the error and would retry. It took no lock it kept: (c) checks that.
+      const answers = await Promise.all(
+        keys.map((key) =>
+          trigger(track, key).catch(
+            (error: unknown): StartAnswer => ({
+              outcome: 'refused',
+              target: track.t.name,
+              version: 'v2',
+              reason: `the start path failed: ${error instanceof Error ? error.message : String(error)}`,
+              message: 'error',
+            }),
+          ),
+        ),
+      );
+      if (duplicate) duplicate.healedAtMs = now();
+      // The main rollout is the one that started (if several did, the first).
+      const main = answers.find((a) => a.outcome === 'started') ?? answers[0];
+      if (main) track.main = main;
+      track.answers.push(...answers);
+    }
+    reach(track, 'start');
+    await waitEnded(track);
+    await Promise.all(track.armed);
+  };
+
+  /**
+   * A fault whose moment never came (the rollout ended first: another fault rolled it back) is dealt
+   * again to a fresh rollout of its own, at the earliest moment its kind allows — up to
+   * MAX_REDEAL_ROUNDS times — so every kind is injected, not only planned.
+   */
+  const lifecycle = async (track: Track): Promise<void> => {
+    await launch(track);
+    if (track.round >= MAX_REDEAL_ROUNDS || Date.now() > settleDeadline - REDEAL_MARGIN_MS) return;
+    const missed = track.faults.filter((f) => f.injectedAtMs === undefined);
+    await Promise.all(
+      missed.map(async (fault) => {
+        const fresh = makeTrack(
+          nextIndex++,
+          [{ kind: fault.kind, moment: earliestMoment(fault.kind), delayMs: 0 }],
+          track.round + 1,
+          track.t.name,
+        );
+        tracks.push(fresh);
+        byName.set(fresh.t.name, fresh);
+        seedTarget(kube, fresh.t);
+        await sleep(READY_DELAY_MS + 200);
+        await lifecycle(fresh);
+      }),
+    );
+  };
+
+  // Start every rollout at once; each fault fires at its moment; missed faults are dealt again.
+  await Promise.all(tracks.map((track) => lifecycle(track)));
   // An engine process still running at the cap is stopped, so the soak always ends (it counts as a kill).
   for (const track of tracks) {
     if (track.child && track.child.process.exitCode === null && track.child.process.signalCode === null) {
@@ -533,13 +634,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       track.child.process.kill('SIGKILL');
     }
   }
-  await Promise.all(armed);
   // Faults still waiting on timers (sustained outages) heal on schedule: wait for the last one.
   const pendingHeal = Math.max(
     0,
     ...tracks.flatMap((tr) =>
       tr.faults.map((f) =>
-        f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind) ? f.injectedAtMs + outageMs - now() : 0,
+        f.injectedAtMs !== undefined && f.healedAtMs === undefined && !isEndHealed(f.kind)
+          ? f.injectedAtMs + (f.kind === 'store-busy' ? STORE_BUSY_MS : outageMs) - now()
+          : 0,
       ),
     ),
   );
@@ -600,7 +702,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const mine = results.filter((r) => r.faults.some((f) => f.kind === kind));
     const times = mine.map((r) => r.timeToSafeSideMs).filter((v): v is number => v !== null);
     const summary: KindSummary = {
-      planned: mine.length,
+      planned: mine.filter((r) => r.round === 0).length,
+      redealt: mine.filter((r) => r.round > 0).length,
       injected: mine.filter((r) => r.faults.some((f) => f.kind === kind && f.injectedAtMs !== undefined)).length,
       endStates: {},
       outcomes: {},
@@ -665,6 +768,19 @@ async function foreignPatch(kube: KubeStandIn, token: string, path: string, body
   await response.text();
 }
 
+/** Every engine process the soak spawned: killed when the soak's process ends, even on a harness error. */
+const children = new Set<ChildProcess>();
+const killChildren = () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+};
+process.once('exit', killChildren);
+// A signal ends the process without 'exit' handlers: kill the engines first, then end as the signal would.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killChildren();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+
 function startChild(
   track: Track,
   dir: string,
@@ -681,11 +797,14 @@ function startChild(
     pauseMs,
     statusSettleMs: STATUS_SETTLE_MS,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    storeBusyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
   });
   const child = spawn(process.execPath, ['--no-warnings', CHILD, args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let buffer = '';
   let resolveStarted: (answer: StartAnswer) => void = () => {};
   const startedPromise = new Promise<StartAnswer>((resolve) => (resolveStarted = resolve));
@@ -703,8 +822,13 @@ function startChild(
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + 1);
       try {
-        const message = JSON.parse(line) as { started?: StartAnswer; summary?: { outcome: string; exitCode: number; reason: string } };
+        const message = JSON.parse(line) as {
+          started?: StartAnswer;
+          history?: HistoryEvent[];
+          summary?: { outcome: string; exitCode: number; reason: string };
+        };
         if (message.started) resolveStarted(message.started);
+        if (message.history) handle.history = message.history;
         if (message.summary) handle.summary = message.summary;
       } catch {
         // not one of ours
@@ -759,6 +883,7 @@ async function judge(
     reason: main?.outcome === 'refused' ? main.reason : '',
   };
   let executionRunning = false;
+  const own = main?.outcome === 'started' ? main.execution : undefined;
   if (main?.outcome === 'started') {
     if (track.child) {
       const record = await store.getRollout(main.execution);
@@ -849,10 +974,16 @@ async function judge(
         violate('d', `${record.execution}: the store records canary weight ${step.weights.canary}, which the UpstreamGroup never held`);
       }
     }
-    const events = await store.listEvents(record.execution);
-    const sequences = events.map((e) => e.sequence).sort((a, b) => a - b);
+    const events = (await store.listEvents(record.execution)).sort((a, b) => a.sequence - b.sequence);
+    const sequences = events.map((e) => e.sequence);
     if (sequences.some((s, i) => s !== i + 1))
       violate('d', `${record.execution}: event sequence numbers ${sequences.join(',')} are not 1..${sequences.length}`);
+    const history = track.child
+      ? record.execution === own
+        ? track.child.history
+        : undefined
+      : await executionHistory(runtime, record.execution).catch(() => undefined);
+    for (const problem of historyMismatches(record, steps, events, history, seen)) violate('d', `${record.execution}: ${problem}`);
     if (
       record.status === 'finished' &&
       weights &&
@@ -867,9 +998,21 @@ async function judge(
     }
   }
 
-  // (e) the group written only by its own rollout, and never over someone else's weights.
+  // (e) the group written only by its own rollout — its token, and its execution (every Sluice write
+  // names the writing execution in WRITER_ANNOTATION; several executions of one target share a
+  // token) — and never over someone else's weights.
   const strangers = groupWrites.filter((a) => a.user !== t.user && a.user !== FOREIGN_USER);
   if (strangers.length > 0) violate('e', `UpstreamGroup ${t.name} written by ${[...new Set(strangers.map((a) => a.user))].join(', ')}`);
+  for (const write of groupWrites.filter((a) => a.user === t.user)) {
+    const writer = write.annotations?.[WRITER_ANNOTATION];
+    if (writer !== own)
+      violate(
+        'e',
+        writer === undefined
+          ? `a write to UpstreamGroup ${t.name} does not name the execution that made it`
+          : `UpstreamGroup ${t.name} written by execution ${writer}, not by ${own ?? 'no execution (nothing was started)'}`,
+      );
+  }
   const foreignAt = groupWrites.findIndex((a) => a.user === FOREIGN_USER);
   if (foreignAt >= 0 && groupWrites.slice(foreignAt + 1).some((a) => a.user === t.user)) {
     violate('e', `Sluice overwrote weights someone else (${FOREIGN_USER}) wrote after its last write`);
@@ -887,10 +1030,11 @@ async function judge(
     let passed: boolean;
     let outlasted = false;
     let entered: string[] = [];
-    if (track.child) passed = (await store.getRollout(answer.execution)) !== null;
+    // A killed engine process took the history with it: its record (written by Prepare) says it passed.
+    const childHistory = track.child?.history;
+    if (track.child && !childHistory) passed = (await store.getRollout(answer.execution)) !== null;
     else {
-      const history = await runtime.sfn.send(new GetExecutionHistoryCommand({ executionArn: answer.executionArn, maxResults: 1000 }));
-      const events = history.events ?? [];
+      const events = childHistory ?? (await executionHistory(runtime, answer.execution));
       passed = events.some((e) => e.type === 'ChoiceStateEntered' && e.stateEnteredEventDetails?.name === 'StartGate');
       const failures = events.filter((e) => e.type === 'LambdaFunctionFailed').map((e) => e.lambdaFunctionFailedEventDetails?.error ?? '');
       const refused = events.some((e) => e.type === 'ExecutionFailed' && e.executionFailedEventDetails?.error === 'Sluice.Refused');
@@ -947,9 +1091,107 @@ async function judge(
   }
   void now;
   return {
-    result: { target: t.name, faults: track.faults, reported, endState, weights, primaryVersion: version, timeToSafeSideMs },
+    result: {
+      target: t.name,
+      round: track.round,
+      ...(track.redealtFrom ? { redealtFrom: track.redealtFrom } : {}),
+      faults: track.faults,
+      reported,
+      endState,
+      weights,
+      primaryVersion: version,
+      timeToSafeSideMs,
+    },
     found,
   };
+}
+
+/** Every event of an execution's history (the engine pages at 1,000 like Step Functions). */
+async function executionHistory(runtime: LocalRuntime, execution: string): Promise<HistoryEvent[]> {
+  const executionArn = `${runtime.engine.stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await runtime.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
+/** The canary weights of `wanted`, in order, as a subsequence of what the group held (`held`, consecutive repeats folded). */
+function inOrder(wanted: readonly number[], held: readonly number[]): boolean {
+  let at = 0;
+  for (const w of wanted) {
+    while (at < held.length && held[at] !== w) at++;
+    if (at === held.length) return false;
+  }
+  return true;
+}
+
+/**
+ * Invariant (d) beyond sequence numbers: the store's steps, the published events and the execution
+ * history tell the same story — one `weight` step and one `Weight Changed` event (same weights, same
+ * order) per SetWeight task that succeeded, one `analysis` step and one `Analysis Completed` event
+ * (same verdict) per Analyze that succeeded, the recorded weights in the order the group held them,
+ * `promoted` exactly when the execution succeeded, and the last outcome event saying the record's outcome.
+ */
+function historyMismatches(
+  record: RolloutRecord,
+  steps: readonly StepRecord[],
+  events: readonly SluiceEvent[],
+  history: readonly HistoryEvent[] | undefined,
+  held: readonly number[],
+): string[] {
+  const problems: string[] = [];
+  const weightSteps = steps.filter((s) => s.kind === 'weight');
+  const weightEvents = events.filter((e) => e.detailType === 'Weight Changed');
+  const canaries = (list: ReadonlyArray<{ weights?: { canary: number } | undefined }>) => list.map((x) => x.weights?.canary ?? -1);
+  if (canaries(weightSteps).join(',') !== canaries(weightEvents).join(','))
+    problems.push(`weight steps ${canaries(weightSteps).join(',')} ≠ Weight Changed events ${canaries(weightEvents).join(',')}`);
+  const analysisSteps = steps.filter((s) => s.kind === 'analysis').map((s) => s.verdict?.result ?? '?');
+  const analysisEvents = events.filter((e) => e.detailType === 'Analysis Completed').map((e) => e.verdict?.result ?? '?');
+  if (analysisSteps.join(',') !== analysisEvents.join(','))
+    problems.push(`analysis steps ${analysisSteps.join(',')} ≠ Analysis Completed events ${analysisEvents.join(',')}`);
+  const recorded = steps.filter((s) => (s.kind === 'weight' || s.kind === 'rollback') && s.weights).map((s) => s.weights?.canary ?? -1);
+  if (!inOrder(recorded, held))
+    problems.push(`the store records canary weights ${recorded.join(',')}; the group held ${held.join(',')} in that order`);
+  const outcomes = events.filter((e) => e.outcome !== undefined);
+  const last = outcomes.at(-1);
+  if (record.status === 'finished' && last && last.outcome !== record.outcome)
+    problems.push(
+      `the record says ${record.outcome ?? 'no outcome'}, its last outcome event (${last.detailType}) says ${last.outcome ?? ''}`,
+    );
+  if (record.status === 'finished' && !last) problems.push(`finished ${record.outcome ?? ''} without an outcome event`);
+  if (history) {
+    // A Lambda that succeeded, counted under the Task state that scheduled it (a caught failure also exits the state).
+    const succeededIn = new Map<string, number>();
+    let state = '';
+    for (const e of history) {
+      if (e.type === 'TaskStateEntered') state = e.stateEnteredEventDetails?.name ?? '';
+      if (e.type === 'LambdaFunctionSucceeded') succeededIn.set(state, (succeededIn.get(state) ?? 0) + 1);
+    }
+    const exited = (name: string) => succeededIn.get(name) ?? 0;
+    // StopExecution does not stop a Lambda already running (Step Functions docs, StopExecution): its
+    // writes still land after the history says the state was aborted, so it may add one step.
+    const cutOff = (name: string) =>
+      history.filter((e) => e.type === 'TaskStateAborted' && e.stateExitedEventDetails?.name === name).length;
+    const within = (count: number, name: string) => count >= exited(name) && count <= exited(name) + cutOff(name);
+    if (!within(weightSteps.length, 'SetWeight'))
+      problems.push(
+        `${exited('SetWeight')} SetWeight task(s) succeeded in the execution history, the store records ${weightSteps.length} weight step(s)`,
+      );
+    if (!within(analysisSteps.length, 'Analyze'))
+      problems.push(
+        `${exited('Analyze')} Analyze task(s) succeeded in the execution history, the store records ${analysisSteps.length} analysis step(s)`,
+      );
+    const succeeded = history.some((e) => e.type === 'ExecutionSucceeded');
+    if (record.status === 'finished' && succeeded !== (record.outcome === 'promoted'))
+      problems.push(`the execution ${succeeded ? 'succeeded' : 'did not succeed'}, the record says ${record.outcome ?? 'no outcome'}`);
+  }
+  return problems;
 }
 
 function describeEnd(endState: EndState, weights: GroupState | null, version: string | null): string {

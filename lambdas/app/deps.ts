@@ -21,7 +21,8 @@ export interface StoreDeps<S = RolloutStore> {
 }
 
 export interface ClusterDeps {
-  routerFor(spec: RolloutSpec): Promise<TrafficRouter>;
+  /** `writer`: the execution on whose behalf weights are written (annotated on the object it writes). */
+  routerFor(spec: RolloutSpec, writer?: string): Promise<TrafficRouter>;
   /** Null when the spec names no workload (route promotion). */
   workloadFor(spec: RolloutSpec): Promise<Workload | null>;
 }

@@ -103,7 +103,7 @@ export async function restoreSafeSide(
   let rejected: string | undefined;
   let found: Weights | undefined;
   try {
-    router = await deps.routerFor(spec);
+    router = await deps.routerFor(spec, execution);
     if (spec.spec.strategy.shadow) await router.setShadow(null);
     const current = await router.getWeights();
     found = current;

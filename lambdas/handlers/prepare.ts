@@ -41,7 +41,7 @@ export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInp
   let preflightResult: Awaited<ReturnType<typeof preflight>>;
   try {
     // The webhook gates (confirm-rollout, then pre-rollout) are states of their own after this one.
-    preflightResult = await preflight(deps, spec);
+    preflightResult = await preflight(deps, spec, execution);
     // The reconciler's schedule exists only while a rollout is open: on before the record opens.
     await deps.reconcileSchedule?.setEnabled(true).catch((error: unknown) => {
       throw new TransientError(`could not turn on the reconciler's schedule: ${describeError(error)}`, { cause: error });
@@ -105,8 +105,12 @@ export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInp
   return run;
 }
 
-/** The preflight: metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
-async function preflight(deps: HandlerDeps<PrepareStore>, spec: RolloutSpec): Promise<{ fingerprint?: string; notes: string[] }> {
+/** The preflight (for `execution`, whose name a route adoption write carries): metrics answer with data for the primary; the router's objects fit, the canary is ready, the weights are at the start. */
+async function preflight(
+  deps: HandlerDeps<PrepareStore>,
+  spec: RolloutSpec,
+  execution: string,
+): Promise<{ fingerprint?: string; notes: string[] }> {
   for (const provider of deps.providersFor(spec)) await provider.isOnline();
   const readings = await deps.readMetrics(spec);
   const silent = readings.filter((r) => r.primaryValue === null);
@@ -115,7 +119,7 @@ async function preflight(deps: HandlerDeps<PrepareStore>, spec: RolloutSpec): Pr
       `metrics return no data for the primary: ${silent.map((r) => r.name).join(', ')} (is the query right and is the primary serving traffic?)`,
     );
   }
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   const workload = await deps.workloadFor(spec);
   const checks = await preflightGloo({ spec, router, workload });
   const notes = checks.filter((c) => c.status === 'note').map((c) => c.message);

@@ -20,7 +20,7 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   // Live traffic never runs with the mirror of the shadow stage (the Shadow state) still on; idempotent when there was none.
   if (spec.spec.strategy.shadow) await router.setShadow(null);
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);

@@ -18,7 +18,7 @@ export async function startShadow(deps: HandlerDeps, input: StepInput): Promise<
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   await router.setShadow({ percentage: shadow.percentage });
   // Rollback reads this note as "traffic moved" (the canary got mirrored requests).
   await deps.store.appendStep({

@@ -22,7 +22,7 @@ export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input
   const copied = run.promotion?.copied ?? false;
   await assertNotAbortedInPromotion(deps.store, execution, copied);
   const record = await requireRollout(deps.store, execution);
-  const router = await deps.routerFor(spec);
+  const router = await deps.routerFor(spec, execution);
   const scale = run.weightScale;
   const mode = promotionMode(spec);
   if (mode === 'template' && !copied)

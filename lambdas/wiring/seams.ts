@@ -19,7 +19,7 @@ export type KubeConfigSource = (spec: RolloutSpec) => Promise<KubeConfig>;
 /** `tuning`: the routers' knobs (tests against a stand-in with a short Gloo status lag shorten the settle time). */
 export function clusterDeps(kubeConfigOf: KubeConfigSource, tuning: RouterTuning = {}): ClusterDeps {
   return {
-    routerFor: async (spec) => routerFor(spec, await kubeConfigOf(spec), tuning),
+    routerFor: async (spec, writer) => routerFor(spec, await kubeConfigOf(spec), writer === undefined ? tuning : { ...tuning, writer }),
     workloadFor: async (spec) => (spec.spec.workload ? new DeploymentWorkload({ kubeConfig: await kubeConfigOf(spec), spec }) : null),
   };
 }

@@ -1,14 +1,17 @@
 /**
  * `sluice run <spec> --local`: one rollout of the real state machine in the local engine, against
  * the cluster and metrics the spec names, driven through @aws-sdk/client-sfn exactly as in AWS.
+ * It starts through the one start path every trigger uses (lambdas/adapters/start-path.ts): the
+ * change windows, the idempotency ledger and the atomic lock apply to it as to `sluice start`.
  */
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { randomUUID } from 'node:crypto';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { DescribeExecutionCommandOutput, SFNClient } from '@aws-sdk/client-sfn';
-import { executionName } from '../../lambdas/core/names.ts';
-import type { RolloutRecords } from '../../lambdas/core/ports.ts';
+import { overrideWindows } from '../../lambdas/adapters/control/window-override.ts';
+import { requestStart, staticRegistry } from '../../lambdas/adapters/control/start-path.ts';
 import type { SluiceEvent } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import type { ExecutionInput } from '../../lambdas/core/task.ts';
+import type { StartAnswer } from '../../lambdas/core/start.ts';
 import { EXIT } from '../exit-codes.ts';
 import { abortRollout } from './abort.ts';
 import { formatEvent } from '../progress.ts';
@@ -28,12 +31,20 @@ export interface RunOptions {
   version?: string;
   json?: boolean;
   requestedBy?: string;
+  /** Start now even outside the change windows: records an audited window override first (as `sluice override`). */
+  override?: string;
+  /** Where a line for the person goes (the override's answer). */
+  onNote?: (line: string) => void;
 }
 
-/** The next attempt of a version: a retry after a rollback gets a new execution name. */
-export async function nextAttempt(store: RolloutRecords, target: string, version: string): Promise<number> {
-  const previous = await store.listRollouts(target, 1000);
-  return previous.filter((rollout) => rollout.version === version).length + 1;
+/** The start path did not start the rollout (a closed window, a lock, a duplicate): its answer says why. */
+export class StartRefusedError extends Error {
+  readonly answer: Exclude<StartAnswer, { outcome: 'started' }>;
+  constructor(answer: Exclude<StartAnswer, { outcome: 'started' }>) {
+    super(answer.message);
+    this.name = 'StartRefusedError';
+    this.answer = answer;
+  }
 }
 
 const POLL_MS = 200;
@@ -61,13 +72,26 @@ export async function startRollout(runtime: LocalRuntime, spec: RolloutSpec, opt
       .toISOString()
       .replace(/[-:.TZ]/g, '')
       .slice(0, 14)}`;
-  const attempt = await nextAttempt(runtime.deps.store, target, version);
-  const name = executionName(target, version, attempt);
-  const input: ExecutionInput = { spec, version, requestedBy: options.requestedBy ?? `${process.env.USER ?? 'someone'}@local` };
-  const started = await runtime.sfn.send(
-    new StartExecutionCommand({ stateMachineArn: runtime.engine.stateMachineArn, name, input: JSON.stringify(input) }),
+  const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@local`;
+  const { store } = runtime.deps;
+  if (options.override !== undefined) {
+    const overridden = await overrideWindows({
+      store,
+      events: runtime.deps.events,
+      spec,
+      by: requestedBy,
+      reason: options.override,
+      now: new Date(),
+    });
+    options.onNote?.(overridden.message);
+  }
+  // Every `sluice run` is a trigger of its own (a fresh ledger key); the start path names the attempt.
+  const answer = await requestStart(
+    { store, sfn: runtime.sfn, stateMachineArn: runtime.engine.stateMachineArn, registry: staticRegistry([spec]), now: () => new Date() },
+    { target, version, requestedBy, trigger: { source: 'cli', key: `run:${randomUUID()}`, identity: requestedBy } },
   );
-  const executionArn = started.executionArn ?? '';
+  if (answer.outcome !== 'started') throw new StartRefusedError(answer);
+  const { executionArn, execution: name } = answer;
   const done = (async () => {
     const ended = await waitForEnd(runtime.sfn, executionArn);
     await runtime.engine.waitForExecution(executionArn);
@@ -129,7 +153,16 @@ export async function runCommand(
   try {
     // An orphan of this target (a `sluice run` killed earlier) is put on its safe side first, its lock freed.
     await reconcileTargetFirst(runtime.deps, runtime.dir, spec.metadata.name, io);
-    const rollout = await startRollout(runtime, spec, options);
+    let rollout: StartedRollout;
+    try {
+      rollout = await startRollout(runtime, spec, { ...options, onNote: (line) => io.stderr(`${line}\n`) });
+    } catch (error) {
+      if (!(error instanceof StartRefusedError)) throw error;
+      // Refused before anything moved (exit 2), in the same words every trigger gets.
+      if (options.json) io.stdout(`${JSON.stringify({ outcome: 'refused', exitCode: EXIT.invalid, reason: error.answer.message })}\n`);
+      io.stderr(`${error.answer.message}\n`);
+      return EXIT.invalid;
+    }
     const summary = await rollout.done;
     if (options.json) io.stdout(`${JSON.stringify(summary)}\n`);
     else io.stdout(formatSummary(summary));

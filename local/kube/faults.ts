@@ -49,6 +49,8 @@ export interface AuditEntry {
   name: string | undefined;
   /** The HTTP status code answered. */
   code: number;
+  /** The annotations of the object the write stored (absent when nothing was stored): who the writer said it was. */
+  annotations?: Record<string, string>;
 }
 
 type LiveFault = FaultRule & { left: number };

@@ -22,7 +22,13 @@ export interface ResourceHandlers {
 }
 
 /** The verbs over one store; `crdSchemas` prune unknown fields as a cluster's CRDs do. */
-export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<string, StructuralSchema> | undefined }): ResourceHandlers {
+export function resourceHandlers(
+  context: WatchContext & {
+    crdSchemas?: Record<string, StructuralSchema> | undefined;
+    /** Called with the object a request's write stored (the audit log's "response object"). */
+    onWrite?: (res: ServerResponse, object: KubeObject) => void;
+  },
+): ResourceHandlers {
   const { store } = context;
 
   /**
@@ -171,6 +177,10 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
       return current;
     };
     const answer = (code: number, object: KubeObject) => send(res, code, subresource === 'scale' ? toScale(type, object) : object);
+    const written = (object: KubeObject): KubeObject => {
+      if (!dryRun) context.onWrite?.(res, object);
+      return object;
+    };
     switch (verb) {
       case 'list':
         return send(res, 200, list(store, request));
@@ -186,7 +196,7 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
           throw invalid(type.kind, type.group, '', [{ path: 'metadata.name', message: 'name or generateName is required' }]);
         if (store.get(type, namespace, object.metadata.name)) throw alreadyExists(type.plural, type.group, object.metadata.name);
         delete object.metadata.resourceVersion;
-        return send(res, 201, commit(type, object, undefined, dryRun));
+        return send(res, 201, written(commit(type, object, undefined, dryRun)));
       }
       case 'update': {
         const body = await readBody(req);
@@ -194,7 +204,7 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         if (subresource === 'scale') {
           if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest('the request body must be a Scale');
           checkPrecondition(type, stored, body.metadata.resourceVersion);
-          return answer(200, commit(type, withReplicas(stored, body), stored, dryRun));
+          return answer(200, written(commit(type, withReplicas(stored, body), stored, dryRun)));
         }
         const object = checkIdentity(type, body, namespace, name);
         const rv = object.metadata.resourceVersion;
@@ -205,8 +215,8 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
           ]);
         }
         checkPrecondition(type, stored, rv);
-        if (subresource === 'status') return answer(200, commit(type, { ...stored, status: object.status }, stored, dryRun, true));
-        return answer(200, commit(type, object, stored, dryRun));
+        if (subresource === 'status') return answer(200, written(commit(type, { ...stored, status: object.status }, stored, dryRun, true)));
+        return answer(200, written(commit(type, object, stored, dryRun)));
       }
       case 'patch': {
         const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -215,7 +225,7 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         if (subresource === 'scale') {
           const patched = applyPatch(type, contentType, toScale(type, stored), body);
           checkPrecondition(type, stored, patched.metadata.resourceVersion);
-          return answer(200, commit(type, withReplicas(stored, patched), stored, dryRun));
+          return answer(200, written(commit(type, withReplicas(stored, patched), stored, dryRun)));
         }
         const patched = applyPatch(type, contentType, stored, body);
         checkPrecondition(type, stored, patched.metadata.resourceVersion);
@@ -224,8 +234,9 @@ export function resourceHandlers(context: WatchContext & { crdSchemas?: Record<s
         }
         if (patched.apiVersion !== stored.apiVersion || patched.kind !== stored.kind)
           throw badRequest('a patch cannot change apiVersion or kind');
-        if (subresource === 'status') return answer(200, commit(type, { ...stored, status: patched.status }, stored, dryRun, true));
-        return answer(200, commit(type, patched, stored, dryRun));
+        if (subresource === 'status')
+          return answer(200, written(commit(type, { ...stored, status: patched.status }, stored, dryRun, true)));
+        return answer(200, written(commit(type, patched, stored, dryRun)));
       }
       case 'delete': {
         const stored = existing();

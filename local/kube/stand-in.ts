@@ -131,7 +131,15 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     simulator.changed(event);
   });
 
-  const { commit, handleResource } = resourceHandlers({ store, watches, bookmarkIntervalMs, crdSchemas: options.crdSchemas });
+  // What each request stored, until its audit entry is written (the response's `finish`).
+  const writes = new WeakMap<ServerResponse, KubeObject>();
+  const { commit, handleResource } = resourceHandlers({
+    store,
+    watches,
+    bookmarkIntervalMs,
+    crdSchemas: options.crdSchemas,
+    onWrite: (res, object) => writes.set(res, object),
+  });
 
   function authorize(req: IncomingMessage, request: ResourceRequest | undefined): void {
     const header = req.headers.authorization ?? '';
@@ -204,6 +212,7 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
     if (!request) return;
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const annotations = (writes.get(res)?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
     auditLog.push({
       at: Date.now(),
       user: users.get(token) ?? 'anonymous',
@@ -212,6 +221,7 @@ export async function startKubeStandIn(options: KubeStandInOptions = {}): Promis
       namespace: request.namespace,
       name: request.name,
       code: res.statusCode,
+      ...(annotations ? { annotations: { ...annotations } } : {}),
     });
   }
 

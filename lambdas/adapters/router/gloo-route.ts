@@ -22,7 +22,16 @@ import type { TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, routePromotionView, sameRef, watchVerdict } from './gloo-weights.ts';
+import {
+  adoptCanary,
+  glooRejection,
+  guardedSetWeights,
+  readWeights,
+  routePromotionView,
+  sameRef,
+  watchVerdict,
+  writeMetadata,
+} from './gloo-weights.ts';
 import type { VerdictSource, VerdictWaiter } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
@@ -62,6 +71,8 @@ export interface GlooRouterOptions {
    * report interval (about 1 s). Tests against a stand-in with a short status lag shorten it.
    */
   statusSettleMs?: number;
+  /** The execution writing (annotated on every weight write, WRITER_ANNOTATION); absent for reads-only uses. */
+  writer?: string;
 }
 
 /** `router.route` as a target, for the UpstreamGroup router (shadowing, route reference). */
@@ -86,8 +97,10 @@ export class GlooRouteObject {
   readonly ref: ObjectRef;
   readonly #custom: CustomObjectsApi;
   readonly #timeoutMs: number;
+  readonly #writer: string | undefined;
 
-  constructor(custom: CustomObjectsApi, target: RouteTarget, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+  constructor(custom: CustomObjectsApi, target: RouteTarget, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, writer?: string) {
+    this.#writer = writer;
     this.target = target;
     this.ref = { kind: target.kind, resource: GLOO_KINDS[target.kind].plural, namespace: target.namespace, name: target.name };
     this.#custom = custom;
@@ -161,7 +174,7 @@ export class GlooRouteObject {
             plural,
             namespace: this.target.namespace,
             name: this.target.name,
-            body: { metadata: { resourceVersion }, spec },
+            body: { metadata: writeMetadata(resourceVersion, this.#writer), spec },
           },
           requestOptions(this.#timeoutMs, 'merge'),
         ),
@@ -282,7 +295,7 @@ export class RouteRouter implements TrafficRouter {
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#retry = options.conflictRetry ?? DEFAULT_CONFLICT_RETRY;
     this.#settleMs = options.statusSettleMs ?? DEFAULT_STATUS_SETTLE_MS;
-    this.#object = new GlooRouteObject(this.#custom, routeTarget(options.spec.spec.router), this.#timeoutMs);
+    this.#object = new GlooRouteObject(this.#custom, routeTarget(options.spec.spec.router), this.#timeoutMs, options.writer);
   }
 
   get #router(): RouterSpec {

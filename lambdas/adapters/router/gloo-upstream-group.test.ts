@@ -10,6 +10,7 @@ import { ConflictError, RefusedError, TransientError } from '../../core/errors.t
 import { startKubeStandIn } from '../../../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../../../local/kube/stand-in.ts';
 import { UpstreamGroupRouter } from './gloo-upstream-group.ts';
+import { WRITER_ANNOTATION } from './gloo-weights.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import {
@@ -72,6 +73,23 @@ describe('UpstreamGroupRouter.setWeights', () => {
       destination(CANARY_UPSTREAM, 10),
     ]);
     expect(await router().getWeights()).toEqual(step);
+  });
+
+  it('names the writing execution on the group, so two executions of one target are told apart in the audit log', async () => {
+    // Prepare: two executions of the same target share its token.
+    const first = router({ writer: 'podinfo-v2' });
+    const second = router({ writer: 'podinfo-v2-a2' });
+
+    // Act
+    await first.setWeights(step, start);
+    await second.setWeights(start, step);
+
+    // Assess: the object says who wrote it last; each audited write says who made it.
+    const annotations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.metadata as { annotations?: object })
+      .annotations;
+    expect(annotations).toEqual({ [WRITER_ANNOTATION]: 'podinfo-v2-a2' });
+    const writes = kube.audit().filter((a) => a.resource === 'upstreamgroups' && a.verb === 'patch' && a.code === 200);
+    expect(writes.slice(-2).map((a) => a.annotations?.[WRITER_ANNOTATION])).toEqual(['podinfo-v2', 'podinfo-v2-a2']);
   });
 
   it('waits the Retry-After a throttled (429) request asks for, then carries on', async () => {

@@ -14,7 +14,16 @@ import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
 import { GlooRouteObject, assertUpstreamsExist, namedRoute, setRouteShadow } from './gloo-route.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
-import { adoptCanary, glooRejection, guardedSetWeights, readWeights, routePromotionView, sameRef, watchVerdict } from './gloo-weights.ts';
+import {
+  adoptCanary,
+  glooRejection,
+  guardedSetWeights,
+  readWeights,
+  routePromotionView,
+  sameRef,
+  watchVerdict,
+  writeMetadata,
+} from './gloo-weights.ts';
 import type { VerdictSource } from './gloo-weights.ts';
 import {
   DEFAULT_CONFLICT_RETRY,
@@ -45,6 +54,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
   readonly #timeoutMs: number;
   readonly #retry: ConflictRetry;
   readonly #settleMs: number;
+  readonly #writer: string | undefined;
 
   constructor(options: GlooRouterOptions) {
     this.#spec = options.spec;
@@ -54,6 +64,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#retry = options.conflictRetry ?? DEFAULT_CONFLICT_RETRY;
     this.#settleMs = options.statusSettleMs ?? DEFAULT_STATUS_SETTLE_MS;
+    this.#writer = options.writer;
   }
 
   get #router(): RouterSpec {
@@ -92,7 +103,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
   async #write(snapshot: GroupSnapshot, destinations: WeightedDestination[]): Promise<void> {
     const { group, version, plural } = GLOO_KINDS.UpstreamGroup;
     const { name, namespace } = this.#router;
-    const body = { metadata: { resourceVersion: snapshot.resourceVersion }, spec: { destinations } };
+    const body = { metadata: writeMetadata(snapshot.resourceVersion, this.#writer), spec: { destinations } };
     try {
       await honourRetryAfter(() =>
         this.#custom.patchNamespacedCustomObject(

@@ -12,6 +12,18 @@ import type { RouterSpec } from '../../core/spec.ts';
 import { retryOnConflict, sleep } from '../kube/client.ts';
 import type { ConflictRetry } from '../kube/client.ts';
 
+/**
+ * The annotation naming the execution whose weights an object holds (set with every weight write):
+ * `kubectl get -o yaml` shows which rollout moved traffic, and two executions of one target can be
+ * told apart in an audit log — the token is the same for both.
+ */
+export const WRITER_ANNOTATION = 'sluice.dev/weights-written-by';
+
+/** The metadata of a weight write: the read's resourceVersion (a stale write gets 409) and, when known, the writer. */
+export function writeMetadata(resourceVersion: string, writer: string | undefined): Record<string, unknown> {
+  return { resourceVersion, ...(writer ? { annotations: { [WRITER_ANNOTATION]: writer } } : {}) };
+}
+
 export function formatRef(ref: { name: string; namespace?: string | undefined }, defaultNamespace = ''): string {
   return `${ref.namespace || defaultNamespace}/${ref.name}`;
 }

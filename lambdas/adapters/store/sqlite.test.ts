@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeRolloutStoreContract } from '../../../test/store-contract.ts';
 import { openSqliteStore } from './sqlite.ts';
@@ -67,6 +68,28 @@ describe('SqliteRolloutStore across processes', () => {
       at: '2026-03-01T10:00:00.000Z',
     });
     await engine.close();
+  });
+
+  it('answers a database locked by another connection past the busy timeout as Sluice.Transient, and writes nothing', async () => {
+    const path = join(dir, 'busy.db');
+    const engine = openSqliteStore(path, { busyTimeoutMs: 50 });
+    // Another connection (a backup, a second engine) holds the write lock, as SQLite's BEGIN IMMEDIATE takes it.
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+
+    const failed = await engine.acquireLock('podinfo', 'exec-1', new Date(Date.now() + 60_000)).catch((error: unknown) => error);
+    const reads = await engine.getLock('podinfo');
+    other.exec('COMMIT');
+    other.close();
+    const afterwards = await engine.acquireLock('podinfo', 'exec-1', new Date(Date.now() + 60_000));
+    await engine.close();
+
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).name).toBe('Sluice.Transient');
+    expect((failed as Error).message).toMatch(/store is busy \(acquireLock\)/);
+    expect(((failed as Error).cause as { errcode?: number }).errcode).toBe(5);
+    expect(reads).toBeNull();
+    expect(afterwards).toEqual({ acquired: true });
   });
 
   it('keeps its data when the file is opened again', async () => {

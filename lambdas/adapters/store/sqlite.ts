@@ -9,6 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { TransientError } from '../../core/errors.ts';
 import type {
   AbortRequest,
   LockHolder,
@@ -313,7 +314,40 @@ export class SqliteRolloutStore implements RolloutStore {
   }
 }
 
+/** SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection held the write lock past the busy timeout. */
+const BUSY_CODES = new Set([5, 6]);
+
+function isBusy(error: unknown): boolean {
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof errcode === 'number' && BUSY_CODES.has(errcode);
+}
+
+/**
+ * A locked database (another process — `sluice abort`, a backup, a second engine — held the write
+ * lock longer than the busy timeout) is the local analogue of DynamoDB throttling: worth a retry,
+ * so it surfaces as Sluice.Transient (the ASL retries it; Rollback keeps retrying) instead of an
+ * unexpected error. node:sqlite throws `database is locked` with `errcode` 5 (SQLite result codes).
+ */
+function busyIsTransient(store: SqliteRolloutStore): SqliteRolloutStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || property === 'constructor') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (error) {
+          if (!isBusy(error)) throw error;
+          throw new TransientError(`the store is busy (${String(property)}): another connection holds the database's write lock`, {
+            cause: error,
+          });
+        }
+      };
+    },
+  });
+}
+
 /** Opens (and creates when missing) a store file, or an in-memory store for one process. */
 export function openSqliteStore(path: string | ':memory:', options?: SqliteStoreOptions): SqliteRolloutStore {
-  return new SqliteRolloutStore(path, options);
+  return busyIsTransient(new SqliteRolloutStore(path, options));
 }
