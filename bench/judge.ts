@@ -3,7 +3,10 @@
  * startSequential (Prepare), rebaseSequential (SetWeight), lookSequential (Analyze, with the
  * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *
- *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N]
+ *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N] [-- --workers 3] [-- --out FILE]
+ *
+ * `--workers N` runs the cells in N processes (each cell's seeds depend only on the base seed and
+ * its place in the list, so the figures are the same as in one process).
  *
  * The world, per simulated second:
  * - G gateways (scrape sources, `job`/`instance`) each take Poisson(rps/G) requests; the canary's
@@ -30,7 +33,8 @@
  * Prints a table and writes bench/results/judge.json (seeds included; a fresh base seed per run
  * unless --seed is given). Exits 0: it reports; the targets are in the JSON and the docs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -758,6 +762,8 @@ async function main(): Promise<void> {
       cells: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string', default: 'bench/results/judge.json' },
+      workers: { type: 'string', default: '1' },
+      shard: { type: 'string' },
     },
   });
   const healthyRuns = Number(values.healthy);
@@ -766,34 +772,96 @@ async function main(): Promise<void> {
     throw new Error(`--healthy: expected a whole number of runs, got ${values.healthy}`);
   if (!(Number.isInteger(badRuns) && badRuns > 0)) throw new Error(`--bad: expected a whole number of runs, got ${values.bad}`);
   const baseSeed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
+  const all = [...HEALTHY, ...BAD];
   const wanted = values.cells ? new Set(values.cells.split(',')) : null;
-  const cells = [...HEALTHY, ...BAD].filter((c) => !wanted || wanted.has(c.id));
+  const unknown = [...(wanted ?? [])].filter((id) => !all.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--cells: no cell named ${unknown.join(', ')}; the cells are ${all.map((c) => c.id).join(', ')}`);
+  const workers = Number(values.workers);
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`--workers: expected a whole number ≥ 1, got ${values.workers}`);
+  const shard = parseShard(values.shard);
+  // A cell's seeds follow from its place in the whole list, so a subset or a shard repeats them.
+  const cells = all
+    .map((cell, index) => ({ cell, index }))
+    .filter(({ cell }) => !wanted || wanted.has(cell.id))
+    .filter((_, n) => !shard || n % shard.of === shard.index - 1);
   const startedAt = Date.now();
-  const results: CellResult[] = [];
   const outPath = resolve(ROOT, values.out);
   process.stdout.write(
     `base seed ${baseSeed} (cell i starts at base + i × 1000003); ${healthyRuns} healthy / ${badRuns} bad runs per cell\n`,
   );
-  for (const [i, cell] of cells.entries()) {
-    const runs = cell.kind === 'healthy' ? healthyRuns : badRuns;
-    const result = await runCell(cell, runs, baseSeed + i * 1_000_003);
-    results.push(result);
-    // Written after every cell: a long run stopped early keeps what it measured.
-    writeResults(outPath, { baseSeed, startedAt, complete: i === cells.length - 1, cells: results });
-    const promote = result.meanPromoteVsFixed === null ? '—' : result.meanPromoteVsFixed.toFixed(2);
-    const errors = result.medianErrors
-      ? ` │ errors seq ${result.medianErrors.sequential.toFixed(0)} / Flagger ${result.medianErrors.flagger.toFixed(0)} / oracle ${result.medianErrors.oracle.toFixed(0)}`
-      : '';
-    process.stdout.write(
-      `${cell.id.padEnd(28)} │ n ${String(runs).padStart(5)} │ ${cell.kind === 'healthy' ? 'rolled back' : 'caught     '} ${pct(result.rolledBackRate).padStart(6)} (95% ≤ ${pct(result.rolledBackUpper95)}) │ promote/fixed ${promote.padStart(4)} │ early steps ${pct(result.earlyStepRate).padStart(6)}${errors}${result.before ? ` │ before: ${result.before}` : ''}\n`,
-    );
-  }
+  const results: CellResult[] =
+    workers > 1 && !shard
+      ? await runShards({ workers, baseSeed, healthyRuns, badRuns, cells: values.cells, outPath })
+      : await runCells(cells, { baseSeed, healthyRuns, badRuns, startedAt, outPath });
   const out = writeResults(outPath, { baseSeed, startedAt, complete: true, cells: results });
+  if (shard) return;
   const rows = results.flatMap((r) => r.targets);
   process.stdout.write(`\n${cellTables(results)}\n\n${targetTable(rows)}\n\n`);
   process.stdout.write(
     `${rows.filter((r) => r.pass).length}/${rows.length} targets met; base seed ${baseSeed}; ${out.seconds.toFixed(0)} s; wrote ${values.out}\n`,
   );
+}
+
+function parseShard(text: string | undefined): { index: number; of: number } | null {
+  if (text === undefined) return null;
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(match?.[1]);
+  const of = Number(match?.[2]);
+  if (!match || index < 1 || index > of) throw new Error(`--shard: expected k/n with 1 <= k <= n, got "${text}"`);
+  return { index, of };
+}
+
+/** Runs the bench in `workers` processes (one shard of the cells each) and gathers their cells in the usual order. */
+async function runShards(run: {
+  workers: number;
+  baseSeed: number;
+  healthyRuns: number;
+  badRuns: number;
+  cells: string | undefined;
+  outPath: string;
+}): Promise<CellResult[]> {
+  const script = fileURLToPath(import.meta.url);
+  const parts = await Promise.all(
+    Array.from({ length: run.workers }, (_, k) => {
+      const out = `${run.outPath}.shard-${k + 1}`;
+      const args = [script, '--seed', String(run.baseSeed), '--healthy', String(run.healthyRuns), '--bad', String(run.badRuns)];
+      args.push(...(run.cells ? ['--cells', run.cells] : []), '--shard', `${k + 1}/${run.workers}`, '--out', out);
+      return new Promise<CellResult[]>((done, fail) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+        child.on('error', fail);
+        child.on('close', (code) => {
+          if (code !== 0) return fail(new Error(`shard ${k + 1}/${run.workers} exited with ${code}`));
+          const cells = (JSON.parse(readFileSync(out, 'utf8')) as { cells: CellResult[] }).cells;
+          rmSync(out, { force: true });
+          done(cells);
+        });
+      });
+    }),
+  );
+  const order = [...HEALTHY, ...BAD].map((c) => c.id);
+  return parts.flat().sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+}
+
+async function runCells(
+  cells: ReadonlyArray<{ cell: Cell; index: number }>,
+  run: { baseSeed: number; healthyRuns: number; badRuns: number; startedAt: number; outPath: string },
+): Promise<CellResult[]> {
+  const results: CellResult[] = [];
+  for (const [n, { cell, index }] of cells.entries()) {
+    const runs = cell.kind === 'healthy' ? run.healthyRuns : run.badRuns;
+    const result = await runCell(cell, runs, run.baseSeed + index * 1_000_003);
+    results.push(result);
+    // Written after every cell: a long run stopped early keeps what it measured.
+    writeResults(run.outPath, { baseSeed: run.baseSeed, startedAt: run.startedAt, complete: n === cells.length - 1, cells: results });
+    const promote = result.meanPromoteVsFixed === null ? '—' : result.meanPromoteVsFixed.toFixed(2);
+    const errors = result.medianErrors
+      ? ` │ errors seq ${result.medianErrors.sequential.toFixed(0)} / Flagger ${result.medianErrors.flagger.toFixed(0)} / oracle ${result.medianErrors.oracle.toFixed(0)}`
+      : '';
+    process.stdout.write(
+      `${cell.id.padEnd(28)} │ n ${String(runs).padStart(5)} │ seeds ${result.firstSeed}… │ ${cell.kind === 'healthy' ? 'rolled back' : 'caught     '} ${pct(result.rolledBackRate).padStart(6)} (95% ≤ ${pct(result.rolledBackUpper95)}) │ promote/fixed ${promote.padStart(4)} │ early steps ${pct(result.earlyStepRate).padStart(6)}${errors}${result.before ? ` │ before: ${result.before}` : ''}\n`,
+    );
+  }
+  return results;
 }
 
 function writeResults(path: string, run: { baseSeed: number; startedAt: number; complete: boolean; cells: CellResult[] }) {

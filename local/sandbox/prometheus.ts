@@ -181,9 +181,27 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }
   };
 
-  const setScrapeInterval = async (seconds: number) => {
+  /**
+   * Resolves once Prometheus runs the new configuration (its /api/v1/status/config shows it): a
+   * SIGHUP reload is asynchronous, and on a loaded machine a scrape at the old interval can land
+   * after the signal and before the reload, which would make a caller's "scraped since" wait pass
+   * early and its first read fall in the reload's stale window.
+   */
+  const setScrapeInterval = async (seconds: number, timeoutMs = 30_000) => {
     await writeFile(configFile, config(targetsFile, seconds));
     child.kill('SIGHUP');
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const response = await fetch(`${url}/api/v1/status/config`);
+        const body = (await response.json()) as { data?: { yaml?: string } };
+        if (body.data?.yaml?.includes(`scrape_interval: ${seconds}s`)) return;
+      } catch {
+        // reloading: ask again
+      }
+      if (Date.now() > until) throw new Error(`Prometheus at ${url} did not load scrape_interval ${seconds}s within ${timeoutMs} ms`);
+      await sleep(200);
+    }
   };
 
   const setTargets = async (next: string[]) => {
