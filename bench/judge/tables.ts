@@ -34,7 +34,7 @@ export function cellTables(cells: readonly TableCell[]): string {
     ...healthy.map(
       (c) =>
         `| ${c.id} | ${c.runs} | ${pct(c.rolledBackRate)} (≤ ${pct(c.rolledBackUpper95)}) | ${
-          c.meanPromoteVsFixed === null ? '—' : `${c.meanPromoteVsFixed.toFixed(2)} ± ${(c.promoteVsFixedHalfWidth95 ?? 0).toFixed(2)}`
+          c.meanPromoteVsFixed === null ? '—' : `${c.meanPromoteVsFixed.toFixed(2)} ± ${(c.promoteVsFixedHalfWidth95 ?? 0).toFixed(3)}`
         } | ${pct(c.earlyStepRate)} | ${c.before ?? ''} | ${verdict(c)} |`,
     ),
   ];

@@ -104,7 +104,7 @@ export function targetsFor(cell: TargetCell, input: TargetInput): TargetRow[] {
       rows.push({
         cell: cell.id,
         target: `mean time to promote ≤ ${bound.toFixed(1)} × fixed`,
-        measured: promote ? `${promote.mean.toFixed(2)} ± ${promote.halfWidth95.toFixed(2)}` : 'none promoted',
+        measured: promote ? `${promote.mean.toFixed(2)} ± ${promote.halfWidth95.toFixed(3)}` : 'none promoted',
         pass: promote !== null && promote.mean <= bound,
       });
     }
