@@ -3,7 +3,10 @@
  * startSequential (Prepare), rebaseSequential (SetWeight), lookSequential (Analyze, with the
  * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *
- *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N]
+ *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N] [-- --workers 3] [-- --out FILE]
+ *
+ * `--workers N` runs the cells in N processes (each cell's seeds depend only on the base seed and
+ * its place in the list, so the figures are the same as in one process).
  *
  * The world, per simulated second:
  * - G gateways (scrape sources, `job`/`instance`) each take Poisson(rps/G) requests; the canary's
@@ -30,7 +33,8 @@
  * Prints a table and writes bench/results/judge.json (seeds included; a fresh base seed per run
  * unless --seed is given). Exits 0: it reports; the targets are in the JSON and the docs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,6 +49,9 @@ import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
 import type { HandlerDeps } from '../lambdas/app/deps.ts';
 import { lookSequential, rebaseSequential, startSequential } from '../lambdas/handlers/sequential-look.ts';
+import { cellTables } from './judge/tables.ts';
+import { clopperPearsonUpper, meanWithSpread, targetsFor, targetTable } from './judge/targets.ts';
+import type { TargetRow } from './judge/targets.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WEIGHTS = [10, 20, 30, 40, 50];
@@ -74,10 +81,73 @@ export interface Cell {
   podReplacement?: boolean;
   /** Shared bursts: `random` once at a random time; `weight-change` after every weight change. */
   burst?: { rate: number; seconds: number; when: 'random' | 'weight-change' };
+  /** The latency metric too (`request-duration` max 500 ms): the primary's share of requests over 500 ms, the canary's ratio to it. */
+  slow?: { baseline: number; ratio: number };
+  /**
+   * Two Prometheus replicas scrape every source every `scrapeSeconds` at their own phases, behind
+   * one query endpoint (a load-balanced pair or a managed back-end) that answers each query from
+   * one of them at random; the merged series has a sample about every S/2, which is what Prepare
+   * reads as the scrape interval. A scrape is stamped when it starts and its values are read up to
+   * 4 s later (a slow answer). A look can so see an older scrape than the previous look (time steps
+   * back) or a newer timestamp with smaller counts (a backward step).
+   */
+  haPair?: boolean;
 }
 
 /** The allowed error rate: three times the baseline, so a 2× canary is inside its threshold. */
 const limitOf = (cell: Cell) => 3 * cell.baseline;
+/** `request-duration` max 500: at most 1% of requests slower than 500 ms. */
+const SLOW_LIMIT = 0.01;
+/** The metric a bad cell makes worse: the errors compared across judges are its events. */
+const measureOf = (cell: Cell): 'errors' | 'slow' => (cell.slow && cell.slow.ratio > 1 ? 'slow' : 'errors');
+
+/** The latency metric and an HA Prometheus pair (backward steps): cells added to the issue's list. */
+const EXTRA_HEALTHY: Cell[] = [
+  {
+    id: 'latency-p99-500ms',
+    kind: 'healthy',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    slow: { baseline: 0.003, ratio: 1 },
+  },
+  { id: 'ha-pair-scrape-30s', kind: 'healthy', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 30, gateways: 2, haPair: true },
+  {
+    id: 'ha-pair-scrape-60s',
+    kind: 'healthy',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 60,
+    gateways: 2,
+    haPair: true,
+  },
+];
+const EXTRA_BAD: Cell[] = [
+  {
+    id: 'bad-latency-2x-in-threshold',
+    kind: 'bad',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    slow: { baseline: 0.004, ratio: 2 },
+  },
+  {
+    id: 'bad-latency-5x',
+    kind: 'bad',
+    baseline: 0.005,
+    ratio: 1,
+    rps: 200,
+    scrapeSeconds: 15,
+    gateways: 2,
+    slow: { baseline: 0.003, ratio: 5 },
+  },
+  { id: 'bad-5x-1%-ha-pair-30s', kind: 'bad', baseline: 0.01, ratio: 5, rps: 200, scrapeSeconds: 30, gateways: 2, haPair: true },
+];
 
 const HEALTHY: Cell[] = [
   { id: 'scrape-5s', kind: 'healthy', before: '0.1% / 0.95', baseline: 0.005, ratio: 1, rps: 200, scrapeSeconds: 5, gateways: 2 },
@@ -156,6 +226,7 @@ const HEALTHY: Cell[] = [
   { id: 'baseline-0.1%', kind: 'healthy', baseline: 0.001, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2 },
   { id: 'baseline-5%', kind: 'healthy', baseline: 0.05, ratio: 1, rps: 200, scrapeSeconds: 15, gateways: 2 },
   { id: 'rps-1000', kind: 'healthy', baseline: 0.01, ratio: 1, rps: 1000, scrapeSeconds: 15, gateways: 2 },
+  ...EXTRA_HEALTHY,
 ];
 
 const BAD: Cell[] = [
@@ -181,6 +252,7 @@ const BAD: Cell[] = [
   },
   { id: 'bad-5x-1%', kind: 'bad', baseline: 0.01, ratio: 5, rps: 200, scrapeSeconds: 15, gateways: 2 },
   { id: 'bad-5x-1%-scrape-60s', kind: 'bad', baseline: 0.01, ratio: 5, rps: 200, scrapeSeconds: 60, gateways: 2 },
+  ...EXTRA_BAD,
 ];
 
 const poisson = (random: Random, mean: number) => (mean > 0 ? random.poisson(mean) : 0);
@@ -192,11 +264,14 @@ type ArmName = 'canary' | 'primary';
 interface Gateway {
   instance: string;
   startedAt: number;
-  /** `${arm}|${code}` → cumulative count (a series exists once its key does). */
+  /** `${arm}|${code}` → cumulative count (a series exists once its key does); `${arm}|slow`: requests over 500 ms. */
   counters: Map<string, number>;
-  phase: number;
-  /** Epoch seconds of this source's last good scrape and its values, or null after a staleness marker. */
-  scraped: { ts: number; values: Map<string, number>; uptime: number } | null;
+  /** Each Prometheus replica's scrape phase (one, or two for an HA pair). */
+  phases: number[];
+  /** Per replica: epoch seconds of this source's last good scrape and its values, or null after a staleness marker. */
+  scraped: Array<{ ts: number; values: Map<string, number>; uptime: number } | null>;
+  /** HA pair: scrapes whose answer is still on its way (values read at `readAt`, stamped `ts`). */
+  pending: Array<{ replica: number; ts: number; readAt: number }>;
 }
 
 const CLUSTER: Record<ArmName, string> = { canary: 'web-canary_gloo-system', primary: 'web-primary_gloo-system' };
@@ -232,14 +307,17 @@ class World {
       counters.set('primary|200', 1_000_000 + Math.floor(this.random.next() * 1_000_000));
       counters.set('primary|503', 5_000 + Math.floor(this.random.next() * 1000));
       counters.set('primary|504', 3);
+      if (this.cell.slow) counters.set('primary|slow', 3_000 + Math.floor(this.random.next() * 1000));
     }
-    return {
-      instance: `10.0.0.${this.instances}:8081`,
-      startedAt,
-      counters,
-      phase: this.random.next() * this.cell.scrapeSeconds,
-      scraped: null,
-    };
+    const phases = this.newPhases();
+    return { instance: `10.0.0.${this.instances}:8081`, startedAt, counters, phases, scraped: phases.map(() => null), pending: [] };
+  }
+
+  /** An HA pair's second replica scrapes at its own phase. */
+  private newPhases(): number[] {
+    const s = this.cell.scrapeSeconds;
+    const first = this.random.next() * s;
+    return this.cell.haPair ? [first, this.random.next() * s] : [first];
   }
 
   setWeight(percent: number): void {
@@ -261,10 +339,16 @@ class World {
     if (!old) return;
     const fresh = this.newGateway(this.t, false);
     if (!newInstance) fresh.instance = old.instance;
-    fresh.phase = newInstance ? this.random.next() * this.cell.scrapeSeconds : old.phase;
+    if (!newInstance) fresh.phases = old.phases;
     // A removed target gets a staleness marker; a restarted one keeps its last sample until its next scrape.
-    fresh.scraped = newInstance ? null : old.scraped;
+    fresh.scraped = newInstance ? fresh.phases.map(() => null) : old.scraped;
     this.gateways[index] = fresh;
+  }
+
+  private slowRate(arm: ArmName): number {
+    const slow = this.cell.slow;
+    if (!slow) return 0;
+    return Math.min(1, arm === 'canary' ? slow.baseline * slow.ratio : slow.baseline);
   }
 
   private errorRate(arm: ArmName, at: number): number {
@@ -291,21 +375,31 @@ class World {
         };
         add('200', requests - errors);
         add('503', errors);
+        // The histogram's series exist from the first observation: "over 500 ms" is there at 0.
+        const slow = this.cell.slow ? binomial(this.random, requests, this.slowRate(arm)) : 0;
+        if (this.cell.slow) gateway.counters.set(`${arm}|slow`, (gateway.counters.get(`${arm}|slow`) ?? 0) + slow);
         if (arm === 'canary') {
           this.canaryRequests += requests;
-          this.canaryErrors += errors;
+          // The bad events of the cell's measure: errors, or requests over 500 ms for a latency cell.
+          this.canaryErrors += measureOf(this.cell) === 'slow' ? slow : errors;
         }
       }
     }
     this.t += 1;
     for (const gateway of this.gateways) {
       const s = this.cell.scrapeSeconds;
-      // Scrapes fall at phase + k·S; one is due in (at, at + 1].
-      const k = Math.floor((this.t - gateway.phase) / s);
-      const due = gateway.phase + k * s;
-      if (due > at && due <= this.t) {
-        if (this.cell.failedScrapes && this.random.next() < this.cell.failedScrapes) gateway.scraped = null;
-        else gateway.scraped = { ts: due, values: new Map(gateway.counters), uptime: Math.floor(due - gateway.startedAt) };
+      const sample = (ts: number) => ({ ts, values: new Map(gateway.counters), uptime: Math.floor(ts - gateway.startedAt) });
+      for (const answer of gateway.pending.filter((p) => p.readAt <= this.t)) gateway.scraped[answer.replica] = sample(answer.ts);
+      gateway.pending = gateway.pending.filter((p) => p.readAt > this.t);
+      for (const [replica, phase] of gateway.phases.entries()) {
+        // Scrapes fall at phase + k·S; one is due in (at, at + 1].
+        const k = Math.floor((this.t - phase) / s);
+        const due = phase + k * s;
+        if (due > at && due <= this.t) {
+          if (this.cell.failedScrapes && this.random.next() < this.cell.failedScrapes) gateway.scraped[replica] = null;
+          else if (this.cell.haPair) gateway.pending.push({ replica, ts: due, readAt: this.t + Math.floor(4 * this.random.next()) });
+          else gateway.scraped[replica] = sample(due);
+        }
       }
     }
     this.history.push({ t: this.t, canaryRequests: this.canaryRequests, canaryErrors: this.canaryErrors });
@@ -315,16 +409,29 @@ class World {
     while (this.t < t) this.second();
   }
 
-  /** An instant query's answer at now: each source's last sample, unless stale. */
+  /**
+   * An instant query's answer at now: each source's last sample, unless stale. An HA pair answers
+   * from one replica at random (a load-balanced pair or a managed back-end), so a look can see an
+   * older scrape than the previous one: a small backward step.
+   */
   snapshot(): CounterSnapshot {
-    const arm = (): ArmCounters => ({ requests: [], errors: [], slow: {} });
+    const arm = (): ArmCounters => ({ requests: [], errors: [], slow: this.cell.slow ? { '500': [] } : {} });
     const out: CounterSnapshot = { at: new Date(this.t * 1000).toISOString(), canary: arm(), primary: arm(), uptime: [] };
+    const replica = this.cell.haPair && this.random.next() < 0.5 ? 1 : 0;
     for (const gateway of this.gateways) {
-      const sample = gateway.scraped;
+      const sample = gateway.scraped[replica];
       if (!sample || this.t - sample.ts > STALENESS_SECONDS) continue;
       const source = { job: 'gloo', instance: gateway.instance };
       for (const [key, value] of sample.values) {
         const [armName, code] = key.split('|') as [ArmName, string];
+        if (code === 'slow') {
+          out[armName].slow['500']?.push({
+            labels: { ...source, envoy_cluster_name: CLUSTER[armName] },
+            value,
+            timestamp: sample.ts * 1000,
+          });
+          continue;
+        }
         const series: SeriesSample = {
           labels: { ...source, envoy_cluster_name: CLUSTER[armName], envoy_response_code: code },
           value,
@@ -342,7 +449,7 @@ class World {
   historyNow(): CounterHistory {
     return {
       seconds: 300,
-      scrapeIntervalSeconds: this.cell.scrapeSeconds,
+      scrapeIntervalSeconds: this.cell.haPair ? this.cell.scrapeSeconds / 2 : this.cell.scrapeSeconds,
       canaryRps: 0,
       primaryRps: this.cell.rps,
       primaryErrorRate: this.cell.baseline,
@@ -386,7 +493,10 @@ function specFor(cell: Cell): RolloutSpec {
         judge: 'sequential',
         noData: 'fail',
         prometheus: { address: 'http://synthetic.invalid' },
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 100 * (1 - limitOf(cell)) } }],
+        metrics: [
+          { name: 'request-success-rate', thresholdRange: { min: 100 * (1 - limitOf(cell)) } },
+          ...(cell.slow ? [{ name: 'request-duration', thresholdRange: { max: 500 } }] : []),
+        ],
       },
     },
   });
@@ -443,7 +553,8 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   let restarted = false;
 
   // The oracle: knows psi, looks at the same times through the same snapshots.
-  const psi = cell.ratio;
+  const measure = measureOf(cell);
+  const psi = measure === 'slow' ? (cell.slow?.ratio ?? 1) : cell.ratio;
   let oracleBaseline = world.snapshot();
   let oracleLLR = 0;
   let oracleAt: number | null = null;
@@ -455,8 +566,9 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
     const nP = look.primary.requests;
     if (nC <= 0 || nP <= 0) return;
     const rho = nC / (nC + nP);
-    const x = look.canary.errors;
-    const m = x + look.primary.errors;
+    const eventsOf = (arm: typeof look.canary) => (measure === 'slow' ? (arm.slow['500'] ?? 0) : arm.errors);
+    const x = eventsOf(look.canary);
+    const m = x + eventsOf(look.primary);
     const q1 = qOf(psi, rho);
     oracleLLR += x * Math.log(q1 / rho) + (m - x) * Math.log((1 - q1) / (1 - rho));
     if (oracleLLR >= Math.log(1 / ALPHA)) oracleAt = world.t;
@@ -490,7 +602,7 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   // Errors over the horizon. The sequential judge: what the canary served until its decision took
   // effect, plus full exposure after a promotion.
   const horizonEnd = began + HORIZON_SECONDS;
-  const canaryRate = cell.baseline * cell.ratio;
+  const canaryRate = measure === 'slow' ? (cell.slow?.baseline ?? 0) * (cell.slow?.ratio ?? 1) : cell.baseline * cell.ratio;
   const exposure = (from: number) => Math.max(0, horizonEnd - from) * cell.rps * canaryRate;
   const sequential =
     world.canaryErrorsAt(decision.at + XDS_SECONDS) -
@@ -513,13 +625,15 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
       world.advanceTo(Math.min(end, world.t + run.bakeSeconds));
       if (oracleAt === null) oracleLook();
     }
-    // Flagger: a check each minute on the last minute's canary success rate; no data fails it.
+    // Flagger: a check each minute on the last minute's canary success rate (or p99 over 500 ms:
+    // more than 1% of requests slower); no data fails it.
+    const limit = measure === 'slow' ? SLOW_LIMIT : limitOf(cell);
     let failures = 0;
     let flaggerAt: number | null = null;
     for (let t = began + 60; t <= end; t += 60) {
       const requests = world.canaryRequestsAt(t) - world.canaryRequestsAt(t - 60);
       const errors = world.canaryErrorsAt(t) - world.canaryErrorsAt(t - 60);
-      if (requests === 0 || (requests - errors) / requests < 1 - limitOf(cell)) failures += 1;
+      if (requests === 0 || errors / requests > limit) failures += 1;
       if (failures >= 5) {
         flaggerAt = t;
         break;
@@ -544,30 +658,6 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
 
 // ---------------------------------------------------------------- statistics and the table
 
-/** Clopper-Pearson upper bound (95%, one-sided 97.5%) by bisection on the binomial tail. */
-function clopperPearsonUpper(k: number, n: number): number {
-  if (n === 0) return 1;
-  if (k >= n) return 1;
-  const tail = (p: number) => {
-    // P(X <= k) for X ~ Binomial(n, p), in log space.
-    let sum = 0;
-    let logTerm = n * Math.log(1 - p);
-    for (let i = 0; i <= k; i++) {
-      sum += Math.exp(logTerm);
-      logTerm += Math.log((n - i) / (i + 1)) + Math.log(p / (1 - p));
-    }
-    return sum;
-  };
-  let lo = k / n;
-  let hi = 1;
-  for (let i = 0; i < 60; i++) {
-    const mid = (lo + hi) / 2;
-    if (tail(mid) > 0.025) lo = mid;
-    else hi = mid;
-  }
-  return hi;
-}
-
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? (sorted[Math.floor(sorted.length / 2)] as number) : Number.NaN;
@@ -586,7 +676,13 @@ interface CellResult {
   promoted: number;
   meanPromoteVsFixed: number | null;
   earlyStepRate: number;
+  steps: number;
+  earlySteps: number;
+  /** Half-width of a normal 95% interval around meanPromoteVsFixed. */
+  promoteVsFixedHalfWidth95: number | null;
   medianErrors?: { sequential: number; flagger: number; oracle: number };
+  meanErrors?: { sequential: number; flagger: number; oracle: number };
+  targets: TargetRow[];
   reasons: Record<string, number>;
 }
 
@@ -596,6 +692,7 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
   const rolledBack = outcomes.filter((o) => o.outcome !== 'promoted').length;
   const promoted = outcomes.filter((o) => o.outcome === 'promoted');
   const steps = outcomes.reduce((s, o) => s + o.steps, 0);
+  const earlySteps = outcomes.reduce((s, o) => s + o.earlySteps, 0);
   const reasons: Record<string, number> = {};
   for (const o of outcomes.filter((x) => x.outcome !== 'promoted')) {
     const key = o.reason.replace(/[0-9.]+/g, '#').slice(0, 60);
@@ -612,7 +709,11 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
     rolledBackUpper95: clopperPearsonUpper(rolledBack, runs),
     promoted: promoted.length,
     meanPromoteVsFixed: promoted.length ? mean(promoted.map((o) => o.seconds / FIXED_SECONDS)) : null,
-    earlyStepRate: steps ? outcomes.reduce((s, o) => s + o.earlySteps, 0) / steps : 0,
+    promoteVsFixedHalfWidth95: meanWithSpread(promoted.map((o) => o.seconds / FIXED_SECONDS))?.halfWidth95 ?? null,
+    earlyStepRate: steps ? earlySteps / steps : 0,
+    steps,
+    earlySteps,
+    targets: [],
     reasons,
   };
   if (cell.kind === 'bad') {
@@ -621,7 +722,31 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
       flagger: median(outcomes.map((o) => o.errors.flagger)),
       oracle: median(outcomes.map((o) => o.errors.oracle)),
     };
+    result.meanErrors = {
+      sequential: mean(outcomes.map((o) => o.errors.sequential)),
+      flagger: mean(outcomes.map((o) => o.errors.flagger)),
+      oracle: mean(outcomes.map((o) => o.errors.oracle)),
+    };
   }
+  result.targets = targetsFor(
+    {
+      id: cell.id,
+      kind: cell.kind,
+      rps: cell.rps,
+      scrapeSeconds: cell.scrapeSeconds,
+      stepSeconds: STEP_SECONDS,
+      // A shared burst pushes the canary over its limit for a while: no promotion-time target there.
+      canaryWithinHalfLimit:
+        !cell.burst &&
+        cell.baseline * cell.ratio <= limitOf(cell) / 2 &&
+        (!cell.slow || cell.slow.baseline * cell.slow.ratio <= SLOW_LIMIT / 2),
+      twiceInsideThreshold:
+        measureOf(cell) === 'slow'
+          ? cell.slow?.ratio === 2 && cell.slow.baseline * 2 <= SLOW_LIMIT
+          : cell.ratio === 2 && cell.baseline * 2 <= limitOf(cell),
+    },
+    { runs, rolledBack, promoteVsFixed: promoted.map((o) => o.seconds / FIXED_SECONDS), steps, earlySteps, meanErrors: result.meanErrors },
+  );
   return result;
 }
 
@@ -636,6 +761,9 @@ async function main(): Promise<void> {
       bad: { type: 'string', default: '1000' },
       cells: { type: 'string' },
       seed: { type: 'string' },
+      out: { type: 'string', default: 'bench/results/judge.json' },
+      workers: { type: 'string', default: '1' },
+      shard: { type: 'string' },
     },
   });
   const healthyRuns = Number(values.healthy);
@@ -644,26 +772,104 @@ async function main(): Promise<void> {
     throw new Error(`--healthy: expected a whole number of runs, got ${values.healthy}`);
   if (!(Number.isInteger(badRuns) && badRuns > 0)) throw new Error(`--bad: expected a whole number of runs, got ${values.bad}`);
   const baseSeed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
+  const all = [...HEALTHY, ...BAD];
   const wanted = values.cells ? new Set(values.cells.split(',')) : null;
-  const cells = [...HEALTHY, ...BAD].filter((c) => !wanted || wanted.has(c.id));
+  const unknown = [...(wanted ?? [])].filter((id) => !all.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--cells: no cell named ${unknown.join(', ')}; the cells are ${all.map((c) => c.id).join(', ')}`);
+  const workers = Number(values.workers);
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`--workers: expected a whole number ≥ 1, got ${values.workers}`);
+  const shard = parseShard(values.shard);
+  // A cell's seeds follow from its place in the whole list, so a subset or a shard repeats them.
+  const cells = all
+    .map((cell, index) => ({ cell, index }))
+    .filter(({ cell }) => !wanted || wanted.has(cell.id))
+    .filter((_, n) => !shard || n % shard.of === shard.index - 1);
   const startedAt = Date.now();
+  const outPath = resolve(ROOT, values.out);
+  process.stdout.write(
+    `base seed ${baseSeed} (cell i starts at base + i × 1000003); ${healthyRuns} healthy / ${badRuns} bad runs per cell\n`,
+  );
+  const results: CellResult[] =
+    workers > 1 && !shard
+      ? await runShards({ workers, baseSeed, healthyRuns, badRuns, cells: values.cells, outPath })
+      : await runCells(cells, { baseSeed, healthyRuns, badRuns, startedAt, outPath });
+  const out = writeResults(outPath, { baseSeed, startedAt, complete: true, cells: results });
+  if (shard) return;
+  const rows = results.flatMap((r) => r.targets);
+  process.stdout.write(`\n${cellTables(results)}\n\n${targetTable(rows)}\n\n`);
+  process.stdout.write(
+    `${rows.filter((r) => r.pass).length}/${rows.length} targets met; base seed ${baseSeed}; ${out.seconds.toFixed(0)} s; wrote ${values.out}\n`,
+  );
+}
+
+function parseShard(text: string | undefined): { index: number; of: number } | null {
+  if (text === undefined) return null;
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(match?.[1]);
+  const of = Number(match?.[2]);
+  if (!match || index < 1 || index > of) throw new Error(`--shard: expected k/n with 1 <= k <= n, got "${text}"`);
+  return { index, of };
+}
+
+/** Runs the bench in `workers` processes (one shard of the cells each) and gathers their cells in the usual order. */
+async function runShards(run: {
+  workers: number;
+  baseSeed: number;
+  healthyRuns: number;
+  badRuns: number;
+  cells: string | undefined;
+  outPath: string;
+}): Promise<CellResult[]> {
+  const script = fileURLToPath(import.meta.url);
+  const parts = await Promise.all(
+    Array.from({ length: run.workers }, (_, k) => {
+      const out = `${run.outPath}.shard-${k + 1}`;
+      const args = [script, '--seed', String(run.baseSeed), '--healthy', String(run.healthyRuns), '--bad', String(run.badRuns)];
+      args.push(...(run.cells ? ['--cells', run.cells] : []), '--shard', `${k + 1}/${run.workers}`, '--out', out);
+      return new Promise<CellResult[]>((done, fail) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+        child.on('error', fail);
+        child.on('close', (code) => {
+          if (code !== 0) return fail(new Error(`shard ${k + 1}/${run.workers} exited with ${code}`));
+          const cells = (JSON.parse(readFileSync(out, 'utf8')) as { cells: CellResult[] }).cells;
+          rmSync(out, { force: true });
+          done(cells);
+        });
+      });
+    }),
+  );
+  const order = [...HEALTHY, ...BAD].map((c) => c.id);
+  return parts.flat().sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+}
+
+async function runCells(
+  cells: ReadonlyArray<{ cell: Cell; index: number }>,
+  run: { baseSeed: number; healthyRuns: number; badRuns: number; startedAt: number; outPath: string },
+): Promise<CellResult[]> {
   const results: CellResult[] = [];
-  for (const [i, cell] of cells.entries()) {
-    const runs = cell.kind === 'healthy' ? healthyRuns : badRuns;
-    const result = await runCell(cell, runs, baseSeed + i * 1_000_003);
+  for (const [n, { cell, index }] of cells.entries()) {
+    const runs = cell.kind === 'healthy' ? run.healthyRuns : run.badRuns;
+    const result = await runCell(cell, runs, run.baseSeed + index * 1_000_003);
     results.push(result);
+    // Written after every cell: a long run stopped early keeps what it measured.
+    writeResults(run.outPath, { baseSeed: run.baseSeed, startedAt: run.startedAt, complete: n === cells.length - 1, cells: results });
     const promote = result.meanPromoteVsFixed === null ? '—' : result.meanPromoteVsFixed.toFixed(2);
     const errors = result.medianErrors
       ? ` │ errors seq ${result.medianErrors.sequential.toFixed(0)} / Flagger ${result.medianErrors.flagger.toFixed(0)} / oracle ${result.medianErrors.oracle.toFixed(0)}`
       : '';
     process.stdout.write(
-      `${cell.id.padEnd(28)} │ n ${String(runs).padStart(5)} │ ${cell.kind === 'healthy' ? 'rolled back' : 'caught     '} ${pct(result.rolledBackRate).padStart(6)} (95% ≤ ${pct(result.rolledBackUpper95)}) │ promote/fixed ${promote.padStart(4)} │ early steps ${pct(result.earlyStepRate).padStart(6)}${errors}${result.before ? ` │ before: ${result.before}` : ''}\n`,
+      `${cell.id.padEnd(28)} │ n ${String(runs).padStart(5)} │ seeds ${result.firstSeed}… │ ${cell.kind === 'healthy' ? 'rolled back' : 'caught     '} ${pct(result.rolledBackRate).padStart(6)} (95% ≤ ${pct(result.rolledBackUpper95)}) │ promote/fixed ${promote.padStart(4)} │ early steps ${pct(result.earlyStepRate).padStart(6)}${errors}${result.before ? ` │ before: ${result.before}` : ''}\n`,
     );
   }
+  return results;
+}
+
+function writeResults(path: string, run: { baseSeed: number; startedAt: number; complete: boolean; cells: CellResult[] }) {
   const out = {
     generatedAt: new Date().toISOString(),
-    seconds: (Date.now() - startedAt) / 1000,
-    baseSeed,
+    seconds: (Date.now() - run.startedAt) / 1000,
+    complete: run.complete,
+    baseSeed: run.baseSeed,
     model: {
       weights: WEIGHTS,
       stepSeconds: STEP_SECONDS,
@@ -671,13 +877,14 @@ async function main(): Promise<void> {
       horizonSeconds: HORIZON_SECONDS,
       xdsSeconds: XDS_SECONDS,
       alpha: ALPHA,
-      limit: '3 × baseline',
+      limit: '3 × baseline; request-duration max 500 ms (≤ 1% slower)',
     },
-    cells: results,
+    targetsMet: run.cells.every((c) => c.targets.every((t) => t.pass)),
+    cells: run.cells,
   };
-  mkdirSync(resolve(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(resolve(ROOT, 'bench/results/judge.json'), `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`base seed ${baseSeed}; ${out.seconds.toFixed(0)} s; wrote bench/results/judge.json\n`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(out, null, 2)}\n`);
+  return out;
 }
 
 await main();

@@ -39,7 +39,7 @@ export interface RunningPrometheus {
    * target that goes away is marked stale at once, a new one is scraped from its next interval.
    */
   setTargets(targets: string[]): Promise<void>;
-  /** Rewrites the configuration with another scrape interval and reloads it (SIGHUP). */
+  /** Rewrites the configuration with another scrape interval, reloads it (SIGHUP) and waits for every target's first scrape at it. */
   setScrapeInterval(seconds: number): Promise<void>;
   /** Stops the server and removes its temp dir. Idempotent. */
   close(): Promise<void>;
@@ -181,9 +181,35 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }
   };
 
-  const setScrapeInterval = async (seconds: number) => {
+  /**
+   * Resolves once every target has been scraped by a scrape loop at the new interval (the targets
+   * API shows each loop's interval and last scrape). A SIGHUP reload is asynchronous and replaces
+   * the scrape loops: the old loop can scrape once more after the signal, then its series read as
+   * stale until the new loop's first scrape — so "a scrape since the signal" is not enough, and a
+   * read in that window finds no series at all (it did on a loaded machine).
+   */
+  const setScrapeInterval = async (seconds: number, timeoutMs = 30_000 + 2000 * seconds) => {
     await writeFile(configFile, config(targetsFile, seconds));
+    const signalled = Date.now();
     child.kill('SIGHUP');
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const response = await fetch(`${url}/api/v1/targets?state=active`);
+        const body = (await response.json()) as {
+          data?: { activeTargets?: Array<{ scrapeInterval?: string; lastScrape?: string; health?: string }> };
+        };
+        const active = body.data?.activeTargets ?? [];
+        const scraped = (t: { scrapeInterval?: string; lastScrape?: string; health?: string }) =>
+          t.scrapeInterval === `${seconds}s` && t.health === 'up' && Date.parse(t.lastScrape ?? '') > signalled;
+        if (active.length > 0 && active.every(scraped)) return;
+      } catch {
+        // reloading: ask again
+      }
+      if (Date.now() > until)
+        throw new Error(`Prometheus at ${url} did not scrape at ${seconds}s intervals within ${timeoutMs} ms of a reload`);
+      await sleep(200);
+    }
   };
 
   const setTargets = async (next: string[]) => {

@@ -444,9 +444,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (scrapeSeconds !== 1) {
         // A reload restarts the scrape loop (the series can read as stale until its first scrape
         // at the new interval): wait for that scrape, so the rollout starts with counters to read.
-        const reloadedAt = Date.now() / 1000;
         await prometheus.setScrapeInterval(scrapeSeconds);
-        await prometheus.waitForSeries(`timestamp(up) > ${reloadedAt.toFixed(3)}`, 30_000 + 2000 * scrapeSeconds);
         for (const metric of spec.spec.analysis.metrics) {
           const primary = metricQueries(spec, metric).primary;
           if (primary) await prometheus.waitForSeries(`(${primary}) > 0`, 30_000 + 2000 * scrapeSeconds);
