@@ -16,7 +16,16 @@ import { lookWord } from '../../core/look-word.ts';
 import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/blocks.ts';
 import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
-import type { AbortFlags, EventPublisher, RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TriggerLedger, WindowOverrides } from '../../core/ports.ts';
+import type {
+  AbortFlags,
+  EventPublisher,
+  RolloutLog,
+  RolloutRecords,
+  TargetLocks,
+  TaskTokens,
+  TriggerLedger,
+  WindowOverrides,
+} from '../../core/ports.ts';
 import type { RolloutScheduler, ScheduledRollout } from '../../core/schedule.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { LocalTimeError, isTimeZone, parseStartTime } from '../../core/zoned-time.ts';
