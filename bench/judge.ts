@@ -4,6 +4,7 @@
  * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *
  *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N]
+ *   npm run bench:judge -- --seeds-from bench/results/judge.json --compare   # same seeds, same numbers?
  *
  * The world, per simulated second:
  * - G gateways (scrape sources, `job`/`instance`) each take Poisson(rps/G) requests; the canary's
@@ -45,6 +46,7 @@ import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
 import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
 import { lookSequential, rebaseSequential, startSequential } from '../lambdas/handlers/sequential-look.ts';
+import { compareWithRecorded, readRecorded } from './judge-seeds.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WEIGHTS = [10, 20, 30, 40, 50];
@@ -636,21 +638,29 @@ async function main(): Promise<void> {
       bad: { type: 'string', default: '1000' },
       cells: { type: 'string' },
       seed: { type: 'string' },
+      'seeds-from': { type: 'string' },
+      compare: { type: 'boolean', default: false },
     },
   });
+  const recorded = values['seeds-from'] ? readRecorded(resolve(values['seeds-from'])) : null;
+  if (values.compare && !recorded) throw new Error('--compare: needs --seeds-from FILE (the results to compare with)');
+  const gone = recorded?.cells.filter((r) => ![...HEALTHY, ...BAD].some((c) => c.id === r.id)) ?? [];
+  if (gone.length) throw new Error(`--seeds-from: no cell ${gone.map((c) => c.id).join(', ')} in this bench any more`);
   const healthyRuns = Number(values.healthy);
   const badRuns = Number(values.bad);
   if (!(Number.isInteger(healthyRuns) && healthyRuns > 0))
     throw new Error(`--healthy: expected a whole number of runs, got ${values.healthy}`);
   if (!(Number.isInteger(badRuns) && badRuns > 0)) throw new Error(`--bad: expected a whole number of runs, got ${values.bad}`);
-  const baseSeed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
+  const baseSeed = recorded?.baseSeed ?? (values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9));
   const wanted = values.cells ? new Set(values.cells.split(',')) : null;
-  const cells = [...HEALTHY, ...BAD].filter((c) => !wanted || wanted.has(c.id));
+  const cells = [...HEALTHY, ...BAD].filter((c) => !wanted || wanted.has(c.id)).filter((c) => !recorded || recorded.raw.has(c.id));
   const startedAt = Date.now();
   const results: CellResult[] = [];
   for (const [i, cell] of cells.entries()) {
-    const runs = cell.kind === 'healthy' ? healthyRuns : badRuns;
-    const result = await runCell(cell, runs, baseSeed + i * 1_000_003);
+    // A replay takes each cell's recorded seed and run count; a fresh run derives them.
+    const replay = recorded?.cells.find((c) => c.id === cell.id);
+    const runs = replay?.runs ?? (cell.kind === 'healthy' ? healthyRuns : badRuns);
+    const result = await runCell(cell, runs, replay?.firstSeed ?? baseSeed + i * 1_000_003);
     results.push(result);
     const promote = result.meanPromoteVsFixed === null ? '—' : result.meanPromoteVsFixed.toFixed(2);
     const errors = result.medianErrors
@@ -676,6 +686,11 @@ async function main(): Promise<void> {
     cells: results,
   };
   mkdirSync(resolve(ROOT, 'bench/results'), { recursive: true });
+  if (recorded && values.compare) {
+    const same = compareWithRecorded(recorded, results, out.seconds, resolve(ROOT, 'bench/results/judge-compare.json'));
+    process.exitCode = same ? 0 : 1;
+    return;
+  }
   writeFileSync(resolve(ROOT, 'bench/results/judge.json'), `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`base seed ${baseSeed}; ${out.seconds.toFixed(0)} s; wrote bench/results/judge.json\n`);
 }
