@@ -1,7 +1,7 @@
 /**
- * Judge benchmark on the production path: the real sequential handlers —
- * startSequential (Prepare), rebaseSequential (SetWeight), lookSequential (Analyze, with the
- * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
+ * Judge benchmark on the production path: the sequential judge as the handlers call it through
+ * the judge seam — start (Prepare), rebase (SetWeight), look (Analyze, with the flow's
+ * decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *
  *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N]
  *   npm run bench:judge -- --seeds-from bench/results/judge.json --compare   # same seeds, same numbers?
@@ -44,8 +44,8 @@ import { initialRun } from '../lambdas/core/rollout.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
-import type { HandlerDeps } from '../lambdas/handlers/deps.ts';
-import { lookSequential, rebaseSequential, startSequential } from '../lambdas/handlers/sequential-look.ts';
+import { judgeFor } from '../lambdas/core/judge.ts';
+import type { JudgePorts } from '../lambdas/core/judge-seam.ts';
 import { compareWithRecorded, readRecorded } from './judge-seeds.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -412,8 +412,8 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   world.advanceTo(start);
   const spec = specFor(cell);
   const memory = new Map<string, unknown>();
-  // The handlers' seams the sequential judge uses (store, clock, counters); the rest is not reached.
-  const deps = {
+  // The judge's ports (store, clock, counters), as the handlers' deps provide them.
+  const ports: JudgePorts = {
     now: () => new Date(world.t * 1000),
     store: {
       getAnalysisState: async (execution: string) => memory.get(execution) ?? null,
@@ -421,23 +421,24 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
         memory.set(execution, state);
       },
     },
-    snapshotCounters: async (_spec: RolloutSpec, _thresholds: readonly number[], options?: { historySeconds?: number }) => {
+    snapshotCounters: async (_spec, _thresholds, options) => {
       const snapshot = world.snapshot();
       if (options?.historySeconds) snapshot.history = world.historyNow();
       return snapshot;
     },
     readMetrics: async () => [],
-  } as unknown as HandlerDeps;
+  };
+  const judge = judgeFor(spec, ports);
   const execution = `bench-${seed}`;
 
   let run: RunState = initialRun(spec, new Date(world.t * 1000));
-  run = (await startSequential(deps, spec, execution, run)).run;
+  run = (await judge.start(execution, run)).run;
   const began = world.t;
   const weightTimes: number[] = [];
   const setWeight = async (percent: number) => {
     world.setWeight(percent);
     weightTimes.push(world.t);
-    await rebaseSequential(deps, spec, execution);
+    await judge.rebase(execution);
   };
   await setWeight(run.weights[0] ?? 0);
   world.scheduleRandomBurst(began, began + FIXED_SECONDS);
@@ -476,7 +477,7 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
     }
     world.advanceTo(lookAt);
     if (oracleAt === null && psi > 1) oracleLook();
-    const result = await lookSequential(deps, spec, execution, run, { noData: 'fail', now: new Date(world.t * 1000) });
+    const result = await judge.look(execution, run, { noData: 'fail', now: new Date(world.t * 1000) });
     const next = result.next;
     if (next.next === 'rollback') decision = { outcome: 'rolled-back', at: world.t, reason: next.reason ?? '' };
     else if (next.next === 'promote') decision = { outcome: 'promoted', at: world.t, reason: next.reason ?? '' };

@@ -141,11 +141,6 @@ export interface Verdict {
   evidence?: VerdictEvidence;
 }
 
-/** Samples -> verdict. Pure. */
-export interface Judge {
-  judge(readings: MetricReading[]): Verdict;
-}
-
 export type Outcome = 'promoted' | 'rolled-back' | 'aborted' | 'promotion-failed' | 'refused' | 'failed';
 
 /** The record of one rollout (one execution) in the store. */

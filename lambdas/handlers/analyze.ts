@@ -7,7 +7,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
-import { lookSequential } from './sequential-look.ts';
+import { judgeFor } from '../core/judge.ts';
 import type { Verdict } from '../core/ports.ts';
 import { decideConfirmRollout, holdPromotion, rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks.ts';
@@ -54,11 +54,8 @@ export async function analyze(deps: HandlerDeps, input: StepInput): Promise<RunS
     // A failing `rollout` hook is a failed check (the metrics are not read at this look, as in Flagger), whatever the judge.
     verdict = webhookFailureVerdict(rolloutFailures);
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
-  } else if (spec.spec.analysis.judge === 'sequential') {
-    ({ verdict, next } = await lookSequential(deps, spec, execution, run, context));
   } else {
-    verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
-    next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
+    ({ verdict, next } = await judgeFor(spec, deps).look(execution, run, context));
   }
   if (next.next === 'promote')
     next = holdPromotion(

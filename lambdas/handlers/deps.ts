@@ -3,7 +3,7 @@
  * adapters it uses, so Kubernetes code stays out of bundles that do not talk to Kubernetes);
  * the local engine passes in-process ones (sqlite store, kubeconfig, the same adapters).
  */
-import type { EventPublisher, Judge, MetricProvider, MetricReading, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
+import type { EventPublisher, MetricProvider, MetricReading, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { CounterSnapshot } from '../core/counts.ts';
 
@@ -26,7 +26,6 @@ export interface MetricDeps {
   providersFor(spec: RolloutSpec): MetricProvider[];
   /** Runs every metric's query for the canary (and the primary for built-ins). */
   readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
-  judgeFor(spec: RolloutSpec): Judge;
   /** Raw request counters of both arms at one instant (the sequential judge); absent where no counter source exists. */
   snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[], options?: { historySeconds?: number }): Promise<CounterSnapshot>;
 }

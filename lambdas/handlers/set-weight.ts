@@ -5,7 +5,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from './guards.ts';
 import { rolloutHandler } from './middleware.ts';
-import { rebaseSequential } from './sequential-look.ts';
+import { judgeFor } from '../core/judge.ts';
 import { awsHandlerDeps } from '../adapters/aws-deps.ts';
 import { kubeConfigFor } from '../adapters/eks-auth.ts';
 import { withDoctorMode } from './doctor-mode.ts';
@@ -38,7 +38,7 @@ export async function setWeight(deps: HandlerDeps, input: StepInput): Promise<Ru
   await deps.store.updateRollout(execution, { pendingWeights: next });
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
-  if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);
+  await judgeFor(spec, deps).rebase(execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
   await publishWithHooks(deps, spec, {
     detailType: 'Weight Changed',

@@ -6,7 +6,6 @@
  * custom PromQL query cannot be answered without Prometheus and fails the look with that reason.
  */
 import { parseDuration } from '../../lambdas/core/duration.ts';
-import { judgeFactory } from '../../lambdas/core/judge.ts';
 import type { MetricProvider, MetricReading, MetricValue } from '../../lambdas/core/ports.ts';
 import { isBuiltInMetric } from '../../lambdas/core/queries.ts';
 import type { MetricSpec, RolloutSpec } from '../../lambdas/core/spec.ts';
@@ -58,6 +57,5 @@ export function directMetricDeps(gateway: Pick<Gateway, 'window'>): MetricDeps {
         if (metric.thresholdRange) reading.thresholdRange = { ...metric.thresholdRange };
         return reading;
       }),
-    judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
   };
 }

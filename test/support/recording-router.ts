@@ -6,7 +6,6 @@ import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
 import type { MetricProvider, MetricReading, TrafficRouter, Weights } from '../../lambdas/core/ports.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../../lambdas/handlers/deps.ts';
-import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
 
 export class RecordingRouter implements TrafficRouter {
   weights: Weights;
@@ -63,7 +62,6 @@ export function scriptedMetrics(script: Script, options: { online?: () => Promis
   return {
     providersFor: () => [provider],
     readMetrics: async (spec) => script(looks++, spec),
-    judgeFor: () => thresholdJudge,
     looks: () => looks,
   };
 }
