@@ -1,12 +1,13 @@
 /**
- * Judge benchmark on the production path: the real sequential handlers —
- * startSequential (Prepare), rebaseSequential (SetWeight), lookSequential (Analyze, with the
- * flow's decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
+ * Judge benchmark on the production path: the sequential judge as the handlers call it through
+ * the judge seam — start (Prepare), rebase (SetWeight), look (Analyze, with the flow's
+ * decideSequentialLook) — against a synthetic Prometheus that behaves like a real one.
  *
  *   npm run bench:judge [-- --healthy 2000] [-- --bad 1000] [-- --cells a,b] [-- --seed N] [-- --workers 3] [-- --out FILE]
  *
  * `--workers N` runs the cells in N processes (each cell's seeds depend only on the base seed and
  * its place in the list, so the figures are the same as in one process).
+ *   npm run bench:judge -- --seeds-from bench/results/judge.json --compare   # same seeds, same numbers?
  *
  * The world, per simulated second:
  * - G gateways (scrape sources, `job`/`instance`) each take Poisson(rps/G) requests; the canary's
@@ -35,7 +36,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ArmCounters, CounterHistory, CounterSnapshot, SeriesSample } from '../lambdas/core/counts.ts';
@@ -47,8 +49,9 @@ import { initialRun } from '../lambdas/core/rollout.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
-import type { HandlerDeps } from '../lambdas/app/deps.ts';
-import { lookSequential, rebaseSequential, startSequential } from '../lambdas/handlers/sequential-look.ts';
+import { judgeFor } from '../lambdas/core/judge.ts';
+import type { JudgePorts } from '../lambdas/core/judge-seam.ts';
+import { compareWithRecorded, readRecorded } from './judge-seeds.ts';
 import { cellTables } from './judge/tables.ts';
 import { clopperPearsonUpper, meanWithSpread, targetsFor, targetTable } from './judge/targets.ts';
 import type { TargetRow } from './judge/targets.ts';
@@ -520,8 +523,8 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   world.advanceTo(start);
   const spec = specFor(cell);
   const memory = new Map<string, unknown>();
-  // The handlers' seams the sequential judge uses (store, clock, counters); the rest is not reached.
-  const deps = {
+  // The judge's ports (store, clock, counters), as the handlers' deps provide them.
+  const ports: JudgePorts = {
     now: () => new Date(world.t * 1000),
     store: {
       getAnalysisState: async (execution: string) => memory.get(execution) ?? null,
@@ -529,23 +532,24 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
         memory.set(execution, state);
       },
     },
-    snapshotCounters: async (_spec: RolloutSpec, _thresholds: readonly number[], options?: { historySeconds?: number }) => {
+    snapshotCounters: async (_spec, _thresholds, options) => {
       const snapshot = world.snapshot();
       if (options?.historySeconds) snapshot.history = world.historyNow();
       return snapshot;
     },
     readMetrics: async () => [],
-  } as unknown as HandlerDeps;
+  };
+  const judge = judgeFor(spec, ports);
   const execution = `bench-${seed}`;
 
   let run: RunState = initialRun(spec, new Date(world.t * 1000));
-  run = (await startSequential(deps, spec, execution, run)).run;
+  run = (await judge.start(execution, run)).run;
   const began = world.t;
   const weightTimes: number[] = [];
   const setWeight = async (percent: number) => {
     world.setWeight(percent);
     weightTimes.push(world.t);
-    await rebaseSequential(deps, spec, execution);
+    await judge.rebase(execution);
   };
   await setWeight(run.weights[0] ?? 0);
   world.scheduleRandomBurst(began, began + FIXED_SECONDS);
@@ -586,7 +590,7 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
     }
     world.advanceTo(lookAt);
     if (oracleAt === null && psi > 1) oracleLook();
-    const result = await lookSequential(deps, spec, execution, run, { noData: 'fail', now: new Date(world.t * 1000) });
+    const result = await judge.look(execution, run, { noData: 'fail', now: new Date(world.t * 1000) });
     const next = result.next;
     if (next.next === 'rollback') decision = { outcome: 'rolled-back', at: world.t, reason: next.reason ?? '' };
     else if (next.next === 'promote') decision = { outcome: 'promoted', at: world.t, reason: next.reason ?? '' };
@@ -764,8 +768,14 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'bench/results/judge.json' },
       workers: { type: 'string', default: '1' },
       shard: { type: 'string' },
+      'seeds-from': { type: 'string' },
+      compare: { type: 'boolean', default: false },
     },
   });
+  const recorded = values['seeds-from'] ? readRecorded(resolve(values['seeds-from'])) : null;
+  if (values.compare && !recorded) throw new Error('--compare: needs --seeds-from FILE (the results to compare with)');
+  const gone = recorded?.cells.filter((r) => ![...HEALTHY, ...BAD].some((c) => c.id === r.id)) ?? [];
+  if (gone.length) throw new Error(`--seeds-from: no cell ${gone.map((c) => c.id).join(', ')} in this bench any more`);
   const healthyRuns = Number(values.healthy);
   const badRuns = Number(values.bad);
   if (!(Number.isInteger(healthyRuns) && healthyRuns > 0))
@@ -783,17 +793,26 @@ async function main(): Promise<void> {
   const cells = all
     .map((cell, index) => ({ cell, index }))
     .filter(({ cell }) => !wanted || wanted.has(cell.id))
-    .filter((_, n) => !shard || n % shard.of === shard.index - 1);
+    .filter((_, n) => !shard || n % shard.of === shard.index - 1)
+    .filter(({ cell }) => !recorded || recorded.raw.has(cell.id));
+  // A replay takes each recorded cell's own first seed and run count, and writes beside, never over, the results.
+  const replay = recorded ? new Map(recorded.cells.map((c) => [c.id, c])) : undefined;
   const startedAt = Date.now();
-  const outPath = resolve(ROOT, values.out);
+  const outPath = recorded ? join(tmpdir(), `sluice-judge-replay-${process.pid}.json`) : resolve(ROOT, values.out);
   process.stdout.write(
     `base seed ${baseSeed} (cell i starts at base + i × 1000003); ${healthyRuns} healthy / ${badRuns} bad runs per cell\n`,
   );
+  if (recorded && workers > 1) throw new Error('--seeds-from: replays run in one process (drop --workers)');
   const results: CellResult[] =
     workers > 1 && !shard
       ? await runShards({ workers, baseSeed, healthyRuns, badRuns, cells: values.cells, outPath })
-      : await runCells(cells, { baseSeed, healthyRuns, badRuns, startedAt, outPath });
+      : await runCells(cells, { baseSeed, healthyRuns, badRuns, startedAt, outPath, ...(replay ? { replay } : {}) });
   const out = writeResults(outPath, { baseSeed, startedAt, complete: true, cells: results });
+  if (recorded && values.compare) {
+    const same = compareWithRecorded(recorded, results, out.seconds, resolve(ROOT, 'bench/results/judge-compare.json'));
+    process.exitCode = same ? 0 : 1;
+    return;
+  }
   if (shard) return;
   const rows = results.flatMap((r) => r.targets);
   process.stdout.write(`\n${cellTables(results)}\n\n${targetTable(rows)}\n\n`);
@@ -844,12 +863,20 @@ async function runShards(run: {
 
 async function runCells(
   cells: ReadonlyArray<{ cell: Cell; index: number }>,
-  run: { baseSeed: number; healthyRuns: number; badRuns: number; startedAt: number; outPath: string },
+  run: {
+    baseSeed: number;
+    healthyRuns: number;
+    badRuns: number;
+    startedAt: number;
+    outPath: string;
+    replay?: ReadonlyMap<string, { runs: number; firstSeed: number }>;
+  },
 ): Promise<CellResult[]> {
   const results: CellResult[] = [];
   for (const [n, { cell, index }] of cells.entries()) {
-    const runs = cell.kind === 'healthy' ? run.healthyRuns : run.badRuns;
-    const result = await runCell(cell, runs, run.baseSeed + index * 1_000_003);
+    const recorded = run.replay?.get(cell.id);
+    const runs = recorded?.runs ?? (cell.kind === 'healthy' ? run.healthyRuns : run.badRuns);
+    const result = await runCell(cell, runs, recorded?.firstSeed ?? run.baseSeed + index * 1_000_003);
     results.push(result);
     // Written after every cell: a long run stopped early keeps what it measured.
     writeResults(run.outPath, { baseSeed: run.baseSeed, startedAt: run.startedAt, complete: n === cells.length - 1, cells: results });

@@ -5,7 +5,6 @@
  * 0/0. Healthy otherwise (99.9% success), so an unfaulted rollout promotes.
  */
 import { TransientError } from '../../lambdas/core/errors.ts';
-import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
 import type { MetricProvider } from '../../lambdas/core/ports.ts';
 import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { MetricDeps } from '../../lambdas/app/deps.ts';
@@ -46,7 +45,6 @@ export class SoakMetrics {
     return {
       providersFor: () => [provider],
       readMetrics: async (spec) => this.#read(spec.metadata.name),
-      judgeFor: () => thresholdJudge,
     };
   }
 

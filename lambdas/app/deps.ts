@@ -5,7 +5,7 @@
  * kubeconfig, the same adapters). `S` is the part of the store a consumer uses (core/ports.ts'
  * narrow store ports); the roots pass the whole store, which satisfies every one.
  */
-import type { EventPublisher, Judge, MetricProvider, ReconcileSchedule, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
+import type { EventPublisher, MetricProvider, ReconcileSchedule, RolloutStore, TrafficRouter, Workload } from '../core/ports.ts';
 import type { MetricReading } from '../core/verdict.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { CounterSnapshot } from '../core/counts.ts';
@@ -32,7 +32,6 @@ export interface MetricDeps {
   providersFor(spec: RolloutSpec): MetricProvider[];
   /** Runs every metric's query for the canary (and the primary for built-ins). */
   readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
-  judgeFor(spec: RolloutSpec): Judge;
   /** Raw request counters of both arms at one instant (the sequential judge); absent where no counter source exists. */
   snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[], options?: { historySeconds?: number }): Promise<CounterSnapshot>;
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { thresholdJudge } from './judge-threshold.ts';
-import { judgeFactory } from './judge.ts';
 
 const successRate = (value: number | null) => ({ name: 'request-success-rate', value, thresholdRange: { min: 99 } });
 const duration = (value: number | null) => ({ name: 'request-duration', value, thresholdRange: { max: 500 } });
@@ -45,15 +44,5 @@ describe('thresholdJudge', () => {
 
   it('gives no pass when there is nothing to judge', () => {
     expect(thresholdJudge.judge([]).result).toBe('no-data');
-  });
-});
-
-describe('judgeFactory', () => {
-  it('returns the threshold judge', () => {
-    expect(judgeFactory('threshold')).toBe(thresholdJudge);
-  });
-
-  it('refuses the sequential judge until it exists', () => {
-    expect(() => judgeFactory('sequential')).toThrow('not supported yet');
   });
 });

@@ -1,10 +1,14 @@
 /**
  * The threshold judge (Flagger semantics): each metric checked against its
- * `thresholdRange`, both ends inclusive. This file judges one look; counting failed checks
- * across looks and applying `noData` is the decision's job.
+ * `thresholdRange`, both ends inclusive. `thresholdJudge` judges one look's readings; counting
+ * failed checks across looks and applying `noData` is the decision's (rollout.ts decideAfterLook).
+ * `createThresholdJudge` is this judge behind the judge seam: it remembers nothing between looks,
+ * so start and rebase have nothing to do.
  */
+import type { Judge, JudgePorts } from './judge-seam.ts';
 import type { CheckResult, MetricCheck, MetricReading, Verdict } from './verdict.ts';
-import type { Judge } from './ports.ts';
+import { decideAfterLook } from './rollout.ts';
+import type { RolloutSpec } from './spec.ts';
 
 function format(value: number): string {
   if (value === Number.POSITIVE_INFINITY) return '+Inf';
@@ -40,7 +44,7 @@ export function describeCheck(c: MetricCheck): string {
   return bounds.length ? `${c.name} ${v} ${bounds.join(', ')}` : `${c.name} ${v}`;
 }
 
-export const thresholdJudge: Judge = {
+export const thresholdJudge = {
   judge(readings: MetricReading[]): Verdict {
     const checks = readings.map(check);
     if (checks.length === 0) return { result: 'no-data', checks, summary: 'no metrics to judge' };
@@ -54,3 +58,14 @@ export const thresholdJudge: Judge = {
     return { result, checks, summary };
   },
 };
+
+export function createThresholdJudge(spec: RolloutSpec, ports: Pick<JudgePorts, 'readMetrics'>): Judge {
+  return {
+    start: async (_execution, run) => ({ run, notes: [] }),
+    rebase: async () => undefined,
+    look: async (_execution, run, context) => {
+      const verdict = thresholdJudge.judge(await ports.readMetrics(spec));
+      return { verdict, next: decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold }) };
+    },
+  };
+}

@@ -1,19 +1,27 @@
-/** Chooses the judge a rollout asked for (spec.analysis.judge). Pure. */
-import type { Judge } from './ports.ts';
-import type { AnalysisSpec } from './spec.ts';
-import { thresholdJudge } from './judge-threshold.ts';
+/**
+ * Picks the judge a rollout asked for (spec.analysis.judge): the one place that knows the judge
+ * kinds. The handlers call the judge it returns (start, rebase, look) and never ask which it is.
+ * A new judge is one file implementing judge-seam.ts's `Judge`, one value in the spec's `judge`
+ * enum and one case here (docs/judges.md, "Adding a judge").
+ */
+import type { Judge, JudgePorts } from './judge-seam.ts';
+import { createSequentialJudge } from './judge-sequential.ts';
+import { createThresholdJudge } from './judge-threshold.ts';
+import type { AnalysisSpec, RolloutSpec } from './spec.ts';
 
 export type JudgeKind = AnalysisSpec['judge'];
 
-export function judgeFactory(kind: JudgeKind): Judge {
+export function judgeFor(spec: RolloutSpec, ports: JudgePorts): Judge {
+  const kind: JudgeKind = spec.spec.analysis.judge;
   switch (kind) {
     case 'threshold':
-      return thresholdJudge;
+      return createThresholdJudge(spec, ports);
     case 'sequential':
-      throw new Error('the sequential judge is not supported yet');
+      return createSequentialJudge(spec, ports);
     default: {
+      // The spec's schema admits only the kinds above; a stored spec from elsewhere may not.
       const unknown: never = kind;
-      throw new Error(`unknown judge "${String(unknown)}"`);
+      throw new Error(`spec.analysis.judge: unknown judge "${String(unknown)}"; expected threshold or sequential`);
     }
   }
 }

@@ -66,11 +66,6 @@ export interface MetricProvider {
   runQuery(query: string): Promise<MetricValue>;
 }
 
-/** Samples -> verdict. Pure. */
-export interface Judge {
-  judge(readings: MetricReading[]): Verdict;
-}
-
 /**
  * The store, seen through the narrow ports its consumers use: each consumer (a handler, a guard,
  * the start path, the reconciler, a CLI command) takes only the ports it calls, so a reader sees

@@ -7,7 +7,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
-import { lookSequential } from './sequential-look.ts';
+import { judgeFor } from '../core/judge.ts';
 import type { Verdict } from '../core/verdict.ts';
 import { rollbackByWebhook, webhookFailureVerdict } from '../core/webhooks.ts';
 import { callHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
@@ -47,11 +47,8 @@ export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput)
     // A failing `rollout` hook is a failed check (the metrics are not read at this look, as in Flagger), whatever the judge.
     verdict = webhookFailureVerdict(rolloutFailures);
     next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
-  } else if (spec.spec.analysis.judge === 'sequential') {
-    ({ verdict, next } = await lookSequential(deps, spec, execution, run, context));
   } else {
-    verdict = deps.judgeFor(spec).judge(await deps.readMetrics(spec));
-    next = decideAfterLook(run, { ...context, verdict, threshold: spec.spec.strategy.threshold });
+    ({ verdict, next } = await judgeFor(spec, deps).look(execution, run, context));
   }
   // A hold pushes the deadline back; the lock follows liveness, renewed here so its backstop clock never lapses under a long hold.
   if ((next.heldSeconds ?? 0) > (run.heldSeconds ?? 0)) await deps.store.acquireLock(target, execution, lockExpiresAt(deps.now()));

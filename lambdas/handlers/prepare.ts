@@ -9,7 +9,7 @@ import { prepareInputSchema } from '../core/task.ts';
 import type { PrepareInput, RunState } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
-import { startSequential } from './sequential-look.ts';
+import { judgeFor } from '../core/judge.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
 import { withDoctorMode } from '../app/doctor-mode.ts';
@@ -76,22 +76,22 @@ export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInp
   const notes = [...preflightResult.notes];
   const hookPlan = webhookPlanNote(spec);
   if (hookPlan) notes.unshift(hookPlan);
-  if (spec.spec.analysis.judge === 'sequential') {
-    try {
-      const started = await startSequential(deps, spec, execution, run);
-      notes.push(...started.notes);
-      run = started.run;
-    } catch (error) {
-      await deps.store.updateRollout(execution, {
-        status: 'finished',
-        outcome: 'refused',
-        reason: describeError(error),
-        finishedAt: deps.now().toISOString(),
-      });
-      await deps.store.releaseLock(target, execution);
-      if (error instanceof RefusedError || error instanceof TransientError) throw error;
-      throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
-    }
+  // The judge starts once the record is open (it keeps its memory under the execution); a judge
+  // that cannot judge this target refuses, and the rollout closes with nothing moved.
+  try {
+    const started = await judgeFor(spec, deps).start(execution, run);
+    notes.push(...started.notes);
+    run = started.run;
+  } catch (error) {
+    await deps.store.updateRollout(execution, {
+      status: 'finished',
+      outcome: 'refused',
+      reason: describeError(error),
+      finishedAt: deps.now().toISOString(),
+    });
+    await deps.store.releaseLock(target, execution);
+    if (error instanceof RefusedError || error instanceof TransientError) throw error;
+    throw new RefusedError(`preflight failed: ${describeError(error)}`, { cause: error });
   }
   for (const note of notes) await deps.store.appendStep({ execution, at: now.toISOString(), kind: 'note', detail: note });
   await publishWithHooks(deps, spec, {

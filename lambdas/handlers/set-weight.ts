@@ -5,7 +5,7 @@ import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
-import { rebaseSequential } from './sequential-look.ts';
+import { judgeFor } from '../core/judge.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import { kubeConfigFor } from '../adapters/kube/eks-auth.ts';
 import { withDoctorMode } from '../app/doctor-mode.ts';
@@ -28,7 +28,7 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   await deps.store.updateRollout(execution, { pendingWeights: next });
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
-  if (spec.spec.analysis.judge === 'sequential') await rebaseSequential(deps, spec, execution);
+  await judgeFor(spec, deps).rebase(execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
   await publishWithHooks(deps, spec, {
     detailType: 'Weight Changed',

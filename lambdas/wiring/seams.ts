@@ -4,7 +4,6 @@
  * laptop (kubeconfig context) differ in one function only.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { judgeFactory } from '../core/judge.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../app/deps.ts';
 import { DeploymentWorkload } from '../adapters/kube/workload.ts';
@@ -28,7 +27,6 @@ export function metricDeps(): MetricDeps {
   return {
     providersFor: (spec) => spec.spec.analysis.metrics.map((metric) => metricProviderFor(spec, metric)),
     readMetrics: (spec) => readMetrics(spec),
-    judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
     snapshotCounters: async (spec, thresholdsMs, options) => {
       const server = spec.spec.analysis.prometheus;
       if (!server) throw new Error('the sequential judge reads Envoy counters from spec.analysis.prometheus: set its address');

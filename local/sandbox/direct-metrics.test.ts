@@ -1,5 +1,6 @@
 /** The direct metric provider: the built-in metrics from the gateway's numbers when Prometheus is absent. */
 import { describe, expect, it } from 'vitest';
+import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpecInput } from '../../lambdas/core/spec.ts';
 import { directMetricDeps } from './direct-metrics.ts';
@@ -45,7 +46,7 @@ describe('direct metric provider', () => {
     ]);
     // Act
     const readings = await deps.readMetrics(rollout);
-    const verdict = deps.judgeFor(rollout).judge(readings);
+    const verdict = thresholdJudge.judge(readings);
     // Assess
     expect(readings.map((r) => [r.name, r.value, r.primaryValue])).toEqual([
       ['request-success-rate', 90, 100],

@@ -6,7 +6,6 @@
  * custom PromQL query cannot be answered without Prometheus and fails the look with that reason.
  */
 import { parseDuration } from '../../lambdas/core/duration.ts';
-import { judgeFactory } from '../../lambdas/core/judge.ts';
 import type { MetricProvider } from '../../lambdas/core/ports.ts';
 import type { MetricReading, MetricValue } from '../../lambdas/core/verdict.ts';
 import { isBuiltInMetric } from '../../lambdas/core/queries.ts';
@@ -59,6 +58,5 @@ export function directMetricDeps(gateway: Pick<Gateway, 'window'>): MetricDeps {
         if (metric.thresholdRange) reading.thresholdRange = { ...metric.thresholdRange };
         return reading;
       }),
-    judgeFor: (spec) => judgeFactory(spec.spec.analysis.judge),
   };
 }

@@ -8,7 +8,6 @@ import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { Weights } from '../../lambdas/core/records.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../../lambdas/app/deps.ts';
-import { thresholdJudge } from '../../lambdas/core/judge-threshold.ts';
 
 export class RecordingRouter implements TrafficRouter {
   weights: Weights;
@@ -65,7 +64,6 @@ export function scriptedMetrics(script: Script, options: { online?: () => Promis
   return {
     providersFor: () => [provider],
     readMetrics: async (spec) => script(looks++, spec),
-    judgeFor: () => thresholdJudge,
     looks: () => looks,
   };
 }

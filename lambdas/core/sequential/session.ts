@@ -1,8 +1,9 @@
 /**
  * The sequential judge as one stateful shape: `start` with the first counter
  * snapshot, `rebase` at every weight change, `look` with each new snapshot → a verdict, a
- * decision and the memory for the next look. Pure: the handler (lambdas/handlers/
- * sequential-look.ts) only reads Prometheus, keeps the memory in the store and wires the flow.
+ * decision and the memory for the next look. Pure: the judge behind the seam
+ * (lambdas/core/judge-sequential.ts) reads the counters through its ports, keeps the memory in
+ * the store and turns the decision into the flow's.
  *
  * Time here is wall time (the caller's clock), never a query's evaluation time: the step clock
  * and "how long without evidence" run on it, so a look that finds no new scrape neither slows the

@@ -1,15 +1,15 @@
 /**
- * The sequential handlers' wiring into the flow, with the counter source stubbed at its seam:
+ * The sequential judge behind the judge seam, with the counter source stubbed at its port:
  * Prepare fits the look interval to the scrapes and warns about thin traffic; a look without a new
  * scrape keeps the schedule; scrapes that stop for a whole interval roll back under noData: fail.
  */
 import { describe, expect, it } from 'vitest';
-import type { CounterHistory, CounterSnapshot, SeriesSample } from '../core/counts.ts';
-import { initialRun } from '../core/rollout.ts';
-import { parseSpec } from '../core/spec.ts';
-import type { RunState } from '../core/task.ts';
-import type { HandlerDeps } from '../app/deps.ts';
-import { lookSequential, rebaseSequential, startSequential } from './sequential-look.ts';
+import type { CounterHistory, CounterSnapshot, SeriesSample } from './counts.ts';
+import type { JudgePorts } from './judge-seam.ts';
+import { createSequentialJudge } from './judge-sequential.ts';
+import { initialRun } from './rollout.ts';
+import { parseSpec } from './spec.ts';
+import type { RunState } from './task.ts';
 
 const NS = 'gloo-system';
 const GW = { job: 'gloo', instance: '10.0.0.1:8081' };
@@ -51,7 +51,7 @@ function fakeWorld(history: Partial<CounterHistory> = {}) {
         ]
       : [];
   const memory = new Map<string, unknown>();
-  const deps = {
+  const ports: JudgePorts = {
     now: () => new Date(world.now),
     readMetrics: async () => [],
     store: {
@@ -60,7 +60,7 @@ function fakeWorld(history: Partial<CounterHistory> = {}) {
         memory.set(execution, structuredClone(state));
       },
     },
-    snapshotCounters: async (_spec: unknown, _t: unknown, options?: { historySeconds?: number }): Promise<CounterSnapshot> => {
+    snapshotCounters: async (_spec, _t, options): Promise<CounterSnapshot> => {
       const snapshot: CounterSnapshot = {
         at: new Date(world.now).toISOString(),
         canary: { requests: series('canary', world.canary), errors: [], slow: {} },
@@ -71,15 +71,14 @@ function fakeWorld(history: Partial<CounterHistory> = {}) {
       return snapshot;
     },
   };
-  // Only these seams are reached by the sequential handlers.
-  return { world, deps: deps as unknown as HandlerDeps };
+  return { world, judge: createSequentialJudge(spec, ports) };
 }
 
-describe('sequential handlers in the flow', () => {
+describe('the sequential judge in the flow', () => {
   it('Prepare raises a look interval shorter than the scrapes, keeps the step length, and says so', async () => {
-    const { deps } = fakeWorld();
+    const { judge } = fakeWorld();
 
-    const started = await startSequential(deps, spec, 'e1', initialRun(spec, new Date(T0)));
+    const started = await judge.start('e1', initialRun(spec, new Date(T0)));
 
     expect(started.run.bakeSeconds).toBe(30);
     expect(started.run.looksPerStep).toBe(2);
@@ -90,21 +89,21 @@ describe('sequential handlers in the flow', () => {
   });
 
   it('Prepare warns when fewer than about 5 canary requests per look are expected', async () => {
-    const { deps } = fakeWorld({ primaryRps: 0.5, scrapeIntervalSeconds: 15 });
+    const { judge } = fakeWorld({ primaryRps: 0.5, scrapeIntervalSeconds: 15 });
 
-    const started = await startSequential(deps, spec, 'e1', initialRun(spec, new Date(T0)));
+    const started = await judge.start('e1', initialRun(spec, new Date(T0)));
 
     expect(started.notes.at(-1)).toMatch(/^thin traffic: about 0\.8 canary requests per look at the first step \(under 5\)/);
   });
 
   it('a look without a new scrape keeps the schedule; scrapes stopped for a whole interval roll back', async () => {
     // Prepare: scrapes every 30 s, looks every 30 s; the last scrape was at 0 s.
-    const { world, deps } = fakeWorld();
-    let run: RunState = (await startSequential(deps, spec, 'e1', initialRun(spec, new Date(T0)))).run;
-    await rebaseSequential(deps, spec, 'e1');
+    const { world, judge } = fakeWorld();
+    let run: RunState = (await judge.start('e1', initialRun(spec, new Date(T0)))).run;
+    await judge.rebase('e1');
     const look = async () => {
       world.now += 30_000;
-      const out = await lookSequential(deps, spec, 'e1', run, { noData: 'fail', now: new Date(world.now) });
+      const out = await judge.look('e1', run, { noData: 'fail', now: new Date(world.now) });
       run = out.next;
       return { decision: out.decision, next: out.next.next, lookInStep: out.next.lookInStep };
     };

@@ -1,6 +1,6 @@
 /**
- * The sequential judge's production path (Prepare's startSequential, SetWeight's rebase,
- * Analyze's lookSequential with the flow's decisions) against Debian's real Prometheus at scaled
+ * The sequential judge's production path (its start in Prepare, rebase in SetWeight, look in
+ * Analyze with the flow's decisions) against Debian's real Prometheus at scaled
  * time (1–3 s scrapes), through the real adapter (timestamps, uptime, file-based targets):
  * the routine events that rolled healthy canaries back before per-source counting.
  *
@@ -12,15 +12,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrometheusProvider, snapshotCounters } from '../adapters/metrics/prometheus.ts';
-import { counterQueries } from '../core/queries.ts';
-import { initialRun } from '../core/rollout.ts';
-import { parseSpec } from '../core/spec.ts';
-import type { RunState } from '../core/task.ts';
-import { envoyMetricFamilies, envoyServerUptime, metricsHandler } from '../../local/sandbox/envoy-metrics.ts';
-import { startPrometheus, type RunningPrometheus } from '../../local/sandbox/prometheus.ts';
-import type { HandlerDeps } from '../app/deps.ts';
-import { lookSequential, rebaseSequential, startSequential } from './sequential-look.ts';
+import { PrometheusProvider, snapshotCounters } from '../lambdas/adapters/metrics/prometheus.ts';
+import { createSequentialJudge } from '../lambdas/core/judge-sequential.ts';
+import type { SequentialJudge } from '../lambdas/core/judge-sequential.ts';
+import { counterQueries } from '../lambdas/core/queries.ts';
+import { initialRun } from '../lambdas/core/rollout.ts';
+import { parseSpec } from '../lambdas/core/spec.ts';
+import type { RunState } from '../lambdas/core/task.ts';
+import { envoyMetricFamilies, envoyServerUptime, metricsHandler } from '../local/sandbox/envoy-metrics.ts';
+import { startPrometheus, type RunningPrometheus } from '../local/sandbox/prometheus.ts';
 
 const NS = 'gloo-system';
 const CLUSTER = { canary: `web-canary_${NS}`, primary: `web-primary_${NS}` };
@@ -94,15 +94,13 @@ function specFor(prometheus: RunningPrometheus, lookInterval: string) {
   });
 }
 
-/** The handlers' seams the sequential judge uses, wired to the real Prometheus adapter. */
-function depsFor(prometheus: RunningPrometheus): HandlerDeps {
+/** The sequential judge with its ports wired to the real Prometheus adapter (the store in memory). */
+function judgeOn(prometheus: RunningPrometheus, spec: ReturnType<typeof specFor>): SequentialJudge {
   const provider = new PrometheusProvider({ address: prometheus.url });
   const memory = new Map<string, unknown>();
-  const deps: Pick<HandlerDeps, 'now' | 'snapshotCounters' | 'readMetrics'> & {
-    store: Pick<HandlerDeps['store'], 'getAnalysisState' | 'putAnalysisState'>;
-  } = {
+  return createSequentialJudge(spec, {
     now: () => new Date(),
-    snapshotCounters: (spec, thresholds, options) => snapshotCounters(provider, counterQueries(spec, thresholds), new Date(), options),
+    snapshotCounters: (asked, thresholds, options) => snapshotCounters(provider, counterQueries(asked, thresholds), new Date(), options),
     readMetrics: async () => [],
     store: {
       getAnalysisState: async (execution) => memory.get(execution) ?? null,
@@ -110,34 +108,19 @@ function depsFor(prometheus: RunningPrometheus): HandlerDeps {
         memory.set(execution, structuredClone(state));
       },
     },
-  };
-  // Only these seams are reached by the sequential handlers.
-  return deps as unknown as HandlerDeps;
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Looks every `everyMs` for `count` looks, as Bake → Analyze would; returns each look's judge decision and the flow's next action. */
-async function looks(
-  deps: HandlerDeps,
-  spec: ReturnType<typeof specFor>,
-  run: RunState,
-  count: number,
-  everyMs: number,
-  during?: (i: number) => Promise<void>,
-) {
+async function looks(judge: SequentialJudge, run: RunState, count: number, everyMs: number, during?: (i: number) => Promise<void>) {
   const seen: Array<{ decision: string; next: string; summary: string }> = [];
   let state = run;
   for (let i = 0; i < count; i++) {
     await sleep(everyMs);
     await during?.(i);
-    const { verdict, next, decision } = await lookSequential(
-      deps,
-      spec,
-      'e1',
-      { ...state, next: 'bake' },
-      { noData: 'fail', now: new Date() },
-    );
+    const { verdict, next, decision } = await judge.look('e1', { ...state, next: 'bake' }, { noData: 'fail', now: new Date() });
     seen.push({ decision, next: next.next, summary: verdict.summary });
     if (next.next === 'rollback' || next.next === 'promote') break;
     // Stay in the step: this test watches the judge, not the schedule.
@@ -155,12 +138,12 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     startTraffic(() => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
     const spec = specFor(prometheus, '1s');
-    const deps = depsFor(prometheus);
-    const run = (await startSequential(deps, spec, 'e1', initialRun(spec, new Date()))).run;
-    await rebaseSequential(deps, spec, 'e1');
+    const judge = judgeOn(prometheus, spec);
+    const run = (await judge.start('e1', initialRun(spec, new Date()))).run;
+    await judge.rebase('e1');
 
     // Act: the pod is replaced at the 4th look (a new port, so a new instance label).
-    const seen = await looks(deps, spec, run, 14, 1000, async (i) => {
+    const seen = await looks(judge, run, 14, 1000, async (i) => {
       if (i !== 3) return;
       const replacement = await startGatewayProcess();
       await prometheus.setTargets([replacement.target]);
@@ -182,12 +165,12 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     startTraffic(() => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
     const spec = specFor(prometheus, '1s');
-    const deps = depsFor(prometheus);
-    const run = (await startSequential(deps, spec, 'e1', initialRun(spec, new Date()))).run;
-    await rebaseSequential(deps, spec, 'e1');
+    const judge = judgeOn(prometheus, spec);
+    const run = (await judge.start('e1', initialRun(spec, new Date()))).run;
+    await judge.rebase('e1');
 
     // Act: the process restarts on the same port between looks 3 and 4; its old 504 never comes back.
-    const seen = await looks(deps, spec, run, 12, 1000, async (i) => {
+    const seen = await looks(judge, run, 12, 1000, async (i) => {
       if (i !== 3) return;
       // Same address as before: Prometheus keeps the instance label; the counters and uptime start again.
       const port = Number(gateway.target.split(':')[1]);
@@ -208,13 +191,13 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     startTraffic(() => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 3`, 30_000);
     const spec = specFor(prometheus, '1s');
-    const deps = depsFor(prometheus);
+    const judge = judgeOn(prometheus, spec);
 
     // Act
-    const started = await startSequential(deps, spec, 'e1', initialRun(spec, new Date()));
-    await rebaseSequential(deps, spec, 'e1');
+    const started = await judge.start('e1', initialRun(spec, new Date()));
+    await judge.rebase('e1');
     // Looks every second anyway (three per scrape), as a lookInterval of 1 s would.
-    const seen = await looks(deps, spec, started.run, 12, 1000);
+    const seen = await looks(judge, started.run, 12, 1000);
 
     // Assess
     expect(started.run.bakeSeconds).toBe(3);

@@ -1,30 +1,30 @@
 /**
- * The sequential judge inside the flow: reads Prometheus, keeps the judge's memory in the store
- * (not in the execution state) and wires its decisions into the schedule. The judging itself is
- * the stateful shape in lambdas/core/sequential/session.ts (start, rebase, look).
+ * The sequential judge behind the judge seam: reads the request counters of both arms (Prometheus,
+ * through the ports), keeps the judge's memory in the store (not in the execution state) and turns
+ * its decisions into the flow's. The judging itself is the stateful shape in
+ * sequential/session.ts (start, rebase, look) over the statistics in sequential/.
  */
-import type { CounterSnapshot } from '../core/counts.ts';
-import { RefusedError } from '../core/errors.ts';
-import type { Verdict } from '../core/verdict.ts';
-import { decideSequentialLook } from '../core/rollout.ts';
-import type { SequentialLookContext } from '../core/rollout.ts';
-import type { RolloutSpec } from '../core/spec.ts';
-import { sequentialConfig } from '../core/sequential/judge.ts';
-import type { SequentialDecision } from '../core/sequential/judge.ts';
-import { duration, expectations } from '../core/sequential/expectations.ts';
-import { sequentialPlan } from '../core/sequential/metrics.ts';
-import { lookJudge, rebaseJudge, startJudge } from '../core/sequential/session.ts';
-import type { JudgeMemory } from '../core/sequential/session.ts';
-import type { RunState } from '../core/task.ts';
-import type { HandlerDeps } from '../app/deps.ts';
-import type { AnalysisStates } from '../core/ports.ts';
+import type { CounterSnapshot } from './counts.ts';
+import { RefusedError } from './errors.ts';
+import type { Judge, JudgeLook, JudgeLookContext, JudgePorts } from './judge-seam.ts';
+import type { Verdict } from './verdict.ts';
+import { decideSequentialLook } from './rollout.ts';
+import type { SequentialLookContext } from './rollout.ts';
+import type { RolloutSpec } from './spec.ts';
+import { sequentialConfig } from './sequential/judge.ts';
+import type { SequentialDecision } from './sequential/judge.ts';
+import { duration, expectations } from './sequential/expectations.ts';
+import { sequentialPlan } from './sequential/metrics.ts';
+import { lookJudge, rebaseJudge, startJudge } from './sequential/session.ts';
+import type { JudgeMemory } from './sequential/session.ts';
+import type { RunState } from './task.ts';
 
 /** How much raw history Prepare reads for the scrape interval and the expected rates. */
 export const HISTORY_SECONDS = 300;
 /** Fewer canary requests than this per look at the first step, and looks carry little evidence. */
 export const THIN_CANARY_REQUESTS = 5;
 
-function snapshotter(deps: HandlerDeps<AnalysisStates>) {
+function snapshotter(deps: Pick<JudgePorts, 'snapshotCounters'>) {
   if (!deps.snapshotCounters)
     throw new Error(
       'the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source',
@@ -60,8 +60,8 @@ function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunSt
 }
 
 /** Prepare: the primary's counters answer, the baseline is taken, the look interval fits the scrapes, and people learn what to expect. */
-export async function startSequential(
-  deps: HandlerDeps<AnalysisStates>,
+async function startSequential(
+  deps: JudgePorts,
   spec: RolloutSpec,
   execution: string,
   run: RunState,
@@ -106,7 +106,7 @@ export async function startSequential(
 }
 
 /** SetWeight: a new step counts from its own weight change (its two-arm tests from the first scrape after it has propagated). */
-export async function rebaseSequential(deps: HandlerDeps<AnalysisStates>, spec: RolloutSpec, execution: string): Promise<void> {
+async function rebaseSequential(deps: JudgePorts, spec: RolloutSpec, execution: string): Promise<void> {
   const stored = await deps.store.getAnalysisState(execution);
   const config = sequentialConfig(spec.spec.analysis.sequential);
   const memory: JudgeMemory = stored
@@ -150,12 +150,12 @@ function scheduleDecision(
 }
 
 /** Analyze: one look of the sequential judge (alarms first: they are hard stops). */
-export async function lookSequential(
-  deps: HandlerDeps<AnalysisStates>,
+async function lookSequential(
+  deps: JudgePorts,
   spec: RolloutSpec,
   execution: string,
   run: RunState,
-  context: Omit<SequentialLookContext, 'decision' | 'emptyLooks' | 'verdict'>,
+  context: JudgeLookContext,
 ): Promise<{ verdict: Verdict; next: RunState; decision: SequentialDecision }> {
   const plan = sequentialPlan(spec);
   if (plan.alarms.length) {
@@ -191,4 +191,17 @@ export async function lookSequential(
   const next = decideSequentialLook(run, { ...context, verdict: outcome.verdict, decision: flow.decision, emptyLooks: flow.emptyLooks });
   await deps.store.putAnalysisState(execution, outcome.memory);
   return { verdict: outcome.verdict, next, decision: outcome.decision };
+}
+
+/** The sequential judge's look also answers its own decision (e.g. "no-new-scrape", which the flow turns into continue): tests and the bench read it. */
+export interface SequentialJudge extends Judge {
+  look(execution: string, run: RunState, context: JudgeLookContext): Promise<JudgeLook & { decision: SequentialDecision }>;
+}
+
+export function createSequentialJudge(spec: RolloutSpec, ports: JudgePorts): SequentialJudge {
+  return {
+    start: (execution, run) => startSequential(ports, spec, execution, run),
+    rebase: (execution) => rebaseSequential(ports, spec, execution),
+    look: (execution, run, context) => lookSequential(ports, spec, execution, run, context),
+  };
 }
