@@ -16,7 +16,7 @@ import type {
   WindowOverride,
   Side,
 } from './records.ts';
-import type { MetricReading, MetricValue, Verdict } from './verdict.ts';
+import type { MetricValue } from './verdict.ts';
 
 /** Moves traffic between the primary and the canary (Gloo UpstreamGroup, VirtualService or RouteTable route). */
 export interface TrafficRouter {
