@@ -17,6 +17,7 @@
 import { ArnFormat, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,12 +29,15 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { nagResource } from './triggers.ts';
 import { RECONCILE_PERIOD_SECONDS, RECONCILER_FINDING_MESSAGE } from '../lambdas/core/recovery.ts';
+import { RECONCILER_PARTITIONS } from '../lambdas/adapters/store/dynamodb.ts';
 
 export interface SluiceRecoveryProps {
   reconciler: nodejs.NodejsFunction;
   /** Turns the schedule on (Prepare). */
   prepare: nodejs.NodejsFunction;
   stateMachine: sfn.StateMachine;
+  /** The store: the reconciler lists open rollouts and held locks with a Query on their two partitions. */
+  table: dynamodb.ITable;
   eventBus: events.IEventBus;
   safetyNetDeadLetterQueue: sqs.IQueue;
 }
@@ -75,7 +79,16 @@ export class SluiceRecovery extends Construct {
     // A policy of its own (not the role's default policy, which the functions depend on): it names
     // the state machine, whose definition names the functions — in the default policy that is a cycle.
     const reads = new iam.Policy(this, 'ReconcilerReads', {
-      statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] })],
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+        // Query only on the OPEN and LOCKS partitions (dynamodb:LeadingKeys is the partition key of
+        // the queried items): the history stays out of this shared rollout role's reach.
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [props.table.tableArn],
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...RECONCILER_PARTITIONS] } },
+        }),
+      ],
       ...(reconciler.role ? { roles: [reconciler.role] } : {}),
     });
     Validations.of(reads).acknowledge({

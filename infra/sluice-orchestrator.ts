@@ -48,7 +48,8 @@ export const KUBERNETES_READ_GROUP = 'sluice:reader';
 /**
  * Handlers that delete store items (releaseLock, clearTaskToken): dynamodb:DeleteItem goes to
  * their roles only. No rollout handler queries the table (listSteps/listEvents/listRollouts are
- * the CLI's and the Slack bot's), so no rollout role has dynamodb:Query.
+ * the CLI's and the Slack bot's), so no rollout role has dynamodb:Query, except the reconciler's on
+ * the OPEN and LOCKS partitions only (infra/recovery.ts).
  */
 export const STORE_DELETERS: ReadonlySet<string> = new Set(['prepare', 'analyze', 'webhook-gate', 'finish', 'rollback', 'safety-net']);
 
@@ -268,6 +269,7 @@ export class SluiceOrchestrator extends Construct {
       reconciler: functions.reconciler,
       prepare: functions.prepare,
       stateMachine: this.stateMachine,
+      table: this.table,
       eventBus: this.eventBus,
       safetyNetDeadLetterQueue: this.safetyNetDeadLetterQueue,
     });

@@ -348,8 +348,10 @@ describe('IAM', () => {
           actions: ['eks:DescribeCluster'],
           resources: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks:${REGION}:${ACCOUNT}:cluster/prod-eks`]] }],
         },
-        // The reconciler: its schedule's rule, and DescribeExecution on this machine's executions.
+        // The reconciler: its schedule's rule, DescribeExecution on this machine's executions, and
+        // Query for open rollouts and held locks (on those two partitions only: asserted below).
         { actions: ['events:DisableRule', 'events:EnableRule'], resources: [reconcilerRuleArn()] },
+        { actions: ['dynamodb:Query'], resources: [getAtt(o.table)] },
         {
           actions: ['states:DescribeExecution'],
           resources: [
@@ -369,6 +371,22 @@ describe('IAM', () => {
         },
       ]),
     );
+  });
+
+  it("the reconciler's Query reaches only the OPEN and LOCKS partitions (open rollouts, held locks), never the history", () => {
+    const queries = ofType('AWS::IAM::Policy')
+      .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement)
+      .filter((statement) => [statement['Action']].flat().includes('dynamodb:Query'));
+    const reconcilerQueries = queries.filter((statement) => JSON.stringify(statement).includes('LeadingKeys'));
+
+    expect(reconcilerQueries).toEqual([
+      {
+        Action: 'dynamodb:Query',
+        Effect: 'Allow',
+        Resource: getAtt(stack.orchestrator.table),
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['OPEN', 'LOCKS'] } },
+      },
+    ]);
   });
 
   it('the analysis role (Prepare, Analyze): the same plus DescribeAlarms on the one alarm a target names and QueryMetrics on the one AMP workspace; no GetMetricData, as no target reads CloudWatch metrics', () => {

@@ -3,7 +3,7 @@
  * engine (real handlers, real sqlite store; a recording router that fails on cue). Each test names
  * the defect it pins: every one of them failed on the code before the issue.
  */
-import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { GlooRejectedError } from '../lambdas/adapters/router/gloo-weights.ts';
 import { requestStart, staticRegistry } from '../lambdas/adapters/control/start-path.ts';
@@ -179,6 +179,42 @@ describe('recovery: never give up on a live split (real ASL, local engine)', () 
     expect(await second).toMatchObject({ outcome: 'refused', reason: expect.stringContaining('locked by web-v2') });
     expect((await runtime.deps.store.getLock('web'))?.owner).toBe('web-v2');
     expect((await runtime.deps.store.getRollout('web-v2'))?.status).toBe('running');
+    expect(router.weights).toEqual({ primary: 90, canary: 10 });
+  });
+
+  it('an engine killed after the start path took the lock and before Prepare: `recover web` frees the orphaned lock and the next run starts', async () => {
+    // Prepare: a start path takes the lock, then its process dies before StartExecution answers
+    // (StartExecution never returns here): no execution runs, no rollout is recorded.
+    const router = new RecordingRouter();
+    const runtime = await runtimeWith(router, scriptedMetrics(healthy));
+    const spec = webSpec();
+    const dying = {
+      send: ((command: Parameters<typeof runtime.sfn.send>[0]) =>
+        command instanceof StartExecutionCommand ? new Promise(() => {}) : runtime.sfn.send(command)) as typeof runtime.sfn.send,
+    };
+    void requestStart(
+      {
+        store: runtime.deps.store,
+        sfn: dying,
+        stateMachineArn: runtime.engine.stateMachineArn,
+        registry: staticRegistry([spec]),
+        now: () => new Date(),
+      },
+      { target: 'web', version: 'v2', requestedBy: 'alice@cli', trigger: { source: 'cli', key: 'killed', identity: 'alice' } },
+    );
+    await expect.poll(async () => (await runtime.deps.store.getLock('web'))?.owner).toBe('web-v2');
+    await expect(startRollout(runtime, spec, { version: 'v3' })).rejects.toThrow(/locked by web-v2/);
+
+    // Act: `sluice recover web --local`.
+    const report = await reconcileLocal(runtime.deps, runtime.dir, { target: 'web', manual: true });
+    const next = await startRollout(runtime, spec, { version: 'v3' });
+    // The runtime closes after the test with this rollout mid-bake: its watcher's refused connection is expected.
+    next.done.catch(() => undefined);
+    await untilGate(runtime);
+
+    // Assess
+    expect(report.findings).toMatchObject([{ target: 'web', execution: 'web-v2', found: 'stale-lock', action: 'lock-released' }]);
+    expect((await runtime.deps.store.getLock('web'))?.owner).toBe(next.name);
     expect(router.weights).toEqual({ primary: 90, canary: 10 });
   });
 

@@ -288,8 +288,72 @@ describe('reconcile', () => {
 
   it('frees a lock whose owner never recorded a rollout and does not run', async () => {
     await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
+    later(180);
     const report = await reconcile({ ...deps, liveness: liveness({}) }, { target: 'web' });
     expect(report.findings).toMatchObject([{ execution: 'web-v9', found: 'stale-lock', action: 'lock-released' }]);
+    expect(await store.getLock('web')).toBeNull();
+  });
+
+  it('a full pass frees a held lock with no rollout record (the engine died between the start path and Prepare), noting it in the history', async () => {
+    // Prepare: the start path took the lock; nothing recorded the rollout; no execution runs.
+    const schedule: boolean[] = [];
+    await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
+    later(180);
+
+    // Act
+    const report = await reconcile({ ...deps, liveness: liveness({}), schedule: { setEnabled: async (on) => void schedule.push(on) } });
+
+    // Assess
+    expect(report.findings).toMatchObject([
+      {
+        target: 'web',
+        execution: 'web-v9',
+        found: 'stale-lock',
+        action: 'lock-released',
+        detail: expect.stringContaining('never recorded'),
+      },
+    ]);
+    expect(await store.getLock('web')).toBeNull();
+    expect(await store.acquireLock('web', 'web-v10', lockExpiresAt(clock))).toEqual({ acquired: true });
+    expect((await store.listSteps('web-v9')).map((step) => step.detail)).toEqual([expect.stringContaining('released the lock of web')]);
+    expect(schedule).toEqual([false]);
+  });
+
+  it('a full pass leaves a held lock alone while its owner runs or cannot be asked about, and keeps its schedule on', async () => {
+    const schedule: boolean[] = [];
+    await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
+    await store.acquireLock('api', 'api-v3', lockExpiresAt(clock));
+    later(180);
+
+    const report = await reconcile({
+      ...deps,
+      liveness: liveness({ 'web-v9': 'running', 'api-v3': 'unknown' }),
+      schedule: { setEnabled: async (on) => void schedule.push(on) },
+    });
+
+    expect(report.findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ target: 'web', execution: 'web-v9', found: 'running', action: 'none' }),
+        expect.objectContaining({ target: 'api', execution: 'api-v3', found: 'unknown', action: 'none' }),
+      ]),
+    );
+    expect(report.findings).toHaveLength(2);
+    expect((await store.getLock('web'))?.owner).toBe('web-v9');
+    expect((await store.getLock('api'))?.owner).toBe('api-v3');
+    expect(schedule).toEqual([]);
+  });
+
+  it('leaves a lock taken moments ago to its start path (not started yet), unless a person runs `recover`', async () => {
+    await store.acquireLock('web', 'web-v9', lockExpiresAt(clock));
+    later(30);
+
+    const scheduled = await reconcile({ ...deps, liveness: liveness({}) });
+    const held = await store.getLock('web');
+    const manual = await reconcile({ ...deps, liveness: liveness({}) }, { target: 'web', manual: true });
+
+    expect(scheduled.findings).toEqual([]);
+    expect(held?.owner).toBe('web-v9');
+    expect(manual.findings).toMatchObject([{ execution: 'web-v9', found: 'stale-lock', action: 'lock-released' }]);
     expect(await store.getLock('web')).toBeNull();
   });
 

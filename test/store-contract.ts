@@ -119,6 +119,27 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect((await store.getLock(target))?.owner).toBe('exec-1');
       });
 
+      it('listLocks lists every held lock of every target, and neither a released nor an expired one', async () => {
+        const store = await open();
+        const held = unique('held');
+        const other = unique('other');
+        const released = unique('released');
+        const expired = unique('expired');
+        const expiresAt = inAnHour();
+        await store.acquireLock(held, 'exec-1', expiresAt);
+        await store.acquireLock(other, 'exec-2', expiresAt);
+        await store.acquireLock(released, 'exec-3', expiresAt);
+        await store.releaseLock(released, 'exec-3');
+        await store.acquireLock(expired, 'exec-4', new Date(Date.now() - 1000));
+
+        const mine = (await store.listLocks()).filter((lock) => [held, other, released, expired].includes(lock.target));
+
+        expect(mine.sort((a, b) => a.owner.localeCompare(b.owner))).toEqual([
+          { target: held, owner: 'exec-1', expiresAt: expiresAt.toISOString() },
+          { target: other, owner: 'exec-2', expiresAt: expiresAt.toISOString() },
+        ]);
+      });
+
       it('an expired lock is not reported as held and may be taken over', async () => {
         const store = await open();
         const target = unique('podinfo');

@@ -3,8 +3,8 @@
  * lists every rollout record still open, asks whether its execution runs, and for each one that
  * does not (a killed local engine, a lost status event, a dead-lettered safety net, a gate that
  * outlived everything) drives the target to its safe side with the same restore code as Rollback,
- * closes the record and frees the lock. A lock whose owner is closed (or was never recorded) and
- * does not run is freed too. It never touches a running execution, nor one it cannot tell about.
+ * closes the record and frees the lock. A held lock whose owner is closed (or was never recorded)
+ * and does not run is freed too, found by listing every held lock. It never touches a running execution, nor one it cannot tell about.
  *
  * Runs in AWS as a Lambda on an EventBridge schedule that exists only while a rollout is open
  * (Prepare enables it, the reconciler disables it when nothing is open); locally before start,
@@ -13,17 +13,20 @@
 import * as z from 'zod';
 import { describeError } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
-import { recoveryWindowPassed, recoveryWindowSeconds } from '../core/recovery.ts';
+import { LOCK_BACKSTOP_SECONDS, recoveryWindowPassed, recoveryWindowSeconds } from '../core/recovery.ts';
 import type { Outcome, RolloutRecord, Weights } from '../core/records.ts';
 import { parseSpec } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
-import type { AbortFlags, ExecutionLiveness, ReconcileSchedule } from '../core/ports.ts';
+import type { AbortFlags, ExecutionLiveness, HeldLocks, ReconcileSchedule } from '../core/ports.ts';
 import { restoreSafeSide } from './restore.ts';
 import type { Closure, RestoreStore } from './restore.ts';
 
-/** What the reconciler reads besides a restore's ports: the open rollouts (RolloutRecords) and abort flags. */
-export type ReconcileStore = RestoreStore & AbortFlags;
+/** What the reconciler reads besides a restore's ports: the open rollouts (RolloutRecords), abort flags and held locks. */
+export type ReconcileStore = RestoreStore & AbortFlags & HeldLocks;
+
+/** How long a fresh lock is left to its start path before a scheduled pass may call it orphaned. */
+const LOCK_GRACE_MS = 2 * 60_000;
 
 export interface ReconcileDeps extends HandlerDeps<ReconcileStore> {
   liveness: ExecutionLiveness;
@@ -71,30 +74,54 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest =
   const open = (await deps.store.listOpenRollouts()).filter((record) => !request.target || record.target === request.target);
   for (const record of open) findings.push(await reconcileRecord(deps, record, request.manual ?? false));
 
-  // A lock whose owner is closed, unrecorded or dead frees the target (Prepare died before recording it, a crash between close and release).
-  const targets = new Set([...open.map((r) => r.target), ...(request.target ? [request.target] : [])]);
+  // A lock whose owner is closed, unrecorded or dead frees the target (Prepare died before recording
+  // it, a crash between close and release). A full pass lists every held lock: one whose rollout was
+  // never recorded has no open record to lead here.
+  const held = request.target ? [] : (await deps.store.listLocks()).map((lock) => lock.target);
+  const targets = new Set([...open.map((r) => r.target), ...held, ...(request.target ? [request.target] : [])]);
+  let kept = 0;
   for (const target of targets) {
     const lock = await deps.store.getLock(target);
     if (!lock) continue;
     const owner = await deps.store.getRollout(lock.owner);
     if (owner?.status === 'running') continue;
+    // A lock taken moments ago may belong to a start path between acquireLock and StartExecution
+    // (its execution does not exist yet): only a person's `recover` skips this grace.
+    const takenAt = new Date(lock.expiresAt).getTime() - LOCK_BACKSTOP_SECONDS * 1000;
+    if (!request.manual && deps.now().getTime() - takenAt < LOCK_GRACE_MS) {
+      kept++;
+      continue;
+    }
     const live = await deps.liveness.of(lock.owner);
-    if (live.state !== 'not-running') continue;
+    // Running (a start path or Prepare still at work) or unknown (its engine cannot be asked): left alone.
+    if (live.state !== 'not-running') {
+      kept++;
+      findings.push({
+        target,
+        execution: lock.owner,
+        found: live.state,
+        action: 'none',
+        detail: `holds the lock with no open rollout; ${live.state === 'running' ? 'it runs' : 'cannot tell whether it runs'} (${live.detail}): left alone`,
+      });
+      continue;
+    }
     await deps.store.releaseLock(target, lock.owner);
-    findings.push({
-      target,
+    const detail = `the lock's owner ${owner ? `is ${owner.outcome ?? 'finished'}` : 'was never recorded'} and ${live.detail}`;
+    await deps.store.appendStep({
       execution: lock.owner,
-      found: 'stale-lock',
-      action: 'lock-released',
-      detail: `the lock's owner ${owner ? `is ${owner.outcome ?? 'finished'}` : 'was never recorded'} and ${live.detail}`,
+      at: deps.now().toISOString(),
+      kind: 'note',
+      detail: `the reconciler released the lock of ${target}: ${detail}`,
     });
+    findings.push({ target, execution: lock.owner, found: 'stale-lock', action: 'lock-released', detail });
   }
 
   let remaining = (await deps.store.listOpenRollouts()).length;
-  // The schedule exists only while something is open: this pass turns it off when nothing is. A
-  // Prepare enables it, records the rollout, and enables it again; reading once more after
-  // disabling closes the race with a rollout that opened in between.
-  if (deps.schedule && !request.target && remaining === 0) {
+  // The schedule exists only while something is open (or a lock it left alone may yet be
+  // orphaned): this pass turns it off when nothing is. A Prepare enables it, records the rollout,
+  // and enables it again; reading once more after disabling closes the race with a rollout that
+  // opened in between.
+  if (deps.schedule && !request.target && remaining === 0 && kept === 0) {
     await deps.schedule.setEnabled(false);
     remaining = (await deps.store.listOpenRollouts()).length;
     if (remaining > 0) await deps.schedule.setEnabled(true);

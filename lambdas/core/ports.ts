@@ -91,6 +91,12 @@ export interface TargetLocks {
   getLock(target: string): Promise<LockHolder | null>;
 }
 
+/** Every held lock, of every target: what the reconciler passes over to free a lock whose rollout was never recorded. */
+export interface HeldLocks {
+  /** The unexpired locks, whether or not their owner recorded a rollout. */
+  listLocks(): Promise<LockHolder[]>;
+}
+
 /** The record of each rollout: its safe side, what Sluice last wrote, its outcome. */
 export interface RolloutRecords {
   createRollout(record: RolloutRecord): Promise<void>;
@@ -151,6 +157,7 @@ export interface EventLog {
 export interface RolloutStore
   extends TriggerLedger,
     TargetLocks,
+    HeldLocks,
     RolloutRecords,
     RolloutLog,
     TaskTokens,

@@ -366,10 +366,11 @@ describe('DynamoRolloutStore requests', () => {
     expect(STORE_TABLE_KEYS).toEqual({ partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' });
   });
 
-  it('takes the lock with one conditional PutItem: free, expired, or already ours', async () => {
+  it('marks the target in the LOCKS partition, then takes the lock with one conditional PutItem: free, expired, or already ours', async () => {
     await store.acquireLock('podinfo', 'podinfo-v2', expiresAt);
 
     expect(env.mock.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Item: { pk: 'LOCKS', sk: 'podinfo', target: 'podinfo' } },
       {
         TableName: TABLE,
         Item: {
@@ -414,7 +415,32 @@ describe('DynamoRolloutStore requests', () => {
         ExpressionAttributeValues: { ':owner': 'podinfo-v2' },
       },
     ]);
-    expect(table.items.size).toBe(0);
+    // Only the target's marker stays (never deleted, so no race can leave a lock without one).
+    expect([...table.items.values()]).toEqual([{ pk: 'LOCKS', sk: 'podinfo', target: 'podinfo' }]);
+  });
+
+  it('lists held locks with one consistent Query on the LOCKS partition (no Scan), then a consistent GetItem per target', async () => {
+    await store.acquireLock('podinfo', 'podinfo-v2', expiresAt);
+    await store.acquireLock('web', 'web-v3', expiresAt);
+    await store.releaseLock('web', 'web-v3');
+    env.mock.resetHistory();
+
+    const locks = await store.listLocks();
+
+    expect(locks).toEqual([{ target: 'podinfo', owner: 'podinfo-v2', expiresAt: expiresAt.toISOString() }]);
+    expect(env.mock.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':pk': 'LOCKS' },
+        ConsistentRead: true,
+      },
+    ]);
+    expect(env.mock.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE, Key: { pk: 'TARGET#podinfo', sk: 'LOCK' }, ConsistentRead: true },
+      { TableName: TABLE, Key: { pk: 'TARGET#web', sk: 'LOCK' }, ConsistentRead: true },
+    ]);
   });
 
   it('hands out sequence numbers with UpdateItem ADD', async () => {

@@ -14,6 +14,7 @@
  *   EXEC#<execution>  COUNTER#STEP / COUNTER#EVENT        sequence counters (ADD)                none
  *   TRIGGER#<key>     TRIGGER                             idempotency ledger: what a trigger did none
  *   OPEN              <execution>                         marker of a running rollout (target)   deleted when it finishes
+ *   LOCKS             <target>                            marker: this target has been locked    none
  *
  * History (rollouts, steps, events, aborts) is the audit trail and never expires. TTL only sweeps
  * leftovers; correctness never depends on it (DynamoDB deletes expired items lazily), so the lock
@@ -49,6 +50,9 @@ const DAY_SECONDS = 86_400;
 const TOKEN_TTL_SECONDS = 366 * DAY_SECONDS; // a Standard execution lives at most one year
 const KEY_ATTRIBUTES = new Set(['pk', 'sk', 'ttl']);
 
+/** The partitions the reconciler queries (open rollouts, held locks): its IAM Query grant names only these. */
+export const RECONCILER_PARTITIONS = ['OPEN', 'LOCKS'] as const;
+
 export const storeKeys = {
   lock: (target: string) => ({ pk: `TARGET#${target}`, sk: 'LOCK' }),
   token: (target: string) => ({ pk: `TARGET#${target}`, sk: 'TOKEN' }),
@@ -60,6 +64,12 @@ export const storeKeys = {
   rolloutPointer: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ROLLOUT' }),
   /** A sparse index of open rollouts: one small item per running record, deleted when it finishes (the reconciler queries it). */
   open: (execution: string) => ({ pk: 'OPEN', sk: execution }),
+  /**
+   * One item per target ever locked, so the reconciler finds every held lock with one Query on one
+   * partition (no Scan, no index): written before the lock and never deleted, so no race can leave
+   * a lock without its marker; there are only as many as targets.
+   */
+  lockMarker: (target: string) => ({ pk: 'LOCKS', sk: target }),
   abort: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ABORT' }),
   analysis: (execution: string) => ({ pk: `EXEC#${execution}`, sk: 'ANALYSIS' }),
   step: (execution: string, seq: number) => ({ pk: `EXEC#${execution}`, sk: `STEP#${String(seq).padStart(6, '0')}` }),
@@ -178,6 +188,11 @@ export class DynamoRolloutStore implements RolloutStore {
   }
 
   async acquireLock(target: string, owner: string, expiresAt: Date): Promise<{ acquired: true } | { acquired: false; holder: LockHolder }> {
+    try {
+      await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...storeKeys.lockMarker(target), target } }));
+    } catch (error) {
+      throw new Error(`lock of ${target} could not be taken for ${owner}: its marker was not written`, { cause: error });
+    }
     // A refused put followed by a read can find the lock just released: try again a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -230,6 +245,16 @@ export class DynamoRolloutStore implements RolloutStore {
     const expiresAt = Number(item['expiresAt']);
     if (expiresAt <= this.#now().getTime()) return null;
     return { target, owner: String(item['owner']), expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  async listLocks(): Promise<LockHolder[]> {
+    const markers = await this.#query({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk' },
+      ExpressionAttributeValues: { ':pk': 'LOCKS' },
+    });
+    const locks = await Promise.all(markers.map((marker) => this.getLock(String(marker['sk']))));
+    return locks.filter((lock): lock is LockHolder => lock !== null);
   }
 
   async createRollout(record: RolloutRecord): Promise<void> {

@@ -168,6 +168,17 @@ export class SqliteRolloutStore implements RolloutStore {
     return { target, owner: text(row, 'owner'), expiresAt: new Date(Number(row['expires_ms'])).toISOString() };
   }
 
+  async listLocks(): Promise<LockHolder[]> {
+    return this.#db
+      .prepare('SELECT target, owner, expires_ms FROM locks WHERE expires_ms > ? ORDER BY target')
+      .all(this.#now().getTime())
+      .map((row) => ({
+        target: text(row, 'target'),
+        owner: text(row, 'owner'),
+        expiresAt: new Date(Number(row['expires_ms'])).toISOString(),
+      }));
+  }
+
   async createRollout(record: RolloutRecord): Promise<void> {
     const startedMs = epochMs(record.startedAt, `rollout ${record.execution} startedAt`);
     this.#transaction(() => {
