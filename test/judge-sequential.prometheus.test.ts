@@ -17,7 +17,7 @@ import { createSequentialJudge } from '../lambdas/core/judge-sequential.ts';
 import type { SequentialJudge } from '../lambdas/core/judge-sequential.ts';
 import { counterQueries } from '../lambdas/core/queries.ts';
 import { initialRun } from '../lambdas/core/rollout.ts';
-import { parseSpec } from '../lambdas/core/spec.ts';
+import { judgeTestSpec } from '../lambdas/core/judge.fixtures.ts';
 import type { RunState } from '../lambdas/core/task.ts';
 import { envoyMetricFamilies, envoyServerUptime, metricsHandler } from '../local/sandbox/envoy-metrics.ts';
 import { startPrometheus, type RunningPrometheus } from '../local/sandbox/prometheus.ts';
@@ -71,26 +71,11 @@ function startTraffic(current: () => GatewayProcess) {
 }
 
 function specFor(prometheus: RunningPrometheus, lookInterval: string) {
-  return parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'test' },
-      router: {
-        name: 'web',
-        namespace: NS,
-        primary: { upstream: { name: 'web-primary', namespace: NS } },
-        canary: { upstream: { name: 'web-canary', namespace: NS } },
-      },
-      strategy: { stepWeights: [10, 50], interval: '30s', lookInterval, deadline: '10m' },
-      analysis: {
-        judge: 'sequential',
-        noData: 'fail',
-        prometheus: { address: prometheus.url },
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 98 } }],
-      },
-    },
+  return judgeTestSpec({
+    judge: 'sequential',
+    strategy: { stepWeights: [10, 50], interval: '30s', lookInterval, deadline: '10m' },
+    prometheusAddress: prometheus.url,
+    minSuccessRate: 98,
   });
 }
 

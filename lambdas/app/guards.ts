@@ -1,13 +1,19 @@
 /** Checks every task makes before it touches anything. */
 import { AbortedError, AlarmError, ConflictError, PromotionFailedError } from '../core/errors.ts';
 import type { RolloutRecord } from '../core/records.ts';
-import type { AbortFlags, RolloutRecords, Workload } from '../core/ports.ts';
+import type { AbortFlags, RolloutRecords, TaskTokens, Workload } from '../core/ports.ts';
 
 /** Abort between tasks: a flag in the store that the next task honours. */
 export async function assertNotAborted(store: AbortFlags, execution: string): Promise<void> {
   const abort = await store.getAbort(execution);
   if (abort?.kind === 'alarm') throw new AlarmError(`${abort.by}: ${abort.reason}`);
   if (abort) throw new AbortedError(`aborted by ${abort.by}: ${abort.reason}`);
+}
+
+/** The wait before this task stored a task token: it is spent now (a token another execution holds is left alone). */
+export async function spendTaskToken(store: TaskTokens, target: string, execution: string): Promise<void> {
+  const pending = await store.getTaskToken(target);
+  if (pending?.execution === execution) await store.clearTaskToken(target, pending.token);
 }
 
 export async function requireRollout(store: RolloutRecords, execution: string): Promise<RolloutRecord> {

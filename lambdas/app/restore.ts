@@ -17,6 +17,7 @@
  *   and `Rollout Recovered` when the safe side lands.
  * - The outcome is read from the objects after the write, never assumed (core/recovery.ts).
  */
+import { spendTaskToken } from './guards.ts';
 import { ConflictError, TransientError, describeError } from '../core/errors.ts';
 import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
 import { isSluicesWrite, isStuck, outcomeFromObjects, recoveryWindowPassed } from '../core/recovery.ts';
@@ -222,8 +223,7 @@ async function observe(
 async function close(deps: HandlerDeps<RestoreStore>, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {
   const at = deps.now().toISOString();
   await deps.store.updateRollout(record.execution, { status: 'finished', outcome: end.outcome, reason: end.reason, finishedAt: at });
-  const pending = await deps.store.getTaskToken(record.target);
-  if (pending?.execution === record.execution) await deps.store.clearTaskToken(record.target, pending.token);
+  await spendTaskToken(deps.store, record.target, record.execution);
   await deps.store.releaseLock(record.target, record.execution);
 }
 

@@ -8,33 +8,16 @@ import type { CounterHistory, CounterSnapshot, SeriesSample } from './counts.ts'
 import type { JudgePorts } from './judge-seam.ts';
 import { createSequentialJudge } from './judge-sequential.ts';
 import { initialRun } from './rollout.ts';
-import { parseSpec } from './spec.ts';
+import { judgeTestSpec } from './judge.fixtures.ts';
 import type { RunState } from './task.ts';
 
 const NS = 'gloo-system';
 const GW = { job: 'gloo', instance: '10.0.0.1:8081' };
 const T0 = Date.parse('2026-12-06T12:00:00Z');
 
-const spec = parseSpec({
-  apiVersion: 'sluice.dev/v1',
-  kind: 'Rollout',
-  metadata: { name: 'web' },
-  spec: {
-    cluster: { kubeconfigContext: 'test' },
-    router: {
-      name: 'web',
-      namespace: NS,
-      primary: { upstream: { name: 'web-primary', namespace: NS } },
-      canary: { upstream: { name: 'web-canary', namespace: NS } },
-    },
-    strategy: { stepWeights: [10, 50], interval: '1m', lookInterval: '10s', deadline: '1h' },
-    analysis: {
-      judge: 'sequential',
-      noData: 'fail',
-      prometheus: { address: 'http://prometheus.invalid' },
-      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
-    },
-  },
+const spec = judgeTestSpec({
+  judge: 'sequential',
+  strategy: { stepWeights: [10, 50], interval: '1m', lookInterval: '10s', deadline: '1h' },
 });
 
 /** A counter source whose scrapes the test controls: `scrapedAt` (s after T0) and totals per arm. */

@@ -8,34 +8,14 @@ import { judgeFor } from './judge.ts';
 import type { JudgePorts } from './judge-seam.ts';
 import type { MetricReading } from './verdict.ts';
 import { initialRun } from './rollout.ts';
-import { parseSpec } from './spec.ts';
+import { judgeTestSpec } from './judge.fixtures.ts';
 import type { RolloutSpec } from './spec.ts';
 
 const T0 = new Date('2026-12-06T12:00:00Z');
 const NS = 'gloo-system';
 
 function specWith(judge: 'threshold' | 'sequential'): RolloutSpec {
-  return parseSpec({
-    apiVersion: 'sluice.dev/v1',
-    kind: 'Rollout',
-    metadata: { name: 'web' },
-    spec: {
-      cluster: { kubeconfigContext: 'test' },
-      router: {
-        name: 'web',
-        namespace: NS,
-        primary: { upstream: { name: 'web-primary', namespace: NS } },
-        canary: { upstream: { name: 'web-canary', namespace: NS } },
-      },
-      strategy: { stepWeights: [10, 50], interval: '1m', lookInterval: '30s', deadline: '1h', threshold: 2 },
-      analysis: {
-        judge,
-        noData: 'fail',
-        prometheus: { address: 'http://prometheus.invalid' },
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
-      },
-    },
-  });
+  return judgeTestSpec({ judge, strategy: { stepWeights: [10, 50], interval: '1m', lookInterval: '30s', deadline: '1h', threshold: 2 } });
 }
 
 /** Ports that record what a judge asked for; `readings` answers readMetrics. */

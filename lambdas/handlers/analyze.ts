@@ -5,7 +5,7 @@ import { withOverride } from '../core/window-override.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
-import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
+import { assertNotAborted, assertPrimaryUntouched, requireRollout, spendTaskToken } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { judgeFor } from '../core/judge.ts';
 import type { Verdict } from '../core/verdict.ts';
@@ -21,8 +21,7 @@ type AnalyzeStore = AbortFlags & RolloutRecords & RolloutLog & TargetLocks & Tas
 export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
-  const pending = await deps.store.getTaskToken(target);
-  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await spendTaskToken(deps.store, target, execution);
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);

@@ -12,7 +12,7 @@ import { afterGateTimeout } from '../core/rollout.ts';
 import { gateTimeoutInputSchema } from '../core/task.ts';
 import type { GateTimeoutInput, RunState } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
-import { requireRollout } from '../app/guards.ts';
+import { requireRollout, spendTaskToken } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { publishWithHooks } from '../adapters/webhooks/client.ts';
@@ -32,8 +32,7 @@ export async function approvalExpired(deps: StoreDeps<ApprovalExpiredStore>, inp
   if (record.status !== 'finished') {
     await deps.store.updateRollout(execution, { status: 'finished', outcome: 'refused', reason, finishedAt: deps.now().toISOString() });
   }
-  const pending = await deps.store.getTaskToken(target);
-  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await spendTaskToken(deps.store, target, execution);
   await deps.store.releaseLock(target, execution);
   await publishWithHooks(deps, spec, {
     detailType: 'Rollout Aborted',

@@ -2,7 +2,7 @@
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
-import { requireRollout } from '../app/guards.ts';
+import { requireRollout, spendTaskToken } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
@@ -23,8 +23,7 @@ export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Pr
     : '';
   const reason = `${run.reason ?? `promoted after ${run.weights.length} steps`}${late}`;
   await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
-  const pending = await deps.store.getTaskToken(target);
-  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await spendTaskToken(deps.store, target, execution);
   await deps.store.releaseLock(target, execution);
   await publishWithHooks(deps, spec, {
     detailType: 'Rollout Promoted',

@@ -11,7 +11,7 @@ import type { Weights } from '../core/records.ts';
 import { webhookGateInputSchema } from '../core/task.ts';
 import type { RunState, WebhookGateInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
-import { assertNotAborted, requireRollout } from '../app/guards.ts';
+import { assertNotAborted, requireRollout, spendTaskToken } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/webhooks/client.ts';
@@ -19,9 +19,7 @@ import { callHooks, publishWithHooks, runPreRolloutHooks } from '../adapters/web
 export async function callWebhookGate(deps: StoreDeps, input: WebhookGateInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
-  // The wait before this call (WaitToStart, Bake) stored a task token that is spent now.
-  const pending = await deps.store.getTaskToken(target);
-  if (pending?.execution === execution) await deps.store.clearTaskToken(target, pending.token);
+  await spendTaskToken(deps.store, target, execution);
   await assertNotAborted(deps.store, execution);
   const record = await requireRollout(deps.store, execution);
   switch (input.gate) {
