@@ -134,11 +134,11 @@ async function connectAws(options: ControlOptions, registryDir: string): Promise
       'no deployed Sluice named: pass --stack NAME (its outputs name the state machine and table), or --state-machine-arn and --table, or --local',
     );
   }
-  const { DynamoRolloutStore } = await import('../lambdas/adapters/store/dynamodb.ts');
+  const { openDynamoStore } = await import('../lambdas/adapters/store/dynamodb.ts');
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
   const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(region), { marshallOptions: { removeUndefinedValues: true } });
-  const store = new DynamoRolloutStore({ tableName: table, client: dynamo });
+  const store = openDynamoStore({ tableName: table, client: dynamo });
   const sfn = new SFNClient(region);
   const fromFiles = localTargetLoader(registryDir);
   const busName = outputs.get(STACK_OUTPUTS.eventBusName);

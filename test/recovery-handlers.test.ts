@@ -143,6 +143,24 @@ describe('restoreSafeSide', () => {
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
   });
 
+  it('retries a read-back that times out after writing the safe side (transient), then reports rolled-back, never failed', async () => {
+    // Prepare: 90/10 in place; the API server times out on the read right after the restore's write.
+    await openRollout('web-v2', { primary: 90, canary: 10 });
+    router.weights = { primary: 90, canary: 10 };
+    router.failReadsAfterWrite.push(transient('UpstreamGroup gloo-system/web get failed: timed out'));
+    const closure = { outcome: 'rolled-back' as const, reason: 'canary failed its analysis' };
+
+    // Act: the first attempt fails transiently (Rollback's retry policy calls again); the second lands.
+    const first = await restoreSafeSide(deps, spec, 'web-v2', closure).catch((error: unknown) => error);
+    const second = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess
+    expect(first).toMatchObject({ name: 'Sluice.Transient' });
+    expect(String((first as Error).message)).toContain('could not be read back');
+    expect(second).toMatchObject({ outcome: 'rolled-back', result: 'restored', weights: { primary: 100, canary: 0 } });
+    expect((await store.getRollout('web-v2'))?.outcome).toBe('rolled-back');
+  });
+
   it('reports a rollout that never moved traffic as refused (exit 2), not rolled back', async () => {
     await store.createRollout({
       execution: 'web-v2',
@@ -243,6 +261,31 @@ describe('reconcile', () => {
     });
     expect(second).toEqual({ findings: [], open: 0 });
     expect(schedule).toEqual([false]);
+  });
+
+  it('reads a template copy that landed without its step (engine killed right after the copy) from the primary: promoted, not rolled back', async () => {
+    // Prepare: Promote copied the template, then the engine died before recording the copy; traffic at 50/50.
+    const templated = webSpec({
+      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: false } },
+    });
+    await openRollout('web-v2', { primary: 50, canary: 50 }, { patch: { spec: templated } });
+    router.weights = { primary: 50, canary: 50 };
+    const workload = {
+      isReady: async () => true,
+      templateFingerprint: async () => 'v2',
+      promoteTemplate: async () => {},
+      scale: async () => {},
+      servingReplicas: async () => 2,
+      primaryRunsCanaryTemplate: async () => true,
+    };
+
+    // Act
+    const report = await reconcile({ ...deps, workloadFor: async () => workload, liveness: liveness({ 'web-v2': 'not-running' }) });
+
+    // Assess: all traffic on the primary, which runs the new version: that is a promotion, exit 0.
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', action: 'restored', outcome: 'promoted' }]);
+    expect((await store.getRollout('web-v2'))?.outcome).toBe('promoted');
   });
 
   it('closes a stopped execution (StopExecution, safety net failed) as aborted, as the safety net would, even when nothing had moved', async () => {

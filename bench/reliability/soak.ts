@@ -64,6 +64,8 @@ export const RETRY_PAUSE_MS = RETRY_PAUSES.defaultMs;
 /** The compressed reconcile period (the issue's: one minute in AWS). */
 export const RECONCILE_PERIOD_MS = 3000;
 /** How long new pods take to become ready. */
+/** The states whose Lambdas write an UpstreamGroup's weights or shadow. */
+const WRITING_STATES = new Set(['SetWeight', 'Shadow', 'Switch', 'Rollback']);
 const READY_DELAY_MS = 300;
 /** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
 export const GLOO_LAG_MS = 100;
@@ -1038,7 +1040,10 @@ async function judge(
       passed = events.some((e) => e.type === 'ChoiceStateEntered' && e.stateEnteredEventDetails?.name === 'StartGate');
       const failures = events.filter((e) => e.type === 'LambdaFunctionFailed').map((e) => e.lambdaFunctionFailedEventDetails?.error ?? '');
       const refused = events.some((e) => e.type === 'ExecutionFailed' && e.executionFailedEventDetails?.error === 'Sluice.Refused');
-      outlasted = refused && failures.length === prepareAttempts && failures.every((error) => error === 'Sluice.Transient') && !sluiceWrote;
+      // Whether this execution could have written the group: the target's audit cannot tell executions
+      // apart (a later trigger's execution writes it with the same user), its history can.
+      const couldWrite = events.some((e) => WRITING_STATES.has(e.stateEnteredEventDetails?.name ?? ''));
+      outlasted = refused && failures.length === prepareAttempts && failures.every((error) => error === 'Sluice.Transient') && !couldWrite;
       entered = events.flatMap((e) =>
         e.stateEnteredEventDetails?.name
           ? [e.stateEnteredEventDetails.name]

@@ -157,7 +157,23 @@ export async function restoreSafeSide(
     throw await failed(deps, spec, record, error, options.windowSeconds);
   }
 
-  const observed = await observe(deps, spec, router, record, execution, found);
+  // The read-back decides the outcome; one that times out (a loaded API server) is retried like the
+  // write before it, never turned into outcome `failed` with the safe side already in place.
+  let readBack: Weights | undefined;
+  try {
+    readBack = await router.getWeights();
+  } catch (error) {
+    if (error instanceof TransientError) {
+      const retry = new TransientError(
+        `${target}'s weights could not be read back after writing ${formatWeights(safe, scale)}: trying again`,
+        {
+          cause: error,
+        },
+      );
+      throw await failed(deps, spec, record, retry, options.windowSeconds);
+    }
+  }
+  const observed = await observe(deps, spec, record, execution, found, readBack);
   const read = outcomeFromObjects(closure.outcome, observed, scale);
   const reason = read.note ? `${closure.reason} (${read.note})` : closure.reason;
   const weights = observed.weights ?? safe;
@@ -194,14 +210,14 @@ export async function restoreSafeSide(
 async function observe(
   deps: HandlerDeps<RestoreStore>,
   spec: RolloutSpec,
-  router: TrafficRouter,
   record: RolloutRecord,
   execution: string,
   found: Weights | undefined,
+  weights: Weights | undefined,
 ): Promise<ObservedEnd> {
-  const weights = await router.getWeights().catch(() => undefined);
   const steps = await deps.store.listSteps(execution);
   const scale = spec.spec.router.weightScale;
+  const route = promotionMode(spec) === 'route';
   const primaryOnly = allOn('primary', scale);
   // Moved if the object held a split when the restore began, or Sluice recorded (or was writing) one.
   const trafficMoved =
@@ -210,14 +226,23 @@ async function observe(
     (record.pendingWeights !== undefined && !sameWeights(record.pendingWeights, primaryOnly)) ||
     !sameWeights(record.lastWeights, primaryOnly) ||
     steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
-  const route = promotionMode(spec) === 'route';
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
-  const copied = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
+  // A copy that landed without its step (the engine killed right after it, the store busy) shows only
+  // on the objects, so the primary's template is read when the records say nothing was copied.
+  const recordedCopy = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
+  const copied = recordedCopy || (!route && (await primaryRunsCanary(deps, spec)));
   return {
     ...(weights ? { weights } : {}),
     trafficMoved,
     ...(route ? { canaryIsPromoted: record.safeSide === 'canary' } : { primaryPromoted: copied }),
   };
+}
+
+/** Whether the primary's pod template is the canary's; false when there is no workload or it cannot be read. */
+async function primaryRunsCanary(deps: HandlerDeps<RestoreStore>, spec: RolloutSpec): Promise<boolean> {
+  const workload = await deps.workloadFor(spec);
+  if (!workload) return false;
+  return workload.primaryRunsCanaryTemplate().catch(() => false);
 }
 
 async function close(deps: HandlerDeps<RestoreStore>, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {

@@ -2,7 +2,7 @@
 import { once } from '../core/once.ts';
 import type { StoreDeps } from '../app/deps.ts';
 import { EventBridgePublisher } from '../adapters/events/publisher.ts';
-import { DynamoRolloutStore } from '../adapters/store/dynamodb.ts';
+import { openDynamoStore } from '../adapters/store/dynamodb.ts';
 
 /** A variable the CDK construct sets on the function; its absence means the Lambda was deployed some other way. */
 export function requiredEnv(name: string): string {
@@ -12,7 +12,7 @@ export function requiredEnv(name: string): string {
 }
 
 export const awsStoreDeps = once(async (): Promise<StoreDeps> => {
-  const store = new DynamoRolloutStore({ tableName: requiredEnv('SLUICE_TABLE_NAME') });
+  const store = openDynamoStore({ tableName: requiredEnv('SLUICE_TABLE_NAME') });
   const events = new EventBridgePublisher({ busName: requiredEnv('SLUICE_EVENT_BUS_NAME'), store });
   // Set on Prepare and the reconciler: the reconciler's schedule runs only while a rollout is open.
   const rule = process.env['SLUICE_RECONCILER_RULE'];

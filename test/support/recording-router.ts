@@ -15,6 +15,9 @@ export class RecordingRouter implements TrafficRouter {
   shadow: { percentage: number } | null = null;
   /** Errors thrown by the next setWeights calls, in order. */
   readonly failNextWrites: Error[] = [];
+  /** Errors thrown by the getWeights calls that follow the next write, in order (a read-back that times out). */
+  readonly failReadsAfterWrite: Error[] = [];
+  #readsToFail: Error[] = [];
 
   constructor(scale = 100) {
     this.weights = { primary: scale, canary: 0 };
@@ -23,6 +26,8 @@ export class RecordingRouter implements TrafficRouter {
   async reconcile(): Promise<void> {}
 
   async getWeights(): Promise<Weights> {
+    const failure = this.#readsToFail.shift();
+    if (failure) throw failure;
     return { ...this.weights };
   }
 
@@ -37,6 +42,7 @@ export class RecordingRouter implements TrafficRouter {
     }
     this.weights = { ...next };
     this.writes.push({ ...next });
+    this.#readsToFail = this.failReadsAfterWrite.splice(0);
   }
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {

@@ -19,7 +19,7 @@ import type { HttpRequest } from '@smithy/protocol-http';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { describeRolloutStoreContract } from '../../../test/store-contract.ts';
-import { DynamoRolloutStore, STORE_TABLE_KEYS } from './dynamodb.ts';
+import { DynamoRolloutStore, STORE_TABLE_KEYS, openDynamoStore } from './dynamodb.ts';
 
 const TABLE = 'sluice-store';
 
@@ -347,7 +347,7 @@ function emulate(table: FakeTable) {
 // ---------------------------------------------------------------------------------------------
 
 const shared = emulate(new FakeTable(TABLE));
-describeRolloutStoreContract('DynamoDB (SDK stub)', async () => new DynamoRolloutStore({ tableName: TABLE, client: shared.client }));
+describeRolloutStoreContract('DynamoDB (SDK stub)', async () => openDynamoStore({ tableName: TABLE, client: shared.client }));
 
 describe('DynamoRolloutStore requests', () => {
   const now = new Date('2026-03-01T10:00:00.000Z');
@@ -493,6 +493,33 @@ describe('DynamoRolloutStore requests', () => {
     await expect(store.acquireLock('podinfo', 'podinfo-v2', expiresAt)).rejects.toThrow(
       'lock of podinfo could not be taken for podinfo-v2',
     );
+  });
+
+  it('reports throttling and server faults left after the SDK retries as Sluice.Transient, so the ASL retries them', async () => {
+    // Prepare: the store the Lambdas use, with DynamoDB throttling every write.
+    const opened = openDynamoStore({ tableName: TABLE, client: env.client, now: () => now });
+    env.mock.on(PutCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+
+    // Act
+    const error: unknown = await opened.acquireLock('podinfo', 'podinfo-v2', expiresAt).catch((e: unknown) => e);
+
+    // Assess: the retryable name, the store's own context and the SDK error as the cause.
+    expect(error).toMatchObject({ name: 'Sluice.Transient' });
+    expect((error as Error).message).toBe(
+      'lock of podinfo could not be taken for podinfo-v2: its marker was not written: DynamoDB asked to retry later (ProvisionedThroughputExceededException: slow down)',
+    );
+  });
+
+  it('keeps a non-retryable DynamoDB error as it is: a validation error is no reason to retry', async () => {
+    const opened = openDynamoStore({ tableName: TABLE, client: env.client, now: () => now });
+    env.mock
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('One or more parameter values were invalid'), { name: 'ValidationException', $fault: 'client' }));
+
+    const error: unknown = await opened.acquireLock('podinfo', 'podinfo-v2', expiresAt).catch((e: unknown) => e);
+
+    expect((error as Error).message).toContain('lock of podinfo could not be taken for podinfo-v2');
+    expect((error as Error).name).not.toBe('Sluice.Transient');
   });
 });
 

@@ -42,6 +42,7 @@ import type {
   WindowOverride,
 } from '../../core/records.ts';
 import type { RolloutStore } from '../../core/ports.ts';
+import { transientWhen } from './transient.ts';
 
 /** The table's key schema: the CDK table (infra/) uses these same names. */
 export const STORE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;
@@ -460,4 +461,37 @@ export class DynamoRolloutStore implements RolloutStore {
   async close(): Promise<void> {
     // The SDK client holds no connection that needs closing between Lambda invocations.
   }
+}
+
+/**
+ * DynamoDB's "try again later" answers, which the SDK has already retried with backoff when they
+ * reach us: throttling (ProvisionedThroughputExceededException, RequestLimitExceeded,
+ * ThrottlingException — "the AWS SDKs for DynamoDB automatically retry requests that receive this
+ * exception", DynamoDB API reference), 5xx server faults (InternalServerError, ServiceUnavailable)
+ * and transaction conflicts with another in-flight transaction (retryable per the developer guide's
+ * "Error handling with DynamoDB"). Condition failures are answers, never transient.
+ */
+const TRANSIENT_DYNAMO_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'ThrottlingException',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'TimeoutError',
+]);
+
+export function isDynamoTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const fault = (error as { $fault?: unknown }).$fault;
+  return TRANSIENT_DYNAMO_ERRORS.has(error.name) || fault === 'server';
+}
+
+/** The store the AWS composition root and `--stack` commands use: DynamoDB's "not now" is Sluice.Transient. */
+export function openDynamoStore(options: DynamoStoreOptions): DynamoRolloutStore {
+  return transientWhen(new DynamoRolloutStore(options), isDynamoTransient, (method, error, transientCause) => {
+    const context = error === transientCause ? `the store is busy (${method})` : String((error as Error).message);
+    const cause = transientCause as Error;
+    return `${context}: DynamoDB asked to retry later (${cause.name}: ${cause.message})`;
+  });
 }

@@ -9,7 +9,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { TransientError } from '../../core/errors.ts';
 import type {
   AbortRequest,
   LockHolder,
@@ -21,6 +20,7 @@ import type {
   WindowOverride,
 } from '../../core/records.ts';
 import type { RolloutStore } from '../../core/ports.ts';
+import { transientWhen } from './transient.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS locks (
@@ -335,27 +335,11 @@ function isBusy(error: unknown): boolean {
 
 /**
  * A locked database (another process — `sluice abort`, a backup, a second engine — held the write
- * lock longer than the busy timeout) is the local analogue of DynamoDB throttling: worth a retry,
- * so it surfaces as Sluice.Transient (the ASL retries it; Rollback keeps retrying) instead of an
- * unexpected error. node:sqlite throws `database is locked` with `errcode` 5 (SQLite result codes).
+ * lock longer than the busy timeout) is the local analogue of DynamoDB throttling: worth a retry.
+ * node:sqlite throws `database is locked` with `errcode` 5 (SQLite result codes).
  */
 function busyIsTransient(store: SqliteRolloutStore): SqliteRolloutStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || property === 'constructor') return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } catch (error) {
-          if (!isBusy(error)) throw error;
-          throw new TransientError(`the store is busy (${String(property)}): another connection holds the database's write lock`, {
-            cause: error,
-          });
-        }
-      };
-    },
-  });
+  return transientWhen(store, isBusy, (method) => `the store is busy (${method}): another connection holds the database's write lock`);
 }
 
 /** Opens (and creates when missing) a store file, or an in-memory store for one process. */
