@@ -40,9 +40,10 @@ import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ArmCounters, CounterHistory, CounterSnapshot, SeriesSample } from '../lambdas/core/counts.ts';
+import type { ArmCounters, ArmDelta, CounterHistory, CounterSnapshot, SeriesSample } from '../lambdas/core/counts.ts';
 import { deltaCounts, nextBaseline } from '../lambdas/core/counts.ts';
 import { qOf } from '../lambdas/core/sequential/eprocess.ts';
+import { SEQUENTIAL_DEFAULTS } from '../lambdas/core/sequential/judge.ts';
 import { seededRandom } from '../lambdas/core/sequential/random.ts';
 import type { Random } from '../lambdas/core/sequential/random.ts';
 import { initialRun } from '../lambdas/core/rollout.ts';
@@ -660,6 +661,74 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
   };
 }
 
+// ---------------------------------------------------------------- the promotion oracle
+
+/** Healthy runs per cell the promotion oracle replays (its mean needs far fewer than the rate bounds). */
+const ORACLE_RUNS = 300;
+
+/**
+ * The promotion oracle of a healthy cell: the best any test with the judge's alphaPromote could do
+ * on the same world, so a promotion-time target it cannot meet is unreachable, not missed. It knows
+ * the canary's true rate and the primary's, and per step runs Wald's SPRT of "worse than allowed"
+ * (the canary's rate at the union null's boundary: the smaller of the allowed ratio over the
+ * primary's true rate — the judge's `max(margin, (p + marginAbsolute) / p)` — and the limit)
+ * against the truth, on the canary's own counts at the judge's look times (the look interval raised
+ * to the scrape interval), with the judge's per-step minimums and the top step run in full. It is
+ * stronger than any real test: it needs no primary counts and no settle time after a weight change.
+ */
+function oraclePromoteVsFixed(cell: Cell, seed: number): number {
+  const config = SEQUENTIAL_DEFAULTS;
+  const world = new World(cell, seededRandom(seed), 1_800_000_000);
+  world.advanceTo(1_800_000_000);
+  const began = world.t;
+  world.scheduleRandomBurst(began, began + FIXED_SECONDS);
+  const boundary = (primary: number, limit: number) => Math.min(Math.max(config.margin * primary, primary + config.marginAbsolute), limit);
+  const metrics = [
+    { truth: cell.baseline * cell.ratio, null: boundary(cell.baseline, limitOf(cell)), events: (arm: ArmDelta) => arm.errors },
+    ...(cell.slow
+      ? [
+          {
+            truth: cell.slow.baseline * cell.slow.ratio,
+            null: boundary(cell.slow.baseline, SLOW_LIMIT),
+            events: (arm: ArmDelta) => arm.slow['500'] ?? 0,
+          },
+        ]
+      : []),
+  ];
+  const lookSeconds = Math.max(LOOK_SECONDS, cell.scrapeSeconds);
+  const promoteAt = Math.log(1 / config.alphaPromote);
+  let elapsed = 0;
+  for (const [index, weight] of WEIGHTS.entries()) {
+    world.setWeight(weight);
+    const stepStart = world.t;
+    const top = index === WEIGHTS.length - 1;
+    let baseline = world.snapshot();
+    const llr = metrics.map(() => 0);
+    let looks = 0;
+    let requests = 0;
+    while (world.t - stepStart < STEP_SECONDS) {
+      world.advanceTo(Math.min(stepStart + STEP_SECONDS, world.t + lookSeconds));
+      const now = world.snapshot();
+      const look = deltaCounts(baseline, now);
+      baseline = nextBaseline(baseline, now);
+      const n = look.canary.requests;
+      if (n <= 0) continue;
+      looks += 1;
+      requests += n;
+      metrics.forEach((m, k) => {
+        const x = Math.min(n, m.events(look.canary));
+        const truth = Math.max(m.truth, 1e-9);
+        llr[k] = (llr[k] ?? 0) + x * Math.log(truth / m.null) + (n - x) * Math.log((1 - truth) / (1 - m.null));
+      });
+      const minimums =
+        looks >= config.minLooksPerStep && world.t - stepStart >= config.minSecondsPerStep && requests >= config.minCanaryRequestsPerStep;
+      if (!top && minimums && llr.every((v) => v >= promoteAt)) break;
+    }
+    elapsed += world.t - stepStart;
+  }
+  return elapsed / FIXED_SECONDS;
+}
+
 // ---------------------------------------------------------------- statistics and the table
 
 const median = (values: number[]) => {
@@ -684,6 +753,8 @@ interface CellResult {
   earlySteps: number;
   /** Half-width of a normal 95% interval around meanPromoteVsFixed. */
   promoteVsFixedHalfWidth95: number | null;
+  /** Healthy cells: the promotion oracle's mean time to promote over the first ORACLE_RUNS seeds. */
+  oraclePromoteVsFixed?: number;
   medianErrors?: { sequential: number; flagger: number; oracle: number };
   meanErrors?: { sequential: number; flagger: number; oracle: number };
   targets: TargetRow[];
@@ -720,6 +791,10 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
     targets: [],
     reasons,
   };
+  if (cell.kind === 'healthy') {
+    const replays = Math.min(runs, ORACLE_RUNS);
+    result.oraclePromoteVsFixed = mean(Array.from({ length: replays }, (_, i) => oraclePromoteVsFixed(cell, firstSeed + i)));
+  }
   if (cell.kind === 'bad') {
     result.medianErrors = {
       sequential: median(outcomes.map((o) => o.errors.sequential)),
@@ -749,7 +824,15 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
           ? cell.slow?.ratio === 2 && cell.slow.baseline * 2 <= SLOW_LIMIT
           : cell.ratio === 2 && cell.baseline * 2 <= limitOf(cell),
     },
-    { runs, rolledBack, promoteVsFixed: promoted.map((o) => o.seconds / FIXED_SECONDS), steps, earlySteps, meanErrors: result.meanErrors },
+    {
+      runs,
+      rolledBack,
+      promoteVsFixed: promoted.map((o) => o.seconds / FIXED_SECONDS),
+      steps,
+      earlySteps,
+      meanErrors: result.meanErrors,
+      oraclePromoteVsFixed: result.oraclePromoteVsFixed,
+    },
   );
   return result;
 }

@@ -62,6 +62,13 @@ describe('the judge bench holds its figures against the targets', () => {
     expect(targetsFor(cell({ rps: 0.3 }), healthy)).toEqual([]);
     // A cell whose canary is pushed over its limit by a shared burst has no promotion target.
     expect(targetsFor(cell({ canaryWithinHalfLimit: false }), healthy)).toHaveLength(1);
+    // Beside the promotion target, the oracle's figure; one above the bound says no test reaches it (the row still fails).
+    const slow = { ...healthy, promoteVsFixed: [0.87], oraclePromoteVsFixed: 0.75 };
+    expect(targetsFor(cell({}), slow)[1]).toMatchObject({
+      measured: '0.87 ± 0.000; oracle 0.75 (out of reach: no test with this alphaPromote meets it)',
+      pass: false,
+    });
+    expect(targetsFor(cell({}), { ...healthy, oraclePromoteVsFixed: 0.38 })[1]?.measured).toMatch(/; oracle 0\.38$/);
 
     const bad = targetsFor(cell({ kind: 'bad', twiceInsideThreshold: true }), {
       runs: 1000,

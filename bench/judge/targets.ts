@@ -67,6 +67,8 @@ export interface TargetInput {
   steps: number;
   earlySteps: number;
   meanErrors?: { sequential: number; flagger: number; oracle: number } | undefined;
+  /** The promotion oracle's mean time to promote: above the bound, the bound is out of any test's reach. */
+  oraclePromoteVsFixed?: number | undefined;
 }
 
 export interface TargetRow {
@@ -77,6 +79,12 @@ export interface TargetRow {
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(v < 0.01 ? 2 : 1)}%`;
+
+/** The promotion oracle's figure beside a time-to-promote target, and whether any test could meet it. */
+function oracleNote(oracle: number | undefined, bound: number): string {
+  if (oracle === undefined) return '';
+  return `; oracle ${oracle.toFixed(2)}${oracle > bound ? ' (out of reach: no test with this alphaPromote meets it)' : ''}`;
+}
 
 /** Every target the issue sets that applies to this cell. */
 export function targetsFor(cell: TargetCell, input: TargetInput): TargetRow[] {
@@ -104,7 +112,7 @@ export function targetsFor(cell: TargetCell, input: TargetInput): TargetRow[] {
       rows.push({
         cell: cell.id,
         target: `mean time to promote ≤ ${bound.toFixed(1)} × fixed`,
-        measured: promote ? `${promote.mean.toFixed(2)} ± ${promote.halfWidth95.toFixed(3)}` : 'none promoted',
+        measured: `${promote ? `${promote.mean.toFixed(2)} ± ${promote.halfWidth95.toFixed(3)}` : 'none promoted'}${oracleNote(input.oraclePromoteVsFixed, bound)}`,
         pass: promote !== null && promote.mean <= bound,
       });
     }
