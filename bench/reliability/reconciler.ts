@@ -6,10 +6,13 @@
  */
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { reconcileLocal } from '../../local/recovery.ts';
+import { formatFinding } from '../../lambdas/app/reconcile.ts';
+import type { ReconcileReport } from '../../lambdas/app/reconcile.ts';
 
-export type ReconcilerResult = { ran: false; why: string } | { ran: true; detail: unknown };
+export type ReconcilerResult = { ran: false; why: string } | { ran: true; detail: ReconcileReport; lines: string[] };
 
-/** Runs one reconcile pass over every target of `runtime`. */
+/** Runs one reconcile pass over every target of `runtime`; `lines` say what it found and did, as `sluice recover` prints it. */
 export async function runReconciler(runtime: LocalRuntime): Promise<ReconcilerResult> {
-  return { ran: true, detail: await reconcileLocal(runtime.deps, runtime.dir) };
+  const detail = await reconcileLocal(runtime.deps, runtime.dir);
+  return { ran: true, detail, lines: detail.findings.map(formatFinding) };
 }

@@ -678,8 +678,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     );
   }
   const reconciler = await runReconciler(runtime);
-  for (const rt of restarted.values()) await runReconciler(rt);
+  const passes = [reconciler, ...(await Promise.all([...restarted.values()].map((rt) => runReconciler(rt))))];
   log(reconciler.ran ? 'reconciler ran' : `reconciler: ${reconciler.why}`);
+  // What each pass found and did, in `sluice recover`'s words: the first thing to read when (b) or (c) breaks.
+  for (const pass of passes) if (pass.ran) for (const line of pass.lines) log(`reconciler: ${line}`);
   await sleep(RECONCILE_PERIOD_MS);
 
   const violations: Violation[] = [];
