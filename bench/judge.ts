@@ -667,34 +667,44 @@ async function rollout(cell: Cell, seed: number): Promise<Outcome> {
 const ORACLE_RUNS = 300;
 
 /**
- * The promotion oracle of a healthy cell: the best any test with the judge's alphaPromote could do
- * on the same world, so a promotion-time target it cannot meet is unreachable, not missed. It knows
- * the canary's true rate and the primary's, and per step runs Wald's SPRT of "worse than allowed"
- * (the canary's rate at the union null's boundary: the smaller of the allowed ratio over the
- * primary's true rate — the judge's `max(margin, (p + marginAbsolute) / p)` — and the limit)
- * against the truth, on the canary's own counts at the judge's look times (the look interval raised
- * to the scrape interval), with the judge's per-step minimums and the top step run in full. It is
- * stronger than any real test: it needs no primary counts and no settle time after a weight change.
+ * The promotion oracles of a healthy cell: the best a test with the judge's alphaPromote could do on
+ * the same world, so a time-to-promote target an oracle cannot meet is out of reach, not missed.
+ * Each knows the true rates and, per step, runs Wald's SPRT of "worse than allowed" against the
+ * truth, at the judge's look times (the look interval raised to the scrape interval), with the
+ * judge's per-step minimums and the top step run in full; neither waits out a settle time.
+ * - `one-arm` knows the primary's rate exactly, so it reads only the canary's counts: its null is
+ *   the canary's rate at the union null's boundary (the smaller of the judge's allowed ratio
+ *   `max(margin, (p + marginAbsolute) / p)` over the primary's true rate, and the limit). No test
+ *   of any kind does better.
+ * - `two-arm` compares the arms' counts, as any test robust to shared incidents must (the primary's
+ *   rate is not known in production): the ratio half is the conditional binomial SPRT of the
+ *   canary's share of events (the bad cells' oracle, at the allowed ratio instead of 1), the
+ *   threshold half the canary's rate against the limit; both must reject, as in the judge.
  */
-function oraclePromoteVsFixed(cell: Cell, seed: number): number {
+export type PromotionOracle = 'one-arm' | 'two-arm';
+
+function oraclePromoteVsFixed(cell: Cell, seed: number, oracle: PromotionOracle): number {
   const config = SEQUENTIAL_DEFAULTS;
   const world = new World(cell, seededRandom(seed), 1_800_000_000);
   world.advanceTo(1_800_000_000);
   const began = world.t;
   world.scheduleRandomBurst(began, began + FIXED_SECONDS);
-  const boundary = (primary: number, limit: number) => Math.min(Math.max(config.margin * primary, primary + config.marginAbsolute), limit);
+  const allowedRatio = (p: number) => Math.max(config.margin, (p + config.marginAbsolute) / p);
+  const metric = (primary: number, ratio: number, limit: number, events: (arm: ArmDelta) => number) => ({
+    primary,
+    ratio,
+    limit,
+    events,
+  });
   const metrics = [
-    { truth: cell.baseline * cell.ratio, null: boundary(cell.baseline, limitOf(cell)), events: (arm: ArmDelta) => arm.errors },
-    ...(cell.slow
-      ? [
-          {
-            truth: cell.slow.baseline * cell.slow.ratio,
-            null: boundary(cell.slow.baseline, SLOW_LIMIT),
-            events: (arm: ArmDelta) => arm.slow['500'] ?? 0,
-          },
-        ]
-      : []),
+    metric(cell.baseline, cell.ratio, limitOf(cell), (arm) => arm.errors),
+    ...(cell.slow ? [metric(cell.slow.baseline, cell.slow.ratio, SLOW_LIMIT, (arm) => arm.slow['500'] ?? 0)] : []),
   ];
+  // One binomial log-likelihood ratio of the truth against a null, for x events out of n.
+  const binomialLLR = (x: number, n: number, truth: number, nul: number) => {
+    const t = Math.min(Math.max(truth, 1e-9), 1 - 1e-9);
+    return x * Math.log(t / nul) + (n - x) * Math.log((1 - t) / (1 - nul));
+  };
   const lookSeconds = Math.max(LOOK_SECONDS, cell.scrapeSeconds);
   const promoteAt = Math.log(1 / config.alphaPromote);
   let elapsed = 0;
@@ -703,7 +713,8 @@ function oraclePromoteVsFixed(cell: Cell, seed: number): number {
     const stepStart = world.t;
     const top = index === WEIGHTS.length - 1;
     let baseline = world.snapshot();
-    const llr = metrics.map(() => 0);
+    // Per metric: [the ratio half or the one-arm test, the threshold half (two-arm only)].
+    const llr = metrics.map(() => [0, 0]);
     let looks = 0;
     let requests = 0;
     while (world.t - stepStart < STEP_SECONDS) {
@@ -711,18 +722,28 @@ function oraclePromoteVsFixed(cell: Cell, seed: number): number {
       const now = world.snapshot();
       const look = deltaCounts(baseline, now);
       baseline = nextBaseline(baseline, now);
-      const n = look.canary.requests;
-      if (n <= 0) continue;
+      const nC = look.canary.requests;
+      const nP = look.primary.requests;
+      if (nC <= 0) continue;
       looks += 1;
-      requests += n;
+      requests += nC;
       metrics.forEach((m, k) => {
-        const x = Math.min(n, m.events(look.canary));
-        const truth = Math.max(m.truth, 1e-9);
-        llr[k] = (llr[k] ?? 0) + x * Math.log(truth / m.null) + (n - x) * Math.log((1 - truth) / (1 - m.null));
+        const x = Math.min(nC, m.events(look.canary));
+        const sums = llr[k] as number[];
+        if (oracle === 'one-arm') {
+          const nul = Math.min(allowedRatio(m.primary) * m.primary, m.limit);
+          sums[0] = (sums[0] ?? 0) + binomialLLR(x, nC, m.primary * m.ratio, nul);
+          sums[1] = promoteAt;
+          return;
+        }
+        const y = Math.min(nP, m.events(look.primary));
+        const rho = nC / (nC + nP);
+        if (nP > 0 && x + y > 0) sums[0] = (sums[0] ?? 0) + binomialLLR(x, x + y, qOf(m.ratio, rho), qOf(allowedRatio(m.primary), rho));
+        sums[1] = (sums[1] ?? 0) + binomialLLR(x, nC, m.primary * m.ratio, m.limit);
       });
       const minimums =
         looks >= config.minLooksPerStep && world.t - stepStart >= config.minSecondsPerStep && requests >= config.minCanaryRequestsPerStep;
-      if (!top && minimums && llr.every((v) => v >= promoteAt)) break;
+      if (!top && minimums && llr.every((sums) => sums.every((v) => v >= promoteAt))) break;
     }
     elapsed += world.t - stepStart;
   }
@@ -753,8 +774,8 @@ interface CellResult {
   earlySteps: number;
   /** Half-width of a normal 95% interval around meanPromoteVsFixed. */
   promoteVsFixedHalfWidth95: number | null;
-  /** Healthy cells: the promotion oracle's mean time to promote over the first ORACLE_RUNS seeds. */
-  oraclePromoteVsFixed?: number;
+  /** Healthy cells: each promotion oracle's mean time to promote over the first ORACLE_RUNS seeds. */
+  oraclePromoteVsFixed?: Record<PromotionOracle, number>;
   medianErrors?: { sequential: number; flagger: number; oracle: number };
   meanErrors?: { sequential: number; flagger: number; oracle: number };
   targets: TargetRow[];
@@ -793,7 +814,9 @@ async function runCell(cell: Cell, runs: number, firstSeed: number): Promise<Cel
   };
   if (cell.kind === 'healthy') {
     const replays = Math.min(runs, ORACLE_RUNS);
-    result.oraclePromoteVsFixed = mean(Array.from({ length: replays }, (_, i) => oraclePromoteVsFixed(cell, firstSeed + i)));
+    const replay = (oracle: PromotionOracle) =>
+      mean(Array.from({ length: replays }, (_, i) => oraclePromoteVsFixed(cell, firstSeed + i, oracle)));
+    result.oraclePromoteVsFixed = { 'one-arm': replay('one-arm'), 'two-arm': replay('two-arm') };
   }
   if (cell.kind === 'bad') {
     result.medianErrors = {

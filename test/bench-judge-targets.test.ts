@@ -63,12 +63,16 @@ describe('the judge bench holds its figures against the targets', () => {
     // A cell whose canary is pushed over its limit by a shared burst has no promotion target.
     expect(targetsFor(cell({ canaryWithinHalfLimit: false }), healthy)).toHaveLength(1);
     // Beside the promotion target, the oracle's figure; one above the bound says no test reaches it (the row still fails).
-    const slow = { ...healthy, promoteVsFixed: [0.87], oraclePromoteVsFixed: 0.75 };
+    const slow = { ...healthy, promoteVsFixed: [0.87], oraclePromoteVsFixed: { 'one-arm': 0.73, 'two-arm': 0.8 } };
     expect(targetsFor(cell({}), slow)[1]).toMatchObject({
-      measured: '0.87 ± 0.000; oracle 0.75 (out of reach: no test with this alphaPromote meets it)',
+      measured: '0.87 ± 0.000; oracles 0.73 one-arm / 0.80 two-arm (out of reach: no test with this alphaPromote meets it)',
       pass: false,
     });
-    expect(targetsFor(cell({}), { ...healthy, oraclePromoteVsFixed: 0.38 })[1]?.measured).toMatch(/; oracle 0\.38$/);
+    const twoArm = { ...healthy, promoteVsFixed: [0.69], oraclePromoteVsFixed: { 'one-arm': 0.5, 'two-arm': 0.62 } };
+    expect(targetsFor(cell({}), twoArm)[1]?.measured).toMatch(/\(out of reach for a test that compares the arms\)$/);
+    expect(targetsFor(cell({}), { ...healthy, oraclePromoteVsFixed: { 'one-arm': 0.38, 'two-arm': 0.4 } })[1]?.measured).toMatch(
+      /; oracles 0\.38 one-arm \/ 0\.40 two-arm$/,
+    );
 
     const bad = targetsFor(cell({ kind: 'bad', twiceInsideThreshold: true }), {
       runs: 1000,

@@ -14,7 +14,7 @@ export interface TableCell {
   rolledBackUpper95: number;
   meanPromoteVsFixed: number | null;
   promoteVsFixedHalfWidth95: number | null;
-  oraclePromoteVsFixed?: number | undefined;
+  oraclePromoteVsFixed?: { 'one-arm': number; 'two-arm': number } | undefined;
   earlyStepRate: number;
   steps: number;
   earlySteps: number;
@@ -30,13 +30,13 @@ export function cellTables(cells: readonly TableCell[]): string {
   const healthy = cells.filter((c) => c.kind === 'healthy');
   const bad = cells.filter((c) => c.kind === 'bad');
   const lines = [
-    '| healthy cell | runs | rolled back (95% upper) | promote ÷ fixed | oracle promote ÷ fixed | steps ended early | today (before) | targets |',
+    '| healthy cell | runs | rolled back (95% upper) | promote ÷ fixed | oracles: one-arm / two-arm | steps ended early | today (before) | targets |',
     '|---|---|---|---|---|---|---|---|',
     ...healthy.map(
       (c) =>
         `| ${c.id} | ${c.runs} | ${pct(c.rolledBackRate)} (≤ ${pct(c.rolledBackUpper95)}) | ${
           c.meanPromoteVsFixed === null ? '—' : `${c.meanPromoteVsFixed.toFixed(2)} ± ${(c.promoteVsFixedHalfWidth95 ?? 0).toFixed(3)}`
-        } | ${c.oraclePromoteVsFixed === undefined ? '—' : c.oraclePromoteVsFixed.toFixed(2)} | ${pct(c.earlyStepRate)} | ${c.before ?? ''} | ${verdict(c)} |`,
+        } | ${c.oraclePromoteVsFixed === undefined ? '—' : `${c.oraclePromoteVsFixed['one-arm'].toFixed(2)} / ${c.oraclePromoteVsFixed['two-arm'].toFixed(2)}`} | ${pct(c.earlyStepRate)} | ${c.before ?? ''} | ${verdict(c)} |`,
     ),
   ];
   if (bad.length) {

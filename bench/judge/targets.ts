@@ -67,8 +67,8 @@ export interface TargetInput {
   steps: number;
   earlySteps: number;
   meanErrors?: { sequential: number; flagger: number; oracle: number } | undefined;
-  /** The promotion oracle's mean time to promote: above the bound, the bound is out of any test's reach. */
-  oraclePromoteVsFixed?: number | undefined;
+  /** The promotion oracles' mean times to promote (bench/judge.ts): above the bound, the bound is out of reach. */
+  oraclePromoteVsFixed?: { 'one-arm': number; 'two-arm': number } | undefined;
 }
 
 export interface TargetRow {
@@ -81,9 +81,15 @@ export interface TargetRow {
 const pct = (v: number) => `${(100 * v).toFixed(v < 0.01 ? 2 : 1)}%`;
 
 /** The promotion oracle's figure beside a time-to-promote target, and whether any test could meet it. */
-function oracleNote(oracle: number | undefined, bound: number): string {
+function oracleNote(oracle: TargetInput['oraclePromoteVsFixed'], bound: number): string {
   if (oracle === undefined) return '';
-  return `; oracle ${oracle.toFixed(2)}${oracle > bound ? ' (out of reach: no test with this alphaPromote meets it)' : ''}`;
+  const reach =
+    oracle['one-arm'] > bound
+      ? ' (out of reach: no test with this alphaPromote meets it)'
+      : oracle['two-arm'] > bound
+        ? ' (out of reach for a test that compares the arms)'
+        : '';
+  return `; oracles ${oracle['one-arm'].toFixed(2)} one-arm / ${oracle['two-arm'].toFixed(2)} two-arm${reach}`;
 }
 
 /** Every target the issue sets that applies to this cell. */
