@@ -40,6 +40,8 @@ export interface RolloutSummary {
   /** When rolled back: from the first request the canary served to canary weight 0. */
   detectionMs?: number;
   transitions: number;
+  /** The spec the rollout ran, as its record keeps it: `sluice replay` re-decides the looks with its settings. */
+  spec?: unknown;
 }
 
 const EXIT_FOR: Record<Outcome, number> = {
@@ -132,6 +134,7 @@ export async function summarize(args: {
     steps,
     durationMs: stopped - started,
     transitions: args.transitions,
+    ...(record?.spec !== undefined ? { spec: record.spec } : {}),
   };
 }
 
