@@ -228,7 +228,9 @@ function weightsOf(run: RunState): Weights {
 function finish(looks: ReplayLook[], recording: Recording, run: RunState | undefined, factor: number, total: number): Replay {
   const last = looks.at(-1);
   const base = { looks, decisions: looks.map(decisionOf), looksPerLook: factor };
-  if (last?.next === 'promote') return { ...base, outcome: 'promoted', reason: last.reason ?? 'promoted' };
+  // Finish's words when the last step simply ran out (lambdas/handlers/finish.ts).
+  if (last?.next === 'promote')
+    return { ...base, outcome: 'promoted', reason: last.reason ?? `promoted after ${run?.weights.length ?? 0} steps` };
   if (last?.next === 'rollback') return { ...base, outcome: 'rolled-back', reason: last.reason ?? 'rolled back' };
   const left = total - (last ? last.recorded.to : 0);
   const where = run
@@ -264,7 +266,9 @@ function countsOf(recording: Recording, flag: string): RecordedCounts[] {
 /** How many recorded looks one of the variant's looks reads. */
 function lookFactor(recording: Recording, variant: RolloutSpec, flag: string): number {
   const recorded = recordedLookSeconds(recording);
-  const wanted = bakeSeconds(variant);
+  // The duration as written (bakeSeconds rounds it to whole seconds).
+  const { strategy, analysis } = variant.spec;
+  const wanted = parseDuration(analysis.judge === 'threshold' ? strategy.interval : strategy.lookInterval) / 1000;
   const factor = wanted / recorded;
   if (!Number.isInteger(factor) || factor < 1)
     throw new ReplayInputError(

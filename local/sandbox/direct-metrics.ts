@@ -94,8 +94,9 @@ async function snapshotFromGateway(
   const uptime = samples.find((s) => s.name === 'envoy_server_uptime');
   if (uptime) snapshot.uptime = [{ labels: source, value: uptime.value, timestamp: at }];
   if (historySeconds) {
-    // Prepare's expectations: the rates of the last minute from the gateway's own per-second numbers.
-    const seconds = Math.min(historySeconds, 60);
+    // Prepare's expectations: the recent rates from the gateway's own per-second numbers (the
+    // sandbox's load starts seconds before the rollout: a longer window would dilute them).
+    const seconds = Math.min(historySeconds, 5);
     const canary = gateway.window(router.canary.upstream.name, seconds);
     const primary = gateway.window(router.primary.upstream.name, seconds);
     const history: CounterHistory = {
