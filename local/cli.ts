@@ -416,7 +416,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--spec <file>', 'the spec to replay (a window; or a recording that keeps none)')
     .option('--from <time>', "window start (ISO time): read both arms' counters from Prometheus, look by look")
     .option('--to <time>', 'window end (ISO time)')
-    .option('--prometheus <url>', "Prometheus (or AMP's query endpoint) for a window (default: the spec's)")
+    .option('--prometheus <url>', "Prometheus for a window (default: the spec's spec.analysis.prometheus)")
+    .option('--amp <workspace-url>', 'Amazon Managed Prometheus for a window (SigV4, credentials from the AWS SDK chain)')
     .option('--out <file>', 'where to write the HTML (default .sluice/reports/<execution>-replay.html)')
     .option('--json', "one JSON object: the replay's decisions and the original's")
     .action(async (arg, flags) => {

@@ -154,7 +154,7 @@ describe('sluice demo end to end (real Prometheus)', { retry: 1 }, () => {
   });
 
   it('releases its processes and ports when interrupted with Ctrl-C mid-rollout', async () => {
-    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40'], {
+    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40', '--judge', 'threshold'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'sigint') },
     });

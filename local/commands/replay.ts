@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { ampProvider } from '../../lambdas/adapters/metrics/amp.ts';
 import { PrometheusProvider, snapshotCounters } from '../../lambdas/adapters/metrics/prometheus.ts';
 import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
 import { deltaCounts } from '../../lambdas/core/counts.ts';
@@ -48,6 +49,8 @@ export interface ReplayOptions {
   from?: string | undefined;
   to?: string | undefined;
   prometheus?: string | undefined;
+  /** An Amazon Managed Prometheus workspace URL (requests signed with SigV4, credentials from the SDK's chain). */
+  amp?: string | undefined;
   json?: boolean | undefined;
   out?: string | undefined;
 }
@@ -189,9 +192,20 @@ async function fromWindow(spec: RolloutSpec, options: ReplayOptions): Promise<Re
   if (count < 1) throw new InputError(`--to: the window is shorter than one look (${step / 1000}s)`);
   if (count > MAX_WINDOW_LOOKS)
     throw new InputError(`--from/--to: ${count} looks of ${step / 1000}s; at most ${MAX_WINDOW_LOOKS} (use a longer --look-interval)`);
-  const server = options.prometheus ? { address: options.prometheus } : spec.spec.analysis.prometheus;
-  if (!server) throw new InputError('--prometheus: the spec names no spec.analysis.prometheus address; pass --prometheus URL');
-  const provider = new PrometheusProvider(server);
+  if (options.amp && options.prometheus) throw new InputError('--amp: either --amp or --prometheus, not both');
+  const server = options.amp
+    ? { address: options.amp }
+    : options.prometheus
+      ? { address: options.prometheus }
+      : spec.spec.analysis.prometheus;
+  if (!server)
+    throw new InputError('--prometheus: the spec names no spec.analysis.prometheus address; pass --prometheus URL (or --amp URL)');
+  let provider: PrometheusProvider;
+  try {
+    provider = options.amp ? ampProvider({ workspaceUrl: options.amp }) : new PrometheusProvider(server);
+  } catch (error) {
+    throw new InputError(`${options.amp ? '--amp' : '--prometheus'}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const queries = counterQueries(spec, latencyBounds(spec));
   let previous: CounterSnapshot = await snapshotCounters(provider, queries, new Date(from));
   if (previous.primary.requests.length === 0)
