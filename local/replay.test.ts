@@ -4,7 +4,7 @@
  * the flow's decision after each look) on seeded traffic at virtual time — and written as the
  * summary JSON the demo writes beside its report; the replay then reads that file.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,10 @@ import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { replayCommand } from './commands/replay.ts';
 import type { ReportSummary } from './report/report-data.ts';
+import { storePath } from './runtime.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
+import type { Weights } from '../lambdas/core/records.ts';
+import type { Verdict } from '../lambdas/core/verdict.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -111,7 +115,10 @@ function counters(traffic: Traffic) {
  * after the look that advanced), Bake waits a look interval, Analyze looks and decides. Returns the
  * summary as the demo writes it (steps with their verdicts, evidence and counts; the spec).
  */
-async function recordRollout(name: string, traffic: Traffic): Promise<{ path: string; summary: ReportSummary }> {
+async function recordRollout(
+  name: string,
+  traffic: Traffic,
+): Promise<{ path: string; summary: ReportSummary; looks: Array<{ at: string; stepIndex: number; weights: Weights; verdict: Verdict }> }> {
   const spec = demoLikeSpec();
   const source = counters(traffic);
   let now = T0;
@@ -131,6 +138,7 @@ async function recordRollout(name: string, traffic: Traffic): Promise<{ path: st
   now += 200;
   await judge.rebase(execution);
   const steps: ReportSummary['steps'] = [];
+  const looks: Array<{ at: string; stepIndex: number; weights: Weights; verdict: Verdict }> = [];
   let second = 0;
   let outcome: ReportSummary['outcome'] = 'failed';
   let reason = '';
@@ -140,6 +148,12 @@ async function recordRollout(name: string, traffic: Traffic): Promise<{ path: st
     source.serve(second, share);
     now = T0 + second * 1000 + 50;
     const { verdict, next } = await judge.look(execution, run, { noData: 'fail', now: new Date(now) });
+    looks.push({
+      at: new Date(now + 20).toISOString(),
+      stepIndex: run.stepIndex,
+      weights: splitWeights(run.weights[run.stepIndex] ?? 0, 100),
+      verdict,
+    });
     steps.push({
       stepIndex: run.stepIndex,
       at: new Date(now + 20).toISOString(),
@@ -177,7 +191,7 @@ async function recordRollout(name: string, traffic: Traffic): Promise<{ path: st
   };
   const path = join(dir, `${name}.json`);
   writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
-  return { path, summary };
+  return { path, summary, looks };
 }
 
 interface ReplayJson {
@@ -290,6 +304,45 @@ describe('sluice replay on a recorded rollout', () => {
     expect(threshold.json?.decisions.every((d) => ['pass', 'fail', 'no-data'].includes(d.decision))).toBe(true);
     expect(threshold.json?.reason).toMatch(/request-success-rate \d+\.\d+ < min 99/);
     expect(slower.json?.decisions.length).toBeLessThanOrEqual(Math.ceil(bad.summary.steps.length / 2));
+  });
+
+  it('reads the rollout from the local store, by its execution or its target, as Analyze recorded it', async () => {
+    // Prepare: the looks written as Analyze writes them, the record as Prepare opens it and restore closes it.
+    const bad = await recordRollout('bad-store', BAD);
+    const state = join(dir, 'state');
+    mkdirSync(state, { recursive: true });
+    const store = openSqliteStore(storePath(state));
+    const execution = bad.summary.execution;
+    await store.createRollout({
+      execution,
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'test',
+      startedAt: new Date(T0).toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 100, canary: 0 },
+      status: 'running',
+      spec: bad.summary.spec,
+    });
+    for (const look of bad.looks) await store.appendStep({ execution, kind: 'analysis', ...look });
+    await store.updateRollout(execution, { status: 'finished', outcome: 'rolled-back', reason: bad.summary.reason });
+    await store.close();
+    process.env.SLUICE_STATE_DIR = state;
+    try {
+      // Act
+      const byExecution = await replayJson(execution);
+      const byTarget = await replayJson('web');
+
+      // Assess
+      for (const replayed of [byExecution, byTarget]) {
+        expect(replayed.code, replayed.stderr).toBe(0);
+        expect(replayed.json?.same).toBe(true);
+        expect(replayed.json?.decisions).toHaveLength(bad.summary.steps.length);
+        expect(replayed.json?.outcome).toBe('rolled-back');
+      }
+    } finally {
+      delete process.env.SLUICE_STATE_DIR;
+    }
   });
 
   it('refuses bad input with exit 2 and a line naming the flag, writing nothing', async () => {
