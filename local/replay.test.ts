@@ -366,6 +366,13 @@ describe('sluice replay on a recorded rollout', () => {
       expect(code, path).toBe(2);
       expect(stderr).toMatch(message);
     }
+    const err: string[] = [];
+    const io = { stdout: () => undefined, stderr: (t: string) => err.push(t) };
+    await expect(replayCommand(undefined, { out: join(dir, 'never.html') }, io)).resolves.toBe(2);
+    await expect(replayCommand(bad.path, { from: '2026-12-01T10:00:00Z', out: join(dir, 'never.html') }, io)).resolves.toBe(2);
+    expect(err.join('')).toMatch(
+      /^<execution\|summary\.json>: name a recorded rollout, or replay a window with --spec FILE --from T --to T\n--from\/--to: a window replay takes no execution/,
+    );
     expect(() => readFileSync(join(dir, 'never.html'))).toThrow();
   });
 });

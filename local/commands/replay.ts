@@ -356,11 +356,21 @@ function settingsLine(variant: RolloutSpec, recorded: RolloutSpec): string {
         : [[k, JSON.stringify(v)] as const],
     );
   const recordedBy = new Map(flat(b));
-  return flat(a)
-    .filter(([k]) => k !== 'metrics')
-    .map(([k, v]) =>
-      recordedBy.get(k) !== undefined && recordedBy.get(k) !== v ? `${k} ${v} (recorded ${recordedBy.get(k)})` : `${k} ${v}`,
-    )
+  const ranges = variant.spec.analysis.metrics.flatMap((metric) => {
+    const before = recorded.spec.analysis.metrics.find((m) => m.name === metric.name)?.thresholdRange;
+    return (['min', 'max'] as const).flatMap((end) => {
+      const now = metric.thresholdRange?.[end];
+      return now !== undefined && now !== before?.[end] ? [`${metric.name} ${end} ${now} (recorded ${before?.[end] ?? 'none'})`] : [];
+    });
+  });
+  return [
+    ...flat(a)
+      .filter(([k]) => k !== 'metrics')
+      .map(([k, v]) =>
+        recordedBy.get(k) !== undefined && recordedBy.get(k) !== v ? `${k} ${v} (recorded ${recordedBy.get(k)})` : `${k} ${v}`,
+      ),
+    ...ranges,
+  ]
     .join(', ')
     .replaceAll('"', '');
 }
