@@ -64,8 +64,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--rps <n>', 'requests per second through the gateway', '100')
     .option('--interval <s>', 'seconds per step')
     .addOption(
-      new Option('--judge <judge>', 'the canary judge').choices(['threshold', 'sequential'] as const).default('threshold' as const),
+      new Option('--judge <judge>', 'the canary judge').choices(['threshold', 'sequential'] as const).default('sequential' as const),
     )
+    .option('--compare', 'run both judges on the same seeded traffic, one after the other, and print them side by side')
     .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
     .option('--scrape-interval <s>', "the sandbox Prometheus' scrape interval; lookInterval becomes S and interval 2S")
     .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
@@ -106,6 +107,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           scenario: flags.scenario,
           judge: flags.judge,
           json: flags.json ?? false,
+          compare: flags.compare ?? false,
           ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
           ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
           ...(rps !== undefined ? { rps } : {}),
@@ -387,6 +389,41 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .action(async (arg, options) => {
       const { reportCommand } = await import('./commands/report.ts');
       code = await reportCommand(arg, options, io);
+    });
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('replay')
+    .description('re-decide a recorded rollout look by look under other settings (or a past window read from Prometheus); draws the replay')
+    .argument(
+      '[execution|summary.json]',
+      'an execution (or target) in the local store, or a summary printed by --json; none with --from/--to',
+    )
+    .addOption(
+      new Option('--judge <judge>', 'the judge to replay with (default: the recorded one)').choices(['threshold', 'sequential'] as const),
+    )
+    .option('--alpha <p>', "the sequential judge's alpha (chance of failing a canary no worse than the primary)")
+    .option('--alpha-promote <p>', "the sequential judge's alphaPromote (ending a step early)")
+    .option('--margin <ratio>', "the sequential judge's margin (canary/primary rate ratio counted as worse)")
+    .option('--look-interval <duration>', 'look interval of the sequential judge (a multiple of the recorded one)')
+    .option('--interval <duration>', 'step interval (the threshold judge looks once per interval)')
+    .option('--threshold <n>', 'failed checks before rollback (the threshold judge)')
+    .option('--min <metric=value>', "a metric's thresholdRange.min (repeatable)", collect)
+    .option('--max <metric=value>', "a metric's thresholdRange.max (repeatable)", collect)
+    .addOption(
+      new Option('--on-no-data <mode>', 'spec.analysis.noData: what a look without data does').choices(['fail', 'pass', 'hold'] as const),
+    )
+    .option('--spec <file>', 'the spec to replay (a window; or a recording that keeps none)')
+    .option('--from <time>', "window start (ISO time): read both arms' counters from Prometheus, look by look")
+    .option('--to <time>', 'window end (ISO time)')
+    .option('--prometheus <url>', "Prometheus for a window (default: the spec's spec.analysis.prometheus)")
+    .option('--amp <workspace-url>', 'Amazon Managed Prometheus for a window (SigV4, credentials from the AWS SDK chain)')
+    .option('--out <file>', 'where to write the HTML (default .sluice/reports/<execution>-replay.html)')
+    .option('--json', "one JSON object: the replay's decisions and the original's")
+    .action(async (arg, flags) => {
+      const { replayCommand } = await import('./commands/replay.ts');
+      const { onNoData, ...rest } = flags;
+      code = await replayCommand(arg, { ...rest, ...(onNoData ? { noData: onNoData } : {}) }, io);
     });
 
   program

@@ -8,7 +8,8 @@ import { judgeLook } from '../lambdas/core/sequential/judge.ts';
 import type { SequentialMetric, SequentialState } from '../lambdas/core/sequential/judge.ts';
 import type { Verdict } from '../lambdas/core/verdict.ts';
 import { formatEvent } from './progress.ts';
-import { formatSummary, summarize } from './summary.ts';
+import { formatSummary, redactSpec, summarize } from './summary.ts';
+import { validateSpec } from '../lambdas/core/spec.ts';
 
 const ERRORS: SequentialMetric = { name: 'request-success-rate', kind: 'errors', thresholdRange: { min: 99 } };
 const at = (s: number) => new Date(Date.parse('2026-03-12T10:00:00Z') + s * 1000).toISOString();
@@ -107,5 +108,53 @@ describe('a sequential rollout in the summary and the console', () => {
     );
     expect(line).toContain('│ errors 0/50 vs 1/950 │ E ');
     expect(line).toMatch(/→ continue$/);
+  });
+});
+
+describe('the spec a summary carries', () => {
+  it('replaces inline secret values and keeps references, and stays a valid spec', () => {
+    // Prepare: a spec with a bearer token, basic auth, secret headers and webhook URLs inline.
+    const spec = {
+      apiVersion: 'sluice.dev/v1',
+      kind: 'Rollout',
+      metadata: { name: 'web' },
+      spec: {
+        cluster: { kubeconfigContext: 'test' },
+        router: {
+          name: 'web',
+          namespace: 'gloo-system',
+          primary: { upstream: { name: 'web-primary', namespace: 'gloo-system' } },
+          canary: { upstream: { name: 'web-canary', namespace: 'gloo-system' } },
+        },
+        strategy: { stepWeights: [10, 50], interval: '30s', lookInterval: '10s', deadline: '10m' },
+        analysis: {
+          judge: 'sequential',
+          prometheus: { address: 'https://prom.example', bearerToken: 'tok-123', basicAuth: { username: 'u', password: 'pw-456' } },
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+          webhooks: [
+            {
+              name: 'gate',
+              type: 'confirm-rollout',
+              url: 'https://hooks.example/abc?key=s3cret',
+              headers: { Authorization: 'Bearer h-789' },
+            },
+          ],
+        },
+        notifications: {
+          webhooks: [{ url: 'https://hooks.slack.com/services/T/B/XYZ', headers: { 'X-Key': { secretRef: { env: 'KEY' } } } }],
+        },
+      },
+    };
+
+    // Act
+    const redacted = redactSpec(spec);
+    const text = JSON.stringify(redacted);
+
+    // Assess
+    for (const secret of ['tok-123', 'pw-456', 's3cret', 'h-789', 'XYZ']) expect(text).not.toContain(secret);
+    expect(text).toContain('{"secretRef":{"env":"KEY"}}');
+    expect(text).toContain('"username":"u"');
+    const result = validateSpec(redacted);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
   });
 });

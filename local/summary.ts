@@ -40,6 +40,34 @@ export interface RolloutSummary {
   /** When rolled back: from the first request the canary served to canary weight 0. */
   detectionMs?: number;
   transitions: number;
+  /** The spec the rollout ran, as its record keeps it: `sluice replay` re-decides the looks with its settings. */
+  spec?: unknown;
+}
+
+/** What stands in for a secret value in a summary (still a valid value where the spec asks for a string or a URL). */
+const REDACTED = '(redacted)';
+const REDACTED_URL = 'https://redacted.invalid/';
+
+/**
+ * The spec as a summary prints it: inline secret values (bearer tokens, passwords, header values,
+ * webhook URLs, which may be the secret themselves) replaced, references (`secretRef`) kept. A
+ * summary goes to stdout and CI logs; replay needs the settings, never the secrets.
+ */
+export function redactSpec(value: unknown, key = '', inWebhooks = false): unknown {
+  if (Array.isArray(value)) return value.map((item) => redactSpec(item, '', key === 'webhooks'));
+  if (value === null || typeof value !== 'object') {
+    if (typeof value !== 'string') return value;
+    if (key === 'bearerToken' || key === 'password') return REDACTED;
+    if (key === 'url' && inWebhooks) return REDACTED_URL;
+    return value;
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      if (k === 'headers' && v && typeof v === 'object' && !Array.isArray(v))
+        return [k, Object.fromEntries(Object.entries(v).map(([name, h]) => [name, typeof h === 'string' ? REDACTED : h]))];
+      return [k, redactSpec(v, k, inWebhooks)];
+    }),
+  );
 }
 
 const EXIT_FOR: Record<Outcome, number> = {
@@ -132,6 +160,7 @@ export async function summarize(args: {
     steps,
     durationMs: stopped - started,
     transitions: args.transitions,
+    ...(record?.spec !== undefined ? { spec: redactSpec(record.spec) } : {}),
   };
 }
 

@@ -18,7 +18,8 @@ import { SANDBOX_NAMES } from '../local/sandbox/sandbox.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const BASE: Omit<DemoOptions, 'scenario'> = { rps: 60, interval: 3, seed: 11, prometheus: 'required' };
+// These cases are about the threshold judge's semantics (the demo's default is the sequential judge).
+const BASE: Omit<DemoOptions, 'scenario'> = { rps: 60, interval: 3, seed: 11, prometheus: 'required', judge: 'threshold' };
 
 async function demo(options: Partial<DemoOptions> & Pick<DemoOptions, 'scenario'>, onSandbox?: (sandbox: Sandbox) => void) {
   const out: string[] = [];
@@ -153,7 +154,7 @@ describe('sluice demo end to end (real Prometheus)', { retry: 1 }, () => {
   });
 
   it('releases its processes and ports when interrupted with Ctrl-C mid-rollout', async () => {
-    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40'], {
+    const child = spawn(process.execPath, ['bin/sluice.mjs', 'demo', '--interval', '10', '--rps', '40', '--judge', 'threshold'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SLUICE_STATE_DIR: join(dir, 'sigint') },
     });

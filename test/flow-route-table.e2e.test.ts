@@ -27,7 +27,10 @@ describe('a RouteTable delegated from a VirtualService carries a canary rollout 
     // Prepare: the demo's spec with a latency limit far above what a loaded 2-core machine adds (this test is about routing).
     const specPath = join(dir, 'spec.yaml');
     const demo = readFileSync(DEMO_SPEC_PATH, 'utf8');
-    writeFileSync(specPath, demo.replace('thresholdRange: { max: 250 }', 'thresholdRange: { max: 5000 }'));
+    writeFileSync(
+      specPath,
+      demo.replace('thresholdRange: { max: 250 }', 'thresholdRange: { max: 5000 }').replace('judge: sequential', 'judge: threshold'),
+    );
     expect(readFileSync(specPath, 'utf8')).not.toBe(demo);
     sandbox = await startSandbox({
       router: 'route-table',

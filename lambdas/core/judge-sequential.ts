@@ -115,8 +115,8 @@ async function rebaseSequential(deps: JudgePorts, spec: RolloutSpec, execution: 
   await deps.store.putAnalysisState(execution, rebaseJudge(memory, deps.now(), config));
 }
 
-/** The flow's view of a judge decision, on wall time. */
-function scheduleDecision(
+/** The flow's view of a judge decision, on wall time (the judge and `sluice replay` share it). */
+export function scheduleDecision(
   decision: SequentialDecision,
   secondsWithoutEvidence: number,
   nothingCountable: boolean,

@@ -2,6 +2,7 @@
  * What a look measures and what a judge answers: readings in, a verdict with its checks and
  * evidence out. Plain JSON data (the ASL carries verdicts between states, the store keeps them).
  */
+import type { SourceTally } from './counts.ts';
 
 /** One value from a metrics backend; `null` means the query returned no data. */
 export type MetricValue = number | null;
@@ -94,6 +95,10 @@ export interface VerdictEvidence {
     primary: LookArmCounts;
     /** The same from windows that began at the current weight (the two-arm tests read only these). */
     clean?: { canary: LookArmCounts; primary: LookArmCounts } | undefined;
+    /** False when no source had a new scrape since the previous look (absent: it had, or not recorded). */
+    newScrape?: boolean | undefined;
+    /** How the scrape sources were treated: a look with no source counted saw nothing (not an empty canary). */
+    sources?: SourceTally | undefined;
   };
 }
 

@@ -10,7 +10,7 @@ import type { SluiceEvent, Weights } from '../../lambdas/core/records.ts';
 import { abortRollout } from '../../lambdas/adapters/control/interrupt.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { Scenario } from './demo-scenarios.ts';
-import { parseSpec } from '../../lambdas/core/spec.ts';
+import { bakeSeconds, parseSpec } from '../../lambdas/core/spec.ts';
 import { formatEvent, weightBar } from '../progress.ts';
 import { renderReport } from '../report/render.ts';
 import { reportDataFromSummary } from '../report/report-data.ts';
@@ -53,6 +53,9 @@ export interface DemoIo {
 
 export type DemoSummary = ReportSummary & {
   scenario: Scenario;
+  /** The judge that decided the rollout, and how often it looked (s). */
+  judge: 'threshold' | 'sequential';
+  lookIntervalSeconds: number;
   seed: number;
   reportPath: string;
   metricsSource: 'prometheus' | 'direct';
@@ -149,28 +152,21 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   options.onSandbox?.(sandbox);
   const dir = options.dir ?? stateDir();
   const judge = options.judge ?? sandbox.spec.spec.analysis.judge;
-  if (judge === 'sequential' && sandbox.metricsSource !== 'prometheus') {
-    io.stderr('--judge sequential reads Envoy counters from Prometheus, which is not installed here (apt-get install prometheus)\n');
-    await sandbox.close();
-    return { code: EXIT.invalid };
-  }
   // The sequential judge looks every second (its evidence is the requests themselves), or once per
-  // scrape with --scrape-interval; the threshold judge once per interval.
+  // scrape with --scrape-interval; the threshold judge once per interval. Without Prometheus it
+  // reads the gateway's counters directly (direct-metrics.ts), as Prometheus would scrape them.
   const lookInterval = options.scrapeInterval !== undefined ? `${options.scrapeInterval}s` : '1s';
-  const spec =
-    judge === sandbox.spec.spec.analysis.judge && options.scrapeInterval === undefined
-      ? sandbox.spec
-      : parseSpec({
-          ...sandbox.spec,
-          spec: {
-            ...sandbox.spec.spec,
-            strategy: {
-              ...sandbox.spec.spec.strategy,
-              ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}),
-            },
-            analysis: { ...sandbox.spec.spec.analysis, judge },
-          },
-        });
+  const spec = parseSpec({
+    ...sandbox.spec,
+    spec: {
+      ...sandbox.spec.spec,
+      strategy: {
+        ...sandbox.spec.spec.strategy,
+        ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}),
+      },
+      analysis: { ...sandbox.spec.spec.analysis, judge },
+    },
+  });
   if (options.scrapeInterval !== undefined) {
     say(
       `Prometheus scrapes every ${options.scrapeInterval}s: lookInterval raised to ${spec.spec.strategy.lookInterval}, interval to ${spec.spec.strategy.interval}`,
@@ -250,6 +246,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       startedAt,
       plannedWeights: steps,
       scenario: options.scenario,
+      judge,
+      lookIntervalSeconds: bakeSeconds(spec),
       seed: sandbox.seed,
       metricsSource: sandbox.metricsSource,
       scrapeIntervalSeconds: sandbox.scrapeIntervalSeconds,
@@ -277,6 +275,53 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   }
 }
 
-export async function demoCommand(options: DemoOptions, io: DemoIo): Promise<number> {
+/** Step Functions Standard: $0.025 per 1,000 state transitions. */
+const DOLLARS_PER_TRANSITION = 0.025 / 1000;
+
+/** The side-by-side table of `sluice demo --compare`: one column per judge. */
+export function compareTable(runs: ReadonlyArray<{ judge: string; summary: DemoSummary }>): string {
+  const rows: Array<[string, (s: DemoSummary) => string]> = [
+    ['outcome', (s) => s.outcome],
+    ['canary errors served', (s) => String(s.requests?.canaryErrors ?? '—')],
+    [
+      "detection (canary's first request → weight 0)",
+      (s) => (s.detectionMs === undefined ? '—' : `${(s.detectionMs / 1000).toFixed(1)} s`),
+    ],
+    ['looks', (s) => `${s.steps.length} of ${s.lookIntervalSeconds} s`],
+    ['state transitions (cost)', (s) => `${s.transitions} ($${(s.transitions * DOLLARS_PER_TRANSITION).toFixed(5)})`],
+  ];
+  const table = [['', ...runs.map((run) => run.judge)], ...rows.map(([label, cell]) => [label, ...runs.map((run) => cell(run.summary))])];
+  const widths = (table[0] ?? []).map((_, col) => Math.max(...table.map((row) => (row[col] ?? '').length)));
+  return `${table
+    .map((row) =>
+      row
+        .map((cell, col) => cell.padEnd(widths[col] ?? 0))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}
+
+/**
+ * `sluice demo --compare`: the same seeded traffic judged by each judge, one run after the other,
+ * then the table. Exit 0 when both runs finished (whatever they decided), else the failing run's code.
+ */
+export async function compareDemos(options: DemoOptions, io: DemoIo): Promise<number> {
+  const seed = options.seed ?? Math.floor(Math.random() * 1_000_000);
+  const runs: Array<{ judge: 'threshold' | 'sequential'; summary: DemoSummary }> = [];
+  for (const judge of ['threshold', 'sequential'] as const) {
+    io.stderr(`\n── sluice demo --judge ${judge} --seed ${seed}\n`);
+    const quiet: DemoIo = { stdout: options.json ? () => undefined : io.stdout, stderr: io.stderr };
+    const { code, summary } = await runDemo({ ...options, judge, seed, json: false }, quiet);
+    if (!summary) return code === EXIT.ok ? EXIT.error : code;
+    runs.push({ judge, summary });
+  }
+  if (options.json) io.stdout(`${JSON.stringify({ seed, runs: runs.map((run) => run.summary) })}\n`);
+  else io.stdout(`\nboth judges on the same traffic (scenario ${options.scenario}, seed ${seed}):\n${compareTable(runs)}`);
+  return EXIT.ok;
+}
+
+export async function demoCommand(options: DemoOptions & { compare?: boolean }, io: DemoIo): Promise<number> {
+  if (options.compare) return compareDemos(options, io);
   return (await runDemo(options, io)).code;
 }

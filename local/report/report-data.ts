@@ -158,6 +158,17 @@ const verdictEvidenceSchema = z.object({
       canary: rawArmSchema,
       primary: rawArmSchema,
       clean: z.object({ canary: rawArmSchema, primary: rawArmSchema }).optional(),
+      newScrape: z.boolean().optional(),
+      sources: z
+        .object({
+          counted: z.number(),
+          stale: z.number(),
+          absent: z.number(),
+          added: z.number(),
+          reset: z.number(),
+          backward: z.number(),
+        })
+        .optional(),
     })
     .optional(),
 }) satisfies z.ZodType<VerdictEvidence>;
@@ -200,6 +211,8 @@ const summarySchema = z.object({
     .optional(),
   startedAt: z.string().optional(),
   plannedWeights: z.array(z.number()).optional(),
+  // Validated where it is used (`sluice replay` parses it as a spec).
+  spec: z.unknown().optional(),
 });
 
 /**

@@ -33,6 +33,7 @@ describe('what a look records', () => {
       to: new Date(T0 + 10_000).toISOString(),
       canary: { requests: 100, errors: 5, slow: {} },
       primary: { requests: 902, errors: 2, slow: {} },
+      sources: { counted: 1, stale: 0, absent: 0, added: 0, reset: 0, backward: 0 },
     });
     expect(out.verdict.checks[0]?.evidence?.counted).toBe('errors');
   });

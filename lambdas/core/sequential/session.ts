@@ -112,6 +112,8 @@ export function lookJudge(
               canary: counts.canary,
               primary: counts.primary,
               ...(counts.clean ? { clean: counts.clean } : {}),
+              ...(counts.newScrape === false ? { newScrape: false } : {}),
+              ...(counts.sources ? { sources: counts.sources } : {}),
             },
           },
         }
