@@ -269,7 +269,7 @@ const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => (
 /** What a metric's events are, in words: "errors", "requests over 500 ms". */
 export function countedAs(kind: MetricKind): string {
   if (kind === 'errors') return 'errors';
-  if ('counter' in kind) return 'events out of trials';
+  if ('counter' in kind) return `${kind.counter} (events out of trials)`;
   return `requests over ${kind.slowerThanMs} ms`;
 }
 
