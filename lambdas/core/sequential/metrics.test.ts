@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../spec.ts';
 import type { RolloutSpecInput } from '../spec.ts';
-import { counterQueryProblem, sequentialPlan } from './metrics.ts';
+import { counterQueryProblem, sequentialPlan, sequentialWarnings } from './metrics.ts';
 
 type Metrics = NonNullable<NonNullable<RolloutSpecInput['spec']['analysis']>['metrics']>;
 
@@ -212,5 +212,23 @@ describe('validation of the sequential judge on every metrics source', () => {
     expect(counterQueryProblem('sum without (pod) (orders_total)')).toBeNull();
     expect(counterQueryProblem('sum without (instance) (orders_total)')).toMatch(/drops job\/instance/);
     expect(counterQueryProblem('max by (job, instance) (orders_total)')).toMatch(/aggregates with max/);
+  });
+});
+
+describe('sequentialWarnings on CloudWatch counts', () => {
+  it('warns when a step is shorter than delay + period: no period of the step is read before it ends', () => {
+    const result = validateSpec(
+      doc([{ name: 'errors', provider: { type: 'cloudwatch', period: '1m', delay: '3m' }, counters: cloudWatchCounts }]),
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+
+    const warnings = sequentialWarnings(result.spec);
+
+    expect(warnings).toEqual([
+      {
+        path: 'spec.strategy.interval',
+        message: expect.stringMatching(/1m is shorter than spec.analysis.metrics\[0\]'s delay \+ period \(240s\)/),
+      },
+    ]);
   });
 });

@@ -236,12 +236,24 @@ export const TYPICAL_SCRAPE_SECONDS = 15;
  */
 export function sequentialWarnings(spec: RolloutSpec): SpecProblem[] {
   if (spec.spec.analysis.judge !== 'sequential') return [];
+  const warnings: SpecProblem[] = [];
+  const metrics = spec.spec.analysis.metrics;
+  const step = parseDuration(spec.spec.strategy.interval) / 1000;
+  metrics.forEach((metric, i) => {
+    if (metric.provider?.type !== 'cloudwatch' || !metric.counters) return;
+    const lag = (parseDuration(metric.provider.delay) + parseDuration(metric.provider.period)) / 1000;
+    if (step < lag)
+      warnings.push({
+        path: 'spec.strategy.interval',
+        message: `${spec.spec.strategy.interval} is shorter than spec.analysis.metrics[${i}]'s delay + period (${lag}s): a step ends before any of its CloudWatch periods is read, so only the canary's own threshold test (on the periods before) can stop it; CloudWatch alarms are the fast path`,
+      });
+  });
+  const scraped = metrics.some((m) => (m.provider?.type ?? 'prometheus') === 'prometheus' || m.provider?.type === 'amp');
   const look = parseDuration(spec.spec.strategy.lookInterval) / 1000;
-  if (look >= TYPICAL_SCRAPE_SECONDS) return [];
-  return [
-    {
+  if (scraped && look < TYPICAL_SCRAPE_SECONDS)
+    warnings.push({
       path: 'spec.strategy.lookInterval',
       message: `${spec.spec.strategy.lookInterval} is shorter than ${TYPICAL_SCRAPE_SECONDS}s, the scrape interval of most Prometheus setups: a look between scrapes sees nothing new, so Prepare raises it to the scrape interval it measures`,
-    },
-  ];
+    });
+  return warnings;
 }
