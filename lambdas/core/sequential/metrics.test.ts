@@ -232,3 +232,18 @@ describe('sequentialWarnings on CloudWatch counts', () => {
     ]);
   });
 });
+
+describe('counters beside a threshold query', () => {
+  it('lets the threshold judge read the query of a metric that also names counters (PromQL or CloudWatch)', () => {
+    const withQuery = { name: 'orders-failed', query: 'sum(rate(orders_failed_total[1m]))', thresholdRange: { max: 1 }, counters: orders };
+    const withCloudWatch = {
+      name: 'errors',
+      provider: { type: 'cloudwatch' as const },
+      metricDataQueries: [{ Id: 'e', ReturnData: true, Expression: 'SUM(METRICS())' }],
+      thresholdRange: { max: 1 },
+      counters: cloudWatchCounts,
+    };
+
+    expect(problemsOf(doc([withQuery, withCloudWatch] as Metrics, 'threshold'))).toEqual([]);
+  });
+});

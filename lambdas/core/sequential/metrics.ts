@@ -172,7 +172,7 @@ export function sequentialProblems(spec: RolloutSpec): SpecProblem[] {
   if (spec.spec.analysis.judge !== 'sequential') {
     // Counters have no single value to hold against a range: only the sequential judge reads them.
     return metrics.flatMap((metric, i) =>
-      metric.counters && !metric.query
+      metric.counters && !metric.query && !metric.metricDataQueries
         ? [
             {
               path: `spec.analysis.metrics[${i}].counters`,
