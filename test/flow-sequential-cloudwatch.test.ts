@@ -213,7 +213,7 @@ describe('the sequential judge on CloudWatch counts (real ASL, CloudWatch at the
         { Namespace: 'Shop/Web', MetricName: 'Requests', Dimensions: [{ Name: 'arm', Value: 'primary' }] },
       ]),
     );
-  }, 30_000);
+  }, 60_000);
 
   it('promotes a healthy canary through a lost period, late periods and an open one, never reading a period early', async () => {
     // Act
@@ -226,5 +226,5 @@ describe('the sequential judge on CloudWatch counts (real ASL, CloudWatch at the
     // Prepare announced the lag: the judge sees a change at least delay + one period after it.
     const steps = await rt.deps.store.listSteps(executionArn.split(':').at(-1) ?? '');
     expect(JSON.stringify(steps)).toMatch(/at least 3s after it happens; CloudWatch alarms stay the fast path/);
-  }, 30_000);
+  }, 60_000);
 });
