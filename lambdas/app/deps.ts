@@ -33,7 +33,11 @@ export interface MetricDeps {
   /** Runs every metric's query for the canary (and the primary for built-ins). */
   readMetrics(spec: RolloutSpec): Promise<MetricReading[]>;
   /** Raw request counters of both arms at one instant (the sequential judge); absent where no counter source exists. */
-  snapshotCounters?(spec: RolloutSpec, thresholdsMs: readonly number[], options?: { historySeconds?: number }): Promise<CounterSnapshot>;
+  snapshotCounters?(
+    spec: RolloutSpec,
+    thresholdsMs: readonly number[],
+    options?: { historySeconds?: number; baseline?: CounterSnapshot },
+  ): Promise<CounterSnapshot>;
 }
 
 export type HandlerDeps<S = RolloutStore> = StoreDeps<S> & ClusterDeps & MetricDeps;

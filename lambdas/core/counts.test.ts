@@ -295,3 +295,54 @@ describe('deltaCounts per scrape source', () => {
     expect(deltaCounts(before, after).canary.retries).toBe(4);
   });
 });
+
+describe("a metric's own counters (events out of trials)", () => {
+  const APP1 = { job: 'shop', instance: '10.0.1.1:9100' };
+  const APP2 = { job: 'shop', instance: '10.0.1.2:9100' };
+  const c = (source: Record<string, string>, value: number, timestamp?: number): SeriesSample => ({
+    labels: { ...source },
+    value,
+    ...(timestamp === undefined ? {} : { timestamp }),
+  });
+  const own = (events: SeriesSample[], trials: SeriesSample[]): ArmCounters => ({
+    requests: [],
+    errors: [],
+    slow: {},
+    counters: { orders: { events, trials } },
+  });
+
+  it('differences them per source like the built-ins: a restarted app counts from zero, a stale one is left out on both arms', () => {
+    // Prepare: APP1 restarted (its trials fell to a tenth); APP2 was not scraped since the previous look.
+    const before = snapshot(
+      't0',
+      own([c(APP1, 4, 1000), c(APP2, 1, 1000)], [c(APP1, 400, 1000), c(APP2, 100, 1000)]),
+      own([], [c(APP1, 900, 1000)]),
+    );
+    const after = snapshot(
+      't1',
+      own([c(APP1, 1, 2000), c(APP2, 9, 1000)], [c(APP1, 40, 2000), c(APP2, 300, 1000)]),
+      own([], [c(APP1, 90, 2000)]),
+    );
+
+    // Act
+    const counts = deltaCounts(before, after);
+    const baseline = nextBaseline(before, after);
+
+    // Assess
+    expect(counts.canary.counters).toEqual({ orders: { events: 1, trials: 40 } });
+    expect(counts.primary.counters).toEqual({ orders: { events: 0, trials: 90 } });
+    expect(counts.resets).toBe(1);
+    expect(counts.sources).toMatchObject({ counted: 1, reset: 1, stale: 1 });
+    // The stale source keeps its old values: what it served meanwhile is counted once it is scraped anew.
+    expect(baseline.canary.counters?.orders?.trials).toEqual(expect.arrayContaining([c(APP1, 40, 2000), c(APP2, 100, 1000)]));
+  });
+
+  it('refuses a value that is not a whole count, naming the series', () => {
+    const before = snapshot('t0', own([c(APP1, 0)], [c(APP1, 10)]), own([], [c(APP1, 10)]));
+    const after = snapshot('t1', own([c(APP1, 0.5)], [c(APP1, 20)]), own([], [c(APP1, 20)]));
+
+    expect(() => deltaCounts(before, after)).toThrow(
+      /counter canary\.orders\.events\{instance="10\.0\.1\.1:9100",job="shop"\} has the value 0\.5/,
+    );
+  });
+});

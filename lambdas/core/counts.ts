@@ -25,6 +25,11 @@ export interface ArmCounters {
   slow: Record<string, SeriesSample[]>;
   /** Retried attempts (Envoy's `upstream_rq_retry`): a canary failing into retries is seen even when the final answer is 2xx. */
   retries?: SeriesSample[] | undefined;
+  /**
+   * A metric's own counters (orders failed / orders placed, or CloudWatch counts), keyed by the
+   * metric's name: events out of trials, counted per source like the built-in ones.
+   */
+  counters?: Record<string, { events: SeriesSample[]; trials: SeriesSample[] }> | undefined;
 }
 
 /**
@@ -44,8 +49,10 @@ export interface CounterSnapshot {
 /** Minutes of raw samples summarised for Prepare's expectations (never for judging). */
 export interface CounterHistory {
   seconds: number;
-  /** The median over series of their latest gap between samples; null with fewer than two samples. */
+  /** The median over series of their latest gap between samples (CloudWatch: the period); null with fewer than two samples. */
   scrapeIntervalSeconds: number | null;
+  /** CloudWatch counts come in closed periods, each read `delaySeconds` after it ends. Absent: scrapes. */
+  interval?: { kind: 'period'; delaySeconds: number } | undefined;
   canaryRps: number;
   primaryRps: number;
   primaryErrorRate: number | null;
@@ -59,6 +66,8 @@ export interface ArmDelta {
   slow: Record<string, number>;
   /** Retried attempts since the previous look (absent when the source exports none). */
   retries?: number | undefined;
+  /** A metric's own events and trials since the previous look, keyed by the metric's name. */
+  counters?: Record<string, { events: number; trials: number }> | undefined;
 }
 
 /** How the sources of one look were treated. */
@@ -100,7 +109,7 @@ export const STALENESS_MS = 5 * 60_000;
 /** A drop to below this share of the previous value is a restart even without an uptime series. */
 export const LARGE_DROP = 0.5;
 
-type Kind = 'requests' | 'errors' | 'retries' | `slow[${string}]`;
+type Kind = 'requests' | 'errors' | 'retries' | `slow[${string}]` | `${string}.events` | `${string}.trials`;
 
 /** Where a series was scraped from: Prometheus' `job` and `instance` labels (absent after aggregation). */
 export function sourceOf(labels: Record<string, string>): string {
@@ -154,6 +163,7 @@ function kindsOf(arm: ArmCounters): Array<[Kind, SeriesSample[]]> {
   ];
   if (arm.retries) kinds.push(['retries', arm.retries]);
   for (const [threshold, series] of Object.entries(arm.slow)) kinds.push([`slow[${threshold}]`, series]);
+  for (const [name, own] of Object.entries(arm.counters ?? {})) kinds.push([`${name}.events`, own.events], [`${name}.trials`, own.trials]);
   return kinds;
 }
 
@@ -275,9 +285,11 @@ function classify(previous: CounterSnapshot, current: CounterSnapshot, newSource
   return { status, why, previousTimes, all, resetSeries };
 }
 
-function emptyDelta(thresholds: Iterable<string>, retries: boolean): ArmDelta {
+function emptyDelta(thresholds: Iterable<string>, retries: boolean, counters: Iterable<string>): ArmDelta {
   const delta: ArmDelta = { requests: 0, errors: 0, slow: Object.fromEntries([...thresholds].map((threshold) => [threshold, 0])) };
   if (retries) delta.retries = 0;
+  const names = [...counters];
+  if (names.length) delta.counters = Object.fromEntries(names.map((name) => [name, { events: 0, trials: 0 }]));
   return delta;
 }
 
@@ -285,10 +297,21 @@ function addTo(arm: ArmDelta, kind: Kind, delta: number): void {
   if (kind === 'requests') arm.requests += delta;
   else if (kind === 'errors') arm.errors += delta;
   else if (kind === 'retries') arm.retries = (arm.retries ?? 0) + delta;
-  else {
+  else if (kind.startsWith('slow[') && kind.endsWith(']')) {
     const threshold = kind.slice('slow['.length, -1);
     arm.slow[threshold] = (arm.slow[threshold] ?? 0) + delta;
+  } else {
+    const dot = kind.lastIndexOf('.');
+    const name = kind.slice(0, dot);
+    const own = (arm.counters ??= {})[name] ?? { events: 0, trials: 0 };
+    if (kind.slice(dot + 1) === 'events') own.events += delta;
+    else own.trials += delta;
+    arm.counters[name] = own;
   }
+}
+
+function counterNames(...snapshots: CounterSnapshot[]): Set<string> {
+  return new Set(snapshots.flatMap((s) => [...Object.keys(s.canary.counters ?? {}), ...Object.keys(s.primary.counters ?? {})]));
 }
 
 export interface DeltaOptions {
@@ -327,17 +350,20 @@ export function deltaCounts(previous: CounterSnapshot, current: CounterSnapshot,
     ...Object.keys(current.primary.slow),
   ]);
   const retries = Boolean(current.canary.retries || current.primary.retries);
+  const names = counterNames(previous, current);
   const tally: SourceTally = { counted: 0, stale: 0, absent: 0, added: 0, reset: 0, backward: 0 };
   const out: LookCounts & { sources: SourceTally } = {
-    canary: emptyDelta(thresholds, retries),
-    primary: emptyDelta(thresholds, retries),
+    canary: emptyDelta(thresholds, retries, names),
+    primary: emptyDelta(thresholds, retries, names),
     resets: 0,
     gaps: [],
     newScrape: false,
     sources: tally,
   };
   const clean =
-    options.cleanFrom !== undefined ? { canary: emptyDelta(thresholds, retries), primary: emptyDelta(thresholds, retries) } : undefined;
+    options.cleanFrom !== undefined
+      ? { canary: emptyDelta(thresholds, retries, names), primary: emptyDelta(thresholds, retries, names) }
+      : undefined;
   for (const [source, s] of status) {
     if (s === 'reset') {
       out.sources.reset += 1;
@@ -400,6 +426,15 @@ export function nextBaseline(
     }
     const out: ArmCounters = { requests: pick(before.requests, after.requests), errors: pick(before.errors, after.errors), slow };
     if (before.retries || after.retries) out.retries = pick(before.retries ?? [], after.retries ?? []);
+    const names = new Set([...Object.keys(before.counters ?? {}), ...Object.keys(after.counters ?? {})]);
+    if (names.size) {
+      out.counters = {};
+      for (const name of names) {
+        const b = before.counters?.[name];
+        const a = after.counters?.[name];
+        out.counters[name] = { events: pick(b?.events ?? [], a?.events ?? []), trials: pick(b?.trials ?? [], a?.trials ?? []) };
+      }
+    }
     return out;
   };
   const baseline: CounterSnapshot = {

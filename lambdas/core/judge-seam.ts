@@ -15,11 +15,15 @@ import type { LookContext } from './rollout.ts';
 import type { RolloutSpec } from './spec.ts';
 import type { RunState } from './task.ts';
 
-/** Raw request counters of both arms at one instant (Prometheus); `historySeconds` adds the raw history Prepare reads. */
+/**
+ * Raw counters of both arms at one instant (Prometheus, AMP, CloudWatch counts); `historySeconds`
+ * adds the raw history Prepare reads; `baseline` is the judge's last one (CloudWatch counts go on
+ * from its values and watermark).
+ */
 export type CounterReader = (
   spec: RolloutSpec,
   thresholdsMs: readonly number[],
-  options?: { historySeconds?: number },
+  options?: { historySeconds?: number; baseline?: CounterSnapshot },
 ) => Promise<CounterSnapshot>;
 
 /** What a judge may read and where it keeps its memory. The handlers' deps fit as they are. */

@@ -1,10 +1,10 @@
 /**
- * The sequential judge behind the judge seam: reads the request counters of both arms (Prometheus,
- * through the ports), keeps the judge's memory in the store (not in the execution state) and turns
+ * The sequential judge behind the judge seam: reads the counters of both arms (Prometheus, AMP or
+ * CloudWatch counts, through the ports), keeps the judge's memory in the store (not in the execution state) and turns
  * its decisions into the flow's. The judging itself is the stateful shape in
  * sequential/session.ts (start, rebase, look) over the statistics in sequential/.
  */
-import type { CounterSnapshot } from './counts.ts';
+import type { CounterHistory, CounterSnapshot } from './counts.ts';
 import { RefusedError } from './errors.ts';
 import type { Judge, JudgeLook, JudgeLookContext, JudgePorts } from './judge-seam.ts';
 import type { Verdict } from './verdict.ts';
@@ -27,7 +27,7 @@ export const THIN_CANARY_REQUESTS = 5;
 function snapshotter(deps: Pick<JudgePorts, 'snapshotCounters'>) {
   if (!deps.snapshotCounters)
     throw new Error(
-      'the sequential judge needs raw request counters (Prometheus or Amazon Managed Prometheus), and this deployment has no counter source',
+      'the sequential judge needs raw counters (Prometheus, Amazon Managed Prometheus or CloudWatch counts), and this deployment has no counter source',
     );
   return deps.snapshotCounters;
 }
@@ -45,7 +45,7 @@ function memoryOf(stored: unknown, execution: string): JudgeMemory {
  * Raises the look interval to the scrape interval: looking more often than Prometheus scrapes
  * finds no new sample. The step keeps at least its interval.
  */
-function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunState; note?: string } {
+function fitToScrapes(run: RunState, scrapeSeconds: number | null, interval: CounterHistory['interval']): { run: RunState; note?: string } {
   if (scrapeSeconds === null || scrapeSeconds <= run.bakeSeconds) return { run };
   const bakeSeconds = Math.ceil(scrapeSeconds);
   const stepBefore = run.bakeSeconds * run.looksPerStep;
@@ -55,7 +55,10 @@ function fitToScrapes(run: RunState, scrapeSeconds: number | null): { run: RunSt
   const deadlineAt = new Date(Date.parse(run.deadlineAt) + 1000 * (stepAfter - stepBefore) * run.weights.length).toISOString();
   return {
     run: { ...run, bakeSeconds, looksPerStep, deadlineAt },
-    note: `lookInterval raised from ${duration(run.bakeSeconds)} to ${duration(bakeSeconds)}: Prometheus scrapes these counters every ${duration(scrapeSeconds)}, and a look between scrapes sees nothing new (${looksPerStep} looks per ${duration(stepAfter)} step)`,
+    note:
+      interval?.kind === 'period'
+        ? `lookInterval raised from ${duration(run.bakeSeconds)} to ${duration(bakeSeconds)}: CloudWatch counts come in ${duration(scrapeSeconds)} periods, and a look before the next period closes sees nothing new (${looksPerStep} looks per ${duration(stepAfter)} step)`
+        : `lookInterval raised from ${duration(run.bakeSeconds)} to ${duration(bakeSeconds)}: Prometheus scrapes these counters every ${duration(scrapeSeconds)}, and a look between scrapes sees nothing new (${looksPerStep} looks per ${duration(stepAfter)} step)`,
   };
 }
 
@@ -68,15 +71,26 @@ async function startSequential(
 ): Promise<{ notes: string[]; run: RunState }> {
   const plan = sequentialPlan(spec);
   const first = await snapshotter(deps)(spec, plan.thresholdsMs, { historySeconds: HISTORY_SECONDS });
-  if (first.primary.requests.length === 0) {
+  if (plan.metrics.some((m) => m.kind === 'errors' || 'slowerThanMs' in m.kind) && first.primary.requests.length === 0) {
     throw new RefusedError(
       'the primary has no request counters (envoy_cluster_upstream_rq): check spec.router.envoyClusterName and that the primary serves traffic',
     );
   }
+  spec.spec.analysis.metrics.forEach((metric, i) => {
+    if (metric.counters && !first.primary.counters?.[metric.name]?.trials.length)
+      throw new RefusedError(
+        `spec.analysis.metrics[${i}].counters.primary.trials: no series answered: check the query and that the primary serves traffic`,
+      );
+  });
   const history = first.history;
-  const fitted = fitToScrapes(run, history?.scrapeIntervalSeconds ?? null);
+  const fitted = fitToScrapes(run, history?.scrapeIntervalSeconds ?? null, history?.interval);
   const next = fitted.run;
   const notes: string[] = fitted.note ? [fitted.note] : [];
+  if (history?.interval?.kind === 'period' && history.scrapeIntervalSeconds !== null) {
+    notes.push(
+      `CloudWatch counts: a period is judged once it has closed and ${duration(history.interval.delaySeconds)} have passed, so the judge sees a change at least ${duration(history.interval.delaySeconds + history.scrapeIntervalSeconds)} after it happens; CloudWatch alarms stay the fast path`,
+    );
+  }
   // The rate over minutes of raw samples (an increase, not two instant reads seconds apart, which
   // see 0 between scrapes and a whole scrape's worth otherwise). For the expectations only.
   const rps = history ? history.primaryRps + history.canaryRps : 0;
@@ -174,7 +188,7 @@ async function lookSequential(
     }
   }
   const memory = memoryOf(await deps.store.getAnalysisState(execution), execution);
-  const current: CounterSnapshot = await snapshotter(deps)(spec, plan.thresholdsMs);
+  const current: CounterSnapshot = await snapshotter(deps)(spec, plan.thresholdsMs, { baseline: memory.baseline });
   const outcome = lookJudge(
     memory,
     current,

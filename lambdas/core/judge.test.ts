@@ -119,7 +119,7 @@ describe('judgeFor: the sequential judge', () => {
     const { ports, calls } = recordingPorts([]);
 
     await expect(judgeFor(spec, ports).start('e1', initialRun(spec, T0))).rejects.toThrow(
-      /the sequential judge needs raw request counters .* this deployment has no counter source/,
+      /the sequential judge needs raw counters .* this deployment has no counter source/,
     );
     expect(calls).toEqual([]);
   });

@@ -150,6 +150,19 @@ export const metricProviderSchema = z.discriminatedUnion('type', [
 
 export const BUILT_IN_METRICS = ['request-success-rate', 'request-duration'] as const;
 
+/** A CloudWatch count metric: its statistic must be an exact count (lambdas/core/sequential/metrics.ts says which). */
+export const cloudWatchCountSchema = z.strictObject({
+  namespace: z.string().min(1),
+  metricName: z.string().min(1),
+  /** Values may use the query variables, e.g. `{ version: '{{canary}}' }`. */
+  dimensions: z.record(z.string(), z.string()).default({}),
+  stat: z.string().min(1).default('Sum'),
+});
+
+/** One raw counter: PromQL (Prometheus, AMP) or a CloudWatch count metric. */
+const counterRefSchema = z.union([z.string().min(1), cloudWatchCountSchema]);
+const armCountersSchema = z.strictObject({ events: counterRefSchema, trials: counterRefSchema });
+
 export const metricSchema = z.strictObject({
   name: z.string().min(1).max(63),
   provider: metricProviderSchema.optional(),
@@ -159,6 +172,8 @@ export const metricSchema = z.strictObject({
   thresholdRange: thresholdRange.optional(),
   metricDataQueries: z.array(z.record(z.string(), z.unknown())).optional(),
   alarms: z.array(z.string().min(1)).optional(),
+  /** The metric's own counts per arm for the sequential judge: events out of trials (orders failed / orders placed). */
+  counters: z.strictObject({ canary: armCountersSchema, primary: armCountersSchema }).optional(),
 });
 
 export const webhookSchema = z.strictObject({
@@ -253,6 +268,7 @@ export type StrategySpec = RolloutSpec['spec']['strategy'];
 export type AnalysisSpec = RolloutSpec['spec']['analysis'];
 export type MetricSpec = z.infer<typeof metricSchema>;
 export type PrometheusServer = z.infer<typeof prometheusServerSchema>;
+export type CloudWatchCount = z.infer<typeof cloudWatchCountSchema>;
 
 /** One problem with a spec: the field path (`spec.strategy.interval`) and what was expected. */
 export interface SpecProblem {

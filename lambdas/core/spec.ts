@@ -104,9 +104,10 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
     const builtIn = (BUILT_IN_METRICS as readonly string[]).includes(metric.name);
     const type = metric.provider?.type ?? 'prometheus';
     if (type === 'prometheus' || type === 'amp') {
-      if (!builtIn && !metric.query)
+      if (!builtIn && !metric.query && !metric.counters)
         add(`${at}.query`, `is required: "${metric.name}" is not a built-in metric (${BUILT_IN_METRICS.join(', ')})`);
-      if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a Prometheus metric');
+      // Counters (the sequential judge) test the canary against the primary even without a range.
+      if (!metric.thresholdRange && !metric.counters) add(`${at}.thresholdRange`, 'is required for a Prometheus metric');
     }
     if (type === 'prometheus') {
       const address = metric.provider?.type === 'prometheus' ? metric.provider.address : undefined;
@@ -152,9 +153,9 @@ function metricProviderProblems(metric: MetricSpec, at: string, add: AddProblem)
   const provider = metric.provider;
   const type = provider?.type ?? 'prometheus';
   if (provider?.type === 'cloudwatch') {
-    if (!metric.metricDataQueries?.length)
+    if (!metric.metricDataQueries?.length && !metric.counters)
       add(`${at}.metricDataQueries`, 'is required for a CloudWatch metric: GetMetricData queries, exactly one with ReturnData');
-    if (!metric.thresholdRange) add(`${at}.thresholdRange`, 'is required for a CloudWatch metric');
+    if (!metric.thresholdRange && !metric.counters) add(`${at}.thresholdRange`, 'is required for a CloudWatch metric');
     if (metric.query) add(`${at}.query`, 'is not used by a CloudWatch metric: use metricDataQueries');
     const period = parseDuration(provider.period) / 1000;
     if (!(Number.isInteger(period) && ([1, 5, 10, 30].includes(period) || period % 60 === 0)))

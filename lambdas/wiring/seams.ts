@@ -8,8 +8,7 @@ import type { RolloutSpec } from '../core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../app/deps.ts';
 import { DeploymentWorkload } from '../adapters/kube/workload.ts';
 import { metricProviderFor, readMetrics } from '../adapters/metrics/factory.ts';
-import { counterQueries } from '../core/queries.ts';
-import { PrometheusProvider, snapshotCounters } from '../adapters/metrics/prometheus.ts';
+import { readCounterSnapshot } from '../adapters/metrics/counters.ts';
 import { routerFor } from '../adapters/router/factory.ts';
 import type { RouterTuning } from '../adapters/router/factory.ts';
 
@@ -27,10 +26,6 @@ export function metricDeps(): MetricDeps {
   return {
     providersFor: (spec) => spec.spec.analysis.metrics.map((metric) => metricProviderFor(spec, metric)),
     readMetrics: (spec) => readMetrics(spec),
-    snapshotCounters: async (spec, thresholdsMs, options) => {
-      const server = spec.spec.analysis.prometheus;
-      if (!server) throw new Error('the sequential judge reads Envoy counters from spec.analysis.prometheus: set its address');
-      return snapshotCounters(new PrometheusProvider(server), counterQueries(spec, thresholdsMs), new Date(), options);
-    },
+    snapshotCounters: (spec, thresholdsMs, options) => readCounterSnapshot(spec, thresholdsMs, options),
   };
 }

@@ -96,8 +96,20 @@ function main(): void {
     },
   );
 
+  // The service's own business counters (Prometheus text format at /metrics): every request is an
+  // order, every injected failure a failed one. A metric of `counters` judges them sequentially.
+  const orders = { placed: 0, failed: 0 };
   const server = createServer((req, res) => {
     req.resume();
+    if (req.url === '/metrics') {
+      const app = JSON.stringify(name);
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end(
+          `# TYPE orders_total counter\norders_total{app=${app}} ${orders.placed}\n# TYPE orders_failed_total counter\norders_failed_total{app=${app}} ${orders.failed}\n`,
+        );
+      return;
+    }
     const current = behaviour;
     if (!current || current.replicas === 0) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('no healthy upstream');
@@ -106,6 +118,8 @@ function main(): void {
     const delay = 10 + random() * 20 + current.latencyMs;
     const fail = random() < current.errorRate;
     setTimeout(() => {
+      orders.placed += 1;
+      if (fail) orders.failed += 1;
       const body = JSON.stringify(fail ? { version: current.version, error: 'injected failure' } : { version: current.version });
       res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'x-sandbox-deployment': name }).end(body);
     }, delay);

@@ -40,7 +40,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../../lambdas/core/duration.ts';
 import type { Side } from '../../lambdas/core/records.ts';
-import { metricQueries } from '../../lambdas/core/queries.ts';
+import { metricQueries, queryVariables, renderQuery } from '../../lambdas/core/queries.ts';
 import { SpecError, validateSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { KubeConfigSource } from '../../lambdas/wiring/seams.ts';
@@ -295,6 +295,13 @@ async function buildSpec(options: SandboxOptions, prometheusUrl: string | undefi
   return result.spec;
 }
 
+/** What the preflight reads for the primary: a built-in's query, or a metric's own trials counter. */
+function primaryQuery(spec: RolloutSpec, metric: RolloutSpec['spec']['analysis']['metrics'][number]): string | undefined {
+  const trials = metric.counters?.primary.trials;
+  if (metric.counters) return typeof trials === 'string' ? renderQuery(trials, queryVariables(spec, metric)) : undefined;
+  return metricQueries(spec, metric).primary;
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const errorRate = options.canaryErrorRate ?? 0;
   if (!(errorRate >= 0 && errorRate <= 1)) throw new Error(`canaryErrorRate must be a fraction between 0 and 1, got ${errorRate}`);
@@ -424,10 +431,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
 
     let prometheus: RunningPrometheus | undefined;
+    // The apps' own business counters (orders) are scraped beside the gateway's.
+    const appTargets = [apps.primary.address, apps.canary.address];
     if (havePrometheus) {
       // Warm up at 1 s scrapes so the preflight has data within seconds, then scrape as asked (a
       // Prometheus that has been running for a while, reconfigured).
-      prometheus = await startPrometheus({ scrapeTargets: [gateway.metricsTarget], scrapeIntervalSeconds: 1, dieWithParent: true });
+      prometheus = await startPrometheus({
+        scrapeTargets: [gateway.metricsTarget, ...appTargets],
+        scrapeIntervalSeconds: 1,
+        dieWithParent: true,
+      });
       pids.add(prometheus.pid);
       const running = prometheus;
       closers.push(() => running.close());
@@ -438,7 +451,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // (rate() needs two scrapes, and histograms appear at the gateway's stats flush).
     if (prometheus) {
       for (const metric of spec.spec.analysis.metrics) {
-        const primary = metricQueries(spec, metric).primary;
+        const primary = primaryQuery(spec, metric);
         if (primary) await prometheus.waitForSeries(`(${primary}) > 0`, 30_000);
       }
       if (scrapeSeconds !== 1) {
@@ -446,7 +459,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         // at the new interval): wait for that scrape, so the rollout starts with counters to read.
         await prometheus.setScrapeInterval(scrapeSeconds);
         for (const metric of spec.spec.analysis.metrics) {
-          const primary = metricQueries(spec, metric).primary;
+          const primary = primaryQuery(spec, metric);
           if (primary) await prometheus.waitForSeries(`(${primary}) > 0`, 30_000 + 2000 * scrapeSeconds);
         }
       }
@@ -510,7 +523,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       scrapeIntervalSeconds: prometheus ? scrapeSeconds : 0,
       restartGateway: async () => {
         const instance = await gateway.restart();
-        await prometheus?.setTargets([instance]);
+        await prometheus?.setTargets([instance, ...appTargets]);
         return { at: new Date().toISOString(), instance };
       },
       close,

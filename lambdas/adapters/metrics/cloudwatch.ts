@@ -12,6 +12,7 @@
  */
 import {
   GetMetricDataCommand,
+  ListMetricsCommand,
   type CloudWatchClient,
   type GetMetricDataCommandInput,
   type MetricDataQuery,
@@ -130,6 +131,11 @@ export class CloudWatchProvider implements MetricProvider {
     return points[0]?.value ?? null;
   }
 
+  /** The closed periods after `watermark` as of now (no request). */
+  closedSince(watermark: string | null): ClosedWindow | null {
+    return closedWindow(this.#now(), this.periodSeconds, this.delaySeconds, watermark);
+  }
+
   /** Every returned series' data points in the closed periods after `watermark`. */
   async readClosed(
     queries: MetricDataQuery[],
@@ -208,6 +214,25 @@ export class CloudWatchProvider implements MetricProvider {
       nextToken = output.NextToken;
     } while (nextToken);
     return series;
+  }
+
+  /** True when CloudWatch holds the metric with these dimensions (ListMetrics: published within the last two weeks). */
+  async metricExists(ref: CloudWatchMetricRef): Promise<boolean> {
+    let output;
+    try {
+      output = await this.#client.send(
+        new ListMetricsCommand({
+          Namespace: ref.namespace,
+          MetricName: ref.metricName,
+          Dimensions: Object.entries(ref.dimensions).map(([Name, Value]) => ({ Name, Value })),
+        }),
+      );
+    } catch (error) {
+      throw new Error(`CloudWatch ListMetrics for ${ref.namespace}/${ref.metricName} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return (output.Metrics ?? []).length > 0;
   }
 
   /** Fills each MetricStat without a Period with the provider's period. */

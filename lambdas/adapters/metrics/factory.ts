@@ -135,8 +135,10 @@ export function providerQueries(spec: RolloutSpec, metric: MetricSpec): { canary
  * TransientError is retried by the state machine, anything else fails the look.
  */
 export async function readMetrics(spec: RolloutSpec, providerFor: MetricProviderFor = metricProviderFor): Promise<MetricReading[]> {
+  // A metric of counters has no single value: the sequential judge reads and preflights its counts.
+  const valued = spec.spec.analysis.metrics.filter((metric) => !metric.counters || metric.query);
   return Promise.all(
-    spec.spec.analysis.metrics.map(async (metric): Promise<MetricReading> => {
+    valued.map(async (metric): Promise<MetricReading> => {
       const queries = providerQueries(spec, metric);
       const provider = providerFor(spec, metric);
       const [value, primaryValue] = await Promise.all([

@@ -368,9 +368,10 @@ function increaseOf(samples: Array<[number, number]>): { increase: number; spanM
   return { increase, spanMs: last - first };
 }
 
-async function counterHistory(
+/** Prepare's summary of the raw history of the request counters (the scrape interval, the rates): never judged on. */
+export async function counterHistory(
   provider: PrometheusProvider,
-  queries: { canary: ArmCounterQueries; primary: ArmCounterQueries },
+  queries: { canary: Pick<ArmCounterQueries, 'requests'>; primary: Pick<ArmCounterQueries, 'requests' | 'errors'> },
   at: Date,
   seconds: number,
 ): Promise<CounterHistory> {

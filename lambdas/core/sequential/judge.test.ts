@@ -362,3 +362,38 @@ describe('sequential judge: configuration', () => {
     expect(() => sequentialConfig({ margin: 1 })).toThrow(/margin must be above 1/);
   });
 });
+
+describe("sequential judge: a metric's own counters", () => {
+  const ORDERS: SequentialMetric = { name: 'orders-failed', kind: { counter: 'orders-failed' }, thresholdRange: { max: 1 } };
+  const own = (canary: [number, number], primary: [number, number]): LookCounts => {
+    const arm = ([trials, events]: [number, number]): ArmDelta => ({
+      requests: 0,
+      errors: 0,
+      slow: {},
+      counters: { 'orders-failed': { events, trials } },
+    });
+    return { canary: arm(canary), primary: arm(primary), resets: 0, gaps: [] };
+  };
+
+  it('tests events out of their own trials, with no Envoy requests at all', () => {
+    // Prepare: 10% of the canary's orders fail, 0.5% of the primary's.
+    let state: SequentialState | null = null;
+    let decision = '';
+    // Act
+    for (let i = 0; i < 10 && decision !== 'fail'; i++) {
+      const r = judgeLook(state, own([100, 10], [900, 4]), ctx(0, i, 10 * (i + 1), false, [ORDERS]));
+      state = r.state;
+      decision = r.decision;
+    }
+    // Assess
+    expect(decision).toBe('fail');
+  });
+
+  it('says the canary placed nothing when its trials did not move, not that it is healthy', () => {
+    const r = judgeLook(null, own([0, 0], [900, 4]), ctx(0, 0, 10, false, [ORDERS]));
+
+    expect(r.decision).toBe('no-evidence');
+    expect(r.verdict.summary).toContain('the canary served no requests');
+    expect(r.verdict.summary).toContain('orders-failed (events out of trials)');
+  });
+});

@@ -75,7 +75,8 @@ export const FAIL_GRID = [1.25, 1.5, 2, 3, 5, 10, 30, 100] as const;
 /** Alternatives of the promotion test, as fractions of the margin. */
 export const PROMOTE_FRACTIONS = [0.75, 0.5, 0.25] as const;
 
-export type MetricKind = 'errors' | { slowerThanMs: number };
+/** Errors, requests slower than a bucket boundary, or a metric's own counters (`counter`: its name), events out of trials. */
+export type MetricKind = 'errors' | { slowerThanMs: number } | { counter: string };
 
 export interface SequentialMetric {
   name: string;
@@ -193,12 +194,31 @@ function enterStep(state: SequentialState, stepIndex: number, config: Sequential
 
 function eventsOf(arm: ArmDelta, kind: MetricKind): number | undefined {
   // A retried attempt failed (Envoy retries on 5xx, resets, timeouts): it is an error the final answer hides.
-  return kind === 'errors' ? arm.errors + (arm.retries ?? 0) : arm.slow[String(kind.slowerThanMs)];
+  if (kind === 'errors') return arm.errors + (arm.retries ?? 0);
+  if ('counter' in kind) return arm.counters?.[kind.counter]?.events;
+  return arm.slow[String(kind.slowerThanMs)];
 }
 
-/** Requests the events are out of: for errors, every attempt (final answers plus retried ones). */
+/** Requests the events are out of: for errors, every attempt (final answers plus retried ones); a metric's own trials. */
 function requestsOf(arm: ArmDelta, kind: MetricKind): number {
-  return kind === 'errors' ? arm.requests + (arm.retries ?? 0) : arm.requests;
+  if (kind === 'errors') return arm.requests + (arm.retries ?? 0);
+  if ('counter' in kind) return arm.counters?.[kind.counter]?.trials ?? 0;
+  return arm.requests;
+}
+
+/** The requests a look shows beside a metric's events (a metric's own trials; final answers for the built-ins). */
+function lookRequests(arm: ArmDelta, kind: MetricKind): number {
+  return typeof kind === 'object' && 'counter' in kind ? requestsOf(arm, kind) : arm.requests;
+}
+
+/**
+ * What each arm served in a look: its requests, or — when every metric counts its own trials (no
+ * built-in metric reads Envoy's requests) — the first metric's trials.
+ */
+function servedOf(arm: ArmDelta, metrics: readonly SequentialMetric[]): number {
+  const first = metrics[0];
+  if (first && metrics.every((m) => typeof m.kind === 'object' && 'counter' in m.kind)) return requestsOf(arm, first.kind);
+  return arm.requests;
 }
 
 /** True when sources answered but none was scraped since the previous look. */
@@ -209,9 +229,11 @@ function noNewScrape(look: LookCounts): boolean {
 /** Why a look carries no evidence, or null when it does. Sources left out (gaps) do not void a look. */
 function missingEvidence(look: LookCounts, metrics: readonly SequentialMetric[]): string | null {
   const absent = look.gaps.length ? ` (${look.gaps.join('; ')})` : '';
-  if (look.canary.requests <= 0 && look.primary.requests <= 0) return `neither arm served requests${absent}`;
-  if (look.canary.requests <= 0) return `the canary served no requests${absent}`;
-  if (look.primary.requests <= 0) return `the primary served no requests${absent}`;
+  const canary = servedOf(look.canary, metrics);
+  const primary = servedOf(look.primary, metrics);
+  if (canary <= 0 && primary <= 0) return `neither arm served requests${absent}`;
+  if (canary <= 0) return `the canary served no requests${absent}`;
+  if (primary <= 0) return `the primary served no requests${absent}`;
   for (const metric of metrics) {
     for (const side of ['canary', 'primary'] as const) {
       const events = eventsOf(look[side], metric.kind);
@@ -246,14 +268,17 @@ const add = (a: ArmEvidence, requests: number, events: number): ArmEvidence => (
 
 /** What a metric's events are, in words: "errors", "requests over 500 ms". */
 export function countedAs(kind: MetricKind): string {
-  return kind === 'errors' ? 'errors' : `requests over ${kind.slowerThanMs} ms`;
+  if (kind === 'errors') return 'errors';
+  if ('counter' in kind) return `${kind.counter} (events out of trials)`;
+  return `requests over ${kind.slowerThanMs} ms`;
 }
 
 /** The value a person compares with the range: success rate for errors with a min, else the event rate, in percent. */
 function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null {
   if (arm.requests <= 0) return null;
   const pct = (100 * arm.events) / arm.requests;
-  return metric.kind === 'errors' && metric.thresholdRange?.min !== undefined ? 100 - pct : pct;
+  const rateLike = metric.kind === 'errors' || 'counter' in metric.kind;
+  return rateLike && metric.thresholdRange?.min !== undefined ? 100 - pct : pct;
 }
 
 function promotionE(m: MetricState): number {
@@ -315,8 +340,8 @@ export function judgeLook(
 
   const failAt = 1 / config.alpha;
   const promoteAt = 1 / config.alphaPromote;
-  const totalRequests = look.canary.requests + look.primary.requests;
-  const canaryShare = totalRequests > 0 ? look.canary.requests / totalRequests : null;
+  const totalRequests = servedOf(look.canary, context.metrics) + servedOf(look.primary, context.metrics);
+  const canaryShare = totalRequests > 0 ? servedOf(look.canary, context.metrics) / totalRequests : null;
   const stale = noNewScrape(look);
   const missing = stale ? null : missingEvidence(look, context.metrics);
 
@@ -330,7 +355,7 @@ export function judgeLook(
       ...state,
       looks: state.looks + 1,
       stepLooks: state.stepLooks + 1,
-      stepCanaryRequests: state.stepCanaryRequests + clean.canary.requests,
+      stepCanaryRequests: state.stepCanaryRequests + servedOf(clean.canary, context.metrics),
       metrics: state.metrics.map((m, i) => {
         const metric = context.metrics[i] as SequentialMetric;
         const nC = requestsOf(look.canary, metric.kind);
@@ -398,8 +423,11 @@ export function judgeLook(
   );
   const checks: MetricCheck[] = state.metrics.map((m, i) => {
     const metric = context.metrics[i] as SequentialMetric;
-    const lookCanary: ArmEvidence = { requests: look.canary.requests, events: eventsOf(look.canary, metric.kind) ?? 0 };
-    const lookPrimary: ArmEvidence = { requests: look.primary.requests, events: eventsOf(look.primary, metric.kind) ?? 0 };
+    const lookCanary: ArmEvidence = { requests: lookRequests(look.canary, metric.kind), events: eventsOf(look.canary, metric.kind) ?? 0 };
+    const lookPrimary: ArmEvidence = {
+      requests: lookRequests(look.primary, metric.kind),
+      events: eventsOf(look.primary, metric.kind) ?? 0,
+    };
     const ownMean = Math.exp(logSumExp(metricFailLogs(m)) - Math.log(metricFailLogs(m).length));
     let result: CheckResult;
     if (missing || stale) result = decision === 'fail' && i === worst ? 'fail' : 'no-data';
@@ -430,7 +458,7 @@ export function judgeLook(
       primary: missing ? null : displayRate(metric, lookPrimary),
       evidence,
     };
-    if (metric.kind === 'errors') {
+    if (metric.kind === 'errors' || 'counter' in metric.kind) {
       check.min = metric.thresholdRange?.min;
       check.max = metric.thresholdRange?.max;
     }

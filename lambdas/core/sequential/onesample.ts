@@ -47,17 +47,18 @@ export function oneSampleLogFactors(
 
 /**
  * The allowed rate of events a `thresholdRange` states, or null when it sets none the judge can
- * test. Errors: `min` is a success rate in percent (99 → 1% errors), `max` an error rate in
+ * test. Errors (and a metric's own events out of trials): `min` is a success rate in percent (99 → 1% errors), `max` an error rate in
  * percent. Latency (`slowerThanMs`): `max` is a quantile bound in ms (p99 ≤ 500 ms → at most 1% of
  * requests over 500 ms); `quantile` says which quantile (0.99 by default).
  */
 export function allowedRate(
-  kind: 'errors' | { slowerThanMs: number },
+  kind: 'errors' | { slowerThanMs: number } | { counter: string },
   range: { min?: number | undefined; max?: number | undefined } | undefined,
   quantile = 0.99,
 ): number | null {
   if (!range) return null;
-  if (kind === 'errors') {
+  // A metric's own counters read like errors: `min` a success rate, `max` an event rate, in percent.
+  if (kind === 'errors' || 'counter' in kind) {
     if (range.min !== undefined) return Math.max(0, 1 - range.min / 100);
     if (range.max !== undefined) return Math.max(0, range.max / 100);
     return null;
