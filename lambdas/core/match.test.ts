@@ -155,6 +155,7 @@ describe('Gloo matchers for the A/B route', () => {
     expect(markerRouteName('ab', 'web')).toBe('sluice-ab-web');
     expect(isMarkerRouteName('sluice-ab-web')).toBe(true);
     expect(isMarkerRouteName('main')).toBe(false);
+    expect(isMarkerRouteName('sluice-like-but-mine')).toBe(false);
     expect(isMarkerRouteName(undefined)).toBe(false);
   });
 });

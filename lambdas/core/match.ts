@@ -77,21 +77,21 @@ export type StringMatch = z.infer<typeof stringMatchSchema>;
 export type MatchRule = z.infer<typeof matchRuleSchema>;
 
 /** A Gloo header or query-parameter matcher. */
-export interface GlooValueMatcher {
+export type GlooValueMatcher = {
   name: string;
   value?: string;
   regex?: boolean;
   invertMatch?: boolean;
-}
+};
 
-/** A Gloo route matcher (path plus headers and query parameters). */
-export interface GlooRequestMatcher {
+/** A Gloo route matcher (path plus headers and query parameters); a type, so it fits the loose route schema's index signature. */
+export type GlooRequestMatcher = {
   prefix?: string;
   exact?: string;
   regex?: string;
   headers?: GlooValueMatcher[];
   queryParameters?: GlooValueMatcher[];
-}
+};
 
 function glooValueMatcher(name: string, match: StringMatch): GlooValueMatcher {
   if (match.exact !== undefined) return { name, value: match.exact };
@@ -166,16 +166,22 @@ export function glooRouteFits(matchers: readonly GlooRequestMatcher[] | undefine
  * removed. The purpose names what the route is for (`ab` for strategy.match; later uses, such as
  * session affinity, add their own), the target the rollout it belongs to.
  */
-export const MARKER_ROUTE_PREFIX = 'sluice-';
+const MARKER_ROUTE_PREFIX = 'sluice-';
+/** The purposes of marker routes; a new use adds its word here. */
+const MARKER_PURPOSES = ['ab'] as const;
+export type MarkerPurpose = (typeof MARKER_PURPOSES)[number];
 
-export function markerRouteName(purpose: string, target: string): string {
+export function markerRouteName(purpose: MarkerPurpose, target: string): string {
   return `${MARKER_ROUTE_PREFIX}${purpose}-${target}`;
 }
 
-/** Whether a route name is any Sluice marker route (every purpose, every target). */
+/** Whether a route name is a Sluice marker route (any purpose, any target). */
 export function isMarkerRouteName(name: string | undefined): boolean {
-  return name?.startsWith(MARKER_ROUTE_PREFIX) ?? false;
+  return name !== undefined && MARKER_PURPOSES.some((purpose) => name.startsWith(`${MARKER_ROUTE_PREFIX}${purpose}-`));
 }
+
+/** How the A/B stage's note begins (Rollback reads such a note as "traffic moved", the report as who got what). */
+export const AB_NOTE_PREFIX = 'A/B:';
 
 /** A one-line description of the rules, for notes, the summary and the report. */
 export function describeMatch(rules: readonly MatchRule[]): string {
@@ -192,4 +198,32 @@ function describeString(match: StringMatch): string {
   if (match.prefix !== undefined) return `starts with "${match.prefix}"`;
   if (match.suffix !== undefined) return `ends with "${match.suffix}"`;
   return `~ /${match.regex ?? ''}/`;
+}
+
+/**
+ * The first route ahead of `index` (marker routes aside) that takes every request the route at
+ * `index` would see, whatever its headers: Gloo evaluates routes in order and the first match wins,
+ * so a route placed just ahead of the weighted route would never see them. A route with headers,
+ * query parameters or methods, or a regex path, is not counted (it may let some through).
+ */
+export function routeAheadTaking(
+  routes: ReadonlyArray<{ name?: string | undefined; matchers?: ReadonlyArray<GlooRequestMatcher & { methods?: unknown }> | undefined }>,
+  index: number,
+): number | undefined {
+  const target = routes[index]?.matchers?.length ? (routes[index]?.matchers ?? []) : [{ prefix: '/' }];
+  const takesAll = (earlier: GlooRequestMatcher & { methods?: unknown }, later: GlooRequestMatcher) => {
+    if (earlier.headers?.length || earlier.queryParameters?.length || (Array.isArray(earlier.methods) && earlier.methods.length))
+      return false;
+    if (earlier.regex !== undefined || later.regex !== undefined) return false;
+    if (earlier.exact !== undefined) return later.exact === earlier.exact;
+    const prefix = earlier.prefix ?? '/';
+    return (later.exact ?? later.prefix ?? '/').startsWith(prefix);
+  };
+  for (let i = 0; i < index; i++) {
+    const route = routes[i];
+    if (!route || isMarkerRouteName(route.name)) continue;
+    const matchers = route.matchers?.length ? route.matchers : [{ prefix: '/' }];
+    if (target.some((later) => matchers.some((earlier) => takesAll(earlier, later)))) return i;
+  }
+  return undefined;
 }
