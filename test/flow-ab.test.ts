@@ -148,6 +148,9 @@ describe('A/B testing (strategy.match) in the state machine', () => {
     const summary = await rollout.done;
     // Assess
     expect(summary.outcome).toBe('promoted');
+    expect(summary.reason).toBe(
+      'promoted after 2 looks of the A/B stage (requests where header cookie ~ /^(.*?;)?(canary=always)(;.*)?$/ or header x-canary = "insider" on the canary; each arm judged against its thresholds)',
+    );
     // The first metric read is Prepare's check that the queries answer, before any route changes.
     expect(during[0]).toEqual({ cookie: PRIMARY_UPSTREAM, header: PRIMARY_UPSTREAM, almost: PRIMARY_UPSTREAM, plain: PRIMARY_UPSTREAM });
     expect(during.slice(1)).toEqual(
@@ -188,6 +191,7 @@ describe('blue/green (strategy.blueGreen) in the state machine', () => {
     const summary = await rollout.done;
 
     expect(summary.outcome).toBe('promoted');
+    expect(summary.reason).toBe('promoted after 2 looks of green on its own traffic and one switch of all traffic');
     // Prepare's metric check, then the two looks: users stay on blue throughout.
     expect(weightsDuringLooks).toEqual([PRIMARY_UPSTREAM, PRIMARY_UPSTREAM, PRIMARY_UPSTREAM]);
     const scaledReady = trail.indexOf('podinfo:replicas=3,version=v2,available=3');
