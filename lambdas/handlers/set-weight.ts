@@ -31,13 +31,14 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   // A/B testing: the stage's traffic is the match route (the weights stay all on the primary); idempotent on a retry.
   const match = spec.spec.strategy.match;
   if (match) {
-    await router.setMatch(match);
+    // Noted first: a crash after the route write still leaves Rollback knowing that users reached the canary.
     await deps.store.appendStep({
       execution,
       at: deps.now().toISOString(),
       kind: 'note',
       detail: `${AB_NOTE_PREFIX} requests where ${describeMatch(match)} go to the canary, all others to the primary`,
     });
+    await router.setMatch(match);
   }
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   // Recorded first: a crash between the write and the record still leaves weights the reconciler knows as Sluice's own.

@@ -156,6 +156,27 @@ describe('the A/B marker route', () => {
     expect(patches.slice(-3).map((entry) => entry.code)).toEqual([409, 409, 200]);
   });
 
+  it('goes into a delegated RouteTable that carries the weights, ahead of its weighted route', async () => {
+    // Prepare
+    await seed([{ matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'podinfo-routes', namespace: GLOO_NS } } }]);
+    kube.apply({
+      apiVersion: 'gateway.solo.io/v1',
+      kind: 'RouteTable',
+      metadata: { name: 'podinfo-routes', namespace: GLOO_NS },
+      spec: { routes: [weighted] },
+    });
+    const router = routeRouter(abSpec({ kind: 'RouteTable', route: { routeTable: 'podinfo-routes', namespace: GLOO_NS, index: 0 } }));
+    const tableRoutes = () =>
+      (kube.get('gateway.solo.io/v1', 'RouteTable', GLOO_NS, 'podinfo-routes')?.spec as { routes: Array<{ name?: string }> }).routes;
+    // Act
+    await router.setMatch(RULES);
+    // Assess
+    expect(tableRoutes().map((r) => r.name)).toEqual([MARKER, 'main']);
+    expect(await router.getWeights()).toEqual({ primary: 100, canary: 0 });
+    await router.setMatch(null);
+    expect(tableRoutes()).toEqual([weighted]);
+  });
+
   it('goes ahead of the route that sends traffic to an UpstreamGroup (router.route)', async () => {
     await seed([health, groupRoute]);
     await groupRouter().reconcile();
