@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRollout } from '../local/commands/run.ts';
 import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
+import type { ControlPlane } from '../local/control.ts';
+import { statusCommand } from '../local/commands/control-commands.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { RouteTable, targetsOf } from '../local/sandbox/gateway/routes.ts';
@@ -104,6 +106,24 @@ afterEach(async () => {
 
 type Strategy = NonNullable<RolloutSpecInput['spec']['strategy']>;
 
+/** What `sluice status` prints for the target now. */
+async function statusNow(rt: LocalRuntime): Promise<string> {
+  let out = '';
+  const control: ControlPlane = {
+    kind: 'local',
+    sfn: rt.sfn,
+    stateMachineArn: rt.engine.stateMachineArn,
+    store: rt.deps.store,
+    events: rt.deps.events,
+    loadTarget: async () => {
+      throw new Error('status loads no spec');
+    },
+    close: async () => {},
+  };
+  await statusCommand(control, 'podinfo', {}, { stdout: (text: string) => void (out += text), stderr: () => {} });
+  return out;
+}
+
 async function start(strategy: Strategy, options: { rate?: (look: number) => number; onLook?: (look: number) => void } = {}) {
   const kubeconfigPath = join(dir, 'kubeconfig');
   kube.writeKubeconfigFile(kubeconfigPath);
@@ -132,16 +152,19 @@ describe('A/B testing (strategy.match) in the state machine', () => {
   it('sends matching requests to the canary for the iterations, everyone else to the primary; promotion removes the match route', async () => {
     // Prepare
     const during: Record<string, string | undefined>[] = [];
+    const statuses: Promise<string>[] = [];
     const rollout = await start(
       { iterations: 2, match: MATCH },
       {
-        onLook: () =>
+        onLook: (look) => {
+          if (look === 1 && runtime) statuses.push(statusNow(runtime));
           during.push({
             cookie: routedTo({ cookie: 'canary=always; theme=dark' }),
             header: routedTo({ 'x-canary': 'insider' }),
             almost: routedTo({ 'x-canary': 'insider2' }),
             plain: routedTo({}),
-          }),
+          });
+        },
       },
     );
     // Act
@@ -167,6 +190,11 @@ describe('A/B testing (strategy.match) in the state machine', () => {
     expect(routeNames()).toEqual(['health', 'main']);
     expect(versionOf('podinfo-primary')).toBe('v2');
     expect(routedTo({ 'x-canary': 'insider' })).toBe(PRIMARY_UPSTREAM);
+    // `sluice status` during the stage says who gets the canary, next to weights that stay 100/0.
+    const [status] = await Promise.all(statuses);
+    expect(status).toMatch(
+      /traffic {3}primary 100% \/ canary 0%.*\n {2}A\/B {7}requests where header cookie .* or header x-canary = "insider" go to the canary/,
+    );
   });
 
   it('rolls back when the matched users see failures: the match route is removed, the primary keeps its template', async () => {

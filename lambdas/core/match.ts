@@ -183,6 +183,11 @@ export function isMarkerRouteName(name: string | undefined): boolean {
 /** How the A/B stage's note begins (Rollback reads such a note as "traffic moved", the report as who got what). */
 export const AB_NOTE_PREFIX = 'A/B:';
 
+/** The A/B stage's note in a rollout's history, if any: status lines show it next to the weights, which stay 100/0. */
+export function abNoteOf(steps: ReadonlyArray<{ kind: string; detail?: string | undefined }>): string | undefined {
+  return steps.find((step) => step.kind === 'note' && step.detail?.startsWith(AB_NOTE_PREFIX))?.detail;
+}
+
 /** A one-line description of the rules, for notes, the summary and the report. */
 export function describeMatch(rules: readonly MatchRule[]): string {
   const one = (rule: MatchRule) =>
