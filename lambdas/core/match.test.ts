@@ -5,7 +5,17 @@
  * "present"; solo-io/gloo docs "Header Matching").
  */
 import { describe, expect, it } from 'vitest';
-import { glooMatchersFor, glooRouteFits, isMarkerRouteName, markerRouteName, re2Problem } from './match.ts';
+import {
+  AB_NOTE_PREFIX,
+  abNoteOf,
+  describeMatch,
+  glooMatchersFor,
+  glooRouteFits,
+  isMarkerRouteName,
+  markerRouteName,
+  re2Problem,
+  routeAheadTaking,
+} from './match.ts';
 import type { MatchableRequest, MatchRule } from './match.ts';
 import { plannedWeights, validateSpec } from './spec.ts';
 import type { SpecProblem } from './spec.ts';
@@ -149,6 +159,32 @@ describe('Gloo matchers for the A/B route', () => {
     expect(glooRouteFits(matchers, request('/', { 'x-plan': 'beta.1' }, 'region=de-eu'))).toBe(true);
     expect(glooRouteFits(matchers, request('/', { 'x-plan': 'beta.1' }, 'region=us'))).toBe(false);
     expect(glooRouteFits(undefined, request('/anything'))).toBe(true);
+  });
+
+  it('describes the rules in one line and finds the A/B stage note in a history', () => {
+    const line = describeMatch(rules);
+    expect(line).toBe(
+      'header X-Canary = "insider" or header cookie ~ /^(.*?;)?(canary=always)(;.*)?$/ or header x-plan starts with "beta." and query region ends with "-eu"',
+    );
+    const steps = [
+      { kind: 'weight' },
+      { kind: 'note', detail: 'shadowing 100% of requests' },
+      { kind: 'note', detail: `${AB_NOTE_PREFIX} requests where ${line} go to the canary` },
+    ];
+    expect(abNoteOf(steps)).toBe(`A/B: requests where ${line} go to the canary`);
+    expect(abNoteOf(steps.slice(0, 2))).toBeUndefined();
+  });
+
+  it('finds a route ahead of the weighted one that takes all of its requests, passing over routes that let some through', () => {
+    const weighted = { name: 'main', matchers: [{ prefix: '/api' }] };
+    const withHeader = { name: 'qa', matchers: [{ prefix: '/', headers: [{ name: 'x-team', value: 'qa' }] }] };
+    const other = { name: 'health', matchers: [{ exact: '/healthz' }] };
+    const byRegex = { name: 'regex', matchers: [{ regex: '/.*' }] };
+    const marker = { name: 'sluice-ab-web', matchers: [{ prefix: '/' }] };
+    expect(routeAheadTaking([withHeader, other, byRegex, marker, weighted], 4)).toBeUndefined();
+    expect(routeAheadTaking([other, { name: 'all', matchers: [] }, weighted], 2)).toBe(1);
+    expect(routeAheadTaking([{ name: 'api', matchers: [{ prefix: '/ap' }] }, weighted], 1)).toBe(0);
+    expect(routeAheadTaking([other, { name: 'exact', matchers: [{ exact: '/healthz' }] }], 1)).toBe(0);
   });
 
   it('names marker routes by purpose and target, and knows them', () => {
