@@ -288,6 +288,22 @@ describe('reconcile', () => {
     expect((await store.getRollout('web-v2'))?.outcome).toBe('promoted');
   });
 
+  it('removes the A/B match route of an orphaned A/B rollout, with the weights at their start (nothing else moved)', async () => {
+    // Prepare: the engine died during the A/B stage; the match route is in place, the weights never moved.
+    const abSpec = webSpec({
+      strategy: { stepWeights: undefined, iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
+      spec: { router: { ...spec.spec.router, route: { virtualService: 'web', namespace: 'gloo-system' } } },
+    });
+    await openRollout('web-v2', { primary: 100, canary: 0 }, { patch: { spec: abSpec } });
+    await router.setMatch(abSpec.spec.strategy.match ?? null);
+    // Act
+    const report = await reconcile({ ...deps, liveness: liveness({ 'web-v2': 'not-running' }) });
+    // Assess
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', found: 'orphan', action: 'restored', outcome: 'rolled-back' }]);
+    expect(router.match).toBeNull();
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
+
   it('closes a stopped execution (StopExecution, safety net failed) as aborted, as the safety net would, even when nothing had moved', async () => {
     // Prepare: the record was opened at 100/0 (SetWeight's write was rejected and reverted), then
     // StopExecution; the safety net failed because the API was down. Before: `refused`, exit 2.

@@ -25,6 +25,7 @@ import type { IntendedEnd, ObservedEnd } from '../core/recovery.ts';
 import type { EventType, Outcome, RolloutRecord, Weights } from '../core/records.ts';
 import type { RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter } from '../core/ports.ts';
 import { promotionMode } from '../core/spec.ts';
+import { AB_NOTE_PREFIX } from '../core/match.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { HandlerDeps } from './deps.ts';
 import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
@@ -106,6 +107,8 @@ export async function restoreSafeSide(
   try {
     router = await deps.routerFor(spec, execution);
     if (spec.spec.strategy.shadow) await router.setShadow(null);
+    // A/B: the match route (only the route with its marker name) goes before the weights are read.
+    if (spec.spec.strategy.match) await router.setMatch(null);
     const current = await router.getWeights();
     found = current;
     if (!sameWeights(current, safe)) {
@@ -225,7 +228,12 @@ async function observe(
     (found !== undefined && !sameWeights(found, primaryOnly)) ||
     (record.pendingWeights !== undefined && !sameWeights(record.pendingWeights, primaryOnly)) ||
     !sameWeights(record.lastWeights, primaryOnly) ||
-    steps.some((s) => s.kind === 'weight' || s.kind === 'promotion' || (s.kind === 'note' && /^shadowing /.test(s.detail ?? '')));
+    steps.some(
+      (s) =>
+        s.kind === 'weight' ||
+        s.kind === 'promotion' ||
+        (s.kind === 'note' && (/^shadowing /.test(s.detail ?? '') || (s.detail ?? '').startsWith(AB_NOTE_PREFIX))),
+    );
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
   // A copy that landed without its step (the engine killed right after it, the store busy) shows only
   // on the objects, so the primary's template is read when the records say nothing was copied.

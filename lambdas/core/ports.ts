@@ -17,6 +17,7 @@ import type {
   Side,
 } from './records.ts';
 import type { MetricValue } from './verdict.ts';
+import type { MatchRule } from './match.ts';
 
 /** Moves traffic between the primary and the canary (Gloo UpstreamGroup, VirtualService or RouteTable route). */
 export interface TrafficRouter {
@@ -38,6 +39,12 @@ export interface TrafficRouter {
   setWeights(next: Weights, expected: Weights): Promise<void>;
   /** Sets (percentage) or removes (null) mirroring of the route's traffic to the canary. */
   setShadow(shadow: { percentage: number } | null): Promise<void>;
+  /**
+   * A/B testing: puts (rules) or removes (null) the marker route that sends requests matching any
+   * rule to the canary, just ahead of the weighted route. Removes only the route carrying its
+   * marker name; idempotent.
+   */
+  setMatch(rules: readonly MatchRule[] | null): Promise<void>;
   /** Gloo's rejection reason on the object now, if any (read after a settle time; recovery checks a sticky Rejected). */
   rejection?(): Promise<string | undefined>;
 }
@@ -52,7 +59,7 @@ export interface Workload {
   promoteTemplate(): Promise<void>;
   /** Scales a Deployment (canary to zero after promotion or rollback), unless an HPA owns it. */
   scale(side: Side, replicas: number): Promise<void>;
-  /** The replicas a side is meant to serve with: its HPA's minReplicas when one targets it, else spec.replicas. */
+  /** The replicas a side is meant to serve with: when an HPA targets it, its current count (at least minReplicas), else spec.replicas. */
   servingReplicas(side: Side): Promise<number>;
   /** Whether the primary runs the canary's pod spec (the template copy landed). */
   primaryRunsCanaryTemplate(): Promise<boolean>;

@@ -65,7 +65,8 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
     weights: plannedWeights(strategy),
     weightScale: spec.spec.router.weightScale,
     bakeSeconds: bake,
-    looksPerStep: Math.max(1, Math.round(parseDuration(strategy.interval) / (bake * 1000))),
+    // A/B and blue/green: one stage of `iterations` intervals.
+    looksPerStep: Math.max(1, Math.round(parseDuration(strategy.interval) / (bake * 1000))) * (strategy.iterations ?? 1),
     lookInStep: 0,
     failedChecks: 0,
     next: 'bake',

@@ -88,3 +88,37 @@ export function specWarnings(spec: RolloutSpec): SpecProblem[] {
   }
   return warnings;
 }
+
+/**
+ * A/B testing (`strategy.match`) and blue/green (`strategy.blueGreen`): one stage of `iterations`
+ * looks with no weighted share. The A/B route is a route of its own placed ahead of the weighted
+ * route, so it needs a route object to go in. The arms no longer see the same population (matched
+ * users only, or test traffic only), so the two-arm test is off unless opted into.
+ */
+export function strategyModeProblems(spec: RolloutSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  const { strategy, router, analysis } = spec.spec;
+  const mode = strategy.match ? 'A/B testing (strategy.match)' : strategy.blueGreen ? 'blue/green (strategy.blueGreen)' : undefined;
+  if (strategy.match && strategy.blueGreen) add('spec.strategy.blueGreen', 'use either match (A/B testing) or blueGreen, not both');
+  if (!mode) {
+    if (strategy.iterations !== undefined)
+      add('spec.strategy.iterations', 'is for A/B testing (with match) or blue/green (with blueGreen); a canary steps through its weights');
+    return problems;
+  }
+  if (strategy.iterations === undefined) add('spec.strategy.iterations', `is required for ${mode}: the looks of interval before promotion`);
+  for (const field of ['stepWeights', 'stepWeight', 'maxWeight'] as const) {
+    if (strategy[field] !== undefined) add(`spec.strategy.${field}`, `is not used by ${mode}: there is no weighted share to step through`);
+  }
+  if (strategy.match && router.kind === 'UpstreamGroup' && !router.route)
+    add(
+      'spec.router.route',
+      'is required for A/B testing with router kind UpstreamGroup: the match route goes into the VirtualService or RouteTable, ahead of the route that sends traffic to the group',
+    );
+  if (analysis.judge === 'sequential' && !analysis.compareArms)
+    add(
+      'spec.analysis.judge',
+      `is sequential, a test of canary against primary; under ${mode} the two no longer see the same population: use judge: threshold (each arm against its thresholds) or opt in with analysis.compareArms: true`,
+    );
+  return problems;
+}

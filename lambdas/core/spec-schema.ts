@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { secretString, secretUrl } from './secrets.ts';
 import { MAX_HISTORY_EVENTS, RECOVERY_WINDOW_MAX_SECONDS } from './limits.ts';
+import { matchRuleSchema } from './match.ts';
 
 const dnsName = z
   .string()
@@ -82,6 +83,12 @@ export const strategySchema = z.strictObject({
   threshold: z.number().int().min(1).default(5),
   stepWeightPromotion: z.number().int().min(0).default(0),
   shadow: z.strictObject({ percentage: z.number().min(0.01).max(100).default(100), duration: durationField() }).optional(),
+  /** A/B testing or blue/green (Flagger's name): looks of `interval` at the one stage, then promotion. */
+  iterations: z.number().int().min(1).optional(),
+  /** A/B testing (Flagger's name): requests matching any rule go to the canary, all others to the primary. */
+  match: z.array(matchRuleSchema).min(1).optional(),
+  /** Blue/green: green judged on its own traffic for `iterations` looks, then one switch of all traffic (docs/spec.md). */
+  blueGreen: z.strictObject({}).optional(),
   approvals: z
     .strictObject({
       beforeStart: z.boolean().default(false),
@@ -205,6 +212,11 @@ export const analysisSchema = z.strictObject({
     })
     .optional(),
   noData: z.enum(['fail', 'hold', 'pass']).default('fail'),
+  /**
+   * Opt in to the two-arm test (canary against primary) under A/B or blue/green, where the arms no
+   * longer see the same population (the sequential judge is that test).
+   */
+  compareArms: z.boolean().optional(),
   prometheus: prometheusServerSchema.optional(),
   metrics: z
     .array(metricSchema)
@@ -285,6 +297,8 @@ export const HISTORY_EVENT_BUDGET = MAX_HISTORY_EVENTS / 2;
 
 /** The canary weights the rollout steps through, in the router's weight scale. */
 export function plannedWeights(strategy: StrategySpec): number[] {
+  // A/B and blue/green have one stage with no weighted share: the canary gets matched (or its own test) traffic only.
+  if (strategy.match || strategy.blueGreen) return [0];
   if (strategy.stepWeights) return [...strategy.stepWeights];
   const step = strategy.stepWeight ?? 10;
   const max = strategy.maxWeight ?? 50;

@@ -10,7 +10,7 @@ import { formatFieldPath } from './field-path.ts';
 import { parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
-import { templateProblems, webhookBudgetProblems } from './spec-checks.ts';
+import { strategyModeProblems, templateProblems, webhookBudgetProblems } from './spec-checks.ts';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENTS_FOR_LOOKS,
@@ -81,6 +81,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...windowProblems(strategy.windows));
   problems.push(...sequentialProblems(spec));
   problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
+  problems.push(...strategyModeProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   const perLook = historyEventsPerLook(spec.spec.analysis.webhooks);
   // Both bounds: half the limit, and what the readiness loops and Rollback's retries leave (limits.ts).

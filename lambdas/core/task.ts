@@ -36,8 +36,8 @@ export const runStateSchema = z.object({
   gate: z.object({ open: z.boolean(), rollbackHook: z.boolean(), deadlinePassed: z.boolean() }).optional(),
   /** Index into `weights` of the step the rollout is in. */
   stepIndex: z.number().int().min(0),
-  /** Planned canary weights, in the router's weight scale. */
-  weights: z.array(z.number().int().positive()).min(1),
+  /** Planned canary weights, in the router's weight scale ([0]: A/B or blue/green, no weighted share). */
+  weights: z.array(z.number().int().min(0)).min(1),
   weightScale: z.number().int().positive(),
   /** Seconds of one bake (one look): the Bake task's TimeoutSecondsPath. */
   bakeSeconds: z.number().int().min(1),

@@ -1,4 +1,5 @@
 /** Finish: record the promotion, release the lock, announce it (after Switch: traffic is already on the promoted side). */
+import { describeMatch } from '../core/match.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
@@ -21,7 +22,14 @@ export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Pr
   const late = abort
     ? `; ${abort.kind === 'alarm' ? 'alarm' : 'abort'} by ${abort.by} (${abort.reason}) arrived after traffic had switched: nothing left to roll back to`
     : '';
-  const reason = `${run.reason ?? `promoted after ${run.weights.length} steps`}${late}`;
+  const { strategy } = spec.spec;
+  // A/B and blue/green have one stage: say what it was (the Slack thread, status and summary show this reason).
+  const stage = strategy.match
+    ? `promoted after ${run.lookInStep} looks of the A/B stage (requests where ${describeMatch(strategy.match)} on the canary; each arm judged against its thresholds)`
+    : strategy.blueGreen
+      ? `promoted after ${run.lookInStep} looks of green on its own traffic and one switch of all traffic`
+      : `promoted after ${run.weights.length} steps`;
+  const reason = `${run.reason ?? stage}${late}`;
   await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
   await spendTaskToken(deps.store, target, execution);
   await deps.store.releaseLock(target, execution);

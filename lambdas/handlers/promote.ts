@@ -10,7 +10,8 @@
  */
 import { TransientError } from '../core/errors.ts';
 import type { AbortFlags, RolloutLog, RolloutRecords, Workload } from '../core/ports.ts';
-import { readyByFrom } from '../core/rollout.ts';
+import { allOn, readyByFrom, sameWeights } from '../core/rollout.ts';
+import type { Weights } from '../core/records.ts';
 import { promotionMode } from '../core/spec.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
@@ -46,6 +47,7 @@ export async function promote(deps: HandlerDeps<PromoteStore>, input: StepInput)
   if (!workload) throw new Error('template promotion needs spec.workload');
   // A retried Promote whose first copy landed (its answer lost) finds the primary already on the canary's template.
   const alreadyCopied = await workload.primaryRunsCanaryTemplate();
+  if (!alreadyCopied && spec.spec.strategy.blueGreen) await switchToGreen(deps, input, record.lastWeights);
   if (!alreadyCopied) {
     await assertPrimaryUntouched(workload, record);
     try {
@@ -60,6 +62,25 @@ export async function promote(deps: HandlerDeps<PromoteStore>, input: StepInput)
   await deps.store.updateRollout(execution, { safeSide: 'canary', primaryFingerprint: await workload.templateFingerprint('primary') });
   await note('copied the canary pod template into the primary; waiting for the primary to be ready');
   return { ...run, promotion: { side: 'primary', ready: false, readyBy, checks: 0, copied: true } };
+}
+
+/**
+ * Blue/green, template mode: the one switch of all traffic to green (the canary Deployment, scaled
+ * to the primary's size and ready: CheckCanary) before the copy, so users never meet the primary's
+ * rolling update; Switch moves them back once the primary runs green's template and is ready. The
+ * old primary stays the safe side until the copy lands: an abort or a failure before it puts
+ * traffic back on blue. Idempotent on a retry.
+ */
+async function switchToGreen(deps: HandlerDeps<PromoteStore>, input: StepInput, last: Weights): Promise<void> {
+  const { spec, execution, run } = input;
+  const green = allOn('canary', run.weightScale);
+  if (sameWeights(last, green)) return;
+  const router = await deps.routerFor(spec, execution);
+  // Recorded first: a crash between the write and the record still leaves weights the reconciler knows as Sluice's own.
+  await deps.store.updateRollout(execution, { pendingWeights: green });
+  await router.setWeights(green, last);
+  await deps.store.updateRollout(execution, { lastWeights: green });
+  await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: green });
 }
 
 export function createPromoteHandler(deps: DepsSource<HandlerDeps<PromoteStore>>) {

@@ -1,6 +1,11 @@
-/** SetWeight: route the current step's canary weight, unless someone aborted or is steering. */
+/**
+ * SetWeight: route the current step's canary weight, unless someone aborted or is steering. Under
+ * A/B testing (strategy.match) the one stage has weight 0 and its traffic is the match route, put
+ * here ahead of the weighted route.
+ */
 import { currentCanaryWeight, splitWeights } from '../core/rollout.ts';
 import { stepInputSchema } from '../core/task.ts';
+import { AB_NOTE_PREFIX, describeMatch } from '../core/match.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
@@ -23,6 +28,18 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   const router = await deps.routerFor(spec, execution);
   // Live traffic never runs with the mirror of the shadow stage (the Shadow state) still on; idempotent when there was none.
   if (spec.spec.strategy.shadow) await router.setShadow(null);
+  // A/B testing: the stage's traffic is the match route (the weights stay all on the primary); idempotent on a retry.
+  const match = spec.spec.strategy.match;
+  if (match) {
+    // Noted first: a crash after the route write still leaves Rollback knowing that users reached the canary.
+    await deps.store.appendStep({
+      execution,
+      at: deps.now().toISOString(),
+      kind: 'note',
+      detail: `${AB_NOTE_PREFIX} requests where ${describeMatch(match)} go to the canary, all others to the primary`,
+    });
+    await router.setMatch(match);
+  }
   const next = splitWeights(currentCanaryWeight(run), run.weightScale);
   // Recorded first: a crash between the write and the record still leaves weights the reconciler knows as Sluice's own.
   await deps.store.updateRollout(execution, { pendingWeights: next });

@@ -40,6 +40,8 @@ export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input
         : 'route promotion: all traffic on the canary upstream';
     await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'promotion', detail });
   }
+  // A/B: the match route goes only now, so matched users stay on the new version throughout (marker name only).
+  if (spec.spec.strategy.match) await router.setMatch(null);
   if (mode === 'template' && spec.spec.workload?.scaleCanaryToZero) {
     const workload = await deps.workloadFor(spec);
     await workload?.scale('canary', 0);

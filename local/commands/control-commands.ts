@@ -2,6 +2,7 @@
  * `sluice start | status | history | abort <target>`: the same commands for the local engine and a
  * deployed stack (see local/control.ts).
  */
+import { AB_NOTE_PREFIX, abNoteOf } from '../../lambdas/core/match.ts';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
@@ -139,6 +140,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `${target}: ${status.state} — ${record.version} (${record.execution})`,
       `  started   ${record.startedAt} by ${record.requestedBy}${executionStatus ? `, execution ${executionStatus}` : ''}`,
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
+      ...(record.status === 'running' && abNoteOf(steps) ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`] : []),
       ...(status.lastVerdict ? [`  last look ${status.lastVerdict.at}: ${status.lastVerdict.result} — ${status.lastVerdict.summary}`] : []),
       ...(record.reason ? [`  why       ${record.reason}`] : []),
       ...(status.windowOverride

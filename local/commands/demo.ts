@@ -17,7 +17,7 @@ import { reportDataFromSummary } from '../report/report-data.ts';
 import type { ReportSummary, TimelineSample } from '../report/report-data.ts';
 import { startLocalRuntime, stateDir } from '../runtime.ts';
 import type { LocalRuntime } from '../runtime.ts';
-import { SANDBOX_NAMES, startSandbox } from '../sandbox/sandbox.ts';
+import { DEMO_TRAFFIC, SANDBOX_NAMES, startSandbox } from '../sandbox/sandbox.ts';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { formatSummary } from '../summary.ts';
 import { startRollout } from './run.ts';
@@ -90,7 +90,7 @@ export function lookLine(event: SluiceEvent, step: { index: number; of: number }
   const verdict = event.verdict?.result ?? '?';
   const mark = verdict === 'pass' ? '✓' : verdict === 'fail' ? '✗' : '?';
   const parts = [
-    `${event.at.slice(11, 19)} step ${step.index}/${step.of} ${weightBar(weights, scale)} ${String(Math.round((weights.canary * 100) / scale)).padStart(3)}%`,
+    `${event.at.slice(11, 19)} ${step.of ? `step ${step.index}/${step.of}` : 'stage'} ${weightBar(weights, scale)} ${String(Math.round((weights.canary * 100) / scale)).padStart(3)}%`,
     `success canary ${pct(success?.value)} primary ${pct(success?.primary)}`,
     `p99 canary ${ms(p99?.value)} primary ${ms(p99?.primary)}`,
     `${mark} ${verdict}${event.reason ? ` — ${event.reason}` : ''}`,
@@ -145,10 +145,19 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
         ? { interval: `${options.interval}s` }
         : {}),
     shadow: options.scenario === 'shadow',
+    ...(options.scenario === 'ab' || options.scenario === 'blue-green' ? { strategy: options.scenario } : {}),
     prometheus: options.prometheus ?? 'optional',
     signals: 'ignore',
   });
   if (sandbox.notice) say(sandbox.notice);
+  if (options.scenario === 'ab')
+    say(
+      `A/B: ${DEMO_TRAFFIC.ab.share * 100}% of requests carry ${DEMO_TRAFFIC.ab.header}: ${DEMO_TRAFFIC.ab.value}; those go to the canary, all others to the primary, for ${sandbox.spec.spec.strategy.iterations} looks`,
+    );
+  if (options.scenario === 'blue-green')
+    say(
+      `blue/green: users stay on blue; ${DEMO_TRAFFIC.blueGreen.share * 100}% of requests are test traffic (${DEMO_TRAFFIC.blueGreen.header}: ${DEMO_TRAFFIC.blueGreen.value}) to green for ${sandbox.spec.spec.strategy.iterations} looks, then one switch`,
+    );
   options.onSandbox?.(sandbox);
   const dir = options.dir ?? stateDir();
   const judge = options.judge ?? sandbox.spec.spec.analysis.judge;
@@ -264,6 +273,14 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       say(`the primary now serves ${served.version} (the canary's template was promoted)`);
     }
     say(formatSummary(summary).trimEnd());
+    if (traffic.marked) {
+      const versions = Object.entries(traffic.marked.versions)
+        .map(([version, count]) => `${version} ${count}`)
+        .join(', ');
+      say(
+        `  ${options.scenario === 'ab' ? 'matched users' : 'test traffic'}: ${traffic.marked.sent} requests, answered by ${versions || 'none'}`,
+      );
+    }
     say(`  report:      ${summary.reportPath}`);
     if (options.json) io.stdout(`${JSON.stringify(summary)}\n`);
     return { code: summary.exitCode, summary };

@@ -202,13 +202,54 @@ describe('sluice import flagger', () => {
     const spec = validated(result);
     expect(spec.spec.router.primary.upstream).toEqual({ name: 'web-frontend-primaryupstream-80', namespace: 'web' });
     expect(spec.spec.workload?.namespace).toBe('web');
-    expect(spec.spec.strategy.stepWeights).toEqual([1, 5, 10, 25, 50]);
-    expect(line(result.report.changed, 'spec.analysis.stepWeight (absent)').note).toMatch(/A\/B test .* share of all requests/);
+    // The A/B test arrives as fields: iterations and match, no weight steps.
+    expect(spec.spec.strategy.stepWeights).toBeUndefined();
+    expect(spec.spec.strategy.iterations).toBe(10);
+    expect(spec.spec.strategy.match).toEqual([{ headers: { 'x-canary': { exact: 'insider' } } }]);
+    expect(spec.spec.analysis.judge).toBe('threshold');
+    expect(line(result.report.mapped, 'spec.analysis.iterations').note).toMatch(/10 looks of interval at the A\/B stage/);
+    expect(line(result.report.changed, 'spec.analysis.match').note).toMatch(
+      /ahead of the weighted route.*RE2.*never the two with each other/,
+    );
     expect(line(result.report.changed, '(Flagger -mesh-provider flag)').note).toMatch(/taken as gloo/);
     expect(line(result.report.changed, 'metadata.namespace').note).toMatch(/web \(--namespace\)/);
-    expect(line(result.report.unmapped, 'spec.analysis.iterations').note).toMatch(/10 fixed iterations/);
-    expect(line(result.report.unmapped, 'spec.analysis.match').note).toMatch(/splits traffic per request at random/);
     expect(line(result.report.unmapped, 'spec.analysis.sessionAffinity').note).toMatch(/may see both versions/);
+    expect(flaggerPaths(result.report.unmapped)).not.toContain('spec.analysis.match');
+  });
+
+  it("imports Flagger's Blue/Green (iterations, no match) as blueGreen, and keeps only the header and query matchers Sluice can route by", () => {
+    // Prepare
+    const base = canaryOf('ab-testing.yaml') as { spec: { analysis: Record<string, unknown> } };
+    const blueGreen = structuredClone(base);
+    delete blueGreen.spec.analysis.match;
+    delete blueGreen.spec.analysis.sessionAffinity;
+    blueGreen.spec.analysis.stepWeight = 10;
+    const mixed = structuredClone(base);
+    mixed.spec.analysis.match = [
+      { headers: { Cookie: { regex: '^(.*?;)?(canary=always)(;.*)?$' }, 'x-two': { exact: 'a', prefix: 'b' } }, uri: { prefix: '/api' } },
+      { queryParams: { beta: { exact: 'on' } } },
+    ];
+    const options = { meshProvider: 'gloo', namespace: 'web', prometheusAddress: 'http://prometheus:9090' };
+    // Act
+    const bg = importFlaggerCanary(blueGreen, options);
+    const ab = importFlaggerCanary(mixed, options);
+    // Assess
+    const bgSpec = validated(bg);
+    expect(bgSpec.spec.strategy).toMatchObject({ iterations: 10, blueGreen: {} });
+    expect(bgSpec.spec.strategy.stepWeight).toBeUndefined();
+    expect(line(bg.report.changed, 'spec.analysis.iterations').note).toMatch(
+      /Blue\/Green.*one switch moves all traffic.*bypasses Envoy's metrics/,
+    );
+    expect(line(bg.report.unmapped, 'spec.analysis.{stepWeight}').note).toMatch(/ignored by Flagger when iterations is set/);
+    const abSpec = validated(ab);
+    expect(abSpec.spec.strategy.match).toEqual([
+      { headers: { cookie: { regex: '^(.*?;)?(canary=always)(;.*)?$' } } },
+      { queryParams: { beta: { exact: 'on' } } },
+    ]);
+    expect(line(ab.report.unmapped, 'spec.analysis.match[0].headers.x-two').note).toMatch(
+      /exactly one of exact, prefix, suffix, regex; got exact, prefix/,
+    );
+    expect(line(ab.report.unmapped, 'spec.analysis.match[0].uri').note).toMatch(/headers and query parameters only/);
   });
 
   it('resolves a MetricTemplate from the same file, marks a missing one for pasting, and turns mirror into a shadow stage', () => {

@@ -80,7 +80,7 @@ export interface FlaggerImportOptions {
 
 const FLAGGER_PROMETHEUS_DEFAULT = 'http://prometheus:9090';
 const CHANGE_ME = 'CHANGE-ME';
-/** Weights for a Canary that had none (A/B or Blue/Green): start small. */
+/** Weights for a Canary that had none (and no iterations): start small. */
 const FALLBACK_WEIGHTS = [1, 5, 10, 25, 50];
 
 class Report {
@@ -175,6 +175,15 @@ function weightsFor(
   report: Report,
 ): Pick<NonNullable<RolloutSpecInput['spec']['strategy']>, 'stepWeights' | 'stepWeight' | 'maxWeight'> {
   const { stepWeight, stepWeights, maxWeight, iterations } = analysis;
+  if (iterations && iterations > 0) {
+    // Flagger runs an A/B test or Blue/Green whenever iterations is set: step weights play no part.
+    const ignored = [stepWeight ? 'stepWeight' : '', stepWeights?.length ? 'stepWeights' : '', maxWeight ? 'maxWeight' : ''].filter(
+      Boolean,
+    );
+    if (ignored.length)
+      report.drop(`${at}.{${ignored.join(', ')}}`, 'ignored by Flagger when iterations is set (A/B or Blue/Green): left out');
+    return {};
+  }
   if (stepWeight && stepWeight > 0) {
     const max = stepWeights?.length ? Math.min(100, stepWeights.at(-1) ?? 100) : maxWeight && maxWeight > 0 ? maxWeight : 100;
     if (stepWeights?.length)
@@ -208,13 +217,10 @@ function weightsFor(
       );
     return { stepWeights: [...stepWeights] };
   }
-  const why = iterations
-    ? `the Canary is an ${analysis.match?.length ? 'A/B test' : 'Blue/Green run'} (iterations, no step weights)`
-    : 'the Canary has no step weights';
   report.change(
     `${at}.stepWeight (absent)`,
     'spec.strategy.stepWeights',
-    `${why}: Sluice shifts a share of all requests, starting small: [${FALLBACK_WEIGHTS.join(', ')}]; review`,
+    `the Canary has no step weights: Sluice shifts a share of all requests, starting small: [${FALLBACK_WEIGHTS.join(', ')}]; review`,
   );
   return { stepWeights: [...FALLBACK_WEIGHTS] };
 }
@@ -426,16 +432,6 @@ function unmappedFields(canary: Canary, analysis: FlaggerAnalysis, at: string, r
       'spec.revertOnDeletion',
       'with it, deleting the Canary makes Flagger undo its objects: set it to false before deleting the Canary',
     );
-  if (analysis.iterations)
-    report.drop(
-      `${at}.iterations`,
-      `${analysis.iterations} fixed iterations (A/B or Blue/Green): Sluice advances by weight steps, see spec.strategy`,
-    );
-  if (analysis.match?.length)
-    report.drop(
-      `${at}.match`,
-      'header/cookie routing: Sluice splits traffic per request at random, so the canary gets a share of all users, not a chosen segment',
-    );
   if (analysis.sessionAffinity)
     report.drop(`${at}.sessionAffinity`, 'Sluice splits per request at random: a user may see both versions during the rollout');
   if (analysis.alerts?.length) {
@@ -458,6 +454,89 @@ function unmappedFields(canary: Canary, analysis: FlaggerAnalysis, at: string, r
   const unknownAnalysis = Object.keys(analysis).filter((key) => !(ANALYSIS_FIELDS as readonly string[]).includes(key));
   for (const key of unknownSpec) report.drop(`spec.${key}`, 'not a field the importer knows (Flagger v1beta1): left out');
   for (const key of unknownAnalysis) report.drop(`${at}.${key}`, 'not a field the importer knows (Flagger v1beta1): left out');
+}
+
+/** Flagger's StringMatch keys Sluice maps (Istio's HTTPMatchRequest, which Flagger's `match` is). */
+const STRING_MATCH_KEYS = ['exact', 'prefix', 'suffix', 'regex'] as const;
+
+/** One Flagger StringMatch as Sluice's, or why not. */
+function stringMatchOf(value: unknown): { match: Record<string, string> } | { problem: string } {
+  const object = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const set = STRING_MATCH_KEYS.filter((key) => typeof object[key] === 'string');
+  const other = Object.keys(object).filter((key) => !(STRING_MATCH_KEYS as readonly string[]).includes(key));
+  const [kind] = set;
+  if (set.length !== 1 || other.length || !kind)
+    return { problem: `expected exactly one of ${STRING_MATCH_KEYS.join(', ')}; got ${[...set, ...other].join(', ') || 'none'}` };
+  return { match: { [kind]: object[kind] as string } };
+}
+
+/**
+ * Flagger's iterations and match: with match an A/B test (strategy.iterations + strategy.match),
+ * without it Blue/Green (strategy.iterations + strategy.blueGreen). Both as fields, never comments;
+ * the report says where the meaning shifts.
+ */
+function strategyModeFor(
+  analysis: FlaggerAnalysis,
+  at: string,
+  shadowing: boolean,
+  report: Report,
+): Pick<NonNullable<RolloutSpecInput['spec']['strategy']>, 'iterations' | 'match' | 'blueGreen'> {
+  const iterations = analysis.iterations && analysis.iterations > 0 ? analysis.iterations : undefined;
+  if (!iterations) {
+    if (analysis.match?.length)
+      report.drop(
+        `${at}.match`,
+        'Flagger uses match only with iterations (an A/B test); this Canary steps weights, so it never matched: left out',
+      );
+    return {};
+  }
+  if (!analysis.match?.length) {
+    // With mirroring, Flagger mirrors during all the iterations; Sluice's shadow stage takes that time, then one more look.
+    const looks = shadowing ? 1 : iterations;
+    report.change(
+      `${at}.iterations`,
+      'spec.strategy.iterations, spec.strategy.blueGreen',
+      `${iterations} iterations without match is Flagger's Blue/Green: ${shadowing ? `the mirrored iterations became the shadow stage, then ${looks} look` : `${looks} looks of interval`} with green (the canary) judged on its own traffic, then green is scaled to the primary's size and one switch moves all traffic to it before the template copy. Green is judged on what reaches it through Gloo (mirrored or test traffic through the gateway): a load test that calls the canary Service directly bypasses Envoy's metrics`,
+    );
+    return { iterations: looks, blueGreen: {} };
+  }
+  const rules: Array<Record<string, Record<string, Record<string, string>>>> = [];
+  analysis.match.forEach((item, i) => {
+    const itemAt = `${at}.match[${i}]`;
+    const object = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
+    const rule: Record<string, Record<string, Record<string, string>>> = {};
+    for (const [field, sluiceField] of [
+      ['headers', 'headers'],
+      ['queryParams', 'queryParams'],
+    ] as const) {
+      const entries = Object.entries((object[field] ?? {}) as Record<string, unknown>);
+      for (const [name, value] of entries) {
+        const found = stringMatchOf(value);
+        if ('problem' in found) {
+          report.drop(`${itemAt}.${field}.${name}`, `${found.problem}: left out`);
+          continue;
+        }
+        rule[sluiceField] = { ...rule[sluiceField], [field === 'headers' ? name.toLowerCase() : name]: found.match };
+      }
+    }
+    for (const key of Object.keys(object).filter((k) => k !== 'headers' && k !== 'queryParams'))
+      report.drop(
+        `${itemAt}.${key}`,
+        "Sluice matches headers and query parameters only (the way Flagger's gloo router used them): left out",
+      );
+    if (Object.keys(rule).length) rules.push(rule);
+  });
+  if (!rules.length) {
+    report.drop(`${at}.match`, 'no header or query parameter Sluice can match: an A/B test without a match is not imported as one');
+    return {};
+  }
+  report.map(`${at}.iterations`, 'spec.strategy.iterations', `${iterations} looks of interval at the A/B stage, then promotion`);
+  report.change(
+    `${at}.match`,
+    'spec.strategy.match',
+    "requests matching any rule go to the canary, all others to the primary, through a route Sluice puts ahead of the weighted route and removes on promotion and rollback (Flagger rewrote its RouteTable instead). Header names are lower-cased; a regex must match the whole value with RE2's grammar, as Envoy matched it under Flagger — validation now refuses lookarounds and backreferences Gloo would have rejected. The canary and primary serve different users, so the judge compares each against its thresholds, never the two with each other",
+  );
+  return { iterations, match: rules };
 }
 
 /** Flagger has no whole-rollout deadline: long enough for the schedule twice over, within Step Functions' history budget. */
@@ -591,6 +670,8 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   }
 
   let shadowMs = 0;
+  const willShadow = !!analysis.mirror && router.kind !== 'UpstreamGroup';
+  Object.assign(strategy, strategyModeFor(analysis, analysisAt, willShadow, report));
   if (analysis.mirror) {
     const percentage = analysis.mirrorWeight && analysis.mirrorWeight > 0 ? Math.min(100, analysis.mirrorWeight) : 100;
     shadowMs = (analysis.iterations && analysis.iterations > 0 ? analysis.iterations : 1) * intervalMs;
@@ -650,7 +731,7 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
   const webhooks = webhooksFor(analysis, analysisAt, report);
   unmappedFields(canary, analysis, analysisAt, report);
 
-  const planned = weights.stepWeights?.length ?? Math.floor((weights.maxWeight ?? 50) / (weights.stepWeight ?? 10));
+  const planned = strategy.iterations ?? weights.stepWeights?.length ?? Math.floor((weights.maxWeight ?? 50) / (weights.stepWeight ?? 10));
   strategy.deadline = deadlineFor(intervalMs, planned, threshold, shadowMs + deadlineSeconds * 1000);
   report.change(
     '(no equivalent in Flagger)',

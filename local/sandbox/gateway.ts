@@ -136,8 +136,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
-    const found = routes.resolve(path);
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const found = routes.resolve({ path: url.pathname, headers: req.headers, query: url.searchParams });
     if (!found) {
       unrouted += 1;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('no route');

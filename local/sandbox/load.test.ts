@@ -21,6 +21,21 @@ describe('load generator', () => {
     expect(dummy.hosts.length).toBe(50);
   });
 
+  it('sends the marked headers on the stated share of requests, spread evenly, and tallies their answers apart', async () => {
+    const dummy = await startDummy('v2');
+    dummies.push(dummy);
+
+    const stats = await startLoad({
+      url: `http://${dummy.address}/`,
+      rps: 200,
+      maxRequests: 50,
+      marked: { share: 0.2, headers: { 'x-canary': 'insider' } },
+    }).done;
+
+    expect(stats.marked).toEqual({ sent: 10, versions: { v2: 10 } });
+    expect(stats.versions).toEqual({ v2: 50 });
+  });
+
   it('never sends faster than its rate and stops at its time bound', async () => {
     const dummy = await startDummy('v1');
     dummies.push(dummy);

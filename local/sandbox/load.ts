@@ -17,6 +17,11 @@ export interface LoadOptions {
   maxInFlight?: number;
   /** Per-request timeout. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Headers sent on a stated share (0..1) of the requests, spread evenly (the A/B demo's users who
+   * match: every 1/share-th request). Their answers are tallied apart in `marked`.
+   */
+  marked?: { share: number; headers: Record<string, string> };
 }
 
 export interface LoadStats {
@@ -28,6 +33,8 @@ export interface LoadStats {
   versions: Record<string, number>;
   /** Requests skipped because `maxInFlight` were still waiting. */
   skipped: number;
+  /** The requests that carried `marked.headers`: how many, and the `version` of each answer. */
+  marked: { sent: number; versions: Record<string, number> };
 }
 
 export interface LoadGenerator {
@@ -48,7 +55,9 @@ export function startLoad(options: LoadOptions): LoadGenerator {
   const url = new URL(options.url);
   const maxInFlight = options.maxInFlight ?? 200;
   const agent = new Agent({ keepAlive: true, maxSockets: Math.min(maxInFlight, 64) });
-  const stats: LoadStats = { sent: 0, completed: 0, codes: {}, versions: {}, skipped: 0 };
+  const share = options.marked?.share ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`load: marked.share must be a fraction between 0 and 1, got ${share}`);
+  const stats: LoadStats = { sent: 0, completed: 0, codes: {}, versions: {}, skipped: 0, marked: { sent: 0, versions: {} } };
   let inFlight = 0;
   let stopped = false;
   let origin = Date.now();
@@ -62,6 +71,9 @@ export function startLoad(options: LoadOptions): LoadGenerator {
   const fire = () => {
     stats.sent += 1;
     inFlight += 1;
+    // Evenly spread: this request is marked when the running share crosses a whole request.
+    const marked = Math.floor(stats.sent * share) > Math.floor((stats.sent - 1) * share);
+    if (marked) stats.marked.sent += 1;
     const count = (code: number) => {
       stats.codes[code] = (stats.codes[code] ?? 0) + 1;
     };
@@ -78,6 +90,7 @@ export function startLoad(options: LoadOptions): LoadGenerator {
         method: 'GET',
         agent,
         timeout: options.timeoutMs ?? 10_000,
+        ...(marked && options.marked ? { headers: options.marked.headers } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -86,7 +99,10 @@ export function startLoad(options: LoadOptions): LoadGenerator {
           count(res.statusCode ?? 0);
           try {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { version?: unknown };
-            if (typeof body.version === 'string') stats.versions[body.version] = (stats.versions[body.version] ?? 0) + 1;
+            if (typeof body.version === 'string') {
+              stats.versions[body.version] = (stats.versions[body.version] ?? 0) + 1;
+              if (marked) stats.marked.versions[body.version] = (stats.marked.versions[body.version] ?? 0) + 1;
+            }
           } catch {
             // not a JSON answer (the gateway's own 503 text): counted by code only
           }
@@ -133,7 +149,12 @@ export function startLoad(options: LoadOptions): LoadGenerator {
     settleIfDone();
   }
 
-  const snapshot = (): LoadStats => ({ ...stats, codes: { ...stats.codes }, versions: { ...stats.versions } });
+  const snapshot = (): LoadStats => ({
+    ...stats,
+    codes: { ...stats.codes },
+    versions: { ...stats.versions },
+    marked: { sent: stats.marked.sent, versions: { ...stats.marked.versions } },
+  });
   const done = finished.then(() => {
     agent.destroy();
     return snapshot();

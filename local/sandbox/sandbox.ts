@@ -75,7 +75,20 @@ export const SANDBOX_NAMES = {
   versions: { primary: 'v1', canary: 'v2' },
 } as const;
 
+/**
+ * The demo's A/B and blue/green traffic. A/B: the load sends the match header on a stated share of
+ * requests (these users get the canary). Blue/green: green gets no user traffic, so the load sends a
+ * share of test requests through a route of the VirtualService that always goes to green (how a
+ * team's smoke or load test reaches it through Gloo, where Envoy's metrics see it).
+ */
+export const DEMO_TRAFFIC = {
+  ab: { share: 0.2, header: 'x-canary', value: 'insider' },
+  blueGreen: { share: 0.1, header: 'x-test-traffic', value: 'green', route: 'green-test' },
+} as const;
+
 export interface SandboxOptions {
+  /** The strategy the spec gets: A/B testing (strategy.match) or blue/green; default the file's canary steps. */
+  strategy?: 'ab' | 'blue-green';
   /** Requests per second through the gateway. Default 100 (enough for 5% steps to see traffic; 2 cores). */
   rps?: number;
   /** Fraction (0..1) of the canary's requests answered 500. Default 0. */
@@ -118,6 +131,8 @@ export interface SandboxTraffic {
   canaryOffAt?: number;
   /** canaryOffAt − canaryFirstRequestAt: the demo's detectionMs when the rollout rolled back. */
   detectionMs?: number;
+  /** A/B or blue/green: the load's requests that carried the match (or test) header, and the versions that answered them. */
+  marked?: { sent: number; versions: Record<string, number> };
 }
 
 export interface Sandbox {
@@ -181,7 +196,30 @@ function upstream(name: string, address: string): KubeObject {
   };
 }
 
-function glooObjects(router: SandboxOptions['router'] = 'upstream-group'): KubeObject[] {
+/** Blue/green's test route: requests with the test header always go to green, ahead of the weighted route. */
+function greenTestRoute(): Record<string, unknown> {
+  const { header, value, route } = DEMO_TRAFFIC.blueGreen;
+  return {
+    name: route,
+    matchers: [{ prefix: '/', headers: [{ name: header, value }] }],
+    routeAction: { single: { upstream: { name: SANDBOX_NAMES.upstreams.canary, namespace: SANDBOX_NAMES.glooNamespace } } },
+  };
+}
+
+function glooObjects(router: SandboxOptions['router'] = 'upstream-group', strategy?: SandboxOptions['strategy']): KubeObject[] {
+  const objects = glooObjectsFor(router);
+  if (strategy !== 'blue-green') return objects;
+  return objects.map((object) => {
+    if (object.kind !== 'VirtualService') return object;
+    const host = (object.spec as { virtualHost: { routes: unknown[] } }).virtualHost;
+    return {
+      ...object,
+      spec: { ...(object.spec as Record<string, unknown>), virtualHost: { ...host, routes: [greenTestRoute(), ...host.routes] } },
+    };
+  });
+}
+
+function glooObjectsFor(router: SandboxOptions['router'] = 'upstream-group'): KubeObject[] {
   const ns = SANDBOX_NAMES.glooNamespace;
   const { primary, canary } = SANDBOX_NAMES.upstreams;
   if (router === 'route-table') {
@@ -285,6 +323,13 @@ async function buildSpec(options: SandboxOptions, prometheusUrl: string | undefi
     for (const metric of analysis.metrics ?? []) if (metric.query === undefined) metric.interval = `${windowSeconds}s`;
     // Room for every step plus the failed checks and promotion, far below the history limit.
     strategy.deadline = `${Math.max(300, Math.ceil((ms / 1000) * 20))}s`;
+  }
+  if (options.strategy) {
+    // One stage of four looks with no weighted share: matched users (A/B) or test traffic (blue/green) reach the canary.
+    delete strategy.stepWeights;
+    strategy.iterations = 4;
+    if (options.strategy === 'ab') strategy.match = [{ headers: { [DEMO_TRAFFIC.ab.header]: { exact: DEMO_TRAFFIC.ab.value } } }];
+    else strategy.blueGreen = {};
   }
   if (options.shadow) {
     const intervalMs = parseDuration(String(strategy.interval ?? '5s'));
@@ -404,7 +449,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const { upstreams } = SANDBOX_NAMES;
     standIn.apply(upstream(upstreams.primary, apps.primary.address));
     standIn.apply(upstream(upstreams.canary, apps.canary.address));
-    for (const object of glooObjects(options.router)) standIn.apply(object);
+    for (const object of glooObjects(options.router, options.strategy)) standIn.apply(object);
 
     const gateway = await startGateway({
       kubeConfig: standIn.kubeConfig(),
@@ -425,7 +470,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await gateway.waitForWeights((w) => w[upstreams.primary] === 100 && w[upstreams.canary] === 0, 10_000);
 
     // Traffic from now on: it flows while Prometheus starts, so the primary has data sooner.
-    const load = startLoad({ url: `${gateway.url}/`, rps });
+    const marked: { share: number; headers: Record<string, string> } | undefined =
+      options.strategy === 'ab'
+        ? { share: DEMO_TRAFFIC.ab.share, headers: { [DEMO_TRAFFIC.ab.header]: DEMO_TRAFFIC.ab.value } }
+        : options.strategy === 'blue-green'
+          ? { share: DEMO_TRAFFIC.blueGreen.share, headers: { [DEMO_TRAFFIC.blueGreen.header]: DEMO_TRAFFIC.blueGreen.value } }
+          : undefined;
+    const load = startLoad({ url: `${gateway.url}/`, rps, ...(marked ? { marked } : {}) });
     closers.push(async () => {
       await load.close();
     });
@@ -484,6 +535,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           canaryShadow: canary?.shadowRequests ?? 0,
         },
       };
+      if (marked) out.marked = load.stats().marked;
       const firsts = [canary?.firstRequestAt, canary?.firstShadowAt].filter((t): t is number => t !== undefined);
       if (firsts.length === 0) return out;
       const first = Math.min(...firsts);

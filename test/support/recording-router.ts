@@ -6,6 +6,7 @@ import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
 import type { MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
 import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { Weights } from '../../lambdas/core/records.ts';
+import type { MatchRule } from '../../lambdas/core/match.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../../lambdas/app/deps.ts';
 
@@ -47,6 +48,13 @@ export class RecordingRouter implements TrafficRouter {
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {
     this.shadow = shadow;
+  }
+
+  /** The A/B rules in force (null: no match route). */
+  match: readonly MatchRule[] | null = null;
+
+  async setMatch(rules: readonly MatchRule[] | null): Promise<void> {
+    this.match = rules;
   }
 
   canaryWeights(): number[] {

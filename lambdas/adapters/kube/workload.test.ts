@@ -113,6 +113,18 @@ describe('DeploymentWorkload', () => {
     expect(await w.servingReplicas('canary')).toBe(3);
   });
 
+  it("serves with the HPA's current count when it runs more than minReplicas (a side about to take all traffic carries today's load)", async () => {
+    kube.apply({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'podinfo', namespace: APP_NS },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' }, minReplicas: 2, maxReplicas: 9 },
+      status: { currentReplicas: 7, desiredReplicas: 7 },
+    });
+
+    expect(await workload().servingReplicas('canary')).toBe(7);
+  });
+
   it('tells whether the primary runs the canary pod spec: not before the copy, yes after it, whatever the labels', async () => {
     const w = workload();
     const before = await w.primaryRunsCanaryTemplate();

@@ -164,8 +164,10 @@ export class DeploymentWorkload implements Workload {
 
   async servingReplicas(side: Side): Promise<number> {
     const hpa = await this.#hpaOf(side);
-    // An HPA's minReplicas defaults to 1 (autoscaling/v2 HorizontalPodAutoscalerSpec).
-    if (hpa) return hpa.spec?.minReplicas ?? 1;
+    // An HPA's minReplicas defaults to 1 (autoscaling/v2 HorizontalPodAutoscalerSpec); what it runs now
+    // (status.currentReplicas) when more: a side about to take all traffic at once (route promotion,
+    // blue/green) must carry today's load, not the autoscaler's floor.
+    if (hpa) return Math.max(hpa.spec?.minReplicas ?? 1, hpa.status?.currentReplicas ?? 0);
     return (await this.#read(side)).spec?.replicas ?? 1;
   }
 

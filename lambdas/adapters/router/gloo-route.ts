@@ -16,6 +16,10 @@ import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { RefusedError } from '../../core/errors.ts';
 import { GLOO_KINDS, routeTableSchema, virtualServiceSchema } from '../../core/gloo-schema.ts';
 import { delegatesTo } from '../../core/gloo-delegation.ts';
+import { glooMatchersFor, isMarkerRouteName, markerRouteName } from '../../core/match.ts';
+import type { MatchRule } from '../../core/match.ts';
+import { assertMarkerRouteOrder, setMarkerRoute } from './gloo-marker-route.ts';
+import type { WeightedRouteLocator } from './gloo-marker-route.ts';
 import type { RouteTableIdentity } from '../../core/gloo-delegation.ts';
 import type { GlooRoute, ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
 import type { TrafficRouter } from '../../core/ports.ts';
@@ -139,19 +143,23 @@ export class GlooRouteObject {
     return { object, routes, resourceVersion: resourceVersionOf(raw, this.what) };
   }
 
-  /** The route by name, else by index, else the only one `fallback` accepts. */
+  /**
+   * The route by name, else by index, else the only one `fallback` accepts. Sluice's own marker
+   * routes (match.ts) are never the weighted route and do not count for the index: inserting one
+   * ahead of the weighted route does not move `spec.router.route.index` onto it.
+   */
   locate(routes: readonly GlooRoute[], fallback: (route: GlooRoute) => boolean, fallbackWhat: string): { index: number; route: GlooRoute } {
     const { routeName, index } = this.target;
+    const own = routes.flatMap((route, i) => (isMarkerRouteName(route.name) ? [] : [i]));
     let at: number;
     if (routeName !== undefined) {
       at = routes.findIndex((route) => route.name === routeName);
       if (at < 0) throw new RefusedError(`${this.what} has no route named '${routeName}' (spec.router.route.name)`);
     } else if (index !== undefined) {
-      at = index;
-      if (at >= routes.length)
-        throw new RefusedError(`${this.what} has ${routes.length} routes; spec.router.route.index ${index} is outside them`);
+      at = own[index] ?? -1;
+      if (at < 0) throw new RefusedError(`${this.what} has ${own.length} routes; spec.router.route.index ${index} is outside them`);
     } else {
-      const matches = routes.flatMap((route, i) => (fallback(route) ? [i] : []));
+      const matches = own.filter((i) => routes[i] !== undefined && fallback(routes[i]));
       if (matches.length !== 1)
         throw new RefusedError(`${this.what} has ${matches.length} routes that ${fallbackWhat}: name the route in spec.router.route.name`);
       at = matches[0] ?? 0;
@@ -243,6 +251,26 @@ export async function setRouteShadow(
   const rejected = await waiter();
   if (rejected !== undefined)
     throw new Error(`${label} was rejected by Gloo after Sluice ${shadow ? 'set' : 'removed'} shadowing: ${rejected.reason}`);
+}
+
+/** The marker name of a rollout's A/B route (strategy.match). */
+export function abRouteName(spec: RolloutSpec): string {
+  return markerRouteName('ab', spec.metadata.name);
+}
+
+/** A/B testing: the route sending requests that match `rules` to the canary, ahead of the weighted route (null removes it). */
+export async function setMatchRoute(
+  object: GlooRouteObject,
+  locator: WeightedRouteLocator,
+  spec: RolloutSpec,
+  rules: readonly MatchRule[] | null,
+  tuning: { retry: ConflictRetry; settleMs: number },
+): Promise<void> {
+  const canary = spec.spec.router.canary.upstream;
+  const route = rules
+    ? { name: abRouteName(spec), matchers: (weighted: GlooRoute) => glooMatchersFor(rules, weighted.matchers ?? []), upstream: canary }
+    : null;
+  await setMarkerRoute(object, locator, abRouteName(spec), route, tuning);
 }
 
 /** Refuses unless both Upstream objects exist (preflight: nothing is written). */
@@ -355,6 +383,7 @@ export class RouteRouter implements TrafficRouter {
     const rejected = glooRejection(located.snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
     await this.#assertDelegated(located.snapshot.object);
+    if (this.#spec.spec.strategy.match) await assertMarkerRouteOrder(this.#object, this.#locator());
   }
 
   /**
@@ -453,6 +482,14 @@ export class RouteRouter implements TrafficRouter {
   /** Gloo's rejection reason on the route's object now (after the settle time), if any. */
   async rejection(): Promise<string | undefined> {
     return this.#object.rejection(this.#settleMs);
+  }
+
+  #locator(): WeightedRouteLocator {
+    return { fallback: this.#carriesPrimary, what: 'send weighted (multi) traffic to the primary upstream' };
+  }
+
+  async setMatch(rules: readonly MatchRule[] | null): Promise<void> {
+    await setMatchRoute(this.#object, this.#locator(), this.#spec, rules, { retry: this.#retry, settleMs: this.#settleMs });
   }
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {

@@ -12,7 +12,9 @@ import type { TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
-import { GlooRouteObject, assertUpstreamsExist, namedRoute, setRouteShadow } from './gloo-route.ts';
+import { GlooRouteObject, assertUpstreamsExist, namedRoute, setMatchRoute, setRouteShadow } from './gloo-route.ts';
+import { assertMarkerRouteOrder } from './gloo-marker-route.ts';
+import type { MatchRule } from '../../core/match.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
 import {
   adoptCanary,
@@ -193,6 +195,11 @@ export class UpstreamGroupRouter implements TrafficRouter {
           `${object.routeLabel(index, route)} (spec.router.route) does not send traffic to ${this.#what} (routeAction.upstreamGroup)`,
         );
       }
+      if (this.#spec.spec.strategy.match)
+        await assertMarkerRouteOrder(object, {
+          fallback: (r) => this.#referencesGroup(r, target.namespace),
+          what: `reference ${this.#what}`,
+        });
       return;
     }
     for (const kind of ['VirtualService', 'RouteTable'] as const) {
@@ -269,6 +276,19 @@ export class UpstreamGroupRouter implements TrafficRouter {
       write: (snapshot, destinations) => this.#write(snapshot, destinations),
       verdict: async () => watchVerdict(await this.#verdictSources(), this.#settleMs),
     });
+  }
+
+  async setMatch(rules: readonly MatchRule[] | null): Promise<void> {
+    const target = namedRoute(this.#router);
+    if (!target) throw new RefusedError(`A/B testing needs the route that sends traffic to ${this.#what}: set spec.router.route`);
+    const object = new GlooRouteObject(this.#custom, target, this.#timeoutMs);
+    await setMatchRoute(
+      object,
+      { fallback: (r) => this.#referencesGroup(r, target.namespace), what: `reference ${this.#what}` },
+      this.#spec,
+      rules,
+      { retry: this.#retry, settleMs: this.#settleMs },
+    );
   }
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {

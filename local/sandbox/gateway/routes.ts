@@ -1,7 +1,7 @@
 /**
  * The gateway's routing table, as Envoy holds what Gloo translated: the served VirtualService and
- * every UpstreamGroup and RouteTable. A request takes the first route whose matcher fits its path
- * (following `delegateAction` into the RouteTables it selects) and goes to one
+ * every UpstreamGroup and RouteTable. A request takes the first route whose matcher fits its path,
+ * headers and query parameters (Gloo's semantics: lambdas/core/match.ts) (following `delegateAction` into the RouteTables it selects) and goes to one
  * destination picked at random by the current weights (`routeAction.upstreamGroup`, `multi` or
  * `single`); `options.shadowing` names a mirror. Weight changes are recorded as the gateway
  * applies them, and waiters wake on each.
@@ -10,6 +10,8 @@ import type { GlooRoute, ResourceRef, UpstreamGroup, VirtualService, WeightedDes
 import { delegatesTo, isDelegating } from '../../../lambdas/core/gloo-delegation.ts';
 import type { RouteTableIdentity } from '../../../lambdas/core/gloo-delegation.ts';
 import type { Random } from '../random.ts';
+import { glooRouteFits } from '../../../lambdas/core/match.ts';
+import type { GlooRequestMatcher, MatchableRequest } from '../../../lambdas/core/match.ts';
 
 export interface GatewayUpstream {
   name: string;
@@ -57,13 +59,18 @@ export function targetsOf(upstreams: readonly GatewayUpstream[], clusterName: (u
   return targets;
 }
 
-function routeMatches(route: GlooRoute, path: string): boolean {
-  const matchers = route.matchers?.length ? route.matchers : [{ prefix: '/' }];
-  return matchers.some((m) => {
-    if (m.exact !== undefined) return path === m.exact;
-    if (m.regex !== undefined) return new RegExp(`^(?:${m.regex})$`).test(path);
-    return path.startsWith(m.prefix ?? '/');
-  });
+/**
+ * Gloo's matcher semantics (lambdas/core/match.ts): path prefix/exact/regex, then every header and
+ * query parameter (exact, or RE2 full match with `regex: true`, or present without a value).
+ */
+function routeMatches(route: GlooRoute, request: MatchableRequest): boolean {
+  return glooRouteFits(route.matchers as GlooRequestMatcher[] | undefined, request);
+}
+
+/** A bare path is a request without headers or query (how the gateway reads the weighted route's weights). */
+function asRequest(request: string | MatchableRequest): MatchableRequest {
+  if (typeof request !== 'string') return request;
+  return { path: request, headers: {}, query: new URLSearchParams() };
 }
 
 /** One destination by weight; undefined when no destination has weight. */
@@ -125,23 +132,28 @@ export class RouteTable {
    * the RouteTables it delegates to (Gloo's ref/selector rules, core/gloo-delegation.ts; tables in name
    * order, a few levels deep), whose first matching route serves.
    */
-  private findRoute(routes: readonly GlooRoute[], owner: string, path: string, depth = 0): { route: GlooRoute; owner: string } | undefined {
-    const route = routes.find((r) => routeMatches(r, path));
+  private findRoute(
+    routes: readonly GlooRoute[],
+    owner: string,
+    request: MatchableRequest,
+    depth = 0,
+  ): { route: GlooRoute; owner: string } | undefined {
+    const route = routes.find((r) => routeMatches(r, request));
     if (!route || !isDelegating(route)) return route ? { route, owner } : undefined;
     if (depth >= 4) return undefined;
     const tables = [...this.routeTables.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
     for (const table of tables) {
       if (!delegatesTo(route, owner, table)) continue;
-      const found = this.findRoute(table.routes, table.namespace, path, depth + 1);
+      const found = this.findRoute(table.routes, table.namespace, request, depth + 1);
       if (found) return found;
     }
     return undefined;
   }
 
-  resolve(path: string): { route: GlooRoute; resolved: Resolved } | undefined {
+  resolve(request: string | MatchableRequest): { route: GlooRoute; resolved: Resolved } | undefined {
     const vs = this.virtualService;
     if (!vs) return undefined;
-    const found = this.findRoute(vs.spec.virtualHost.routes ?? [], vs.metadata.namespace ?? this.namespace, path);
+    const found = this.findRoute(vs.spec.virtualHost.routes ?? [], vs.metadata.namespace ?? this.namespace, asRequest(request));
     if (!found) return undefined;
     const { route, owner } = found;
     const action = route.routeAction;
