@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { abortRollout } from '../local/commands/abort.ts';
+import { statusCommand } from '../local/commands/control-commands.ts';
+import { reportDataFromStore } from '../local/report/report-data.ts';
 import { startRollout } from '../local/commands/run.ts';
 import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
@@ -110,7 +112,11 @@ describe('progressive promotion (stepWeightPromotion) in the state machine', () 
     expect(loop.filter((s) => s === 'PromotionStep')).toHaveLength(3);
     expect(loop.filter((s) => s === 'PromotionLook')).toHaveLength(2);
     expect(loop.slice(-3)).toEqual(['Switch', 'Finish', 'Promoted']);
+    // What it costs (docs/reliability-flow.md): 5 transitions per split looked at (2 here), 2 for the step Switch takes over.
+    expect(states.slice(states.indexOf('PromotionStep'), states.lastIndexOf('Switch'))).toHaveLength(5 * 2 + 2);
     // The steps are in the rollout's log with their weights (status and the report read them).
+    const report = await reportDataFromStore(rt.deps.store, rollout.name);
+    expect(report?.weights.map((point) => point.percent)).toEqual([0, 10, 50, 30, 10]);
     const steps = await rt.deps.store.listSteps(rollout.name);
     expect(steps.filter((s) => s.kind === 'promotion' && s.weights).map((s) => s.weights)).toEqual([
       { primary: 70, canary: 30 },
@@ -135,6 +141,18 @@ describe('progressive promotion (stepWeightPromotion) in the state machine', () 
     const { runtime: rt, rollout } = await start();
     await until('the first promotion split', () => canaryWeights.includes(30));
     await until('its bake', async () => (await statesEntered(rt, rollout.executionArn)).includes('PromotionBake'));
+    // `sluice status` shows where the promotion is on its way back to the primary.
+    const out: string[] = [];
+    const control = {
+      kind: 'local' as const,
+      sfn: rt.sfn,
+      stateMachineArn: rt.engine.stateMachineArn,
+      store: rt.deps.store,
+      loadTarget: async () => Promise.reject(new Error('unused')),
+      close: async () => {},
+    };
+    expect(await statusCommand(control, 'podinfo', {}, { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+    expect(out.join('')).toContain('promotion stepping back to the primary: primary 70% / canary 30%');
     const result = await abortRollout({ store: rt.deps.store, sfn: rt.sfn, target: 'podinfo', by: 'alice', reason: 'stop' });
     expect(result).toMatchObject({ ok: true });
     const summary = await rollout.done;
