@@ -65,7 +65,7 @@ export const RETRY_PAUSE_MS = RETRY_PAUSES.defaultMs;
 export const RECONCILE_PERIOD_MS = 3000;
 /** How long new pods take to become ready. */
 /** The states whose Lambdas write an UpstreamGroup's weights or shadow. */
-const WRITING_STATES = new Set(['SetWeight', 'Shadow', 'Switch', 'Rollback']);
+const WRITING_STATES = new Set(['SetWeight', 'Shadow', 'PromotionStep', 'Switch', 'Rollback']);
 const READY_DELAY_MS = 300;
 /** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
 export const GLOO_LAG_MS = 100;
