@@ -76,7 +76,8 @@ describe('progressive promotion: a look at a split', () => {
     const result = promotionStepVerdict([rate(99.9, 90)]);
     expect(result.result).toBe('fail');
     expect(result.summary).toMatch(/^request-success-rate \(primary\) 90\.00 < min 99/);
-    expect(result.checks.map((c) => c.name)).toEqual(['request-success-rate (canary)', 'request-success-rate (primary)']);
+    expect(result.checks.map((c) => c.name)).toEqual(['request-success-rate', 'request-success-rate (primary)']);
+    expect(result.checks[0]).toMatchObject({ value: 99.9, primary: 90, result: 'pass' });
     expect(promotionStepVerdict([rate(99.9, 99.5)]).result).toBe('pass');
   });
 
@@ -87,7 +88,7 @@ describe('progressive promotion: a look at a split', () => {
     const alarm: MetricReading = { name: 'latency-alarm', value: 1, thresholdRange: { max: 0 } };
     expect(promotionStepVerdict([rate(99.9), alarm])).toMatchObject({
       result: 'fail',
-      summary: expect.stringMatching(/^latency-alarm \(canary\)/),
+      summary: expect.stringMatching(/^latency-alarm 1\.00 > max 0/),
     });
   });
 

@@ -35,10 +35,12 @@ export function nextPromotionCanaryWeight(run: RunState): number {
  * one arm is no verdict on it (a thin arm at the last split); no data on every arm is `no-data`.
  */
 export function promotionStepVerdict(readings: readonly MetricReading[]): Verdict {
-  const perArm: MetricReading[] = readings.flatMap(({ primaryValue, ...reading }) => [
-    { ...reading, name: `${reading.name} (canary)` },
-    ...(primaryValue === undefined ? [] : [{ ...reading, name: `${reading.name} (primary)`, value: primaryValue }]),
-  ]);
+  // The canary's check keeps the metric's own name (status, progress and the report's charts find it by
+  // name, with the primary's value riding along as evidence); the primary's is a check of its own.
+  const perArm: MetricReading[] = readings.flatMap((reading) => {
+    const { primaryValue, ...rest } = reading;
+    return [reading, ...(primaryValue === undefined ? [] : [{ ...rest, name: `${reading.name} (primary)`, value: primaryValue }])];
+  });
   const verdict = thresholdJudge.judge(perArm);
   if (verdict.result !== 'no-data' || verdict.checks.length === 0) return verdict;
   // Something had no data and nothing failed: a pass when at least one arm was measured.
