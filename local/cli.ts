@@ -70,6 +70,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
     .option('--scrape-interval <s>', "the sandbox Prometheus' scrape interval; lookInterval becomes S and interval 2S")
     .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
+    .option('--step-weight-promotion <n>', 'promote progressively: traffic steps back to the primary n at a time, a look at each step')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
     .action(async (flags) => {
       const { demoCommand } = await import('./commands/demo.ts');
@@ -97,6 +98,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         'whole seconds from 1 to 120',
       );
       const restartGatewayAt = number('restart-gateway-at', flags.restartGatewayAt, (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600');
+      const stepWeightPromotion = number(
+        'step-weight-promotion',
+        flags.stepWeightPromotion,
+        (n) => Number.isInteger(n) && n >= 1 && n <= 100,
+        'a whole weight from 1 to 100',
+      );
       if (problems.length) {
         for (const problem of problems) io.stderr(`${problem}\n`);
         code = EXIT.invalid;
@@ -115,6 +122,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(seed !== undefined ? { seed } : {}),
           ...(scrapeInterval !== undefined ? { scrapeInterval } : {}),
           ...(restartGatewayAt !== undefined ? { restartGatewayAt } : {}),
+          ...(stepWeightPromotion !== undefined ? { stepWeightPromotion } : {}),
         },
         io,
       );

@@ -86,7 +86,7 @@ describe('statemachine/rollout.asl.json', () => {
   });
 
   it('sends every unexpected error of every Task except Rollback itself to Rollback (after the copy, relabelled promotion-failed on the way)', () => {
-    const afterCopy = ['CheckPrimary', 'Switch'];
+    const afterCopy = ['CheckPrimary', 'PromotionStep', 'PromotionBake', 'PromotionLook', 'Switch'];
     for (const [name, state] of tasks) {
       if (name === 'Rollback') continue;
       const last = state.Catch?.at(-1);
@@ -119,6 +119,10 @@ describe('statemachine/rollout.asl.json', () => {
       'Bake:States.Timeout->Analyze',
       'ApprovePromotion:States.Timeout->PromotionApprovalExpired',
       'CheckPrimary:States.ALL->PromotionFailedAfterCopy',
+      'PromotionStep:States.ALL->PromotionFailedAfterCopy',
+      'PromotionBake:States.Timeout->PromotionLook',
+      'PromotionBake:States.ALL->PromotionFailedAfterCopy',
+      'PromotionLook:States.ALL->PromotionFailedAfterCopy',
       'Switch:States.ALL->PromotionFailedAfterCopy',
     ]);
   });
@@ -170,10 +174,59 @@ describe('statemachine/rollout.asl.json', () => {
     expect(S.PromotionGate?.Default).toBe('CheckCanary');
     expect(S.CanaryReady?.Choices?.[0]?.Next).toBe('Promote');
     expect(S.Promote?.Next).toBe('PrimaryReady');
-    expect(S.PrimaryReady?.Choices?.[0]?.Next).toBe('Switch');
+    expect(S.PrimaryReady?.Choices?.map((c) => c.Next)).toEqual(['PromotionStep', 'Switch']);
     expect(S.Switch?.Next).toBe('Finish');
     // No Task may run long: the waits are Wait states, not a Lambda polling.
     for (const name of ['CheckCanary', 'Promote', 'CheckPrimary', 'Switch']) expect(S[name]?.TimeoutSeconds, name).toBeLessThanOrEqual(120);
+  });
+
+  it('steps a progressive promotion back to the primary in its own loop after the primary is ready: step → bake → look → decide', () => {
+    const S = definition.States;
+    // Only a run with promotionSteps (stepWeightPromotion > 0) enters it; everything else switches at once.
+    expect(S.PrimaryReady?.Choices?.[0]?.And?.map((c) => c.Variable)).toEqual(['$.run.promotion.ready', '$.run.promotionSteps']);
+    // The same Lambdas as the single switch and the looks, told which move or look this is.
+    expect(S.PromotionStep).toMatchObject({
+      Type: 'Task',
+      Resource: '${SwitchTrafficFunctionArn}',
+      Parameters: { move: 'step' },
+      ResultPath: '$.run',
+      Next: 'PromotionStepped',
+    });
+    expect(S.PromotionStepped).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.run.next', StringEquals: 'promote', Next: 'Switch' }],
+      Default: 'PromotionBake',
+    });
+    expect(S.PromotionBake).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: { FunctionName: '${BakeFunctionArn}' },
+      TimeoutSecondsPath: '$.run.promotionSteps.bakeSeconds',
+      ResultPath: '$.wake',
+      Next: 'PromotionLook',
+    });
+    expect(S.PromotionLook).toMatchObject({
+      Type: 'Task',
+      Resource: '${AnalyzeFunctionArn}',
+      Parameters: { look: 'promotion', 'wake.$': '$.wake' },
+      Next: 'PromotionDecide',
+    });
+    expect(S.PromotionDecide?.Choices?.map((c) => c.Next)).toEqual(['PromotionStep', 'PromotionBake', 'Switch']);
+    expect(S.PromotionDecide?.Default).toBe('Rollback');
+    expect(cycleThrough('PromotionStep')).toEqual([
+      'PromotionStep',
+      'PromotionStepped',
+      'PromotionBake',
+      'PromotionLook',
+      'PromotionDecide',
+    ]);
+    // Any failure in the loop is after the copy: held on the canary, never a rollback to the old primary.
+    for (const name of ['PromotionStep', 'PromotionBake', 'PromotionLook'])
+      expect(S[name]?.Catch?.at(-1), name).toEqual({
+        ErrorEquals: ['States.ALL'],
+        ResultPath: '$.error',
+        Next: 'PromotionFailedAfterCopy',
+      });
   });
 
   it('no handler sleeps or polls: every wait is a state of the state machine', () => {

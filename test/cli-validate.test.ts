@@ -106,3 +106,16 @@ describe('fixed-set flags (commander choices)', () => {
     expect(out.join('')).toBe('');
   });
 });
+
+describe('demo --step-weight-promotion', () => {
+  it.each(['0', '2.5', '101'])('refuses %s naming the flag and the range, before the sandbox starts', async (value) => {
+    // Prepare
+    const { io, out, err } = capture();
+    // Act
+    const code = await main(['demo', '--step-weight-promotion', value], io);
+    // Assess
+    expect(code).toBe(2);
+    expect(err.join('')).toContain(`--step-weight-promotion: expected a whole weight from 1 to 100, got "${value}"`);
+    expect(out.join('')).toBe('');
+  });
+});

@@ -104,12 +104,30 @@ describe('rollout spec', () => {
     expect(problemsOf(atTheBounds)).toEqual([]);
   });
 
-  it('refuses features the schema knows but Sluice does not run yet, naming each', () => {
+  it('accepts a progressive promotion (stepWeightPromotion) with a template to promote, and budgets its looks', () => {
     const document = example();
     document.spec.strategy.stepWeightPromotion = 10;
-    const problems = problemsOf(document);
-    expect(problems).toEqual([
-      { path: 'spec.strategy.stepWeightPromotion', message: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet' },
+    expect(problemsOf(document)).toEqual([]);
+
+    // Route mode: the canary upstream takes all traffic in one switch; there is no promoted primary to step back to.
+    const routeMode = example();
+    routeMode.spec.strategy.stepWeightPromotion = 10;
+    delete routeMode.spec.workload;
+    routeMode.spec.promotion = 'route';
+    expect(problemsOf(routeMode)).toEqual([
+      { path: 'spec.strategy.stepWeightPromotion', message: expect.stringContaining('needs template promotion (spec.workload)') },
+    ]);
+
+    // 750 looks fit the history alone; 53 promotion looks at steps of 1 (49 splits + 4 re-looks) do not fit beside them.
+    const long = example();
+    Object.assign(long.spec.strategy, { interval: '1m', deadline: '750m' });
+    expect(problemsOf(long)).toEqual([]);
+    long.spec.strategy.stepWeightPromotion = 1;
+    expect(problemsOf(long)).toEqual([
+      {
+        path: 'spec.strategy.deadline',
+        message: expect.stringMatching(/allows 750 looks and 53 promotion looks \(stepWeightPromotion 1\)/),
+      },
     ]);
   });
 

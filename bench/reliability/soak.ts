@@ -65,7 +65,7 @@ export const RETRY_PAUSE_MS = RETRY_PAUSES.defaultMs;
 export const RECONCILE_PERIOD_MS = 3000;
 /** How long new pods take to become ready. */
 /** The states whose Lambdas write an UpstreamGroup's weights or shadow. */
-const WRITING_STATES = new Set(['SetWeight', 'Shadow', 'Switch', 'Rollback']);
+const WRITING_STATES = new Set(['SetWeight', 'Shadow', 'PromotionStep', 'Switch', 'Rollback']);
 const READY_DELAY_MS = 300;
 /** Gloo's status lag (Gloo: about 1 s) and Sluice's settle time above it, compressed like everything else. */
 export const GLOO_LAG_MS = 100;
@@ -1154,15 +1154,20 @@ function historyMismatches(
 ): string[] {
   const problems: string[] = [];
   const weightSteps = steps.filter((s) => s.kind === 'weight');
+  // A progressive promotion's splits (PromotionStep) are `promotion` steps with weights, and publish Weight Changed too.
+  const promotionSplits = steps.filter((s) => s.kind === 'promotion' && s.weights);
   const weightEvents = events.filter((e) => e.detailType === 'Weight Changed');
   const canaries = (list: ReadonlyArray<{ weights?: { canary: number } | undefined }>) => list.map((x) => x.weights?.canary ?? -1);
-  if (canaries(weightSteps).join(',') !== canaries(weightEvents).join(','))
-    problems.push(`weight steps ${canaries(weightSteps).join(',')} ≠ Weight Changed events ${canaries(weightEvents).join(',')}`);
+  const routed = steps.filter((s) => s.kind === 'weight' || (s.kind === 'promotion' && s.weights));
+  if (canaries(routed).join(',') !== canaries(weightEvents).join(','))
+    problems.push(`weight steps ${canaries(routed).join(',')} ≠ Weight Changed events ${canaries(weightEvents).join(',')}`);
   const analysisSteps = steps.filter((s) => s.kind === 'analysis').map((s) => s.verdict?.result ?? '?');
   const analysisEvents = events.filter((e) => e.detailType === 'Analysis Completed').map((e) => e.verdict?.result ?? '?');
   if (analysisSteps.join(',') !== analysisEvents.join(','))
     problems.push(`analysis steps ${analysisSteps.join(',')} ≠ Analysis Completed events ${analysisEvents.join(',')}`);
-  const recorded = steps.filter((s) => (s.kind === 'weight' || s.kind === 'rollback') && s.weights).map((s) => s.weights?.canary ?? -1);
+  const recorded = steps
+    .filter((s) => (s.kind === 'weight' || s.kind === 'promotion' || s.kind === 'rollback') && s.weights)
+    .map((s) => s.weights?.canary ?? -1);
   if (!inOrder(recorded, held))
     problems.push(`the store records canary weights ${recorded.join(',')}; the group held ${held.join(',')} in that order`);
   const outcomes = events.filter((e) => e.outcome !== undefined);
@@ -1175,10 +1180,12 @@ function historyMismatches(
   if (history) {
     // A Lambda that succeeded, counted under the Task state that scheduled it (a caught failure also exits the state).
     const succeededIn = new Map<string, number>();
+    const failedIn = new Map<string, number>();
     let state = '';
     for (const e of history) {
       if (e.type === 'TaskStateEntered') state = e.stateEnteredEventDetails?.name ?? '';
       if (e.type === 'LambdaFunctionSucceeded') succeededIn.set(state, (succeededIn.get(state) ?? 0) + 1);
+      if (e.type === 'LambdaFunctionFailed') failedIn.set(state, (failedIn.get(state) ?? 0) + 1);
     }
     const exited = (name: string) => succeededIn.get(name) ?? 0;
     // StopExecution does not stop a Lambda already running (Step Functions docs, StopExecution): its
@@ -1193,11 +1200,19 @@ function historyMismatches(
     // The webhook gate states (one Lambda) record an analysis step when a gate stays closed or a rollback hook answers.
     const gateStates = ['ConfirmRollout', 'PreRollout', 'ConfirmPromotion'];
     const gateSteps = gateStates.reduce((sum, name) => sum + exited(name) + cutOff(name), 0);
+    // A promotion look (PromotionLook) records its step too; the one that fails the promotion records it and then fails.
+    const looked = exited('Analyze') + exited('PromotionLook');
     const analysisWithin =
-      analysisSteps.length >= exited('Analyze') && analysisSteps.length <= exited('Analyze') + cutOff('Analyze') + gateSteps;
+      analysisSteps.length >= looked &&
+      analysisSteps.length <= looked + cutOff('Analyze') + cutOff('PromotionLook') + (failedIn.get('PromotionLook') ?? 0) + gateSteps;
     if (!analysisWithin)
       problems.push(
-        `${exited('Analyze')} Analyze task(s) succeeded in the execution history, the store records ${analysisSteps.length} analysis step(s)`,
+        `${looked} Analyze/PromotionLook task(s) succeeded in the execution history, the store records ${analysisSteps.length} analysis step(s)`,
+      );
+    // A PromotionStep that routes records one split; the one that leaves the last step to Switch, or a retry of a landed write, records none.
+    if (promotionSplits.length > exited('PromotionStep') + cutOff('PromotionStep') + (failedIn.get('PromotionStep') ?? 0))
+      problems.push(
+        `${exited('PromotionStep')} PromotionStep task(s) succeeded in the execution history, the store records ${promotionSplits.length} promotion split(s)`,
       );
     const succeeded = history.some((e) => e.type === 'ExecutionSucceeded');
     if (record.status === 'finished' && succeeded !== (record.outcome === 'promoted'))

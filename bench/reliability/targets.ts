@@ -98,6 +98,11 @@ export function seedTarget(kube: KubeStandIn, t: Target): void {
   kube.apply(deployment(t.canaryDeployment, 'v2'));
 }
 
+/** Whether a target's rollout steps its promotion back to the primary (stepWeightPromotion). */
+export function progressive(t: Target, kinds: readonly FaultKind[]): boolean {
+  return Number(t.name.slice(-2)) % 2 === 0 && !kinds.includes('foreign-weights');
+}
+
 export function specFor(t: Target, kinds: readonly FaultKind[], webhookUrl: string): RolloutSpec {
   return parseSpec({
     apiVersion: 'sluice.dev/v1',
@@ -120,6 +125,9 @@ export function specFor(t: Target, kinds: readonly FaultKind[], webhookUrl: stri
         lookInterval: '1s',
         threshold: 2,
         deadline: '5m',
+        // Every other target promotes progressively (50 → 30 → 10 → 0), so faults also land on its steps. Not where
+        // someone else writes 70/30: that is one of the steps, and the soak could not tell the writers apart.
+        ...(progressive(t, kinds) ? { stepWeightPromotion: 20 } : {}),
         ...(kinds.includes('approve') ? { approvals: { beforePromotion: true, timeout: '30s', onTimeout: 'abort' } } : {}),
       },
       analysis: {

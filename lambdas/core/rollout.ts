@@ -6,6 +6,7 @@ import { formatDuration, parseDuration } from './duration.ts';
 import type { RolloutSpec } from './spec.ts';
 import { bakeSeconds, HISTORY_EVENTS_PER_LOOK, plannedWeights } from './spec.ts';
 import { HISTORY_EVENTS_FOR_LOOKS, HISTORY_EVENTS_PER_GATE_CALL, MAX_DEADLINE_SECONDS } from './limits.ts';
+import { HISTORY_EVENTS_PER_PROMOTION_LOOK, promotionLooks } from './spec-checks.ts';
 import type { Side, Weights } from './records.ts';
 import type { Verdict } from './verdict.ts';
 import type { RunState } from './task.ts';
@@ -43,7 +44,20 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
   const approvals = strategy.approvals;
   const timeoutSeconds = Math.max(1, Math.ceil(parseDuration(approvals?.timeout ?? '4h') / 1000));
   const hookTypes = new Set((spec.spec.analysis.webhooks ?? []).map((hook) => hook.type));
+  const weights = plannedWeights(strategy);
+  const promotionStep = strategy.stepWeightPromotion;
   return {
+    // Progressive promotion: the PrimaryReady? Choice takes the PromotionStep loop only when this is present.
+    ...(promotionStep > 0
+      ? {
+          promotionSteps: {
+            step: promotionStep,
+            bakeSeconds: Math.max(1, Math.ceil(parseDuration(strategy.interval) / 1000)),
+            looks: 0,
+            maxLooks: promotionLooks(Math.max(0, ...weights), promotionStep, strategy.threshold),
+          },
+        }
+      : {}),
     // The webhook gates' Choices read these: the gates a spec has not cost no state.
     hooks: {
       confirmRollout: hookTypes.has('confirm-rollout'),
@@ -62,7 +76,7 @@ export function initialRun(spec: RolloutSpec, now: Date): RunState {
     phase: shadowLooks ? 'shadow' : 'live',
     shadowLooks,
     stepIndex: 0,
-    weights: plannedWeights(strategy),
+    weights,
     weightScale: spec.spec.router.weightScale,
     bakeSeconds: bake,
     // A/B and blue/green: one stage of `iterations` intervals.
@@ -108,7 +122,9 @@ export function maxHeldSeconds(run: RunState): number {
   const deadlineSeconds = (Date.parse(run.deadlineAt) - Date.parse(run.startedAt)) / 1000;
   const deadlineLooks = Math.ceil(deadlineSeconds / run.bakeSeconds);
   const perLook = HISTORY_EVENTS_PER_LOOK + (run.hooks?.confirmPromotion ? HISTORY_EVENTS_PER_GATE_CALL : 0);
-  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / perLook) - deadlineLooks;
+  // A progressive promotion's looks come after, and are kept free too.
+  const promotionLooksAsLooks = Math.ceil(((run.promotionSteps?.maxLooks ?? 0) * HISTORY_EVENTS_PER_PROMOTION_LOOK) / perLook);
+  const looks = Math.floor(HISTORY_EVENTS_FOR_LOOKS / perLook) - deadlineLooks - promotionLooksAsLooks;
   return Math.max(0, Math.min(looks * run.bakeSeconds, MAX_DEADLINE_SECONDS - deadlineSeconds));
 }
 

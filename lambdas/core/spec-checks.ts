@@ -122,3 +122,36 @@ export function strategyModeProblems(spec: RolloutSpec): SpecProblem[] {
     );
   return problems;
 }
+
+/** History events of one progressive-promotion look: PromotionStep (5), PromotionStepped (2), PromotionBake (6), PromotionLook (5), PromotionDecide (2). */
+export const HISTORY_EVENTS_PER_PROMOTION_LOOK = 20;
+
+/** The most looks a progressive promotion takes from a canary weight: one per split short of 100% on the primary, plus threshold − 1 re-looks. */
+export function promotionLooks(topCanaryWeight: number, step: number, threshold: number): number {
+  if (step <= 0) return 0;
+  return Math.max(0, Math.ceil(topCanaryWeight / step) - 1) + Math.max(0, threshold - 1);
+}
+
+/** A progressive promotion's looks and seconds at most (0 without one): what validation adds to the history and time budgets. */
+export function promotionBudget(spec: RolloutSpec, topCanaryWeight: number): { looks: number; seconds: number } {
+  const { strategy } = spec.spec;
+  if (strategy.stepWeightPromotion <= 0) return { looks: 0, seconds: 0 };
+  const looks = promotionLooks(topCanaryWeight, strategy.stepWeightPromotion, strategy.threshold);
+  // Every look bakes one interval, and so does each step that reaches no look (the last goes to Switch).
+  return { looks, seconds: (looks + 1) * Math.max(1, parseDuration(strategy.interval) / 1000) };
+}
+
+/**
+ * Progressive promotion moves traffic back to the primary after the template copy, so it needs one:
+ * in route mode the canary upstream takes all traffic in one switch and there is nothing to step back to.
+ */
+export function promotionStepProblems(spec: RolloutSpec, mode: 'template' | 'route'): SpecProblem[] {
+  if (spec.spec.strategy.stepWeightPromotion <= 0 || mode === 'template') return [];
+  return [
+    {
+      path: 'spec.strategy.stepWeightPromotion',
+      message:
+        'needs template promotion (spec.workload): traffic steps back to the primary after it gets the canary template; in route mode the canary upstream takes all traffic in one switch',
+    },
+  ];
+}

@@ -10,7 +10,14 @@ import { formatFieldPath } from './field-path.ts';
 import { parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
-import { strategyModeProblems, templateProblems, webhookBudgetProblems } from './spec-checks.ts';
+import {
+  HISTORY_EVENTS_PER_PROMOTION_LOOK,
+  promotionBudget,
+  promotionStepProblems,
+  strategyModeProblems,
+  templateProblems,
+  webhookBudgetProblems,
+} from './spec-checks.ts';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENTS_FOR_LOOKS,
@@ -26,6 +33,7 @@ import {
   BUILT_IN_METRICS,
   HISTORY_EVENT_BUDGET,
   HISTORY_EVENTS_PER_LOOK,
+  plannedWeights,
   rolloutSpecSchema,
   routerSchema,
   strategySchema,
@@ -84,14 +92,18 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...strategyModeProblems(spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   const perLook = historyEventsPerLook(spec.spec.analysis.webhooks);
+  const promotion = promotionBudget(spec, Math.max(0, ...plannedWeights(strategy)));
+  const events = looks * perLook + promotion.looks * HISTORY_EVENTS_PER_PROMOTION_LOOK;
   // Both bounds: half the limit, and what the readiness loops and Rollback's retries leave (limits.ts).
-  if (looks * perLook > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
+  if (events > Math.min(HISTORY_EVENT_BUDGET, HISTORY_EVENTS_FOR_LOOKS)) {
+    const stepped = promotion.looks ? ` and ${promotion.looks} promotion looks (stepWeightPromotion ${strategy.stepWeightPromotion})` : '';
     add(
       'spec.strategy.deadline',
-      `allows ${looks} looks (${looks * perLook} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval`,
+      `allows ${looks} looks${stepped} (${events} history events); Step Functions keeps at most ${MAX_HISTORY_EVENTS}: shorten the deadline or lengthen the look interval${stepped ? ', or raise stepWeightPromotion' : ''}`,
     );
   }
-  lifetimeProblems(spec, add);
+  problems.push(...promotionStepProblems(spec, promotionMode(spec)));
+  lifetimeProblems(spec, add, promotion.seconds);
   if (spec.spec.promotion === 'template' && !workload) add('spec.workload', "is required when promotion is 'template'");
   if (workload && workload.primary === workload.canary) add('spec.workload.canary', 'must differ from the primary Deployment');
   if (strategy.shadow && !router.route)
@@ -123,9 +135,9 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
  * The state machine's TimeoutSeconds (limits.ts) backstops every execution: a spec whose longest
  * life could outlast it is refused. Its longest life: the effective deadline (which also bounds
  * the approval gates, and with change windows may grow by held time up to MAX_DEADLINE_SECONDS),
- * both promotion readiness loops, the longest recovery window, and the Tasks' slack.
+ * both promotion readiness loops, a progressive promotion's steps, the longest recovery window, and the Tasks' slack.
  */
-function lifetimeProblems(spec: RolloutSpec, add: AddProblem): void {
+function lifetimeProblems(spec: RolloutSpec, add: AddProblem, promotionSeconds: number): void {
   const { strategy, workload } = spec.spec;
   const deadline = parseDuration(strategy.deadline) / 1000;
   const ready = workload ? parseDuration(workload.readyTimeout) / 1000 : 0;
@@ -139,12 +151,17 @@ function lifetimeProblems(spec: RolloutSpec, add: AddProblem): void {
       'spec.workload.readyTimeout',
       `must be at most ${MAX_READY_TIMEOUT_SECONDS / 60}m: the promotion's readiness loops are bounded by the state machine's TimeoutSeconds and history`,
     );
+  // The progressive promotion's steps come after the deadline's analysis (its looks are not held by it).
   const longest =
-    (strategy.windows?.length ? MAX_DEADLINE_SECONDS : deadline) + 2 * ready + RECOVERY_WINDOW_MAX_SECONDS + TASK_SLACK_SECONDS;
+    (strategy.windows?.length ? MAX_DEADLINE_SECONDS : deadline) +
+    2 * ready +
+    promotionSeconds +
+    RECOVERY_WINDOW_MAX_SECONDS +
+    TASK_SLACK_SECONDS;
   if (deadline <= MAX_DEADLINE_SECONDS && ready <= MAX_READY_TIMEOUT_SECONDS && longest > EXECUTION_TIMEOUT_SECONDS) {
     add(
       'spec.strategy.deadline',
-      `lets the execution run ${Math.ceil(longest / 3600)}h, longer than the state machine's TimeoutSeconds (${EXECUTION_TIMEOUT_SECONDS / 3600}h)`,
+      `lets the execution run ${Math.ceil(longest / 3600)}h${promotionSeconds ? ` (${Math.ceil(promotionSeconds / 60)}m of them promotion steps)` : ''}, longer than the state machine's TimeoutSeconds (${EXECUTION_TIMEOUT_SECONDS / 3600}h)`,
     );
   }
 }
@@ -192,13 +209,9 @@ function sectionProblems(document: unknown): SpecProblem[] {
  * Fields the schema knows but Sluice does not run yet. Each later capability deletes its line here;
  * until then a spec that turns one on is refused rather than run with the field ignored.
  */
-export function unsupportedFeatures(spec: RolloutSpec): SpecProblem[] {
-  const problems: SpecProblem[] = [];
-  const { strategy } = spec.spec;
-  const notYet = (path: string, what: string) => problems.push({ path, message: `${what} is not supported yet` });
-
-  if (strategy.stepWeightPromotion > 0) notYet('spec.strategy.stepWeightPromotion', 'a gradual promotion (stepWeightPromotion > 0)');
-  return problems;
+export function unsupportedFeatures(_spec: RolloutSpec): SpecProblem[] {
+  // Nothing is refused as not built: progressive promotion (stepWeightPromotion) was the last.
+  return [];
 }
 
 export type SpecResult = { ok: true; spec: RolloutSpec } | { ok: false; problems: SpecProblem[] };

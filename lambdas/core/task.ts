@@ -68,6 +68,21 @@ export const runStateSchema = z.object({
       copied: z.boolean(),
     })
     .optional(),
+  /**
+   * Progressive promotion (spec.strategy.stepWeightPromotion > 0; absent: one switch). The ASL's
+   * PrimaryReady? takes the PromotionStep loop when present; PromotionBake waits `bakeSeconds`
+   * (one interval). `canaryWeight`: the split the loop has routed (absent before its first step).
+   * `maxLooks`: the most looks it can take (validation budgets them in time and history).
+   */
+  promotionSteps: z
+    .object({
+      step: z.number().int().positive(),
+      bakeSeconds: z.number().int().min(1),
+      canaryWeight: z.number().int().min(0).optional(),
+      looks: z.number().int().min(0),
+      maxLooks: z.number().int().min(0),
+    })
+    .optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 

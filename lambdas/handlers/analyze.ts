@@ -1,4 +1,10 @@
-/** Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next. */
+/**
+ * Analyze: query the metrics, judge the look, record the verdict with its numbers, decide what comes next.
+ * With `look: promotion` (the PromotionLook state) it looks at a progressive promotion's split instead
+ * (app/promotion-steps.ts): thresholds and alarms on each arm, no judge.
+ */
+import * as z from 'zod';
+import { promotionLook } from '../app/promotion-steps.ts';
 import { decideAfterLook } from '../core/rollout.ts';
 import { windowState } from '../core/windows.ts';
 import { withOverride } from '../core/window-override.ts';
@@ -72,8 +78,13 @@ export async function analyze(deps: HandlerDeps<AnalyzeStore>, input: StepInput)
   return next;
 }
 
+/** Analyze's input: a look of the rollout (Analyze) or of a progressive promotion (PromotionLook). */
+const analyzeInputSchema = stepInputSchema.extend({ look: z.enum(['rollout', 'promotion']).default('rollout') });
+
 export function createAnalyzeHandler(deps: DepsSource<HandlerDeps<AnalyzeStore>>) {
-  return rolloutHandler(stepInputSchema, async (event) => analyze(await deps(), event));
+  return rolloutHandler(analyzeInputSchema, async ({ look, ...event }) =>
+    look === 'promotion' ? promotionLook(await deps(), event) : analyze(await deps(), event),
+  );
 }
 
 /** The Lambda entry point. */

@@ -3,11 +3,15 @@
  * the canary's template and is ready), then the canary scales down. Route mode: all traffic to the
  * canary upstream (scaled and ready, CheckCanary). Idempotent, so a retried Switch writes once.
  * An abort seen here still wins: before the switch, as everywhere in the promotion.
+ * With `move: step` (the PromotionStep state) it routes one split of a progressive promotion instead
+ * (app/promotion-steps.ts): the same Lambda, which holds the router's permissions.
  */
 import { allOn, sameWeights } from '../core/rollout.ts';
 import { promotionMode } from '../core/spec.ts';
+import * as z from 'zod';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
+import { promotionStep } from '../app/promotion-steps.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAbortedInPromotion, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
@@ -49,8 +53,13 @@ export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input
   return { ...run, next: 'promote' };
 }
 
+/** Switch's input: `all` (the Switch state) or `step` (PromotionStep). */
+const switchInputSchema = stepInputSchema.extend({ move: z.enum(['all', 'step']).default('all') });
+
 export function createSwitchTrafficHandler(deps: DepsSource<HandlerDeps<SwitchTrafficStore>>) {
-  return rolloutHandler(stepInputSchema, async (event) => switchTraffic(await deps(), event));
+  return rolloutHandler(switchInputSchema, async ({ move, ...event }) =>
+    move === 'step' ? promotionStep(await deps(), event) : switchTraffic(await deps(), event),
+  );
 }
 
 /** The Lambda entry point. */

@@ -107,6 +107,8 @@ export async function statusCommand(control: ControlPlane, target: string, optio
   }
   const steps = await control.store.listSteps(record.execution);
   const lastLook = steps.filter((s) => s.kind === 'analysis').at(-1);
+  // A progressive promotion's latest split (stepWeightPromotion): where traffic is on its way back to the primary.
+  const promotionStep = steps.filter((s) => s.kind === 'promotion' && s.weights).at(-1);
   let executionStatus: string | undefined;
   try {
     const arn = control.stateMachineArn.replace(':stateMachine:', ':execution:') + `:${record.execution}`;
@@ -126,6 +128,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     safeSide: record.safeSide,
     reason: record.reason,
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
+    promotionStep: promotionStep?.weights ? { at: promotionStep.at, weights: promotionStep.weights } : undefined,
     windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
   };
   const orphan = await orphanLine(control, target);
@@ -141,6 +144,9 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `  started   ${record.startedAt} by ${record.requestedBy}${executionStatus ? `, execution ${executionStatus}` : ''}`,
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
       ...(record.status === 'running' && abNoteOf(steps) ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`] : []),
+      ...(promotionStep?.weights && record.status === 'running'
+        ? [`  promotion stepping back to the primary: ${formatWeights(promotionStep.weights, scale)} since ${promotionStep.at}`]
+        : []),
       ...(status.lastVerdict ? [`  last look ${status.lastVerdict.at}: ${status.lastVerdict.result} — ${status.lastVerdict.summary}`] : []),
       ...(record.reason ? [`  why       ${record.reason}`] : []),
       ...(status.windowOverride

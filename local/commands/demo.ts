@@ -44,6 +44,8 @@ export interface DemoOptions {
   scrapeInterval?: number;
   /** Seconds after the rollout starts at which the gateway is replaced (new instance, fresh counters). */
   restartGatewayAt?: number;
+  /** Progressive promotion: traffic steps back to the promoted primary this much per interval (spec.strategy.stepWeightPromotion). */
+  stepWeightPromotion?: number;
 }
 
 export interface DemoIo {
@@ -172,6 +174,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       strategy: {
         ...sandbox.spec.spec.strategy,
         ...(judge === 'sequential' || options.scrapeInterval !== undefined ? { lookInterval } : {}),
+        ...(options.stepWeightPromotion !== undefined ? { stepWeightPromotion: options.stepWeightPromotion } : {}),
       },
       analysis: { ...sandbox.spec.spec.analysis, judge },
     },

@@ -47,9 +47,6 @@ function supports(patch: (spec: Record<string, Record<string, unknown>>) => void
 const webhooksSupported = supports((spec) => {
   (spec.analysis as Record<string, unknown>).webhooks = [{ name: 'x', url: 'http://x/' }];
 });
-const gradualPromotionSupported = supports((spec) => {
-  (spec.strategy as Record<string, unknown>).stepWeightPromotion = 20;
-});
 
 describe('sluice import flagger', () => {
   it('turns the Gloo tutorial podinfo Canary into a valid spec on the objects Flagger created', () => {
@@ -174,19 +171,12 @@ describe('sluice import flagger', () => {
     ]);
     expect(hooks?.[2]?.metadata).toEqual({ cmd: 'hey -z 1m -q 10 -c 2 http://checkout-canary.shop:8080/', retries: '3' });
 
-    if (gradualPromotionSupported) {
-      expect(spec.spec.strategy.stepWeightPromotion).toBe(20);
-    } else {
-      expect(spec.spec.strategy.stepWeightPromotion).toBe(0);
-      expect(result.deferred).toContainEqual({
-        path: 'spec.strategy.stepWeightPromotion',
-        value: 20,
-        reason: 'a gradual promotion (stepWeightPromotion > 0) is not supported yet',
-      });
-      expect(line(result.report.unmapped, 'spec.analysis.stepWeightPromotion').note).toMatch(
-        /Sluice moves it in one step\) — but .* not supported yet: left out/,
-      );
-    }
+    // A real field, never a comment: traffic steps back to the promoted primary (the spec validated above).
+    expect(spec.spec.strategy.stepWeightPromotion).toBe(20);
+    expect(result.deferred).toEqual([]);
+    expect(line(result.report.mapped, 'spec.analysis.stepWeightPromotion').note).toMatch(
+      /20: traffic moves back to the promoted primary in steps/,
+    );
     expect(line(result.report.unmapped, 'spec.analysis.alerts').note).toMatch(/AlertProvider objects \(on-call-slack\)/);
     expect(line(result.report.unmapped, 'spec.analysis.primaryReadyThreshold').note).toMatch(/50%/);
     expect(line(result.report.mapped, 'spec.analysis.canaryReadyThreshold').note).toMatch(/100%/);

@@ -659,7 +659,7 @@ export function importFlaggerCanary(document: unknown, options: FlaggerImportOpt
     report.map(
       `${analysisAt}.stepWeightPromotion`,
       'spec.strategy.stepWeightPromotion',
-      `${promotionStep}: traffic moves back to the promoted primary in steps (without it, Sluice moves it in one step)`,
+      `${promotionStep}: traffic moves back to the promoted primary in steps of ${promotionStep}, one per interval, as in Flagger; Sluice also checks the thresholds and alarms at each step and holds traffic on the canary if they fail (promotion-failed)`,
     );
   } else if (analysis.stepWeightPromotion !== undefined) {
     report.map(

@@ -49,7 +49,10 @@ describe('sluice import flagger (command)', () => {
       .split('\n')
       .filter((l) => l.startsWith('#   '))
       .join('\n');
-    const spec = parse(text) as { spec: { analysis: { webhooks?: Array<{ name: string }> } } };
+    const spec = parse(text) as { spec: { analysis: { webhooks?: Array<{ name: string }> }; strategy: { stepWeightPromotion?: number } } };
+    // Flagger's stepWeightPromotion is a field of the written spec, not a comment.
+    expect(spec.spec.strategy.stepWeightPromotion).toBe(20);
+    expect(header).not.toContain('stepWeightPromotion');
     // Whatever Sluice does not run yet is in the header, not in the spec, and the report says so.
     if (stderr.includes('webhooks is not supported yet')) {
       expect(header).toContain('#     - name: promotion-gate');

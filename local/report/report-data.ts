@@ -550,9 +550,11 @@ export async function reportDataFromStore(
       ...(step.verdict?.evidence ? { judged: step.verdict.evidence } : {}),
     }));
   const weightSteps = steps.filter((step) => step.kind === 'weight' && step.weights);
+  // A progressive promotion's splits (kind promotion, with weights) are on the chart, stepping back down; not in the plan.
+  const routed = steps.filter((step) => (step.kind === 'weight' || step.kind === 'promotion') && step.weights);
   const weights = compactWeights([
     { t: startMs, percent: 0 },
-    ...weightSteps.map((step) => ({
+    ...routed.map((step) => ({
       t: timeOf(step.at, `step ${step.seq} at`),
       percent: step.weights ? percentOf(step.weights, scale) : 0,
     })),
