@@ -46,6 +46,8 @@ export type FleetInput = z.infer<typeof fleetInputSchema>;
 export const fleetControlSchema = z.object({
   paused: z.boolean().default(false),
   promoteRest: z.boolean().default(false),
+  /** Why the fleet halts (a member failed, an operator aborted): members not yet started are skipped, pauses end. */
+  halted: z.string().optional(),
   by: z.string().optional(),
   at: z.string().optional(),
 });
@@ -66,7 +68,8 @@ export function waveState(spec: RolloutSpec, from: number, control: FleetControl
     return { wave: from, members: [], maxParallel: 1, next: 'done', watchSeconds, reason: `all ${fleet.waves.length} waves promoted` };
   const waves = control.promoteRest ? fleet.waves.slice(from) : [wave];
   const members = waves.flatMap((w, i) => w.clusters.map((cluster) => ({ cluster, wave: from + i })));
-  const maxParallel = Math.max(...waves.map((w) => w.maxParallel ?? w.clusters.length));
+  // The rest at once: each wave keeps its own bound, side by side.
+  const maxParallel = waves.reduce((sum, w) => sum + (w.maxParallel ?? w.clusters.length), 0);
   return { wave: from, members, maxParallel: Math.max(1, maxParallel), next: 'wave', watchSeconds };
 }
 
@@ -155,7 +158,8 @@ export function summarizeFleet(
     return { outcome: 'promoted', reason: `${spec.metadata.name} ${version} promoted on all ${clusters.length} clusters`, clusters };
   // The member that went bad names the halt; a regression while pausing (no member failed) names itself.
   const bad = clusters.find((c) => c.outcome === 'rolled-back') ?? clusters.find((c) => c.outcome === 'aborted');
-  if (bad && !halt?.startsWith('wave '))
+  // An operator's abort is the reason even though members ended aborted because of it.
+  if (bad && !halt?.startsWith('aborted by '))
     return {
       outcome: 'halted',
       reason: `halted at wave ${bad.wave} cluster ${bad.cluster}: ${bad.outcome}${bad.reason ? ` (${bad.reason})` : ''}`,

@@ -24,11 +24,11 @@ import { lockExpiresAt } from '../core/recovery.ts';
 import type { RolloutRecord } from '../core/records.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { ExecutionInput } from '../core/task.ts';
-import type { AnalysisStates, RolloutRecords, TargetLocks } from '../core/ports.ts';
+import type { AbortFlags, AnalysisStates, RolloutRecords, TargetLocks } from '../core/ports.ts';
 import type { DepsSource, HandlerDeps, StoreDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 
-type FleetStore = TargetLocks & RolloutRecords & AnalysisStates;
+type FleetStore = TargetLocks & RolloutRecords & AnalysisStates & AbortFlags;
 
 /** Where a fleet's operator controls are kept: beside the judges' memory, under the fleet execution. */
 export function fleetControlKey(fleetExecution: string): string {
@@ -60,21 +60,75 @@ export async function fleetPlan(deps: StoreDeps<FleetStore>, input: z.infer<type
   return waveState(spec, 0, await readFleetControl(deps.store, execution));
 }
 
-export const fleetMemberInputSchema = fleetInputSchema.extend({ member: fleetMemberSchema });
+export const fleetMemberInputSchema = fleetInputSchema.extend({ execution: z.string().min(1), member: fleetMemberSchema });
 
-/** One member's nested execution: its name and input (the member resolves its own spec, here, inside its Map iteration). */
-export function fleetMember(input: z.infer<typeof fleetMemberInputSchema>): { name: string; input: ExecutionInput } {
-  const { spec, version, requestedBy, attempt, member } = input;
+/**
+ * One member's nested execution: its name and input (the member resolves its own spec, here,
+ * inside its Map iteration), or `skip` when the fleet halted before this member started.
+ */
+export async function fleetMember(
+  deps: StoreDeps<FleetStore>,
+  input: z.infer<typeof fleetMemberInputSchema>,
+): Promise<{ skip: true; reason: string } | { skip: false; name: string; input: ExecutionInput }> {
+  const { spec, version, requestedBy, attempt, member, execution } = input;
+  const control = await readFleetControl(deps.store, execution);
+  if (control.halted) return { skip: true, reason: control.halted };
   return {
+    skip: false,
     name: memberExecutionName(spec.metadata.name, member.cluster, version, attempt),
     input: { spec: memberSpec(spec, member.cluster), version, requestedBy },
   };
+}
+
+export const fleetHaltInputSchema = fleetInputSchema.extend({
+  execution: z.string().min(1),
+  member: fleetMemberSchema,
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+});
+
+/** What ended a member, from the .sync task's error (its Cause is the member's DescribeExecution answer). */
+function memberFailure(error: { Error: string; Cause?: string | undefined }): string {
+  try {
+    const described = JSON.parse(error.Cause ?? '') as { Status?: string; Error?: string; Cause?: string };
+    if (described.Status)
+      return `${described.Status.toLowerCase()}${described.Error ? ` ${described.Error}` : ''}${described.Cause ? `: ${described.Cause}` : ''}`;
+  } catch {
+    // Not a member's description: the task itself failed (a StartExecution error, a timeout).
+  }
+  return `${error.Error}${error.Cause ? `: ${error.Cause}` : ''}`;
+}
+
+/**
+ * A member did not promote: the fleet halts. Its wave-mates still rolling are asked to abort
+ * through the store's abort flag (each rolls back through its own Rollback state at its next
+ * task, never stopped mid-write), and members not started yet are skipped.
+ */
+export async function fleetHalt(
+  deps: StoreDeps<FleetStore & AbortFlags>,
+  input: z.infer<typeof fleetHaltInputSchema>,
+): Promise<{ halted: string }> {
+  const { spec, version, attempt, member, execution } = input;
+  const control = await readFleetControl(deps.store, execution);
+  const halted = control.halted ?? `wave ${member.wave + 1} cluster ${member.cluster}: ${memberFailure(input.error)}`;
+  await deps.store.putAnalysisState(fleetControlKey(execution), { ...control, halted });
+  const fleet = requireFleet(spec);
+  const mates = fleet.waves[member.wave]?.clusters.filter((cluster) => cluster !== member.cluster) ?? [];
+  const at = deps.now().toISOString();
+  for (const cluster of mates) {
+    const mate = memberExecutionName(spec.metadata.name, cluster, version, attempt);
+    const record = await deps.store.getRollout(mate);
+    if (record?.status === 'finished') continue;
+    await deps.store.requestAbort({ execution: mate, by: 'the fleet', reason: `halted: ${halted}`, at, kind: 'abort' });
+  }
+  return { halted };
 }
 
 export const fleetStepInputSchema = fleetInputSchema.extend({
   execution: z.string().min(1),
   fleet: fleetStateSchema,
   action: z.enum(['advance', 'watch']),
+  /** The wave's Map results (advance): whether each member promoted. */
+  results: z.array(z.object({ cluster: z.string(), promoted: z.boolean(), skipped: z.boolean().optional() })).optional(),
 });
 
 /** The promoted side of a member: after promotion the primary runs the new version, so its own metrics are read against the thresholds. */
@@ -104,7 +158,17 @@ export async function fleetStep(deps: HandlerDeps<FleetStore>, input: z.infer<ty
   const { spec, fleet, execution } = input;
   const control = await readFleetControl(deps.store, execution);
   const now = deps.now();
-  if (input.action === 'advance') return afterWave(spec, fleet, now, control);
+  if (input.action === 'advance') {
+    const failed = (input.results ?? []).filter((result) => !result.promoted && !result.skipped);
+    if (failed.length > 0 || control.halted)
+      return {
+        ...fleet,
+        next: 'halt',
+        reason: control.halted ?? `wave ${fleet.wave + 1}: ${failed.map((f) => f.cluster).join(', ')} did not promote`,
+      };
+    return afterWave(spec, fleet, now, control);
+  }
+  if (control.halted) return { ...fleet, next: 'halt', reason: control.halted };
   const regressed = await regressions(deps, spec, fleet.wave);
   if (regressed) return { ...fleet, next: 'halt', reason: regressed };
   if (control.promoteRest) return waveState(spec, fleet.wave + 1, control);
@@ -160,7 +224,8 @@ function haltCause(error: { Error: string; Cause?: string | undefined }): string
 export function createFleetHandlers(deps: DepsSource<HandlerDeps<FleetStore>>) {
   return {
     FleetPlanFunctionArn: rolloutHandler(fleetPlanInputSchema, async (event) => fleetPlan(await deps(), event)),
-    FleetMemberFunctionArn: rolloutHandler(fleetMemberInputSchema, async (event) => fleetMember(event)),
+    FleetMemberFunctionArn: rolloutHandler(fleetMemberInputSchema, async (event) => fleetMember(await deps(), event)),
+    FleetHaltFunctionArn: rolloutHandler(fleetHaltInputSchema, async (event) => fleetHalt(await deps(), event)),
     FleetStepFunctionArn: rolloutHandler(fleetStepInputSchema, async (event) => fleetStep(await deps(), event)),
     FleetFinishFunctionArn: rolloutHandler(fleetFinishInputSchema, async (event) => fleetFinish(await deps(), event)),
   };
