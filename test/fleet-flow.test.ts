@@ -5,7 +5,7 @@
  * workload against three Kubernetes API stand-ins (one per cluster) through @kubernetes/client-node.
  * Metrics are scripted per cluster, so the fault in one cluster is the only difference.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,7 +16,11 @@ import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec, until } f
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { abortFleet, controlFleet, startFleet, startLocalFleetRuntime, stopFleet } from '../local/fleet.ts';
-import type { LocalFleetRuntime } from '../local/fleet.ts';
+import type { FleetRunSummary, LocalFleetRuntime } from '../local/fleet.ts';
+import type { LocalRuntimeOptions } from '../local/runtime.ts';
+import { fleetStatusCommand } from '../local/commands/fleet.ts';
+import { runCommand } from '../local/commands/run.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
@@ -61,14 +65,14 @@ function fleetSpec(waves: Wave[]): RolloutSpec {
   });
 }
 
-async function fleetRuntime(script: Script): Promise<LocalFleetRuntime> {
-  runtime = await startLocalFleetRuntime({
+function runtimeOptions(script: Script): LocalRuntimeOptions {
+  return {
     dir: join(dir, 'state'),
     advertise: false,
     env: {},
     log: () => {},
     // Each member's spec names its cluster's context: its own stand-in.
-    kubeConfigOf: async (spec) => {
+    kubeConfigOf: async (spec: RolloutSpec) => {
       const context = 'kubeconfigContext' in spec.spec.cluster ? spec.spec.cluster.kubeconfigContext : '';
       const kube = kubes.get(context);
       if (!kube) throw new Error(`no stand-in for context ${context}`);
@@ -78,8 +82,11 @@ async function fleetRuntime(script: Script): Promise<LocalFleetRuntime> {
     overrides: scriptedMetrics(script),
     retryIntervalOverrides: { ...SHORT_RETRIES, Plan: 50, ResolveMember: 50, WaveDone: 50, Watch: 50, Finish: 50 },
     waitTimeOverrides: SHORT_WAITS,
-    fleetWaitTimeOverrides: { Pause: 100 },
-  });
+  };
+}
+
+async function fleetRuntime(script: Script): Promise<LocalFleetRuntime> {
+  runtime = await startLocalFleetRuntime({ ...runtimeOptions(script), fleetWaitTimeOverrides: { Pause: 100 } });
   return runtime;
 }
 
@@ -98,13 +105,25 @@ const primaryVersion = (cluster: string) => {
 const healthyEverywhere: Script = () => [successRate(99.9)];
 
 describe('fleet release (fleet.asl.json nesting rollout.asl.json, three API stand-ins)', () => {
-  it('halts the fleet at a bad cluster: the earlier wave stays promoted, b rolls back, its wave-mate c is aborted to its safe side (exit 3)', async () => {
+  it('halts the fleet at a bad cluster through `sluice run --json`: the earlier wave stays promoted, b rolls back, its wave-mate c is aborted to its safe side (exit 3); status shows the waves', async () => {
     // Prepare: b fails every look; c, in b's wave, is still stepping when b rolls back.
-    const fleet = await fleetRuntime((_look, spec) => [successRate(spec.metadata.name === 'podinfo@b' ? 50 : 99.9)]);
     const spec = fleetSpec([{ clusters: ['a'] }, { clusters: ['b', 'c'], strategy: { stepWeights: [10, 20, 30, 40, 50] } }]);
+    const specPath = join(dir, 'podinfo.json');
+    writeFileSync(specPath, JSON.stringify(spec));
+    const out: string[] = [];
     // Act
-    const summary = await startFleet(fleet, spec, { version: 'v2' }).done;
+    const code = await runCommand(
+      specPath,
+      {
+        version: 'v2',
+        json: true,
+        runtime: runtimeOptions((_look, member) => [successRate(member.metadata.name === 'podinfo@b' ? 50 : 99.9)]),
+      },
+      { stdout: (text) => out.push(text), stderr: () => {} },
+    );
     // Assess
+    const summary = JSON.parse(out.join('').trim().split('\n').at(-1) ?? '{}') as FleetRunSummary;
+    expect(code).toBe(3);
     expect(summary.outcome).toBe('halted');
     expect(summary.exitCode).toBe(3);
     expect(summary.reason).toMatch(/^halted at wave 2 cluster b: rolled-back \(.*request-success-rate 50\.00 < min 99/);
@@ -115,6 +134,13 @@ describe('fleet release (fleet.asl.json nesting rollout.asl.json, three API stan
     ]);
     expect([primaryVersion('a'), primaryVersion('b'), primaryVersion('c')]).toEqual(['v2', 'v1', 'v1']);
     for (const cluster of CLUSTERS) expect(weights(cluster)).toEqual({ primary: 100, canary: 0 });
+    const store = openSqliteStore(join(dir, 'state', 'sluice.db'));
+    const status: string[] = [];
+    await fleetStatusCommand(store, spec, {}, { stdout: (text) => status.push(text), stderr: () => {} });
+    await store.close();
+    expect(status.join('')).toMatch(
+      /wave 1\n\s+a\s+promoted\s+v2 .*\n\s+wave 2\n\s+b\s+rolled-back\s+v2 .*last look: fail.*\n\s+c\s+aborted/,
+    );
   });
 
   it('an abort in the middle of a wave leaves every cluster on a safe side', async () => {
