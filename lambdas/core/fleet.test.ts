@@ -2,19 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterOf, targetOf } from '../lambdas/core/fleet-member.ts';
-import { memberExecutionName, memberSpec, summarizeFleet, waveState } from '../lambdas/core/fleet.ts';
-import type { FleetState } from '../lambdas/core/fleet.ts';
-import { fleetStep } from '../lambdas/handlers/fleet.ts';
-import type { MetricReading } from '../lambdas/core/verdict.ts';
-import { executionName } from '../lambdas/core/names.ts';
-import { queryVariables } from '../lambdas/core/queries.ts';
-import { plannedWeights, validateSpec } from '../lambdas/core/spec.ts';
-import type { RolloutSpec, SpecProblem } from '../lambdas/core/spec.ts';
-import type { RolloutRecord } from '../lambdas/core/records.ts';
+import { clusterOf, targetOf } from './fleet-member.ts';
+import { memberExecutionName, memberSpec, summarizeFleet } from './fleet.ts';
+import { executionName } from './names.ts';
+import { parseCommand } from './chatops/command.ts';
+import { queryVariables } from './queries.ts';
+import { plannedWeights, validateSpec } from './spec.ts';
+import type { RolloutSpec, SpecProblem } from './spec.ts';
+import type { RolloutRecord } from './records.ts';
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const example = () => parse(readFileSync(new URL('../examples/podinfo.yaml', import.meta.url), 'utf8')) as Doc;
+const example = () => parse(readFileSync(new URL('../../examples/podinfo.yaml', import.meta.url), 'utf8')) as Doc;
 
 function fleetDoc(): Doc {
   const document = example();
@@ -168,59 +166,10 @@ describe('fleet spec', () => {
   });
 });
 
-describe('between waves (the fleet file WaveDone and Watch steps)', () => {
-  const spec = () => {
-    const document = fleetDoc();
-    document.spec.fleet.waves = [{ clusters: ['eu-1'], pause: '10m' }, { clusters: ['us-1', 'ap-1'] }];
-    return valid(document);
-  };
-  const deps = (readings: (member: RolloutSpec) => MetricReading[], control: unknown = null) =>
-    ({
-      store: { getAnalysisState: async () => control },
-      now: () => new Date('2026-12-07T05:00:00Z'),
-      readMetrics: async (member: RolloutSpec) => readings(member),
-    }) as unknown as Parameters<typeof fleetStep>[0];
-  const base = (fleet: FleetState) => ({ spec: spec(), version: 'v2', requestedBy: 'x', attempt: 1, execution: 'podinfo-v2', fleet });
-
-  it('pauses after a promoted wave, then watches the promoted clusters: a regression halts the fleet naming wave and cluster', async () => {
-    // Prepare
-    const first = waveState(spec(), 0);
-    const healthy = deps(() => [{ name: 'request-success-rate', value: 99.9, thresholdRange: { min: 99 } }]);
-    // Act
-    const paused = await fleetStep(healthy, { ...base(first), action: 'advance', results: [{ cluster: 'eu-1', promoted: true }] });
-    const watchedOk = await fleetStep(healthy, { ...base(paused), action: 'watch' });
-    const watched: string[] = [];
-    const regressed = await fleetStep(
-      deps((member) => {
-        watched.push(`${member.metadata.name}: ${member.spec.router.canary.upstream.name}`);
-        return [{ name: 'request-success-rate', value: 91, thresholdRange: { min: 99 } }];
-      }),
-      { ...base(paused), action: 'watch' },
-    );
-    // Assess
-    expect(paused).toMatchObject({ next: 'pause', wave: 0, pauseUntil: '2026-12-07T05:10:00.000Z' });
-    expect(watchedOk).toMatchObject({ next: 'pause', reason: 'baking after wave 1' });
-    // The promoted primary runs the new version: it is read where the canary was.
-    expect(watched).toEqual([`podinfo@eu-1: ${spec().spec.router.primary.upstream.name}`]);
-    expect(regressed).toMatchObject({
-      next: 'halt',
-      reason: 'wave 1 cluster eu-1 regressed while the fleet paused: request-success-rate 91 < min 99',
-    });
-  });
-
-  it('halts after a wave in which a member did not promote; skipped members do not count as failures', async () => {
-    const first = waveState(spec(), 1);
-    const step = await fleetStep(
-      deps(() => []),
-      {
-        ...base(first),
-        action: 'advance',
-        results: [
-          { cluster: 'us-1', promoted: false },
-          { cluster: 'ap-1', promoted: false, skipped: true },
-        ],
-      },
-    );
-    expect(step).toMatchObject({ next: 'halt', reason: 'wave 2: us-1 did not promote' });
+describe('chat-ops addresses one cluster of a fleet as target@cluster', () => {
+  it('parses `status podinfo@eu-1` and `abort podinfo@eu-1 reason`, and refuses a malformed address', () => {
+    expect(parseCommand('status podinfo@eu-1')).toMatchObject({ ok: true, command: { kind: 'status', target: 'podinfo@eu-1' } });
+    expect(parseCommand('abort podinfo@eu-1 bad canary')).toMatchObject({ ok: true, command: { kind: 'abort', target: 'podinfo@eu-1' } });
+    expect(parseCommand('status podinfo@EU_1')).toMatchObject({ ok: false, usage: expect.stringContaining('is not a target name') });
   });
 });
