@@ -40,7 +40,6 @@ export const fleetInputSchema = z.object({
   requestedBy: z.string().min(1).max(256),
   attempt: z.number().int().min(1).default(1),
 });
-export type FleetInput = z.infer<typeof fleetInputSchema>;
 
 /** Operator controls of a running fleet (kept with the fleet execution): pause between waves, or run the rest now. */
 export const fleetControlSchema = z.object({
