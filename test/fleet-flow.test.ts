@@ -224,4 +224,19 @@ describe('fleet release (fleet.asl.json nesting rollout.asl.json, three API stan
     expect(await fleet.deps.store.listRollouts('podinfo')).toEqual([]);
     for (const key of ['podinfo', 'podinfo@a', 'podinfo@b', 'podinfo@c']) expect(await fleet.deps.store.getLock(key)).toBeNull();
   });
+
+  it('refuses to start while the target is locked, and touches no cluster (exit 2)', async () => {
+    const fleet = await fleetRuntime(healthyEverywhere);
+    await fleet.deps.store.acquireLock('podinfo', 'podinfo-v1', new Date(Date.now() + 60_000));
+    const summary = await startFleet(fleet, fleetSpec([{ clusters: ['a', 'b', 'c'] }]), { version: 'v2' }).done;
+    expect(summary).toMatchObject({ outcome: 'refused', exitCode: 2, clusters: [] });
+    expect(summary.reason).toContain('target podinfo is locked by podinfo-v1');
+    for (const cluster of CLUSTERS)
+      expect(
+        kubes
+          .get(cluster)
+          ?.audit()
+          .filter((e) => e.verb === 'patch'),
+      ).toEqual([]);
+  });
 });
