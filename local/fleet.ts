@@ -12,6 +12,8 @@ import type { FleetClusterSummary } from '../lambdas/core/fleet.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { createFleetHandlers, fleetControlKey, memberRecords, readFleetControl } from '../lambdas/handlers/fleet.ts';
 import { LocalEngine } from './engine/engine.ts';
+import { startSfnEndpoint } from './engine/sfn-endpoint.ts';
+import { registerEngine } from './recovery.ts';
 import { EXIT } from './exit-codes.ts';
 import { startLocalRuntime } from './runtime.ts';
 import type { LocalRuntime, LocalRuntimeOptions } from './runtime.ts';
@@ -45,10 +47,21 @@ export async function startLocalFleetRuntime(options: FleetRuntimeOptions = {}):
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
     ...(options.fleetWaitTimeOverrides ? { waitTimeOverrides: options.fleetWaitTimeOverrides } : {}),
   });
+  // Registered like the rollout engine: the reconciler asks it whether the owner of the target's
+  // fleet lock (the fleet execution, never a rollout record) still runs, and so leaves that lock alone.
+  const endpoint = await startSfnEndpoint(fleetEngine);
+  const unregister = registerEngine(runtime.dir, {
+    pid: process.pid,
+    url: endpoint.url,
+    stateMachineArn: fleetEngine.stateMachineArn,
+    startedAt: new Date().toISOString(),
+  });
   return {
     ...runtime,
     fleetEngine,
     close: async () => {
+      unregister();
+      await endpoint.close();
       await fleetEngine.close();
       await runtime.close();
     },

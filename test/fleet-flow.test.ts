@@ -20,6 +20,7 @@ import type { FleetRunSummary, LocalFleetRuntime } from '../local/fleet.ts';
 import type { LocalRuntimeOptions } from '../local/runtime.ts';
 import { fleetStatusCommand } from '../local/commands/fleet.ts';
 import { runCommand } from '../local/commands/run.ts';
+import { reconcileLocal } from '../local/recovery.ts';
 import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import type { Script } from './support/recording-router.ts';
@@ -238,5 +239,20 @@ describe('fleet release (fleet.asl.json nesting rollout.asl.json, three API stan
           ?.audit()
           .filter((e) => e.verb === 'patch'),
       ).toEqual([]);
+  });
+
+  it("the reconciler leaves a running fleet's lock alone (its owner is the fleet execution, not a rollout)", async () => {
+    // Prepare: the fleet holds the target's lock while a's rollout runs.
+    const fleet = await fleetRuntime(healthyEverywhere);
+    const spec = fleetSpec([{ clusters: ['a'], strategy: { stepWeights: [10, 20, 30, 40, 50] } }, { clusters: ['b', 'c'] }]);
+    const started = startFleet(fleet, spec, { version: 'v2' });
+    await until(() => weights('a').canary === 10, 'a at 10%', 20_000);
+    // Act: a person's recover skips the grace a fresh lock gets.
+    const report = await reconcileLocal(fleet.deps, fleet.dir, { target: 'podinfo', manual: true });
+    // Assess
+    expect(await fleet.deps.store.getLock('podinfo')).toMatchObject({ owner: 'podinfo-v2' });
+    expect(JSON.stringify(report)).toContain('it runs');
+    await abortFleet(fleet, started, spec, 'test', 'done');
+    await started.done;
   });
 });
