@@ -5,6 +5,7 @@
  * The Envoy naming lives here and only here: `envoyClusterName` turns an upstream into the
  * `envoy_cluster_name` label value Gloo's Envoy exports, from spec.router.envoyClusterName.
  */
+import { targetOf } from './fleet-member.ts';
 import { BUILT_IN_METRICS, type MetricSpec, type RolloutSpec } from './spec-schema.ts';
 import type { Side } from './records.ts';
 
@@ -80,7 +81,8 @@ export function queryVariables(spec: RolloutSpec, metric: MetricSpec): QueryVari
   const { router, workload, strategy } = spec.spec;
   return {
     namespace: workload?.namespace ?? router.namespace,
-    target: spec.metadata.name,
+    // A fleet member (`podinfo@eu-1`) queries as its target: {{target}} is the service, not the address.
+    target: targetOf(spec.metadata.name),
     interval: metric.interval ?? strategy.interval,
     primary: router.primary.upstream.name,
     canary: router.canary.upstream.name,

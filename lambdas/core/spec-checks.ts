@@ -155,3 +155,48 @@ export function promotionStepProblems(spec: RolloutSpec, mode: 'template' | 'rou
     },
   ];
 }
+
+/**
+ * The fleet's structure: every wave names at least one cluster, each cluster of the fleet once;
+ * every cluster is in a wave (one left out would never be released) and reachable (an EKS cluster
+ * needs a region, its own or spec.cluster's). Each member's resolved spec is checked in spec.ts.
+ */
+export function fleetProblems(spec: RolloutSpec): SpecProblem[] {
+  const fleet = spec.spec.fleet;
+  if (!fleet) return [];
+  const problems: SpecProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  if (spec.metadata.name.includes('@')) add('metadata.name', 'is a cluster address (target@cluster): a fleet spec names the target itself');
+  const names = new Set<string>();
+  const baseHasRegion = 'region' in spec.spec.cluster;
+  fleet.clusters.forEach((cluster, i) => {
+    const at = `spec.fleet.clusters[${i}]`;
+    if (names.has(cluster.name)) add(`${at}.name`, `duplicates another cluster's name "${cluster.name}"`);
+    names.add(cluster.name);
+    if (cluster.kubeconfigContext && (cluster.region || cluster.eksCluster))
+      add(`${at}.kubeconfigContext`, 'use either kubeconfigContext or an EKS cluster (region, eksCluster), not both');
+    if (!cluster.kubeconfigContext && !cluster.region && !baseHasRegion)
+      add(`${at}.region`, 'is required: spec.cluster names no region to inherit (or give kubeconfigContext)');
+  });
+  const waveOf = new Map<string, number>();
+  fleet.waves.forEach((wave, w) => {
+    const at = `spec.fleet.waves[${w}]`;
+    if (wave.clusters.length === 0) add(`${at}.clusters`, 'is empty: a wave names at least one cluster');
+    wave.clusters.forEach((name, c) => {
+      if (!names.has(name)) add(`${at}.clusters[${c}]`, `names unknown cluster "${name}" (known: ${[...names].join(', ')})`);
+      const earlier = waveOf.get(name);
+      if (earlier !== undefined)
+        add(
+          `${at}.clusters[${c}]`,
+          `"${name}" is already in ${earlier === w ? 'this wave' : `wave ${earlier + 1} (spec.fleet.waves[${earlier}])`}: a cluster is in one wave`,
+        );
+      else waveOf.set(name, w);
+    });
+    if (wave.maxParallel !== undefined && wave.maxParallel > wave.clusters.length && wave.clusters.length > 0)
+      add(`${at}.maxParallel`, `is ${wave.maxParallel} but the wave has ${wave.clusters.length} cluster(s)`);
+  });
+  fleet.clusters.forEach((cluster, i) => {
+    if (!waveOf.has(cluster.name)) add(`spec.fleet.clusters[${i}].name`, `"${cluster.name}" is in no wave: it would never be released`);
+  });
+  return problems;
+}

@@ -16,6 +16,15 @@ const dnsName = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a lowercase DNS label (a-z, 0-9, -), at most 63 characters' });
 
+/** A target (a DNS label), or one cluster's rollout of it in a fleet: `podinfo@eu-1` (set by the fleet, lambdas/core/fleet.ts). */
+const targetAddress = z
+  .string()
+  .min(1)
+  .max(127)
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(@[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$/, {
+    message: 'expected a lowercase DNS label (a-z, 0-9, -), at most 63 characters',
+  });
+
 const k8sName = z
   .string()
   .min(1)
@@ -225,13 +234,76 @@ export const analysisSchema = z.strictObject({
   webhooks: z.array(webhookSchema).optional(),
 });
 
+/**
+ * A fleet: the clusters one service runs on and the waves a release crosses them in (docs/fleet.md).
+ * Each cluster's rollout is the spec resolved for that cluster (lambdas/core/fleet.ts), addressed
+ * `<target>@<cluster>`. Cross-field rules (a cluster in two waves, an empty wave, an unknown cluster)
+ * are in spec-checks.ts, so each problem names its field.
+ */
+const fleetClusterSchema = z.strictObject({
+  /** The cluster's name in the fleet: its rollouts are addressed `<target>@<name>`. */
+  name: dnsName,
+  /** An EKS cluster: its region (default: spec.cluster's) and name (default: `name`). */
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region such as us-east-1' })
+    .optional(),
+  eksCluster: z.string().min(1).max(100).optional(),
+  /** A kubeconfig context instead of an EKS cluster (local use, the sandbox). */
+  kubeconfigContext: z.string().min(1).optional(),
+  /** Where this cluster differs: object names, the Prometheus address. */
+  overrides: z
+    .strictObject({
+      router: z
+        .strictObject({
+          name: k8sName.optional(),
+          namespace: dnsName.optional(),
+          primary: z.strictObject({ upstream: upstreamRef }).optional(),
+          canary: z.strictObject({ upstream: upstreamRef }).optional(),
+        })
+        .optional(),
+      workload: z.strictObject({ namespace: dnsName.optional(), primary: k8sName.optional(), canary: k8sName.optional() }).optional(),
+      prometheus: z
+        .strictObject({ address: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL such as http://prometheus:9090' }) })
+        .optional(),
+    })
+    .optional(),
+});
+
+export const fleetWaveSchema = z.strictObject({
+  clusters: z.array(dnsName),
+  /** How many clusters of the wave roll at once (default: all of them). */
+  maxParallel: z.number().int().min(1).optional(),
+  /** The bake before the next wave starts; the promoted clusters stay watched meanwhile. */
+  pause: durationField('0s').default('0s'),
+  /** The strategy fields this wave changes (a later wave may use a shorter schedule). */
+  strategy: z
+    .strictObject({
+      stepWeights: z.array(z.number().int().positive()).min(1).optional(),
+      stepWeight: z.number().int().positive().optional(),
+      maxWeight: z.number().int().positive().optional(),
+      interval: durationField().optional(),
+      lookInterval: durationField().optional(),
+      threshold: z.number().int().min(1).optional(),
+    })
+    .optional(),
+});
+
+export const fleetSchema = z.strictObject({
+  clusters: z.array(fleetClusterSchema).min(1),
+  waves: z.array(fleetWaveSchema).min(1),
+  /** A halted fleet leaves promoted waves alone (`keep`), or rolls them back: judged (`rollout`) or a fast restore without analysis (`restore`). */
+  onHalt: z.strictObject({ promotedWaves: z.enum(['keep', 'rollout', 'restore']).default('keep') }).default({ promotedWaves: 'keep' }),
+});
+
 const principal = z.string().regex(/^[USW][A-Z0-9]{2,}$/, { message: 'expected a Slack user ID (U…/W…) or user group ID (S…)' });
 
 export const rolloutSpecSchema = z.strictObject({
   apiVersion: z.literal('sluice.dev/v1'),
   kind: z.literal('Rollout'),
-  metadata: z.strictObject({ name: dnsName }),
+  metadata: z.strictObject({ name: targetAddress }),
   spec: z.strictObject({
+    fleet: fleetSchema.optional(),
     cluster: clusterSchema,
     router: routerSchema,
     promotion: z.enum(['template', 'route']).optional(),
@@ -281,6 +353,7 @@ export type AnalysisSpec = RolloutSpec['spec']['analysis'];
 export type MetricSpec = z.infer<typeof metricSchema>;
 export type PrometheusServer = z.infer<typeof prometheusServerSchema>;
 export type CloudWatchCount = z.infer<typeof cloudWatchCountSchema>;
+export type FleetSpec = z.infer<typeof fleetSchema>;
 
 /** One problem with a spec: the field path (`spec.strategy.interval`) and what was expected. */
 export interface SpecProblem {

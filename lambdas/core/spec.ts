@@ -11,6 +11,7 @@ import { parseDuration } from './duration.ts';
 import { windowProblems } from './windows.ts';
 import { sequentialProblems } from './sequential/metrics.ts';
 import {
+  fleetProblems,
   HISTORY_EVENTS_PER_PROMOTION_LOOK,
   promotionBudget,
   promotionStepProblems,
@@ -18,6 +19,7 @@ import {
   templateProblems,
   webhookBudgetProblems,
 } from './spec-checks.ts';
+import { fleetMemberDocument } from './fleet-member.ts';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENTS_FOR_LOOKS,
@@ -223,8 +225,25 @@ export function validateSpec(document: unknown): SpecResult {
     const shape = parsed.error.issues.map((issue) => ({ path: formatFieldPath(issue.path), message: issue.message }));
     return { ok: false, problems: [...shape, ...sectionProblems(document)] };
   }
-  const problems = [...crossFieldProblems(parsed.data), ...unsupportedFeatures(parsed.data)];
+  const own = [...crossFieldProblems(parsed.data), ...unsupportedFeatures(parsed.data), ...fleetProblems(parsed.data)];
+  // Each fleet member is checked once the fleet spec itself is sound (else every member repeats its problems).
+  const problems = own.length ? own : fleetMemberProblems(parsed.data);
   return problems.length ? { ok: false, problems } : { ok: true, spec: parsed.data };
+}
+
+/** Each fleet cluster's resolved spec (its overrides and wave strategy), named by cluster. */
+function fleetMemberProblems(spec: RolloutSpec): SpecProblem[] {
+  const fleet = spec.spec.fleet;
+  if (!fleet) return [];
+  return fleet.clusters.flatMap((cluster, i) => {
+    const member = validateSpec(fleetMemberDocument(spec, cluster.name));
+    return member.ok
+      ? []
+      : member.problems.map((p) => ({
+          path: `spec.fleet.clusters[${i}]`,
+          message: `cluster ${cluster.name} resolves to an invalid spec: ${p.path}: ${p.message}`,
+        }));
+  });
 }
 
 /** The promotion mode in force: template when a workload is named, else route. */

@@ -7,6 +7,7 @@
  * tokens, execution input or anything secret: only the target, its namespace, the phase and the
  * hook's own metadata.
  */
+import { targetOf } from './fleet-member.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { effectiveDeadline } from './rollout.ts';
 import type { EventType, SluiceEvent } from './records.ts';
@@ -48,7 +49,7 @@ export function webhookTimeoutMs(hook: Webhook): number {
 
 export function webhookPayload(spec: RolloutSpec, hook: Webhook, phase: WebhookPhase): WebhookPayload {
   return {
-    name: spec.metadata.name,
+    name: targetOf(spec.metadata.name),
     namespace: spec.spec.workload?.namespace ?? spec.spec.router.namespace,
     phase,
     metadata: { ...hook.metadata },

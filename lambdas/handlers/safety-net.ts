@@ -36,6 +36,8 @@ export async function safetyNet(deps: HandlerDeps<RestoreStore>, event: Executio
   if (!input) return { skipped: 'no execution input in the event' };
   const parsed = executionInputSchema.safeParse(JSON.parse(input));
   if (!parsed.success) return { skipped: 'the execution input is not a Sluice rollout' };
+  // A fleet execution moves no traffic itself: each member's own execution has its safety net.
+  if (parsed.data.spec.spec.fleet) return { skipped: 'a fleet execution (its members have their own safety net)' };
   const closure: Closure =
     status === 'ABORTED'
       ? { outcome: 'aborted', reason: 'execution stopped (StopExecution); the safety net moved traffic to the safe side' }

@@ -102,6 +102,12 @@ export async function statusCommand(control: ControlPlane, target: string, optio
   const [latest] = await control.store.listRollouts(target, 1);
   const record = lock ? await control.store.getRollout(lock.owner) : latest;
   if (!record) {
+    // A fleet target's rollouts are its clusters' (target@cluster): its waves view.
+    const fleetSpec = await control.loadTarget(target).catch(() => undefined);
+    if (fleetSpec?.spec.fleet) {
+      const { fleetStatusCommand } = await import('./fleet.ts');
+      return fleetStatusCommand(control.store, fleetSpec, options, io);
+    }
     io.stderr(`no rollouts of ${target} yet\n`);
     return EXIT.invalid;
   }

@@ -127,6 +127,26 @@ export async function runCommand(
     }
     throw error;
   }
+  if (spec.spec.fleet) {
+    // A fleet spec is released wave by wave across its clusters (local/commands/fleet.ts).
+    const { runFleetCommand } = await import('./fleet.ts');
+    const version =
+      options.version ??
+      `local-${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}`;
+    return runFleetCommand(
+      spec,
+      {
+        version,
+        ...(options.json === undefined ? {} : { json: options.json }),
+        ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+        ...(options.runtime ? { runtime: options.runtime } : {}),
+      },
+      io,
+    );
+  }
   const scale = spec.spec.router.weightScale;
   const progress = (event: SluiceEvent) => {
     const line = formatEvent(event, scale);

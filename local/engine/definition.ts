@@ -26,7 +26,12 @@ export type TaskKind =
   /** `arn:aws:states:::lambda:invoke`: Parameters carry FunctionName and Payload; the result is wrapped. */
   | 'invoke'
   /** `arn:aws:states:::lambda:invoke.waitForTaskToken`: the Lambda stores the token; SendTask* settles. */
-  | 'invoke.waitForTaskToken';
+  | 'invoke.waitForTaskToken'
+  /**
+   * `arn:aws:states:::states:startExecution.sync:2`: a nested execution of another state machine
+   * (Parameters.StateMachineArn is a `${Name}` substitution naming a nested local engine).
+   */
+  | 'startExecution.sync:2';
 
 export interface LocalTask {
   stateName: string;
@@ -59,6 +64,7 @@ export class DefinitionError extends Error {
 const SUBSTITUTION = /^\$\{([A-Za-z0-9_]+)\}$/;
 const INVOKE = 'arn:aws:states:::lambda:invoke';
 const INVOKE_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+const START_SYNC2 = 'arn:aws:states:::states:startExecution.sync:2';
 
 export function localFunctionArn(handlerName: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:sluice-local-${handlerName}`;
@@ -147,9 +153,16 @@ function prepareTask(stateName: string, state: Record<string, unknown>, source: 
     if (!handlerName || !isObject(parameters))
       throw new DefinitionError(`${where}: Parameters.FunctionName must be a \${Name} substitution for the local engine`);
     parameters.FunctionName = localFunctionArn(handlerName);
+  } else if (resource === START_SYNC2) {
+    kind = 'startExecution.sync:2';
+    const parameters = state.Parameters;
+    const machine = isObject(parameters) ? parameters.StateMachineArn : undefined;
+    handlerName = typeof machine === 'string' ? SUBSTITUTION.exec(machine)?.[1] : undefined;
+    if (!handlerName)
+      throw new DefinitionError(`${where}: Parameters.StateMachineArn must be a \${Name} substitution for the local engine`);
   } else {
     throw new DefinitionError(
-      `${where}: Resource ${resource} is not supported by the local engine (use a \${Name} Lambda substitution or ${INVOKE}[.waitForTaskToken])`,
+      `${where}: Resource ${resource} is not supported by the local engine (use a \${Name} Lambda substitution, ${INVOKE}[.waitForTaskToken] or ${START_SYNC2})`,
     );
   }
   if (!handlerName) throw new DefinitionError(`${where}: cannot tell which handler runs it`);

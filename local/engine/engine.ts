@@ -17,6 +17,13 @@
  * - Handler errors reach Retry/Catch as Error = the thrown error's `name`, Cause = its message.
  * - After an abort the library would still run a pending retry of the current state; handlers of
  *   a stopped execution are therefore never called (a terminal error ends the run instead).
+ * - `arn:aws:states:::states:startExecution.sync:2` starts an execution of a nested local engine
+ *   (`nestedMachines`, keyed by the StateMachineArn substitution) and waits for it, as Step
+ *   Functions' "Run a Job (.sync)" pattern does: the result is DescribeExecution's answer with
+ *   `Output` parsed (the `:2` form); a child that ends other than SUCCEEDED fails the task with
+ *   States.TaskFailed and the child's description as Cause. Stopping the parent, or the end of the
+ *   Map/Parallel state that started the child (a failed sibling), stops the running children, as
+ *   Step Functions does for .sync tasks it cancels (the child's own safety net then runs).
  */
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
@@ -68,6 +75,8 @@ export interface LocalEngineOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** aws-local-stepfunctions' Wait state overrides in ms, per state (tests only; default: the ASL's Seconds). */
   waitTimeOverrides?: Record<string, number>;
+  /** State machines this one starts as nested executions (`startExecution.sync:2`), keyed by the StateMachineArn substitution. */
+  nestedMachines?: Record<string, LocalEngine>;
 }
 
 export interface ExecutionDescription {
@@ -106,6 +115,8 @@ interface ExecutionRecord {
   /** The latest attempt per Task state (per state: the history lags the run by a few microtasks). */
   attempts: Map<string, Attempt>;
   abort: () => void;
+  /** Nested executions this one started that may still run (`startExecution.sync:2`). */
+  children: Array<{ engine: LocalEngine; executionArn: string }>;
   /** Settles when the run, its history and any safety net are done. */
   done: Promise<void>;
   safetyNetError?: unknown;
@@ -152,7 +163,11 @@ export class LocalEngine {
         `the local engine needs Node >= 22 (aws-local-stepfunctions uses Promise.withResolvers); this is Node ${process.versions.node}: use npx or node_modules/.bin/node`,
       );
     }
-    const loaded = prepareDefinition(document, source, new Set(Object.keys(options.handlers)));
+    const loaded = prepareDefinition(
+      document,
+      source,
+      new Set([...Object.keys(options.handlers), ...Object.keys(options.nestedMachines ?? {})]),
+    );
     return new LocalEngine(loaded, options);
   }
 
@@ -303,6 +318,7 @@ export class LocalEngine {
     if (cause !== undefined) description.cause = cause;
     for (const attempt of record.attempts.values()) attempt.closed = true;
     record.abort();
+    this.#stopChildren(record, `the parent execution ${description.executionArn} was stopped`);
     // Frees a Bake that waits for its token so the run ends now, not at the look interval.
     this.#tokens.closeAll(description.executionArn, { reason: new TaskError('States.Aborted', 'execution stopped', { terminal: true }) });
   }
@@ -333,6 +349,7 @@ export class LocalEngine {
       transitions: 0,
       attempts: new Map(),
       abort: () => undefined,
+      children: [],
       done: Promise.resolve(),
     };
     this.#executions.set(executionArn, record);
@@ -436,6 +453,9 @@ export class LocalEngine {
           });
           break;
         case 'StateFailed': {
+          // A Map/Parallel state of the execution itself failed: its nested executions still running are cancelled.
+          if (isBranching(event.state.type) && (event as { index?: number }).index === undefined)
+            this.#stopChildren(record, `the state ${event.state.name} that started it failed`);
           // A handler's own failure is recorded by #runTask; the library's Task timeout only shows here.
           const attempt = record.attempts.get(event.state.name);
           if (event.Error !== 'States.Timeout' || event.state.type !== 'Task' || !attempt || attempt.closed) break;
@@ -486,6 +506,13 @@ export class LocalEngine {
       if (!attempt.closed) history.add(...args);
     };
     const timeoutSeconds = task.timeoutSeconds ?? numberAt(parameters, task.timeoutSecondsPath);
+    if (task.kind === 'startExecution.sync:2') {
+      try {
+        return await this.#runNested(record, task, parameters, add);
+      } finally {
+        attempt.closed = true;
+      }
+    }
     const payload = task.kind === 'lambda' ? parameters : (parameters as { Payload?: unknown } | null)?.Payload;
     try {
       if (task.kind === 'lambda') {
@@ -536,6 +563,70 @@ export class LocalEngine {
     }
   }
 
+  /** Stops the running nested executions of `record` (each one's own safety net then runs). */
+  #stopChildren(record: ExecutionRecord, cause: string): void {
+    for (const child of record.children.splice(0)) {
+      if (child.engine.describeExecution(child.executionArn).status === 'RUNNING')
+        child.engine.stopExecution(child.executionArn, undefined, cause);
+    }
+  }
+
+  /** `startExecution.sync:2`: start the nested execution, wait for its end, answer as Step Functions does. */
+  async #runNested(
+    record: ExecutionRecord,
+    task: LocalTask,
+    parameters: unknown,
+    add: (...args: Parameters<History['add']>) => void,
+  ): Promise<unknown> {
+    const resource = { resourceType: 'states', resource: 'startExecution.sync:2' };
+    const engine = this.#options.nestedMachines?.[task.handlerName];
+    const request = (parameters ?? {}) as { Name?: unknown; Input?: unknown };
+    add('TaskScheduled', 'taskScheduledEventDetails', { ...resource, region: LOCAL_REGION, parameters: jsonText(parameters) });
+    try {
+      if (!engine)
+        throw new TaskError('StepFunctions.StateMachineDoesNotExistException', `no nested local engine for \${${task.handlerName}}`);
+      add('TaskStarted', 'taskStartedEventDetails', resource);
+      let started: { executionArn: string; startDate: Date };
+      try {
+        started = engine.startExecution({
+          ...(typeof request.Name === 'string' ? { name: request.Name } : {}),
+          ...(request.Input === undefined ? {} : { input: request.Input }),
+        });
+      } catch (error) {
+        // Service errors reach Retry/Catch as StepFunctions.<Code>Exception, as for any AWS SDK integration.
+        const code = error instanceof SfnServiceError ? error.code : 'SdkClient';
+        throw new TaskError(`StepFunctions.${code.endsWith('Exception') ? code : `${code}Exception`}`, (error as Error).message);
+      }
+      record.children.push({ engine, executionArn: started.executionArn });
+      add('TaskSubmitted', 'taskSubmittedEventDetails', {
+        ...resource,
+        output: jsonText({ ExecutionArn: started.executionArn, StartDate: started.startDate.getTime() }),
+      });
+      const ended = await engine.waitForExecution(started.executionArn);
+      if (record.description.status !== 'RUNNING') throw new TaskError('States.Aborted', 'execution stopped', { terminal: true });
+      const described = {
+        ExecutionArn: ended.executionArn,
+        StateMachineArn: ended.stateMachineArn,
+        Name: ended.name,
+        Status: ended.status,
+        StartDate: ended.startDate.getTime(),
+        ...(ended.stopDate ? { StopDate: ended.stopDate.getTime() } : {}),
+        Input: JSON.parse(ended.input) as unknown,
+        InputDetails: { Included: true },
+        ...(ended.error === undefined ? {} : { Error: ended.error }),
+        ...(ended.cause === undefined ? {} : { Cause: ended.cause }),
+      };
+      if (ended.status !== 'SUCCEEDED') throw new TaskError('States.TaskFailed', JSON.stringify(described));
+      const output = { ...described, Output: JSON.parse(ended.output ?? 'null') as unknown, OutputDetails: { Included: true } };
+      add('TaskSucceeded', 'taskSucceededEventDetails', { ...resource, ...dataDetails('output', output) });
+      return output;
+    } catch (thrown) {
+      const error = TaskError.fromThrown(thrown);
+      add('TaskFailed', 'taskFailedEventDetails', { ...resource, error: error.name, cause: error.message });
+      throw error;
+    }
+  }
+
   /** Calls the handler as Lambda would: a copy of the payload in, JSON out, errors by name. */
   async #invoke(task: LocalTask, payload: unknown, timeoutSeconds: number | undefined): Promise<unknown> {
     const handler = this.#options.handlers[task.handlerName];
@@ -565,6 +656,10 @@ export class LocalEngine {
     }
     return JSON.parse(text) as unknown;
   }
+}
+
+function isBranching(type: string): boolean {
+  return type === 'Map' || type === 'Parallel';
 }
 
 function taskResource(task: LocalTask): HistoryDetails {

@@ -130,10 +130,18 @@ function unescape(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+/** One cluster's rollout of a fleet target: `podinfo@eu-1` (lambdas/core/fleet-member.ts). */
+const CLUSTER_ADDRESS = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)@([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/;
+
 function targetOf(word: string | undefined, syntax: string): string | ParsedCommand {
   if (!word) return usage('Which target?', syntax);
+  const address = CLUSTER_ADDRESS.exec(word);
+  if (address && (address[1] ?? '').length <= 63 && (address[3] ?? '').length <= 63) return word;
   if (!TARGET.test(word) || word.length > 63)
-    return usage(`\`${word.slice(0, 64)}\` is not a target name (lowercase letters, digits and -).`, syntax);
+    return usage(
+      `\`${word.slice(0, 64)}\` is not a target name (lowercase letters, digits and -, or target@cluster for one cluster of a fleet).`,
+      syntax,
+    );
   return word;
 }
 
