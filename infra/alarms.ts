@@ -147,7 +147,8 @@ export class SluiceAlarms extends Construct {
   constructor(scope: Construct, id: string, props: SluiceAlarmsProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.alarms = namedAlarms(stack, props.registry.entries);
+    // A fleet's clusters each count as a target (`<target>@<cluster>`): its rule interrupts that cluster's bake.
+    this.alarms = namedAlarms(stack, props.registry.rollouts);
     if (!this.alarms.length) throw new Error('SluiceAlarms needs a target that names CloudWatch alarms');
 
     this.deadLetterQueue = watchedDeadLetterQueue(

@@ -35,7 +35,9 @@ afterEach(() => {
 
 describe('loadRegistry', () => {
   it("refuses the shipped example's placeholder Prometheus address once wired to a cluster, naming the field and what to put there", () => {
-    const problems = problemsOf(() => loadRegistry(join(import.meta.dirname, '..', 'rollouts'), { name: 'prod-eks', region: 'us-east-1' }));
+    const problems = problemsOf(() =>
+      loadRegistry(join(import.meta.dirname, '..', 'rollouts'), [{ name: 'prod-eks', region: 'us-east-1' }]),
+    );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(
       /^podinfo\.yaml: spec\.analysis\.prometheus\.address: is the placeholder shipped with the example .*Amazon Managed Prometheus workspace \(provider type amp, workspaceUrl https:\/\/aps-workspaces/,
@@ -76,9 +78,9 @@ describe('loadRegistry', () => {
       'd-twin.yaml': FILLED,
       'e-twin.yaml': FILLED,
     });
-    expect(problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' }))).toEqual([
+    expect(problemsOf(() => loadRegistry(dir, [{ name: 'prod-eks', region: 'us-east-1' }]))).toEqual([
       'a-local.yaml: spec.cluster: a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine',
-      'b-other.yaml: spec.cluster: names EKS cluster staging-eks (us-east-1) but this stack is wired to prod-eks (us-east-1): its Lambdas could not reach it',
+      'b-other.yaml: spec.cluster: names EKS cluster staging-eks (us-east-1) but the stacks wire prod-eks (us-east-1): its Lambdas could not reach it (wire it with -c clusters=staging-eks:us-east-1)',
       'c-secret.yaml: spec.analysis.prometheus.bearerToken: an inline token: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }',
       `e-twin.yaml: metadata.name: "podinfo" is already defined in ${join(dir, 'd-twin.yaml').replace(process.cwd() + '/', '')}: target names are unique`,
     ]);
@@ -134,7 +136,7 @@ describe('secrets in a deployed target', () => {
         },
       ),
     });
-    const problems = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).map(
+    const problems = problemsOf(() => loadRegistry(dir, [{ name: 'prod-eks', region: 'us-east-1' }])).map(
       (p) => p.split(': ').slice(1, 2)[0],
     );
     expect(problems.sort()).toEqual(
@@ -148,7 +150,7 @@ describe('secrets in a deployed target', () => {
         'spec.analysis.metrics[1].provider.url',
       ].sort(),
     );
-    const text = problemsOf(() => loadRegistry(dir, { name: 'prod-eks', region: 'us-east-1' })).join('\n');
+    const text = problemsOf(() => loadRegistry(dir, [{ name: 'prod-eks', region: 'us-east-1' }])).join('\n');
     expect(text).toContain(
       'spec.analysis.metrics[1].provider.headers.X-Api-Key: a header value may be a credential: a value here would be stored in plain text in SSM, the execution input and the logs; give a reference instead: { secretRef: { secretsManager: <secret ARN>, key: <JSON key> } }',
     );
@@ -176,7 +178,7 @@ describe('secrets in a deployed target', () => {
         { webhooks: [{ url: { secretRef: { secretsManager: ARN, key: 'slack' } } }] },
       ),
     });
-    expect(loadRegistry(ok, { name: 'prod-eks', region: 'us-east-1' })).toHaveLength(1);
+    expect(loadRegistry(ok, [{ name: 'prod-eks', region: 'us-east-1' }])).toHaveLength(1);
   });
 });
 
@@ -201,7 +203,7 @@ describe('addresses the Lambdas cannot resolve', () => {
     }
     const spec = loadRegistry(
       registryWith({ 'p.yaml': EXAMPLE.replace('https://prometheus.replace-me.invalid', 'http://prometheus.monitoring:9090') }),
-      { name: 'prod-eks', region: 'us-east-1' },
+      [{ name: 'prod-eks', region: 'us-east-1' }],
     )[0]!.spec;
     expect(clusterInternalWarnings(spec)).toEqual([
       {

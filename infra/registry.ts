@@ -17,6 +17,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { parseDocument } from 'yaml';
 import { validateSpec } from '../lambdas/core/spec.ts';
+import { memberSpec } from '../lambdas/core/fleet.ts';
 import type { RolloutSpec, SpecProblem } from '../lambdas/core/spec.ts';
 import { deployedSecretProblems, secretRefs } from '../lambdas/core/secrets.ts';
 
@@ -26,10 +27,28 @@ export interface RegistryEntry {
   spec: RolloutSpec;
 }
 
-/** The EKS cluster the deployed Lambdas are wired to, if any. */
+/** An EKS cluster the deployed Lambdas are wired to (an access entry maps their roles there). */
 export interface WiredCluster {
   name: string;
   region: string;
+  /** Only when the cluster is in another account than the stack (its access entry is then created by hand). */
+  account?: string;
+}
+
+/** `name (region)`, `name (region, account 123…)`: how problems and outputs name a cluster. */
+export function describeCluster(cluster: WiredCluster): string {
+  return `${cluster.name} (${cluster.region}${cluster.account ? `, account ${cluster.account}` : ''})`;
+}
+
+/**
+ * The rollouts a deployed spec runs: itself, or for a fleet each cluster's member spec
+ * (`<target>@<cluster>`, lambdas/core/fleet.ts). Alarms, metric grants, secrets and VPC endpoints
+ * are derived from these, so every cluster of a fleet is covered as a target of its own.
+ */
+export function rolloutsOf(entry: RegistryEntry): RegistryEntry[] {
+  const fleet = entry.spec.spec.fleet;
+  if (!fleet) return [entry];
+  return fleet.clusters.map((cluster) => ({ file: entry.file, spec: memberSpec(entry.spec, cluster.name) }));
 }
 
 export class RegistryError extends Error {
@@ -55,19 +74,17 @@ function displayPath(file: string): string {
  * Problems that only matter for a deployed target: the Lambdas reach EKS with IAM, and whatever is
  * in the spec lands in SSM, in the execution input and in the state machine's logs.
  */
-function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): SpecProblem[] {
+function deployProblems(spec: RolloutSpec, clusters: ReadonlyArray<WiredCluster>): SpecProblem[] {
   const problems: SpecProblem[] = [];
-  const target = spec.spec.cluster;
-  if ('kubeconfigContext' in target) {
-    problems.push({
-      path: 'spec.cluster',
-      message: 'a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine',
+  const fleet = spec.spec.fleet;
+  if (fleet) {
+    fleet.clusters.forEach((entry, i) => {
+      const problem = clusterProblem(memberSpec(spec, entry.name).spec.cluster, clusters);
+      if (problem) problems.push({ path: `spec.fleet.clusters[${i}]`, message: `cluster ${entry.name} ${problem}` });
     });
-  } else if (cluster && (target.name !== cluster.name || target.region !== cluster.region)) {
-    problems.push({
-      path: 'spec.cluster',
-      message: `names EKS cluster ${target.name} (${target.region}) but this stack is wired to ${cluster.name} (${cluster.region}): its Lambdas could not reach it`,
-    });
+  } else {
+    const problem = clusterProblem(spec.spec.cluster, clusters);
+    if (problem) problems.push({ path: 'spec.cluster', message: problem });
   }
   // Secrets: references only (Secrets Manager, by complete ARN); nothing secret-shaped by value.
   // The metric addresses are checked too: user:pass@ or ?token= in a Prometheus, AMP or web URL.
@@ -76,6 +93,17 @@ function deployProblems(spec: RolloutSpec, cluster: WiredCluster | undefined): S
   );
   problems.push(...deployedSecretProblems(spec, metricAddresses));
   return problems;
+}
+
+/**
+ * Whether the deployed Lambdas can reach a rollout's cluster: an EKS cluster the stacks wire (no
+ * wired cluster at all is a review synth: anything named passes).
+ */
+function clusterProblem(target: RolloutSpec['spec']['cluster'], clusters: ReadonlyArray<WiredCluster>): string | undefined {
+  if ('kubeconfigContext' in target)
+    return 'a deployed target needs an EKS cluster { name, region }; kubeconfigContext works only with the local engine';
+  if (!clusters.length || clusters.some((c) => c.name === target.name && c.region === target.region)) return undefined;
+  return `names EKS cluster ${target.name} (${target.region}) but the stacks wire ${clusters.map(describeCluster).join(', ')}: its Lambdas could not reach it (wire it with -c clusters=${target.name}:${target.region})`;
 }
 
 /** Every address a deployed Lambda calls, with its field path. */
@@ -183,7 +211,7 @@ export function clusterInternalWarnings(spec: RolloutSpec): SpecProblem[] {
  * Reads and validates every spec in `dir`. Throws a RegistryError listing every problem as
  * `file: field.path: message`; an empty or missing directory is an empty registry.
  */
-export function loadRegistry(dir: string, cluster?: WiredCluster): RegistryEntry[] {
+export function loadRegistry(dir: string, clusters: ReadonlyArray<WiredCluster> = []): RegistryEntry[] {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -209,7 +237,7 @@ export function loadRegistry(dir: string, cluster?: WiredCluster): RegistryEntry
       continue;
     }
     const spec = result.spec;
-    const deploy = [...deployProblems(spec, cluster), ...(cluster ? placeholderProblems(spec) : [])];
+    const deploy = [...deployProblems(spec, clusters), ...(clusters.length ? placeholderProblems(spec) : [])];
     problems.push(...deploy.map((p) => ({ file, ...p })));
     const owner = owners.get(spec.metadata.name);
     if (owner)
@@ -237,13 +265,16 @@ export interface SluiceRegistryProps {
   dir: string;
   /** SSM path prefix, starting with `/` and not ending with one. Default `/sluice/<stack name>/targets`. */
   parameterPrefix?: string;
-  cluster?: WiredCluster;
+  /** The clusters the stacks wire: every spec (every cluster of a fleet) must name one of them. */
+  clusters?: ReadonlyArray<WiredCluster>;
 }
 
 /** The deployed registry: one SSM String parameter per target, `<prefix>/<metadata.name>`. */
 export class SluiceRegistry extends Construct {
   readonly parameterPrefix: string;
   readonly entries: ReadonlyArray<RegistryEntry>;
+  /** The rollouts the entries run: a fleet's member specs in its place (rolloutsOf). */
+  readonly rollouts: ReadonlyArray<RegistryEntry>;
   readonly parameters: ReadonlyMap<string, ssm.StringParameter>;
 
   constructor(scope: Construct, id: string, props: SluiceRegistryProps) {
@@ -254,9 +285,11 @@ export class SluiceRegistry extends Construct {
         `registry parameter prefix "${this.parameterPrefix}" must start with "/", use only a-z A-Z 0-9 _ . - / and not end with "/"`,
       );
     }
-    this.entries = loadRegistry(props.dir, props.cluster);
+    const clusters = props.clusters ?? [];
+    this.entries = loadRegistry(props.dir, clusters);
+    this.rollouts = this.entries.flatMap(rolloutsOf);
     for (const { file, spec } of this.entries) {
-      const warnings = [...clusterInternalWarnings(spec), ...(props.cluster ? [] : placeholderProblems(spec))];
+      const warnings = [...clusterInternalWarnings(spec), ...(clusters.length ? [] : placeholderProblems(spec))];
       for (const warning of warnings) {
         Annotations.of(this).addWarningV2(
           `sluice:address:${spec.metadata.name}:${warning.path}`,

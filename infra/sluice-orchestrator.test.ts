@@ -67,7 +67,7 @@ describe('with -c allowNoCluster=true and no -c clusterName (a review synth on a
     expect(String(template.Outputs?.[OUTPUTS.clusterWiring]?.Value)).toMatch(/^none: synthesized without -c clusterName/);
   });
 
-  it('has every output except those of features not configured (GitHub OIDC, GitOps, Slack)', () => {
+  it('has every output except those of features not configured (GitHub OIDC, GitOps, Slack, a fleet, a cluster in another account)', () => {
     expect(Object.keys(template.Outputs ?? {}).sort()).toEqual(
       Object.values(OUTPUTS)
         .filter((key) => !OPTIONAL_OUTPUTS.has(key))
@@ -80,6 +80,8 @@ describe('with -c allowNoCluster=true and no -c clusterName (a review synth on a
         OUTPUTS.slackSecretArn,
         OUTPUTS.gitopsWebhookUrl,
         OUTPUTS.doctorNotifyFunctionArn,
+        OUTPUTS.fleetStateMachineArn,
+        OUTPUTS.clusterAccess,
       ].sort(),
     );
   });

@@ -6,7 +6,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, PhysicalName, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
@@ -21,12 +21,12 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SluiceAlarms, endpointNeeds, metricReadNeeds } from './alarms.ts';
-import { SluiceRegistry } from './registry.ts';
+import { SluiceRegistry, describeCluster } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
 import { SluiceSlack } from './slack.ts';
 import type { SluiceSlackConfig } from './slack.ts';
 import { SluiceRecovery } from './recovery.ts';
-import { SluiceTriggers } from './triggers.ts';
+import { SluiceTriggers, nagResource } from './triggers.ts';
 import type { BundledFunction, GithubOidcProps } from './triggers.ts';
 import { placeInVpc } from './vpc.ts';
 import { grantSecretReads } from './secrets.ts';
@@ -122,16 +122,46 @@ export const VPC_ENI_ACTIONS = [
   'ec2:UnassignPrivateIpAddresses',
 ] as const;
 
+/**
+ * The fleet state machine's Lambdas (statemachine/fleet.asl.json), one file
+ * (lambdas/handlers/fleet.ts) with one export per state. Only the watch between waves reads
+ * metrics (the promoted clusters against their thresholds): it runs with the analysis role, in the VPC.
+ */
+export const FLEET_HANDLERS = {
+  plan: { substitution: 'FleetPlanFunctionArn', metrics: false },
+  member: { substitution: 'FleetMemberFunctionArn', metrics: false },
+  step: { substitution: 'FleetStepFunctionArn', metrics: true },
+  finish: { substitution: 'FleetFinishFunctionArn', metrics: false },
+} as const satisfies Record<string, { substitution: string; metrics: boolean }>;
+
+export type FleetHandlerName = keyof typeof FLEET_HANDLERS;
+
+/**
+ * The managed rule Step Functions creates to learn that a nested `.sync` execution ended: the
+ * fleet's role may create it, target it and read it, and nothing else on EventBridge.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html (IAM policies for
+ * nested executions, "Synchronous").
+ */
+export const SYNC_EXECUTION_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
+
 export interface SluiceClusterProps {
   /** The EKS cluster's name. */
   name: string;
-  /** Its region; must be the stack's (an access entry is created in the stack's region). Default: the stack's. */
+  /**
+   * Its region. For `cluster`, the stack's (an access entry is created in the cluster's region); the
+   * `clusters` of a fleet may be anywhere: the app puts their access entries in one small stack per
+   * region (infra/access-stack.ts). Default: the stack's.
+   */
   region?: string;
+  /** Its account, when not the stack's (`clusters` only): no access entry is created there; ClusterAccess says what to run. */
+  account?: string;
 }
 
 export interface SluiceOrchestratorProps {
   /** The EKS cluster to wire to. Without it no access entry and no eks:DescribeCluster are created. */
   cluster?: SluiceClusterProps;
+  /** More EKS clusters (a fleet's), in any region: eks:DescribeCluster on each, access entries per region. */
+  clusters?: SluiceClusterProps[];
   /** Place the Lambdas in a VPC (private clusters, in-cluster Prometheus). */
   vpc?: SluiceVpcPlacement;
   /** Directory of rollout specs deployed as the target registry. Default `<repo>/rollouts`. */
@@ -195,6 +225,14 @@ export class SluiceOrchestrator extends Construct {
   readonly accessEntry: eks.CfnAccessEntry | undefined;
   readonly analysisAccessEntry: eks.CfnAccessEntry | undefined;
   readonly cluster: WiredCluster | undefined;
+  /** Every cluster the Lambdas are wired to: `cluster` and `clusters`. */
+  readonly clusters: ReadonlyArray<WiredCluster>;
+  /** Clusters of this account in other regions: their access entries belong in a stack of their region (infra/access-stack.ts). */
+  readonly remoteClusters: ReadonlyArray<WiredCluster>;
+  /** Clusters in other accounts: their access entries are created there, by hand (ClusterAccess output). */
+  readonly foreignClusters: ReadonlyArray<WiredCluster>;
+  /** The fleet state machine and its Lambdas; present when some target has spec.fleet. */
+  readonly fleet: { stateMachine: sfn.StateMachine; functions: Readonly<Record<FleetHandlerName, nodejs.NodejsFunction>> } | undefined;
   readonly registry: SluiceRegistry;
   readonly safetyNetRule: events.Rule;
   readonly safetyNetDeadLetterQueue: sqs.Queue;
@@ -216,11 +254,16 @@ export class SluiceOrchestrator extends Construct {
     const logRemovalPolicy = RemovalPolicy.DESTROY;
 
     this.cluster = this.resolveCluster(props.cluster);
+    this.clusters = this.resolveClusters(this.cluster, props.clusters ?? []);
+    const stack = Stack.of(this);
+    const here = (c: WiredCluster) => Token.isUnresolved(stack.region) || c.region === stack.region;
+    this.foreignClusters = this.clusters.filter((c) => c.account !== undefined);
+    this.remoteClusters = this.clusters.filter((c) => c.account === undefined && !here(c));
     // The registry first: a bad spec fails synth before anything is bundled.
     this.registry = new SluiceRegistry(this, 'Registry', {
       dir: props.registryDir ?? join(root, 'rollouts'),
       ...(props.registryParameterPrefix ? { parameterPrefix: props.registryParameterPrefix } : {}),
-      ...(this.cluster ? { cluster: this.cluster } : {}),
+      clusters: this.clusters,
     });
 
     // One table (pk/sk, TTL on `ttl`) as the store adapter expects; on-demand because rollouts are bursty and rare.
@@ -237,14 +280,17 @@ export class SluiceOrchestrator extends Construct {
     // granted on it alone. AWS service events (the safety net's) arrive on the default bus.
     this.eventBus = props.eventBus ?? new events.EventBus(this, 'Bus', { description: 'Sluice rollout events (source "sluice")' });
 
-    this.securityGroups = props.vpc ? placeInVpc(this, props.vpc, endpointNeeds(Stack.of(this), this.registry.entries)) : undefined;
+    this.securityGroups = props.vpc ? placeInVpc(this, props.vpc, endpointNeeds(Stack.of(this), this.registry.rollouts)) : undefined;
 
+    // A name is generated only when another region's access stack names the role (cross-environment reference).
     this.kubernetesRole = new iam.Role(this, 'KubernetesRole', {
+      roleName: PhysicalName.GENERATE_IF_NEEDED,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Sluice Lambdas that talk to Kubernetes; the EKS access entry maps it to ${KUBERNETES_GROUP}`,
     });
     // A role of its own for the metric readers, so CloudWatch reads stay off the Lambdas that move traffic.
     this.analysisRole = new iam.Role(this, 'AnalysisRole', {
+      roleName: PhysicalName.GENERATE_IF_NEEDED,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Sluice Prepare and Analyze: Kubernetes (mapped to ${KUBERNETES_READ_GROUP}) and the metric providers' reads`,
     });
@@ -312,7 +358,7 @@ export class SluiceOrchestrator extends Construct {
       logRetention: retention,
       bundledFunction,
     };
-    this.alarms = metricReadNeeds(Stack.of(this), this.registry.entries).alarmArns.length
+    this.alarms = metricReadNeeds(Stack.of(this), this.registry.rollouts).alarmArns.length
       ? new SluiceAlarms(this, 'Alarms', common)
       : undefined;
     this.slack = props.slack
@@ -334,16 +380,34 @@ export class SluiceOrchestrator extends Construct {
     );
     grantSecretReads(
       this,
-      this.registry.entries,
+      this.registry.rollouts,
       { analysis: this.analysisRole, hookCallers, notifier: this.slack?.workerRole },
       props.secretsKmsKeyArn,
     );
 
+    if (this.cluster) this.grantDescribeCluster(this.cluster);
     this.accessEntry = this.cluster ? this.wireCluster(this.cluster, this.kubernetesRole, 'AccessEntry', [KUBERNETES_GROUP]) : undefined;
     this.analysisAccessEntry = this.cluster
       ? this.wireCluster(this.cluster, this.analysisRole, 'AnalysisAccessEntry', [KUBERNETES_READ_GROUP])
       : undefined;
-    if (!this.cluster) {
+    // The other clusters of this region: their entries here too; every cluster's DescribeCluster on its ARN only.
+    this.clusters.forEach((cluster, i) => {
+      if (cluster === this.cluster) return;
+      this.grantDescribeCluster(cluster);
+      if (this.remoteClusters.includes(cluster) || this.foreignClusters.includes(cluster)) return;
+      this.wireCluster(cluster, this.kubernetesRole, `AccessEntry${i}`, [KUBERNETES_GROUP]);
+      this.wireCluster(cluster, this.analysisRole, `AnalysisAccessEntry${i}`, [KUBERNETES_READ_GROUP]);
+    });
+    for (const cluster of this.foreignClusters) {
+      Annotations.of(this).addWarningV2(
+        `sluice:foreign-cluster:${cluster.name}`,
+        `EKS cluster ${describeCluster(cluster)} is in another account: no access entry is created for it; run what the ClusterAccess output says there.`,
+      );
+    }
+    this.fleet = this.registry.entries.some(({ spec }) => spec.spec.fleet)
+      ? this.createFleet(root, retention, logRemovalPolicy, props)
+      : undefined;
+    if (!this.cluster && !this.clusters.length) {
       Annotations.of(this).addWarningV2(
         'sluice:no-cluster',
         'No EKS cluster given (-c clusterName=… -c clusterRegion=…): no access entry and no eks:DescribeCluster were created, so the Lambdas cannot reach Kubernetes.',
@@ -361,6 +425,147 @@ export class SluiceOrchestrator extends Construct {
       );
     }
     return { name: cluster.name, region };
+  }
+
+  /** `cluster` first, then `clusters` (a cluster named twice counts once); an account equal to the stack's is dropped. */
+  private resolveClusters(first: WiredCluster | undefined, more: ReadonlyArray<SluiceClusterProps>): WiredCluster[] {
+    const stack = Stack.of(this);
+    const out: WiredCluster[] = first ? [first] : [];
+    for (const c of more) {
+      const region = c.region ?? stack.region;
+      const foreign = c.account !== undefined && (Token.isUnresolved(stack.account) || c.account !== stack.account);
+      const cluster: WiredCluster = { name: c.name, region, ...(foreign ? { account: c.account } : {}) };
+      if (!out.some((o) => o.name === cluster.name && o.region === cluster.region)) out.push(cluster);
+    }
+    return out;
+  }
+
+  /** The cluster's ARN (its region, its account): what eks:DescribeCluster is granted on. */
+  private clusterArn(cluster: WiredCluster): string {
+    return Stack.of(this).formatArn({
+      service: 'eks',
+      resource: 'cluster',
+      resourceName: cluster.name,
+      region: cluster.region,
+      ...(cluster.account ? { account: cluster.account } : {}),
+    });
+  }
+
+  private grantDescribeCluster(cluster: WiredCluster): void {
+    // The EKS token is a presigned sts:GetCallerIdentity signed for the cluster's region (no IAM permission needed).
+    if (cluster.account) return; // DescribeCluster does not cross accounts (EKS has no resource policy): docs/fleet-aws.md
+    for (const role of [this.kubernetesRole, this.analysisRole])
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [this.clusterArn(cluster)] }));
+  }
+
+  /**
+   * The fleet state machine (statemachine/fleet.asl.json) beside the rollout one: its Lambdas, and a
+   * role that may start the rollout state machine as nested `.sync` executions and nothing more.
+   */
+  private createFleet(
+    root: string,
+    retention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy,
+    props: SluiceOrchestratorProps,
+  ): NonNullable<SluiceOrchestrator['fleet']> {
+    const stack = Stack.of(this);
+    const fleetRole = new iam.Role(this, 'FleetRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Sluice fleet Lambdas: plan the waves, resolve members, read the end state (store only, no Kubernetes)',
+    });
+    fleetRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: [...STORE_ACTIONS, 'dynamodb:DeleteItem'], resources: [this.table.tableArn] }),
+    );
+    fleetRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));
+    const functions = {} as Record<FleetHandlerName, nodejs.NodejsFunction>;
+    for (const [name, config] of Object.entries(FLEET_HANDLERS) as Array<[FleetHandlerName, (typeof FLEET_HANDLERS)[FleetHandlerName]]>) {
+      const id = `Fleet${name[0]!.toUpperCase()}${name.slice(1)}`;
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy });
+      const role = config.metrics ? this.analysisRole : fleetRole;
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+      );
+      const environment = this.baseEnvironment();
+      if (config.metrics) environment.SLUICE_COMPOSITE_ALARMS = String(props.compositeAlarms ?? false);
+      functions[name] = this.bundle(`${id}Function`, 'fleet', root, role, logGroup, 50, environment, props, config.metrics, {
+        handler: name,
+      });
+    }
+    const logGroup = new logs.LogGroup(this, 'FleetStateMachineLogs', {
+      logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${this.node.addr.slice(0, 8)}-fleet`,
+      retention,
+      removalPolicy,
+    });
+    const substitutions: Record<string, string> = { RolloutStateMachineArn: this.stateMachine.stateMachineArn };
+    for (const [name, config] of Object.entries(FLEET_HANDLERS) as Array<[FleetHandlerName, (typeof FLEET_HANDLERS)[FleetHandlerName]]>)
+      substitutions[config.substitution] = functions[name].functionArn;
+    const level = props.stateMachineLogLevel ?? sfn.LogLevel.ERROR;
+    const machine = new sfn.StateMachine(this, 'FleetStateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(join(root, 'statemachine', 'fleet.asl.json')),
+      definitionSubstitutions: substitutions,
+      logs: { destination: logGroup, level, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: Object.values(functions).map((fn) => fn.functionArn) }),
+    );
+    // Nested executions with .sync (https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html):
+    // start the rollout state machine; describe and stop its executions (stopping the fleet stops its
+    // running members); and the managed EventBridge rule through which Step Functions learns that one ended.
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
+    );
+    const memberExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [memberExecutions] }),
+    );
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: SYNC_EXECUTION_RULE })],
+      }),
+    );
+    Validations.of(machine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, memberExecutions)}]`,
+      reason:
+        "states:DescribeExecution and StopExecution on the rollout state machine's executions only (each member's name is target-cluster-version): what a nested .sync execution needs.",
+    });
+    Validations.of(machine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Added by CDK for logging and X-Ray: the log delivery and X-Ray actions support no resource narrower than "*".',
+    });
+    if (level !== sfn.LogLevel.ALL) {
+      Validations.of(machine).acknowledge({
+        id: 'AwsSolutions-SF1',
+        reason: `Logs ${level} by choice (stateMachineLogLevel), like the rollout state machine; each member's steps are in its own execution and the store.`,
+      });
+    }
+    // A fleet execution holds its target's lock: the reconciler asks this machine too before calling the lock orphaned.
+    // A policy of its own: the reconciler's role is the rollout Lambdas' role, which the rollout state machine depends on.
+    const fleetExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${machine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    // RECONCILER_ENV.fleetStateMachineArn (lambdas/wiring/aws-reconciler.ts), as recovery.ts names the others.
+    this.functions.reconciler.addEnvironment('SLUICE_FLEET_STATE_MACHINE_ARN', machine.stateMachineArn);
+    const reads = new iam.Policy(this, 'ReconcilerFleetReads', {
+      statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [fleetExecutions] })],
+      roles: [this.functions.reconciler.role as iam.IRole],
+    });
+    Validations.of(reads).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, fleetExecutions)}]`,
+      reason:
+        "The reconciler asks DescribeExecution about the fleet state machine's executions (a fleet holds its target's lock); names are not known in advance.",
+    });
+    return { stateMachine: machine, functions };
   }
 
   private handlerFunction(
@@ -503,7 +708,7 @@ export class SluiceOrchestrator extends Construct {
    * resource-level permission: a query names metrics, not resources).
    */
   private grantMetricReads(compositeAlarms: boolean): void {
-    const needs = metricReadNeeds(Stack.of(this), this.registry.entries);
+    const needs = metricReadNeeds(Stack.of(this), this.registry.rollouts);
     if (needs.alarmArns.length) {
       this.analysisRole.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: compositeAlarms ? ['*'] : needs.alarmArns }),
@@ -572,14 +777,6 @@ export class SluiceOrchestrator extends Construct {
   }
 
   private wireCluster(cluster: WiredCluster, role: iam.Role, id: string, groups: string[]): eks.CfnAccessEntry {
-    const clusterArn = Stack.of(this).formatArn({
-      service: 'eks',
-      resource: 'cluster',
-      resourceName: cluster.name,
-      region: cluster.region,
-    });
-    // The EKS token is a presigned sts:GetCallerIdentity (no IAM permission needed); DescribeCluster gives endpoint and CA.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['eks:DescribeCluster'], resources: [clusterArn] }));
     return new eks.CfnAccessEntry(this, id, {
       clusterName: cluster.name,
       principalArn: role.roleArn,

@@ -10,6 +10,8 @@ import type { Construct } from 'constructs';
 import { SluiceOrchestrator } from './sluice-orchestrator.ts';
 import type { SluiceOrchestratorProps } from './sluice-orchestrator.ts';
 import { vpcPlacementFromIds } from './vpc.ts';
+import { foreignAccessInstructions } from './access-stack.ts';
+import { describeCluster } from './registry.ts';
 import type { VpcIds } from './vpc.ts';
 
 /** Output keys of the stack: a contract with the CLI and the README. */
@@ -35,6 +37,10 @@ export const OUTPUTS = {
   /** `sluice doctor --stack`: Prepare (reads, read-only group) and SetWeight (dry-run patches, writers' group) in doctor mode. */
   doctorReadFunctionArn: 'DoctorReadFunctionArn',
   doctorWriteFunctionArn: 'DoctorWriteFunctionArn',
+  /** Only when some target has spec.fleet: the fleet state machine (`sluice start` of a fleet target starts it). */
+  fleetStateMachineArn: 'FleetStateMachineArn',
+  /** Only when a wired cluster is in another account: the access entries and RBAC to create there. */
+  clusterAccess: 'ClusterAccess',
   /** Only when Slack is configured: the Slack worker, which sends notifications, probes them in doctor mode. */
   doctorNotifyFunctionArn: 'DoctorNotifyFunctionArn',
   /** The Prepare/Analyze role (mapped to sluice:reader): `sluice doctor --stack` checks its access entry. */
@@ -54,6 +60,8 @@ export const OPTIONAL_OUTPUTS: ReadonlySet<string> = new Set([
   OUTPUTS.slackSecretArn,
   OUTPUTS.gitopsWebhookUrl,
   OUTPUTS.doctorNotifyFunctionArn,
+  OUTPUTS.fleetStateMachineArn,
+  OUTPUTS.clusterAccess,
 ]);
 
 export type SluiceStackProps = StackProps &
@@ -95,8 +103,16 @@ export class SluiceStack extends Stack {
     );
     output(
       OUTPUTS.clusterWiring,
-      sluice.cluster
-        ? `access entry for ${sluice.cluster.name} (${sluice.cluster.region}) -> sluice:orchestrator`
+      sluice.clusters.length
+        ? sluice.clusters
+            .map((c) =>
+              sluice.foreignClusters.includes(c)
+                ? `${describeCluster(c)}: by hand (ClusterAccess)`
+                : sluice.remoteClusters.includes(c)
+                  ? `access entry for ${c.name} (${c.region}) in stack ${this.stackName}-access-${c.region}`
+                  : `access entry for ${c.name} (${c.region}) -> sluice:orchestrator`,
+            )
+            .join('; ')
         : 'none: synthesized without -c clusterName=... -c clusterRegion=...; the Lambdas cannot reach Kubernetes',
       'Which EKS cluster the Lambdas are wired to',
     );
@@ -145,6 +161,18 @@ export class SluiceStack extends Stack {
       sluice.functions['set-weight'].functionArn,
       "sluice doctor --stack: the checks in the writers' role (dry-run patches)",
     );
+    if (sluice.fleet)
+      output(
+        OUTPUTS.fleetStateMachineArn,
+        sluice.fleet.stateMachine.stateMachineArn,
+        'The fleet state machine: one release across clusters in waves',
+      );
+    if (sluice.foreignClusters.length)
+      output(
+        OUTPUTS.clusterAccess,
+        foreignAccessInstructions(sluice.foreignClusters, sluice.kubernetesRole.roleArn, sluice.analysisRole.roleArn),
+        'Clusters in other accounts: create these access entries there, then apply the RBAC',
+      );
     if (sluice.triggers.githubRole)
       output(
         OUTPUTS.githubActionsRoleArn,

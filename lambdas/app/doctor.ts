@@ -15,6 +15,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { RefusedError, describeError } from '../core/errors.ts';
 import { describeSecretRef, secretRefs } from '../core/secrets.ts';
 import { promotionMode } from '../core/spec.ts';
+import { memberSpec } from '../core/fleet.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { ClusterDeps, MetricDeps } from './deps.ts';
 import { preflightGloo } from '../adapters/router/gloo-preflight.ts';
@@ -40,6 +41,20 @@ export const KUBERNETES_FIXES = {
     "RBAC refused the call: apply infra/k8s/rbac.yaml with the target's object names in resourceNames, bound to the group the access entry maps this role to",
   notFound: 'create the object, or correct its name and namespace in the spec',
 } as const;
+
+/**
+ * A fleet is checked cluster by cluster: `run` gets each cluster's own spec (its cluster, region,
+ * object names, Prometheus) and each check is named `<cluster>: <check>`. A single-cluster spec runs once, unnamed.
+ */
+export async function perCluster(spec: RolloutSpec, run: (member: RolloutSpec) => Promise<DoctorCheck[]>): Promise<DoctorCheck[]> {
+  const fleet = spec.spec.fleet;
+  if (!fleet) return run(spec);
+  const checks: DoctorCheck[] = [];
+  for (const cluster of fleet.clusters) {
+    for (const check of await run(memberSpec(spec, cluster.name))) checks.push({ ...check, name: `${cluster.name}: ${check.name}` });
+  }
+  return checks;
+}
 
 /** The Kubernetes status code behind an error, if any (client-node's ApiException, possibly as a cause). */
 function apiCode(error: unknown): number | undefined {

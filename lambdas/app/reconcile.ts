@@ -16,6 +16,8 @@ import { parseDuration } from '../core/duration.ts';
 import { LOCK_BACKSTOP_SECONDS, recoveryWindowPassed, recoveryWindowSeconds } from '../core/recovery.ts';
 import type { Outcome, RolloutRecord, Weights } from '../core/records.ts';
 import { parseSpec } from '../core/spec.ts';
+import { clusterOf, targetOf } from '../core/fleet-member.ts';
+import { memberSpec } from '../core/fleet.ts';
 import type { RolloutSpec } from '../core/spec.ts';
 import type { DepsSource, HandlerDeps } from './deps.ts';
 import type { AbortFlags, ExecutionLiveness, HeldLocks, ReconcileSchedule } from '../core/ports.ts';
@@ -36,7 +38,7 @@ export interface ReconcileDeps extends HandlerDeps<ReconcileStore> {
 }
 
 export const reconcileRequestSchema = z.object({
-  /** Only this target (default: every open rollout). */
+  /** Only this target (default: every open rollout); a fleet's target covers each of its clusters (`target@cluster`). */
   target: z.string().min(1).optional(),
   /** A person asked (`sluice recover`): acts even after the recovery window has passed. */
   manual: z.boolean().optional(),
@@ -71,13 +73,17 @@ export function recoveryWindowOf(spec: RolloutSpec): number {
 
 export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest = {}): Promise<ReconcileReport> {
   const findings: Finding[] = [];
-  const open = (await deps.store.listOpenRollouts()).filter((record) => !request.target || record.target === request.target);
+  const open = (await deps.store.listOpenRollouts()).filter((record) => !request.target || targetMatches(record.target, request.target));
   for (const record of open) findings.push(await reconcileRecord(deps, record, request.manual ?? false));
 
   // A lock whose owner is closed, unrecorded or dead frees the target (Prepare died before recording
   // it, a crash between close and release). A full pass lists every held lock: one whose rollout was
   // never recorded has no open record to lead here.
-  const held = request.target ? [] : (await deps.store.listLocks()).map((lock) => lock.target);
+  const held = request.target
+    ? fleetRequest(request.target)
+      ? (await deps.store.listLocks()).map((lock) => lock.target).filter((target) => targetMatches(target, request.target!))
+      : []
+    : (await deps.store.listLocks()).map((lock) => lock.target);
   const targets = new Set([...open.map((r) => r.target), ...held, ...(request.target ? [request.target] : [])]);
   let kept = 0;
   for (const target of targets) {
@@ -196,12 +202,26 @@ async function reconcileRecord(deps: ReconcileDeps, record: RolloutRecord, manua
   }
 }
 
+/** `podinfo` asks for podinfo and each cluster's rollout of a fleet (`podinfo@eu-1`); `podinfo@eu-1` for that one only. */
+function targetMatches(target: string, requested: string): boolean {
+  return target === requested || (clusterOf(requested) === undefined && targetOf(target) === requested);
+}
+
+/** A request for a whole target (not one cluster's address): its fleet members' locks are looked at too. */
+function fleetRequest(requested: string): boolean {
+  return clusterOf(requested) === undefined;
+}
+
 /** The spec the rollout ran: recorded by Prepare, else the execution's input, else the registry. */
 async function specOf(deps: ReconcileDeps, record: RolloutRecord, input: unknown): Promise<RolloutSpec | null> {
   if (record.spec !== undefined) return parseSpec(record.spec, `rollout ${record.execution}'s recorded spec`);
   const fromInput = (input as { spec?: unknown } | undefined)?.spec;
   if (fromInput !== undefined) return parseSpec(fromInput, `execution ${record.execution}'s input`);
-  return deps.loadTarget ? deps.loadTarget(record.target) : null;
+  if (!deps.loadTarget) return null;
+  // A fleet member's spec is its fleet's, resolved for its cluster (the registry holds the fleet spec under the target).
+  const cluster = clusterOf(record.target);
+  const spec = await deps.loadTarget(targetOf(record.target));
+  return spec && cluster !== undefined && spec.spec.fleet ? memberSpec(spec, cluster) : spec;
 }
 
 /** One line per finding, the way `sluice recover` prints them. */

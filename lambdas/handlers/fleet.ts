@@ -27,6 +27,7 @@ import type { ExecutionInput } from '../core/task.ts';
 import type { AbortFlags, AnalysisStates, RolloutRecords, TargetLocks } from '../core/ports.ts';
 import type { DepsSource, HandlerDeps, StoreDeps } from '../app/deps.ts';
 import { rolloutHandler } from '../app/middleware.ts';
+import { awsHandlerDeps } from '../wiring/aws.ts';
 
 type FleetStore = TargetLocks & RolloutRecords & AnalysisStates & AbortFlags;
 
@@ -230,3 +231,10 @@ export function createFleetHandlers(deps: DepsSource<HandlerDeps<FleetStore>>) {
     FleetFinishFunctionArn: rolloutHandler(fleetFinishInputSchema, async (event) => fleetFinish(await deps(), event)),
   };
 }
+
+const aws = createFleetHandlers(awsHandlerDeps);
+/** The Lambda entry points, one per state of the fleet file (one bundle; infra/sluice-orchestrator.ts FLEET_HANDLERS). */
+export const plan = aws.FleetPlanFunctionArn;
+export const member = aws.FleetMemberFunctionArn;
+export const step = aws.FleetStepFunctionArn;
+export const finish = aws.FleetFinishFunctionArn;

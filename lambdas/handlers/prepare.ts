@@ -25,6 +25,11 @@ export async function prepare(deps: HandlerDeps<PrepareStore>, input: PrepareInp
   const target = spec.metadata.name;
   const unsupported = unsupportedFeatures(spec);
   if (unsupported.length) throw new RefusedError(unsupported.map((p) => `${p.path}: ${p.message}`).join('; '));
+  // A fleet runs on the fleet state machine, one nested rollout per cluster; here it would move its base cluster alone.
+  if (spec.spec.fleet)
+    throw new RefusedError(
+      `${target} is a fleet (spec.fleet): start it on the fleet state machine (stack output FleetStateMachineArn, docs/fleet-aws.md), not as a single rollout`,
+    );
 
   const now = deps.now();
   let run = initialRun(spec, now);

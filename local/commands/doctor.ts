@@ -12,7 +12,7 @@ import { GetAccountSettingsCommand, InvokeCommand, LambdaClient } from '@aws-sdk
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
-import { doctorPasses, formatCheck, readChecks, writeChecks } from '../../lambdas/app/doctor.ts';
+import { doctorPasses, formatCheck, perCluster, readChecks, writeChecks } from '../../lambdas/app/doctor.ts';
 import type { DoctorCheck } from '../../lambdas/app/doctor.ts';
 import { clusterDeps, metricDeps } from '../../lambdas/wiring/seams.ts';
 import type { DoctorAnswer } from '../../lambdas/app/doctor-mode.ts';
@@ -200,10 +200,14 @@ async function doctorLocal(options: DoctorOptions, io: DoctorIo, seams: DoctorSe
   const spec = await loadSpec(options);
   const kubeConfigOf = seams.kubeConfigOf ?? kubeconfigSource(options.kubeconfig);
   const metrics = seams.metrics ?? metricDeps();
-  const checks = await readChecks(spec, { cluster: clusterDeps(kubeConfigOf), metrics, ...(seams.probe ? { probe: seams.probe } : {}) });
-  // Locally one identity does both: the dry-run patches tell whether it may write.
-  const reachable = !checks.some((c) => c.name === 'kubernetes' && c.status === 'failed');
-  if (reachable) checks.push(...(await writeChecks(spec, await kubeConfigOf(spec))));
+  // A fleet: each cluster with its own spec (perCluster names the checks by cluster).
+  const checks = await perCluster(spec, async (member) => {
+    const own = await readChecks(member, { cluster: clusterDeps(kubeConfigOf), metrics, ...(seams.probe ? { probe: seams.probe } : {}) });
+    // Locally one identity does both: the dry-run patches tell whether it may write.
+    const reachable = !own.some((c) => c.name === 'kubernetes' && c.status === 'failed');
+    if (reachable) own.push(...(await writeChecks(member, await kubeConfigOf(member))));
+    return own;
+  });
   // Notifications as `sluice run` sends them (local/notifications.ts): the thread only with SLACK_BOT_TOKEN.
   const env = seams.env ?? process.env;
   checks.push(
@@ -242,22 +246,26 @@ async function doctorStack(options: DoctorOptions, stack: string, io: DoctorIo, 
       });
       return parseSpec(JSON.parse(answer.Parameter?.Value ?? 'null') as unknown, `${prefix}/${target}`);
     });
-    const checks: DoctorCheck[] = [];
-    const cluster = spec.spec.cluster;
-    if ('name' in cluster) {
-      const eks = seams.aws?.eks ?? new EKSClient({ region: cluster.region });
-      try {
-        checks.push(
-          ...(await accessChecks(eks, cluster.name, [
-            [outputs.get('KubernetesRoleArn'), 'sluice:orchestrator', "the writers' role (SetWeight, Promote, Rollback, safety net)"],
-            [outputs.get('AnalysisRoleArn'), 'sluice:reader', 'the analysis role (Prepare, Analyze)'],
-          ])),
-        );
-      } finally {
-        if (!seams.aws?.eks) eks.destroy();
+    // A fleet: every cluster, each in its own region with its own spec (the functions resolve nothing themselves).
+    const checks = await perCluster(spec, async (member) => {
+      const own: DoctorCheck[] = [];
+      const cluster = member.spec.cluster;
+      if ('name' in cluster) {
+        const eks = seams.aws?.eks ?? new EKSClient({ region: cluster.region });
+        try {
+          own.push(
+            ...(await accessChecks(eks, cluster.name, [
+              [outputs.get('KubernetesRoleArn'), 'sluice:orchestrator', "the writers' role (SetWeight, Promote, Rollback, safety net)"],
+              [outputs.get('AnalysisRoleArn'), 'sluice:reader', 'the analysis role (Prepare, Analyze)'],
+            ])),
+          );
+        } finally {
+          if (!seams.aws?.eks) eks.destroy();
+        }
       }
-    }
-    checks.push(...(await invokeDoctor(lambda, readFn, 'read', spec)), ...(await invokeDoctor(lambda, writeFn, 'write', spec)));
+      own.push(...(await invokeDoctor(lambda, readFn, 'read', member)), ...(await invokeDoctor(lambda, writeFn, 'write', member)));
+      return own;
+    });
     checks.push(...(await notifyChecks(lambda, outputs.get(OUTPUT_NOTIFY_FUNCTION), spec)));
     const settings = await lambda.send(new GetAccountSettingsCommand({}));
     const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions;

@@ -16,18 +16,29 @@ export function executionArnOf(stateMachineArn: string, execution: string): stri
 
 export class SfnLiveness implements ExecutionLiveness {
   readonly #sfn: SFNClient;
-  readonly #stateMachineArn: string;
+  readonly #stateMachineArns: string[];
 
-  constructor(sfn: SFNClient, stateMachineArn: string) {
+  /**
+   * `more`: other state machines whose executions may hold a lock, asked in turn when the rollout
+   * state machine has no such execution (the fleet state machine holds a fleet's target lock).
+   */
+  constructor(sfn: SFNClient, stateMachineArn: string, more: ReadonlyArray<string> = []) {
     this.#sfn = sfn;
-    this.#stateMachineArn = stateMachineArn;
+    this.#stateMachineArns = [stateMachineArn, ...more];
   }
 
   async of(execution: string): Promise<LivenessAnswer> {
+    let answer: LivenessAnswer = { state: 'not-running', detail: 'does not exist' };
+    for (const stateMachineArn of this.#stateMachineArns) {
+      answer = await this.#ask(stateMachineArn, execution);
+      if (answer.detail !== DOES_NOT_EXIST) return answer;
+    }
+    return answer;
+  }
+
+  async #ask(stateMachineArn: string, execution: string): Promise<LivenessAnswer> {
     try {
-      const described = await this.#sfn.send(
-        new DescribeExecutionCommand({ executionArn: executionArnOf(this.#stateMachineArn, execution) }),
-      );
+      const described = await this.#sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(stateMachineArn, execution) }));
       const input = parseInput(described.input);
       if (described.status === 'RUNNING') return { state: 'running', detail: 'RUNNING' };
       return {
@@ -38,11 +49,13 @@ export class SfnLiveness implements ExecutionLiveness {
       };
     } catch (error) {
       // Gone past the 90-day retention, or never started (a Prepare that never ran): it does not run.
-      if ((error as { name?: string }).name === 'ExecutionDoesNotExist') return { state: 'not-running', detail: 'does not exist' };
+      if ((error as { name?: string }).name === 'ExecutionDoesNotExist') return { state: 'not-running', detail: DOES_NOT_EXIST };
       return { state: 'unknown', detail: `DescribeExecution failed: ${error instanceof Error ? error.message : String(error)}` };
     }
   }
 }
+
+const DOES_NOT_EXIST = 'does not exist';
 
 function parseInput(text: string | undefined): unknown {
   if (!text) return undefined;

@@ -17,6 +17,8 @@ import type { Acted, RolloutView } from '../../core/chatops/blocks.ts';
 import type { EventType, SluiceEvent } from '../../core/records.ts';
 import type { Notifier, RolloutLog, RolloutRecords, TaskTokens } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
+import { clusterOf, targetOf } from '../../core/fleet-member.ts';
+import { memberSpec } from '../../core/fleet.ts';
 import { logger } from '../logging/logger.ts';
 import { chatKeys } from './chat-state.ts';
 import type { ChatState, ThreadRef } from './chat-state.ts';
@@ -102,7 +104,7 @@ export class SlackNotifier implements Notifier {
     const { store, chat } = this.#options;
     const record = await store.getRollout(execution);
     if (!record) return null;
-    const spec = await this.#options.loadTarget(record.target).catch(() => null);
+    const spec = await this.#specOf(record.target).catch(() => null);
     const look = (await store.listSteps(execution)).filter((s) => s.kind === 'analysis' && s.verdict).at(-1);
     const actedText = await chat.get(chatKeys.click(execution, ROLLOUT_GATE));
     const pending = record.status === 'running' ? await store.getTaskToken(record.target) : null;
@@ -122,6 +124,13 @@ export class SlackNotifier implements Notifier {
       approvalGate: pending && pending.execution === execution && pending.gate !== 'bake' ? pending.gate : undefined,
     };
     return { view, spec };
+  }
+
+  /** A fleet cluster's rollout (`podinfo@eu-1`): the registry holds the fleet's spec under the target; resolve it for the cluster. */
+  async #specOf(address: string): Promise<RolloutSpec | null> {
+    const cluster = clusterOf(address);
+    const spec = await this.#options.loadTarget(targetOf(address));
+    return spec && cluster !== undefined && spec.spec.fleet ? memberSpec(spec, cluster) : spec;
   }
 
   async #post(channel: string, message: Parameters<WebClient['chat']['postMessage']>[0]): Promise<string> {
