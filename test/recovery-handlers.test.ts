@@ -223,6 +223,28 @@ describe("restoreSafeSide racing Sluice's own in-flight task", () => {
     expect(retried).toMatchObject({ outcome: 'aborted', result: 'restored' });
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
   });
+
+  it("a SetWeight that records and writes its next split after the restore read the record is still Sluice's own: restored, not taken over", async () => {
+    // Prepare: 90/10 in place; StopExecution's safety net reads the record, then the still-running
+    // SetWeight records 70/30 as pending and writes it before the safety net reads the weights.
+    await openRollout('web-v2', { primary: 90, canary: 10 });
+    router.weights = { primary: 90, canary: 10 };
+    const read = router.getWeights.bind(router);
+    router.getWeights = async () => {
+      router.getWeights = read;
+      await store.updateRollout('web-v2', { pendingWeights: { primary: 70, canary: 30 } });
+      router.weights = { primary: 70, canary: 30 };
+      return read();
+    };
+    const closure = { outcome: 'aborted' as const, reason: 'execution stopped (StopExecution)' };
+
+    // Act
+    const restored = await restoreSafeSide(deps, spec, 'web-v2', closure);
+
+    // Assess: never left half-shifted as "someone else's".
+    expect(restored).toMatchObject({ outcome: 'aborted', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+  });
 });
 
 describe('reconcile', () => {

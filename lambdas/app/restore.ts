@@ -112,7 +112,7 @@ export async function restoreSafeSide(
     const current = await router.getWeights();
     found = current;
     if (!sameWeights(current, safe)) {
-      if (!isSluicesWrite(current, record)) return await takenOver(deps, spec, record, current, closure);
+      if (!(await isOwnWrite(deps, record, current))) return await takenOver(deps, spec, record, current, closure);
       // `current` is Sluice's own: its last confirmed write, or the pending one it was making (e.g. a
       // SetWeight whose revert after a Gloo rejection failed). A pending write in place stays the
       // pending one: replaced by the safe side, a failed attempt forgot it and the next one took
@@ -138,7 +138,7 @@ export async function restoreSafeSide(
       // Sluice's own weights again: its in-flight task (a SetWeight still reverting after StopExecution,
       // as a Lambda runs on after the execution stops) wrote in between. Not a takeover: retried
       // (Rollback's retrier, the reconciler), which then reads weights it knows.
-      if (current !== undefined && isSluicesWrite(current, record)) {
+      if (current !== undefined && (await isOwnWrite(deps, record, current))) {
         throw await failed(
           deps,
           spec,
@@ -244,6 +244,18 @@ async function observe(
     trafficMoved,
     ...(route ? { canaryIsPromoted: record.safeSide === 'canary' } : { primaryPromoted: copied }),
   };
+}
+
+/**
+ * Whether `current` is a write of Sluice's own: the record read when the restore began, or the record
+ * now. A task still in flight after StopExecution (a Lambda runs on after its execution stops) may
+ * record its pending weights and write them after the restore read the record; judged on the old
+ * record alone, Sluice's own SetWeight looked like someone else's and the split was left in place.
+ */
+async function isOwnWrite(deps: HandlerDeps<RestoreStore>, record: RolloutRecord, current: Weights): Promise<boolean> {
+  if (isSluicesWrite(current, record)) return true;
+  const fresh = await deps.store.getRollout(record.execution);
+  return fresh !== null && isSluicesWrite(current, fresh);
 }
 
 /** Whether the primary's pod template is the canary's; false when there is no workload or it cannot be read. */
