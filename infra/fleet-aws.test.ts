@@ -98,6 +98,7 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
       RolloutStateMachineArn: { Ref: logicalId(o.stateMachine) },
       FleetPlanFunctionArn: { 'Fn::GetAtt': [logicalId(fleet.functions.plan), 'Arn'] },
       FleetMemberFunctionArn: { 'Fn::GetAtt': [logicalId(fleet.functions.member), 'Arn'] },
+      FleetHaltFunctionArn: { 'Fn::GetAtt': [logicalId(fleet.functions.halt), 'Arn'] },
       FleetStepFunctionArn: { 'Fn::GetAtt': [logicalId(fleet.functions.step), 'Arn'] },
       FleetFinishFunctionArn: { 'Fn::GetAtt': [logicalId(fleet.functions.finish), 'Arn'] },
     });
@@ -108,6 +109,7 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
     expect(Object.values(fleet.functions).map((fn) => template.Resources[logicalId(fn)]!.Properties.Handler)).toEqual([
       'index.plan',
       'index.member',
+      'index.halt',
       'index.step',
       'index.finish',
     ]);
@@ -132,7 +134,7 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
       },
     });
     const invoked = statements.find((s) => s.actions.includes('lambda:InvokeFunction'))!.resource;
-    expect(invoked).toHaveLength(4);
+    expect(invoked).toHaveLength(5);
     // Nothing else of Step Functions or EventBridge.
     expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('states:') || a.startsWith('events:'))).toHaveLength(6);
   });

@@ -130,6 +130,7 @@ export const VPC_ENI_ACTIONS = [
 export const FLEET_HANDLERS = {
   plan: { substitution: 'FleetPlanFunctionArn', metrics: false },
   member: { substitution: 'FleetMemberFunctionArn', metrics: false },
+  halt: { substitution: 'FleetHaltFunctionArn', metrics: false },
   step: { substitution: 'FleetStepFunctionArn', metrics: true },
   finish: { substitution: 'FleetFinishFunctionArn', metrics: false },
 } as const satisfies Record<string, { substitution: string; metrics: boolean }>;

@@ -225,13 +225,15 @@ describe('Lambdas', () => {
       expect(code.length, `${fn.node.id} bundle size`).toBeLessThan(600 * 1024);
     }
     // The budget for a Lambda without Kubernetes (300 KiB), for the two that are new with chat-ops and alarms,
-    // plus 20 KiB since change windows use croner (30 KiB minified) instead of a hand-written cron engine.
+    // plus 20 KiB since change windows use croner (30 KiB minified) instead of a hand-written cron engine,
+    // plus 150 KiB since spec validation checks A/B match regexes with re2js (Envoy's RE2 semantics, about
+    // 147 KiB minified), and 10 KiB for fleet specs (a fleet member's spec is resolved where it is parsed).
     for (const fn of [o.alarms!.function, o.slack!.function]) {
       const assetDir = join(
         outdir,
         `asset.${(template.Resources[logicalId(fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
       );
-      expect(readFileSync(join(assetDir, 'index.mjs')).length, `${fn.node.id} bundle size`).toBeLessThanOrEqual(320 * 1024);
+      expect(readFileSync(join(assetDir, 'index.mjs')).length, `${fn.node.id} bundle size`).toBeLessThanOrEqual(500 * 1024);
     }
   });
 

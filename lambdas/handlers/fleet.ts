@@ -236,5 +236,6 @@ const aws = createFleetHandlers(awsHandlerDeps);
 /** The Lambda entry points, one per state of the fleet file (one bundle; infra/sluice-orchestrator.ts FLEET_HANDLERS). */
 export const plan = aws.FleetPlanFunctionArn;
 export const member = aws.FleetMemberFunctionArn;
+export const halt = aws.FleetHaltFunctionArn;
 export const step = aws.FleetStepFunctionArn;
 export const finish = aws.FleetFinishFunctionArn;
