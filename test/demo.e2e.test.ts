@@ -78,17 +78,16 @@ describe('sluice demo end to end (real Prometheus)', { retry: 1 }, () => {
     expect(output).toMatch(/✗ fail/);
   });
 
-  it('catches the same bad canary with fewer canary errors served when the sequential judge decides', async () => {
-    // 10-second intervals, 100 requests/s: the threshold judge needs two failed 10-second looks; the
-    // sequential judge looks every second and stops as soon as the counts say so.
-    const same = { seed: 5, interval: 10, rps: 100 };
-    const threshold = await demo({ scenario: 'errors', judge: 'threshold', ...same, dir: join(dir, 'side-by-side-threshold') });
-    const sequential = await demo({ scenario: 'errors', judge: 'sequential', ...same, dir: join(dir, 'side-by-side-sequential') });
-    expect(threshold.summary.outcome).toBe('rolled-back');
-    expect(sequential.summary.outcome).toBe('rolled-back');
-    expect(sequential.summary.reason).toMatch(/^sequential judge: /);
-    expect(sequential.summary.requests?.canaryErrors).toBeLessThan(threshold.summary.requests?.canaryErrors ?? 0);
-  }, 120_000); // two whole demos, each with the gateway's 1 s xDS delay
+  it('rolls back the same bad canary when the sequential judge (the default) decides, from the counts of each look', async () => {
+    // Fewer canary errors than the threshold judge on the same traffic is a measurement, not a test:
+    // `npm run bench:demo-seeds` compares the two judges over many seeds and prints the table.
+    const { code, summary } = await demo({ scenario: 'errors', judge: 'sequential', seed: 5, interval: 10, rps: 100 });
+    expect(code).toBe(3);
+    expect(summary.outcome).toBe('rolled-back');
+    expect(summary.reason).toMatch(/^sequential judge: /);
+    expect(summary.weights).toEqual({ primary: 100, canary: 0 });
+    expect(summary.steps.at(-1)?.verdict).toBe('fail');
+  });
 
   it('rolls back a canary 300 ms slower on request-duration', async () => {
     const { code, summary } = await demo({ scenario: 'latency' });
