@@ -277,7 +277,21 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const byName = new Map(tracks.map((track) => [track.t.name, track]));
   for (const track of tracks) seedTarget(kube, track.t);
   // Both Deployments of every target ready before anything starts.
-  await sleep(READY_DELAY_MS + 200);
+  await Promise.all(tracks.map((track) => deploymentsReady(track.t)));
+
+  // Read, not timed: with a hundred rollouts on the event loop the stand-in's readiness timer fires
+  // late, and a trigger sent into a canary still rolling out is refused by preflight, not by a fault.
+  const deploymentsReady = async (t: Track['t']): Promise<void> => {
+    const ready = (name: string) => {
+      const d = kube.get('apps/v1', 'Deployment', APP_NS, name) as
+        | { spec?: { replicas?: number }; status?: { updatedReplicas?: number; availableReplicas?: number } }
+        | undefined;
+      return d?.status?.updatedReplicas === d?.spec?.replicas && d?.status?.availableReplicas === d?.spec?.replicas;
+    };
+    const until = Date.now() + 10_000;
+    await sleep(READY_DELAY_MS);
+    while (!(ready(t.primaryDeployment) && ready(t.canaryDeployment)) && Date.now() < until) await sleep(50);
+  };
 
   const reach = (track: Track, moment: Moment) => {
     if (track.moments.has(moment)) return;
@@ -620,7 +634,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         tracks.push(fresh);
         byName.set(fresh.t.name, fresh);
         seedTarget(kube, fresh.t);
-        await sleep(READY_DELAY_MS + 200);
+        await deploymentsReady(fresh.t);
         await lifecycle(fresh);
       }),
     );
