@@ -19,7 +19,7 @@ import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
-import { SHORT_RETRIES, SHORT_WAITS, statesEntered } from './support/flow.ts';
+import { SHORT_RETRIES, SHORT_WAITS, statesEntered, until } from './support/flow.ts';
 
 let kube: KubeStandIn;
 let dir: string;
@@ -98,15 +98,6 @@ async function start(options: { readyTimeout?: string; onLook?: (look: number) =
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   });
   return { runtime, rollout: await startRollout(runtime, spec, { version: 'v2' }) };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('promotion in the state machine (real ASL, API stand-in)', () => {
