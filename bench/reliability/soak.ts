@@ -280,9 +280,18 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const deploymentsReady = async (t: Track['t']): Promise<void> => {
     const ready = (name: string) => {
       const d = kube.get('apps/v1', 'Deployment', APP_NS, name) as
-        | { spec?: { replicas?: number }; status?: { updatedReplicas?: number; availableReplicas?: number } }
+        | {
+            metadata?: { generation?: number };
+            spec?: { replicas?: number };
+            status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number };
+          }
         | undefined;
-      return d?.status?.updatedReplicas === d?.spec?.replicas && d?.status?.availableReplicas === d?.spec?.replicas;
+      // Preflight's test (kubectl rollout status): the controller saw this generation and every replica is updated and available.
+      return (
+        (d?.status?.observedGeneration ?? 0) >= (d?.metadata?.generation ?? 1) &&
+        d?.status?.updatedReplicas === d?.spec?.replicas &&
+        d?.status?.availableReplicas === d?.spec?.replicas
+      );
     };
     const until = Date.now() + 10_000;
     await sleep(READY_DELAY_MS);
