@@ -381,11 +381,13 @@ export async function counterHistory(
     provider.matrix(`${queries.primary.requests}${range}`, at),
     provider.matrix(`${queries.primary.errors}${range}`, at),
   ]);
-  // Each series' latest gap: the interval in force now, even if the configuration changed within the range.
+  // Each series' latest gaps (up to five): the interval in force now, even if the configuration
+  // changed within the range, and one late scrape on a loaded server (a 3 s interval read as 3.4 s)
+  // does not decide it alone — the median of the recent gaps does.
   const gaps: number[] = [];
   for (const series of primary) {
     const n = series.samples.length;
-    if (n >= 2) gaps.push((series.samples[n - 1]?.[0] ?? 0) - (series.samples[n - 2]?.[0] ?? 0));
+    for (let i = Math.max(1, n - 5); i < n; i++) gaps.push((series.samples[i]?.[0] ?? 0) - (series.samples[i - 1]?.[0] ?? 0));
   }
   gaps.sort((a, b) => a - b);
   const median = gaps.length ? (gaps[Math.floor(gaps.length / 2)] as number) : null;
