@@ -23,7 +23,7 @@ import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
 import { isSluicesWrite, isStuck, outcomeFromObjects, recoveryWindowPassed } from '../core/recovery.ts';
 import type { IntendedEnd, ObservedEnd } from '../core/recovery.ts';
 import type { EventType, Outcome, RolloutRecord, Weights } from '../core/records.ts';
-import type { RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter } from '../core/ports.ts';
+import type { RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter, Workload } from '../core/ports.ts';
 import { promotionMode } from '../core/spec.ts';
 import { AB_NOTE_PREFIX } from '../core/match.ts';
 import type { RolloutSpec } from '../core/spec.ts';
@@ -176,12 +176,13 @@ export async function restoreSafeSide(
       throw await failed(deps, spec, record, retry, options.windowSeconds);
     }
   }
-  const observed = await observe(deps, spec, record, execution, found, readBack);
+  // One workload lookup serves the template read-back and the canary scale-down.
+  const workload = await deps.workloadFor(spec);
+  const observed = await observe(deps, spec, workload, record, execution, found, readBack);
   const read = outcomeFromObjects(closure.outcome, observed, scale);
   const reason = read.note ? `${closure.reason} (${read.note})` : closure.reason;
   const weights = observed.weights ?? safe;
 
-  const workload = await deps.workloadFor(spec);
   if (workload && record.safeSide === 'primary' && spec.spec.workload?.scaleCanaryToZero) await workload.scale('canary', 0);
   await deps.store.appendStep({
     execution,
@@ -213,6 +214,7 @@ export async function restoreSafeSide(
 async function observe(
   deps: HandlerDeps<RestoreStore>,
   spec: RolloutSpec,
+  workload: Workload | null,
   record: RolloutRecord,
   execution: string,
   found: Weights | undefined,
@@ -238,7 +240,7 @@ async function observe(
   // A copy that landed without its step (the engine killed right after it, the store busy) shows only
   // on the objects, so the primary's template is read when the records say nothing was copied.
   const recordedCopy = record.safeSide === 'canary' || steps.some((s) => s.kind === 'promotion' && /copied/.test(s.detail ?? ''));
-  const copied = recordedCopy || (!route && (await primaryRunsCanary(deps, spec)));
+  const copied = recordedCopy || (!route && workload !== null && (await workload.primaryRunsCanaryTemplate().catch(() => false)));
   return {
     ...(weights ? { weights } : {}),
     trafficMoved,
@@ -256,13 +258,6 @@ async function isOwnWrite(deps: HandlerDeps<RestoreStore>, record: RolloutRecord
   if (isSluicesWrite(current, record)) return true;
   const fresh = await deps.store.getRollout(record.execution);
   return fresh !== null && isSluicesWrite(current, fresh);
-}
-
-/** Whether the primary's pod template is the canary's; false when there is no workload or it cannot be read. */
-async function primaryRunsCanary(deps: HandlerDeps<RestoreStore>, spec: RolloutSpec): Promise<boolean> {
-  const workload = await deps.workloadFor(spec);
-  if (!workload) return false;
-  return workload.primaryRunsCanaryTemplate().catch(() => false);
 }
 
 async function close(deps: HandlerDeps<RestoreStore>, record: RolloutRecord, end: { outcome: Outcome; reason: string }): Promise<void> {
