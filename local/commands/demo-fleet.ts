@@ -26,6 +26,9 @@ import type { Scenario } from './demo-scenarios.ts';
 export const FLEET_SCENARIOS = ['healthy', 'errors', 'latency'] as const satisfies readonly Scenario[];
 type FleetScenario = (typeof FLEET_SCENARIOS)[number];
 
+/** Seconds per step unless --interval says otherwise. */
+const DEFAULT_INTERVAL_SECONDS = 10;
+
 /** The cluster the errors and latency scenarios break. */
 export const FAULTY_CLUSTER = 'b';
 
@@ -45,7 +48,7 @@ export interface FleetDemoOptions {
   canaryLatencyMs?: number;
   /** Requests per second per cluster (default 50: 150 in all across three clusters). */
   rpsPerCluster?: number;
-  /** Seconds per step. */
+  /** Seconds per step (default 10). */
   interval?: number;
   judge?: 'threshold' | 'sequential';
   seed?: number;
@@ -99,7 +102,9 @@ export async function runFleetDemo(options: FleetDemoOptions, io: FleetDemoIo): 
     ...(scenario === 'healthy' ? {} : { faultyCluster: FAULTY_CLUSTER, canaryErrorRate, canaryLatencyMs }),
     ...(options.rpsPerCluster !== undefined ? { rpsPerCluster: options.rpsPerCluster } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.interval !== undefined ? { interval: `${options.interval}s` } : {}),
+    // 10 s steps (the single demo: 5 s): five looks a step, so three shared-Prometheus scrapes
+    // missed on a starved 2-core machine do not read as a whole interval without evidence.
+    interval: `${options.interval ?? DEFAULT_INTERVAL_SECONDS}s`,
     ...(options.judge ? { judge: options.judge } : {}),
     ...options.sandbox,
   });
@@ -108,6 +113,7 @@ export async function runFleetDemo(options: FleetDemoOptions, io: FleetDemoIo): 
   const scale = spec.spec.router.weightScale;
   const waveOf = new Map(waves.flatMap((wave, i) => wave.clusters.map((cluster) => [cluster, i + 1] as const)));
   const seenWaves = new Set<number>();
+  const promoted = new Map<number, number>();
   let runtime: LocalFleetRuntime | undefined;
   let started: StartedFleet | undefined;
   let interrupted = false;
@@ -122,6 +128,14 @@ export async function runFleetDemo(options: FleetDemoOptions, io: FleetDemoIo): 
     }
     const line = formatEvent(event, scale);
     if (line) say(`[${cluster}] ${line}`);
+    // A wave promoted everywhere, with a bake after it: the promoted clusters stay watched meanwhile.
+    if (event.detailType === 'Rollout Promoted' && wave !== undefined) {
+      const promotedInWave = (promoted.get(wave) ?? 0) + 1;
+      promoted.set(wave, promotedInWave);
+      const pause = waves[wave - 1]?.pause;
+      if (pause && promotedInWave === waves[wave - 1]?.clusters.length && wave < waves.length)
+        say(`── wave ${wave} promoted: a ${pause} bake before wave ${wave + 1}, the promoted clusters watched`);
+    }
   };
   const onSigint = () => {
     if (interrupted || !runtime || !started) return;
@@ -136,14 +150,17 @@ export async function runFleetDemo(options: FleetDemoOptions, io: FleetDemoIo): 
     runtime = await startLocalFleetRuntime({ dir, ...sandbox.runtimeOptions, onEvent });
     say(`metrics from the shared Prometheus at ${sandbox.prometheusUrl}; ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
     started = startFleet(runtime, spec, { version: SANDBOX_NAMES.versions.canary, requestedBy: 'sluice demo --fleet' });
-    const base = await started.done;
-    // A fleet that failed on its own (not a member) says why here: its execution's error and cause.
+    const done = await started.done;
+    // A halt the fleet decided itself (a promoted cluster regressed during a bake) is named in the
+    // fleet execution's cause (Finish's reason), not in the halt record a failed member leaves.
     const ended = runtime.fleetEngine.describeExecution(started.executionArn);
-    if (ended.status !== 'SUCCEEDED' && ended.error)
-      say(`the fleet execution ended ${ended.status}: ${ended.error}${ended.cause ? `: ${ended.cause}` : ''}`);
+    const base = ended.error === 'Sluice.FleetHalted' && ended.cause ? { ...done, reason: ended.cause } : done;
     const requests = Object.fromEntries(sandbox.clusters.map((cluster) => [cluster.name, cluster.requests()]));
     const reportPath = join(dir, 'reports', `${base.execution}.html`);
-    const report = await fleetReportData(runtime.deps.store, base).catch(() => undefined);
+    const report = await fleetReportData(runtime.deps.store, base).catch((error: unknown) => {
+      io.stderr(`the fleet report was not written: ${String(error)}\n`);
+      return undefined;
+    });
     const summary: FleetDemoSummary = { ...base, scenario, seed: sandbox.seed, requests, wallMs: Date.now() - began, reportPath };
     mkdirSync(join(dir, 'reports'), { recursive: true });
     if (report) writeFileSync(reportPath, renderFleetReport(report));

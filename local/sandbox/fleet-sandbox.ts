@@ -34,6 +34,9 @@ import type { RunningPrometheus } from './prometheus.ts';
 import { randomSeed } from './random.ts';
 import { DEMO_SPEC_PATH, SANDBOX_NAMES } from './sandbox.ts';
 
+/** The shared Prometheus' scrape interval (s); the gateways flush their histograms as often. */
+const SCRAPE_SECONDS = 2;
+
 export interface FleetWaveOption {
   clusters: string[];
   /** The bake before the next wave (e.g. '5s'); default none. */
@@ -301,7 +304,7 @@ export async function startFleetSandbox(options: FleetSandboxOptions = {}): Prom
         ],
         seed: clusterSeed,
         xdsDelayMs: options.xdsDelayMs ?? 1000,
-        statsFlushMs: 1000,
+        statsFlushMs: SCRAPE_SECONDS * 1000,
       });
       closers.push(() => gateway.close());
       await gateway.synced;
@@ -332,7 +335,9 @@ export async function startFleetSandbox(options: FleetSandboxOptions = {}): Prom
 
     const prometheus: RunningPrometheus = await startPrometheus({
       scrapeTargets: clusters.map((cluster) => cluster.gateway.metricsTarget),
-      scrapeIntervalSeconds: 1,
+      // Every 2 s (its timeout too): one process serves three gateways' /metrics beside three loads
+      // and the engine, and on two busy cores a 1 s timeout loses scrapes (a look with no evidence).
+      scrapeIntervalSeconds: SCRAPE_SECONDS,
       dieWithParent: true,
     });
     pids.add(prometheus.pid);
