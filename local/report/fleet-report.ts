@@ -212,7 +212,7 @@ function clusterTable(data: FleetReportData): string {
     const style = LANE_OUTCOME[lane.outcome];
     const took = lane.rollout ? formatDuration((lane.rollout.outcomeMs ?? lane.rollout.endMs) - lane.rollout.startMs) : '—';
     const looks = lane.rollout ? String(lane.rollout.looks.length) : '—';
-    return `<tr data-testid="cluster-row"><td>${lane.wave}</td><td>${esc(lane.cluster)}</td><td class="verdict" style="color:${style.color}">${style.glyph} ${esc(style.label)}</td><td class="num">${took}</td><td class="num">${looks}</td><td><code>${esc(lane.execution)}</code></td><td>${esc(lane.reason ?? lane.rollout?.reason ?? '')}</td></tr>`;
+    return `<tr data-testid="cluster-row"><td>${lane.wave}</td><td>${esc(lane.cluster)}</td><td class="verdict" style="color:${style.color}">${style.glyph} ${esc(style.label)}</td><td class="num">${took}</td><td class="num">${looks}</td><td class="num"><code>${esc(lane.execution)}</code></td><td>${esc(lane.reason ?? lane.rollout?.reason ?? '')}</td></tr>`;
   });
   return `<table><caption>Clusters</caption><thead><tr><th>Wave</th><th>Cluster</th><th>Outcome</th><th>Took</th><th>Looks</th><th>Execution</th><th>Reason</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
