@@ -72,7 +72,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--restart-gateway-at <s>', 'replace the gateway (new instance, fresh counters) this many seconds after the rollout starts')
     .option('--step-weight-promotion <n>', 'promote progressively: traffic steps back to the primary n at a time, a look at each step')
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(async (flags) => {
+    .option('--fleet', 'release v2 across three sandbox clusters in waves [a], [b], [c] (errors scenario: the fault in b)')
+    .action(async (flags, command: Command) => {
       const { demoCommand } = await import('./commands/demo.ts');
       const problems: string[] = [];
       const number = (name: string, text: string | undefined, check: (n: number) => boolean, expected: string) => {
@@ -107,6 +108,22 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (problems.length) {
         for (const problem of problems) io.stderr(`${problem}\n`);
         code = EXIT.invalid;
+        return;
+      }
+      if (flags.fleet) {
+        const { runFleetDemo } = await import('./commands/demo-fleet.ts');
+        const fleetOptions = {
+          scenario: flags.scenario,
+          judge: flags.judge,
+          json: flags.json ?? false,
+          ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),
+          ...(canaryLatencyMs !== undefined ? { canaryLatencyMs } : {}),
+          // --rps given is the whole load, shared by the three clusters (default 50 each: 150 in all).
+          ...(command.getOptionValueSource('rps') === 'cli' && rps !== undefined ? { rpsPerCluster: rps / 3 } : {}),
+          ...(interval !== undefined ? { interval } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+        };
+        code = (await runFleetDemo(fleetOptions, io)).code;
         return;
       }
       code = await demoCommand(

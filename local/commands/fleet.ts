@@ -6,10 +6,11 @@
  * last verdict. Ctrl-C aborts the whole fleet (promoted clusters stay, running ones roll back).
  */
 import { formatWeights } from '../../lambdas/core/rollout.ts';
-import { memberAddress } from '../../lambdas/core/fleet-member.ts';
+import { fleetMemberDocument, memberAddress } from '../../lambdas/core/fleet-member.ts';
 import { requireFleet } from '../../lambdas/core/fleet.ts';
 import type { RolloutLog, RolloutRecords } from '../../lambdas/core/ports.ts';
 import type { SluiceEvent } from '../../lambdas/core/records.ts';
+import { plannedWeights } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { EXIT } from '../exit-codes.ts';
 import { abortFleet, startFleet, startLocalFleetRuntime } from '../fleet.ts';
@@ -74,6 +75,8 @@ export interface FleetClusterStatus {
   version?: string;
   execution?: string;
   weights?: { primary: number; canary: number };
+  /** The step the cluster's rollout reached of its wave's plan (1-based). */
+  step?: { index: number; of: number };
   lastVerdict?: { at: string; result: string; summary: string };
   reason?: string;
 }
@@ -88,7 +91,10 @@ export async function fleetStatus(store: RolloutRecords & RolloutLog, spec: Roll
         statuses.push({ cluster, wave: w + 1, state: 'not-started' });
         continue;
       }
-      const look = (await store.listSteps(record.execution)).filter((s) => s.kind === 'analysis').at(-1);
+      const steps = await store.listSteps(record.execution);
+      const look = steps.filter((s) => s.kind === 'analysis').at(-1);
+      const lastWeight = steps.filter((s) => s.kind === 'weight').at(-1);
+      const plan = plannedWeights(fleetMemberDocument(spec, cluster).spec.strategy);
       statuses.push({
         cluster,
         wave: w + 1,
@@ -96,6 +102,7 @@ export async function fleetStatus(store: RolloutRecords & RolloutLog, spec: Roll
         version: record.version,
         execution: record.execution,
         weights: record.lastWeights,
+        ...(lastWeight ? { step: { index: (lastWeight.stepIndex ?? 0) + 1, of: plan.length } } : {}),
         ...(look?.verdict ? { lastVerdict: { at: look.at, result: look.verdict.result, summary: look.verdict.summary } } : {}),
         ...(record.reason ? { reason: record.reason } : {}),
       });
@@ -120,7 +127,7 @@ export async function fleetStatusCommand(
   let wave = 0;
   for (const s of statuses) {
     if (s.wave !== wave) lines.push(`  wave ${(wave = s.wave)}`);
-    const traffic = s.weights ? formatWeights(s.weights, scale) : '';
+    const traffic = `${s.step ? `step ${s.step.index}/${s.step.of} ` : ''}${s.weights ? formatWeights(s.weights, scale) : ''}`;
     const verdict = s.lastVerdict ? `  last look: ${s.lastVerdict.result} — ${s.lastVerdict.summary}` : '';
     lines.push(`    ${s.cluster.padEnd(12)} ${s.state.padEnd(12)} ${s.version ?? ''} ${traffic}${verdict}`.trimEnd());
   }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join, relative, resolve } from 'node:path';
 import { openSqliteStore } from '../../lambdas/adapters/store/sqlite.ts';
 import { EXIT } from '../exit-codes.ts';
+import { isFleetSummary } from '../report/fleet-report.ts';
 import { parseSummaryJson, reportDataFromStore, reportDataFromSummary } from '../report/report-data.ts';
 import type { ReportData } from '../report/report-data.ts';
 import { renderReport } from '../report/render.ts';
@@ -65,7 +66,23 @@ function fileName(execution: string): string {
   return `${safe || 'rollout'}.html`;
 }
 
+/** A fleet's summary (it lists clusters) gets the fleet page; undefined for anything else. */
+function fleetSummaryJson(path: string): unknown {
+  if (!isFile(path)) return undefined;
+  try {
+    const json: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return isFleetSummary(json) ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function reportCommand(arg: string, options: { out?: string }, io: ReportIo): Promise<number> {
+  const fleet = fleetSummaryJson(arg);
+  if (fleet !== undefined) {
+    const { fleetReportCommand } = await import('./report-fleet.ts');
+    return fleetReportCommand(arg, fleet, options, io);
+  }
   const loaded = arg.toLowerCase().endsWith('.json') || isFile(arg) ? fromSummaryFile(arg) : await fromStore(arg);
   if (!loaded.ok) {
     io.stderr(`${loaded.message}\n`);
