@@ -5,7 +5,7 @@
  * The AWS wiring (IAM for nested executions, one function per step) is the deployment's part.
  */
 import * as z from 'zod';
-import { RefusedError } from '../core/errors.ts';
+import { RefusedError, TransientError } from '../core/errors.ts';
 import {
   afterWave,
   fleetControlSchema,
@@ -58,6 +58,17 @@ export async function fleetPlan(deps: StoreDeps<FleetStore>, input: z.infer<type
   const lock = await deps.store.acquireLock(spec.metadata.name, execution, lockExpiresAt(deps.now()));
   if (!lock.acquired)
     throw new RefusedError(`target ${spec.metadata.name} is locked by ${lock.holder.owner}; abort it or wait for it to finish`);
+  // The reconciler's schedule runs only while something is open or locked (Prepare turns it on the
+  // same way): a fleet execution that dies holding this lock is the reconciler's to give back. A
+  // failure gives the lock back and is retried (Plan's Retry), so nothing stays held unwatched.
+  try {
+    await deps.reconcileSchedule?.setEnabled(true);
+  } catch (error) {
+    await deps.store.releaseLock(spec.metadata.name, execution);
+    throw new TransientError(`could not turn on the reconciler's schedule: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
   return waveState(spec, 0, await readFleetControl(deps.store, execution));
 }
 

@@ -2,6 +2,7 @@
  * The Slack bot's AWS wiring, from the environment the CDK construct sets:
  *   SLUICE_TABLE_NAME, SLUICE_EVENT_BUS_NAME     the store and the bus (awsStoreDeps)
  *   SLUICE_STATE_MACHINE_ARN                     where start/abort/promote act
+ *   SLUICE_FLEET_STATE_MACHINE_ARN               where a fleet target starts (only when a fleet is deployed)
  *   SLUICE_REGISTRY_PARAMETER_PREFIX             target specs (SSM parameters <prefix>/<target>)
  *   SLACK_SECRET_ARN                             Secrets Manager JSON { signingSecret, botToken }
  *   SLACK_TEAM_ID, SLACK_API_APP_ID              the one workspace and app this deployment serves
@@ -117,6 +118,7 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
         now,
         sfn: new SFNClient({}),
         stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
+        ...(process.env.SLUICE_FLEET_STATE_MACHINE_ARN ? { fleetStateMachineArn: process.env.SLUICE_FLEET_STATE_MACHINE_ARN } : {}),
         chat: dynamoChatState(),
         directory: new WebApiDirectory({ client: slackClient(botToken, { path: 'ack' }), teamId }),
         loadTarget: ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX')),

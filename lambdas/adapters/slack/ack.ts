@@ -52,6 +52,8 @@ export interface AckDeps {
   events: EventPublisher;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;
+  /** Where a fleet target (spec.fleet) starts; absent when no fleet is deployed. */
+  fleetStateMachineArn?: string;
   chat: ChatState;
   directory: SlackDirectory;
   /** The target's spec from the registry; null when the target is unknown. */
@@ -222,6 +224,7 @@ async function start(
       store: deps.store,
       sfn: deps.sfn,
       stateMachineArn: deps.stateMachineArn,
+      ...(deps.fleetStateMachineArn ? { fleetStateMachineArn: deps.fleetStateMachineArn } : {}),
       registry,
       now: deps.now,
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
