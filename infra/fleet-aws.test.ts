@@ -171,6 +171,18 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
     }
   });
 
+  it("sends the fleet executions' ends to the Slack worker (the release's thread says how it ended)", () => {
+    const o = stack.orchestrator;
+    const rule = template.Resources[logicalId(o.slack!.fleetEndRule!)]!.Properties;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'], stateMachineArn: [{ Ref: logicalId(o.fleet!.stateMachine) }] },
+    });
+    expect(rule.EventBusName).toBeUndefined();
+    expect((rule.Targets as Array<{ Arn: unknown }>).map((t) => t.Arn)).toEqual([{ 'Fn::GetAtt': [logicalId(o.slack!.worker), 'Arn'] }]);
+  });
+
   it("turns the reconciler's schedule on from the fleet's Plan (it takes the target's lock), as Prepare does", () => {
     const o = stack.orchestrator;
     const plan = o.fleet!.functions.plan;

@@ -369,7 +369,13 @@ export class SluiceOrchestrator extends Construct {
       ? new SluiceAlarms(this, 'Alarms', common)
       : undefined;
     this.slack = props.slack
-      ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers })
+      ? new SluiceSlack(this, 'Slack', {
+          ...common,
+          ...props.slack,
+          eventBus: this.eventBus,
+          triggers: this.triggers,
+          ...(this.fleet ? { fleetStateMachine: this.fleet.stateMachine } : {}),
+        })
       : undefined;
     // Every start path (deploy events, schedules, GitOps, `/sluice start`) starts a fleet target on the fleet machine.
     if (this.fleet) {

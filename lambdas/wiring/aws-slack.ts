@@ -157,6 +157,10 @@ export function awsWorkerDeps(): Promise<WorkerDeps> {
         await all(event);
         await slack.idle();
       },
+      fleetEnded: async (ended) => {
+        await slack.fleetEnded(ended);
+        await slack.idle();
+      },
     };
   })();
   workerDeps.catch(() => (workerDeps = undefined));
