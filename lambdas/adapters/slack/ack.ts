@@ -299,7 +299,7 @@ async function fleetAct(
         message: `no cluster of \`${execution}\` has started yet, so the two-person rule cannot tell who started it: try again in a moment`,
       };
     const twoPerson = twoPersonCheck(spec.spec.access, 'promote', user, release.requestedBy);
-    if (!twoPerson.allowed) return { ok: false, message: twoPerson.reason, version };
+    if (!twoPerson.allowed) return { ok: false, message: twoPerson.reason.replace(/\.$/, ''), version };
   }
   const control = await readFleetControlOf(deps.store, execution);
   if (control.halted && action !== 'fleet-abort') return { ok: false, message: `\`${execution}\` is halting (${control.halted})`, version };
