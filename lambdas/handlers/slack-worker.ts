@@ -127,7 +127,7 @@ export function createWorkerHandler(deps: DepsSource<WorkerDeps>) {
 }
 
 export const workerHandler = withNotifyDoctor(
-  createWorkerHandler(async () => (await import('../wiring/aws-slack.ts')).awsWorkerDeps()),
+  createWorkerHandler(async () => (await import('../wiring/aws-slack-worker.ts')).awsWorkerDeps()),
   async () => {
     const { slackSecrets } = await import('../wiring/aws-slack.ts');
     // SLACK_TEAM_ID: the workspace the stack serves; the bot token must belong to it.
