@@ -104,35 +104,35 @@ describe('starting a fleet release on AWS', () => {
     const again = await handleStartEvent(requested('evt-1'), d);
 
     expect(result.answers).toEqual([
-      expect.objectContaining({ outcome: 'started', execution: 'web-v2', executionArn: `${FLEET_EXECUTIONS}:web-v2` }),
+      expect.objectContaining({ outcome: 'started', execution: 'web-v2-fleet', executionArn: `${FLEET_EXECUTIONS}:web-v2-fleet` }),
     ]);
-    expect(again.answers).toEqual([expect.objectContaining({ outcome: 'duplicate', execution: 'web-v2' })]);
+    expect(again.answers).toEqual([expect.objectContaining({ outcome: 'duplicate', execution: 'web-v2-fleet' })]);
     const starts = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
     expect(starts).toEqual([
       {
         stateMachineArn: FLEET_SM,
-        name: 'web-v2',
+        name: 'web-v2-fleet',
         input: JSON.stringify({ spec, version: 'v2', requestedBy: 'ci-job-42 (claimed) via event:account 123456789012', attempt: 1 }),
       },
     ]);
     // The next free name was asked of the fleet machine, not the rollout machine (and again by the duplicate: it runs).
     expect(sfn.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input)).toEqual([
-      { executionArn: `${FLEET_EXECUTIONS}:web-v2` },
-      { executionArn: `${FLEET_EXECUTIONS}:web-v2` },
+      { executionArn: `${FLEET_EXECUTIONS}:web-v2-fleet` },
+      { executionArn: `${FLEET_EXECUTIONS}:web-v2-fleet` },
     ]);
     // The fleet's Plan takes the same lock for the same name (the store grants it to its owner).
-    expect(await d.store.getLock('web')).toMatchObject({ owner: 'web-v2' });
+    expect(await d.store.getLock('web')).toMatchObject({ owner: 'web-v2-fleet' });
   });
 
   it("a second release of a version already run is the fleet's attempt 2: its name and its input say so", async () => {
-    existing.add(`${FLEET_EXECUTIONS}:web-v2`);
+    existing.add(`${FLEET_EXECUTIONS}:web-v2-fleet`);
     const d = deps([fleetSpec()]);
 
     const result = await handleStartEvent(requested('evt-2'), d);
 
-    expect(result.answers[0]).toMatchObject({ outcome: 'started', execution: 'web-v2-a2' });
+    expect(result.answers[0]).toMatchObject({ outcome: 'started', execution: 'web-v2-fleet-a2' });
     const [start] = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
-    expect(start?.name).toBe('web-v2-a2');
+    expect(start?.name).toBe('web-v2-fleet-a2');
     expect(JSON.parse(start?.input ?? '{}')).toMatchObject({ version: 'v2', attempt: 2 });
   });
 
@@ -206,7 +206,7 @@ describe("the fleet's Plan on AWS", () => {
       reconcileSchedule: new EventBridgeReconcileSchedule(new EventBridgeClient({ region: 'eu-west-1' }), 'sluice-reconciler'),
     };
   };
-  const input = { spec: fleetSpec(), version: 'v2', requestedBy: 'ci', attempt: 1, execution: 'web-v2' };
+  const input = { spec: fleetSpec(), version: 'v2', requestedBy: 'ci', attempt: 1, execution: 'web-v2-fleet' };
 
   beforeEach(() => eventBridge.reset());
 
@@ -217,7 +217,7 @@ describe("the fleet's Plan on AWS", () => {
     const planned = await fleetPlan(deps, input);
 
     expect(planned).toMatchObject({ wave: 0, next: 'wave', members: [{ cluster: 'eu-1', wave: 0 }] });
-    expect(await deps.store.getLock('web')).toMatchObject({ owner: 'web-v2' });
+    expect(await deps.store.getLock('web')).toMatchObject({ owner: 'web-v2-fleet' });
     expect(eventBridge.commandCalls(EnableRuleCommand).map((call) => call.args[0].input)).toEqual([{ Name: 'sluice-reconciler' }]);
   });
 

@@ -16,7 +16,7 @@ import {
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fleetControlKeyOf, readFleetControlOf } from '../lambdas/adapters/control/fleet-control.ts';
+import { fleetControlKeyOf, fleetReleaseKeyOf, readFleetControlOf } from '../lambdas/adapters/control/fleet-control.ts';
 import { LocalEventPublisher } from '../lambdas/adapters/events/publisher.ts';
 import { SqliteChatState } from '../lambdas/adapters/slack/chat-state-sqlite.ts';
 import { slackClient } from '../lambdas/adapters/slack/client.ts';
@@ -30,7 +30,7 @@ import { encodeButtonValue } from '../lambdas/core/chatops/blocks.ts';
 import { afterWave, waveState } from '../lambdas/core/fleet.ts';
 import { parseSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import { fleetControlKey, fleetMember, fleetStep } from '../lambdas/handlers/fleet.ts';
+import { fleetControlKey, fleetMember, fleetPlan, fleetReleaseKey, fleetStep } from '../lambdas/handlers/fleet.ts';
 import { createSlackHandler } from '../lambdas/handlers/slack.ts';
 import type { FunctionUrlEvent, FunctionUrlResult } from '../lambdas/handlers/slack.ts';
 
@@ -141,7 +141,7 @@ function signed(body: string): FunctionUrlEvent {
 const call = (event: FunctionUrlEvent): Promise<FunctionUrlResult> => handler(event, {} as Context);
 
 let sequence = 0;
-function click(action: string, user: string, execution = 'web-v2', gate = 'fleet:web'): FunctionUrlEvent {
+function click(action: string, user: string, execution = 'web-v2-fleet', gate = 'fleet:web'): FunctionUrlEvent {
   sequence += 1;
   const payload = {
     type: 'block_actions',
@@ -174,10 +174,11 @@ function command(text: string, user = 'U0ALICE'): FunctionUrlEvent {
 
 const replyOf = (result: FunctionUrlResult) => (JSON.parse(result.body) as { text: string }).text;
 
-/** Release web-v2 started by `requestedBy`: the fleet holds web's lock; eu-1 promoted; us-1 rolling in a bake. */
+/** Release web-v2-fleet started by `requestedBy`: the fleet holds web's lock; eu-1 promoted; us-1 rolling in a bake. */
 async function running(requestedBy = 'slack:U0ALICE'): Promise<void> {
   const until = new Date(NOW.getTime() + 3600_000);
-  await store.acquireLock('web', 'web-v2', until);
+  // The fleet's own Plan: it takes web's lock and describes the release (who started it) for other processes.
+  await fleetPlan({ store, events: new LocalEventPublisher(store, () => {}), now: () => NOW }, { ...stepInput, requestedBy });
   const record = (cluster: string, startedAt: string) => ({
     execution: `web-${cluster}-v2`,
     target: `web@${cluster}`,
@@ -208,11 +209,28 @@ function pausedAfterWave1() {
 
 const stepDeps = () =>
   ({ store, now: () => new Date(NOW.getTime() + 3600_000), readMetrics: async () => [] }) as unknown as Parameters<typeof fleetStep>[0];
-const stepInput = { spec: fleet, version: 'v2', requestedBy: 'slack:U0ALICE', attempt: 1, execution: 'web-v2' };
+const stepInput = { spec: fleet, version: 'v2', requestedBy: 'slack:U0ALICE', attempt: 1, execution: 'web-v2-fleet' };
 
 describe('a fleet release from Slack: the buttons', () => {
-  it('keeps its controls where the fleet execution reads them', () => {
-    expect(fleetControlKeyOf('web-v2')).toBe(fleetControlKey('web-v2'));
+  it('keeps its controls where the fleet execution reads them, and reads the release where its Plan describes it', () => {
+    expect(fleetControlKeyOf('web-v2-fleet')).toBe(fleetControlKey('web-v2-fleet'));
+    expect(fleetReleaseKeyOf('web-v2-fleet')).toBe(fleetReleaseKey('web-v2-fleet'));
+  });
+
+  it('Promote the rest before any cluster has started: the two-person rule reads who started the release from its Plan', async () => {
+    await fleetPlan(
+      { store, events: new LocalEventPublisher(store, () => {}), now: () => NOW },
+      { ...stepInput, requestedBy: 'slack:U0BOB' },
+    );
+
+    await call(click('fleet-promote-rest', 'U0BOB'));
+    await call(click('fleet-promote-rest', 'U0CAROL'));
+
+    expect(followUps).toEqual([
+      'Not done: Two-person rule: <@U0BOB> started this rollout, so someone else must promote it.',
+      'Done: every remaining wave of `web-v2-fleet` runs at once, without the bakes between them.',
+    ]);
+    expect(await readFleetControlOf(store, 'web-v2-fleet')).toMatchObject({ promoteRest: true, by: 'slack:U0CAROL' });
   });
 
   it('Pause holds the fleet between waves past its bake, Resume lets it go on — as the fleet’s own Watch step sees it', async () => {
@@ -224,18 +242,18 @@ describe('a fleet release from Slack: the buttons', () => {
     const resumed = await fleetStep(stepDeps(), { ...stepInput, fleet: pausedAfterWave1(), action: 'watch' });
 
     expect(followUps).toEqual([
-      'Done: `web-v2` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on.',
-      'Done: `web-v2` goes on with its next wave.',
+      'Done: `web-v2-fleet` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on.',
+      'Done: `web-v2-fleet` goes on with its next wave.',
     ]);
     expect(whilePaused).toMatchObject({ next: 'pause', reason: 'paused by slack:U0ALICE after wave 1' });
     expect(resumed).toMatchObject({ next: 'wave', wave: 1, members: [{ cluster: 'us-1', wave: 1 }] });
     expect(sfn.calls()).toHaveLength(0);
     // Audited on the release: a store step and a Command Audited event the fleet's thread shows.
-    expect((await store.listSteps('web-v2')).map((s) => s.detail)).toEqual([
-      'slack <@U0ALICE> in <#C0DEPLOYS>: button fleet-pause on web-v2 -> `web-v2` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on',
-      'slack <@U0CAROL> in <#C0DEPLOYS>: button fleet-resume on web-v2 -> `web-v2` goes on with its next wave',
+    expect((await store.listSteps('web-v2-fleet')).map((s) => s.detail)).toEqual([
+      'slack <@U0ALICE> in <#C0DEPLOYS>: button fleet-pause on web-v2-fleet -> `web-v2-fleet` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on',
+      'slack <@U0CAROL> in <#C0DEPLOYS>: button fleet-resume on web-v2-fleet -> `web-v2-fleet` goes on with its next wave',
     ]);
-    expect((await store.listEvents('web-v2')).map((e) => [e.detailType, e.target, e.version])).toEqual([
+    expect((await store.listEvents('web-v2-fleet')).map((e) => [e.detailType, e.target, e.version])).toEqual([
       ['Command Audited', 'web', 'v2'],
       ['Command Audited', 'web', 'v2'],
     ]);
@@ -245,15 +263,15 @@ describe('a fleet release from Slack: the buttons', () => {
     await running('slack:U0CAROL');
 
     await call(click('fleet-promote-rest', 'U0CAROL'));
-    const afterRefusal = await readFleetControlOf(store, 'web-v2');
+    const afterRefusal = await readFleetControlOf(store, 'web-v2-fleet');
     await call(click('fleet-promote-rest', 'U0BOB'));
     await call(click('fleet-promote-rest', 'U0BOB'));
     const next = await fleetStep(stepDeps(), { ...stepInput, fleet: pausedAfterWave1(), action: 'watch' });
 
     expect(followUps[0]).toBe('Not done: Two-person rule: <@U0CAROL> started this rollout, so someone else must promote it.');
     expect(afterRefusal.promoteRest).toBe(false);
-    expect(followUps[1]).toBe('Done: every remaining wave of `web-v2` runs at once, without the bakes between them.');
-    expect(followUps[2]).toMatch(/^Not done: <@U0BOB> already promoted the rest of `web-v2` <!date\^\d+\^/);
+    expect(followUps[1]).toBe('Done: every remaining wave of `web-v2-fleet` runs at once, without the bakes between them.');
+    expect(followUps[2]).toMatch(/^Not done: <@U0BOB> already promoted the rest of `web-v2-fleet` <!date\^\d+\^/);
     expect(next).toMatchObject({
       next: 'wave',
       wave: 1,
@@ -284,9 +302,9 @@ describe('a fleet release from Slack: the buttons', () => {
     ]);
     expect(await store.getAbort('web-us-1-v2')).toMatchObject({ by: 'slack:U0ONCALL', kind: 'abort' });
     expect(followUps[0]).toBe(
-      'Done: aborted the fleet release `web-v2`: no further wave starts; us-1 rolls back to the primary; promoted clusters stay promoted.',
+      'Done: aborted the fleet release `web-v2-fleet`: no further wave starts; us-1 rolls back to the primary; promoted clusters stay promoted.',
     );
-    expect(followUps[1]).toMatch(/^Not done: <@U0ONCALL> already aborted `web-v2`/);
+    expect(followUps[1]).toMatch(/^Not done: <@U0ONCALL> already aborted `web-v2-fleet`/);
     expect(later).toEqual({ skip: true, reason: 'aborted by slack:U0ONCALL: aborted from Slack by <@U0ONCALL>' });
   });
 
@@ -295,16 +313,16 @@ describe('a fleet release from Slack: the buttons', () => {
 
     await call(click('fleet-abort', 'U0MALLORY'));
     await call(click('fleet-promote-rest', 'U0ALICE'));
-    await store.releaseLock('web', 'web-v2');
+    await store.releaseLock('web', 'web-v2-fleet');
     await store.acquireLock('web', 'web-v3', new Date(NOW.getTime() + 3600_000));
     await call(click('fleet-pause', 'U0ONCALL'));
 
     expect(followUps).toEqual([
       'You may not abort web: ask someone listed under spec.access.abort.',
       'You may not promote web: ask someone listed under spec.access.promote.',
-      'Not done: `web-v2` is no longer running (web now runs `web-v3`). Nothing was done.',
+      'Not done: `web-v2-fleet` is no longer running (web now runs `web-v3`). Nothing was done.',
     ]);
-    expect(await store.getAnalysisState(fleetControlKeyOf('web-v2'))).toBeNull();
+    expect(await store.getAnalysisState(fleetControlKeyOf('web-v2-fleet'))).toBeNull();
     expect(sfn.calls()).toHaveLength(0);
   });
 });
@@ -313,15 +331,15 @@ describe('a fleet release from Slack: the commands', () => {
   it('/sluice start of a fleet target starts the fleet state machine with the exact input, the thread opening where it was typed', async () => {
     const result = await call(command('start web v2'));
 
-    expect(replyOf(result)).toBe('Started `web-v2` (web v2). Progress follows in a thread.');
+    expect(replyOf(result)).toBe('Started `web-v2-fleet` (web v2). Progress follows in a thread.');
     expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input)).toEqual([
       {
         stateMachineArn: FLEET_SM,
-        name: 'web-v2',
+        name: 'web-v2-fleet',
         input: JSON.stringify({ spec: fleet, version: 'v2', requestedBy: 'slack:U0ALICE', attempt: 1 }),
       },
     ]);
-    expect(await chat.get('channel:web-v2')).toBe(CHANNEL);
+    expect(await chat.get('channel:web-v2-fleet')).toBe(CHANNEL);
   });
 
   it('/sluice status, pause, resume, promote and abort act on the running release; pause of a single rollout says what to use', async () => {
@@ -335,7 +353,7 @@ describe('a fleet release from Slack: the commands', () => {
     const single = replyOf(await call(command('pause api')));
 
     expect(status.split('\n')).toEqual([
-      '*web* (fleet): running — v2 (`web-v2`)',
+      '*web* (fleet): running — v2 (`web-v2-fleet`)',
       expect.stringMatching(/^started <!date\^\d+.*> by <@U0ALICE>$/),
       '*Wave 1*',
       ':white_check_mark: *eu-1* promoted — 100% new version',
@@ -344,13 +362,13 @@ describe('a fleet release from Slack: the commands', () => {
       '*Wave 3*',
       ':white_circle: *ap-1* not-started',
     ]);
-    expect(paused).toBe('Done: `web-v2` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on.');
-    expect(again).toBe('Not done: `web-v2` is paused already (by <@U0ALICE>).');
-    expect(resumed).toBe('Done: `web-v2` goes on with its next wave.');
+    expect(paused).toBe('Done: `web-v2-fleet` holds after the wave now rolling (nothing rolls back); `/sluice resume web` lets it go on.');
+    expect(again).toBe('Not done: `web-v2-fleet` is paused already (by <@U0ALICE>).');
+    expect(resumed).toBe('Done: `web-v2-fleet` goes on with its next wave.');
     expect(aborted).toBe(
-      'Done: aborted the fleet release `web-v2`: no further wave starts; us-1 rolls back to the primary; promoted clusters stay promoted.',
+      'Done: aborted the fleet release `web-v2-fleet`: no further wave starts; us-1 rolls back to the primary; promoted clusters stay promoted.',
     );
-    expect((await readFleetControlOf(store, 'web-v2')).halted).toBe('aborted by slack:U0ONCALL: bad latency in eu');
+    expect((await readFleetControlOf(store, 'web-v2-fleet')).halted).toBe('aborted by slack:U0ONCALL: bad latency in eu');
     expect(single).toBe('Only a fleet release pauses between waves: api is a single rollout (`/sluice abort` or `/sluice promote` it).');
   });
 });

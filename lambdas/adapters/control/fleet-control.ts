@@ -13,10 +13,16 @@
  * Promoted clusters stay promoted.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { fleetControlSchema, memberExecutionName, requireFleet } from '../../core/fleet.ts';
+import {
+  fleetControlSchema,
+  fleetExecutionName,
+  fleetReleaseSchema,
+  memberExecutionName,
+  requireFleet,
+  revertExecutionName,
+} from '../../core/fleet.ts';
 import type { FleetControl } from '../../core/fleet.ts';
 import { memberAddress } from '../../core/fleet-member.ts';
-import { executionName } from '../../core/names.ts';
 import type { AbortFlags, AnalysisStates, RolloutRecords, TargetLocks, TaskTokens } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { abortRollout } from './interrupt.ts';
@@ -34,8 +40,13 @@ export async function readFleetControlOf(store: AnalysisStates, fleetExecution: 
   return parsed.success ? parsed.data : { paused: false, promoteRest: false };
 }
 
+/** The key of the release's description its Plan writes: the one lambdas/handlers/fleet.ts (fleetReleaseKey) writes. */
+export function fleetReleaseKeyOf(fleetExecution: string): string {
+  return `fleet-release:${fleetExecution}`;
+}
+
 /** A fleet release: the fleet execution's name, and the version and attempt that name its members. */
-export interface FleetRelease {
+export interface FleetReleaseRef {
   target: string;
   execution: string;
   version: string;
@@ -44,28 +55,34 @@ export interface FleetRelease {
 
 /** The attempt whose fleet execution is `fleetExecution` (names of long versions are hashed: computed, never parsed). */
 export function fleetAttempt(target: string, version: string, fleetExecution: string): number | undefined {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) if (executionName(target, version, attempt) === fleetExecution) return attempt;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++)
+    if (fleetExecutionName(target, version, attempt) === fleetExecution) return attempt;
   return undefined;
 }
 
 /** The release a member's execution belongs to (`web-eu-1-v2-a2` of `web@eu-1` -> `web-v2-a2`), if any. */
-export function releaseOfMember(target: string, cluster: string, version: string, memberExecution: string): FleetRelease | undefined {
+export function releaseOfMember(target: string, cluster: string, version: string, memberExecution: string): FleetReleaseRef | undefined {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++)
     if (memberExecutionName(target, cluster, version, attempt) === memberExecution)
-      return { target, execution: executionName(target, version, attempt), version, attempt };
+      return { target, execution: fleetExecutionName(target, version, attempt), version, attempt };
   return undefined;
 }
 
 /**
- * The release `fleetExecution` from its members' records (the latest rollout of each cluster):
- * undefined while no member has started yet.
+ * The release `fleetExecution`: as its Plan described it, else from its members' records (the
+ * latest rollout of each cluster); undefined when neither knows it.
  */
 export async function findFleetRelease(
-  store: RolloutRecords,
+  store: RolloutRecords & AnalysisStates,
   spec: RolloutSpec,
   fleetExecution: string,
-): Promise<(FleetRelease & { requestedBy: string; startedAt: string }) | undefined> {
+): Promise<(FleetReleaseRef & { requestedBy: string; startedAt?: string }) | undefined> {
   const target = spec.metadata.name;
+  const described = fleetReleaseSchema.safeParse(await store.getAnalysisState(fleetReleaseKeyOf(fleetExecution)));
+  if (described.success && described.data.execution === fleetExecution && described.data.target === target) {
+    const { execution, version, attempt, requestedBy } = described.data;
+    return { target, execution, version, attempt, requestedBy };
+  }
   for (const cluster of requireFleet(spec).clusters) {
     const [latest] = await store.listRollouts(memberAddress(target, cluster.name), 1);
     if (!latest) continue;
@@ -119,13 +136,17 @@ export async function abortFleetRelease(request: FleetAbortRequest): Promise<{ a
     at: now.toISOString(),
   });
   const aborted: string[] = [];
+  const release = await findFleetRelease(store, spec, fleetExecution);
+  if (!release) return { aborted };
   for (const cluster of requireFleet(spec).clusters) {
     const address = memberAddress(target, cluster.name);
     const lock = await store.getLock(address);
-    if (!lock) continue;
-    // Only this release's members: another rollout of the address is not the fleet's to abort.
-    const record = await store.getRollout(lock.owner);
-    if (!record || releaseOfMember(target, cluster.name, record.version, lock.owner)?.execution !== fleetExecution) continue;
+    // Only this release's members (its rollouts and their reverts): another rollout of the address is not the fleet's to abort.
+    const ours = [
+      memberExecutionName(target, cluster.name, release.version, release.attempt),
+      revertExecutionName(target, cluster.name, release.version, release.attempt),
+    ];
+    if (!lock || !ours.includes(lock.owner)) continue;
     const result = await abortRollout({ store, sfn: request.sfn, target: address, by, reason: `fleet aborted: ${reason}`, now });
     if (result.ok) aborted.push(cluster.name);
   }

@@ -24,6 +24,7 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { executionName } from '../../core/names.ts';
+import { fleetExecutionName } from '../../core/fleet.ts';
 import type { TargetLocks, TriggerLedger, WindowOverrides } from '../../core/ports.ts';
 import type { TriggerRecord } from '../../core/records.ts';
 import type { RolloutScheduler } from '../../core/schedule.ts';
@@ -105,10 +106,15 @@ function inputFor(machine: Machine, input: ExecutionInput, name: string): StartI
   return { ...input, attempt: attemptOf(input.spec.metadata.name, input.version, name) };
 }
 
-/** The attempt a name stands for (executionName is not invertible by parsing: long names are hashed). */
+/** An attempt's name: target-version for a rollout, target-version-fleet for a fleet release (never the same). */
+function nameOf(machine: Machine, target: string, version: string, attempt: number): string {
+  return machine.fleet ? fleetExecutionName(target, version, attempt) : executionName(target, version, attempt);
+}
+
+/** The attempt a fleet release's name stands for (names are not invertible by parsing: long ones are hashed). */
 function attemptOf(target: string, version: string, name: string): number {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) if (executionName(target, version, attempt) === name) return attempt;
-  throw new Error(`execution name ${name} is no attempt of ${target} ${version}`);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) if (fleetExecutionName(target, version, attempt) === name) return attempt;
+  throw new Error(`execution name ${name} is no attempt of the fleet release ${target} ${version}`);
 }
 
 async function executionExists(deps: StartPathDeps, machine: Machine, name: string): Promise<boolean> {
@@ -124,7 +130,7 @@ async function executionExists(deps: StartPathDeps, machine: Machine, name: stri
 /** The next attempt name of target + version that Step Functions has not seen (a retry after a rollback is a new attempt). */
 async function nextFreeName(deps: StartPathDeps, machine: Machine, request: StartRequest, now: Date): Promise<string | null> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const name = executionName(request.target, request.version, attempt);
+    const name = nameOf(machine, request.target, request.version, attempt);
     if (await executionExists(deps, machine, name)) continue;
     // Another start chose this name a moment ago (a concurrent trigger): the ledger claim decides whose it is.
     const claim = await deps.store.recordTrigger(`name:${name}`, {

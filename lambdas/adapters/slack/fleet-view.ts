@@ -10,7 +10,7 @@ import { memberAddress } from '../../core/fleet-member.ts';
 import type { AnalysisStates, RolloutLog, RolloutRecords, TaskTokens } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { readFleetControlOf } from '../control/fleet-control.ts';
-import type { FleetRelease } from '../control/fleet-control.ts';
+import type { FleetReleaseRef } from '../control/fleet-control.ts';
 import { chatKeys } from './chat-state.ts';
 import type { ChatState } from './chat-state.ts';
 
@@ -41,7 +41,7 @@ const actedSchema = z.object({
   at: z.string(),
 });
 
-export async function buildFleetView(store: FleetViewStore, chat: ChatState, spec: RolloutSpec, release: FleetRelease): Promise<FleetView> {
+export async function buildFleetView(store: FleetViewStore, chat: ChatState, spec: RolloutSpec, release: FleetReleaseRef): Promise<FleetView> {
   const fleet = requireFleet(spec);
   const target = spec.metadata.name;
   const scale = spec.spec.router.weightScale;

@@ -137,9 +137,9 @@ describe('a fleet release in Slack: one thread', () => {
     const actions = blocks.find((b) => b.type === 'actions') as { elements: Array<{ action_id: string; value: string }> };
     expect(actions.elements.map((e) => e.action_id)).toEqual(['sluice:fleet-pause', 'sluice:fleet-promote-rest', 'sluice:fleet-abort']);
     expect(actions.elements.map((e) => JSON.parse(e.value) as unknown)).toEqual([
-      { e: 'web-v2', g: 'fleet:web' },
-      { e: 'web-v2', g: 'fleet:web' },
-      { e: 'web-v2', g: 'fleet:web' },
+      { e: 'web-v2-fleet', g: 'fleet:web' },
+      { e: 'web-v2-fleet', g: 'fleet:web' },
+      { e: 'web-v2-fleet', g: 'fleet:web' },
     ]);
   });
 
@@ -152,7 +152,7 @@ describe('a fleet release in Slack: one thread', () => {
       token: 'tok',
       createdAt: '2026-12-07T05:00:00Z',
     });
-    await controlFleetRelease(store, 'web-v2', 'pause', 'slack:U0BOB', new Date('2026-12-07T05:02:00Z'));
+    await controlFleetRelease(store, 'web-v2-fleet', 'pause', 'slack:U0BOB', new Date('2026-12-07T05:02:00Z'));
 
     await notifier.notify(event('eu-1', 'Approval Requested', 1, { reason: 'before-start' }));
     await notifier.idle();
@@ -187,7 +187,7 @@ describe('a fleet release in Slack: one thread', () => {
       source: 'aws.states',
       'detail-type': 'Step Functions Execution Status Change',
       detail: {
-        name: 'web-v2',
+        name: 'web-v2-fleet',
         status: 'FAILED',
         error: 'Sluice.FleetHalted',
         cause: 'halted at wave 1 cluster eu-1: rolled-back (analysis failed)',

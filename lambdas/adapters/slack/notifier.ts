@@ -28,7 +28,7 @@ import { clusterOf, targetOf } from '../../core/fleet-member.ts';
 import { memberSpec } from '../../core/fleet.ts';
 import { fleetHeadBlocks, fleetHeadText } from '../../core/chatops/fleet-blocks.ts';
 import { fleetAttempt, releaseOfMember } from '../control/fleet-control.ts';
-import type { FleetRelease } from '../control/fleet-control.ts';
+import type { FleetReleaseRef } from '../control/fleet-control.ts';
 import { buildFleetView, fleetEndKey } from './fleet-view.ts';
 import type { FleetEnd, FleetViewStore } from './fleet-view.ts';
 import { logger } from '../logging/logger.ts';
@@ -65,7 +65,7 @@ export function replyText(event: SluiceEvent): string {
 
 /** How a fleet execution ended, as its thread says it (lambdas/handlers/slack-worker.ts reads it from the status change). */
 export interface FleetEnded extends FleetEnd {
-  release: FleetRelease;
+  release: FleetReleaseRef;
 }
 
 /** A reply of the thread: an event's text (in sequence order), or a fleet's end. */
@@ -81,7 +81,7 @@ export class SlackNotifier implements Notifier {
   readonly #want = new Map<string, number>();
   readonly #replies = new Map<string, Reply[]>();
   /** Threads that are a fleet release's (keyed by the fleet execution). */
-  readonly #fleets = new Map<string, FleetRelease>();
+  readonly #fleets = new Map<string, FleetReleaseRef>();
 
   constructor(options: SlackNotifierOptions) {
     this.#options = options;
@@ -123,7 +123,7 @@ export class SlackNotifier implements Notifier {
    * The fleet release an event belongs to: a member's (`web@eu-1` whose execution is one of the
    * release's member names), or the fleet's own (an audit on the fleet execution of a fleet target).
    */
-  async #fleetOf(event: SluiceEvent): Promise<FleetRelease | undefined> {
+  async #fleetOf(event: SluiceEvent): Promise<FleetReleaseRef | undefined> {
     const target = targetOf(event.target);
     const cluster = clusterOf(event.target);
     const spec = await this.#options.loadTarget(target);
@@ -221,7 +221,7 @@ export class SlackNotifier implements Notifier {
     await this.#publish(execution, headText(view), headBlocks(view), spec?.spec.notifications?.slack?.channel);
   }
 
-  async #renderFleet(release: FleetRelease): Promise<void> {
+  async #renderFleet(release: FleetReleaseRef): Promise<void> {
     const spec = await this.#options.loadTarget(release.target);
     if (!spec?.spec.fleet) return;
     const view = await buildFleetView(this.#options.store, this.#options.chat, spec, release);
