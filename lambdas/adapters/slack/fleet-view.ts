@@ -41,7 +41,12 @@ const actedSchema = z.object({
   at: z.string(),
 });
 
-export async function buildFleetView(store: FleetViewStore, chat: ChatState, spec: RolloutSpec, release: FleetReleaseRef): Promise<FleetView> {
+export async function buildFleetView(
+  store: FleetViewStore,
+  chat: ChatState,
+  spec: RolloutSpec,
+  release: FleetReleaseRef,
+): Promise<FleetView> {
   const fleet = requireFleet(spec);
   const target = spec.metadata.name;
   const scale = spec.spec.router.weightScale;

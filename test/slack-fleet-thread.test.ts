@@ -7,18 +7,18 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { messageProblems } from '../../core/chatops/blocks.ts';
-import { parseSpec } from '../../core/spec.ts';
-import type { SluiceEvent } from '../../core/records.ts';
-import { work } from '../../handlers/slack-worker.ts';
-import { controlFleetRelease } from '../control/fleet-control.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
-import type { SqliteRolloutStore } from '../store/sqlite.ts';
-import { SqliteChatState } from './chat-state-sqlite.ts';
-import { slackClient } from './client.ts';
-import { startFakeSlack } from './fake-slack.fixtures.ts';
-import type { FakeSlack } from './fake-slack.fixtures.ts';
-import { SlackNotifier } from './notifier.ts';
+import { messageProblems } from '../lambdas/core/chatops/blocks.ts';
+import { parseSpec } from '../lambdas/core/spec.ts';
+import type { SluiceEvent } from '../lambdas/core/records.ts';
+import { work } from '../lambdas/handlers/slack-worker.ts';
+import { controlFleetRelease } from '../lambdas/adapters/control/fleet-control.ts';
+import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
+import type { SqliteRolloutStore } from '../lambdas/adapters/store/sqlite.ts';
+import { SqliteChatState } from '../lambdas/adapters/slack/chat-state-sqlite.ts';
+import { slackClient } from '../lambdas/adapters/slack/client.ts';
+import { startFakeSlack } from '../lambdas/adapters/slack/fake-slack.fixtures.ts';
+import type { FakeSlack } from '../lambdas/adapters/slack/fake-slack.fixtures.ts';
+import { SlackNotifier } from '../lambdas/adapters/slack/notifier.ts';
 
 const fleet = parseSpec({
   apiVersion: 'sluice.dev/v1',
