@@ -64,7 +64,15 @@ beforeAll(() => {
   // Act
   const built = buildApp({
     outdir,
-    context: { 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', clusters: CLUSTERS, registryDir },
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      region: 'eu-west-1',
+      clusters: CLUSTERS,
+      registryDir,
+      gitops: 'true',
+      slackTeamId: 'T0TEAM',
+      slackApiAppId: 'A0APP',
+    },
     env: { account: ACCOUNT },
   });
   stack = built.stack;
@@ -83,7 +91,13 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: Array<{ violations: unknown[] }>;
     };
-    expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
+    expect(
+      JSON.stringify(
+        report.pluginReports.flatMap((r) => r.violations),
+        null,
+        1,
+      ),
+    ).toEqual('[]');
   });
 
   it('deploys the fleet state machine next to the rollout one, its nested executions on the rollout state machine', () => {
@@ -137,6 +151,49 @@ describe('fleet on AWS: cdk synth of a registry holding examples/fleet.yaml', ()
     expect(invoked).toHaveLength(5);
     // Nothing else of Step Functions or EventBridge.
     expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('states:') || a.startsWith('events:'))).toHaveLength(6);
+  });
+
+  it('lets every start path start a fleet release: start Lambda, GitOps webhook and Slack bot, on the fleet machine only', () => {
+    const o = stack.orchestrator;
+    const fleet = o.fleet!.stateMachine;
+    const fleetExecutions = {
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, `:states:eu-west-1:${ACCOUNT}:execution:`, { 'Fn::GetAtt': [logicalId(fleet), 'Name'] }, ':*'],
+      ],
+    };
+    for (const fn of [o.triggers.startFunction, o.triggers.gitopsFunction!, o.slack!.function]) {
+      const env = (template.Resources[logicalId(fn)]!.Properties.Environment as { Variables: Json }).Variables;
+      expect(env.SLUICE_FLEET_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(fleet) });
+      const statements = statementsOf(fn.role!);
+      expect(statements).toContainEqual({ actions: ['states:StartExecution'], resource: { Ref: logicalId(fleet) } });
+      expect(statements).toContainEqual({ actions: ['states:DescribeExecution'], resource: fleetExecutions });
+    }
+  });
+
+  it("sends the fleet executions' ends to the Slack worker (the release's thread says how it ended)", () => {
+    const o = stack.orchestrator;
+    const rule = template.Resources[logicalId(o.slack!.fleetEndRule!)]!.Properties;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'], stateMachineArn: [{ Ref: logicalId(o.fleet!.stateMachine) }] },
+    });
+    expect(rule.EventBusName).toBeUndefined();
+    expect((rule.Targets as Array<{ Arn: unknown }>).map((t) => t.Arn)).toEqual([{ 'Fn::GetAtt': [logicalId(o.slack!.worker), 'Arn'] }]);
+  });
+
+  it("turns the reconciler's schedule on from the fleet's Plan (it takes the target's lock), as Prepare does", () => {
+    const o = stack.orchestrator;
+    const plan = o.fleet!.functions.plan;
+    const env = (template.Resources[logicalId(plan)]!.Properties.Environment as { Variables: Json }).Variables;
+    const ruleName = String(template.Resources[logicalId(o.recovery.schedule)]!.Properties.Name);
+    expect(ruleName).toMatch(/-reconciler$/);
+    expect(env.SLUICE_RECONCILER_RULE).toBe(ruleName);
+    expect(statementsOf(plan.role!)).toContainEqual({
+      actions: ['events:EnableRule'],
+      resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:eu-west-1:${ACCOUNT}:rule/${ruleName}`]] },
+    });
   });
 
   it("creates the access entries in each cluster's region: eu-west-1 in the orchestrator's stack, us-east-1 in an access stack", () => {

@@ -17,6 +17,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EVENT_TYPES } from '../lambdas/core/records.ts';
 import { nagResource, watchedDeadLetterQueue } from './triggers.ts';
@@ -58,6 +59,8 @@ export interface SluiceSlackConfig {
 
 export interface SluiceSlackProps extends SluiceSlackConfig, SluiceSharedProps {
   eventBus: events.IEventBus;
+  /** The fleet state machine, when a fleet is deployed: its executions' ends close their threads. */
+  fleetStateMachine?: sfn.IStateMachine;
   /** The schedule group, the role Scheduler assumes, its DLQ and the start Lambda: `/sluice schedule` creates one-off schedules with them. */
   triggers: Pick<SluiceTriggers, 'scheduleGroup' | 'schedulerRole' | 'schedulerDeadLetterQueue' | 'startFunction'>;
 }
@@ -73,6 +76,8 @@ export class SluiceSlack extends Construct {
   readonly workerRole: iam.Role;
   /** Sluice's events -> the worker. */
   readonly eventsRule: events.Rule;
+  /** The fleet executions' ends (default bus, source aws.states) -> the worker; present with a fleet. */
+  readonly fleetEndRule: events.Rule | undefined;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SluiceSlackProps) {
@@ -246,6 +251,26 @@ export class SluiceSlack extends Construct {
         });
       }
     }
+
+    // A fleet release's thread says how it ended: Step Functions reports its executions' status
+    // changes on the default bus (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
+    this.fleetEndRule = props.fleetStateMachine
+      ? new events.Rule(this, 'FleetEndRule', {
+          description: 'Sluice: a fleet release ended (its execution succeeded, failed, was stopped or timed out) -> the Slack worker',
+          eventPattern: {
+            source: ['aws.states'],
+            detailType: ['Step Functions Execution Status Change'],
+            detail: { status: ['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'], stateMachineArn: [props.fleetStateMachine.stateMachineArn] },
+          },
+          targets: [
+            new targets.LambdaFunction(this.worker, {
+              deadLetterQueue: this.deadLetterQueue,
+              retryAttempts: 8,
+              maxEventAge: Duration.hours(2),
+            }),
+          ],
+        })
+      : undefined;
 
     this.eventsRule = new events.Rule(this, 'EventsRule', {
       description: 'Sluice: rollout events (source sluice) -> the Slack worker (threads, webhooks)',

@@ -25,6 +25,7 @@ import { SluiceRegistry, describeCluster } from './registry.ts';
 import type { WiredCluster } from './registry.ts';
 import { SluiceSlack } from './slack.ts';
 import type { SluiceSlackConfig } from './slack.ts';
+import { grantFleetStarts } from './fleet-aws.ts';
 import { SluiceRecovery } from './recovery.ts';
 import { SluiceTriggers, nagResource } from './triggers.ts';
 import type { BundledFunction, GithubOidcProps } from './triggers.ts';
@@ -338,6 +339,11 @@ export class SluiceOrchestrator extends Construct {
       ],
     });
 
+    // Before the triggers and the bot: they start a fleet target on the fleet state machine.
+    this.fleet = this.registry.entries.some(({ spec }) => spec.spec.fleet)
+      ? this.createFleet(root, retention, logRemovalPolicy, props)
+      : undefined;
+
     // Outside the VPC: the trigger, alarm and Slack Lambdas reach only AWS APIs (and Slack), never the cluster or Prometheus.
     const bundledFunction: BundledFunction = (fnId, entry, role, logGroup, timeoutSeconds, environment, extra = {}) =>
       this.bundle(fnId, entry, root, role, logGroup, timeoutSeconds, { ...this.baseEnvironment(), ...environment }, props, false, extra);
@@ -363,8 +369,19 @@ export class SluiceOrchestrator extends Construct {
       ? new SluiceAlarms(this, 'Alarms', common)
       : undefined;
     this.slack = props.slack
-      ? new SluiceSlack(this, 'Slack', { ...common, ...props.slack, eventBus: this.eventBus, triggers: this.triggers })
+      ? new SluiceSlack(this, 'Slack', {
+          ...common,
+          ...props.slack,
+          eventBus: this.eventBus,
+          triggers: this.triggers,
+          ...(this.fleet ? { fleetStateMachine: this.fleet.stateMachine } : {}),
+        })
       : undefined;
+    // Every start path (deploy events, schedules, GitOps, `/sluice start`) starts a fleet target on the fleet machine.
+    if (this.fleet) {
+      const starters = [this.triggers.startFunction, this.triggers.gitopsFunction, this.slack?.function];
+      for (const fn of starters) if (fn) grantFleetStarts(fn, this.fleet.stateMachine);
+    }
     // The Slack worker is the one function that sends notifications (the thread and the webhooks).
     const notifying = this.registry.entries.filter(
       ({ spec }) => spec.spec.notifications?.slack || spec.spec.notifications?.webhooks?.length,
@@ -405,9 +422,6 @@ export class SluiceOrchestrator extends Construct {
         `EKS cluster ${describeCluster(cluster)} is in another account: no access entry is created for it; run what the ClusterAccess output says there.`,
       );
     }
-    this.fleet = this.registry.entries.some(({ spec }) => spec.spec.fleet)
-      ? this.createFleet(root, retention, logRemovalPolicy, props)
-      : undefined;
     if (!this.cluster && !this.clusters.length) {
       Annotations.of(this).addWarningV2(
         'sluice:no-cluster',
@@ -492,6 +506,15 @@ export class SluiceOrchestrator extends Construct {
         handler: name,
       });
     }
+    // Plan takes the target's lock: like Prepare it turns the reconciler's schedule on (a fleet lock
+    // whose execution dies is the reconciler's to give back, lambdas/app/reconcile.ts).
+    // The rule's physical name, not a reference: the rule targets the reconciler, which names this
+    // machine (ReconcilerFleetReads), whose definition names Plan — a reference would close that cycle.
+    const ruleName = (this.recovery.schedule.node.defaultChild as events.CfnRule).name;
+    if (!ruleName) throw new Error("the reconciler's schedule has no physical name");
+    functions.plan.addEnvironment('SLUICE_RECONCILER_RULE', ruleName);
+    const ruleArn = stack.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName });
+    fleetRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:EnableRule'], resources: [ruleArn] }));
     const logGroup = new logs.LogGroup(this, 'FleetStateMachineLogs', {
       logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${this.node.addr.slice(0, 8)}-fleet`,
       retention,

@@ -281,12 +281,27 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   control(program.command('promote'))
-    .description('promote now: skip the remaining analysis steps (a promotion approval and change windows still apply)')
+    .description(
+      'promote now: skip the remaining analysis steps (a promotion approval and change windows still apply); for a fleet, run every remaining wave at once with no more pauses',
+    )
     .argument('<target>', 'the rollout target')
     .action(async (target, flags) => {
       const { promoteCommand } = await import('./commands/control-commands.ts');
       code = await withControl(flags, (plane) => promoteCommand(plane, target, io));
     });
+
+  for (const verb of ['pause', 'resume'] as const)
+    control(program.command(verb))
+      .description(
+        verb === 'pause'
+          ? 'pause a running fleet release between waves: the running wave finishes, the next waits (promoted clusters stay watched)'
+          : 'resume a paused fleet release: the next wave starts once the spec’s own pause has passed',
+      )
+      .argument('<target>', 'the fleet target (metadata.name)')
+      .action(async (target, flags) => {
+        const { pauseResumeCommand } = await import('./commands/fleet.ts');
+        code = await withControl(flags, (plane) => pauseResumeCommand(plane, target, verb, io));
+      });
 
   control(program.command('approve'))
     .description('approve the pending approval gate of a target (before start or before promotion)')

@@ -4,13 +4,15 @@
  * engine of the local runtime, exactly as nested executions run in Step Functions. Members reach
  * their clusters through the runtime's kubeconfig source (each member's spec names its context).
  */
-import { executionName } from '../lambdas/core/names.ts';
-import { memberExecutionName, requireFleet, summarizeFleet } from '../lambdas/core/fleet.ts';
+import { fleetExecutionName, memberExecutionName, requireFleet, revertExecutionName, summarizeFleet } from '../lambdas/core/fleet.ts';
+import type { FleetControl, FleetRelease } from '../lambdas/core/fleet.ts';
+import type { AbortFlags, AnalysisStates, TargetLocks, TaskTokens } from '../lambdas/core/ports.ts';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { memberAddress } from '../lambdas/core/fleet-member.ts';
 import { abortRollout } from '../lambdas/adapters/control/interrupt.ts';
 import type { FleetClusterSummary } from '../lambdas/core/fleet.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import { createFleetHandlers, fleetControlKey, memberRecords, readFleetControl } from '../lambdas/handlers/fleet.ts';
+import { createFleetHandlers, fleetControlKey, memberRecords, readFleetControl, readFleetRelease } from '../lambdas/handlers/fleet.ts';
 import { LocalEngine } from './engine/engine.ts';
 import { startSfnEndpoint } from './engine/sfn-endpoint.ts';
 import { registerEngine } from './recovery.ts';
@@ -99,8 +101,8 @@ export function startFleet(
   const { version } = options;
   let attempt = 1;
   const exists = (name: string) => fleetEngine.listExecutions({ maxResults: 1000 }).executions.some((e) => e.name === name);
-  while (exists(executionName(target, version, attempt))) attempt += 1;
-  const name = executionName(target, version, attempt);
+  while (exists(fleetExecutionName(target, version, attempt))) attempt += 1;
+  const name = fleetExecutionName(target, version, attempt);
   const requestedBy = options.requestedBy ?? `${process.env.USER ?? 'someone'}@local`;
   const { executionArn } = fleetEngine.startExecution({ name, input: { spec, version, requestedBy, attempt } });
   const done = (async (): Promise<FleetRunSummary> => {
@@ -132,29 +134,93 @@ export function startFleet(
   return { executionArn, name, attempt, version, done };
 }
 
-/** Pause between waves, resume, or run every remaining wave now (no more pauses): kept with the fleet execution. */
-export async function controlFleet(
-  runtime: LocalFleetRuntime,
+export type FleetVerb = 'pause' | 'resume' | 'promote-rest';
+
+/** What the fleet's commands need: the store every process shares and the rollout engine (its members' task tokens). */
+export interface FleetControlPlane {
+  store: AnalysisStates & TargetLocks & TaskTokens & AbortFlags;
+  sfn: Pick<SFNClient, 'send'>;
+}
+
+/** The release a target's lock belongs to, when that lock is a running fleet's (null: no fleet runs for it). */
+export async function runningFleet(store: AnalysisStates & TargetLocks, target: string): Promise<FleetRelease | null> {
+  const lock = await store.getLock(target);
+  if (!lock) return null;
+  const release = await readFleetRelease(store, lock.owner);
+  return release?.execution === lock.owner ? release : null;
+}
+
+/**
+ * Pause between waves (the running wave finishes; the next waits, its promoted clusters watched),
+ * resume (the spec's own bake still applies), or promote the rest now: the waves left run as one,
+ * with no more pauses, each cluster still canaried and judged. Kept with the fleet execution.
+ */
+export async function setFleetControl(
+  store: AnalysisStates,
   fleetExecution: string,
-  command: 'pause' | 'resume' | 'promote-rest',
+  command: FleetVerb,
   by: string,
-): Promise<void> {
-  const store = runtime.deps.store;
+): Promise<FleetControl> {
   const control = await readFleetControl(store, fleetExecution);
-  const next =
+  const next: FleetControl =
     command === 'pause'
       ? { ...control, paused: true }
       : command === 'resume'
         ? { ...control, paused: false }
         : { ...control, paused: false, promoteRest: true };
-  await store.putAnalysisState(fleetControlKey(fleetExecution), { ...next, by, at: new Date().toISOString() });
+  const written = { ...next, by, at: new Date().toISOString() };
+  await store.putAnalysisState(fleetControlKey(fleetExecution), written);
+  return written;
+}
+
+/** Pause between waves, resume, or run every remaining wave now (no more pauses): kept with the fleet execution. */
+export async function controlFleet(runtime: LocalFleetRuntime, fleetExecution: string, command: FleetVerb, by: string): Promise<void> {
+  await setFleetControl(runtime.deps.store, fleetExecution, command, by);
+}
+
+export interface FleetAbortResult {
+  execution: string;
+  /** Each cluster of this release that was rolling: its abort requested (interrupted: its bake was woken at once). */
+  aborted: Array<{ cluster: string; execution: string; interruptedBake: boolean }>;
 }
 
 /**
- * Abort the whole fleet: the fleet halts (no member starts any more, a pause ends), and every
- * running member is aborted the way `sluice abort` does it (a bake woken at once, else the flag
- * at its next task): each rolls back through its own Rollback state. Promoted clusters stay promoted.
+ * Abort a running release from any process: the fleet halts (no member starts any more, a pause
+ * ends at its next look), and every running member of it is aborted the way `sluice abort` does it
+ * (a bake woken at once, else the flag at its next task): each rolls back through its own Rollback
+ * state. Promoted clusters stay promoted unless spec.fleet.onHalt says otherwise.
  */
+export async function abortFleetRelease(
+  plane: FleetControlPlane,
+  release: FleetRelease,
+  by: string,
+  reason: string,
+): Promise<FleetAbortResult> {
+  const { store, sfn } = plane;
+  const control = await readFleetControl(store, release.execution);
+  await store.putAnalysisState(fleetControlKey(release.execution), {
+    ...control,
+    halted: control.halted ?? `aborted by ${by}: ${reason}`,
+    by,
+    at: new Date().toISOString(),
+  });
+  const aborted: FleetAbortResult['aborted'] = [];
+  for (const cluster of release.clusters) {
+    const target = memberAddress(release.target, cluster);
+    const lock = await store.getLock(target);
+    // Only this release's members (its rollouts and its reverts): another rollout of the address is not the fleet's to abort.
+    const ours = [
+      memberExecutionName(release.target, cluster, release.version, release.attempt),
+      revertExecutionName(release.target, cluster, release.version, release.attempt),
+    ];
+    if (!lock || !ours.includes(lock.owner)) continue;
+    const result = await abortRollout({ store, sfn, target, by, reason: `fleet aborted: ${reason}` });
+    if (result.ok) aborted.push({ cluster, execution: result.execution, interruptedBake: result.interruptedBake });
+  }
+  return { execution: release.execution, aborted };
+}
+
+/** Abort the whole fleet started in this process (Ctrl-C; see abortFleetRelease). */
 export async function abortFleet(
   runtime: LocalFleetRuntime,
   fleet: StartedFleet,
@@ -162,21 +228,15 @@ export async function abortFleet(
   by: string,
   reason: string,
 ): Promise<void> {
-  const store = runtime.deps.store;
-  const control = await readFleetControl(store, fleet.name);
-  await store.putAnalysisState(fleetControlKey(fleet.name), {
-    ...control,
-    halted: `aborted by ${by}: ${reason}`,
-    by,
-    at: new Date().toISOString(),
-  });
-  for (const cluster of requireFleet(spec).clusters) {
-    const target = memberAddress(spec.metadata.name, cluster.name);
-    const lock = await store.getLock(target);
-    // Only this release's members: another rollout of the address is not the fleet's to abort.
-    if (lock?.owner !== memberExecutionName(spec.metadata.name, cluster.name, fleet.version, fleet.attempt)) continue;
-    await abortRollout({ store, sfn: runtime.sfn, target, by, reason: `fleet aborted: ${reason}` });
-  }
+  const release: FleetRelease = {
+    execution: fleet.name,
+    target: spec.metadata.name,
+    version: fleet.version,
+    attempt: fleet.attempt,
+    clusters: requireFleet(spec).clusters.map((c) => c.name),
+    requestedBy: by,
+  };
+  await abortFleetRelease({ store: runtime.deps.store, sfn: runtime.sfn }, release, by, reason);
 }
 
 /** Stop the fleet execution hard (StopExecution): its running members are stopped with it, each restored by its own safety net. */

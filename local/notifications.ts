@@ -10,7 +10,7 @@
  * registry. Delivery is never awaited by the rollout: a slow or failing receiver only logs.
  */
 import { join } from 'node:path';
-import type { RolloutLog, RolloutRecords, TaskTokens } from '../lambdas/core/ports.ts';
+import type { AnalysisStates, RolloutLog, RolloutRecords, TaskTokens } from '../lambdas/core/ports.ts';
 import type { SluiceEvent } from '../lambdas/core/records.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { WebhookNotifier } from '../lambdas/adapters/webhooks/notify.ts';
@@ -28,7 +28,7 @@ export interface LocalNotifications {
 }
 
 export interface LocalNotificationsOptions {
-  store: RolloutRecords & RolloutLog & TaskTokens;
+  store: RolloutRecords & RolloutLog & TaskTokens & AnalysisStates;
   /** The engine's state folder (the Slack thread ids go to `chat.db` there). */
   dir: string;
   env?: Record<string, string | undefined>;

@@ -250,7 +250,7 @@ describe('fleet release (fleet.asl.json nesting rollout.asl.json, three API stan
     // Act: a person's recover skips the grace a fresh lock gets.
     const report = await reconcileLocal(fleet.deps, fleet.dir, { target: 'podinfo', manual: true });
     // Assess
-    expect(await fleet.deps.store.getLock('podinfo')).toMatchObject({ owner: 'podinfo-v2' });
+    expect(await fleet.deps.store.getLock('podinfo')).toMatchObject({ owner: 'podinfo-v2-fleet' });
     expect(JSON.stringify(report)).toContain('it runs');
     await abortFleet(fleet, started, spec, 'test', 'done');
     await started.done;

@@ -5,10 +5,11 @@
  * specs), each member's resolved spec and execution name, and the release's outcome read from the
  * members' records. Pure: no I/O here.
  */
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { durationSeconds } from './duration.ts';
 import { fleetMemberDocument, memberAddress, targetOf } from './fleet-member.ts';
-import { executionName } from './names.ts';
+import { EXECUTION_NAME_MAX, executionName } from './names.ts';
 import type { RolloutRecord } from './records.ts';
 import { parseSpec, rolloutSpecSchema } from './spec.ts';
 import type { FleetSpec, RolloutSpec } from './spec.ts';
@@ -52,6 +53,17 @@ export const fleetControlSchema = z.object({
 });
 export type FleetControl = z.infer<typeof fleetControlSchema>;
 
+/** A running release as other processes find it (`sluice abort|pause|resume|promote <target>`): its lock names the execution. */
+export const fleetReleaseSchema = z.object({
+  execution: z.string().min(1),
+  target: z.string().min(1),
+  version: z.string().min(1),
+  attempt: z.number().int().min(1),
+  clusters: z.array(z.string().min(1)),
+  requestedBy: z.string(),
+});
+export type FleetRelease = z.infer<typeof fleetReleaseSchema>;
+
 export function requireFleet(spec: RolloutSpec): FleetSpec {
   const fleet = spec.spec.fleet;
   if (!fleet) throw new Error(`${spec.metadata.name} has no spec.fleet: run it as a single rollout (sluice run)`);
@@ -79,13 +91,15 @@ export function afterWave(spec: RolloutSpec, state: FleetState, now: Date, contr
   const pause = fleet.waves[last]?.pause ?? '0s';
   const pauseSeconds = pause === '0s' ? 0 : durationSeconds(pause);
   if (last + 1 >= fleet.waves.length) return waveState(spec, last + 1);
-  if (pauseSeconds === 0 || control.promoteRest) return waveState(spec, last + 1, control);
+  if (control.promoteRest) return waveState(spec, last + 1, control);
+  // An operator's pause holds the next wave even where the spec has no bake (Watch ends it on resume).
+  if (pauseSeconds === 0 && !control.paused) return waveState(spec, last + 1, control);
   return {
     ...state,
     wave: last,
     next: 'pause',
     pauseUntil: new Date(now.getTime() + pauseSeconds * 1000).toISOString(),
-    watchSeconds: Math.min(state.watchSeconds, pauseSeconds),
+    watchSeconds: pauseSeconds === 0 ? state.watchSeconds : Math.min(state.watchSeconds, pauseSeconds),
   };
 }
 
@@ -101,9 +115,28 @@ export function memberSpec(spec: RolloutSpec, cluster: string): RolloutSpec {
   return parseSpec(fleetMemberDocument(spec, cluster), `${spec.metadata.name} on cluster ${cluster}`);
 }
 
+/**
+ * The fleet execution's own name: target-version-fleet (`-aN` for a later attempt). Distinct from
+ * every single rollout's target-version, so neither the store (a rollout record of that name) nor
+ * the rollout state machine (an old execution of that name) can pass for the fleet that holds the lock.
+ */
+export function fleetExecutionName(target: string, version: string, attempt: number): string {
+  const name = executionName(target, version, 1);
+  const suffix = `-fleet${attempt === 1 ? '' : `-a${attempt}`}`;
+  if (name.length + suffix.length <= EXECUTION_NAME_MAX) return `${name}${suffix}`;
+  // Too long: cut, and a hash of the whole keeps two long versions apart (as executionName does).
+  const hash = `-${createHash('sha256').update(`${target}\u0000${version}`).digest('hex').slice(0, 8)}`;
+  return `${name.slice(0, EXECUTION_NAME_MAX - suffix.length - hash.length)}${hash}${suffix}`;
+}
+
 /** The member's execution name: target-cluster-version (attempt of the fleet), within 80 characters (names.ts). */
 export function memberExecutionName(target: string, cluster: string, version: string, attempt: number): string {
   return executionName(memberAddress(targetOf(target), cluster), version, attempt);
+}
+
+/** The execution that rolls a promoted member back to the version before (spec.fleet.onHalt.promotedWaves: rollout): target-cluster-version-revert. */
+export function revertExecutionName(target: string, cluster: string, version: string, attempt: number): string {
+  return memberExecutionName(target, cluster, `${version}-revert`, attempt);
 }
 
 export type ClusterOutcome = 'promoted' | 'rolled-back' | 'aborted' | 'not-started';

@@ -5,12 +5,13 @@
  * The AWS wiring (IAM for nested executions, one function per step) is the deployment's part.
  */
 import * as z from 'zod';
-import { RefusedError } from '../core/errors.ts';
+import { RefusedError, TransientError } from '../core/errors.ts';
 import {
   afterWave,
   fleetControlSchema,
   fleetInputSchema,
   fleetMemberSchema,
+  fleetReleaseSchema,
   fleetStateSchema,
   memberExecutionName,
   memberSpec,
@@ -19,7 +20,7 @@ import {
   summarizeFleet,
   waveState,
 } from '../core/fleet.ts';
-import type { FleetControl, FleetState, FleetSummary } from '../core/fleet.ts';
+import type { FleetControl, FleetRelease, FleetState, FleetSummary } from '../core/fleet.ts';
 import { lockExpiresAt } from '../core/recovery.ts';
 import type { RolloutRecord } from '../core/records.ts';
 import type { RolloutSpec } from '../core/spec.ts';
@@ -41,6 +42,16 @@ export async function readFleetControl(store: AnalysisStates, fleetExecution: st
   return parsed.success ? parsed.data : { paused: false, promoteRest: false };
 }
 
+/** Where a running fleet release is described for the commands of other processes (the lock names its execution). */
+export function fleetReleaseKey(fleetExecution: string): string {
+  return `fleet-release:${fleetExecution}`;
+}
+
+export async function readFleetRelease(store: AnalysisStates, fleetExecution: string): Promise<FleetRelease | null> {
+  const parsed = fleetReleaseSchema.safeParse(await store.getAnalysisState(fleetReleaseKey(fleetExecution)));
+  return parsed.success ? parsed.data : null;
+}
+
 export const fleetPlanInputSchema = fleetInputSchema.extend({ execution: z.string().min(1).max(80) });
 
 /** Plan: every member resolves (else nothing starts), the target's fleet lock, the first wave. */
@@ -58,6 +69,27 @@ export async function fleetPlan(deps: StoreDeps<FleetStore>, input: z.infer<type
   const lock = await deps.store.acquireLock(spec.metadata.name, execution, lockExpiresAt(deps.now()));
   if (!lock.acquired)
     throw new RefusedError(`target ${spec.metadata.name} is locked by ${lock.holder.owner}; abort it or wait for it to finish`);
+  // Its own key (not the controls'): an operator's pause written meanwhile is never overwritten.
+  const release: FleetRelease = {
+    execution,
+    target: spec.metadata.name,
+    version: input.version,
+    attempt: input.attempt,
+    clusters: fleet.clusters.map((c) => c.name),
+    requestedBy: input.requestedBy,
+  };
+  await deps.store.putAnalysisState(fleetReleaseKey(execution), release);
+  // The reconciler's schedule runs only while something is open or locked (Prepare turns it on the
+  // same way): a fleet execution that dies holding this lock is the reconciler's to give back. A
+  // failure gives the lock back and is retried (Plan's Retry), so nothing stays held unwatched.
+  try {
+    await deps.reconcileSchedule?.setEnabled(true);
+  } catch (error) {
+    await deps.store.releaseLock(spec.metadata.name, execution);
+    throw new TransientError(`could not turn on the reconciler's schedule: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
   return waveState(spec, 0, await readFleetControl(deps.store, execution));
 }
 

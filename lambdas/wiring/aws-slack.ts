@@ -2,6 +2,7 @@
  * The Slack bot's AWS wiring, from the environment the CDK construct sets:
  *   SLUICE_TABLE_NAME, SLUICE_EVENT_BUS_NAME     the store and the bus (awsStoreDeps)
  *   SLUICE_STATE_MACHINE_ARN                     where start/abort/promote act
+ *   SLUICE_FLEET_STATE_MACHINE_ARN               where a fleet target starts (only when a fleet is deployed)
  *   SLUICE_REGISTRY_PARAMETER_PREFIX             target specs (SSM parameters <prefix>/<target>)
  *   SLACK_SECRET_ARN                             Secrets Manager JSON { signingSecret, botToken }
  *   SLACK_TEAM_ID, SLACK_API_APP_ID              the one workspace and app this deployment serves
@@ -23,16 +24,14 @@ import type { RolloutScheduler } from '../core/schedule.ts';
 import { EventBridgeRolloutScheduler } from '../adapters/events/scheduler.ts';
 import { parseSpec } from '../core/spec.ts';
 import type { RolloutSpec } from '../core/spec.ts';
-import type { SlackHandlerDeps, WorkerDeps } from '../adapters/slack/deps.ts';
+import type { SlackHandlerDeps } from '../adapters/slack/deps.ts';
 import { awsStoreDeps } from './aws-store.ts';
 import { SECRET_CACHE_SECONDS } from '../adapters/secrets/resolver.ts';
-import { WebhookNotifier } from '../adapters/webhooks/notify.ts';
 import { DynamoChatState } from '../adapters/slack/chat-state-dynamodb.ts';
 import { slackClient } from '../adapters/slack/client.ts';
 import { WebApiDirectory } from '../adapters/slack/directory.ts';
-import { SlackNotifier, fanOut } from '../adapters/slack/notifier.ts';
 
-function requiredEnv(name: string): string {
+export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`environment variable ${name} is not set: the Lambda was not deployed by the Sluice construct`);
   return value;
@@ -91,7 +90,8 @@ export function slackScheduler(env: Record<string, string | undefined> = process
 }
 
 let chatState: DynamoChatState | undefined;
-function dynamoChatState(): DynamoChatState {
+/** The chat state in the store's table (one per warm Lambda). */
+export function dynamoChatState(): DynamoChatState {
   chatState ??= new DynamoChatState({
     tableName: requiredEnv('SLUICE_TABLE_NAME'),
     client: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
@@ -117,6 +117,7 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
         now,
         sfn: new SFNClient({}),
         stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
+        ...(process.env.SLUICE_FLEET_STATE_MACHINE_ARN ? { fleetStateMachineArn: process.env.SLUICE_FLEET_STATE_MACHINE_ARN } : {}),
         chat: dynamoChatState(),
         directory: new WebApiDirectory({ client: slackClient(botToken, { path: 'ack' }), teamId }),
         loadTarget: ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX')),
@@ -139,24 +140,4 @@ export function awsSlackDeps(): Promise<SlackHandlerDeps> {
   })();
   slackDeps.catch(() => (slackDeps = undefined));
   return slackDeps;
-}
-
-let workerDeps: Promise<WorkerDeps> | undefined;
-export function awsWorkerDeps(): Promise<WorkerDeps> {
-  workerDeps ??= (async () => {
-    const { store } = await awsStoreDeps();
-    const { botToken } = await slackSecrets();
-    const loadTarget = ssmTargetLoader(requiredEnv('SLUICE_REGISTRY_PARAMETER_PREFIX'));
-    const slack = new SlackNotifier({ client: slackClient(botToken, { path: 'background' }), store, chat: dynamoChatState(), loadTarget });
-    const webhooks = new WebhookNotifier({ urlsFor: async (target) => (await loadTarget(target))?.spec.notifications?.webhooks ?? [] });
-    const all = fanOut([slack, webhooks]);
-    return {
-      notify: async (event) => {
-        await all(event);
-        await slack.idle();
-      },
-    };
-  })();
-  workerDeps.catch(() => (workerDeps = undefined));
-  return workerDeps;
 }

@@ -12,6 +12,12 @@ import { awsStoreDeps, requiredEnv } from './aws-store.ts';
 
 let built: Promise<StartPathDeps> | undefined;
 
+/** SLUICE_FLEET_STATE_MACHINE_ARN: set only when the registry holds a fleet target (the fleet state machine exists then). */
+function fleetMachine(env: Record<string, string | undefined> = process.env): { fleetStateMachineArn?: string } {
+  const arn = env['SLUICE_FLEET_STATE_MACHINE_ARN'];
+  return arn ? { fleetStateMachineArn: arn } : {};
+}
+
 /** Deps in AWS, from the environment the CDK construct sets; the function's own ARN is where queued schedules point. */
 export function awsStartDeps(functionArn: string): Promise<StartPathDeps> {
   built ??= (async () => {
@@ -20,6 +26,7 @@ export function awsStartDeps(functionArn: string): Promise<StartPathDeps> {
       store,
       sfn: new SFNClient({}),
       stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
+      ...fleetMachine(),
       registry: ssmRegistry({
         prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'),
         ecrTargets: JSON.parse(process.env.SLUICE_ECR_TARGETS ?? '{}') as Record<string, string[]>,
@@ -48,6 +55,7 @@ export function awsGitopsDeps(): Promise<GitopsDeps> {
         store,
         sfn: new SFNClient({}),
         stateMachineArn: requiredEnv('SLUICE_STATE_MACHINE_ARN'),
+        ...fleetMachine(),
         registry: ssmRegistry({ prefix: requiredEnv('SLUICE_REGISTRY_PREFIX'), ecrTargets: {} }),
         now: () => new Date(),
         scheduler: new EventBridgeRolloutScheduler({

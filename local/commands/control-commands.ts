@@ -190,6 +190,9 @@ export async function historyCommand(
 
 export async function abortCommand(control: ControlPlane, target: string, reason: string, io: Io): Promise<number> {
   const by = `${process.env.USER ?? 'someone'}@cli`;
+  // A fleet's target lock: the whole release stops (local/commands/fleet.ts).
+  const fleet = await (await import('./fleet.ts')).fleetVerbCommand(control, target, 'abort', { by, reason }, io);
+  if (fleet !== undefined) return fleet;
   // A rollout whose engine was killed cannot be aborted through it: the reconciler restores it instead.
   const recovered = await reconcileFirst(control, target, io);
   if (recovered.some((f) => f.action === 'restored' || f.action === 'closed' || f.action === 'taken-over')) {
@@ -286,6 +289,15 @@ export async function scheduleCancelCommand(control: ControlPlane, name: string,
 
 /** Promote now: skips the remaining analysis steps (not a promotion approval, nor a closed window). */
 export async function promoteCommand(control: ControlPlane, target: string, io: Io): Promise<number> {
+  // A fleet's target lock: promote the rest of the release now (local/commands/fleet.ts).
+  const fleet = await (await import('./fleet.ts')).fleetVerbCommand(
+    control,
+    target,
+    'promote-rest',
+    { by: `${process.env.USER ?? 'someone'}@cli` },
+    io,
+  );
+  if (fleet !== undefined) return fleet;
   const { promoteRollout } = await import('../../lambdas/adapters/control/rollout-control.ts');
   const result = await promoteRollout({ store: control.store, sfn: control.sfn, target });
   (result.ok ? io.stdout : io.stderr)(`${result.message}\n`);

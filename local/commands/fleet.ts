@@ -13,8 +13,9 @@ import type { SluiceEvent } from '../../lambdas/core/records.ts';
 import { plannedWeights } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import { EXIT } from '../exit-codes.ts';
-import { abortFleet, startFleet, startLocalFleetRuntime } from '../fleet.ts';
-import type { FleetRunSummary, StartedFleet } from '../fleet.ts';
+import { abortFleet, abortFleetRelease, runningFleet, setFleetControl, startFleet, startLocalFleetRuntime } from '../fleet.ts';
+import type { FleetRunSummary, FleetVerb, StartedFleet } from '../fleet.ts';
+import type { ControlPlane } from '../control.ts';
 import type { LocalRuntimeOptions } from '../runtime.ts';
 import { formatEvent } from '../progress.ts';
 
@@ -133,4 +134,62 @@ export async function fleetStatusCommand(
   }
   io.stdout(`${lines.join('\n')}\n`);
   return EXIT.ok;
+}
+
+/**
+ * `sluice abort | pause | resume | promote <target>` when the target's lock is a running fleet's,
+ * from any process that shares its store and engine: undefined when no fleet runs for the target
+ * (abort and promote then act on a single rollout as before).
+ */
+export async function fleetVerbCommand(
+  control: Pick<ControlPlane, 'store' | 'sfn'>,
+  target: string,
+  verb: 'abort' | FleetVerb,
+  options: { by: string; reason?: string },
+  io: Io,
+): Promise<number | undefined> {
+  const release = await runningFleet(control.store, target);
+  if (!release) return undefined;
+  const { execution } = release;
+  switch (verb) {
+    case 'abort': {
+      const result = await abortFleetRelease(control, release, options.by, options.reason ?? 'aborted from the command line');
+      const rolling = result.aborted.map((a) => `${a.cluster} (${a.interruptedBake ? 'bake interrupted' : 'at its next step'})`);
+      io.stdout(
+        `aborted fleet ${execution}: no further cluster starts; ${rolling.length ? `rolling back ${rolling.join(', ')}` : 'no cluster was rolling'}; promoted clusters follow spec.fleet.onHalt\n`,
+      );
+      return EXIT.ok;
+    }
+    case 'pause':
+      await setFleetControl(control.store, execution, 'pause', options.by);
+      io.stdout(
+        `paused fleet ${execution}: the running wave finishes, the next waits (promoted clusters stay watched) until \`sluice resume ${target}\`\n`,
+      );
+      return EXIT.ok;
+    case 'resume':
+      await setFleetControl(control.store, execution, 'resume', options.by);
+      io.stdout(`resumed fleet ${execution}: the next wave starts at the next look once the spec's own pause has passed\n`);
+      return EXIT.ok;
+    case 'promote-rest':
+      await setFleetControl(control.store, execution, 'promote-rest', options.by);
+      io.stdout(
+        `promoting the rest of fleet ${execution}: every remaining wave runs at once with no more pauses (each cluster still canaried and judged)\n`,
+      );
+      return EXIT.ok;
+    default: {
+      const never: never = verb;
+      throw new Error(`unknown fleet command ${String(never)}`);
+    }
+  }
+}
+
+/** `sluice pause | resume <target>`: only a fleet pauses between waves. */
+export async function pauseResumeCommand(control: ControlPlane, target: string, verb: 'pause' | 'resume', io: Io): Promise<number> {
+  const by = `${process.env.USER ?? 'someone'}@cli`;
+  const answered = await fleetVerbCommand(control, target, verb, { by }, io);
+  if (answered !== undefined) return answered;
+  io.stderr(
+    `no fleet release of ${target} is running: ${verb} acts on a fleet between its waves (a single rollout has \`sluice abort\` and \`sluice promote\`)\n`,
+  );
+  return EXIT.invalid;
 }

@@ -27,13 +27,22 @@ export class SfnLiveness implements ExecutionLiveness {
     this.#stateMachineArns = [stateMachineArn, ...more];
   }
 
+  /**
+   * Every state machine is asked, and one that runs the name wins: a name that ended in the
+   * rollout state machine (an old rollout's) may still be running in the fleet's, and a lock
+   * freed under a running execution would let a second release in. Unknown anywhere stays unknown;
+   * otherwise the first ended execution answers (its input serves a restore).
+   */
   async of(execution: string): Promise<LivenessAnswer> {
-    let answer: LivenessAnswer = { state: 'not-running', detail: 'does not exist' };
+    let ended: LivenessAnswer | undefined;
+    let unknown: LivenessAnswer | undefined;
     for (const stateMachineArn of this.#stateMachineArns) {
-      answer = await this.#ask(stateMachineArn, execution);
-      if (answer.detail !== DOES_NOT_EXIST) return answer;
+      const answer = await this.#ask(stateMachineArn, execution);
+      if (answer.state === 'running') return answer;
+      if (answer.state === 'unknown') unknown ??= answer;
+      else if (answer.detail !== DOES_NOT_EXIST) ended ??= answer;
     }
-    return answer;
+    return unknown ?? ended ?? { state: 'not-running', detail: DOES_NOT_EXIST };
   }
 
   async #ask(stateMachineArn: string, execution: string): Promise<LivenessAnswer> {

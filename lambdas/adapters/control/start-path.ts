@@ -24,6 +24,7 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { executionName } from '../../core/names.ts';
+import { fleetExecutionName } from '../../core/fleet.ts';
 import type { TargetLocks, TriggerLedger, WindowOverrides } from '../../core/ports.ts';
 import type { TriggerRecord } from '../../core/records.ts';
 import type { RolloutScheduler } from '../../core/schedule.ts';
@@ -55,6 +56,11 @@ export interface StartPathDeps {
   store: TriggerLedger & TargetLocks & WindowOverrides;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;
+  /**
+   * The fleet state machine (statemachine/fleet.asl.json): a target with spec.fleet starts there, as
+   * one release across its clusters. Absent (no fleet target deployed): a fleet target is refused.
+   */
+  fleetStateMachineArn?: string;
   registry: TargetRegistry;
   now: () => Date;
   /** Extra checks, run in order after the lock check; the first refusal wins (chat-ops access policy, …). */
@@ -74,9 +80,46 @@ function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
-async function executionExists(deps: StartPathDeps, name: string): Promise<boolean> {
+/**
+ * Where a target starts: the rollout state machine, or for a fleet (spec.fleet) the fleet state
+ * machine, whose input also carries the attempt (it names the members' executions, target-cluster-version).
+ */
+interface Machine {
+  arn: string;
+  fleet: boolean;
+}
+
+function machineFor(deps: StartPathDeps, spec: RolloutSpec): Machine | { refused: string } {
+  if (!spec.spec.fleet) return { arn: deps.stateMachineArn, fleet: false };
+  if (!deps.fleetStateMachineArn)
+    return {
+      refused: `${spec.metadata.name} is a fleet (spec.fleet) but this deployment has no fleet state machine (it is created when the registry holds a fleet target at synth): deploy the stack again`,
+    };
+  return { arn: deps.fleetStateMachineArn, fleet: true };
+}
+
+/** What the execution is started with: the fleet's input carries its attempt (fleetInputSchema). */
+type StartInput = ExecutionInput & { attempt?: number };
+
+function inputFor(machine: Machine, input: ExecutionInput, name: string): StartInput {
+  if (!machine.fleet) return input;
+  return { ...input, attempt: attemptOf(input.spec.metadata.name, input.version, name) };
+}
+
+/** An attempt's name: target-version for a rollout, target-version-fleet for a fleet release (never the same). */
+function nameOf(machine: Machine, target: string, version: string, attempt: number): string {
+  return machine.fleet ? fleetExecutionName(target, version, attempt) : executionName(target, version, attempt);
+}
+
+/** The attempt a fleet release's name stands for (names are not invertible by parsing: long ones are hashed). */
+function attemptOf(target: string, version: string, name: string): number {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) if (fleetExecutionName(target, version, attempt) === name) return attempt;
+  throw new Error(`execution name ${name} is no attempt of the fleet release ${target} ${version}`);
+}
+
+async function executionExists(deps: StartPathDeps, machine: Machine, name: string): Promise<boolean> {
   try {
-    await deps.sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(deps.stateMachineArn, name) }));
+    await deps.sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOf(machine.arn, name) }));
     return true;
   } catch (error) {
     if (error instanceof ExecutionDoesNotExist || (error as { name?: string } | null)?.name === 'ExecutionDoesNotExist') return false;
@@ -85,10 +128,10 @@ async function executionExists(deps: StartPathDeps, name: string): Promise<boole
 }
 
 /** The next attempt name of target + version that Step Functions has not seen (a retry after a rollback is a new attempt). */
-async function nextFreeName(deps: StartPathDeps, request: StartRequest, now: Date): Promise<string | null> {
+async function nextFreeName(deps: StartPathDeps, machine: Machine, request: StartRequest, now: Date): Promise<string | null> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const name = executionName(request.target, request.version, attempt);
-    if (await executionExists(deps, name)) continue;
+    const name = nameOf(machine, request.target, request.version, attempt);
+    if (await executionExists(deps, machine, name)) continue;
     // Another start chose this name a moment ago (a concurrent trigger): the ledger claim decides whose it is.
     const claim = await deps.store.recordTrigger(`name:${name}`, {
       source: request.trigger.source,
@@ -102,7 +145,7 @@ async function nextFreeName(deps: StartPathDeps, request: StartRequest, now: Dat
   return null;
 }
 
-async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutSpec, now: Date): Promise<Decision> {
+async function decide(deps: StartPathDeps, machine: Machine, request: StartRequest, spec: RolloutSpec, now: Date): Promise<Decision> {
   // A quick read first: a busy target needs no name and no checks (the acquisition below is what counts).
   const lock = await deps.store.getLock(request.target);
   if (lock) return { action: 'refuse', reason: lockedBy(request.target, lock.owner) };
@@ -118,7 +161,7 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
     if (!deps.scheduler) return { action: 'refuse', reason: `${plan.reason} (no scheduler here to queue it)` };
     return { action: 'queue', at: plan.queueUntil, reason: plan.reason };
   }
-  const execution = await nextFreeName(deps, request, now);
+  const execution = await nextFreeName(deps, machine, request, now);
   if (!execution)
     return { action: 'refuse', reason: `${request.target} ${request.version} has been started ${MAX_ATTEMPTS} times already` };
   const taken = await deps.store.acquireLock(request.target, execution, lockExpiresAt(now));
@@ -128,14 +171,15 @@ async function decide(deps: StartPathDeps, request: StartRequest, spec: RolloutS
 
 async function startNamed(
   deps: StartPathDeps,
+  machine: Machine,
   name: string,
   input: ExecutionInput,
 ): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
   try {
     const started = await deps.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(input) }),
+      new StartExecutionCommand({ stateMachineArn: machine.arn, name, input: JSON.stringify(inputFor(machine, input, name)) }),
     );
-    return { ok: true, executionArn: started.executionArn ?? executionArnOf(deps.stateMachineArn, name) };
+    return { ok: true, executionArn: started.executionArn ?? executionArnOf(machine.arn, name) };
   } catch (error) {
     // Step Functions answers an identical retry (same name, same input, still running) with success;
     // this is a different start that took the name between our check and our start.
@@ -149,13 +193,14 @@ async function startNamed(
 /** StartExecution under a lock this start holds; any failure gives the lock back (a retried delivery takes it again). */
 async function startLocked(
   deps: StartPathDeps,
+  machine: Machine,
   name: string,
   input: ExecutionInput,
 ): Promise<{ ok: true; executionArn: string } | { ok: false; reason: string }> {
   const target = input.spec.metadata.name;
   let started: Awaited<ReturnType<typeof startNamed>>;
   try {
-    started = await startNamed(deps, name, input);
+    started = await startNamed(deps, machine, name, input);
   } catch (error) {
     await deps.store.releaseLock(target, name);
     throw error;
@@ -177,11 +222,13 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
   const resolved = applyOverrides(registered, request.overrides);
   if (!resolved.ok) return refused(resolved.reason);
   const spec = resolved.spec;
+  const machine = machineFor(deps, spec);
+  if ('refused' in machine) return refused(machine.refused);
   const now = deps.now();
   const requestedBy = requestedByOf(request);
   const input: ExecutionInput = { spec, version, requestedBy };
 
-  const decision = await decide(deps, request, spec, now);
+  const decision = await decide(deps, machine, request, spec, now);
   const key = ledgerKey(request.trigger);
   const record: TriggerRecord = {
     source: request.trigger.source,
@@ -210,10 +257,10 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
     if (decision.action === 'start') await deps.store.releaseLock(target, decision.execution);
     const first = claim.existing;
     // The first delivery claimed a name but never started it (it failed in between): start exactly that one.
-    if (first.execution && first.detail?.['outcome'] === 'started' && !(await executionExists(deps, first.execution))) {
+    if (first.execution && first.detail?.['outcome'] === 'started' && !(await executionExists(deps, machine, first.execution))) {
       const taken = await deps.store.acquireLock(target, first.execution, lockExpiresAt(now));
       if (!taken.acquired) return refused(lockedBy(target, taken.holder.owner));
-      const started = await startLocked(deps, first.execution, input);
+      const started = await startLocked(deps, machine, first.execution, input);
       if (started.ok)
         return {
           outcome: 'started',
@@ -237,7 +284,7 @@ export async function requestStart(deps: StartPathDeps, request: StartRequest): 
 
   switch (decision.action) {
     case 'start': {
-      const started = await startLocked(deps, decision.execution, input);
+      const started = await startLocked(deps, machine, decision.execution, input);
       if (!started.ok) return refused(started.reason);
       return {
         outcome: 'started',

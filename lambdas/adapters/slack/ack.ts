@@ -17,8 +17,15 @@ import { lookWord } from '../../core/look-word.ts';
 import type { Acted, ButtonAction, SlackMessage } from '../../core/chatops/blocks.ts';
 import { USAGE, actionOf, parseCommand } from '../../core/chatops/command.ts';
 import type { Command } from '../../core/chatops/command.ts';
+import { FLEET_GATE, fleetAccessAction, fleetStatusText, isFleetAction } from '../../core/chatops/fleet-blocks.ts';
+import type { FleetAction } from '../../core/chatops/fleet-blocks.ts';
+import { memberAddress } from '../../core/fleet-member.ts';
+import { abortFleetRelease, controlFleetRelease, findFleetRelease, readFleetControlOf, releaseOfMember } from '../control/fleet-control.ts';
+import type { FleetCommand } from '../control/fleet-control.ts';
+import { buildFleetView } from './fleet-view.ts';
 import type {
   AbortFlags,
+  AnalysisStates,
   EventPublisher,
   RolloutLog,
   RolloutRecords,
@@ -27,6 +34,7 @@ import type {
   TriggerLedger,
   WindowOverrides,
 } from '../../core/ports.ts';
+import type { RolloutRecord } from '../../core/records.ts';
 import type { RolloutScheduler, ScheduledRollout } from '../../core/schedule.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import { LocalTimeError, isTimeZone, parseStartTime } from '../../core/zoned-time.ts';
@@ -48,10 +56,12 @@ export interface SlackConfig {
 
 export interface AckDeps {
   /** Every command's ports: start (ledger, lock, overrides), abort (flags), promote/approve (tokens), status (records, history). */
-  store: TriggerLedger & TargetLocks & WindowOverrides & TaskTokens & AbortFlags & RolloutRecords & RolloutLog;
+  store: TriggerLedger & TargetLocks & WindowOverrides & TaskTokens & AbortFlags & RolloutRecords & RolloutLog & AnalysisStates;
   events: EventPublisher;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;
+  /** Where a fleet target (spec.fleet) starts; absent when no fleet is deployed. */
+  fleetStateMachineArn?: string;
   chat: ChatState;
   directory: SlackDirectory;
   /** The target's spec from the registry; null when the target is unknown. */
@@ -222,6 +232,7 @@ async function start(
       store: deps.store,
       sfn: deps.sfn,
       stateMachineArn: deps.stateMachineArn,
+      ...(deps.fleetStateMachineArn ? { fleetStateMachineArn: deps.fleetStateMachineArn } : {}),
       registry,
       now: deps.now,
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
@@ -247,6 +258,171 @@ async function start(
   }
 }
 
+const FLEET_PAST: Record<FleetAction, string> = {
+  'fleet-abort': 'aborted',
+  'fleet-pause': 'paused',
+  'fleet-resume': 'resumed',
+  'fleet-promote-rest': 'promoted the rest of',
+};
+
+type FleetOutcome = { ok: boolean; message: string; version?: string | undefined };
+
+/**
+ * One fleet verb on the release `execution` of a fleet target, from a button or a command: only
+ * while that release holds the target's lock; promote-the-rest under the two-person rule; abort
+ * and promote-the-rest once (first click wins), pause and resume as toggles.
+ */
+async function fleetAct(
+  deps: AckDeps,
+  spec: RolloutSpec,
+  execution: string,
+  action: FleetAction,
+  user: string,
+  reason: string,
+): Promise<FleetOutcome> {
+  const target = spec.metadata.name;
+  const lock = await deps.store.getLock(target);
+  const release = await findFleetRelease(deps.store, spec, execution);
+  const version = release?.version;
+  if (lock?.owner !== execution)
+    return {
+      ok: false,
+      message: `\`${execution}\` is no longer running${lock ? ` (${target} now runs \`${lock.owner}\`)` : ''}. Nothing was done`,
+      version,
+    };
+  const by = `slack:${user}`;
+  const now = deps.now();
+  if (action === 'fleet-promote-rest') {
+    if (!release)
+      return {
+        ok: false,
+        message: `no cluster of \`${execution}\` has started yet, so the two-person rule cannot tell who started it: try again in a moment`,
+      };
+    const twoPerson = twoPersonCheck(spec.spec.access, 'promote', user, release.requestedBy);
+    if (!twoPerson.allowed) return { ok: false, message: twoPerson.reason.replace(/\.$/, ''), version };
+  }
+  const control = await readFleetControlOf(deps.store, execution);
+  if (control.halted && action !== 'fleet-abort') return { ok: false, message: `\`${execution}\` is halting (${control.halted})`, version };
+  if (action === 'fleet-abort' || action === 'fleet-promote-rest') {
+    const key = chatKeys.click(execution, action);
+    const acted = JSON.stringify({ action, user, at: now.toISOString() });
+    const claim = await deps.chat.claim(key, acted);
+    if (!claim.claimed) {
+      const first = JSON.parse(claim.value) as { user: string; at: string };
+      return { ok: false, message: `<@${first.user}> already ${FLEET_PAST[action]} \`${execution}\` ${slackDate(first.at)}`, version };
+    }
+    if (action === 'fleet-abort') {
+      const { aborted } = await abortFleetRelease({ store: deps.store, sfn: deps.sfn, spec, fleetExecution: execution, by, reason, now });
+      const rolling = aborted.length ? `; ${aborted.join(', ')} ${aborted.length === 1 ? 'rolls' : 'roll'} back to the primary` : '';
+      return {
+        ok: true,
+        message: `aborted the fleet release \`${execution}\`: no further wave starts${rolling}; promoted clusters stay promoted`,
+        version,
+      };
+    }
+    await controlFleetRelease(deps.store, execution, 'promote-rest', by, now);
+    return { ok: true, message: `every remaining wave of \`${execution}\` runs at once, without the bakes between them`, version };
+  }
+  const command: FleetCommand = action === 'fleet-pause' ? 'pause' : 'resume';
+  if (command === 'pause' && control.paused)
+    return { ok: false, message: `\`${execution}\` is paused already${control.by ? ` (by ${who(control.by)})` : ''}`, version };
+  if (command === 'resume' && !control.paused) return { ok: false, message: `\`${execution}\` is not paused`, version };
+  await controlFleetRelease(deps.store, execution, command, by, now);
+  return {
+    ok: true,
+    message:
+      command === 'pause'
+        ? `\`${execution}\` holds after the wave now rolling (nothing rolls back); \`/sluice resume ${target}\` lets it go on`
+        : `\`${execution}\` goes on with its next wave`,
+    version,
+  };
+}
+
+/** `/sluice status <fleet target>`: the running release, else the latest one, wave by wave. */
+async function fleetStatus(deps: AckDeps, spec: RolloutSpec): Promise<string> {
+  const target = spec.metadata.name;
+  const lock = await deps.store.getLock(target);
+  let release = lock ? await findFleetRelease(deps.store, spec, lock.owner) : undefined;
+  if (!release) {
+    let latest: RolloutRecord | undefined;
+    for (const cluster of spec.spec.fleet?.clusters ?? []) {
+      const [record] = await deps.store.listRollouts(memberAddress(target, cluster.name), 1);
+      if (record && (!latest || record.startedAt > latest.startedAt)) latest = record;
+    }
+    const cluster = latest ? (latest.target.split('@')[1] ?? '') : '';
+    const found = latest ? releaseOfMember(target, cluster, latest.version, latest.execution) : undefined;
+    if (found) release = { ...found, requestedBy: latest?.requestedBy ?? '', startedAt: latest?.startedAt ?? '' };
+  }
+  if (!release)
+    return lock ? `*${target}* (fleet): \`${lock.owner}\` is starting; no cluster has started yet.` : `No releases of ${target} yet.`;
+  const view = await buildFleetView(deps.store, deps.chat, spec, release);
+  if (lock?.owner !== release.execution && !['promoted', 'halted', 'stopped', 'refused'].includes(view.state)) {
+    const clusters = view.waves.flatMap((wave) => wave.clusters);
+    view.state = clusters.every((c) => c.state === 'promoted') ? 'promoted' : 'halted';
+  }
+  return fleetStatusText(view);
+}
+
+/** The fleet verbs of `/sluice` on a fleet target; undefined for the commands that work as for any target. */
+async function fleetCommand(
+  deps: AckDeps,
+  command: Exclude<Command, { kind: 'help' }>,
+  spec: RolloutSpec,
+  request: SlashCommand,
+): Promise<{ text: string; execution?: string; version?: string } | undefined> {
+  const target = spec.metadata.name;
+  const verb: Partial<Record<Command['kind'], FleetAction>> = {
+    abort: 'fleet-abort',
+    promote: 'fleet-promote-rest',
+    pause: 'fleet-pause',
+    resume: 'fleet-resume',
+  };
+  if (command.kind === 'status') return { text: await fleetStatus(deps, spec) };
+  if (command.kind === 'approve') {
+    const first = spec.spec.fleet?.clusters[0]?.name ?? 'cluster';
+    return {
+      text: `${target} is a fleet: approve one cluster's gate, e.g. \`/sluice approve ${memberAddress(target, first)}\` (or its button in the release's thread).`,
+    };
+  }
+  const action = verb[command.kind];
+  if (!action) return undefined;
+  const lock = await deps.store.getLock(target);
+  if (!lock) return { text: `Nothing to ${command.kind}: no release of ${target} is running.` };
+  const reason = command.kind === 'abort' ? command.reason : `${command.kind} from Slack`;
+  const result = await fleetAct(deps, spec, lock.owner, action, request.userId, reason);
+  return {
+    text: result.ok ? `Done: ${result.message}.` : `Not done: ${result.message}.`,
+    execution: lock.owner,
+    ...(result.version ? { version: result.version } : {}),
+  };
+}
+
+/** A fleet button: the target is in its gate (`fleet:<target>`), the release is its execution. */
+async function fleetButtonClick(
+  deps: AckDeps,
+  request: BlockAction,
+  action: FleetAction,
+  value: { execution: string; gate: string },
+  followUp: (text: string) => AckResult,
+): Promise<AckResult> {
+  const base = { user: request.userId, channel: request.channelId, what: `button ${action} on ${value.execution}` };
+  const target = value.gate.startsWith(`${FLEET_GATE}:`) ? value.gate.slice(FLEET_GATE.length + 1) : '';
+  const spec = target ? await deps.loadTarget(target).catch(() => null) : null;
+  if (!spec?.spec.fleet) {
+    await audit(deps, { ...base, target: target || undefined, execution: value.execution }, 'unknown fleet target');
+    return followUp(`${target || 'This'} is not a fleet in Sluice's registry. Nothing was done.`);
+  }
+  const where = { ...base, target, execution: value.execution };
+  const decision = await access(deps, spec, fleetAccessAction(action), request.userId, request.channelId);
+  if (!decision.allowed) {
+    await audit(deps, where, 'refused by the access policy');
+    return followUp(decision.reason);
+  }
+  const result = await fleetAct(deps, spec, value.execution, action, request.userId, `aborted from Slack by <@${request.userId}>`);
+  await audit(deps, { ...where, version: result.version }, result.ok ? result.message : `not done: ${result.message}`);
+  return followUp(result.ok ? `Done: ${result.message}.` : `Not done: ${result.message}.`);
+}
+
 async function runCommand(
   deps: AckDeps,
   command: Exclude<Command, { kind: 'help' }>,
@@ -255,6 +431,10 @@ async function runCommand(
 ): Promise<{ text: string; execution?: string; version?: string }> {
   const target = spec.metadata.name;
   const by = `slack:${request.userId}`;
+  if (spec.spec.fleet) {
+    const fleet = await fleetCommand(deps, command, spec, request);
+    if (fleet) return fleet;
+  }
   const running = async () => {
     const lock = await deps.store.getLock(target);
     return lock ? await deps.store.getRollout(lock.owner) : null;
@@ -317,6 +497,11 @@ async function runCommand(
     }
     case 'schedule':
       return { text: await scheduleText(deps, command, target, request), ...(command.version ? { version: command.version } : {}) };
+    case 'pause':
+    case 'resume':
+      return {
+        text: `Only a fleet release pauses between waves: ${target} is a single rollout (\`/sluice abort\` or \`/sluice promote\` it).`,
+      };
     case 'override': {
       const result = await overrideWindows({ store: deps.store, events: deps.events, spec, by, reason: command.reason, now: deps.now() });
       if (!result.ok) return { text: `Not overridden: ${result.message}.` };
@@ -396,8 +581,10 @@ async function buttonClick(deps: AckDeps, request: BlockAction): Promise<AckResu
     body: null,
     followUps: request.responseUrl ? [{ responseUrl: request.responseUrl, message: { ...ephemeral(text), replace_original: false } }] : [],
   });
-  const action = request.actionId.startsWith(ACTION_PREFIX) ? (request.actionId.slice(ACTION_PREFIX.length) as ButtonAction) : undefined;
   const value = decodeButtonValue(request.value);
+  const name = request.actionId.startsWith(ACTION_PREFIX) ? request.actionId.slice(ACTION_PREFIX.length) : '';
+  if (value && isFleetAction(name)) return fleetButtonClick(deps, request, name, value, followUp);
+  const action = name ? (name as ButtonAction) : undefined;
   if (!action || !BUTTON_ACTIONS.includes(action) || !value) return followUp("This button is not one of Sluice's.");
   const base = { user: request.userId, channel: request.channelId, what: `button ${action} on ${value.execution} (${value.gate})` };
   const record = await deps.store.getRollout(value.execution);

@@ -1,6 +1,7 @@
 /** What the Slack bot's two Lambdas need: the seams the AWS wiring (lambdas/wiring/aws-slack.ts) and the local runtime fill. */
 import type { SluiceEvent } from '../../core/records.ts';
 import type { AckDeps, FollowUp } from './ack.ts';
+import type { FleetEnded } from './notifier.ts';
 
 export interface SlackHandlerDeps {
   ack: AckDeps;
@@ -17,5 +18,7 @@ export interface SlackHandlerDeps {
 
 export interface WorkerDeps {
   notify(event: SluiceEvent): Promise<void>;
+  /** A fleet execution ended (its Step Functions status change): the fleet's thread says how. */
+  fleetEnded?(ended: FleetEnded): Promise<void>;
   send?: typeof fetch;
 }

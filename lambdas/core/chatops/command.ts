@@ -12,6 +12,9 @@ export type Command =
   | { kind: 'promote'; target: string }
   | { kind: 'approve'; target: string }
   | { kind: 'retry'; target: string }
+  /** A fleet release: hold it after the wave now rolling / let it go on. */
+  | { kind: 'pause'; target: string }
+  | { kind: 'resume'; target: string }
   | { kind: 'override'; target: string; reason: string }
   | {
       kind: 'schedule';
@@ -30,7 +33,8 @@ export type ParsedCommand = { ok: true; command: Command } | { ok: false; usage:
 
 /**
  * The command's action for the access policy: retry and scheduling start rollouts (listing schedules
- * is reading, like status); a window override is allowed to the approvers.
+ * is reading, like status); a window override is allowed to the approvers. Pausing a fleet stops it
+ * from going on (whoever may abort may pause); resuming moves it forward, as promote does.
  */
 export type Action = 'start' | 'approve' | 'promote' | 'abort' | 'status' | 'history' | 'help';
 
@@ -49,8 +53,10 @@ export function actionOf(command: Command): Action {
     case 'override':
       return 'approve';
     case 'abort':
+    case 'pause':
       return 'abort';
     case 'promote':
+    case 'resume':
       return 'promote';
     case 'approve':
       return 'approve';
@@ -67,7 +73,8 @@ export const USAGE = [
   '`/sluice status <target>` where the rollout is and its last verdict',
   '`/sluice history <target>` recent rollouts',
   '`/sluice abort <target> [reason]` roll back now (any time)',
-  '`/sluice promote <target>` promote now (skips the remaining analysis steps)',
+  '`/sluice promote <target>` promote now (skips the remaining analysis steps); for a fleet: every remaining wave at once',
+  '`/sluice pause <target>` · `/sluice resume <target>` hold a fleet release after the wave now rolling / let it go on',
   '`/sluice approve <target>` approve a pending gate',
   '`/sluice retry <target>` a new attempt of the last version',
   '`/sluice override <target> <reason…>` let it move outside its change windows (audited)',
@@ -89,6 +96,8 @@ const SYNTAX: Record<Exclude<CommandKind, 'help' | 'schedule'>, string> = {
   promote: '/sluice promote <target>',
   approve: '/sluice approve <target>',
   retry: '/sluice retry <target>',
+  pause: '/sluice pause <target>',
+  resume: '/sluice resume <target>',
   override: '/sluice override <target> <reason…>',
 };
 
@@ -192,6 +201,8 @@ export function parseCommand(rawText: string): ParsedCommand {
     case 'promote':
     case 'approve':
     case 'retry':
+    case 'pause':
+    case 'resume':
       if (extra.length) return usage(`Unexpected \`${extra.join(' ').slice(0, 64)}\` after the target.`, syntax);
       return { ok: true, command: { kind, target } };
     default: {
