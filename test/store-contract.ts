@@ -352,6 +352,8 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect(retried).toEqual({ committed: true, at: '2026-03-01T10:03:00.000Z' });
         expect(answer).toEqual({ flagged: false, committedAt: '2026-03-01T10:03:00.000Z' });
         expect(await store.getAbort(execution)).toBeNull();
+        expect(await store.getPromotionCommit(execution)).toBe('2026-03-01T10:03:00.000Z');
+        expect(await store.getPromotionCommit(unique('other'))).toBeNull();
       });
 
       it('refuses to pass the point of no return once an abort is flagged: the abort wins', async () => {
@@ -365,6 +367,7 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
         expect(answer).toEqual({ flagged: true });
         expect(commit).toEqual({ committed: false, abort: request });
         expect(await engine.getAbort(execution)).toEqual(request);
+        expect(await engine.getPromotionCommit(execution)).toBeNull();
       });
 
       it('lets exactly one of an abort and a commit win when they race', async () => {

@@ -145,6 +145,8 @@ export interface AbortFlags {
   getAbort(execution: string): Promise<AbortRequest | null>;
   /** Passes the point of no return unless an abort was flagged first (then that abort). Idempotent: a retried Switch keeps the first commit. */
   commitPromotion(execution: string, at: string): Promise<PromotionCommit>;
+  /** When the promotion passed its point of no return, or null (a restore tells a switched rollout from a copy that landed unrecorded). */
+  getPromotionCommit(execution: string): Promise<string | null>;
 }
 
 export type AbortAnswer = { flagged: true } | { flagged: false; committedAt: string };

@@ -460,6 +460,11 @@ export class DynamoRolloutStore implements RolloutStore {
     return item === null ? null : (JSON.parse(String(item['state'])) as unknown);
   }
 
+  async getPromotionCommit(execution: string): Promise<string | null> {
+    const item = await this.#get(storeKeys.abort(execution));
+    return typeof item?.['committedAt'] === 'string' ? item['committedAt'] : null;
+  }
+
   async getAbort(execution: string): Promise<AbortRequest | null> {
     const item = await this.#get(storeKeys.abort(execution));
     // The item may hold only the promotion's commit marker: that is no abort.

@@ -298,6 +298,11 @@ export class SqliteRolloutStore implements RolloutStore {
     return row === undefined ? null : (JSON.parse(String(row['state'])) as unknown);
   }
 
+  async getPromotionCommit(execution: string): Promise<string | null> {
+    const row = this.#db.prepare('SELECT at FROM promotion_commits WHERE execution = ?').get(execution);
+    return row === undefined ? null : text(row, 'at');
+  }
+
   async getAbort(execution: string): Promise<AbortRequest | null> {
     const row = this.#db.prepare('SELECT request FROM aborts WHERE execution = ?').get(execution);
     return row === undefined ? null : parse<AbortRequest>(row, 'request');
