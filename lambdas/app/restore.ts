@@ -104,8 +104,8 @@ export async function restoreSafeSide(
   }
 
   const scale = spec.spec.router.weightScale;
-  let safeSide: Side = record.safeSide;
-  let safe = allOn(safeSide, scale);
+  let safeSide: Side;
+  let safe: Weights;
   let router: TrafficRouter;
   let workload: Workload | null;
   let rejected: string | undefined;
