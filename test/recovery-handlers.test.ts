@@ -118,6 +118,62 @@ describe('restoreSafeSide', () => {
     expect((await store.getRollout('web-v1'))?.status).toBe('finished');
   });
 
+  it('flags a StopExecution as an abort, so a Switch still running after the stop cannot pass the point of no return', async () => {
+    // Prepare: a template promotion stopped after the copy, at 50/50, before Switch committed; its Lambda runs on.
+    const templated = webSpec({
+      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: false } },
+    });
+    await openRollout('web-v2', { primary: 50, canary: 50 }, { patch: { safeSide: 'canary', spec: templated } });
+    router.weights = { primary: 50, canary: 50 };
+    const workload = {
+      isReady: async () => true,
+      templateFingerprint: async () => 'v2',
+      promoteTemplate: async () => {},
+      scale: async () => {},
+      servingReplicas: async () => 2,
+      primaryRunsCanaryTemplate: async () => true,
+    };
+
+    // Act: the safety net first, then the running Switch reaches its commit.
+    const result = await safetyNet(
+      { ...deps, workloadFor: async () => workload },
+      {
+        detail: {
+          name: 'web-v2',
+          status: 'ABORTED',
+          input: JSON.stringify({ spec: templated, version: 'v2', requestedBy: 'alice@local' }),
+        },
+      },
+    );
+    const commit = await store.commitPromotion('web-v2', clock.toISOString());
+
+    // Assess: held on the canary (the safe side after the copy), and the switch refused.
+    expect(result).toMatchObject({ outcome: 'promotion-failed', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 0, canary: 100 });
+    expect(commit).toMatchObject({ committed: false, abort: { by: 'StopExecution' } });
+  });
+
+  it('names a StopExecution that came after the point of no return: the switch was committed before it', async () => {
+    // Prepare: Switch committed and moved all traffic to the primary; then the execution was stopped before Finish.
+    await openRollout('web-v2', { primary: 100, canary: 0 });
+    await store.commitPromotion('web-v2', '2026-03-01T10:00:00.000Z');
+    router.weights = { primary: 100, canary: 0 };
+
+    // Act
+    const result = await safetyNet(deps, {
+      detail: { name: 'web-v2', status: 'ABORTED', input: JSON.stringify({ spec, version: 'v2', requestedBy: 'alice@local' }) },
+    });
+
+    // Assess: nothing moves, and the reason says the stop came too late to undo anything.
+    expect(result).toMatchObject({ result: 'restored' });
+    expect(result).toHaveProperty(
+      'reason',
+      expect.stringContaining('after the promotion passed its point of no return at 2026-03-01T10:00:00.000Z'),
+    );
+    expect(router.writes).toEqual([]);
+    expect(await store.getAbort('web-v2')).toBeNull();
+  });
+
   it('never overwrites weights someone else wrote after Sluice: stops, records outcome failed, sends Rollout Stuck, frees the lock', async () => {
     await openRollout('web-v2', { primary: 90, canary: 10 });
     router.weights = { primary: 70, canary: 30 };
