@@ -197,6 +197,8 @@ interface Track {
   };
   /** What `sluice abort` answered when it acknowledged the abort. */
   abortAcknowledged?: string;
+  /** What it answered when the promotion had passed its point of no return ("too late … nothing was rolled back"). */
+  abortTooLate?: string;
   /** Heals at the end: sticky faults, never-ready primaries, RBAC. */
   endHeals: Array<() => void>;
   timers: Array<ReturnType<typeof setTimeout>>;
@@ -494,6 +496,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
           reason: 'injected abort',
         }).catch(() => undefined);
         if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ', bake interrupted' : ''}`;
+        else if (answer && 'tooLate' in answer) track.abortTooLate = answer.message;
         fault.healedAtMs = now();
         return;
       }
@@ -970,6 +973,10 @@ async function judge(
     // An abort Sluice acknowledged must be honoured in every state.
     if (track.abortAcknowledged !== undefined && reported.outcome === 'promoted') {
       violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
+    }
+    // And one answered "too late" must be true: past the point of no return nothing is rolled back.
+    if (track.abortTooLate !== undefined && (reported.outcome === 'rolled-back' || reported.outcome === 'aborted')) {
+      violate('b', `the abort was answered "${track.abortTooLate}", yet the rollout ended ${reported.outcome}`);
     }
   } else if (reported.outcome === 'running' && !executionRunning) {
     violate(
