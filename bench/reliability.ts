@@ -51,6 +51,13 @@ export function formatTable(report: SoakReport): string {
     '',
     'taken-over: someone else wrote the group last (only rollouts that also carry foreign-weights); Sluice leaves it and reports failed.',
   );
+  // Not a violation of Sluice's, but a soak too soft to judge those kinds: said, so a run is not read as proof for them.
+  const soft = Object.entries(report.kinds).filter(([, s]) => s.injected < 2);
+  if (soft.length > 0)
+    lines.push(
+      '',
+      `injected fewer than twice (this run proves nothing for them): ${soft.map(([k, s]) => `${k} ${s.injected}`).join(', ')}`,
+    );
   lines.push('', `${report.violations.length} violation(s)`);
   for (const v of report.violations) lines.push(`  (${v.invariant}) ${v.target} [${v.kinds.join(', ')}]: ${v.message}`);
   return `${lines.join('\n')}\n`;

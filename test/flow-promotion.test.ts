@@ -231,19 +231,27 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(groupWeights()).toEqual({ primary: 0, canary: 100 });
   });
 
-  it('an abort that arrives after the switch is reported in the outcome, not ignored', async () => {
+  it('an abort that arrives after the switch is answered too late, flags nothing, and the rollout promotes', async () => {
     let execution = '';
+    let answer: Promise<Awaited<ReturnType<typeof abortRollout>>> | undefined;
     kube.onChange(({ object }) => {
-      if (object.kind !== 'UpstreamGroup' || !runtime || !execution) return;
+      if (object.kind !== 'UpstreamGroup' || !runtime || !execution || answer) return;
       const [primary] = (object.spec as { destinations: { weight: number }[] }).destinations;
       if (primary?.weight === 100 && trail.some((t) => t.startsWith('podinfo-primary:') && t.includes('version=v2'))) {
-        void runtime.deps.store.requestAbort({ execution, by: 'carol', reason: 'second thoughts', at: new Date().toISOString() });
+        answer = abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'podinfo', by: 'carol', reason: 'second thoughts' });
       }
     });
     const { rollout } = await start();
     execution = rollout.name;
     const summary = await rollout.done;
+    expect(await answer).toMatchObject({
+      ok: false,
+      tooLate: true,
+      execution,
+      message: expect.stringContaining('nothing was rolled back'),
+    });
+    expect(await runtime?.deps.store.getAbort(execution)).toBeNull();
     expect(summary.outcome).toBe('promoted');
-    expect(summary.reason).toContain('abort by carol (second thoughts) arrived after traffic had switched');
+    expect(summary.exitCode).toBe(0);
   });
 });

@@ -118,6 +118,62 @@ describe('restoreSafeSide', () => {
     expect((await store.getRollout('web-v1'))?.status).toBe('finished');
   });
 
+  it('flags a StopExecution as an abort, so a Switch still running after the stop cannot pass the point of no return', async () => {
+    // Prepare: a template promotion stopped after the copy, at 50/50, before Switch committed; its Lambda runs on.
+    const templated = webSpec({
+      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: false } },
+    });
+    await openRollout('web-v2', { primary: 50, canary: 50 }, { patch: { safeSide: 'canary', spec: templated } });
+    router.weights = { primary: 50, canary: 50 };
+    const workload = {
+      isReady: async () => true,
+      templateFingerprint: async () => 'v2',
+      promoteTemplate: async () => {},
+      scale: async () => {},
+      servingReplicas: async () => 2,
+      primaryRunsCanaryTemplate: async () => true,
+    };
+
+    // Act: the safety net first, then the running Switch reaches its commit.
+    const result = await safetyNet(
+      { ...deps, workloadFor: async () => workload },
+      {
+        detail: {
+          name: 'web-v2',
+          status: 'ABORTED',
+          input: JSON.stringify({ spec: templated, version: 'v2', requestedBy: 'alice@local' }),
+        },
+      },
+    );
+    const commit = await store.commitPromotion('web-v2', clock.toISOString());
+
+    // Assess: held on the canary (the safe side after the copy), and the switch refused.
+    expect(result).toMatchObject({ outcome: 'promotion-failed', result: 'restored' });
+    expect(router.weights).toEqual({ primary: 0, canary: 100 });
+    expect(commit).toMatchObject({ committed: false, abort: { by: 'StopExecution' } });
+  });
+
+  it('names a StopExecution that came after the point of no return: the switch was committed before it', async () => {
+    // Prepare: Switch committed and moved all traffic to the primary; then the execution was stopped before Finish.
+    await openRollout('web-v2', { primary: 100, canary: 0 });
+    await store.commitPromotion('web-v2', '2026-03-01T10:00:00.000Z');
+    router.weights = { primary: 100, canary: 0 };
+
+    // Act
+    const result = await safetyNet(deps, {
+      detail: { name: 'web-v2', status: 'ABORTED', input: JSON.stringify({ spec, version: 'v2', requestedBy: 'alice@local' }) },
+    });
+
+    // Assess: nothing moves, and the reason says the stop came too late to undo anything.
+    expect(result).toMatchObject({ result: 'restored' });
+    expect(result).toHaveProperty(
+      'reason',
+      expect.stringContaining('after the promotion passed its point of no return at 2026-03-01T10:00:00.000Z'),
+    );
+    expect(router.writes).toEqual([]);
+    expect(await store.getAbort('web-v2')).toBeNull();
+  });
+
   it('never overwrites weights someone else wrote after Sluice: stops, records outcome failed, sends Rollout Stuck, frees the lock', async () => {
     await openRollout('web-v2', { primary: 90, canary: 10 });
     router.weights = { primary: 70, canary: 30 };
@@ -285,13 +341,43 @@ describe('reconcile', () => {
     expect(schedule).toEqual([false]);
   });
 
-  it('reads a template copy that landed without its step (engine killed right after the copy) from the primary: promoted, not rolled back', async () => {
-    // Prepare: Promote copied the template, then the engine died before recording the copy; traffic at 50/50.
+  it('holds a rollout whose template copy landed without its record on the canary: promotion-failed, never 100% on a primary nobody checked', async () => {
+    // Prepare: Promote copied the template, then the engine died (or the store was busy) before the
+    // copy was recorded: the record still names the old primary as the safe side; traffic at 50/50.
     const templated = webSpec({
-      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: false } },
+      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: true } },
     });
     await openRollout('web-v2', { primary: 50, canary: 50 }, { patch: { spec: templated } });
     router.weights = { primary: 50, canary: 50 };
+    const scaled: string[] = [];
+    const workload = {
+      isReady: async () => true,
+      templateFingerprint: async () => 'v2',
+      promoteTemplate: async () => {},
+      scale: async (side: string, replicas: number) => void scaled.push(`${side}=${replicas}`),
+      servingReplicas: async () => 2,
+      primaryRunsCanaryTemplate: async () => true,
+    };
+
+    // Act
+    const report = await reconcile({ ...deps, workloadFor: async () => workload, liveness: liveness({ 'web-v2': 'not-running' }) });
+
+    // Assess: the old version is gone and the primary may be mid-rollout: all traffic on the canary
+    // (ready since CheckCanary), held as after any copy (exit 5); the canary is not scaled down.
+    expect(router.weights).toEqual({ primary: 0, canary: 100 });
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', action: 'restored', outcome: 'promotion-failed' }]);
+    expect((await store.getRollout('web-v2'))?.outcome).toBe('promotion-failed');
+    expect(scaled).toEqual([]);
+  });
+
+  it('keeps a switched rollout on the primary: past the point of no return the primary running the new template is the promotion', async () => {
+    // Prepare: Switch passed the point of no return and moved all traffic to the primary; the engine died before Finish.
+    const templated = webSpec({
+      spec: { workload: { namespace: 'apps', primary: 'web-primary', canary: 'web', scaleCanaryToZero: false } },
+    });
+    await openRollout('web-v2', { primary: 100, canary: 0 }, { patch: { spec: templated } });
+    await store.commitPromotion('web-v2', '2026-03-01T10:00:00.000Z');
+    router.weights = { primary: 100, canary: 0 };
     const workload = {
       isReady: async () => true,
       templateFingerprint: async () => 'v2',
@@ -304,10 +390,9 @@ describe('reconcile', () => {
     // Act
     const report = await reconcile({ ...deps, workloadFor: async () => workload, liveness: liveness({ 'web-v2': 'not-running' }) });
 
-    // Assess: all traffic on the primary, which runs the new version: that is a promotion, exit 0.
+    // Assess: nothing moves; the objects say promoted (exit 0).
     expect(router.weights).toEqual({ primary: 100, canary: 0 });
     expect(report.findings).toMatchObject([{ execution: 'web-v2', action: 'restored', outcome: 'promoted' }]);
-    expect((await store.getRollout('web-v2'))?.outcome).toBe('promoted');
   });
 
   it('removes the A/B match route of an orphaned A/B rollout, with the weights at their start (nothing else moved)', async () => {

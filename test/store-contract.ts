@@ -339,6 +339,51 @@ export function describeRolloutStoreContract(name: string, makeStore: () => Prom
 
         expect((await engine.getAbort(execution))?.by).toBe('bob');
       });
+
+      it('answers an abort after the promotion passed its point of no return `too-late`, and flags nothing', async () => {
+        const store = await open();
+        const execution = unique('exec');
+
+        const commit = await store.commitPromotion(execution, '2026-03-01T10:03:00.000Z');
+        const retried = await store.commitPromotion(execution, '2026-03-01T10:03:05.000Z');
+        const answer = await store.requestAbort({ execution, by: 'bob', reason: 'stop', at: '2026-03-01T10:03:01.000Z' });
+
+        expect(commit).toEqual({ committed: true, at: '2026-03-01T10:03:00.000Z' });
+        expect(retried).toEqual({ committed: true, at: '2026-03-01T10:03:00.000Z' });
+        expect(answer).toEqual({ flagged: false, committedAt: '2026-03-01T10:03:00.000Z' });
+        expect(await store.getAbort(execution)).toBeNull();
+        expect(await store.getPromotionCommit(execution)).toBe('2026-03-01T10:03:00.000Z');
+        expect(await store.getPromotionCommit(unique('other'))).toBeNull();
+      });
+
+      it('refuses to pass the point of no return once an abort is flagged: the abort wins', async () => {
+        const [cli, engine] = [await open(), await open()];
+        const execution = unique('exec');
+        const request = { execution, by: 'bob', reason: 'stop', at: '2026-03-01T10:02:00.000Z' };
+
+        const answer = await cli.requestAbort(request);
+        const commit = await engine.commitPromotion(execution, '2026-03-01T10:03:00.000Z');
+
+        expect(answer).toEqual({ flagged: true });
+        expect(commit).toEqual({ committed: false, abort: request });
+        expect(await engine.getAbort(execution)).toEqual(request);
+        expect(await engine.getPromotionCommit(execution)).toBeNull();
+      });
+
+      it('lets exactly one of an abort and a commit win when they race', async () => {
+        const [cli, engine] = [await open(), await open()];
+        const results = await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            const execution = unique(`race-${i}`);
+            const [answer, commit] = await Promise.all([
+              cli.requestAbort({ execution, by: 'bob', reason: 'stop', at: '2026-03-01T10:02:00.000Z' }),
+              engine.commitPromotion(execution, '2026-03-01T10:02:00.000Z'),
+            ]);
+            return answer.flagged !== commit.committed;
+          }),
+        );
+        expect(results).toEqual(Array.from({ length: 8 }, () => true));
+      });
     });
 
     describe('window overrides', () => {

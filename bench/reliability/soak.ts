@@ -197,6 +197,8 @@ interface Track {
   };
   /** What `sluice abort` answered when it acknowledged the abort. */
   abortAcknowledged?: string;
+  /** What it answered when the promotion had passed its point of no return ("too late … nothing was rolled back"). */
+  abortTooLate?: string;
   /** Heals at the end: sticky faults, never-ready primaries, RBAC. */
   endHeals: Array<() => void>;
   timers: Array<ReturnType<typeof setTimeout>>;
@@ -494,6 +496,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
           reason: 'injected abort',
         }).catch(() => undefined);
         if (answer?.ok) track.abortAcknowledged = `${answer.execution}${answer.interruptedBake ? ', bake interrupted' : ''}`;
+        else if (answer && 'tooLate' in answer) track.abortTooLate = answer.message;
         fault.healedAtMs = now();
         return;
       }
@@ -503,11 +506,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         return;
       case 'approve': {
         await whenReached(track, 'start');
-        const deadline = Date.now() + 40_000;
+        // Waits as long as the rollout runs: at N = 50 on 2 cores the gate opened 60-90 s after the
+        // start, and a fixed 40 s wait gave up first (seed 1 injected approve 0 times of 14).
         for (;;) {
           const pending = await runtime.deps.store.getTaskToken(t.name);
           if (pending?.gate === 'before-promotion') break;
-          if (Date.now() > deadline || !(await running(runtime, track))) {
+          if (Date.now() > settleDeadline || !(await running(runtime, track))) {
             delete fault.injectedAtMs;
             return;
           }
@@ -970,6 +974,10 @@ async function judge(
     if (track.abortAcknowledged !== undefined && reported.outcome === 'promoted') {
       violate('b', `the abort was acknowledged ("${track.abortAcknowledged}"), yet the rollout promoted`);
     }
+    // And one answered "too late" must be true: past the point of no return nothing is rolled back.
+    if (track.abortTooLate !== undefined && (reported.outcome === 'rolled-back' || reported.outcome === 'aborted')) {
+      violate('b', `the abort was answered "${track.abortTooLate}", yet the rollout ended ${reported.outcome}`);
+    }
   } else if (reported.outcome === 'running' && !executionRunning) {
     violate(
       'b',
@@ -1010,7 +1018,9 @@ async function judge(
         ? track.child.history
         : undefined
       : await executionHistory(runtime, record.execution).catch(() => undefined);
-    for (const problem of historyMismatches(record, steps, events, history, seen)) violate('d', `${record.execution}: ${problem}`);
+    const committed = (await store.getPromotionCommit(record.execution)) !== null;
+    for (const problem of historyMismatches(record, steps, events, history, seen, committed))
+      violate('d', `${record.execution}: ${problem}`);
     if (
       record.status === 'finished' &&
       weights &&
@@ -1174,6 +1184,8 @@ function historyMismatches(
   events: readonly SluiceEvent[],
   history: readonly HistoryEvent[] | undefined,
   held: readonly number[],
+  /** The promotion passed its point of no return (Switch's commit, before any abort or StopExecution was flagged). */
+  committed: boolean,
 ): string[] {
   const problems: string[] = [];
   const weightSteps = steps.filter((s) => s.kind === 'weight');
@@ -1241,7 +1253,10 @@ function historyMismatches(
     // A StopExecution that lands while Finish runs aborts the execution, but the Lambda finishes the
     // promotion it was recording: the record says promoted, and so do the objects.
     const finishedAfterStop = record.outcome === 'promoted' && cutOff('Finish') > 0;
-    if (record.status === 'finished' && succeeded !== (record.outcome === 'promoted') && !finishedAfterStop)
+    // The same for a stop after Switch passed the point of no return (its Lambda ran on and switched;
+    // the safety net flags the stop as an abort, which the store refuses once the switch is committed).
+    const stoppedPastNoReturn = record.outcome === 'promoted' && committed && history.some((e) => e.type === 'ExecutionAborted');
+    if (record.status === 'finished' && succeeded !== (record.outcome === 'promoted') && !finishedAfterStop && !stoppedPastNoReturn)
       problems.push(`the execution ${succeeded ? 'succeeded' : 'did not succeed'}, the record says ${record.outcome ?? 'no outcome'}`);
   }
   return problems;

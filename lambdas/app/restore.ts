@@ -22,8 +22,8 @@ import { ConflictError, TransientError, describeError } from '../core/errors.ts'
 import { allOn, formatWeights, sameWeights } from '../core/rollout.ts';
 import { isSluicesWrite, isStuck, outcomeFromObjects, recoveryWindowPassed } from '../core/recovery.ts';
 import type { IntendedEnd, ObservedEnd } from '../core/recovery.ts';
-import type { EventType, Outcome, RolloutRecord, Weights } from '../core/records.ts';
-import type { RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter, Workload } from '../core/ports.ts';
+import type { EventType, Outcome, RolloutRecord, Side, Weights } from '../core/records.ts';
+import type { AbortFlags, RolloutLog, RolloutRecords, TargetLocks, TaskTokens, TrafficRouter, Workload } from '../core/ports.ts';
 import { promotionMode } from '../core/spec.ts';
 import { AB_NOTE_PREFIX } from '../core/match.ts';
 import type { RolloutSpec } from '../core/spec.ts';
@@ -32,7 +32,7 @@ import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
 
 /** The store ports a restore uses: it reads and closes the record, writes history, frees the lock and the pending token. */
-export type RestoreStore = RolloutRecords & RolloutLog & TargetLocks & TaskTokens;
+export type RestoreStore = RolloutRecords & RolloutLog & TargetLocks & TaskTokens & Pick<AbortFlags, 'getPromotionCommit'>;
 
 export interface Closure {
   outcome: IntendedEnd;
@@ -84,6 +84,10 @@ export async function restoreSafeSide(
     return { outcome: 'refused', reason: closure.reason, result: 'not-recorded' };
   }
   if (record.status === 'finished') {
+    // A step that failed after it closed the record (Finish's lock release on a busy store) left its
+    // lock and token behind: free them (owner-checked, idempotent). Nothing moves: the record is the end.
+    await spendTaskToken(deps.store, target, execution);
+    await deps.store.releaseLock(target, execution);
     return {
       outcome: record.outcome ?? closure.outcome,
       reason: record.reason ?? closure.reason,
@@ -100,11 +104,17 @@ export async function restoreSafeSide(
   }
 
   const scale = spec.spec.router.weightScale;
-  const safe = allOn(record.safeSide, scale);
+  let safeSide: Side;
+  let safe: Weights;
   let router: TrafficRouter;
+  let workload: Workload | null;
   let rejected: string | undefined;
   let found: Weights | undefined;
   try {
+    // One workload lookup serves the safe side, the template read-back and the canary scale-down.
+    workload = await deps.workloadFor(spec);
+    safeSide = await safeSideOf(deps, spec, workload, record);
+    safe = allOn(safeSide, scale);
     router = await deps.routerFor(spec, execution);
     if (spec.spec.strategy.shadow) await router.setShadow(null);
     // A/B: the match route (only the route with its marker name) goes before the weights are read.
@@ -154,7 +164,7 @@ export async function restoreSafeSide(
     }
     throw await failed(deps, spec, record, error, options.windowSeconds);
   }
-  await deps.store.updateRollout(execution, { lastWeights: safe });
+  await deps.store.updateRollout(execution, { lastWeights: safe, safeSide });
   if (rejected !== undefined) {
     const error = new Error(`Gloo rejects ${formatWeights(safe, scale)} on ${target}: ${rejected}`);
     throw await failed(deps, spec, record, error, options.windowSeconds);
@@ -176,14 +186,12 @@ export async function restoreSafeSide(
       throw await failed(deps, spec, record, retry, options.windowSeconds);
     }
   }
-  // One workload lookup serves the template read-back and the canary scale-down.
-  const workload = await deps.workloadFor(spec);
-  const observed = await observe(deps, spec, workload, record, execution, found, readBack);
+  const observed = await observe(deps, spec, workload, { ...record, safeSide }, execution, found, readBack);
   const read = outcomeFromObjects(closure.outcome, observed, scale);
   const reason = read.note ? `${closure.reason} (${read.note})` : closure.reason;
   const weights = observed.weights ?? safe;
 
-  if (workload && record.safeSide === 'primary' && spec.spec.workload?.scaleCanaryToZero) await workload.scale('canary', 0);
+  if (workload && safeSide === 'primary' && spec.spec.workload?.scaleCanaryToZero) await workload.scale('canary', 0);
   await deps.store.appendStep({
     execution,
     at: deps.now().toISOString(),
@@ -208,6 +216,26 @@ export async function restoreSafeSide(
   // post-rollout hooks only inform: their failures are logged, never change how the rollout closed.
   await fireHooks(spec, 'post-rollout', read.outcome === 'promoted' ? 'Succeeded' : 'Failed');
   return { outcome: read.outcome, reason, weights, result: 'restored' };
+}
+
+/**
+ * The side a restore puts all traffic on. The record's, except when the record still names the old
+ * primary but the primary already runs the canary's template (Promote's copy landed and its record
+ * did not: the engine killed right after the copy, the store busy) and the promotion never passed its
+ * point of no return: then the old version is gone, the primary may be mid-rollout of the new one,
+ * and the canary (scaled and ready since CheckCanary) is the safe side, as after any copy — a restore
+ * must not finish a promotion by sending everything to a primary nobody checked was ready.
+ */
+async function safeSideOf(
+  deps: HandlerDeps<RestoreStore>,
+  spec: RolloutSpec,
+  workload: Workload | null,
+  record: RolloutRecord,
+): Promise<Side> {
+  if (record.safeSide !== 'primary' || workload === null || promotionMode(spec) !== 'template') return record.safeSide;
+  if ((await deps.store.getPromotionCommit(record.execution)) !== null) return record.safeSide;
+  const copied = await workload.primaryRunsCanaryTemplate().catch(() => false);
+  return copied ? 'canary' : 'primary';
 }
 
 /** Reads the end state back: the weights, whether traffic ever moved, whether the primary got the new template. */

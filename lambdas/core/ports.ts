@@ -132,11 +132,25 @@ export interface TaskTokens {
   clearTaskToken(target: string, token: string): Promise<void>;
 }
 
-/** Abort between tasks: a flag the next task honours. */
+/**
+ * Abort between tasks (a flag the next task honours), and the promotion's point of no return: Switch
+ * commits it just before it writes the promoted split. The two are one conditional write on the
+ * same row (item), so exactly one of them wins: an abort flagged first stops the switch; once the
+ * switch is committed an abort is answered `too-late` and nothing is flagged.
+ */
 export interface AbortFlags {
-  requestAbort(request: AbortRequest): Promise<void>;
+  /** Flags the abort, unless the promotion passed its point of no return (then `too-late`, with when). */
+  requestAbort(request: AbortRequest): Promise<AbortAnswer>;
+  /** The abort flagged for an execution (never the commit marker), or null. */
   getAbort(execution: string): Promise<AbortRequest | null>;
+  /** Passes the point of no return unless an abort was flagged first (then that abort). Idempotent: a retried Switch keeps the first commit. */
+  commitPromotion(execution: string, at: string): Promise<PromotionCommit>;
+  /** When the promotion passed its point of no return, or null (a restore tells a switched rollout from a copy that landed unrecorded). */
+  getPromotionCommit(execution: string): Promise<string | null>;
 }
+
+export type AbortAnswer = { flagged: true } | { flagged: false; committedAt: string };
+export type PromotionCommit = { committed: true; at: string } | { committed: false; abort: AbortRequest };
 
 /** The window override in force for a target. */
 export interface WindowOverrides {

@@ -7,21 +7,17 @@ import { requireRollout, spendTaskToken } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsStoreDeps } from '../wiring/aws-store.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
-import type { AbortFlags, RolloutRecords, TargetLocks, TaskTokens } from '../core/ports.ts';
+import type { RolloutRecords, TargetLocks, TaskTokens } from '../core/ports.ts';
 
 /** The store ports this step uses (core/ports.ts). */
-type FinishStore = RolloutRecords & AbortFlags & TaskTokens & TargetLocks;
+type FinishStore = RolloutRecords & TaskTokens & TargetLocks;
 
 export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const target = spec.metadata.name;
   const record = await requireRollout(deps.store, execution);
-  // Finish runs after Switch: all traffic is on the promoted side and no older version is left to
-  // go back to. An abort that arrived in between is not ignored silently: the outcome says it came too late.
-  const abort = await deps.store.getAbort(execution);
-  const late = abort
-    ? `; ${abort.kind === 'alarm' ? 'alarm' : 'abort'} by ${abort.by} (${abort.reason}) arrived after traffic had switched: nothing left to roll back to`
-    : '';
+  // Finish runs after Switch, past the promotion's point of no return (guards.ts, passPointOfNoReturn):
+  // an abort since then was answered "too late" and flagged nothing, so there is none to honour here.
   const { strategy } = spec.spec;
   // A/B and blue/green have one stage: say what it was (the Slack thread, status and summary show this reason).
   const stage = strategy.match
@@ -29,7 +25,7 @@ export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Pr
     : strategy.blueGreen
       ? `promoted after ${run.lookInStep} looks of green on its own traffic and one switch of all traffic`
       : `promoted after ${run.weights.length} steps`;
-  const reason = `${run.reason ?? stage}${late}`;
+  const reason = run.reason ?? stage;
   await deps.store.updateRollout(execution, { status: 'finished', outcome: 'promoted', reason, finishedAt: deps.now().toISOString() });
   await spendTaskToken(deps.store, target, execution);
   await deps.store.releaseLock(target, execution);

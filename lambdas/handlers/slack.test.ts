@@ -374,6 +374,19 @@ describe('Slack handler: buttons', () => {
     expect(followUps).toEqual(['Done: aborted `web-v2`.']);
   });
 
+  it('an abort after the promotion passed its point of no return is answered too late, and nothing is flagged or settled', async () => {
+    await running('web-v2', 'slack:U0ALICE');
+    await store.commitPromotion('web-v2', NOW.toISOString());
+    await call(signed(clickBody('abort', 'web-v2', 'U0ALICE', '9.1')));
+    expect(followUps).toEqual([
+      expect.stringMatching(
+        /^Not done: too late to abort web-v2: its promotion passed the point of no return at 2026-11-27T10:00:00\.000Z .*nothing was rolled back/,
+      ),
+    ]);
+    expect(await store.getAbort('web-v2')).toBeNull();
+    expect(settled).toHaveLength(0);
+  });
+
   it('the two-person rule: the one who started may not promote', async () => {
     await running('web-v2', 'slack:U0CAROL');
     await call(signed(clickBody('promote', 'web-v2', 'U0CAROL', '3.1')));

@@ -2,7 +2,8 @@
  * Switch: the promotion's one traffic move. Template mode: all traffic to the primary (which runs
  * the canary's template and is ready), then the canary scales down. Route mode: all traffic to the
  * canary upstream (scaled and ready, CheckCanary). Idempotent, so a retried Switch writes once.
- * An abort seen here still wins: before the switch, as everywhere in the promotion.
+ * An abort flagged before Switch passes the promotion's point of no return (guards.ts,
+ * passPointOfNoReturn) still wins; one that comes after it is answered "too late" and changes nothing.
  * With `move: step` (the PromotionStep state) it routes one split of a progressive promotion instead
  * (app/promotion-steps.ts): the same Lambda, which holds the router's permissions.
  */
@@ -13,7 +14,7 @@ import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import { promotionStep } from '../app/promotion-steps.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
-import { assertNotAbortedInPromotion, requireRollout } from '../app/guards.ts';
+import { passPointOfNoReturn, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
 import type { AbortFlags, RolloutLog, RolloutRecords } from '../core/ports.ts';
@@ -24,7 +25,6 @@ type SwitchTrafficStore = AbortFlags & RolloutRecords & RolloutLog;
 export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input: StepInput): Promise<RunState> {
   const { spec, execution, run } = input;
   const copied = run.promotion?.copied ?? false;
-  await assertNotAbortedInPromotion(deps.store, execution, copied);
   const record = await requireRollout(deps.store, execution);
   const router = await deps.routerFor(spec, execution);
   const scale = run.weightScale;
@@ -33,6 +33,8 @@ export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input
     throw new Error('Switch reached before the template copy: refusing to route all traffic to the old primary as a promotion');
   const side = mode === 'route' ? 'canary' : 'primary';
   const target = allOn(side, scale);
+  // An abort flagged before this line wins (held on the canary); one after it is answered "too late".
+  await passPointOfNoReturn(deps.store, execution, copied, deps.now().toISOString());
   if (!sameWeights(record.lastWeights, target)) {
     // Recorded first: a crash between the write and the record still leaves weights recovery knows as Sluice's own.
     await deps.store.updateRollout(execution, { pendingWeights: target });

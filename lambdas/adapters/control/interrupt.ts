@@ -9,7 +9,11 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ERROR_NAMES } from '../../core/errors.ts';
 import type { AbortFlags, TargetLocks, TaskTokens } from '../../core/ports.ts';
 
-export type InterruptResult = { ok: true; execution: string; interruptedBake: boolean } | { ok: false; message: string };
+export type InterruptResult =
+  | { ok: true; execution: string; interruptedBake: boolean }
+  | { ok: false; message: string }
+  /** The promotion passed its point of no return before the abort arrived: nothing was flagged or stopped. */
+  | { ok: false; tooLate: true; execution: string; committedAt: string; message: string };
 
 export interface InterruptRequest {
   store: TargetLocks & TaskTokens & AbortFlags;
@@ -25,7 +29,23 @@ async function interrupt(request: InterruptRequest, kind: 'abort' | 'alarm'): Pr
   const lock = await store.getLock(target);
   if (!lock) return { ok: false, message: `no rollout is running for ${target}` };
   const execution = lock.owner;
-  await store.requestAbort({ execution, by: request.by, reason: request.reason, at: (request.now ?? new Date()).toISOString(), kind });
+  const answer = await store.requestAbort({
+    execution,
+    by: request.by,
+    reason: request.reason,
+    at: (request.now ?? new Date()).toISOString(),
+    kind,
+  });
+  if (!answer.flagged) {
+    // The store refused the flag atomically against Switch's commit (guards.ts, passPointOfNoReturn).
+    return {
+      ok: false,
+      tooLate: true,
+      execution,
+      committedAt: answer.committedAt,
+      message: `too late to ${kind === 'alarm' ? 'stop' : 'abort'} ${execution}: its promotion passed the point of no return at ${answer.committedAt} (the switch of all traffic to the new version had begun); nothing was rolled back — it ends promoted, or held on the canary if the switch itself fails`,
+    };
+  }
   const pending = await store.getTaskToken(target);
   if (!pending || pending.execution !== execution) return { ok: true, execution, interruptedBake: false };
   const error = kind === 'alarm' ? ERROR_NAMES.alarm : ERROR_NAMES.aborted;

@@ -460,7 +460,11 @@ async function runCommand(
         reason: command.reason,
         now: deps.now(),
       });
-      if (!result.ok) return { text: `Nothing to abort: ${result.message}.` };
+      if (!result.ok) {
+        // Past the promotion's point of no return the answer says so: nothing was rolled back.
+        if ('tooLate' in result) return { text: `Too late: ${result.message}.`, execution: result.execution };
+        return { text: `Nothing to abort: ${result.message}.` };
+      }
       await deps.chat.claim(
         chatKeys.click(result.execution, ROLLOUT_GATE),
         JSON.stringify({ action: 'abort', user: request.userId, at: deps.now().toISOString() } satisfies Acted),

@@ -41,7 +41,7 @@ import type {
   TriggerRecord,
   WindowOverride,
 } from '../../core/records.ts';
-import type { RolloutStore } from '../../core/ports.ts';
+import type { AbortAnswer, PromotionCommit, RolloutStore } from '../../core/ports.ts';
 import { transientWhen } from './transient.ts';
 
 /** The table's key schema: the CDK table (infra/) uses these same names. */
@@ -389,8 +389,50 @@ export class DynamoRolloutStore implements RolloutStore {
     }
   }
 
-  async requestAbort(request: AbortRequest): Promise<void> {
-    await this.#client.send(new PutCommand({ TableName: this.#table, Item: { ...plain(request), ...storeKeys.abort(request.execution) } }));
+  /**
+   * The abort flag and the promotion's commit share one item (EXEC#<execution> ABORT), so each is
+   * one conditional write against the other: a Put refused once `committedAt` is there (PutItem
+   * only, which is all the alarm path may do), and commitPromotion's Update refused once `by` is.
+   */
+  async requestAbort(request: AbortRequest): Promise<AbortAnswer> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...plain(request), ...storeKeys.abort(request.execution) },
+          ConditionExpression: 'attribute_not_exists(committedAt)',
+        }),
+      );
+      return { flagged: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const item = await this.#get(storeKeys.abort(request.execution));
+      return { flagged: false, committedAt: String(item?.['committedAt'] ?? '') };
+    }
+  }
+
+  async commitPromotion(execution: string, at: string): Promise<PromotionCommit> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: storeKeys.abort(execution),
+          UpdateExpression: 'SET #at = :at',
+          ConditionExpression: 'attribute_not_exists(#by) AND attribute_not_exists(#at)',
+          ExpressionAttributeNames: { '#by': 'by', '#at': 'committedAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return { committed: true, at };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Refused: an abort got there first, or a retried Switch finds its own commit (the first one stands).
+      const item = await this.#get(storeKeys.abort(execution));
+      if (item?.['by'] === undefined && item?.['committedAt'] !== undefined) return { committed: true, at: String(item['committedAt']) };
+      const abort = await this.getAbort(execution);
+      if (!abort) throw new Error(`the promotion of ${execution} was refused by an abort that is no longer readable`, { cause: error });
+      return { committed: false, abort };
+    }
   }
 
   async putOverride(override: WindowOverride): Promise<void> {
@@ -418,9 +460,17 @@ export class DynamoRolloutStore implements RolloutStore {
     return item === null ? null : (JSON.parse(String(item['state'])) as unknown);
   }
 
+  async getPromotionCommit(execution: string): Promise<string | null> {
+    const item = await this.#get(storeKeys.abort(execution));
+    return typeof item?.['committedAt'] === 'string' ? item['committedAt'] : null;
+  }
+
   async getAbort(execution: string): Promise<AbortRequest | null> {
     const item = await this.#get(storeKeys.abort(execution));
-    return item === null ? null : withoutKeys<AbortRequest>(item);
+    // The item may hold only the promotion's commit marker: that is no abort.
+    if (item === null || item['by'] === undefined) return null;
+    const { committedAt: _commit, ...request } = withoutKeys<AbortRequest & { committedAt?: string }>(item);
+    return request;
   }
 
   async appendStep(step: Omit<StepRecord, 'seq'>): Promise<StepRecord> {

@@ -19,7 +19,7 @@ import type {
   TriggerRecord,
   WindowOverride,
 } from '../../core/records.ts';
-import type { RolloutStore } from '../../core/ports.ts';
+import type { AbortAnswer, PromotionCommit, RolloutStore } from '../../core/ports.ts';
 import { transientWhen } from './transient.ts';
 
 const SCHEMA = `
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS analysis_state (
 CREATE TABLE IF NOT EXISTS aborts (
   execution TEXT PRIMARY KEY,
   request TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS promotion_commits (
+  execution TEXT PRIMARY KEY,
+  at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS steps (
   execution TEXT NOT NULL,
@@ -248,10 +252,28 @@ export class SqliteRolloutStore implements RolloutStore {
     this.#db.prepare('DELETE FROM task_tokens WHERE target = ? AND token = ?').run(target, token);
   }
 
-  async requestAbort(request: AbortRequest): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO aborts (execution, request) VALUES (?, ?) ON CONFLICT (execution) DO UPDATE SET request = excluded.request')
-      .run(request.execution, JSON.stringify(request));
+  async requestAbort(request: AbortRequest): Promise<AbortAnswer> {
+    // Under the write lock: the commit check and the flag are one step, as commitPromotion's are.
+    return this.#transaction(() => {
+      const committed = this.#db.prepare('SELECT at FROM promotion_commits WHERE execution = ?').get(request.execution);
+      if (committed !== undefined) return { flagged: false, committedAt: text(committed, 'at') } as const;
+      this.#db
+        .prepare('INSERT INTO aborts (execution, request) VALUES (?, ?) ON CONFLICT (execution) DO UPDATE SET request = excluded.request')
+        .run(request.execution, JSON.stringify(request));
+      return { flagged: true } as const;
+    });
+  }
+
+  async commitPromotion(execution: string, at: string): Promise<PromotionCommit> {
+    return this.#transaction(() => {
+      const abort = this.#db.prepare('SELECT request FROM aborts WHERE execution = ?').get(execution);
+      if (abort !== undefined) return { committed: false, abort: parse<AbortRequest>(abort, 'request') } as const;
+      this.#db.prepare('INSERT INTO promotion_commits (execution, at) VALUES (?, ?) ON CONFLICT (execution) DO NOTHING').run(execution, at);
+      return {
+        committed: true,
+        at: text(this.#db.prepare('SELECT at FROM promotion_commits WHERE execution = ?').get(execution), 'at'),
+      } as const;
+    });
   }
 
   async putOverride(override: WindowOverride): Promise<void> {
@@ -274,6 +296,11 @@ export class SqliteRolloutStore implements RolloutStore {
   async getAnalysisState(execution: string): Promise<unknown> {
     const row = this.#db.prepare('SELECT state FROM analysis_state WHERE execution = ?').get(execution);
     return row === undefined ? null : (JSON.parse(String(row['state'])) as unknown);
+  }
+
+  async getPromotionCommit(execution: string): Promise<string | null> {
+    const row = this.#db.prepare('SELECT at FROM promotion_commits WHERE execution = ?').get(execution);
+    return row === undefined ? null : text(row, 'at');
   }
 
   async getAbort(execution: string): Promise<AbortRequest | null> {
