@@ -139,7 +139,11 @@ export function revertExecutionName(target: string, cluster: string, version: st
   return memberExecutionName(target, cluster, `${version}-revert`, attempt);
 }
 
-export type ClusterOutcome = 'promoted' | 'rolled-back' | 'aborted' | 'not-started' | 'reverted';
+/**
+ * `promotion-failed`: the primary's template copy failed and all traffic is held on the canary (the
+ * new version); `failed`: Sluice stopped without a safe side of its own (someone else took the traffic over).
+ */
+export type ClusterOutcome = 'promoted' | 'rolled-back' | 'aborted' | 'not-started' | 'reverted' | 'promotion-failed' | 'failed';
 
 /** How a halted fleet rolled a promoted cluster back (spec.fleet.onHalt.promotedWaves), and how that went. */
 export const revertStateSchema = z.object({
@@ -198,7 +202,9 @@ export function summarizeFleet(
             ? 'promoted'
             : record.outcome === 'aborted' || record.outcome === 'refused'
               ? 'aborted'
-              : 'rolled-back';
+              : record.outcome === 'promotion-failed' || record.outcome === 'failed'
+                ? record.outcome
+                : 'rolled-back';
       const revert = outcome === 'promoted' ? reverts.get(cluster) : undefined;
       return {
         cluster,
@@ -217,7 +223,9 @@ export function summarizeFleet(
     ? `; promoted clusters rolled back: ${reverted.map((c) => `${c.cluster} ${c.revert?.outcome === 'reverted' ? `reverted (${c.revert.how})` : `${c.revert?.outcome} (${c.revert?.how})`}`).join(', ')}`
     : '';
   // The member that went bad names the halt; a regression while pausing (no member failed) names itself.
-  const bad = clusters.find((c) => c.outcome === 'rolled-back') ?? clusters.find((c) => c.outcome === 'aborted');
+  const bad =
+    clusters.find((c) => c.outcome === 'rolled-back' || c.outcome === 'promotion-failed' || c.outcome === 'failed') ??
+    clusters.find((c) => c.outcome === 'aborted');
   // An operator's abort is the reason even though members ended aborted because of it.
   if (bad && !halt?.startsWith('aborted by '))
     return {
