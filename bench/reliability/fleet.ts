@@ -147,7 +147,8 @@ export async function runFleetSoak(options: FleetSoakOptions): Promise<FleetSoak
     const fault = FLEET_FAULTS[i % FLEET_FAULTS.length] as FleetFault;
     const faulty = pick(FLEET_CLUSTERS);
     const waves = next() < 0.5 ? [['a'], ['b'], ['c']] : [['a'], ['b', 'c']];
-    const onHalt = ON_HALT[(i + Math.floor(i / FLEET_FAULTS.length)) % ON_HALT.length] as (typeof ON_HALT)[number];
+    // The halting faults (canary errors, a primary never ready, an abort) meet a judged rollback first, then a restore, then keep.
+    const onHalt = ON_HALT[(2 * i + 2 + Math.floor(i / FLEET_FAULTS.length)) % ON_HALT.length] as (typeof ON_HALT)[number];
     for (const cluster of FLEET_CLUSTERS) seedTarget(kube(cluster), t);
     const base = specFor(t, [], 'http://127.0.0.1:9');
     const spec = parseSpec({
