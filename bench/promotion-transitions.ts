@@ -49,6 +49,8 @@ function cuedWorkload(canaryChecks: number, primaryChecks: number): Workload {
     },
     servingReplicas: async (side: Side) => (side === 'primary' ? 3 : canaryChecks > 0 ? 1 : 3),
     primaryRunsCanaryTemplate: async () => copied,
+    podTemplate: async () => ({ annotations: {}, spec: {} }),
+    setPodTemplate: async () => {},
   };
 }
 

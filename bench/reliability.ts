@@ -1,5 +1,5 @@
 /**
- * The reliability soak: `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --out FILE] [-- --markdown]`.
+ * The reliability soak: `npm run reliability [-- --n 12] [-- --seed 20261206] [-- --fleets 3] [-- --out FILE] [-- --markdown]`.
  *
  * N rollouts at once on distinct targets in one Kubernetes API stand-in and one local engine, each
  * with faults from the menu (bench/reliability/faults.ts); after the faults heal and one reconcile
@@ -93,17 +93,26 @@ async function main(): Promise<number> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const { DEFAULT_N, DEFAULT_SEED, runSoak } = await import('./reliability/soak.ts');
   const { values } = parseArgs({
-    options: { n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, markdown: { type: 'boolean' } },
+    options: {
+      n: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      markdown: { type: 'boolean' },
+      fleets: { type: 'string' },
+    },
   });
   const n = integer(values.n, DEFAULT_N, '--n');
   const seed = integer(values.seed, DEFAULT_SEED, '--seed');
   const out = resolve(values.out ?? `${root}/bench/results/reliability.json`);
-  const report = await runSoak({ n, seed, log: (line) => process.stderr.write(`${line}\n`) });
+  // Fleet releases (three clusters, a fault in one) after the rollouts: one per four, at least 3; `--fleets 0` skips them.
+  const fleets = values.fleets === '0' ? 0 : integer(values.fleets, Math.max(3, Math.ceil(n / 4)), '--fleets');
+  const report = await runSoak({ n, seed, fleets, log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(values.markdown ? formatMarkdown(report) : formatTable(report));
+  if (report.fleet) process.stdout.write((await import('./reliability/fleet.ts')).formatFleetTable(report.fleet));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
-  return report.violations.length === 0 ? 0 : 1;
+  return report.violations.length === 0 && (report.fleet?.violations.length ?? 0) === 0 ? 0 : 1;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -258,7 +258,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
 
   control(program.command('abort'))
-    .description('abort the running rollout of a target: rollback within seconds during a bake, else at its next step')
+    .description(
+      'abort the running rollout of a target: rollback within seconds during a bake, else at its next step; a fleet target: the whole release halts',
+    )
     .argument('<target>', 'the rollout target')
     .option('--reason <text>', 'why, for the record', 'aborted from the command line')
     .action(async (target, flags) => {

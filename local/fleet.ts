@@ -12,7 +12,14 @@ import { memberAddress } from '../lambdas/core/fleet-member.ts';
 import { abortRollout } from '../lambdas/adapters/control/interrupt.ts';
 import type { FleetClusterSummary } from '../lambdas/core/fleet.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import { createFleetHandlers, fleetControlKey, memberRecords, readFleetControl, readFleetRelease } from '../lambdas/handlers/fleet.ts';
+import {
+  createFleetHandlers,
+  fleetControlKey,
+  memberRecords,
+  readFleetControl,
+  readFleetRelease,
+  revertStates,
+} from '../lambdas/handlers/fleet.ts';
 import { LocalEngine } from './engine/engine.ts';
 import { startSfnEndpoint } from './engine/sfn-endpoint.ts';
 import { registerEngine } from './recovery.ts';
@@ -108,7 +115,10 @@ export function startFleet(
   const done = (async (): Promise<FleetRunSummary> => {
     const ended = await fleetEngine.waitForExecution(executionArn);
     // Members stopped with the fleet end (and their safety nets run) after it: wait for each.
-    const memberNames = fleet.clusters.map((c) => memberExecutionName(target, c.name, version, attempt));
+    const memberNames = fleet.clusters.flatMap((c) => [
+      memberExecutionName(target, c.name, version, attempt),
+      revertExecutionName(target, c.name, version, attempt),
+    ]);
     for (const member of memberNames) {
       const arn = engine.executionArn(member);
       if (engine.listExecutions({ maxResults: 1000 }).executions.some((e) => e.executionArn === arn)) await engine.waitForExecution(arn);
@@ -128,7 +138,7 @@ export function startFleet(
     const control = await readFleetControl(runtime.deps.store, name);
     const halt =
       control.halted ?? (ended.status === 'ABORTED' ? `the fleet execution was stopped (${ended.cause ?? 'StopExecution'})` : undefined);
-    const summary = summarizeFleet(spec, version, attempt, records, halt);
+    const summary = summarizeFleet(spec, version, attempt, records, halt, await revertStates(runtime.deps.store, spec, name));
     return { execution: name, target, version, ...summary, exitCode: summary.outcome === 'promoted' ? EXIT.ok : EXIT.rolledBack };
   })();
   return { executionArn, name, attempt, version, done };

@@ -82,14 +82,14 @@ describe('fleet verbs from the command line', () => {
     // Act 1: pause from another terminal while a rolls.
     const pause = await sluice('pause', 'podinfo');
     await until(() => versionOf(clusters, 'a') === 'v2', 'a promoted', 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // past several looks: held by the pause alone
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // past several looks: held by the pause alone
     // Assess 1
     expect(pause).toMatchObject({ code: 0, out: expect.stringMatching(/^paused fleet podinfo-v2-fleet/) });
     expect(patchesOn(clusters, 'b')).toBe(0);
     // Act 2: resume; b runs, then b's 1h bake holds c.
     const resume = await sluice('resume', 'podinfo');
     await until(() => versionOf(clusters, 'b') === 'v2', 'b promoted', 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 600)); // several watches of b's bake: c held
     expect(resume.code).toBe(0);
     expect(patchesOn(clusters, 'c')).toBe(0);
     // Act 3: promote the rest.

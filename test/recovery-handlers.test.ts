@@ -385,6 +385,8 @@ describe('reconcile', () => {
       scale: async () => {},
       servingReplicas: async () => 2,
       primaryRunsCanaryTemplate: async () => true,
+      podTemplate: async () => ({ annotations: {}, spec: {} }),
+      setPodTemplate: async () => {},
     };
 
     // Act

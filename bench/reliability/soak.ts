@@ -34,6 +34,8 @@ import { earliestMoment, FAULT_KINDS, OWN_ENGINE, planFaults } from './faults.ts
 import type { FaultKind, Moment, PlannedFault } from './faults.ts';
 import { SoakMetrics } from './metrics.ts';
 import { runReconciler } from './reconciler.ts';
+import { runFleetSoak } from './fleet.ts';
+import type { FleetSoakReport } from './fleet.ts';
 import {
   FOREIGN_USER,
   FULL_ACCESS,
@@ -158,6 +160,8 @@ export interface SoakReport {
   violations: Violation[];
   kinds: Record<string, KindSummary>;
   rollouts: RolloutResult[];
+  /** Fleet releases over three clusters, a fault in one (bench/reliability/fleet.ts). */
+  fleet?: FleetSoakReport;
 }
 
 export interface SoakOptions {
@@ -165,6 +169,8 @@ export interface SoakOptions {
   seed?: number;
   kinds?: readonly FaultKind[];
   log?: (line: string) => void;
+  /** Fleet releases after the single rollouts (`npm run reliability` runs max(3, n/4); default here: none). */
+  fleets?: number;
 }
 
 interface Track {
@@ -753,7 +759,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     kinds[kind] = summary;
   }
   const longest = budget.longest;
+  const fleets = options.fleets ?? 0;
+  const fleet = fleets > 0 ? await runFleetSoak({ releases: fleets, seed, retryPauses: RETRY_PAUSES, log }) : undefined;
   return {
+    ...(fleet ? { fleet } : {}),
     n,
     seed,
     durationMs: Date.now() - started,

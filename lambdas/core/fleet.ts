@@ -139,7 +139,23 @@ export function revertExecutionName(target: string, cluster: string, version: st
   return memberExecutionName(target, cluster, `${version}-revert`, attempt);
 }
 
-export type ClusterOutcome = 'promoted' | 'rolled-back' | 'aborted' | 'not-started';
+/**
+ * `promotion-failed`: the primary's template copy failed and all traffic is held on the canary (the
+ * new version); `failed`: Sluice stopped without a safe side of its own (someone else took the traffic over).
+ */
+export type ClusterOutcome = 'promoted' | 'rolled-back' | 'aborted' | 'not-started' | 'reverted' | 'promotion-failed' | 'failed';
+
+/** How a halted fleet rolled a promoted cluster back (spec.fleet.onHalt.promotedWaves), and how that went. */
+export const revertStateSchema = z.object({
+  how: z.enum(['rollout', 'restore']),
+  /** `running`: a judged rollout of the version before is under way; `failed`: the cluster still runs the new version. */
+  outcome: z.enum(['reverted', 'failed', 'running']),
+  /** The version the cluster went back to (judged rollouts roll it out as their version). */
+  to: z.string().optional(),
+  execution: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type RevertState = z.infer<typeof revertStateSchema>;
 
 export interface FleetClusterSummary {
   cluster: string;
@@ -148,6 +164,8 @@ export interface FleetClusterSummary {
   outcome: ClusterOutcome;
   execution: string;
   reason?: string;
+  /** A promoted cluster the halted fleet rolled back (or tried to): `reverted` when it went back. */
+  revert?: RevertState;
 }
 
 export interface FleetSummary {
@@ -158,9 +176,10 @@ export interface FleetSummary {
 
 /**
  * The fleet's truthful end state, from each member's record: promoted, rolled back (the judge
- * or a fault put it back), aborted (a person, or the fleet stopping it mid-wave), or not started.
- * A record still running belongs to a member the fleet stopped: its safety net is moving it to
- * its safe side, so it counts as aborted.
+ * or a fault put it back), aborted (a person, or the fleet stopping it mid-wave), not started, or
+ * reverted (promoted, then rolled back because the fleet halted; `revert` says how). A record still
+ * running belongs to a member the fleet stopped: its safety net is moving it to its safe side, so it
+ * counts as aborted. A revert that failed leaves the cluster `promoted`, its `revert` saying why.
  */
 export function summarizeFleet(
   spec: RolloutSpec,
@@ -168,6 +187,7 @@ export function summarizeFleet(
   attempt: number,
   records: ReadonlyMap<string, RolloutRecord | null>,
   halt?: string,
+  reverts: ReadonlyMap<string, RevertState> = new Map(),
 ): FleetSummary {
   const fleet = requireFleet(spec);
   const clusters = fleet.waves.flatMap((wave, w) =>
@@ -182,20 +202,36 @@ export function summarizeFleet(
             ? 'promoted'
             : record.outcome === 'aborted' || record.outcome === 'refused'
               ? 'aborted'
-              : 'rolled-back';
-      return { cluster, wave: w + 1, outcome, execution, ...(record?.reason ? { reason: record.reason } : {}) };
+              : record.outcome === 'promotion-failed' || record.outcome === 'failed'
+                ? record.outcome
+                : 'rolled-back';
+      const revert = outcome === 'promoted' ? reverts.get(cluster) : undefined;
+      return {
+        cluster,
+        wave: w + 1,
+        outcome: revert?.outcome === 'reverted' ? 'reverted' : outcome,
+        execution,
+        ...(record?.reason ? { reason: record.reason } : {}),
+        ...(revert ? { revert } : {}),
+      };
     }),
   );
   if (clusters.every((c) => c.outcome === 'promoted'))
     return { outcome: 'promoted', reason: `${spec.metadata.name} ${version} promoted on all ${clusters.length} clusters`, clusters };
+  const reverted = clusters.filter((c) => c.revert);
+  const revertNote = reverted.length
+    ? `; promoted clusters rolled back: ${reverted.map((c) => `${c.cluster} ${c.revert?.outcome === 'reverted' ? `reverted (${c.revert.how})` : `${c.revert?.outcome} (${c.revert?.how})`}`).join(', ')}`
+    : '';
   // The member that went bad names the halt; a regression while pausing (no member failed) names itself.
-  const bad = clusters.find((c) => c.outcome === 'rolled-back') ?? clusters.find((c) => c.outcome === 'aborted');
+  const bad =
+    clusters.find((c) => c.outcome === 'rolled-back' || c.outcome === 'promotion-failed' || c.outcome === 'failed') ??
+    clusters.find((c) => c.outcome === 'aborted');
   // An operator's abort is the reason even though members ended aborted because of it.
   if (bad && !halt?.startsWith('aborted by '))
     return {
       outcome: 'halted',
-      reason: `halted at wave ${bad.wave} cluster ${bad.cluster}: ${bad.outcome}${bad.reason ? ` (${bad.reason})` : ''}`,
+      reason: `halted at wave ${bad.wave} cluster ${bad.cluster}: ${bad.outcome}${bad.reason ? ` (${bad.reason})` : ''}${revertNote}`,
       clusters,
     };
-  return { outcome: 'halted', reason: `halted: ${halt ?? 'the fleet stopped'}`, clusters };
+  return { outcome: 'halted', reason: `halted: ${halt ?? 'the fleet stopped'}${revertNote}`, clusters };
 }

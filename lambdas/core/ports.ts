@@ -63,6 +63,16 @@ export interface Workload {
   servingReplicas(side: Side): Promise<number>;
   /** Whether the primary runs the canary's pod spec (the template copy landed). */
   primaryRunsCanaryTemplate(): Promise<boolean>;
+  /** A side's pod template as it is now (kept by a fleet before it promotes, to roll the cluster back). */
+  podTemplate(side: Side): Promise<PodTemplateCopy>;
+  /** Puts a kept pod template on a side (the side keeps its own template labels, as promoteTemplate does). */
+  setPodTemplate(side: Side, template: PodTemplateCopy): Promise<void>;
+}
+
+/** A Deployment's pod template without its labels (each Deployment's selector owns those): plain JSON. */
+export interface PodTemplateCopy {
+  annotations: Record<string, string>;
+  spec: Record<string, unknown>;
 }
 
 /** A metrics backend (Prometheus, CloudWatch, …): Flagger's two-method provider. */

@@ -198,5 +198,11 @@ export function fleetProblems(spec: RolloutSpec): SpecProblem[] {
   fleet.clusters.forEach((cluster, i) => {
     if (!waveOf.has(cluster.name)) add(`spec.fleet.clusters[${i}].name`, `"${cluster.name}" is in no wave: it would never be released`);
   });
+  // Rolling a promoted cluster back puts its kept pod template back: only template promotion keeps one.
+  if (fleet.onHalt.promotedWaves !== 'keep' && (!spec.spec.workload || spec.spec.promotion === 'route'))
+    add(
+      'spec.fleet.onHalt.promotedWaves',
+      `is ${fleet.onHalt.promotedWaves}: rolling promoted clusters back needs template promotion (spec.workload names the Deployments)`,
+    );
   return problems;
 }

@@ -50,9 +50,9 @@ export async function startFleetClusters(): Promise<FleetClusters> {
 }
 
 /** One step of 50% per member unless a wave says otherwise (1-second looks). */
-export function fleetSpec(waves: Wave[], fleet: Record<string, unknown> = {}): RolloutSpec {
+export function fleetSpec(waves: Wave[], fleet: Record<string, unknown> = {}, strategy: Record<string, unknown> = {}): RolloutSpec {
   const base = testSpec({
-    strategy: { stepWeights: [50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
+    strategy: { stepWeights: [50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m', ...strategy },
     analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
   });
   return parseSpec({
@@ -91,7 +91,7 @@ export function fleetRuntimeOptions(
       RevertMember: 50,
     },
     waitTimeOverrides: SHORT_WAITS,
-    fleetWaitTimeOverrides: { Pause: 100 },
+    fleetWaitTimeOverrides: { Pause: 100, WaitRevertReady: 100 },
     ...options,
   };
 }

@@ -8,7 +8,7 @@ import type { AppsV1Api, AutoscalingV2Api, KubeConfig, V1Deployment, V2Horizonta
 import { formatDuration } from '../../core/duration.ts';
 import { TransientError } from '../../core/errors.ts';
 import type { Side } from '../../core/records.ts';
-import type { Workload } from '../../core/ports.ts';
+import type { PodTemplateCopy, Workload } from '../../core/ports.ts';
 import type { RolloutSpec } from '../../core/spec.ts';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -154,6 +154,33 @@ export class DeploymentWorkload implements Workload {
       );
     } catch (error) {
       throw kubeError(error, 'patch', this.#ref('primary'));
+    }
+  }
+
+  async podTemplate(side: Side): Promise<PodTemplateCopy> {
+    const template = (await this.#read(side)).spec?.template;
+    if (!template?.spec) throw new Error(`${describeRef(this.#ref(side))} has no pod template`);
+    // Plain JSON (the client's model classes carry no methods a JSON copy would lose).
+    return {
+      annotations: template.metadata?.annotations ?? {},
+      spec: JSON.parse(JSON.stringify(template.spec)) as Record<string, unknown>,
+    };
+  }
+
+  /** Puts a kept template on a side, keeping that side's own labels; one JSON-patch `add` as in promoteTemplate. */
+  async setPodTemplate(side: Side, copy: PodTemplateCopy): Promise<void> {
+    const current = await this.#read(side);
+    const metadata = { ...current.spec?.template.metadata, annotations: copy.annotations };
+    const patch = [{ op: 'add', path: '/spec/template', value: { metadata, spec: copy.spec } }];
+    try {
+      await honourRetryAfter(() =>
+        this.#apps.patchNamespacedDeployment(
+          { name: this.#workload[side], namespace: this.#workload.namespace, body: patch },
+          requestOptions(this.#timeoutMs, 'json'),
+        ),
+      );
+    } catch (error) {
+      throw kubeError(error, 'patch', this.#ref(side));
     }
   }
 
