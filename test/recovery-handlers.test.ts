@@ -132,6 +132,8 @@ describe('restoreSafeSide', () => {
       scale: async () => {},
       servingReplicas: async () => 2,
       primaryRunsCanaryTemplate: async () => true,
+      podTemplate: async () => ({ annotations: {}, spec: {} }),
+      setPodTemplate: async () => {},
     };
 
     // Act: the safety net first, then the running Switch reaches its commit.
@@ -357,6 +359,8 @@ describe('reconcile', () => {
       scale: async (side: string, replicas: number) => void scaled.push(`${side}=${replicas}`),
       servingReplicas: async () => 2,
       primaryRunsCanaryTemplate: async () => true,
+      podTemplate: async () => ({ annotations: {}, spec: {} }),
+      setPodTemplate: async () => {},
     };
 
     // Act

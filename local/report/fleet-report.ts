@@ -13,8 +13,18 @@ import { reportDataFromStore } from './report-data.ts';
 import type { ReportData } from './report-data.ts';
 import { COLOR, OUTCOME_STYLE, STYLE, VERDICT_GLYPH, VERDICT_WORD } from './style.ts';
 
-const clusterOutcomes = ['promoted', 'rolled-back', 'aborted', 'not-started'] as const;
-type ClusterOutcome = (typeof clusterOutcomes)[number];
+import type { ClusterOutcome } from '../../lambdas/core/fleet.ts';
+
+/** Every outcome the fleet summary gives a cluster (lambdas/core/fleet.ts); the Record below makes the list exhaustive. */
+const clusterOutcomes = [
+  'promoted',
+  'rolled-back',
+  'aborted',
+  'not-started',
+  'reverted',
+  'promotion-failed',
+  'failed',
+] as const satisfies readonly ClusterOutcome[];
 
 /** What `sluice run <fleet> --json` and `sluice demo --fleet --json` print (the fields the page needs). */
 export const fleetSummarySchema = z.object({
@@ -87,6 +97,9 @@ const LANE_OUTCOME: Record<ClusterOutcome, { label: string; color: string; glyph
   'rolled-back': OUTCOME_STYLE['rolled-back'],
   aborted: OUTCOME_STYLE.aborted,
   'not-started': { label: 'Not started', color: COLOR.muted, glyph: '–' },
+  reverted: { label: 'Promoted, then reverted', color: OUTCOME_STYLE['rolled-back'].color, glyph: '↺' },
+  'promotion-failed': OUTCOME_STYLE['promotion-failed'],
+  failed: OUTCOME_STYLE.failed,
 };
 
 const FLEET_OUTCOME: Record<FleetReportData['outcome'], { label: string; color: string; glyph: string }> = {
