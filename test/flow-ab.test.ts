@@ -58,7 +58,7 @@ describe('A/B testing (strategy.match) in the state machine', () => {
     // `sluice status` during the stage says who gets the canary, next to weights that stay 100/0.
     const [status] = await Promise.all(statuses);
     expect(status).toMatch(
-      /traffic {3}primary 100% \/ canary 0%.*\n {2}A\/B {7}requests where header cookie .* or header x-canary = "insider" go to the canary/,
+      /traffic {3}primary 100% \/ canary 0%.*\n {2}strategy {2}A\/B testing: requests where header cookie .* or header x-canary = "insider" go to the canary, all others to the primary \(2 looks of 1s, then promotion\)/,
     );
   });
 

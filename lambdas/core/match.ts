@@ -232,3 +232,35 @@ export function routeAheadTaking(
   }
   return undefined;
 }
+
+/** The strategy fields status lines read from a stored spec (older or newer records may carry more or less). */
+const storedStrategySchema = z.object({
+  spec: z.object({
+    strategy: z.object({
+      interval: z.string().optional(),
+      iterations: z.number().optional(),
+      match: z.array(matchRuleSchema).optional(),
+      blueGreen: z.object({}).passthrough().optional(),
+      shadow: z.object({ percentage: z.number().optional(), duration: z.string().optional() }).passthrough().optional(),
+    }),
+  }),
+});
+
+/**
+ * The strategy as `sluice status` and the Slack status say it, from the spec a rollout record keeps:
+ * A/B testing with its match rule, or blue/green with its phases; undefined for a weighted canary
+ * (its weights say it) or a spec without a readable strategy.
+ */
+export function describeStrategy(spec: unknown): string | undefined {
+  const parsed = storedStrategySchema.safeParse(spec);
+  if (!parsed.success) return undefined;
+  const { interval, iterations, match, blueGreen, shadow } = parsed.data.spec.strategy;
+  const looks = iterations !== undefined ? `${iterations} looks${interval ? ` of ${interval}` : ''}` : 'its looks';
+  if (match)
+    return `A/B testing: requests where ${describeMatch(match)} go to the canary, all others to the primary (${looks}, then promotion)`;
+  if (!blueGreen) return undefined;
+  const mirror = shadow
+    ? `${shadow.percentage ?? 100}% of live requests mirrored to green${shadow.duration ? ` for ${shadow.duration}` : ''}, then `
+    : '';
+  return `blue/green: ${mirror}users stay on blue while green is judged on its own traffic (${looks}), then one switch of all traffic to green`;
+}
