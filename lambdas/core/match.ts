@@ -180,6 +180,9 @@ export function isMarkerRouteName(name: string | undefined): boolean {
   return name !== undefined && MARKER_PURPOSES.some((purpose) => name.startsWith(`${MARKER_ROUTE_PREFIX}${purpose}-`));
 }
 
+/** The detail of blue/green's one switch of all traffic to green (a `weight` step Promote records, not SetWeight). */
+export const GREEN_SWITCH_DETAIL = 'blue/green: all traffic switched to green';
+
 /** How the A/B stage's note begins (Rollback reads such a note as "traffic moved", the report as who got what). */
 export const AB_NOTE_PREFIX = 'A/B:';
 
