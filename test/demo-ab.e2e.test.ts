@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import type { DemoOptions } from '../local/commands/demo.ts';
 import { SHORT_WAITS } from './support/flow.ts';
 
@@ -29,16 +29,15 @@ interface Summary {
   timeline: Array<{ weights: { primary: number; canary: number } }>;
 }
 
-/** The names of the routes the VirtualService carries when the demo ends, read from the sandbox's API stand-in. */
-let routesAtEnd: Array<string | undefined> = [];
-
 async function demo(
   options: Pick<DemoOptions, 'scenario' | 'seed' | 'canaryErrorRate'>,
-): Promise<{ code: number; summary: Summary; text: string }> {
+): Promise<{ code: number; summary: Summary; text: string; routesAtEnd: Array<string | undefined> }> {
   // Imported after SLUICE_PROMETHEUS_BIN is set: the sandbox reads it when it loads.
   const { runDemo } = await import('../local/commands/demo.ts');
   const out: string[] = [];
   const err: string[] = [];
+  /** The routes the VirtualService carries when the demo ends, read from the sandbox's API stand-in. */
+  let routesAtEnd: Array<string | undefined> = [];
   const { code } = await runDemo(
     {
       ...options,
@@ -46,7 +45,8 @@ async function demo(
       interval: 1,
       rps: 60,
       judge: 'sequential',
-      dir: join(dir, 'state'),
+      // A state directory per run: the runs go side by side, each with its own engine and store.
+      dir: join(dir, `state-${options.scenario}-${options.seed}`),
       waitTimeOverrides: SHORT_WAITS,
       onSandbox: (sandbox) => {
         const vs = () =>
@@ -64,14 +64,17 @@ async function demo(
     { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
   );
   const summary = JSON.parse(out.join('').trimEnd().split('\n').at(-1) ?? '') as Summary;
-  return { code, summary, text: err.join('') };
+  return { code, summary, text: err.join(''), routesAtEnd };
 }
 
-// A wall-clock demo beside other files' sandboxes: one retry absorbs a starved moment, as for the other demo files.
-describe('sluice demo: A/B testing and blue/green', { retry: 1 }, () => {
-  it('A/B: the matched users (20% carry x-canary: insider) get the canary, everyone else the primary; promoted, and the report says so', async () => {
+// Wall-clock demos beside other files' sandboxes: one retry absorbs a starved moment, as for the other demo files.
+// The three run side by side (each mostly waits on its 1-second looks), so the file costs about one run.
+describe.concurrent('sluice demo: A/B testing and blue/green', { retry: 1 }, () => {
+  it('A/B: the matched users (20% carry x-canary: insider) get the canary, everyone else the primary; promoted, and the report says so', async ({
+    expect,
+  }) => {
     // Act
-    const { code, summary, text } = await demo({ scenario: 'ab', seed: 5 });
+    const { code, summary, text, routesAtEnd } = await demo({ scenario: 'ab', seed: 5 });
 
     // Assess
     expect(code, text).toBe(0);
@@ -89,8 +92,10 @@ describe('sluice demo: A/B testing and blue/green', { retry: 1 }, () => {
     expect(report).toContain('requests where header x-canary = &#34;insider&#34; → the canary (new version)');
   });
 
-  it('A/B: matched users who see errors roll the rollout back; the match route is gone and everyone is on the old version', async () => {
-    const { code, summary, text } = await demo({ scenario: 'ab', seed: 6, canaryErrorRate: 0.3 });
+  it('A/B: matched users who see errors roll the rollout back; the match route is gone and everyone is on the old version', async ({
+    expect,
+  }) => {
+    const { code, summary, text, routesAtEnd } = await demo({ scenario: 'ab', seed: 6, canaryErrorRate: 0.3 });
 
     expect(code, text).toBe(3);
     expect(summary.outcome).toBe('rolled-back');
@@ -100,7 +105,9 @@ describe('sluice demo: A/B testing and blue/green', { retry: 1 }, () => {
     expect(report).toContain('everyone → the primary (the old version); the match route removed');
   });
 
-  it('blue/green: users stay on blue while green is judged on test traffic, then one switch of all traffic; promoted', async () => {
+  it('blue/green: users stay on blue while green is judged on test traffic, then one switch of all traffic; promoted', async ({
+    expect,
+  }) => {
     const { code, summary, text } = await demo({ scenario: 'blue-green', seed: 7 });
 
     expect(code, text).toBe(0);
