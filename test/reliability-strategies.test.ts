@@ -26,12 +26,14 @@ describe('the soak runs A/B testing and blue/green targets under the same faults
     expect(strategies).toContain('ab');
     expect(strategies).toContain('blue-green');
     expect(strategies.filter((s) => s === 'canary').length).toBeGreaterThanOrEqual(DEFAULT_N / 2);
-    expect(soakStrategy(2, [], 1)).toBe('canary');
-    expect(soakStrategy(2, [{ kind: 'foreign-weights', moment: 'first-move' }], 0)).toBe('canary');
+    expect(soakStrategy(5, [], 0)).toBe('ab');
+    expect(soakStrategy(5, [], 1)).toBe('canary');
+    expect(soakStrategy(5, [{ kind: 'foreign-weights', moment: 'first-move' }], 0)).toBe('canary');
+    expect(soakStrategy(5, [{ kind: 'store-busy', moment: 'first-move' }], 0)).toBe('canary');
   });
 
   it('gives those targets valid specs: iterations and the match rule or blueGreen instead of the weighted steps', () => {
-    const t = target(2);
+    const t = target(5);
     const base = specFor(t, [], 'http://127.0.0.1:9');
 
     const ab = withStrategy(base, 'ab').spec.strategy;

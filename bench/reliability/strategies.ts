@@ -11,6 +11,7 @@ import { isMarkerRouteName } from '../../lambdas/core/match.ts';
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { KubeObject, KubeStandIn } from '../../local/kube/stand-in.ts';
+import { OWN_ENGINE } from './faults.ts';
 import type { FaultKind, Moment } from './faults.ts';
 import { GLOO_NS, SCALE } from './targets.ts';
 import type { GroupState, Target } from './targets.ts';
@@ -25,14 +26,15 @@ export const MARKER_INVARIANT =
   'no route carrying a Sluice marker left on the route object after the rollout ended (A/B: match routes never left behind)';
 
 /**
- * Which strategy a target runs: plan-dealt rollouts (round 0) at indices 2 and 4 of every 6 —
- * odd names, so never a progressive-promotion target — unless someone else writes weights in it
- * (foreign-weights writes 70/30, a split only a weighted canary makes sense of). A re-dealt
- * rollout stays a weighted canary, so every fault kind also meets the weighted steps.
+ * Which strategy a target runs: plan-dealt rollouts (round 0) at indices 4 and 5 of every 6, unless
+ * someone else writes weights in it (foreign-weights writes 70/30, a split only a weighted canary
+ * makes sense of) or it runs in an engine of its own (sigkill-engine, store-busy: their races around
+ * Finish are the weighted canary's to pin, docs/reliability-soak.md). A re-dealt rollout stays a
+ * weighted canary, so every fault kind also meets the weighted steps.
  */
 export function soakStrategy(index: number, faults: ReadonlyArray<{ kind: FaultKind; moment: Moment }>, round: number): SoakStrategy {
-  if (round > 0 || faults.some((f) => f.kind === 'foreign-weights')) return 'canary';
-  if (index % 6 === 2) return 'ab';
+  if (round > 0 || faults.some((f) => f.kind === 'foreign-weights' || OWN_ENGINE.has(f.kind))) return 'canary';
+  if (index % 6 === 5) return 'ab';
   if (index % 6 === 4) return 'blue-green';
   return 'canary';
 }
