@@ -3,7 +3,7 @@
  *
  * N rollouts at once on distinct targets in one Kubernetes API stand-in and one local engine, each
  * with faults from the menu (bench/reliability/faults.ts); after the faults heal and one reconcile
- * period, the invariants (a)-(f) are checked against the API server. Prints a table per fault kind,
+ * period, the invariants (a)-(g) are checked against the API server. Prints a table per fault kind,
  * writes bench/results/reliability.json (top-level `violations`, empty on a pass) and exits 1 on any
  * violation. docs/reliability-soak.md explains the menu, the invariants and the time scale.
  */

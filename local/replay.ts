@@ -21,7 +21,7 @@ import type { Weights } from '../lambdas/core/records.ts';
 import { decideAfterLook, decideSequentialLook, initialRun, splitWeights } from '../lambdas/core/rollout.ts';
 import { judgeLook, sequentialConfig } from '../lambdas/core/sequential/judge.ts';
 import type { SequentialState } from '../lambdas/core/sequential/judge.ts';
-import { sequentialPlan } from '../lambdas/core/sequential/metrics.ts';
+import { compareArms, sequentialPlan } from '../lambdas/core/sequential/metrics.ts';
 import { bakeSeconds } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import type { RunState } from '../lambdas/core/task.ts';
@@ -318,6 +318,7 @@ function replaySequential(recording: Recording, spec: RolloutSpec): Replay {
         secondsInStep,
         atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length,
         metrics: plan.metrics,
+        twoArm: compareArms(spec),
       },
       config,
     );

@@ -51,6 +51,9 @@ import {
   target,
 } from './targets.ts';
 import type { GroupState, Target } from './targets.ts';
+import { GREEN_SWITCH_DETAIL } from '../../lambdas/core/match.ts';
+import { MARKER_INVARIANT, markerRouteViolations, soakStrategy, strategyMoments, withStrategy } from './strategies.ts';
+import type { SoakStrategy } from './strategies.ts';
 
 export const DEFAULT_N = 12;
 export const DEFAULT_SEED = 20261206;
@@ -85,7 +88,7 @@ const STORE_BUSY_MS = 3000;
 /** The busy timeout of the store in a `store-busy` rollout's engine (default 10 s): writes fail SQLITE_BUSY after it. */
 const STORE_BUSY_TIMEOUT_MS = 100;
 
-export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
 
 export const INVARIANTS: Record<Invariant, string> = {
   a: 'no target half-shifted',
@@ -94,6 +97,7 @@ export const INVARIANTS: Record<Invariant, string> = {
   d: 'store steps and events agree with the execution history; sequence numbers complete',
   e: 'each UpstreamGroup written only by its own execution',
   f: 'every trigger answered `started` has an execution that passed Prepare, or that was refused with nothing moved after every Prepare attempt failed transiently (never because another trigger took the target)',
+  g: MARKER_INVARIANT,
 };
 
 export interface Violation {
@@ -111,6 +115,8 @@ export interface RolloutResult {
   /** 0: dealt by the plan; 1+: a fresh rollout carrying a fault another rollout ended before injecting. */
   round: number;
   redealtFrom?: string;
+  /** Weighted canary, A/B testing or blue/green (bench/reliability/strategies.ts). */
+  strategy: SoakStrategy;
   faults: Array<PlannedFault & { injectedAtMs?: number; healedAtMs?: number }>;
   reported: { outcome: string; exitCode: number | null; reason: string };
   endState: EndState;
@@ -176,6 +182,7 @@ export interface SoakOptions {
 interface Track {
   t: Target;
   spec: RolloutSpec;
+  strategy: SoakStrategy;
   /** 0: dealt by the plan; 1, 2: a fresh rollout carrying a fault an earlier rollout ended before injecting. */
   round: number;
   /** The rollout whose missed fault this one carries again. */
@@ -264,9 +271,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const makeTrack = (index: number, faults: readonly PlannedFault[], round: number, redealtFrom?: string): Track => {
     const t = target(index);
     const kinds = faults.map((f) => f.kind);
+    const strategy = soakStrategy(index, faults, round);
     return {
       t,
-      spec: specFor(t, kinds, webhooks.url),
+      spec: withStrategy(specFor(t, kinds, webhooks.url), strategy),
+      strategy,
       round,
       ...(redealtFrom ? { redealtFrom } : {}),
       ended: false,
@@ -325,6 +334,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       if (!last || last.primary !== w.primary || last.canary !== w.canary) track.weights.push({ at: now(), w });
       if (w.canary === STEPS[0]) reach(track, 'first-move');
       if (w.canary === STEPS[1]) reach(track, 'second-step');
+      for (const moment of strategyMoments(track.strategy, object, w)) reach(track, moment);
+    }
+    if (object.kind === 'VirtualService') {
+      const track = byName.get(object.metadata.name);
+      for (const moment of track ? strategyMoments(track.strategy, object, undefined) : []) if (track) reach(track, moment);
     }
     if (object.kind === 'Deployment') {
       const track = tracks.find((tr) => tr.t.primaryDeployment === object.metadata.name);
@@ -994,6 +1008,9 @@ async function judge(
     );
   }
 
+  // (g) no marker route left behind (A/B's match route), whatever ended the rollout.
+  for (const message of markerRouteViolations(kube, t)) violate('g', message);
+
   // (c) no lock or open record without a running execution.
   const lock = await store.getLock(t.name);
   if (lock && !(executionRunning && main?.outcome === 'started' && lock.owner === main.execution)) {
@@ -1143,6 +1160,7 @@ async function judge(
     result: {
       target: t.name,
       round: track.round,
+      strategy: track.strategy,
       ...(track.redealtFrom ? { redealtFrom: track.redealtFrom } : {}),
       faults: track.faults,
       reported,
@@ -1197,7 +1215,8 @@ function historyMismatches(
   committed: boolean,
 ): string[] {
   const problems: string[] = [];
-  const weightSteps = steps.filter((s) => s.kind === 'weight');
+  // Blue/green's switch to green is a weight step Promote records, not SetWeight.
+  const weightSteps = steps.filter((s) => s.kind === 'weight' && s.detail !== GREEN_SWITCH_DETAIL);
   // A progressive promotion's splits (PromotionStep) are `promotion` steps with weights, and publish Weight Changed too.
   const promotionSplits = steps.filter((s) => s.kind === 'promotion' && s.weights);
   const weightEvents = events.filter((e) => e.detailType === 'Weight Changed');

@@ -14,7 +14,7 @@ import type { RolloutSpec } from './spec.ts';
 import { sequentialConfig } from './sequential/judge.ts';
 import type { SequentialDecision } from './sequential/judge.ts';
 import { duration, expectations } from './sequential/expectations.ts';
-import { sequentialPlan } from './sequential/metrics.ts';
+import { compareArms, sequentialPlan, splitPopulation } from './sequential/metrics.ts';
 import { lookJudge, rebaseJudge, startJudge } from './sequential/session.ts';
 import type { JudgeMemory } from './sequential/session.ts';
 import type { RunState } from './task.ts';
@@ -62,6 +62,37 @@ function fitToScrapes(run: RunState, scrapeSeconds: number | null, interval: Cou
   };
 }
 
+/** What a person should expect of a weighted canary (its requests per look by step), and a warning for thin traffic. */
+function canaryExpectations(
+  spec: RolloutSpec,
+  plan: ReturnType<typeof sequentialPlan>,
+  next: RunState,
+  rps: number,
+  baselineErrorRate: number,
+): string[] {
+  const success = plan.metrics.find((m) => m.kind === 'errors');
+  const shares = next.weights.map((w) => w / next.weightScale);
+  const notes: string[] = [];
+  notes.push(
+    ...expectations({
+      rps,
+      canaryShares: shares,
+      intervalSeconds: next.bakeSeconds * next.looksPerStep,
+      lookIntervalSeconds: next.bakeSeconds,
+      baselineErrorRate,
+      allowedErrorRate: success?.thresholdRange?.min !== undefined ? 1 - success.thresholdRange.min / 100 : null,
+      config: sequentialConfig(spec.spec.analysis.sequential),
+    }).lines,
+  );
+  const perLook = rps * (shares[0] ?? 0) * next.bakeSeconds;
+  if (perLook < THIN_CANARY_REQUESTS) {
+    notes.push(
+      `thin traffic: about ${perLook.toFixed(1)} canary requests per look at the first step (under ${THIN_CANARY_REQUESTS}); looks carry little evidence, so expect the fixed schedule, and no evidence for a whole interval rolls back under noData: fail`,
+    );
+  }
+  return notes;
+}
+
 /** Prepare: the primary's counters answer, the baseline is taken, the look interval fits the scrapes, and people learn what to expect. */
 async function startSequential(
   deps: JudgePorts,
@@ -96,24 +127,17 @@ async function startSequential(
   const rps = history ? history.primaryRps + history.canaryRps : 0;
   const primaryRequests = sum(first.primary.requests);
   const baselineErrorRate = history?.primaryErrorRate ?? (primaryRequests > 0 ? sum(first.primary.errors) / primaryRequests : 0);
-  const success = plan.metrics.find((m) => m.kind === 'errors');
-  const shares = next.weights.map((w) => w / next.weightScale);
-  notes.push(
-    ...expectations({
-      rps,
-      canaryShares: shares,
-      intervalSeconds: next.bakeSeconds * next.looksPerStep,
-      lookIntervalSeconds: next.bakeSeconds,
-      baselineErrorRate,
-      allowedErrorRate: success?.thresholdRange?.min !== undefined ? 1 - success.thresholdRange.min / 100 : null,
-      config: sequentialConfig(spec.spec.analysis.sequential),
-    }).lines,
-  );
-  const perLook = rps * (shares[0] ?? 0) * next.bakeSeconds;
-  if (perLook < THIN_CANARY_REQUESTS) {
+  const mode = splitPopulation(spec);
+  if (mode) {
+    // No weighted share: the canary's traffic is the matched users' (or test traffic), which no
+    // weight predicts, so the expectations in requests per look are not computed.
     notes.push(
-      `thin traffic: about ${perLook.toFixed(1)} canary requests per look at the first step (under ${THIN_CANARY_REQUESTS}); looks carry little evidence, so expect the fixed schedule, and no evidence for a whole interval rolls back under noData: fail`,
+      compareArms(spec)
+        ? `${mode}: canary and primary serve different requests; the two-arm test is on (analysis.compareArms: true), so a difference between them may be the population's`
+        : `${mode}: canary and primary serve different requests, so the two-arm test is off; each metric judges the canary against its thresholdRange (analysis.compareArms: true turns the two-arm test on)`,
     );
+  } else {
+    notes.push(...canaryExpectations(spec, plan, next, rps, baselineErrorRate));
   }
   await deps.store.putAnalysisState(execution, startJudge(first, deps.now()));
   return { notes, run: next };
@@ -197,6 +221,7 @@ async function lookSequential(
       lookInStep: run.lookInStep,
       atTopWeight: run.phase !== 'shadow' && run.stepIndex + 1 >= run.weights.length,
       metrics: plan.metrics,
+      twoArm: compareArms(spec),
     },
     sequentialConfig(spec.spec.analysis.sequential),
     deps.now(),

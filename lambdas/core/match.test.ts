@@ -54,6 +54,11 @@ function abSpec(strategy: Record<string, unknown>, extra: { router?: Record<stri
   };
 }
 
+const ORDERS = {
+  canary: { events: 'orders_failed_total{app="web-canary"}', trials: 'orders_total{app="web-canary"}' },
+  primary: { events: 'orders_failed_total{app="web-primary"}', trials: 'orders_total{app="web-primary"}' },
+};
+
 function problemsOf(document: unknown): SpecProblem[] {
   const result = validateSpec(document);
   return result.ok ? [] : result.problems;
@@ -93,27 +98,39 @@ describe('strategy.match validation', () => {
     expect(problems[0]?.message).toMatch(/exactly one of exact, prefix, suffix, regex; got exact, prefix/);
   });
 
-  it('says what A/B needs: iterations, a route for an UpstreamGroup, no weight steps, the two-arm test only when opted in', () => {
+  it('says what A/B needs: iterations, a route for an UpstreamGroup, no weight steps', () => {
     // Prepare
-    const document = abSpec(
-      { match: [{ queryParams: { beta: { exact: '1' } } }], stepWeights: [10] },
-      { router: { route: undefined }, analysis: { judge: 'sequential' } },
-    );
+    const document = abSpec({ match: [{ queryParams: { beta: { exact: '1' } } }], stepWeights: [10] }, { router: { route: undefined } });
     // Act
     const problems = problemsOf(document);
     // Assess
-    expect(problems.map((p) => p.path).sort()).toEqual([
-      'spec.analysis.judge',
-      'spec.router.route',
-      'spec.strategy.iterations',
-      'spec.strategy.stepWeights',
-    ]);
-    expect(problems.find((p) => p.path === 'spec.analysis.judge')?.message).toMatch(/compareArms: true/);
-    const optedIn = abSpec(
-      { iterations: 2, match: [{ queryParams: { beta: { exact: '1' } } }] },
-      { analysis: { judge: 'sequential', compareArms: true } },
+    expect(problems.map((p) => p.path).sort()).toEqual(['spec.router.route', 'spec.strategy.iterations', 'spec.strategy.stepWeights']);
+  });
+
+  it("runs the sequential judge on each metric's threshold under A/B (two-arm test off), so every metric needs one unless compareArms opts in", () => {
+    // Prepare: the duration metric has no thresholdRange the canary could be held against.
+    const metrics = [
+      { name: 'request-success-rate', thresholdRange: { min: 99 } },
+      { name: 'orders', counters: ORDERS },
+    ];
+    const ab = { iterations: 2, match: [{ queryParams: { beta: { exact: '1' } } }] };
+    // Act
+    const off = problemsOf(abSpec(ab, { analysis: { judge: 'sequential', metrics } }));
+    const optedIn = problemsOf(abSpec(ab, { analysis: { judge: 'sequential', metrics, compareArms: true } }));
+    const withThresholds = problemsOf(
+      abSpec(ab, { analysis: { judge: 'sequential', metrics: [metrics[0], { ...metrics[1], thresholdRange: { max: 2 } }] } }),
     );
-    expect(problemsOf(optedIn)).toEqual([]);
+    const thresholdJudge = problemsOf(abSpec(ab, { analysis: { compareArms: true } }));
+    // Assess
+    expect(off).toEqual([
+      {
+        path: 'spec.analysis.metrics[1].thresholdRange',
+        message: expect.stringMatching(/two-arm test is off .* or opt in to the two-arm test with analysis.compareArms: true/),
+      },
+    ]);
+    expect(optedIn).toEqual([]);
+    expect(withThresholds).toEqual([]);
+    expect(thresholdJudge.map((p) => p.path)).toEqual(['spec.analysis.compareArms']);
   });
 
   it('refuses iterations without match or blueGreen, and both modes at once', () => {

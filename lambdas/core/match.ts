@@ -180,6 +180,9 @@ export function isMarkerRouteName(name: string | undefined): boolean {
   return name !== undefined && MARKER_PURPOSES.some((purpose) => name.startsWith(`${MARKER_ROUTE_PREFIX}${purpose}-`));
 }
 
+/** The detail of blue/green's one switch of all traffic to green (a `weight` step Promote records, not SetWeight). */
+export const GREEN_SWITCH_DETAIL = 'blue/green: all traffic switched to green';
+
 /** How the A/B stage's note begins (Rollback reads such a note as "traffic moved", the report as who got what). */
 export const AB_NOTE_PREFIX = 'A/B:';
 
@@ -231,4 +234,36 @@ export function routeAheadTaking(
     if (target.some((later) => matchers.some((earlier) => takesAll(earlier, later)))) return i;
   }
   return undefined;
+}
+
+/** The strategy fields status lines read from a stored spec (older or newer records may carry more or less). */
+const storedStrategySchema = z.object({
+  spec: z.object({
+    strategy: z.object({
+      interval: z.string().optional(),
+      iterations: z.number().optional(),
+      match: z.array(matchRuleSchema).optional(),
+      blueGreen: z.object({}).passthrough().optional(),
+      shadow: z.object({ percentage: z.number().optional(), duration: z.string().optional() }).passthrough().optional(),
+    }),
+  }),
+});
+
+/**
+ * The strategy as `sluice status` and the Slack status say it, from the spec a rollout record keeps:
+ * A/B testing with its match rule, or blue/green with its phases; undefined for a weighted canary
+ * (its weights say it) or a spec without a readable strategy.
+ */
+export function describeStrategy(spec: unknown): string | undefined {
+  const parsed = storedStrategySchema.safeParse(spec);
+  if (!parsed.success) return undefined;
+  const { interval, iterations, match, blueGreen, shadow } = parsed.data.spec.strategy;
+  const looks = iterations !== undefined ? `${iterations} looks${interval ? ` of ${interval}` : ''}` : 'its looks';
+  if (match)
+    return `A/B testing: requests where ${describeMatch(match)} go to the canary, all others to the primary (${looks}, then promotion)`;
+  if (!blueGreen) return undefined;
+  const mirror = shadow
+    ? `${shadow.percentage ?? 100}% of live requests mirrored to green${shadow.duration ? ` for ${shadow.duration}` : ''}, then `
+    : '';
+  return `blue/green: ${mirror}users stay on blue while green is judged on its own traffic (${looks}), then one switch of all traffic to green`;
 }

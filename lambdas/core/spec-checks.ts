@@ -115,10 +115,10 @@ export function strategyModeProblems(spec: RolloutSpec): SpecProblem[] {
       'spec.router.route',
       'is required for A/B testing with router kind UpstreamGroup: the match route goes into the VirtualService or RouteTable, ahead of the route that sends traffic to the group',
     );
-  if (analysis.judge === 'sequential' && !analysis.compareArms)
+  if (analysis.compareArms !== undefined && analysis.judge !== 'sequential')
     add(
-      'spec.analysis.judge',
-      `is sequential, a test of canary against primary; under ${mode} the two no longer see the same population: use judge: threshold (each arm against its thresholds) or opt in with analysis.compareArms: true`,
+      'spec.analysis.compareArms',
+      'is read by the sequential judge only (its two-arm test): the threshold judge holds each metric of the canary against its thresholdRange',
     );
   return problems;
 }

@@ -84,6 +84,8 @@ export interface VerdictEvidence {
   secondsInStep: number;
   /** The canary's measured share of this look's requests (null when nothing was served). */
   canaryShare: number | null;
+  /** False when the two-arm tests were off (A/B or blue/green without analysis.compareArms): thresholds alone judged. */
+  twoArm?: false | undefined;
   /**
    * The look's raw counts and the counter reads they lie between (query times): enough to judge
    * the look again under other settings. Absent in records written before they were kept.

@@ -1,5 +1,6 @@
 /** Finish: record the promotion, release the lock, announce it (after Switch: traffic is already on the promoted side). */
 import { describeMatch } from '../core/match.ts';
+import { compareArms } from '../core/sequential/metrics.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';
@@ -20,8 +21,11 @@ export async function finish(deps: StoreDeps<FinishStore>, input: StepInput): Pr
   // an abort since then was answered "too late" and flagged nothing, so there is none to honour here.
   const { strategy } = spec.spec;
   // A/B and blue/green have one stage: say what it was (the Slack thread, status and summary show this reason).
+  const judged = compareArms(spec)
+    ? 'the canary compared with the primary (analysis.compareArms)'
+    : 'the canary judged against its thresholds';
   const stage = strategy.match
-    ? `promoted after ${run.lookInStep} looks of the A/B stage (requests where ${describeMatch(strategy.match)} on the canary; each arm judged against its thresholds)`
+    ? `promoted after ${run.lookInStep} looks of the A/B stage (requests where ${describeMatch(strategy.match)} on the canary; ${judged})`
     : strategy.blueGreen
       ? `promoted after ${run.lookInStep} looks of green on its own traffic and one switch of all traffic`
       : `promoted after ${run.weights.length} steps`;

@@ -19,6 +19,8 @@ import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
 import { rolloutHandler } from '../app/middleware.ts';
 import { awsHandlerDeps } from '../wiring/aws.ts';
+import { publishWithHooks } from '../adapters/webhooks/client.ts';
+import { GREEN_SWITCH_DETAIL } from '../core/match.ts';
 
 /** The store ports this step uses (core/ports.ts). */
 type PromoteStore = AbortFlags & RolloutRecords & RolloutLog;
@@ -80,7 +82,22 @@ async function switchToGreen(deps: HandlerDeps<PromoteStore>, input: StepInput, 
   await deps.store.updateRollout(execution, { pendingWeights: green });
   await router.setWeights(green, last);
   await deps.store.updateRollout(execution, { lastWeights: green });
-  await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: green });
+  await deps.store.appendStep({
+    execution,
+    at: deps.now().toISOString(),
+    kind: 'weight',
+    stepIndex: run.stepIndex,
+    weights: green,
+    detail: GREEN_SWITCH_DETAIL,
+  });
+  // Users moved: the same event as any weight change (the Slack thread, EventBridge rules and the soak's bookkeeping read it).
+  await publishWithHooks(deps, spec, {
+    detailType: 'Weight Changed',
+    target: spec.metadata.name,
+    version: input.version,
+    execution,
+    weights: green,
+  });
 }
 
 export function createPromoteHandler(deps: DepsSource<HandlerDeps<PromoteStore>>) {

@@ -2,7 +2,7 @@
  * `sluice start | status | history | abort <target>`: the same commands for the local engine and a
  * deployed stack (see local/control.ts).
  */
-import { AB_NOTE_PREFIX, abNoteOf } from '../../lambdas/core/match.ts';
+import { AB_NOTE_PREFIX, abNoteOf, describeStrategy } from '../../lambdas/core/match.ts';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
@@ -133,6 +133,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     weights: record.lastWeights,
     safeSide: record.safeSide,
     reason: record.reason,
+    strategy: describeStrategy(record.spec),
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
     promotionStep: promotionStep?.weights ? { at: promotionStep.at, weights: promotionStep.weights } : undefined,
     windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
@@ -149,7 +150,12 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `${target}: ${status.state} — ${record.version} (${record.execution})`,
       `  started   ${record.startedAt} by ${record.requestedBy}${executionStatus ? `, execution ${executionStatus}` : ''}`,
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
-      ...(record.status === 'running' && abNoteOf(steps) ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`] : []),
+      // The strategy from the spec (A/B's rule, blue/green's phases); a record without a spec still has the A/B stage's note.
+      ...(status.strategy
+        ? [`  strategy  ${status.strategy}`]
+        : record.status === 'running' && abNoteOf(steps)
+          ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`]
+          : []),
       ...(promotionStep?.weights && record.status === 'running'
         ? [`  promotion stepping back to the primary: ${formatWeights(promotionStep.weights, scale)} since ${promotionStep.at}`]
         : []),

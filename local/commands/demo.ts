@@ -46,6 +46,8 @@ export interface DemoOptions {
   restartGatewayAt?: number;
   /** Progressive promotion: traffic steps back to the promoted primary this much per interval (spec.strategy.stepWeightPromotion). */
   stepWeightPromotion?: number;
+  /** Tests: the ASL's Wait states shortened, ms by state (WaitForCanary and WaitForPrimary wait 10 s between readiness checks). */
+  waitTimeOverrides?: Record<string, number>;
 }
 
 export interface DemoIo {
@@ -218,7 +220,12 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   process.on('SIGINT', onSigint);
   const sampling = startSampling(sandbox);
   try {
-    runtime = await startLocalRuntime({ dir, ...sandbox.runtimeOptions, onEvent });
+    runtime = await startLocalRuntime({
+      dir,
+      ...sandbox.runtimeOptions,
+      onEvent,
+      ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
+    });
     say(
       `metrics from ${sandbox.metricsSource === 'prometheus' ? `Prometheus at ${sandbox.prometheusUrl}` : 'the gateway (direct)'}; state machine at ${runtime.endpoint}`,
     );

@@ -24,6 +24,7 @@ import {
 import type { ReportData } from './report-data.ts';
 import { COLOR, OUTCOME_STYLE, SEQUENTIAL_STYLE, STYLE, VERDICT_GLYPH, VERDICT_WORD } from './style.ts';
 import { evidenceCharts, evidenceLegend, evidenceTable, judgeSummary } from './evidence-charts.ts';
+import { audienceSection } from './audience.ts';
 
 /** Step Functions Standard: $0.025 per 1,000 state transitions. */
 const DOLLARS_PER_TRANSITION = 0.025 / 1000;
@@ -162,6 +163,7 @@ export function renderReport(data: ReportData): string {
 <p class="meta">execution <code>${esc(data.execution)}</code> · started ${esc(started)} · weight scale ${data.weightScale === 1000 ? '1000 (per-mille)' : esc(String(data.weightScale))}</p>
 <dl class="summary" data-testid="summary">${summary}</dl>
 </header>
+${data.audience ? audienceSection(data.audience) : ''}
 <section class="card" aria-label="Charts">
 ${sequential ? evidenceLegend() : legend()}
 <figure>${weightChart(data)}</figure>

@@ -13,6 +13,8 @@ import type { CheckEvidence, MetricCheck, VerdictEvidence } from '../../lambdas/
 import type { Outcome, SluiceEvent, StepRecord, Weights } from '../../lambdas/core/records.ts';
 import type { EventLog, RolloutLog, RolloutRecords } from '../../lambdas/core/ports.ts';
 import type { RolloutSummary } from '../summary.ts';
+import { audienceOf } from './audience.ts';
+import type { Audience } from './audience.ts';
 
 /** One arm's traffic during one timeline sample (counts served since the previous sample). */
 export interface TimelineArm {
@@ -109,6 +111,18 @@ export interface ReportData {
   transitions?: number;
   requests?: { total: number; canary: number; canaryErrors: number };
   detectionMs?: number;
+  /** A/B testing or blue/green: who reached the new version in each phase (the weights stay 100/0 through the stage). */
+  audience?: Audience;
+}
+
+/** Requests each arm served over the looks, from the sequential judge's counts; undefined when no look counted. */
+function armsFromLooks(looks: readonly ReportLook[]): { canary: number; primary: number } | undefined {
+  const counted = looks.flatMap((look) => (look.judged?.counts ? [look.judged.counts] : []));
+  if (counted.length === 0) return undefined;
+  return {
+    canary: counted.reduce((sum, c) => sum + c.canary.requests, 0),
+    primary: counted.reduce((sum, c) => sum + c.primary.requests, 0),
+  };
 }
 
 const SUCCESS_METRIC = 'request-success-rate';
@@ -466,6 +480,15 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
   const served = samples.filter(({ t }) => t <= outcomeMs);
   const hasP99 = samples.some(({ sample }) => sample.canary?.p99Ms != null || sample.primary?.p99Ms != null);
   const hasCounts = samples.some(({ sample }) => sample.canary !== undefined || sample.primary !== undefined);
+  const audience = audienceOf({
+    spec: summary.spec,
+    outcome: summary.outcome,
+    startMs,
+    weights,
+    arms: summary.requests
+      ? { canary: summary.requests.canary, primary: summary.requests.total - summary.requests.canary }
+      : armsFromLooks(looks),
+  });
 
   return {
     execution: summary.execution,
@@ -492,6 +515,7 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
     transitions: summary.transitions,
     ...(summary.requests ? { requests: summary.requests } : {}),
     ...(summary.detectionMs !== undefined ? { detectionMs: summary.detectionMs } : {}),
+    ...(audience ? { audience } : {}),
   };
 }
 
@@ -564,6 +588,7 @@ export async function reportDataFromStore(
   const latencyName = metricName(looks, LATENCY_METRIC, isLatencyMetric);
   const finalWeights = outcome === 'running' ? undefined : record.lastWeights;
   const reason = record.reason ?? closing?.reason ?? (outcome === 'running' ? 'still running' : outcome);
+  const audience = audienceOf({ spec: record.spec, outcome, startMs, weights, arms: armsFromLooks(looks) });
   return {
     execution,
     target: record.target,
@@ -586,5 +611,6 @@ export async function reportDataFromStore(
     success: successName ? seriesFromLooks(looks, successName) : null,
     latency: latencyName ? seriesFromLooks(looks, latencyName) : null,
     durationMs: endMs - startMs,
+    ...(audience ? { audience } : {}),
   };
 }

@@ -64,9 +64,13 @@ export async function preflightGloo(options: PreflightOptions): Promise<Prefligh
 
   await check('router', async () => {
     await router.reconcile();
+    // reconcile() also checked, under A/B testing, the route order Gloo evaluates (gloo-marker-route.ts).
+    const abRoute = spec.spec.strategy.match
+      ? '; no route ahead of it takes all of its requests, so the A/B route (placed just ahead of it) will see the matched ones'
+      : '';
     return {
       status: 'ok',
-      message: `${routerName} lists the primary and canary upstreams, both exist, and a route sends traffic through it`,
+      message: `${routerName} lists the primary and canary upstreams, both exist, and a route sends traffic through it${abRoute}`,
     };
   });
   const w = spec.spec.workload;

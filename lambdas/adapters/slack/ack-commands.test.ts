@@ -218,3 +218,41 @@ describe('/sluice schedule', () => {
     expect(await slash('schedule web v2 at 2026-12-01T09:00Z')).toContain('Scheduling is not set up for this Slack bot');
   });
 });
+
+describe('/sluice status of an A/B test and a blue/green rollout', () => {
+  async function recordRunning(execution: string, strategy: Record<string, unknown>): Promise<void> {
+    await store.createRollout({
+      execution,
+      target: 'open',
+      version: 'v2',
+      requestedBy: 'U0ALICE',
+      startedAt: NOW.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 100, canary: 0 },
+      status: 'running',
+      spec: { metadata: { name: 'open' }, spec: { strategy: { interval: '1m', ...strategy } } },
+    });
+    await store.acquireLock('open', execution, new Date(NOW.getTime() + 3_600_000));
+  }
+
+  it('says the A/B match rule next to weights that stay 100/0', async () => {
+    await recordRunning('open-ab', { iterations: 4, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] });
+
+    const text = await slash('status open');
+
+    expect(text).toContain('traffic: primary 100% / canary 0% (safe side: primary)');
+    expect(text).toContain(
+      'strategy: A/B testing: requests where header x-canary = "insider" go to the canary, all others to the primary (4 looks of 1m, then promotion)',
+    );
+  });
+
+  it('says blue/green and its phases', async () => {
+    await recordRunning('open-bg', { iterations: 3, blueGreen: {}, shadow: { percentage: 20, duration: '5m' } });
+
+    const text = await slash('status open');
+
+    expect(text).toContain(
+      'strategy: blue/green: 20% of live requests mirrored to green for 5m, then users stay on blue while green is judged on its own traffic (3 looks of 1m), then one switch of all traffic to green',
+    );
+  });
+});

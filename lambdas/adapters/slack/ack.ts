@@ -8,7 +8,7 @@
  * and approve through rollout-control. Every command and click is audited (a store step and a
  * `Command Audited` event, which also puts it in the rollout's thread).
  */
-import { abNoteOf } from '../../core/match.ts';
+import { abNoteOf, describeStrategy } from '../../core/match.ts';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { authorize, groupsToResolve, twoPersonCheck } from '../../core/chatops/access.ts';
 import type { AccessDecision } from '../../core/chatops/access.ts';
@@ -199,7 +199,11 @@ async function statusText(deps: AckDeps, target: string): Promise<string> {
     `*${target}*: ${state} — ${record.version} (\`${record.execution}\`)`,
     `started ${slackDate(record.startedAt)} by ${who(record.requestedBy)}`,
     `traffic: primary ${percent(record.lastWeights.primary, scale)} / canary ${percent(record.lastWeights.canary, scale)} (safe side: ${record.safeSide})`,
-    ...(record.status === 'running' && abNoteOf(steps) ? [abNoteOf(steps) ?? ''] : []),
+    ...(describeStrategy(record.spec)
+      ? [`strategy: ${describeStrategy(record.spec) ?? ''}`]
+      : record.status === 'running' && abNoteOf(steps)
+        ? [abNoteOf(steps) ?? '']
+        : []),
     ...(look?.verdict ? [`last look ${slackDate(look.at)}: ${lookWord(look.verdict)} — ${look.verdict.summary}`] : []),
     ...(record.reason ? [`why: ${record.reason}`] : []),
     ...(override ? [`change windows overridden by ${who(override.by)} until ${slackDate(override.until)}: ${override.reason}`] : []),

@@ -397,3 +397,50 @@ describe("sequential judge: a metric's own counters", () => {
     expect(r.verdict.summary).toContain('orders-failed (events out of trials)');
   });
 });
+
+describe('sequential judge: two-arm test off (A/B testing or blue/green without analysis.compareArms)', () => {
+  // The canary serves the matched users at 0.8% errors, the primary everyone else at 0.1%: eight
+  // times worse, yet within its 1% limit. The populations differ, so only the limit may judge it.
+  const abLook = () => look([2000, 16], [10000, 10]);
+  const run = (twoArm: boolean | undefined, counts: () => LookCounts, looks = 6) => {
+    let state: SequentialState | null = null;
+    const decisions: string[] = [];
+    let last: ReturnType<typeof judgeLook> | undefined;
+    for (let i = 0; i < looks && decisions.at(-1) !== 'fail'; i++) {
+      last = judgeLook(state, counts(), { ...ctx(0, i, 10 * (i + 1), true), twoArm });
+      state = last.state;
+      decisions.push(last.decision);
+    }
+    return { decisions, last };
+  };
+
+  it('keeps a canary within its threshold however it compares with the primary; the two-arm test fails it when on', () => {
+    // Act
+    const off = run(false, abLook);
+    const on = run(undefined, abLook);
+    // Assess
+    expect(off.decisions).toEqual(Array(6).fill('continue'));
+    expect(off.last?.verdict.evidence?.twoArm).toBe(false);
+    expect(off.last?.verdict.checks[0]?.evidence?.ratioBounds).toBeUndefined();
+    expect(off.last?.verdict.summary).toMatch(
+      /errors: canary 0\.80%, limit 1\.00% \(E .*\); primary 0\.10%; two-arm test off: canary and primary serve different requests$/,
+    );
+    expect(on.decisions.at(-1)).toBe('fail');
+    expect(on.last?.verdict.summary).toMatch(/^canary worse/);
+  });
+
+  it('still fails a canary above its own threshold', () => {
+    // Act: 5% errors against a 1% limit.
+    const off = run(false, () => look([2000, 100], [10000, 10]));
+    // Assess
+    expect(off.decisions.at(-1)).toBe('fail');
+    expect(off.last?.verdict.checks[0]?.result).toBe('fail');
+  });
+
+  it('refuses metrics none of which has a threshold (validation says so before a rollout starts)', () => {
+    const bare: SequentialMetric = { name: 'request-success-rate', kind: 'errors' };
+    expect(() => judgeLook(null, abLook(), { ...ctx(0, 0, 10, true, [bare]), twoArm: false })).toThrow(
+      /needs a metric with a thresholdRange/,
+    );
+  });
+});

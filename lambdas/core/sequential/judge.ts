@@ -93,6 +93,13 @@ export interface SequentialContext {
   secondsInStep: number;
   atTopWeight: boolean;
   metrics: SequentialMetric[];
+  /**
+   * The two-arm tests (canary against primary) count; default true. Off under A/B testing or
+   * blue/green unless `analysis.compareArms` opts in: the arms serve different requests (matched
+   * users, or test traffic), so a difference between them is no evidence against the canary.
+   * The canary's own threshold tests judge alone then.
+   */
+  twoArm?: boolean | undefined;
 }
 
 /** `no-new-scrape`: no source was scraped since the previous look — neither evidence nor an empty look. */
@@ -281,7 +288,8 @@ function displayRate(metric: SequentialMetric, arm: ArmEvidence): number | null 
   return rateLike && metric.thresholdRange?.min !== undefined ? 100 - pct : pct;
 }
 
-function promotionE(m: MetricState): number {
+function promotionE(m: MetricState, twoArm = true): number {
+  if (!twoArm) return m.threshold ? eValue(m.threshold.promote) : 0;
   // The null a step ends early against is the union "worse than the margin OR above the
   // threshold": both tests must reject it, so the smaller e-value decides. (The mean would test
   // "worse on both counts" and end steps early for a canary twice as bad but inside its limit.)
@@ -313,7 +321,8 @@ function thresholdUpdate(
   };
 }
 
-function metricFailLogs(m: MetricState): number[] {
+function metricFailLogs(m: MetricState, twoArm = true): number[] {
+  if (!twoArm) return m.threshold ? [m.threshold.fail.logE] : [];
   return m.threshold ? [m.fail.logE, m.threshold.fail.logE] : [m.fail.logE];
 }
 
@@ -338,6 +347,11 @@ export function judgeLook(
   // Promotion never uses an earlier step's data.
   if (state.stepIndex !== context.stepIndex) state = enterStep(state, context.stepIndex, config);
 
+  const twoArm = context.twoArm !== false;
+  if (!twoArm && state.metrics.every((m) => !m.threshold))
+    throw new RangeError(
+      'with the two-arm test off, the sequential judge needs a metric with a thresholdRange (the canary judged against it)',
+    );
   const failAt = 1 / config.alpha;
   const promoteAt = 1 / config.alphaPromote;
   const totalRequests = servedOf(look.canary, context.metrics) + servedOf(look.primary, context.metrics);
@@ -378,8 +392,9 @@ export function judgeLook(
         const threshold = m.threshold ? thresholdUpdate(m.threshold, config, { nC, x, nP, y }, { nC: cleanC, x: cleanX }) : null;
         return {
           ...m,
-          fail: fail.method === 'none' ? m.fail : applyLogFactors(m.fail, fail.logFactors),
-          promote: promote.method === 'none' ? m.promote : applyLogFactors(m.promote, promote.logFactors),
+          // Off, the two-arm e-processes stay at 1: they neither fail nor promote the canary.
+          fail: fail.method === 'none' || !twoArm ? m.fail : applyLogFactors(m.fail, fail.logFactors),
+          promote: promote.method === 'none' || !twoArm ? m.promote : applyLogFactors(m.promote, promote.logFactors),
           threshold,
           rollout: { canary: add(m.rollout.canary, nC, x), primary: add(m.rollout.primary, nP, y) },
           step: {
@@ -394,11 +409,12 @@ export function judgeLook(
     state = { ...state, looks: state.looks + 1, metrics: state.metrics.map((m) => ({ ...m, lastMethod: 'none' as const })) };
   }
 
-  const failLogs = state.metrics.flatMap(metricFailLogs);
+  const failLogs = state.metrics.flatMap((m) => metricFailLogs(m, twoArm));
   const meanE = Math.exp(logSumExp(failLogs) - Math.log(failLogs.length));
   const pValue = Math.min(state.pValue, Math.min(1, 1 / meanE));
   state = { ...state, pValue };
-  const promotionEs = state.metrics.map(promotionE);
+  // Off, a metric without a threshold has no test at all: it neither holds promotion back nor decides it.
+  const promotionEs = state.metrics.filter((m) => twoArm || m.threshold).map((m) => promotionE(m, twoArm));
   const minPromotion = Math.min(...promotionEs);
   const looksInStep = context.lookInStep + 1;
 
@@ -417,10 +433,11 @@ export function judgeLook(
     decision = 'advance-early';
   else decision = 'continue';
 
-  const worst = state.metrics.reduce(
-    (best, m, i) => (logSumExp(metricFailLogs(m)) > logSumExp(metricFailLogs(state.metrics[best] as MetricState)) ? i : best),
-    0,
-  );
+  const failLog = (m: MetricState) => {
+    const logs = metricFailLogs(m, twoArm);
+    return logs.length ? logSumExp(logs) : Number.NEGATIVE_INFINITY;
+  };
+  const worst = state.metrics.reduce((best, m, i) => (failLog(m) > failLog(state.metrics[best] as MetricState) ? i : best), 0);
   const checks: MetricCheck[] = state.metrics.map((m, i) => {
     const metric = context.metrics[i] as SequentialMetric;
     const lookCanary: ArmEvidence = { requests: lookRequests(look.canary, metric.kind), events: eventsOf(look.canary, metric.kind) ?? 0 };
@@ -428,15 +445,16 @@ export function judgeLook(
       requests: lookRequests(look.primary, metric.kind),
       events: eventsOf(look.primary, metric.kind) ?? 0,
     };
-    const ownMean = Math.exp(logSumExp(metricFailLogs(m)) - Math.log(metricFailLogs(m).length));
+    const ownLogs = metricFailLogs(m, twoArm);
+    const ownMean = ownLogs.length ? Math.exp(logSumExp(ownLogs) - Math.log(ownLogs.length)) : 0;
     let result: CheckResult;
     if (missing || stale) result = decision === 'fail' && i === worst ? 'fail' : 'no-data';
     else result = ownMean >= failAt || (decision === 'fail' && i === worst) ? 'fail' : 'pass';
     const evidence: CheckEvidence = {
       eValue: finite(eValue(m.fail)),
       pValue: m.fail.p,
-      method: m.lastMethod,
-      promotionEValue: finite(promotionE(m)),
+      method: twoArm ? m.lastMethod : 'none',
+      promotionEValue: finite(promotionE(m, twoArm)),
       look: { canary: lookCanary, primary: lookPrimary },
       step: m.step,
       rollout: m.rollout,
@@ -446,7 +464,7 @@ export function judgeLook(
       evidence.threshold = { allowedRate: m.threshold.allowedRate, eValue: finite(eValue(m.threshold.fail)), pValue: m.threshold.fail.p };
     const stepEvents = m.step.canary.events + m.step.primary.events;
     const stepRequests = m.step.canary.requests + m.step.primary.requests;
-    if (stepEvents > 0 && m.step.canary.requests > 0 && m.step.primary.requests > 0) {
+    if (twoArm && stepEvents > 0 && m.step.canary.requests > 0 && m.step.primary.requests > 0) {
       const rho = m.step.canary.requests / stepRequests;
       const cs = betaBinomialConfidenceSequence(m.step.canary.events, stepEvents, rho, 1, Math.max(1, (1 - rho) / rho), config.alpha);
       evidence.ratioBounds = { lower: cs.psi[0], upper: Number.isFinite(cs.psi[1]) ? cs.psi[1] : null, confidence: 1 - config.alpha };
@@ -477,6 +495,7 @@ export function judgeLook(
     looksInStep,
     secondsInStep: context.secondsInStep,
     canaryShare,
+    ...(twoArm ? {} : { twoArm: false as const }),
   };
   // No new scrape is not an empty look: the verdict passes (nothing against the canary) and the decision says why.
   const result: CheckResult = decision === 'fail' ? 'fail' : decision === 'no-evidence' ? 'no-data' : 'pass';
@@ -485,7 +504,7 @@ export function judgeLook(
     verdict: {
       result,
       checks,
-      summary: summarize(decision, state, context.metrics, meanE, minPromotion, failAt, promoteAt, missing),
+      summary: summarize(decision, state, context.metrics, meanE, minPromotion, failAt, promoteAt, missing, twoArm),
       evidence,
     },
     decision,
@@ -501,15 +520,23 @@ function summarize(
   failAt: number,
   promoteAt: number,
   missing: string | null,
+  twoArm: boolean,
 ): string {
   const rate = (a: ArmEvidence) => (a.requests > 0 ? `${((100 * a.events) / a.requests).toFixed(2)}%` : 'n/a');
   // Rates are named by what was counted: an error rate is never shown under a success-rate name.
   const perMetric = state.metrics
     .map((m, i) => {
       const counted = metrics[i] ? countedAs(metrics[i].kind) : m.name;
-      return `${counted}: canary ${rate(m.rollout.canary)} vs primary ${rate(m.rollout.primary)} (E ${format(finite(eValue(m.fail)))})`;
+      if (twoArm)
+        return `${counted}: canary ${rate(m.rollout.canary)} vs primary ${rate(m.rollout.primary)} (E ${format(finite(eValue(m.fail)))})`;
+      // The primary's rate is shown, not compared: it serves other requests.
+      const own = m.threshold
+        ? `limit ${(100 * m.threshold.allowedRate).toFixed(2)}% (E ${format(finite(eValue(m.threshold.fail)))})`
+        : 'no threshold, not judged';
+      return `${counted}: canary ${rate(m.rollout.canary)}, ${own}; primary ${rate(m.rollout.primary)}`;
     })
-    .join('; ');
+    .join('; ')
+    .concat(twoArm ? '' : '; two-arm test off: canary and primary serve different requests');
   switch (decision) {
     case 'fail':
       return `canary worse: mean e-value ${format(finite(meanE))} >= ${format(failAt)}; ${perMetric}`;

@@ -16,6 +16,7 @@ import { checkLatencyThreshold } from '../queries.ts';
 import { parseDuration } from '../duration.ts';
 import type { CloudWatchCount, MetricSpec, RolloutSpec, SpecProblem } from '../spec-schema.ts';
 import type { SequentialMetric } from './judge.ts';
+import { allowedRate } from './onesample.ts';
 
 export interface SequentialPlan {
   metrics: SequentialMetric[];
@@ -166,6 +167,22 @@ function isBuiltIn(m: MetricSpec): boolean {
   );
 }
 
+/** The strategy's word for a stage whose arms serve different requests, or undefined for a canary (both arms see the same users). */
+export function splitPopulation(spec: RolloutSpec): 'A/B testing' | 'blue/green' | undefined {
+  const { strategy } = spec.spec;
+  return strategy.match ? 'A/B testing' : strategy.blueGreen ? 'blue/green' : undefined;
+}
+
+/**
+ * Whether the two-arm tests (canary against primary) count. Always for a canary. Under A/B testing
+ * the canary serves the matched users and the primary everyone else; under blue/green green serves
+ * test traffic only: a difference between the arms may be the population's, so only
+ * `analysis.compareArms: true` turns them on. The canary's own threshold tests stay valid either way.
+ */
+export function compareArms(spec: RolloutSpec): boolean {
+  return splitPopulation(spec) === undefined || spec.spec.analysis.compareArms === true;
+}
+
 /** Problems with the spec's metrics under the sequential judge (for validation). */
 export function sequentialProblems(spec: RolloutSpec): SpecProblem[] {
   const metrics = spec.spec.analysis.metrics;
@@ -184,10 +201,21 @@ export function sequentialProblems(spec: RolloutSpec): SpecProblem[] {
   }
   const problems: SpecProblem[] = [];
   const counted: number[] = [];
+  const mode = splitPopulation(spec);
+  const twoArm = compareArms(spec);
   metrics.forEach((metric, i) => {
     const c = classify(metric, `spec.analysis.metrics[${i}]`);
     if ('problems' in c) problems.push(...c.problems);
-    else if ('kind' in c) counted.push(i);
+    else if ('kind' in c) {
+      counted.push(i);
+      const rate = allowedRate(c.kind, metric.thresholdRange);
+      // With the two-arm test off the metric's own threshold is its only test.
+      if (!twoArm && (rate === null || rate >= 1))
+        problems.push({
+          path: `spec.analysis.metrics[${i}].thresholdRange`,
+          message: `is needed under ${mode ?? 'this strategy'}: canary and primary serve different requests, so the two-arm test is off and the canary is judged against its thresholdRange alone (a success rate min, or an event rate max, below 100%); or opt in to the two-arm test with analysis.compareArms: true`,
+        });
+    }
   });
   // One counter source for the built-ins: each source's window must count both arms and every built-in alike.
   const sourceKey = (m: MetricSpec) =>
@@ -237,6 +265,12 @@ export const TYPICAL_SCRAPE_SECONDS = 15;
 export function sequentialWarnings(spec: RolloutSpec): SpecProblem[] {
   if (spec.spec.analysis.judge !== 'sequential') return [];
   const warnings: SpecProblem[] = [];
+  const mode = splitPopulation(spec);
+  if (mode && spec.spec.analysis.compareArms)
+    warnings.push({
+      path: 'spec.analysis.compareArms',
+      message: `is on under ${mode}: the canary is compared with a primary that serves other requests, so a difference between the two may be the population's rather than the version's`,
+    });
   const metrics = spec.spec.analysis.metrics;
   const step = parseDuration(spec.spec.strategy.interval) / 1000;
   metrics.forEach((metric, i) => {

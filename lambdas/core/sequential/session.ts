@@ -36,6 +36,8 @@ export interface LookInput {
   lookInStep: number;
   atTopWeight: boolean;
   metrics: SequentialMetric[];
+  /** The two-arm tests count (SequentialContext.twoArm); default true. */
+  twoArm?: boolean | undefined;
 }
 
 export interface LookOutcome {
@@ -87,6 +89,7 @@ export function lookJudge(
       secondsInStep: (now.getTime() - Date.parse(memory.stepStartedAt)) / 1000,
       atTopWeight: input.atTopWeight,
       metrics: input.metrics,
+      twoArm: input.twoArm,
     },
     config,
   );
