@@ -46,6 +46,8 @@ export interface DemoOptions {
   restartGatewayAt?: number;
   /** Progressive promotion: traffic steps back to the promoted primary this much per interval (spec.strategy.stepWeightPromotion). */
   stepWeightPromotion?: number;
+  /** Tests: shorter Wait states (the promotion's 10-second readiness loops), in ms per state. Default: the ASL's. */
+  waitTimeOverrides?: Record<string, number>;
 }
 
 export interface DemoIo {
@@ -218,7 +220,12 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   process.on('SIGINT', onSigint);
   const sampling = startSampling(sandbox);
   try {
-    runtime = await startLocalRuntime({ dir, ...sandbox.runtimeOptions, onEvent });
+    runtime = await startLocalRuntime({
+      dir,
+      ...sandbox.runtimeOptions,
+      onEvent,
+      ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
+    });
     say(
       `metrics from ${sandbox.metricsSource === 'prometheus' ? `Prometheus at ${sandbox.prometheusUrl}` : 'the gateway (direct)'}; state machine at ${runtime.endpoint}`,
     );
