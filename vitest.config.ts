@@ -21,7 +21,7 @@ const EXPECTED_SECONDS: Record<string, number> = {
   'local/sandbox/sandbox.test.ts': 41,
   'test/flow.test.ts': 37,
   'test/report-browser.test.ts': 33,
-  'test/flow-promotion.test.ts': 30,
+  'test/flow-promotion.test.ts': 20,
   'test/flow-gloo.test.ts': 31,
   'test/demo-direct.e2e.test.ts': 29,
 };
