@@ -4,40 +4,46 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The files that wait longest on the wall clock (sandboxes, real Prometheus, 1-second bakes, the
- * bundling synth), with their rough seconds on the 2-core CI. Without a results cache (a fresh
- * clone) vitest starts the largest files first, and these are small: started last, one of them
- * kept a worker busy alone at the end. Longest first packs the workers evenly.
+ * bundling synth), longest first, in this order. Without a results cache (a fresh clone) vitest
+ * starts the largest files first, and these are small: started last, one of them kept a worker
+ * busy alone at the end. Files that start a sandbox (two app processes, load, Prometheus)
+ * alternate with files that do not, so that two sandboxes rarely start side by side (their app
+ * processes starve each other on 2 cores; a shadowing demo beside another demo was rolled back).
  */
-const EXPECTED_SECONDS: Record<string, number> = {
-  'test/demo-control.e2e.test.ts': 90,
-  'test/demo.e2e.test.ts': 70,
-  'test/demo-rollback.e2e.test.ts': 45,
-  'test/reliability-soak.test.ts': 56,
-  'test/demo-scrape.e2e.test.ts': 50,
-  'infra/sluice-stack.test.ts': 50,
-  'test/recovery-sigkill.e2e.test.ts': 46,
-  'test/judge-sequential.prometheus.test.ts': 45,
-  'test/flow-route-table.e2e.test.ts': 41,
-  'local/sandbox/sandbox.test.ts': 41,
-  'test/flow.test.ts': 37,
-  'test/report-browser.test.ts': 33,
-  'test/flow-promotion.test.ts': 20,
-  'test/flow-gloo.test.ts': 31,
-  'test/demo-direct.e2e.test.ts': 29,
-};
+const START_FIRST = [
+  'test/demo-control.e2e.test.ts', // ~80 s, sandbox
+  'test/reliability-soak.test.ts', // ~56 s
+  'test/demo.e2e.test.ts', // ~70 s, sandbox
+  'test/judge-sequential.prometheus.test.ts', // ~45 s
+  'test/demo-scrape.e2e.test.ts', // ~50 s, sandbox
+  'infra/sluice-stack.test.ts', // ~50 s
+  'test/demo-rollback.e2e.test.ts', // ~45 s, sandbox
+  'test/flow.test.ts', // ~37 s
+  'test/recovery-sigkill.e2e.test.ts', // ~46 s
+  'test/flow-gloo.test.ts', // ~31 s
+  'test/flow-route-table.e2e.test.ts', // ~41 s, sandbox
+  'test/flow-sequential-cloudwatch.test.ts', // ~25 s
+  'local/sandbox/sandbox.test.ts', // ~41 s, sandboxes
+  'test/flow-sequential-prometheus.test.ts', // ~25 s
+  'test/report-browser.test.ts', // ~33 s, sandbox
+  'test/flow-webhooks.test.ts', // ~23 s
+  'test/demo-direct.e2e.test.ts', // ~29 s, sandbox
+  'local/sandbox/gateway.test.ts', // ~22 s
+  'test/flow-promotion.test.ts', // ~19 s
+];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const expected = (file: TestSpecification) => {
+    const rank = (file: TestSpecification) => {
       const path = file.moduleId.replaceAll('\\', '/');
-      const known = Object.entries(EXPECTED_SECONDS).find(([suffix]) => path.endsWith(`/${suffix}`));
-      return known?.[1] ?? 0;
+      const at = START_FIRST.findIndex((suffix) => path.endsWith(`/${suffix}`));
+      return at === -1 ? START_FIRST.length : at;
     };
-    // Stable: files without an entry keep vitest's order (results cache, else size) after the known ones.
+    // Stable: files not listed keep vitest's order (results cache, else size) after the listed ones.
     return sorted
-      .map((file, index) => ({ file, index, seconds: expected(file) }))
-      .sort((a, b) => b.seconds - a.seconds || a.index - b.index)
+      .map((file, index) => ({ file, index, rank: rank(file) }))
+      .sort((a, b) => a.rank - b.rank || a.index - b.index)
       .map(({ file }) => file);
   }
 }

@@ -36,7 +36,7 @@ describe('sluice demo end to end (real Prometheus): shadowing, abort, Ctrl-C', {
         }
       }, 200);
     });
-    expect(code).toBe(0);
+    expect(code, `${summary.outcome}: ${summary.reason}`).toBe(0);
     expect(summary.outcome).toBe('promoted');
     expect(mirroredDuringShadow).toBeGreaterThan(0);
     expect(Object.keys(versionsDuringShadow ?? {})).toEqual(['v1']);
