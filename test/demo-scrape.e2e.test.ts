@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../local/commands/demo.ts';
 import type { DemoSummary } from '../local/commands/demo.ts';
+import { SHORT_WAITS } from './support/flow.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-scrape-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,6 +32,8 @@ describe('sluice demo with slow scrapes and a gateway restart', { retry: 1 }, ()
         seed: 21,
         prometheus: 'required',
         dir: join(dir, 'healthy'),
+        // The promotion's readiness loops check every 100 ms, not every 10 s (flow-promotion.test.ts covers the Wait states).
+        waitTimeOverrides: SHORT_WAITS,
       },
       { stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
     );

@@ -9,7 +9,7 @@ import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { abortRollout } from '../local/commands/abort.ts';
 import { abortCommand } from '../local/commands/control-commands.ts';
 import { startRollout } from '../local/commands/run.ts';
@@ -21,34 +21,34 @@ import { APP_NS, GLOO_NS, deployment, glooSettled, seedGloo, testSpec } from '..
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS, statesEntered, until } from './support/flow.ts';
 
-let kube: KubeStandIn;
-let dir: string;
-let runtime: LocalRuntime | undefined;
-/** Every change in order, as `kind/name:what` (the order of scale, copy and switch is the point). */
-let trail: string[];
-
 interface DeploymentShape {
   replicas: number;
   template: { spec: { containers: { env: { name: string; value: string }[] }[] } };
 }
-const deploymentOf = (name: string) =>
-  kube.get('apps/v1', 'Deployment', APP_NS, name) as { spec: DeploymentShape; status?: { availableReplicas?: number } } | undefined;
-const versionOf = (name: string) => deploymentOf(name)?.spec.template.spec.containers[0]?.env.find((e) => e.name === 'VERSION')?.value;
-const groupWeights = () => {
-  const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] })
-    .destinations;
-  return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
-};
 
-beforeEach(async () => {
-  kube = await startKubeStandIn({ deploymentReadyDelayMs: 50 });
+/**
+ * One test's world: its own API stand-in with Gloo's objects and both Deployments, its own state
+ * folder and runtime, removed when the test ends. Nothing is shared, so the tests run concurrently
+ * (each waits on 1-second bakes, not on the CPU).
+ */
+async function setUp(onTestFinished: TestContext['onTestFinished']) {
+  // Gloo's status reporter at 20 ms (1 s in Gloo) paired with a 150 ms settle for Sluice, as flow-gloo does:
+  // each weight write then costs ~0.2 s instead of ~1.5 s, and the order of writes is unchanged.
+  const kube: KubeStandIn = await startKubeStandIn({ deploymentReadyDelayMs: 50, glooStatusLagMs: 20 });
+  const world: { runtime?: LocalRuntime } = {};
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-promotion-flow-'));
+  onTestFinished(async () => {
+    await world.runtime?.close();
+    await kube.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   seedGloo(kube);
   kube.apply(deployment('podinfo-primary', { app: 'podinfo-primary', replicas: 3, env: { VERSION: 'v1' } }));
   kube.apply(deployment('podinfo', { app: 'podinfo', replicas: 1, env: { VERSION: 'v2' } }));
   await glooSettled(kube);
   await new Promise((resolve) => setTimeout(resolve, 200)); // both Deployments ready
-  dir = mkdtempSync(join(tmpdir(), 'sluice-promotion-flow-'));
-  trail = [];
+  /** Every change in order, as `kind/name:what` (the order of scale, copy and switch is the point). */
+  const trail: string[] = [];
   kube.onChange(({ object }) => {
     if (object.kind === 'UpstreamGroup') {
       const canary = (object.spec as { destinations: { weight: number }[] }).destinations[1]?.weight;
@@ -61,47 +61,55 @@ beforeEach(async () => {
       if (trail.at(-1) !== entry) trail.push(entry);
     }
   });
-});
 
-afterEach(async () => {
-  await runtime?.close();
-  runtime = undefined;
-  await kube.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+  const deploymentOf = (name: string) =>
+    kube.get('apps/v1', 'Deployment', APP_NS, name) as { spec: DeploymentShape; status?: { availableReplicas?: number } } | undefined;
+  const versionOf = (name: string) => deploymentOf(name)?.spec.template.spec.containers[0]?.env.find((e) => e.name === 'VERSION')?.value;
+  const groupWeights = () => {
+    const destinations = (kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.spec as { destinations: { weight: number }[] })
+      .destinations;
+    return { primary: destinations[0]?.weight, canary: destinations[1]?.weight };
+  };
 
-async function start(options: { readyTimeout?: string; onLook?: (look: number) => void } = {}) {
-  const kubeconfigPath = join(dir, 'kubeconfig');
-  kube.writeKubeconfigFile(kubeconfigPath);
-  const metrics = scriptedMetrics((look) => {
-    options.onLook?.(look);
-    return [successRate(99.9)];
-  });
-  runtime = await startLocalRuntime({
-    dir: join(dir, 'state'),
-    advertise: false,
-    env: {},
-    log: () => {},
-    kubeConfigOf: kubeconfigSource(kubeconfigPath),
-    overrides: metrics,
-    retryIntervalOverrides: SHORT_RETRIES,
-    waitTimeOverrides: SHORT_WAITS,
-  });
-  const spec = testSpec({
-    workload: {
-      namespace: APP_NS,
-      primary: 'podinfo-primary',
-      canary: 'podinfo',
-      ...(options.readyTimeout ? { readyTimeout: options.readyTimeout } : {}),
-    },
-    strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
-    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-  });
-  return { runtime, rollout: await startRollout(runtime, spec, { version: 'v2' }) };
+  const start = async (options: { readyTimeout?: string; onLook?: (look: number) => void } = {}) => {
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    kube.writeKubeconfigFile(kubeconfigPath);
+    const metrics = scriptedMetrics((look) => {
+      options.onLook?.(look);
+      return [successRate(99.9)];
+    });
+    const runtime = await startLocalRuntime({
+      dir: join(dir, 'state'),
+      advertise: false,
+      env: {},
+      log: () => {},
+      kubeConfigOf: kubeconfigSource(kubeconfigPath),
+      overrides: metrics,
+      retryIntervalOverrides: SHORT_RETRIES,
+      waitTimeOverrides: SHORT_WAITS,
+      routerTuning: { statusSettleMs: 150 },
+    });
+    world.runtime = runtime;
+    const spec = testSpec({
+      workload: {
+        namespace: APP_NS,
+        primary: 'podinfo-primary',
+        canary: 'podinfo',
+        ...(options.readyTimeout ? { readyTimeout: options.readyTimeout } : {}),
+      },
+      strategy: { stepWeights: [10, 50], interval: '1s', lookInterval: '1s', threshold: 2, deadline: '5m' },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
+    });
+    return { runtime, rollout: await startRollout(runtime, spec, { version: 'v2' }) };
+  };
+  return { kube, world, trail, start, deploymentOf, versionOf, groupWeights };
 }
 
-describe('promotion in the state machine (real ASL, API stand-in)', () => {
-  it("scales the canary to the primary's replicas and waits until it is ready before the copy, then copies, waits for the primary, switches", async () => {
+describe.concurrent('promotion in the state machine (real ASL, API stand-in)', () => {
+  it("scales the canary to the primary's replicas and waits until it is ready before the copy, then copies, waits for the primary, switches", async ({
+    onTestFinished,
+  }) => {
+    const { trail, start, deploymentOf, versionOf, groupWeights } = await setUp(onTestFinished);
     const { runtime: rt, rollout } = await start();
     const summary = await rollout.done;
     expect(summary.outcome).toBe('promoted');
@@ -123,7 +131,8 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     );
   });
 
-  it("scales the canary to the primary HPA's minReplicas when an HPA owns the primary", async () => {
+  it("scales the canary to the primary HPA's minReplicas when an HPA owns the primary", async ({ onTestFinished }) => {
+    const { kube, trail, start } = await setUp(onTestFinished);
     kube.apply({
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
@@ -139,24 +148,10 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(copied).toBeGreaterThan(scaledReady);
   });
 
-  it('waits for the primary in Wait/Choice states, not inside a Lambda: a readyTimeout longer than any Lambda runs is fine', async () => {
-    kube.deployments.setReadyDelayMs(700); // several checks, 100 ms apart in the test
-    const { runtime: rt, rollout } = await start({ readyTimeout: '30m' });
-    const summary = await rollout.done;
-    expect(summary.outcome).toBe('promoted');
-    const history = await rt.sfn.send(new GetExecutionHistoryCommand({ executionArn: rollout.executionArn, maxResults: 1000 }));
-    const entered = (history.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
-    expect(entered.filter((s) => s === 'CheckPrimary').length).toBeGreaterThanOrEqual(2);
-    expect(entered.filter((s) => s === 'Promote')).toHaveLength(1);
-    // Promote returns right after the copy: it entered and left long before the primary was ready.
-    const at = (type: string, name: string) =>
-      (history.events ?? [])
-        .find((e) => e.type === type && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === name)
-        ?.timestamp?.getTime() ?? Number.NaN;
-    expect(at('TaskStateExited', 'Promote') - at('TaskStateEntered', 'Promote')).toBeLessThan(700);
-  });
-
-  it('a template copy that fails (403) leaves the old primary safe: rolled-back with 100% on the primary, never on the canary', async () => {
+  it('a template copy that fails (403) leaves the old primary safe: rolled-back with 100% on the primary, never on the canary', async ({
+    onTestFinished,
+  }) => {
+    const { kube, trail, start, versionOf, groupWeights } = await setUp(onTestFinished);
     kube.faults.add({ verb: 'patch', resource: 'deployments', name: 'podinfo-primary', status: 403 });
     const { rollout } = await start();
     const summary = await rollout.done;
@@ -167,7 +162,8 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(versionOf('podinfo-primary')).toBe('v1');
   });
 
-  it('a switch that fails after the copy is held on the canary: promotion-failed (exit 5), not rolled-back', async () => {
+  it('a switch that fails after the copy is held on the canary: promotion-failed (exit 5), not rolled-back', async ({ onTestFinished }) => {
+    const { kube, start, versionOf, groupWeights } = await setUp(onTestFinished);
     let armed = false;
     kube.onChange(({ object }) => {
       if (armed || object.kind !== 'Deployment' || object.metadata.name !== 'podinfo-primary') return;
@@ -185,7 +181,10 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(versionOf('podinfo-primary')).toBe('v2');
   });
 
-  it('an abort while Promote waits for the canary rolls back to the old primary (aborted, exit 4); the template is never copied', async () => {
+  it('an abort while Promote waits for the canary rolls back to the old primary (aborted, exit 4); the template is never copied', async ({
+    onTestFinished,
+  }) => {
+    const { kube, start, versionOf, groupWeights } = await setUp(onTestFinished);
     const { runtime: rt, rollout } = await start({ onLook: (look) => look === 2 && kube.deployments.neverReady(APP_NS, 'podinfo') });
     await until('the canary readiness loop', async () => (await statesEntered(rt, rollout.executionArn)).includes('WaitForCanary'));
     const result = await abortRollout({ store: rt.deps.store, sfn: rt.sfn, target: 'podinfo', by: 'alice', reason: 'stop' });
@@ -198,7 +197,8 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(versionOf('podinfo-primary')).toBe('v1');
   });
 
-  it('an abort after the copy holds on the canary: promotion-failed (exit 5), naming the abort', async () => {
+  it('an abort after the copy holds on the canary: promotion-failed (exit 5), naming the abort', async ({ onTestFinished }) => {
+    const { kube, start, groupWeights } = await setUp(onTestFinished);
     kube.onChange(({ object }) => {
       if (object.kind === 'Deployment' && object.metadata.name === 'podinfo-primary' && JSON.stringify(object.spec).includes('"v2"'))
         kube.deployments.neverReady(APP_NS, 'podinfo-primary');
@@ -231,10 +231,12 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
     expect(groupWeights()).toEqual({ primary: 0, canary: 100 });
   });
 
-  it('an abort that arrives after the switch is answered too late, flags nothing, and the rollout promotes', async () => {
+  it('an abort that arrives after the switch is answered too late, flags nothing, and the rollout promotes', async ({ onTestFinished }) => {
+    const { kube, world, trail, start } = await setUp(onTestFinished);
     let execution = '';
     let answer: Promise<Awaited<ReturnType<typeof abortRollout>>> | undefined;
     kube.onChange(({ object }) => {
+      const runtime = world.runtime;
       if (object.kind !== 'UpstreamGroup' || !runtime || !execution || answer) return;
       const [primary] = (object.spec as { destinations: { weight: number }[] }).destinations;
       if (primary?.weight === 100 && trail.some((t) => t.startsWith('podinfo-primary:') && t.includes('version=v2'))) {
@@ -250,8 +252,31 @@ describe('promotion in the state machine (real ASL, API stand-in)', () => {
       execution,
       message: expect.stringContaining('nothing was rolled back'),
     });
-    expect(await runtime?.deps.store.getAbort(execution)).toBeNull();
+    expect(await world.runtime?.deps.store.getAbort(execution)).toBeNull();
     expect(summary.outcome).toBe('promoted');
     expect(summary.exitCode).toBe(0);
+  });
+});
+
+// Times a Lambda against the primary's readiness delay: alone, so that no concurrent test stretches it.
+describe('promotion in the state machine: the readiness wait', () => {
+  it('waits for the primary in Wait/Choice states, not inside a Lambda: a readyTimeout longer than any Lambda runs is fine', async ({
+    onTestFinished,
+  }) => {
+    const { kube, start } = await setUp(onTestFinished);
+    kube.deployments.setReadyDelayMs(700); // several checks, 100 ms apart in the test
+    const { runtime: rt, rollout } = await start({ readyTimeout: '30m' });
+    const summary = await rollout.done;
+    expect(summary.outcome).toBe('promoted');
+    const history = await rt.sfn.send(new GetExecutionHistoryCommand({ executionArn: rollout.executionArn, maxResults: 1000 }));
+    const entered = (history.events ?? []).flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
+    expect(entered.filter((s) => s === 'CheckPrimary').length).toBeGreaterThanOrEqual(2);
+    expect(entered.filter((s) => s === 'Promote')).toHaveLength(1);
+    // Promote returns right after the copy: it entered and left long before the primary was ready.
+    const at = (type: string, name: string) =>
+      (history.events ?? [])
+        .find((e) => e.type === type && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === name)
+        ?.timestamp?.getTime() ?? Number.NaN;
+    expect(at('TaskStateExited', 'Promote') - at('TaskStateEntered', 'Promote')).toBeLessThan(700);
   });
 });

@@ -11,7 +11,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { PrometheusProvider, snapshotCounters } from '../lambdas/adapters/metrics/prometheus.ts';
 import { createSequentialJudge } from '../lambdas/core/judge-sequential.ts';
 import type { SequentialJudge } from '../lambdas/core/judge-sequential.ts';
@@ -24,13 +24,19 @@ import { startPrometheus, type RunningPrometheus } from '../local/sandbox/promet
 
 const NS = 'gloo-system';
 const CLUSTER = { canary: `web-canary_${NS}`, primary: `web-primary_${NS}` };
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+type Closers = Array<() => Promise<void>>;
+
+/** What one test starts, stopped in reverse order when it ends (the tests run concurrently: no shared list). */
+function closersOf(onTestFinished: TestContext['onTestFinished']): Closers {
+  const closers: Closers = [];
+  onTestFinished(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return closers;
+}
 
 /** A gateway process as Prometheus sees it: Envoy's counter families and its uptime, on its own port. */
-async function startGatewayProcess(history: { primary504?: number } = {}, port = 0) {
+async function startGatewayProcess(closers: Closers, history: { primary504?: number } = {}, port = 0) {
   const registry = new Registry();
   const { requests } = envoyMetricFamilies(registry);
   envoyServerUptime(registry, Date.now());
@@ -57,7 +63,7 @@ async function startGatewayProcess(history: { primary504?: number } = {}, port =
 type GatewayProcess = Awaited<ReturnType<typeof startGatewayProcess>>;
 
 /** Steady traffic: 200 req/s, 10% to the canary, 0.5% errors on both arms (deterministic). */
-function startTraffic(current: () => GatewayProcess) {
+function startTraffic(closers: Closers, current: () => GatewayProcess) {
   let tick = 0;
   const timer = setInterval(() => {
     tick += 1;
@@ -114,13 +120,18 @@ async function looks(judge: SequentialJudge, run: RunState, count: number, every
   return seen;
 }
 
-describe('the sequential judge on a real Prometheus through routine events', () => {
-  it('keeps judging, without a rollback, through a gateway pod replacement (new instance, counters from zero)', async () => {
+// Each test waits on the wall clock (its own Prometheus, 12-14 looks a second apart) and shares
+// nothing with the other: the two run at the same time.
+describe.concurrent('the sequential judge on a real Prometheus through routine events', () => {
+  it('keeps judging, without a rollback, through a gateway pod replacement (new instance, counters from zero)', async ({
+    onTestFinished,
+  }) => {
+    const closers = closersOf(onTestFinished);
     // Prepare: one gateway, 1 s scrapes, the rollout at 10%.
-    let gateway = await startGatewayProcess();
+    let gateway = await startGatewayProcess(closers);
     const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 1 });
     closers.push(() => prometheus.close());
-    startTraffic(() => gateway);
+    startTraffic(closers, () => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
     const spec = specFor(prometheus, '1s');
     const judge = judgeOn(prometheus, spec);
@@ -130,7 +141,7 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     // Act: the pod is replaced at the 4th look (a new port, so a new instance label).
     const seen = await looks(judge, run, 14, 1000, async (i) => {
       if (i !== 3) return;
-      const replacement = await startGatewayProcess();
+      const replacement = await startGatewayProcess(closers);
       await prometheus.setTargets([replacement.target]);
       const old = gateway;
       gateway = replacement;
@@ -143,11 +154,12 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     expect(after.filter((s) => s.decision === 'continue').length).toBeGreaterThanOrEqual(4);
   }, 60_000);
 
-  it('counts from zero after a restart in place, and a 504 series that is not re-created voids nothing', async () => {
-    let gateway = await startGatewayProcess({ primary504: 3 });
+  it('counts from zero after a restart in place, and a 504 series that is not re-created voids nothing', async ({ onTestFinished }) => {
+    const closers = closersOf(onTestFinished);
+    let gateway = await startGatewayProcess(closers, { primary504: 3 });
     const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 1 });
     closers.push(() => prometheus.close());
-    startTraffic(() => gateway);
+    startTraffic(closers, () => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 2`);
     const spec = specFor(prometheus, '1s');
     const judge = judgeOn(prometheus, spec);
@@ -160,7 +172,7 @@ describe('the sequential judge on a real Prometheus through routine events', () 
       // Same address as before: Prometheus keeps the instance label; the counters and uptime start again.
       const port = Number(gateway.target.split(':')[1]);
       await gateway.stop();
-      gateway = await startGatewayProcess({}, port);
+      gateway = await startGatewayProcess(closers, {}, port);
     });
 
     // Assess
@@ -168,12 +180,18 @@ describe('the sequential judge on a real Prometheus through routine events', () 
     expect(seen.filter((s) => s.decision === 'no-evidence')).toEqual([]);
     expect(seen.slice(4).filter((s) => s.decision === 'continue').length).toBeGreaterThanOrEqual(5);
   }, 60_000);
+});
 
-  it('raises a look interval shorter than the scrapes, and a look between scrapes is "no new scrape", not empty', async () => {
-    const gateway = await startGatewayProcess();
+// This one measures Prometheus' own scrape gaps: alone, so that no neighbour's load stretches them.
+describe('the sequential judge on a real Prometheus with slow scrapes', () => {
+  it('raises a look interval shorter than the scrapes, and a look between scrapes is "no new scrape", not empty', async ({
+    onTestFinished,
+  }) => {
+    const closers = closersOf(onTestFinished);
+    const gateway = await startGatewayProcess(closers);
     const prometheus = await startPrometheus({ scrapeTargets: [gateway.target], scrapeIntervalSeconds: 3 });
     closers.push(() => prometheus.close());
-    startTraffic(() => gateway);
+    startTraffic(closers, () => gateway);
     await prometheus.waitForSeries(`count_over_time(envoy_cluster_upstream_rq{envoy_cluster_name="${CLUSTER.canary}"}[1m]) >= 3`, 30_000);
     const spec = specFor(prometheus, '1s');
     const judge = judgeOn(prometheus, spec);

@@ -46,7 +46,7 @@ export interface DemoOptions {
   restartGatewayAt?: number;
   /** Progressive promotion: traffic steps back to the promoted primary this much per interval (spec.strategy.stepWeightPromotion). */
   stepWeightPromotion?: number;
-  /** Tests: the ASL's Wait states shortened, ms by state (WaitForCanary and WaitForPrimary wait 10 s between readiness checks). */
+  /** Tests: the ASL's Wait states shortened, ms by state (WaitForCanary and WaitForPrimary wait 10 s between readiness checks). Default: the ASL's. */
   waitTimeOverrides?: Record<string, number>;
 }
 

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { readMetrics } from './factory.ts';
 import { PrometheusProvider, snapshotCounters } from './prometheus.ts';
 import { thresholdJudge } from '../../core/judge-threshold.ts';
@@ -25,12 +25,13 @@ import { startPrometheus } from '../../../local/sandbox/prometheus.ts';
 const NS = 'gloo-system';
 const CANARY = `web-canary_${NS}`;
 const PRIMARY = `web-primary_${NS}`;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
 
-async function world() {
+/** A gateway's metrics with live traffic and a Prometheus scraping them, stopped when the test ends (the tests run concurrently: nothing shared). */
+async function world(onTestFinished: TestContext['onTestFinished']) {
+  const closers: Array<() => Promise<void>> = [];
+  onTestFinished(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
   const registry = new Registry();
   const { requests } = envoyMetricFamilies(registry);
   envoyServerUptime(registry, Date.now());
@@ -84,10 +85,11 @@ async function world() {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('a first 5xx that arrives as a brand-new series', () => {
-  it('is rolled back by the threshold judge (the built-in success-rate query, Flagger semantics)', async () => {
+// Each test waits on the wall clock with a Prometheus of its own: the two run at the same time.
+describe.concurrent('a first 5xx that arrives as a brand-new series', () => {
+  it('is rolled back by the threshold judge (the built-in success-rate query, Flagger semantics)', async ({ onTestFinished }) => {
     // Prepare: checks pass while the canary answers only 200.
-    const { spec, state } = await world();
+    const { spec, state } = await world(onTestFinished);
     let run: RunState = initialRun(spec, new Date());
     const before = thresholdJudge.judge(await readMetrics(spec));
     expect(before.result).toBe('pass');
@@ -110,8 +112,8 @@ describe('a first 5xx that arrives as a brand-new series', () => {
     expect(run.reason).toMatch(/^analysis failed 2\/2 checks/);
   }, 60_000);
 
-  it('is rolled back by the sequential judge, which counts the new series whole', async () => {
-    const { prometheus, spec, state } = await world();
+  it('is rolled back by the sequential judge, which counts the new series whole', async ({ onTestFinished }) => {
+    const { prometheus, spec, state } = await world(onTestFinished);
     const provider = new PrometheusProvider({ address: prometheus.url });
     const sequentialSpec = parseSpec({ ...spec, spec: { ...spec.spec, analysis: { ...spec.spec.analysis, judge: 'sequential' } } });
     const plan = sequentialPlan(sequentialSpec);
