@@ -19,6 +19,8 @@ const START_FIRST = [
   'infra/sluice-stack.test.ts', // ~50 s
   'test/demo-rollback.e2e.test.ts', // ~45 s, sandbox
   'test/flow.test.ts', // ~37 s
+  'test/fleet-flow.test.ts', // ~35 s
+  'test/flow-ab.test.ts', // ~35 s
   'test/recovery-sigkill.e2e.test.ts', // ~46 s
   'test/flow-gloo.test.ts', // ~31 s
   'test/flow-route-table.e2e.test.ts', // ~41 s, sandbox
@@ -27,9 +29,13 @@ const START_FIRST = [
   'test/flow-sequential-prometheus.test.ts', // ~25 s
   'test/report-browser.test.ts', // ~33 s, sandbox
   'test/flow-webhooks.test.ts', // ~23 s
+  'test/demo-ab.e2e.test.ts', // ~24 s, three sandboxes
+  'test/flow-point-of-no-return.test.ts', // ~25 s
   'test/demo-direct.e2e.test.ts', // ~29 s, sandbox
   'local/sandbox/gateway.test.ts', // ~22 s
   'test/flow-promotion.test.ts', // ~19 s
+  'test/fleet-verbs.test.ts', // ~20 s
+  'test/flow-ab-sequential.test.ts', // ~18 s
 ];
 
 class LongestFirst extends BaseSequencer {
