@@ -139,7 +139,10 @@ export function startFleet(
     const halt =
       control.halted ?? (ended.status === 'ABORTED' ? `the fleet execution was stopped (${ended.cause ?? 'StopExecution'})` : undefined);
     const summary = summarizeFleet(spec, version, attempt, records, halt, await revertStates(runtime.deps.store, spec, name));
-    return { execution: name, target, version, ...summary, exitCode: summary.outcome === 'promoted' ? EXIT.ok : EXIT.rolledBack };
+    // Finish's reason is the fleet execution's cause: it alone knows a halt the fleet decided itself
+    // (a promoted cluster regressed during a bake), which leaves no member record or control behind.
+    const reason = ended.error === 'Sluice.FleetHalted' && ended.cause ? ended.cause : summary.reason;
+    return { execution: name, target, version, ...summary, reason, exitCode: summary.outcome === 'promoted' ? EXIT.ok : EXIT.rolledBack };
   })();
   return { executionArn, name, attempt, version, done };
 }

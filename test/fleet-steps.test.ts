@@ -44,29 +44,40 @@ describe('between waves (the fleet file WaveDone and Watch steps)', () => {
     }) as unknown as Parameters<typeof fleetStep>[0];
   const base = (fleet: FleetState) => ({ spec: spec(), version: 'v2', requestedBy: 'x', attempt: 1, execution: 'podinfo-v2', fleet });
 
-  it('pauses after a promoted wave, then watches the promoted clusters: a regression halts the fleet naming wave and cluster', async () => {
+  it('pauses after a promoted wave, then watches the promoted clusters: failed watches up to the threshold halt the fleet naming wave and cluster', async () => {
     // Prepare
     const first = waveState(spec(), 0);
+    const threshold = spec().spec.strategy.threshold;
     const healthy = deps(() => [{ name: 'request-success-rate', value: 99.9, thresholdRange: { min: 99 } }]);
-    // Act
+    const watched: string[] = [];
+    const failing = deps((member) => {
+      watched.push(`${member.metadata.name}: ${member.spec.router.canary.upstream.name}`);
+      return [{ name: 'request-success-rate', value: 91, thresholdRange: { min: 99 } }];
+    });
+    // Act: one good watch, then failing ones until the fleet halts.
     const paused = await fleetStep(healthy, { ...base(first), action: 'advance', results: [{ cluster: 'eu-1', promoted: true }] });
     const watchedOk = await fleetStep(healthy, { ...base(paused), action: 'watch' });
-    const watched: string[] = [];
-    const regressed = await fleetStep(
-      deps((member) => {
-        watched.push(`${member.metadata.name}: ${member.spec.router.canary.upstream.name}`);
-        return [{ name: 'request-success-rate', value: 91, thresholdRange: { min: 99 } }];
-      }),
-      { ...base(paused), action: 'watch' },
-    );
+    const steps: FleetState[] = [];
+    let state = watchedOk;
+    while (state.next === 'pause' && steps.length < threshold + 1) {
+      state = await fleetStep(failing, { ...base(state), action: 'watch' });
+      steps.push(state);
+    }
     // Assess
     expect(paused).toMatchObject({ next: 'pause', wave: 0, pauseUntil: '2026-12-07T05:10:00.000Z' });
     expect(watchedOk).toMatchObject({ next: 'pause', reason: 'baking after wave 1' });
     // The promoted primary runs the new version: it is read where the canary was.
-    expect(watched).toEqual([`podinfo@eu-1: ${spec().spec.router.primary.upstream.name}`]);
-    expect(regressed).toMatchObject({
+    expect(watched[0]).toBe(`podinfo@eu-1: ${spec().spec.router.primary.upstream.name}`);
+    // One reading outside the range is a failed check, not a verdict: the fleet keeps pausing and says so.
+    expect(steps[0]).toMatchObject({
+      next: 'pause',
+      failedWatches: { 'eu-1': 1 },
+      reason: `baking after wave 1; wave 1 cluster eu-1 regressed while the fleet paused: request-success-rate 91 < min 99 (failed 1/${threshold} watches)`,
+    });
+    expect(steps).toHaveLength(threshold);
+    expect(steps.at(-1)).toMatchObject({
       next: 'halt',
-      reason: 'wave 1 cluster eu-1 regressed while the fleet paused: request-success-rate 91 < min 99',
+      reason: `wave 1 cluster eu-1 regressed while the fleet paused: request-success-rate 91 < min 99 (failed ${threshold}/${threshold} watches)`,
     });
   });
 

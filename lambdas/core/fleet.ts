@@ -31,6 +31,8 @@ export const fleetStateSchema = z.object({
   pauseUntil: z.iso.datetime().optional(),
   watchSeconds: z.number().int().min(1),
   reason: z.string().optional(),
+  /** While pausing: failed watches per promoted cluster so far (halts at the cluster's strategy.threshold, as a rollout's failed checks do). */
+  failedWatches: z.record(z.string(), z.number().int().min(1)).optional(),
 });
 export type FleetState = z.infer<typeof fleetStateSchema>;
 

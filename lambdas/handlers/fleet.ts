@@ -174,7 +174,8 @@ function watchedSpec(member: RolloutSpec): RolloutSpec {
 }
 
 /** Regressions of the promoted clusters now: a metric outside its threshold range (no data is not a regression). */
-async function regressions(deps: HandlerDeps<FleetStore>, spec: RolloutSpec, wave: number): Promise<string | undefined> {
+async function regressions(deps: HandlerDeps<FleetStore>, spec: RolloutSpec, wave: number): Promise<{ cluster: string; why: string }[]> {
+  const found: { cluster: string; why: string }[] = [];
   for (const member of promotedClusters(spec, wave)) {
     const readings = await deps.readMetrics(watchedSpec(memberSpec(spec, member.cluster)));
     for (const reading of readings) {
@@ -182,11 +183,39 @@ async function regressions(deps: HandlerDeps<FleetStore>, spec: RolloutSpec, wav
       if (reading.value === null || !range) continue;
       const low = range.min !== undefined && reading.value < range.min;
       const high = range.max !== undefined && reading.value > range.max;
-      if (low || high)
-        return `wave ${member.wave + 1} cluster ${member.cluster} regressed while the fleet paused: ${reading.name} ${reading.value} ${low ? `< min ${range.min}` : `> max ${range.max}`}`;
+      if (low || high) {
+        const why = `${reading.name} ${reading.value} ${low ? `< min ${range.min}` : `> max ${range.max}`}`;
+        found.push({
+          cluster: member.cluster,
+          why: `wave ${member.wave + 1} cluster ${member.cluster} regressed while the fleet paused: ${why}`,
+        });
+        break;
+      }
     }
   }
-  return undefined;
+  return found;
+}
+
+/**
+ * Counts this watch's regressions per cluster. One reading outside a range is what a rollout's
+ * threshold judge calls a failed check, not a verdict: a single slow p99 read on a loaded gateway
+ * must not halt a healthy fleet, so a cluster halts it at its strategy.threshold failed watches.
+ */
+function countWatches(
+  spec: RolloutSpec,
+  fleet: FleetState,
+  found: { cluster: string; why: string }[],
+): { failedWatches: Record<string, number>; halt?: string; note?: string } {
+  const failedWatches = { ...fleet.failedWatches };
+  let note: string | undefined;
+  for (const { cluster, why } of found) {
+    const count = (failedWatches[cluster] ?? 0) + 1;
+    failedWatches[cluster] = count;
+    const threshold = memberSpec(spec, cluster).spec.strategy.threshold;
+    if (count >= threshold) return { failedWatches, halt: `${why} (failed ${count}/${threshold} watches)` };
+    note = `${why} (failed ${count}/${threshold} watches)`;
+  }
+  return { failedWatches, ...(note ? { note } : {}) };
 }
 
 /** Between waves: `advance` after a wave promoted everywhere; `watch` once per look while pausing. */
@@ -205,14 +234,15 @@ export async function fleetStep(deps: HandlerDeps<FleetStore>, input: z.infer<ty
     return afterWave(spec, fleet, now, control);
   }
   if (control.halted) return { ...fleet, next: 'halt', reason: control.halted };
-  const regressed = await regressions(deps, spec, fleet.wave);
-  if (regressed) return { ...fleet, next: 'halt', reason: regressed };
+  const watched = countWatches(spec, fleet, await regressions(deps, spec, fleet.wave));
+  if (watched.halt) return { ...fleet, failedWatches: watched.failedWatches, next: 'halt', reason: watched.halt };
   if (control.promoteRest) return waveState(spec, fleet.wave + 1, control);
   if (control.paused || (fleet.pauseUntil !== undefined && now < new Date(fleet.pauseUntil))) {
-    const reason = control.paused
+    const pausing = control.paused
       ? `paused by ${control.by ?? 'someone'} after wave ${fleet.wave + 1}`
       : `baking after wave ${fleet.wave + 1}`;
-    return { ...fleet, next: 'pause', reason };
+    const failedWatches = Object.keys(watched.failedWatches).length > 0 ? { failedWatches: watched.failedWatches } : {};
+    return { ...fleet, ...failedWatches, next: 'pause', reason: watched.note ? `${pausing}; ${watched.note}` : pausing };
   }
   return waveState(spec, fleet.wave + 1, control);
 }

@@ -160,11 +160,7 @@ export async function runFleetDemo(options: FleetDemoOptions, io: FleetDemoIo): 
     writeFileSync(join(registry, `${spec.metadata.name}.yaml`), stringifyYaml(spec));
     say(`watch it from another terminal: npx sluice status ${spec.metadata.name} --local --rollouts ${relativePath(registry)}`);
     started = startFleet(runtime, spec, { version: SANDBOX_NAMES.versions.canary, requestedBy: 'sluice demo --fleet' });
-    const done = await started.done;
-    // A halt the fleet decided itself (a promoted cluster regressed during a bake) is named in the
-    // fleet execution's cause (Finish's reason), not in the halt record a failed member leaves.
-    const ended = runtime.fleetEngine.describeExecution(started.executionArn);
-    const base = ended.error === 'Sluice.FleetHalted' && ended.cause ? { ...done, reason: ended.cause } : done;
+    const base = await started.done;
     const requests = Object.fromEntries(sandbox.clusters.map((cluster) => [cluster.name, cluster.requests()]));
     const reportPath = join(dir, 'reports', `${base.execution}.html`);
     const report = await fleetReportData(runtime.deps.store, base).catch((error: unknown) => {
