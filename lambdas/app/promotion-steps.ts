@@ -35,6 +35,8 @@ export async function promotionStep(deps: HandlerDeps<AbortFlags & RolloutRecord
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
   const target = splitWeights(canary, run.weightScale);
+  // Session affinity ends with the template copy: both sides run the new version, and sticky users would hold the canary's share.
+  if (spec.spec.strategy.sessionAffinity) await (await deps.routerFor(spec, execution)).setAffinity(null);
   if (!sameWeights(record.lastWeights, target)) {
     const router = await deps.routerFor(spec, execution);
     // Recorded first, as every weight write: a crash between the write and the record leaves weights recovery knows as Sluice's.

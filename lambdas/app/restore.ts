@@ -109,6 +109,8 @@ export async function restoreSafeSide(
     if (spec.spec.strategy.shadow) await router.setShadow(null);
     // A/B: the match route (only the route with its marker name) goes before the weights are read.
     if (spec.spec.strategy.match) await router.setMatch(null);
+    // Session affinity: the cookie route and Sluice's Set-Cookie headers go too (marker name and cookie name only).
+    if (spec.spec.strategy.sessionAffinity) await router.setAffinity(null);
     const current = await router.getWeights();
     found = current;
     if (!sameWeights(current, safe)) {

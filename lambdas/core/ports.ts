@@ -18,6 +18,7 @@ import type {
 } from './records.ts';
 import type { MetricValue } from './verdict.ts';
 import type { MatchRule } from './match.ts';
+import type { AffinityCookie } from './affinity.ts';
 
 /** Moves traffic between the primary and the canary (Gloo UpstreamGroup, VirtualService or RouteTable route). */
 export interface TrafficRouter {
@@ -45,6 +46,12 @@ export interface TrafficRouter {
    * marker name; idempotent.
    */
   setMatch(rules: readonly MatchRule[] | null): Promise<void>;
+  /**
+   * Session affinity: puts (cookie) or removes (null) each side's Set-Cookie on the weighted
+   * destinations and the cookie route (a marker route to the canary) ahead of the weighted route.
+   * Removes only Sluice's own headers and the route with its marker name; idempotent.
+   */
+  setAffinity(cookie: AffinityCookie | null): Promise<void>;
   /** Gloo's rejection reason on the object now, if any (read after a settle time; recovery checks a sticky Rejected). */
   rejection?(): Promise<string | undefined>;
 }
