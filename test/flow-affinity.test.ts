@@ -20,16 +20,22 @@ import { RouteTable, targetsOf } from '../local/sandbox/gateway/routes.ts';
 import { upstreamGroupSchema, virtualServiceSchema } from '../lambdas/core/gloo-schema.ts';
 import type { UpstreamGroup } from '../lambdas/core/gloo-schema.ts';
 import { affinityCookieValue } from '../lambdas/core/affinity.ts';
-import type { RolloutSpecInput } from '../lambdas/core/spec.ts';
+import { parseSpec } from '../lambdas/core/spec.ts';
+import type { RolloutSpec, RolloutSpecInput } from '../lambdas/core/spec.ts';
+import type { WeightedDestination } from '../lambdas/core/gloo-schema.ts';
+import { importFlaggerCanary } from '../local/import/flagger.ts';
 import {
   APP_NS,
   CANARY_UPSTREAM,
   GLOO_NS,
   PRIMARY_UPSTREAM,
   deployment,
+  destination,
   glooSettled,
   seedGloo,
   testSpec,
+  upstream,
+  virtualService,
 } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
@@ -105,7 +111,10 @@ afterEach(async () => {
 
 type Strategy = NonNullable<RolloutSpecInput['spec']['strategy']>;
 
-async function start(strategy: Strategy, options: { rate?: (look: number) => number; onLook?: (look: number) => void } = {}) {
+async function start(
+  strategy: Strategy,
+  options: { rate?: (look: number) => number; onLook?: (look: number) => void; spec?: RolloutSpec } = {},
+) {
   const kubeconfigPath = join(dir, 'kubeconfig');
   kube.writeKubeconfigFile(kubeconfigPath);
   runtime = await startLocalRuntime({
@@ -122,18 +131,20 @@ async function start(strategy: Strategy, options: { rate?: (look: number) => num
     waitTimeOverrides: SHORT_WAITS,
     routerTuning: { statusSettleMs: 150 },
   });
-  const spec = testSpec({
-    strategy: {
-      stepWeights: [10, 50],
-      interval: '1s',
-      lookInterval: '1s',
-      threshold: 2,
-      deadline: '5m',
-      sessionAffinity: { cookieName: 'canary', maxAge: 600 },
-      ...strategy,
-    },
-    analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
-  } as Parameters<typeof testSpec>[0]);
+  const spec =
+    options.spec ??
+    testSpec({
+      strategy: {
+        stepWeights: [10, 50],
+        interval: '1s',
+        lookInterval: '1s',
+        threshold: 2,
+        deadline: '5m',
+        sessionAffinity: { cookieName: 'canary', maxAge: 600 },
+        ...strategy,
+      },
+      analysis: { judge: 'threshold', prometheus: { address: 'http://127.0.0.1:9' } },
+    } as Parameters<typeof testSpec>[0]);
   return startRollout(runtime, spec, { version: 'v2' });
 }
 
@@ -200,22 +211,93 @@ describe('session affinity (strategy.sessionAffinity) in the state machine', () 
     expect(routedTo({ cookie: `canary=${affinityCookieValue(rollout.name)}` })).toBe(PRIMARY_UPSTREAM);
   });
 
-  it('with progressive promotion, affinity ends at the first promotion step, before traffic steps back to the primary', async () => {
-    const rollout = await start({ stepWeights: [50], stepWeightPromotion: 25 });
-
+  it('runs an imported Flagger Canary with stepWeightPromotion and sessionAffinity on its RouteTable: affinity ends at the first promotion step', async () => {
+    // Prepare: the objects Flagger's gloo router made (a RouteTable over its upstreams, delegated from a VirtualService).
+    const canaryUpstream = `${APP_NS}-podinfo-canaryupstream-9898`;
+    const primaryUpstream = `${APP_NS}-podinfo-primaryupstream-9898`;
+    for (const name of [primaryUpstream, canaryUpstream]) kube.apply(upstream(name, APP_NS));
+    const tableRoute = {
+      matchers: [{ prefix: '/' }],
+      routeAction: { multi: { destinations: [destination(primaryUpstream, 100, APP_NS), destination(canaryUpstream, 0, APP_NS)] } },
+    };
+    kube.apply({
+      apiVersion: 'gateway.solo.io/v1',
+      kind: 'RouteTable',
+      metadata: { name: 'podinfo', namespace: APP_NS },
+      spec: { routes: [tableRoute] },
+    });
+    kube.apply(
+      virtualService(
+        [{ name: 'apps', matchers: [{ prefix: '/' }], delegateAction: { ref: { name: 'podinfo', namespace: APP_NS } } }],
+        'apps',
+      ),
+    );
+    const imported = importFlaggerCanary(
+      {
+        apiVersion: 'flagger.app/v1beta1',
+        kind: 'Canary',
+        metadata: { name: 'podinfo', namespace: APP_NS },
+        spec: {
+          provider: 'gloo',
+          targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+          service: { port: 9898 },
+          analysis: {
+            interval: '10s',
+            threshold: 2,
+            stepWeights: [50],
+            stepWeightPromotion: 25,
+            sessionAffinity: { cookieName: 'flagger-cookie', maxAge: 3600 },
+            metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' }],
+          },
+        },
+      },
+      { cluster: { kubeconfigContext: 'stand-in' }, prometheusAddress: 'http://127.0.0.1:9' },
+    );
+    expect(imported.spec.spec.strategy).toMatchObject({
+      stepWeightPromotion: 25,
+      sessionAffinity: { cookieName: 'flagger-cookie', maxAge: 3600 },
+    });
+    // Only the clock is compressed for the test: Flagger's 10 s minimum interval becomes 1 s.
+    const spec = parseSpec({
+      ...imported.spec,
+      spec: { ...imported.spec.spec, strategy: { ...imported.spec.spec.strategy, interval: '1s', lookInterval: '1s', deadline: '5m' } },
+    });
+    const table = () =>
+      (
+        kube.get('gateway.solo.io/v1', 'RouteTable', APP_NS, 'podinfo')?.spec as {
+          routes: Array<{ name?: string; routeAction: { multi?: { destinations: WeightedDestination[] } } }>;
+        }
+      ).routes;
+    const seen: string[] = [];
+    kube.onChange(({ object }) => {
+      if (object.kind !== 'RouteTable') return;
+      const routes = (object.spec as { routes: ReturnType<typeof table> }).routes;
+      const weighted = routes.find((r) => r.routeAction.multi)?.routeAction.multi?.destinations ?? [];
+      const cookies = weighted.flatMap((d) => d.options?.headerManipulation?.responseHeadersToAdd ?? []).length;
+      const entry = `${routes.map((r) => r.name ?? '#').join(',')} canary=${weighted[1]?.weight} cookies=${cookies}`;
+      if (seen.at(-1) !== entry) seen.push(entry);
+    });
+    // Act
+    const rollout = await start({}, { spec });
     const summary = await rollout.done;
-
+    // Assess
     expect(summary.outcome).toBe('promoted');
-    expect(trail).toContain(`routes:health,${MARKER},main`);
-    const routeOff = trail.lastIndexOf('routes:health,main');
-    const cookiesOff = trail.lastIndexOf('group:canary=50,cookies=0');
-    expect(cookiesOff).toBeGreaterThan(routeOff);
-    // After that: the steps back to the primary (one look at 25), then Switch's 0, all without cookies.
-    const after = trail
-      .slice(cookiesOff + 1)
-      .filter((t, i, all) => t.startsWith('group:') && t !== all.slice(0, i).findLast((e) => e.startsWith('group:')));
-    expect(after).toEqual(['group:canary=25,cookies=0', 'group:canary=0,cookies=0']);
-    expect(routeNames()).toEqual(['health', 'main']);
-    expect(setCookies()).toEqual([[], []]);
+    // Weights, then cookies, then the cookie route; at the first promotion step the route goes, then the cookies,
+    // before traffic steps back to the primary (25) and Switch routes the rest (0).
+    expect(seen.slice(seen.indexOf('# canary=50 cookies=0'))).toEqual([
+      '# canary=50 cookies=0',
+      '# canary=50 cookies=2',
+      'sluice-affinity-podinfo,# canary=50 cookies=2',
+      '# canary=50 cookies=2',
+      '# canary=50 cookies=0',
+      '# canary=25 cookies=0',
+      '# canary=0 cookies=0',
+    ]);
+    expect(table()).toEqual([
+      {
+        ...tableRoute,
+        routeAction: { multi: { destinations: [destination(primaryUpstream, 100, APP_NS), destination(canaryUpstream, 0, APP_NS)] } },
+      },
+    ]);
   });
 });
