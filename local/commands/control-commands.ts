@@ -3,6 +3,7 @@
  * deployed stack (see local/control.ts).
  */
 import { AB_NOTE_PREFIX, abNoteOf } from '../../lambdas/core/match.ts';
+import { AFFINITY_NOTE_PREFIX, affinityNoteOf } from '../../lambdas/core/affinity.ts';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
@@ -150,6 +151,9 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `  started   ${record.startedAt} by ${record.requestedBy}${executionStatus ? `, execution ${executionStatus}` : ''}`,
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
       ...(record.status === 'running' && abNoteOf(steps) ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`] : []),
+      ...(record.status === 'running' && affinityNoteOf(steps) && !promotionStep
+        ? [`  affinity  ${affinityNoteOf(steps)?.slice(AFFINITY_NOTE_PREFIX.length).trim()}`]
+        : []),
       ...(promotionStep?.weights && record.status === 'running'
         ? [`  promotion stepping back to the primary: ${formatWeights(promotionStep.weights, scale)} since ${promotionStep.at}`]
         : []),
