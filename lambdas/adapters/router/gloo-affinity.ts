@@ -84,11 +84,6 @@ export function withAffinityHeaders(
   });
 }
 
-/** Whether any destination carries Sluice's Set-Cookie for this name (recovery and the soak check nothing is left). */
-export function hasAffinityHeaders(destinations: readonly WeightedDestination[], cookieName: string): boolean {
-  return destinations.some((d) => (d.options?.headerManipulation?.responseHeadersToAdd ?? []).some((o) => isOurs(o, cookieName)));
-}
-
 /** The matchers of the cookie route: the weighted route's own path matchers, each also requiring the cookie. */
 export function cookieRouteMatchers(weighted: GlooRoute, cookie: AffinityCookie): GlooRequestMatcher[] {
   const paths: GlooRequestMatcher[] = (weighted.matchers as GlooRequestMatcher[] | undefined)?.length
