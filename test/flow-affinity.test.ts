@@ -14,6 +14,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRollout } from '../local/commands/run.ts';
 import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
+import type { ControlPlane } from '../local/control.ts';
+import { statusCommand } from '../local/commands/control-commands.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { RouteTable, targetsOf } from '../local/sandbox/gateway/routes.ts';
@@ -111,6 +113,24 @@ afterEach(async () => {
 
 type Strategy = NonNullable<RolloutSpecInput['spec']['strategy']>;
 
+/** What `sluice status` prints for the target now. */
+async function statusNow(rt: LocalRuntime): Promise<string> {
+  let out = '';
+  const control: ControlPlane = {
+    kind: 'local',
+    sfn: rt.sfn,
+    stateMachineArn: rt.engine.stateMachineArn,
+    store: rt.deps.store,
+    events: rt.deps.events,
+    loadTarget: async () => {
+      throw new Error('status loads no spec');
+    },
+    close: async () => {},
+  };
+  await statusCommand(control, 'podinfo', {}, { stdout: (text: string) => void (out += text), stderr: () => {} });
+  return out;
+}
+
 async function start(
   strategy: Strategy,
   options: { rate?: (look: number) => number; onLook?: (look: number) => void; spec?: RolloutSpec } = {},
@@ -152,12 +172,14 @@ describe('session affinity (strategy.sessionAffinity) in the state machine', () 
   it('sends holders of the rollout’s cookie to the canary while others follow the weights; promotion removes route and cookies', async () => {
     // Prepare
     const during: Array<Record<string, unknown>> = [];
+    const statuses: Promise<string>[] = [];
     let value = '';
     const rollout = await start(
       {},
       {
         onLook: (look) => {
           if (look === 0) return; // Prepare's query check: nothing moved yet
+          if (look === 1 && runtime) statuses.push(statusNow(runtime));
           during.push({
             holder: routedTo({ cookie: `theme=dark; canary=${value}` }),
             stale: routedTo({ cookie: 'canary=0123456789abcdef' }),
@@ -191,6 +213,9 @@ describe('session affinity (strategy.sessionAffinity) in the state machine', () 
     expect(setCookies()).toEqual([[], []]);
     expect(group().spec.destinations.every((d) => d.options === undefined)).toBe(true);
     expect(routedTo({ cookie: `canary=${value}` })).toBe(PRIMARY_UPSTREAM);
+    // `sluice status` during the rollout names the cookie.
+    const [status] = await Promise.all(statuses);
+    expect(status).toContain(`  affinity  cookie canary=${value} (Max-Age 600 s): users who reached the canary keep reaching it`);
     // The affinity is in the rollout's log (status and the report read it).
     const steps = await runtime?.deps.store.listSteps(rollout.name);
     expect(steps?.filter((s) => s.kind === 'note' && s.detail?.startsWith('affinity:')).map((s) => s.detail)).toEqual([
