@@ -157,6 +157,33 @@ describe('session affinity with an UpstreamGroup', () => {
     expect(groupDestinations()).toEqual([primaryWithOwn, destination(CANARY_UPSTREAM, 10)]);
   });
 
+  it('retries a 409 on a fresh read; a failed route removal keeps the cookies, so a retried removal finds and removes both', async () => {
+    // Prepare
+    await seed([groupRoute]);
+    const router = new UpstreamGroupRouter({
+      kubeConfig: kube.kubeConfig(),
+      spec: affinitySpec({ route: { virtualService: 'podinfo', namespace: GLOO_NS, name: 'main' } }),
+      ...FAST,
+    });
+    kube.faults.add({ verb: 'patch', resource: 'upstreamgroups', status: 409, times: 2 });
+    // Act: the headers go on through two conflicts.
+    await router.setAffinity(COOKIE);
+    // Assess
+    expect(groupDestinations().map(setCookies).flat()).toHaveLength(2);
+    expect(routes().map((r) => r.name)).toEqual([MARKER, 'main']);
+
+    // Act: the API fails the route removal; nothing after it runs.
+    kube.faults.add({ verb: 'patch', resource: 'virtualservices', status: 500, times: 1 });
+    await expect(router.setAffinity(null)).rejects.toThrow();
+    // Assess: the route and the cookies are still there together (the holders still reach the canary they hold)…
+    expect(routes().map((r) => r.name)).toEqual([MARKER, 'main']);
+    expect(groupDestinations().map(setCookies).flat()).toHaveLength(2);
+    // …and the retry (Rollback's, the reconciler's) removes both.
+    await router.setAffinity(null);
+    expect(routes()).toEqual([groupRoute]);
+    expect(groupDestinations()).toEqual([primaryWithOwn, destination(CANARY_UPSTREAM, 10)]);
+  });
+
   it('refuses without spec.router.route, naming the field, and changes nothing', async () => {
     await seed([groupRoute]);
     const spec = affinitySpec({ route: undefined });
