@@ -136,6 +136,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     reason: record.reason,
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
     promotionStep: promotionStep?.weights ? { at: promotionStep.at, weights: promotionStep.weights } : undefined,
+    affinity: record.status === 'running' && !promotionStep ? affinityNoteOf(steps)?.slice(AFFINITY_NOTE_PREFIX.length).trim() : undefined,
     windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
   };
   const orphan = await orphanLine(control, target);
@@ -151,9 +152,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
       `  started   ${record.startedAt} by ${record.requestedBy}${executionStatus ? `, execution ${executionStatus}` : ''}`,
       `  traffic   ${formatWeights(record.lastWeights, scale)} (safe side: ${record.safeSide})`,
       ...(record.status === 'running' && abNoteOf(steps) ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`] : []),
-      ...(record.status === 'running' && affinityNoteOf(steps) && !promotionStep
-        ? [`  affinity  ${affinityNoteOf(steps)?.slice(AFFINITY_NOTE_PREFIX.length).trim()}`]
-        : []),
+      ...(status.affinity ? [`  affinity  ${status.affinity}`] : []),
       ...(promotionStep?.weights && record.status === 'running'
         ? [`  promotion stepping back to the primary: ${formatWeights(promotionStep.weights, scale)} since ${promotionStep.at}`]
         : []),
