@@ -307,14 +307,14 @@ describe('session affinity (strategy.sessionAffinity) in the state machine', () 
     const summary = await rollout.done;
     // Assess
     expect(summary.outcome).toBe('promoted');
-    // Weights, then cookies, then the cookie route; at the first promotion step the route goes, then the cookies,
-    // before traffic steps back to the primary (25) and Switch routes the rest (0).
+    // Weights, then cookies, then the cookie route; the first promotion step writes its split (25), then the
+    // route goes, then the cookies; Switch routes the rest (0).
     expect(seen.slice(seen.indexOf('# canary=50 cookies=0'))).toEqual([
       '# canary=50 cookies=0',
       '# canary=50 cookies=2',
       'sluice-affinity-podinfo,# canary=50 cookies=2',
-      '# canary=50 cookies=2',
-      '# canary=50 cookies=0',
+      'sluice-affinity-podinfo,# canary=25 cookies=2',
+      '# canary=25 cookies=2',
       '# canary=25 cookies=0',
       '# canary=0 cookies=0',
     ]);

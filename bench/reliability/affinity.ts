@@ -32,7 +32,7 @@ export function affinityStrategy(t: Target, kinds: readonly FaultKind[]): { sess
 }
 
 /** What an ended rollout left of its affinity on the API server: one message per leftover (empty when clean). */
-export function affinityLeftovers(kube: KubeStandIn, t: Target): string[] {
+export function affinityLeftovers(kube: KubeStandIn, t: Target, takenOver: boolean): string[] {
   const found: string[] = [];
   const marker = markerRouteName('affinity', t.name);
   const routes =
@@ -49,6 +49,8 @@ export function affinityLeftovers(kube: KubeStandIn, t: Target): string[] {
         }>;
       }
     )?.destinations ?? [];
+  // A group someone else took over is theirs: Sluice leaves it, its own Set-Cookie entries too.
+  if (takenOver) return found;
   for (const d of destinations) {
     const left = (d.options?.headerManipulation?.responseHeadersToAdd ?? []).filter(
       (o) => o.header?.key?.toLowerCase() === 'set-cookie' && isAffinitySetCookie(o.header.value, COOKIE_NAME),

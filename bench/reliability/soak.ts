@@ -945,7 +945,7 @@ async function judge(
     violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} holds primary ${weights?.primary} / canary ${weights?.canary}`);
   if (endState === 'unreadable') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} no longer lists the primary and canary upstreams`);
   // Session affinity's cookie route and Set-Cookie headers never outlive the rollout (bench/reliability/affinity.ts).
-  if (reported.outcome !== 'running') for (const leftover of affinityLeftovers(kube, t)) violate('a', leftover);
+  if (reported.outcome !== 'running') for (const leftover of affinityLeftovers(kube, t, endState === 'taken-over')) violate('a', leftover);
 
   // (b) the reported outcome matches the objects.
   if (reported.outcome !== 'running' && reported.outcome !== 'not-started') {

@@ -35,8 +35,6 @@ export async function promotionStep(deps: HandlerDeps<AbortFlags & RolloutRecord
   const record = await requireRollout(deps.store, execution);
   await assertPrimaryUntouched(await deps.workloadFor(spec), record);
   const target = splitWeights(canary, run.weightScale);
-  // Session affinity ends with the template copy: both sides run the new version, and sticky users would hold the canary's share.
-  if (spec.spec.strategy.sessionAffinity) await (await deps.routerFor(spec, execution)).setAffinity(null);
   if (!sameWeights(record.lastWeights, target)) {
     const router = await deps.routerFor(spec, execution);
     // Recorded first, as every weight write: a crash between the write and the record leaves weights recovery knows as Sluice's.
@@ -50,6 +48,11 @@ export async function promotionStep(deps: HandlerDeps<AbortFlags & RolloutRecord
       weights: target,
       detail: `promotion step: ${formatWeights(target, run.weightScale)} (both run the new version)`,
     });
+  }
+  // Session affinity ends at the first split (after its guarded weight write): both sides run the new
+  // version, and sticky users would keep the canary's share. Idempotent on later steps.
+  if (spec.spec.strategy.sessionAffinity) await (await deps.routerFor(spec, execution)).setAffinity(null);
+  if (!sameWeights(record.lastWeights, target)) {
     await publishWithHooks(deps, spec, {
       detailType: 'Weight Changed',
       target: spec.metadata.name,

@@ -49,9 +49,11 @@ export interface TrafficRouter {
   /**
    * Session affinity: puts (cookie) or removes (null) each side's Set-Cookie on the weighted
    * destinations and the cookie route (a marker route to the canary) ahead of the weighted route.
-   * Removes only Sluice's own headers and the route with its marker name; idempotent.
+   * Removes only Sluice's own headers and the route with its marker name; idempotent. `scope: 'route'`
+   * removes the route alone (restore: the headers are on the weighted object, written only once the
+   * weights there are known to be Sluice's).
    */
-  setAffinity(cookie: AffinityCookie | null): Promise<void>;
+  setAffinity(cookie: AffinityCookie | null, scope?: 'all' | 'route'): Promise<void>;
   /** Gloo's rejection reason on the object now, if any (read after a settle time; recovery checks a sticky Rejected). */
   rejection?(): Promise<string | undefined>;
 }

@@ -61,8 +61,8 @@ export class RecordingRouter implements TrafficRouter {
   /** The session-affinity cookie in force (null: no Set-Cookie headers, no cookie route). */
   affinity: AffinityCookie | null = null;
 
-  async setAffinity(cookie: AffinityCookie | null): Promise<void> {
-    this.affinity = cookie;
+  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
+    if (scope === 'all') this.affinity = cookie;
   }
 
   canaryWeights(): number[] {

@@ -141,6 +141,7 @@ export async function setAffinity<S>(
   locator: WeightedRouteLocator,
   cookie: AffinityCookie | null,
   tuning: { retry: ConflictRetry; settleMs: number },
+  scope: 'all' | 'route' = 'all',
 ): Promise<void> {
   const cookieName = cookie?.cookieName ?? spec.spec.strategy.sessionAffinity?.cookieName;
   if (!cookieName) return;
@@ -156,6 +157,7 @@ export async function setAffinity<S>(
     );
   } else {
     await setMarkerRoute(routes, locator, name, null, tuning);
+    if (scope === 'route') return;
     await setAffinityHeaders(destinations, spec.spec.router, cookieName, null, tuning.retry);
   }
 }

@@ -495,7 +495,7 @@ export class RouteRouter implements TrafficRouter {
     await setMatchRoute(this.#object, this.#locator(), this.#spec, rules, { retry: this.#retry, settleMs: this.#settleMs });
   }
 
-  async setAffinity(cookie: AffinityCookie | null): Promise<void> {
+  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
     await setAffinity(
       this.#spec,
       {
@@ -508,6 +508,7 @@ export class RouteRouter implements TrafficRouter {
       this.#locator(),
       cookie,
       { retry: this.#retry, settleMs: this.#settleMs },
+      scope,
     );
   }
 

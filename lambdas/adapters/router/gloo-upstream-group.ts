@@ -293,7 +293,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     );
   }
 
-  async setAffinity(cookie: AffinityCookie | null): Promise<void> {
+  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
     const target = namedRoute(this.#router);
     if (!target)
       throw new RefusedError(
@@ -311,6 +311,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
       { fallback: (r) => this.#referencesGroup(r, target.namespace), what: `reference ${this.#what}` },
       cookie,
       { retry: this.#retry, settleMs: this.#settleMs },
+      scope,
     );
   }
 
