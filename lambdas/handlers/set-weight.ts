@@ -58,7 +58,7 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
         kind: 'note',
         detail: `${AFFINITY_NOTE_PREFIX} ${describeAffinity(cookie)}`,
       });
-    await router.setAffinity(cookie);
+    await router.setAffinity(cookie, { expected: next });
   }
   await judgeFor(spec, deps).rebase(execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });

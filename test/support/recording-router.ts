@@ -3,7 +3,7 @@
  * and scripted metrics. The public schema gets no fake router; tests inject these in code.
  */
 import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
-import type { MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
+import type { AffinityWrite, MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
 import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { Weights } from '../../lambdas/core/records.ts';
 import type { MatchRule } from '../../lambdas/core/match.ts';
@@ -61,8 +61,8 @@ export class RecordingRouter implements TrafficRouter {
   /** The session-affinity cookie in force (null: no Set-Cookie headers, no cookie route). */
   affinity: AffinityCookie | null = null;
 
-  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
-    if (scope === 'all') this.affinity = cookie;
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
+    if ((options.scope ?? 'all') === 'all') this.affinity = cookie;
   }
 
   canaryWeights(): number[] {

@@ -184,6 +184,24 @@ describe('session affinity with an UpstreamGroup', () => {
     expect(groupDestinations()).toEqual([primaryWithOwn, destination(CANARY_UPSTREAM, 10)]);
   });
 
+  it('never writes its headers over weights someone else wrote: ConflictError, the group untouched', async () => {
+    await seed([groupRoute]);
+    const router = new UpstreamGroupRouter({
+      kubeConfig: kube.kubeConfig(),
+      spec: affinitySpec({ route: { virtualService: 'podinfo', namespace: GLOO_NS, name: 'main' } }),
+      ...FAST,
+    });
+    const before = kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.metadata.resourceVersion;
+
+    // The group holds 90/10; Sluice last wrote 50/50.
+    await expect(router.setAffinity(COOKIE, { expected: { primary: 50, canary: 50 } })).rejects.toThrow(
+      /holds primary 90 \/ canary 10, but Sluice last wrote primary 50 \/ canary 50: someone else is steering/,
+    );
+
+    expect(kube.get('gloo.solo.io/v1', 'UpstreamGroup', GLOO_NS, 'podinfo')?.metadata.resourceVersion).toBe(before);
+    expect(routes()).toEqual([groupRoute]);
+  });
+
   it('refuses without spec.router.route, naming the field, and changes nothing', async () => {
     await seed([groupRoute]);
     const spec = affinitySpec({ route: undefined });

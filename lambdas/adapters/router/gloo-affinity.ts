@@ -21,7 +21,10 @@ import { retryOnConflict } from '../kube/client.ts';
 import type { ConflictRetry } from '../kube/client.ts';
 import { setMarkerRoute } from './gloo-marker-route.ts';
 import type { RouteListObject, WeightedRouteLocator } from './gloo-marker-route.ts';
-import { sameRef } from './gloo-weights.ts';
+import { describeWeights, readWeights, sameRef } from './gloo-weights.ts';
+import { ConflictError } from '../../core/errors.ts';
+import type { AffinityWrite } from '../../core/ports.ts';
+import type { Weights } from '../../core/records.ts';
 import type { VerdictWaiter } from './gloo-weights.ts';
 
 type HeaderOption = NonNullable<
@@ -112,11 +115,20 @@ export async function setAffinityHeaders<S>(
   cookieName: string,
   cookie: AffinityCookie | null,
   retry: ConflictRetry,
+  expected?: Weights,
 ): Promise<void> {
   const waiter = await retryOnConflict(
     `${object.what} patch`,
     async (): Promise<VerdictWaiter | undefined> => {
       const snapshot = await object.read();
+      if (expected) {
+        // As a weight write: only over the weights Sluice last wrote, never over someone else's.
+        const found = readWeights(snapshot.destinations, router, snapshot.ownerNamespace);
+        if ('problem' in found || found.weights.primary !== expected.primary || found.weights.canary !== expected.canary)
+          throw new ConflictError(
+            `${object.what} ${'problem' in found ? found.problem : `holds ${describeWeights(found.weights)}`}, but Sluice last wrote ${describeWeights(expected)}: someone else is steering; its session-affinity headers are left alone`,
+          );
+      }
       const next = withAffinityHeaders(snapshot.destinations, router, snapshot.ownerNamespace, cookieName, cookie);
       if (JSON.stringify(next) === JSON.stringify(snapshot.destinations)) return undefined;
       const wait = await object.verdict();
@@ -141,13 +153,14 @@ export async function setAffinity<S>(
   locator: WeightedRouteLocator,
   cookie: AffinityCookie | null,
   tuning: { retry: ConflictRetry; settleMs: number },
-  scope: 'all' | 'route' = 'all',
+  options: AffinityWrite = {},
 ): Promise<void> {
+  const { scope = 'all', expected } = options;
   const cookieName = cookie?.cookieName ?? spec.spec.strategy.sessionAffinity?.cookieName;
   if (!cookieName) return;
   const name = affinityRouteName(spec);
   if (cookie) {
-    await setAffinityHeaders(destinations, spec.spec.router, cookieName, cookie, tuning.retry);
+    await setAffinityHeaders(destinations, spec.spec.router, cookieName, cookie, tuning.retry, expected);
     await setMarkerRoute(
       routes,
       locator,
@@ -158,6 +171,6 @@ export async function setAffinity<S>(
   } else {
     await setMarkerRoute(routes, locator, name, null, tuning);
     if (scope === 'route') return;
-    await setAffinityHeaders(destinations, spec.spec.router, cookieName, null, tuning.retry);
+    await setAffinityHeaders(destinations, spec.spec.router, cookieName, null, tuning.retry, expected);
   }
 }

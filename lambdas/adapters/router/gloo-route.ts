@@ -24,7 +24,7 @@ import { assertMarkerRouteOrder, setMarkerRoute } from './gloo-marker-route.ts';
 import type { WeightedRouteLocator } from './gloo-marker-route.ts';
 import type { RouteTableIdentity } from '../../core/gloo-delegation.ts';
 import type { GlooRoute, ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
-import type { TrafficRouter } from '../../core/ports.ts';
+import type { AffinityWrite, TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
@@ -495,7 +495,7 @@ export class RouteRouter implements TrafficRouter {
     await setMatchRoute(this.#object, this.#locator(), this.#spec, rules, { retry: this.#retry, settleMs: this.#settleMs });
   }
 
-  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
     await setAffinity(
       this.#spec,
       {
@@ -508,7 +508,7 @@ export class RouteRouter implements TrafficRouter {
       this.#locator(),
       cookie,
       { retry: this.#retry, settleMs: this.#settleMs },
-      scope,
+      options,
     );
   }
 

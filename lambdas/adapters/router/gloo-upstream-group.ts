@@ -8,7 +8,7 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { RefusedError } from '../../core/errors.ts';
 import { GLOO_KINDS, upstreamGroupSchema } from '../../core/gloo-schema.ts';
 import type { GlooRoute, WeightedDestination } from '../../core/gloo-schema.ts';
-import type { TrafficRouter } from '../../core/ports.ts';
+import type { AffinityWrite, TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
@@ -293,7 +293,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
     );
   }
 
-  async setAffinity(cookie: AffinityCookie | null, scope: 'all' | 'route' = 'all'): Promise<void> {
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
     const target = namedRoute(this.#router);
     if (!target)
       throw new RefusedError(
@@ -311,7 +311,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
       { fallback: (r) => this.#referencesGroup(r, target.namespace), what: `reference ${this.#what}` },
       cookie,
       { retry: this.#retry, settleMs: this.#settleMs },
-      scope,
+      options,
     );
   }
 
