@@ -64,7 +64,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--rps <n>', 'requests per second through the gateway', '100')
     .option('--interval <s>', 'seconds per step')
     .addOption(
-      new Option('--judge <judge>', 'the canary judge').choices(['threshold', 'sequential'] as const).default('sequential' as const),
+      new Option('--judge <judge>', 'the canary judge (default: sequential; the affinity scenario: threshold)').choices([
+        'threshold',
+        'sequential',
+      ] as const),
     )
     .option('--compare', 'run both judges on the same seeded traffic, one after the other, and print them side by side')
     .option('--seed <k>', 'seed for routing and app behaviour (repeat a run)')
@@ -129,7 +132,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       code = await demoCommand(
         {
           scenario: flags.scenario,
-          judge: flags.judge,
+          ...(flags.judge ? { judge: flags.judge } : {}),
           json: flags.json ?? false,
           compare: flags.compare ?? false,
           ...(canaryErrorRate !== undefined ? { canaryErrorRate } : {}),

@@ -91,7 +91,7 @@ describe('fixed-set flags (commander choices)', () => {
     [
       ['demo', '--scenario', 'meltdown'],
       "option '--scenario <name>' argument 'meltdown' is invalid",
-      'healthy, errors, latency, abort, shadow, ab, blue-green',
+      'healthy, errors, latency, abort, shadow, ab, blue-green, affinity',
     ],
     [['import', 'argo', 'canary.yaml'], "command-argument value 'argo' is invalid for argument 'kind'", 'flagger'],
   ])('%j exits 2 naming the flag and the allowed values, before anything runs', async (argv, named, allowed) => {

@@ -28,6 +28,7 @@ import type { KubeStandIn } from '../../local/kube/stand-in.ts';
 import { startLocalRuntime, storePath } from '../../local/runtime.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { exitCodeFor, summarize } from '../../local/summary.ts';
+import { affinityLeftovers } from './affinity.ts';
 import { compressedRetryOverrides, retryBudget, sustainedOutageMs } from './budget.ts';
 import type { CompressedPauses, RetryBudget } from './budget.ts';
 import { earliestMoment, FAULT_KINDS, OWN_ENGINE, planFaults } from './faults.ts';
@@ -970,6 +971,8 @@ async function judge(
   if (endState === 'half-shifted')
     violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} holds primary ${weights?.primary} / canary ${weights?.canary}`);
   if (endState === 'unreadable') violate('a', `UpstreamGroup ${GLOO_NS}/${t.name} no longer lists the primary and canary upstreams`);
+  // Session affinity's cookie route and Set-Cookie headers never outlive the rollout (bench/reliability/affinity.ts).
+  if (reported.outcome !== 'running') for (const leftover of affinityLeftovers(kube, t, endState === 'taken-over')) violate('a', leftover);
 
   // (b) the reported outcome matches the objects.
   if (reported.outcome !== 'running' && reported.outcome !== 'not-started') {

@@ -7,6 +7,7 @@ import type { KubeObject, KubeStandIn, PolicyRule } from '../../local/kube/stand
 import { parseSpec } from '../../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { FaultKind } from './faults.ts';
+import { affinityStrategy } from './affinity.ts';
 
 export const GLOO_NS = 'gloo-system';
 export const APP_NS = 'default';
@@ -128,6 +129,7 @@ export function specFor(t: Target, kinds: readonly FaultKind[], webhookUrl: stri
         // Every other target promotes progressively (50 → 30 → 10 → 0), so faults also land on its steps. Not where
         // someone else writes 70/30: that is one of the steps, and the soak could not tell the writers apart.
         ...(progressive(t, kinds) ? { stepWeightPromotion: 20 } : {}),
+        ...affinityStrategy(t, kinds),
         ...(kinds.includes('approve') ? { approvals: { beforePromotion: true, timeout: '30s', onTimeout: 'abort' } } : {}),
       },
       analysis: {

@@ -48,6 +48,11 @@ export async function promotionStep(deps: HandlerDeps<AbortFlags & RolloutRecord
       weights: target,
       detail: `promotion step: ${formatWeights(target, run.weightScale)} (both run the new version)`,
     });
+  }
+  // Session affinity ends at the first split (after its guarded weight write): both sides run the new
+  // version, and sticky users would keep the canary's share. Idempotent on later steps.
+  if (spec.spec.strategy.sessionAffinity) await (await deps.routerFor(spec, execution)).setAffinity(null, { expected: target });
+  if (!sameWeights(record.lastWeights, target)) {
     await publishWithHooks(deps, spec, {
       detailType: 'Weight Changed',
       target: spec.metadata.name,

@@ -119,6 +119,8 @@ export async function restoreSafeSide(
     if (spec.spec.strategy.shadow) await router.setShadow(null);
     // A/B: the match route (only the route with its marker name) goes before the weights are read.
     if (spec.spec.strategy.match) await router.setMatch(null);
+    // Session affinity: the cookie route goes first (marker name only); its Set-Cookie headers below.
+    if (spec.spec.strategy.sessionAffinity) await router.setAffinity(null, { scope: 'route' });
     const current = await router.getWeights();
     found = current;
     if (!sameWeights(current, safe)) {
@@ -139,6 +141,9 @@ export async function restoreSafeSide(
     } else if (router.rejection) {
       rejected = await router.rejection();
     }
+    // Sluice's Set-Cookie headers are on the weighted object: removed once its weights are Sluice's safe
+    // side, never on an object someone else took over (that path returned above and leaves it theirs).
+    if (spec.spec.strategy.sessionAffinity) await router.setAffinity(null, { expected: safe });
   } catch (error) {
     if (error instanceof ConflictError) {
       const current = await deps

@@ -21,12 +21,25 @@ export const resourceRefSchema = z.looseObject({
   namespace: z.string().optional(),
 });
 
+/** Gloo's HeaderValueOption: one header to add (`append` null/true adds beside an existing one). */
+export const headerValueOptionSchema = z.looseObject({
+  header: z.looseObject({ key: z.string().optional(), value: z.string().optional() }).optional(),
+  append: z.boolean().nullable().optional(),
+});
+
+/** Gloo's HeaderManipulation (headers.options.gloo.solo.io): the response half Sluice writes for session affinity. */
+export const headerManipulationSchema = z.looseObject({
+  responseHeadersToAdd: z.array(headerValueOptionSchema).optional(),
+});
+
 /** One weighted destination: of UpstreamGroup `spec.destinations[]` and `routeAction.multi.destinations[]`. */
 export const weightedDestinationSchema = z.looseObject({
   // Other destination kinds (kube service, consul) pass through; Sluice only uses upstream refs.
   destination: z.looseObject({ upstream: resourceRefSchema.optional() }),
   // The CRD says nullable: a missing or null weight counts as 0.
   weight: uint32.nullable().optional(),
+  // WeightedDestinationOptions: session affinity's Set-Cookie on each side's responses.
+  options: z.looseObject({ headerManipulation: headerManipulationSchema.optional() }).optional(),
 });
 
 /** Sum of the weights of a destination list (null/missing weights count as 0). */

@@ -168,7 +168,7 @@ export function glooRouteFits(matchers: readonly GlooRequestMatcher[] | undefine
  */
 const MARKER_ROUTE_PREFIX = 'sluice-';
 /** The purposes of marker routes; a new use adds its word here. */
-const MARKER_PURPOSES = ['ab'] as const;
+const MARKER_PURPOSES = ['ab', 'affinity'] as const;
 export type MarkerPurpose = (typeof MARKER_PURPOSES)[number];
 
 export function markerRouteName(purpose: MarkerPurpose, target: string): string {

@@ -18,6 +18,13 @@ import type {
 } from './records.ts';
 import type { MetricValue } from './verdict.ts';
 import type { MatchRule } from './match.ts';
+import type { AffinityCookie } from './affinity.ts';
+
+/** How far a setAffinity call goes: the route alone, and the weights the weighted object must hold for a header write. */
+export interface AffinityWrite {
+  scope?: 'all' | 'route';
+  expected?: Weights;
+}
 
 /** Moves traffic between the primary and the canary (Gloo UpstreamGroup, VirtualService or RouteTable route). */
 export interface TrafficRouter {
@@ -45,6 +52,14 @@ export interface TrafficRouter {
    * marker name; idempotent.
    */
   setMatch(rules: readonly MatchRule[] | null): Promise<void>;
+  /**
+   * Session affinity: puts (cookie) or removes (null) each side's Set-Cookie on the weighted
+   * destinations and the cookie route (a marker route to the canary) ahead of the weighted route.
+   * Removes only Sluice's own headers and the route with its marker name; idempotent. `scope: 'route'`
+   * removes the route alone. The headers are on the weighted object: with `expected`, they are written
+   * only while it holds those weights (else ConflictError, as setWeights: someone else is steering).
+   */
+  setAffinity(cookie: AffinityCookie | null, options?: AffinityWrite): Promise<void>;
   /** Gloo's rejection reason on the object now, if any (read after a settle time; recovery checks a sticky Rejected). */
   rejection?(): Promise<string | undefined>;
 }

@@ -9,6 +9,7 @@ import { durationField, durationSeconds, parseDuration } from './duration.ts';
 import { secretString, secretUrl } from './secrets.ts';
 import { MAX_HISTORY_EVENTS, RECOVERY_WINDOW_MAX_SECONDS } from './limits.ts';
 import { matchRuleSchema } from './match.ts';
+import { sessionAffinitySchema } from './affinity.ts';
 
 const dnsName = z
   .string()
@@ -98,6 +99,8 @@ export const strategySchema = z.strictObject({
   match: z.array(matchRuleSchema).min(1).optional(),
   /** Blue/green: green judged on its own traffic for `iterations` looks, then one switch of all traffic (docs/spec.md). */
   blueGreen: z.strictObject({}).optional(),
+  /** Session affinity (Flagger's name): a user who reached the canary keeps reaching it, by a cookie (docs/spec.md#session-affinity). */
+  sessionAffinity: sessionAffinitySchema.optional(),
   approvals: z
     .strictObject({
       beforeStart: z.boolean().default(false),

@@ -20,6 +20,7 @@ import {
   webhookBudgetProblems,
 } from './spec-checks.ts';
 import { fleetMemberDocument } from './fleet-member.ts';
+import { affinityProblems } from './affinity.ts';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENTS_FOR_LOOKS,
@@ -92,6 +93,7 @@ function crossFieldProblems(spec: RolloutSpec): SpecProblem[] {
   problems.push(...sequentialProblems(spec));
   problems.push(...templateProblems(spec), ...webhookBudgetProblems(spec));
   problems.push(...strategyModeProblems(spec));
+  problems.push(...affinityProblems(spec.spec));
   const looks = Math.ceil(parseDuration(strategy.deadline) / (bakeSeconds(spec) * 1000));
   const perLook = historyEventsPerLook(spec.spec.analysis.webhooks);
   const promotion = promotionBudget(spec, Math.max(0, ...plannedWeights(strategy)));

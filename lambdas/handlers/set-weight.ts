@@ -6,6 +6,7 @@
 import { currentCanaryWeight, splitWeights } from '../core/rollout.ts';
 import { stepInputSchema } from '../core/task.ts';
 import { AB_NOTE_PREFIX, describeMatch } from '../core/match.ts';
+import { AFFINITY_NOTE_PREFIX, affinityCookie, affinityNoteOf, describeAffinity } from '../core/affinity.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, HandlerDeps } from '../app/deps.ts';
 import { assertNotAborted, assertPrimaryUntouched, requireRollout } from '../app/guards.ts';
@@ -45,6 +46,20 @@ export async function setWeight(deps: HandlerDeps<SetWeightStore>, input: StepIn
   await deps.store.updateRollout(execution, { pendingWeights: next });
   await router.setWeights(next, record.lastWeights);
   await deps.store.updateRollout(execution, { lastWeights: next });
+  // Session affinity: after the weights, so route promotion's canary is listed (adopted) before it gets its Set-Cookie.
+  const affinity = spec.spec.strategy.sessionAffinity;
+  if (affinity) {
+    const cookie = affinityCookie(affinity, execution);
+    // Noted once, at the first weighted step (a retried SetWeight finds it there).
+    if (run.stepIndex === 0 && !affinityNoteOf(await deps.store.listSteps(execution)))
+      await deps.store.appendStep({
+        execution,
+        at: deps.now().toISOString(),
+        kind: 'note',
+        detail: `${AFFINITY_NOTE_PREFIX} ${describeAffinity(cookie)}`,
+      });
+    await router.setAffinity(cookie, { expected: next });
+  }
   await judgeFor(spec, deps).rebase(execution);
   await deps.store.appendStep({ execution, at: deps.now().toISOString(), kind: 'weight', stepIndex: run.stepIndex, weights: next });
   await publishWithHooks(deps, spec, {

@@ -48,6 +48,8 @@ export async function switchTraffic(deps: HandlerDeps<SwitchTrafficStore>, input
   }
   // A/B: the match route goes only now, so matched users stay on the new version throughout (marker name only).
   if (spec.spec.strategy.match) await router.setMatch(null);
+  // Session affinity: its cookie route and Set-Cookie headers go once all traffic is on the promoted side.
+  if (spec.spec.strategy.sessionAffinity) await router.setAffinity(null, { expected: target });
   if (mode === 'template' && spec.spec.workload?.scaleCanaryToZero) {
     const workload = await deps.workloadFor(spec);
     await workload?.scale('canary', 0);

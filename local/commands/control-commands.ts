@@ -3,6 +3,7 @@
  * deployed stack (see local/control.ts).
  */
 import { AB_NOTE_PREFIX, abNoteOf, describeStrategy } from '../../lambdas/core/match.ts';
+import { AFFINITY_NOTE_PREFIX, affinityNoteOf } from '../../lambdas/core/affinity.ts';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { requestStart } from '../../lambdas/adapters/control/start-path.ts';
@@ -136,6 +137,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
     strategy: describeStrategy(record.spec),
     lastVerdict: lastLook?.verdict ? { at: lastLook.at, result: lastLook.verdict.result, summary: lastLook.verdict.summary } : undefined,
     promotionStep: promotionStep?.weights ? { at: promotionStep.at, weights: promotionStep.weights } : undefined,
+    affinity: record.status === 'running' && !promotionStep ? affinityNoteOf(steps)?.slice(AFFINITY_NOTE_PREFIX.length).trim() : undefined,
     windowOverride: activeOverride(await control.store.getOverride(target), new Date()) ?? undefined,
   };
   const orphan = await orphanLine(control, target);
@@ -156,6 +158,7 @@ export async function statusCommand(control: ControlPlane, target: string, optio
         : record.status === 'running' && abNoteOf(steps)
           ? [`  A/B       ${abNoteOf(steps)?.slice(AB_NOTE_PREFIX.length).trim()}`]
           : []),
+      ...(status.affinity ? [`  affinity  ${status.affinity}`] : []),
       ...(promotionStep?.weights && record.status === 'running'
         ? [`  promotion stepping back to the primary: ${formatWeights(promotionStep.weights, scale)} since ${promotionStep.at}`]
         : []),

@@ -13,7 +13,7 @@ import type { Scenario } from './demo-scenarios.ts';
 import { bakeSeconds, parseSpec } from '../../lambdas/core/spec.ts';
 import { formatEvent, weightBar } from '../progress.ts';
 import { renderReport } from '../report/render.ts';
-import { reportDataFromSummary } from '../report/report-data.ts';
+import { describeStickyUsers, reportDataFromSummary } from '../report/report-data.ts';
 import type { ReportSummary, TimelineSample } from '../report/report-data.ts';
 import { startLocalRuntime, stateDir } from '../runtime.ts';
 import type { LocalRuntime } from '../runtime.ts';
@@ -149,7 +149,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
         ? { interval: `${options.interval}s` }
         : {}),
     shadow: options.scenario === 'shadow',
-    ...(options.scenario === 'ab' || options.scenario === 'blue-green' ? { strategy: options.scenario } : {}),
+    ...(options.scenario === 'ab' || options.scenario === 'blue-green' || options.scenario === 'affinity'
+      ? { strategy: options.scenario }
+      : {}),
     prometheus: options.prometheus ?? 'optional',
     signals: 'ignore',
   });
@@ -161,6 +163,10 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
   if (options.scenario === 'blue-green')
     say(
       `blue/green: users stay on blue; ${DEMO_TRAFFIC.blueGreen.share * 100}% of requests are test traffic (${DEMO_TRAFFIC.blueGreen.header}: ${DEMO_TRAFFIC.blueGreen.value}) to green for ${sandbox.spec.spec.strategy.iterations} looks, then one switch`,
+    );
+  if (options.scenario === 'affinity')
+    say(
+      `session affinity: ${Math.round((options.rps ?? 100) * DEMO_TRAFFIC.affinity.usersPerRps)} simulated users, each with its own cookies; the canary's answers set ${DEMO_TRAFFIC.affinity.cookieName}, and its holders stay on the canary (judged by thresholds: sticky users are not a per-request random split)`,
     );
   options.onSandbox?.(sandbox);
   const dir = options.dir ?? stateDir();
@@ -271,6 +277,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
       metricsSource: sandbox.metricsSource,
       scrapeIntervalSeconds: sandbox.scrapeIntervalSeconds,
       ...(gatewayRestart ? { gatewayRestart } : {}),
+      ...(spec.spec.strategy.sessionAffinity
+        ? { affinity: { cookieName: spec.spec.strategy.sessionAffinity.cookieName, ...(traffic.users ? { users: traffic.users } : {}) } }
+        : {}),
       reportPath: join(dir, 'reports', `${base.execution}.html`),
     };
     mkdirSync(join(dir, 'reports'), { recursive: true });
@@ -291,6 +300,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<{ code:
         `  ${options.scenario === 'ab' ? 'matched users' : 'test traffic'}: ${traffic.marked.sent} requests, answered by ${versions || 'none'}`,
       );
     }
+    if (summary.affinity?.users) say(`  affinity:    ${describeStickyUsers(summary.affinity.cookieName, summary.affinity.users)}`);
     say(`  report:      ${summary.reportPath}`);
     if (options.json) io.stdout(`${JSON.stringify(summary)}\n`);
     return { code: summary.exitCode, summary };

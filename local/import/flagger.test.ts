@@ -184,7 +184,7 @@ describe('sluice import flagger', () => {
     expect(line(result.report.unmapped, 'spec.analysis.webhooks[6].muteAlert')).toBeDefined();
   });
 
-  it('imports an A/B test only with the provider stated, as a weighted canary, listing iterations, match and affinity as unmapped', () => {
+  it('imports an A/B test only with the provider stated, as a weighted canary, with iterations and match as fields and affinity left out', () => {
     const canary = canaryOf('ab-testing.yaml');
     expect(() => importFlaggerCanary(canary)).toThrow(/spec.provider is not set.*--mesh-provider gloo/);
 
@@ -203,8 +203,30 @@ describe('sluice import flagger', () => {
     );
     expect(line(result.report.changed, '(Flagger -mesh-provider flag)').note).toMatch(/taken as gloo/);
     expect(line(result.report.changed, 'metadata.namespace').note).toMatch(/web \(--namespace\)/);
-    expect(line(result.report.unmapped, 'spec.analysis.sessionAffinity').note).toMatch(/may see both versions/);
+    expect(spec.spec.strategy.sessionAffinity).toBeUndefined();
+    expect(line(result.report.unmapped, 'spec.analysis.sessionAffinity').note).toMatch(
+      /A\/B testing and Blue\/Green decide who gets the canary/,
+    );
     expect(flaggerPaths(result.report.unmapped)).not.toContain('spec.analysis.match');
+  });
+
+  it('imports sessionAffinity and stepWeightPromotion as fields of a weighted canary; with --upstream-group affinity is left out, saying why', () => {
+    // Prepare: the gradual-promotion Canary with Flagger's session affinity.
+    const canary = structuredClone(canaryOf('step-weights.yaml')) as { spec: { analysis: Record<string, unknown> } };
+    canary.spec.analysis.sessionAffinity = { cookieName: 'flagger-cookie', maxAge: 21600 };
+    const options = { prometheusAddress: 'http://prometheus:9090' };
+    // Act
+    const onRoute = importFlaggerCanary(canary, options);
+    const onGroup = importFlaggerCanary(canary, { ...options, upstreamGroup: true });
+    // Assess
+    const spec = validated(onRoute);
+    expect(spec.spec.strategy).toMatchObject({ stepWeightPromotion: 20, sessionAffinity: { cookieName: 'flagger-cookie', maxAge: 21600 } });
+    expect(line(onRoute.report.changed, 'spec.analysis.sessionAffinity').note).toMatch(/cookie flagger-cookie, Max-Age 21600 s/);
+    expect(flaggerPaths(onRoute.report.unmapped)).not.toContain('spec.analysis.sessionAffinity');
+    expect(validated(onGroup).spec.strategy.sessionAffinity).toBeUndefined();
+    expect(line(onGroup.report.unmapped, 'spec.analysis.sessionAffinity').note).toMatch(
+      /add spec.router.route and spec.strategy.sessionAffinity/,
+    );
   });
 
   it("imports Flagger's Blue/Green (iterations, no match) as blueGreen, and keeps only the header and query matchers Sluice can route by", () => {

@@ -45,10 +45,12 @@ function join2(path: string, key: string): string {
 function fieldPaths(schema: Schema, path = ''): FieldPath[] {
   const variants = schema.anyOf ?? [schema];
   const nonNull = variants.filter((v) => v.type !== 'null');
-  const types = [...new Set(nonNull.flatMap((v) => (Array.isArray(v.type) ? v.type : v.type ? [v.type] : [])))];
+  const listed = [...new Set(nonNull.flatMap((v) => (Array.isArray(v.type) ? v.type : v.type ? [v.type] : [])))];
+  // zod writes a nullable boolean or string as `type: [T, "null"]`, a nullable number as anyOf with `type: "null"`.
+  const types = listed.filter((t) => t !== 'null');
   const out: FieldPath[] = [];
   if (path && types.length > 0) {
-    const field: FieldPath = { path, types, nullable: nonNull.length < variants.length };
+    const field: FieldPath = { path, types, nullable: nonNull.length < variants.length || listed.includes('null') };
     const bounded = nonNull.find((v) => v.minimum !== undefined || v.maximum !== undefined);
     if (bounded?.minimum !== undefined) field.minimum = bounded.minimum;
     if (bounded?.maximum !== undefined) field.maximum = bounded.maximum;

@@ -22,6 +22,7 @@ import {
   weightLabel,
 } from './format.ts';
 import type { ReportData } from './report-data.ts';
+import { describeStickyUsers } from './report-data.ts';
 import { COLOR, OUTCOME_STYLE, SEQUENTIAL_STYLE, STYLE, VERDICT_GLYPH, VERDICT_WORD } from './style.ts';
 import { evidenceCharts, evidenceLegend, evidenceTable, judgeSummary } from './evidence-charts.ts';
 import { audienceSection } from './audience.ts';
@@ -48,6 +49,14 @@ function summaryItems(data: ReportData): [string, string, string?][] {
       'Requests',
       formatCount(data.requests.total),
       `${formatCount(data.requests.canary)} to the canary, ${formatCount(data.requests.canaryErrors)} canary errors${share}`,
+    ]);
+  }
+  if (data.affinity) {
+    const { cookieName, users } = data.affinity;
+    items.push([
+      'Session affinity',
+      users ? `${users.total ? Math.round((100 * users.holding) / users.total) : 0}% sticky` : `cookie ${cookieName}`,
+      users ? describeStickyUsers(cookieName, users) : 'holders of the cookie stay on the canary',
     ]);
   }
   if (data.transitions !== undefined) {

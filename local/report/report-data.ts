@@ -35,7 +35,22 @@ export interface TimelineSample {
 export type Timeline = TimelineSample[];
 
 /** A summary as `--json` prints it, with the optional extras the report can use. */
+/** Session affinity as the demo saw it: the cookie, and what its simulated users (each with a cookie jar) did. */
+export interface AffinitySummary {
+  cookieName: string;
+  users?: { total: number; holding: number; sawBoth: number; switchedWhileHolding: number };
+}
+
+/** "135 of 300 users (45%) got sluice-canary and stayed on the canary; …": the demo's and the report's line. */
+export function describeStickyUsers(cookieName: string, users: NonNullable<AffinitySummary['users']>): string {
+  const share = users.total ? Math.round((100 * users.holding) / users.total) : 0;
+  // Not "saw both versions": after a promotion every user sees the new version on the primary too.
+  return `${users.holding} of ${users.total} users (${share}%) got ${cookieName} and stayed on the canary; ${users.switchedWhileHolding} answers to a holder came from the other version`;
+}
+
 export type ReportSummary = RolloutSummary & {
+  /** Session affinity (the demo): the cookie and the share of sticky users. */
+  affinity?: AffinitySummary;
   timeline?: Timeline;
   /** When the execution started (otherwise estimated from the looks and `durationMs`). */
   startedAt?: string;
@@ -113,6 +128,7 @@ export interface ReportData {
   detectionMs?: number;
   /** A/B testing or blue/green: who reached the new version in each phase (the weights stay 100/0 through the stage). */
   audience?: Audience;
+  affinity?: AffinitySummary;
 }
 
 /** Requests each arm served over the looks, from the sequential judge's counts; undefined when no look counted. */
@@ -225,6 +241,12 @@ const summarySchema = z.object({
     .optional(),
   startedAt: z.string().optional(),
   plannedWeights: z.array(z.number()).optional(),
+  affinity: z
+    .object({
+      cookieName: z.string(),
+      users: z.object({ total: z.number(), holding: z.number(), sawBoth: z.number(), switchedWhileHolding: z.number() }).optional(),
+    })
+    .optional(),
   // Validated where it is used (`sluice replay` parses it as a spec).
   spec: z.unknown().optional(),
 });
@@ -516,6 +538,7 @@ export function reportDataFromSummary(summary: ReportSummary, now: () => Date = 
     ...(summary.requests ? { requests: summary.requests } : {}),
     ...(summary.detectionMs !== undefined ? { detectionMs: summary.detectionMs } : {}),
     ...(audience ? { audience } : {}),
+    ...(summary.affinity ? { affinity: summary.affinity } : {}),
   };
 }
 

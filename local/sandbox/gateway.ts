@@ -152,7 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('no healthy upstream');
       return;
     }
-    await forward(chosen.target, req, body, res, retryBudget);
+    await forward(chosen.target, req, body, res, retryBudget, chosen.responseHeaders);
   };
 
   const server = createServer((req, res) => {

@@ -1,7 +1,8 @@
 /**
  * A steady load generator, in-process: `rps` requests per second to one URL over keep-alive
  * connections, bounded in count, time and in-flight requests, until closed. It tallies what users
- * saw: status codes and the `version` of each answer (the apps answer `{ version }`).
+ * saw: status codes and the `version` of each answer (the apps answer `{ version }`); with `users`, each
+ * simulated user keeps its own cookies, as a browser does (session affinity shows).
  */
 import { Agent, request } from 'node:http';
 
@@ -22,6 +23,25 @@ export interface LoadOptions {
    * match: every 1/share-th request). Their answers are tallied apart in `marked`.
    */
   marked?: { share: number; headers: Record<string, string> };
+  /**
+   * Simulated users, each with its own cookie jar (session affinity): requests go round the users,
+   * each sends its cookies and keeps what `Set-Cookie` answers (`Max-Age` ≤ 0 deletes, RFC 6265).
+   * Default: no users, no cookies (every request anonymous).
+   */
+  users?: number;
+}
+
+/** What the simulated users saw (only with `users`). */
+export interface UserStats {
+  total: number;
+  /** Users holding a cookie now (the sticky ones under session affinity). */
+  holding: number;
+  /** Users who saw each version at least once. */
+  byVersion: Record<string, number>;
+  /** Users who saw more than one version. */
+  sawBoth: number;
+  /** Answers of another version than the one a user got its cookie with, while it held the cookie: affinity broken. */
+  switchedWhileHolding: number;
 }
 
 export interface LoadStats {
@@ -35,6 +55,29 @@ export interface LoadStats {
   skipped: number;
   /** The requests that carried `marked.headers`: how many, and the `version` of each answer. */
   marked: { sent: number; versions: Record<string, number> };
+  users?: UserStats;
+}
+
+interface SimulatedUser {
+  jar: Map<string, string>;
+  versions: Set<string>;
+  /** The version of the answer that set the cookie the user holds. */
+  stuckTo?: string | undefined;
+}
+
+/** Keeps one Set-Cookie in a jar: `name=value` with its attributes; Max-Age ≤ 0 (or an empty value with it) deletes. */
+export function keepCookie(jar: Map<string, string>, setCookie: string): 'set' | 'deleted' | 'ignored' {
+  const [pair = '', ...attributes] = setCookie.split(';').map((part) => part.trim());
+  const at = pair.indexOf('=');
+  if (at <= 0) return 'ignored';
+  const name = pair.slice(0, at);
+  const maxAge = attributes.find((a) => /^max-age=/i.test(a));
+  if (maxAge !== undefined && Number(maxAge.slice(8)) <= 0) {
+    jar.delete(name);
+    return 'deleted';
+  }
+  jar.set(name, pair.slice(at + 1));
+  return 'set';
 }
 
 export interface LoadGenerator {
@@ -58,6 +101,8 @@ export function startLoad(options: LoadOptions): LoadGenerator {
   const share = options.marked?.share ?? 0;
   if (!(share >= 0 && share <= 1)) throw new Error(`load: marked.share must be a fraction between 0 and 1, got ${share}`);
   const stats: LoadStats = { sent: 0, completed: 0, codes: {}, versions: {}, skipped: 0, marked: { sent: 0, versions: {} } };
+  const users: SimulatedUser[] = Array.from({ length: options.users ?? 0 }, () => ({ jar: new Map(), versions: new Set() }));
+  let switchedWhileHolding = 0;
   let inFlight = 0;
   let stopped = false;
   let origin = Date.now();
@@ -74,6 +119,9 @@ export function startLoad(options: LoadOptions): LoadGenerator {
     // Evenly spread: this request is marked when the running share crosses a whole request.
     const marked = Math.floor(stats.sent * share) > Math.floor((stats.sent - 1) * share);
     if (marked) stats.marked.sent += 1;
+    const user = users.length ? users[(stats.sent - 1) % users.length] : undefined;
+    const cookie = user?.jar.size ? [...user.jar].map(([name, value]) => `${name}=${value}`).join('; ') : undefined;
+    const headers = { ...(marked && options.marked ? options.marked.headers : {}), ...(cookie ? { cookie } : {}) };
     const count = (code: number) => {
       stats.codes[code] = (stats.codes[code] ?? 0) + 1;
     };
@@ -90,9 +138,10 @@ export function startLoad(options: LoadOptions): LoadGenerator {
         method: 'GET',
         agent,
         timeout: options.timeoutMs ?? 10_000,
-        ...(marked && options.marked ? { headers: options.marked.headers } : {}),
+        ...(Object.keys(headers).length ? { headers } : {}),
       },
       (res) => {
+        const heldBefore = user ? user.jar.size > 0 : false;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -102,6 +151,15 @@ export function startLoad(options: LoadOptions): LoadGenerator {
             if (typeof body.version === 'string') {
               stats.versions[body.version] = (stats.versions[body.version] ?? 0) + 1;
               if (marked) stats.marked.versions[body.version] = (stats.marked.versions[body.version] ?? 0) + 1;
+              if (user) {
+                user.versions.add(body.version);
+                if (heldBefore && user.stuckTo !== undefined && body.version !== user.stuckTo) switchedWhileHolding += 1;
+              }
+            }
+            if (user) {
+              for (const line of res.headers['set-cookie'] ?? []) keepCookie(user.jar, line);
+              if (!user.jar.size) user.stuckTo = undefined;
+              else if (!heldBefore && typeof body.version === 'string') user.stuckTo = body.version;
             }
           } catch {
             // not a JSON answer (the gateway's own 503 text): counted by code only
@@ -149,11 +207,23 @@ export function startLoad(options: LoadOptions): LoadGenerator {
     settleIfDone();
   }
 
+  const userStats = (): UserStats => {
+    const byVersion: Record<string, number> = {};
+    for (const user of users) for (const version of user.versions) byVersion[version] = (byVersion[version] ?? 0) + 1;
+    return {
+      total: users.length,
+      holding: users.filter((u) => u.jar.size > 0).length,
+      byVersion,
+      sawBoth: users.filter((u) => u.versions.size > 1).length,
+      switchedWhileHolding,
+    };
+  };
   const snapshot = (): LoadStats => ({
     ...stats,
     codes: { ...stats.codes },
     versions: { ...stats.versions },
     marked: { sent: stats.marked.sent, versions: { ...stats.marked.versions } },
+    ...(users.length ? { users: userStats() } : {}),
   });
   const done = finished.then(() => {
     agent.destroy();

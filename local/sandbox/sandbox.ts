@@ -53,6 +53,7 @@ import { directMetricDeps } from './direct-metrics.ts';
 import { startGateway } from './gateway.ts';
 import type { Gateway } from './gateway.ts';
 import { startLoad } from './load.ts';
+import type { UserStats } from './load.ts';
 import type { LoadGenerator } from './load.ts';
 import { prometheusAvailable, PROMETHEUS_BINARY, startPrometheus } from './prometheus.ts';
 import type { RunningPrometheus } from './prometheus.ts';
@@ -84,11 +85,17 @@ export const SANDBOX_NAMES = {
 export const DEMO_TRAFFIC = {
   ab: { share: 0.2, header: 'x-canary', value: 'insider' },
   blueGreen: { share: 0.1, header: 'x-test-traffic', value: 'green', route: 'green-test' },
+  /** Session affinity: the cookie, and simulated users per request per second (each user asks every 3 s). */
+  affinity: { cookieName: 'sluice-canary', usersPerRps: 3 },
 } as const;
 
 export interface SandboxOptions {
-  /** The strategy the spec gets: A/B testing (strategy.match) or blue/green; default the file's canary steps. */
-  strategy?: 'ab' | 'blue-green';
+  /**
+   * The strategy the spec gets: A/B testing (strategy.match) or blue/green; 'affinity' keeps the
+   * file's canary steps with session affinity (the threshold judge; simulated users keep cookies).
+   * Default the file's canary steps.
+   */
+  strategy?: 'ab' | 'blue-green' | 'affinity';
   /** Requests per second through the gateway. Default 100 (enough for 5% steps to see traffic; 2 cores). */
   rps?: number;
   /** Fraction (0..1) of the canary's requests answered 500. Default 0. */
@@ -133,6 +140,8 @@ export interface SandboxTraffic {
   detectionMs?: number;
   /** A/B or blue/green: the load's requests that carried the match (or test) header, and the versions that answered them. */
   marked?: { sent: number; versions: Record<string, number> };
+  /** Session affinity: what the simulated users (each with its cookie jar) saw. */
+  users?: UserStats;
 }
 
 export interface Sandbox {
@@ -324,7 +333,11 @@ async function buildSpec(options: SandboxOptions, prometheusUrl: string | undefi
     // Room for every step plus the failed checks and promotion, far below the history limit.
     strategy.deadline = `${Math.max(300, Math.ceil((ms / 1000) * 20))}s`;
   }
-  if (options.strategy) {
+  if (options.strategy === 'affinity') {
+    strategy.sessionAffinity = { cookieName: DEMO_TRAFFIC.affinity.cookieName, maxAge: 3600 };
+    // Sticky users are not assigned to an arm request by request: each arm is judged against its thresholds.
+    (analysis as Record<string, unknown>).judge = 'threshold';
+  } else if (options.strategy) {
     // One stage of four looks with no weighted share: matched users (A/B) or test traffic (blue/green) reach the canary.
     delete strategy.stepWeights;
     strategy.iterations = 4;
@@ -476,7 +489,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         : options.strategy === 'blue-green'
           ? { share: DEMO_TRAFFIC.blueGreen.share, headers: { [DEMO_TRAFFIC.blueGreen.header]: DEMO_TRAFFIC.blueGreen.value } }
           : undefined;
-    const load = startLoad({ url: `${gateway.url}/`, rps, ...(marked ? { marked } : {}) });
+    const users = options.strategy === 'affinity' ? Math.round(rps * DEMO_TRAFFIC.affinity.usersPerRps) : 0;
+    const load = startLoad({ url: `${gateway.url}/`, rps, ...(marked ? { marked } : {}), ...(users ? { users } : {}) });
     closers.push(async () => {
       await load.close();
     });
@@ -536,6 +550,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         },
       };
       if (marked) out.marked = load.stats().marked;
+      const userStats = load.stats().users;
+      if (userStats) out.users = userStats;
       const firsts = [canary?.firstRequestAt, canary?.firstShadowAt].filter((t): t is number => t !== undefined);
       if (firsts.length === 0) return out;
       const first = Math.min(...firsts);

@@ -3,10 +3,11 @@
  * and scripted metrics. The public schema gets no fake router; tests inject these in code.
  */
 import { ConflictError, TransientError } from '../../lambdas/core/errors.ts';
-import type { MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
+import type { AffinityWrite, MetricProvider, TrafficRouter } from '../../lambdas/core/ports.ts';
 import type { MetricReading } from '../../lambdas/core/verdict.ts';
 import type { Weights } from '../../lambdas/core/records.ts';
 import type { MatchRule } from '../../lambdas/core/match.ts';
+import type { AffinityCookie } from '../../lambdas/core/affinity.ts';
 import type { RolloutSpec } from '../../lambdas/core/spec.ts';
 import type { ClusterDeps, MetricDeps } from '../../lambdas/app/deps.ts';
 
@@ -55,6 +56,13 @@ export class RecordingRouter implements TrafficRouter {
 
   async setMatch(rules: readonly MatchRule[] | null): Promise<void> {
     this.match = rules;
+  }
+
+  /** The session-affinity cookie in force (null: no Set-Cookie headers, no cookie route). */
+  affinity: AffinityCookie | null = null;
+
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
+    if ((options.scope ?? 'all') === 'all') this.affinity = cookie;
   }
 
   canaryWeights(): number[] {

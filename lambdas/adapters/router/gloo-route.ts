@@ -18,11 +18,13 @@ import { GLOO_KINDS, routeTableSchema, virtualServiceSchema } from '../../core/g
 import { delegatesTo } from '../../core/gloo-delegation.ts';
 import { glooMatchersFor, isMarkerRouteName, markerRouteName } from '../../core/match.ts';
 import type { MatchRule } from '../../core/match.ts';
+import type { AffinityCookie } from '../../core/affinity.ts';
+import { setAffinity } from './gloo-affinity.ts';
 import { assertMarkerRouteOrder, setMarkerRoute } from './gloo-marker-route.ts';
 import type { WeightedRouteLocator } from './gloo-marker-route.ts';
 import type { RouteTableIdentity } from '../../core/gloo-delegation.ts';
 import type { GlooRoute, ResourceRef, WeightedDestination } from '../../core/gloo-schema.ts';
-import type { TrafficRouter } from '../../core/ports.ts';
+import type { AffinityWrite, TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
@@ -383,7 +385,8 @@ export class RouteRouter implements TrafficRouter {
     const rejected = glooRejection(located.snapshot.object);
     if (rejected !== undefined) throw new RefusedError(`${this.#object.what} is Rejected by Gloo: ${rejected}`);
     await this.#assertDelegated(located.snapshot.object);
-    if (this.#spec.spec.strategy.match) await assertMarkerRouteOrder(this.#object, this.#locator());
+    if (this.#spec.spec.strategy.match || this.#spec.spec.strategy.sessionAffinity)
+      await assertMarkerRouteOrder(this.#object, this.#locator());
   }
 
   /**
@@ -490,6 +493,23 @@ export class RouteRouter implements TrafficRouter {
 
   async setMatch(rules: readonly MatchRule[] | null): Promise<void> {
     await setMatchRoute(this.#object, this.#locator(), this.#spec, rules, { retry: this.#retry, settleMs: this.#settleMs });
+  }
+
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
+    await setAffinity(
+      this.#spec,
+      {
+        what: this.#object.what,
+        read: async () => ({ ...(await this.#readRoute()), ownerNamespace: this.#object.target.namespace }),
+        write: (read, destinations) => this.#writeDestinations(read.snapshot, read.index, read.route, destinations),
+        verdict: () => watchVerdict([this.#object.verdictSource()], this.#settleMs),
+      },
+      this.#object,
+      this.#locator(),
+      cookie,
+      { retry: this.#retry, settleMs: this.#settleMs },
+      options,
+    );
   }
 
   async setShadow(shadow: { percentage: number } | null): Promise<void> {

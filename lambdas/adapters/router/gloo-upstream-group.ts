@@ -8,13 +8,15 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { RefusedError } from '../../core/errors.ts';
 import { GLOO_KINDS, upstreamGroupSchema } from '../../core/gloo-schema.ts';
 import type { GlooRoute, WeightedDestination } from '../../core/gloo-schema.ts';
-import type { TrafficRouter } from '../../core/ports.ts';
+import type { AffinityWrite, TrafficRouter } from '../../core/ports.ts';
 import type { Weights } from '../../core/records.ts';
 import type { RolloutSpec, RouterSpec } from '../../core/spec.ts';
 import { promotionMode } from '../../core/spec.ts';
 import { GlooRouteObject, assertUpstreamsExist, namedRoute, setMatchRoute, setRouteShadow } from './gloo-route.ts';
 import { assertMarkerRouteOrder } from './gloo-marker-route.ts';
 import type { MatchRule } from '../../core/match.ts';
+import type { AffinityCookie } from '../../core/affinity.ts';
+import { setAffinity } from './gloo-affinity.ts';
 import type { GlooRouterOptions } from './gloo-route.ts';
 import {
   adoptCanary,
@@ -195,7 +197,7 @@ export class UpstreamGroupRouter implements TrafficRouter {
           `${object.routeLabel(index, route)} (spec.router.route) does not send traffic to ${this.#what} (routeAction.upstreamGroup)`,
         );
       }
-      if (this.#spec.spec.strategy.match)
+      if (this.#spec.spec.strategy.match || this.#spec.spec.strategy.sessionAffinity)
         await assertMarkerRouteOrder(object, {
           fallback: (r) => this.#referencesGroup(r, target.namespace),
           what: `reference ${this.#what}`,
@@ -288,6 +290,28 @@ export class UpstreamGroupRouter implements TrafficRouter {
       this.#spec,
       rules,
       { retry: this.#retry, settleMs: this.#settleMs },
+    );
+  }
+
+  async setAffinity(cookie: AffinityCookie | null, options: AffinityWrite = {}): Promise<void> {
+    const target = namedRoute(this.#router);
+    if (!target)
+      throw new RefusedError(
+        `session affinity needs the route that sends traffic to ${this.#what} for its cookie route: set spec.router.route`,
+      );
+    await setAffinity(
+      this.#spec,
+      {
+        what: this.#what,
+        read: () => this.#read(),
+        write: (snapshot, destinations) => this.#write(snapshot, destinations),
+        verdict: async () => watchVerdict(await this.#verdictSources(), this.#settleMs),
+      },
+      new GlooRouteObject(this.#custom, target, this.#timeoutMs),
+      { fallback: (r) => this.#referencesGroup(r, target.namespace), what: `reference ${this.#what}` },
+      cookie,
+      { retry: this.#retry, settleMs: this.#settleMs },
+      options,
     );
   }
 

@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import type { Agent, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isServerError } from './counters.ts';
 import type { GatewayCounters } from './counters.ts';
-import type { Target } from './routes.ts';
+import type { ResponseHeader, Target } from './routes.ts';
 
 /** Envoy appends `-shadow` to the host part of the authority: `shop.example.com:8080` → `shop.example.com-shadow:8080`. */
 export function shadowHost(host: string): string {
@@ -43,10 +43,23 @@ export type Forward = (
   body: Buffer,
   res: ServerResponse | undefined,
   retriesLeft?: number,
+  responseHeaders?: readonly ResponseHeader[],
 ) => Promise<number>;
 
+/** The upstream's answer headers with the route's added ones (a repeated header, such as Set-Cookie, becomes a list). */
+export function withResponseHeaders(headers: IncomingHttpHeaders, added: readonly ResponseHeader[]): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = { ...headers };
+  for (const { key, value, append } of added) {
+    const name = key.toLowerCase();
+    const current = out[name];
+    const kept = append && current !== undefined ? (Array.isArray(current) ? current : [String(current)]) : [];
+    out[name] = [...kept, value];
+  }
+  return out;
+}
+
 export function forwarder({ agent, counters, timeoutMs }: ProxyOptions): Forward {
-  const forward: Forward = (target, req, body, res, retriesLeft = 0) => {
+  const forward: Forward = (target, req, body, res, retriesLeft = 0, responseHeaders = []) => {
     const headers: IncomingHttpHeaders = { ...req.headers, 'content-length': String(body.length) };
     delete headers.connection;
     delete headers['transfer-encoding'];
@@ -67,7 +80,7 @@ export function forwarder({ agent, counters, timeoutMs }: ProxyOptions): Forward
         if (settled) return;
         settled = true;
         counters.retry(target);
-        done(forward(target, req, body, res, retriesLeft - 1));
+        done(forward(target, req, body, res, retriesLeft - 1, responseHeaders));
       };
       const fail = (code: number, why: string) => {
         if (res && retriesLeft > 0) {
@@ -89,7 +102,7 @@ export function forwarder({ agent, counters, timeoutMs }: ProxyOptions): Forward
             return;
           }
           if (res) {
-            res.writeHead(code, answer.headers);
+            res.writeHead(code, responseHeaders.length ? withResponseHeaders(answer.headers, responseHeaders) : answer.headers);
             answer.pipe(res);
           } else answer.resume();
           answer.on('end', () => finish(code));

@@ -38,7 +38,28 @@ export interface WeightChange {
   shadow?: { upstream: string; percentage: number };
 }
 
-type Destination = { target: Target | undefined; name: string; weight: number };
+/** A header the route adds to the user's answer (Gloo's `headerManipulation.responseHeadersToAdd`). */
+export interface ResponseHeader {
+  key: string;
+  value: string;
+  /** Envoy's `append` (default true): beside the upstream's own values; false replaces them. */
+  append: boolean;
+}
+
+type Destination = {
+  target: Target | undefined;
+  name: string;
+  weight: number;
+  /** The destination's `options.headerManipulation.responseHeadersToAdd` (session affinity's Set-Cookie). */
+  responseHeaders?: ResponseHeader[];
+};
+
+/** A weighted destination's response headers as Envoy adds them (entries without a key are skipped; `append` defaults to true). */
+function responseHeadersOf(d: WeightedDestination): ResponseHeader[] {
+  return (d.options?.headerManipulation?.responseHeadersToAdd ?? []).flatMap((o) =>
+    o.header?.key ? [{ key: o.header.key, value: o.header.value ?? '', append: o.append ?? true }] : [],
+  );
+}
 
 export interface Resolved {
   destinations: Destination[];
@@ -174,7 +195,13 @@ export class RouteTable {
         .filter((d) => d.destination.upstream)
         .map((d) => {
           const ref = d.destination.upstream as ResourceRef;
-          return { target: this.targetOf(ref, destinationOwner), name: ref.name, weight: d.weight ?? 0 };
+          const headers = responseHeadersOf(d);
+          return {
+            target: this.targetOf(ref, destinationOwner),
+            name: ref.name,
+            weight: d.weight ?? 0,
+            ...(headers.length ? { responseHeaders: headers } : {}),
+          };
         }),
     };
     const shadowing = route.options?.shadowing;
