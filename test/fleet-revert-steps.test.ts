@@ -46,7 +46,8 @@ const deps = (workload: Workload) =>
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-revert-steps-'));
-  store = openSqliteStore(join(dir, 'sluice.db'));
+  // The store reads the test's clock too: a lock's expiry is judged against the same fixed time the steps use.
+  store = openSqliteStore(join(dir, 'sluice.db'), { now: () => now });
   now = new Date('2026-12-07T08:00:00Z');
 });
 afterEach(async () => {

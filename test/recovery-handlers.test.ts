@@ -32,7 +32,8 @@ let deps: HandlerDeps;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-recovery-'));
-  store = openSqliteStore(join(dir, 'sluice.db'));
+  // The store judges lock expiry on the test's clock, as the handlers do: no dependence on the day the test runs.
+  store = openSqliteStore(join(dir, 'sluice.db'), { now: () => clock });
   router = new RecordingRouter();
   clock = new Date('2026-12-06T10:00:00.000Z');
   deps = {

@@ -42,7 +42,15 @@ export function soakStrategy(index: number, faults: ReadonlyArray<{ kind: FaultK
 /** The target's spec with the strategy's fields in place of the weighted steps (validated again). */
 export function withStrategy(spec: RolloutSpec, strategy: SoakStrategy): RolloutSpec {
   if (strategy === 'canary') return spec;
-  const { stepWeights: _steps, stepWeight: _step, maxWeight: _max, stepWeightPromotion: _promotion, ...rest } = spec.spec.strategy;
+  // Session affinity is for a weighted canary (validation refuses it beside match or blueGreen): the target drops it.
+  const {
+    stepWeights: _steps,
+    stepWeight: _step,
+    maxWeight: _max,
+    stepWeightPromotion: _promotion,
+    sessionAffinity: _affinity,
+    ...rest
+  } = spec.spec.strategy;
   const mode = strategy === 'ab' ? { match: MATCH } : { blueGreen: {} };
   return parseSpec({ ...spec, spec: { ...spec.spec, strategy: { ...rest, iterations: 2, ...mode } } });
 }

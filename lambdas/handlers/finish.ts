@@ -1,6 +1,6 @@
 /** Finish: record the promotion, release the lock, announce it (after Switch: traffic is already on the promoted side). */
 import { describeMatch } from '../core/match.ts';
-import { compareArms } from '../core/sequential/metrics.ts';
+import { compareArms } from '../core/arms.ts';
 import { stepInputSchema } from '../core/task.ts';
 import type { RunState, StepInput } from '../core/task.ts';
 import type { DepsSource, StoreDeps } from '../app/deps.ts';

@@ -14,6 +14,7 @@
  */
 import { checkLatencyThreshold } from '../queries.ts';
 import { parseDuration } from '../duration.ts';
+import { compareArms, splitPopulation } from '../arms.ts';
 import type { CloudWatchCount, MetricSpec, RolloutSpec, SpecProblem } from '../spec-schema.ts';
 import type { SequentialMetric } from './judge.ts';
 import { allowedRate } from './onesample.ts';
@@ -165,22 +166,6 @@ function isBuiltIn(m: MetricSpec): boolean {
     (type === 'prometheus' || type === 'amp') &&
     (m.name === 'request-success-rate' || m.name === 'request-duration')
   );
-}
-
-/** The strategy's word for a stage whose arms serve different requests, or undefined for a canary (both arms see the same users). */
-export function splitPopulation(spec: RolloutSpec): 'A/B testing' | 'blue/green' | undefined {
-  const { strategy } = spec.spec;
-  return strategy.match ? 'A/B testing' : strategy.blueGreen ? 'blue/green' : undefined;
-}
-
-/**
- * Whether the two-arm tests (canary against primary) count. Always for a canary. Under A/B testing
- * the canary serves the matched users and the primary everyone else; under blue/green green serves
- * test traffic only: a difference between the arms may be the population's, so only
- * `analysis.compareArms: true` turns them on. The canary's own threshold tests stay valid either way.
- */
-export function compareArms(spec: RolloutSpec): boolean {
-  return splitPopulation(spec) === undefined || spec.spec.analysis.compareArms === true;
 }
 
 /** Problems with the spec's metrics under the sequential judge (for validation). */
