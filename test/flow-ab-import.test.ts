@@ -9,7 +9,8 @@ import { CANARY_UPSTREAM, PRIMARY_UPSTREAM } from '../lambdas/adapters/kube/clus
 import { validateSpec } from '../lambdas/core/spec.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
 import { importFlaggerCanary } from '../local/import/flagger.ts';
-import { routeNames, routedTo, start, useAbFlow, versionOf } from './support/ab-flow.ts';
+import { abortRollout } from '../lambdas/adapters/control/interrupt.ts';
+import { routeNames, routedTo, runtimeNow, start, useAbFlow, versionOf } from './support/ab-flow.ts';
 
 useAbFlow();
 
@@ -78,5 +79,34 @@ describe('Flagger A/B and Blue/Green Canaries, imported and run', () => {
     expect(summary.reason).toBe('promoted after 2 looks of green on its own traffic and one switch of all traffic');
     expect(usersDuringLooks).toEqual([PRIMARY_UPSTREAM, PRIMARY_UPSTREAM, PRIMARY_UPSTREAM]);
     expect(versionOf('podinfo-primary')).toBe('v2');
+  });
+});
+
+describe('blue/green: an abort while users move to green', () => {
+  it('is honoured before the template copy: users go back to blue and the primary keeps the old version', async () => {
+    // Prepare: the abort arrives as the switch of all traffic to green lands.
+    let answer: Promise<unknown> | undefined;
+    const rollout = await start(
+      { iterations: 1, blueGreen: {} },
+      {
+        onLook: () => {
+          const runtime = runtimeNow();
+          if (!runtime || answer) return;
+          // Watch the UpstreamGroup: the first write that puts all traffic on green triggers the abort.
+          void (async () => {
+            while (routedTo({}) !== CANARY_UPSTREAM) await new Promise((resolve) => setTimeout(resolve, 2));
+            answer = abortRollout({ store: runtime.deps.store, sfn: runtime.sfn, target: 'podinfo', by: 'carol', reason: 'pager' });
+          })();
+        },
+      },
+    );
+    const execution = rollout.name;
+    // Act
+    const summary = await rollout.done;
+    // Assess
+    expect(await answer).toMatchObject({ ok: true, execution });
+    expect(summary.outcome).toBe('aborted');
+    expect(routedTo({})).toBe(PRIMARY_UPSTREAM);
+    expect(versionOf('podinfo-primary')).toBe('v1');
   });
 });

@@ -344,6 +344,41 @@ describe('reconcile', () => {
     expect(schedule).toEqual([false]);
   });
 
+  it('reads a rollout restored once before its engine died as rolled back, not refused, though no weight step was recorded', async () => {
+    // Prepare: SetWeight wrote 90/10 and its record, then failed before its weight step (the store
+    // busy); the engine's restore put 100/0 back and died before closing the record.
+    await store.createRollout({
+      execution: 'web-v2',
+      target: 'web',
+      version: 'v2',
+      requestedBy: 'alice@local',
+      startedAt: clock.toISOString(),
+      safeSide: 'primary',
+      lastWeights: { primary: 90, canary: 10 },
+      status: 'running',
+      spec,
+    });
+    await store.acquireLock('web', 'web-v2', lockExpiresAt(clock));
+    router.weights = { primary: 90, canary: 10 };
+    const updateRollout = store.updateRollout.bind(store);
+    let dying = true;
+    store.updateRollout = async (execution, patch) => {
+      if (dying && patch.status !== undefined) {
+        dying = false;
+        throw new Error('the engine died before closing the record');
+      }
+      return updateRollout(execution, patch);
+    };
+    // Act: the first restore moves traffic and dies; the reconciler's restore finds 100/0 in place.
+    await reconcile({ ...deps, liveness: liveness({ 'web-v2': 'not-running' }) }).catch(() => undefined);
+    later(60);
+    const report = await reconcile({ ...deps, liveness: liveness({ 'web-v2': 'not-running' }) });
+    // Assess
+    expect(router.weights).toEqual({ primary: 100, canary: 0 });
+    expect((await store.getRollout('web-v2'))?.outcome).toBe('rolled-back');
+    expect(report.findings).toMatchObject([{ execution: 'web-v2', outcome: 'rolled-back' }]);
+  });
+
   it('holds a rollout whose template copy landed without its record on the canary: promotion-failed, never 100% on a primary nobody checked', async () => {
     // Prepare: Promote copied the template, then the engine died (or the store was busy) before the
     // copy was recorded: the record still names the old primary as the safe side; traffic at 50/50.

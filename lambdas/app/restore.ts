@@ -32,6 +32,9 @@ import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
 
 /** The store ports a restore uses: it reads and closes the record, writes history, frees the lock and the pending token. */
+/** The note a restore leaves before it moves traffic off a split: the proof that traffic had moved. */
+const RESTORED_NOTE_PREFIX = 'restoring the safe side from';
+
 export type RestoreStore = RolloutRecords & RolloutLog & TargetLocks & TaskTokens & Pick<AbortFlags, 'getPromotionCommit'>;
 
 export interface Closure {
@@ -131,6 +134,16 @@ export async function restoreSafeSide(
       // Sluice's own 50/50 for someone else's (the soak's gloo-rejected-transient + api-409-storm).
       // The safe side needs no record: a restore never takes it for someone else's.
       if (sameWeights(current, record.lastWeights)) await deps.store.updateRollout(execution, { pendingWeights: safe });
+      // Noted before the write: once the safe side is in place and recorded, a SetWeight that failed
+      // before its weight step leaves nothing else showing traffic had moved, and a later restore
+      // (the reconciler, after the engine died before closing) would call the rollout refused.
+      if (!sameWeights(current, allOn('primary', scale)))
+        await deps.store.appendStep({
+          execution,
+          at: deps.now().toISOString(),
+          kind: 'note',
+          detail: `${RESTORED_NOTE_PREFIX} ${formatWeights(current, scale)}`,
+        });
       try {
         await router.setWeights(safe, current);
       } catch (error) {
@@ -267,7 +280,10 @@ async function observe(
       (s) =>
         s.kind === 'weight' ||
         s.kind === 'promotion' ||
-        (s.kind === 'note' && (/^shadowing /.test(s.detail ?? '') || (s.detail ?? '').startsWith(AB_NOTE_PREFIX))),
+        (s.kind === 'note' &&
+          (/^shadowing /.test(s.detail ?? '') ||
+            (s.detail ?? '').startsWith(AB_NOTE_PREFIX) ||
+            (s.detail ?? '').startsWith(RESTORED_NOTE_PREFIX))),
     );
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
   // A copy that landed without its step (the engine killed right after it, the store busy) shows only

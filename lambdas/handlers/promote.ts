@@ -49,7 +49,13 @@ export async function promote(deps: HandlerDeps<PromoteStore>, input: StepInput)
   if (!workload) throw new Error('template promotion needs spec.workload');
   // A retried Promote whose first copy landed (its answer lost) finds the primary already on the canary's template.
   const alreadyCopied = await workload.primaryRunsCanaryTemplate();
-  if (!alreadyCopied && spec.spec.strategy.blueGreen) await switchToGreen(deps, input, record.lastWeights);
+  if (!alreadyCopied && spec.spec.strategy.blueGreen) {
+    await switchToGreen(deps, input, record.lastWeights);
+    // Checked again after the switch: an abort (or a StopExecution, which the safety net flags as one)
+    // that arrived while users moved to green must not be followed by the copy into the primary (the
+    // soak caught a Promote running on after its stop that copied and ended the rollout promoted).
+    await assertNotAborted(deps.store, execution);
+  }
   if (!alreadyCopied) {
     await assertPrimaryUntouched(workload, record);
     try {
