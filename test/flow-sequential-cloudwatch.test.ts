@@ -45,6 +45,8 @@ class CloudWatchStandIn {
   /** Each GetMetricData with queries: when it was sent and the window it asked for. */
   readonly reads: Array<{ sentAt: number; start: number; end: number; unarrived: number[] }> = [];
   missingPeriod: number | null = null;
+  /** Lose the period that follows the first read's window (set by the read, so it always falls inside the rollout's reads). */
+  loseThePeriodAfterTheFirstRead = false;
   #timer: NodeJS.Timeout;
   #seed = 12345;
 
@@ -89,6 +91,9 @@ class CloudWatchStandIn {
     const now = Date.now();
     const start = (input.StartTime as Date).getTime();
     const end = (input.EndTime as Date).getTime();
+    // Chosen at the first read, not from the wall clock before the runtime starts: on a loaded machine
+    // Prepare took longer than a fixed 2 s offset and the rollout's reads began after the lost period.
+    if (this.loseThePeriodAfterTheFirstRead && this.missingPeriod === null) this.missingPeriod = end;
     const asked = [...this.periods.keys()].filter((p) => p >= start && p < end).sort((a, b) => a - b);
     this.reads.push({ sentAt: now, start, end, unarrived: asked.filter((p) => !this.arrived(p, now)) });
     return {
@@ -148,9 +153,8 @@ async function rollout(canaryErrorRate: number) {
   );
   // Traffic for a few periods before the rollout: Prepare reads them for its expectations.
   await new Promise((resolve) => setTimeout(resolve, 3 * PERIOD_MS));
-  const started = Date.now();
-  // The period 2-3 s into the rollout never arrives.
-  standIn.missingPeriod = Math.floor(started / PERIOD_MS) * PERIOD_MS + 2 * PERIOD_MS;
+  // The period right after the first read's window never arrives.
+  standIn.loseThePeriodAfterTheFirstRead = true;
   runtime = await startLocalRuntime({
     dir: join(dir, 'state'),
     advertise: false,
