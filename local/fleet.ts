@@ -12,14 +12,8 @@ import { memberAddress } from '../lambdas/core/fleet-member.ts';
 import { abortRollout } from '../lambdas/adapters/control/interrupt.ts';
 import type { FleetClusterSummary } from '../lambdas/core/fleet.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import {
-  createFleetHandlers,
-  fleetControlKey,
-  memberRecords,
-  readFleetControl,
-  readFleetRelease,
-  revertStates,
-} from '../lambdas/handlers/fleet.ts';
+import { memberRecords, revertStates } from '../lambdas/app/fleet-revert.ts';
+import { createFleetHandlers, fleetControlKey, readFleetControl, readFleetRelease } from '../lambdas/handlers/fleet.ts';
 import { LocalEngine } from './engine/engine.ts';
 import { startSfnEndpoint } from './engine/sfn-endpoint.ts';
 import { registerEngine } from './recovery.ts';

@@ -10,8 +10,8 @@ import { openSqliteStore } from '../lambdas/adapters/store/sqlite.ts';
 import type { SqliteRolloutStore } from '../lambdas/adapters/store/sqlite.ts';
 import type { PodTemplateCopy, Workload } from '../lambdas/core/ports.ts';
 import type { RolloutSpec } from '../lambdas/core/spec.ts';
-import { fleetRevert, revertStates } from '../lambdas/handlers/fleet.ts';
-import type { RevertChild } from '../lambdas/handlers/fleet.ts';
+import { fleetRevert, revertStates } from '../lambdas/app/fleet-revert.ts';
+import type { RevertChild } from '../lambdas/app/fleet-revert.ts';
 import { fleetSpec } from './support/fleet-clusters.ts';
 
 let dir: string;

@@ -31,10 +31,13 @@ import type { HandlerDeps } from './deps.ts';
 import { GlooRejectedError } from '../adapters/router/gloo-weights.ts';
 import { fireHooks, publishWithHooks } from '../adapters/webhooks/client.ts';
 
-/** The store ports a restore uses: it reads and closes the record, writes history, frees the lock and the pending token. */
 /** The note a restore leaves before it moves traffic off a split: the proof that traffic had moved. */
 const RESTORED_NOTE_PREFIX = 'restoring the safe side from';
 
+/** Notes that mean users reached the canary though no weight step says so: a shadow stage, an A/B stage, a restore off a split. */
+const TRAFFIC_NOTE_PREFIXES = ['shadowing ', AB_NOTE_PREFIX, RESTORED_NOTE_PREFIX];
+
+/** The store ports a restore uses: it reads and closes the record, writes history, frees the lock and the pending token. */
 export type RestoreStore = RolloutRecords & RolloutLog & TargetLocks & TaskTokens & Pick<AbortFlags, 'getPromotionCommit'>;
 
 export interface Closure {
@@ -280,10 +283,7 @@ async function observe(
       (s) =>
         s.kind === 'weight' ||
         s.kind === 'promotion' ||
-        (s.kind === 'note' &&
-          (/^shadowing /.test(s.detail ?? '') ||
-            (s.detail ?? '').startsWith(AB_NOTE_PREFIX) ||
-            (s.detail ?? '').startsWith(RESTORED_NOTE_PREFIX))),
+        (s.kind === 'note' && TRAFFIC_NOTE_PREFIXES.some((prefix) => (s.detail ?? '').startsWith(prefix))),
     );
   // Template promotion: Promote notes the copy as a `promotion` step; the canary becomes the safe side only after it.
   // A copy that landed without its step (the engine killed right after it, the store busy) shows only

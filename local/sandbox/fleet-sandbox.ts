@@ -32,7 +32,7 @@ import type { LoadGenerator } from './load.ts';
 import { PROMETHEUS_BINARY, prometheusAvailable, startPrometheus } from './prometheus.ts';
 import type { RunningPrometheus } from './prometheus.ts';
 import { randomSeed } from './random.ts';
-import { DEMO_SPEC_PATH, SANDBOX_NAMES } from './sandbox.ts';
+import { DEMO_SPEC_PATH, SANDBOX_NAMES, glooObjectsFor, upstream } from './sandbox.ts';
 
 /** The shared Prometheus' scrape interval (s); the gateways flush their histograms as often. */
 const SCRAPE_SECONDS = 2;
@@ -116,49 +116,12 @@ function deployment(name: string, env: Record<string, string>): KubeObject {
   };
 }
 
-/** The Upstreams, the UpstreamGroup (100/0) and the VirtualService routing to it, as in the single sandbox. */
+/** The Upstreams, the UpstreamGroup (100/0) and the VirtualService routing to it: the single sandbox's, under this cluster's upstream names. */
 function glooObjects(upstreams: { primary: string; canary: string }, addresses: Record<Side, string>): KubeObject[] {
-  const ns = SANDBOX_NAMES.glooNamespace;
-  const upstream = (name: string, address: string): KubeObject => {
-    const [addr = '127.0.0.1', port = '0'] = address.split(':');
-    return {
-      apiVersion: 'gloo.solo.io/v1',
-      kind: 'Upstream',
-      metadata: { name, namespace: ns },
-      spec: { static: { hosts: [{ addr, port: Number(port) }] } },
-    };
-  };
   return [
     upstream(upstreams.primary, addresses.primary),
     upstream(upstreams.canary, addresses.canary),
-    {
-      apiVersion: 'gloo.solo.io/v1',
-      kind: 'UpstreamGroup',
-      metadata: { name: SANDBOX_NAMES.upstreamGroup, namespace: ns },
-      spec: {
-        destinations: [
-          { destination: { upstream: { name: upstreams.primary, namespace: ns } }, weight: 100 },
-          { destination: { upstream: { name: upstreams.canary, namespace: ns } }, weight: 0 },
-        ],
-      },
-    },
-    {
-      apiVersion: 'gateway.solo.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: SANDBOX_NAMES.virtualService, namespace: ns },
-      spec: {
-        virtualHost: {
-          domains: ['*'],
-          routes: [
-            {
-              name: SANDBOX_NAMES.route,
-              matchers: [{ prefix: '/' }],
-              routeAction: { upstreamGroup: { name: SANDBOX_NAMES.upstreamGroup, namespace: ns } },
-            },
-          ],
-        },
-      },
-    },
+    ...glooObjectsFor('upstream-group', upstreams),
   ];
 }
 

@@ -195,7 +195,8 @@ function deployment(name: string, env: Record<string, string>): KubeObject {
   };
 }
 
-function upstream(name: string, address: string): KubeObject {
+/** A static Upstream at `host:port` in the sandbox's Gloo namespace (the fleet sandbox names one per cluster). */
+export function upstream(name: string, address: string): KubeObject {
   const [addr = '127.0.0.1', port = '0'] = address.split(':');
   return {
     apiVersion: 'gloo.solo.io/v1',
@@ -228,9 +229,13 @@ function glooObjects(router: SandboxOptions['router'] = 'upstream-group', strate
   });
 }
 
-function glooObjectsFor(router: SandboxOptions['router'] = 'upstream-group'): KubeObject[] {
+/** The routing objects over the two upstreams: 100/0 through an UpstreamGroup, or a RouteTable delegated from the VirtualService. */
+export function glooObjectsFor(
+  router: SandboxOptions['router'] = 'upstream-group',
+  upstreams: { primary: string; canary: string } = SANDBOX_NAMES.upstreams,
+): KubeObject[] {
   const ns = SANDBOX_NAMES.glooNamespace;
-  const { primary, canary } = SANDBOX_NAMES.upstreams;
+  const { primary, canary } = upstreams;
   if (router === 'route-table') {
     return [
       {
