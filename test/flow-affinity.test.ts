@@ -14,8 +14,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRollout } from '../local/commands/run.ts';
 import { kubeconfigSource, startLocalRuntime } from '../local/runtime.ts';
 import type { LocalRuntime } from '../local/runtime.ts';
-import type { ControlPlane } from '../local/control.ts';
-import { statusCommand } from '../local/commands/control-commands.ts';
 import { startKubeStandIn } from '../local/kube/stand-in.ts';
 import type { KubeStandIn } from '../local/kube/stand-in.ts';
 import { RouteTable, targetsOf } from '../local/sandbox/gateway/routes.ts';
@@ -41,6 +39,7 @@ import {
 } from '../lambdas/adapters/kube/cluster.fixtures.ts';
 import { scriptedMetrics, successRate } from './support/recording-router.ts';
 import { SHORT_RETRIES, SHORT_WAITS } from './support/flow.ts';
+import { statusNow } from './support/ab-flow.ts';
 
 let kube: KubeStandIn;
 let dir: string;
@@ -112,24 +111,6 @@ afterEach(async () => {
 });
 
 type Strategy = NonNullable<RolloutSpecInput['spec']['strategy']>;
-
-/** What `sluice status` prints for the target now. */
-async function statusNow(rt: LocalRuntime): Promise<string> {
-  let out = '';
-  const control: ControlPlane = {
-    kind: 'local',
-    sfn: rt.sfn,
-    stateMachineArn: rt.engine.stateMachineArn,
-    store: rt.deps.store,
-    events: rt.deps.events,
-    loadTarget: async () => {
-      throw new Error('status loads no spec');
-    },
-    close: async () => {},
-  };
-  await statusCommand(control, 'podinfo', {}, { stdout: (text: string) => void (out += text), stderr: () => {} });
-  return out;
-}
 
 async function start(
   strategy: Strategy,
