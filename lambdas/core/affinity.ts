@@ -15,6 +15,7 @@
  * install/helm/gloo/crds), removed with the marker route when the rollout ends.
  */
 import * as z from 'zod';
+import { noteStartingWith } from './records.ts';
 import { re2Quote } from './match.ts';
 
 /** A cookie name: an RFC 6265 token (RFC 7230 tchar). */
@@ -93,7 +94,7 @@ export const AFFINITY_NOTE_PREFIX = 'affinity:';
 
 /** The affinity note in a rollout's history, if any. */
 export function affinityNoteOf(steps: ReadonlyArray<{ kind: string; detail?: string | undefined }>): string | undefined {
-  return steps.find((step) => step.kind === 'note' && step.detail?.startsWith(AFFINITY_NOTE_PREFIX))?.detail;
+  return noteStartingWith(steps, AFFINITY_NOTE_PREFIX);
 }
 
 /** The spec fields the rules read (structural, so this file imports no spec module). */

@@ -15,6 +15,7 @@
  */
 import { RE2JS } from 're2js';
 import * as z from 'zod';
+import { noteStartingWith } from './records.ts';
 
 /** Why RE2 refuses a pattern (lookarounds, backreferences, possessive quantifiers…), or undefined when it compiles. */
 export function re2Problem(pattern: string): string | undefined {
@@ -188,7 +189,7 @@ export const AB_NOTE_PREFIX = 'A/B:';
 
 /** The A/B stage's note in a rollout's history, if any: status lines show it next to the weights, which stay 100/0. */
 export function abNoteOf(steps: ReadonlyArray<{ kind: string; detail?: string | undefined }>): string | undefined {
-  return steps.find((step) => step.kind === 'note' && step.detail?.startsWith(AB_NOTE_PREFIX))?.detail;
+  return noteStartingWith(steps, AB_NOTE_PREFIX);
 }
 
 /** A one-line description of the rules, for notes, the summary and the report. */

@@ -54,6 +54,11 @@ export interface StepRecord {
   detail?: string;
 }
 
+/** The first note in a rollout's history that begins with `prefix` (a stage's own note: A/B, affinity), if any. */
+export function noteStartingWith(steps: ReadonlyArray<{ kind: string; detail?: string | undefined }>, prefix: string): string | undefined {
+  return steps.find((step) => step.kind === 'note' && step.detail?.startsWith(prefix))?.detail;
+}
+
 export interface LockHolder {
   target: string;
   owner: string;
